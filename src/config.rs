@@ -1,0 +1,563 @@
+//! Configuration: a TOML file overridden by environment variables, layered with figment,
+//! then checked in one place. Every default lives here.
+//!
+//! Layers, later ones winning: the file given with `--config`; `GENESYS_CLIENT_ID`,
+//! `GENESYS_CLIENT_SECRET` and `GENESYS_REGION`; then any key as
+//! `GENESYS_EXPORTER_<KEY>`, with `__` between nested keys.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use jiff::tz::TimeZone;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer};
+
+use crate::error::{Error, Result};
+use crate::genesys::aggregates::{self, metric_kind};
+use crate::genesys::auth::Credentials;
+use crate::genesys::client::ClientSettings;
+use crate::genesys::region;
+use crate::schedule::{Granularity, Schedule};
+
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:9871";
+pub const DEFAULT_GRANULARITY: &str = "PT15M";
+pub const DEFAULT_GROUP_BY: &[&str] = &["queueId", "mediaType"];
+pub const DEFAULT_METRICS: &[&str] = &[
+    "nOffered",
+    "nConnected",
+    "tAnswered",
+    "tAbandon",
+    "tHandle",
+    "tTalk",
+    "tHeld",
+    "tAcw",
+    "tWait",
+    "nOverSla",
+    "nTransferred",
+    "oServiceLevel",
+];
+pub const DEFAULT_SETTLE_DELAY: Duration = Duration::from_secs(90);
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(30);
+
+/// The configuration as written, before it is checked.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    pub client_secret_file: Option<PathBuf>,
+    pub region: Option<String>,
+    pub api_url: Option<String>,
+    pub login_url: Option<String>,
+    pub listen: Option<String>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub request_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub connect_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub retry_delay: Option<Duration>,
+    #[serde(default)]
+    pub queries: Vec<QueryConfig>,
+}
+
+/// One `[[queries]]` table as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryConfig {
+    pub name: String,
+    pub granularity: Option<String>,
+    pub group_by: Option<Vec<String>>,
+    pub metrics: Option<Vec<String>>,
+    pub filter: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub settle_delay: Option<Duration>,
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub allow_unbounded_labels: bool,
+}
+
+/// The checked configuration that the rest of the program runs on.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub client: ClientSettings,
+    pub listen: SocketAddr,
+    pub retry_delay: Duration,
+    pub queries: Vec<Query>,
+}
+
+/// A checked query: what to ask the API and when.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub name: String,
+    pub schedule: Schedule,
+    pub time_zone_name: String,
+    pub group_by: Vec<String>,
+    pub metrics: Vec<String>,
+    pub filter: Option<serde_json::Value>,
+}
+
+impl Config {
+    /// Reads the file (if any) and the environment. Fails on syntax errors, unknown keys
+    /// and values of the wrong type, naming the key and where it came from.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let mut figment = Figment::new();
+        if let Some(path) = path {
+            if !path.is_file() {
+                return Err(Error::Config(format!(
+                    "--config {}: no such file; give the path of a TOML file such as deploy/config.example.toml",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment
+            .merge(Env::prefixed("GENESYS_").only(&["client_id", "client_secret", "region"]))
+            .merge(Env::prefixed("GENESYS_EXPORTER_").split("__"))
+            .extract()
+            .map_err(|error| {
+                let problems: Vec<String> = error.into_iter().map(|e| e.to_string()).collect();
+                Error::Config(problems.join("; "))
+            })
+    }
+
+    /// Checks every key, and reports all problems at once, each with its fix.
+    pub fn validate(self) -> Result<Settings> {
+        let mut problems = Vec::new();
+
+        let client_secret = match (&self.client_secret, &self.client_secret_file) {
+            (Some(_), Some(_)) => {
+                problems.push("client_secret and client_secret_file are both set: keep one".into());
+                None
+            }
+            (Some(secret), None) => Some(secret.clone()),
+            (None, Some(path)) => match std::fs::read_to_string(path) {
+                Ok(text) => Some(SecretString::from(text.trim().to_owned())),
+                Err(error) => {
+                    problems.push(format!(
+                        "client_secret_file: cannot read {}: {error}",
+                        path.display()
+                    ));
+                    None
+                }
+            },
+            (None, None) => {
+                problems.push(
+                    "client_secret: missing; set GENESYS_CLIENT_SECRET, or client_secret_file to a file that holds it"
+                        .into(),
+                );
+                None
+            }
+        };
+        if client_secret
+            .as_ref()
+            .is_some_and(|s| s.expose_secret().is_empty())
+        {
+            problems.push("client_secret: empty; give the OAuth client's secret".into());
+        }
+        let client_id = self.client_id.clone().unwrap_or_default();
+        if client_id.trim().is_empty() {
+            problems.push(
+                "client_id: missing; set GENESYS_CLIENT_ID to the ID of an OAuth client with the Client Credentials grant"
+                    .into(),
+            );
+        }
+
+        let domain = match &self.region {
+            Some(name) => match region::domain(name) {
+                Some(domain) => Some(domain),
+                None => {
+                    let known: Vec<&str> = region::REGIONS.iter().map(|(name, _)| *name).collect();
+                    problems.push(format!(
+                        "region: unknown region '{name}'; use a region name ({}) or its domain, such as mypurecloud.ie",
+                        known.join(", ")
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+        let url = |explicit: &Option<String>,
+                   derive: fn(&str) -> String,
+                   key: &str,
+                   problems: &mut Vec<String>| {
+            match (explicit, domain) {
+                (Some(url), _) => {
+                    if !(url.starts_with("http://") || url.starts_with("https://")) {
+                        problems.push(format!("{key}: '{url}' is not an http:// or https:// URL"));
+                    }
+                    url.trim_end_matches('/').to_owned()
+                }
+                (None, Some(domain)) => derive(domain),
+                (None, None) => String::new(),
+            }
+        };
+        let api_url = url(&self.api_url, region::api_url, "api_url", &mut problems);
+        let login_url = url(
+            &self.login_url,
+            region::login_url,
+            "login_url",
+            &mut problems,
+        );
+        if self.region.is_none() && (api_url.is_empty() || login_url.is_empty()) {
+            problems.push(
+                "region: missing; set GENESYS_REGION to your org's region (eu-west-1) or domain (mypurecloud.ie)"
+                    .into(),
+            );
+        }
+
+        let listen_text = self.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        let listen = listen_text.parse().unwrap_or_else(|_| {
+            problems.push(format!(
+                "listen: '{listen_text}' is not an address and port such as 0.0.0.0:9871"
+            ));
+            SocketAddr::from(([0, 0, 0, 0], 9871))
+        });
+
+        let mut queries = self.queries.clone();
+        if queries.is_empty() {
+            queries.push(QueryConfig {
+                name: "default".into(),
+                ..QueryConfig::default()
+            });
+        }
+        let mut checked = Vec::new();
+        for (index, query) in queries.iter().enumerate() {
+            let key = format!("queries[{index}]");
+            if queries[..index].iter().any(|q| q.name == query.name) {
+                problems.push(format!(
+                    "{key}.name: '{}' is used twice; give each query its own name",
+                    query.name
+                ));
+            }
+            if let Some(query) = check_query(&key, query, &mut problems) {
+                checked.push(query);
+            }
+        }
+
+        for (key, value) in [
+            ("request_timeout", self.request_timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("retry_delay", self.retry_delay),
+        ] {
+            if value == Some(Duration::ZERO) {
+                problems.push(format!("{key}: must be longer than zero, such as \"30s\""));
+            }
+        }
+
+        if !problems.is_empty() {
+            return Err(Error::Config(problems.join("\n  ")));
+        }
+        Ok(Settings {
+            client: ClientSettings {
+                api_url,
+                login_url,
+                credentials: Credentials {
+                    client_id,
+                    client_secret: client_secret.expect("checked above"),
+                },
+                request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+                connect_timeout: self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            },
+            listen,
+            retry_delay: self.retry_delay.unwrap_or(DEFAULT_RETRY_DELAY),
+            queries: checked,
+        })
+    }
+}
+
+fn check_query(key: &str, query: &QueryConfig, problems: &mut Vec<String>) -> Option<Query> {
+    let before = problems.len();
+    let name = &query.name;
+    let is_simple_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !is_simple_name {
+        problems.push(format!(
+            "{key}.name: '{name}' must be letters, digits, '_' or '-' (it becomes the query label)"
+        ));
+    }
+
+    let granularity_text = query.granularity.as_deref().unwrap_or(DEFAULT_GRANULARITY);
+    let granularity = Granularity::parse(granularity_text)
+        .map_err(|error| problems.push(format!("{key}.granularity: {error}")))
+        .ok();
+
+    let time_zone_name = query.time_zone.clone().unwrap_or_else(|| "UTC".into());
+    let time_zone = TimeZone::get(&time_zone_name)
+        .map_err(|_| {
+            problems.push(format!(
+                "{key}.time_zone: '{time_zone_name}' is not an IANA time zone such as Europe/Dublin or UTC"
+            ))
+        })
+        .ok();
+
+    let settle_delay = query.settle_delay.unwrap_or(DEFAULT_SETTLE_DELAY);
+    if let Some(granularity) = granularity
+        && settle_delay > granularity.shortest()
+    {
+        problems.push(format!(
+            "{key}.settle_delay: {}s is longer than the granularity {granularity}; shorten it (default 90s) or use a longer granularity",
+            settle_delay.as_secs()
+        ));
+    }
+
+    let metrics: Vec<String> = match &query.metrics {
+        Some(metrics) => metrics.clone(),
+        None => DEFAULT_METRICS.iter().map(|m| m.to_string()).collect(),
+    };
+    if metrics.is_empty() {
+        problems.push(format!(
+            "{key}.metrics: empty; list at least one metric, such as nOffered"
+        ));
+    }
+    for metric in &metrics {
+        if metric_kind(metric).is_none() {
+            problems.push(format!(
+                "{key}.metrics: '{metric}' is not in the Genesys metric catalogue{}",
+                suggestion(metric, aggregates::all_metrics())
+            ));
+        }
+    }
+
+    let group_by: Vec<String> = match &query.group_by {
+        Some(group_by) => group_by.clone(),
+        None => DEFAULT_GROUP_BY.iter().map(|d| d.to_string()).collect(),
+    };
+    for dimension in &group_by {
+        if !aggregates::is_dimension(dimension) {
+            problems.push(format!(
+                "{key}.group_by: '{dimension}' is not a Genesys groupBy dimension{}",
+                suggestion(dimension, aggregates::DIMENSIONS.iter().copied())
+            ));
+        } else if aggregates::is_unbounded_dimension(dimension) && !query.allow_unbounded_labels {
+            problems.push(format!(
+                "{key}.group_by: '{dimension}' has a value per conversation or caller and would create unbounded Prometheus series; remove it, or set allow_unbounded_labels = true in this query if you really mean it"
+            ));
+        }
+    }
+
+    if let Some(filter) = &query.filter
+        && !filter.is_object()
+    {
+        problems.push(format!(
+            "{key}.filter: must be a table such as {{type = \"or\", predicates = [...]}}, as the API's filter"
+        ));
+    }
+
+    if problems.len() > before {
+        return None;
+    }
+    Some(Query {
+        name: name.clone(),
+        schedule: Schedule {
+            granularity: granularity?,
+            time_zone: time_zone?,
+            settle_delay,
+        },
+        time_zone_name,
+        group_by,
+        metrics,
+        filter: query.filter.clone(),
+    })
+}
+
+/// ", did you mean 'tHandle'?" for a name that differs from a known one only in case.
+fn suggestion<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
+    known
+        .into_iter()
+        .find(|candidate| candidate.eq_ignore_ascii_case(name))
+        .map(|candidate| format!("; did you mean '{candidate}'?"))
+        .unwrap_or_else(|| "; see the metric and dimension lists in the README".into())
+}
+
+/// A duration as whole seconds (`90`) or text (`"90s"`, `"1m30s"`, `"PT90S"`).
+fn optional_duration<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Seconds(u64),
+        Text(String),
+    }
+    let parsed = match Written::deserialize(deserializer)? {
+        Written::Seconds(seconds) => Duration::from_secs(seconds),
+        Written::Text(text) => {
+            let signed: jiff::SignedDuration = text.trim().parse().map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "'{text}' is not a duration; write it as \"90s\", \"15m\" or a number of seconds"
+                ))
+            })?;
+            Duration::try_from(signed)
+                .map_err(|_| serde::de::Error::custom(format!("'{text}' is negative")))?
+        }
+    };
+    Ok(Some(parsed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(toml: &str) -> Config {
+        Figment::new().merge(Toml::string(toml)).extract().unwrap()
+    }
+
+    fn problems(toml: &str) -> String {
+        config(toml).validate().unwrap_err().to_string()
+    }
+
+    const CREDENTIALS: &str =
+        "client_id = \"id\"\nclient_secret = \"secret\"\nregion = \"eu-west-1\"\n";
+
+    #[test]
+    fn a_minimal_config_gets_the_default_query() {
+        let settings = config(CREDENTIALS).validate().unwrap();
+        assert_eq!(settings.client.api_url, "https://api.mypurecloud.ie");
+        assert_eq!(settings.client.login_url, "https://login.mypurecloud.ie");
+        assert_eq!(settings.listen, "0.0.0.0:9871".parse().unwrap());
+        let query = &settings.queries[0];
+        assert_eq!(query.name, "default");
+        assert_eq!(query.schedule.granularity.to_string(), "PT15M");
+        assert_eq!(query.schedule.settle_delay, Duration::from_secs(90));
+        assert_eq!(query.group_by, ["queueId", "mediaType"]);
+        assert_eq!(query.metrics.len(), 12);
+        assert!(query.metrics.contains(&"oServiceLevel".to_string()));
+    }
+
+    #[test]
+    fn durations_can_be_seconds_or_text() {
+        let settings = config(&format!(
+            "{CREDENTIALS}request_timeout = 5\n[[queries]]\nname = \"q\"\nsettle_delay = \"2m\"\n"
+        ))
+        .validate()
+        .unwrap();
+        assert_eq!(settings.client.request_timeout, Duration::from_secs(5));
+        assert_eq!(
+            settings.queries[0].schedule.settle_delay,
+            Duration::from_secs(120)
+        );
+    }
+
+    #[test]
+    fn api_url_and_login_url_override_the_region() {
+        let settings = config(
+            "client_id = \"id\"\nclient_secret = \"s\"\napi_url = \"http://127.0.0.1:1/\"\nlogin_url = \"http://127.0.0.1:2\"\n",
+        )
+        .validate()
+        .unwrap();
+        assert_eq!(settings.client.api_url, "http://127.0.0.1:1");
+        assert_eq!(settings.client.login_url, "http://127.0.0.1:2");
+    }
+
+    #[test]
+    fn missing_credentials_name_the_keys_and_the_variables() {
+        let error = problems("region = \"eu-west-1\"");
+        assert!(error.contains("client_id: missing"), "{error}");
+        assert!(error.contains("GENESYS_CLIENT_ID"), "{error}");
+        assert!(error.contains("client_secret: missing"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_region_lists_the_known_ones() {
+        let error = problems("client_id = \"a\"\nclient_secret = \"b\"\nregion = \"eu-west-9\"");
+        assert!(
+            error.contains("region: unknown region 'eu-west-9'"),
+            "{error}"
+        );
+        assert!(error.contains("eu-central-1"), "{error}");
+    }
+
+    #[test]
+    fn query_problems_are_all_reported_with_their_keys() {
+        let error = problems(&format!(
+            "{CREDENTIALS}[[queries]]\nname = \"q\"\ngranularity = \"PT7M\"\nmetrics = [\"nOffered\", \"thandle\"]\ngroup_by = [\"queueId\", \"colour\", \"conversationId\"]\n"
+        ));
+        assert!(error.contains("queries[0].granularity: 'PT7M'"), "{error}");
+        assert!(error.contains("queries[0].metrics: 'thandle'"), "{error}");
+        assert!(error.contains("did you mean 'tHandle'"), "{error}");
+        assert!(error.contains("queries[0].group_by: 'colour'"), "{error}");
+        assert!(
+            error.contains("queries[0].group_by: 'conversationId' has a value per conversation"),
+            "{error}"
+        );
+        assert!(error.contains("allow_unbounded_labels"), "{error}");
+    }
+
+    #[test]
+    fn unbounded_labels_can_be_allowed_explicitly() {
+        let settings = config(&format!(
+            "{CREDENTIALS}[[queries]]\nname = \"q\"\ngroup_by = [\"ani\"]\nallow_unbounded_labels = true\n"
+        ))
+        .validate()
+        .unwrap();
+        assert_eq!(settings.queries[0].group_by, ["ani"]);
+    }
+
+    #[test]
+    fn a_settle_delay_longer_than_the_bucket_is_refused() {
+        let error = problems(&format!(
+            "{CREDENTIALS}[[queries]]\nname = \"q\"\ngranularity = \"PT5M\"\nsettle_delay = \"10m\"\n"
+        ));
+        assert!(
+            error.contains("queries[0].settle_delay: 600s is longer than the granularity PT5M"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn query_names_must_be_simple_and_unique() {
+        let error = problems(&format!(
+            "{CREDENTIALS}[[queries]]\nname = \"a b\"\n[[queries]]\nname = \"x\"\n[[queries]]\nname = \"x\"\n"
+        ));
+        assert!(error.contains("queries[0].name: 'a b'"), "{error}");
+        assert!(
+            error.contains("queries[2].name: 'x' is used twice"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_secret_can_come_from_a_file_and_never_shows_in_debug_output() {
+        let path = std::env::temp_dir().join(format!("genesys-secret-{}", std::process::id()));
+        std::fs::write(&path, "from-a-file\n").unwrap();
+        let settings = config(&format!(
+            "client_id = \"id\"\nregion = \"eu-west-1\"\nclient_secret_file = \"{}\"\n",
+            path.display()
+        ))
+        .validate()
+        .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            settings.client.credentials.client_secret.expose_secret(),
+            "from-a-file"
+        );
+        assert!(!format!("{settings:?}").contains("from-a-file"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let error = Figment::new()
+            .merge(Toml::string("client_idd = \"x\""))
+            .extract::<Config>()
+            .unwrap_err();
+        assert!(error.to_string().contains("client_idd"), "{error}");
+    }
+
+    #[test]
+    fn a_bad_time_zone_is_named() {
+        let error = problems(&format!(
+            "{CREDENTIALS}[[queries]]\nname = \"q\"\ntime_zone = \"Mars/Olympus\"\n"
+        ));
+        assert!(
+            error.contains("queries[0].time_zone: 'Mars/Olympus'"),
+            "{error}"
+        );
+    }
+}

@@ -1,0 +1,212 @@
+//! OAuth 2.0 client credentials against `login.<domain>`, with the token cached until
+//! shortly before it expires.
+
+use serde::{Deserialize, Serialize};
+
+pub const TOKEN_PATH: &str = "/oauth/token";
+
+/// The 200 answer of `POST /oauth/token`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    #[serde(default)]
+    pub token_type: String,
+    /// Lifetime in seconds.
+    pub expires_in: u64,
+}
+
+/// Never prints the token.
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"[REDACTED]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+/// The error answer of `POST /oauth/token`, e.g. `{"error": "invalid_client", ...}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OAuthError {
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+}
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::client::{Endpoint, Transport, json_error_kind};
+use crate::error::{Error, Result};
+
+/// An OAuth client's ID and secret. Debug output shows the ID only.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub client_id: String,
+    pub client_secret: SecretString,
+}
+
+/// Hands out a valid access token, asking the login service only when the cached one is
+/// about to expire or the API has refused it.
+pub struct TokenCache {
+    transport: Arc<Transport>,
+    token_url: String,
+    credentials: Credentials,
+    cached: Mutex<Option<CachedToken>>,
+}
+
+#[derive(Clone)]
+struct CachedToken {
+    token: SecretString,
+    renew_at: Instant,
+}
+
+/// How long before its expiry a token is renewed, so that a request never leaves with a
+/// token that expires on the way. Short-lived tokens are renewed at half their life.
+fn renewal_margin(lifetime: Duration) -> Duration {
+    Duration::from_secs(60).min(lifetime / 2)
+}
+
+impl TokenCache {
+    pub fn new(transport: Arc<Transport>, login_url: &str, credentials: Credentials) -> Self {
+        TokenCache {
+            transport,
+            token_url: format!("{}{TOKEN_PATH}", login_url.trim_end_matches('/')),
+            credentials,
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// A token that is not about to expire, from the cache if there is one.
+    pub async fn token(&self) -> Result<SecretString> {
+        self.get(None).await
+    }
+
+    /// A token other than `rejected`, which the API answered 401 to. If another request
+    /// already renewed it, that newer token is returned without asking again.
+    pub async fn renew(&self, rejected: &SecretString) -> Result<SecretString> {
+        self.get(Some(rejected)).await
+    }
+
+    async fn get(&self, rejected: Option<&SecretString>) -> Result<SecretString> {
+        // Held across the request, so that concurrent callers share one renewal.
+        let mut cached = self.cached.lock().await;
+        if let Some(current) = cached.as_ref() {
+            let refused =
+                rejected.is_some_and(|r| r.expose_secret() == current.token.expose_secret());
+            if !refused && Instant::now() < current.renew_at {
+                return Ok(current.token.clone());
+            }
+        }
+        let fresh = self.request_token().await?;
+        *cached = Some(fresh.clone());
+        Ok(fresh.token)
+    }
+
+    async fn request_token(&self) -> Result<CachedToken> {
+        let endpoint = Endpoint::Token;
+        let request = self
+            .transport
+            .http
+            .post(&self.token_url)
+            .basic_auth(
+                &self.credentials.client_id,
+                Some(self.credentials.client_secret.expose_secret()),
+            )
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body("grant_type=client_credentials");
+        let reply = self.transport.execute(endpoint, request).await?;
+        if !reply.status.is_success() {
+            let refusal = serde_json::from_slice::<OAuthError>(&reply.body)
+                .ok()
+                .filter(|refusal| !refusal.error.is_empty());
+            let error = match refusal {
+                Some(refusal) => Error::OAuth {
+                    endpoint,
+                    status: reply.status.as_u16(),
+                    description: refusal
+                        .error_description
+                        .or(refusal.description)
+                        .unwrap_or_default(),
+                    error: refusal.error,
+                },
+                None => reply.api_error(endpoint),
+            };
+            return Err(self.transport.failed(endpoint, error));
+        }
+        // The body holds the token: a decoding error must not quote it.
+        let granted: TokenResponse = serde_json::from_slice(&reply.body).map_err(|error| {
+            let detail = format!(
+                "the token response is not {{access_token, expires_in}} JSON ({})",
+                json_error_kind(&error)
+            );
+            self.transport.failed(
+                endpoint,
+                Error::Decode {
+                    endpoint,
+                    detail,
+                    correlation_id: reply.correlation_id.clone(),
+                },
+            )
+        })?;
+        self.transport.metrics.token_refreshes.inc();
+        let lifetime = Duration::from_secs(granted.expires_in);
+        tracing::debug!(
+            lifetime_seconds = granted.expires_in,
+            "obtained an access token"
+        );
+        Ok(CachedToken {
+            token: granted.access_token.into(),
+            renew_at: Instant::now() + lifetime - renewal_margin(lifetime),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_renewed_a_minute_early_or_at_half_life_if_shorter() {
+        assert_eq!(
+            renewal_margin(Duration::from_secs(86400)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            renewal_margin(Duration::from_secs(300)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            renewal_margin(Duration::from_secs(90)),
+            Duration::from_secs(45)
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_secret_or_the_token() {
+        let credentials = Credentials {
+            client_id: "id-123".into(),
+            client_secret: "s3cr3t-value".into(),
+        };
+        let shown = format!("{credentials:?}");
+        assert!(shown.contains("id-123"));
+        assert!(!shown.contains("s3cr3t-value"));
+
+        let response = TokenResponse {
+            access_token: "tok-abc".into(),
+            token_type: "bearer".into(),
+            expires_in: 10,
+        };
+        assert!(!format!("{response:?}").contains("tok-abc"));
+    }
+}

@@ -1,0 +1,8 @@
+//! Everything that speaks Genesys Cloud's wire format: regions, OAuth, the HTTP client and
+//! the request and response types of the endpoints the exporter uses.
+
+pub mod aggregates;
+pub mod auth;
+pub mod client;
+pub mod queues;
+pub mod region;

@@ -1,0 +1,288 @@
+//! One poller per query. At start-up it polls the most recent completed bucket at once;
+//! after that it wakes when the next bucket has ended and settled. A poll that runs late
+//! takes the next bucket in sequence, so none is skipped or repeated; a poll that fails is
+//! retried after `retry_delay`, and if newer buckets completed meanwhile it jumps to the
+//! latest one and counts the ones it skipped.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Query;
+use crate::error::Result;
+use crate::genesys::aggregates::AggregationQuery;
+use crate::genesys::client::Client;
+use crate::metrics::{Metrics, QueryLabel};
+use crate::schedule::{Clock, Schedule, Window};
+use crate::snapshot::{Publisher, flatten};
+
+/// What a poller does with each bucket that is due.
+pub trait Job {
+    fn poll(&mut self, window: Window) -> impl Future<Output = Result<()>> + Send;
+    /// `buckets` buckets from `from` on were never published because polls failed.
+    fn skipped(&mut self, buckets: u64, from: Window, to: Window);
+}
+
+/// Polls `job` on `schedule` until `shutdown`.
+pub async fn run(
+    schedule: &Schedule,
+    clock: &Clock,
+    retry_delay: Duration,
+    job: &mut impl Job,
+    shutdown: &CancellationToken,
+) {
+    let mut next = schedule.latest_completed(clock.now());
+    loop {
+        tokio::select! {
+            () = clock.sleep_until(schedule.due(next)) => {}
+            () = shutdown.cancelled() => return,
+        }
+        let outcome = tokio::select! {
+            outcome = job.poll(next) => outcome,
+            () = shutdown.cancelled() => return,
+        };
+        if outcome.is_ok() {
+            next = schedule.following(next);
+            continue;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(retry_delay) => {}
+            () = shutdown.cancelled() => return,
+        }
+        let latest = schedule.latest_completed(clock.now());
+        if latest.start > next.start {
+            job.skipped(schedule.buckets_between(next, latest), next, latest);
+            next = latest;
+        }
+    }
+}
+
+/// The request for one bucket of `query`.
+pub fn request(query: &Query, window: Window) -> AggregationQuery {
+    AggregationQuery {
+        interval: window.to_interval(),
+        granularity: Some(query.schedule.granularity.to_string()),
+        time_zone: Some(query.time_zone_name.clone()),
+        group_by: query.group_by.clone(),
+        filter: query.filter.clone(),
+        metrics: query.metrics.clone(),
+    }
+}
+
+/// The real job: ask the API, flatten, publish, and keep the self-metrics current.
+pub struct QueryJob {
+    pub query: Query,
+    pub client: Arc<Client>,
+    pub publisher: Arc<Publisher>,
+    pub metrics: Arc<Metrics>,
+    pub clock: Clock,
+}
+
+impl Job for QueryJob {
+    async fn poll(&mut self, window: Window) -> Result<()> {
+        let started = Instant::now();
+        let label = QueryLabel::new(&self.query.name);
+        let outcome = self.client.aggregates(&request(&self.query, window)).await;
+        let now = self.clock.now();
+        let metrics = &self.metrics;
+        metrics
+            .poll_duration
+            .get_or_create(&label)
+            .set(started.elapsed().as_secs_f64());
+        match outcome {
+            Ok(response) => {
+                let data = flatten(&self.query.name, &self.query.group_by, window, &response);
+                let series = data.series();
+                metrics.up.get_or_create(&label).set(1);
+                metrics
+                    .last_success
+                    .get_or_create(&label)
+                    .set(now.as_millisecond() as f64 / 1000.0);
+                metrics
+                    .interval_start
+                    .get_or_create(&label)
+                    .set(window.start.as_second() as f64);
+                metrics
+                    .interval_end
+                    .get_or_create(&label)
+                    .set(window.end.as_second() as f64);
+                metrics.series.get_or_create(&label).set(series as i64);
+                self.publisher.publish(&self.query.name, window, data, now);
+                tracing::info!(query = %self.query.name, %window, series, "published");
+                Ok(())
+            }
+            Err(error) => {
+                metrics.up.get_or_create(&label).set(0);
+                metrics.polls_failed.get_or_create(&label).inc();
+                tracing::error!(query = %self.query.name, %window, %error, "poll failed; still serving the previous data");
+                self.publisher
+                    .failed(&self.query.name, error.to_string(), now);
+                Err(error)
+            }
+        }
+    }
+
+    fn skipped(&mut self, buckets: u64, from: Window, to: Window) {
+        self.metrics
+            .buckets_skipped
+            .get_or_create(&QueryLabel::new(&self.query.name))
+            .inc_by(buckets);
+        tracing::warn!(
+            query = %self.query.name,
+            buckets,
+            from = %from.start,
+            to = %to.start,
+            "buckets completed while polls failed; publishing the latest instead"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use crate::genesys::client::Endpoint;
+    use crate::schedule::Granularity;
+    use jiff::Timestamp;
+
+    /// Records what it was asked to poll, failing while `failing` says so.
+    struct Recorder {
+        clock: Clock,
+        polled: Vec<(Window, Timestamp)>,
+        skipped: Vec<u64>,
+        failing: fn(Timestamp) -> bool,
+    }
+
+    impl Job for Recorder {
+        async fn poll(&mut self, window: Window) -> Result<()> {
+            let now = self.clock.now();
+            self.polled.push((window, now));
+            if (self.failing)(now) {
+                return Err(Error::Transport {
+                    endpoint: Endpoint::Aggregates,
+                    detail: "down".into(),
+                    timeout: false,
+                });
+            }
+            Ok(())
+        }
+
+        fn skipped(&mut self, buckets: u64, _: Window, _: Window) {
+            self.skipped.push(buckets);
+        }
+    }
+
+    fn ts(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn fifteen_minutes() -> Schedule {
+        Schedule {
+            granularity: Granularity::parse("PT15M").unwrap(),
+            time_zone: jiff::tz::TimeZone::UTC,
+            settle_delay: Duration::from_secs(90),
+        }
+    }
+
+    /// Runs a recorder from `start` for `hours` of simulated time.
+    async fn run_for(start: &str, hours: u64, failing: fn(Timestamp) -> bool) -> Recorder {
+        let clock = Clock::starting_at(ts(start));
+        let mut recorder = Recorder {
+            clock: clock.clone(),
+            polled: Vec::new(),
+            skipped: Vec::new(),
+            failing,
+        };
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(hours * 3600)).await;
+            stop.cancel();
+        });
+        run(
+            &fifteen_minutes(),
+            &clock,
+            Duration::from_secs(30),
+            &mut recorder,
+            &shutdown,
+        )
+        .await;
+        recorder
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn polls_at_once_then_at_each_boundary_plus_the_settle_delay() {
+        let recorder = run_for("2026-08-20T10:07:00Z", 1, |_| false).await;
+        let polled: Vec<(String, String)> = recorder
+            .polled
+            .iter()
+            .map(|(w, at)| (w.to_interval(), at.to_string()))
+            .collect();
+        assert_eq!(
+            polled,
+            [
+                (
+                    "2026-08-20T09:45:00.000Z/2026-08-20T10:00:00.000Z",
+                    "2026-08-20T10:07:00Z"
+                ),
+                (
+                    "2026-08-20T10:00:00.000Z/2026-08-20T10:15:00.000Z",
+                    "2026-08-20T10:16:30Z"
+                ),
+                (
+                    "2026-08-20T10:15:00.000Z/2026-08-20T10:30:00.000Z",
+                    "2026-08-20T10:31:30Z"
+                ),
+                (
+                    "2026-08-20T10:30:00.000Z/2026-08-20T10:45:00.000Z",
+                    "2026-08-20T10:46:30Z"
+                ),
+                (
+                    "2026-08-20T10:45:00.000Z/2026-08-20T11:00:00.000Z",
+                    "2026-08-20T11:01:30Z"
+                ),
+            ]
+            .map(|(w, at)| (w.to_string(), at.to_string()))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_day_of_polling_publishes_every_bucket_exactly_once() {
+        let recorder = run_for("2026-08-20T00:00:00Z", 24, |_| false).await;
+        let windows: Vec<Window> = recorder.polled.iter().map(|(w, _)| *w).collect();
+        // The bucket that was complete at start-up, then the 96 of the day that follow it.
+        assert_eq!(windows.len(), 97);
+        assert_eq!(windows[0].start, ts("2026-08-19T23:30:00Z"));
+        for pair in windows.windows(2) {
+            assert_eq!(pair[1].start, pair[0].end, "no gap, no repeat");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_an_outage_it_jumps_to_the_latest_bucket_and_counts_the_skipped_ones() {
+        // The API is down from 10:00 to 10:50.
+        let recorder = run_for("2026-08-20T10:07:00Z", 1, |now| {
+            now >= ts("2026-08-20T10:00:00Z") && now < ts("2026-08-20T10:50:00Z")
+        })
+        .await;
+        let failures = recorder
+            .polled
+            .iter()
+            .filter(|(_, at)| *at < ts("2026-08-20T10:50:00Z"))
+            .count();
+        // Every 30 s from 10:07:00 up to 10:49:30: no tight loop.
+        assert_eq!(failures, 86);
+        // 09:45 was retried until 10:16:30, when 10:00 completed: one skipped bucket, and
+        // likewise at 10:31:30 and 10:46:30.
+        assert_eq!(recorder.skipped, [1, 1, 1]);
+        let first_success = recorder
+            .polled
+            .iter()
+            .find(|(_, at)| *at >= ts("2026-08-20T10:50:00Z"))
+            .unwrap();
+        assert_eq!(first_success.0.start, ts("2026-08-20T10:30:00Z"));
+        assert_eq!(first_success.1, ts("2026-08-20T10:50:00Z"));
+    }
+}

@@ -1,0 +1,199 @@
+//! The exporter's HTTP endpoints: `/metrics`, the landing page `/`, `/healthz`, `/readyz`.
+//! `/metrics` only picks one of two prerendered bodies, so a scrape costs the same whatever
+//! the number of series.
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::header::{ACCEPT, HeaderValue};
+use hyper::{Method, Request, Response};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Query;
+use crate::http::{self, Body};
+use crate::snapshot::Publisher;
+
+pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub const OPENMETRICS_FORMAT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// What the endpoints read.
+pub struct State {
+    pub publisher: Arc<Publisher>,
+    pub queries: Vec<Query>,
+}
+
+pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: CancellationToken) {
+    let handler = move |request: Request<Incoming>| {
+        let state = state.clone();
+        async move { handle(&state, &request) }
+    };
+    http::serve(listener, handler, shutdown).await;
+}
+
+fn handle(state: &State, request: &Request<Incoming>) -> Response<Body> {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        let mut response = http::response(405, "text/plain; charset=utf-8", "only GET and HEAD\n");
+        response
+            .headers_mut()
+            .insert("allow", HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
+    match request.uri().path() {
+        "/metrics" => metrics(state, request),
+        "/" => http::response(200, "text/html; charset=utf-8", landing_page(state)),
+        "/healthz" => http::response(200, "text/plain; charset=utf-8", "ok\n"),
+        "/readyz" => readiness(state),
+        _ => http::response(
+            404,
+            "text/plain; charset=utf-8",
+            "not found; try /metrics, /healthz, /readyz or /\n",
+        ),
+    }
+}
+
+fn metrics(state: &State, request: &Request<Incoming>) -> Response<Body> {
+    let exposition = state.publisher.current();
+    let accept = request
+        .headers()
+        .get(ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if wants_openmetrics(accept) {
+        http::response(200, OPENMETRICS_FORMAT, exposition.openmetrics.clone())
+    } else {
+        http::response(200, TEXT_FORMAT, exposition.text.clone())
+    }
+}
+
+/// True when the Accept header prefers OpenMetrics to the text format, by q-value; on a
+/// tie OpenMetrics wins, as it is what Prometheus lists first.
+pub fn wants_openmetrics(accept: &str) -> bool {
+    let mut openmetrics = 0.0_f32;
+    let mut text = 0.0_f32;
+    for range in accept.split(',') {
+        let mut parts = range.split(';').map(str::trim);
+        let media_type = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let quality = parts
+            .filter_map(|p| p.strip_prefix("q="))
+            .find_map(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        match media_type.as_str() {
+            "application/openmetrics-text" => openmetrics = openmetrics.max(quality),
+            "text/plain" | "text/*" | "*/*" => text = text.max(quality),
+            _ => {}
+        }
+    }
+    openmetrics > 0.0 && openmetrics >= text
+}
+
+fn readiness(state: &State) -> Response<Body> {
+    let waiting: Vec<String> = state
+        .publisher
+        .statuses()
+        .into_iter()
+        .filter(|(_, status)| status.last_success.is_none())
+        .map(|(name, _)| name)
+        .collect();
+    if waiting.is_empty() {
+        http::response(200, "text/plain; charset=utf-8", "ready\n")
+    } else {
+        http::response(
+            503,
+            "text/plain; charset=utf-8",
+            format!(
+                "not ready: no data published yet for {}\n",
+                waiting.join(", ")
+            ),
+        )
+    }
+}
+
+fn landing_page(state: &State) -> String {
+    let mut page = String::new();
+    let version = env!("CARGO_PKG_VERSION");
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>genesys-exporter</title></head><body>\n\
+         <h1>genesys-exporter</h1>\n<p>Version {version}. Genesys Cloud conversation aggregates for Prometheus.</p>\n\
+         <ul><li><a href=\"/metrics\">/metrics</a></li><li><a href=\"/healthz\">/healthz</a></li><li><a href=\"/readyz\">/readyz</a></li></ul>\n\
+         <h2>Queries</h2>\n<table border=\"1\" cellpadding=\"4\">\n\
+         <tr><th>query</th><th>granularity</th><th>last poll</th><th>published interval</th><th>outcome</th></tr>\n"
+    );
+    let statuses = state.publisher.statuses();
+    for query in &state.queries {
+        let status = statuses
+            .iter()
+            .find(|(name, _)| *name == query.name)
+            .map(|(_, status)| status.clone())
+            .unwrap_or_default();
+        let last_poll = status
+            .last_poll
+            .map_or("not yet".to_string(), |t| t.to_string());
+        let window = status
+            .window
+            .map_or("none".to_string(), |w| w.to_interval());
+        let outcome = match (&status.last_poll, &status.last_error) {
+            (None, _) => "waiting for the first poll".to_string(),
+            (Some(_), None) => "ok".to_string(),
+            (Some(_), Some(error)) => format!("failed: {error}"),
+        };
+        let _ = writeln!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape_html(&query.name),
+            query.schedule.granularity,
+            last_poll,
+            window,
+            escape_html(&outcome)
+        );
+    }
+    page.push_str("</table>\n</body></html>\n");
+    page
+}
+
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '&' => escaped.push_str("&amp;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_accept_header_gets_openmetrics() {
+        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert!(wants_openmetrics(prometheus));
+    }
+
+    #[test]
+    fn plain_clients_get_the_text_format() {
+        assert!(!wants_openmetrics(""));
+        assert!(!wants_openmetrics("*/*"));
+        assert!(!wants_openmetrics("text/plain;version=0.0.4"));
+        assert!(!wants_openmetrics(
+            "application/openmetrics-text;q=0.2,text/plain;q=0.9"
+        ));
+        assert!(!wants_openmetrics("application/openmetrics-text;q=0"));
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            escape_html("<a href=\"x\">&"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;"
+        );
+    }
+}

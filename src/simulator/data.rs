@@ -1,0 +1,1496 @@
+//! The simulator's synthetic contact centre, and the aggregates query answered from it.
+//!
+//! This file owns the data model and the query semantics. It is pure: no I/O, no clock and
+//! no global state, so the same query always gets the same answer, in tests as in `--demo`.
+//!
+//! # The data model
+//!
+//! Traffic is generated one minute at a time. An *atom* is one source of conversations: a
+//! (queue, media type) pair, or the agent-direct voice calls that never enter a queue. For
+//! every atom and every minute since the Unix epoch, a seeded hash decides how many
+//! conversations arrived (a Poisson draw whose mean follows a daily curve) and what happened
+//! to each of them: how long it waited, whether it was answered or abandoned, how long the
+//! agent talked, held and wrapped up. A query bucket `[start, end)` is the sum of the minute
+//! slots that start inside it, so buckets of any size agree with each other exactly.
+
+use std::collections::BTreeMap;
+use std::hash::Hasher;
+
+use jiff::tz::TimeZone;
+use jiff::{Span, Timestamp};
+use serde::Deserialize;
+
+use crate::genesys::aggregates::{
+    AggregateGroup, AggregateResponse, AggregationQuery, IntervalData, MetricEntry, Stats,
+    is_dimension, metric_kind,
+};
+use crate::genesys::client::{ErrorBody, ErrorDetail};
+use crate::genesys::queues::Division;
+
+/// The media types of the demo org.
+pub const DEMO_MEDIA_TYPES: [&str; 4] = ["voice", "chat", "email", "callback"];
+
+/// The real API's longest interval is not documented; a month keeps the simulator's work
+/// (and a runaway demo query) bounded.
+pub const MAX_INTERVAL_DAYS: i64 = 31;
+
+/// Atom-minute evaluations one query may need. At roughly 100 ns each this is a few seconds.
+pub const MAX_SLOT_EVALUATIONS: u64 = 50_000_000;
+
+/// Groups × buckets one response may hold before the simulator answers, like the real API
+/// does for huge result sets, `400 response.entity.too.large`.
+pub const MAX_RESULT_CELLS: u64 = 200_000;
+
+/// Agent-direct voice calls per minute across the org at the height of the day.
+const AGENT_DIRECT_PEAK_PER_MINUTE: f64 = 0.8;
+
+/// How busy each queue is and how well it copes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueProfile {
+    /// Voice conversations offered per minute at the height of the working day; other media
+    /// types get a fixed fraction of it.
+    pub peak_per_minute: f64,
+    /// Probability that an offered voice conversation is abandoned (other media types are
+    /// abandoned less often).
+    pub abandon: f64,
+    /// Multiplies the media type's mean time in queue: understaffed queues wait longer.
+    pub wait_scale: f64,
+    /// The service-level target reported in `oServiceLevel.target`, e.g. 0.8.
+    pub service_level_target: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimQueue {
+    pub id: String,
+    pub name: String,
+    pub division: Division,
+    pub profile: QueueProfile,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Org {
+    pub queues: Vec<SimQueue>,
+    pub media_types: Vec<String>,
+}
+
+/// Name, peak voice volume, abandon propensity, wait scale and service-level target.
+const DEMO_QUEUES: [(&str, f64, f64, f64, f64); 6] = [
+    ("Sales", 4.0, 0.05, 1.0, 0.8),
+    ("Support", 6.0, 0.08, 1.3, 0.8),
+    ("Billing", 2.0, 0.06, 1.0, 0.8),
+    // Understaffed: long waits and a third of callers give up, so that an abandon-rate
+    // alert has something to fire on in the demo.
+    ("Retention", 2.5, 0.36, 3.0, 0.8),
+    ("Technical Support", 3.0, 0.09, 1.5, 0.75),
+    ("VIP", 0.8, 0.02, 0.4, 0.9),
+];
+
+impl Org {
+    /// The demo org: six named queues, media types voice, chat, email and callback.
+    /// "Retention" abandons about a third of its voice calls.
+    pub fn demo() -> Org {
+        Org::with_queues(
+            DEMO_QUEUES.len(),
+            DEMO_MEDIA_TYPES.iter().map(|m| m.to_string()).collect(),
+        )
+    }
+
+    /// `n` queues: the demo queues first, then "Queue 0007" and so on with profiles drawn
+    /// from their index. Ids are UUID-shaped and the same in every run.
+    pub fn with_queues(n: usize, media_types: Vec<String>) -> Org {
+        let queues = (0..n).map(sim_queue).collect();
+        Org {
+            queues,
+            media_types,
+        }
+    }
+}
+
+fn sim_queue(index: usize) -> SimQueue {
+    let id = uuid_from(mix(0x5155_4555 ^ index as u64));
+    if let Some(&(name, peak, abandon, wait_scale, target)) = DEMO_QUEUES.get(index) {
+        let division = if name == "VIP" {
+            division("Premium")
+        } else {
+            division("Home")
+        };
+        return SimQueue {
+            id,
+            name: name.to_string(),
+            division,
+            profile: QueueProfile {
+                peak_per_minute: peak,
+                abandon,
+                wait_scale,
+                service_level_target: target,
+            },
+        };
+    }
+    let mut draws = Draws::new(mix(0xB0B ^ index as u64));
+    SimQueue {
+        id,
+        name: format!("Queue {:04}", index + 1),
+        division: division("Home"),
+        profile: QueueProfile {
+            peak_per_minute: 0.3 + 1.7 * draws.unit(),
+            abandon: 0.03 + 0.07 * draws.unit(),
+            wait_scale: 0.7 + 0.8 * draws.unit(),
+            service_level_target: 0.8,
+        },
+    }
+}
+
+fn division(name: &str) -> Division {
+    Division {
+        id: uuid_from(fnv1a(&[b"division", name.as_bytes()])),
+        name: name.to_string(),
+    }
+}
+
+/// How each media type behaves. Unknown media types (an org configured with, say,
+/// "message") get modest defaults rather than an error.
+struct MediaProfile {
+    /// Share of the queue's voice volume.
+    volume: f64,
+    /// Mean time in queue before an agent answers, seconds (before the queue's wait scale).
+    wait_mean_s: f64,
+    /// Answered later than this is over the service level.
+    sla_threshold_s: f64,
+    /// Multiplies the queue's abandon propensity.
+    abandon_scale: f64,
+    talk_mean_s: f64,
+    hold_probability: f64,
+}
+
+fn media_profile(media: &str) -> MediaProfile {
+    let (volume, wait_mean_s, sla_threshold_s, abandon_scale, talk_mean_s, hold_probability) =
+        match media {
+            "voice" => (1.0, 10.0, 20.0, 1.0, 300.0, 0.3),
+            "chat" => (0.5, 30.0, 60.0, 0.8, 480.0, 0.0),
+            "email" => (0.3, 5400.0, 14_400.0, 0.2, 360.0, 0.0),
+            "callback" => (0.15, 40.0, 60.0, 0.5, 240.0, 0.2),
+            _ => (0.2, 30.0, 60.0, 0.5, 300.0, 0.0),
+        };
+    MediaProfile {
+        volume,
+        wait_mean_s,
+        sla_threshold_s,
+        abandon_scale,
+        talk_mean_s,
+        hold_probability,
+    }
+}
+
+/// Relative traffic at each hour of the day (UTC), 00:00 to 24:00, interpolated linearly in
+/// between: busy 08:00–18:00 with a lunch dip, quiet but not silent at night.
+const DAILY_CURVE: [f64; 25] = [
+    0.03, 0.03, 0.03, 0.03, 0.03, 0.05, 0.15, 0.45, 0.85, 1.0, 1.0, 1.0, 0.85, 0.9, 1.0, 1.0, 0.95,
+    0.85, 0.6, 0.35, 0.2, 0.12, 0.07, 0.04, 0.03,
+];
+
+fn daily_curve(minute: i64) -> f64 {
+    let minute_of_day = minute.rem_euclid(1440);
+    let hour = (minute_of_day / 60) as usize;
+    let fraction = (minute_of_day % 60) as f64 / 60.0;
+    DAILY_CURVE[hour] + (DAILY_CURVE[hour + 1] - DAILY_CURVE[hour]) * fraction
+}
+
+// ---------------------------------------------------------------------------------------
+// Deterministic randomness: splitmix64, seeded from hashes of the atom and the minute.
+
+const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// The splitmix64 finaliser: a good 64-bit mixer, so that neighbouring minutes and queues
+/// get unrelated draws.
+pub(crate) fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(GOLDEN);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// FNV-1a over several byte strings, with a separator so that ("ab", "c") ≠ ("a", "bc").
+/// Hand-written rather than `DefaultHasher`, whose output may change between Rust releases.
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    struct Fnv(u64);
+    impl Hasher for Fnv {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for &b in bytes {
+                self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
+            }
+        }
+    }
+    let mut hasher = Fnv(0xCBF2_9CE4_8422_2325);
+    for part in parts {
+        hasher.write(part);
+        hasher.write(&[0xFF]);
+    }
+    hasher.finish()
+}
+
+/// A UUID-shaped string (version 4 layout) from a seed.
+pub(crate) fn uuid_from(seed: u64) -> String {
+    let a = mix(seed);
+    let b = mix(a);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xFFFF,
+        a & 0x0FFF,
+        ((b >> 48) & 0x3FFF) | 0x8000,
+        b & 0xFFFF_FFFF_FFFF,
+    )
+}
+
+/// A splitmix64 stream.
+struct Draws(u64);
+
+impl Draws {
+    fn new(seed: u64) -> Draws {
+        Draws(seed)
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(GOLDEN);
+        mix(self.0)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn chance(&mut self, probability: f64) -> bool {
+        self.unit() < probability
+    }
+
+    /// Exponentially distributed, in whole milliseconds, at least `floor_ms`.
+    fn exponential_ms(&mut self, mean_s: f64, floor_ms: u64) -> u64 {
+        let seconds = -mean_s * (1.0 - self.unit()).ln();
+        ((seconds * 1000.0).round() as u64).max(floor_ms)
+    }
+
+    /// Poisson-distributed count (Knuth's method; the means here are small).
+    fn poisson(&mut self, mean: f64) -> u32 {
+        let limit = (-mean.clamp(0.0, 500.0)).exp();
+        let mut product = 1.0;
+        let mut count = 0;
+        loop {
+            product *= self.unit();
+            if product <= limit {
+                return count;
+            }
+            count += 1;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tallies: what a set of minute slots adds up to.
+
+/// A timer metric: how many segments were measured and their sum, min and max (ms).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Timer {
+    count: u64,
+    sum: u64,
+    min: u64,
+    max: u64,
+}
+
+impl Timer {
+    fn record(&mut self, ms: u64) {
+        self.merge(&Timer {
+            count: 1,
+            sum: ms,
+            min: ms,
+            max: ms,
+        });
+    }
+
+    fn merge(&mut self, other: &Timer) {
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            *self = *other;
+            return;
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+
+    /// `None` when nothing was measured: the API leaves such a metric out.
+    fn stats(&self) -> Option<Stats> {
+        (self.count > 0).then(|| Stats {
+            max: Some(self.max as f64),
+            min: Some(self.min as f64),
+            count: Some(self.count as f64),
+            sum: Some(self.sum as f64),
+            ..Stats::default()
+        })
+    }
+}
+
+/// The service-level target of a tally: merging queues with different targets leaves no
+/// single target to report.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+enum Target {
+    #[default]
+    None,
+    One(f64),
+    Mixed,
+}
+
+impl Target {
+    fn merge(self, other: Target) -> Target {
+        match (self, other) {
+            (Target::None, t) | (t, Target::None) => t,
+            (Target::One(a), Target::One(b)) if a == b => Target::One(a),
+            _ => Target::Mixed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Tally {
+    offered: u64,
+    connected: u64,
+    over_sla: u64,
+    transferred: u64,
+    wait: Timer,
+    answered: Timer,
+    abandon: Timer,
+    talk: Timer,
+    held: Timer,
+    acw: Timer,
+    handle: Timer,
+    target: Target,
+}
+
+impl Tally {
+    fn is_empty(&self) -> bool {
+        self.offered == 0 && self.connected == 0
+    }
+
+    fn merge(&mut self, other: &Tally) {
+        self.offered += other.offered;
+        self.connected += other.connected;
+        self.over_sla += other.over_sla;
+        self.transferred += other.transferred;
+        self.wait.merge(&other.wait);
+        self.answered.merge(&other.answered);
+        self.abandon.merge(&other.abandon);
+        self.talk.merge(&other.talk);
+        self.held.merge(&other.held);
+        self.acw.merge(&other.acw);
+        self.handle.merge(&other.handle);
+        self.target = self.target.merge(other.target);
+    }
+
+    /// The stats of one catalogue metric, or `None` when there is nothing to report: a
+    /// zero count, a timer with no segments, or a metric the model does not produce.
+    fn metric(&self, name: &str) -> Option<Stats> {
+        let count = |n: u64| {
+            (n > 0).then(|| Stats {
+                count: Some(n as f64),
+                ..Stats::default()
+            })
+        };
+        match name {
+            "nOffered" => count(self.offered),
+            "nConnected" => count(self.connected),
+            "nOverSla" => count(self.over_sla),
+            "nTransferred" => count(self.transferred),
+            "tWait" => self.wait.stats(),
+            "tAnswered" => self.answered.stats(),
+            "tAbandon" => self.abandon.stats(),
+            "tTalk" => self.talk.stats(),
+            "tHeld" => self.held.stats(),
+            "tAcw" => self.acw.stats(),
+            "tHandle" => self.handle.stats(),
+            "oServiceLevel" => {
+                let denominator = self.answered.count + self.abandon.count;
+                if denominator == 0 {
+                    return None;
+                }
+                let numerator = self.answered.count - self.over_sla;
+                Some(Stats {
+                    ratio: Some(numerator as f64 / denominator as f64),
+                    numerator: Some(numerator as f64),
+                    denominator: Some(denominator as f64),
+                    target: match self.target {
+                        Target::One(t) => Some(t),
+                        _ => None,
+                    },
+                    ..Stats::default()
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Atoms: the sources of conversations.
+
+struct Atom<'a> {
+    /// `None` for agent-direct calls, which have no queue.
+    queue: Option<&'a SimQueue>,
+    media: &'a str,
+    /// Seed of this atom's draws, from its queue id and media type.
+    key: u64,
+}
+
+fn atoms(org: &Org) -> Vec<Atom<'_>> {
+    let mut atoms = Vec::new();
+    for queue in &org.queues {
+        for media in &org.media_types {
+            atoms.push(Atom {
+                queue: Some(queue),
+                media,
+                key: fnv1a(&[queue.id.as_bytes(), media.as_bytes()]),
+            });
+        }
+    }
+    if let Some(voice) = org.media_types.iter().find(|m| *m == "voice") {
+        atoms.push(Atom {
+            queue: None,
+            media: voice,
+            key: fnv1a(&[b"agent-direct", voice.as_bytes()]),
+        });
+    }
+    atoms
+}
+
+impl Atom<'_> {
+    /// The value of a groupBy or filter dimension, if this atom has one.
+    fn dimension(&self, name: &str) -> Option<&str> {
+        match name {
+            "queueId" => self.queue.map(|q| q.id.as_str()),
+            "mediaType" => Some(self.media),
+            "direction" => Some("inbound"),
+            _ => None,
+        }
+    }
+
+    /// Everything that happened in the minute slots `minutes`.
+    fn tally(&self, minutes: std::ops::Range<i64>) -> Tally {
+        let mut tally = Tally::default();
+        for minute in minutes {
+            self.add_minute(minute, &mut tally);
+        }
+        tally
+    }
+
+    fn add_minute(&self, minute: i64, tally: &mut Tally) {
+        let media = media_profile(self.media);
+        let peak = match self.queue {
+            Some(queue) => queue.profile.peak_per_minute * media.volume,
+            None => AGENT_DIRECT_PEAK_PER_MINUTE,
+        };
+        let mut draws = Draws::new(self.key ^ mix(minute as u64));
+        let arrivals = draws.poisson(peak * daily_curve(minute));
+        let Some(queue) = self.queue else {
+            for _ in 0..arrivals {
+                tally.connected += 1;
+                handled(&media, &mut draws, tally);
+            }
+            return;
+        };
+        if arrivals > 0 {
+            tally.target = tally
+                .target
+                .merge(Target::One(queue.profile.service_level_target));
+        }
+        let wait_mean_s = media.wait_mean_s * queue.profile.wait_scale;
+        let abandon = queue.profile.abandon * media.abandon_scale;
+        for _ in 0..arrivals {
+            tally.offered += 1;
+            if draws.chance(abandon) {
+                // Those who give up have typically waited longer than those who get through.
+                let wait = draws.exponential_ms(wait_mean_s * 1.5, 1);
+                tally.wait.record(wait);
+                tally.abandon.record(wait);
+                continue;
+            }
+            let wait = draws.exponential_ms(wait_mean_s, 1);
+            tally.wait.record(wait);
+            tally.answered.record(wait);
+            if wait as f64 > media.sla_threshold_s * 1000.0 {
+                tally.over_sla += 1;
+            }
+            tally.connected += 1;
+            handled(&media, &mut draws, tally);
+        }
+    }
+}
+
+/// An agent's part of an answered conversation: talk, maybe hold, after-call work.
+fn handled(media: &MediaProfile, draws: &mut Draws, tally: &mut Tally) {
+    let talk = draws.exponential_ms(media.talk_mean_s, 5_000);
+    tally.talk.record(talk);
+    let mut handle = talk;
+    if draws.chance(media.hold_probability) {
+        let held = draws.exponential_ms(45.0, 1_000);
+        tally.held.record(held);
+        handle += held;
+    }
+    // Some conversations need no wrap-up at all; those have no tAcw segment.
+    if draws.chance(0.9) {
+        let acw = draws.exponential_ms(40.0, 1_000);
+        tally.acw.record(acw);
+        handle += acw;
+    }
+    tally.handle.record(handle);
+    if draws.chance(0.07) {
+        tally.transferred += 1;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Filters, as the API spells them.
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Filter {
+    #[serde(rename = "type")]
+    junction: Junction,
+    #[serde(default)]
+    predicates: Vec<Predicate>,
+    #[serde(default)]
+    clauses: Vec<Filter>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Junction {
+    And,
+    Or,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Predicate {
+    #[serde(rename = "type", default = "dimension_type")]
+    kind: String,
+    dimension: Option<String>,
+    #[serde(default)]
+    operator: Operator,
+    value: Option<String>,
+}
+
+fn dimension_type() -> String {
+    "dimension".to_string()
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum Operator {
+    #[default]
+    Matches,
+    Exists,
+    NotExists,
+}
+
+impl Filter {
+    fn parse(value: &serde_json::Value) -> Result<Filter, ErrorBody> {
+        let filter = Filter::deserialize(value)
+            .map_err(|e| bad_request("bad.request", "filter", format!("Invalid filter: {e}")))?;
+        filter.validate()?;
+        Ok(filter)
+    }
+
+    fn validate(&self) -> Result<(), ErrorBody> {
+        for predicate in &self.predicates {
+            if predicate.kind != "dimension" {
+                // The real API also filters on properties and metric ranges; the simulator's
+                // model has no per-conversation properties to test them against.
+                return Err(bad_request(
+                    "invalid.value",
+                    "filter.predicates.type",
+                    format!(
+                        "The simulator supports only dimension predicates, not '{}'",
+                        predicate.kind
+                    ),
+                ));
+            }
+            let dimension = predicate.dimension.as_deref().unwrap_or_default();
+            if !is_dimension(dimension) {
+                return Err(bad_request(
+                    "invalid.value",
+                    "filter.predicates.dimension",
+                    format!("Invalid dimension '{dimension}' in filter"),
+                ));
+            }
+            if matches!(predicate.operator, Operator::Matches) && predicate.value.is_none() {
+                return Err(bad_request(
+                    "bad.request",
+                    "filter.predicates.value",
+                    format!("The 'matches' predicate on '{dimension}' needs a value"),
+                ));
+            }
+        }
+        self.clauses.iter().try_for_each(Filter::validate)
+    }
+
+    /// A filter with no predicates and no clauses restricts nothing.
+    fn accepts(&self, atom: &Atom) -> bool {
+        let mut terms = self
+            .predicates
+            .iter()
+            .map(|p| p.accepts(atom))
+            .chain(self.clauses.iter().map(|c| c.accepts(atom)))
+            .peekable();
+        if terms.peek().is_none() {
+            return true;
+        }
+        match self.junction {
+            Junction::And => terms.all(|t| t),
+            Junction::Or => terms.any(|t| t),
+        }
+    }
+}
+
+impl Predicate {
+    fn accepts(&self, atom: &Atom) -> bool {
+        let value = atom.dimension(self.dimension.as_deref().unwrap_or_default());
+        match self.operator {
+            Operator::Matches => value.is_some() && value == self.value.as_deref(),
+            Operator::Exists => value.is_some(),
+            Operator::NotExists => value.is_none(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The query.
+
+/// A 400 answer in the real error shape, with a details entry naming the field.
+fn bad_request(code: &str, field: &str, message: String) -> ErrorBody {
+    ErrorBody {
+        // Pure code has no per-request randomness; the server replaces this with a fresh id.
+        context_id: Some(uuid_from(fnv1a(&[message.as_bytes()]))),
+        message,
+        code: code.to_string(),
+        status: 400,
+        details: vec![ErrorDetail {
+            error_code: Some(code.to_string()),
+            field_name: Some(field.to_string()),
+        }],
+    }
+}
+
+/// Formats an instant the way the API writes interval bounds: UTC, milliseconds, `Z`.
+pub(crate) fn format_instant(ts: Timestamp) -> String {
+    ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+fn parse_interval(interval: &str) -> Result<(Timestamp, Timestamp), ErrorBody> {
+    let invalid = |why: &str| {
+        bad_request(
+            "invalid.date",
+            "interval",
+            format!("Invalid interval '{interval}': {why}"),
+        )
+    };
+    let (start, end) = interval
+        .split_once('/')
+        .ok_or_else(|| invalid("expected ISO-8601 start/end"))?;
+    let start: Timestamp = start
+        .trim()
+        .parse()
+        .map_err(|_| invalid("the start is not an ISO-8601 instant with an offset"))?;
+    let end: Timestamp = end
+        .trim()
+        .parse()
+        .map_err(|_| invalid("the end is not an ISO-8601 instant with an offset"))?;
+    if start >= end {
+        return Err(invalid("the start must be before the end"));
+    }
+    Ok((start, end))
+}
+
+/// Accepts `PTnM`, `PTnH`, `PnD`, `PnW` and `PnM` with n ≥ 1.
+fn parse_granularity(granularity: &str) -> Result<Span, ErrorBody> {
+    let invalid = || {
+        bad_request(
+            "invalid.value",
+            "granularity",
+            format!(
+                "Invalid granularity '{granularity}': expected an ISO-8601 period such as PT15M, PT1H, P1D, P1W or P1M"
+            ),
+        )
+    };
+    let (rest, time) = if let Some(rest) = granularity.strip_prefix("PT") {
+        (rest, true)
+    } else if let Some(rest) = granularity.strip_prefix('P') {
+        (rest, false)
+    } else {
+        return Err(invalid());
+    };
+    let unit = rest.chars().last();
+    let number = &rest[..rest.len() - unit.map_or(0, char::len_utf8)];
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let n: i64 = number.parse().map_err(|_| invalid())?;
+    if n == 0 {
+        return Err(invalid());
+    }
+    let span = match (time, unit) {
+        (true, Some('M')) => Span::new().try_minutes(n),
+        (true, Some('H')) => Span::new().try_hours(n),
+        (false, Some('D')) => Span::new().try_days(n),
+        (false, Some('W')) => Span::new().try_weeks(n),
+        (false, Some('M')) => Span::new().try_months(n),
+        _ => return Err(invalid()),
+    };
+    span.map_err(|_| invalid())
+}
+
+/// The buckets `[start, end)` of the interval. Each is the interval start plus k periods,
+/// computed in the query's time zone, so that `P1D` from a local midnight ends at the next
+/// local midnight even across a daylight-saving change (23 or 25 hours). The last bucket
+/// is cut at the interval end.
+fn buckets(
+    start: Timestamp,
+    end: Timestamp,
+    granularity: Option<Span>,
+    tz: &TimeZone,
+) -> Result<Vec<(Timestamp, Timestamp)>, ErrorBody> {
+    let Some(period) = granularity else {
+        return Ok(vec![(start, end)]);
+    };
+    let overflow = || {
+        bad_request(
+            "invalid.value",
+            "granularity",
+            "The granularity does not fit the interval".to_string(),
+        )
+    };
+    let zoned_start = start.to_zoned(tz.clone());
+    // Adding k periods to the start (rather than one period to the previous bound) keeps
+    // month buckets on the start's day of the month after a short month.
+    let bound = |k: i64| -> Result<Timestamp, ErrorBody> {
+        let offset = period.checked_mul(k).map_err(|_| overflow())?;
+        Ok(zoned_start
+            .checked_add(offset)
+            .map_err(|_| overflow())?
+            .timestamp())
+    };
+    let mut buckets = Vec::new();
+    let mut lower = start;
+    for k in 1.. {
+        let upper = bound(k)?.min(end);
+        buckets.push((lower, upper));
+        if upper >= end {
+            break;
+        }
+        lower = upper;
+    }
+    Ok(buckets)
+}
+
+/// The minute slots whose start lies in `[start, end)`.
+fn minutes(start: Timestamp, end: Timestamp) -> std::ops::Range<i64> {
+    let ceil_minute = |ts: Timestamp| -(-ts.as_millisecond()).div_euclid(60_000);
+    ceil_minute(start)..ceil_minute(end)
+}
+
+/// Answers an aggregates query as the real API would, from the synthetic data. Validation
+/// errors are the real error body with status 400.
+pub fn aggregate(org: &Org, query: &AggregationQuery) -> Result<AggregateResponse, ErrorBody> {
+    // --- Validation, in roughly the order the API reports problems.
+    if query.metrics.is_empty() {
+        return Err(bad_request(
+            "constraint.validation",
+            "metrics",
+            "metrics must not be empty".to_string(),
+        ));
+    }
+    if let Some(unknown) = query.metrics.iter().find(|m| metric_kind(m).is_none()) {
+        return Err(bad_request(
+            "invalid.value",
+            "metrics",
+            format!("Invalid metric '{unknown}'"),
+        ));
+    }
+    if let Some(unknown) = query.group_by.iter().find(|d| !is_dimension(d)) {
+        return Err(bad_request(
+            "invalid.value",
+            "groupBy",
+            format!("Invalid groupBy dimension '{unknown}'"),
+        ));
+    }
+    let (start, end) = parse_interval(&query.interval)?;
+    if end.duration_since(start).as_secs() > MAX_INTERVAL_DAYS * 86_400 {
+        return Err(bad_request(
+            "constraint.validation",
+            "interval",
+            format!("The interval is too long: at most {MAX_INTERVAL_DAYS} days"),
+        ));
+    }
+    let tz = match query.time_zone.as_deref() {
+        None => TimeZone::UTC,
+        Some(name) => TimeZone::get(name).map_err(|_| {
+            bad_request(
+                "invalid.value",
+                "timeZone",
+                format!("Invalid time zone '{name}'"),
+            )
+        })?,
+    };
+    let granularity = query
+        .granularity
+        .as_deref()
+        .map(parse_granularity)
+        .transpose()?;
+    let filter = query.filter.as_ref().map(Filter::parse).transpose()?;
+
+    // --- Which atoms, in which groups, over which buckets.
+    let atoms: Vec<Atom> = atoms(org)
+        .into_iter()
+        .filter(|atom| filter.as_ref().is_none_or(|f| f.accepts(atom)))
+        .collect();
+    let slot_count = atoms.len() as u64 * minutes(start, end).count() as u64;
+    if slot_count > MAX_SLOT_EVALUATIONS {
+        return Err(bad_request(
+            "constraint.validation",
+            "interval",
+            "The query covers too much data: shorten the interval or narrow the filter".to_string(),
+        ));
+    }
+    let buckets = buckets(start, end, granularity, &tz)?;
+
+    let mut group_by: Vec<&str> = Vec::new();
+    for dimension in &query.group_by {
+        if !group_by.contains(&dimension.as_str()) {
+            group_by.push(dimension);
+        }
+    }
+    let mut groups: BTreeMap<BTreeMap<String, String>, Vec<&Atom>> = BTreeMap::new();
+    for atom in &atoms {
+        let key = group_by
+            .iter()
+            .filter_map(|d| atom.dimension(d).map(|v| (d.to_string(), v.to_string())))
+            .collect();
+        groups.entry(key).or_default().push(atom);
+    }
+    if groups.len() as u64 * buckets.len() as u64 > MAX_RESULT_CELLS {
+        return Err(bad_request(
+            "response.entity.too.large",
+            "granularity",
+            "The response would be too large: use a coarser granularity, fewer groups or a shorter interval".to_string(),
+        ));
+    }
+
+    let mut metrics: Vec<&str> = Vec::new();
+    for metric in &query.metrics {
+        if !metrics.contains(&metric.as_str()) {
+            metrics.push(metric);
+        }
+    }
+
+    // --- The answer.
+    let mut results = Vec::new();
+    for (group, members) in groups {
+        let mut data = Vec::new();
+        for &(bucket_start, bucket_end) in &buckets {
+            let mut tally = Tally::default();
+            for atom in &members {
+                let part = atom.tally(minutes(bucket_start, bucket_end));
+                if !part.is_empty() {
+                    tally.merge(&part);
+                }
+            }
+            let entries: Vec<MetricEntry> = metrics
+                .iter()
+                .filter_map(|&name| {
+                    tally.metric(name).map(|stats| MetricEntry {
+                        metric: name.to_string(),
+                        qualifier: None,
+                        stats,
+                    })
+                })
+                .collect();
+            if !entries.is_empty() {
+                data.push(IntervalData {
+                    interval: format!(
+                        "{}/{}",
+                        format_instant(bucket_start),
+                        format_instant(bucket_end)
+                    ),
+                    metrics: entries,
+                });
+            }
+        }
+        if !data.is_empty() {
+            results.push(AggregateGroup { group, data });
+        }
+    }
+    Ok(AggregateResponse { results })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MODELLED: [&str; 12] = [
+        "nOffered",
+        "nConnected",
+        "nOverSla",
+        "nTransferred",
+        "tWait",
+        "tAnswered",
+        "tAbandon",
+        "tTalk",
+        "tHeld",
+        "tAcw",
+        "tHandle",
+        "oServiceLevel",
+    ];
+
+    fn query(interval: &str, granularity: Option<&str>, group_by: &[&str]) -> AggregationQuery {
+        AggregationQuery {
+            interval: interval.to_string(),
+            granularity: granularity.map(str::to_string),
+            time_zone: None,
+            group_by: group_by.iter().map(|s| s.to_string()).collect(),
+            filter: None,
+            metrics: MODELLED.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn stats<'a>(data: &'a IntervalData, metric: &str) -> Option<&'a Stats> {
+        data.metrics
+            .iter()
+            .find(|m| m.metric == metric)
+            .map(|m| &m.stats)
+    }
+
+    fn count(data: &IntervalData, metric: &str) -> f64 {
+        stats(data, metric).and_then(|s| s.count).unwrap_or(0.0)
+    }
+
+    fn queue_id(org: &Org, name: &str) -> String {
+        org.queues
+            .iter()
+            .find(|q| q.name == name)
+            .unwrap()
+            .id
+            .clone()
+    }
+
+    fn error_code(result: Result<AggregateResponse, ErrorBody>) -> (u16, String, String) {
+        let error = result.unwrap_err();
+        let field = error.details[0].field_name.clone().unwrap();
+        (error.status, error.code, field)
+    }
+
+    #[test]
+    fn a_fifteen_minute_bucket_is_the_sum_of_its_minutes() {
+        let org = Org::demo();
+        let interval = "2026-08-20T10:00:00.000Z/2026-08-20T10:15:00.000Z";
+        let whole = aggregate(&org, &query(interval, None, &["queueId", "mediaType"])).unwrap();
+        let minutes = aggregate(
+            &org,
+            &query(interval, Some("PT1M"), &["queueId", "mediaType"]),
+        )
+        .unwrap();
+        assert_eq!(whole.results.len(), minutes.results.len());
+        let mut checked_timers = 0;
+        for (group, split) in whole.results.iter().zip(&minutes.results) {
+            assert_eq!(group.group, split.group);
+            assert_eq!(group.data.len(), 1);
+            let bucket = &group.data[0];
+            assert_eq!(bucket.interval, interval);
+            assert!(split.data.len() <= 15);
+            for metric in ["nOffered", "nConnected", "nOverSla", "nTransferred"] {
+                let total: f64 = split.data.iter().map(|d| count(d, metric)).sum();
+                assert_eq!(count(bucket, metric), total, "{metric} {:?}", group.group);
+            }
+            for metric in [
+                "tWait",
+                "tAnswered",
+                "tAbandon",
+                "tTalk",
+                "tHeld",
+                "tAcw",
+                "tHandle",
+            ] {
+                let parts: Vec<&Stats> =
+                    split.data.iter().filter_map(|d| stats(d, metric)).collect();
+                let Some(whole) = stats(bucket, metric) else {
+                    assert!(parts.is_empty(), "{metric}");
+                    continue;
+                };
+                checked_timers += 1;
+                let sum =
+                    |f: fn(&Stats) -> Option<f64>| parts.iter().map(|s| f(s).unwrap()).sum::<f64>();
+                assert_eq!(whole.count, Some(sum(|s| s.count)), "{metric}");
+                assert_eq!(whole.sum, Some(sum(|s| s.sum)), "{metric}");
+                let min = parts
+                    .iter()
+                    .map(|s| s.min.unwrap())
+                    .fold(f64::INFINITY, f64::min);
+                let max = parts.iter().map(|s| s.max.unwrap()).fold(0.0, f64::max);
+                assert_eq!(whole.min, Some(min), "{metric}");
+                assert_eq!(whole.max, Some(max), "{metric}");
+            }
+            if let Some(sl) = stats(bucket, "oServiceLevel") {
+                let answered = count(bucket, "tAnswered");
+                let abandoned = count(bucket, "tAbandon");
+                let numerator = answered - count(bucket, "nOverSla");
+                assert_eq!(sl.numerator, Some(numerator));
+                assert_eq!(sl.denominator, Some(answered + abandoned));
+                assert_eq!(sl.ratio, Some(numerator / (answered + abandoned)));
+                assert_eq!(sl.target.is_some(), group.group.contains_key("queueId"));
+            }
+            // Handle time is talk + hold + wrap-up, conversation by conversation.
+            if let Some(handle) = stats(bucket, "tHandle") {
+                let part = |m| stats(bucket, m).and_then(|s| s.sum).unwrap_or(0.0);
+                assert_eq!(
+                    handle.sum,
+                    Some(part("tTalk") + part("tHeld") + part("tAcw"))
+                );
+                assert_eq!(handle.count, stats(bucket, "nConnected").unwrap().count);
+            }
+        }
+        assert!(
+            checked_timers > 50,
+            "the busy hour has data: {checked_timers}"
+        );
+    }
+
+    #[test]
+    fn nothing_to_report_is_absent_rather_than_zero() {
+        let org = Org::demo();
+        let sales = queue_id(&org, "Sales");
+        let filter = serde_json::json!({"type": "and", "predicates": [
+            {"type": "dimension", "dimension": "queueId", "operator": "matches", "value": sales},
+            {"type": "dimension", "dimension": "mediaType", "operator": "matches", "value": "voice"}]});
+        // At night Sales voice gets a call every few minutes: find a minute without one.
+        let night = "2026-08-20T02:00:00.000Z/2026-08-20T03:00:00.000Z";
+        let mut q = query(night, Some("PT1M"), &["queueId"]);
+        q.filter = Some(filter.clone());
+        let response = aggregate(&org, &q).unwrap();
+        let busy: Vec<&str> = response.results[0]
+            .data
+            .iter()
+            .map(|d| d.interval.as_str())
+            .collect();
+        assert!(!busy.is_empty() && busy.len() < 40, "{}", busy.len());
+        let two_am: Timestamp = "2026-08-20T02:00:00Z".parse().unwrap();
+        let quiet = (0..60)
+            .map(|m| {
+                let start = two_am + Span::new().minutes(m);
+                let end = start + Span::new().minutes(1);
+                format!("{}/{}", format_instant(start), format_instant(end))
+            })
+            .find(|interval| !busy.contains(&interval.as_str()))
+            .unwrap();
+        assert!(quiet.starts_with("2026-08-20T02:"), "{quiet}");
+        // Queried on its own, the quiet minute has no group at all, not a group of zeros.
+        let mut q = query(&quiet, None, &["queueId"]);
+        q.filter = Some(filter);
+        assert_eq!(aggregate(&org, &q).unwrap().results, vec![]);
+
+        // In a busy bucket, a count of zero and a metric the model never produces are both
+        // left out, while the metrics that have data keep the order the query gave them.
+        let mut q = query(
+            "2026-08-20T10:00:00.000Z/2026-08-20T10:01:00.000Z",
+            None,
+            &[],
+        );
+        q.metrics = ["nBlindTransferred", "tAnswered", "nOffered", "tHeld"]
+            .map(String::from)
+            .to_vec();
+        let response = aggregate(&org, &q).unwrap();
+        let names: Vec<&str> = response.results[0].data[0]
+            .metrics
+            .iter()
+            .map(|m| m.metric.as_str())
+            .collect();
+        assert_eq!(names[..2], ["tAnswered", "nOffered"]);
+        assert!(!names.contains(&"nBlindTransferred"));
+    }
+
+    #[test]
+    fn a_day_bucket_follows_daylight_saving_time_in_the_query_time_zone() {
+        let org = Org::demo();
+        // New York springs forward on 8 March 2026 and falls back on 1 November 2026.
+        let mut q = query(
+            "2026-03-07T05:00:00.000Z/2026-03-10T04:00:00.000Z",
+            Some("P1D"),
+            &[],
+        );
+        q.time_zone = Some("America/New_York".to_string());
+        let response = aggregate(&org, &q).unwrap();
+        let intervals: Vec<&str> = response.results[0]
+            .data
+            .iter()
+            .map(|d| d.interval.as_str())
+            .collect();
+        assert_eq!(
+            intervals,
+            [
+                "2026-03-07T05:00:00.000Z/2026-03-08T05:00:00.000Z",
+                "2026-03-08T05:00:00.000Z/2026-03-09T04:00:00.000Z", // 23 hours
+                "2026-03-09T04:00:00.000Z/2026-03-10T04:00:00.000Z",
+            ]
+        );
+
+        q.interval = "2026-11-01T04:00:00-00:00/2026-11-02T00:00:00-05:00".to_string();
+        let response = aggregate(&org, &q).unwrap();
+        assert_eq!(
+            response.results[0].data[0].interval,
+            "2026-11-01T04:00:00.000Z/2026-11-02T05:00:00.000Z" // 25 hours
+        );
+
+        // Without a time zone, days are UTC days.
+        q.time_zone = None;
+        q.interval = "2026-03-08T00:00:00Z/2026-03-09T00:00:00Z".to_string();
+        let response = aggregate(&org, &q).unwrap();
+        assert_eq!(
+            response.results[0].data[0].interval,
+            "2026-03-08T00:00:00.000Z/2026-03-09T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn retention_abandons_far_more_than_the_other_queues() {
+        let org = Org::demo();
+        let mut q = query(
+            "2026-08-20T08:00:00.000Z/2026-08-20T18:00:00.000Z",
+            None,
+            &["queueId"],
+        );
+        // Agent-direct calls have no queue and nothing to abandon: leave them out.
+        q.filter = Some(serde_json::json!({"type": "and", "predicates": [
+            {"type": "dimension", "dimension": "queueId", "operator": "exists"}]}));
+        let response = aggregate(&org, &q).unwrap();
+        assert_eq!(response.results.len(), org.queues.len());
+        for group in &response.results {
+            let queue = org
+                .queues
+                .iter()
+                .find(|q| q.id == group.group["queueId"])
+                .unwrap();
+            let day = &group.data[0];
+            let ratio = count(day, "tAbandon") / count(day, "nOffered");
+            if queue.name == "Retention" {
+                assert!(ratio > 0.2, "Retention abandons {ratio}");
+            } else {
+                assert!(ratio < 0.15, "{} abandons {ratio}", queue.name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_daytime_retention_voice_bucket_trips_an_abandon_rate_alert() {
+        let org = Org::demo();
+        let retention = queue_id(&org, "Retention");
+        let mut q = query(
+            "2026-08-20T09:00:00.000Z/2026-08-20T17:00:00.000Z",
+            Some("PT15M"),
+            &["queueId", "mediaType"],
+        );
+        q.filter = Some(serde_json::json!({"type": "and", "predicates": [
+            {"type": "dimension", "dimension": "queueId", "value": retention},
+            {"type": "dimension", "dimension": "mediaType", "value": "voice"}]}));
+        let response = aggregate(&org, &q).unwrap();
+        let buckets = &response.results[0].data;
+        assert_eq!(buckets.len(), 32);
+        let firing = buckets
+            .iter()
+            .filter(|d| {
+                let offered = count(d, "nOffered");
+                offered >= 10.0 && count(d, "tAbandon") / offered > 0.2
+            })
+            .count();
+        assert!(firing >= 24, "{firing} of 32 buckets");
+    }
+
+    #[test]
+    fn agent_direct_voice_calls_have_no_queue() {
+        let org = Org::demo();
+        let q = query(
+            "2026-08-20T10:00:00.000Z/2026-08-20T11:00:00.000Z",
+            None,
+            &["queueId", "mediaType"],
+        );
+        let response = aggregate(&org, &q).unwrap();
+        let direct: Vec<&AggregateGroup> = response
+            .results
+            .iter()
+            .filter(|g| !g.group.contains_key("queueId"))
+            .collect();
+        assert_eq!(direct.len(), 1);
+        assert_eq!(direct[0].group["mediaType"], "voice");
+        let names: Vec<&str> = direct[0].data[0]
+            .metrics
+            .iter()
+            .map(|m| m.metric.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "nConnected",
+                "nTransferred",
+                "tTalk",
+                "tHeld",
+                "tAcw",
+                "tHandle"
+            ]
+        );
+
+        // notExists picks out exactly those calls.
+        let mut q = q;
+        q.filter = Some(serde_json::json!({"type": "or", "predicates": [
+            {"type": "dimension", "dimension": "queueId", "operator": "notExists"}]}));
+        let filtered = aggregate(&org, &q).unwrap();
+        assert_eq!(filtered.results, [direct[0].clone()]);
+    }
+
+    #[test]
+    fn groups_merge_their_atoms_and_filters_select_them() {
+        let org = Org::demo();
+        let interval = "2026-08-20T10:00:00.000Z/2026-08-20T10:30:00.000Z";
+        let fine = aggregate(&org, &query(interval, None, &["queueId", "mediaType"])).unwrap();
+        let by_media =
+            aggregate(&org, &query(interval, None, &["mediaType", "direction"])).unwrap();
+        let all = aggregate(&org, &query(interval, None, &[])).unwrap();
+        assert_eq!(by_media.results.len(), 4);
+        assert!(
+            by_media
+                .results
+                .iter()
+                .all(|g| g.group["direction"] == "inbound")
+        );
+        assert_eq!(all.results.len(), 1);
+        assert!(all.results[0].group.is_empty());
+        for metric in ["nOffered", "nConnected", "tHandle"] {
+            let total: f64 = fine.results.iter().map(|g| count(&g.data[0], metric)).sum();
+            assert_eq!(count(&all.results[0].data[0], metric), total, "{metric}");
+        }
+        // Queues with different service-level targets leave no single target to report.
+        assert_eq!(
+            stats(&all.results[0].data[0], "oServiceLevel")
+                .unwrap()
+                .target,
+            None
+        );
+
+        // or-clauses: Sales (any media) or VIP chat.
+        let (sales, vip) = (queue_id(&org, "Sales"), queue_id(&org, "VIP"));
+        let mut q = query(interval, None, &["queueId", "mediaType"]);
+        q.filter = Some(serde_json::json!({"type": "or",
+            "predicates": [{"type": "dimension", "dimension": "queueId", "value": sales}],
+            "clauses": [{"type": "and", "predicates": [
+                {"type": "dimension", "dimension": "queueId", "value": vip},
+                {"type": "dimension", "dimension": "mediaType", "value": "chat"}]}]}));
+        let keys: Vec<(String, String)> = aggregate(&org, &q)
+            .unwrap()
+            .results
+            .into_iter()
+            .map(|g| (g.group["queueId"].clone(), g.group["mediaType"].clone()))
+            .collect();
+        assert!(
+            keys.iter()
+                .all(|(q, m)| *q == sales || (*q == vip && m == "chat"))
+        );
+        assert!(keys.contains(&(sales.clone(), "voice".to_string())));
+
+        // A dimension the simulator has no values for: matches nothing, notExists everything.
+        let mut q = query(interval, None, &[]);
+        q.filter = Some(serde_json::json!({"type": "and", "predicates": [
+            {"type": "dimension", "dimension": "wrapUpCode", "value": "x"}]}));
+        assert_eq!(aggregate(&org, &q).unwrap().results, vec![]);
+        q.filter = Some(serde_json::json!({"type": "and", "predicates": [
+            {"type": "dimension", "dimension": "wrapUpCode", "operator": "notExists"}]}));
+        assert_eq!(aggregate(&org, &q).unwrap(), all);
+    }
+
+    #[test]
+    fn invalid_queries_get_the_real_error_codes() {
+        let org = Org::demo();
+        let good = query(
+            "2026-08-20T10:00:00.000Z/2026-08-20T10:15:00.000Z",
+            None,
+            &[],
+        );
+
+        let mut q = good.clone();
+        q.metrics.push("nAnswered".to_string());
+        let error = aggregate(&org, &q).unwrap_err();
+        assert_eq!((error.status, error.code.as_str()), (400, "invalid.value"));
+        assert!(error.message.contains("nAnswered"), "{}", error.message);
+
+        let mut q = good.clone();
+        q.metrics.clear();
+        assert_eq!(
+            error_code(aggregate(&org, &q)),
+            (400, "constraint.validation".into(), "metrics".into())
+        );
+
+        let mut q = good.clone();
+        q.group_by = vec!["queue".to_string()];
+        let error = aggregate(&org, &q).unwrap_err();
+        assert_eq!(error.code, "invalid.value");
+        assert!(error.message.contains("'queue'"));
+        assert_eq!(error.details[0].field_name.as_deref(), Some("groupBy"));
+
+        for interval in [
+            "2026-08-20T10:00:00.000Z",
+            "2026-08-20T10:15:00.000Z/2026-08-20T10:00:00.000Z",
+            "2026-08-20T10:00:00.000Z/2026-08-20T10:00:00.000Z",
+            "2026-08-20T10:00:00/2026-08-20T10:15:00",
+            "yesterday/today",
+        ] {
+            let mut q = good.clone();
+            q.interval = interval.to_string();
+            assert_eq!(
+                error_code(aggregate(&org, &q)),
+                (400, "invalid.date".into(), "interval".into()),
+                "{interval}"
+            );
+        }
+
+        for granularity in [
+            "PT0M", "PT15S", "P1H", "15M", "PTM", "P1Y", "PT1.5H", "PTé", "",
+        ] {
+            let mut q = good.clone();
+            q.granularity = Some(granularity.to_string());
+            assert_eq!(
+                error_code(aggregate(&org, &q)),
+                (400, "invalid.value".into(), "granularity".into()),
+                "{granularity}"
+            );
+        }
+
+        let mut q = good.clone();
+        q.time_zone = Some("Mars/Olympus_Mons".to_string());
+        assert_eq!(
+            error_code(aggregate(&org, &q)),
+            (400, "invalid.value".into(), "timeZone".into())
+        );
+
+        let mut q = good.clone();
+        q.interval = "2026-08-01T00:00:00Z/2026-09-02T00:00:00Z".to_string();
+        assert_eq!(
+            error_code(aggregate(&org, &q)),
+            (400, "constraint.validation".into(), "interval".into())
+        );
+
+        let mut q = good.clone();
+        q.filter = Some(serde_json::json!({"type": "xor", "predicates": []}));
+        assert_eq!(error_code(aggregate(&org, &q)).1, "bad.request");
+        q.filter = Some(serde_json::json!({"type": "and", "predicates": [
+            {"type": "dimension", "dimension": "queueName", "value": "Sales"}]}));
+        assert_eq!(error_code(aggregate(&org, &q)).1, "invalid.value");
+    }
+
+    #[test]
+    fn intervals_with_offsets_mean_the_same_instants() {
+        let org = Org::demo();
+        let utc = aggregate(
+            &org,
+            &query(
+                "2026-08-20T10:00:00.000Z/2026-08-20T10:15:00.000Z",
+                None,
+                &[],
+            ),
+        )
+        .unwrap();
+        let offset = aggregate(
+            &org,
+            &query(
+                "2026-08-20T12:00:00+02:00/2026-08-20T12:15:00.000+02:00",
+                None,
+                &[],
+            ),
+        )
+        .unwrap();
+        assert_eq!(utc, offset);
+    }
+
+    #[test]
+    fn granularity_splits_from_the_interval_start_and_cuts_the_last_bucket() {
+        let org = Org::demo();
+        let q = query(
+            "2026-08-20T10:05:00.000Z/2026-08-20T11:00:00.000Z",
+            Some("PT20M"),
+            &[],
+        );
+        let response = aggregate(&org, &q).unwrap();
+        let intervals: Vec<&str> = response.results[0]
+            .data
+            .iter()
+            .map(|d| d.interval.as_str())
+            .collect();
+        assert_eq!(
+            intervals,
+            [
+                "2026-08-20T10:05:00.000Z/2026-08-20T10:25:00.000Z",
+                "2026-08-20T10:25:00.000Z/2026-08-20T10:45:00.000Z",
+                "2026-08-20T10:45:00.000Z/2026-08-20T11:00:00.000Z",
+            ]
+        );
+    }
+
+    #[test]
+    fn too_much_work_is_refused() {
+        let org = Org::with_queues(2_000, DEMO_MEDIA_TYPES.map(String::from).to_vec());
+        let q = query(
+            "2026-08-01T00:00:00Z/2026-08-31T00:00:00Z",
+            Some("P1D"),
+            &["queueId"],
+        );
+        assert_eq!(error_code(aggregate(&org, &q)).1, "constraint.validation");
+        let q = query(
+            "2026-08-20T00:00:00Z/2026-08-20T01:00:00Z",
+            Some("PT1M"),
+            &["queueId", "mediaType"],
+        );
+        assert_eq!(
+            error_code(aggregate(&org, &q)).1,
+            "response.entity.too.large"
+        );
+    }
+
+    #[test]
+    fn queue_ids_are_stable_and_uuid_shaped() {
+        let demo = Org::demo();
+        let names: Vec<&str> = demo.queues.iter().map(|q| q.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Sales",
+                "Support",
+                "Billing",
+                "Retention",
+                "Technical Support",
+                "VIP"
+            ]
+        );
+        assert_eq!(demo.media_types, DEMO_MEDIA_TYPES);
+        let many = Org::with_queues(57, demo.media_types.clone());
+        assert_eq!(many.queues[..6], demo.queues[..]);
+        assert_eq!(many.queues[6].name, "Queue 0007");
+        assert_eq!(many, Org::with_queues(57, demo.media_types.clone()));
+        let mut ids: Vec<&str> = many.queues.iter().map(|q| q.id.as_str()).collect();
+        for id in &ids {
+            let parts: Vec<usize> = id.split('-').map(str::len).collect();
+            assert_eq!(parts, [8, 4, 4, 4, 12], "{id}");
+            assert!(id.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()));
+        }
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 57);
+    }
+}

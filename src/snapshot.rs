@@ -1,0 +1,631 @@
+//! Flattening an aggregates response into Prometheus samples, and the published snapshot:
+//! every query's latest samples plus the self-metrics, encoded once per poll in both
+//! exposition formats and swapped whole, so that a scrape only copies a pointer.
+//!
+//! Naming, with B = the Genesys metric without its type letter, in snake case:
+//!
+//! | Genesys stat          | gauge                                              |
+//! |-----------------------|----------------------------------------------------|
+//! | `nX` count            | `genesys_conversation_B`                           |
+//! | `tX` count            | `genesys_conversation_B_segments`                  |
+//! | `tX` sum, max, min    | `..._B_seconds`, `..._B_seconds_max`, `..._seconds_min` (ms / 1000) |
+//! | `tX` p95, p99         | `..._B_seconds_p95`, `..._B_seconds_p99`           |
+//! | `oX` ratio, numerator, denominator, target | `..._B_ratio`, `_numerator`, `_denominator`, `_target_ratio` |
+//! | `oX` count, sum, max, min | `..._B_observations`, `_observed`, `_observed_max`, `_observed_min` |
+//!
+//! Stats the table does not name (current, countNegative, countPositive,
+//! calculatedMetricValue) are not exported.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, RwLock};
+
+use bytes::Bytes;
+use jiff::Timestamp;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::text::encode_registry;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeLabel, EncodeLabelSet, LabelSetEncoder,
+};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use crate::genesys::aggregates::{AggregateResponse, MetricKind, Stats, metric_kind};
+use crate::metrics::Metrics;
+use crate::schedule::Window;
+
+pub const PREFIX: &str = "genesys_conversation_";
+
+/// `tHandle` → `handle`, `nOverSla` → `over_sla`, `oServiceLevel` → `service_level`.
+pub fn base_name(metric: &str) -> String {
+    snake_case(metric.get(1..).unwrap_or_default())
+}
+
+/// `queueId` → `queue_id`: how groupBy dimensions become label names.
+pub fn snake_case(camel: &str) -> String {
+    let mut name = String::with_capacity(camel.len() + 4);
+    for (index, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if index > 0 {
+                name.push('_');
+            }
+            name.push(c.to_ascii_lowercase());
+        } else {
+            name.push(c);
+        }
+    }
+    name
+}
+
+/// One gauge a metric kind has: its name suffix, the stat it reads, and what to divide the
+/// stat by. Timers are divided by 1000, not multiplied by 0.001, so that 58913 ms prints as
+/// 58.913.
+struct StatGauge(&'static str, fn(&Stats) -> Option<f64>, f64);
+
+fn stat_table(kind: MetricKind) -> &'static [StatGauge] {
+    const MS: f64 = 1000.0;
+    match kind {
+        MetricKind::Count => &[StatGauge("", |s| s.count, 1.0)],
+        MetricKind::Timer => &[
+            StatGauge("_segments", |s| s.count, 1.0),
+            StatGauge("_seconds", |s| s.sum, MS),
+            StatGauge("_seconds_max", |s| s.max, MS),
+            StatGauge("_seconds_min", |s| s.min, MS),
+            StatGauge("_seconds_p95", |s| s.p95, MS),
+            StatGauge("_seconds_p99", |s| s.p99, MS),
+        ],
+        MetricKind::Observation => &[
+            StatGauge("_ratio", |s| s.ratio, 1.0),
+            StatGauge("_numerator", |s| s.numerator, 1.0),
+            StatGauge("_denominator", |s| s.denominator, 1.0),
+            StatGauge("_target_ratio", |s| s.target, 1.0),
+            StatGauge("_observations", |s| s.count, 1.0),
+            StatGauge("_observed", |s| s.sum, 1.0),
+            StatGauge("_observed_max", |s| s.max, 1.0),
+            StatGauge("_observed_min", |s| s.min, 1.0),
+        ],
+    }
+}
+
+/// The full names of every gauge a catalogue metric can produce.
+pub fn gauge_names(metric: &str) -> Vec<String> {
+    let Some(kind) = metric_kind(metric) else {
+        return Vec::new();
+    };
+    let base = base_name(metric);
+    stat_table(kind)
+        .iter()
+        .map(|StatGauge(suffix, _, _)| format!("{PREFIX}{base}{suffix}"))
+        .collect()
+}
+
+fn help_text(metric: &str, suffix: &str) -> String {
+    let what = match suffix {
+        "" => "count",
+        "_segments" => "number of segments measured",
+        "_seconds" => "total, in seconds",
+        "_seconds_max" => "longest segment, in seconds",
+        "_seconds_min" => "shortest segment, in seconds",
+        "_seconds_p95" => "95th percentile, in seconds",
+        "_seconds_p99" => "99th percentile, in seconds",
+        "_ratio" => "ratio",
+        "_numerator" => "ratio numerator",
+        "_denominator" => "ratio denominator",
+        "_target_ratio" => "target ratio",
+        "_observations" => "number of observations",
+        "_observed" => "sum of observed values",
+        "_observed_max" => "largest observed value",
+        "_observed_min" => "smallest observed value",
+        _ => "value",
+    };
+    format!("Genesys Cloud {metric} {what}, for the published interval")
+}
+
+/// One query's samples from one poll.
+#[derive(Debug, Default)]
+pub struct Flattened {
+    query: String,
+    /// Per group, its label pairs in groupBy order (`queue_id`, `media_type`, ...).
+    groups: Vec<Vec<(String, String)>>,
+    /// Gauge name → its help text and samples.
+    families: BTreeMap<String, Family>,
+}
+
+#[derive(Debug, Default)]
+struct Family {
+    help: String,
+    samples: Vec<Sample>,
+}
+
+#[derive(Debug)]
+struct Sample {
+    group: usize,
+    qualifier: Option<String>,
+    value: f64,
+}
+
+impl Flattened {
+    pub fn series(&self) -> usize {
+        self.families.values().map(|f| f.samples.len()).sum()
+    }
+}
+
+/// Turns the response to a query for `window` into samples. Each group contributes the
+/// data entry of `window` only; an absent metric or stat produces no sample.
+pub fn flatten(
+    query: &str,
+    group_by: &[String],
+    window: Window,
+    response: &AggregateResponse,
+) -> Flattened {
+    let label_names: Vec<String> = group_by.iter().map(|d| snake_case(d)).collect();
+    let mut flattened = Flattened {
+        query: query.to_owned(),
+        ..Flattened::default()
+    };
+    for group in &response.results {
+        let Some(data) = group.data.iter().find(|d| interval_is(&d.interval, window)) else {
+            continue;
+        };
+        let group_index = flattened.groups.len();
+        flattened.groups.push(
+            group_by
+                .iter()
+                .zip(&label_names)
+                .map(|(dimension, label)| {
+                    (
+                        label.clone(),
+                        group.group.get(dimension).cloned().unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        );
+        for entry in &data.metrics {
+            let Some(kind) = metric_kind(&entry.metric) else {
+                continue;
+            };
+            let base = base_name(&entry.metric);
+            for StatGauge(suffix, stat, divisor) in stat_table(kind) {
+                let Some(value) = stat(&entry.stats) else {
+                    continue;
+                };
+                let name = format!("{PREFIX}{base}{suffix}");
+                let family = flattened.families.entry(name).or_insert_with(|| Family {
+                    help: help_text(&entry.metric, suffix),
+                    samples: Vec::new(),
+                });
+                family.samples.push(Sample {
+                    group: group_index,
+                    qualifier: entry.qualifier.clone(),
+                    value: value / divisor,
+                });
+            }
+        }
+    }
+    flattened
+}
+
+/// Whether an API interval `start/end` starts where `window` does.
+fn interval_is(interval: &str, window: Window) -> bool {
+    interval
+        .split_once('/')
+        .and_then(|(start, _)| start.parse::<Timestamp>().ok())
+        .is_some_and(|start| start == window.start)
+}
+
+/// The labels of one sample: the query, the group's dimensions, and the metric's qualifier
+/// where the API gave one.
+struct SampleLabels<'a> {
+    query: &'a str,
+    group: &'a [(String, String)],
+    qualifier: Option<&'a str>,
+}
+
+impl EncodeLabelSet for SampleLabels<'_> {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        ("query", self.query).encode(encoder.encode_label())?;
+        for (name, value) in self.group {
+            (name.as_str(), value.as_str()).encode(encoder.encode_label())?;
+        }
+        if let Some(qualifier) = self.qualifier {
+            ("qualifier", qualifier).encode(encoder.encode_label())?;
+        }
+        Ok(())
+    }
+}
+
+/// Every query's latest samples, encoded family by family so that each gauge appears once
+/// with all queries' samples under it, as both formats require.
+#[derive(Debug)]
+struct AllQueries(Vec<Arc<Flattened>>);
+
+impl Collector for AllQueries {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let names: BTreeSet<&String> = self.0.iter().flat_map(|q| q.families.keys()).collect();
+        for name in names {
+            let help = self
+                .0
+                .iter()
+                .find_map(|q| q.families.get(name))
+                .map(|f| f.help.as_str())
+                .unwrap_or_default();
+            let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for query in &self.0 {
+                let Some(family) = query.families.get(name) else {
+                    continue;
+                };
+                for sample in &family.samples {
+                    let labels = SampleLabels {
+                        query: &query.query,
+                        group: &query.groups[sample.group],
+                        qualifier: sample.qualifier.as_deref(),
+                    };
+                    metric.encode_family(&labels)?.encode_gauge(&sample.value)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What `/metrics` serves, rendered once per publish.
+#[derive(Debug, Default)]
+pub struct Exposition {
+    /// Prometheus text format 0.0.4.
+    pub text: Bytes,
+    /// OpenMetrics 1.0.0, ending in `# EOF`.
+    pub openmetrics: Bytes,
+}
+
+/// How a query's polls have gone, for the landing page and `/readyz`.
+#[derive(Debug, Clone, Default)]
+pub struct QueryStatus {
+    pub last_poll: Option<Timestamp>,
+    pub last_success: Option<Timestamp>,
+    pub window: Option<Window>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Default)]
+struct QueryState {
+    data: Option<Arc<Flattened>>,
+    status: QueryStatus,
+}
+
+/// Holds every query's latest data and the exposition rendered from it.
+pub struct Publisher {
+    metrics: Arc<Metrics>,
+    state: Mutex<BTreeMap<String, QueryState>>,
+    current: RwLock<Arc<Exposition>>,
+}
+
+impl Publisher {
+    pub fn new<'a>(metrics: Arc<Metrics>, queries: impl IntoIterator<Item = &'a str>) -> Publisher {
+        let state = queries
+            .into_iter()
+            .map(|q| (q.to_owned(), QueryState::default()))
+            .collect();
+        let publisher = Publisher {
+            metrics,
+            state: Mutex::new(state),
+            current: RwLock::new(Arc::default()),
+        };
+        publisher.render(&publisher.state.lock().expect("not poisoned"));
+        publisher
+    }
+
+    /// What to serve now.
+    pub fn current(&self) -> Arc<Exposition> {
+        self.current.read().expect("not poisoned").clone()
+    }
+
+    /// Every query's status, by name.
+    pub fn statuses(&self) -> Vec<(String, QueryStatus)> {
+        let state = self.state.lock().expect("not poisoned");
+        state
+            .iter()
+            .map(|(name, query)| (name.clone(), query.status.clone()))
+            .collect()
+    }
+
+    /// True once every query has published data at least once.
+    pub fn ready(&self) -> bool {
+        let state = self.state.lock().expect("not poisoned");
+        state.values().all(|query| query.data.is_some())
+    }
+
+    /// Replaces `query`'s data after a successful poll.
+    pub fn publish(&self, query: &str, window: Window, data: Flattened, at: Timestamp) {
+        let mut state = self.state.lock().expect("not poisoned");
+        let entry = state.entry(query.to_owned()).or_default();
+        entry.data = Some(Arc::new(data));
+        let status = &mut entry.status;
+        status.last_poll = Some(at);
+        status.last_success = Some(at);
+        status.window = Some(window);
+        status.last_error = None;
+        self.render(&state);
+    }
+
+    /// Records a failed poll; the query's previous data stays.
+    pub fn failed(&self, query: &str, error: String, at: Timestamp) {
+        let mut state = self.state.lock().expect("not poisoned");
+        let status = &mut state.entry(query.to_owned()).or_default().status;
+        status.last_poll = Some(at);
+        status.last_error = Some(error);
+        self.render(&state);
+    }
+
+    fn render(&self, state: &BTreeMap<String, QueryState>) {
+        let queries = state
+            .values()
+            .filter_map(|query| query.data.clone())
+            .collect();
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(AllQueries(queries)));
+        let mut data = String::new();
+        encode_registry(&mut data, &registry).expect("writing to a String cannot fail");
+
+        let mut text = String::with_capacity(data.len() + 4096);
+        text.push_str(&data);
+        text.push_str(&self.metrics.encode_text());
+        let mut openmetrics = data;
+        openmetrics.push_str(&self.metrics.encode_openmetrics());
+        openmetrics.push_str("# EOF\n");
+
+        *self.current.write().expect("not poisoned") = Arc::new(Exposition {
+            text: text.into(),
+            openmetrics: openmetrics.into(),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::genesys::aggregates::{AggregateGroup, IntervalData, MetricEntry, all_metrics};
+
+    fn window() -> Window {
+        Window {
+            start: "2026-08-20T10:00:00Z".parse().unwrap(),
+            end: "2026-08-20T10:15:00Z".parse().unwrap(),
+        }
+    }
+
+    fn entry(metric: &str, stats: Stats) -> MetricEntry {
+        MetricEntry {
+            metric: metric.into(),
+            qualifier: None,
+            stats,
+        }
+    }
+
+    /// A group's (dimension, value) pairs and its metrics.
+    type Group<'a> = (Vec<(&'a str, &'a str)>, Vec<MetricEntry>);
+
+    fn response(groups: Vec<Group>) -> AggregateResponse {
+        AggregateResponse {
+            results: groups
+                .into_iter()
+                .map(|(group, metrics)| AggregateGroup {
+                    group: group
+                        .into_iter()
+                        .map(|(k, v)| (k.into(), v.into()))
+                        .collect(),
+                    data: vec![IntervalData {
+                        interval: "2026-08-20T10:00:00.000Z/2026-08-20T10:15:00.000Z".into(),
+                        metrics,
+                    }],
+                })
+                .collect(),
+        }
+    }
+
+    fn render(flattened: Flattened) -> String {
+        let publisher = Publisher::new(Arc::new(Metrics::new(["q"])), ["q"]);
+        publisher.publish("q", window(), flattened, Timestamp::UNIX_EPOCH);
+        String::from_utf8(publisher.current().text.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn base_names_are_snake_case_without_the_type_letter() {
+        assert_eq!(base_name("tHandle"), "handle");
+        assert_eq!(base_name("nOverSla"), "over_sla");
+        assert_eq!(base_name("oServiceLevel"), "service_level");
+        assert_eq!(base_name("tAgentVideoConnected"), "agent_video_connected");
+    }
+
+    #[test]
+    fn every_catalogue_gauge_name_is_unique_and_lint_clean() {
+        let mut seen = BTreeSet::new();
+        for metric in all_metrics() {
+            for name in gauge_names(metric) {
+                for bad in ["_count", "_sum", "_total", "_bucket"] {
+                    assert!(!name.ends_with(bad), "{name}");
+                }
+                assert!(
+                    name.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                    "{name}"
+                );
+                assert!(seen.insert(name.clone()), "{name} twice");
+            }
+        }
+    }
+
+    #[test]
+    fn each_kind_of_metric_becomes_its_gauges_in_base_units() {
+        let flattened = flatten(
+            "q",
+            &["queueId".into(), "mediaType".into()],
+            window(),
+            &response(vec![(
+                vec![("queueId", "q1"), ("mediaType", "voice")],
+                vec![
+                    entry(
+                        "nOffered",
+                        Stats {
+                            count: Some(877.0),
+                            ..Stats::default()
+                        },
+                    ),
+                    entry(
+                        "tAnswered",
+                        Stats {
+                            max: Some(451577.0),
+                            min: Some(2324.0),
+                            count: Some(787.0),
+                            sum: Some(40279740.0),
+                            ..Stats::default()
+                        },
+                    ),
+                    entry(
+                        "oServiceLevel",
+                        Stats {
+                            ratio: Some(0.5),
+                            numerator: Some(414.0),
+                            denominator: Some(828.0),
+                            target: Some(0.8),
+                            ..Stats::default()
+                        },
+                    ),
+                ],
+            )]),
+        );
+        assert_eq!(flattened.series(), 9);
+        let text = render(flattened);
+        let labels = r#"{query="q",queue_id="q1",media_type="voice"}"#;
+        for line in [
+            format!("genesys_conversation_offered{labels} 877.0"),
+            format!("genesys_conversation_answered_segments{labels} 787.0"),
+            format!("genesys_conversation_answered_seconds{labels} 40279.74"),
+            format!("genesys_conversation_answered_seconds_max{labels} 451.577"),
+            format!("genesys_conversation_answered_seconds_min{labels} 2.324"),
+            format!("genesys_conversation_service_level_ratio{labels} 0.5"),
+            format!("genesys_conversation_service_level_numerator{labels} 414.0"),
+            format!("genesys_conversation_service_level_denominator{labels} 828.0"),
+            format!("genesys_conversation_service_level_target_ratio{labels} 0.8"),
+        ] {
+            assert!(
+                text.contains(&format!("{line}\n")),
+                "missing {line} in\n{text}"
+            );
+        }
+        assert!(text.contains("# TYPE genesys_conversation_offered gauge\n"));
+        assert!(
+            !text.contains("genesys_conversation_answered_seconds_p95"),
+            "absent stat, no series"
+        );
+    }
+
+    #[test]
+    fn a_missing_dimension_is_an_empty_label_and_other_buckets_are_ignored() {
+        let mut resp = response(vec![(
+            vec![("mediaType", "voice")],
+            vec![entry(
+                "nConnected",
+                Stats {
+                    count: Some(3.0),
+                    ..Stats::default()
+                },
+            )],
+        )]);
+        resp.results[0].data.push(IntervalData {
+            interval: "2026-08-20T09:45:00.000Z/2026-08-20T10:00:00.000Z".into(),
+            metrics: vec![entry(
+                "nConnected",
+                Stats {
+                    count: Some(99.0),
+                    ..Stats::default()
+                },
+            )],
+        });
+        let text = render(flatten(
+            "q",
+            &["queueId".into(), "mediaType".into()],
+            window(),
+            &resp,
+        ));
+        assert!(text.contains("genesys_conversation_connected{query=\"q\",queue_id=\"\",media_type=\"voice\"} 3.0\n"), "{text}");
+        assert!(!text.contains("99.0"));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let resp = response(vec![(
+            vec![("queueId", "a\"b\\c\nd é")],
+            vec![entry(
+                "nOffered",
+                Stats {
+                    count: Some(1.0),
+                    ..Stats::default()
+                },
+            )],
+        )]);
+        let text = render(flatten("q", &["queueId".into()], window(), &resp));
+        assert!(text.contains(r#"queue_id="a\"b\\c\nd é""#), "{text}");
+    }
+
+    #[test]
+    fn two_queries_share_one_family_block_per_gauge() {
+        let publisher = Publisher::new(Arc::new(Metrics::new(["a", "b"])), ["a", "b"]);
+        assert!(!publisher.ready());
+        for query in ["a", "b"] {
+            let resp = response(vec![(
+                vec![("queueId", "x")],
+                vec![entry(
+                    "nOffered",
+                    Stats {
+                        count: Some(1.0),
+                        ..Stats::default()
+                    },
+                )],
+            )]);
+            publisher.publish(
+                query,
+                window(),
+                flatten(query, &["queueId".into()], window(), &resp),
+                Timestamp::UNIX_EPOCH,
+            );
+        }
+        assert!(publisher.ready());
+        let exposition = publisher.current();
+        let text = std::str::from_utf8(&exposition.text).unwrap();
+        assert_eq!(
+            text.matches("# TYPE genesys_conversation_offered gauge")
+                .count(),
+            1
+        );
+        assert_eq!(text.matches("genesys_conversation_offered{").count(), 2);
+        let openmetrics = std::str::from_utf8(&exposition.openmetrics).unwrap();
+        assert!(openmetrics.ends_with("# EOF\n"));
+        assert!(!text.contains("# EOF"));
+    }
+
+    #[test]
+    fn a_failed_poll_keeps_the_previous_data() {
+        let publisher = Publisher::new(Arc::new(Metrics::new(["q"])), ["q"]);
+        let resp = response(vec![(
+            vec![("queueId", "x")],
+            vec![entry(
+                "nOffered",
+                Stats {
+                    count: Some(7.0),
+                    ..Stats::default()
+                },
+            )],
+        )]);
+        publisher.publish(
+            "q",
+            window(),
+            flatten("q", &["queueId".into()], window(), &resp),
+            Timestamp::UNIX_EPOCH,
+        );
+        publisher.failed("q", "HTTP 400".into(), Timestamp::UNIX_EPOCH);
+        let text = String::from_utf8(publisher.current().text.to_vec()).unwrap();
+        assert!(text.contains("genesys_conversation_offered{query=\"q\",queue_id=\"x\"} 7.0\n"));
+        assert_eq!(
+            publisher.statuses()[0].1.last_error.as_deref(),
+            Some("HTTP 400")
+        );
+    }
+}

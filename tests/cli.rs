@@ -1,0 +1,156 @@
+//! The binary: configuration errors, a query the API rejects, and shutdown.
+
+use std::time::{Duration, Instant};
+
+use genesys_exporter::simulator::SimulatorConfig;
+
+use crate::util::{Process, get, parse, start_simulator, temp_file, value, wait_for_metrics};
+
+fn wait_for_exit(process: &mut Process, limit: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = process.child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(started.elapsed() < limit, "still running after {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_bad_config_exits_2_naming_each_key() {
+    let path = temp_file(
+        "bad.toml",
+        "client_id = \"id\"\nregion = \"eu-west-9\"\n[[queries]]\nname = \"q\"\nmetrics = [\"nBogus\"]\ngranularity = \"PT7M\"\n",
+    );
+    let mut process = Process::start(&["--config", path.to_str().unwrap()]);
+    let status = wait_for_exit(&mut process, Duration::from_secs(10));
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(status.code(), Some(2));
+    let log = process.log();
+    for key in [
+        "client_secret: missing",
+        "region: unknown region 'eu-west-9'",
+        "queries[0].metrics: 'nBogus'",
+        "queries[0].granularity: 'PT7M'",
+    ] {
+        assert!(log.contains(key), "{key} not in {log}");
+    }
+}
+
+#[test]
+fn a_missing_config_file_and_a_typo_in_a_key_are_errors() {
+    let mut missing = Process::start(&["--config", "/nonexistent/genesys.toml"]);
+    assert_eq!(
+        wait_for_exit(&mut missing, Duration::from_secs(10)).code(),
+        Some(2)
+    );
+    assert!(
+        missing
+            .log()
+            .contains("/nonexistent/genesys.toml: no such file")
+    );
+
+    let path = temp_file("typo.toml", "client_idd = \"x\"\n");
+    let mut typo = Process::start(&["--config", path.to_str().unwrap()]);
+    assert_eq!(
+        wait_for_exit(&mut typo, Duration::from_secs(10)).code(),
+        Some(2)
+    );
+    std::fs::remove_file(&path).unwrap();
+    assert!(typo.log().contains("client_idd"), "{}", typo.log());
+}
+
+#[tokio::test]
+async fn a_rejected_query_is_logged_and_counted_while_the_rest_keeps_serving() {
+    let sim = start_simulator(SimulatorConfig::default()).await;
+    let config = format!(
+        "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\n\
+         [[queries]]\nname = \"good\"\n\
+         [[queries]]\nname = \"broken\"\nfilter = {{ type = \"or\", predicates = [{{ type = \"dimension\", dimension = \"colour\", operator = \"matches\", value = \"red\" }}] }}\n",
+        url = sim.url
+    );
+    let path = temp_file("rejected.toml", &config);
+    let mut process = Process::start(&[
+        "--config",
+        path.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let url = process.metrics_url().await;
+
+    let samples = wait_for_metrics(&url, |s| {
+        value(s, "genesys_up", &[("query", "good")]) == Some(1.0)
+            && value(s, "genesys_poll_failures_total", &[("query", "broken")]) == Some(1.0)
+    })
+    .await;
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(
+        value(&samples, "genesys_up", &[("query", "broken")]),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "genesys_api_failures_total",
+            &[("endpoint", "aggregates"), ("reason", "bad_request")]
+        ),
+        Some(1.0)
+    );
+    let log = process.wait_for_log("poll failed").await;
+    assert!(log.contains("HTTP 400"), "{log}");
+    assert!(
+        log.contains("colour"),
+        "the API's own message is logged: {log}"
+    );
+    assert!(process.child.try_wait().unwrap().is_none(), "still running");
+    assert_eq!(get(&format!("{url}/healthz")).await.status, 200);
+    let readiness = get(&format!("{url}/readyz")).await;
+    assert_eq!(readiness.status, 503);
+    assert!(readiness.body.contains("broken"));
+    let landing = get(&format!("{url}/")).await.body;
+    assert!(
+        landing.contains("failed: aggregates: HTTP 400"),
+        "{landing}"
+    );
+    // The good query's data is there, and the text parses.
+    let good = parse(&get(&format!("{url}/metrics")).await.body);
+    assert!(
+        good.keys()
+            .any(|(name, labels)| name == "genesys_conversation_offered"
+                && labels["query"] == "good")
+    );
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_demo_cleanly_within_five_seconds() {
+    let mut process = Process::start(&["--demo", "--listen", "127.0.0.1:0"]);
+    let url = process.metrics_url().await;
+    assert_eq!(get(&format!("{url}/healthz")).await.status, 200);
+    let pid = process.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = wait_for_exit(&mut process, Duration::from_secs(5));
+    assert!(status.success(), "{status:?}\n{}", process.log());
+    assert!(process.log().contains("stopped"));
+}
+
+#[tokio::test]
+async fn sigint_stops_it_too() {
+    let mut process = Process::start(&["--demo", "--listen", "127.0.0.1:0"]);
+    process.metrics_url().await;
+    let pid = process.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(wait_for_exit(&mut process, Duration::from_secs(5)).success());
+}

@@ -1,0 +1,7 @@
+//! Integration tests: the exporter and its binary against the simulator on 127.0.0.1.
+
+mod util;
+
+mod cli;
+mod metrics_values;
+mod tokens;

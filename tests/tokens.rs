@@ -1,0 +1,111 @@
+//! The OAuth client: tokens are cached, renewed before they expire, and renewed once when
+//! the API refuses one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use genesys_exporter::genesys::aggregates::AggregationQuery;
+use genesys_exporter::genesys::auth::Credentials;
+use genesys_exporter::genesys::client::{Client, ClientSettings};
+use genesys_exporter::metrics::Metrics;
+use genesys_exporter::simulator::{RequestCounts, SimulatorConfig};
+
+use crate::util::{Sim, start_simulator};
+
+fn client(sim: &Sim, secret: &str) -> Client {
+    let settings = ClientSettings {
+        api_url: sim.url.clone(),
+        login_url: sim.url.clone(),
+        credentials: Credentials {
+            client_id: "demo-client".into(),
+            client_secret: secret.into(),
+        },
+        request_timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(5),
+    };
+    Client::new(&settings, Arc::new(Metrics::new([]))).unwrap()
+}
+
+fn query() -> AggregationQuery {
+    AggregationQuery {
+        interval: "2026-08-20T10:00:00.000Z/2026-08-20T10:15:00.000Z".into(),
+        granularity: Some("PT15M".into()),
+        time_zone: None,
+        group_by: vec!["queueId".into()],
+        filter: None,
+        metrics: vec!["nOffered".into()],
+    }
+}
+
+#[tokio::test]
+async fn one_token_serves_many_requests() {
+    let sim = start_simulator(SimulatorConfig::default()).await;
+    let client = client(&sim, "demo-secret");
+    for _ in 0..5 {
+        client.aggregates(&query()).await.unwrap();
+    }
+    let counts = sim.simulator.requests();
+    assert_eq!(
+        (counts.token, counts.aggregates, counts.unauthorized),
+        (1, 5, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_token_is_renewed_before_it_expires() {
+    // Two-second tokens are renewed at half their life.
+    let sim = start_simulator(SimulatorConfig {
+        token_lifetime: Duration::from_secs(2),
+        ..SimulatorConfig::default()
+    })
+    .await;
+    let client = client(&sim, "demo-secret");
+    client.aggregates(&query()).await.unwrap();
+    client.aggregates(&query()).await.unwrap();
+    assert_eq!(sim.simulator.requests().token, 1);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    client.aggregates(&query()).await.unwrap();
+    let counts = sim.simulator.requests();
+    assert_eq!(counts.token, 2);
+    assert_eq!(
+        counts.unauthorized, 0,
+        "no request went out with an expired token"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_token_is_renewed_and_the_request_retried_once() {
+    let sim = start_simulator(SimulatorConfig::default()).await;
+    let client = client(&sim, "demo-secret");
+    client.aggregates(&query()).await.unwrap();
+    sim.simulator.revoke_tokens();
+    let response = client.aggregates(&query()).await.unwrap();
+    assert!(!response.results.is_empty());
+    assert_eq!(
+        sim.simulator.requests(),
+        RequestCounts {
+            token: 2,
+            aggregates: 3,
+            queues: 0,
+            unauthorized: 1
+        }
+    );
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_a_clear_error_without_the_secret() {
+    let sim = start_simulator(SimulatorConfig::default()).await;
+    let error = client(&sim, "not-the-secret-xyz")
+        .aggregates(&query())
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("invalid_client"), "{message}");
+    assert!(
+        message.contains("check client_id and client_secret"),
+        "{message}"
+    );
+    assert!(!message.contains("not-the-secret-xyz"));
+    assert!(!format!("{error:?}").contains("not-the-secret-xyz"));
+    assert_eq!(error.reason(), "oauth");
+}

@@ -1,0 +1,252 @@
+//! Starting the simulator and the exporter on 127.0.0.1:0, reading `/metrics` back.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use genesys_exporter::config::{Config, QueryConfig};
+use genesys_exporter::schedule::Clock;
+use genesys_exporter::simulator::{Simulator, SimulatorConfig};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// A running simulator; stops when dropped.
+pub struct Sim {
+    pub simulator: Simulator,
+    pub url: String,
+    shutdown: CancellationToken,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub async fn start_simulator(config: SimulatorConfig) -> Sim {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let simulator = Simulator::new(config);
+    let shutdown = CancellationToken::new();
+    let serving = simulator.clone();
+    let stop = shutdown.clone();
+    tokio::spawn(async move { serving.serve(listener, stop).await });
+    Sim {
+        simulator,
+        url,
+        shutdown,
+    }
+}
+
+/// A configuration that points at `sim` with its demo credentials.
+pub fn config_for(sim: &Sim, queries: Vec<QueryConfig>) -> Config {
+    Config {
+        client_id: Some("demo-client".into()),
+        client_secret: Some("demo-secret".into()),
+        api_url: Some(sim.url.clone()),
+        login_url: Some(sim.url.clone()),
+        queries,
+        ..Config::default()
+    }
+}
+
+/// An exporter running in this process; stops when dropped.
+pub struct Exporter {
+    pub url: String,
+    shutdown: CancellationToken,
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub async fn start_exporter(config: Config, clock: Clock) -> Exporter {
+    let settings = config.validate().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        genesys_exporter::exporter::run(settings, listener, clock, stop)
+            .await
+            .unwrap()
+    });
+    Exporter { url, shutdown }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+pub async fn get(url: &str) -> Reply {
+    get_with(url, &[]).await
+}
+
+pub async fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut request = reqwest::Client::new().get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    Reply {
+        status,
+        content_type,
+        body: response.text().await.unwrap(),
+    }
+}
+
+/// Polls `/metrics` until `done` holds for its samples, for at most 10 s.
+pub async fn wait_for_metrics(base: &str, done: impl Fn(&Samples) -> bool) -> Samples {
+    for _ in 0..200 {
+        let samples = parse(&get(&format!("{base}/metrics")).await.body);
+        if done(&samples) {
+            return samples;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("/metrics never reached the expected state");
+}
+
+/// (metric name, sorted labels) → value.
+pub type Samples = BTreeMap<(String, BTreeMap<String, String>), f64>;
+
+/// The value of the sample `name` with exactly `labels`.
+pub fn value(samples: &Samples, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let labels = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    samples.get(&(name.to_string(), labels)).copied()
+}
+
+/// A strict reader of the text exposition format: panics on any line it cannot read.
+pub fn parse(text: &str) -> Samples {
+    let mut samples = Samples::new();
+    for line in text.lines() {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect(line);
+        let value: f64 = value.parse().expect(line);
+        let (name, labels) = match series.split_once('{') {
+            None => (series.to_string(), BTreeMap::new()),
+            Some((name, rest)) => {
+                let rest = rest.strip_suffix('}').expect(line);
+                (name.to_string(), parse_labels(rest, line))
+            }
+        };
+        assert!(
+            samples.insert((name, labels), value).is_none(),
+            "duplicate series {line}"
+        );
+    }
+    samples
+}
+
+fn parse_labels(mut rest: &str, line: &str) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    while !rest.is_empty() {
+        let (name, after) = rest.split_once("=\"").expect(line);
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let end = loop {
+            match chars.next().expect(line) {
+                (_, '\\') => match chars.next().expect(line).1 {
+                    'n' => value.push('\n'),
+                    c @ ('\\' | '"') => value.push(c),
+                    other => panic!("bad escape \\{other} in {line}"),
+                },
+                (i, '"') => break i,
+                (_, c) => value.push(c),
+            }
+        };
+        labels.insert(name.to_string(), value);
+        rest = after[end + 1..].trim_start_matches(',');
+    }
+    labels
+}
+
+/// The exporter binary as a child process, its stderr collected as it comes.
+pub struct Process {
+    pub child: Child,
+    pub stderr: Arc<Mutex<String>>,
+}
+
+impl Process {
+    pub fn start(args: &[&str]) -> Process {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_genesys-exporter"))
+            .args(args)
+            .env_remove("GENESYS_CLIENT_ID")
+            .env_remove("GENESYS_CLIENT_SECRET")
+            .env_remove("GENESYS_REGION")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let pipe = child.stderr.take().unwrap();
+        let collected = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut collected = collected.lock().unwrap();
+                collected.push_str(&line);
+                collected.push('\n');
+            }
+        });
+        Process { child, stderr }
+    }
+
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits for a log line containing `needle`, for at most 10 s, and returns the log.
+    pub async fn wait_for_log(&self, needle: &str) -> String {
+        for _ in 0..200 {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("never logged {needle:?}; log so far:\n{}", self.log());
+    }
+
+    /// The address the exporter said it serves on.
+    pub async fn metrics_url(&self) -> String {
+        let log = self.wait_for_log("serving /metrics").await;
+        let address = log
+            .split("address=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap();
+        format!("http://{address}")
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes `text` to a fresh file in the temp directory and returns its path.
+pub fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("genesys-exporter-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
