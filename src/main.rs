@@ -35,6 +35,9 @@ struct RunArgs {
     /// Run against the built-in simulator instead of a Genesys Cloud org.
     #[arg(long)]
     demo: bool,
+    /// Check the configuration, print a summary and exit (0 if it is valid).
+    #[arg(long)]
+    check_config: bool,
 }
 
 #[derive(Subcommand)]
@@ -119,6 +122,15 @@ async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
         tokio::spawn(async move { simulator.serve(listener, stop).await });
     }
     let settings = config.validate()?;
+    if args.check_config {
+        let names: Vec<&str> = settings.queries.iter().map(|q| q.name.as_str()).collect();
+        eprintln!(
+            "configuration is valid: {} queries ({})",
+            names.len(),
+            names.join(", ")
+        );
+        return Ok(());
+    }
     let listener = TcpListener::bind(settings.listen).await.map_err(|error| {
         anyhow::anyhow!(
             "cannot listen on {}: {error}; choose another address with --listen or `listen`",

@@ -154,3 +154,51 @@ async fn sigint_stops_it_too() {
     );
     assert!(wait_for_exit(&mut process, Duration::from_secs(5)).success());
 }
+
+#[tokio::test]
+async fn environment_variables_configure_it_without_a_file() {
+    let sim = start_simulator(SimulatorConfig::default()).await;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_genesys-exporter"));
+    command
+        .args(["--listen", "127.0.0.1:0"])
+        .env("GENESYS_CLIENT_ID", "demo-client")
+        .env("GENESYS_CLIENT_SECRET", "demo-secret")
+        .env("GENESYS_EXPORTER_API_URL", &sim.url)
+        .env("GENESYS_EXPORTER_LOGIN_URL", &sim.url)
+        .env("GENESYS_EXPORTER_RETRY_DELAY", "5s");
+    let process = Process::spawn(command);
+    let url = process.metrics_url().await;
+    let samples = wait_for_metrics(&url, |s| {
+        value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
+    })
+    .await;
+    assert_eq!(
+        value(&samples, "genesys_token_refreshes_total", &[]),
+        Some(1.0)
+    );
+    assert_eq!(sim.simulator.requests().token, 1);
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let secret = temp_file("example-secret", "s3cret\n");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_genesys-exporter"));
+    command
+        .args([
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/config.example.toml"),
+            "--check-config",
+        ])
+        .env("GENESYS_EXPORTER_CLIENT_SECRET_FILE", &secret);
+    let mut process = Process::spawn(command);
+    let status = wait_for_exit(&mut process, Duration::from_secs(10));
+    std::fs::remove_file(&secret).unwrap();
+    assert!(status.success(), "{}", process.log());
+    assert!(
+        process
+            .log()
+            .contains("configuration is valid: 2 queries (queues, daily)"),
+        "{}",
+        process.log()
+    );
+}

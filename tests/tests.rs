@@ -4,4 +4,6 @@ mod util;
 
 mod cli;
 mod metrics_values;
+mod promtool;
+mod readme;
 mod tokens;

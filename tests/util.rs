@@ -185,12 +185,19 @@ pub struct Process {
 }
 
 impl Process {
+    /// The binary with `args`, and no Genesys settings from this process's environment.
     pub fn start(args: &[&str]) -> Process {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_genesys-exporter"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_genesys-exporter"));
+        command
             .args(args)
             .env_remove("GENESYS_CLIENT_ID")
             .env_remove("GENESYS_CLIENT_SECRET")
-            .env_remove("GENESYS_REGION")
+            .env_remove("GENESYS_REGION");
+        Process::spawn(command)
+    }
+
+    pub fn spawn(mut command: Command) -> Process {
+        let mut child = command
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

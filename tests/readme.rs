@@ -1,0 +1,91 @@
+//! The README's metric tables say what the code does.
+
+use genesys_exporter::genesys::aggregates::metric_kind;
+use genesys_exporter::metrics::{EndpointLabel, FailureLabels, Metrics, QueryLabel};
+use genesys_exporter::snapshot::gauge_names;
+
+const README: &str = include_str!("../README.md");
+
+/// The rows of the README table whose header starts with `header`.
+fn table_rows(header: &str) -> Vec<Vec<String>> {
+    let start = README
+        .find(header)
+        .unwrap_or_else(|| panic!("no table {header}"));
+    README[start..]
+        .lines()
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .map(|line| {
+            line.trim_matches('|')
+                .split('|')
+                .map(|cell| cell.trim().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// The `code` spans of a cell.
+fn names(cell: &str) -> Vec<&str> {
+    cell.split('`').skip(1).step_by(2).collect()
+}
+
+#[test]
+fn every_gauge_in_the_common_metrics_table_is_what_the_code_names_it() {
+    let rows = table_rows("| Genesys metric | gauges |");
+    assert!(rows.len() >= 12);
+    for row in rows {
+        let metric = &row[0];
+        assert!(
+            metric_kind(metric).is_some(),
+            "{metric} is not in the catalogue"
+        );
+        let produced = gauge_names(metric);
+        for gauge in names(&row[1]) {
+            assert!(
+                produced.iter().any(|p| p == gauge),
+                "{metric}: the README says {gauge}, the code makes {produced:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_self_metric_in_the_readme_is_exported() {
+    // Families without samples are not written, so give each one a sample.
+    let metrics = Metrics::new(["q"]);
+    let query = QueryLabel::new("q");
+    for gauge in [
+        &metrics.last_success,
+        &metrics.interval_start,
+        &metrics.interval_end,
+        &metrics.poll_duration,
+    ] {
+        gauge.get_or_create(&query).set(1.0);
+    }
+    metrics.series.get_or_create(&query).set(1);
+    metrics.polls_failed.get_or_create(&query).inc();
+    metrics.buckets_skipped.get_or_create(&query).inc();
+    metrics
+        .api_requests
+        .get_or_create(&EndpointLabel { endpoint: "token" })
+        .inc();
+    metrics
+        .api_failures
+        .get_or_create(&FailureLabels {
+            endpoint: "token",
+            reason: "oauth",
+        })
+        .inc();
+    let exposition = metrics.encode_text();
+    let rows = table_rows("| metric | meaning |");
+    assert!(rows.len() >= 10);
+    for row in rows {
+        for name in names(&row[0]) {
+            let name = name.split('{').next().unwrap();
+            assert!(
+                exposition.contains(&format!("# TYPE {name} ")),
+                "{name} is in the README but not exported"
+            );
+        }
+    }
+}
