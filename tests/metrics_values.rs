@@ -4,14 +4,10 @@ use std::collections::BTreeMap;
 
 use genesys_exporter::config::DEFAULT_METRICS;
 use genesys_exporter::genesys::aggregates::AggregationQuery;
-use genesys_exporter::schedule::Clock;
-use genesys_exporter::simulator::{Org, SimulatorConfig, aggregate};
+use genesys_exporter::simulator::{Org, aggregate};
 use jiff::Timestamp;
 
-use crate::util::{
-    Samples, config_for, get, get_with, parse, start_exporter, start_simulator, value,
-    wait_for_metrics,
-};
+use crate::util::{Samples, get, get_with, parse, start_busy_afternoon, value};
 
 /// The gauge base name of each default metric, written out by hand rather than derived by
 /// the exporter's naming code, so that this test checks that code.
@@ -96,14 +92,8 @@ fn expected_samples(window_start: Timestamp, window_end: Timestamp) -> Samples {
 
 #[tokio::test]
 async fn metrics_equal_the_simulators_data_for_the_published_interval() {
-    let sim = start_simulator(SimulatorConfig::default()).await;
-    // A weekday afternoon, so every demo queue has traffic.
-    let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
-    let exporter = start_exporter(config_for(&sim, vec![]), clock).await;
-    let samples = wait_for_metrics(&exporter.url, |s| {
-        value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
-    })
-    .await;
+    let (_sim, exporter) = start_busy_afternoon().await;
+    let samples = parse(&get(&format!("{}/metrics", exporter.url)).await.body);
 
     let start = value(
         &samples,
@@ -179,13 +169,7 @@ async fn metrics_equal_the_simulators_data_for_the_published_interval() {
 
 #[tokio::test]
 async fn the_scrapers_accept_header_picks_the_format() {
-    let sim = start_simulator(SimulatorConfig::default()).await;
-    let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
-    let exporter = start_exporter(config_for(&sim, vec![]), clock).await;
-    wait_for_metrics(&exporter.url, |s| {
-        value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
-    })
-    .await;
+    let (_sim, exporter) = start_busy_afternoon().await;
     let url = format!("{}/metrics", exporter.url);
 
     let text = get(&url).await;
@@ -220,13 +204,7 @@ async fn the_scrapers_accept_header_picks_the_format() {
 
 #[tokio::test]
 async fn landing_page_health_and_readiness() {
-    let sim = start_simulator(SimulatorConfig::default()).await;
-    let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
-    let exporter = start_exporter(config_for(&sim, vec![]), clock).await;
-    wait_for_metrics(&exporter.url, |s| {
-        value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
-    })
-    .await;
+    let (_sim, exporter) = start_busy_afternoon().await;
 
     let landing = get(&format!("{}/", exporter.url)).await;
     assert_eq!(landing.status, 200);

@@ -3,10 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use genesys_exporter::schedule::Clock;
-use genesys_exporter::simulator::SimulatorConfig;
-
-use crate::util::{config_for, get, start_exporter, start_simulator, value, wait_for_metrics};
+use crate::util::{get, start_busy_afternoon};
 
 /// promtool, or `None` outside CI when it is not installed. Under CI it must be there.
 pub fn promtool() -> Option<&'static str> {
@@ -25,13 +22,7 @@ pub fn promtool() -> Option<&'static str> {
 #[tokio::test]
 async fn promtool_check_metrics_reports_nothing() {
     let Some(promtool) = promtool() else { return };
-    let sim = start_simulator(SimulatorConfig::default()).await;
-    let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
-    let exporter = start_exporter(config_for(&sim, vec![]), clock).await;
-    wait_for_metrics(&exporter.url, |s| {
-        value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
-    })
-    .await;
+    let (_sim, exporter) = start_busy_afternoon().await;
     let body = get(&format!("{}/metrics", exporter.url)).await.body;
 
     let mut child = Command::new(promtool)

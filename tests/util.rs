@@ -78,6 +78,19 @@ pub async fn start_exporter(config: Config, clock: Clock) -> Exporter {
     Exporter { url, shutdown }
 }
 
+/// The demo org and an exporter whose clock starts on a weekday afternoon, when every
+/// demo queue has traffic, once its default query has published.
+pub async fn start_busy_afternoon() -> (Sim, Exporter) {
+    let sim = start_simulator(SimulatorConfig::default()).await;
+    let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
+    let exporter = start_exporter(config_for(&sim, vec![]), clock).await;
+    wait_for_metrics(&exporter.url, |s| {
+        value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
+    })
+    .await;
+    (sim, exporter)
+}
+
 pub struct Reply {
     pub status: u16,
     pub content_type: String,
