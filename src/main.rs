@@ -35,6 +35,10 @@ struct RunArgs {
     /// Run against the built-in simulator instead of a Genesys Cloud org.
     #[arg(long)]
     demo: bool,
+    /// With --demo: start the clock at this time (RFC 3339) instead of now, for a
+    /// reproducible demo, e.g. 2026-08-20T14:07:00Z, a weekday afternoon.
+    #[arg(long, value_name = "TIME", requires = "demo")]
+    demo_time: Option<jiff::Timestamp>,
     /// Check the configuration, print a summary and exit (0 if it is valid).
     #[arg(long)]
     check_config: bool,
@@ -142,7 +146,11 @@ async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
         queries = settings.queries.len(),
         "serving /metrics"
     );
-    genesys_exporter::exporter::run(settings, listener, Clock::System, shutdown).await?;
+    let clock = match args.demo_time {
+        Some(start) => Clock::starting_at(start),
+        None => Clock::System,
+    };
+    genesys_exporter::exporter::run(settings, listener, clock, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }
