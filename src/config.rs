@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::genesys::aggregates::{self, metric_kind};
 use crate::genesys::auth::Credentials;
 use crate::genesys::client::ClientSettings;
+use crate::genesys::jobs::JobOptions;
 use crate::genesys::region;
 use crate::schedule::{Granularity, Schedule};
 
@@ -43,6 +44,10 @@ pub const DEFAULT_SETTLE_DELAY: Duration = Duration::from_secs(90);
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(30);
+pub const DEFAULT_QUEUE_NAMES_REFRESH: Duration = Duration::from_secs(3600);
+pub const DEFAULT_JOB_POLL_INTERVAL: Duration = Duration::from_secs(2);
+pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(600);
+pub const DEFAULT_REPORT_CHUNK_DAYS: u32 = 7;
 
 /// The configuration as written, before it is checked.
 #[derive(Debug, Default, Deserialize)]
@@ -63,6 +68,13 @@ pub struct Config {
     pub retry_delay: Option<Duration>,
     #[serde(default)]
     pub queries: Vec<QueryConfig>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub queue_names_refresh: Option<Duration>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub job_poll_interval: Option<Duration>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub job_timeout: Option<Duration>,
+    pub report_chunk_days: Option<u32>,
 }
 
 /// One `[[queries]]` table as written.
@@ -88,6 +100,10 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub retry_delay: Duration,
     pub queries: Vec<Query>,
+    pub queue_names_refresh: Duration,
+    pub jobs: JobOptions,
+    /// The longest interval one report request covers.
+    pub report_chunk_days: u32,
 }
 
 /// A checked query: what to ask the API and when.
@@ -243,10 +259,17 @@ impl Config {
             ("request_timeout", self.request_timeout),
             ("connect_timeout", self.connect_timeout),
             ("retry_delay", self.retry_delay),
+            ("queue_names_refresh", self.queue_names_refresh),
+            ("job_poll_interval", self.job_poll_interval),
+            ("job_timeout", self.job_timeout),
         ] {
             if value == Some(Duration::ZERO) {
                 problems.push(format!("{key}: must be longer than zero, such as \"30s\""));
             }
+        }
+
+        if self.report_chunk_days == Some(0) {
+            problems.push("report_chunk_days: must be at least 1".into());
         }
 
         if !problems.is_empty() {
@@ -266,6 +289,14 @@ impl Config {
             listen,
             retry_delay: self.retry_delay.unwrap_or(DEFAULT_RETRY_DELAY),
             queries: checked,
+            queue_names_refresh: self
+                .queue_names_refresh
+                .unwrap_or(DEFAULT_QUEUE_NAMES_REFRESH),
+            jobs: JobOptions {
+                poll_interval: self.job_poll_interval.unwrap_or(DEFAULT_JOB_POLL_INTERVAL),
+                timeout: self.job_timeout.unwrap_or(DEFAULT_JOB_TIMEOUT),
+            },
+            report_chunk_days: self.report_chunk_days.unwrap_or(DEFAULT_REPORT_CHUNK_DAYS),
         })
     }
 }

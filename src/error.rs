@@ -40,6 +40,14 @@ pub enum Error {
         correlation_id: Option<String>,
     },
 
+    /// An asynchronous aggregates job ended without results.
+    #[error("jobs: job {job_id} ended {state}: {message}")]
+    Job {
+        job_id: String,
+        state: String,
+        message: String,
+    },
+
     /// The API answered 2xx with a body that is not what the endpoint documents.
     #[error("{endpoint}: unreadable response: {detail}{}", correlation(.correlation_id))]
     Decode {
@@ -67,6 +75,7 @@ impl Error {
                 _ => "other_status",
             },
             Error::Decode { .. } => "decode",
+            Error::Job { .. } => "job_failed",
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::genesys::client::Client;
 use crate::metrics::Metrics;
 use crate::poller::{self, QueryJob};
+use crate::queue_names::QueueNames;
 use crate::schedule::Clock;
 use crate::server::{self, State};
 use crate::snapshot::Publisher;
@@ -29,6 +30,39 @@ pub async fn run(
     let client = Arc::new(Client::new(&settings.client, metrics.clone())?);
     let publisher = Arc::new(Publisher::new(metrics.clone(), names.iter().copied()));
 
+    let names = Arc::new(QueueNames::new(metrics.clone()));
+    let wants_names = settings
+        .queries
+        .iter()
+        .any(|q| q.group_by.iter().any(|d| d == "queueId"));
+
+    let state = Arc::new(State {
+        publisher: publisher.clone(),
+        queries: settings.queries.clone(),
+    });
+    let server = tokio::spawn(server::serve(listener, state, shutdown.clone()));
+
+    if wants_names {
+        // Names first, so that series are published with their queue label from the start
+        // rather than gaining it a moment later as new series.
+        tokio::select! {
+            _ = refresh_names(&names, &client, &publisher) => {}
+            () = shutdown.cancelled() => {}
+        }
+        let (names, client, publisher) = (names.clone(), client.clone(), publisher.clone());
+        let every = settings.queue_names_refresh;
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    () = shutdown.cancelled() => return,
+                }
+                refresh_names(&names, &client, &publisher).await;
+            }
+        });
+    }
+
     let mut pollers = JoinSet::new();
     for query in &settings.queries {
         let schedule = query.schedule.clone();
@@ -41,17 +75,21 @@ pub async fn run(
             publisher: publisher.clone(),
             metrics: metrics.clone(),
             clock: clock.clone(),
+            jobs: settings.jobs,
         };
         pollers.spawn(async move {
             poller::run(&schedule, &clock, retry_delay, &mut job, &shutdown).await;
         });
     }
 
-    let state = Arc::new(State {
-        publisher,
-        queries: settings.queries.clone(),
-    });
-    server::serve(listener, state, shutdown.clone()).await;
     pollers.join_all().await;
+    server.await.expect("the server task does not panic");
     Ok(())
+}
+
+/// Refreshes queue names and republishes with them; a failure keeps the names known.
+async fn refresh_names(names: &QueueNames, client: &Client, publisher: &Publisher) {
+    if names.refresh(client).await.is_ok() {
+        publisher.set_queue_names(names.current());
+    }
 }

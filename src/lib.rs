@@ -29,6 +29,7 @@ pub mod genesys;
 pub mod http;
 pub mod metrics;
 pub mod poller;
+pub mod queue_names;
 pub mod schedule;
 pub mod server;
 pub mod simulator;

@@ -46,6 +46,8 @@ pub struct Metrics {
     pub api_requests: Family<EndpointLabel, Counter>,
     pub api_failures: Family<FailureLabels, Counter>,
     pub token_refreshes: Counter,
+    pub queue_names_up: Gauge,
+    pub queue_names: Gauge,
 }
 
 impl Metrics {
@@ -65,6 +67,8 @@ impl Metrics {
             api_requests: Family::default(),
             api_failures: Family::default(),
             token_refreshes: Counter::default(),
+            queue_names_up: Gauge::default(),
+            queue_names: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -121,6 +125,16 @@ impl Metrics {
             "genesys_token_refreshes",
             "OAuth access tokens obtained",
             metrics.token_refreshes.clone(),
+        );
+        registry.register(
+            "genesys_queue_names_up",
+            "1 if the last refresh of queue names succeeded, 0 if it failed (a 403 means the OAuth client lacks routing:queue:view)",
+            metrics.queue_names_up.clone(),
+        );
+        registry.register(
+            "genesys_queue_names",
+            "Queue names known, for the queue label",
+            metrics.queue_names.clone(),
         );
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info

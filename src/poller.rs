@@ -14,6 +14,7 @@ use crate::config::Query;
 use crate::error::Result;
 use crate::genesys::aggregates::AggregationQuery;
 use crate::genesys::client::Client;
+use crate::genesys::jobs::{self, JobOptions};
 use crate::metrics::{Metrics, QueryLabel};
 use crate::schedule::{Clock, Schedule, Window};
 use crate::snapshot::{Publisher, flatten};
@@ -78,13 +79,15 @@ pub struct QueryJob {
     pub publisher: Arc<Publisher>,
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
+    pub jobs: JobOptions,
 }
 
 impl Job for QueryJob {
     async fn poll(&mut self, window: Window) -> Result<()> {
         let started = Instant::now();
         let label = QueryLabel::new(&self.query.name);
-        let outcome = self.client.aggregates(&request(&self.query, window)).await;
+        let request = request(&self.query, window);
+        let outcome = jobs::aggregates(&self.client, &request, false, self.jobs, |_| {}).await;
         let now = self.clock.now();
         let metrics = &self.metrics;
         metrics

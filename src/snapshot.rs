@@ -16,7 +16,7 @@
 //! Stats the table does not name (current, countNegative, countPositive,
 //! calculatedMetricValue) are not exported.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
@@ -31,6 +31,7 @@ use prometheus_client::registry::Registry;
 
 use crate::genesys::aggregates::{AggregateResponse, MetricKind, Stats, metric_kind};
 use crate::metrics::Metrics;
+use crate::queue_names::NameMap;
 use crate::schedule::Window;
 
 pub const PREFIX: &str = "genesys_conversation_";
@@ -126,6 +127,8 @@ pub struct Flattened {
     query: String,
     /// Per group, its label pairs in groupBy order (`queue_id`, `media_type`, ...).
     groups: Vec<Vec<(String, String)>>,
+    /// Which of those labels is `queue_id`, to put the queue's name beside it.
+    queue_id_label: Option<usize>,
     /// Gauge name → its help text and samples.
     families: BTreeMap<String, Family>,
 }
@@ -160,6 +163,7 @@ pub fn flatten(
     let label_names: Vec<String> = group_by.iter().map(|d| snake_case(d)).collect();
     let mut flattened = Flattened {
         query: query.to_owned(),
+        queue_id_label: group_by.iter().position(|d| d == "queueId"),
         ..Flattened::default()
     };
     for group in &response.results {
@@ -212,19 +216,26 @@ fn interval_is(interval: &str, window: Window) -> bool {
         .is_some_and(|start| start == window.start)
 }
 
-/// The labels of one sample: the query, the group's dimensions, and the metric's qualifier
-/// where the API gave one.
+/// The labels of one sample: the query, the group's dimensions with the queue's name after
+/// `queue_id` where it is known, and the metric's qualifier where the API gave one.
 struct SampleLabels<'a> {
     query: &'a str,
     group: &'a [(String, String)],
+    queue_id_label: Option<usize>,
+    names: &'a HashMap<String, String>,
     qualifier: Option<&'a str>,
 }
 
 impl EncodeLabelSet for SampleLabels<'_> {
     fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
         ("query", self.query).encode(encoder.encode_label())?;
-        for (name, value) in self.group {
+        for (index, (name, value)) in self.group.iter().enumerate() {
             (name.as_str(), value.as_str()).encode(encoder.encode_label())?;
+            if self.queue_id_label == Some(index)
+                && let Some(queue) = self.names.get(value)
+            {
+                ("queue", queue.as_str()).encode(encoder.encode_label())?;
+            }
         }
         if let Some(qualifier) = self.qualifier {
             ("qualifier", qualifier).encode(encoder.encode_label())?;
@@ -236,20 +247,27 @@ impl EncodeLabelSet for SampleLabels<'_> {
 /// Every query's latest samples, encoded family by family so that each gauge appears once
 /// with all queries' samples under it, as both formats require.
 #[derive(Debug)]
-struct AllQueries(Vec<Arc<Flattened>>);
+struct AllQueries {
+    queries: Vec<Arc<Flattened>>,
+    names: NameMap,
+}
 
 impl Collector for AllQueries {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let names: BTreeSet<&String> = self.0.iter().flat_map(|q| q.families.keys()).collect();
-        for name in names {
+        let gauges: BTreeSet<&String> = self
+            .queries
+            .iter()
+            .flat_map(|q| q.families.keys())
+            .collect();
+        for name in gauges {
             let help = self
-                .0
+                .queries
                 .iter()
                 .find_map(|q| q.families.get(name))
                 .map(|f| f.help.as_str())
                 .unwrap_or_default();
             let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
-            for query in &self.0 {
+            for query in &self.queries {
                 let Some(family) = query.families.get(name) else {
                     continue;
                 };
@@ -257,6 +275,8 @@ impl Collector for AllQueries {
                     let labels = SampleLabels {
                         query: &query.query,
                         group: &query.groups[sample.group],
+                        queue_id_label: query.queue_id_label,
+                        names: &self.names,
                         qualifier: sample.qualifier.as_deref(),
                     };
                     metric.encode_family(&labels)?.encode_gauge(&sample.value)?;
@@ -295,6 +315,7 @@ struct QueryState {
 pub struct Publisher {
     metrics: Arc<Metrics>,
     state: Mutex<BTreeMap<String, QueryState>>,
+    names: Mutex<NameMap>,
     current: RwLock<Arc<Exposition>>,
 }
 
@@ -307,6 +328,7 @@ impl Publisher {
         let publisher = Publisher {
             metrics,
             state: Mutex::new(state),
+            names: Mutex::default(),
             current: RwLock::new(Arc::default()),
         };
         publisher.render(&publisher.state.lock().expect("not poisoned"));
@@ -346,6 +368,13 @@ impl Publisher {
         self.render(&state);
     }
 
+    /// Puts queue names on the published data, now and at every publish after.
+    pub fn set_queue_names(&self, names: NameMap) {
+        let state = self.state.lock().expect("not poisoned");
+        *self.names.lock().expect("not poisoned") = names;
+        self.render(&state);
+    }
+
     /// Records a failed poll; the query's previous data stays.
     pub fn failed(&self, query: &str, error: String, at: Timestamp) {
         let mut state = self.state.lock().expect("not poisoned");
@@ -361,7 +390,8 @@ impl Publisher {
             .filter_map(|query| query.data.clone())
             .collect();
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(AllQueries(queries)));
+        let names = self.names.lock().expect("not poisoned").clone();
+        registry.register_collector(Box::new(AllQueries { queries, names }));
         let mut data = String::new();
         encode_registry(&mut data, &registry).expect("writing to a String cannot fail");
 
@@ -599,6 +629,48 @@ mod tests {
         let openmetrics = std::str::from_utf8(&exposition.openmetrics).unwrap();
         assert!(openmetrics.ends_with("# EOF\n"));
         assert!(!text.contains("# EOF"));
+    }
+
+    #[test]
+    fn queue_names_go_beside_queue_ids_once_known() {
+        let publisher = Publisher::new(Arc::new(Metrics::new(["q"])), ["q"]);
+        let resp = response(vec![
+            (
+                vec![("queueId", "id-1"), ("mediaType", "voice")],
+                vec![entry(
+                    "nOffered",
+                    Stats {
+                        count: Some(2.0),
+                        ..Stats::default()
+                    },
+                )],
+            ),
+            (
+                vec![("queueId", "id-2"), ("mediaType", "voice")],
+                vec![entry(
+                    "nOffered",
+                    Stats {
+                        count: Some(3.0),
+                        ..Stats::default()
+                    },
+                )],
+            ),
+        ]);
+        let group_by = ["queueId".to_string(), "mediaType".to_string()];
+        publisher.publish(
+            "q",
+            window(),
+            flatten("q", &group_by, window(), &resp),
+            Timestamp::UNIX_EPOCH,
+        );
+        let text = String::from_utf8(publisher.current().text.to_vec()).unwrap();
+        assert!(text.contains("genesys_conversation_offered{query=\"q\",queue_id=\"id-1\",media_type=\"voice\"} 2.0\n"), "{text}");
+
+        let names = HashMap::from([("id-1".to_string(), "Sales \"EU\"".to_string())]);
+        publisher.set_queue_names(Arc::new(names));
+        let text = String::from_utf8(publisher.current().text.to_vec()).unwrap();
+        assert!(text.contains("genesys_conversation_offered{query=\"q\",queue_id=\"id-1\",queue=\"Sales \\\"EU\\\"\",media_type=\"voice\"} 2.0\n"), "{text}");
+        assert!(text.contains("genesys_conversation_offered{query=\"q\",queue_id=\"id-2\",media_type=\"voice\"} 3.0\n"), "an unknown queue has no name label: {text}");
     }
 
     #[test]

@@ -40,10 +40,11 @@ fn expected_samples(window_start: Timestamp, window_end: Timestamp) -> Samples {
         filter: None,
         metrics: DEFAULT_METRICS.iter().map(|m| m.to_string()).collect(),
     };
-    let response = aggregate(&Org::demo(), &request).unwrap();
+    let org = Org::demo();
+    let response = aggregate(&org, &request).unwrap();
     let mut expected = Samples::new();
     for group in &response.results {
-        let labels: BTreeMap<String, String> = [
+        let mut labels: BTreeMap<String, String> = [
             ("query", "default".to_string()),
             (
                 "queue_id",
@@ -57,6 +58,11 @@ fn expected_samples(window_start: Timestamp, window_end: Timestamp) -> Samples {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
+        // The exporter names each queue from the queue list.
+        if let Some(id) = group.group.get("queueId") {
+            let queue = org.queues.iter().find(|q| q.id == *id).unwrap();
+            labels.insert("queue".into(), queue.name.clone());
+        }
         for data in &group.data {
             for entry in &data.metrics {
                 let base = NAMES.iter().find(|(m, _)| *m == entry.metric).unwrap().1;

@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 /// The endpoint the exporter polls.
 pub const QUERY_PATH: &str = "/api/v2/analytics/conversations/aggregates/query";
 
+/// The asynchronous form of the same query, for results too large to answer at once:
+/// `POST` the query here, `GET {JOBS_PATH}/{jobId}` until it is fulfilled, then
+/// `GET {JOBS_PATH}/{jobId}/results?cursor=...` page by page.
+pub const JOBS_PATH: &str = "/api/v2/analytics/conversations/aggregates/jobs";
+
 /// Body of `POST /api/v2/analytics/conversations/aggregates/query`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -33,6 +38,42 @@ pub struct AggregationQuery {
 pub struct AggregateResponse {
     #[serde(default)]
     pub results: Vec<AggregateGroup>,
+}
+
+/// The answer to submitting a job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobSubmitted {
+    pub job_id: String,
+}
+
+/// The state of a submitted job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobStatus {
+    pub state: JobState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobState {
+    Queued,
+    Pending,
+    Fulfilled,
+    Failed,
+    Cancelled,
+    Expired,
+}
+
+/// One page of a fulfilled job's results; `cursor` is absent on the last page.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobResultsPage {
+    #[serde(default)]
+    pub results: Vec<AggregateGroup>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 /// One combination of groupBy values. A group may lack some of the requested keys.

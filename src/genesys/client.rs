@@ -35,7 +35,10 @@ use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
-use super::aggregates::{AggregateResponse, AggregationQuery, QUERY_PATH};
+use super::aggregates::{
+    AggregateResponse, AggregationQuery, JOBS_PATH, JobResultsPage, JobStatus, JobSubmitted,
+    QUERY_PATH,
+};
 use super::auth::{Credentials, TokenCache};
 use super::queues::{QUEUES_PATH, QueuePage};
 use crate::error::{Error, Result};
@@ -46,6 +49,7 @@ use crate::metrics::{EndpointLabel, FailureLabels, Metrics};
 pub enum Endpoint {
     Token,
     Aggregates,
+    Jobs,
     Queues,
 }
 
@@ -54,6 +58,7 @@ impl Endpoint {
         match self {
             Endpoint::Token => "token",
             Endpoint::Aggregates => "aggregates",
+            Endpoint::Jobs => "jobs",
             Endpoint::Queues => "queues",
         }
     }
@@ -135,7 +140,8 @@ impl Transport {
         })
     }
 
-    /// Counts `error` as a failure of `endpoint`, logs it, and hands it back.
+    /// Counts `error` as a failure of `endpoint` and hands it back. Callers log it: they
+    /// know whether it matters (a failed poll) or was said already (a known 403).
     pub(crate) fn failed(&self, endpoint: Endpoint, error: Error) -> Error {
         self.metrics
             .api_failures
@@ -144,7 +150,7 @@ impl Transport {
                 reason: error.reason(),
             })
             .inc();
-        tracing::warn!(%error, "Genesys Cloud request failed");
+        tracing::debug!(%error, "Genesys Cloud request failed");
         error
     }
 }
@@ -254,36 +260,81 @@ impl Client {
     /// `POST /api/v2/analytics/conversations/aggregates/query`.
     pub async fn aggregates(&self, query: &AggregationQuery) -> Result<AggregateResponse> {
         let body = serde_json::to_vec(query).expect("the query type always serializes");
+        let url = format!("{}{QUERY_PATH}", self.api_url);
         self.call(
             Endpoint::Aggregates,
             reqwest::Method::POST,
-            QUERY_PATH,
+            &url,
             Some(body.into()),
         )
         .await
     }
 
-    /// One page of `GET /api/v2/routing/queues`, counting pages from 1.
-    pub async fn queues_page(&self, page_number: u32, page_size: u32) -> Result<QueuePage> {
-        let path = format!("{QUEUES_PATH}?pageNumber={page_number}&pageSize={page_size}");
-        self.call(Endpoint::Queues, reqwest::Method::GET, &path, None)
+    /// Submits `query` as an asynchronous job.
+    pub async fn submit_job(&self, query: &AggregationQuery) -> Result<JobSubmitted> {
+        let body = serde_json::to_vec(query).expect("the query type always serializes");
+        let url = format!("{}{JOBS_PATH}", self.api_url);
+        self.call(
+            Endpoint::Jobs,
+            reqwest::Method::POST,
+            &url,
+            Some(body.into()),
+        )
+        .await
+    }
+
+    pub async fn job_status(&self, job_id: &str) -> Result<JobStatus> {
+        let url = self.job_url(job_id, &[]);
+        self.call(Endpoint::Jobs, reqwest::Method::GET, url.as_str(), None)
             .await
     }
 
-    /// One API call. A 401 means the token is no longer valid: renew it and try once more.
+    /// One page of a fulfilled job's results: the first without a cursor, then each with
+    /// the cursor the previous page returned.
+    pub async fn job_results(&self, job_id: &str, cursor: Option<&str>) -> Result<JobResultsPage> {
+        let mut url = self.job_url(job_id, &["results"]);
+        if let Some(cursor) = cursor {
+            url.query_pairs_mut().append_pair("cursor", cursor);
+        }
+        self.call(Endpoint::Jobs, reqwest::Method::GET, url.as_str(), None)
+            .await
+    }
+
+    /// `{JOBS_PATH}/{job_id}/{tail...}`, with the id percent-encoded.
+    fn job_url(&self, job_id: &str, tail: &[&str]) -> reqwest::Url {
+        let mut url = reqwest::Url::parse(&format!("{}{JOBS_PATH}", self.api_url))
+            .expect("api_url was checked to be an http(s) URL");
+        url.path_segments_mut()
+            .expect("http(s) URLs have a path")
+            .push(job_id)
+            .extend(tail);
+        url
+    }
+
+    /// One page of `GET /api/v2/routing/queues`, counting pages from 1.
+    pub async fn queues_page(&self, page_number: u32, page_size: u32) -> Result<QueuePage> {
+        let url = format!(
+            "{}{QUEUES_PATH}?pageNumber={page_number}&pageSize={page_size}",
+            self.api_url
+        );
+        self.call(Endpoint::Queues, reqwest::Method::GET, &url, None)
+            .await
+    }
+
+    /// One API call to `url`. A 401 means the token is no longer valid: renew it and try
+    /// once more.
     async fn call<T: DeserializeOwned>(
         &self,
         endpoint: Endpoint,
         method: reqwest::Method,
-        path: &str,
+        url: &str,
         body: Option<Bytes>,
     ) -> Result<T> {
-        let url = format!("{}{path}", self.api_url);
         let send = |token: SecretString| {
             let mut request = self
                 .transport
                 .http
-                .request(method.clone(), &url)
+                .request(method.clone(), url)
                 .bearer_auth(token.expose_secret());
             if let Some(body) = &body {
                 request = request

@@ -4,5 +4,6 @@
 pub mod aggregates;
 pub mod auth;
 pub mod client;
+pub mod jobs;
 pub mod queues;
 pub mod region;

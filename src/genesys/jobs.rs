@@ -1,0 +1,116 @@
+//! Asking for aggregates either at once or as an asynchronous job. The synchronous query
+//! is not paged: when its answer would be too large the API says
+//! `400 response.entity.too.large`, and the same query then goes through the job API,
+//! whose results come in cursor pages.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::aggregates::{AggregateGroup, AggregateResponse, AggregationQuery, JobState};
+use super::client::Client;
+use crate::error::{Error, Result};
+
+/// How to wait for a job.
+#[derive(Debug, Clone, Copy)]
+pub struct JobOptions {
+    /// Between two looks at a job's state.
+    pub poll_interval: Duration,
+    /// Give up on a job that is not fulfilled by then.
+    pub timeout: Duration,
+}
+
+/// Runs `query` synchronously, or as a job if `use_job` is set or the API says the answer
+/// is too large. `on_page` is told the number of each result page a job delivers.
+pub async fn aggregates(
+    client: &Client,
+    query: &AggregationQuery,
+    use_job: bool,
+    options: JobOptions,
+    on_page: impl FnMut(usize),
+) -> Result<AggregateResponse> {
+    if !use_job {
+        match client.aggregates(query).await {
+            Err(error) if is_too_large(&error) => {
+                tracing::info!(
+                    interval = %query.interval,
+                    "the answer is too large for the synchronous query; running it as a job"
+                );
+            }
+            outcome => return outcome,
+        }
+    }
+    run_job(client, query, options, on_page).await
+}
+
+fn is_too_large(error: &Error) -> bool {
+    matches!(error, Error::Api { status: 400, code, .. } if code == "response.entity.too.large")
+}
+
+/// Submits `query` as a job, waits for it, and collects every page of its results.
+pub async fn run_job(
+    client: &Client,
+    query: &AggregationQuery,
+    options: JobOptions,
+    mut on_page: impl FnMut(usize),
+) -> Result<AggregateResponse> {
+    let job_id = client.submit_job(query).await?.job_id;
+    let deadline = Instant::now() + options.timeout;
+    loop {
+        let status = client.job_status(&job_id).await?;
+        match status.state {
+            JobState::Fulfilled => break,
+            JobState::Queued | JobState::Pending if Instant::now() < deadline => {
+                tokio::time::sleep(options.poll_interval).await;
+            }
+            state => {
+                return Err(Error::Job {
+                    job_id,
+                    state: format!("{state:?}").to_uppercase(),
+                    message: status.error_message.unwrap_or_else(|| {
+                        format!("not fulfilled within {}s", options.timeout.as_secs())
+                    }),
+                });
+            }
+        }
+    }
+
+    let mut groups = Vec::new();
+    let mut cursor: Option<String> = None;
+    for page in 1.. {
+        let results = client.job_results(&job_id, cursor.as_deref()).await?;
+        groups.extend(results.results);
+        on_page(page);
+        match results.cursor {
+            None => break,
+            Some(next) if cursor.as_ref() == Some(&next) => {
+                return Err(Error::Job {
+                    job_id,
+                    state: "FULFILLED".into(),
+                    message: format!("page {page} returned the cursor it was asked for"),
+                });
+            }
+            next => cursor = next,
+        }
+    }
+    Ok(merge_groups(groups))
+}
+
+/// One group per set of groupBy values, with the data of every page that carried it.
+pub fn merge_groups(groups: Vec<AggregateGroup>) -> AggregateResponse {
+    let mut merged: BTreeMap<_, AggregateGroup> = BTreeMap::new();
+    for group in groups {
+        match merged.entry(group.group.clone()) {
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(group);
+            }
+            std::collections::btree_map::Entry::Occupied(mut slot) => {
+                slot.get_mut().data.extend(group.data);
+            }
+        }
+    }
+    AggregateResponse {
+        results: merged.into_values().collect(),
+    }
+}
