@@ -16,12 +16,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 
 use crate::error::{Error, Result};
-use crate::genesys::aggregates::{self, metric_kind};
+use crate::genesys::aggregates::{self, AggregationQuery, metric_kind};
 use crate::genesys::auth::Credentials;
 use crate::genesys::client::ClientSettings;
 use crate::genesys::jobs::JobOptions;
 use crate::genesys::region;
-use crate::schedule::{Granularity, Schedule};
+use crate::schedule::{Granularity, Schedule, Window};
 
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9871";
 pub const DEFAULT_GRANULARITY: &str = "PT15M";
@@ -115,6 +115,20 @@ pub struct Query {
     pub group_by: Vec<String>,
     pub metrics: Vec<String>,
     pub filter: Option<serde_json::Value>,
+}
+
+impl Query {
+    /// The API request for `interval`, in buckets of the query's granularity.
+    pub fn request(&self, interval: Window) -> AggregationQuery {
+        AggregationQuery {
+            interval: interval.to_interval(),
+            granularity: Some(self.schedule.granularity.to_string()),
+            time_zone: Some(self.time_zone_name.clone()),
+            group_by: self.group_by.clone(),
+            filter: self.filter.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
 }
 
 impl Config {

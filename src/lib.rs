@@ -18,6 +18,9 @@
 //! - [`metrics`]: the exporter's own metrics, in one process-long registry.
 //! - [`server`]: `/metrics`, `/`, `/healthz` and `/readyz`, on [`http`], the hyper 1
 //!   serving loop shared with the simulator.
+//! - [`report`]: the one-shot report: the same client and naming over any range, as
+//!   JSON, CSV or a table.
+//! - [`queue_names`]: queue names for queue IDs, refreshed on a timer.
 //! - [`exporter`]: wires the above together and runs until cancelled.
 //! - [`simulator`]: a fake Genesys Cloud for `--demo` and the tests.
 //! - [`error`]: the one error type, with a bounded `reason` for metric labels.
@@ -30,6 +33,7 @@ pub mod http;
 pub mod metrics;
 pub mod poller;
 pub mod queue_names;
+pub mod report;
 pub mod schedule;
 pub mod server;
 pub mod simulator;

@@ -7,8 +7,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use genesys_exporter::config::Config;
+use std::io::Write;
+use std::sync::Arc;
+
+use genesys_exporter::config::{Config, QueryConfig};
 use genesys_exporter::error::Error;
+use genesys_exporter::genesys::client::Client;
+use genesys_exporter::metrics::Metrics;
+use genesys_exporter::report::{self, Format};
 use genesys_exporter::schedule::Clock;
 use genesys_exporter::simulator::{Org, Simulator, SimulatorConfig};
 use tokio::net::TcpListener;
@@ -48,6 +54,49 @@ struct RunArgs {
 enum Command {
     /// Serve the fake Genesys Cloud API (OAuth, aggregates query, routing queues).
     Simulate(SimulateArgs),
+    /// Write aggregates for a range of intervals as JSON, CSV or a table, and exit.
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Start of the range (RFC 3339), on a bucket boundary.
+    #[arg(long, value_name = "TIME")]
+    from: jiff::Timestamp,
+    /// End of the range, exclusive (RFC 3339), on a bucket boundary.
+    #[arg(long, value_name = "TIME")]
+    to: jiff::Timestamp,
+    /// Start from this configured query's settings instead of the defaults.
+    #[arg(long, value_name = "NAME")]
+    query: Option<String>,
+    /// Bucket length, e.g. PT15M, PT1H, P1D.
+    #[arg(long)]
+    granularity: Option<String>,
+    /// Dimensions to group by, comma-separated, e.g. queueId,mediaType.
+    #[arg(long, value_delimiter = ',')]
+    group_by: Option<Vec<String>>,
+    /// Metrics, comma-separated, e.g. nOffered,tHandle.
+    #[arg(long, value_delimiter = ',')]
+    metrics: Option<Vec<String>>,
+    /// The API's filter, as JSON.
+    #[arg(long, value_name = "JSON")]
+    filter: Option<String>,
+    /// IANA time zone for P1D, P1W and P1M buckets.
+    #[arg(long, value_name = "TZ")]
+    time_zone: Option<String>,
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+    /// Write here instead of standard output; nothing is left here on failure.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Use the asynchronous job API for every request.
+    #[arg(long = "async")]
+    use_job: bool,
+    #[arg(long, short, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Report from the built-in simulator instead of a Genesys Cloud org.
+    #[arg(long)]
+    demo: bool,
 }
 
 #[derive(Args)]
@@ -88,6 +137,7 @@ fn main() -> ExitCode {
         tokio::spawn(cancel_on_signal(shutdown.clone()));
         match cli.command {
             Some(Command::Simulate(args)) => simulate(args, shutdown).await,
+            Some(Command::Report(args)) => report(args, shutdown).await,
             None => run(cli.run, shutdown).await,
         }
     });
@@ -111,19 +161,7 @@ async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
         config.listen = Some(listen);
     }
     if args.demo {
-        let simulator = SimulatorConfig::default();
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        tracing::info!(%url, "demo mode: serving the simulated Genesys Cloud API");
-        config.api_url = Some(url.clone());
-        config.login_url = Some(url);
-        config.region = None;
-        config.client_id = Some(simulator.client_id.clone());
-        config.client_secret = Some(simulator.client_secret.clone());
-        config.client_secret_file = None;
-        let simulator = Simulator::new(simulator);
-        let stop = shutdown.clone();
-        tokio::spawn(async move { simulator.serve(listener, stop).await });
+        start_demo(&mut config, &shutdown).await?;
     }
     let settings = config.validate()?;
     if args.check_config {
@@ -152,6 +190,87 @@ async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     };
     genesys_exporter::exporter::run(settings, listener, clock, shutdown).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Starts the simulator in this process and points `config` at it.
+async fn start_demo(config: &mut Config, shutdown: &CancellationToken) -> anyhow::Result<()> {
+    let simulator = SimulatorConfig::default();
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tracing::info!(%url, "demo mode: serving the simulated Genesys Cloud API");
+    config.api_url = Some(url.clone());
+    config.login_url = Some(url);
+    config.region = None;
+    config.client_id = Some(simulator.client_id.clone());
+    config.client_secret = Some(simulator.client_secret.clone());
+    config.client_secret_file = None;
+    let simulator = Simulator::new(simulator);
+    let stop = shutdown.clone();
+    tokio::spawn(async move { simulator.serve(listener, stop).await });
+    Ok(())
+}
+
+async fn report(args: ReportArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if args.demo {
+        start_demo(&mut config, &shutdown).await?;
+    }
+    let mut query = match &args.query {
+        Some(name) => config
+            .queries
+            .iter()
+            .find(|q| &q.name == name)
+            .cloned()
+            .ok_or_else(|| {
+                let known: Vec<&str> = config.queries.iter().map(|q| q.name.as_str()).collect();
+                Error::Config(format!(
+                    "--query {name}: no such query in the configuration (it has: {})",
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                ))
+            })?,
+        None => QueryConfig {
+            name: "report".into(),
+            ..QueryConfig::default()
+        },
+    };
+    query.granularity = args.granularity.or(query.granularity);
+    query.group_by = args.group_by.or(query.group_by);
+    query.metrics = args.metrics.or(query.metrics);
+    query.time_zone = args.time_zone.or(query.time_zone);
+    if let Some(filter) = &args.filter {
+        let parsed = serde_json::from_str(filter)
+            .map_err(|error| Error::Config(format!("--filter: not JSON: {error}")))?;
+        query.filter = Some(parsed);
+    }
+    // A report is not a set of Prometheus series: any dimension may be a column.
+    query.allow_unbounded_labels = true;
+    config.queries = vec![query];
+    let settings = config.validate()?;
+    let request = report::Request {
+        query: settings.queries[0].clone(),
+        from: args.from,
+        to: args.to,
+        use_job: args.use_job,
+    };
+    let client = Client::new(&settings.client, Arc::new(Metrics::new([])))?;
+    let table = tokio::select! {
+        table = report::fetch(&client, &settings, &request, report::progress_bar()) => table?,
+        () = shutdown.cancelled() => anyhow::bail!("interrupted; nothing written"),
+    };
+    match &args.output {
+        Some(path) => report::write_file(&table, args.format, path)
+            .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            table.write(args.format, &mut stdout)?;
+            stdout.flush()?;
+        }
+    }
     Ok(())
 }
 

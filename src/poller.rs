@@ -12,7 +12,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Query;
 use crate::error::Result;
-use crate::genesys::aggregates::AggregationQuery;
 use crate::genesys::client::Client;
 use crate::genesys::jobs::{self, JobOptions};
 use crate::metrics::{Metrics, QueryLabel};
@@ -60,18 +59,6 @@ pub async fn run(
     }
 }
 
-/// The request for one bucket of `query`.
-pub fn request(query: &Query, window: Window) -> AggregationQuery {
-    AggregationQuery {
-        interval: window.to_interval(),
-        granularity: Some(query.schedule.granularity.to_string()),
-        time_zone: Some(query.time_zone_name.clone()),
-        group_by: query.group_by.clone(),
-        filter: query.filter.clone(),
-        metrics: query.metrics.clone(),
-    }
-}
-
 /// The real job: ask the API, flatten, publish, and keep the self-metrics current.
 pub struct QueryJob {
     pub query: Query,
@@ -86,7 +73,7 @@ impl Job for QueryJob {
     async fn poll(&mut self, window: Window) -> Result<()> {
         let started = Instant::now();
         let label = QueryLabel::new(&self.query.name);
-        let request = request(&self.query, window);
+        let request = self.query.request(window);
         let outcome = jobs::aggregates(&self.client, &request, false, self.jobs, |_| {}).await;
         let now = self.clock.now();
         let metrics = &self.metrics;

@@ -57,33 +57,64 @@ pub fn snake_case(camel: &str) -> String {
     name
 }
 
-/// One gauge a metric kind has: its name suffix, the stat it reads, and what to divide the
-/// stat by. Timers are divided by 1000, not multiplied by 0.001, so that 58913 ms prints as
-/// 58.913.
-struct StatGauge(&'static str, fn(&Stats) -> Option<f64>, f64);
+/// One gauge a metric kind has: its name suffix and the stat it reads. `core` gauges are
+/// the ones the API returns by default, which the report always has a column for.
+pub struct StatGauge {
+    pub suffix: &'static str,
+    stat: fn(&Stats) -> Option<f64>,
+    /// Timers are divided by 1000, not multiplied by 0.001, so that 58913 ms is 58.913.
+    divisor: f64,
+    pub core: bool,
+}
 
-fn stat_table(kind: MetricKind) -> &'static [StatGauge] {
-    const MS: f64 = 1000.0;
+impl StatGauge {
+    /// The gauge's value in base units, if the API gave the stat.
+    pub fn value(&self, stats: &Stats) -> Option<f64> {
+        (self.stat)(stats).map(|value| value / self.divisor)
+    }
+}
+
+const fn gauge(
+    suffix: &'static str,
+    stat: fn(&Stats) -> Option<f64>,
+    divisor: f64,
+    core: bool,
+) -> StatGauge {
+    StatGauge {
+        suffix,
+        stat,
+        divisor,
+        core,
+    }
+}
+
+const MS: f64 = 1000.0;
+
+const COUNT_GAUGES: &[StatGauge] = &[gauge("", |s| s.count, 1.0, true)];
+const TIMER_GAUGES: &[StatGauge] = &[
+    gauge("_segments", |s| s.count, 1.0, true),
+    gauge("_seconds", |s| s.sum, MS, true),
+    gauge("_seconds_max", |s| s.max, MS, true),
+    gauge("_seconds_min", |s| s.min, MS, true),
+    gauge("_seconds_p95", |s| s.p95, MS, false),
+    gauge("_seconds_p99", |s| s.p99, MS, false),
+];
+const OBSERVATION_GAUGES: &[StatGauge] = &[
+    gauge("_ratio", |s| s.ratio, 1.0, true),
+    gauge("_numerator", |s| s.numerator, 1.0, true),
+    gauge("_denominator", |s| s.denominator, 1.0, true),
+    gauge("_target_ratio", |s| s.target, 1.0, true),
+    gauge("_observations", |s| s.count, 1.0, false),
+    gauge("_observed", |s| s.sum, 1.0, false),
+    gauge("_observed_max", |s| s.max, 1.0, false),
+    gauge("_observed_min", |s| s.min, 1.0, false),
+];
+
+pub fn stat_gauges(kind: MetricKind) -> &'static [StatGauge] {
     match kind {
-        MetricKind::Count => &[StatGauge("", |s| s.count, 1.0)],
-        MetricKind::Timer => &[
-            StatGauge("_segments", |s| s.count, 1.0),
-            StatGauge("_seconds", |s| s.sum, MS),
-            StatGauge("_seconds_max", |s| s.max, MS),
-            StatGauge("_seconds_min", |s| s.min, MS),
-            StatGauge("_seconds_p95", |s| s.p95, MS),
-            StatGauge("_seconds_p99", |s| s.p99, MS),
-        ],
-        MetricKind::Observation => &[
-            StatGauge("_ratio", |s| s.ratio, 1.0),
-            StatGauge("_numerator", |s| s.numerator, 1.0),
-            StatGauge("_denominator", |s| s.denominator, 1.0),
-            StatGauge("_target_ratio", |s| s.target, 1.0),
-            StatGauge("_observations", |s| s.count, 1.0),
-            StatGauge("_observed", |s| s.sum, 1.0),
-            StatGauge("_observed_max", |s| s.max, 1.0),
-            StatGauge("_observed_min", |s| s.min, 1.0),
-        ],
+        MetricKind::Count => COUNT_GAUGES,
+        MetricKind::Timer => TIMER_GAUGES,
+        MetricKind::Observation => OBSERVATION_GAUGES,
     }
 }
 
@@ -93,9 +124,9 @@ pub fn gauge_names(metric: &str) -> Vec<String> {
         return Vec::new();
     };
     let base = base_name(metric);
-    stat_table(kind)
+    stat_gauges(kind)
         .iter()
-        .map(|StatGauge(suffix, _, _)| format!("{PREFIX}{base}{suffix}"))
+        .map(|gauge| format!("{PREFIX}{base}{}", gauge.suffix))
         .collect()
 }
 
@@ -188,10 +219,11 @@ pub fn flatten(
                 continue;
             };
             let base = base_name(&entry.metric);
-            for StatGauge(suffix, stat, divisor) in stat_table(kind) {
-                let Some(value) = stat(&entry.stats) else {
+            for gauge in stat_gauges(kind) {
+                let Some(value) = gauge.value(&entry.stats) else {
                     continue;
                 };
+                let suffix = gauge.suffix;
                 let name = format!("{PREFIX}{base}{suffix}");
                 let family = flattened.families.entry(name).or_insert_with(|| Family {
                     help: help_text(&entry.metric, suffix),
@@ -200,7 +232,7 @@ pub fn flatten(
                 family.samples.push(Sample {
                     group: group_index,
                     qualifier: entry.qualifier.clone(),
-                    value: value / divisor,
+                    value,
                 });
             }
         }

@@ -5,5 +5,7 @@ mod util;
 mod cli;
 mod metrics_values;
 mod promtool;
+mod queue_names;
 mod readme;
+mod report;
 mod tokens;

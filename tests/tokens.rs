@@ -87,6 +87,7 @@ async fn a_refused_token_is_renewed_and_the_request_retried_once() {
             token: 2,
             aggregates: 3,
             queues: 0,
+            jobs: 0,
             unauthorized: 1
         }
     );

@@ -257,6 +257,11 @@ impl Client {
         })
     }
 
+    /// The metrics the client counts its requests in.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.transport.metrics.clone()
+    }
+
     /// `POST /api/v2/analytics/conversations/aggregates/query`.
     pub async fn aggregates(&self, query: &AggregationQuery) -> Result<AggregateResponse> {
         let body = serde_json::to_vec(query).expect("the query type always serializes");

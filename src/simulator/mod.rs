@@ -9,6 +9,7 @@
 //! do not overlap.
 
 pub mod data;
+mod jobs;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -28,7 +29,9 @@ use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::genesys::aggregates::{AggregationQuery, QUERY_PATH};
+use crate::genesys::aggregates::{
+    AggregateResponse, AggregationQuery, JOBS_PATH, JobSubmitted, QUERY_PATH,
+};
 use crate::genesys::auth::{OAuthError, TOKEN_PATH, TokenResponse};
 use crate::genesys::client::{ErrorBody, ErrorDetail};
 use crate::genesys::queues::{QUEUES_PATH, Queue, QueuePage};
@@ -51,6 +54,13 @@ pub struct SimulatorConfig {
     pub org: Org,
     /// The largest `pageSize` the queue list accepts; larger asks get a 400.
     pub queue_page_size_max: u32,
+    /// Above this many group × bucket results, the synchronous query answers
+    /// `400 response.entity.too.large`, as the real one does for large answers.
+    pub sync_result_limit: Option<usize>,
+    /// Groups per page of a job's results.
+    pub job_page_size: usize,
+    /// Looks at a job's state that answer PENDING before it is FULFILLED.
+    pub job_pending_checks: u32,
 }
 
 impl Default for SimulatorConfig {
@@ -61,6 +71,9 @@ impl Default for SimulatorConfig {
             token_lifetime: Duration::from_secs(86_400),
             org: Org::demo(),
             queue_page_size_max: 500,
+            sync_result_limit: None,
+            job_page_size: 50,
+            job_pending_checks: 1,
         }
     }
 }
@@ -73,6 +86,7 @@ pub struct RequestCounts {
     pub token: u64,
     pub aggregates: u64,
     pub queues: u64,
+    pub jobs: u64,
     pub unauthorized: u64,
 }
 
@@ -93,11 +107,24 @@ struct State {
     token_requests: AtomicU64,
     aggregates_requests: AtomicU64,
     queues_requests: AtomicU64,
+    jobs_requests: AtomicU64,
     unauthorized: AtomicU64,
+    jobs: jobs::Jobs,
+    /// Changes to the org's queue list made at run time.
+    directory: Mutex<Directory>,
+}
+
+/// Queue renames and deletions, and whether the queue list is refused with a 403.
+#[derive(Default)]
+struct Directory {
+    renamed: HashMap<String, String>,
+    deleted: Vec<String>,
+    forbidden: bool,
 }
 
 impl Simulator {
     pub fn new(config: SimulatorConfig) -> Simulator {
+        let jobs = jobs::Jobs::new(config.job_pending_checks, config.job_page_size);
         // `RandomState` is seeded from the OS per process: randomness without a `rand` crate.
         let seed = RandomState::new().hash_one(std::process::id());
         Simulator {
@@ -109,7 +136,10 @@ impl Simulator {
                 token_requests: AtomicU64::new(0),
                 aggregates_requests: AtomicU64::new(0),
                 queues_requests: AtomicU64::new(0),
+                jobs_requests: AtomicU64::new(0),
                 unauthorized: AtomicU64::new(0),
+                jobs,
+                directory: Mutex::default(),
             }),
         }
     }
@@ -137,6 +167,7 @@ impl Simulator {
             token: s.token_requests.load(Ordering::Relaxed),
             aggregates: s.aggregates_requests.load(Ordering::Relaxed),
             queues: s.queues_requests.load(Ordering::Relaxed),
+            jobs: s.jobs_requests.load(Ordering::Relaxed),
             unauthorized: s.unauthorized.load(Ordering::Relaxed),
         }
     }
@@ -146,6 +177,31 @@ impl Simulator {
     pub fn revoke_tokens(&self) {
         self.tokens().clear();
         tracing::debug!("simulator revoked all tokens");
+    }
+
+    /// Renames a queue in the queue list (the analytics data keeps its ID).
+    pub fn rename_queue(&self, id: &str, name: &str) {
+        self.directory()
+            .renamed
+            .insert(id.to_string(), name.to_string());
+    }
+
+    /// Takes a queue out of the queue list; its past data stays in the analytics.
+    pub fn delete_queue(&self, id: &str) {
+        self.directory().deleted.push(id.to_string());
+    }
+
+    /// Answers the queue list with `403 missing.permissions`, as for an OAuth client
+    /// without `routing:queue:view`.
+    pub fn forbid_queue_list(&self, forbidden: bool) {
+        self.directory().forbidden = forbidden;
+    }
+
+    fn directory(&self) -> std::sync::MutexGuard<'_, Directory> {
+        self.state
+            .directory
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn org(&self) -> &Org {
@@ -200,6 +256,7 @@ impl Simulator {
         let counter = match path {
             QUERY_PATH => Some(&self.state.aggregates_requests),
             QUEUES_PATH => Some(&self.state.queues_requests),
+            _ if path.starts_with(JOBS_PATH) => Some(&self.state.jobs_requests),
             _ => None,
         };
         if let Some(counter) = counter {
@@ -208,6 +265,11 @@ impl Simulator {
         // Like the real gateway, authentication comes before routing.
         if let Some(refusal) = self.refuse_unauthorized(&request) {
             return refusal;
+        }
+        if let Some(rest) = request.uri().path().strip_prefix(JOBS_PATH) {
+            return self
+                .job_request(request.method().clone(), rest.to_string(), request)
+                .await;
         }
         match (request.uri().path(), request.method()) {
             (QUERY_PATH, &Method::POST) => self.aggregates(request).await,
@@ -350,29 +412,50 @@ impl Simulator {
         B: HttpBody<Data = Bytes>,
         B::Error: std::error::Error + Send + Sync + 'static,
     {
-        let body = match read_body(request.into_body()).await {
-            Ok(body) => body,
-            Err(response) => return response,
+        let response = match self.answer_query(request).await {
+            Ok(response) => response,
+            Err(refusal) => return refusal,
         };
-        let query: AggregationQuery = match serde_json::from_slice(&body) {
-            Ok(query) => query,
-            Err(error) => {
-                return self.error_with_field(400, "bad.request", &error.to_string(), "body");
-            }
-        };
+        let results: usize = response.results.iter().map(|g| g.data.len()).sum();
+        match self.state.config.sync_result_limit {
+            Some(limit) if results > limit => self.error(
+                400,
+                "response.entity.too.large",
+                &format!(
+                    "The response would hold {results} results, more than {limit}: use the asynchronous jobs API"
+                ),
+            ),
+            _ => json(200, &response),
+        }
+    }
+
+    /// Reads an aggregates query from the request body and answers it, or the error
+    /// response the real API would give.
+    async fn answer_query<B>(
+        &self,
+        request: Request<B>,
+    ) -> Result<AggregateResponse, Response<Body>>
+    where
+        B: HttpBody<Data = Bytes>,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let body = read_body(request.into_body()).await?;
+        let query: AggregationQuery = serde_json::from_slice(&body).map_err(|error| {
+            self.error_with_field(400, "bad.request", &error.to_string(), "body")
+        })?;
         // A month of minutes for many queues takes seconds: keep it off the async workers.
         let state = Arc::clone(&self.state);
         let answer =
             tokio::task::spawn_blocking(move || data::aggregate(&state.config.org, &query)).await;
         match answer {
-            Ok(Ok(response)) => json(200, &response),
+            Ok(Ok(response)) => Ok(response),
             Ok(Err(mut error)) => {
                 error.context_id = Some(self.context_id());
-                json(error.status, &error)
+                Err(json(error.status, &error))
             }
             Err(join_error) => {
                 tracing::error!(%join_error, "simulator aggregate task failed");
-                self.error(500, "internal.server.error", "The query failed")
+                Err(self.error(500, "internal.server.error", "The query failed"))
             }
         }
     }
@@ -416,7 +499,20 @@ impl Simulator {
                 "pageNumber",
             );
         }
-        let queues = &self.org().queues;
+        let directory = self.directory();
+        if directory.forbidden {
+            return self.error(
+                403,
+                "missing.permissions",
+                "Unable to perform the requested action. You are missing the following permission(s): [routing:queue:view]",
+            );
+        }
+        let queues: Vec<&SimQueue> = self
+            .org()
+            .queues
+            .iter()
+            .filter(|q| !directory.deleted.contains(&q.id))
+            .collect();
         let total = queues.len() as u64;
         let page_count = total.div_ceil(u64::from(page_size)) as u32;
         let entities = queues
@@ -425,7 +521,7 @@ impl Simulator {
             .take(page_size as usize)
             .map(|q| Queue {
                 id: q.id.clone(),
-                name: q.name.clone(),
+                name: directory.renamed.get(&q.id).unwrap_or(&q.name).clone(),
                 division: Some(q.division.clone()),
             })
             .collect();
@@ -448,6 +544,63 @@ impl Simulator {
                 last_uri: uri(page_count.max(1)),
             },
         )
+    }
+
+    /// `POST JOBS_PATH`, `GET JOBS_PATH/{id}` and `GET JOBS_PATH/{id}/results?cursor=`.
+    async fn job_request<B>(
+        &self,
+        method: Method,
+        rest: String,
+        request: Request<B>,
+    ) -> Response<Body>
+    where
+        B: HttpBody<Data = Bytes>,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+        let refusal = |error| match error {
+            jobs::JobError::Unknown => self.error(404, "not.found", "No such job"),
+            jobs::JobError::NotReady => self.error(
+                400,
+                "bad.request",
+                "The job's results are not available yet",
+            ),
+            jobs::JobError::BadCursor => {
+                self.error_with_field(400, "invalid.value", "Invalid cursor", "cursor")
+            }
+        };
+        match (method, segments.as_slice()) {
+            (Method::POST, [""]) => match self.answer_query(request).await {
+                Ok(response) => {
+                    let job_id = self.context_id();
+                    self.state.jobs.submit(job_id.clone(), response.results);
+                    json(202, &JobSubmitted { job_id })
+                }
+                Err(refusal) => refusal,
+            },
+            (Method::GET, [id]) => match self.state.jobs.status(id) {
+                Ok(status) => json(200, &status),
+                Err(error) => refusal(error),
+            },
+            (Method::GET, [id, "results"]) => {
+                let cursor = request
+                    .uri()
+                    .query()
+                    .unwrap_or_default()
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix("cursor="));
+                match self.state.jobs.page(id, cursor) {
+                    Ok(page) => json(200, &page),
+                    Err(error) => refusal(error),
+                }
+            }
+            (Method::GET | Method::POST, _) => self.error(404, "not.found", "No such job resource"),
+            (method, _) => self.error(
+                405,
+                "method.not.allowed",
+                &format!("{method} is not allowed here"),
+            ),
+        }
     }
 
     // --- Errors
@@ -743,6 +896,7 @@ mod tests {
                 token: 8,
                 aggregates: 0,
                 queues: 0,
+                jobs: 0,
                 unauthorized: 4
             }
         );
@@ -804,6 +958,7 @@ mod tests {
                 token: 1,
                 aggregates: 3,
                 queues: 2,
+                jobs: 0,
                 unauthorized: 2
             }
         );
@@ -939,6 +1094,7 @@ mod tests {
                     token: 3,
                     aggregates: 3,
                     queues: 1,
+                    jobs: 0,
                     unauthorized: 2
                 }
             );

@@ -1,0 +1,491 @@
+//! `genesys-exporter report`: aggregates for any range and granularity, one row per
+//! interval and group, written as JSON, CSV or an aligned table.
+//!
+//! The range is cut into chunks of whole buckets, at most `report_chunk_days` long, one
+//! request each. Every bucket of the range gets a row for every group seen anywhere in the
+//! range, empty where the API returned nothing, so that each group's series is regular.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::ser::{SerializeMap, Serializer};
+
+use crate::config::{Query, Settings};
+use crate::error::{Error, Result};
+use crate::genesys::aggregates::{MetricEntry, metric_kind};
+use crate::genesys::client::Client;
+use crate::genesys::jobs;
+use crate::queue_names::{NameMap, QueueNames};
+use crate::schedule::{Window, iso_millis};
+use crate::snapshot::{base_name, snake_case, stat_gauges};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Json,
+    Csv,
+    Table,
+}
+
+/// What to report on.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub query: Query,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    /// Use the asynchronous job API for every chunk.
+    pub use_job: bool,
+}
+
+/// A finished report: column names, and rows of cells in the same order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Text(String),
+    Number(f64),
+    Empty,
+}
+
+/// The buckets of `[from, to)`; both ends must be bucket boundaries.
+pub fn buckets(query: &Query, from: Timestamp, to: Timestamp) -> Result<Vec<Window>> {
+    let schedule = &query.schedule;
+    let (granularity, zone) = (schedule.granularity, &schedule.time_zone);
+    if from >= to {
+        return Err(Error::Config(format!(
+            "--from {from} is not before --to {to}"
+        )));
+    }
+    for (flag, t) in [("--from", from), ("--to", to)] {
+        let floor = granularity.floor(t, zone);
+        if floor != t {
+            return Err(Error::Config(format!(
+                "{flag} {t} is not on a {granularity} bucket boundary in {}; use {floor} or {}",
+                query.time_zone_name,
+                granularity.step(floor, zone, 1)
+            )));
+        }
+    }
+    let mut windows = Vec::new();
+    let mut start = from;
+    while start < to {
+        let end = granularity.step(start, zone, 1);
+        windows.push(Window { start, end });
+        start = end;
+    }
+    Ok(windows)
+}
+
+/// Consecutive buckets grouped into requests of at most `days` (at least one bucket each).
+pub fn chunks(buckets: &[Window], days: u32) -> Vec<Window> {
+    let longest = jiff::SignedDuration::from_hours(24 * i64::from(days));
+    let mut chunks: Vec<Window> = Vec::new();
+    for bucket in buckets {
+        match chunks.last_mut() {
+            Some(chunk) if bucket.end.duration_since(chunk.start) <= longest => {
+                chunk.end = bucket.end;
+            }
+            _ => chunks.push(*bucket),
+        }
+    }
+    chunks
+}
+
+/// Fetches the report. `progress` is told (chunks done, chunks in all, job pages so far).
+pub async fn fetch(
+    client: &Client,
+    settings: &Settings,
+    request: &Request,
+    mut progress: impl FnMut(usize, usize, usize),
+) -> Result<Table> {
+    let query = &request.query;
+    let buckets = buckets(query, request.from, request.to)?;
+    let chunks = chunks(&buckets, settings.report_chunk_days);
+
+    let names = if query.group_by.iter().any(|d| d == "queueId") {
+        let names = QueueNames::new(client.metrics());
+        // Without routing:queue:view the report still has IDs; the warning says why.
+        let _ = names.refresh(client).await;
+        names.current()
+    } else {
+        NameMap::default()
+    };
+
+    // group → bucket start → metrics
+    let mut data: BTreeMap<BTreeMap<String, String>, BTreeMap<Timestamp, Vec<MetricEntry>>> =
+        BTreeMap::new();
+    let mut pages = 0;
+    progress(0, chunks.len(), 0);
+    for (done, chunk) in chunks.iter().enumerate() {
+        let body = query.request(*chunk);
+        let response = jobs::aggregates(client, &body, request.use_job, settings.jobs, |_| {
+            pages += 1;
+        })
+        .await?;
+        for group in response.results {
+            let series = data.entry(group.group).or_default();
+            for entry in group.data {
+                let start = bucket_start(&entry.interval, &buckets)?;
+                series.entry(start).or_default().extend(entry.metrics);
+            }
+        }
+        progress(done + 1, chunks.len(), pages);
+    }
+    Ok(tabulate(query, &buckets, &data, &names))
+}
+
+/// Where an API interval starts, checked to be one of the report's buckets.
+fn bucket_start(interval: &str, buckets: &[Window]) -> Result<Timestamp> {
+    let start = interval
+        .split_once('/')
+        .and_then(|(start, _)| start.parse::<Timestamp>().ok());
+    match start {
+        Some(start) if buckets.binary_search_by(|b| b.start.cmp(&start)).is_ok() => Ok(start),
+        _ => Err(Error::Decode {
+            endpoint: crate::genesys::client::Endpoint::Aggregates,
+            detail: format!(
+                "the API answered for interval '{interval}', which is not a bucket of the report"
+            ),
+            correlation_id: None,
+        }),
+    }
+}
+
+fn tabulate(
+    query: &Query,
+    buckets: &[Window],
+    data: &BTreeMap<BTreeMap<String, String>, BTreeMap<Timestamp, Vec<MetricEntry>>>,
+    names: &NameMap,
+) -> Table {
+    let has_queue = query.group_by.iter().any(|d| d == "queueId");
+    let mut columns = vec!["interval_start".to_string(), "interval_end".to_string()];
+    columns.extend(query.group_by.iter().map(|d| snake_case(d)));
+    if has_queue {
+        columns.push("queue".into());
+    }
+
+    // Metric columns: the core stats of each requested metric always, the others only
+    // where some row has them, and each timer's average beside its total.
+    let present = |metric: &str, suffix: &str| {
+        data.values()
+            .flat_map(|series| series.values())
+            .flatten()
+            .any(|entry| {
+                entry.metric == metric
+                    && stat_gauges(metric_kind(metric).expect("checked metric"))
+                        .iter()
+                        .any(|g| g.suffix == suffix && g.value(&entry.stats).is_some())
+            })
+    };
+    let mut metric_columns: Vec<(String, String, Column)> = Vec::new();
+    for metric in &query.metrics {
+        let kind = metric_kind(metric).expect("configured metrics are checked");
+        let base = base_name(metric);
+        for gauge in stat_gauges(kind) {
+            if gauge.core || present(metric, gauge.suffix) {
+                metric_columns.push((
+                    metric.clone(),
+                    format!("{base}{}", gauge.suffix),
+                    Column::Stat(gauge.suffix),
+                ));
+            }
+            if gauge.suffix == "_seconds" {
+                metric_columns.push((
+                    metric.clone(),
+                    format!("{base}_seconds_avg"),
+                    Column::Average,
+                ));
+            }
+        }
+    }
+    columns.extend(metric_columns.iter().map(|(_, name, _)| name.clone()));
+
+    let empty_group = BTreeMap::new();
+    let groups: Vec<&BTreeMap<String, String>> = if data.is_empty() {
+        vec![&empty_group]
+    } else {
+        data.keys().collect()
+    };
+    let mut rows = Vec::with_capacity(buckets.len() * groups.len());
+    for bucket in buckets {
+        for group in &groups {
+            let mut row = vec![
+                Cell::Text(iso_millis(bucket.start)),
+                Cell::Text(iso_millis(bucket.end)),
+            ];
+            for dimension in &query.group_by {
+                row.push(
+                    group
+                        .get(dimension)
+                        .map_or(Cell::Empty, |v| Cell::Text(v.clone())),
+                );
+            }
+            if has_queue {
+                let name = group.get("queueId").and_then(|id| names.get(id));
+                row.push(name.map_or(Cell::Empty, |n| Cell::Text(n.clone())));
+            }
+            let entries = data
+                .get(*group)
+                .and_then(|series| series.get(&bucket.start));
+            for (metric, _, column) in &metric_columns {
+                let stats = entries
+                    .and_then(|entries| entries.iter().find(|e| &e.metric == metric))
+                    .map(|e| &e.stats);
+                let kind = metric_kind(metric).expect("checked metric");
+                let value = stats.and_then(|stats| match column {
+                    Column::Stat(suffix) => stat_gauges(kind)
+                        .iter()
+                        .find(|g| g.suffix == *suffix)
+                        .and_then(|g| g.value(stats)),
+                    Column::Average => match (stats.sum, stats.count) {
+                        (Some(sum), Some(count)) if count > 0.0 => Some(sum / 1000.0 / count),
+                        _ => None,
+                    },
+                });
+                row.push(value.map_or(Cell::Empty, Cell::Number));
+            }
+            rows.push(row);
+        }
+    }
+    Table { columns, rows }
+}
+
+enum Column {
+    Stat(&'static str),
+    /// A timer's sum / count, in seconds.
+    Average,
+}
+
+impl Table {
+    pub fn write(&self, format: Format, out: &mut impl Write) -> std::io::Result<()> {
+        match format {
+            Format::Json => self.write_json(out),
+            Format::Csv => self.write_csv(out),
+            Format::Table => self.write_table(out),
+        }
+    }
+
+    fn write_json(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let mut serializer = serde_json::Serializer::pretty(&mut *out);
+        let rows = self.rows.iter().map(|row| Row {
+            columns: &self.columns,
+            cells: row,
+        });
+        serializer.collect_seq(rows)?;
+        out.write_all(b"\n")
+    }
+
+    fn write_csv(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let mut writer = csv::Writer::from_writer(out);
+        writer.write_record(&self.columns)?;
+        for row in &self.rows {
+            writer.write_record(row.iter().map(Cell::to_string))?;
+        }
+        writer.flush()
+    }
+
+    fn write_table(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let cells: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|row| row.iter().map(Cell::to_string).collect())
+            .collect();
+        let widths: Vec<usize> = (0..self.columns.len())
+            .map(|i| {
+                cells
+                    .iter()
+                    .map(|row| row[i].chars().count())
+                    .chain([self.columns[i].chars().count()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |texts: &[&str], numeric: &dyn Fn(usize) -> bool| {
+            let padded: Vec<String> = texts
+                .iter()
+                .enumerate()
+                .map(|(i, text)| {
+                    if numeric(i) {
+                        format!("{text:>width$}", width = widths[i])
+                    } else {
+                        format!("{text:<width$}", width = widths[i])
+                    }
+                })
+                .collect();
+            padded.join("  ").trim_end().to_string() + "\n"
+        };
+        let headers: Vec<&str> = self.columns.iter().map(String::as_str).collect();
+        out.write_all(line(&headers, &|_| false).as_bytes())?;
+        for (row, texts) in self.rows.iter().zip(&cells) {
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            out.write_all(line(&texts, &|i| matches!(row[i], Cell::Number(_))).as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for Cell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cell::Text(text) => f.write_str(text),
+            Cell::Number(number) => write!(f, "{number}"),
+            Cell::Empty => Ok(()),
+        }
+    }
+}
+
+/// One row as a JSON object whose keys keep the column order.
+struct Row<'a> {
+    columns: &'a [String],
+    cells: &'a [Cell],
+}
+
+impl serde::Serialize for Row<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.columns.len()))?;
+        for (column, cell) in self.columns.iter().zip(self.cells) {
+            match cell {
+                Cell::Text(text) => map.serialize_entry(column, text)?,
+                Cell::Number(number) => map.serialize_entry(column, number)?,
+                Cell::Empty => map.serialize_entry(column, &())?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// Writes the report to `path` all at once: into a temporary file beside it, renamed into
+/// place only when complete, so that a failure never leaves a partial file behind.
+pub fn write_file(table: &Table, format: Format, path: &Path) -> std::io::Result<()> {
+    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temporary = path.with_file_name(format!(".{file_name}.{}.partial", std::process::id()));
+    let written = (|| {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&temporary)?);
+        table.write(format, &mut file)?;
+        file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
+}
+
+/// A progress bar on stderr for reports of more than one request or job page, drawn only
+/// when stderr is a terminal.
+pub fn progress_bar() -> impl FnMut(usize, usize, usize) {
+    let bar = indicatif::ProgressBar::hidden();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} requests {msg}")
+            .expect("the template is valid"),
+    );
+    let mut shown = false;
+    move |done, total, pages| {
+        if !shown && (total > 1 || pages > 1) {
+            // Draws nothing when stderr is not a terminal.
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(200));
+            shown = true;
+        }
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        if pages > 0 {
+            bar.set_message(format!("({pages} job pages)"));
+        }
+        if done == total {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn query(granularity: &str, zone: &str) -> Query {
+        let config: Config = figment::Figment::new()
+            .merge(figment::providers::Serialized::defaults(
+                serde_json::json!({
+                    "client_id": "id", "client_secret": "s", "region": "eu-west-1",
+                    "queries": [{"name": "r", "granularity": granularity, "time_zone": zone}],
+                }),
+            ))
+            .extract()
+            .unwrap();
+        config.validate().unwrap().queries.remove(0)
+    }
+
+    fn ts(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn daily_buckets_cover_the_range_in_local_days() {
+        let q = query("P1D", "America/New_York");
+        let days = buckets(&q, ts("2026-03-07T05:00:00Z"), ts("2026-03-10T04:00:00Z")).unwrap();
+        let hours: Vec<i64> = days
+            .iter()
+            .map(|w| w.end.duration_since(w.start).as_hours())
+            .collect();
+        assert_eq!(hours, [24, 23, 24], "8 March springs forward");
+    }
+
+    #[test]
+    fn chunks_are_whole_buckets_and_never_longer_than_asked() {
+        let q = query("PT1H", "UTC");
+        let hours = buckets(&q, ts("2026-08-17T00:00:00Z"), ts("2026-08-20T06:00:00Z")).unwrap();
+        assert_eq!(hours.len(), 78);
+        let days = chunks(&hours, 1);
+        let spans: Vec<String> = days.iter().map(|c| c.to_interval()).collect();
+        assert_eq!(
+            spans,
+            [
+                "2026-08-17T00:00:00.000Z/2026-08-18T00:00:00.000Z",
+                "2026-08-18T00:00:00.000Z/2026-08-19T00:00:00.000Z",
+                "2026-08-19T00:00:00.000Z/2026-08-20T00:00:00.000Z",
+                "2026-08-20T00:00:00.000Z/2026-08-20T06:00:00.000Z",
+            ]
+        );
+        // A bucket longer than the chunk size is a chunk of its own.
+        let months = buckets(
+            &query("P1M", "UTC"),
+            ts("2026-01-01T00:00:00Z"),
+            ts("2026-03-01T00:00:00Z"),
+        )
+        .unwrap();
+        assert_eq!(chunks(&months, 7).len(), 2);
+    }
+
+    #[test]
+    fn a_range_must_start_before_it_ends() {
+        let q = query("PT15M", "UTC");
+        let error =
+            buckets(&q, ts("2026-08-17T01:00:00Z"), ts("2026-08-17T01:00:00Z")).unwrap_err();
+        assert!(error.to_string().contains("is not before"), "{error}");
+    }
+
+    #[test]
+    fn the_table_format_aligns_columns_and_numbers_to_the_right() {
+        let table = Table {
+            columns: vec!["queue".into(), "offered".into()],
+            rows: vec![
+                vec![Cell::Text("Sales".into()), Cell::Number(7.0)],
+                vec![Cell::Text("Technical Support".into()), Cell::Number(120.0)],
+                vec![Cell::Text("Idle".into()), Cell::Empty],
+            ],
+        };
+        let mut out = Vec::new();
+        table.write(Format::Table, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "queue              offered\nSales                    7\nTechnical Support      120\nIdle\n"
+        );
+    }
+}

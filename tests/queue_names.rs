@@ -1,0 +1,157 @@
+//! Queue names on the exporter's series: paged, refreshed, renamed, deleted, forbidden.
+
+use std::time::Duration;
+
+use genesys_exporter::simulator::{Org, SimulatorConfig};
+
+use crate::util::{
+    Process, Samples, config_for, start_exporter, start_simulator, temp_file, value,
+    wait_for_metrics,
+};
+use genesys_exporter::schedule::Clock;
+
+fn busy_afternoon() -> Clock {
+    Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap())
+}
+
+/// The `queue` label of the offered gauge of `queue_id`'s voice series.
+fn queue_label(samples: &Samples, queue_id: &str) -> Option<String> {
+    samples
+        .keys()
+        .find(|(name, labels)| {
+            name == "genesys_conversation_offered"
+                && labels.get("queue_id").map(String::as_str) == Some(queue_id)
+                && labels.get("media_type").map(String::as_str) == Some("voice")
+        })
+        .map(|(_, labels)| labels.get("queue").cloned().unwrap_or_default())
+}
+
+#[tokio::test]
+async fn names_come_from_every_page_of_the_queue_list() {
+    let org = Org::with_queues(230, vec!["voice".into()]);
+    let last = org.queues[229].clone();
+    let sim = start_simulator(SimulatorConfig {
+        org,
+        ..SimulatorConfig::default()
+    })
+    .await;
+    let exporter = start_exporter(config_for(&sim, vec![]), busy_afternoon()).await;
+    let samples = wait_for_metrics(&exporter.url, |s| {
+        value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
+    })
+    .await;
+    // 230 queues at 100 a page.
+    assert_eq!(sim.simulator.requests().queues, 3);
+    assert_eq!(value(&samples, "genesys_queue_names", &[]), Some(230.0));
+    assert_eq!(value(&samples, "genesys_queue_names_up", &[]), Some(1.0));
+    assert_eq!(
+        queue_label(&samples, &last.id).as_deref(),
+        Some(last.name.as_str()),
+        "a queue from the third page"
+    );
+}
+
+#[tokio::test]
+async fn a_renamed_queue_changes_its_label_and_a_deleted_one_keeps_its_name() {
+    let sim = start_simulator(SimulatorConfig::default()).await;
+    let org = Org::demo();
+    let sales = org
+        .queues
+        .iter()
+        .find(|q| q.name == "Sales")
+        .unwrap()
+        .id
+        .clone();
+    let billing = org
+        .queues
+        .iter()
+        .find(|q| q.name == "Billing")
+        .unwrap()
+        .id
+        .clone();
+    let mut config = config_for(&sim, vec![]);
+    config.queue_names_refresh = Some(Duration::from_millis(200));
+    let exporter = start_exporter(config, busy_afternoon()).await;
+    let samples = wait_for_metrics(&exporter.url, |s| {
+        value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
+    })
+    .await;
+    assert_eq!(queue_label(&samples, &sales).as_deref(), Some("Sales"));
+
+    sim.simulator.rename_queue(&sales, "Sales \"EU\" \\ Nord");
+    sim.simulator.delete_queue(&billing);
+    let before = sim.simulator.requests().queues;
+    let samples = wait_for_metrics(&exporter.url, |s| {
+        queue_label(s, &sales).as_deref() == Some("Sales \"EU\" \\ Nord")
+    })
+    .await;
+    assert_eq!(queue_label(&samples, &billing).as_deref(), Some("Billing"));
+    // Still so after further refreshes.
+    while sim.simulator.requests().queues < before + 3 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let samples = wait_for_metrics(&exporter.url, |_| true).await;
+    assert_eq!(queue_label(&samples, &billing).as_deref(), Some("Billing"));
+    assert_eq!(value(&samples, "genesys_queue_names", &[]), Some(6.0));
+}
+
+#[tokio::test]
+async fn without_routing_queue_view_it_exports_ids_and_warns_once() {
+    let sim = start_simulator(SimulatorConfig::default()).await;
+    sim.simulator.forbid_queue_list(true);
+    let config = temp_file(
+        "forbidden.toml",
+        &format!(
+            "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\nqueue_names_refresh = \"100ms\"\n",
+            url = sim.url
+        ),
+    );
+    let process = Process::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let url = process.metrics_url().await;
+    let samples = wait_for_metrics(&url, |s| {
+        value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
+    })
+    .await;
+    std::fs::remove_file(&config).unwrap();
+    assert_eq!(value(&samples, "genesys_queue_names_up", &[]), Some(0.0));
+    let labelled = samples
+        .keys()
+        .filter(|(_, labels)| labels.contains_key("queue"))
+        .count();
+    assert_eq!(labelled, 0, "no names without the permission");
+    let with_ids = samples
+        .keys()
+        .filter(|(name, labels)| {
+            name == "genesys_conversation_offered" && !labels["queue_id"].is_empty()
+        })
+        .count();
+    assert!(with_ids > 0);
+
+    while sim.simulator.requests().queues < 5 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = process.log();
+    assert_eq!(
+        log.matches("grant the OAuth client's role routing:queue:view")
+            .count(),
+        1,
+        "{log}"
+    );
+
+    // Granted later: names appear at the next refresh.
+    sim.simulator.forbid_queue_list(false);
+    let samples = wait_for_metrics(&url, |s| {
+        value(s, "genesys_queue_names_up", &[]) == Some(1.0)
+    })
+    .await;
+    assert!(
+        samples
+            .keys()
+            .any(|(_, labels)| labels.get("queue").map(String::as_str) == Some("Retention"))
+    );
+}
