@@ -96,6 +96,27 @@ fn expected_samples(window_start: Timestamp, window_end: Timestamp) -> Samples {
     expected
 }
 
+/// The same series with the same values, to the precision of the text format.
+fn assert_same_samples(published: &Samples, expected: &Samples) {
+    for (series, want) in expected {
+        let got = published
+            .get(series)
+            .unwrap_or_else(|| panic!("missing {series:?}"));
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{series:?}: {got} != {want}"
+        );
+    }
+    let extra: Vec<_> = published
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "series the simulator has no data for: {extra:?}"
+    );
+}
+
 #[tokio::test]
 async fn metrics_equal_the_simulators_data_for_the_published_interval() {
     let (_sim, exporter) = start_busy_afternoon().await;
@@ -127,23 +148,7 @@ async fn metrics_equal_the_simulators_data_for_the_published_interval() {
         expected.len() > 100,
         "the demo org is busy on a weekday afternoon"
     );
-    for (series, want) in &expected {
-        let got = published
-            .get(series)
-            .unwrap_or_else(|| panic!("missing {series:?}"));
-        assert!(
-            (got - want).abs() <= 1e-9 * want.abs().max(1.0),
-            "{series:?}: {got} != {want}"
-        );
-    }
-    let extra: Vec<_> = published
-        .keys()
-        .filter(|k| !expected.contains_key(*k))
-        .collect();
-    assert!(
-        extra.is_empty(),
-        "series the simulator has no data for: {extra:?}"
-    );
+    assert_same_samples(&published, &expected);
 
     // Every kind of metric is there, and so are the groups the API left a dimension out of.
     for name in [
@@ -229,4 +234,36 @@ async fn landing_page_health_and_readiness() {
         "ready\n"
     );
     assert_eq!(get(&format!("{}/nope", exporter.url)).await.status, 404);
+}
+
+#[tokio::test]
+async fn a_poll_too_large_for_the_synchronous_query_goes_through_a_job() {
+    let sim = crate::util::start_simulator(genesys_exporter::simulator::SimulatorConfig {
+        sync_result_limit: Some(5),
+        job_page_size: 4,
+        ..Default::default()
+    })
+    .await;
+    let mut config = crate::util::config_for(&sim, vec![]);
+    config.job_poll_interval = Some(std::time::Duration::from_millis(50));
+    let clock =
+        genesys_exporter::schedule::Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
+    let exporter = crate::util::start_exporter(config, clock).await;
+    let samples = crate::util::wait_for_metrics(&exporter.url, |s| {
+        value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
+    })
+    .await;
+    let counts = sim.simulator.requests();
+    assert_eq!(counts.aggregates, 1, "refused once");
+    assert!(counts.jobs >= 4, "submitted, looked at, paged: {counts:?}");
+    // Same data as the synchronous answer would have had.
+    let published: Samples = samples
+        .into_iter()
+        .filter(|((name, _), _)| name.starts_with("genesys_conversation_"))
+        .collect();
+    let expected = expected_samples(
+        "2026-08-20T13:45:00Z".parse().unwrap(),
+        "2026-08-20T14:00:00Z".parse().unwrap(),
+    );
+    assert_same_samples(&published, &expected);
 }
