@@ -116,6 +116,13 @@ struct SimulateArgs {
     /// Lifetime of issued access tokens, in seconds.
     #[arg(long, default_value_t = 86_400)]
     token_lifetime: u64,
+    /// Answer synchronous queries with more group × bucket results than this with
+    /// `400 response.entity.too.large`, as the real API does for large answers.
+    #[arg(long, value_name = "N")]
+    sync_result_limit: Option<usize>,
+    /// Groups per page of an aggregates job's results.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    job_page_size: usize,
     #[arg(long, default_value = "demo-client")]
     client_id: String,
     #[arg(long, default_value = "demo-secret")]
@@ -280,6 +287,8 @@ async fn simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow::Re
         client_secret: args.client_secret.into(),
         token_lifetime: Duration::from_secs(args.token_lifetime),
         org: Org::with_queues(args.queues, args.media_types),
+        sync_result_limit: args.sync_result_limit,
+        job_page_size: args.job_page_size,
         ..SimulatorConfig::default()
     };
     let listener = TcpListener::bind(args.listen)
