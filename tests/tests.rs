@@ -4,6 +4,7 @@ mod util;
 
 mod cli;
 mod metrics_values;
+mod prometheus_e2e;
 mod promtool;
 mod readme;
 mod tokens;
