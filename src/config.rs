@@ -43,6 +43,9 @@ pub const DEFAULT_SETTLE_DELAY: Duration = Duration::from_secs(90);
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(30);
+/// The keys that can also be set as `GENESYS_<KEY>`, the names Genesys tools use; every
+/// key can be set as `GENESYS_EXPORTER_<KEY>`.
+pub const SHORT_ENV_KEYS: &[&str] = &["client_id", "client_secret", "region"];
 
 /// The configuration as written, before it is checked.
 #[derive(Debug, Default, Deserialize)]
@@ -116,7 +119,7 @@ impl Config {
             figment = figment.merge(Toml::file_exact(path));
         }
         figment
-            .merge(Env::prefixed("GENESYS_").only(&["client_id", "client_secret", "region"]))
+            .merge(Env::prefixed("GENESYS_").only(SHORT_ENV_KEYS))
             .merge(Env::prefixed("GENESYS_EXPORTER_").split("__"))
             .extract()
             .map_err(|error| {

@@ -22,11 +22,11 @@ use jiff::Timestamp;
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 
+use crate::deploy::{dashboards, panels};
 use crate::promtool::promtool;
 use crate::util::{Process, get, start_simulator, value, wait_for_metrics};
 
 const PROMETHEUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus");
-const DASHBOARDS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/grafana/dashboards");
 const RULE_FILES: [&str; 2] = ["recording.rules.yml", "alerts.rules.yml"];
 
 /// Metrics that the dashboards and rules use and that the exporter does not expose yet
@@ -247,35 +247,6 @@ fn recording_rule_checks() -> Vec<Check> {
         }
     }
     checks
-}
-
-pub fn dashboards() -> Vec<(String, Json)> {
-    let mut boards: Vec<(String, Json)> = std::fs::read_dir(DASHBOARDS_DIR)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.extension().is_some_and(|e| e == "json"))
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).unwrap();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            let board = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            (name, board)
-        })
-        .collect();
-    boards.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(boards.len(), 3, "three dashboards in grafana/dashboards");
-    boards
-}
-
-/// Every panel, including those inside collapsed rows.
-pub fn panels(board: &Json) -> Vec<&Json> {
-    let mut all = Vec::new();
-    for panel in board["panels"].as_array().unwrap() {
-        all.push(panel);
-        if let Some(inner) = panel["panels"].as_array() {
-            all.extend(inner);
-        }
-    }
-    all
 }
 
 /// `text` with each `$name` replaced by `values[name]`; an unknown variable fails.

@@ -3,6 +3,7 @@
 mod util;
 
 mod cli;
+mod deploy;
 mod metrics_values;
 mod prometheus_e2e;
 mod promtool;
