@@ -48,6 +48,9 @@ pub const DEFAULT_QUEUE_NAMES_REFRESH: Duration = Duration::from_secs(3600);
 pub const DEFAULT_JOB_POLL_INTERVAL: Duration = Duration::from_secs(2);
 pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(600);
 pub const DEFAULT_REPORT_CHUNK_DAYS: u32 = 7;
+/// The keys that can also be set as `GENESYS_<KEY>`, the names Genesys tools use; every
+/// key can be set as `GENESYS_EXPORTER_<KEY>`.
+pub const SHORT_ENV_KEYS: &[&str] = &["client_id", "client_secret", "region"];
 
 /// The configuration as written, before it is checked.
 #[derive(Debug, Default, Deserialize)]
@@ -146,7 +149,7 @@ impl Config {
             figment = figment.merge(Toml::file_exact(path));
         }
         figment
-            .merge(Env::prefixed("GENESYS_").only(&["client_id", "client_secret", "region"]))
+            .merge(Env::prefixed("GENESYS_").only(SHORT_ENV_KEYS))
             .merge(Env::prefixed("GENESYS_EXPORTER_").split("__"))
             .extract()
             .map_err(|error| {

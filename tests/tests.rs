@@ -3,7 +3,9 @@
 mod util;
 
 mod cli;
+mod deploy;
 mod metrics_values;
+mod prometheus_e2e;
 mod promtool;
 mod queue_names;
 mod readme;

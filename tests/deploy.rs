@@ -1,0 +1,835 @@
+//! The deployment files: they parse, agree with each other, and configure the exporter
+//! with keys it knows. Each way of running it (compose, Kubernetes, systemd) is replayed
+//! as `genesys-exporter ... --check-config` with the arguments, environment and files it
+//! would get. Docker itself cannot run here, so the Dockerfile and compose file are
+//! checked by reading them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use genesys_exporter::config::{DEFAULT_LISTEN, SHORT_ENV_KEYS};
+use serde::Deserialize;
+use serde_json::Value as Json;
+use serde_yaml_ng::Value as Yaml;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn path(relative: &str) -> PathBuf {
+    Path::new(ROOT).join(relative)
+}
+
+fn read(relative: &str) -> String {
+    std::fs::read_to_string(path(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}
+
+/// Every document of a YAML file.
+fn yaml_documents(relative: &str) -> Vec<Yaml> {
+    let text = read(relative);
+    serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|document| Yaml::deserialize(document).unwrap_or_else(|e| panic!("{relative}: {e}")))
+        .collect()
+}
+
+fn yaml(relative: &str) -> Yaml {
+    let mut documents = yaml_documents(relative);
+    assert_eq!(documents.len(), 1, "{relative}: one YAML document");
+    documents.remove(0)
+}
+
+fn str_of<'a>(value: &'a Yaml, what: &str) -> &'a str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: not a string: {value:?}"))
+}
+
+/// The files under `dir` whose names end with one of `extensions`, relative to the root.
+fn files_under(dir: &str, extensions: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![path(dir)];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if extensions
+                .iter()
+                .any(|e| path.to_string_lossy().ends_with(e))
+            {
+                let relative = path.strip_prefix(ROOT).unwrap();
+                found.push(relative.to_string_lossy().into_owned());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The dashboards in grafana/dashboards, by file name.
+pub fn dashboards() -> Vec<(String, Json)> {
+    let boards: Vec<(String, Json)> = files_under("grafana/dashboards", &[".json"])
+        .into_iter()
+        .map(|file| {
+            let board =
+                serde_json::from_str(&read(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let name = Path::new(&file)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (name, board)
+        })
+        .collect();
+    assert_eq!(boards.len(), 3, "three dashboards in grafana/dashboards");
+    boards
+}
+
+/// Every panel, including those inside collapsed rows.
+pub fn panels(board: &Json) -> Vec<&Json> {
+    let mut all = Vec::new();
+    for panel in board["panels"].as_array().unwrap() {
+        all.push(panel);
+        if let Some(inner) = panel["panels"].as_array() {
+            all.extend(inner);
+        }
+    }
+    all
+}
+
+#[test]
+fn every_yaml_file_parses() {
+    let files: Vec<String> = ["deploy", "grafana"]
+        .iter()
+        .flat_map(|dir| files_under(dir, &[".yml", ".yaml"]))
+        .collect();
+    assert!(files.len() >= 14, "{files:?}");
+    for file in &files {
+        let documents = yaml_documents(file);
+        assert!(!documents.is_empty(), "{file} is empty");
+        for document in documents {
+            assert!(document.is_mapping(), "{file}: a document is not a mapping");
+        }
+    }
+}
+
+// -- The exporter's configuration, as each deployment gives it ---------------------------
+
+/// A temporary directory for the files a deployment would mount; removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!(
+            "genesys-exporter-{}-deploy-{name}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str, text: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Checks that each GENESYS_* variable is one the exporter reads, then runs
+/// `genesys-exporter ARGS --check-config` with exactly `env` (none inherited) and
+/// returns its log; fails unless the configuration is valid.
+fn check_config(origin: &str, args: &[String], env: &BTreeMap<String, String>) -> String {
+    for name in env.keys().filter(|n| n.starts_with("GENESYS_")) {
+        let short = name["GENESYS_".len()..].to_ascii_lowercase();
+        assert!(
+            name.starts_with("GENESYS_EXPORTER_") || SHORT_ENV_KEYS.contains(&short.as_str()),
+            "{origin}: {name} is not read by the exporter; use GENESYS_EXPORTER_<KEY> or one of {SHORT_ENV_KEYS:?} as GENESYS_<KEY>"
+        );
+    }
+    let mut command = Command::new(env!("CARGO_BIN_EXE_genesys-exporter"));
+    command.args(args).arg("--check-config").env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    command.envs(env);
+    let output = command.output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success() && log.contains("configuration is valid"),
+        "{origin}: genesys-exporter {args:?} with {env:?}:\n{log}"
+    );
+    log
+}
+
+#[test]
+fn the_compose_file_runs_the_demo_and_provisions_prometheus_and_grafana() {
+    let compose = yaml("deploy/docker-compose.yml");
+    let services = &compose["services"];
+
+    let exporter = &services["genesys-exporter"];
+    let build = &exporter["build"];
+    let dockerfile = Path::new("deploy")
+        .join(str_of(&build["context"], "build.context"))
+        .join(str_of(&build["dockerfile"], "build.dockerfile"));
+    assert!(
+        path(&dockerfile.to_string_lossy()).is_file(),
+        "{dockerfile:?}"
+    );
+    let args: Vec<String> = exporter["command"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| str_of(a, "command").to_owned())
+        .collect();
+    assert!(args.contains(&"--demo".to_owned()), "compose runs the demo");
+    let env: BTreeMap<String, String> = exporter["environment"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| {
+            (
+                str_of(k, "environment").to_owned(),
+                str_of(v, "environment").to_owned(),
+            )
+        })
+        .collect();
+    check_config("deploy/docker-compose.yml", &args, &env);
+    let listen_port = env["GENESYS_EXPORTER_LISTEN"].rsplit(':').next().unwrap();
+    assert!(
+        exporter["ports"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|p| str_of(p, "ports").ends_with(&format!(":{listen_port}"))),
+        "the exporter's port {listen_port} is published"
+    );
+
+    // Prometheus: the shipped folder, its config, and a scrape target that is this service.
+    let prometheus = &services["prometheus"];
+    let volumes: Vec<&str> = prometheus["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| str_of(v, "volumes"))
+        .collect();
+    assert!(
+        volumes.contains(&"./prometheus:/etc/prometheus:ro"),
+        "{volumes:?}"
+    );
+    let command: Vec<&str> = prometheus["command"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|c| str_of(c, "command"))
+        .collect();
+    assert!(command.contains(&"--config.file=/etc/prometheus/prometheus.yml"));
+    let config = yaml("deploy/prometheus/prometheus.yml");
+    let target = str_of(
+        &config["scrape_configs"][0]["static_configs"][0]["targets"][0],
+        "target",
+    );
+    assert_eq!(target, format!("genesys-exporter:{listen_port}"));
+    for rule_file in config["rule_files"].as_sequence().unwrap() {
+        let rule_file = str_of(rule_file, "rule_files");
+        assert!(
+            path(&format!("deploy/prometheus/{rule_file}")).is_file(),
+            "{rule_file}"
+        );
+    }
+
+    // Grafana: provisioning where Grafana reads it, dashboards where the provider looks.
+    let grafana = &services["grafana"];
+    let volumes: Vec<(&str, &str)> = grafana["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|v| {
+            let mut parts = str_of(v, "volumes").split(':');
+            Some((parts.next()?, parts.next()?))
+        })
+        .collect();
+    let mounted_at = |source: &str| {
+        volumes
+            .iter()
+            .find(|(s, _)| *s == source)
+            .unwrap_or_else(|| panic!("grafana does not mount {source}"))
+            .1
+    };
+    assert_eq!(
+        mounted_at("../grafana/provisioning"),
+        "/etc/grafana/provisioning"
+    );
+    let provider = yaml("grafana/provisioning/dashboards/genesys.yml");
+    assert_eq!(
+        mounted_at("../grafana/dashboards"),
+        str_of(&provider["providers"][0]["options"]["path"], "path")
+    );
+    let home = str_of(
+        &grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"],
+        "home dashboard",
+    );
+    let home_file = home
+        .strip_prefix(mounted_at("../grafana/dashboards"))
+        .unwrap();
+    assert!(
+        path(&format!("grafana/dashboards{home_file}")).is_file(),
+        "{home}"
+    );
+    let datasource = yaml("grafana/provisioning/datasources/prometheus.yml");
+    let datasource = &datasource["datasources"][0];
+    assert_eq!(datasource["type"], "prometheus");
+    assert_eq!(datasource["url"], "http://prometheus:9090");
+    assert_eq!(
+        datasource["jsonData"]["timeInterval"], config["global"]["scrape_interval"],
+        "Grafana knows Prometheus's scrape interval"
+    );
+}
+
+#[test]
+fn docker_compose_accepts_the_compose_file() {
+    // Debian's docker-compose validates the file against the Compose schema without a
+    // Docker engine. Outside CI it may be missing; .ci/run installs it.
+    if Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("CI").is_err(),
+            "docker-compose is missing under CI: .ci/run installs Debian's docker-compose package"
+        );
+        eprintln!("skipped: no docker-compose on PATH (apt-get install docker-compose)");
+        return;
+    }
+    let output = Command::new("docker-compose")
+        .args(["-f", "deploy/docker-compose.yml", "config", "--quiet"])
+        .current_dir(ROOT)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "docker-compose config: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The Kubernetes objects in deploy/kubernetes, by kind.
+fn kubernetes() -> BTreeMap<String, Yaml> {
+    let kustomization = yaml("deploy/kubernetes/kustomization.yaml");
+    let mut objects = BTreeMap::new();
+    for resource in kustomization["resources"].as_sequence().unwrap() {
+        let file = format!("deploy/kubernetes/{}", str_of(resource, "resources"));
+        for object in yaml_documents(&file) {
+            let kind = str_of(&object["kind"], "kind").to_owned();
+            assert!(object["apiVersion"].is_string(), "{file}: apiVersion");
+            assert_eq!(object["metadata"]["name"], "genesys-exporter", "{file}");
+            assert!(
+                objects.insert(kind.clone(), object).is_none(),
+                "two {kind}s"
+            );
+        }
+    }
+    objects
+}
+
+#[test]
+fn the_kubernetes_deployment_configures_the_exporter_and_probes_it() {
+    let objects = kubernetes();
+    let kinds: Vec<&str> = objects.keys().map(String::as_str).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ConfigMap",
+            "Deployment",
+            "PrometheusRule",
+            "Secret",
+            "Service",
+            "ServiceMonitor"
+        ]
+    );
+    let deployment = &objects["Deployment"];
+    let pod = &deployment["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+
+    // The environment: the Secret's keys, then the container's own variables.
+    let mut env = BTreeMap::new();
+    for source in container["envFrom"].as_sequence().unwrap() {
+        assert_eq!(source["secretRef"]["name"], "genesys-exporter");
+        for (key, value) in objects["Secret"]["stringData"].as_mapping().unwrap() {
+            env.insert(
+                str_of(key, "secret").to_owned(),
+                str_of(value, "secret").to_owned(),
+            );
+        }
+    }
+    for variable in container["env"].as_sequence().unwrap() {
+        env.insert(
+            str_of(&variable["name"], "env").to_owned(),
+            str_of(&variable["value"], "env").to_owned(),
+        );
+    }
+    // The files: the ConfigMap's keys, where the container mounts them.
+    let scratch = Scratch::new("kubernetes");
+    let mut files = BTreeMap::new();
+    for mount in container["volumeMounts"].as_sequence().unwrap() {
+        let volume = pod["volumes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == mount["name"])
+            .unwrap();
+        assert_eq!(volume["configMap"]["name"], "genesys-exporter");
+        for (key, text) in objects["ConfigMap"]["data"].as_mapping().unwrap() {
+            let key = str_of(key, "data");
+            files.insert(
+                format!("{}/{key}", str_of(&mount["mountPath"], "mountPath")),
+                scratch.file(key, str_of(text, "data")),
+            );
+        }
+    }
+    let args: Vec<String> = container["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let arg = str_of(a, "args");
+            files.get(arg).cloned().unwrap_or_else(|| arg.to_owned())
+        })
+        .collect();
+    assert!(
+        args.iter()
+            .any(|a| a.starts_with(&*scratch.0.to_string_lossy()))
+    );
+    let log = check_config("deploy/kubernetes/deployment.yaml", &args, &env);
+    assert!(log.contains("1 queries (default)"), "{log}");
+
+    // Probes, ports and the objects that point at each other.
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    let port = &container["ports"][0];
+    assert_eq!(port["name"], "metrics");
+    let listen_port: u64 = DEFAULT_LISTEN.rsplit(':').next().unwrap().parse().unwrap();
+    assert_eq!(port["containerPort"].as_u64(), Some(listen_port));
+    assert_eq!(container["livenessProbe"]["httpGet"]["port"], "metrics");
+    assert_eq!(container["readinessProbe"]["httpGet"]["port"], "metrics");
+    assert_eq!(deployment["spec"]["replicas"].as_u64(), Some(1));
+    let security = &container["securityContext"];
+    assert_eq!(security["allowPrivilegeEscalation"], false);
+    assert_eq!(security["readOnlyRootFilesystem"], true);
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+
+    let pod_labels = &deployment["spec"]["template"]["metadata"]["labels"];
+    let service = &objects["Service"]["spec"];
+    for (key, value) in service["selector"].as_mapping().unwrap() {
+        assert_eq!(&pod_labels[key], value, "the Service selects the pod");
+    }
+    assert_eq!(service["ports"][0]["targetPort"], "metrics");
+    let monitor = &objects["ServiceMonitor"]["spec"];
+    assert_eq!(monitor["selector"]["matchLabels"], service["selector"]);
+    assert_eq!(monitor["endpoints"][0]["port"], service["ports"][0]["name"]);
+    assert_eq!(monitor["endpoints"][0]["path"], "/metrics");
+    // The alert rules match job="genesys-exporter", the Service's name.
+    let config = yaml("deploy/prometheus/prometheus.yml");
+    assert_eq!(
+        monitor["endpoints"][0]["interval"],
+        config["global"]["scrape_interval"]
+    );
+}
+
+#[test]
+fn the_prometheus_rule_holds_the_shipped_rules() {
+    let objects = kubernetes();
+    let mut shipped = Vec::new();
+    for file in ["recording.rules.yml", "alerts.rules.yml"] {
+        let rules = yaml(&format!("deploy/prometheus/{file}"));
+        shipped.extend(rules["groups"].as_sequence().unwrap().iter().cloned());
+    }
+    let in_kubernetes = objects["PrometheusRule"]["spec"]["groups"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(
+        in_kubernetes, &shipped,
+        "deploy/kubernetes/prometheusrule.yaml must hold deploy/prometheus/*.rules.yml as they are"
+    );
+}
+
+/// The systemd unit as (section, key) → values, in order.
+fn systemd_unit(text: &str) -> BTreeMap<(String, String), Vec<String>> {
+    let mut entries: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let mut section = String::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_owned();
+            continue;
+        }
+        let (key, value) = line
+            .split_once('=')
+            .unwrap_or_else(|| panic!("line {}: not key=value: {line}", number + 1));
+        assert!(
+            !section.is_empty(),
+            "line {}: outside a section",
+            number + 1
+        );
+        entries
+            .entry((section.clone(), key.to_owned()))
+            .or_default()
+            .push(value.to_owned());
+    }
+    entries
+}
+
+#[test]
+fn the_systemd_unit_runs_the_exporter_with_a_valid_configuration() {
+    const UNIT: &str = "deploy/systemd/genesys-exporter.service";
+    let text = read(UNIT);
+    let unit = systemd_unit(&text);
+    let get = |section: &str, key: &str| -> &Vec<String> {
+        unit.get(&(section.to_owned(), key.to_owned()))
+            .unwrap_or_else(|| panic!("{UNIT}: no {key}= in [{section}]"))
+    };
+    let sections: BTreeSet<&str> = unit.keys().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(sections, BTreeSet::from(["Install", "Service", "Unit"]));
+    assert_eq!(get("Install", "WantedBy"), &["multi-user.target"]);
+    assert_eq!(get("Service", "DynamicUser"), &["yes"]);
+    assert_eq!(get("Service", "RestartPreventExitStatus"), &["2"]);
+
+    // Replay ExecStart: the config file is the example the comment says to install, and
+    // %d (the credentials directory) holds the secret that LoadCredential names.
+    let scratch = Scratch::new("systemd");
+    let credentials = scratch.0.to_string_lossy().into_owned();
+    let (credential, source) = get("Service", "LoadCredential")[0].split_once(':').unwrap();
+    assert_eq!(source, "/etc/genesys-exporter/client_secret");
+    scratch.file(credential, "s3cret\n");
+    assert!(text.contains("deploy/config.example.toml /etc/genesys-exporter/genesys.toml"));
+    let files = BTreeMap::from([(
+        "/etc/genesys-exporter/genesys.toml",
+        path("deploy/config.example.toml")
+            .to_string_lossy()
+            .into_owned(),
+    )]);
+    let exec: Vec<&str> = get("Service", "ExecStart")[0].split_whitespace().collect();
+    assert_eq!(exec[0], "/usr/local/bin/genesys-exporter");
+    let args: Vec<String> = exec[1..]
+        .iter()
+        .map(|a| files.get(a).cloned().unwrap_or_else(|| a.to_string()))
+        .collect();
+    let env: BTreeMap<String, String> = get("Service", "Environment")
+        .iter()
+        .map(|assignment| {
+            let (name, value) = assignment.split_once('=').unwrap();
+            (name.to_owned(), value.replace("%d", &credentials))
+        })
+        .collect();
+    assert!(env.contains_key("GENESYS_EXPORTER_CLIENT_SECRET_FILE"));
+    let log = check_config(UNIT, &args, &env);
+    assert!(log.contains("2 queries (queues, daily)"), "{log}");
+
+    // systemd's own linter, where systemd is installed (CI's machine may not have it),
+    // with ExecStart pointing at a binary that exists.
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("systemd-analyze not found: {UNIT} checked by parsing only");
+        return;
+    }
+    let copy = scratch.file(
+        "genesys-exporter.service",
+        &text.replace(
+            "/usr/local/bin/genesys-exporter",
+            env!("CARGO_BIN_EXE_genesys-exporter"),
+        ),
+    );
+    let output = Command::new("systemd-analyze")
+        .args(["verify", &copy])
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "systemd-analyze verify: {said}");
+    assert_eq!(
+        said.trim(),
+        "",
+        "systemd-analyze verify had something to say"
+    );
+}
+
+#[test]
+fn the_dockerfile_builds_in_one_stage_and_runs_unprivileged_in_another() {
+    let text = read("deploy/Dockerfile");
+    let instructions: Vec<(&str, &str)> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .filter(|l| !l.starts_with(' '))
+        .filter_map(|l| l.split_once(' '))
+        .collect();
+    let froms: Vec<&str> = instructions
+        .iter()
+        .filter(|(i, _)| *i == "FROM")
+        .map(|(_, rest)| *rest)
+        .collect();
+    assert_eq!(froms.len(), 2, "{froms:?}");
+    assert!(froms[0].ends_with(" AS build"), "{froms:?}");
+    assert!(
+        froms[1].starts_with("gcr.io/distroless/"),
+        "distroless runtime: {froms:?}"
+    );
+    let runtime: Vec<(&str, &str)> = instructions
+        .iter()
+        .skip_while(|(i, rest)| !(*i == "FROM" && *rest == froms[1]))
+        .copied()
+        .collect();
+    let value = |name: &str| {
+        runtime
+            .iter()
+            .find(|(i, _)| *i == name)
+            .unwrap_or_else(|| panic!("no {name} in the runtime stage"))
+            .1
+    };
+    let user = value("USER").split(':').next().unwrap();
+    assert!(user.parse::<u32>().is_ok_and(|uid| uid > 0), "USER {user}");
+    let copied_to = value("COPY").split_whitespace().last().unwrap();
+    assert_eq!(value("ENTRYPOINT"), format!("[\"{copied_to}\"]"));
+    assert_eq!(
+        value("EXPOSE"),
+        DEFAULT_LISTEN.rsplit(':').next().unwrap(),
+        "EXPOSE the default listen port"
+    );
+    // The build stage copies what cargo needs, and .dockerignore keeps target/ out.
+    for needed in [
+        "COPY Cargo.toml Cargo.lock ./",
+        "COPY src ./src",
+        "--locked",
+    ] {
+        assert!(text.contains(needed), "{needed}");
+    }
+    assert!(read(".dockerignore").lines().any(|l| l.trim() == "target/"));
+}
+
+// -- Rules and their tests -----------------------------------------------------------------
+
+#[test]
+fn every_alert_is_documented_and_has_unit_tests_that_fire_and_resolve() {
+    let rules = yaml("deploy/prometheus/alerts.rules.yml");
+    let tests = yaml("deploy/prometheus/alerts.test.yml");
+    let readme = read("README.md");
+    let mut alerts = Vec::new();
+    for group in rules["groups"].as_sequence().unwrap() {
+        for rule in group["rules"].as_sequence().unwrap() {
+            let name = str_of(&rule["alert"], "alert");
+            alerts.push(name);
+            for annotation in ["summary", "description", "runbook"] {
+                assert!(
+                    rule["annotations"][annotation].is_string(),
+                    "{name}: no {annotation}"
+                );
+            }
+            assert!(rule["labels"]["severity"].is_string(), "{name}: severity");
+            assert!(
+                readme.contains(&format!("`{name}`")),
+                "{name} is not in the README"
+            );
+        }
+    }
+    assert_eq!(alerts.len(), 7);
+    for alert in alerts {
+        // (eval time in minutes, fired?) for each test case of this alert.
+        let mut cases: Vec<(u64, bool)> = Vec::new();
+        for test in tests["tests"].as_sequence().unwrap() {
+            for case in test["alert_rule_test"].as_sequence().into_iter().flatten() {
+                if case["alertname"] == alert {
+                    let minutes = str_of(&case["eval_time"], "eval_time")
+                        .strip_suffix('m')
+                        .unwrap()
+                        .parse()
+                        .unwrap();
+                    let fired = !case["exp_alerts"].as_sequence().unwrap().is_empty();
+                    cases.push((minutes, fired));
+                }
+            }
+        }
+        let fired_at = cases
+            .iter()
+            .filter(|(_, fired)| *fired)
+            .map(|(t, _)| *t)
+            .min();
+        let fired_at = fired_at.unwrap_or_else(|| panic!("{alert}: no test where it fires"));
+        assert!(
+            cases.iter().any(|(t, fired)| !fired && *t > fired_at),
+            "{alert}: no test where it resolves after firing"
+        );
+    }
+}
+
+// -- Dashboards ------------------------------------------------------------------------------
+
+/// `$name` variables used in `text`.
+fn variables_used(text: &str) -> BTreeSet<String> {
+    text.split('$')
+        .skip(1)
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect()
+        })
+        .collect()
+}
+
+/// The selectors `{...}` that follow each use of a metric whose name starts with one of
+/// `prefixes`.
+fn selectors<'a>(expr: &'a str, prefixes: &[&str]) -> Vec<(&'a str, &'a str)> {
+    let mut found = Vec::new();
+    for prefix in prefixes {
+        for (at, _) in expr.match_indices(prefix) {
+            if at > 0
+                && expr[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+            {
+                continue;
+            }
+            let rest = &expr[at..];
+            let name_end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+                .unwrap_or(rest.len());
+            let selector = rest[name_end..]
+                .strip_prefix('{')
+                .and_then(|s| s.split_once('}'))
+                .map(|(inside, _)| inside)
+                .unwrap_or("");
+            found.push((&rest[..name_end], selector));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_dashboards_are_ready_for_provisioning() {
+    let mut uids = BTreeSet::new();
+    let mut metrics_used = BTreeSet::new();
+    let datasource = serde_json::json!({"type": "prometheus", "uid": "${DS_PROMETHEUS}"});
+    for (file, board) in dashboards() {
+        assert!(
+            uids.insert(board["uid"].as_str().unwrap().to_owned()),
+            "{file}: uid"
+        );
+        assert!(board["title"].is_string(), "{file}: title");
+        let variables = board["templating"]["list"].as_array().unwrap();
+        let names: Vec<&str> = variables
+            .iter()
+            .map(|v| v["name"].as_str().unwrap())
+            .collect();
+        for required in ["DS_PROMETHEUS", "query", "media_type", "queue"] {
+            assert!(names.contains(&required), "{file}: no ${required} variable");
+        }
+        let ds = &variables[0];
+        assert_eq!(
+            (&ds["name"], &ds["type"], &ds["query"]),
+            (
+                &"DS_PROMETHEUS".into(),
+                &"datasource".into(),
+                &"prometheus".into()
+            ),
+            "{file}"
+        );
+        for variable in &variables[1..] {
+            let name = variable["name"].as_str().unwrap();
+            assert_eq!(variable["datasource"], datasource, "{file}: ${name}");
+            if variable["includeAll"] == true {
+                // ".*" also matches series without the label (before queue names resolve).
+                assert_eq!(variable["allValue"], ".*", "{file}: ${name}");
+            }
+            for used in variables_used(variable["query"].as_str().unwrap()) {
+                let defined_before = names.iter().position(|n| *n == used).unwrap()
+                    < names.iter().position(|n| *n == name).unwrap();
+                assert!(
+                    defined_before,
+                    "{file}: ${name} uses ${used} before it is defined"
+                );
+            }
+        }
+
+        let mut ids = BTreeSet::new();
+        for panel in panels(&board) {
+            let title = panel["title"].as_str().unwrap();
+            assert!(
+                ids.insert(panel["id"].as_u64().unwrap()),
+                "{file}: panel id of {title}"
+            );
+            let grid = &panel["gridPos"];
+            let (x, w) = (grid["x"].as_u64().unwrap(), grid["w"].as_u64().unwrap());
+            assert!(
+                x + w <= 24 && grid["h"].as_u64().unwrap() > 0,
+                "{file}: {title} gridPos"
+            );
+            if panel["type"] == "row" {
+                continue;
+            }
+            assert_eq!(panel["datasource"], datasource, "{file}: {title}");
+            let targets = panel["targets"].as_array().unwrap();
+            assert!(!targets.is_empty(), "{file}: {title} has no query");
+            for target in targets {
+                assert_eq!(target["datasource"], datasource, "{file}: {title}");
+                let expr = target["expr"].as_str().unwrap();
+                for used in variables_used(expr) {
+                    assert!(
+                        names.contains(&used.as_str()),
+                        "{file}: {title} uses undefined ${used}"
+                    );
+                }
+                // Every conversation metric and per-queue recording rule is filtered by
+                // all three variables.
+                for (metric, selector) in
+                    selectors(expr, &["genesys_conversation_", "queue_media_type:"])
+                {
+                    metrics_used.insert(metric.to_owned());
+                    for filter in [
+                        "query=\"$query\"",
+                        "media_type=~\"$media_type\"",
+                        "\"$queue\"",
+                    ] {
+                        assert!(
+                            selector.contains(filter),
+                            "{file}: {title}: {metric} is not filtered by {filter}: {expr}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    // The panels that break numbers down per queue read the per-queue recording rules.
+    let recording = yaml("deploy/prometheus/recording.rules.yml");
+    for rule in recording["groups"][0]["rules"].as_sequence().unwrap() {
+        let record = str_of(&rule["record"], "record");
+        if record.starts_with("queue_media_type:") {
+            assert!(metrics_used.contains(record), "no dashboard uses {record}");
+        }
+    }
+}
+
+#[test]
+fn grafana_provisions_the_dashboards_and_a_prometheus_datasource() {
+    let provider = yaml("grafana/provisioning/dashboards/genesys.yml");
+    assert_eq!(provider["apiVersion"].as_u64(), Some(1));
+    let provider = &provider["providers"][0];
+    assert_eq!(provider["type"], "file");
+    assert!(provider["options"]["path"].is_string());
+    let datasources = yaml("grafana/provisioning/datasources/prometheus.yml");
+    assert_eq!(datasources["apiVersion"].as_u64(), Some(1));
+    let datasource = &datasources["datasources"][0];
+    assert_eq!(datasource["type"], "prometheus");
+    assert_eq!(datasource["access"], "proxy");
+    assert_eq!(datasource["isDefault"], true);
+}
