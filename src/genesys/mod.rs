@@ -3,6 +3,8 @@
 
 pub mod aggregates;
 pub mod auth;
+pub mod breaker;
 pub mod client;
 pub mod queues;
 pub mod region;
+pub mod retry;
