@@ -50,6 +50,7 @@ pub async fn run(
     let state = Arc::new(State {
         publisher,
         queries: settings.queries.clone(),
+        clock,
     });
     server::serve(listener, state, shutdown.clone()).await;
     pollers.join_all().await;
