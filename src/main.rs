@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use genesys_exporter::config::Config;
 use genesys_exporter::error::Error;
 use genesys_exporter::schedule::Clock;
-use genesys_exporter::simulator::{Org, Simulator, SimulatorConfig};
+use genesys_exporter::simulator::{FaultSpec, Org, Simulator, SimulatorConfig};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -42,6 +42,9 @@ struct RunArgs {
     /// Check the configuration, print a summary and exit (0 if it is valid).
     #[arg(long)]
     check_config: bool,
+    /// With --demo: a fault for the simulator to play, as for `simulate --fault`.
+    #[arg(long, value_name = "FAULT", requires = "demo")]
+    fault: Vec<FaultSpec>,
 }
 
 #[derive(Subcommand)]
@@ -71,6 +74,14 @@ struct SimulateArgs {
     client_id: String,
     #[arg(long, default_value = "demo-secret")]
     client_secret: String,
+    /// A fault to play, repeatable: a name and key=value fields, such as
+    /// `unavailable,seconds=30`, `rate_limited,retry_after=5,requests=3`,
+    /// `slow,delay=40`, `reset`, `revoke_tokens,after=60`, `forbidden` or
+    /// `malformed,body=html` (also invalid_json, truncated, wrong_types, unknown_metric,
+    /// missing_fields, out_of_range, empty). Common fields: after, seconds, requests, path.
+    /// More can be set while it runs with POST /simulator/faults.
+    #[arg(long, value_name = "FAULT")]
+    fault: Vec<FaultSpec>,
 }
 
 fn main() -> ExitCode {
@@ -111,7 +122,10 @@ async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
         config.listen = Some(listen);
     }
     if args.demo {
-        let simulator = SimulatorConfig::default();
+        let simulator = SimulatorConfig {
+            faults: args.fault,
+            ..SimulatorConfig::default()
+        };
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         tracing::info!(%url, "demo mode: serving the simulated Genesys Cloud API");
@@ -161,6 +175,7 @@ async fn simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow::Re
         client_secret: args.client_secret.into(),
         token_lifetime: Duration::from_secs(args.token_lifetime),
         org: Org::with_queues(args.queues, args.media_types),
+        faults: args.fault,
         ..SimulatorConfig::default()
     };
     let listener = TcpListener::bind(args.listen)
