@@ -3,6 +3,7 @@
 mod util;
 
 mod cli;
+mod faults;
 mod metrics_values;
 mod promtool;
 mod readme;
