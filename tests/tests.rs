@@ -7,4 +7,5 @@ mod faults;
 mod metrics_values;
 mod promtool;
 mod readme;
+mod scrapes;
 mod tokens;
