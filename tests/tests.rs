@@ -8,4 +8,5 @@ mod metrics_values;
 mod promtool;
 mod readme;
 mod scrapes;
+mod secrets;
 mod tokens;
