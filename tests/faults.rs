@@ -294,7 +294,7 @@ async fn every_malformed_body_fails_the_poll_and_keeps_the_previous_data() {
             Malformed::Empty => "an empty body",
         };
         assert!(
-            page.contains(&format!("aggregates: unreadable response: ")) && page.contains(problem),
+            page.contains("aggregates: unreadable response: ") && page.contains(problem),
             "{kind:?}: {page}"
         );
 
@@ -377,7 +377,8 @@ async fn a_ten_minute_outage_costs_a_bounded_number_of_requests() {
     // 6 s), then the probe that succeeds. Without the breaker: 4 attempts per poll,
     // a poll every 300 ms or so, about 80.
     assert!(sent <= 5 + 10 + 1, "{sent} requests");
-    assert!(sent >= 5 + 1, "{sent} requests");
+    // The 5 that open it and the probe that succeeds, at least.
+    assert!(sent > 5, "{sent} requests");
     assert!(of(&samples, "genesys_circuit_breaker_opens_total", &[]) >= 1.0);
 }
 
