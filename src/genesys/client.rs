@@ -1,5 +1,5 @@
 //! The HTTP client for the Genesys Cloud API. Every request, whatever its endpoint, goes
-//! through [`Transport::execute`] and so through the retry policy and the circuit breaker
+//! through `Transport::execute` and so through the retry policy and the circuit breaker
 //! of [`super::retry`].
 
 use serde::{Deserialize, Serialize};

@@ -8,10 +8,10 @@
 //! | anything else | returned to the caller: 2xx, and refusals that repeating cannot fix (400, 403, 404, 501); a 401 is the caller's to handle (one token renewal, one retry) |
 //!
 //! backon supplies the backoff sequence and the retry loop; this module decides what is
-//! worth repeating and how long to wait. Every attempt also passes the [`Breaker`], and a
-//! `Retry-After` longer than the cap holds back every request until it has passed, so that
-//! the exporter never calls sooner than the API asked. Each failed request is counted and
-//! logged in one line with its ININ-Correlation-Id.
+//! worth repeating and how long to wait. Every attempt also passes the circuit breaker
+//! ([`super::breaker`]), and a `Retry-After` longer than the cap holds back every request
+//! until it has passed, so that the exporter never calls sooner than the API asked. Each
+//! failed request is counted and logged in one line with its ININ-Correlation-Id.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
