@@ -119,7 +119,7 @@ impl Job for QueryJob {
             }
             Err(error) => {
                 metrics.polls_failed.get_or_create(&label).inc();
-                tracing::error!(query = %self.query.name, %window, %error, "poll failed; still serving the previous data");
+                tracing::error!(query = %self.query.name, %window, %error, "poll failed; the previous data stays until it is max_age old");
                 self.publisher
                     .failed(&self.query.name, error.to_string(), now);
                 Err(error)

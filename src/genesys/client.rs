@@ -195,19 +195,14 @@ fn seconds(value: &str) -> Option<Duration> {
 impl Reply {
     /// The error that a non-2xx answer stands for, from the Genesys error body if it has one.
     pub(crate) fn api_error(&self, endpoint: Endpoint) -> Error {
-        let parsed = serde_json::from_slice::<ErrorBody>(&self.body).unwrap_or_default();
+        let (code, message) = self.code_and_message();
         let permission = (self.status == StatusCode::FORBIDDEN)
             .then(|| missing_permission(&self.body))
             .flatten();
-        let message = if parsed.message.is_empty() {
-            snippet(&self.body)
-        } else {
-            parsed.message
-        };
         Error::Api {
             endpoint,
             status: self.status.as_u16(),
-            code: parsed.code,
+            code,
             message,
             permission,
             correlation_id: self.correlation_id.clone(),
@@ -217,21 +212,26 @@ impl Reply {
     /// "aggregates: HTTP 503 service.unavailable: ... [ININ-Correlation-Id ...]": what
     /// the answer said, without advice, for the log line of each failed attempt.
     pub(crate) fn summary(&self, endpoint: Endpoint) -> String {
+        let (code, message) = self.code_and_message();
+        let mut summary = format!(
+            "{endpoint}: HTTP {} {code}: {message}",
+            self.status.as_u16()
+        );
+        if let Some(id) = &self.correlation_id {
+            summary.push_str(&format!(" [ININ-Correlation-Id {id}]"));
+        }
+        summary
+    }
+
+    /// The Genesys error body's code and message, or the body's first line if it is not one.
+    fn code_and_message(&self) -> (String, String) {
         let parsed = serde_json::from_slice::<ErrorBody>(&self.body).unwrap_or_default();
         let message = if parsed.message.is_empty() {
             snippet(&self.body)
         } else {
             parsed.message
         };
-        let mut summary = format!(
-            "{endpoint}: HTTP {} {}: {message}",
-            self.status.as_u16(),
-            parsed.code
-        );
-        if let Some(id) = &self.correlation_id {
-            summary.push_str(&format!(" [ININ-Correlation-Id {id}]"));
-        }
-        summary
+        (parsed.code, message)
     }
 
     fn decode<T: DeserializeOwned>(&self, endpoint: Endpoint) -> Result<T> {
@@ -416,5 +416,125 @@ impl Client {
         reply
             .decode(endpoint)
             .map_err(|error| self.transport.failed(endpoint, error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, content_type: &str, body: &'static str) -> Reply {
+        Reply {
+            status: StatusCode::from_u16(status).unwrap(),
+            body: Bytes::from_static(body.as_bytes()),
+            correlation_id: Some("c0ffee".into()),
+            content_type: content_type.into(),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn a_403_names_the_permission_its_body_says_is_missing() {
+        let from_params = reply(
+            403,
+            "application/json",
+            r#"{"message": "You are missing the following permission(s): [{permissions}]", "code": "missing.permissions", "status": 403,
+                "messageParams": {"permissions": "routing:queue:view"}}"#,
+        );
+        let error = from_params.api_error(Endpoint::Aggregates).to_string();
+        assert!(
+            error.contains(
+                "grant the OAuth client's role the permission routing:queue:view in every division"
+            ),
+            "{error}"
+        );
+        assert!(error.contains("[ININ-Correlation-Id c0ffee]"), "{error}");
+
+        let from_message = reply(
+            403,
+            "application/json",
+            r#"{"message": "Unable to perform the requested action. You are missing the following permission(s): [analytics:conversationAggregate:view]", "code": "missing.permissions", "status": 403}"#,
+        );
+        assert!(matches!(
+            from_message.api_error(Endpoint::Aggregates),
+            Error::Api { permission: Some(p), .. } if p == "analytics:conversationAggregate:view"
+        ));
+
+        // Without a name in the body, the one the endpoint needs.
+        let silent = reply(403, "text/plain", "Forbidden");
+        let error = silent.api_error(Endpoint::Queues);
+        assert!(matches!(
+            error,
+            Error::Api {
+                permission: None,
+                ..
+            }
+        ));
+        assert!(
+            error
+                .to_string()
+                .contains("the permission routing:queue:view")
+        );
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds() {
+        assert_eq!(seconds("5"), Some(Duration::from_secs(5)));
+        assert_eq!(seconds(" 1.5 "), Some(Duration::from_millis(1500)));
+        assert_eq!(seconds("1e30"), Some(Duration::MAX));
+        assert_eq!(seconds("-1"), None);
+        assert_eq!(seconds("Wed, 21 Oct 2026 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn an_unreadable_body_is_described_by_what_it_is() {
+        let decode = |reply: Reply| {
+            reply
+                .decode::<AggregateResponse>(Endpoint::Aggregates)
+                .unwrap_err()
+                .to_string()
+        };
+        let empty = decode(reply(200, "application/json", ""));
+        assert!(
+            empty.starts_with(
+                "aggregates: unreadable response: an empty body in a 0-byte body (application/json)"
+            ),
+            "{empty}"
+        );
+        let html = decode(reply(
+            200,
+            "text/html",
+            "<html><body>Maintenance</body></html>",
+        ));
+        assert!(html.contains("an HTML page instead of JSON"), "{html}");
+        assert!(
+            !html.contains("Maintenance"),
+            "the body is not quoted: {html}"
+        );
+        let cut = decode(reply(200, "application/json", r#"{"results": [{"gro"#));
+        assert!(cut.contains("truncated JSON"), "{cut}");
+        assert!(cut.ends_with("[ININ-Correlation-Id c0ffee]"), "{cut}");
+    }
+
+    #[test]
+    fn the_failure_log_line_says_what_the_api_said_without_advice() {
+        let unavailable = reply(
+            503,
+            "application/json",
+            r#"{"message": "The service is currently unavailable", "code": "service.unavailable", "status": 503}"#,
+        );
+        assert_eq!(
+            unavailable.summary(Endpoint::Aggregates),
+            "aggregates: HTTP 503 service.unavailable: The service is currently unavailable [ININ-Correlation-Id c0ffee]"
+        );
+        let gateway = reply(
+            502,
+            "text/html",
+            "<html>\n<h1>502 Bad Gateway</h1>\n</html>",
+        );
+        assert_eq!(
+            gateway.summary(Endpoint::Token),
+            "token: HTTP 502 : <html> [ININ-Correlation-Id c0ffee]"
+        );
     }
 }
