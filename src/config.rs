@@ -18,9 +18,11 @@ use serde::{Deserialize, Deserializer};
 use crate::error::{Error, Result};
 use crate::genesys::aggregates::{self, AggregationQuery, metric_kind};
 use crate::genesys::auth::Credentials;
+use crate::genesys::breaker::BreakerSettings;
 use crate::genesys::client::ClientSettings;
 use crate::genesys::jobs::JobOptions;
 use crate::genesys::region;
+use crate::genesys::retry::RetrySettings;
 use crate::schedule::{Granularity, Schedule, Window};
 
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9871";
@@ -51,6 +53,22 @@ pub const DEFAULT_REPORT_CHUNK_DAYS: u32 = 7;
 /// The keys that can also be set as `GENESYS_<KEY>`, the names Genesys tools use; every
 /// key can be set as `GENESYS_EXPORTER_<KEY>`.
 pub const SHORT_ENV_KEYS: &[&str] = &["client_id", "client_secret", "region"];
+/// Attempts per request, the first included, for 429s, 5xx (but 501), timeouts and
+/// requests without an answer.
+pub const DEFAULT_RETRY_ATTEMPTS: u32 = 4;
+pub const MAX_RETRY_ATTEMPTS: u32 = 10;
+/// The exponential backoff between attempts: 1 s, 2 s, 4 s, ... up to 30 s, each drawn
+/// at random from zero up to that (full jitter). Not a config key: tests shorten them.
+pub const DEFAULT_RETRY_BACKOFF_BASE: Duration = Duration::from_secs(1);
+pub const DEFAULT_RETRY_BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// As the official Go SDK: a 429 is waited out unless that takes longer than this.
+pub const DEFAULT_RATE_LIMIT_MAX_WAIT: Duration = Duration::from_secs(180);
+pub const DEFAULT_BREAKER_FAILURES: u32 = 5;
+pub const DEFAULT_BREAKER_COOL_DOWN: Duration = Duration::from_secs(60);
+/// Shorter cool-downs would probe a service in maintenance more often than it can help.
+pub const MIN_BREAKER_COOL_DOWN: Duration = Duration::from_secs(30);
+/// A query's data is dropped when it is this many buckets older than its last success.
+pub const DEFAULT_MAX_AGE_BUCKETS: u32 = 2;
 
 /// The configuration as written, before it is checked.
 #[derive(Debug, Default, Deserialize)]
@@ -78,6 +96,12 @@ pub struct Config {
     #[serde(default, deserialize_with = "optional_duration")]
     pub job_timeout: Option<Duration>,
     pub report_chunk_days: Option<u32>,
+    pub retry_attempts: Option<u32>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub rate_limit_max_wait: Option<Duration>,
+    pub breaker_failures: Option<u32>,
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub breaker_cool_down: Option<Duration>,
 }
 
 /// One `[[queries]]` table as written.
@@ -94,6 +118,8 @@ pub struct QueryConfig {
     pub time_zone: Option<String>,
     #[serde(default)]
     pub allow_unbounded_labels: bool,
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub max_age: Option<Duration>,
 }
 
 /// The checked configuration that the rest of the program runs on.
@@ -118,6 +144,8 @@ pub struct Query {
     pub group_by: Vec<String>,
     pub metrics: Vec<String>,
     pub filter: Option<serde_json::Value>,
+    /// How long after its last successful poll the query's data is still served.
+    pub max_age: Duration,
 }
 
 impl Query {
@@ -284,6 +312,27 @@ impl Config {
                 problems.push(format!("{key}: must be longer than zero, such as \"30s\""));
             }
         }
+        let retry_attempts = self.retry_attempts.unwrap_or(DEFAULT_RETRY_ATTEMPTS);
+        if !(1..=MAX_RETRY_ATTEMPTS).contains(&retry_attempts) {
+            problems.push(format!(
+                "retry_attempts: {retry_attempts} is out of range; use 1 (no retries) to {MAX_RETRY_ATTEMPTS} (default {DEFAULT_RETRY_ATTEMPTS})"
+            ));
+        }
+        let breaker_failures = self.breaker_failures.unwrap_or(DEFAULT_BREAKER_FAILURES);
+        if breaker_failures == 0 {
+            problems.push(format!(
+                "breaker_failures: must be at least 1 (default {DEFAULT_BREAKER_FAILURES})"
+            ));
+        }
+        let breaker_cool_down = self.breaker_cool_down.unwrap_or(DEFAULT_BREAKER_COOL_DOWN);
+        if breaker_cool_down < MIN_BREAKER_COOL_DOWN {
+            problems.push(format!(
+                "breaker_cool_down: {}s is too short to let Genesys Cloud recover; use at least {}s (default {}s)",
+                breaker_cool_down.as_secs_f64(),
+                MIN_BREAKER_COOL_DOWN.as_secs(),
+                DEFAULT_BREAKER_COOL_DOWN.as_secs()
+            ));
+        }
 
         if self.report_chunk_days == Some(0) {
             problems.push("report_chunk_days: must be at least 1".into());
@@ -302,6 +351,17 @@ impl Config {
                 },
                 request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
                 connect_timeout: self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+                retry: RetrySettings {
+                    attempts: retry_attempts,
+                    rate_limit_max_wait: self
+                        .rate_limit_max_wait
+                        .unwrap_or(DEFAULT_RATE_LIMIT_MAX_WAIT),
+                    ..RetrySettings::default()
+                },
+                breaker: BreakerSettings {
+                    failures: breaker_failures,
+                    cool_down: breaker_cool_down,
+                },
             },
             listen,
             retry_delay: self.retry_delay.unwrap_or(DEFAULT_RETRY_DELAY),
@@ -390,6 +450,20 @@ fn check_query(key: &str, query: &QueryConfig, problems: &mut Vec<String>) -> Op
         }
     }
 
+    let max_age = match (query.max_age, granularity) {
+        (Some(max_age), Some(granularity)) if max_age < granularity.shortest() => {
+            problems.push(format!(
+                "{key}.max_age: {}s is shorter than one {granularity} bucket, so data would be dropped before the next bucket is due; make it at least {}s (default two buckets)",
+                max_age.as_secs(),
+                granularity.shortest().as_secs()
+            ));
+            max_age
+        }
+        (Some(max_age), _) => max_age,
+        (None, Some(granularity)) => granularity.shortest() * DEFAULT_MAX_AGE_BUCKETS,
+        (None, None) => Duration::ZERO,
+    };
+
     if let Some(filter) = &query.filter
         && !filter.is_object()
     {
@@ -412,6 +486,7 @@ fn check_query(key: &str, query: &QueryConfig, problems: &mut Vec<String>) -> Op
         group_by,
         metrics,
         filter: query.filter.clone(),
+        max_age,
     })
 }
 
@@ -596,6 +671,60 @@ mod tests {
             .extract::<Config>()
             .unwrap_err();
         assert!(error.to_string().contains("client_idd"), "{error}");
+    }
+
+    #[test]
+    fn resilience_settings_have_defaults_and_can_be_set() {
+        let settings = config(CREDENTIALS).validate().unwrap();
+        let client = &settings.client;
+        assert_eq!(client.retry.attempts, 4);
+        assert_eq!(client.retry.rate_limit_max_wait, Duration::from_secs(180));
+        assert_eq!(client.breaker.failures, 5);
+        assert_eq!(client.breaker.cool_down, Duration::from_secs(60));
+        // Two 15-minute buckets.
+        assert_eq!(settings.queries[0].max_age, Duration::from_secs(1800));
+
+        let settings = config(&format!(
+            "{CREDENTIALS}retry_attempts = 2\nrate_limit_max_wait = \"1m\"\nbreaker_failures = 3\nbreaker_cool_down = \"45s\"\n[[queries]]\nname = \"q\"\ngranularity = \"P1D\"\n[[queries]]\nname = \"r\"\nmax_age = \"1h\"\n"
+        ))
+        .validate()
+        .unwrap();
+        let client = &settings.client;
+        assert_eq!(client.retry.attempts, 2);
+        assert_eq!(client.retry.rate_limit_max_wait, Duration::from_secs(60));
+        assert_eq!(client.breaker.failures, 3);
+        assert_eq!(client.breaker.cool_down, Duration::from_secs(45));
+        // Two days of 23 hours, the shortest a day can be.
+        assert_eq!(
+            settings.queries[0].max_age,
+            Duration::from_secs(2 * 23 * 3600)
+        );
+        assert_eq!(settings.queries[1].max_age, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn resilience_settings_out_of_range_are_refused_with_the_fix() {
+        let error = problems(&format!(
+            "{CREDENTIALS}retry_attempts = 0\nbreaker_failures = 0\nbreaker_cool_down = \"5s\"\n[[queries]]\nname = \"q\"\nmax_age = \"10m\"\n"
+        ));
+        assert!(
+            error.contains("retry_attempts: 0 is out of range; use 1 (no retries) to 10"),
+            "{error}"
+        );
+        assert!(
+            error.contains("breaker_failures: must be at least 1"),
+            "{error}"
+        );
+        assert!(
+            error.contains(
+                "breaker_cool_down: 5s is too short to let Genesys Cloud recover; use at least 30s"
+            ),
+            "{error}"
+        );
+        assert!(
+            error.contains("queries[0].max_age: 600s is shorter than one PT15M bucket"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The crate's one error type. Each variant says what went wrong and what to do about it;
 //! [`Error::reason`] turns it into a bounded label value for the failure counters.
 
+use std::time::Duration;
+
 use crate::genesys::client::Endpoint;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -31,12 +33,14 @@ pub enum Error {
     },
 
     /// The API answered with an error status.
-    #[error("{endpoint}: HTTP {status} {code}: {message}{}{}", remedy(*.status, code), correlation(.correlation_id))]
+    #[error("{endpoint}: HTTP {status} {code}: {message}{}{}", remedy(*.endpoint, *.status, .permission.as_deref()), correlation(.correlation_id))]
     Api {
         endpoint: Endpoint,
         status: u16,
         code: String,
         message: String,
+        /// For a 403: the permission the error body says is missing, if it names one.
+        permission: Option<String>,
         correlation_id: Option<String>,
     },
 
@@ -55,6 +59,25 @@ pub enum Error {
         detail: String,
         correlation_id: Option<String>,
     },
+
+    /// Not sent, because the circuit breaker is open: Genesys Cloud kept answering 503 or
+    /// 504, or not at all. `retry_in` is `None` while another request probes it.
+    #[error("{endpoint}: not sent: {}", circuit(*.retry_in))]
+    CircuitOpen {
+        endpoint: Endpoint,
+        retry_in: Option<Duration>,
+    },
+
+    /// Not sent, because Genesys Cloud asked (with a 429's Retry-After) to wait longer than
+    /// `rate_limit_max_wait`.
+    #[error(
+        "{endpoint}: not sent: Genesys Cloud rate-limited this client for another {}s, longer than rate_limit_max_wait; it is asked again after that",
+        .retry_in.as_secs()
+    )]
+    RateLimited {
+        endpoint: Endpoint,
+        retry_in: Duration,
+    },
 }
 
 impl Error {
@@ -65,31 +88,53 @@ impl Error {
             Error::Transport { timeout: true, .. } => "timeout",
             Error::Transport { .. } => "transport",
             Error::OAuth { .. } => "oauth",
-            Error::Api { status, .. } => match status {
-                400 => "bad_request",
-                401 => "unauthorized",
-                403 => "forbidden",
-                404 => "not_found",
-                429 => "rate_limited",
-                500..=599 => "server_error",
-                _ => "other_status",
-            },
+            Error::Api { status, .. } => status_reason(*status),
             Error::Decode { .. } => "decode",
             Error::Job { .. } => "job_failed",
+            Error::CircuitOpen { .. } => "circuit_open",
+            Error::RateLimited { .. } => "rate_limited",
         }
     }
 }
 
-fn remedy(status: u16, code: &str) -> &'static str {
-    match (status, code) {
-        (401, _) => " (the access token was refused twice; check the OAuth client is active)",
-        (403, _) => {
-            " (grant the OAuth client's role analytics:conversationAggregate:view in every division of the queues)"
-        }
-        (400, _) => {
+/// The failure reason of an HTTP status.
+pub fn status_reason(status: u16) -> &'static str {
+    match status {
+        400 => "bad_request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        429 => "rate_limited",
+        500..=599 => "server_error",
+        _ => "other_status",
+    }
+}
+
+/// What to do about an error status, said after the API's own message.
+fn remedy(endpoint: Endpoint, status: u16, permission: Option<&str>) -> String {
+    match status {
+        400 if matches!(endpoint, Endpoint::Aggregates | Endpoint::Jobs) => {
             " (the query was rejected; fix the query's metrics, group_by, filter or granularity)"
+                .into()
         }
-        _ => "",
+        401 => " (the access token was refused twice; check the OAuth client is active)".into(),
+        403 => format!(
+            " (grant the OAuth client's role the permission {} in every division whose queues should be seen)",
+            permission.unwrap_or(endpoint.permission())
+        ),
+        404 => format!(
+            " (Genesys Cloud has no {endpoint} endpoint at this address; check region, or api_url and login_url)"
+        ),
+        429 => {
+            " (rate limited: an OAuth client gets about 300 requests a minute, shared by everything using it; give the exporter its own OAuth client)"
+                .into()
+        }
+        501 => String::new(),
+        500..=599 => {
+            " (Genesys Cloud is failing or down for maintenance; the request was retried with backoff)"
+                .into()
+        }
+        _ => String::new(),
     }
 }
 
@@ -97,5 +142,13 @@ fn correlation(id: &Option<String>) -> String {
     match id {
         Some(id) => format!(" [ININ-Correlation-Id {id}]"),
         None => String::new(),
+    }
+}
+
+fn circuit(retry_in: Option<Duration>) -> String {
+    let why = "the circuit breaker is open after repeated 503, 504 or unanswered requests";
+    match retry_in {
+        Some(wait) => format!("{why}; the next probe goes out in {}s", wait.as_secs()),
+        None => format!("{why}; a probe request is in flight"),
     }
 }

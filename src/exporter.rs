@@ -39,6 +39,7 @@ pub async fn run(
     let state = Arc::new(State {
         publisher: publisher.clone(),
         queries: settings.queries.clone(),
+        clock: clock.clone(),
     });
     let server = tokio::spawn(server::serve(listener, state, shutdown.clone()));
 
@@ -46,10 +47,11 @@ pub async fn run(
         // Names first, so that series are published with their queue label from the start
         // rather than gaining it a moment later as new series.
         tokio::select! {
-            _ = refresh_names(&names, &client, &publisher) => {}
+            _ = refresh_names(&names, &client, &publisher, &clock) => {}
             () = shutdown.cancelled() => {}
         }
         let (names, client, publisher) = (names.clone(), client.clone(), publisher.clone());
+        let clock = clock.clone();
         let every = settings.queue_names_refresh;
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
@@ -58,7 +60,7 @@ pub async fn run(
                     () = tokio::time::sleep(every) => {}
                     () = shutdown.cancelled() => return,
                 }
-                refresh_names(&names, &client, &publisher).await;
+                refresh_names(&names, &client, &publisher, &clock).await;
             }
         });
     }
@@ -88,8 +90,8 @@ pub async fn run(
 }
 
 /// Refreshes queue names and republishes with them; a failure keeps the names known.
-async fn refresh_names(names: &QueueNames, client: &Client, publisher: &Publisher) {
+async fn refresh_names(names: &QueueNames, client: &Client, publisher: &Publisher, clock: &Clock) {
     if names.refresh(client).await.is_ok() {
-        publisher.set_queue_names(names.current());
+        publisher.set_queue_names(names.current(), clock.now());
     }
 }

@@ -1,7 +1,6 @@
 //! The HTTP/1 serving loop that the exporter and the simulator share: accept connections,
 //! hand each request to a handler, and on shutdown let requests in flight finish.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
 
@@ -50,7 +49,14 @@ where
         let handler = handler.clone();
         let service = service_fn(move |request| {
             let handler = handler.clone();
-            async move { Ok::<_, Infallible>(handler(request).await) }
+            async move {
+                let response = handler(request).await;
+                if response.extensions().get::<DropConnection>().is_some() {
+                    // An error from the service makes hyper close the connection unanswered.
+                    return Err(DropConnection);
+                }
+                Ok(response)
+            }
         });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
@@ -70,6 +76,26 @@ where
     {
         tracing::warn!("connections still open after {DRAIN_TIMEOUT:?}; closing them");
     }
+}
+
+/// Marks a response that must not be sent: the connection is closed without an answer
+/// instead, as when a peer resets it. The simulator uses it to play a lost connection.
+#[derive(Debug, Clone, Copy)]
+pub struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped without an answer, on purpose")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+/// A response that closes the connection instead of being sent.
+pub fn drop_connection() -> Response<Body> {
+    let mut response = Response::new(Body::default());
+    response.extensions_mut().insert(DropConnection);
+    response
 }
 
 /// A response with a status, a content type and a body.

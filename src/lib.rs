@@ -8,13 +8,16 @@
 //!   [`config::Settings`]; every default lives there.
 //! - [`genesys`]: the Genesys Cloud wire format. [`genesys::region`] turns a region into
 //!   URLs, [`genesys::auth`] caches the client-credentials token, [`genesys::client`]
-//!   sends requests and turns answers into [`error::Error`]s, [`genesys::aggregates`] and
-//!   [`genesys::queues`] hold the request and response types and the metric catalogue.
+//!   sends requests and turns answers into [`error::Error`]s, every one of them under the
+//!   retry policy of [`genesys::retry`] and the circuit breaker of [`genesys::breaker`];
+//!   [`genesys::aggregates`] and [`genesys::queues`] hold the request and response types
+//!   and the metric catalogue.
 //! - [`schedule`]: bucket arithmetic (which window is the latest completed one, and when
 //!   it is due) over an injected [`schedule::Clock`].
 //! - [`poller`]: one loop per query that polls each due window and hands the answer on.
 //! - [`snapshot`]: flattens an answer into gauges by the naming rules, and renders every
-//!   query's latest gauges plus the self-metrics once per poll.
+//!   query's latest gauges plus the self-metrics once per poll (and again when data
+//!   passes its maximum age or the circuit breaker changes state).
 //! - [`metrics`]: the exporter's own metrics, in one process-long registry.
 //! - [`server`]: `/metrics`, `/`, `/healthz` and `/readyz`, on [`http`], the hyper 1
 //!   serving loop shared with the simulator.
@@ -22,7 +25,8 @@
 //!   JSON, CSV or a table.
 //! - [`queue_names`]: queue names for queue IDs, refreshed on a timer.
 //! - [`exporter`]: wires the above together and runs until cancelled.
-//! - [`simulator`]: a fake Genesys Cloud for `--demo` and the tests.
+//! - [`simulator`]: a fake Genesys Cloud for `--demo` and the tests, with switchable
+//!   faults ([`simulator::faults`]) for the resilience tests.
 //! - [`error`]: the one error type, with a bounded `reason` for metric labels.
 
 pub mod config;

@@ -16,7 +16,7 @@ use genesys_exporter::genesys::client::Client;
 use genesys_exporter::metrics::Metrics;
 use genesys_exporter::report::{self, Format};
 use genesys_exporter::schedule::Clock;
-use genesys_exporter::simulator::{Org, Simulator, SimulatorConfig};
+use genesys_exporter::simulator::{FaultSpec, Org, Simulator, SimulatorConfig};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -48,6 +48,9 @@ struct RunArgs {
     /// Check the configuration, print a summary and exit (0 if it is valid).
     #[arg(long)]
     check_config: bool,
+    /// With --demo: a fault for the simulator to play, as for `simulate --fault`.
+    #[arg(long, value_name = "FAULT", requires = "demo")]
+    fault: Vec<FaultSpec>,
 }
 
 #[derive(Subcommand)]
@@ -127,6 +130,14 @@ struct SimulateArgs {
     client_id: String,
     #[arg(long, default_value = "demo-secret")]
     client_secret: String,
+    /// A fault to play, repeatable: a name and key=value fields, such as
+    /// `unavailable,seconds=30`, `rate_limited,retry_after=5,requests=3`,
+    /// `slow,delay=40`, `reset`, `revoke_tokens,after=60`, `forbidden` or
+    /// `malformed,body=html` (also invalid_json, truncated, wrong_types, unknown_metric,
+    /// missing_fields, out_of_range, empty). Common fields: after, seconds, requests, path.
+    /// More can be set while it runs with POST /simulator/faults.
+    #[arg(long, value_name = "FAULT")]
+    fault: Vec<FaultSpec>,
 }
 
 fn main() -> ExitCode {
@@ -168,7 +179,7 @@ async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
         config.listen = Some(listen);
     }
     if args.demo {
-        start_demo(&mut config, &shutdown).await?;
+        start_demo(&mut config, args.fault, &shutdown).await?;
     }
     let settings = config.validate()?;
     if args.check_config {
@@ -201,8 +212,15 @@ async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
 }
 
 /// Starts the simulator in this process and points `config` at it.
-async fn start_demo(config: &mut Config, shutdown: &CancellationToken) -> anyhow::Result<()> {
-    let simulator = SimulatorConfig::default();
+async fn start_demo(
+    config: &mut Config,
+    faults: Vec<FaultSpec>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let simulator = SimulatorConfig {
+        faults,
+        ..SimulatorConfig::default()
+    };
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     tracing::info!(%url, "demo mode: serving the simulated Genesys Cloud API");
@@ -221,7 +239,7 @@ async fn start_demo(config: &mut Config, shutdown: &CancellationToken) -> anyhow
 async fn report(args: ReportArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let mut config = Config::load(args.config.as_deref())?;
     if args.demo {
-        start_demo(&mut config, &shutdown).await?;
+        start_demo(&mut config, Vec::new(), &shutdown).await?;
     }
     let mut query = match &args.query {
         Some(name) => config
@@ -289,6 +307,7 @@ async fn simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow::Re
         org: Org::with_queues(args.queues, args.media_types),
         sync_result_limit: args.sync_result_limit,
         job_page_size: args.job_page_size,
+        faults: args.fault,
         ..SimulatorConfig::default()
     };
     let listener = TcpListener::bind(args.listen)

@@ -48,7 +48,16 @@ pub struct Metrics {
     pub token_refreshes: Counter,
     pub queue_names_up: Gauge,
     pub queue_names: Gauge,
+    pub api_retries: Family<FailureLabels, Counter>,
+    pub rate_limit_remaining: Family<EndpointLabel, Gauge>,
+    pub breaker_state: Gauge,
+    pub breaker_opens: Counter,
 }
+
+/// The values of `genesys_circuit_breaker_state`.
+pub const BREAKER_CLOSED: i64 = 0;
+pub const BREAKER_HALF_OPEN: i64 = 1;
+pub const BREAKER_OPEN: i64 = 2;
 
 impl Metrics {
     /// Registers every metric, with `genesys_up` at 0 for each query until its first
@@ -69,6 +78,10 @@ impl Metrics {
             token_refreshes: Counter::default(),
             queue_names_up: Gauge::default(),
             queue_names: Gauge::default(),
+            api_retries: Family::default(),
+            rate_limit_remaining: Family::default(),
+            breaker_state: Gauge::default(),
+            breaker_opens: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -135,6 +148,26 @@ impl Metrics {
             "genesys_queue_names",
             "Queue names known, for the queue label",
             metrics.queue_names.clone(),
+        );
+        registry.register(
+            "genesys_api_retries",
+            "Genesys Cloud requests repeated after a 429, a 5xx, a timeout or no answer, by endpoint and the reason of the failure before",
+            metrics.api_retries.clone(),
+        );
+        registry.register(
+            "genesys_api_rate_limit_remaining",
+            "Requests left in the current rate-limit window, from the last answer's inin-ratelimit-allowed minus inin-ratelimit-count",
+            metrics.rate_limit_remaining.clone(),
+        );
+        registry.register(
+            "genesys_circuit_breaker_state",
+            "0 closed (requests go out), 1 half-open (one probe is out), 2 open (no requests until the cool-down ends)",
+            metrics.breaker_state.clone(),
+        );
+        registry.register(
+            "genesys_circuit_breaker_opens",
+            "Times the circuit breaker opened",
+            metrics.breaker_opens.clone(),
         );
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info

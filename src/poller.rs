@@ -2,7 +2,11 @@
 //! after that it wakes when the next bucket has ended and settled. A poll that runs late
 //! takes the next bucket in sequence, so none is skipped or repeated; a poll that fails is
 //! retried after `retry_delay`, and if newer buckets completed meanwhile it jumps to the
-//! latest one and counts the ones it skipped.
+//! latest one and logs and counts the ones it skipped: after an outage the latest data
+//! matters, and the buckets in between would take a request each.
+//!
+//! `genesys_up` is not set here: the publisher derives it from the last poll's outcome
+//! and the circuit breaker's state.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -85,7 +89,6 @@ impl Job for QueryJob {
             Ok(response) => {
                 let data = flatten(&self.query.name, &self.query.group_by, window, &response);
                 let series = data.series();
-                metrics.up.get_or_create(&label).set(1);
                 metrics
                     .last_success
                     .get_or_create(&label)
@@ -99,14 +102,14 @@ impl Job for QueryJob {
                     .get_or_create(&label)
                     .set(window.end.as_second() as f64);
                 metrics.series.get_or_create(&label).set(series as i64);
-                self.publisher.publish(&self.query.name, window, data, now);
+                self.publisher
+                    .publish(&self.query.name, window, data, now, self.query.max_age);
                 tracing::info!(query = %self.query.name, %window, series, "published");
                 Ok(())
             }
             Err(error) => {
-                metrics.up.get_or_create(&label).set(0);
                 metrics.polls_failed.get_or_create(&label).inc();
-                tracing::error!(query = %self.query.name, %window, %error, "poll failed; still serving the previous data");
+                tracing::error!(query = %self.query.name, %window, %error, "poll failed; the previous data stays until it is max_age old");
                 self.publisher
                     .failed(&self.query.name, error.to_string(), now);
                 Err(error)
@@ -119,13 +122,16 @@ impl Job for QueryJob {
             .buckets_skipped
             .get_or_create(&QueryLabel::new(&self.query.name))
             .inc_by(buckets);
-        tracing::warn!(
-            query = %self.query.name,
-            buckets,
-            from = %from.start,
-            to = %to.start,
-            "buckets completed while polls failed; publishing the latest instead"
-        );
+        let mut bucket = from;
+        while bucket.start < to.start {
+            tracing::warn!(
+                query = %self.query.name,
+                bucket = %bucket,
+                latest = %to,
+                "bucket skipped: it completed while polls failed; polling the latest instead"
+            );
+            bucket = self.query.schedule.following(bucket);
+        }
     }
 }
 

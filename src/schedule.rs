@@ -7,6 +7,7 @@
 //! daylight-saving day is 23 or 25 hours long, as the API counts it.
 
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::civil::Date;
@@ -210,15 +211,25 @@ impl Schedule {
 }
 
 /// Where the poller gets the time from. Tests use [`Clock::starting_at`] with tokio's paused
-/// time, so that a day of polling runs in milliseconds.
+/// time, so that a day of polling runs in milliseconds, or move it forward with
+/// [`Clock::advance`] to let an exporter on real sockets live through an hour at once.
 #[derive(Debug, Clone)]
 pub enum Clock {
     System,
-    /// Wall time that starts at a given instant and advances with tokio's clock.
+    /// Wall time that starts at a given instant and advances with tokio's clock, plus
+    /// whatever it was moved forward by. Clones share the moves.
     Simulated {
         start: Timestamp,
         origin: tokio::time::Instant,
+        moved: Arc<Moves>,
     },
+}
+
+/// How far a simulated clock was moved forward, and a way to wake its sleepers.
+#[derive(Debug, Default)]
+pub struct Moves {
+    by: Mutex<Duration>,
+    notify: tokio::sync::Notify,
 }
 
 impl Clock {
@@ -226,23 +237,68 @@ impl Clock {
         Clock::Simulated {
             start,
             origin: tokio::time::Instant::now(),
+            moved: Arc::default(),
         }
     }
 
     pub fn now(&self) -> Timestamp {
         match self {
             Clock::System => Timestamp::now(),
-            Clock::Simulated { start, origin } => {
-                *start + SignedDuration::try_from(origin.elapsed()).expect("elapsed time is short")
+            Clock::Simulated {
+                start,
+                origin,
+                moved,
+            } => {
+                let by = *moved.by.lock().unwrap_or_else(|p| p.into_inner());
+                *start
+                    + SignedDuration::try_from(origin.elapsed() + by)
+                        .expect("elapsed time is short")
             }
         }
     }
 
+    /// Moves a simulated clock forward by `by`, as if that much time had passed at once,
+    /// and wakes whoever sleeps on it. Only tests do this.
+    ///
+    /// # Panics
+    ///
+    /// On [`Clock::System`], which cannot be moved.
+    pub fn advance(&self, by: Duration) {
+        let Clock::Simulated { moved, .. } = self else {
+            panic!("only a simulated clock can be moved");
+        };
+        *moved.by.lock().unwrap_or_else(|p| p.into_inner()) += by;
+        moved.notify.notify_waiters();
+    }
+
     /// Sleeps until `deadline`; returns at once if it has passed.
     pub async fn sleep_until(&self, deadline: Timestamp) {
-        let remaining = deadline.duration_since(self.now());
-        if let Ok(remaining) = Duration::try_from(remaining) {
-            tokio::time::sleep(remaining).await;
+        loop {
+            let moves = match self {
+                Clock::System => None,
+                Clock::Simulated { moved, .. } => Some(moved.notify.notified()),
+            };
+            tokio::pin!(moves);
+            // Listening before reading the time, so that a move in between is not missed.
+            if let Some(moved) = moves.as_mut().as_pin_mut() {
+                moved.enable();
+            }
+            let remaining = deadline.duration_since(self.now());
+            let Ok(remaining) = Duration::try_from(remaining) else {
+                return;
+            };
+            if remaining.is_zero() {
+                return;
+            }
+            match moves.as_mut().as_pin_mut() {
+                None => tokio::time::sleep(remaining).await,
+                Some(moved) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(remaining) => {}
+                        () = moved => {}
+                    }
+                }
+            }
         }
     }
 }
@@ -412,5 +468,26 @@ mod tests {
             ts("2026-08-20T10:15:00Z"),
             "a past deadline returns at once"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn moving_the_clock_forward_wakes_its_sleepers() {
+        let clock = Clock::starting_at(ts("2026-08-20T10:00:00Z"));
+        let sleeper = clock.clone();
+        let woke = tokio::spawn(async move {
+            sleeper.sleep_until(ts("2026-08-20T10:15:00Z")).await;
+            tokio::time::Instant::now()
+        });
+        let started = tokio::time::Instant::now();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        // Not yet: ten more minutes to go.
+        clock.advance(Duration::from_secs(240));
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert!(!woke.is_finished());
+        // Now past the deadline.
+        clock.advance(Duration::from_secs(900));
+        let woke_at = woke.await.unwrap();
+        assert_eq!(woke_at - started, Duration::from_secs(120));
+        assert_eq!(clock.now(), ts("2026-08-20T10:21:00Z"));
     }
 }

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Query;
 use crate::http::{self, Body};
+use crate::schedule::Clock;
 use crate::snapshot::Publisher;
 
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -22,6 +23,8 @@ pub const OPENMETRICS_FORMAT: &str = "application/openmetrics-text; version=1.0.
 pub struct State {
     pub publisher: Arc<Publisher>,
     pub queries: Vec<Query>,
+    /// Tells the publisher the time, against which data passes its maximum age.
+    pub clock: Clock,
 }
 
 pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: CancellationToken) {
@@ -54,7 +57,7 @@ fn handle(state: &State, request: &Request<Incoming>) -> Response<Body> {
 }
 
 fn metrics(state: &State, request: &Request<Incoming>) -> Response<Body> {
-    let exposition = state.publisher.current();
+    let exposition = state.publisher.current(state.clock.now());
     let accept = request
         .headers()
         .get(ACCEPT)
@@ -134,11 +137,14 @@ fn landing_page(state: &State) -> String {
         let window = status
             .window
             .map_or("none".to_string(), |w| w.to_interval());
-        let outcome = match (&status.last_poll, &status.last_error) {
+        let mut outcome = match (&status.last_poll, &status.last_error) {
             (None, _) => "waiting for the first poll".to_string(),
             (Some(_), None) => "ok".to_string(),
             (Some(_), Some(error)) => format!("failed: {error}"),
         };
+        if status.stale {
+            outcome.push_str(" (no success for longer than max_age: its data is no longer served)");
+        }
         let _ = writeln!(
             page,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",

@@ -27,7 +27,7 @@ const NAMES: &[(&str, &str)] = &[
 ];
 
 /// What the exporter should publish, computed from the simulator's own answer.
-fn expected_samples(window_start: Timestamp, window_end: Timestamp) -> Samples {
+pub fn expected_samples(window_start: Timestamp, window_end: Timestamp) -> Samples {
     let request = AggregationQuery {
         interval: format!(
             "{}/{}",

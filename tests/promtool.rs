@@ -1,9 +1,20 @@
-//! The exposition passes `promtool check metrics`, Prometheus's own linter.
+//! The exposition passes `promtool check metrics`, Prometheus's own linter, and label
+//! values written by people are escaped so that they read back as written.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::util::{get, start_busy_afternoon};
+use genesys_exporter::genesys::aggregates::{
+    AggregateGroup, AggregateResponse, IntervalData, MetricEntry, Stats,
+};
+use genesys_exporter::metrics::Metrics;
+use genesys_exporter::schedule::Window;
+use genesys_exporter::snapshot::{Publisher, flatten};
+use jiff::Timestamp;
+
+use crate::util::{get, parse, start_busy_afternoon, value};
 
 /// promtool, or `None` outside CI when it is not installed. Under CI it must be there.
 pub fn promtool() -> Option<&'static str> {
@@ -19,12 +30,8 @@ pub fn promtool() -> Option<&'static str> {
     Some("promtool")
 }
 
-#[tokio::test]
-async fn promtool_check_metrics_reports_nothing() {
-    let Some(promtool) = promtool() else { return };
-    let (_sim, exporter) = start_busy_afternoon().await;
-    let body = get(&format!("{}/metrics", exporter.url)).await.body;
-
+/// Runs `promtool check metrics` on `body` and asserts it succeeds without a word.
+fn assert_promtool_accepts(promtool: &str, body: &str) {
     let mut child = Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -46,4 +53,80 @@ async fn promtool_check_metrics_reports_nothing() {
     );
     assert!(output.status.success(), "promtool: {said}");
     assert_eq!(said.trim(), "", "promtool had something to say");
+}
+
+#[tokio::test]
+async fn promtool_check_metrics_reports_nothing() {
+    let Some(promtool) = promtool() else { return };
+    let (_sim, exporter) = start_busy_afternoon().await;
+    let body = get(&format!("{}/metrics", exporter.url)).await.body;
+    assert_promtool_accepts(promtool, &body);
+}
+
+#[test]
+fn label_values_written_by_people_read_back_as_written() {
+    let values = [
+        "Sales \"EMEA\"",
+        r"C:\queues\back\",
+        "two\nlines",
+        "Åsa's Kø, 日本語 🎧",
+        "tab\there } { = ,",
+        "",
+    ];
+    let window = Window {
+        start: "2026-08-20T10:00:00Z".parse().unwrap(),
+        end: "2026-08-20T10:15:00Z".parse().unwrap(),
+    };
+    let response = AggregateResponse {
+        results: values
+            .iter()
+            .enumerate()
+            .map(|(i, value)| AggregateGroup {
+                group: [("queueId", value), ("wrapUpCode", value)]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                data: vec![IntervalData {
+                    interval: window.to_interval(),
+                    metrics: vec![MetricEntry {
+                        metric: "nOffered".into(),
+                        qualifier: Some(value.to_string()),
+                        stats: Stats {
+                            count: Some(i as f64),
+                            ..Stats::default()
+                        },
+                    }],
+                }],
+            })
+            .collect(),
+    };
+    let group_by = ["queueId".to_string(), "wrapUpCode".to_string()];
+    let data = flatten("people", &group_by, window, &response);
+    let publisher = Publisher::new(Arc::new(Metrics::new(["people"])), ["people"]);
+    let now = Timestamp::UNIX_EPOCH;
+    publisher.publish("people", window, data, now, Duration::from_secs(3600));
+    let exposition = publisher.current(now);
+
+    for body in [&exposition.text, &exposition.openmetrics] {
+        let samples = parse(std::str::from_utf8(body).unwrap());
+        for (i, written) in values.iter().enumerate() {
+            let labels = [
+                ("query", "people"),
+                ("queue_id", written),
+                ("wrap_up_code", written),
+                ("qualifier", written),
+            ];
+            assert_eq!(
+                value(&samples, "genesys_conversation_offered", &labels),
+                Some(i as f64),
+                "{written:?}"
+            );
+        }
+    }
+    let text = std::str::from_utf8(&exposition.text).unwrap();
+    assert!(text.contains(r#"queue_id="two\nlines""#), "{text}");
+    assert!(text.contains(r#"queue_id="C:\\queues\\back\\""#), "{text}");
+    if let Some(promtool) = promtool() {
+        assert_promtool_accepts(promtool, text);
+    }
 }

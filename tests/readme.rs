@@ -76,6 +76,19 @@ fn every_self_metric_in_the_readme_is_exported() {
             reason: "oauth",
         })
         .inc();
+    metrics
+        .api_retries
+        .get_or_create(&FailureLabels {
+            endpoint: "aggregates",
+            reason: "server_error",
+        })
+        .inc();
+    metrics
+        .rate_limit_remaining
+        .get_or_create(&EndpointLabel {
+            endpoint: "aggregates",
+        })
+        .set(300);
     let exposition = metrics.encode_text();
     let rows = table_rows("| metric | meaning |");
     assert!(rows.len() >= 10);
@@ -88,4 +101,34 @@ fn every_self_metric_in_the_readme_is_exported() {
             );
         }
     }
+}
+
+#[test]
+fn every_test_the_fault_matrix_names_exists() {
+    let rows = table_rows("| fault | behaviour | test |");
+    assert!(rows.len() >= 15);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut named = 0;
+    for row in rows {
+        // `file.rs` `test_name` [`test_name` ...], with "; " between files.
+        for part in row[2].split("; ") {
+            let spans = names(part);
+            let (file, tests) = spans.split_first().expect(part);
+            let path = if file.starts_with("src/") {
+                root.join(file)
+            } else {
+                root.join("tests").join(file)
+            };
+            let source = std::fs::read_to_string(&path)
+                .unwrap_or_else(|_| panic!("{}: no such file", path.display()));
+            for test in tests {
+                assert!(
+                    source.contains(&format!("fn {test}(")),
+                    "{file} has no test {test}"
+                );
+                named += 1;
+            }
+        }
+    }
+    assert!(named >= 20);
 }

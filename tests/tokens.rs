@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use genesys_exporter::genesys::aggregates::AggregationQuery;
 use genesys_exporter::genesys::auth::Credentials;
+use genesys_exporter::genesys::breaker::BreakerSettings;
 use genesys_exporter::genesys::client::{Client, ClientSettings};
+use genesys_exporter::genesys::retry::RetrySettings;
 use genesys_exporter::metrics::Metrics;
 use genesys_exporter::simulator::{RequestCounts, SimulatorConfig};
 
@@ -22,6 +24,8 @@ fn client(sim: &Sim, secret: &str) -> Client {
         },
         request_timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(5),
+        retry: RetrySettings::default(),
+        breaker: BreakerSettings::default(),
     };
     Client::new(&settings, Arc::new(Metrics::new([]))).unwrap()
 }

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use genesys_exporter::config::{Config, QueryConfig};
+use genesys_exporter::config::{Config, QueryConfig, Settings};
 use genesys_exporter::schedule::Clock;
 use genesys_exporter::simulator::{Simulator, SimulatorConfig};
 use tokio::net::TcpListener;
@@ -65,7 +65,12 @@ impl Drop for Exporter {
 }
 
 pub async fn start_exporter(config: Config, clock: Clock) -> Exporter {
-    let settings = config.validate().unwrap();
+    start_exporter_with(config.validate().unwrap(), clock).await
+}
+
+/// An exporter running in this process on checked settings, which a test may have changed
+/// beyond what the configuration allows (such as a cool-down shorter than 30 s).
+pub async fn start_exporter_with(settings: Settings, clock: Clock) -> Exporter {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
@@ -209,9 +214,12 @@ impl Process {
         Process::spawn(command)
     }
 
+    /// Runs `command` with its stderr collected, logging at `info` unless it sets RUST_LOG.
     pub fn spawn(mut command: Command) -> Process {
+        if !command.get_envs().any(|(name, _)| name == "RUST_LOG") {
+            command.env("RUST_LOG", "info");
+        }
         let mut child = command
-            .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -269,4 +277,99 @@ pub fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
     let path = std::env::temp_dir().join(format!("genesys-exporter-{}-{name}", std::process::id()));
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// Settings for `sim`'s demo credentials with every wait of the retry policy, the
+/// circuit breaker and the poller cut about a hundredfold, so that tests on real sockets
+/// live through outages in real time: retry_delay 200 ms (30 s), backoff 10 ms doubling
+/// to 100 ms (1 s to 30 s), cool-down 600 ms (60 s). Attempts and thresholds keep their
+/// defaults: 4 attempts per request, the breaker opens after 5 failures.
+pub fn fast_settings(sim: &Sim, queries: Vec<QueryConfig>) -> Settings {
+    let mut settings = config_for(sim, queries).validate().unwrap();
+    settings.retry_delay = Duration::from_millis(200);
+    settings.client.retry.backoff_base = Duration::from_millis(10);
+    settings.client.retry.backoff_max = Duration::from_millis(100);
+    settings.client.breaker.cool_down = Duration::from_millis(600);
+    settings.client.request_timeout = Duration::from_secs(5);
+    settings
+}
+
+/// One bucket of the default query.
+pub const BUCKET: Duration = Duration::from_secs(15 * 60);
+
+/// The busy afternoon of [`start_busy_afternoon`] with [`fast_settings`], changed by
+/// `adjust`, once it has published; with the clock, which the test moves forward.
+pub async fn start_fast_afternoon(adjust: impl FnOnce(&mut Settings)) -> (Sim, Exporter, Clock) {
+    let sim = start_simulator(SimulatorConfig::default()).await;
+    let mut settings = fast_settings(&sim, vec![]);
+    adjust(&mut settings);
+    let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
+    let exporter = start_exporter_with(settings, clock.clone()).await;
+    wait_for_metrics(&exporter.url, |s| {
+        value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
+    })
+    .await;
+    (sim, exporter, clock)
+}
+
+/// Sets a fault through the simulator's control endpoint, as JSON such as
+/// `{"fault": "unavailable", "seconds": 30}`.
+pub async fn set_fault(sim: &Sim, fault: serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/simulator/faults", sim.url))
+        .json(&fault)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+/// Clears every fault through the control endpoint.
+pub async fn clear_faults(sim: &Sim) {
+    let response = reqwest::Client::new()
+        .delete(format!("{}/simulator/faults", sim.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+/// The exporter's samples now.
+pub async fn scrape(exporter: &Exporter) -> Samples {
+    parse(&get(&format!("{}/metrics", exporter.url)).await.body)
+}
+
+/// The value of a counter or gauge of the default query, or of an endpoint and reason;
+/// 0 when the series is absent (a counter that never counted).
+pub fn of(samples: &Samples, name: &str, labels: &[(&str, &str)]) -> f64 {
+    value(samples, name, labels).unwrap_or(0.0)
+}
+
+pub const DEFAULT: &[(&str, &str)] = &[("query", "default")];
+
+/// `genesys_api_failures_total` or `genesys_api_retries_total` of the aggregates endpoint.
+pub fn aggregates(samples: &Samples, name: &str, reason: &str) -> f64 {
+    of(
+        samples,
+        name,
+        &[("endpoint", "aggregates"), ("reason", reason)],
+    )
+}
+
+/// The Genesys data series alone.
+pub fn conversation(samples: &Samples) -> Samples {
+    samples
+        .iter()
+        .filter(|((name, _), _)| name.starts_with("genesys_conversation_"))
+        .map(|(series, value)| (series.clone(), *value))
+        .collect()
+}
+
+/// The end of the published interval, as text such as `14:15`.
+pub fn interval_end(samples: &Samples) -> String {
+    let end = of(samples, "genesys_interval_end_timestamp_seconds", DEFAULT);
+    jiff::Timestamp::from_second(end as i64)
+        .unwrap()
+        .strftime("%H:%M")
+        .to_string()
 }

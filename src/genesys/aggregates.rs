@@ -1,8 +1,12 @@
 //! The conversation aggregates query: request and response types as they are on the wire,
 //! and the catalogue of metric names and groupBy dimensions the API accepts.
 //!
-//! Every response field is optional on the wire, so every field here has a default: a
-//! missing field means "nothing to report", never a decoding error.
+//! Every response field is optional on the wire, so almost every field here has a default:
+//! a missing field means "nothing to report", never a decoding error. The exceptions are
+//! what a number cannot be placed without: a data entry's `interval` and a metric entry's
+//! `metric`. A response is also refused, as not answering the query, when it names a
+//! metric that is not in the catalogue or holds a number no statistic can have (a negative
+//! count or time, a ratio above 1).
 
 use std::collections::BTreeMap;
 
@@ -95,12 +99,44 @@ pub struct IntervalData {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "WireMetricEntry")]
 pub struct MetricEntry {
     pub metric: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qualifier: Option<String>,
     #[serde(default)]
     pub stats: Stats,
+}
+
+/// A metric entry as read, before it is checked.
+#[derive(Deserialize)]
+struct WireMetricEntry {
+    metric: String,
+    #[serde(default)]
+    qualifier: Option<String>,
+    #[serde(default)]
+    stats: Stats,
+}
+
+impl TryFrom<WireMetricEntry> for MetricEntry {
+    type Error = String;
+
+    fn try_from(wire: WireMetricEntry) -> Result<MetricEntry, String> {
+        let metric = wire.metric;
+        if metric_kind(&metric).is_none() {
+            return Err(format!(
+                "unknown metric '{metric}', not in the Genesys metric catalogue"
+            ));
+        }
+        wire.stats
+            .check()
+            .map_err(|problem| format!("{metric}: {problem}"))?;
+        Ok(MetricEntry {
+            metric,
+            qualifier: wire.qualifier,
+            stats: wire.stats,
+        })
+    }
 }
 
 /// The statistics of one metric in one bucket. Timers are in milliseconds.
@@ -135,6 +171,42 @@ pub struct Stats {
     pub p99: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calculated_metric_value: Option<f64>,
+}
+
+impl Stats {
+    /// Every statistic is a count, a time or a ratio: none is negative, no ratio is above 1.
+    /// (`calculatedMetricValue` is left alone: it is not exported and its range is not
+    /// documented.)
+    fn check(&self) -> Result<(), String> {
+        let non_negative = [
+            ("max", self.max),
+            ("min", self.min),
+            ("count", self.count),
+            ("countNegative", self.count_negative),
+            ("countPositive", self.count_positive),
+            ("sum", self.sum),
+            ("current", self.current),
+            ("numerator", self.numerator),
+            ("denominator", self.denominator),
+            ("p95", self.p95),
+            ("p99", self.p99),
+        ];
+        for (name, value) in non_negative {
+            if let Some(value) = value
+                && !(value.is_finite() && value >= 0.0)
+            {
+                return Err(format!("{name} {value} is out of range (negative)"));
+            }
+        }
+        for (name, value) in [("ratio", self.ratio), ("target", self.target)] {
+            if let Some(value) = value
+                && !(0.0..=1.0).contains(&value)
+            {
+                return Err(format!("{name} {value} is out of range (0 to 1)"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What a metric measures, told by the first letter of its name.
@@ -419,5 +491,71 @@ mod tests {
         assert_eq!(metrics[0].stats.count, Some(877.0));
         assert_eq!(metrics[1].stats.sum, Some(40279740.0));
         assert_eq!(metrics[2].stats.target, Some(0.8));
+    }
+
+    /// The decoding error of a one-group response whose only metric entry is `entry`.
+    fn refusal(entry: &str) -> String {
+        let body = format!(
+            r#"{{"results": [{{"group": {{"queueId": "q"}}, "data": [{{"interval": "2026-08-20T10:00:00.000Z/2026-08-20T10:15:00.000Z", "metrics": [{entry}]}}]}}]}}"#
+        );
+        serde_json::from_str::<AggregateResponse>(&body)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn a_response_that_does_not_answer_the_query_is_refused() {
+        for (entry, problem) in [
+            (
+                r#"{"metric": "nBogus", "stats": {"count": 1}}"#,
+                "unknown metric 'nBogus', not in the Genesys metric catalogue",
+            ),
+            (
+                r#"{"metric": "nOffered", "stats": {"count": -877}}"#,
+                "nOffered: count -877 is out of range (negative)",
+            ),
+            (
+                r#"{"metric": "tHandle", "stats": {"sum": -1.5}}"#,
+                "tHandle: sum -1.5 is out of range (negative)",
+            ),
+            (
+                r#"{"metric": "oServiceLevel", "stats": {"ratio": 4.2}}"#,
+                "oServiceLevel: ratio 4.2 is out of range (0 to 1)",
+            ),
+            (r#"{"stats": {"count": 1}}"#, "missing field `metric`"),
+            (
+                r#"{"metric": "nOffered", "stats": {"count": "877"}}"#,
+                "invalid type: string \"877\", expected f64",
+            ),
+            (
+                r#"{"metric": "nOffered", "stats": {"count": 1e999}}"#,
+                "number out of range",
+            ),
+        ] {
+            let error = refusal(entry);
+            assert!(error.starts_with(problem), "{entry}: {error}");
+        }
+        let error = serde_json::from_str::<AggregateResponse>(
+            r#"{"results": [{"data": [{"metrics": []}]}]}"#,
+        )
+        .unwrap_err();
+        assert!(error.to_string().starts_with("missing field `interval`"));
+    }
+
+    #[test]
+    fn optional_fields_may_be_missing() {
+        let response: AggregateResponse = serde_json::from_str(
+            r#"{"results": [{"data": [{"interval": "2026-08-20T10:00:00.000Z/2026-08-20T10:15:00.000Z", "metrics": [{"metric": "nOffered"}]}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(response.results[0].group.len(), 0);
+        assert_eq!(
+            response.results[0].data[0].metrics[0].stats,
+            Stats::default()
+        );
+        assert_eq!(
+            serde_json::from_str::<AggregateResponse>("{}").unwrap(),
+            AggregateResponse::default()
+        );
     }
 }

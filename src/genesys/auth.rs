@@ -142,7 +142,8 @@ impl TokenCache {
                 },
                 None => reply.api_error(endpoint),
             };
-            return Err(self.transport.failed(endpoint, error));
+            // Counted and logged as it came in.
+            return Err(error);
         }
         // The body holds the token: a decoding error must not quote it.
         let granted: TokenResponse = serde_json::from_slice(&reply.body).map_err(|error| {

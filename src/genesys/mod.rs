@@ -3,7 +3,9 @@
 
 pub mod aggregates;
 pub mod auth;
+pub mod breaker;
 pub mod client;
 pub mod jobs;
 pub mod queues;
 pub mod region;
+pub mod retry;

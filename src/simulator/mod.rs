@@ -9,6 +9,7 @@
 //! do not overlap.
 
 pub mod data;
+pub mod faults;
 mod jobs;
 
 use std::collections::HashMap;
@@ -38,6 +39,7 @@ use crate::genesys::queues::{QUEUES_PATH, Queue, QueuePage};
 use crate::http::{Body, json};
 
 pub use data::{Org, QueueProfile, SimQueue, aggregate};
+pub use faults::{Fault, FaultSpec, Malformed};
 
 /// Request bodies larger than this get a 413, as the real API does for oversized requests.
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -61,6 +63,8 @@ pub struct SimulatorConfig {
     pub job_page_size: usize,
     /// Looks at a job's state that answer PENDING before it is FULFILLED.
     pub job_pending_checks: u32,
+    /// Faults in force from the start; more can be set while it runs.
+    pub faults: Vec<FaultSpec>,
 }
 
 impl Default for SimulatorConfig {
@@ -74,6 +78,7 @@ impl Default for SimulatorConfig {
             sync_result_limit: None,
             job_page_size: 50,
             job_pending_checks: 1,
+            faults: Vec::new(),
         }
     }
 }
@@ -109,6 +114,7 @@ struct State {
     queues_requests: AtomicU64,
     jobs_requests: AtomicU64,
     unauthorized: AtomicU64,
+    faults: faults::Faults,
     jobs: jobs::Jobs,
     /// Changes to the org's queue list made at run time.
     directory: Mutex<Directory>,
@@ -127,6 +133,10 @@ impl Simulator {
         let jobs = jobs::Jobs::new(config.job_pending_checks, config.job_page_size);
         // `RandomState` is seeded from the OS per process: randomness without a `rand` crate.
         let seed = RandomState::new().hash_one(std::process::id());
+        let faults = faults::Faults::default();
+        for spec in &config.faults {
+            faults.add(spec.clone());
+        }
         Simulator {
             state: Arc::new(State {
                 config,
@@ -140,6 +150,7 @@ impl Simulator {
                 unauthorized: AtomicU64::new(0),
                 jobs,
                 directory: Mutex::default(),
+                faults,
             }),
         }
     }
@@ -228,7 +239,8 @@ impl Simulator {
     {
         let method = request.method().clone();
         let path = request.uri().path().to_string();
-        let response = self.route(request).await;
+        let mut response = self.route(request).await;
+        self.gateway_headers(&path, &mut response);
         let status = response.status().as_u16();
         if status == 401 {
             self.state.unauthorized.fetch_add(1, Ordering::Relaxed);
@@ -243,8 +255,14 @@ impl Simulator {
         B::Error: std::error::Error + Send + Sync + 'static,
     {
         let path = request.uri().path();
+        if path == faults::CONTROL_PATH {
+            return self.control(request).await;
+        }
         if path == TOKEN_PATH {
             self.state.token_requests.fetch_add(1, Ordering::Relaxed);
+            if let Some(answer) = self.fault(path).await {
+                return answer;
+            }
             if request.method() != Method::POST {
                 return self.error(405, "method.not.allowed", "Use POST for /oauth/token");
             }
@@ -261,6 +279,9 @@ impl Simulator {
         };
         if let Some(counter) = counter {
             counter.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(answer) = self.fault(path).await {
+            return answer;
         }
         // Like the real gateway, authentication comes before routing.
         if let Some(refusal) = self.refuse_unauthorized(&request) {
@@ -367,19 +388,30 @@ impl Simulator {
     /// A fresh token: 48 bytes of keyed hash output, base64url like a real token. Unique
     /// because each comes from its own serial number; unpredictable because of the seed.
     fn issue_token(&self) -> String {
-        let serial = self.next_serial();
-        let mut bytes = Vec::with_capacity(48);
-        for i in 0..6u64 {
-            let word = data::mix(self.state.seed ^ data::mix(serial.wrapping_mul(8) + i));
-            bytes.extend_from_slice(&word.to_le_bytes());
-        }
-        let token = URL_SAFE_NO_PAD.encode(bytes);
+        let token = self.token_for(self.next_serial());
         let now = Instant::now();
         let mut tokens = self.tokens();
         // Forget expired tokens so that the map stays as small as the set of valid ones.
         tokens.retain(|_, expires| *expires > now);
         tokens.insert(token.clone(), now + self.state.config.token_lifetime);
         token
+    }
+
+    fn token_for(&self, serial: u64) -> String {
+        let mut bytes = Vec::with_capacity(48);
+        for i in 0..6u64 {
+            let word = data::mix(self.state.seed ^ data::mix(serial.wrapping_mul(8) + i));
+            bytes.extend_from_slice(&word.to_le_bytes());
+        }
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// Every access token issued so far, and then some: tokens share their serial numbers
+    /// with context ids, so this is the token of every serial used. For tests that check
+    /// no token leaks.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        let used = self.state.serial.load(Ordering::Relaxed);
+        (0..used).map(|serial| self.token_for(serial)).collect()
     }
 
     /// The 401 answer for a request without a valid bearer token, `None` when it has one.

@@ -1,0 +1,550 @@
+//! The one retry policy that every request to Genesys Cloud goes through (token,
+//! aggregates, queues, and any endpoint added later), as the official SDKs behave:
+//!
+//! | answer | what happens |
+//! |---|---|
+//! | 429 | wait its `Retry-After` plus up to `backoff_base` of jitter, then retry; give up once the waits for one request would pass `rate_limit_max_wait` (180 s) |
+//! | 5xx except 501, no answer, timeout | exponential backoff with full jitter, at most `attempts` attempts |
+//! | anything else | returned to the caller: 2xx, and refusals that repeating cannot fix (400, 403, 404, 501); a 401 is the caller's to handle (one token renewal, one retry) |
+//!
+//! backon supplies the backoff sequence and the retry loop; this module decides what is
+//! worth repeating and how long to wait. Every attempt also passes the circuit breaker
+//! ([`super::breaker`]), and a `Retry-After` longer than the cap holds back every request
+//! until it has passed, so that the exporter never calls sooner than the API asked. Each
+//! failed request is counted and logged in one line with its ININ-Correlation-Id.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use tokio::time::Instant;
+
+use super::breaker::{Breaker, BreakerSettings};
+use super::client::{Endpoint, Reply};
+use crate::config::{
+    DEFAULT_RATE_LIMIT_MAX_WAIT, DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BACKOFF_BASE,
+    DEFAULT_RETRY_BACKOFF_MAX,
+};
+use crate::error::{Error, Result, status_reason};
+use crate::metrics::{FailureLabels, Metrics};
+
+#[derive(Debug, Clone)]
+pub struct RetrySettings {
+    /// Attempts per request, the first included, for answers worth repeating.
+    pub attempts: u32,
+    /// The first backoff delay, doubled for each further retry up to `backoff_max`; also
+    /// the most jitter added to a `Retry-After`.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// The most one request waits in total on 429s before it gives up.
+    pub rate_limit_max_wait: Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        RetrySettings {
+            attempts: DEFAULT_RETRY_ATTEMPTS,
+            backoff_base: DEFAULT_RETRY_BACKOFF_BASE,
+            backoff_max: DEFAULT_RETRY_BACKOFF_MAX,
+            rate_limit_max_wait: DEFAULT_RATE_LIMIT_MAX_WAIT,
+        }
+    }
+}
+
+/// What an attempt's outcome calls for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Verdict {
+    /// Hand it to the caller: a success, a refusal that repeating cannot fix, or a request
+    /// that was not sent.
+    Final,
+    /// 429: wait as long as the API asked, when it said.
+    RateLimited(Option<Duration>),
+    /// 5xx other than 501, no answer, or a timeout: the API may be down.
+    Unavailable,
+}
+
+fn verdict(outcome: &Result<Reply>) -> Verdict {
+    match outcome {
+        Err(Error::Transport { .. }) => Verdict::Unavailable,
+        Err(_) => Verdict::Final,
+        Ok(reply) => match reply.status.as_u16() {
+            429 => Verdict::RateLimited(reply.retry_after),
+            // Not Implemented will not become implemented by asking again.
+            501 => Verdict::Final,
+            500..=599 => Verdict::Unavailable,
+            _ => Verdict::Final,
+        },
+    }
+}
+
+/// The outcomes the circuit breaker counts: the API is down or unreachable.
+fn is_outage(outcome: &Result<Reply>) -> bool {
+    match outcome {
+        Err(Error::Transport { .. }) => true,
+        Err(_) => false,
+        Ok(reply) => matches!(reply.status.as_u16(), 503 | 504),
+    }
+}
+
+/// An attempt worth repeating, and why.
+struct Repeatable {
+    outcome: Result<Reply>,
+    verdict: Verdict,
+}
+
+/// Sends requests under the retry policy and the circuit breaker.
+pub(crate) struct Retrier {
+    settings: RetrySettings,
+    breaker: Breaker,
+    /// Until when Genesys Cloud asked, by a 429's `Retry-After`, not to be called.
+    rate_limited_until: Mutex<Option<Instant>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Retrier {
+    pub(crate) fn new(
+        settings: RetrySettings,
+        breaker: BreakerSettings,
+        metrics: Arc<Metrics>,
+    ) -> Retrier {
+        Retrier {
+            settings,
+            breaker: Breaker::new(breaker, metrics.clone()),
+            rate_limited_until: Mutex::new(None),
+            metrics,
+        }
+    }
+
+    /// Runs `attempt` until its outcome is final or the policy gives up, and returns the
+    /// last outcome: a reply (of any status) or the error of a request without an answer.
+    pub(crate) async fn send<F, Fut>(&self, endpoint: Endpoint, mut attempt: F) -> Result<Reply>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Reply>>,
+    {
+        let mut waited = self.wait_out_rate_limit(endpoint).await?;
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.settings.backoff_base)
+            .with_max_delay(self.settings.backoff_max)
+            .with_factor(2.0)
+            .with_max_times(self.settings.attempts.saturating_sub(1) as usize);
+        let result = (|| {
+            // Admitted when the attempt starts, not when it was planned.
+            let admitted = self
+                .breaker
+                .admit(endpoint)
+                .map(|permit| (permit, attempt()));
+            async move {
+                let (permit, sent) = match admitted {
+                    Ok(admitted) => admitted,
+                    Err(refused) => return Ok(Err(refused)),
+                };
+                let outcome = sent.await;
+                permit.record(is_outage(&outcome));
+                match verdict(&outcome) {
+                    Verdict::Final => Ok(outcome),
+                    verdict => {
+                        if let Verdict::RateLimited(Some(after)) = verdict {
+                            self.hold_off(after);
+                        }
+                        Err(Repeatable { outcome, verdict })
+                    }
+                }
+            }
+        })
+        .retry(backoff)
+        .sleep(tokio::time::sleep)
+        // Once the breaker is open, the next attempt would be refused anyway.
+        .when(|_| !self.breaker.is_open())
+        .adjust(|failed, backoff| self.delay(failed.verdict, backoff, &mut waited))
+        .notify(|failed, wait| self.report(endpoint, &failed.outcome, Some(wait)))
+        .await;
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(failed) => failed.outcome,
+        };
+        self.report(endpoint, &outcome, None);
+        outcome
+    }
+
+    /// How long to wait before the next attempt, or `None` to give up. `backoff` is the
+    /// exponential sequence's next delay, `None` once the attempts are used up.
+    fn delay(
+        &self,
+        verdict: Verdict,
+        backoff: Option<Duration>,
+        waited: &mut Duration,
+    ) -> Option<Duration> {
+        let backoff = backoff?;
+        match verdict {
+            Verdict::RateLimited(Some(after)) => {
+                if *waited + after > self.settings.rate_limit_max_wait {
+                    return None;
+                }
+                let wait = after + self.settings.backoff_base.mul_f64(fastrand::f64());
+                *waited += wait;
+                Some(wait)
+            }
+            // Full jitter: anywhere from nothing to the backoff delay, so that clients
+            // that failed together do not come back together.
+            _ => Some(backoff.mul_f64(fastrand::f64())),
+        }
+    }
+
+    /// Holds back every request for `after` from now, unless already held back longer.
+    fn hold_off(&self, after: Duration) {
+        let until = Instant::now() + after;
+        let mut held = self.lock_rate_limit();
+        if held.is_none_or(|held| held < until) {
+            *held = Some(until);
+        }
+    }
+
+    /// Waits until Genesys Cloud's last `Retry-After` has passed, if that is within the
+    /// cap, and returns how long it waited; refuses to send if it is not.
+    async fn wait_out_rate_limit(&self, endpoint: Endpoint) -> Result<Duration> {
+        let until = *self.lock_rate_limit();
+        let Some(wait) = until.and_then(|until| until.checked_duration_since(Instant::now()))
+        else {
+            return Ok(Duration::ZERO);
+        };
+        if wait > self.settings.rate_limit_max_wait {
+            return Err(Error::RateLimited {
+                endpoint,
+                retry_in: wait,
+            });
+        }
+        let wait = wait + self.settings.backoff_base.mul_f64(fastrand::f64());
+        tracing::debug!(
+            %endpoint,
+            wait_seconds = wait.as_secs_f64(),
+            "waiting for the rate limit to pass"
+        );
+        tokio::time::sleep(wait).await;
+        Ok(wait)
+    }
+
+    /// Counts and logs a failed request, with the wait before the next attempt if there is
+    /// one. Successes and requests that were not sent are not failed requests.
+    fn report(&self, endpoint: Endpoint, outcome: &Result<Reply>, retry_in: Option<Duration>) {
+        let (reason, what) = match outcome {
+            Ok(reply) if reply.status.is_success() => return,
+            Ok(reply) => (
+                status_reason(reply.status.as_u16()),
+                reply.summary(endpoint),
+            ),
+            Err(error @ Error::Transport { .. }) => (error.reason(), error.to_string()),
+            Err(_) => return,
+        };
+        let labels = FailureLabels {
+            endpoint: endpoint.as_str(),
+            reason,
+        };
+        self.metrics.api_failures.get_or_create(&labels).inc();
+        match retry_in {
+            Some(wait) => {
+                self.metrics.api_retries.get_or_create(&labels).inc();
+                tracing::warn!(
+                    error = %what,
+                    retry_in_seconds = wait.as_secs_f64(),
+                    "Genesys Cloud request failed; retrying"
+                );
+            }
+            None => tracing::warn!(error = %what, "Genesys Cloud request failed"),
+        }
+    }
+
+    fn lock_rate_limit(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.rate_limited_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use bytes::Bytes;
+    use reqwest::StatusCode;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::metrics::BREAKER_OPEN;
+    use crate::poller::{self, Job};
+    use crate::schedule::{Clock, Granularity, Schedule, Window};
+
+    /// What the fake API answers to one attempt.
+    #[derive(Clone, Copy)]
+    enum Reaction {
+        Status(u16),
+        TooMany { retry_after: u64 },
+        Silence,
+        TimedOut,
+    }
+    use Reaction::*;
+
+    fn outcome(answer: Reaction) -> Result<Reply> {
+        let reply = |status, retry_after: Option<u64>| {
+            Ok(Reply {
+                status: StatusCode::from_u16(status).unwrap(),
+                body: Bytes::from_static(br#"{"message": "m", "code": "c", "status": 0}"#),
+                correlation_id: Some("corr-1".into()),
+                content_type: "application/json".into(),
+                retry_after: retry_after.map(Duration::from_secs),
+            })
+        };
+        match answer {
+            Status(status) => reply(status, None),
+            TooMany { retry_after } => reply(429, Some(retry_after)),
+            Silence | TimedOut => Err(Error::Transport {
+                endpoint: Endpoint::Aggregates,
+                detail: "no answer".into(),
+                timeout: matches!(answer, TimedOut),
+            }),
+        }
+    }
+
+    fn retrier(settings: RetrySettings, breaker: BreakerSettings) -> (Retrier, Arc<Metrics>) {
+        let metrics = Arc::new(Metrics::new(["q"]));
+        (Retrier::new(settings, breaker, metrics.clone()), metrics)
+    }
+
+    fn defaults() -> (Retrier, Arc<Metrics>) {
+        retrier(RetrySettings::default(), BreakerSettings::default())
+    }
+
+    /// Answers with `answers` in order, repeating the last, and records when each attempt
+    /// went out, in seconds since the script was made.
+    struct Script {
+        answers: Vec<Reaction>,
+        sent: Mutex<Vec<f64>>,
+        start: Instant,
+    }
+
+    impl Script {
+        fn new(answers: &[Reaction]) -> Script {
+            Script {
+                answers: answers.to_vec(),
+                sent: Mutex::new(Vec::new()),
+                start: Instant::now(),
+            }
+        }
+
+        async fn attempt(&self) -> Result<Reply> {
+            let answer = {
+                let mut sent = self.sent.lock().unwrap();
+                sent.push(self.start.elapsed().as_secs_f64());
+                self.answers[(sent.len() - 1).min(self.answers.len() - 1)]
+            };
+            outcome(answer)
+        }
+
+        async fn run(&self, retrier: &Retrier) -> Result<Reply> {
+            retrier.send(Endpoint::Aggregates, || self.attempt()).await
+        }
+
+        fn sent(&self) -> Vec<f64> {
+            self.sent.lock().unwrap().clone()
+        }
+    }
+
+    fn status(outcome: Result<Reply>) -> u16 {
+        outcome.unwrap().status.as_u16()
+    }
+
+    fn count(
+        family: &prometheus_client::metrics::family::Family<
+            FailureLabels,
+            prometheus_client::metrics::counter::Counter,
+        >,
+        reason: &'static str,
+    ) -> u64 {
+        family
+            .get_or_create(&FailureLabels {
+                endpoint: "aggregates",
+                reason,
+            })
+            .get()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_waits_its_retry_after_plus_at_most_a_second_of_jitter() {
+        let (retrier, metrics) = defaults();
+        let script = Script::new(&[TooMany { retry_after: 7 }, Status(200)]);
+        assert_eq!(status(script.run(&retrier).await), 200);
+        let sent = script.sent();
+        assert_eq!(sent.len(), 2);
+        assert!((7.0..=8.0).contains(&sent[1]), "retried after {}s", sent[1]);
+        assert_eq!(count(&metrics.api_failures, "rate_limited"), 1);
+        assert_eq!(count(&metrics.api_retries, "rate_limited"), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_after_past_the_cap_is_not_waited_for_and_holds_back_later_requests() {
+        let (retrier, metrics) = defaults();
+        let script = Script::new(&[TooMany { retry_after: 600 }, Status(200)]);
+        assert_eq!(status(script.run(&retrier).await), 429);
+        assert_eq!(script.sent(), [0.0]);
+        assert_eq!(count(&metrics.api_retries, "rate_limited"), 0);
+
+        // Five minutes later Genesys Cloud still wants five more: nothing is sent.
+        tokio::time::advance(Duration::from_secs(300)).await;
+        match script.run(&retrier).await {
+            Err(Error::RateLimited { retry_in, .. }) => {
+                assert_eq!(retry_in, Duration::from_secs(300));
+            }
+            other => panic!("{:?}", other.map(|reply| reply.status)),
+        }
+        assert_eq!(script.sent().len(), 1);
+
+        // Within the cap of the end, a request waits for it, then goes out.
+        tokio::time::advance(Duration::from_secs(150)).await;
+        assert_eq!(status(script.run(&retrier).await), 200);
+        let sent = script.sent();
+        assert!((600.0..=601.0).contains(&sent[1]), "sent at {}s", sent[1]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waits_on_429s_for_one_request_stop_at_the_cap() {
+        let (retrier, metrics) = retrier(
+            RetrySettings {
+                attempts: 100,
+                ..RetrySettings::default()
+            },
+            BreakerSettings::default(),
+        );
+        // A storm: 429 with Retry-After 50 for ever.
+        let script = Script::new(&[TooMany { retry_after: 50 }]);
+        assert_eq!(status(script.run(&retrier).await), 429);
+        // Waits of 50 to 51 s: three fit in 180 s, a fourth would not.
+        assert_eq!(script.sent().len(), 4);
+        assert_eq!(count(&metrics.api_failures, "rate_limited"), 4);
+        assert_eq!(count(&metrics.api_retries, "rate_limited"), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn server_errors_back_off_exponentially_with_full_jitter_a_bounded_number_of_times() {
+        let (retrier, metrics) = retrier(
+            RetrySettings {
+                attempts: 5,
+                ..RetrySettings::default()
+            },
+            BreakerSettings {
+                failures: 100,
+                ..BreakerSettings::default()
+            },
+        );
+        let script = Script::new(&[Status(500)]);
+        assert_eq!(status(script.run(&retrier).await), 500);
+        let sent = script.sent();
+        assert_eq!(sent.len(), 5);
+        // Delays drawn from [0, 1], [0, 2], [0, 4] and [0, 8] seconds.
+        for (i, pair) in sent.windows(2).enumerate() {
+            let delay = pair[1] - pair[0];
+            assert!(delay <= f64::from(1 << i), "delay {i} was {delay}s");
+        }
+        assert_eq!(count(&metrics.api_failures, "server_error"), 5);
+        assert_eq!(count(&metrics.api_retries, "server_error"), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn timeouts_lost_connections_and_503s_are_retried() {
+        let (retrier, metrics) = defaults();
+        let script = Script::new(&[TimedOut, Silence, Status(503), Status(200)]);
+        assert_eq!(status(script.run(&retrier).await), 200);
+        assert_eq!(script.sent().len(), 4);
+        for reason in ["timeout", "transport", "server_error"] {
+            assert_eq!(count(&metrics.api_failures, reason), 1, "{reason}");
+            assert_eq!(count(&metrics.api_retries, reason), 1, "{reason}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refusals_that_repeating_cannot_fix_are_sent_once() {
+        for refusal in [400, 401, 403, 404, 501] {
+            let (retrier, metrics) = defaults();
+            let script = Script::new(&[Status(refusal), Status(200)]);
+            assert_eq!(status(script.run(&retrier).await), refusal);
+            assert_eq!(script.sent().len(), 1, "{refusal}");
+            let reason = status_reason(refusal);
+            assert_eq!(count(&metrics.api_failures, reason), 1, "{refusal}");
+            assert_eq!(count(&metrics.api_retries, reason), 0, "{refusal}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_stop_when_the_breaker_opens() {
+        let (retrier, metrics) = retrier(
+            RetrySettings {
+                attempts: 10,
+                ..RetrySettings::default()
+            },
+            BreakerSettings {
+                failures: 3,
+                ..BreakerSettings::default()
+            },
+        );
+        let script = Script::new(&[Status(504)]);
+        assert_eq!(status(script.run(&retrier).await), 504);
+        assert_eq!(script.sent().len(), 3);
+        assert_eq!(metrics.breaker_state.get(), BREAKER_OPEN);
+        let refused = script.run(&retrier).await;
+        assert!(matches!(refused, Err(Error::CircuitOpen { .. })));
+        assert_eq!(script.sent().len(), 3, "nothing sent while open");
+    }
+
+    /// A poller's job that sends through a retrier to an API that always answers 503.
+    struct Outage<'a> {
+        retrier: &'a Retrier,
+        requests: &'a AtomicU32,
+    }
+
+    impl Job for Outage<'_> {
+        async fn poll(&mut self, _: Window) -> Result<()> {
+            let requests = self.requests;
+            let reply = self
+                .retrier
+                .send(Endpoint::Aggregates, || async {
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    outcome(Status(503))
+                })
+                .await?;
+            Err(reply.api_error(Endpoint::Aggregates))
+        }
+
+        fn skipped(&mut self, _: u64, _: Window, _: Window) {}
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ten_minute_outage_costs_a_bounded_number_of_requests() {
+        // The defaults: 4 attempts per request, the breaker opens after 5 failures and
+        // probes every 60 s, the poller retries every 30 s.
+        let (retrier, _) = defaults();
+        let requests = AtomicU32::new(0);
+        let mut job = Outage {
+            retrier: &retrier,
+            requests: &requests,
+        };
+        let clock = Clock::starting_at("2026-08-20T10:07:00Z".parse().unwrap());
+        let schedule = Schedule {
+            granularity: Granularity::parse("PT15M").unwrap(),
+            time_zone: jiff::tz::TimeZone::UTC,
+            settle_delay: Duration::from_secs(90),
+        };
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            stop.cancel();
+        });
+        let retry_delay = Duration::from_secs(30);
+        poller::run(&schedule, &clock, retry_delay, &mut job, &shutdown).await;
+        // The first poll, at 0 s: 4 attempts, all within 7 s. The second, 30 s after it
+        // ended: 1 attempt, the fifth failure, which opens the breaker. Then one probe
+        // per 60 s cool-down: 9 more before 600 s. Without the breaker it would be 4
+        // attempts every 30 s or so, about 80.
+        assert_eq!(requests.load(Ordering::Relaxed), 4 + 1 + 9);
+    }
+}
