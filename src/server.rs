@@ -1,12 +1,12 @@
 //! The exporter's HTTP endpoints: `/metrics`, the landing page `/`, `/healthz`, `/readyz`.
-//! `/metrics` only picks one of two prerendered bodies, so a scrape costs the same whatever
-//! the number of series.
+//! `/metrics` only picks one of four prerendered bodies (two formats, each plain or
+//! gzip-compressed), so a scrape costs the same whatever the number of series.
 
 use std::fmt::Write;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
-use hyper::header::{ACCEPT, HeaderValue};
+use hyper::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, HeaderMap, HeaderValue, VARY};
 use hyper::{Method, Request, Response};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -41,7 +41,7 @@ fn handle(state: &State, request: &Request<Incoming>) -> Response<Body> {
         return response;
     }
     match request.uri().path() {
-        "/metrics" => metrics(state, request),
+        "/metrics" => metrics(state, request.headers()),
         "/" => http::response(200, "text/html; charset=utf-8", landing_page(state)),
         "/healthz" => http::response(200, "text/plain; charset=utf-8", "ok\n"),
         "/readyz" => readiness(state),
@@ -53,18 +53,53 @@ fn handle(state: &State, request: &Request<Incoming>) -> Response<Body> {
     }
 }
 
-fn metrics(state: &State, request: &Request<Incoming>) -> Response<Body> {
+/// Picks the prerendered body for the request's `Accept` and `Accept-Encoding`. Cloning a
+/// `Bytes` only counts a reference: nothing here grows with the number of series.
+pub fn metrics(state: &State, headers: &HeaderMap) -> Response<Body> {
     let exposition = state.publisher.current();
-    let accept = request
-        .headers()
-        .get(ACCEPT)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
-    if wants_openmetrics(accept) {
-        http::response(200, OPENMETRICS_FORMAT, exposition.openmetrics.clone())
-    } else {
-        http::response(200, TEXT_FORMAT, exposition.text.clone())
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|value: &HeaderValue| value.to_str().ok())
+            .unwrap_or_default()
+    };
+    let openmetrics = wants_openmetrics(header(ACCEPT));
+    let gzip = accepts_gzip(header(ACCEPT_ENCODING));
+    let (content_type, body) = match (openmetrics, gzip) {
+        (true, true) => (OPENMETRICS_FORMAT, &exposition.openmetrics_gzip),
+        (true, false) => (OPENMETRICS_FORMAT, &exposition.openmetrics),
+        (false, true) => (TEXT_FORMAT, &exposition.text_gzip),
+        (false, false) => (TEXT_FORMAT, &exposition.text),
+    };
+    let mut response = http::response(200, content_type, body.clone());
+    let response_headers = response.headers_mut();
+    if gzip {
+        response_headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
+    // The body depends on both headers, so caches must key on them.
+    response_headers.insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
+    response
+}
+
+/// True when `Accept-Encoding` allows gzip: `gzip`, `x-gzip` or `*` with a q-value above 0,
+/// unless gzip itself is listed with `q=0`.
+pub fn accepts_gzip(accept_encoding: &str) -> bool {
+    let mut gzip = None;
+    let mut any = None;
+    for coding in accept_encoding.split(',') {
+        let mut parts = coding.split(';').map(str::trim);
+        let name = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let quality = parts
+            .filter_map(|p| p.strip_prefix("q="))
+            .find_map(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        match name.as_str() {
+            "gzip" | "x-gzip" => gzip = Some(quality),
+            "*" => any = Some(quality),
+            _ => {}
+        }
+    }
+    gzip.or(any).is_some_and(|quality| quality > 0.0)
 }
 
 /// True when the Accept header prefers OpenMetrics to the text format, by q-value; on a
@@ -187,6 +222,25 @@ mod tests {
             "application/openmetrics-text;q=0.2,text/plain;q=0.9"
         ));
         assert!(!wants_openmetrics("application/openmetrics-text;q=0"));
+    }
+
+    #[test]
+    fn gzip_is_chosen_by_accept_encoding() {
+        for (header, gzip) in [
+            ("gzip", true),
+            ("gzip, deflate, br", true),
+            ("deflate, GZIP;q=0.5", true),
+            ("x-gzip", true),
+            ("*", true),
+            ("", false),
+            ("identity", false),
+            ("br, deflate", false),
+            ("gzip;q=0", false),
+            ("gzip;q=0, *", false),
+            ("*;q=0", false),
+        ] {
+            assert_eq!(accepts_gzip(header), gzip, "{header:?}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod util;
 
 mod cli;
+mod compression;
 mod metrics_values;
 mod promtool;
 mod queue_names;
