@@ -45,6 +45,18 @@ struct RunArgs {
     /// reproducible demo, e.g. 2026-08-20T14:07:00Z, a weekday afternoon.
     #[arg(long, value_name = "TIME", requires = "demo")]
     demo_time: Option<jiff::Timestamp>,
+    /// With --demo: the number of simulated queues (the first six are the named demo
+    /// queues), to size the demo, e.g. for a load test.
+    #[arg(long, value_name = "N", requires = "demo", default_value_t = 6)]
+    demo_queues: usize,
+    /// With --demo: the media types each simulated queue handles.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        requires = "demo",
+        default_value = "voice,chat,email,callback"
+    )]
+    demo_media_types: Vec<String>,
     /// Check the configuration, print a summary and exit (0 if it is valid).
     #[arg(long)]
     check_config: bool,
@@ -168,7 +180,8 @@ async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
         config.listen = Some(listen);
     }
     if args.demo {
-        start_demo(&mut config, &shutdown).await?;
+        let org = Org::with_queues(args.demo_queues, args.demo_media_types);
+        start_demo(&mut config, org, &shutdown).await?;
     }
     let settings = config.validate()?;
     if args.check_config {
@@ -200,9 +213,16 @@ async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the simulator in this process and points `config` at it.
-async fn start_demo(config: &mut Config, shutdown: &CancellationToken) -> anyhow::Result<()> {
-    let simulator = SimulatorConfig::default();
+/// Starts the simulator for `org` in this process and points `config` at it.
+async fn start_demo(
+    config: &mut Config,
+    org: Org,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let simulator = SimulatorConfig {
+        org,
+        ..SimulatorConfig::default()
+    };
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     tracing::info!(%url, "demo mode: serving the simulated Genesys Cloud API");
@@ -221,7 +241,7 @@ async fn start_demo(config: &mut Config, shutdown: &CancellationToken) -> anyhow
 async fn report(args: ReportArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let mut config = Config::load(args.config.as_deref())?;
     if args.demo {
-        start_demo(&mut config, &shutdown).await?;
+        start_demo(&mut config, Org::demo(), &shutdown).await?;
     }
     let mut query = match &args.query {
         Some(name) => config

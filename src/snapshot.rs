@@ -516,10 +516,13 @@ impl Publisher {
 /// compressed on its own and its blocks appended. The tail's blocks refer to nothing
 /// before them, so the result is one ordinary deflate stream, wrapped in the gzip header
 /// and a trailer (CRC-32 and length of the whole plain body) as RFC 1952 lays out.
-/// The fastest level: exposition text still shrinks several times over.
+/// Level 2: with zlib-rs, level 1 is a different, quicker algorithm whose output is half as
+/// large again (3.3 times smaller than the text instead of 4.9), while level 2 compresses
+/// nearly as well as the default level 6 in half its time. The smaller body is what a
+/// scrape has to move, so it is worth the extra milliseconds once per poll.
 pub fn gzip_each<const N: usize>(shared: &[u8], tails: [&[u8]; N]) -> [Bytes; N] {
     const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-    let level = Compression::fast();
+    let level = Compression::new(2);
     let mut encoder = DeflateEncoder::new(Vec::with_capacity(shared.len() / 3), level);
     encoder
         .write_all(shared)
@@ -529,13 +532,17 @@ pub fn gzip_each<const N: usize>(shared: &[u8], tails: [&[u8]; N]) -> [Bytes; N]
     // encoder then finishes into the emptied Vec, which is dropped with it.)
     let head = std::mem::take(encoder.get_mut());
     drop(encoder);
+    let mut shared_crc = Crc::new();
+    shared_crc.update(shared);
     tails.map(|tail| {
         let mut rest = DeflateEncoder::new(Vec::new(), level);
         rest.write_all(tail).expect("writing to a Vec cannot fail");
         let rest = rest.finish().expect("writing to a Vec cannot fail");
+        let mut tail_crc = Crc::new();
+        tail_crc.update(tail);
         let mut crc = Crc::new();
-        crc.update(shared);
-        crc.update(tail);
+        crc.combine(&shared_crc);
+        crc.combine(&tail_crc);
         let mut body = Vec::with_capacity(HEADER.len() + head.len() + rest.len() + 8);
         body.extend_from_slice(&HEADER);
         body.extend_from_slice(&head);
