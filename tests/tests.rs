@@ -2,6 +2,7 @@
 
 mod util;
 
+mod api_cost;
 mod cli;
 mod compression;
 mod metrics_values;
