@@ -10,4 +10,5 @@ mod promtool;
 mod queue_names;
 mod readme;
 mod report;
+mod scrape_allocations;
 mod tokens;
