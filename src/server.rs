@@ -5,6 +5,8 @@
 use std::fmt::Write;
 use std::sync::Arc;
 
+use bytes::{Buf, Bytes};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, HeaderMap, HeaderValue, VARY};
 use hyper::{Method, Request, Response};
@@ -12,11 +14,19 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Query;
-use crate::http::{self, Body};
-use crate::snapshot::Publisher;
+use crate::http;
+use crate::snapshot::{Format, Publisher, TwoParts};
 
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const OPENMETRICS_FORMAT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Every answer's body: `/metrics` bodies come in two parts (see [`TwoParts`]); the other
+/// pages are one part and an empty one.
+pub type Body = Full<TwoParts>;
+
+fn page(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    http::response_of(status, content_type, body.into().chain(Bytes::new()))
+}
 
 /// What the endpoints read.
 pub struct State {
@@ -34,7 +44,7 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: Cancellat
 
 fn handle(state: &State, request: &Request<Incoming>) -> Response<Body> {
     if request.method() != Method::GET && request.method() != Method::HEAD {
-        let mut response = http::response(405, "text/plain; charset=utf-8", "only GET and HEAD\n");
+        let mut response = page(405, "text/plain; charset=utf-8", "only GET and HEAD\n");
         response
             .headers_mut()
             .insert("allow", HeaderValue::from_static("GET, HEAD"));
@@ -42,10 +52,10 @@ fn handle(state: &State, request: &Request<Incoming>) -> Response<Body> {
     }
     match request.uri().path() {
         "/metrics" => metrics(state, request.headers()),
-        "/" => http::response(200, "text/html; charset=utf-8", landing_page(state)),
-        "/healthz" => http::response(200, "text/plain; charset=utf-8", "ok\n"),
+        "/" => page(200, "text/html; charset=utf-8", landing_page(state)),
+        "/healthz" => page(200, "text/plain; charset=utf-8", "ok\n"),
         "/readyz" => readiness(state),
-        _ => http::response(
+        _ => page(
             404,
             "text/plain; charset=utf-8",
             "not found; try /metrics, /healthz, /readyz or /\n",
@@ -53,8 +63,8 @@ fn handle(state: &State, request: &Request<Incoming>) -> Response<Body> {
     }
 }
 
-/// Picks the prerendered body for the request's `Accept` and `Accept-Encoding`. Cloning a
-/// `Bytes` only counts a reference: nothing here grows with the number of series.
+/// Picks the prerendered body for the request's `Accept` and `Accept-Encoding`. Nothing
+/// here grows with the number of series: the body's parts are shared, not copied.
 pub fn metrics(state: &State, headers: &HeaderMap) -> Response<Body> {
     let exposition = state.publisher.current();
     let header = |name| {
@@ -65,13 +75,12 @@ pub fn metrics(state: &State, headers: &HeaderMap) -> Response<Body> {
     };
     let openmetrics = wants_openmetrics(header(ACCEPT));
     let gzip = accepts_gzip(header(ACCEPT_ENCODING));
-    let (content_type, body) = match (openmetrics, gzip) {
-        (true, true) => (OPENMETRICS_FORMAT, &exposition.openmetrics_gzip),
-        (true, false) => (OPENMETRICS_FORMAT, &exposition.openmetrics),
-        (false, true) => (TEXT_FORMAT, &exposition.text_gzip),
-        (false, false) => (TEXT_FORMAT, &exposition.text),
+    let (format, content_type) = if openmetrics {
+        (Format::OpenMetrics, OPENMETRICS_FORMAT)
+    } else {
+        (Format::Text, TEXT_FORMAT)
     };
-    let mut response = http::response(200, content_type, body.clone());
+    let mut response = http::response_of(200, content_type, exposition.body(format, gzip));
     let response_headers = response.headers_mut();
     if gzip {
         response_headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -132,9 +141,9 @@ fn readiness(state: &State) -> Response<Body> {
         .map(|(name, _)| name)
         .collect();
     if waiting.is_empty() {
-        http::response(200, "text/plain; charset=utf-8", "ready\n")
+        page(200, "text/plain; charset=utf-8", "ready\n")
     } else {
-        http::response(
+        page(
             503,
             "text/plain; charset=utf-8",
             format!(

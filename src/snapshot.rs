@@ -20,7 +20,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
 use std::sync::{Arc, Mutex, RwLock};
 
-use bytes::Bytes;
+use bytes::buf::Chain;
+use bytes::{Buf, Bytes};
 use flate2::write::DeflateEncoder;
 use flate2::{Compression, Crc};
 use jiff::Timestamp;
@@ -371,18 +372,67 @@ fn push_value(out: &mut String, value: f64) {
     }
 }
 
-/// What `/metrics` serves, rendered and compressed once per publish, so that a scrape
-/// only picks one of four bodies.
+/// A body sent in two parts that are never joined: the part both formats share, then the
+/// format's own. hyper writes both with one vectored write.
+pub type TwoParts = Chain<Bytes, Bytes>;
+
+/// The exposition formats `/metrics` serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Prometheus text format 0.0.4.
+    Text,
+    /// OpenMetrics 1.0.0, ending in `# EOF`.
+    OpenMetrics,
+}
+
+/// What `/metrics` serves, rendered and compressed once per publish, so that a scrape only
+/// picks one of four bodies. The Genesys gauges, nearly all of every body, are the same in
+/// both formats, so they are kept once, plain and compressed, and each body is them
+/// followed by the format's tail: the self-metrics, and `# EOF` for OpenMetrics.
 #[derive(Debug, Default)]
 pub struct Exposition {
-    /// Prometheus text format 0.0.4.
-    pub text: Bytes,
-    /// OpenMetrics 1.0.0, ending in `# EOF`.
-    pub openmetrics: Bytes,
-    /// `text`, gzip-compressed, for scrapers that send `Accept-Encoding: gzip`.
-    pub text_gzip: Bytes,
-    /// `openmetrics`, gzip-compressed.
-    pub openmetrics_gzip: Bytes,
+    gauges: Bytes,
+    text_tail: Bytes,
+    openmetrics_tail: Bytes,
+    /// The gzip header and the gauges compressed up to a flush; see [`gzip_parts`].
+    gzip_head: Bytes,
+    text_gzip_tail: Bytes,
+    openmetrics_gzip_tail: Bytes,
+}
+
+impl Exposition {
+    /// The body in `format`, gzip-compressed if `gzip`. Costs two reference counts, however
+    /// many series there are.
+    pub fn body(&self, format: Format, gzip: bool) -> TwoParts {
+        let (head, tail) = match (format, gzip) {
+            (Format::Text, false) => (&self.gauges, &self.text_tail),
+            (Format::OpenMetrics, false) => (&self.gauges, &self.openmetrics_tail),
+            (Format::Text, true) => (&self.gzip_head, &self.text_gzip_tail),
+            (Format::OpenMetrics, true) => (&self.gzip_head, &self.openmetrics_gzip_tail),
+        };
+        head.clone().chain(tail.clone())
+    }
+
+    /// The body in one piece, copied: for tests and tools, not for serving.
+    pub fn to_vec(&self, format: Format, gzip: bool) -> Vec<u8> {
+        let mut body = self.body(format, gzip);
+        body.copy_to_bytes(body.remaining()).to_vec()
+    }
+
+    /// The bytes held, once each, by all four bodies.
+    pub fn held_bytes(&self) -> usize {
+        [
+            &self.gauges,
+            &self.text_tail,
+            &self.openmetrics_tail,
+            &self.gzip_head,
+            &self.text_gzip_tail,
+            &self.openmetrics_gzip_tail,
+        ]
+        .iter()
+        .map(|part| part.len())
+        .sum()
+    }
 }
 
 /// How a query's polls have gone, for the landing page and `/readyz`.
@@ -479,7 +529,8 @@ impl Publisher {
             .filter_map(|query| query.data.clone())
             .collect();
         let names = self.names.lock().expect("not poisoned").clone();
-        // Lines are about 150 bytes: a good first guess saves copies of a growing String.
+        // Lines are up to about 150 bytes: a first guess on the large side saves copies of a
+        // growing String, and the pages it reserves but does not write are never touched.
         let series: usize = queries.iter().map(|q| q.series()).sum();
         let mut gauges = String::with_capacity(series * 160 + 4096);
         write_gauges(&mut gauges, &queries, &names);
@@ -487,43 +538,41 @@ impl Publisher {
         let text_tail = self.metrics.encode_text();
         let mut openmetrics_tail = self.metrics.encode_openmetrics();
         openmetrics_tail.push_str("# EOF\n");
-        let [text_gzip, openmetrics_gzip] = gzip_each(
+        let (gzip_head, [text_gzip_tail, openmetrics_gzip_tail]) = gzip_parts(
             gauges.as_bytes(),
             [text_tail.as_bytes(), openmetrics_tail.as_bytes()],
         );
 
-        let mut text = String::with_capacity(gauges.len() + text_tail.len());
-        text.push_str(&gauges);
-        text.push_str(&text_tail);
-        let mut openmetrics = gauges;
-        openmetrics.push_str(&openmetrics_tail);
-
         *self.current.write().expect("not poisoned") = Arc::new(Exposition {
-            text: text.into(),
-            openmetrics: openmetrics.into(),
-            text_gzip,
-            openmetrics_gzip,
+            gauges: gauges.into(),
+            text_tail: text_tail.into(),
+            openmetrics_tail: openmetrics_tail.into(),
+            gzip_head,
+            text_gzip_tail,
+            openmetrics_gzip_tail,
         });
     }
 }
 
-/// gzip of `shared` followed by each of `tails`, compressing `shared` only once: the
-/// Genesys gauges, nearly all of both bodies, are common to the two formats, and
-/// compressing is the larger part of a publish.
+/// gzip of `shared` followed by each of `tails`, as a head common to all and one rest per
+/// tail: `head + rest[i]` is one gzip member whose content is `shared + tails[i]`. So the
+/// Genesys gauges, nearly all of both bodies, are compressed and kept once; compressing is
+/// the larger part of a publish.
 ///
 /// A deflate stream is a sequence of blocks. `shared` is compressed up to a sync flush,
 /// which ends its blocks on a byte boundary without closing the stream; each tail is then
-/// compressed on its own and its blocks appended. The tail's blocks refer to nothing
-/// before them, so the result is one ordinary deflate stream, wrapped in the gzip header
-/// and a trailer (CRC-32 and length of the whole plain body) as RFC 1952 lays out.
+/// compressed on its own, and its blocks follow. They refer to nothing before them, so
+/// head and rest make one ordinary deflate stream, in the gzip header and trailer (CRC-32
+/// and length of the whole plain content) that RFC 1952 lays out.
 /// Level 2: with zlib-rs, level 1 is a different, quicker algorithm whose output is half as
 /// large again (3.3 times smaller than the text instead of 4.9), while level 2 compresses
 /// nearly as well as the default level 6 in half its time. The smaller body is what a
 /// scrape has to move, so it is worth the extra milliseconds once per poll.
-pub fn gzip_each<const N: usize>(shared: &[u8], tails: [&[u8]; N]) -> [Bytes; N] {
+pub fn gzip_parts<const N: usize>(shared: &[u8], tails: [&[u8]; N]) -> (Bytes, [Bytes; N]) {
     const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
     let level = Compression::new(2);
     let mut encoder = DeflateEncoder::new(Vec::with_capacity(shared.len() / 3), level);
+    encoder.get_mut().extend_from_slice(&HEADER);
     encoder
         .write_all(shared)
         .expect("writing to a Vec cannot fail");
@@ -534,24 +583,21 @@ pub fn gzip_each<const N: usize>(shared: &[u8], tails: [&[u8]; N]) -> [Bytes; N]
     drop(encoder);
     let mut shared_crc = Crc::new();
     shared_crc.update(shared);
-    tails.map(|tail| {
+    let rests = tails.map(|tail| {
         let mut rest = DeflateEncoder::new(Vec::new(), level);
         rest.write_all(tail).expect("writing to a Vec cannot fail");
-        let rest = rest.finish().expect("writing to a Vec cannot fail");
+        let mut rest = rest.finish().expect("writing to a Vec cannot fail");
         let mut tail_crc = Crc::new();
         tail_crc.update(tail);
         let mut crc = Crc::new();
         crc.combine(&shared_crc);
         crc.combine(&tail_crc);
-        let mut body = Vec::with_capacity(HEADER.len() + head.len() + rest.len() + 8);
-        body.extend_from_slice(&HEADER);
-        body.extend_from_slice(&head);
-        body.extend_from_slice(&rest);
-        body.extend_from_slice(&crc.sum().to_le_bytes());
+        rest.extend_from_slice(&crc.sum().to_le_bytes());
         // ISIZE: the plain length modulo 2^32, which is what `amount` counts.
-        body.extend_from_slice(&crc.amount().to_le_bytes());
-        Bytes::from(body)
-    })
+        rest.extend_from_slice(&crc.amount().to_le_bytes());
+        Bytes::from(rest)
+    });
+    (head.into(), rests)
 }
 
 #[cfg(test)]
@@ -598,7 +644,7 @@ mod tests {
     fn render(flattened: Flattened) -> String {
         let publisher = Publisher::new(Arc::new(Metrics::new(["q"])), ["q"]);
         publisher.publish("q", window(), flattened, Timestamp::UNIX_EPOCH);
-        String::from_utf8(publisher.current().text.to_vec()).unwrap()
+        String::from_utf8(publisher.current().to_vec(Format::Text, false)).unwrap()
     }
 
     fn gunzip(body: &[u8]) -> String {
@@ -628,10 +674,11 @@ mod tests {
             ("", ["only a tail\n", ""]),
             (shared.as_str(), ["", "x"]),
         ] {
-            let bodies = gzip_each(shared.as_bytes(), tails.map(str::as_bytes));
-            for (body, tail) in bodies.iter().zip(tails) {
+            let (head, rests) = gzip_parts(shared.as_bytes(), tails.map(str::as_bytes));
+            for (rest, tail) in rests.iter().zip(tails) {
+                let body = [&head[..], &rest[..]].concat();
                 // One gzip member: a reader that stops after the first member sees it all.
-                assert_eq!(gunzip(body), format!("{shared}{tail}"));
+                assert_eq!(gunzip(&body), format!("{shared}{tail}"));
                 let mut multi = String::new();
                 std::io::Read::read_to_string(
                     &mut flate2::read::MultiGzDecoder::new(&body[..]),
@@ -641,12 +688,9 @@ mod tests {
                 assert_eq!(multi, format!("{shared}{tail}"));
             }
         }
-        let bodies = gzip_each(shared.as_bytes(), [b"".as_slice()]);
-        assert!(
-            bodies[0].len() * 5 < shared.len(),
-            "compressed: {}",
-            bodies[0].len()
-        );
+        let (head, rests) = gzip_parts(shared.as_bytes(), [b"".as_slice()]);
+        let compressed = head.len() + rests[0].len();
+        assert!(compressed * 5 < shared.len(), "compressed: {compressed}");
     }
 
     #[test]
@@ -812,14 +856,14 @@ mod tests {
         }
         assert!(publisher.ready());
         let exposition = publisher.current();
-        let text = std::str::from_utf8(&exposition.text).unwrap();
+        let text = String::from_utf8(exposition.to_vec(Format::Text, false)).unwrap();
         assert_eq!(
             text.matches("# TYPE genesys_conversation_offered gauge")
                 .count(),
             1
         );
         assert_eq!(text.matches("genesys_conversation_offered{").count(), 2);
-        let openmetrics = std::str::from_utf8(&exposition.openmetrics).unwrap();
+        let openmetrics = String::from_utf8(exposition.to_vec(Format::OpenMetrics, false)).unwrap();
         assert!(openmetrics.ends_with("# EOF\n"));
         assert!(!text.contains("# EOF"));
     }
@@ -856,12 +900,12 @@ mod tests {
             flatten("q", &group_by, window(), &resp),
             Timestamp::UNIX_EPOCH,
         );
-        let text = String::from_utf8(publisher.current().text.to_vec()).unwrap();
+        let text = String::from_utf8(publisher.current().to_vec(Format::Text, false)).unwrap();
         assert!(text.contains("genesys_conversation_offered{query=\"q\",queue_id=\"id-1\",media_type=\"voice\"} 2.0\n"), "{text}");
 
         let names = HashMap::from([("id-1".to_string(), "Sales \"EU\"".to_string())]);
         publisher.set_queue_names(Arc::new(names));
-        let text = String::from_utf8(publisher.current().text.to_vec()).unwrap();
+        let text = String::from_utf8(publisher.current().to_vec(Format::Text, false)).unwrap();
         assert!(text.contains("genesys_conversation_offered{query=\"q\",queue_id=\"id-1\",queue=\"Sales \\\"EU\\\"\",media_type=\"voice\"} 2.0\n"), "{text}");
         assert!(text.contains("genesys_conversation_offered{query=\"q\",queue_id=\"id-2\",media_type=\"voice\"} 3.0\n"), "an unknown queue has no name label: {text}");
     }
@@ -886,7 +930,7 @@ mod tests {
             Timestamp::UNIX_EPOCH,
         );
         publisher.failed("q", "HTTP 400".into(), Timestamp::UNIX_EPOCH);
-        let text = String::from_utf8(publisher.current().text.to_vec()).unwrap();
+        let text = String::from_utf8(publisher.current().to_vec(Format::Text, false)).unwrap();
         assert!(text.contains("genesys_conversation_offered{query=\"q\",queue_id=\"x\"} 7.0\n"));
         assert_eq!(
             publisher.statuses()[0].1.last_error.as_deref(),

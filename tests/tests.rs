@@ -6,6 +6,7 @@ mod api_cost;
 mod cli;
 mod compression;
 mod metrics_values;
+mod poll_memory;
 mod promtool;
 mod queue_names;
 mod readme;
