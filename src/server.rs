@@ -97,15 +97,15 @@ pub fn accepts_gzip(accept_encoding: &str) -> bool {
     let mut any = None;
     for coding in accept_encoding.split(',') {
         let mut parts = coding.split(';').map(str::trim);
-        let name = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let name = parts.next().unwrap_or_default();
         let quality = parts
             .filter_map(|p| p.strip_prefix("q="))
             .find_map(|q| q.parse::<f32>().ok())
             .unwrap_or(1.0);
-        match name.as_str() {
-            "gzip" | "x-gzip" => gzip = Some(quality),
-            "*" => any = Some(quality),
-            _ => {}
+        if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
+            gzip = Some(quality);
+        } else if name == "*" {
+            any = Some(quality);
         }
     }
     gzip.or(any).is_some_and(|quality| quality > 0.0)

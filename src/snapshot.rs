@@ -285,7 +285,7 @@ fn interval_is(interval: &str, window: Window) -> bool {
 /// Written by hand rather than through prometheus-client's encoder because every group has
 /// a sample in nearly every family: its labels (the query, the groupBy dimensions, the
 /// queue's name after `queue_id` where it is known) are escaped once per group here and
-/// copied into each of its lines, which makes rendering several times faster.
+/// copied into each of its lines, which made rendering about three times faster.
 fn write_gauges(out: &mut String, queries: &[Arc<Flattened>], names: &HashMap<String, String>) {
     let labels: Vec<Vec<String>> = queries
         .iter()
@@ -576,10 +576,10 @@ impl Publisher {
 /// compressed on its own, and its blocks follow. They refer to nothing before them, so
 /// head and rest make one ordinary deflate stream, in the gzip header and trailer (CRC-32
 /// and length of the whole plain content) that RFC 1952 lays out.
-/// Level 2: with zlib-rs, level 1 is a different, quicker algorithm whose output is half as
-/// large again (3.3 times smaller than the text instead of 4.9), while level 2 compresses
-/// nearly as well as the default level 6 in half its time. The smaller body is what a
-/// scrape has to move, so it is worth the extra milliseconds once per poll.
+/// Level 2: on 50k series, zlib-rs makes the text 6.7 times smaller in 12 ms at level 1 (a
+/// different, quicker algorithm), 9.4 times in 17 ms at level 2, and 10.4 times in 42 ms at
+/// the default level 6. Every scrape moves the body, so a third less of it is worth 5 ms
+/// once per poll; the last tenth is not worth 25 ms more.
 pub fn gzip_parts<const N: usize>(shared: &[u8], tails: [&[u8]; N]) -> (Bytes, [Bytes; N]) {
     const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
     let level = Compression::new(2);
