@@ -30,8 +30,8 @@ DEMO_TIME=2026-08-20T14:07:00Z
 SERIES_PER_QUEUE=${SERIES_PER_QUEUE:-112}
 PROMETHEUS_ACCEPT='application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'
 
-for tool in wrk nginx curl; do
-  command -v "$tool" >/dev/null || { echo "load.sh: $tool is missing (apt-get install -y wrk nginx curl)" >&2; exit 1; }
+for tool in wrk nginx curl python3 gzip; do
+  command -v "$tool" >/dev/null || { echo "load.sh: $tool is missing (apt-get install -y wrk nginx curl python3 gzip)" >&2; exit 1; }
 done
 cargo build --release --quiet
 BIN=target/release/genesys-exporter
