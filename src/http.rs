@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -27,10 +27,11 @@ pub type Body = Full<Bytes>;
 
 /// Serves `handler` on `listener` until `shutdown` is cancelled, then waits up to
 /// [`DRAIN_TIMEOUT`] for open connections to finish their current request.
-pub async fn serve<H, F>(listener: TcpListener, handler: H, shutdown: CancellationToken)
+pub async fn serve<H, F, B>(listener: TcpListener, handler: H, shutdown: CancellationToken)
 where
     H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Response<Body>> + Send + 'static,
+    F: Future<Output = Response<Full<B>>> + Send + 'static,
+    B: Buf + Send + 'static,
 {
     let graceful = GracefulShutdown::new();
     loop {
@@ -100,10 +101,15 @@ pub fn drop_connection() -> Response<Body> {
 
 /// A response with a status, a content type and a body.
 pub fn response(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    response_of(status, content_type, body.into())
+}
+
+/// The same with any kind of buffer as the body, such as one in several parts.
+pub fn response_of<B: Buf>(status: u16, content_type: &str, body: B) -> Response<Full<B>> {
     Response::builder()
         .status(status)
         .header(hyper::header::CONTENT_TYPE, content_type)
-        .body(Full::new(body.into()))
+        .body(Full::new(body))
         .expect("status and content type are valid")
 }
 

@@ -45,6 +45,18 @@ struct RunArgs {
     /// reproducible demo, e.g. 2026-08-20T14:07:00Z, a weekday afternoon.
     #[arg(long, value_name = "TIME", requires = "demo")]
     demo_time: Option<jiff::Timestamp>,
+    /// With --demo: the number of simulated queues (the first six are the named demo
+    /// queues), to size the demo, e.g. for a load test.
+    #[arg(long, value_name = "N", requires = "demo", default_value_t = 6)]
+    demo_queues: usize,
+    /// With --demo: the media types each simulated queue handles.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        requires = "demo",
+        default_value = "voice,chat,email,callback"
+    )]
+    demo_media_types: Vec<String>,
     /// Check the configuration, print a summary and exit (0 if it is valid).
     #[arg(long)]
     check_config: bool,
@@ -179,7 +191,8 @@ async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
         config.listen = Some(listen);
     }
     if args.demo {
-        start_demo(&mut config, args.fault, &shutdown).await?;
+        let org = Org::with_queues(args.demo_queues, args.demo_media_types);
+        start_demo(&mut config, org, args.fault, &shutdown).await?;
     }
     let settings = config.validate()?;
     if args.check_config {
@@ -211,13 +224,16 @@ async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the simulator in this process and points `config` at it.
+/// Starts the simulator for `org`, playing `faults`, in this process and points `config`
+/// at it.
 async fn start_demo(
     config: &mut Config,
+    org: Org,
     faults: Vec<FaultSpec>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     let simulator = SimulatorConfig {
+        org,
         faults,
         ..SimulatorConfig::default()
     };
@@ -239,7 +255,7 @@ async fn start_demo(
 async fn report(args: ReportArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let mut config = Config::load(args.config.as_deref())?;
     if args.demo {
-        start_demo(&mut config, Vec::new(), &shutdown).await?;
+        start_demo(&mut config, Org::demo(), Vec::new(), &shutdown).await?;
     }
     let mut query = match &args.query {
         Some(name) => config

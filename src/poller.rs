@@ -88,6 +88,9 @@ impl Job for QueryJob {
         match outcome {
             Ok(response) => {
                 let data = flatten(&self.query.name, &self.query.group_by, window, &response);
+                // Freed before rendering, so that a poll's peak memory holds the parsed
+                // answer or the rendered exposition, never both.
+                drop(response);
                 let series = data.series();
                 metrics
                     .last_success

@@ -1,23 +1,33 @@
 //! The exporter's HTTP endpoints: `/metrics`, the landing page `/`, `/healthz`, `/readyz`.
-//! `/metrics` only picks one of two prerendered bodies, so a scrape costs the same whatever
-//! the number of series.
+//! `/metrics` only picks one of four prerendered bodies (two formats, each plain or
+//! gzip-compressed), so a scrape costs the same whatever the number of series.
 
 use std::fmt::Write;
 use std::sync::Arc;
 
+use bytes::{Buf, Bytes};
+use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{ACCEPT, HeaderValue};
+use hyper::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, HeaderMap, HeaderValue, VARY};
 use hyper::{Method, Request, Response};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Query;
-use crate::http::{self, Body};
+use crate::http;
 use crate::schedule::Clock;
-use crate::snapshot::Publisher;
+use crate::snapshot::{Format, Publisher, TwoParts};
 
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const OPENMETRICS_FORMAT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Every answer's body: `/metrics` bodies come in two parts (see [`TwoParts`]); the other
+/// pages are one part and an empty one.
+pub type Body = Full<TwoParts>;
+
+fn page(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    http::response_of(status, content_type, body.into().chain(Bytes::new()))
+}
 
 /// What the endpoints read.
 pub struct State {
@@ -37,18 +47,18 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: Cancellat
 
 fn handle(state: &State, request: &Request<Incoming>) -> Response<Body> {
     if request.method() != Method::GET && request.method() != Method::HEAD {
-        let mut response = http::response(405, "text/plain; charset=utf-8", "only GET and HEAD\n");
+        let mut response = page(405, "text/plain; charset=utf-8", "only GET and HEAD\n");
         response
             .headers_mut()
             .insert("allow", HeaderValue::from_static("GET, HEAD"));
         return response;
     }
     match request.uri().path() {
-        "/metrics" => metrics(state, request),
-        "/" => http::response(200, "text/html; charset=utf-8", landing_page(state)),
-        "/healthz" => http::response(200, "text/plain; charset=utf-8", "ok\n"),
+        "/metrics" => metrics(state, request.headers()),
+        "/" => page(200, "text/html; charset=utf-8", landing_page(state)),
+        "/healthz" => page(200, "text/plain; charset=utf-8", "ok\n"),
         "/readyz" => readiness(state),
-        _ => http::response(
+        _ => page(
             404,
             "text/plain; charset=utf-8",
             "not found; try /metrics, /healthz, /readyz or /\n",
@@ -56,18 +66,52 @@ fn handle(state: &State, request: &Request<Incoming>) -> Response<Body> {
     }
 }
 
-fn metrics(state: &State, request: &Request<Incoming>) -> Response<Body> {
+/// Picks the prerendered body for the request's `Accept` and `Accept-Encoding`. Nothing
+/// here grows with the number of series: the body's parts are shared, not copied.
+pub fn metrics(state: &State, headers: &HeaderMap) -> Response<Body> {
     let exposition = state.publisher.current(state.clock.now());
-    let accept = request
-        .headers()
-        .get(ACCEPT)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
-    if wants_openmetrics(accept) {
-        http::response(200, OPENMETRICS_FORMAT, exposition.openmetrics.clone())
+    let header = |name| {
+        headers
+            .get(name)
+            .and_then(|value: &HeaderValue| value.to_str().ok())
+            .unwrap_or_default()
+    };
+    let openmetrics = wants_openmetrics(header(ACCEPT));
+    let gzip = accepts_gzip(header(ACCEPT_ENCODING));
+    let (format, content_type) = if openmetrics {
+        (Format::OpenMetrics, OPENMETRICS_FORMAT)
     } else {
-        http::response(200, TEXT_FORMAT, exposition.text.clone())
+        (Format::Text, TEXT_FORMAT)
+    };
+    let mut response = http::response_of(200, content_type, exposition.body(format, gzip));
+    let response_headers = response.headers_mut();
+    if gzip {
+        response_headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
     }
+    // The body depends on both headers, so caches must key on them.
+    response_headers.insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
+    response
+}
+
+/// True when `Accept-Encoding` allows gzip: `gzip`, `x-gzip` or `*` with a q-value above 0,
+/// unless gzip itself is listed with `q=0`.
+pub fn accepts_gzip(accept_encoding: &str) -> bool {
+    let mut gzip = None;
+    let mut any = None;
+    for coding in accept_encoding.split(',') {
+        let mut parts = coding.split(';').map(str::trim);
+        let name = parts.next().unwrap_or_default();
+        let quality = parts
+            .filter_map(|p| p.strip_prefix("q="))
+            .find_map(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
+            gzip = Some(quality);
+        } else if name == "*" {
+            any = Some(quality);
+        }
+    }
+    gzip.or(any).is_some_and(|quality| quality > 0.0)
 }
 
 /// True when the Accept header prefers OpenMetrics to the text format, by q-value; on a
@@ -100,9 +144,9 @@ fn readiness(state: &State) -> Response<Body> {
         .map(|(name, _)| name)
         .collect();
     if waiting.is_empty() {
-        http::response(200, "text/plain; charset=utf-8", "ready\n")
+        page(200, "text/plain; charset=utf-8", "ready\n")
     } else {
-        http::response(
+        page(
             503,
             "text/plain; charset=utf-8",
             format!(
@@ -193,6 +237,25 @@ mod tests {
             "application/openmetrics-text;q=0.2,text/plain;q=0.9"
         ));
         assert!(!wants_openmetrics("application/openmetrics-text;q=0"));
+    }
+
+    #[test]
+    fn gzip_is_chosen_by_accept_encoding() {
+        for (header, gzip) in [
+            ("gzip", true),
+            ("gzip, deflate, br", true),
+            ("deflate, GZIP;q=0.5", true),
+            ("x-gzip", true),
+            ("*", true),
+            ("", false),
+            ("identity", false),
+            ("br, deflate", false),
+            ("gzip;q=0", false),
+            ("gzip;q=0, *", false),
+            ("*;q=0", false),
+        ] {
+            assert_eq!(accepts_gzip(header), gzip, "{header:?}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use genesys_exporter::genesys::aggregates::{
 };
 use genesys_exporter::metrics::Metrics;
 use genesys_exporter::schedule::Window;
-use genesys_exporter::snapshot::{Publisher, flatten};
+use genesys_exporter::snapshot::{Format, Publisher, flatten};
 use jiff::Timestamp;
 
 use crate::util::{get, parse, start_busy_afternoon, value};
@@ -107,7 +107,9 @@ fn label_values_written_by_people_read_back_as_written() {
     publisher.publish("people", window, data, now, Duration::from_secs(3600));
     let exposition = publisher.current(now);
 
-    for body in [&exposition.text, &exposition.openmetrics] {
+    let text = exposition.to_vec(Format::Text, false);
+    let openmetrics = exposition.to_vec(Format::OpenMetrics, false);
+    for body in [&text, &openmetrics] {
         let samples = parse(std::str::from_utf8(body).unwrap());
         for (i, written) in values.iter().enumerate() {
             let labels = [
@@ -123,7 +125,7 @@ fn label_values_written_by_people_read_back_as_written() {
             );
         }
     }
-    let text = std::str::from_utf8(&exposition.text).unwrap();
+    let text = std::str::from_utf8(&text).unwrap();
     assert!(text.contains(r#"queue_id="two\nlines""#), "{text}");
     assert!(text.contains(r#"queue_id="C:\\queues\\back\\""#), "{text}");
     if let Some(promtool) = promtool() {

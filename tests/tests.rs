@@ -2,15 +2,19 @@
 
 mod util;
 
+mod api_cost;
 mod cli;
+mod compression;
 mod deploy;
 mod faults;
 mod metrics_values;
+mod poll_memory;
 mod prometheus_e2e;
 mod promtool;
 mod queue_names;
 mod readme;
 mod report;
+mod scrape_allocations;
 mod scrapes;
 mod secrets;
 mod tokens;

@@ -373,3 +373,23 @@ pub fn interval_end(samples: &Samples) -> String {
         .strftime("%H:%M")
         .to_string()
 }
+
+/// An answer with its headers and body bytes as sent (reqwest here does not decompress).
+pub struct RawReply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+pub async fn get_raw(url: &str, headers: &[(&str, &str)]) -> RawReply {
+    let mut request = reqwest::Client::new().get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    RawReply {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: response.bytes().await.unwrap(),
+    }
+}

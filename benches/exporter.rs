@@ -1,0 +1,235 @@
+//! Benchmarks of the exporter's hot paths, on synthetic answers from the simulator's data
+//! function (the very answers `--demo` serves):
+//!
+//! - `poll/N_groups`: one poll's work on an aggregates response body of N groups: parse,
+//!   flatten, and publish (render both exposition formats, plain and gzip-compressed).
+//! - `poll_vs_value/...`: the same for a 50k-series body, beside `serde_json` parsing that
+//!   body into a `Value`, the yardstick of the README's target, and the poll's parts.
+//! - `render/N_series`: rendering `/metrics` (both formats, plain and gzip) for N series.
+//! - `scrape/N_series`: what a scrape itself costs: choosing the prerendered body.
+//!
+//! Run with `cargo bench --bench exporter`; add a filter such as `-- poll_vs_value` for one
+//! group. Throughput is reported per byte of response body (criterion prints MiB/s; the
+//! README converts to MB/s) or per series.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use genesys_exporter::config::DEFAULT_METRICS;
+use genesys_exporter::genesys::aggregates::{AggregateResponse, AggregationQuery, metric_kind};
+use genesys_exporter::metrics::Metrics;
+use genesys_exporter::schedule::{Clock, Window};
+use genesys_exporter::server::{self, State};
+use genesys_exporter::simulator::{Org, aggregate};
+use genesys_exporter::snapshot::{Flattened, Publisher, flatten, stat_gauges};
+use hyper::HeaderMap;
+use hyper::header::{ACCEPT, ACCEPT_ENCODING, HeaderValue};
+
+const QUERY: &str = "default";
+/// Long enough that no data passes its maximum age during a benchmark.
+const MAX_AGE: Duration = Duration::from_secs(3600);
+const MEDIA_TYPES: [&str; 4] = ["voice", "chat", "email", "callback"];
+
+/// A weekday afternoon bucket, when every queue has traffic.
+fn window() -> Window {
+    Window {
+        start: "2026-08-20T14:00:00Z".parse().unwrap(),
+        end: "2026-08-20T14:15:00Z".parse().unwrap(),
+    }
+}
+
+fn group_by() -> Vec<String> {
+    vec!["queueId".into(), "mediaType".into()]
+}
+
+/// The simulator's answer to the default query for an org of `queues` queues.
+fn answer(org: &Org) -> AggregateResponse {
+    let query = AggregationQuery {
+        interval: window().to_interval(),
+        granularity: Some("PT15M".into()),
+        time_zone: Some("UTC".into()),
+        group_by: group_by(),
+        filter: None,
+        metrics: DEFAULT_METRICS.iter().map(|m| m.to_string()).collect(),
+    };
+    aggregate(org, &query).expect("the default query is valid")
+}
+
+fn org(queues: usize) -> Org {
+    Org::with_queues(queues, MEDIA_TYPES.map(String::from).to_vec())
+}
+
+/// The series one group contributes: one per stat its metrics carry a gauge for.
+fn group_series(group: &genesys_exporter::genesys::aggregates::AggregateGroup) -> usize {
+    group
+        .data
+        .iter()
+        .flat_map(|d| &d.metrics)
+        .map(|entry| {
+            let kind = metric_kind(&entry.metric).expect("catalogue metric");
+            stat_gauges(kind)
+                .iter()
+                .filter(|gauge| gauge.value(&entry.stats).is_some())
+                .count()
+        })
+        .sum()
+}
+
+/// An answer of exactly `groups` groups (quiet queues leave some media types without
+/// data, so the org is made larger and the answer cut to size).
+fn with_groups(groups: usize) -> (Org, AggregateResponse) {
+    let org = org(groups * 3 / 10 + 10);
+    let mut response = answer(&org);
+    assert!(response.results.len() >= groups, "grow the org");
+    response.results.truncate(groups);
+    (org, response)
+}
+
+/// An answer of the fewest groups that make at least `series` series.
+fn with_series(series: usize) -> (Org, AggregateResponse) {
+    // About 30 series per group.
+    let (org, mut response) = with_groups(series / 25 + 10);
+    let mut total = 0;
+    let keep = response
+        .results
+        .iter()
+        .take_while(|group| {
+            let before = total;
+            total += group_series(group);
+            before < series
+        })
+        .count();
+    response.results.truncate(keep);
+    (org, response)
+}
+
+/// A publisher that knows every queue's name, as the exporter does once it has read the
+/// queue list, so that each series carries the `queue` label too.
+fn publisher(org: &Org) -> Publisher {
+    let publisher = Publisher::new(Arc::new(Metrics::new([QUERY])), [QUERY]);
+    let names: HashMap<String, String> = org
+        .queues
+        .iter()
+        .map(|q| (q.id.clone(), q.name.clone()))
+        .collect();
+    publisher.set_queue_names(Arc::new(names), window().end);
+    publisher
+}
+
+fn flat(response: &AggregateResponse) -> Flattened {
+    flatten(QUERY, &group_by(), window(), response)
+}
+
+/// What the poller does with a response body.
+fn poll(publisher: &Publisher, body: &[u8]) {
+    let response: AggregateResponse = serde_json::from_slice(body).unwrap();
+    let data = flat(&response);
+    drop(response);
+    publisher.publish(QUERY, window(), data, window().end, MAX_AGE);
+}
+
+fn bench_poll(c: &mut Criterion) {
+    let mut group = c.benchmark_group("poll");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(10));
+    for groups in [1_000, 10_000, 50_000] {
+        let (org, response) = with_groups(groups);
+        let body = serde_json::to_vec(&response).unwrap();
+        drop(response);
+        let publisher = publisher(&org);
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function(format!("{groups}_groups"), |b| {
+            b.iter(|| poll(&publisher, black_box(&body)))
+        });
+    }
+    group.finish();
+}
+
+fn bench_poll_vs_value(c: &mut Criterion) {
+    let (org, response) = with_series(50_000);
+    let body = serde_json::to_vec(&response).unwrap();
+    let publisher = publisher(&org);
+    let series = flat(&response).series();
+    eprintln!(
+        "poll_vs_value: {} groups, {series} series, {} body bytes",
+        response.results.len(),
+        body.len()
+    );
+    let mut group = c.benchmark_group("poll_vs_value");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("serde_json_value", |b| {
+        b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(&body)).unwrap())
+    });
+    group.bench_function("exporter_poll", |b| {
+        b.iter(|| poll(&publisher, black_box(&body)))
+    });
+    // The poll's parts, to see where its time goes.
+    group.bench_function("part_parse", |b| {
+        b.iter(|| serde_json::from_slice::<AggregateResponse>(black_box(&body)).unwrap())
+    });
+    group.bench_function("part_flatten", |b| b.iter(|| flat(black_box(&response))));
+    group.bench_function("part_publish", |b| {
+        b.iter_batched(
+            || flat(&response),
+            |data| publisher.publish(QUERY, window(), data, window().end, MAX_AGE),
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+fn bench_render(c: &mut Criterion) {
+    let mut group = c.benchmark_group("render");
+    group.sample_size(20);
+    for series in [10_000, 50_000, 200_000] {
+        let (org, response) = with_series(series);
+        let publisher = publisher(&org);
+        group.throughput(Throughput::Elements(flat(&response).series() as u64));
+        group.bench_function(format!("{series}_series"), |b| {
+            b.iter_batched(
+                || flat(&response),
+                |data| publisher.publish(QUERY, window(), data, window().end, MAX_AGE),
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    group.finish();
+}
+
+fn bench_scrape(c: &mut Criterion) {
+    let mut group = c.benchmark_group("scrape");
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        ACCEPT,
+        HeaderValue::from_static(
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+        ),
+    );
+    headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+    for series in [10_000, 200_000] {
+        let (org, response) = with_series(series);
+        let publisher = publisher(&org);
+        publisher.publish(QUERY, window(), flat(&response), window().end, MAX_AGE);
+        let state = State {
+            publisher: Arc::new(publisher),
+            queries: Vec::new(),
+            clock: Clock::starting_at(window().end),
+        };
+        group.bench_function(format!("{series}_series"), |b| {
+            b.iter(|| server::metrics(&state, black_box(&headers)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_poll,
+    bench_poll_vs_value,
+    bench_render,
+    bench_scrape
+);
+criterion_main!(benches);

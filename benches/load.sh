@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Load test of /metrics, beside nginx serving the very same bytes as a static file: the
+# physical limit for serving them on this machine. Prints one Markdown table for the
+# README's performance section.
+#
+#   benches/load.sh                      # 50k series
+#   SERIES="10000 50000 200000" DURATION=20 benches/load.sh
+#
+# Needs wrk and nginx (Debian: apt-get install -y wrk nginx) and talks to 127.0.0.1 only.
+# For each size it starts the exporter in demo mode (the simulator in-process, sized with
+# --demo-queues, its clock on a busy weekday afternoon so every run sees the same data),
+# waits for the first poll, saves each body it serves, starts its own nginx on a free
+# port with a temporary configuration, and runs wrk against both, with 16 connections:
+#
+# - "plain": what curl gets (no Accept header): the text format, uncompressed;
+# - "prometheus": Prometheus' Accept and Accept-Encoding: OpenMetrics, gzip-compressed.
+#
+# RSS is the exporter process's, simulator included, from /proc/PID/status: VmRSS when
+# idle after the first poll of the default 6-queue demo, and VmHWM (the peak) after the
+# load at each size. CI does not run this script: its figures depend on the machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SERIES=${SERIES:-50000}
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-16}
+THREADS=${THREADS:-2}
+DEMO_TIME=2026-08-20T14:07:00Z
+# Series per simulated queue on that afternoon with the default query: about 112.
+SERIES_PER_QUEUE=${SERIES_PER_QUEUE:-112}
+PROMETHEUS_ACCEPT='application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'
+
+for tool in wrk nginx curl python3 gzip; do
+  command -v "$tool" >/dev/null || { echo "load.sh: $tool is missing (apt-get install -y wrk nginx curl python3 gzip)" >&2; exit 1; }
+done
+cargo build --release --quiet
+BIN=target/release/genesys-exporter
+
+WORK=$(mktemp -d)
+chmod 755 "$WORK"   # nginx workers run as an unprivileged user and read the files here
+EXPORTER_PID=
+NGINX_PID=
+cleanup() {
+  [ -n "$EXPORTER_PID" ] && kill "$EXPORTER_PID" 2>/dev/null && wait "$EXPORTER_PID" 2>/dev/null
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# A port nothing listens on, from the kernel.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_for() {
+  for _ in $(seq 600); do
+    curl -sf -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "load.sh: $1 never answered" >&2
+  exit 1
+}
+
+# Starts the exporter with N demo queues and waits until it has published.
+start_exporter() {
+  EXPORTER_PORT=$(free_port)
+  "$BIN" --demo --demo-time "$DEMO_TIME" --demo-queues "$1" \
+    --listen "127.0.0.1:$EXPORTER_PORT" 2>"$WORK/exporter.log" &
+  EXPORTER_PID=$!
+  wait_for "http://127.0.0.1:$EXPORTER_PORT/readyz"
+}
+
+stop_exporter() {
+  kill "$EXPORTER_PID"
+  wait "$EXPORTER_PID" || true
+  EXPORTER_PID=
+}
+
+kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$EXPORTER_PID/status"; }
+mb() { awk -v kb="$1" 'BEGIN { printf "%.1f MB", kb / 1024 }'; }
+
+start_nginx() {
+  NGINX_PORT=$(free_port)
+  cat >"$WORK/nginx.conf" <<EOF
+worker_processes 2;
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  client_body_temp_path $WORK/tmp;
+  proxy_temp_path $WORK/tmp;
+  fastcgi_temp_path $WORK/tmp;
+  uwsgi_temp_path $WORK/tmp;
+  scgi_temp_path $WORK/tmp;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location = /plain { default_type "text/plain; version=0.0.4; charset=utf-8"; alias $WORK/plain; }
+    location = /prometheus {
+      default_type "application/openmetrics-text; version=1.0.0; charset=utf-8";
+      add_header Content-Encoding gzip;
+      add_header Vary "Accept, Accept-Encoding";
+      alias $WORK/prometheus.gz;
+    }
+  }
+}
+EOF
+  mkdir -p "$WORK/tmp"
+  nginx -p "$WORK" -c "$WORK/nginx.conf" &
+  NGINX_PID=$!
+  wait_for "http://127.0.0.1:$NGINX_PORT/plain"
+}
+
+stop_nginx() {
+  kill "$NGINX_PID"
+  wait "$NGINX_PID" || true
+  NGINX_PID=
+}
+
+# wrk against URL with extra header arguments; prints "requests/s p99-ms".
+load() {
+  local url=$1
+  shift
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@" "$url" >"$WORK/wrk.txt"
+  if grep -q "Non-2xx\|Socket errors" "$WORK/wrk.txt"; then
+    cat "$WORK/wrk.txt" >&2
+    echo "load.sh: errors during the run" >&2
+    exit 1
+  fi
+  local rps p99
+  rps=$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/wrk.txt")
+  # wrk prints 99% as e.g. 4.07ms, 812.00us or 1.02s.
+  p99=$(awk '$1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+          if (u == "us") v /= 1000; else if (u == "s") v *= 1000; printf "%.2f", v }' "$WORK/wrk.txt")
+  echo "$rps $p99"
+}
+
+echo "# idle: default demo (6 queues)" >&2
+start_exporter 6
+sleep 2
+IDLE_RSS=$(kb VmRSS)
+IDLE_SERIES=$(curl -s "http://127.0.0.1:$EXPORTER_PORT/metrics" | awk -F' ' '/^genesys_series\{/ { print $2 }')
+stop_exporter
+
+ROWS=()
+for series in $SERIES; do
+  queues=$(( (series + SERIES_PER_QUEUE - 1) / SERIES_PER_QUEUE ))
+  echo "# $series series: $queues queues" >&2
+  start_exporter "$queues"
+  url="http://127.0.0.1:$EXPORTER_PORT/metrics"
+  actual=$(curl -s "$url" | awk '/^genesys_series\{/ { print $2 }')
+  curl -s -o "$WORK/plain" "$url"
+  curl -s -o "$WORK/prometheus.gz" -H "Accept: $PROMETHEUS_ACCEPT" -H 'Accept-Encoding: gzip' "$url"
+  chmod 644 "$WORK/plain" "$WORK/prometheus.gz"
+  gzip -t "$WORK/prometheus.gz"
+  start_nginx
+  for variant in plain prometheus; do
+    if [ "$variant" = plain ]; then
+      headers=()
+      file=$WORK/plain
+    else
+      headers=(-H "Accept: $PROMETHEUS_ACCEPT" -H "Accept-Encoding: gzip")
+      file=$WORK/prometheus.gz
+    fi
+    # The exporter must serve the very bytes nginx serves.
+    curl -s "${headers[@]}" "$url" | cmp -s - "$file" || { echo "load.sh: the $variant body changed during the run" >&2; exit 1; }
+    exporter=$(load "$url" "${headers[@]}")
+    nginx=$(load "http://127.0.0.1:$NGINX_PORT/$variant" "${headers[@]}")
+    read -r ex_rps ex_p99 <<<"$exporter"
+    read -r ng_rps ng_p99 <<<"$nginx"
+    ratio=$(awk -v a="$ex_rps" -v b="$ng_rps" 'BEGIN { printf "%.2f", a / b }')
+    size=$(stat -c %s "$file" | awk '{ printf "%.2f MB", $1 / 1e6 }')
+    ROWS+=("| $actual | $variant | $size | $(printf '%.0f' "$ex_rps") | $ex_p99 ms | $(printf '%.0f' "$ng_rps") | $ng_p99 ms | $ratio |")
+  done
+  stop_nginx
+  peak=$(kb VmHWM)
+  ROWS[-1]="${ROWS[-1]} $(mb "$peak") |"
+  ROWS[-2]="${ROWS[-2]} $(mb "$peak") |"
+  stop_exporter
+done
+
+echo
+echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $(nproc) cores; idle RSS (default demo, $IDLE_SERIES series): $(mb "$IDLE_RSS")"
+echo
+echo "| series | request | body | exporter req/s | exporter p99 | nginx req/s | nginx p99 | exporter / nginx | exporter peak RSS |"
+echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+printf '%s\n' "${ROWS[@]}"

@@ -1,0 +1,69 @@
+//! `/metrics` is served gzip-compressed to scrapers that accept it, and the compressed body
+//! is exactly the plain one.
+
+use std::io::Read;
+
+use flate2::read::GzDecoder;
+
+use crate::util::{get_raw, start_busy_afternoon};
+
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+fn gunzip(body: &[u8]) -> Vec<u8> {
+    let mut plain = Vec::new();
+    GzDecoder::new(body).read_to_end(&mut plain).unwrap();
+    plain
+}
+
+#[tokio::test]
+async fn gzip_bodies_decompress_to_the_plain_ones_in_both_formats() {
+    let (_sim, exporter) = start_busy_afternoon().await;
+    let url = format!("{}/metrics", exporter.url);
+    for (accept, content_type) in [
+        ("", "text/plain; version=0.0.4; charset=utf-8"),
+        (
+            PROMETHEUS_ACCEPT,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
+    ] {
+        let plain = get_raw(&url, &[("accept", accept)]).await;
+        let zipped = get_raw(&url, &[("accept", accept), ("accept-encoding", "gzip")]).await;
+        assert_eq!((plain.status, zipped.status), (200, 200));
+        assert!(plain.headers.get("content-encoding").is_none());
+        assert_eq!(zipped.headers["content-encoding"], "gzip");
+        for reply in [&plain, &zipped] {
+            assert_eq!(reply.headers["content-type"], content_type);
+            let vary = reply.headers["vary"].to_str().unwrap();
+            assert!(vary.contains("Accept-Encoding"), "{vary}");
+        }
+        assert_eq!(
+            zipped.headers["content-length"].to_str().unwrap(),
+            zipped.body.len().to_string()
+        );
+        // The demo org's text compresses many times over; a body that did not shrink
+        // would mean it was not really compressed.
+        assert!(
+            zipped.body.len() * 4 < plain.body.len(),
+            "{} gzip bytes for {} plain",
+            zipped.body.len(),
+            plain.body.len()
+        );
+        let unzipped = gunzip(&zipped.body);
+        assert_eq!(
+            String::from_utf8(unzipped).unwrap(),
+            String::from_utf8(plain.body.to_vec()).unwrap()
+        );
+    }
+}
+
+#[tokio::test]
+async fn gzip_refused_with_q_zero_is_not_sent() {
+    let (_sim, exporter) = start_busy_afternoon().await;
+    let reply = get_raw(
+        &format!("{}/metrics", exporter.url),
+        &[("accept-encoding", "gzip;q=0, identity")],
+    )
+    .await;
+    assert!(reply.headers.get("content-encoding").is_none());
+    assert!(reply.body.starts_with(b"# HELP "));
+}
