@@ -7,7 +7,7 @@ use genesys_exporter::genesys::aggregates::AggregationQuery;
 use genesys_exporter::simulator::{Org, aggregate};
 use jiff::Timestamp;
 
-use crate::util::{Samples, get, get_with, parse, start_busy_afternoon, value};
+use crate::util::{Samples, get, get_with, parse, published_window, start_busy_afternoon, value};
 
 /// The gauge base name of each default metric, written out by hand rather than derived by
 /// the exporter's naming code, so that this test checks that code.
@@ -122,20 +122,7 @@ async fn metrics_equal_the_simulators_data_for_the_published_interval() {
     let (_sim, exporter) = start_busy_afternoon().await;
     let samples = parse(&get(&format!("{}/metrics", exporter.url)).await.body);
 
-    let start = value(
-        &samples,
-        "genesys_interval_start_timestamp_seconds",
-        &[("query", "default")],
-    )
-    .unwrap();
-    let end = value(
-        &samples,
-        "genesys_interval_end_timestamp_seconds",
-        &[("query", "default")],
-    )
-    .unwrap();
-    let start = Timestamp::from_second(start as i64).unwrap();
-    let end = Timestamp::from_second(end as i64).unwrap();
+    let (start, end) = published_window(&samples);
     assert_eq!(start.to_string(), "2026-08-20T13:45:00Z");
     assert_eq!(end.to_string(), "2026-08-20T14:00:00Z");
 

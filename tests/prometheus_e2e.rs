@@ -24,7 +24,7 @@ use serde_yaml_ng::Value as Yaml;
 
 use crate::deploy::{dashboards, panels};
 use crate::promtool::promtool;
-use crate::util::{Process, get, start_simulator, value, wait_for_metrics};
+use crate::util::{Process, get, published_window, start_simulator, value, wait_for_metrics};
 
 const PROMETHEUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus");
 const RULE_FILES: [&str; 2] = ["recording.rules.yml", "alerts.rules.yml"];
@@ -494,22 +494,8 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
 
     // The abandon-rate alert: pending (it waits 20 minutes to fire) for exactly the queues
     // the simulator's own data says abandon too much, among them Retention's voice calls.
-    let start = value(
-        &samples,
-        "genesys_interval_start_timestamp_seconds",
-        &[("query", "default")],
-    )
-    .unwrap();
-    let end = value(
-        &samples,
-        "genesys_interval_end_timestamp_seconds",
-        &[("query", "default")],
-    )
-    .unwrap();
-    let expected = expected_abandon_alerts(
-        Timestamp::from_second(start as i64).unwrap(),
-        Timestamp::from_second(end as i64).unwrap(),
-    );
+    let (start, end) = published_window(&samples);
+    let expected = expected_abandon_alerts(start, end);
     let retention = Org::demo()
         .queues
         .into_iter()

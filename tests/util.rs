@@ -365,6 +365,18 @@ pub fn conversation(samples: &Samples) -> Samples {
         .collect()
 }
 
+/// The start and end of the default query's published interval.
+pub fn published_window(samples: &Samples) -> (jiff::Timestamp, jiff::Timestamp) {
+    let at = |name| {
+        let seconds = value(samples, name, &[("query", "default")]).expect(name);
+        jiff::Timestamp::from_second(seconds as i64).unwrap()
+    };
+    (
+        at("genesys_interval_start_timestamp_seconds"),
+        at("genesys_interval_end_timestamp_seconds"),
+    )
+}
+
 /// The end of the published interval, as text such as `14:15`.
 pub fn interval_end(samples: &Samples) -> String {
     let end = of(samples, "genesys_interval_end_timestamp_seconds", DEFAULT);
