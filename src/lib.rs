@@ -11,7 +11,8 @@
 //!   sends requests and turns answers into [`error::Error`]s, every one of them under the
 //!   retry policy of [`genesys::retry`] and the circuit breaker of [`genesys::breaker`];
 //!   [`genesys::aggregates`] and [`genesys::queues`] hold the request and response types
-//!   and the metric catalogue.
+//!   and the metric catalogue, and [`genesys::jobs`] runs a query as an asynchronous job
+//!   when its answer is too large for the synchronous one.
 //! - [`schedule`]: bucket arithmetic (which window is the latest completed one, and when
 //!   it is due) over an injected [`schedule::Clock`].
 //! - [`poller`]: one loop per query that polls each due window and hands the answer on.
