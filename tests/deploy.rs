@@ -13,6 +13,8 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 
+use crate::util::required_tool;
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn path(relative: &str) -> PathBuf {
@@ -295,19 +297,10 @@ fn the_compose_file_runs_the_demo_and_provisions_prometheus_and_grafana() {
 fn docker_compose_accepts_the_compose_file() {
     // Debian's docker-compose validates the file against the Compose schema without a
     // Docker engine. Outside CI it may be missing; .ci/run installs it.
-    if Command::new("docker-compose")
-        .arg("version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var("CI").is_err(),
-            "docker-compose is missing under CI: .ci/run installs Debian's docker-compose package"
-        );
-        eprintln!("skipped: no docker-compose on PATH (apt-get install docker-compose)");
+    let Some(docker_compose) = required_tool("docker-compose", "version", "docker-compose") else {
         return;
-    }
-    let output = Command::new("docker-compose")
+    };
+    let output = Command::new(docker_compose)
         .args(["-f", "deploy/docker-compose.yml", "config", "--quiet"])
         .current_dir(ROOT)
         .output()

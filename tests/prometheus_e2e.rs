@@ -24,7 +24,9 @@ use serde_yaml_ng::Value as Yaml;
 
 use crate::deploy::{dashboards, panels};
 use crate::promtool::promtool;
-use crate::util::{Process, get, published_window, start_simulator, value, wait_for_metrics};
+use crate::util::{
+    Process, get, published_window, required_tool, start_simulator, value, wait_for_metrics,
+};
 
 const PROMETHEUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus");
 const RULE_FILES: [&str; 2] = ["recording.rules.yml", "alerts.rules.yml"];
@@ -34,16 +36,7 @@ const PREFERRED_VALUES: &[&str] = &["Retention", "voice", "default", "genesys-ex
 
 /// The `prometheus` binary, or `None` outside CI when it is not installed.
 fn prometheus() -> Option<&'static str> {
-    let found = Command::new("prometheus").arg("--version").output().is_ok();
-    if !found {
-        assert!(
-            std::env::var("CI").is_err(),
-            "prometheus is missing under CI: .ci/run installs Debian's prometheus package"
-        );
-        eprintln!("skipped: no prometheus on PATH (apt-get install prometheus)");
-        return None;
-    }
-    Some("prometheus")
+    required_tool("prometheus", "--version", "prometheus")
 }
 
 /// Runs promtool with `args` (and `stdin`), and fails the test with its output unless it

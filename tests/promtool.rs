@@ -14,20 +14,11 @@ use genesys_exporter::schedule::Window;
 use genesys_exporter::snapshot::{Format, Publisher, flatten};
 use jiff::Timestamp;
 
-use crate::util::{get, parse, start_busy_afternoon, value};
+use crate::util::{get, parse, required_tool, start_busy_afternoon, value};
 
 /// promtool, or `None` outside CI when it is not installed. Under CI it must be there.
 pub fn promtool() -> Option<&'static str> {
-    let found = Command::new("promtool").arg("--version").output().is_ok();
-    if !found {
-        assert!(
-            std::env::var("CI").is_err(),
-            "promtool is missing under CI: .ci/run installs Debian's prometheus package"
-        );
-        eprintln!("skipped: no promtool on PATH (apt-get install prometheus)");
-        return None;
-    }
-    Some("promtool")
+    required_tool("promtool", "--version", "prometheus")
 }
 
 /// Runs `promtool check metrics` on `body` and asserts it succeeds without a word.

@@ -405,3 +405,22 @@ pub async fn get_raw(url: &str, headers: &[(&str, &str)]) -> RawReply {
         body: response.bytes().await.unwrap(),
     }
 }
+
+/// `program` when it is on PATH (it answers `version_arg`). When it is not: `None` outside
+/// CI, so that the test skips with a message, and a failure under CI, where `.ci/run`
+/// installs Debian's `package`.
+pub fn required_tool(
+    program: &'static str,
+    version_arg: &str,
+    package: &str,
+) -> Option<&'static str> {
+    if Command::new(program).arg(version_arg).output().is_ok() {
+        return Some(program);
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "{program} is missing under CI: .ci/run installs Debian's {package} package"
+    );
+    eprintln!("skipped: no {program} on PATH (apt-get install {package})");
+    None
+}
