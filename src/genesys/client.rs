@@ -374,28 +374,27 @@ impl Client {
 
     /// `POST /api/v2/analytics/conversations/aggregates/query`.
     pub async fn aggregates(&self, query: &AggregationQuery) -> Result<AggregateResponse> {
-        let body = serde_json::to_vec(query).expect("the query type always serializes");
-        let url = format!("{}{QUERY_PATH}", self.api_url);
-        self.call(
-            Endpoint::Aggregates,
-            reqwest::Method::POST,
-            &url,
-            Some(body.into()),
-        )
-        .await
+        self.post_query(Endpoint::Aggregates, QUERY_PATH, query)
+            .await
     }
 
     /// Submits `query` as an asynchronous job.
     pub async fn submit_job(&self, query: &AggregationQuery) -> Result<JobSubmitted> {
+        self.post_query(Endpoint::Jobs, JOBS_PATH, query).await
+    }
+
+    /// `POST`s `query` as JSON to `path`: the synchronous query and a job's submission
+    /// take the same body.
+    async fn post_query<T: DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        path: &str,
+        query: &AggregationQuery,
+    ) -> Result<T> {
         let body = serde_json::to_vec(query).expect("the query type always serializes");
-        let url = format!("{}{JOBS_PATH}", self.api_url);
-        self.call(
-            Endpoint::Jobs,
-            reqwest::Method::POST,
-            &url,
-            Some(body.into()),
-        )
-        .await
+        let url = format!("{}{path}", self.api_url);
+        self.call(endpoint, reqwest::Method::POST, &url, Some(body.into()))
+            .await
     }
 
     pub async fn job_status(&self, job_id: &str) -> Result<JobStatus> {
