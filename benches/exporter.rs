@@ -19,9 +19,10 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use genesys_exporter::config::DEFAULT_METRICS;
-use genesys_exporter::genesys::aggregates::{AggregateResponse, AggregationQuery, metric_kind};
+use genesys_exporter::genesys::catalogue::metric_kind;
+use genesys_exporter::genesys::wire::{AggregateResponse, AggregationQuery};
 use genesys_exporter::metrics::Metrics;
-use genesys_exporter::schedule::{Clock, Window};
+use genesys_exporter::schedule::{Clock, Interval};
 use genesys_exporter::server::{self, State};
 use genesys_exporter::simulator::{Org, aggregate};
 use genesys_exporter::snapshot::{Flattened, Publisher, flatten, stat_gauges};
@@ -34,8 +35,8 @@ const MAX_AGE: Duration = Duration::from_secs(3600);
 const MEDIA_TYPES: [&str; 4] = ["voice", "chat", "email", "callback"];
 
 /// A weekday afternoon bucket, when every queue has traffic.
-fn window() -> Window {
-    Window {
+fn window() -> Interval {
+    Interval {
         start: "2026-08-20T14:00:00Z".parse().unwrap(),
         end: "2026-08-20T14:15:00Z".parse().unwrap(),
     }
@@ -48,7 +49,7 @@ fn group_by() -> Vec<String> {
 /// The simulator's answer to the default query for an org of `queues` queues.
 fn answer(org: &Org) -> AggregateResponse {
     let query = AggregationQuery {
-        interval: window().to_interval(),
+        interval: window().to_string(),
         granularity: Some("PT15M".into()),
         time_zone: Some("UTC".into()),
         group_by: group_by(),
@@ -63,7 +64,7 @@ fn org(queues: usize) -> Org {
 }
 
 /// The series one group contributes: one per stat its metrics carry a gauge for.
-fn group_series(group: &genesys_exporter::genesys::aggregates::AggregateGroup) -> usize {
+fn group_series(group: &genesys_exporter::genesys::wire::AggregateGroup) -> usize {
     group
         .data
         .iter()

@@ -1,5 +1,8 @@
 //! Configuration: a TOML file overridden by environment variables, layered with figment,
-//! then checked in one place. Every default lives here.
+//! then checked in one place. The defaults of the Genesys client's settings live with the
+//! types that own them (`RetrySettings::default()`, `BreakerSettings::default()`,
+//! `JobOptions::default()`, the client's timeouts); config reads them from there, and holds
+//! only the defaults of its own keys.
 //!
 //! Layers, later ones winning: the file given with `--config`; `GENESYS_CLIENT_ID`,
 //! `GENESYS_CLIENT_SECRET` and `GENESYS_REGION`; then any key as
@@ -16,14 +19,15 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 
 use crate::error::{Error, Result};
-use crate::genesys::aggregates::{self, AggregationQuery, metric_kind};
 use crate::genesys::auth::Credentials;
 use crate::genesys::breaker::BreakerSettings;
-use crate::genesys::client::ClientSettings;
+use crate::genesys::catalogue::{self, metric_kind};
+use crate::genesys::client::{ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
 use crate::genesys::jobs::JobOptions;
 use crate::genesys::region;
 use crate::genesys::retry::RetrySettings;
-use crate::schedule::{Granularity, Schedule, Window};
+use crate::genesys::wire::AggregationQuery;
+use crate::schedule::{Granularity, Interval, Schedule};
 
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9871";
 pub const DEFAULT_GRANULARITY: &str = "PT15M";
@@ -43,30 +47,12 @@ pub const DEFAULT_METRICS: &[&str] = &[
     "oServiceLevel",
 ];
 pub const DEFAULT_SETTLE_DELAY: Duration = Duration::from_secs(90);
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(30);
 pub const DEFAULT_QUEUE_NAMES_REFRESH: Duration = Duration::from_secs(3600);
-pub const DEFAULT_JOB_POLL_INTERVAL: Duration = Duration::from_secs(2);
-pub const DEFAULT_JOB_TIMEOUT: Duration = Duration::from_secs(600);
 pub const DEFAULT_REPORT_CHUNK_DAYS: u32 = 7;
 /// The keys that can also be set as `GENESYS_<KEY>`, the names Genesys tools use; every
 /// key can be set as `GENESYS_EXPORTER_<KEY>`.
 pub const SHORT_ENV_KEYS: &[&str] = &["client_id", "client_secret", "region"];
-/// Attempts per request, the first included, for 429s, 5xx (but 501), timeouts and
-/// requests without an answer.
-pub const DEFAULT_RETRY_ATTEMPTS: u32 = 4;
-pub const MAX_RETRY_ATTEMPTS: u32 = 10;
-/// The exponential backoff between attempts: 1 s, 2 s, 4 s, ... up to 30 s, each drawn
-/// at random from zero up to that (full jitter). Not a config key: tests shorten them.
-pub const DEFAULT_RETRY_BACKOFF_BASE: Duration = Duration::from_secs(1);
-pub const DEFAULT_RETRY_BACKOFF_MAX: Duration = Duration::from_secs(30);
-/// As the official Go SDK: a 429 is waited out unless that takes longer than this.
-pub const DEFAULT_RATE_LIMIT_MAX_WAIT: Duration = Duration::from_secs(180);
-pub const DEFAULT_BREAKER_FAILURES: u32 = 5;
-pub const DEFAULT_BREAKER_COOL_DOWN: Duration = Duration::from_secs(60);
-/// Shorter cool-downs would probe a service in maintenance more often than it can help.
-pub const MIN_BREAKER_COOL_DOWN: Duration = Duration::from_secs(30);
 /// A query's data is dropped when it is this many buckets older than its last success.
 pub const DEFAULT_MAX_AGE_BUCKETS: u32 = 2;
 
@@ -150,9 +136,9 @@ pub struct Query {
 
 impl Query {
     /// The API request for `interval`, in buckets of the query's granularity.
-    pub fn request(&self, interval: Window) -> AggregationQuery {
+    pub fn request(&self, interval: Interval) -> AggregationQuery {
         AggregationQuery {
-            interval: interval.to_interval(),
+            interval: interval.to_string(),
             granularity: Some(self.schedule.granularity.to_string()),
             time_zone: Some(self.time_zone_name.clone()),
             group_by: self.group_by.clone(),
@@ -312,25 +298,30 @@ impl Config {
                 problems.push(format!("{key}: must be longer than zero, such as \"30s\""));
             }
         }
-        let retry_attempts = self.retry_attempts.unwrap_or(DEFAULT_RETRY_ATTEMPTS);
-        if !(1..=MAX_RETRY_ATTEMPTS).contains(&retry_attempts) {
+        let retry_defaults = RetrySettings::default();
+        let retry_attempts = self.retry_attempts.unwrap_or(retry_defaults.attempts);
+        if !(1..=RetrySettings::MAX_ATTEMPTS).contains(&retry_attempts) {
             problems.push(format!(
-                "retry_attempts: {retry_attempts} is out of range; use 1 (no retries) to {MAX_RETRY_ATTEMPTS} (default {DEFAULT_RETRY_ATTEMPTS})"
+                "retry_attempts: {retry_attempts} is out of range; use 1 (no retries) to {} (default {})",
+                RetrySettings::MAX_ATTEMPTS,
+                retry_defaults.attempts
             ));
         }
-        let breaker_failures = self.breaker_failures.unwrap_or(DEFAULT_BREAKER_FAILURES);
+        let breaker_defaults = BreakerSettings::default();
+        let breaker_failures = self.breaker_failures.unwrap_or(breaker_defaults.failures);
         if breaker_failures == 0 {
             problems.push(format!(
-                "breaker_failures: must be at least 1 (default {DEFAULT_BREAKER_FAILURES})"
+                "breaker_failures: must be at least 1 (default {})",
+                breaker_defaults.failures
             ));
         }
-        let breaker_cool_down = self.breaker_cool_down.unwrap_or(DEFAULT_BREAKER_COOL_DOWN);
-        if breaker_cool_down < MIN_BREAKER_COOL_DOWN {
+        let breaker_cool_down = self.breaker_cool_down.unwrap_or(breaker_defaults.cool_down);
+        if breaker_cool_down < BreakerSettings::MIN_COOL_DOWN {
             problems.push(format!(
                 "breaker_cool_down: {}s is too short to let Genesys Cloud recover; use at least {}s (default {}s)",
                 breaker_cool_down.as_secs_f64(),
-                MIN_BREAKER_COOL_DOWN.as_secs(),
-                DEFAULT_BREAKER_COOL_DOWN.as_secs()
+                BreakerSettings::MIN_COOL_DOWN.as_secs(),
+                breaker_defaults.cool_down.as_secs()
             ));
         }
 
@@ -341,6 +332,7 @@ impl Config {
         if !problems.is_empty() {
             return Err(Error::Config(problems.join("\n  ")));
         }
+        let job_defaults = JobOptions::default();
         Ok(Settings {
             client: ClientSettings {
                 api_url,
@@ -355,8 +347,8 @@ impl Config {
                     attempts: retry_attempts,
                     rate_limit_max_wait: self
                         .rate_limit_max_wait
-                        .unwrap_or(DEFAULT_RATE_LIMIT_MAX_WAIT),
-                    ..RetrySettings::default()
+                        .unwrap_or(retry_defaults.rate_limit_max_wait),
+                    ..retry_defaults
                 },
                 breaker: BreakerSettings {
                     failures: breaker_failures,
@@ -370,8 +362,8 @@ impl Config {
                 .queue_names_refresh
                 .unwrap_or(DEFAULT_QUEUE_NAMES_REFRESH),
             jobs: JobOptions {
-                poll_interval: self.job_poll_interval.unwrap_or(DEFAULT_JOB_POLL_INTERVAL),
-                timeout: self.job_timeout.unwrap_or(DEFAULT_JOB_TIMEOUT),
+                poll_interval: self.job_poll_interval.unwrap_or(job_defaults.poll_interval),
+                timeout: self.job_timeout.unwrap_or(job_defaults.timeout),
             },
             report_chunk_days: self.report_chunk_days.unwrap_or(DEFAULT_REPORT_CHUNK_DAYS),
         })
@@ -428,7 +420,7 @@ fn check_query(key: &str, query: &QueryConfig, problems: &mut Vec<String>) -> Op
         if metric_kind(metric).is_none() {
             problems.push(format!(
                 "{key}.metrics: '{metric}' is not in the Genesys metric catalogue{}",
-                suggestion(metric, aggregates::all_metrics())
+                suggestion(metric, catalogue::all_metrics())
             ));
         }
     }
@@ -438,12 +430,12 @@ fn check_query(key: &str, query: &QueryConfig, problems: &mut Vec<String>) -> Op
         None => DEFAULT_GROUP_BY.iter().map(|d| d.to_string()).collect(),
     };
     for dimension in &group_by {
-        if !aggregates::is_dimension(dimension) {
+        if !catalogue::is_dimension(dimension) {
             problems.push(format!(
                 "{key}.group_by: '{dimension}' is not a Genesys groupBy dimension{}",
-                suggestion(dimension, aggregates::DIMENSIONS.iter().copied())
+                suggestion(dimension, catalogue::DIMENSIONS.iter().copied())
             ));
-        } else if aggregates::is_unbounded_dimension(dimension) && !query.allow_unbounded_labels {
+        } else if catalogue::is_unbounded_dimension(dimension) && !query.allow_unbounded_labels {
             problems.push(format!(
                 "{key}.group_by: '{dimension}' has a value per conversation or caller and would create unbounded Prometheus series; remove it, or set allow_unbounded_labels = true in this query if you really mean it"
             ));

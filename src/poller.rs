@@ -19,14 +19,14 @@ use crate::error::Result;
 use crate::genesys::client::Client;
 use crate::genesys::jobs::{self, JobOptions};
 use crate::metrics::{Metrics, QueryLabel};
-use crate::schedule::{Clock, Schedule, Window};
+use crate::schedule::{Clock, Interval, Schedule};
 use crate::snapshot::{Publisher, flatten};
 
 /// What a poller does with each bucket that is due.
 pub trait Job {
-    fn poll(&mut self, window: Window) -> impl Future<Output = Result<()>> + Send;
+    fn poll(&mut self, window: Interval) -> impl Future<Output = Result<()>> + Send;
     /// `buckets` buckets from `from` on were never published because polls failed.
-    fn skipped(&mut self, buckets: u64, from: Window, to: Window);
+    fn skipped(&mut self, buckets: u64, from: Interval, to: Interval);
 }
 
 /// Polls `job` on `schedule` until `shutdown`.
@@ -74,7 +74,7 @@ pub struct QueryJob {
 }
 
 impl Job for QueryJob {
-    async fn poll(&mut self, window: Window) -> Result<()> {
+    async fn poll(&mut self, window: Interval) -> Result<()> {
         let started = Instant::now();
         let label = QueryLabel::new(&self.query.name);
         let request = self.query.request(window);
@@ -120,7 +120,7 @@ impl Job for QueryJob {
         }
     }
 
-    fn skipped(&mut self, buckets: u64, from: Window, to: Window) {
+    fn skipped(&mut self, buckets: u64, from: Interval, to: Interval) {
         self.metrics
             .buckets_skipped
             .get_or_create(&QueryLabel::new(&self.query.name))
@@ -142,20 +142,20 @@ impl Job for QueryJob {
 mod tests {
     use super::*;
     use crate::error::Error;
-    use crate::genesys::client::Endpoint;
+    use crate::genesys::wire::Endpoint;
     use crate::schedule::Granularity;
     use jiff::Timestamp;
 
     /// Records what it was asked to poll, failing while `failing` says so.
     struct Recorder {
         clock: Clock,
-        polled: Vec<(Window, Timestamp)>,
+        polled: Vec<(Interval, Timestamp)>,
         skipped: Vec<u64>,
         failing: fn(Timestamp) -> bool,
     }
 
     impl Job for Recorder {
-        async fn poll(&mut self, window: Window) -> Result<()> {
+        async fn poll(&mut self, window: Interval) -> Result<()> {
             let now = self.clock.now();
             self.polled.push((window, now));
             if (self.failing)(now) {
@@ -168,7 +168,7 @@ mod tests {
             Ok(())
         }
 
-        fn skipped(&mut self, buckets: u64, _: Window, _: Window) {
+        fn skipped(&mut self, buckets: u64, _: Interval, _: Interval) {
             self.skipped.push(buckets);
         }
     }
@@ -217,7 +217,7 @@ mod tests {
         let polled: Vec<(String, String)> = recorder
             .polled
             .iter()
-            .map(|(w, at)| (w.to_interval(), at.to_string()))
+            .map(|(w, at)| (w.to_string(), at.to_string()))
             .collect();
         assert_eq!(
             polled,
@@ -250,7 +250,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_day_of_polling_publishes_every_bucket_exactly_once() {
         let recorder = run_for("2026-08-20T00:00:00Z", 24, |_| false).await;
-        let windows: Vec<Window> = recorder.polled.iter().map(|(w, _)| *w).collect();
+        let windows: Vec<Interval> = recorder.polled.iter().map(|(w, _)| *w).collect();
         // The bucket that was complete at start-up, then the 96 of the day that follow it.
         assert_eq!(windows.len(), 97);
         assert_eq!(windows[0].start, ts("2026-08-19T23:30:00Z"));

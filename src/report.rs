@@ -15,11 +15,12 @@ use serde::ser::{SerializeMap, Serializer};
 
 use crate::config::{Query, Settings};
 use crate::error::{Error, Result};
-use crate::genesys::aggregates::{MetricEntry, metric_kind};
+use crate::genesys::catalogue::metric_kind;
 use crate::genesys::client::Client;
 use crate::genesys::jobs;
+use crate::genesys::wire::MetricEntry;
 use crate::queue_names::{NameMap, QueueNames};
-use crate::schedule::{Window, iso_millis};
+use crate::schedule::{Interval, iso_millis};
 use crate::snapshot::{base_name, snake_case, stat_gauges};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -54,7 +55,7 @@ pub enum Cell {
 }
 
 /// The buckets of `[from, to)`; both ends must be bucket boundaries.
-pub fn buckets(query: &Query, from: Timestamp, to: Timestamp) -> Result<Vec<Window>> {
+pub fn buckets(query: &Query, from: Timestamp, to: Timestamp) -> Result<Vec<Interval>> {
     let schedule = &query.schedule;
     let (granularity, zone) = (schedule.granularity, &schedule.time_zone);
     if from >= to {
@@ -76,16 +77,16 @@ pub fn buckets(query: &Query, from: Timestamp, to: Timestamp) -> Result<Vec<Wind
     let mut start = from;
     while start < to {
         let end = granularity.step(start, zone, 1);
-        windows.push(Window { start, end });
+        windows.push(Interval { start, end });
         start = end;
     }
     Ok(windows)
 }
 
 /// Consecutive buckets grouped into requests of at most `days` (at least one bucket each).
-pub fn chunks(buckets: &[Window], days: u32) -> Vec<Window> {
+pub fn chunks(buckets: &[Interval], days: u32) -> Vec<Interval> {
     let longest = jiff::SignedDuration::from_hours(24 * i64::from(days));
-    let mut chunks: Vec<Window> = Vec::new();
+    let mut chunks: Vec<Interval> = Vec::new();
     for bucket in buckets {
         match chunks.last_mut() {
             Some(chunk) if bucket.end.duration_since(chunk.start) <= longest => {
@@ -141,14 +142,12 @@ pub async fn fetch(
 }
 
 /// Where an API interval starts, checked to be one of the report's buckets.
-fn bucket_start(interval: &str, buckets: &[Window]) -> Result<Timestamp> {
-    let start = interval
-        .split_once('/')
-        .and_then(|(start, _)| start.parse::<Timestamp>().ok());
+fn bucket_start(interval: &str, buckets: &[Interval]) -> Result<Timestamp> {
+    let start = interval.parse::<Interval>().map(|interval| interval.start);
     match start {
-        Some(start) if buckets.binary_search_by(|b| b.start.cmp(&start)).is_ok() => Ok(start),
+        Ok(start) if buckets.binary_search_by(|b| b.start.cmp(&start)).is_ok() => Ok(start),
         _ => Err(Error::Decode {
-            endpoint: crate::genesys::client::Endpoint::Aggregates,
+            endpoint: crate::genesys::wire::Endpoint::Aggregates,
             detail: format!(
                 "the API answered for interval '{interval}', which is not a bucket of the report"
             ),
@@ -159,7 +158,7 @@ fn bucket_start(interval: &str, buckets: &[Window]) -> Result<Timestamp> {
 
 fn tabulate(
     query: &Query,
-    buckets: &[Window],
+    buckets: &[Interval],
     data: &BTreeMap<BTreeMap<String, String>, BTreeMap<Timestamp, Vec<MetricEntry>>>,
     names: &NameMap,
 ) -> Table {
@@ -443,7 +442,7 @@ mod tests {
         let hours = buckets(&q, ts("2026-08-17T00:00:00Z"), ts("2026-08-20T06:00:00Z")).unwrap();
         assert_eq!(hours.len(), 78);
         let days = chunks(&hours, 1);
-        let spans: Vec<String> = days.iter().map(|c| c.to_interval()).collect();
+        let spans: Vec<String> = days.iter().map(|c| c.to_string()).collect();
         assert_eq!(
             spans,
             [

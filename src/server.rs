@@ -178,9 +178,7 @@ fn landing_page(state: &State) -> String {
         let last_poll = status
             .last_poll
             .map_or("not yet".to_string(), |t| t.to_string());
-        let window = status
-            .window
-            .map_or("none".to_string(), |w| w.to_interval());
+        let window = status.window.map_or("none".to_string(), |w| w.to_string());
         let mut outcome = match (&status.last_poll, &status.last_error) {
             (None, _) => "waiting for the first poll".to_string(),
             (Some(_), None) => "ok".to_string(),

@@ -27,12 +27,11 @@ use flate2::write::DeflateEncoder;
 use flate2::{Compression, Crc};
 use jiff::{SignedDuration, Timestamp};
 
-use crate::genesys::aggregates::{
-    AggregateGroup, AggregateResponse, MetricKind, Stats, metric_kind,
-};
+use crate::genesys::catalogue::{MetricKind, metric_kind};
+use crate::genesys::wire::{AggregateGroup, AggregateResponse, Stats};
 use crate::metrics::{BREAKER_CLOSED, Metrics, QueryLabel};
 use crate::queue_names::NameMap;
-use crate::schedule::Window;
+use crate::schedule::Interval;
 
 pub const PREFIX: &str = "genesys_conversation_";
 
@@ -188,7 +187,7 @@ impl Flattened {
 pub fn flatten<'a>(
     query: &str,
     group_by: &[String],
-    window: Window,
+    window: Interval,
     response: &'a AggregateResponse,
 ) -> Flattened {
     let label_names: Vec<String> = group_by.iter().map(|d| snake_case(d)).collect();
@@ -272,11 +271,10 @@ fn metric_gauges(metric: &str) -> Vec<(&'static StatGauge, String)> {
 }
 
 /// Whether an API interval `start/end` starts where `window` does.
-fn interval_is(interval: &str, window: Window) -> bool {
+fn interval_is(interval: &str, window: Interval) -> bool {
     interval
-        .split_once('/')
-        .and_then(|(start, _)| start.parse::<Timestamp>().ok())
-        .is_some_and(|start| start == window.start)
+        .parse::<Interval>()
+        .is_ok_and(|interval| interval.start == window.start)
 }
 
 /// Writes every query's gauges, family by family so that each gauge appears once with all
@@ -458,7 +456,7 @@ impl Exposition {
 pub struct QueryStatus {
     pub last_poll: Option<Timestamp>,
     pub last_success: Option<Timestamp>,
-    pub window: Option<Window>,
+    pub window: Option<Interval>,
     pub last_error: Option<String>,
     /// The data passed its maximum age and is no longer served.
     pub stale: bool,
@@ -544,7 +542,7 @@ impl Publisher {
     pub fn publish(
         &self,
         query: &str,
-        window: Window,
+        window: Interval,
         data: Flattened,
         at: Timestamp,
         max_age: Duration,
@@ -693,12 +691,13 @@ pub fn gzip_parts<const N: usize>(shared: &[u8], tails: [&[u8]; N]) -> (Bytes, [
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::genesys::aggregates::{AggregateGroup, IntervalData, MetricEntry, all_metrics};
+    use crate::genesys::catalogue::all_metrics;
+    use crate::genesys::wire::{AggregateGroup, IntervalData, MetricEntry};
 
     const HOUR: Duration = Duration::from_secs(3600);
 
-    fn window() -> Window {
-        Window {
+    fn window() -> Interval {
+        Interval {
             start: "2026-08-20T10:00:00Z".parse().unwrap(),
             end: "2026-08-20T10:15:00Z".parse().unwrap(),
         }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use genesys_exporter::config::DEFAULT_METRICS;
-use genesys_exporter::genesys::aggregates::AggregationQuery;
+use genesys_exporter::genesys::wire::AggregationQuery;
 use genesys_exporter::simulator::{Org, aggregate};
 use jiff::Timestamp;
 

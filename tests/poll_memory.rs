@@ -4,15 +4,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use genesys_exporter::config::DEFAULT_METRICS;
-use genesys_exporter::genesys::aggregates::{AggregateResponse, AggregationQuery};
+use genesys_exporter::genesys::wire::{AggregateResponse, AggregationQuery};
 use genesys_exporter::metrics::Metrics;
-use genesys_exporter::schedule::Window;
+use genesys_exporter::schedule::Interval;
 use genesys_exporter::simulator::{Org, aggregate};
 use genesys_exporter::snapshot::{Publisher, flatten};
 
 #[test]
 fn a_polls_peak_memory_is_a_small_multiple_of_the_answer() {
-    let window = Window {
+    let window = Interval {
         start: "2026-08-20T14:00:00Z".parse().unwrap(),
         end: "2026-08-20T14:15:00Z".parse().unwrap(),
     };
@@ -23,7 +23,7 @@ fn a_polls_peak_memory_is_a_small_multiple_of_the_answer() {
             .to_vec(),
     );
     let query = AggregationQuery {
-        interval: window.to_interval(),
+        interval: window.to_string(),
         granularity: Some("PT15M".into()),
         time_zone: Some("UTC".into()),
         group_by: vec!["queueId".into(), "mediaType".into()],

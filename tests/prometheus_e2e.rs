@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use genesys_exporter::genesys::aggregates::AggregationQuery;
+use genesys_exporter::genesys::wire::AggregationQuery;
 use genesys_exporter::simulator::{Org, SimulatorConfig, aggregate};
 use jiff::Timestamp;
 use serde_json::Value as Json;

@@ -6,11 +6,11 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use genesys_exporter::genesys::aggregates::{
+use genesys_exporter::genesys::wire::{
     AggregateGroup, AggregateResponse, IntervalData, MetricEntry, Stats,
 };
 use genesys_exporter::metrics::Metrics;
-use genesys_exporter::schedule::Window;
+use genesys_exporter::schedule::Interval;
 use genesys_exporter::snapshot::{Format, Publisher, flatten};
 use jiff::Timestamp;
 
@@ -64,7 +64,7 @@ fn label_values_written_by_people_read_back_as_written() {
         "tab\there } { = ,",
         "",
     ];
-    let window = Window {
+    let window = Interval {
         start: "2026-08-20T10:00:00Z".parse().unwrap(),
         end: "2026-08-20T10:15:00Z".parse().unwrap(),
     };
@@ -78,7 +78,7 @@ fn label_values_written_by_people_read_back_as_written() {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
                 data: vec![IntervalData {
-                    interval: window.to_interval(),
+                    interval: window.to_string(),
                     metrics: vec![MetricEntry {
                         metric: "nOffered".into(),
                         qualifier: Some(value.to_string()),

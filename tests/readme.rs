@@ -1,6 +1,6 @@
 //! The README's metric tables say what the code does.
 
-use genesys_exporter::genesys::aggregates::metric_kind;
+use genesys_exporter::genesys::catalogue::metric_kind;
 use genesys_exporter::metrics::{EndpointLabel, FailureLabels, Metrics, QueryLabel};
 use genesys_exporter::snapshot::gauge_names;
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use genesys_exporter::genesys::aggregates::AggregationQuery;
+use genesys_exporter::genesys::wire::AggregationQuery;
 use genesys_exporter::simulator::{Org, SimulatorConfig, aggregate};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use genesys_exporter::genesys::aggregates::AggregationQuery;
 use genesys_exporter::genesys::auth::Credentials;
 use genesys_exporter::genesys::breaker::BreakerSettings;
 use genesys_exporter::genesys::client::{Client, ClientSettings};
 use genesys_exporter::genesys::retry::RetrySettings;
+use genesys_exporter::genesys::wire::AggregationQuery;
 use genesys_exporter::metrics::Metrics;
 use genesys_exporter::simulator::{RequestCounts, SimulatorConfig};
 

@@ -1,41 +1,6 @@
 //! OAuth 2.0 client credentials against `login.<domain>`, with the token cached until
 //! shortly before it expires.
 
-use serde::{Deserialize, Serialize};
-
-pub const TOKEN_PATH: &str = "/oauth/token";
-
-/// The 200 answer of `POST /oauth/token`.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    #[serde(default)]
-    pub token_type: String,
-    /// Lifetime in seconds.
-    pub expires_in: u64,
-}
-
-/// Never prints the token.
-impl std::fmt::Debug for TokenResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenResponse")
-            .field("access_token", &"[REDACTED]")
-            .field("token_type", &self.token_type)
-            .field("expires_in", &self.expires_in)
-            .finish()
-    }
-}
-
-/// The error answer of `POST /oauth/token`, e.g. `{"error": "invalid_client", ...}`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct OAuthError {
-    pub error: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_description: Option<String>,
-}
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,7 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::client::{Endpoint, Transport, json_error_kind};
+use super::client::{Transport, json_error_kind};
+use super::wire::{Endpoint, OAuthError, TOKEN_PATH, TokenResponse};
 use crate::error::{Error, Result};
 
 /// An OAuth client's ID and secret. Debug output shows the ID only.

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::client::Endpoint;
-use crate::config::{DEFAULT_BREAKER_COOL_DOWN, DEFAULT_BREAKER_FAILURES};
+use super::wire::Endpoint;
 use crate::error::Error;
 use crate::metrics::{BREAKER_CLOSED, BREAKER_HALF_OPEN, BREAKER_OPEN, Metrics};
 
@@ -24,11 +23,16 @@ pub struct BreakerSettings {
     pub cool_down: Duration,
 }
 
+impl BreakerSettings {
+    /// Shorter cool-downs would probe a service in maintenance more often than it can help.
+    pub const MIN_COOL_DOWN: Duration = Duration::from_secs(30);
+}
+
 impl Default for BreakerSettings {
     fn default() -> Self {
         BreakerSettings {
-            failures: DEFAULT_BREAKER_FAILURES,
-            cool_down: DEFAULT_BREAKER_COOL_DOWN,
+            failures: 5,
+            cool_down: Duration::from_secs(60),
         }
     }
 }

@@ -2,33 +2,6 @@
 //! through `Transport::execute` and so through the retry policy and the circuit breaker
 //! of [`super::retry`].
 
-use serde::{Deserialize, Serialize};
-
-/// The error body every Genesys Cloud API endpoint answers with.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ErrorBody {
-    #[serde(default)]
-    pub message: String,
-    #[serde(default)]
-    pub code: String,
-    #[serde(default)]
-    pub status: u16,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub context_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub details: Vec<ErrorDetail>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ErrorDetail {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field_name: Option<String>,
-}
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,50 +10,20 @@ use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 
-use super::aggregates::{
-    AggregateResponse, AggregationQuery, JOBS_PATH, JobResultsPage, JobStatus, JobSubmitted,
-    QUERY_PATH,
-};
 use super::auth::{Credentials, TokenCache};
 use super::breaker::BreakerSettings;
-use super::queues::{QUEUES_PATH, QueuePage};
 use super::retry::{Retrier, RetrySettings};
+use super::wire::{
+    AggregateResponse, AggregationQuery, Endpoint, ErrorBody, JOBS_PATH, JobResultsPage, JobStatus,
+    JobSubmitted, QUERY_PATH, QUEUES_PATH, QueuePage,
+};
 use crate::error::{Error, Result};
 use crate::metrics::{EndpointLabel, FailureLabels, Metrics};
 
-/// The API endpoints the exporter calls; the `endpoint` label of the request counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    Token,
-    Aggregates,
-    Jobs,
-    Queues,
-}
-
-impl Endpoint {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Endpoint::Token => "token",
-            Endpoint::Aggregates => "aggregates",
-            Endpoint::Jobs => "jobs",
-            Endpoint::Queues => "queues",
-        }
-    }
-
-    /// The permission an OAuth client's role needs to call the endpoint.
-    pub fn permission(self) -> &'static str {
-        match self {
-            Endpoint::Queues => "routing:queue:view",
-            _ => "analytics:conversationAggregate:view",
-        }
-    }
-}
-
-impl std::fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// How long a request may take, from sending it to the last byte of the answer.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long connecting (TCP and TLS) may take.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the client connects and how long it waits.
 #[derive(Debug, Clone)]

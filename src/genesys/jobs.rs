@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::aggregates::{AggregateGroup, AggregateResponse, AggregationQuery, JobState};
 use super::client::Client;
+use super::wire::{AggregateGroup, AggregateResponse, AggregationQuery, JobState};
 use crate::error::{Error, Result};
 
 /// How to wait for a job.
@@ -19,6 +19,15 @@ pub struct JobOptions {
     pub poll_interval: Duration,
     /// Give up on a job that is not fulfilled by then.
     pub timeout: Duration,
+}
+
+impl Default for JobOptions {
+    fn default() -> Self {
+        JobOptions {
+            poll_interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(600),
+        }
+    }
 }
 
 /// Runs `query` synchronously, or as a job if `use_job` is set or the API says the answer

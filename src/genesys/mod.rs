@@ -1,11 +1,12 @@
 //! Everything that speaks Genesys Cloud's wire format: regions, OAuth, the HTTP client and
 //! the request and response types of the endpoints the exporter uses.
 
-pub mod aggregates;
 pub mod auth;
 pub mod breaker;
+pub mod catalogue;
 pub mod client;
 pub mod jobs;
 pub mod queues;
 pub mod region;
 pub mod retry;
+pub mod wire;

@@ -1,45 +1,7 @@
 //! `GET /api/v2/routing/queues`: the paged list of queues, used to put names on queue IDs.
 
-use serde::{Deserialize, Serialize};
-
-pub const QUEUES_PATH: &str = "/api/v2/routing/queues";
-
-/// One page of queues. Unlike the aggregates query, this endpoint is paged: follow
-/// `pageNumber` up to `pageCount`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct QueuePage {
-    #[serde(default)]
-    pub entities: Vec<Queue>,
-    #[serde(default)]
-    pub page_number: u32,
-    #[serde(default)]
-    pub page_size: u32,
-    #[serde(default)]
-    pub total: u64,
-    #[serde(default)]
-    pub page_count: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_uri: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Queue {
-    pub id: String,
-    #[serde(default)]
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub division: Option<Division>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Division {
-    pub id: String,
-    #[serde(default)]
-    pub name: String,
-}
-
 use super::client::Client;
+use super::wire::Queue;
 use crate::error::Result;
 
 /// The largest page the queue list serves.

@@ -21,11 +21,8 @@ use backon::{ExponentialBuilder, Retryable};
 use tokio::time::Instant;
 
 use super::breaker::{Breaker, BreakerSettings};
-use super::client::{Endpoint, Reply};
-use crate::config::{
-    DEFAULT_RATE_LIMIT_MAX_WAIT, DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BACKOFF_BASE,
-    DEFAULT_RETRY_BACKOFF_MAX,
-};
+use super::client::Reply;
+use super::wire::Endpoint;
 use crate::error::{Error, Result, status_reason};
 use crate::metrics::{FailureLabels, Metrics};
 
@@ -41,13 +38,23 @@ pub struct RetrySettings {
     pub rate_limit_max_wait: Duration,
 }
 
+impl RetrySettings {
+    /// The most attempts the configuration may ask for.
+    pub const MAX_ATTEMPTS: u32 = 10;
+}
+
 impl Default for RetrySettings {
+    /// Four attempts for 429s, 5xx (but 501), timeouts and requests without an answer.
+    /// Between them an exponential backoff of 1 s, 2 s, 4 s, ... up to 30 s, each drawn at
+    /// random from zero up to that (full jitter); the backoff is not a config key, tests
+    /// shorten it. As the official Go SDK, a 429 is waited out unless that takes longer
+    /// than 180 s.
     fn default() -> Self {
         RetrySettings {
-            attempts: DEFAULT_RETRY_ATTEMPTS,
-            backoff_base: DEFAULT_RETRY_BACKOFF_BASE,
-            backoff_max: DEFAULT_RETRY_BACKOFF_MAX,
-            rate_limit_max_wait: DEFAULT_RATE_LIMIT_MAX_WAIT,
+            attempts: 4,
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(30),
+            rate_limit_max_wait: Duration::from_secs(180),
         }
     }
 }
@@ -273,7 +280,7 @@ mod tests {
     use super::*;
     use crate::metrics::BREAKER_OPEN;
     use crate::poller::{self, Job};
-    use crate::schedule::{Clock, Granularity, Schedule, Window};
+    use crate::schedule::{Clock, Granularity, Interval, Schedule};
 
     /// What the fake API answers to one attempt.
     #[derive(Clone, Copy)]
@@ -502,7 +509,7 @@ mod tests {
     }
 
     impl Job for Outage<'_> {
-        async fn poll(&mut self, _: Window) -> Result<()> {
+        async fn poll(&mut self, _: Interval) -> Result<()> {
             let requests = self.requests;
             let reply = self
                 .retrier
@@ -514,7 +521,7 @@ mod tests {
             Err(reply.api_error(Endpoint::Aggregates))
         }
 
-        fn skipped(&mut self, _: u64, _: Window, _: Window) {}
+        fn skipped(&mut self, _: u64, _: Interval, _: Interval) {}
     }
 
     #[tokio::test(start_paused = true)]

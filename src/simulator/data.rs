@@ -20,12 +20,11 @@ use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
 use serde::Deserialize;
 
-use crate::genesys::aggregates::{
-    AggregateGroup, AggregateResponse, AggregationQuery, IntervalData, MetricEntry, Stats,
-    is_dimension, metric_kind,
+use crate::genesys::catalogue::{is_dimension, metric_kind};
+use crate::genesys::wire::{
+    AggregateGroup, AggregateResponse, AggregationQuery, Division, ErrorBody, ErrorDetail,
+    IntervalData, MetricEntry, Stats,
 };
-use crate::genesys::client::{ErrorBody, ErrorDetail};
-use crate::genesys::queues::Division;
 
 /// The media types of the demo org.
 pub const DEMO_MEDIA_TYPES: [&str; 4] = ["voice", "chat", "email", "callback"];

@@ -31,8 +31,8 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::{Simulator, read_body};
-use crate::genesys::client::ErrorBody;
-use crate::genesys::queues::QUEUES_PATH;
+use crate::genesys::wire::ErrorBody;
+use crate::genesys::wire::QUEUES_PATH;
 use crate::http::{Body, drop_connection, json, response};
 
 /// Where faults are set, listed and cleared at run time.
@@ -438,7 +438,7 @@ impl Simulator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::genesys::aggregates::AggregateResponse;
+    use crate::genesys::wire::AggregateResponse;
 
     #[test]
     fn faults_are_written_as_a_name_and_fields_on_the_command_line() {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::genesys::aggregates::{AggregateGroup, JobResultsPage, JobState, JobStatus};
+use crate::genesys::wire::{AggregateGroup, JobResultsPage, JobState, JobStatus};
 
 pub struct Jobs {
     /// Looks at a job's state that answer PENDING before it is FULFILLED.

@@ -30,12 +30,12 @@ use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::genesys::aggregates::{
+use crate::genesys::wire::{
     AggregateResponse, AggregationQuery, JOBS_PATH, JobSubmitted, QUERY_PATH,
 };
-use crate::genesys::auth::{OAuthError, TOKEN_PATH, TokenResponse};
-use crate::genesys::client::{ErrorBody, ErrorDetail};
-use crate::genesys::queues::{QUEUES_PATH, Queue, QueuePage};
+use crate::genesys::wire::{ErrorBody, ErrorDetail};
+use crate::genesys::wire::{OAuthError, TOKEN_PATH, TokenResponse};
+use crate::genesys::wire::{QUEUES_PATH, Queue, QueuePage};
 use crate::http::{Body, json};
 
 pub use data::{Org, QueueProfile, SimQueue, aggregate};

@@ -1,5 +1,7 @@
-//! The conversation aggregates query: request and response types as they are on the wire,
-//! and the catalogue of metric names and groupBy dimensions the API accepts.
+//! Genesys Cloud's wire format: every request and response body the exporter sends or
+//! reads, as serde types, with the paths they travel on and the [`Endpoint`] names the
+//! counters use. A leaf: the client and the simulator both build on it, and it depends on
+//! nothing of the crate but the metric [`catalogue`](super::catalogue).
 //!
 //! Every response field is optional on the wire, so almost every field here has a default:
 //! a missing field means "nothing to report", never a decoding error. The exceptions are
@@ -11,6 +13,104 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use super::catalogue::metric_kind;
+
+/// The API endpoints the exporter calls; the `endpoint` label of the request counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Token,
+    Aggregates,
+    Jobs,
+    Queues,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Token => "token",
+            Endpoint::Aggregates => "aggregates",
+            Endpoint::Jobs => "jobs",
+            Endpoint::Queues => "queues",
+        }
+    }
+
+    /// The permission an OAuth client's role needs to call the endpoint.
+    pub fn permission(self) -> &'static str {
+        match self {
+            Endpoint::Queues => "routing:queue:view",
+            _ => "analytics:conversationAggregate:view",
+        }
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error body every Genesys Cloud API endpoint answers with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<ErrorDetail>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorDetail {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_name: Option<String>,
+}
+
+// --- OAuth
+
+pub const TOKEN_PATH: &str = "/oauth/token";
+
+/// The 200 answer of `POST /oauth/token`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    #[serde(default)]
+    pub token_type: String,
+    /// Lifetime in seconds.
+    pub expires_in: u64,
+}
+
+/// Never prints the token.
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"[REDACTED]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+/// The error answer of `POST /oauth/token`, e.g. `{"error": "invalid_client", ...}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OAuthError {
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+}
+
+// --- Conversation aggregates
 
 /// The endpoint the exporter polls.
 pub const QUERY_PATH: &str = "/api/v2/analytics/conversations/aggregates/query";
@@ -209,269 +309,48 @@ impl Stats {
     }
 }
 
-/// What a metric measures, told by the first letter of its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetricKind {
-    /// `n*`: a count, in `stats.count`.
-    Count,
-    /// `o*`: an observation, such as a ratio with its numerator and denominator.
-    Observation,
-    /// `t*`: a timer in milliseconds; `stats.count` is the number of segments measured.
-    Timer,
+// --- Routing queues
+
+pub const QUEUES_PATH: &str = "/api/v2/routing/queues";
+
+/// One page of queues. Unlike the aggregates query, this endpoint is paged: follow
+/// `pageNumber` up to `pageCount`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueuePage {
+    #[serde(default)]
+    pub entities: Vec<Queue>,
+    #[serde(default)]
+    pub page_number: u32,
+    #[serde(default)]
+    pub page_size: u32,
+    #[serde(default)]
+    pub total: u64,
+    #[serde(default)]
+    pub page_count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_uri: Option<String>,
 }
 
-pub const COUNT_METRICS: &[&str] = &[
-    "nBlindTransferred",
-    "nBotInteractions",
-    "nCallbackAttempts",
-    "nCallbackOverSla",
-    "nCallbackScheduled",
-    "nCfcOffered",
-    "nCobrowseSessions",
-    "nConnected",
-    "nConsult",
-    "nConsultTransferred",
-    "nConversations",
-    "nError",
-    "nOffered",
-    "nOutbound",
-    "nOutboundAbandoned",
-    "nOutboundAttempted",
-    "nOutboundConnected",
-    "nOverSla",
-    "nStateTransitionError",
-    "nTakeover",
-    "nTransferred",
-    "nAgentDeclined",
-    "nAlertExpired",
-];
-
-pub const OBSERVATION_METRICS: &[&str] = &[
-    "oAudioMessageCount",
-    "oCallbackServiceLevel",
-    "oExternalAudioMessageCount",
-    "oExternalMediaCount",
-    "oMediaCount",
-    "oMessageCount",
-    "oMessageSegmentCount",
-    "oMessageTurn",
-    "oServiceLevel",
-    "oServiceTarget",
-    "oSkillExpressionApplications",
-];
-
-pub const TIMER_METRICS: &[&str] = &[
-    "tAbandon",
-    "tAcd",
-    "tActiveCallback",
-    "tActiveCallbackComplete",
-    "tAcw",
-    "tAgentResponseTime",
-    "tAgentVideoConnected",
-    "tAlert",
-    "tAnswered",
-    "tAverageAgentResponseTime",
-    "tAverageCustomerResponseTime",
-    "tBarging",
-    "tCallbackAbandon",
-    "tCallbackConnect",
-    "tCallbackNotReached",
-    "tCallbackVirtualWait",
-    "tCfcAbandon",
-    "tCfcAcd",
-    "tCfcAnswered",
-    "tCfcFlowOut",
-    "tCoaching",
-    "tCoachingComplete",
-    "tConnected",
-    "tContacting",
-    "tDialing",
-    "tFirstConnect",
-    "tFirstDial",
-    "tFirstEngagement",
-    "tFirstResponse",
-    "tFlowOut",
-    "tHandle",
-    "tHeld",
-    "tHeldComplete",
-    "tIvr",
-    "tMonitoring",
-    "tMonitoringComplete",
-    "tNotResponding",
-    "tPark",
-    "tParkComplete",
-    "tScreenMonitoring",
-    "tShortAbandon",
-    "tSnippetRecord",
-    "tTalk",
-    "tTalkComplete",
-    "tTransmitting",
-    "tUserResponseTime",
-    "tVoicemail",
-    "tWait",
-];
-
-/// The kind of a catalogue metric, or `None` for a name the API does not know.
-pub fn metric_kind(name: &str) -> Option<MetricKind> {
-    if COUNT_METRICS.contains(&name) {
-        Some(MetricKind::Count)
-    } else if OBSERVATION_METRICS.contains(&name) {
-        Some(MetricKind::Observation)
-    } else if TIMER_METRICS.contains(&name) {
-        Some(MetricKind::Timer)
-    } else {
-        None
-    }
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Queue {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub division: Option<Division>,
 }
 
-/// Every metric name in the catalogue.
-pub fn all_metrics() -> impl Iterator<Item = &'static str> {
-    COUNT_METRICS
-        .iter()
-        .chain(OBSERVATION_METRICS)
-        .chain(TIMER_METRICS)
-        .copied()
-}
-
-pub const DIMENSIONS: &[&str] = &[
-    "activeRouting",
-    "activeSkillId",
-    "addressFrom",
-    "addressTo",
-    "agentAssistantId",
-    "agentBullseyeRing",
-    "agentOwned",
-    "agentRank",
-    "agentScore",
-    "ani",
-    "assignerId",
-    "authenticated",
-    "conversationId",
-    "conversationInitiator",
-    "convertedFrom",
-    "convertedTo",
-    "customerParticipation",
-    "deliveryStatus",
-    "destinationAddress",
-    "direction",
-    "disconnectType",
-    "divisionId",
-    "dnis",
-    "edgeId",
-    "eligibleAgentCount",
-    "errorCode",
-    "extendedDeliveryStatus",
-    "externalContactId",
-    "externalMediaCount",
-    "externalOrganizationId",
-    "externalTag",
-    "firstQueue",
-    "flaggedReason",
-    "flowInType",
-    "flowOutType",
-    "groupId",
-    "interactionType",
-    "journeyActionId",
-    "journeyActionMapId",
-    "journeyActionMapVersion",
-    "journeyCustomerId",
-    "journeyCustomerIdType",
-    "journeyCustomerSessionId",
-    "journeyCustomerSessionIdType",
-    "knowledgeBaseId",
-    "mediaCount",
-    "mediaType",
-    "messageType",
-    "originatingDirection",
-    "originatingSocialMediaPublic",
-    "outboundCampaignId",
-    "outboundContactId",
-    "outboundContactListId",
-    "participantName",
-    "peerId",
-    "proposedAgentId",
-    "provider",
-    "purpose",
-    "queueId",
-    "remote",
-    "removedSkillId",
-    "requestedLanguageId",
-    "requestedRouting",
-    "requestedRoutingSkillId",
-    "roomId",
-    "routingPriority",
-    "routingRing",
-    "routingRule",
-    "routingRuleType",
-    "scoredAgentId",
-    "selectedAgentId",
-    "selectedAgentRank",
-    "selfServed",
-    "sessionDnis",
-    "sessionId",
-    "skillExpressionId",
-    "stationId",
-    "teamId",
-    "usedRouting",
-    "userId",
-    "videoPresent",
-    "waitingInteractionCount",
-    "wrapUpCode",
-];
-
-/// Dimensions with a value per conversation, caller or address. As Prometheus labels they
-/// would create a new series for nearly every conversation, so the exporter refuses them
-/// unless a query says `allow_unbounded_labels = true`.
-pub const UNBOUNDED_DIMENSIONS: &[&str] = &[
-    "addressFrom",
-    "addressTo",
-    "ani",
-    "conversationId",
-    "destinationAddress",
-    "dnis",
-    "externalContactId",
-    "journeyCustomerId",
-    "journeyCustomerSessionId",
-    "outboundContactId",
-    "participantName",
-    "peerId",
-    "roomId",
-    "sessionDnis",
-    "sessionId",
-];
-
-pub fn is_dimension(name: &str) -> bool {
-    DIMENSIONS.contains(&name)
-}
-
-pub fn is_unbounded_dimension(name: &str) -> bool {
-    UNBOUNDED_DIMENSIONS.contains(&name)
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Division {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn every_catalogue_metric_has_the_kind_its_first_letter_names() {
-        for name in all_metrics() {
-            let expected = match name.as_bytes()[0] {
-                b'n' => MetricKind::Count,
-                b'o' => MetricKind::Observation,
-                b't' => MetricKind::Timer,
-                other => panic!("{name} starts with {}", other as char),
-            };
-            assert_eq!(metric_kind(name), Some(expected), "{name}");
-        }
-        assert_eq!(metric_kind("nAnswered"), None, "nAnswered does not exist");
-    }
-
-    #[test]
-    fn unbounded_dimensions_are_all_real_dimensions() {
-        for name in UNBOUNDED_DIMENSIONS {
-            assert!(is_dimension(name), "{name}");
-        }
-    }
 
     #[test]
     fn the_documented_response_example_decodes() {

@@ -1,18 +1,23 @@
-//! Which interval to publish and when: granularity buckets, the most recent *completed*
-//! one, and the clock the poller reads. Pure arithmetic apart from [`Clock`], so it is
-//! tested without sleeping.
+//! Which interval to publish and when: granularity buckets and the most recent
+//! *completed* one. Pure arithmetic over instants that the [`Clock`] gives, so it is tested
+//! without sleeping; [`Interval`] is the `start/end` span the API speaks in.
 //!
 //! Sub-day buckets are aligned to UTC (15-minute buckets start at :00, :15, ...). Buckets
 //! of a day or more start at midnight in the query's time zone, so a `P1D` bucket on a
 //! daylight-saving day is 23 or 25 hours long, as the API counts it.
 
+mod clock;
+mod interval;
+
 use std::fmt;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Span, Timestamp, ToSpan};
+
+pub use clock::Clock;
+pub use interval::{Interval, IntervalError, iso_millis};
 
 /// The length of one bucket, as the API's `granularity`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,31 +144,6 @@ impl fmt::Display for Granularity {
     }
 }
 
-/// A bucket `[start, end)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Window {
-    pub start: Timestamp,
-    pub end: Timestamp,
-}
-
-impl Window {
-    /// The API's interval notation, `2026-08-20T10:00:00.000Z/2026-08-20T10:15:00.000Z`.
-    pub fn to_interval(&self) -> String {
-        format!("{}/{}", iso_millis(self.start), iso_millis(self.end))
-    }
-}
-
-impl fmt::Display for Window {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_interval())
-    }
-}
-
-/// A timestamp as the API writes them: UTC with milliseconds.
-pub fn iso_millis(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
-
 /// One query's buckets: their length, the time zone they are aligned to, and how long
 /// after a bucket ends its data is considered settled.
 #[derive(Debug, Clone)]
@@ -175,31 +155,31 @@ pub struct Schedule {
 
 impl Schedule {
     /// The most recent bucket that ended at least the settle delay before `now`.
-    pub fn latest_completed(&self, now: Timestamp) -> Window {
+    pub fn latest_completed(&self, now: Timestamp) -> Interval {
         let settled =
             now - SignedDuration::try_from(self.settle_delay).expect("settle delays are short");
         let end = self.granularity.floor(settled, &self.time_zone);
-        Window {
+        Interval {
             start: self.granularity.step(end, &self.time_zone, -1),
             end,
         }
     }
 
     /// The bucket right after `window`.
-    pub fn following(&self, window: Window) -> Window {
-        Window {
+    pub fn following(&self, window: Interval) -> Interval {
+        Interval {
             start: window.end,
             end: self.granularity.step(window.end, &self.time_zone, 1),
         }
     }
 
     /// When `window`'s data has settled and it should be polled.
-    pub fn due(&self, window: Window) -> Timestamp {
+    pub fn due(&self, window: Interval) -> Timestamp {
         window.end + SignedDuration::try_from(self.settle_delay).expect("settle delays are short")
     }
 
     /// How many buckets lie from `from` (included) up to `to` (excluded).
-    pub fn buckets_between(&self, from: Window, to: Window) -> u64 {
+    pub fn buckets_between(&self, from: Interval, to: Interval) -> u64 {
         let mut count = 0;
         let mut window = from;
         while window.start < to.start {
@@ -207,110 +187,6 @@ impl Schedule {
             window = self.following(window);
         }
         count
-    }
-}
-
-/// Where the poller gets the time from. Tests use [`Clock::starting_at`] with tokio's paused
-/// time, so that a day of polling runs in milliseconds, or move it forward with
-/// [`Clock::advance`] to let an exporter on real sockets live through an hour at once.
-#[derive(Debug, Clone)]
-pub enum Clock {
-    System,
-    /// Wall time that starts at a given instant and advances `speed` times as fast as
-    /// tokio's clock, plus whatever it was moved forward by. Clones share the moves.
-    Simulated {
-        start: Timestamp,
-        origin: tokio::time::Instant,
-        speed: u32,
-        moved: Arc<Moves>,
-    },
-}
-
-/// How far a simulated clock was moved forward, and a way to wake its sleepers.
-#[derive(Debug, Default)]
-pub struct Moves {
-    by: Mutex<Duration>,
-    notify: tokio::sync::Notify,
-}
-
-impl Clock {
-    pub fn starting_at(start: Timestamp) -> Clock {
-        Clock::fast_from(start, 1)
-    }
-
-    /// A clock that starts at `start` and runs `speed` times faster than real time. For
-    /// tests of many buckets that talk over real sockets, where tokio's paused time cannot
-    /// be used: it jumps ahead whenever every task waits, even on a socket, which fires
-    /// request timeouts.
-    pub fn fast_from(start: Timestamp, speed: u32) -> Clock {
-        Clock::Simulated {
-            start,
-            origin: tokio::time::Instant::now(),
-            speed: speed.max(1),
-            moved: Arc::default(),
-        }
-    }
-
-    pub fn now(&self) -> Timestamp {
-        match self {
-            Clock::System => Timestamp::now(),
-            Clock::Simulated {
-                start,
-                origin,
-                speed,
-                moved,
-            } => {
-                let by = *moved.by.lock().unwrap_or_else(|p| p.into_inner());
-                let elapsed = origin.elapsed() * *speed + by;
-                *start + SignedDuration::try_from(elapsed).expect("elapsed time is short")
-            }
-        }
-    }
-
-    /// Moves a simulated clock forward by `by`, as if that much time had passed at once,
-    /// and wakes whoever sleeps on it. Only tests do this.
-    ///
-    /// # Panics
-    ///
-    /// On [`Clock::System`], which cannot be moved.
-    pub fn advance(&self, by: Duration) {
-        let Clock::Simulated { moved, .. } = self else {
-            panic!("only a simulated clock can be moved");
-        };
-        *moved.by.lock().unwrap_or_else(|p| p.into_inner()) += by;
-        moved.notify.notify_waiters();
-    }
-
-    /// Sleeps until `deadline`; returns at once if it has passed.
-    pub async fn sleep_until(&self, deadline: Timestamp) {
-        loop {
-            let (moves, speed) = match self {
-                Clock::System => (None, 1),
-                Clock::Simulated { moved, speed, .. } => (Some(moved.notify.notified()), *speed),
-            };
-            tokio::pin!(moves);
-            // Listening before reading the time, so that a move in between is not missed.
-            if let Some(moved) = moves.as_mut().as_pin_mut() {
-                moved.enable();
-            }
-            let remaining = deadline.duration_since(self.now());
-            let Ok(remaining) = Duration::try_from(remaining) else {
-                return;
-            };
-            if remaining.is_zero() {
-                return;
-            }
-            let remaining = remaining / speed;
-            match moves.as_mut().as_pin_mut() {
-                None => tokio::time::sleep(remaining).await,
-                Some(moved) => {
-                    tokio::select! {
-                        () = tokio::time::sleep(remaining) => {}
-                        () = moved => {}
-                    }
-                }
-            }
-        }
     }
 }
 
@@ -368,7 +244,7 @@ mod tests {
         // 10:16:00 minus 90 s is 10:14:30, so 10:00-10:15 has not settled yet.
         assert_eq!(
             s.latest_completed(ts("2026-08-20T10:16:00Z")),
-            Window {
+            Interval {
                 start: ts("2026-08-20T09:45:00Z"),
                 end: ts("2026-08-20T10:00:00Z")
             }
@@ -466,50 +342,5 @@ mod tests {
             Duration::from_secs(900)
         );
         assert_eq!(Granularity::Day.shortest(), Duration::from_secs(23 * 3600));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_simulated_clock_advances_with_tokio_time() {
-        let clock = Clock::starting_at(ts("2026-08-20T10:00:00Z"));
-        clock.sleep_until(ts("2026-08-20T10:15:00Z")).await;
-        assert_eq!(clock.now(), ts("2026-08-20T10:15:00Z"));
-        clock.sleep_until(ts("2026-08-20T10:00:00Z")).await;
-        assert_eq!(
-            clock.now(),
-            ts("2026-08-20T10:15:00Z"),
-            "a past deadline returns at once"
-        );
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn moving_the_clock_forward_wakes_its_sleepers() {
-        let clock = Clock::starting_at(ts("2026-08-20T10:00:00Z"));
-        let sleeper = clock.clone();
-        let woke = tokio::spawn(async move {
-            sleeper.sleep_until(ts("2026-08-20T10:15:00Z")).await;
-            tokio::time::Instant::now()
-        });
-        let started = tokio::time::Instant::now();
-        tokio::time::sleep(Duration::from_secs(60)).await;
-        // Not yet: ten more minutes to go.
-        clock.advance(Duration::from_secs(240));
-        tokio::time::sleep(Duration::from_secs(60)).await;
-        assert!(!woke.is_finished());
-        // Now past the deadline.
-        clock.advance(Duration::from_secs(900));
-        let woke_at = woke.await.unwrap();
-        assert_eq!(woke_at - started, Duration::from_secs(120));
-        assert_eq!(clock.now(), ts("2026-08-20T10:21:00Z"));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_fast_clock_runs_its_speed_times_faster() {
-        let clock = Clock::fast_from(ts("2026-08-20T10:00:00Z"), 60);
-        tokio::time::advance(Duration::from_secs(2)).await;
-        assert_eq!(clock.now(), ts("2026-08-20T10:02:00Z"));
-        let before = tokio::time::Instant::now();
-        clock.sleep_until(ts("2026-08-20T10:17:00Z")).await;
-        assert_eq!(before.elapsed(), Duration::from_secs(15));
-        assert_eq!(clock.now(), ts("2026-08-20T10:17:00Z"));
     }
 }

@@ -1,0 +1,165 @@
+//! Where the pollers get the time from: the system clock, or a simulated one that tests
+//! and demos start at a chosen instant and may move forward.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+
+/// Where the poller gets the time from. Tests use [`Clock::starting_at`] with tokio's paused
+/// time, so that a day of polling runs in milliseconds, or move it forward with
+/// [`Clock::advance`] to let an exporter on real sockets live through an hour at once.
+#[derive(Debug, Clone)]
+pub enum Clock {
+    System,
+    /// Wall time that starts at a given instant and advances `speed` times as fast as
+    /// tokio's clock, plus whatever it was moved forward by. Clones share the moves.
+    Simulated {
+        start: Timestamp,
+        origin: tokio::time::Instant,
+        speed: u32,
+        moved: Arc<Moves>,
+    },
+}
+
+/// How far a simulated clock was moved forward, and a way to wake its sleepers.
+#[derive(Debug, Default)]
+pub struct Moves {
+    by: Mutex<Duration>,
+    notify: tokio::sync::Notify,
+}
+
+impl Clock {
+    pub fn starting_at(start: Timestamp) -> Clock {
+        Clock::fast_from(start, 1)
+    }
+
+    /// A clock that starts at `start` and runs `speed` times faster than real time. For
+    /// tests of many buckets that talk over real sockets, where tokio's paused time cannot
+    /// be used: it jumps ahead whenever every task waits, even on a socket, which fires
+    /// request timeouts.
+    pub fn fast_from(start: Timestamp, speed: u32) -> Clock {
+        Clock::Simulated {
+            start,
+            origin: tokio::time::Instant::now(),
+            speed: speed.max(1),
+            moved: Arc::default(),
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        match self {
+            Clock::System => Timestamp::now(),
+            Clock::Simulated {
+                start,
+                origin,
+                speed,
+                moved,
+            } => {
+                let by = *moved.by.lock().unwrap_or_else(|p| p.into_inner());
+                let elapsed = origin.elapsed() * *speed + by;
+                *start + SignedDuration::try_from(elapsed).expect("elapsed time is short")
+            }
+        }
+    }
+
+    /// Moves a simulated clock forward by `by`, as if that much time had passed at once,
+    /// and wakes whoever sleeps on it. Only tests do this.
+    ///
+    /// # Panics
+    ///
+    /// On [`Clock::System`], which cannot be moved.
+    pub fn advance(&self, by: Duration) {
+        let Clock::Simulated { moved, .. } = self else {
+            panic!("only a simulated clock can be moved");
+        };
+        *moved.by.lock().unwrap_or_else(|p| p.into_inner()) += by;
+        moved.notify.notify_waiters();
+    }
+
+    /// Sleeps until `deadline`; returns at once if it has passed.
+    pub async fn sleep_until(&self, deadline: Timestamp) {
+        loop {
+            let (moves, speed) = match self {
+                Clock::System => (None, 1),
+                Clock::Simulated { moved, speed, .. } => (Some(moved.notify.notified()), *speed),
+            };
+            tokio::pin!(moves);
+            // Listening before reading the time, so that a move in between is not missed.
+            if let Some(moved) = moves.as_mut().as_pin_mut() {
+                moved.enable();
+            }
+            let remaining = deadline.duration_since(self.now());
+            let Ok(remaining) = Duration::try_from(remaining) else {
+                return;
+            };
+            if remaining.is_zero() {
+                return;
+            }
+            let remaining = remaining / speed;
+            match moves.as_mut().as_pin_mut() {
+                None => tokio::time::sleep(remaining).await,
+                Some(moved) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(remaining) => {}
+                        () = moved => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_simulated_clock_advances_with_tokio_time() {
+        let clock = Clock::starting_at(ts("2026-08-20T10:00:00Z"));
+        clock.sleep_until(ts("2026-08-20T10:15:00Z")).await;
+        assert_eq!(clock.now(), ts("2026-08-20T10:15:00Z"));
+        clock.sleep_until(ts("2026-08-20T10:00:00Z")).await;
+        assert_eq!(
+            clock.now(),
+            ts("2026-08-20T10:15:00Z"),
+            "a past deadline returns at once"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn moving_the_clock_forward_wakes_its_sleepers() {
+        let clock = Clock::starting_at(ts("2026-08-20T10:00:00Z"));
+        let sleeper = clock.clone();
+        let woke = tokio::spawn(async move {
+            sleeper.sleep_until(ts("2026-08-20T10:15:00Z")).await;
+            tokio::time::Instant::now()
+        });
+        let started = tokio::time::Instant::now();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        // Not yet: ten more minutes to go.
+        clock.advance(Duration::from_secs(240));
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert!(!woke.is_finished());
+        // Now past the deadline.
+        clock.advance(Duration::from_secs(900));
+        let woke_at = woke.await.unwrap();
+        assert_eq!(woke_at - started, Duration::from_secs(120));
+        assert_eq!(clock.now(), ts("2026-08-20T10:21:00Z"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fast_clock_runs_its_speed_times_faster() {
+        let clock = Clock::fast_from(ts("2026-08-20T10:00:00Z"), 60);
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(clock.now(), ts("2026-08-20T10:02:00Z"));
+        let before = tokio::time::Instant::now();
+        clock.sleep_until(ts("2026-08-20T10:17:00Z")).await;
+        assert_eq!(before.elapsed(), Duration::from_secs(15));
+        assert_eq!(clock.now(), ts("2026-08-20T10:17:00Z"));
+    }
+}
