@@ -13,6 +13,7 @@ use std::sync::Arc;
 use genesys_exporter::config::{Config, QueryConfig};
 use genesys_exporter::error::Error;
 use genesys_exporter::genesys::client::Client;
+use genesys_exporter::genesys::jobs::JobPolicy;
 use genesys_exporter::metrics::Metrics;
 use genesys_exporter::report::{self, Format};
 use genesys_exporter::schedule::Clock;
@@ -296,7 +297,11 @@ async fn report(args: ReportArgs, shutdown: CancellationToken) -> anyhow::Result
         query: settings.queries[0].clone(),
         from: args.from,
         to: args.to,
-        use_job: args.use_job,
+        job_policy: if args.use_job {
+            JobPolicy::Always
+        } else {
+            JobPolicy::WhenTooLarge
+        },
     };
     let client = Client::new(&settings.client, Arc::new(Metrics::new([])))?;
     let table = tokio::select! {

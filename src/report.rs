@@ -17,7 +17,7 @@ use crate::config::{Query, Settings};
 use crate::error::{Error, Result};
 use crate::genesys::catalogue::metric_kind;
 use crate::genesys::client::Client;
-use crate::genesys::jobs;
+use crate::genesys::jobs::{self, JobPolicy};
 use crate::genesys::wire::MetricEntry;
 use crate::queue_names::{NameMap, QueueNames};
 use crate::schedule::{Interval, iso_millis};
@@ -36,8 +36,8 @@ pub struct Request {
     pub query: Query,
     pub from: Timestamp,
     pub to: Timestamp,
-    /// Use the asynchronous job API for every chunk.
-    pub use_job: bool,
+    /// Whether each chunk is asked for at once or as an asynchronous job.
+    pub job_policy: JobPolicy,
 }
 
 /// A finished report: column names, and rows of cells in the same order.
@@ -125,7 +125,7 @@ pub async fn fetch(
     progress(0, chunks.len(), 0);
     for (done, chunk) in chunks.iter().enumerate() {
         let body = query.request(*chunk);
-        let response = jobs::aggregates(client, &body, request.use_job, settings.jobs, |_| {
+        let response = jobs::aggregates(client, &body, request.job_policy, settings.jobs, |_| {
             pages += 1;
         })
         .await?;
