@@ -30,6 +30,7 @@
 //!   faults ([`simulator::faults`]) for the resilience tests.
 //! - [`error`]: the one error type, with a bounded `reason` for metric labels.
 
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod exporter;

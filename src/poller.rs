@@ -78,7 +78,14 @@ impl Job for QueryJob {
         let started = Instant::now();
         let label = QueryLabel::new(&self.query.name);
         let request = self.query.request(window);
-        let outcome = jobs::aggregates(&self.client, &request, false, self.jobs, |_| {}).await;
+        let outcome = jobs::aggregates(
+            &self.client,
+            &request,
+            jobs::JobPolicy::WhenTooLarge,
+            self.jobs,
+            |_| {},
+        )
+        .await;
         let now = self.clock.now();
         let metrics = &self.metrics;
         metrics

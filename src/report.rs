@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
-use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::ser::{SerializeMap, Serializer};
@@ -17,13 +16,14 @@ use crate::config::{Query, Settings};
 use crate::error::{Error, Result};
 use crate::genesys::catalogue::metric_kind;
 use crate::genesys::client::Client;
-use crate::genesys::jobs;
+use crate::genesys::jobs::{self, JobPolicy};
 use crate::genesys::wire::MetricEntry;
 use crate::queue_names::{NameMap, QueueNames};
 use crate::schedule::{Interval, iso_millis};
 use crate::snapshot::{base_name, snake_case, stat_gauges};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// How [`Table::write`] writes a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Json,
     Csv,
@@ -36,8 +36,8 @@ pub struct Request {
     pub query: Query,
     pub from: Timestamp,
     pub to: Timestamp,
-    /// Use the asynchronous job API for every chunk.
-    pub use_job: bool,
+    /// Whether each chunk is asked for at once or as an asynchronous job.
+    pub job_policy: JobPolicy,
 }
 
 /// A finished report: column names, and rows of cells in the same order.
@@ -125,7 +125,7 @@ pub async fn fetch(
     progress(0, chunks.len(), 0);
     for (done, chunk) in chunks.iter().enumerate() {
         let body = query.request(*chunk);
-        let response = jobs::aggregates(client, &body, request.use_job, settings.jobs, |_| {
+        let response = jobs::aggregates(client, &body, request.job_policy, settings.jobs, |_| {
             pages += 1;
         })
         .await?;
@@ -374,33 +374,6 @@ pub fn write_file(table: &Table, format: Format, path: &Path) -> std::io::Result
         let _ = std::fs::remove_file(&temporary);
     }
     written
-}
-
-/// A progress bar on stderr for reports of more than one request or job page, drawn only
-/// when stderr is a terminal.
-pub fn progress_bar() -> impl FnMut(usize, usize, usize) {
-    let bar = indicatif::ProgressBar::hidden();
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} requests {msg}")
-            .expect("the template is valid"),
-    );
-    let mut shown = false;
-    move |done, total, pages| {
-        if !shown && (total > 1 || pages > 1) {
-            // Draws nothing when stderr is not a terminal.
-            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            bar.enable_steady_tick(Duration::from_millis(200));
-            shown = true;
-        }
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-        if pages > 0 {
-            bar.set_message(format!("({pages} job pages)"));
-        }
-        if done == total {
-            bar.finish_and_clear();
-        }
-    }
 }
 
 #[cfg(test)]

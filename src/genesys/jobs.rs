@@ -30,16 +30,25 @@ impl Default for JobOptions {
     }
 }
 
-/// Runs `query` synchronously, or as a job if `use_job` is set or the API says the answer
-/// is too large. `on_page` is told the number of each result page a job delivers.
+/// When [`aggregates`] runs a query as a job instead of asking for the answer at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobPolicy {
+    /// Ask synchronously, and run a job only when the API says the answer is too large.
+    WhenTooLarge,
+    /// Always run a job, without trying the synchronous query first.
+    Always,
+}
+
+/// Runs `query` synchronously, or as a job as `policy` says. `on_page` is told the number
+/// of each result page a job delivers.
 pub async fn aggregates(
     client: &Client,
     query: &AggregationQuery,
-    use_job: bool,
+    policy: JobPolicy,
     options: JobOptions,
     on_page: impl FnMut(usize),
 ) -> Result<AggregateResponse> {
-    if !use_job {
+    if policy == JobPolicy::WhenTooLarge {
         match client.aggregates(query).await {
             Err(error) if is_too_large(&error) => {
                 tracing::info!(

@@ -1,23 +1,17 @@
-//! Configuration: a TOML file overridden by environment variables, layered with figment,
-//! then checked in one place. The defaults of the Genesys client's settings live with the
-//! types that own them (`RetrySettings::default()`, `BreakerSettings::default()`,
-//! `JobOptions::default()`, the client's timeouts); config reads them from there, and holds
-//! only the defaults of its own keys.
-//!
-//! Layers, later ones winning: the file given with `--config`; `GENESYS_CLIENT_ID`,
-//! `GENESYS_CLIENT_SECRET` and `GENESYS_REGION`; then any key as
-//! `GENESYS_EXPORTER_<KEY>`, with `__` between nested keys.
+//! Checking the configuration as written: every key is checked, and every problem is
+//! reported at once, each naming its key and the fix, so that one run shows them all.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use figment::Figment;
-use figment::providers::{Env, Format, Toml};
 use jiff::tz::TimeZone;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Deserializer};
 
+use super::{
+    Config, DEFAULT_GRANULARITY, DEFAULT_GROUP_BY, DEFAULT_LISTEN, DEFAULT_MAX_AGE_BUCKETS,
+    DEFAULT_METRICS, DEFAULT_QUEUE_NAMES_REFRESH, DEFAULT_REPORT_CHUNK_DAYS, DEFAULT_RETRY_DELAY,
+    DEFAULT_SETTLE_DELAY, Query, QueryConfig, Settings,
+};
 use crate::error::{Error, Result};
 use crate::genesys::auth::Credentials;
 use crate::genesys::breaker::BreakerSettings;
@@ -26,157 +20,75 @@ use crate::genesys::client::{ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_RE
 use crate::genesys::jobs::JobOptions;
 use crate::genesys::region;
 use crate::genesys::retry::RetrySettings;
-use crate::genesys::wire::AggregationQuery;
-use crate::schedule::{Granularity, Interval, Schedule};
-
-pub const DEFAULT_LISTEN: &str = "0.0.0.0:9871";
-pub const DEFAULT_GRANULARITY: &str = "PT15M";
-pub const DEFAULT_GROUP_BY: &[&str] = &["queueId", "mediaType"];
-pub const DEFAULT_METRICS: &[&str] = &[
-    "nOffered",
-    "nConnected",
-    "tAnswered",
-    "tAbandon",
-    "tHandle",
-    "tTalk",
-    "tHeld",
-    "tAcw",
-    "tWait",
-    "nOverSla",
-    "nTransferred",
-    "oServiceLevel",
-];
-pub const DEFAULT_SETTLE_DELAY: Duration = Duration::from_secs(90);
-pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(30);
-pub const DEFAULT_QUEUE_NAMES_REFRESH: Duration = Duration::from_secs(3600);
-pub const DEFAULT_REPORT_CHUNK_DAYS: u32 = 7;
-/// The keys that can also be set as `GENESYS_<KEY>`, the names Genesys tools use; every
-/// key can be set as `GENESYS_EXPORTER_<KEY>`.
-pub const SHORT_ENV_KEYS: &[&str] = &["client_id", "client_secret", "region"];
-/// A query's data is dropped when it is this many buckets older than its last success.
-pub const DEFAULT_MAX_AGE_BUCKETS: u32 = 2;
-
-/// The configuration as written, before it is checked.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    pub client_id: Option<String>,
-    pub client_secret: Option<SecretString>,
-    pub client_secret_file: Option<PathBuf>,
-    pub region: Option<String>,
-    pub api_url: Option<String>,
-    pub login_url: Option<String>,
-    pub listen: Option<String>,
-    #[serde(default, deserialize_with = "optional_duration")]
-    pub request_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "optional_duration")]
-    pub connect_timeout: Option<Duration>,
-    #[serde(default, deserialize_with = "optional_duration")]
-    pub retry_delay: Option<Duration>,
-    #[serde(default)]
-    pub queries: Vec<QueryConfig>,
-    #[serde(default, deserialize_with = "optional_duration")]
-    pub queue_names_refresh: Option<Duration>,
-    #[serde(default, deserialize_with = "optional_duration")]
-    pub job_poll_interval: Option<Duration>,
-    #[serde(default, deserialize_with = "optional_duration")]
-    pub job_timeout: Option<Duration>,
-    pub report_chunk_days: Option<u32>,
-    pub retry_attempts: Option<u32>,
-    #[serde(default, deserialize_with = "optional_duration")]
-    pub rate_limit_max_wait: Option<Duration>,
-    pub breaker_failures: Option<u32>,
-    #[serde(default, deserialize_with = "optional_duration")]
-    pub breaker_cool_down: Option<Duration>,
-}
-
-/// One `[[queries]]` table as written.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct QueryConfig {
-    pub name: String,
-    pub granularity: Option<String>,
-    pub group_by: Option<Vec<String>>,
-    pub metrics: Option<Vec<String>>,
-    pub filter: Option<serde_json::Value>,
-    #[serde(default, deserialize_with = "optional_duration")]
-    pub settle_delay: Option<Duration>,
-    pub time_zone: Option<String>,
-    #[serde(default)]
-    pub allow_unbounded_labels: bool,
-    #[serde(default, deserialize_with = "optional_duration")]
-    pub max_age: Option<Duration>,
-}
-
-/// The checked configuration that the rest of the program runs on.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub client: ClientSettings,
-    pub listen: SocketAddr,
-    pub retry_delay: Duration,
-    pub queries: Vec<Query>,
-    pub queue_names_refresh: Duration,
-    pub jobs: JobOptions,
-    /// The longest interval one report request covers.
-    pub report_chunk_days: u32,
-}
-
-/// A checked query: what to ask the API and when.
-#[derive(Debug, Clone)]
-pub struct Query {
-    pub name: String,
-    pub schedule: Schedule,
-    pub time_zone_name: String,
-    pub group_by: Vec<String>,
-    pub metrics: Vec<String>,
-    pub filter: Option<serde_json::Value>,
-    /// How long after its last successful poll the query's data is still served.
-    pub max_age: Duration,
-}
-
-impl Query {
-    /// The API request for `interval`, in buckets of the query's granularity.
-    pub fn request(&self, interval: Interval) -> AggregationQuery {
-        AggregationQuery {
-            interval: interval.to_string(),
-            granularity: Some(self.schedule.granularity.to_string()),
-            time_zone: Some(self.time_zone_name.clone()),
-            group_by: self.group_by.clone(),
-            filter: self.filter.clone(),
-            metrics: self.metrics.clone(),
-        }
-    }
-}
+use crate::schedule::{Granularity, Schedule};
 
 impl Config {
-    /// Reads the file (if any) and the environment. Fails on syntax errors, unknown keys
-    /// and values of the wrong type, naming the key and where it came from.
-    pub fn load(path: Option<&Path>) -> Result<Config> {
-        let mut figment = Figment::new();
-        if let Some(path) = path {
-            if !path.is_file() {
-                return Err(Error::Config(format!(
-                    "--config {}: no such file; give the path of a TOML file such as deploy/config.example.toml",
-                    path.display()
-                )));
-            }
-            figment = figment.merge(Toml::file_exact(path));
-        }
-        figment
-            .merge(Env::prefixed("GENESYS_").only(SHORT_ENV_KEYS))
-            .merge(Env::prefixed("GENESYS_EXPORTER_").split("__"))
-            .extract()
-            .map_err(|error| {
-                let problems: Vec<String> = error.into_iter().map(|e| e.to_string()).collect();
-                Error::Config(problems.join("; "))
-            })
-    }
-
     /// Checks every key, and reports all problems at once, each with its fix.
     pub fn validate(self) -> Result<Settings> {
         let mut problems = Vec::new();
+        let client_secret = self.client_secret(&mut problems);
+        let client_id = self.client_id.clone().unwrap_or_default();
+        if client_id.trim().is_empty() {
+            problems.push(
+                "client_id: missing; set GENESYS_CLIENT_ID to the ID of an OAuth client with the Client Credentials grant"
+                    .into(),
+            );
+        }
+        let (api_url, login_url) = self.urls(&mut problems);
+        let listen = self.listen(&mut problems);
+        let queries = self.queries(&mut problems);
+        for (key, value) in [
+            ("request_timeout", self.request_timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("retry_delay", self.retry_delay),
+            ("queue_names_refresh", self.queue_names_refresh),
+            ("job_poll_interval", self.job_poll_interval),
+            ("job_timeout", self.job_timeout),
+        ] {
+            if value == Some(Duration::ZERO) {
+                problems.push(format!("{key}: must be longer than zero, such as \"30s\""));
+            }
+        }
+        let retry = self.retry(&mut problems);
+        let breaker = self.breaker(&mut problems);
+        if self.report_chunk_days == Some(0) {
+            problems.push("report_chunk_days: must be at least 1".into());
+        }
 
-        let client_secret = match (&self.client_secret, &self.client_secret_file) {
+        if !problems.is_empty() {
+            return Err(Error::Config(problems.join("\n  ")));
+        }
+        let job_defaults = JobOptions::default();
+        Ok(Settings {
+            client: ClientSettings {
+                api_url,
+                login_url,
+                credentials: Credentials {
+                    client_id,
+                    client_secret: client_secret.expect("checked above"),
+                },
+                request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+                connect_timeout: self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+                retry,
+                breaker,
+            },
+            listen,
+            retry_delay: self.retry_delay.unwrap_or(DEFAULT_RETRY_DELAY),
+            queries,
+            queue_names_refresh: self
+                .queue_names_refresh
+                .unwrap_or(DEFAULT_QUEUE_NAMES_REFRESH),
+            jobs: JobOptions {
+                poll_interval: self.job_poll_interval.unwrap_or(job_defaults.poll_interval),
+                timeout: self.job_timeout.unwrap_or(job_defaults.timeout),
+            },
+            report_chunk_days: self.report_chunk_days.unwrap_or(DEFAULT_REPORT_CHUNK_DAYS),
+        })
+    }
+
+    /// The secret, given directly or read from `client_secret_file`; exactly one of the two.
+    fn client_secret(&self, problems: &mut Vec<String>) -> Option<SecretString> {
+        let secret = match (&self.client_secret, &self.client_secret_file) {
             (Some(_), Some(_)) => {
                 problems.push("client_secret and client_secret_file are both set: keep one".into());
                 None
@@ -200,20 +112,17 @@ impl Config {
                 None
             }
         };
-        if client_secret
+        if secret
             .as_ref()
             .is_some_and(|s| s.expose_secret().is_empty())
         {
             problems.push("client_secret: empty; give the OAuth client's secret".into());
         }
-        let client_id = self.client_id.clone().unwrap_or_default();
-        if client_id.trim().is_empty() {
-            problems.push(
-                "client_id: missing; set GENESYS_CLIENT_ID to the ID of an OAuth client with the Client Credentials grant"
-                    .into(),
-            );
-        }
+        secret
+    }
 
+    /// The API and login URLs: each as given, else derived from the region.
+    fn urls(&self, problems: &mut Vec<String>) -> (String, String) {
         let domain = match &self.region {
             Some(name) => match region::domain(name) {
                 Some(domain) => Some(domain),
@@ -243,28 +152,34 @@ impl Config {
                 (None, None) => String::new(),
             }
         };
-        let api_url = url(&self.api_url, region::api_url, "api_url", &mut problems);
-        let login_url = url(
-            &self.login_url,
-            region::login_url,
-            "login_url",
-            &mut problems,
-        );
+        let api_url = url(&self.api_url, region::api_url, "api_url", problems);
+        let login_url = url(&self.login_url, region::login_url, "login_url", problems);
         if self.region.is_none() && (api_url.is_empty() || login_url.is_empty()) {
             problems.push(
                 "region: missing; set GENESYS_REGION to your org's region (eu-west-1) or domain (mypurecloud.ie)"
                     .into(),
             );
         }
+        (api_url, login_url)
+    }
 
-        let listen_text = self.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
-        let listen = listen_text.parse().unwrap_or_else(|_| {
+    fn listen(&self, problems: &mut Vec<String>) -> SocketAddr {
+        let default = DEFAULT_LISTEN
+            .parse()
+            .expect("DEFAULT_LISTEN is an address");
+        let Some(text) = &self.listen else {
+            return default;
+        };
+        text.parse().unwrap_or_else(|_| {
             problems.push(format!(
-                "listen: '{listen_text}' is not an address and port such as 0.0.0.0:9871"
+                "listen: '{text}' is not an address and port such as {DEFAULT_LISTEN}"
             ));
-            SocketAddr::from(([0, 0, 0, 0], 9871))
-        });
+            default
+        })
+    }
 
+    /// The checked queries; without any, one named `default` with every default.
+    fn queries(&self, problems: &mut Vec<String>) -> Vec<Query> {
         let mut queries = self.queries.clone();
         if queries.is_empty() {
             queries.push(QueryConfig {
@@ -281,95 +196,58 @@ impl Config {
                     query.name
                 ));
             }
-            if let Some(query) = check_query(&key, query, &mut problems) {
+            if let Some(query) = check_query(&key, query, problems) {
                 checked.push(query);
             }
         }
+        checked
+    }
 
-        for (key, value) in [
-            ("request_timeout", self.request_timeout),
-            ("connect_timeout", self.connect_timeout),
-            ("retry_delay", self.retry_delay),
-            ("queue_names_refresh", self.queue_names_refresh),
-            ("job_poll_interval", self.job_poll_interval),
-            ("job_timeout", self.job_timeout),
-        ] {
-            if value == Some(Duration::ZERO) {
-                problems.push(format!("{key}: must be longer than zero, such as \"30s\""));
-            }
-        }
-        let retry_defaults = RetrySettings::default();
-        let retry_attempts = self.retry_attempts.unwrap_or(retry_defaults.attempts);
-        if !(1..=RetrySettings::MAX_ATTEMPTS).contains(&retry_attempts) {
+    fn retry(&self, problems: &mut Vec<String>) -> RetrySettings {
+        let defaults = RetrySettings::default();
+        let attempts = self.retry_attempts.unwrap_or(defaults.attempts);
+        if !(1..=RetrySettings::MAX_ATTEMPTS).contains(&attempts) {
             problems.push(format!(
-                "retry_attempts: {retry_attempts} is out of range; use 1 (no retries) to {} (default {})",
+                "retry_attempts: {attempts} is out of range; use 1 (no retries) to {} (default {})",
                 RetrySettings::MAX_ATTEMPTS,
-                retry_defaults.attempts
+                defaults.attempts
             ));
         }
-        let breaker_defaults = BreakerSettings::default();
-        let breaker_failures = self.breaker_failures.unwrap_or(breaker_defaults.failures);
-        if breaker_failures == 0 {
+        RetrySettings {
+            attempts,
+            rate_limit_max_wait: self
+                .rate_limit_max_wait
+                .unwrap_or(defaults.rate_limit_max_wait),
+            ..defaults
+        }
+    }
+
+    fn breaker(&self, problems: &mut Vec<String>) -> BreakerSettings {
+        let defaults = BreakerSettings::default();
+        let failures = self.breaker_failures.unwrap_or(defaults.failures);
+        if failures == 0 {
             problems.push(format!(
                 "breaker_failures: must be at least 1 (default {})",
-                breaker_defaults.failures
+                defaults.failures
             ));
         }
-        let breaker_cool_down = self.breaker_cool_down.unwrap_or(breaker_defaults.cool_down);
-        if breaker_cool_down < BreakerSettings::MIN_COOL_DOWN {
+        let cool_down = self.breaker_cool_down.unwrap_or(defaults.cool_down);
+        if cool_down < BreakerSettings::MIN_COOL_DOWN {
             problems.push(format!(
                 "breaker_cool_down: {}s is too short to let Genesys Cloud recover; use at least {}s (default {}s)",
-                breaker_cool_down.as_secs_f64(),
+                cool_down.as_secs_f64(),
                 BreakerSettings::MIN_COOL_DOWN.as_secs(),
-                breaker_defaults.cool_down.as_secs()
+                defaults.cool_down.as_secs()
             ));
         }
-
-        if self.report_chunk_days == Some(0) {
-            problems.push("report_chunk_days: must be at least 1".into());
+        BreakerSettings {
+            failures,
+            cool_down,
         }
-
-        if !problems.is_empty() {
-            return Err(Error::Config(problems.join("\n  ")));
-        }
-        let job_defaults = JobOptions::default();
-        Ok(Settings {
-            client: ClientSettings {
-                api_url,
-                login_url,
-                credentials: Credentials {
-                    client_id,
-                    client_secret: client_secret.expect("checked above"),
-                },
-                request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
-                connect_timeout: self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
-                retry: RetrySettings {
-                    attempts: retry_attempts,
-                    rate_limit_max_wait: self
-                        .rate_limit_max_wait
-                        .unwrap_or(retry_defaults.rate_limit_max_wait),
-                    ..retry_defaults
-                },
-                breaker: BreakerSettings {
-                    failures: breaker_failures,
-                    cool_down: breaker_cool_down,
-                },
-            },
-            listen,
-            retry_delay: self.retry_delay.unwrap_or(DEFAULT_RETRY_DELAY),
-            queries: checked,
-            queue_names_refresh: self
-                .queue_names_refresh
-                .unwrap_or(DEFAULT_QUEUE_NAMES_REFRESH),
-            jobs: JobOptions {
-                poll_interval: self.job_poll_interval.unwrap_or(job_defaults.poll_interval),
-                timeout: self.job_timeout.unwrap_or(job_defaults.timeout),
-            },
-            report_chunk_days: self.report_chunk_days.unwrap_or(DEFAULT_REPORT_CHUNK_DAYS),
-        })
     }
 }
 
+/// Checks one query, adding its problems under `key`; `None` if it has any.
 fn check_query(key: &str, query: &QueryConfig, problems: &mut Vec<String>) -> Option<Query> {
     let before = problems.len();
     let name = &query.name;
@@ -402,8 +280,9 @@ fn check_query(key: &str, query: &QueryConfig, problems: &mut Vec<String>) -> Op
         && settle_delay > granularity.shortest()
     {
         problems.push(format!(
-            "{key}.settle_delay: {}s is longer than the granularity {granularity}; shorten it (default 90s) or use a longer granularity",
-            settle_delay.as_secs()
+            "{key}.settle_delay: {}s is longer than the granularity {granularity}; shorten it (default {}s) or use a longer granularity",
+            settle_delay.as_secs(),
+            DEFAULT_SETTLE_DELAY.as_secs()
         ));
     }
 
@@ -491,38 +370,10 @@ fn suggestion<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
         .unwrap_or_else(|| "; see the metric and dimension lists in the README".into())
 }
 
-/// A duration as whole seconds (`90`) or text (`"90s"`, `"1m30s"`, `"PT90S"`).
-fn optional_duration<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Duration>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Written {
-        Seconds(u64),
-        Text(String),
-    }
-    let parsed = match Written::deserialize(deserializer)? {
-        Written::Seconds(seconds) => Duration::from_secs(seconds),
-        Written::Text(text) => {
-            let signed: jiff::SignedDuration = text.trim().parse().map_err(|_| {
-                serde::de::Error::custom(format!(
-                    "'{text}' is not a duration; write it as \"90s\", \"15m\" or a number of seconds"
-                ))
-            })?;
-            Duration::try_from(signed)
-                .map_err(|_| serde::de::Error::custom(format!("'{text}' is negative")))?
-        }
-    };
-    Ok(Some(parsed))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn config(toml: &str) -> Config {
-        Figment::new().merge(Toml::string(toml)).extract().unwrap()
-    }
+    use crate::config::load::tests::config;
 
     fn problems(toml: &str) -> String {
         config(toml).validate().unwrap_err().to_string()
@@ -544,20 +395,6 @@ mod tests {
         assert_eq!(query.group_by, ["queueId", "mediaType"]);
         assert_eq!(query.metrics.len(), 12);
         assert!(query.metrics.contains(&"oServiceLevel".to_string()));
-    }
-
-    #[test]
-    fn durations_can_be_seconds_or_text() {
-        let settings = config(&format!(
-            "{CREDENTIALS}request_timeout = 5\n[[queries]]\nname = \"q\"\nsettle_delay = \"2m\"\n"
-        ))
-        .validate()
-        .unwrap();
-        assert_eq!(settings.client.request_timeout, Duration::from_secs(5));
-        assert_eq!(
-            settings.queries[0].schedule.settle_delay,
-            Duration::from_secs(120)
-        );
     }
 
     #[test]
@@ -657,15 +494,6 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_are_refused() {
-        let error = Figment::new()
-            .merge(Toml::string("client_idd = \"x\""))
-            .extract::<Config>()
-            .unwrap_err();
-        assert!(error.to_string().contains("client_idd"), "{error}");
-    }
-
-    #[test]
     fn resilience_settings_have_defaults_and_can_be_set() {
         let settings = config(CREDENTIALS).validate().unwrap();
         let client = &settings.client;
@@ -715,6 +543,15 @@ mod tests {
         );
         assert!(
             error.contains("queries[0].max_age: 600s is shorter than one PT15M bucket"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_bad_listen_address_is_named_with_an_example() {
+        let error = problems(&format!("{CREDENTIALS}listen = \"localhost\"\n"));
+        assert!(
+            error.contains("listen: 'localhost' is not an address and port such as 0.0.0.0:9871"),
             "{error}"
         );
     }

@@ -1,0 +1,505 @@
+//! The command line: its commands and flags, and the wiring from them to the library.
+//! The exporter (with `--demo`, the simulator started in this process), the one-shot
+//! report (a configured query overridden by flags, with a progress bar) and the simulator
+//! on its own; the binary only parses, dispatches and maps errors to exit codes.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, DEFAULT_LISTEN, QueryConfig};
+use crate::error::Error;
+use crate::genesys::client::Client;
+use crate::genesys::jobs::JobPolicy;
+use crate::metrics::Metrics;
+use crate::report;
+use crate::schedule::Clock;
+use crate::simulator::{FaultSpec, Org, Simulator, SimulatorConfig};
+
+/// Prometheus exporter for Genesys Cloud conversation aggregates.
+#[derive(Parser)]
+#[command(version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// TOML configuration file; environment variables override it.
+    #[arg(long, short, value_name = "PATH")]
+    config: Option<PathBuf>,
+    // The help names DEFAULT_LISTEN rather than repeating it; no `default_value`, which
+    // would override the `listen` key of the file and the environment.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        help = format!("Address to serve /metrics on (overrides `listen`; default {DEFAULT_LISTEN})")
+    )]
+    listen: Option<String>,
+    /// Run against the built-in simulator instead of a Genesys Cloud org.
+    #[arg(long)]
+    demo: bool,
+    /// With --demo: start the clock at this time (RFC 3339) instead of now, for a
+    /// reproducible demo, e.g. 2026-08-20T14:07:00Z, a weekday afternoon.
+    #[arg(long, value_name = "TIME", requires = "demo")]
+    demo_time: Option<jiff::Timestamp>,
+    /// With --demo: the number of simulated queues (the first six are the named demo
+    /// queues), to size the demo, e.g. for a load test.
+    #[arg(long, value_name = "N", requires = "demo", default_value_t = 6)]
+    demo_queues: usize,
+    /// With --demo: the media types each simulated queue handles.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        requires = "demo",
+        default_value = "voice,chat,email,callback"
+    )]
+    demo_media_types: Vec<String>,
+    /// Check the configuration, print a summary and exit (0 if it is valid).
+    #[arg(long)]
+    check_config: bool,
+    /// With --demo: a fault for the simulator to play, as for `simulate --fault`.
+    #[arg(long, value_name = "FAULT", requires = "demo")]
+    fault: Vec<FaultSpec>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the fake Genesys Cloud API (OAuth, aggregates query, routing queues).
+    Simulate(SimulateArgs),
+    /// Write aggregates for a range of intervals as JSON, CSV or a table, and exit.
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Start of the range (RFC 3339), on a bucket boundary.
+    #[arg(long, value_name = "TIME")]
+    from: jiff::Timestamp,
+    /// End of the range, exclusive (RFC 3339), on a bucket boundary.
+    #[arg(long, value_name = "TIME")]
+    to: jiff::Timestamp,
+    #[command(flatten)]
+    query: QueryArgs,
+    #[arg(long, value_enum, default_value = "table")]
+    format: OutputFormat,
+    /// Write here instead of standard output; nothing is left here on failure.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Use the asynchronous job API for every request.
+    #[arg(long = "async")]
+    always_async: bool,
+    #[arg(long, short, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Report from the built-in simulator instead of a Genesys Cloud org.
+    #[arg(long)]
+    demo: bool,
+}
+
+/// The report's query: a configured one or the defaults, with these flags overriding it.
+#[derive(Args)]
+struct QueryArgs {
+    /// Start from this configured query's settings instead of the defaults.
+    #[arg(long = "query", value_name = "NAME")]
+    name: Option<String>,
+    /// Bucket length, e.g. PT15M, PT1H, P1D.
+    #[arg(long)]
+    granularity: Option<String>,
+    /// Dimensions to group by, comma-separated, e.g. queueId,mediaType.
+    #[arg(long, value_delimiter = ',')]
+    group_by: Option<Vec<String>>,
+    /// Metrics, comma-separated, e.g. nOffered,tHandle.
+    #[arg(long, value_delimiter = ',')]
+    metrics: Option<Vec<String>>,
+    /// The API's filter, as JSON.
+    #[arg(long, value_name = "JSON")]
+    filter: Option<String>,
+    /// IANA time zone for P1D, P1W and P1M buckets.
+    #[arg(long, value_name = "TZ")]
+    time_zone: Option<String>,
+}
+
+/// `--format`: the command line's names for [`report::Format`], which knows nothing of
+/// clap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    Json,
+    Csv,
+    Table,
+}
+
+impl From<OutputFormat> for report::Format {
+    fn from(format: OutputFormat) -> Self {
+        match format {
+            OutputFormat::Json => report::Format::Json,
+            OutputFormat::Csv => report::Format::Csv,
+            OutputFormat::Table => report::Format::Table,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct SimulateArgs {
+    #[arg(long, default_value = "127.0.0.1:9872", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Number of queues; the first six are the named demo queues.
+    #[arg(long, default_value_t = 6)]
+    queues: usize,
+    /// Media types each queue handles.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "voice,chat,email,callback"
+    )]
+    media_types: Vec<String>,
+    /// Lifetime of issued access tokens, in seconds.
+    #[arg(long, default_value_t = 86_400)]
+    token_lifetime: u64,
+    /// Answer synchronous queries with more group × bucket results than this with
+    /// `400 response.entity.too.large`, as the real API does for large answers.
+    #[arg(long, value_name = "N")]
+    sync_result_limit: Option<usize>,
+    /// Groups per page of an aggregates job's results.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    job_page_size: usize,
+    #[arg(long, default_value = "demo-client")]
+    client_id: String,
+    #[arg(long, default_value = "demo-secret")]
+    client_secret: String,
+    /// A fault to play, repeatable: a name and key=value fields, such as
+    /// `unavailable,seconds=30`, `rate_limited,retry_after=5,requests=3`,
+    /// `slow,delay=40`, `reset`, `revoke_tokens,after=60`, `forbidden` or
+    /// `malformed,body=html` (also invalid_json, truncated, wrong_types, unknown_metric,
+    /// missing_fields, out_of_range, empty). Common fields: after, seconds, requests, path.
+    /// More can be set while it runs with POST /simulator/faults.
+    #[arg(long, value_name = "FAULT")]
+    fault: Vec<FaultSpec>,
+}
+
+/// The exporter: serves `/metrics` until `shutdown` is cancelled, or with
+/// `--check-config` only checks the configuration.
+pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if let Some(listen) = args.listen {
+        config.listen = Some(listen);
+    }
+    if args.demo {
+        let org = Org::with_queues(args.demo_queues, args.demo_media_types);
+        start_demo(&mut config, org, args.fault, &shutdown).await?;
+    }
+    let settings = config.validate()?;
+    if args.check_config {
+        let names: Vec<&str> = settings.queries.iter().map(|q| q.name.as_str()).collect();
+        eprintln!(
+            "configuration is valid: {} queries ({})",
+            names.len(),
+            names.join(", ")
+        );
+        return Ok(());
+    }
+    let listener = TcpListener::bind(settings.listen).await.map_err(|error| {
+        anyhow::anyhow!(
+            "cannot listen on {}: {error}; choose another address with --listen or `listen`",
+            settings.listen
+        )
+    })?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        queries = settings.queries.len(),
+        "serving /metrics"
+    );
+    let clock = match args.demo_time {
+        Some(start) => Clock::starting_at(start),
+        None => Clock::System,
+    };
+    crate::exporter::run(settings, listener, clock, shutdown).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Starts the simulator for `org`, playing `faults`, in this process and points `config`
+/// at it.
+async fn start_demo(
+    config: &mut Config,
+    org: Org,
+    faults: Vec<FaultSpec>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let simulator = SimulatorConfig {
+        org,
+        faults,
+        ..SimulatorConfig::default()
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tracing::info!(%url, "demo mode: serving the simulated Genesys Cloud API");
+    config.api_url = Some(url.clone());
+    config.login_url = Some(url);
+    config.region = None;
+    config.client_id = Some(simulator.client_id.clone());
+    config.client_secret = Some(simulator.client_secret.clone());
+    config.client_secret_file = None;
+    let simulator = Simulator::new(simulator);
+    let stop = shutdown.clone();
+    tokio::spawn(async move { simulator.serve(listener, stop).await });
+    Ok(())
+}
+
+/// The one-shot report: fetches the range and writes it to `--output` or standard output.
+pub async fn report(args: ReportArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if args.demo {
+        start_demo(&mut config, Org::demo(), Vec::new(), &shutdown).await?;
+    }
+    config.queries = vec![args.query.apply_to(&config)?];
+    let settings = config.validate()?;
+    let request = report::Request {
+        query: settings.queries[0].clone(),
+        from: args.from,
+        to: args.to,
+        job_policy: if args.always_async {
+            JobPolicy::Always
+        } else {
+            JobPolicy::WhenTooLarge
+        },
+    };
+    let client = Client::new(&settings.client, Arc::new(Metrics::new([])))?;
+    let table = tokio::select! {
+        table = report::fetch(&client, &settings, &request, progress_bar()) => table?,
+        () = shutdown.cancelled() => anyhow::bail!("interrupted; nothing written"),
+    };
+    let format = args.format.into();
+    match &args.output {
+        Some(path) => report::write_file(&table, format, path)
+            .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            table.write(format, &mut stdout)?;
+            stdout.flush()?;
+        }
+    }
+    Ok(())
+}
+
+impl QueryArgs {
+    /// The query named by `--query` in `config` (or the defaults), with the flags given
+    /// in its place.
+    fn apply_to(self, config: &Config) -> Result<QueryConfig, Error> {
+        let mut query = match &self.name {
+            Some(name) => config
+                .queries
+                .iter()
+                .find(|q| &q.name == name)
+                .cloned()
+                .ok_or_else(|| {
+                    let known: Vec<&str> = config.queries.iter().map(|q| q.name.as_str()).collect();
+                    Error::Config(format!(
+                        "--query {name}: no such query in the configuration (it has: {})",
+                        if known.is_empty() {
+                            "none".into()
+                        } else {
+                            known.join(", ")
+                        }
+                    ))
+                })?,
+            None => QueryConfig {
+                name: "report".into(),
+                ..QueryConfig::default()
+            },
+        };
+        query.granularity = self.granularity.or(query.granularity);
+        query.group_by = self.group_by.or(query.group_by);
+        query.metrics = self.metrics.or(query.metrics);
+        query.time_zone = self.time_zone.or(query.time_zone);
+        if let Some(filter) = &self.filter {
+            let parsed = serde_json::from_str(filter)
+                .map_err(|error| Error::Config(format!("--filter: not JSON: {error}")))?;
+            query.filter = Some(parsed);
+        }
+        // A report is not a set of Prometheus series: any dimension may be a column.
+        query.allow_unbounded_labels = true;
+        Ok(query)
+    }
+}
+
+/// A progress bar on stderr for reports of more than one request or job page, drawn only
+/// when stderr is a terminal.
+fn progress_bar() -> impl FnMut(usize, usize, usize) {
+    let bar = indicatif::ProgressBar::hidden();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} requests {msg}")
+            .expect("the template is valid"),
+    );
+    let mut shown = false;
+    move |done, total, pages| {
+        if !shown && (total > 1 || pages > 1) {
+            // Draws nothing when stderr is not a terminal.
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(200));
+            shown = true;
+        }
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        if pages > 0 {
+            bar.set_message(format!("({pages} job pages)"));
+        }
+        if done == total {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// `simulate`: serves the fake Genesys Cloud API until `shutdown` is cancelled.
+pub async fn simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let config = SimulatorConfig {
+        client_id: args.client_id,
+        client_secret: args.client_secret.into(),
+        token_lifetime: Duration::from_secs(args.token_lifetime),
+        org: Org::with_queues(args.queues, args.media_types),
+        sync_result_limit: args.sync_result_limit,
+        job_page_size: args.job_page_size,
+        faults: args.fault,
+        ..SimulatorConfig::default()
+    };
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "simulated Genesys Cloud API listening");
+    Simulator::new(config).serve(listener, shutdown).await;
+    Ok(())
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM.
+pub async fn cancel_on_signal(shutdown: CancellationToken) {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The report arguments of `genesys-exporter report --from .. --to .. FLAGS`.
+    fn report_args(flags: &[&str]) -> ReportArgs {
+        let fixed = [
+            "genesys-exporter",
+            "report",
+            "--from",
+            "2026-08-20T12:00:00Z",
+        ];
+        let to = ["--to", "2026-08-20T13:00:00Z"];
+        let cli = Cli::try_parse_from(fixed.iter().chain(&to).chain(flags)).unwrap();
+        match cli.command {
+            Some(Command::Report(args)) => args,
+            _ => unreachable!("parsed as report"),
+        }
+    }
+
+    fn configured(queries: &[&str]) -> Config {
+        Config {
+            queries: queries
+                .iter()
+                .map(|name| QueryConfig {
+                    name: name.to_string(),
+                    granularity: Some("P1D".into()),
+                    metrics: Some(vec!["nOffered".into()]),
+                    ..QueryConfig::default()
+                })
+                .collect(),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn a_report_starts_from_the_defaults_and_may_group_by_anything() {
+        let query = report_args(&["--group-by", "conversationId"])
+            .query
+            .apply_to(&configured(&["daily"]))
+            .unwrap();
+        assert_eq!(query.name, "report");
+        assert_eq!(query.granularity, None);
+        assert_eq!(query.group_by, Some(vec!["conversationId".into()]));
+        assert!(query.allow_unbounded_labels);
+    }
+
+    #[test]
+    fn flags_override_the_named_query_and_keep_the_rest() {
+        let args = report_args(&[
+            "--query",
+            "daily",
+            "--granularity",
+            "PT1H",
+            "--filter",
+            r#"{"type": "or"}"#,
+            "--time-zone",
+            "Europe/Dublin",
+            "--format",
+            "csv",
+            "--async",
+        ]);
+        assert_eq!(args.format, OutputFormat::Csv);
+        assert!(args.always_async);
+        let query = args.query.apply_to(&configured(&["daily"])).unwrap();
+        assert_eq!(query.name, "daily");
+        assert_eq!(query.granularity.as_deref(), Some("PT1H"));
+        assert_eq!(query.metrics, Some(vec!["nOffered".into()]));
+        assert_eq!(query.filter, Some(serde_json::json!({"type": "or"})));
+        assert_eq!(query.time_zone.as_deref(), Some("Europe/Dublin"));
+    }
+
+    #[test]
+    fn an_unknown_query_and_a_filter_that_is_not_json_are_configuration_errors() {
+        let error = report_args(&["--query", "weekly"])
+            .query
+            .apply_to(&configured(&["daily", "queues"]))
+            .unwrap_err();
+        assert!(matches!(error, Error::Config(_)));
+        assert!(
+            error.to_string().contains(
+                "--query weekly: no such query in the configuration (it has: daily, queues)"
+            ),
+            "{error}"
+        );
+        let error = report_args(&["--filter", "{x"])
+            .query
+            .apply_to(&Config::default())
+            .unwrap_err();
+        assert!(error.to_string().contains("--filter: not JSON"), "{error}");
+    }
+
+    #[test]
+    fn the_listen_help_names_the_default_address() {
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_help()
+            .to_string();
+        assert!(
+            help.contains(&format!("default {DEFAULT_LISTEN})")),
+            "{help}"
+        );
+    }
+}

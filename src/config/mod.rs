@@ -1,0 +1,144 @@
+//! Configuration: the keys as written ([`Config`]), loaded from a TOML file and the
+//! environment by [`Config::load`] (`load.rs`), then checked in one place by
+//! [`Config::validate`] (`validate.rs`) into the [`Settings`] the rest of the program
+//! runs on.
+//!
+//! The defaults of the Genesys client's settings live with the types that own them
+//! (`RetrySettings::default()`, `BreakerSettings::default()`, `JobOptions::default()`,
+//! the client's timeouts); config reads them from there, and holds only the defaults of
+//! its own keys.
+
+mod load;
+mod validate;
+
+pub use load::SHORT_ENV_KEYS;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::genesys::client::ClientSettings;
+use crate::genesys::jobs::JobOptions;
+use crate::genesys::wire::AggregationQuery;
+use crate::schedule::{Interval, Schedule};
+
+/// Where `/metrics` is served unless `listen` or `--listen` says otherwise. The one place
+/// the default port is written: validation, messages and `--help` all name this.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:9871";
+pub const DEFAULT_GRANULARITY: &str = "PT15M";
+pub const DEFAULT_GROUP_BY: &[&str] = &["queueId", "mediaType"];
+pub const DEFAULT_METRICS: &[&str] = &[
+    "nOffered",
+    "nConnected",
+    "tAnswered",
+    "tAbandon",
+    "tHandle",
+    "tTalk",
+    "tHeld",
+    "tAcw",
+    "tWait",
+    "nOverSla",
+    "nTransferred",
+    "oServiceLevel",
+];
+pub const DEFAULT_SETTLE_DELAY: Duration = Duration::from_secs(90);
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(30);
+pub const DEFAULT_QUEUE_NAMES_REFRESH: Duration = Duration::from_secs(3600);
+pub const DEFAULT_REPORT_CHUNK_DAYS: u32 = 7;
+/// A query's data is dropped when it is this many buckets older than its last success.
+pub const DEFAULT_MAX_AGE_BUCKETS: u32 = 2;
+
+/// The configuration as written, before it is checked.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    pub client_secret_file: Option<PathBuf>,
+    pub region: Option<String>,
+    pub api_url: Option<String>,
+    pub login_url: Option<String>,
+    pub listen: Option<String>,
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub request_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub connect_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub retry_delay: Option<Duration>,
+    #[serde(default)]
+    pub queries: Vec<QueryConfig>,
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub queue_names_refresh: Option<Duration>,
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub job_poll_interval: Option<Duration>,
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub job_timeout: Option<Duration>,
+    pub report_chunk_days: Option<u32>,
+    pub retry_attempts: Option<u32>,
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub rate_limit_max_wait: Option<Duration>,
+    pub breaker_failures: Option<u32>,
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub breaker_cool_down: Option<Duration>,
+}
+
+/// One `[[queries]]` table as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryConfig {
+    pub name: String,
+    pub granularity: Option<String>,
+    pub group_by: Option<Vec<String>>,
+    pub metrics: Option<Vec<String>>,
+    pub filter: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub settle_delay: Option<Duration>,
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub allow_unbounded_labels: bool,
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub max_age: Option<Duration>,
+}
+
+/// The checked configuration that the rest of the program runs on.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub client: ClientSettings,
+    pub listen: SocketAddr,
+    pub retry_delay: Duration,
+    pub queries: Vec<Query>,
+    pub queue_names_refresh: Duration,
+    pub jobs: JobOptions,
+    /// The longest interval one report request covers.
+    pub report_chunk_days: u32,
+}
+
+/// A checked query: what to ask the API and when.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub name: String,
+    pub schedule: Schedule,
+    pub time_zone_name: String,
+    pub group_by: Vec<String>,
+    pub metrics: Vec<String>,
+    pub filter: Option<serde_json::Value>,
+    /// How long after its last successful poll the query's data is still served.
+    pub max_age: Duration,
+}
+
+impl Query {
+    /// The API request for `interval`, in buckets of the query's granularity.
+    pub fn request(&self, interval: Interval) -> AggregationQuery {
+        AggregationQuery {
+            interval: interval.to_string(),
+            granularity: Some(self.schedule.granularity.to_string()),
+            time_zone: Some(self.time_zone_name.clone()),
+            group_by: self.group_by.clone(),
+            filter: self.filter.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+}
