@@ -2,15 +2,25 @@
 //! and API hosts, answering from deterministic synthetic data.
 //!
 //! This file owns the HTTP side: OAuth client credentials and the tokens it issues, bearer
-//! checks, routing, the paged queue list, error bodies and request counting. What the data
-//! looks like and how an aggregates query is answered lives in [`data`].
+//! checks, routing, the paged queue list, error bodies and request counting.
 //!
 //! One server plays both hosts (`login.<domain>` and `api.<domain>`), since their paths
 //! do not overlap.
+//!
+//! What the data looks like and how an aggregates query is answered is pure (no I/O, no
+//! clock, no global state), so the same query always gets the same answer, in tests as in
+//! `--demo`: `org` is the org and its queues, `traffic` what happens each minute, drawn
+//! from `random` and added up in `tally`, `filter` picks what a query covers, and `answer`
+//! answers it.
 
-pub mod data;
+mod answer;
 pub mod faults;
+mod filter;
 mod jobs;
+mod org;
+mod random;
+mod tally;
+mod traffic;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -38,8 +48,9 @@ use crate::genesys::client::{ErrorBody, ErrorDetail};
 use crate::genesys::queues::{QUEUES_PATH, Queue, QueuePage};
 use crate::http::{Body, json};
 
-pub use data::{Org, QueueProfile, SimQueue, aggregate};
+pub use answer::{MAX_INTERVAL_DAYS, MAX_RESULT_CELLS, MAX_SLOT_EVALUATIONS, aggregate};
 pub use faults::{Fault, FaultSpec, Malformed};
+pub use org::{DEMO_MEDIA_TYPES, Org, QueueProfile, SimQueue};
 
 /// Request bodies larger than this get a 413, as the real API does for oversized requests.
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -400,7 +411,7 @@ impl Simulator {
     fn token_for(&self, serial: u64) -> String {
         let mut bytes = Vec::with_capacity(48);
         for i in 0..6u64 {
-            let word = data::mix(self.state.seed ^ data::mix(serial.wrapping_mul(8) + i));
+            let word = random::mix(self.state.seed ^ random::mix(serial.wrapping_mul(8) + i));
             bytes.extend_from_slice(&word.to_le_bytes());
         }
         URL_SAFE_NO_PAD.encode(bytes)
@@ -478,7 +489,7 @@ impl Simulator {
         // A month of minutes for many queues takes seconds: keep it off the async workers.
         let state = Arc::clone(&self.state);
         let answer =
-            tokio::task::spawn_blocking(move || data::aggregate(&state.config.org, &query)).await;
+            tokio::task::spawn_blocking(move || aggregate(&state.config.org, &query)).await;
         match answer {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(mut error)) => {
@@ -638,7 +649,7 @@ impl Simulator {
     // --- Errors
 
     fn context_id(&self) -> String {
-        data::uuid_from(self.state.seed ^ data::mix(self.next_serial()))
+        random::uuid_from(self.state.seed ^ random::mix(self.next_serial()))
     }
 
     fn error(&self, status: u16, code: &str, message: &str) -> Response<Body> {
