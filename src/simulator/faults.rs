@@ -30,7 +30,8 @@ use hyper::{Method, Request, Response};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::{Simulator, read_body};
+use super::Simulator;
+use super::server::read_body;
 use crate::genesys::client::ErrorBody;
 use crate::genesys::queues::QUEUES_PATH;
 use crate::http::{Body, drop_connection, json, response};

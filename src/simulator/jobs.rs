@@ -5,7 +5,15 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::genesys::aggregates::{AggregateGroup, JobResultsPage, JobState, JobStatus};
+use bytes::Bytes;
+use hyper::body::Body as HttpBody;
+use hyper::{Method, Request, Response};
+
+use super::Simulator;
+use crate::genesys::aggregates::{
+    AggregateGroup, JobResultsPage, JobState, JobStatus, JobSubmitted,
+};
+use crate::http::{Body, json};
 
 pub struct Jobs {
     /// Looks at a job's state that answer PENDING before it is FULFILLED.
@@ -82,6 +90,65 @@ impl Jobs {
         self.jobs
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Simulator {
+    /// `POST JOBS_PATH`, `GET JOBS_PATH/{id}` and `GET JOBS_PATH/{id}/results?cursor=`.
+    pub(super) async fn job_request<B>(
+        &self,
+        method: Method,
+        rest: String,
+        request: Request<B>,
+    ) -> Response<Body>
+    where
+        B: HttpBody<Data = Bytes>,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
+        let refusal = |error| match error {
+            JobError::Unknown => self.error(404, "not.found", "No such job"),
+            JobError::NotReady => self.error(
+                400,
+                "bad.request",
+                "The job's results are not available yet",
+            ),
+            JobError::BadCursor => {
+                self.error_with_field(400, "invalid.value", "Invalid cursor", "cursor")
+            }
+        };
+        match (method, segments.as_slice()) {
+            (Method::POST, [""]) => match self.answer_query(request).await {
+                Ok(response) => {
+                    let job_id = self.context_id();
+                    self.state.jobs.submit(job_id.clone(), response.results);
+                    json(202, &JobSubmitted { job_id })
+                }
+                Err(refusal) => refusal,
+            },
+            (Method::GET, [id]) => match self.state.jobs.status(id) {
+                Ok(status) => json(200, &status),
+                Err(error) => refusal(error),
+            },
+            (Method::GET, [id, "results"]) => {
+                let cursor = request
+                    .uri()
+                    .query()
+                    .unwrap_or_default()
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix("cursor="));
+                match self.state.jobs.page(id, cursor) {
+                    Ok(page) => json(200, &page),
+                    Err(error) => refusal(error),
+                }
+            }
+            (Method::GET | Method::POST, _) => self.error(404, "not.found", "No such job resource"),
+            (method, _) => self.error(
+                405,
+                "method.not.allowed",
+                &format!("{method} is not allowed here"),
+            ),
+        }
     }
 }
 
