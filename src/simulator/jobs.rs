@@ -1,19 +1,22 @@
-//! The simulator's asynchronous aggregates jobs: a submitted query is answered at once and
-//! kept, reported PENDING for the first few looks at its state (so that clients must
-//! poll), then FULFILLED, and its results are served in cursor pages.
+//! The simulator's asynchronous aggregates jobs, and their endpoints: a submitted query is
+//! answered at once and kept, reported PENDING for the first few looks at its state (so
+//! that clients must poll), then FULFILLED, and its results are served in cursor pages.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use bytes::Bytes;
-use hyper::body::Body as HttpBody;
-use hyper::{Method, Request, Response};
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 
 use super::Simulator;
+use super::server::{JsonBody, Params};
 use crate::genesys::aggregates::{
-    AggregateGroup, JobResultsPage, JobState, JobStatus, JobSubmitted,
+    AggregateGroup, AggregationQuery, JobResultsPage, JobState, JobStatus, JobSubmitted,
 };
-use crate::http::{Body, json};
 
 pub struct Jobs {
     /// Looks at a job's state that answer PENDING before it is FULFILLED.
@@ -93,61 +96,69 @@ impl Jobs {
     }
 }
 
-impl Simulator {
-    /// `POST JOBS_PATH`, `GET JOBS_PATH/{id}` and `GET JOBS_PATH/{id}/results?cursor=`.
-    pub(super) async fn job_request<B>(
-        &self,
-        method: Method,
-        rest: String,
-        request: Request<B>,
-    ) -> Response<Body>
-    where
-        B: HttpBody<Data = Bytes>,
-        B::Error: std::error::Error + Send + Sync + 'static,
-    {
-        let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
-        let refusal = |error| match error {
-            JobError::Unknown => self.error(404, "not.found", "No such job"),
-            JobError::NotReady => self.error(
-                400,
-                "bad.request",
-                "The job's results are not available yet",
-            ),
-            JobError::BadCursor => {
-                self.error_with_field(400, "invalid.value", "Invalid cursor", "cursor")
-            }
-        };
-        match (method, segments.as_slice()) {
-            (Method::POST, [""]) => match self.answer_query(request).await {
-                Ok(response) => {
-                    let job_id = self.context_id();
-                    self.state.jobs.submit(job_id.clone(), response.results);
-                    json(202, &JobSubmitted { job_id })
-                }
-                Err(refusal) => refusal,
-            },
-            (Method::GET, [id]) => match self.state.jobs.status(id) {
-                Ok(status) => json(200, &status),
-                Err(error) => refusal(error),
-            },
-            (Method::GET, [id, "results"]) => {
-                let cursor = request
-                    .uri()
-                    .query()
-                    .unwrap_or_default()
-                    .split('&')
-                    .find_map(|pair| pair.strip_prefix("cursor="));
-                match self.state.jobs.page(id, cursor) {
-                    Ok(page) => json(200, &page),
-                    Err(error) => refusal(error),
-                }
-            }
-            (Method::GET | Method::POST, _) => self.error(404, "not.found", "No such job resource"),
-            (method, _) => self.error(
-                405,
-                "method.not.allowed",
-                &format!("{method} is not allowed here"),
-            ),
+/// `POST JOBS_PATH`: the query is answered now and kept, to be paged through later.
+pub(super) async fn submit(
+    State(sim): State<Simulator>,
+    JsonBody(query): JsonBody<AggregationQuery>,
+) -> Result<Response, Response> {
+    let response = sim.answer_query(query).await?;
+    let job_id = sim.context_id();
+    sim.state.jobs.submit(job_id.clone(), response.results);
+    Ok((StatusCode::ACCEPTED, Json(JobSubmitted { job_id })).into_response())
+}
+
+/// `GET JOBS_PATH/{id}`
+pub(super) async fn status(State(sim): State<Simulator>, JobId(id): JobId) -> Response {
+    match sim.state.jobs.status(&id) {
+        Ok(status) => Json(status).into_response(),
+        Err(error) => refusal(&sim, error),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct ResultsParams {
+    cursor: Option<String>,
+}
+
+/// `GET JOBS_PATH/{id}/results?cursor=`
+pub(super) async fn results(
+    State(sim): State<Simulator>,
+    JobId(id): JobId,
+    Params(params): Params<ResultsParams>,
+) -> Response {
+    match sim.state.jobs.page(&id, params.cursor.as_deref()) {
+        Ok(page) => Json(page).into_response(),
+        Err(error) => refusal(&sim, error),
+    }
+}
+
+fn refusal(sim: &Simulator, error: JobError) -> Response {
+    match error {
+        JobError::Unknown => sim.error(StatusCode::NOT_FOUND, "not.found", "No such job"),
+        JobError::NotReady => sim.error(
+            StatusCode::BAD_REQUEST,
+            "bad.request",
+            "The job's results are not available yet",
+        ),
+        JobError::BadCursor => sim.error_with_field(
+            StatusCode::BAD_REQUEST,
+            "invalid.value",
+            "Invalid cursor",
+            "cursor",
+        ),
+    }
+}
+
+/// The job named in the path. An id that is not UTF-8 once percent-decoded names no job.
+pub(super) struct JobId(String);
+
+impl FromRequestParts<Simulator> for JobId {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, sim: &Simulator) -> Result<Self, Response> {
+        match Path::<String>::from_request_parts(parts, sim).await {
+            Ok(Path(id)) => Ok(JobId(id)),
+            Err(_) => Err(refusal(sim, JobError::Unknown)),
         }
     }
 }

@@ -156,7 +156,7 @@ impl Simulator {
         &self.state.config.org
     }
 
-    pub(super) fn next_serial(&self) -> u64 {
+    fn next_serial(&self) -> u64 {
         self.state.serial.fetch_add(1, Ordering::Relaxed)
     }
 }

@@ -4,19 +4,114 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
+use axum::extract::State;
+use axum::extract::rejection::FormRejection;
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use bytes::Bytes;
-use hyper::body::Body as HttpBody;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
-use hyper::{Request, Response};
 use secrecy::ExposeSecret;
+use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::server::read_body;
+use super::server::unreadable_body;
 use super::{Simulator, random};
 use crate::genesys::auth::{OAuthError, TokenResponse};
-use crate::http::{Body, json};
+
+/// The token request's form. The client's id and secret come in the `Basic` header.
+#[derive(Deserialize)]
+pub(super) struct TokenForm {
+    grant_type: Option<String>,
+}
+
+/// `POST /oauth/token`. The client is checked before its form, whose rejection is answered
+/// the OAuth way.
+pub(super) async fn token(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    form: Result<Form<TokenForm>, FormRejection>,
+) -> Response {
+    match sim.client_credentials_match(&headers) {
+        None => {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client not found",
+            );
+        }
+        Some(false) => {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "authentication failed",
+            );
+        }
+        Some(true) => {}
+    }
+    let grant_type = match form {
+        Ok(Form(form)) => form.grant_type,
+        Err(FormRejection::BytesRejection(rejection)) => return unreadable_body(rejection),
+        Err(FormRejection::InvalidFormContentType(_)) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "expected an application/x-www-form-urlencoded body",
+            );
+        }
+        Err(rejection) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &rejection.body_text(),
+            );
+        }
+    };
+    match grant_type.as_deref() {
+        Some("client_credentials") => {}
+        None => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "grant_type is required",
+            );
+        }
+        Some(_) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "only client_credentials is supported",
+            );
+        }
+    }
+    let token = sim.issue_token();
+    tracing::debug!("simulator issued a token");
+    Json(TokenResponse {
+        access_token: token,
+        token_type: "bearer".to_string(),
+        expires_in: sim.state.config.token_lifetime.as_secs(),
+    })
+    .into_response()
+}
+
+/// Any other method at the token endpoint.
+pub(super) async fn use_post(State(sim): State<Simulator>) -> Response {
+    sim.error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method.not.allowed",
+        "Use POST for /oauth/token",
+    )
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let body = OAuthError {
+        error: error.to_string(),
+        description: Some(description.to_string()),
+        error_description: Some(description.to_string()),
+    };
+    (status, Json(body)).into_response()
+}
 
 impl Simulator {
     /// Makes every token issued so far invalid (the next API call with one gets a 401), as
@@ -34,68 +129,9 @@ impl Simulator {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub(super) async fn token<B>(&self, request: Request<B>) -> Response<Body>
-    where
-        B: HttpBody<Data = Bytes>,
-        B::Error: std::error::Error + Send + Sync + 'static,
-    {
-        let oauth_error = |status, error: &str, description: &str| {
-            json(
-                status,
-                &OAuthError {
-                    error: error.to_string(),
-                    description: Some(description.to_string()),
-                    error_description: Some(description.to_string()),
-                },
-            )
-        };
-        match self.client_credentials_match(request.headers()) {
-            None => return oauth_error(401, "invalid_client", "client not found"),
-            Some(false) => return oauth_error(401, "invalid_client", "authentication failed"),
-            Some(true) => {}
-        }
-        let is_form = request
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        if !is_form {
-            return oauth_error(
-                400,
-                "invalid_request",
-                "expected an application/x-www-form-urlencoded body",
-            );
-        }
-        let body = match read_body(request.into_body()).await {
-            Ok(body) => body,
-            Err(response) => return response,
-        };
-        match form_value(&String::from_utf8_lossy(&body), "grant_type").as_deref() {
-            Some("client_credentials") => {}
-            None => return oauth_error(400, "invalid_request", "grant_type is required"),
-            Some(_) => {
-                return oauth_error(
-                    400,
-                    "unsupported_grant_type",
-                    "only client_credentials is supported",
-                );
-            }
-        }
-        let token = self.issue_token();
-        tracing::debug!("simulator issued a token");
-        json(
-            200,
-            &TokenResponse {
-                access_token: token,
-                token_type: "bearer".to_string(),
-                expires_in: self.state.config.token_lifetime.as_secs(),
-            },
-        )
-    }
-
     /// `None` when no usable `Basic` credentials were sent or the client id is unknown,
     /// `Some(false)` for a known client with the wrong secret.
-    fn client_credentials_match(&self, headers: &hyper::HeaderMap) -> Option<bool> {
+    fn client_credentials_match(&self, headers: &HeaderMap) -> Option<bool> {
         let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
         let (scheme, encoded) = value.split_once(' ')?;
         if !scheme.eq_ignore_ascii_case("basic") {
@@ -143,10 +179,10 @@ impl Simulator {
     }
 
     /// The 401 answer for a request without a valid bearer token, `None` when it has one.
-    pub(super) fn refuse_unauthorized<B>(&self, request: &Request<B>) -> Option<Response<Body>> {
-        let Some(value) = request.headers().get(AUTHORIZATION) else {
+    pub(super) fn refuse_unauthorized(&self, headers: &HeaderMap) -> Option<Response> {
+        let Some(value) = headers.get(AUTHORIZATION) else {
             return Some(self.error(
-                401,
+                StatusCode::UNAUTHORIZED,
                 "authentication.required",
                 "No authentication bearer token specified in authorization header.",
             ));
@@ -162,42 +198,14 @@ impl Simulator {
                 .get(token)
                 .is_some_and(|expires| *expires > Instant::now())
         });
-        (!valid).then(|| self.error(401, "bad.credentials", "Invalid login credentials."))
+        (!valid).then(|| {
+            self.error(
+                StatusCode::UNAUTHORIZED,
+                "bad.credentials",
+                "Invalid login credentials.",
+            )
+        })
     }
-}
-
-/// The first value of `key` in an `application/x-www-form-urlencoded` body.
-fn form_value(body: &str, key: &str) -> Option<String> {
-    body.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k) == key).then(|| percent_decode(v))
-    })
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-                {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Compares secrets without an early exit, so response timing does not reveal how much of
@@ -299,15 +307,18 @@ mod tests {
         );
     }
 
-    #[test]
-    fn form_values_are_percent_decoded() {
-        let body = "scope=a+b&grant%5Ftype=client%5Fcredentials&x=%zz%";
+    #[tokio::test]
+    async fn the_token_form_is_percent_decoded() {
+        let sim = Simulator::new(SimulatorConfig::default());
+        let auth = basic("demo-client", "demo-secret");
+        let form = "scope=a+b&grant%5Ftype=client%5Fcredentials&x=%zz%";
+        let (status, body) = call(&sim, request(Method::POST, TOKEN_PATH, Some(&auth), form)).await;
+        assert_eq!(status, 200, "{body}");
+        let form = "grant_type=client%5Fcredentials%21";
+        let (status, body) = call(&sim, request(Method::POST, TOKEN_PATH, Some(&auth), form)).await;
         assert_eq!(
-            form_value(body, "grant_type").as_deref(),
-            Some("client_credentials")
+            (status, body["error"].as_str()),
+            (400, Some("unsupported_grant_type"))
         );
-        assert_eq!(form_value(body, "scope").as_deref(), Some("a b"));
-        assert_eq!(form_value(body, "x").as_deref(), Some("%zz%"));
-        assert_eq!(form_value(body, "missing"), None);
     }
 }

@@ -3,11 +3,15 @@
 
 use std::collections::HashMap;
 
-use hyper::{Request, Response};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 
+use super::server::Params;
 use super::{SimQueue, Simulator};
 use crate::genesys::queues::{QUEUES_PATH, Queue, QueuePage};
-use crate::http::{Body, json};
 
 /// The real queue list's default page size.
 const DEFAULT_PAGE_SIZE: u32 = 25;
@@ -45,91 +49,104 @@ impl Simulator {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
 
-    pub(super) fn queues<B>(&self, request: &Request<B>) -> Response<Body> {
-        let mut page_number = 1u32;
-        let mut page_size = DEFAULT_PAGE_SIZE;
-        for pair in request.uri().query().unwrap_or_default().split('&') {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let target = match key {
-                "pageNumber" => &mut page_number,
-                "pageSize" => &mut page_size,
-                _ => continue,
-            };
-            match value.parse() {
-                Ok(n) => *target = n,
-                Err(_) => {
-                    return self.error_with_field(
-                        400,
-                        "bad.request",
-                        &format!("{key} must be a whole number, not '{value}'"),
-                        key,
-                    );
-                }
-            }
-        }
-        let max = self.state.config.queue_page_size_max;
-        if page_size == 0 || page_size > max {
-            return self.error_with_field(
-                400,
-                "invalid.value",
-                &format!("pageSize must be between 1 and {max}"),
-                "pageSize",
-            );
-        }
-        if page_number == 0 {
-            return self.error_with_field(
-                400,
-                "invalid.value",
-                "pageNumber must be at least 1",
-                "pageNumber",
-            );
-        }
-        let directory = self.directory();
-        if directory.forbidden {
-            return self.error(
-                403,
-                "missing.permissions",
-                "Unable to perform the requested action. You are missing the following permission(s): [routing:queue:view]",
-            );
-        }
-        let queues: Vec<&SimQueue> = self
-            .org()
-            .queues
-            .iter()
-            .filter(|q| !directory.deleted.contains(&q.id))
-            .collect();
-        let total = queues.len() as u64;
-        let page_count = total.div_ceil(u64::from(page_size)) as u32;
-        let entities = queues
-            .iter()
-            .skip((page_number as usize - 1).saturating_mul(page_size as usize))
-            .take(page_size as usize)
-            .map(|q| Queue {
-                id: q.id.clone(),
-                name: directory.renamed.get(&q.id).unwrap_or(&q.name).clone(),
-                division: Some(q.division.clone()),
-            })
-            .collect();
-        let uri = |n: u32| format!("{QUEUES_PATH}?pageNumber={n}&pageSize={page_size}");
-        let page = QueuePage {
-            entities,
-            page_number,
-            page_size,
-            total,
-            page_count,
-            next_uri: (page_number < page_count).then(|| uri(page_number + 1)),
-        };
-        // The real page also carries these links; `QueuePage` does not need them.
-        json(
-            200,
-            &QueuePageWire {
-                page: &page,
-                first_uri: uri(1),
-                self_uri: uri(page_number),
-                last_uri: uri(page_count.max(1)),
-            },
+/// `GET QUEUES_PATH?pageNumber=&pageSize=`, both optional.
+pub(super) async fn list(
+    State(sim): State<Simulator>,
+    Params(params): Params<PageParams>,
+) -> Result<Response, Response> {
+    let (page_number, page_size) = params.numbers().map_err(|(name, value)| {
+        sim.error_with_field(
+            StatusCode::BAD_REQUEST,
+            "bad.request",
+            &format!("{name} must be a whole number, not '{value}'"),
+            name,
         )
+    })?;
+    let max = sim.state.config.queue_page_size_max;
+    if page_size == 0 || page_size > max {
+        return Err(sim.error_with_field(
+            StatusCode::BAD_REQUEST,
+            "invalid.value",
+            &format!("pageSize must be between 1 and {max}"),
+            "pageSize",
+        ));
+    }
+    if page_number == 0 {
+        return Err(sim.error_with_field(
+            StatusCode::BAD_REQUEST,
+            "invalid.value",
+            "pageNumber must be at least 1",
+            "pageNumber",
+        ));
+    }
+    let directory = sim.directory();
+    if directory.forbidden {
+        return Err(sim.error(
+            StatusCode::FORBIDDEN,
+            "missing.permissions",
+            "Unable to perform the requested action. You are missing the following permission(s): [routing:queue:view]",
+        ));
+    }
+    let queues: Vec<&SimQueue> = sim
+        .org()
+        .queues
+        .iter()
+        .filter(|q| !directory.deleted.contains(&q.id))
+        .collect();
+    let total = queues.len() as u64;
+    let page_count = total.div_ceil(u64::from(page_size)) as u32;
+    let entities = queues
+        .iter()
+        .skip((page_number as usize - 1).saturating_mul(page_size as usize))
+        .take(page_size as usize)
+        .map(|q| Queue {
+            id: q.id.clone(),
+            name: directory.renamed.get(&q.id).unwrap_or(&q.name).clone(),
+            division: Some(q.division.clone()),
+        })
+        .collect();
+    let uri = |n: u32| format!("{QUEUES_PATH}?pageNumber={n}&pageSize={page_size}");
+    let page = QueuePage {
+        entities,
+        page_number,
+        page_size,
+        total,
+        page_count,
+        next_uri: (page_number < page_count).then(|| uri(page_number + 1)),
+    };
+    // The real page also carries these links; `QueuePage` does not need them.
+    Ok(Json(QueuePageWire {
+        page: &page,
+        first_uri: uri(1),
+        self_uri: uri(page_number),
+        last_uri: uri(page_count.max(1)),
+    })
+    .into_response())
+}
+
+/// The paging parameters as text: the real API's 400 for one that is not a whole number
+/// names the parameter, which a number-typed field's rejection could not.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct PageParams {
+    page_number: Option<String>,
+    page_size: Option<String>,
+}
+
+impl PageParams {
+    /// The page number and size, defaults for those not given; or the name and text of
+    /// the first that is not a whole number.
+    fn numbers(self) -> Result<(u32, u32), (&'static str, String)> {
+        let whole = |name, value: Option<String>, default| match value {
+            None => Ok(default),
+            Some(value) => value.parse().map_err(|_| (name, value)),
+        };
+        Ok((
+            whole("pageNumber", self.page_number, 1)?,
+            whole("pageSize", self.page_size, DEFAULT_PAGE_SIZE)?,
+        ))
     }
 }
 

@@ -7,6 +7,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
 use hyper::{Method, Request};
 use serde_json::Value;
+use tower::ServiceExt;
 
 use super::Simulator;
 use crate::genesys::auth::TOKEN_PATH;
@@ -28,7 +29,7 @@ pub(super) fn request(
 }
 
 pub(super) async fn call(sim: &Simulator, request: Request<Full<Bytes>>) -> (u16, Value) {
-    let response = sim.handle(request).await;
+    let Ok(response) = sim.router().oneshot(request).await;
     let status = response.status().as_u16();
     let body = response.into_body().collect().await.unwrap().to_bytes();
     (status, serde_json::from_slice(&body).unwrap())
