@@ -2,6 +2,7 @@
 //! `/metrics` only picks one of four prerendered bodies (two formats, each plain or
 //! gzip-compressed), so a scrape costs the same whatever the number of series.
 
+use std::convert::Infallible;
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -9,6 +10,7 @@ use bytes::{Buf, Bytes};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, HeaderMap, HeaderValue, VARY};
+use hyper::service::service_fn;
 use hyper::{Method, Request, Response};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -38,11 +40,11 @@ pub struct State {
 }
 
 pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: CancellationToken) {
-    let handler = move |request: Request<Incoming>| {
+    let service = service_fn(move |request: Request<Incoming>| {
         let state = state.clone();
-        async move { handle(&state, &request) }
-    };
-    http::serve(listener, handler, shutdown).await;
+        async move { Ok::<_, Infallible>(handle(&state, &request)) }
+    });
+    http::serve(listener, service, shutdown).await;
 }
 
 fn handle(state: &State, request: &Request<Incoming>) -> Response<Body> {

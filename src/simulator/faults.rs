@@ -23,17 +23,18 @@ use std::str::FromStr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::Bytes;
-use hyper::body::Body as HttpBody;
-use hyper::header::{HeaderValue, RETRY_AFTER};
-use hyper::{Method, Request, Response};
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::{Simulator, read_body};
+use super::Simulator;
+use super::server::{API_PREFIX, JsonBody, drop_connection, error_response};
 use crate::genesys::wire::ErrorBody;
 use crate::genesys::wire::QUEUES_PATH;
-use crate::http::{Body, drop_connection, json, response};
 
 /// Where faults are set, listed and cleared at run time.
 pub const CONTROL_PATH: &str = "/simulator/faults";
@@ -61,7 +62,7 @@ pub struct FaultSpec {
 }
 
 fn api_paths() -> String {
-    "/api/v2/".into()
+    API_PREFIX.into()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -300,9 +301,9 @@ impl Simulator {
 
     /// The answer an active fault or the rate limit gives a request to `path`, or `None`
     /// to answer it normally. A `slow` fault waits here, then answers normally.
-    pub(super) async fn fault(&self, path: &str) -> Option<Response<Body>> {
+    pub(super) async fn fault(&self, path: &str) -> Option<Response> {
         let faults = &self.state.faults;
-        if path.starts_with("/api/v2/") {
+        if path.starts_with(API_PREFIX) {
             let (count, reset) = faults.count();
             if count > RATE_LIMIT_PER_MINUTE {
                 return Some(self.too_many_requests(reset));
@@ -311,12 +312,12 @@ impl Simulator {
         let answer = match faults.take(path)? {
             Fault::RateLimited { retry_after } => self.too_many_requests(retry_after),
             Fault::Unavailable => self.error(
-                503,
+                StatusCode::SERVICE_UNAVAILABLE,
                 "service.unavailable",
                 "The service is currently unavailable",
             ),
             Fault::GatewayTimeout => self.error(
-                504,
+                StatusCode::GATEWAY_TIMEOUT,
                 "request.timeout",
                 "The request timed out before a response was received",
             ),
@@ -332,15 +333,15 @@ impl Simulator {
             Fault::Forbidden => self.missing_permission(path),
             Fault::Malformed { body } => {
                 let (content_type, body) = body.body();
-                response(200, content_type, body)
+                ([(CONTENT_TYPE, content_type)], body).into_response()
             }
         };
         Some(answer)
     }
 
-    fn too_many_requests(&self, retry_after: u64) -> Response<Body> {
+    fn too_many_requests(&self, retry_after: u64) -> Response {
         let mut answer = self.error(
-            429,
+            StatusCode::TOO_MANY_REQUESTS,
             "too.many.requests.retry.after",
             &format!(
                 "Rate limit exceeded the maximum. Retry the request in [{retry_after}] seconds"
@@ -352,35 +353,33 @@ impl Simulator {
         answer
     }
 
-    fn missing_permission(&self, path: &str) -> Response<Body> {
+    fn missing_permission(&self, path: &str) -> Response {
         let permission = if path.starts_with(QUEUES_PATH) {
             "routing:queue:view"
         } else {
             "analytics:conversationAggregate:view"
         };
-        json(
-            403,
-            &serde_json::json!({
-                "message": format!("Unable to perform the requested action. You are missing the following permission(s): [{permission}]"),
-                "code": "missing.permissions",
-                "status": 403,
-                "messageWithParams": "Unable to perform the requested action. You are missing the following permission(s): [{permissions}]",
-                "messageParams": {"permissions": permission},
-                "contextId": self.context_id(),
-                "details": [],
-                "errors": [],
-            }),
-        )
+        let body = serde_json::json!({
+            "message": format!("Unable to perform the requested action. You are missing the following permission(s): [{permission}]"),
+            "code": "missing.permissions",
+            "status": 403,
+            "messageWithParams": "Unable to perform the requested action. You are missing the following permission(s): [{permissions}]",
+            "messageParams": {"permissions": permission},
+            "contextId": self.context_id(),
+            "details": [],
+            "errors": [],
+        });
+        (StatusCode::FORBIDDEN, Json(body)).into_response()
     }
 
     /// The headers the real API puts on every answer: the rate-limit budget on API
     /// answers, and a correlation id on all.
-    pub(super) fn gateway_headers(&self, path: &str, answer: &mut Response<Body>) {
+    pub(super) fn gateway_headers(&self, path: &str, answer: &mut Response) {
         let headers = answer.headers_mut();
         if let Ok(id) = HeaderValue::from_str(&self.context_id()) {
             headers.insert("inin-correlation-id", id);
         }
-        if path.starts_with("/api/v2/") {
+        if path.starts_with(API_PREFIX) {
             let (count, reset) = self.state.faults.budget();
             headers.insert("inin-ratelimit-count", HeaderValue::from(count));
             headers.insert(
@@ -390,49 +389,46 @@ impl Simulator {
             headers.insert("inin-ratelimit-reset", HeaderValue::from(reset));
         }
     }
+}
 
-    /// `GET` lists the faults in force, `POST` sets one (a [`FaultSpec`] as JSON),
-    /// `DELETE` clears them all.
-    pub(super) async fn control<B>(&self, request: Request<B>) -> Response<Body>
-    where
-        B: HttpBody<Data = Bytes>,
-        B::Error: std::error::Error + Send + Sync + 'static,
-    {
-        match request.method().clone() {
-            Method::GET => {}
-            Method::DELETE => self.clear_faults(),
-            Method::POST => {
-                let body = match read_body(request.into_body()).await {
-                    Ok(body) => body,
-                    Err(refusal) => return refusal,
-                };
-                match serde_json::from_slice::<FaultSpec>(&body) {
-                    Ok(spec) => self.add_fault(spec),
-                    Err(error) => {
-                        return json(
-                            400,
-                            &ErrorBody {
-                                message: format!(
-                                    "not a fault: {error}; send {{\"fault\": \"unavailable\", \"seconds\": 30}} or the like"
-                                ),
-                                code: "bad.request".into(),
-                                status: 400,
-                                ..ErrorBody::default()
-                            },
-                        );
-                    }
-                }
-            }
-            other => {
-                return self.error(
-                    405,
-                    "method.not.allowed",
-                    &format!("{other} is not allowed here; use GET, POST or DELETE"),
-                );
-            }
+/// `GET CONTROL_PATH`: the faults in force.
+pub(super) async fn list(State(sim): State<Simulator>) -> Response {
+    Json(sim.state.faults.list()).into_response()
+}
+
+/// `POST CONTROL_PATH` with a [`FaultSpec`] as JSON sets it; answers the faults in force.
+pub(super) async fn add(
+    State(sim): State<Simulator>,
+    JsonBody(spec): JsonBody<FaultSpec>,
+) -> Response {
+    match spec {
+        Ok(spec) => {
+            sim.add_fault(spec);
+            list(State(sim)).await
         }
-        json(200, &self.state.faults.list())
+        Err(problem) => error_response(ErrorBody {
+            message: format!(
+                "not a fault: {problem}; send {{\"fault\": \"unavailable\", \"seconds\": 30}} or the like"
+            ),
+            code: "bad.request".into(),
+            status: 400,
+            ..ErrorBody::default()
+        }),
     }
+}
+
+/// `DELETE CONTROL_PATH` clears every fault.
+pub(super) async fn clear(State(sim): State<Simulator>) -> Response {
+    sim.clear_faults();
+    list(State(sim)).await
+}
+
+pub(super) async fn method_not_allowed(State(sim): State<Simulator>, method: Method) -> Response {
+    sim.error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method.not.allowed",
+        &format!("{method} is not allowed here; use GET, POST or DELETE"),
+    )
 }
 
 #[cfg(test)]

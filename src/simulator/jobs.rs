@@ -1,11 +1,22 @@
-//! The simulator's asynchronous aggregates jobs: a submitted query is answered at once and
-//! kept, reported PENDING for the first few looks at its state (so that clients must
-//! poll), then FULFILLED, and its results are served in cursor pages.
+//! The simulator's asynchronous aggregates jobs, and their endpoints: a submitted query is
+//! answered at once and kept, reported PENDING for the first few looks at its state (so
+//! that clients must poll), then FULFILLED, and its results are served in cursor pages.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::genesys::wire::{AggregateGroup, JobResultsPage, JobState, JobStatus};
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::Simulator;
+use super::server::{JsonBody, Params};
+use crate::genesys::wire::{
+    AggregateGroup, AggregationQuery, JobResultsPage, JobState, JobStatus, JobSubmitted,
+};
 
 pub struct Jobs {
     /// Looks at a job's state that answer PENDING before it is FULFILLED.
@@ -82,6 +93,73 @@ impl Jobs {
         self.jobs
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// `POST JOBS_PATH`: the query is answered now and kept, to be paged through later.
+pub(super) async fn submit(
+    State(sim): State<Simulator>,
+    JsonBody(query): JsonBody<AggregationQuery>,
+) -> Result<Response, Response> {
+    let response = sim.answer_query(query).await?;
+    let job_id = sim.context_id();
+    sim.state.jobs.submit(job_id.clone(), response.results);
+    Ok((StatusCode::ACCEPTED, Json(JobSubmitted { job_id })).into_response())
+}
+
+/// `GET JOBS_PATH/{id}`
+pub(super) async fn status(State(sim): State<Simulator>, JobId(id): JobId) -> Response {
+    match sim.state.jobs.status(&id) {
+        Ok(status) => Json(status).into_response(),
+        Err(error) => refusal(&sim, error),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct ResultsParams {
+    cursor: Option<String>,
+}
+
+/// `GET JOBS_PATH/{id}/results?cursor=`
+pub(super) async fn results(
+    State(sim): State<Simulator>,
+    JobId(id): JobId,
+    Params(params): Params<ResultsParams>,
+) -> Response {
+    match sim.state.jobs.page(&id, params.cursor.as_deref()) {
+        Ok(page) => Json(page).into_response(),
+        Err(error) => refusal(&sim, error),
+    }
+}
+
+fn refusal(sim: &Simulator, error: JobError) -> Response {
+    match error {
+        JobError::Unknown => sim.error(StatusCode::NOT_FOUND, "not.found", "No such job"),
+        JobError::NotReady => sim.error(
+            StatusCode::BAD_REQUEST,
+            "bad.request",
+            "The job's results are not available yet",
+        ),
+        JobError::BadCursor => sim.error_with_field(
+            StatusCode::BAD_REQUEST,
+            "invalid.value",
+            "Invalid cursor",
+            "cursor",
+        ),
+    }
+}
+
+/// The job named in the path. An id that is not UTF-8 once percent-decoded names no job.
+pub(super) struct JobId(String);
+
+impl FromRequestParts<Simulator> for JobId {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, sim: &Simulator) -> Result<Self, Response> {
+        match Path::<String>::from_request_parts(parts, sim).await {
+            Ok(Path(id)) => Ok(JobId(id)),
+            Err(_) => Err(refusal(sim, JobError::Unknown)),
+        }
     }
 }
 

@@ -1,33 +1,23 @@
-//! The simulator's synthetic contact centre, and the aggregates query answered from it.
-//!
-//! This file owns the data model and the query semantics. It is pure: no I/O, no clock and
-//! no global state, so the same query always gets the same answer, in tests as in `--demo`.
-//!
-//! # The data model
-//!
-//! Traffic is generated one minute at a time. An *atom* is one source of conversations: a
-//! (queue, media type) pair, or the agent-direct voice calls that never enter a queue. For
-//! every atom and every minute since the Unix epoch, a seeded hash decides how many
-//! conversations arrived (a Poisson draw whose mean follows a daily curve) and what happened
-//! to each of them: how long it waited, whether it was answered or abandoned, how long the
-//! agent talked, held and wrapped up. A query bucket `[start, end)` is the sum of the minute
-//! slots that start inside it, so buckets of any size agree with each other exactly.
+//! The aggregates query answered as the real API would: validation with the real error
+//! codes, the interval cut into buckets in the query's time zone, atoms grouped by the
+//! query's dimensions, each bucket the sum of its minute slots.
 
 use std::collections::BTreeMap;
-use std::hash::Hasher;
 
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
-use serde::Deserialize;
 
+use super::filter::Filter;
+use super::org::Org;
+use super::random::{fnv1a, uuid_from};
+use super::tally::Tally;
+use super::traffic::{Atom, atoms};
 use crate::genesys::catalogue::{is_dimension, metric_kind};
+use crate::schedule::Interval;
 use crate::genesys::wire::{
-    AggregateGroup, AggregateResponse, AggregationQuery, Division, ErrorBody, ErrorDetail,
-    IntervalData, MetricEntry, Stats,
+    AggregateGroup, AggregateResponse, AggregationQuery, ErrorBody, ErrorDetail, IntervalData,
+    MetricEntry,
 };
-
-/// The media types of the demo org.
-pub const DEMO_MEDIA_TYPES: [&str; 4] = ["voice", "chat", "email", "callback"];
 
 /// The real API's longest interval is not documented; a month keeps the simulator's work
 /// (and a runaway demo query) bounded.
@@ -40,637 +30,8 @@ pub const MAX_SLOT_EVALUATIONS: u64 = 50_000_000;
 /// does for huge result sets, `400 response.entity.too.large`.
 pub const MAX_RESULT_CELLS: u64 = 200_000;
 
-/// Agent-direct voice calls per minute across the org at the height of the day.
-const AGENT_DIRECT_PEAK_PER_MINUTE: f64 = 0.8;
-
-/// How busy each queue is and how well it copes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QueueProfile {
-    /// Voice conversations offered per minute at the height of the working day; other media
-    /// types get a fixed fraction of it.
-    pub peak_per_minute: f64,
-    /// Probability that an offered voice conversation is abandoned (other media types are
-    /// abandoned less often).
-    pub abandon: f64,
-    /// Multiplies the media type's mean time in queue: understaffed queues wait longer.
-    pub wait_scale: f64,
-    /// The service-level target reported in `oServiceLevel.target`, e.g. 0.8.
-    pub service_level_target: f64,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct SimQueue {
-    pub id: String,
-    pub name: String,
-    pub division: Division,
-    pub profile: QueueProfile,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Org {
-    pub queues: Vec<SimQueue>,
-    pub media_types: Vec<String>,
-}
-
-/// Name, peak voice volume, abandon propensity, wait scale and service-level target.
-const DEMO_QUEUES: [(&str, f64, f64, f64, f64); 6] = [
-    ("Sales", 4.0, 0.05, 1.0, 0.8),
-    ("Support", 6.0, 0.08, 1.3, 0.8),
-    ("Billing", 2.0, 0.06, 1.0, 0.8),
-    // Understaffed: long waits and a third of callers give up, so that an abandon-rate
-    // alert has something to fire on in the demo.
-    ("Retention", 2.5, 0.36, 3.0, 0.8),
-    ("Technical Support", 3.0, 0.09, 1.5, 0.75),
-    ("VIP", 0.8, 0.02, 0.4, 0.9),
-];
-
-impl Org {
-    /// The demo org: six named queues, media types voice, chat, email and callback.
-    /// "Retention" abandons about a third of its voice calls.
-    pub fn demo() -> Org {
-        Org::with_queues(
-            DEMO_QUEUES.len(),
-            DEMO_MEDIA_TYPES.iter().map(|m| m.to_string()).collect(),
-        )
-    }
-
-    /// `n` queues: the demo queues first, then "Queue 0007" and so on with profiles drawn
-    /// from their index. Ids are UUID-shaped and the same in every run.
-    pub fn with_queues(n: usize, media_types: Vec<String>) -> Org {
-        let queues = (0..n).map(sim_queue).collect();
-        Org {
-            queues,
-            media_types,
-        }
-    }
-}
-
-fn sim_queue(index: usize) -> SimQueue {
-    let id = uuid_from(mix(0x5155_4555 ^ index as u64));
-    if let Some(&(name, peak, abandon, wait_scale, target)) = DEMO_QUEUES.get(index) {
-        let division = if name == "VIP" {
-            division("Premium")
-        } else {
-            division("Home")
-        };
-        return SimQueue {
-            id,
-            name: name.to_string(),
-            division,
-            profile: QueueProfile {
-                peak_per_minute: peak,
-                abandon,
-                wait_scale,
-                service_level_target: target,
-            },
-        };
-    }
-    let mut draws = Draws::new(mix(0xB0B ^ index as u64));
-    SimQueue {
-        id,
-        name: format!("Queue {:04}", index + 1),
-        division: division("Home"),
-        profile: QueueProfile {
-            peak_per_minute: 0.3 + 1.7 * draws.unit(),
-            abandon: 0.03 + 0.07 * draws.unit(),
-            wait_scale: 0.7 + 0.8 * draws.unit(),
-            service_level_target: 0.8,
-        },
-    }
-}
-
-fn division(name: &str) -> Division {
-    Division {
-        id: uuid_from(fnv1a(&[b"division", name.as_bytes()])),
-        name: name.to_string(),
-    }
-}
-
-/// How each media type behaves. Unknown media types (an org configured with, say,
-/// "message") get modest defaults rather than an error.
-struct MediaProfile {
-    /// Share of the queue's voice volume.
-    volume: f64,
-    /// Mean time in queue before an agent answers, seconds (before the queue's wait scale).
-    wait_mean_s: f64,
-    /// Answered later than this is over the service level.
-    sla_threshold_s: f64,
-    /// Multiplies the queue's abandon propensity.
-    abandon_scale: f64,
-    talk_mean_s: f64,
-    hold_probability: f64,
-}
-
-fn media_profile(media: &str) -> MediaProfile {
-    let (volume, wait_mean_s, sla_threshold_s, abandon_scale, talk_mean_s, hold_probability) =
-        match media {
-            "voice" => (1.0, 10.0, 20.0, 1.0, 300.0, 0.3),
-            "chat" => (0.5, 30.0, 60.0, 0.8, 480.0, 0.0),
-            "email" => (0.3, 5400.0, 14_400.0, 0.2, 360.0, 0.0),
-            "callback" => (0.15, 40.0, 60.0, 0.5, 240.0, 0.2),
-            _ => (0.2, 30.0, 60.0, 0.5, 300.0, 0.0),
-        };
-    MediaProfile {
-        volume,
-        wait_mean_s,
-        sla_threshold_s,
-        abandon_scale,
-        talk_mean_s,
-        hold_probability,
-    }
-}
-
-/// Relative traffic at each hour of the day (UTC), 00:00 to 24:00, interpolated linearly in
-/// between: busy 08:00–18:00 with a lunch dip, quiet but not silent at night.
-const DAILY_CURVE: [f64; 25] = [
-    0.03, 0.03, 0.03, 0.03, 0.03, 0.05, 0.15, 0.45, 0.85, 1.0, 1.0, 1.0, 0.85, 0.9, 1.0, 1.0, 0.95,
-    0.85, 0.6, 0.35, 0.2, 0.12, 0.07, 0.04, 0.03,
-];
-
-fn daily_curve(minute: i64) -> f64 {
-    let minute_of_day = minute.rem_euclid(1440);
-    let hour = (minute_of_day / 60) as usize;
-    let fraction = (minute_of_day % 60) as f64 / 60.0;
-    DAILY_CURVE[hour] + (DAILY_CURVE[hour + 1] - DAILY_CURVE[hour]) * fraction
-}
-
-// ---------------------------------------------------------------------------------------
-// Deterministic randomness: splitmix64, seeded from hashes of the atom and the minute.
-
-const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// The splitmix64 finaliser: a good 64-bit mixer, so that neighbouring minutes and queues
-/// get unrelated draws.
-pub(crate) fn mix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(GOLDEN);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// FNV-1a over several byte strings, with a separator so that ("ab", "c") ≠ ("a", "bc").
-/// Hand-written rather than `DefaultHasher`, whose output may change between Rust releases.
-fn fnv1a(parts: &[&[u8]]) -> u64 {
-    struct Fnv(u64);
-    impl Hasher for Fnv {
-        fn finish(&self) -> u64 {
-            self.0
-        }
-        fn write(&mut self, bytes: &[u8]) {
-            for &b in bytes {
-                self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3);
-            }
-        }
-    }
-    let mut hasher = Fnv(0xCBF2_9CE4_8422_2325);
-    for part in parts {
-        hasher.write(part);
-        hasher.write(&[0xFF]);
-    }
-    hasher.finish()
-}
-
-/// A UUID-shaped string (version 4 layout) from a seed.
-pub(crate) fn uuid_from(seed: u64) -> String {
-    let a = mix(seed);
-    let b = mix(a);
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xFFFF,
-        a & 0x0FFF,
-        ((b >> 48) & 0x3FFF) | 0x8000,
-        b & 0xFFFF_FFFF_FFFF,
-    )
-}
-
-/// A splitmix64 stream.
-struct Draws(u64);
-
-impl Draws {
-    fn new(seed: u64) -> Draws {
-        Draws(seed)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(GOLDEN);
-        mix(self.0)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn chance(&mut self, probability: f64) -> bool {
-        self.unit() < probability
-    }
-
-    /// Exponentially distributed, in whole milliseconds, at least `floor_ms`.
-    fn exponential_ms(&mut self, mean_s: f64, floor_ms: u64) -> u64 {
-        let seconds = -mean_s * (1.0 - self.unit()).ln();
-        ((seconds * 1000.0).round() as u64).max(floor_ms)
-    }
-
-    /// Poisson-distributed count (Knuth's method; the means here are small).
-    fn poisson(&mut self, mean: f64) -> u32 {
-        let limit = (-mean.clamp(0.0, 500.0)).exp();
-        let mut product = 1.0;
-        let mut count = 0;
-        loop {
-            product *= self.unit();
-            if product <= limit {
-                return count;
-            }
-            count += 1;
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Tallies: what a set of minute slots adds up to.
-
-/// A timer metric: how many segments were measured and their sum, min and max (ms).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Timer {
-    count: u64,
-    sum: u64,
-    min: u64,
-    max: u64,
-}
-
-impl Timer {
-    fn record(&mut self, ms: u64) {
-        self.merge(&Timer {
-            count: 1,
-            sum: ms,
-            min: ms,
-            max: ms,
-        });
-    }
-
-    fn merge(&mut self, other: &Timer) {
-        if other.count == 0 {
-            return;
-        }
-        if self.count == 0 {
-            *self = *other;
-            return;
-        }
-        self.count += other.count;
-        self.sum += other.sum;
-        self.min = self.min.min(other.min);
-        self.max = self.max.max(other.max);
-    }
-
-    /// `None` when nothing was measured: the API leaves such a metric out.
-    fn stats(&self) -> Option<Stats> {
-        (self.count > 0).then(|| Stats {
-            max: Some(self.max as f64),
-            min: Some(self.min as f64),
-            count: Some(self.count as f64),
-            sum: Some(self.sum as f64),
-            ..Stats::default()
-        })
-    }
-}
-
-/// The service-level target of a tally: merging queues with different targets leaves no
-/// single target to report.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-enum Target {
-    #[default]
-    None,
-    One(f64),
-    Mixed,
-}
-
-impl Target {
-    fn merge(self, other: Target) -> Target {
-        match (self, other) {
-            (Target::None, t) | (t, Target::None) => t,
-            (Target::One(a), Target::One(b)) if a == b => Target::One(a),
-            _ => Target::Mixed,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-struct Tally {
-    offered: u64,
-    connected: u64,
-    over_sla: u64,
-    transferred: u64,
-    wait: Timer,
-    answered: Timer,
-    abandon: Timer,
-    talk: Timer,
-    held: Timer,
-    acw: Timer,
-    handle: Timer,
-    target: Target,
-}
-
-impl Tally {
-    fn is_empty(&self) -> bool {
-        self.offered == 0 && self.connected == 0
-    }
-
-    fn merge(&mut self, other: &Tally) {
-        self.offered += other.offered;
-        self.connected += other.connected;
-        self.over_sla += other.over_sla;
-        self.transferred += other.transferred;
-        self.wait.merge(&other.wait);
-        self.answered.merge(&other.answered);
-        self.abandon.merge(&other.abandon);
-        self.talk.merge(&other.talk);
-        self.held.merge(&other.held);
-        self.acw.merge(&other.acw);
-        self.handle.merge(&other.handle);
-        self.target = self.target.merge(other.target);
-    }
-
-    /// The stats of one catalogue metric, or `None` when there is nothing to report: a
-    /// zero count, a timer with no segments, or a metric the model does not produce.
-    fn metric(&self, name: &str) -> Option<Stats> {
-        let count = |n: u64| {
-            (n > 0).then(|| Stats {
-                count: Some(n as f64),
-                ..Stats::default()
-            })
-        };
-        match name {
-            "nOffered" => count(self.offered),
-            "nConnected" => count(self.connected),
-            "nOverSla" => count(self.over_sla),
-            "nTransferred" => count(self.transferred),
-            "tWait" => self.wait.stats(),
-            "tAnswered" => self.answered.stats(),
-            "tAbandon" => self.abandon.stats(),
-            "tTalk" => self.talk.stats(),
-            "tHeld" => self.held.stats(),
-            "tAcw" => self.acw.stats(),
-            "tHandle" => self.handle.stats(),
-            "oServiceLevel" => {
-                let denominator = self.answered.count + self.abandon.count;
-                if denominator == 0 {
-                    return None;
-                }
-                let numerator = self.answered.count - self.over_sla;
-                Some(Stats {
-                    ratio: Some(numerator as f64 / denominator as f64),
-                    numerator: Some(numerator as f64),
-                    denominator: Some(denominator as f64),
-                    target: match self.target {
-                        Target::One(t) => Some(t),
-                        _ => None,
-                    },
-                    ..Stats::default()
-                })
-            }
-            _ => None,
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Atoms: the sources of conversations.
-
-struct Atom<'a> {
-    /// `None` for agent-direct calls, which have no queue.
-    queue: Option<&'a SimQueue>,
-    media: &'a str,
-    /// Seed of this atom's draws, from its queue id and media type.
-    key: u64,
-}
-
-fn atoms(org: &Org) -> Vec<Atom<'_>> {
-    let mut atoms = Vec::new();
-    for queue in &org.queues {
-        for media in &org.media_types {
-            atoms.push(Atom {
-                queue: Some(queue),
-                media,
-                key: fnv1a(&[queue.id.as_bytes(), media.as_bytes()]),
-            });
-        }
-    }
-    if let Some(voice) = org.media_types.iter().find(|m| *m == "voice") {
-        atoms.push(Atom {
-            queue: None,
-            media: voice,
-            key: fnv1a(&[b"agent-direct", voice.as_bytes()]),
-        });
-    }
-    atoms
-}
-
-impl Atom<'_> {
-    /// The value of a groupBy or filter dimension, if this atom has one.
-    fn dimension(&self, name: &str) -> Option<&str> {
-        match name {
-            "queueId" => self.queue.map(|q| q.id.as_str()),
-            "mediaType" => Some(self.media),
-            "direction" => Some("inbound"),
-            _ => None,
-        }
-    }
-
-    /// Everything that happened in the minute slots `minutes`.
-    fn tally(&self, minutes: std::ops::Range<i64>) -> Tally {
-        let mut tally = Tally::default();
-        for minute in minutes {
-            self.add_minute(minute, &mut tally);
-        }
-        tally
-    }
-
-    fn add_minute(&self, minute: i64, tally: &mut Tally) {
-        let media = media_profile(self.media);
-        let peak = match self.queue {
-            Some(queue) => queue.profile.peak_per_minute * media.volume,
-            None => AGENT_DIRECT_PEAK_PER_MINUTE,
-        };
-        let mut draws = Draws::new(self.key ^ mix(minute as u64));
-        let arrivals = draws.poisson(peak * daily_curve(minute));
-        let Some(queue) = self.queue else {
-            for _ in 0..arrivals {
-                tally.connected += 1;
-                handled(&media, &mut draws, tally);
-            }
-            return;
-        };
-        if arrivals > 0 {
-            tally.target = tally
-                .target
-                .merge(Target::One(queue.profile.service_level_target));
-        }
-        let wait_mean_s = media.wait_mean_s * queue.profile.wait_scale;
-        let abandon = queue.profile.abandon * media.abandon_scale;
-        for _ in 0..arrivals {
-            tally.offered += 1;
-            if draws.chance(abandon) {
-                // Those who give up have typically waited longer than those who get through.
-                let wait = draws.exponential_ms(wait_mean_s * 1.5, 1);
-                tally.wait.record(wait);
-                tally.abandon.record(wait);
-                continue;
-            }
-            let wait = draws.exponential_ms(wait_mean_s, 1);
-            tally.wait.record(wait);
-            tally.answered.record(wait);
-            if wait as f64 > media.sla_threshold_s * 1000.0 {
-                tally.over_sla += 1;
-            }
-            tally.connected += 1;
-            handled(&media, &mut draws, tally);
-        }
-    }
-}
-
-/// An agent's part of an answered conversation: talk, maybe hold, after-call work.
-fn handled(media: &MediaProfile, draws: &mut Draws, tally: &mut Tally) {
-    let talk = draws.exponential_ms(media.talk_mean_s, 5_000);
-    tally.talk.record(talk);
-    let mut handle = talk;
-    if draws.chance(media.hold_probability) {
-        let held = draws.exponential_ms(45.0, 1_000);
-        tally.held.record(held);
-        handle += held;
-    }
-    // Some conversations need no wrap-up at all; those have no tAcw segment.
-    if draws.chance(0.9) {
-        let acw = draws.exponential_ms(40.0, 1_000);
-        tally.acw.record(acw);
-        handle += acw;
-    }
-    tally.handle.record(handle);
-    if draws.chance(0.07) {
-        tally.transferred += 1;
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Filters, as the API spells them.
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Filter {
-    #[serde(rename = "type")]
-    junction: Junction,
-    #[serde(default)]
-    predicates: Vec<Predicate>,
-    #[serde(default)]
-    clauses: Vec<Filter>,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum Junction {
-    And,
-    Or,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Predicate {
-    #[serde(rename = "type", default = "dimension_type")]
-    kind: String,
-    dimension: Option<String>,
-    #[serde(default)]
-    operator: Operator,
-    value: Option<String>,
-}
-
-fn dimension_type() -> String {
-    "dimension".to_string()
-}
-
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-enum Operator {
-    #[default]
-    Matches,
-    Exists,
-    NotExists,
-}
-
-impl Filter {
-    fn parse(value: &serde_json::Value) -> Result<Filter, ErrorBody> {
-        let filter = Filter::deserialize(value)
-            .map_err(|e| bad_request("bad.request", "filter", format!("Invalid filter: {e}")))?;
-        filter.validate()?;
-        Ok(filter)
-    }
-
-    fn validate(&self) -> Result<(), ErrorBody> {
-        for predicate in &self.predicates {
-            if predicate.kind != "dimension" {
-                // The real API also filters on properties and metric ranges; the simulator's
-                // model has no per-conversation properties to test them against.
-                return Err(bad_request(
-                    "invalid.value",
-                    "filter.predicates.type",
-                    format!(
-                        "The simulator supports only dimension predicates, not '{}'",
-                        predicate.kind
-                    ),
-                ));
-            }
-            let dimension = predicate.dimension.as_deref().unwrap_or_default();
-            if !is_dimension(dimension) {
-                return Err(bad_request(
-                    "invalid.value",
-                    "filter.predicates.dimension",
-                    format!("Invalid dimension '{dimension}' in filter"),
-                ));
-            }
-            if matches!(predicate.operator, Operator::Matches) && predicate.value.is_none() {
-                return Err(bad_request(
-                    "bad.request",
-                    "filter.predicates.value",
-                    format!("The 'matches' predicate on '{dimension}' needs a value"),
-                ));
-            }
-        }
-        self.clauses.iter().try_for_each(Filter::validate)
-    }
-
-    /// A filter with no predicates and no clauses restricts nothing.
-    fn accepts(&self, atom: &Atom) -> bool {
-        let mut terms = self
-            .predicates
-            .iter()
-            .map(|p| p.accepts(atom))
-            .chain(self.clauses.iter().map(|c| c.accepts(atom)))
-            .peekable();
-        if terms.peek().is_none() {
-            return true;
-        }
-        match self.junction {
-            Junction::And => terms.all(|t| t),
-            Junction::Or => terms.any(|t| t),
-        }
-    }
-}
-
-impl Predicate {
-    fn accepts(&self, atom: &Atom) -> bool {
-        let value = atom.dimension(self.dimension.as_deref().unwrap_or_default());
-        match self.operator {
-            Operator::Matches => value.is_some() && value == self.value.as_deref(),
-            Operator::Exists => value.is_some(),
-            Operator::NotExists => value.is_none(),
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// The query.
-
 /// A 400 answer in the real error shape, with a details entry naming the field.
-fn bad_request(code: &str, field: &str, message: String) -> ErrorBody {
+pub(super) fn bad_request(code: &str, field: &str, message: String) -> ErrorBody {
     ErrorBody {
         // Pure code has no per-request randomness; the server replaces this with a fresh id.
         context_id: Some(uuid_from(fnv1a(&[message.as_bytes()]))),
@@ -682,36 +43,6 @@ fn bad_request(code: &str, field: &str, message: String) -> ErrorBody {
             field_name: Some(field.to_string()),
         }],
     }
-}
-
-/// Formats an instant the way the API writes interval bounds: UTC, milliseconds, `Z`.
-pub(crate) fn format_instant(ts: Timestamp) -> String {
-    ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
-
-fn parse_interval(interval: &str) -> Result<(Timestamp, Timestamp), ErrorBody> {
-    let invalid = |why: &str| {
-        bad_request(
-            "invalid.date",
-            "interval",
-            format!("Invalid interval '{interval}': {why}"),
-        )
-    };
-    let (start, end) = interval
-        .split_once('/')
-        .ok_or_else(|| invalid("expected ISO-8601 start/end"))?;
-    let start: Timestamp = start
-        .trim()
-        .parse()
-        .map_err(|_| invalid("the start is not an ISO-8601 instant with an offset"))?;
-    let end: Timestamp = end
-        .trim()
-        .parse()
-        .map_err(|_| invalid("the end is not an ISO-8601 instant with an offset"))?;
-    if start >= end {
-        return Err(invalid("the start must be before the end"));
-    }
-    Ok((start, end))
 }
 
 /// Accepts `PTnM`, `PTnH`, `PnD`, `PnW` and `PnM` with n ≥ 1.
@@ -826,7 +157,13 @@ pub fn aggregate(org: &Org, query: &AggregationQuery) -> Result<AggregateRespons
             format!("Invalid groupBy dimension '{unknown}'"),
         ));
     }
-    let (start, end) = parse_interval(&query.interval)?;
+    let Interval { start, end } = query.interval.parse().map_err(|why| {
+        bad_request(
+            "invalid.date",
+            "interval",
+            format!("Invalid interval '{}': {why}", query.interval),
+        )
+    })?;
     if end.duration_since(start).as_secs() > MAX_INTERVAL_DAYS * 86_400 {
         return Err(bad_request(
             "constraint.validation",
@@ -919,11 +256,11 @@ pub fn aggregate(org: &Org, query: &AggregationQuery) -> Result<AggregateRespons
                 .collect();
             if !entries.is_empty() {
                 data.push(IntervalData {
-                    interval: format!(
-                        "{}/{}",
-                        format_instant(bucket_start),
-                        format_instant(bucket_end)
-                    ),
+                    interval: Interval {
+                        start: bucket_start,
+                        end: bucket_end,
+                    }
+                    .to_string(),
                     metrics: entries,
                 });
             }
@@ -938,6 +275,8 @@ pub fn aggregate(org: &Org, query: &AggregationQuery) -> Result<AggregateRespons
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::genesys::wire::Stats;
+    use crate::simulator::DEMO_MEDIA_TYPES;
 
     const MODELLED: [&str; 12] = [
         "nOffered",
@@ -1089,7 +428,7 @@ mod tests {
             .map(|m| {
                 let start = two_am + Span::new().minutes(m);
                 let end = start + Span::new().minutes(1);
-                format!("{}/{}", format_instant(start), format_instant(end))
+                Interval { start, end }.to_string()
             })
             .find(|interval| !busy.contains(&interval.as_str()))
             .unwrap();
@@ -1460,36 +799,5 @@ mod tests {
             error_code(aggregate(&org, &q)).1,
             "response.entity.too.large"
         );
-    }
-
-    #[test]
-    fn queue_ids_are_stable_and_uuid_shaped() {
-        let demo = Org::demo();
-        let names: Vec<&str> = demo.queues.iter().map(|q| q.name.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "Sales",
-                "Support",
-                "Billing",
-                "Retention",
-                "Technical Support",
-                "VIP"
-            ]
-        );
-        assert_eq!(demo.media_types, DEMO_MEDIA_TYPES);
-        let many = Org::with_queues(57, demo.media_types.clone());
-        assert_eq!(many.queues[..6], demo.queues[..]);
-        assert_eq!(many.queues[6].name, "Queue 0007");
-        assert_eq!(many, Org::with_queues(57, demo.media_types.clone()));
-        let mut ids: Vec<&str> = many.queues.iter().map(|q| q.id.as_str()).collect();
-        for id in &ids {
-            let parts: Vec<usize> = id.split('-').map(str::len).collect();
-            assert_eq!(parts, [8, 4, 4, 4, 12], "{id}");
-            assert!(id.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()));
-        }
-        ids.sort();
-        ids.dedup();
-        assert_eq!(ids.len(), 57);
     }
 }

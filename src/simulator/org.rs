@@ -1,0 +1,196 @@
+//! The simulated org: its queues (the six demo queues, then as many generated ones as
+//! asked for), their divisions, how each media type behaves and how busy each hour of the
+//! day is.
+
+use super::random::{Draws, fnv1a, mix, uuid_from};
+use crate::genesys::wire::Division;
+
+/// The media types of the demo org.
+pub const DEMO_MEDIA_TYPES: [&str; 4] = ["voice", "chat", "email", "callback"];
+
+/// How busy each queue is and how well it copes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueProfile {
+    /// Voice conversations offered per minute at the height of the working day; other media
+    /// types get a fixed fraction of it.
+    pub peak_per_minute: f64,
+    /// Probability that an offered voice conversation is abandoned (other media types are
+    /// abandoned less often).
+    pub abandon: f64,
+    /// Multiplies the media type's mean time in queue: understaffed queues wait longer.
+    pub wait_scale: f64,
+    /// The service-level target reported in `oServiceLevel.target`, e.g. 0.8.
+    pub service_level_target: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimQueue {
+    pub id: String,
+    pub name: String,
+    pub division: Division,
+    pub profile: QueueProfile,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Org {
+    pub queues: Vec<SimQueue>,
+    pub media_types: Vec<String>,
+}
+
+/// Name, peak voice volume, abandon propensity, wait scale and service-level target.
+const DEMO_QUEUES: [(&str, f64, f64, f64, f64); 6] = [
+    ("Sales", 4.0, 0.05, 1.0, 0.8),
+    ("Support", 6.0, 0.08, 1.3, 0.8),
+    ("Billing", 2.0, 0.06, 1.0, 0.8),
+    // Understaffed: long waits and a third of callers give up, so that an abandon-rate
+    // alert has something to fire on in the demo.
+    ("Retention", 2.5, 0.36, 3.0, 0.8),
+    ("Technical Support", 3.0, 0.09, 1.5, 0.75),
+    ("VIP", 0.8, 0.02, 0.4, 0.9),
+];
+
+impl Org {
+    /// The demo org: six named queues, media types voice, chat, email and callback.
+    /// "Retention" abandons about a third of its voice calls.
+    pub fn demo() -> Org {
+        Org::with_queues(
+            DEMO_QUEUES.len(),
+            DEMO_MEDIA_TYPES.iter().map(|m| m.to_string()).collect(),
+        )
+    }
+
+    /// `n` queues: the demo queues first, then "Queue 0007" and so on with profiles drawn
+    /// from their index. Ids are UUID-shaped and the same in every run.
+    pub fn with_queues(n: usize, media_types: Vec<String>) -> Org {
+        let queues = (0..n).map(sim_queue).collect();
+        Org {
+            queues,
+            media_types,
+        }
+    }
+}
+
+fn sim_queue(index: usize) -> SimQueue {
+    let id = uuid_from(mix(0x5155_4555 ^ index as u64));
+    if let Some(&(name, peak, abandon, wait_scale, target)) = DEMO_QUEUES.get(index) {
+        let division = if name == "VIP" {
+            division("Premium")
+        } else {
+            division("Home")
+        };
+        return SimQueue {
+            id,
+            name: name.to_string(),
+            division,
+            profile: QueueProfile {
+                peak_per_minute: peak,
+                abandon,
+                wait_scale,
+                service_level_target: target,
+            },
+        };
+    }
+    let mut draws = Draws::new(mix(0xB0B ^ index as u64));
+    SimQueue {
+        id,
+        name: format!("Queue {:04}", index + 1),
+        division: division("Home"),
+        profile: QueueProfile {
+            peak_per_minute: 0.3 + 1.7 * draws.unit(),
+            abandon: 0.03 + 0.07 * draws.unit(),
+            wait_scale: 0.7 + 0.8 * draws.unit(),
+            service_level_target: 0.8,
+        },
+    }
+}
+
+fn division(name: &str) -> Division {
+    Division {
+        id: uuid_from(fnv1a(&[b"division", name.as_bytes()])),
+        name: name.to_string(),
+    }
+}
+
+/// How each media type behaves. Unknown media types (an org configured with, say,
+/// "message") get modest defaults rather than an error.
+pub(super) struct MediaProfile {
+    /// Share of the queue's voice volume.
+    pub(super) volume: f64,
+    /// Mean time in queue before an agent answers, seconds (before the queue's wait scale).
+    pub(super) wait_mean_s: f64,
+    /// Answered later than this is over the service level.
+    pub(super) sla_threshold_s: f64,
+    /// Multiplies the queue's abandon propensity.
+    pub(super) abandon_scale: f64,
+    pub(super) talk_mean_s: f64,
+    pub(super) hold_probability: f64,
+}
+
+pub(super) fn media_profile(media: &str) -> MediaProfile {
+    let (volume, wait_mean_s, sla_threshold_s, abandon_scale, talk_mean_s, hold_probability) =
+        match media {
+            "voice" => (1.0, 10.0, 20.0, 1.0, 300.0, 0.3),
+            "chat" => (0.5, 30.0, 60.0, 0.8, 480.0, 0.0),
+            "email" => (0.3, 5400.0, 14_400.0, 0.2, 360.0, 0.0),
+            "callback" => (0.15, 40.0, 60.0, 0.5, 240.0, 0.2),
+            _ => (0.2, 30.0, 60.0, 0.5, 300.0, 0.0),
+        };
+    MediaProfile {
+        volume,
+        wait_mean_s,
+        sla_threshold_s,
+        abandon_scale,
+        talk_mean_s,
+        hold_probability,
+    }
+}
+
+/// Relative traffic at each hour of the day (UTC), 00:00 to 24:00, interpolated linearly in
+/// between: busy 08:00–18:00 with a lunch dip, quiet but not silent at night.
+const DAILY_CURVE: [f64; 25] = [
+    0.03, 0.03, 0.03, 0.03, 0.03, 0.05, 0.15, 0.45, 0.85, 1.0, 1.0, 1.0, 0.85, 0.9, 1.0, 1.0, 0.95,
+    0.85, 0.6, 0.35, 0.2, 0.12, 0.07, 0.04, 0.03,
+];
+
+pub(super) fn daily_curve(minute: i64) -> f64 {
+    let minute_of_day = minute.rem_euclid(1440);
+    let hour = (minute_of_day / 60) as usize;
+    let fraction = (minute_of_day % 60) as f64 / 60.0;
+    DAILY_CURVE[hour] + (DAILY_CURVE[hour + 1] - DAILY_CURVE[hour]) * fraction
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_ids_are_stable_and_uuid_shaped() {
+        let demo = Org::demo();
+        let names: Vec<&str> = demo.queues.iter().map(|q| q.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Sales",
+                "Support",
+                "Billing",
+                "Retention",
+                "Technical Support",
+                "VIP"
+            ]
+        );
+        assert_eq!(demo.media_types, DEMO_MEDIA_TYPES);
+        let many = Org::with_queues(57, demo.media_types.clone());
+        assert_eq!(many.queues[..6], demo.queues[..]);
+        assert_eq!(many.queues[6].name, "Queue 0007");
+        assert_eq!(many, Org::with_queues(57, demo.media_types.clone()));
+        let mut ids: Vec<&str> = many.queues.iter().map(|q| q.id.as_str()).collect();
+        for id in &ids {
+            let parts: Vec<usize> = id.split('-').map(str::len).collect();
+            assert_eq!(parts, [8, 4, 4, 4, 12], "{id}");
+            assert!(id.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()));
+        }
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 57);
+    }
+}

@@ -1,0 +1,537 @@
+//! The simulator's HTTP server: the routes, the gateway every request passes before its
+//! endpoint (counting, faults, the bearer check, the headers the real gateway adds), the
+//! real API's error bodies, and serving on a socket.
+
+use std::sync::atomic::Ordering;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Query, Request, State};
+use axum::handler::Handler;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post};
+use axum::{Json, Router};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use serde::de::DeserializeOwned;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use super::{Simulator, faults, jobs, oauth, query, queues, random};
+use crate::genesys::wire::{JOBS_PATH, QUERY_PATH};
+use crate::genesys::wire::TOKEN_PATH;
+use crate::genesys::wire::{ErrorBody, ErrorDetail};
+use crate::genesys::wire::QUEUES_PATH;
+
+/// Request bodies larger than this get a 413, as the real API does for oversized requests.
+const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Where the API's paths start: below it a request needs a bearer token and counts against
+/// the rate limit.
+pub(super) const API_PREFIX: &str = "/api/v2/";
+
+impl Simulator {
+    /// Serves until `shutdown` is cancelled.
+    ///
+    /// The router is wrapped in a hyper service of its own rather than served by axum, so
+    /// that it shares the exporter's serving loop (graceful drain, header-read timeout) and
+    /// can drop a connection: a response marked [`DropConnection`] becomes an error, and
+    /// hyper closes the connection of a request whose service failed without answering it.
+    pub async fn serve(&self, listener: TcpListener, shutdown: CancellationToken) {
+        if let Ok(address) = listener.local_addr() {
+            tracing::debug!(%address, "simulator listening");
+        }
+        let router = self.router();
+        let service = service_fn(move |request: hyper::Request<Incoming>| {
+            let router = router.clone();
+            async move {
+                let Ok(response) = router.oneshot(request).await;
+                match response.extensions().get::<DropConnection>() {
+                    Some(&dropped) => Err(dropped),
+                    None => Ok(response),
+                }
+            }
+        });
+        crate::http::serve(listener, service, shutdown).await;
+    }
+
+    /// Every endpoint, behind the gateway. Unit tests call it without a socket.
+    pub(super) fn router(&self) -> Router {
+        Router::new()
+            .route(TOKEN_PATH, post(oauth::token).fallback(oauth::use_post))
+            .route(QUERY_PATH, post(query::answer).fallback(method_not_allowed))
+            .route(QUEUES_PATH, get_only(queues::list))
+            .route(JOBS_PATH, post(jobs::submit).fallback(method_not_allowed))
+            .route(&format!("{JOBS_PATH}/{{id}}"), get_only(jobs::status))
+            .route(
+                &format!("{JOBS_PATH}/{{id}}/results"),
+                get_only(jobs::results),
+            )
+            .route(
+                faults::CONTROL_PATH,
+                get(faults::list)
+                    .post(faults::add)
+                    .delete(faults::clear)
+                    .head(faults::method_not_allowed)
+                    .fallback(faults::method_not_allowed),
+            )
+            .fallback(not_found)
+            .layer(middleware::from_fn_with_state(self.clone(), gateway))
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .with_state(self.clone())
+    }
+
+    /// The answer the gateway gives in the endpoint's place, if any: like the real one, it
+    /// lets a fault (or the rate limit) answer first, then wants a bearer token for the API,
+    /// so that an unknown API path is a 401 before it is a 404.
+    async fn intercept(&self, path: &str, headers: &HeaderMap) -> Option<Response> {
+        let api = path.starts_with(API_PREFIX);
+        // The fault control and paths outside both hosts go straight to the router.
+        if !api && path != TOKEN_PATH {
+            return None;
+        }
+        let s = &self.state;
+        let counter = match path {
+            TOKEN_PATH => Some(&s.token_requests),
+            QUERY_PATH => Some(&s.aggregates_requests),
+            QUEUES_PATH => Some(&s.queues_requests),
+            _ if path.starts_with(JOBS_PATH) => Some(&s.jobs_requests),
+            _ => None,
+        };
+        if let Some(counter) = counter {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(answer) = self.fault(path).await {
+            return Some(answer);
+        }
+        if api {
+            return self.refuse_unauthorized(headers);
+        }
+        None
+    }
+
+    pub(super) fn context_id(&self) -> String {
+        random::uuid_from(self.state.seed ^ random::mix(self.next_serial()))
+    }
+
+    /// The real API's error body.
+    pub(super) fn error(&self, status: StatusCode, code: &str, message: &str) -> Response {
+        error_response(ErrorBody {
+            message: message.to_string(),
+            code: code.to_string(),
+            status: status.as_u16(),
+            context_id: Some(self.context_id()),
+            details: Vec::new(),
+        })
+    }
+
+    /// The real API's error body, naming the field at fault.
+    pub(super) fn error_with_field(
+        &self,
+        status: StatusCode,
+        code: &str,
+        message: &str,
+        field: &str,
+    ) -> Response {
+        error_response(ErrorBody {
+            message: message.to_string(),
+            code: code.to_string(),
+            status: status.as_u16(),
+            context_id: Some(self.context_id()),
+            details: vec![ErrorDetail {
+                error_code: Some(code.to_string()),
+                field_name: Some(field.to_string()),
+            }],
+        })
+    }
+}
+
+/// What every request meets: [`Simulator::intercept`] before its endpoint, then the
+/// gateway's headers on the answer, whoever gave it, and the count of 401s.
+async fn gateway(State(sim): State<Simulator>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let mut response = match sim.intercept(&path, request.headers()).await {
+        Some(answer) => answer,
+        None => next.run(request).await,
+    };
+    sim.gateway_headers(&path, &mut response);
+    let status = response.status();
+    if status == StatusCode::UNAUTHORIZED {
+        sim.state.unauthorized.fetch_add(1, Ordering::Relaxed);
+    }
+    tracing::debug!(%method, %path, status = status.as_u16(), "simulator answered");
+    response
+}
+
+/// A GET endpoint that, unlike axum's, does not also answer HEAD: the simulator never has.
+fn get_only<H, T>(handler: H) -> MethodRouter<Simulator>
+where
+    H: Handler<T, Simulator>,
+    T: 'static,
+{
+    get(handler)
+        .head(method_not_allowed)
+        .fallback(method_not_allowed)
+}
+
+async fn method_not_allowed(State(sim): State<Simulator>, method: Method) -> Response {
+    sim.error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method.not.allowed",
+        &format!("{method} is not allowed here"),
+    )
+}
+
+async fn not_found(State(sim): State<Simulator>, uri: Uri) -> Response {
+    sim.error(
+        StatusCode::NOT_FOUND,
+        "not.found",
+        &format!("No resource at {}", uri.path()),
+    )
+}
+
+/// An error body, answered with its own status.
+pub(super) fn error_response(body: ErrorBody) -> Response {
+    let status = StatusCode::from_u16(body.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(body)).into_response()
+}
+
+/// The answer to a body that could not be read: 413 when it is over [`MAX_BODY_BYTES`].
+pub(super) fn unreadable_body(rejection: BytesRejection) -> Response {
+    let (status, code, message) = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request.entity.too.large",
+            "The request body is too large",
+        )
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            "bad.request",
+            "The request body could not be read",
+        )
+    };
+    error_response(ErrorBody {
+        message: message.to_string(),
+        code: code.to_string(),
+        status: status.as_u16(),
+        ..ErrorBody::default()
+    })
+}
+
+/// A request body read as JSON, whatever its content type: the simulator never asked for
+/// one (the README's `curl -d` example sends a form type). A body that cannot be read is
+/// answered here; JSON that does not fit is left to the endpoint, whose answer differs, as
+/// serde's message (with the path to the field at fault) without axum's preamble.
+pub(super) struct JsonBody<T>(pub Result<T, String>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(unreadable_body)?;
+        let value = Json::from_bytes(&body).map(|Json(value)| value);
+        Ok(JsonBody(value.map_err(|rejection| {
+            std::error::Error::source(&rejection)
+                .map_or_else(|| rejection.body_text(), ToString::to_string)
+        })))
+    }
+}
+
+/// The query string, as axum's `Query` reads it, refused with the real API's 400 body
+/// rather than axum's plain text.
+pub(super) struct Params<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequestParts<Simulator> for Params<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, sim: &Simulator) -> Result<Self, Response> {
+        match Query::from_request_parts(parts, sim).await {
+            Ok(Query(params)) => Ok(Params(params)),
+            Err(rejection) => Err(sim.error(
+                StatusCode::BAD_REQUEST,
+                "bad.request",
+                &rejection.body_text(),
+            )),
+        }
+    }
+}
+
+/// Marks a response that must not be sent: the connection is closed without an answer
+/// instead, as when a peer resets it. [`Simulator::serve`] turns it into the error that
+/// makes hyper do so.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped without an answer, on purpose")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+/// A response that closes the connection instead of being sent.
+pub(super) fn drop_connection() -> Response {
+    let mut response = Response::default();
+    response.extensions_mut().insert(DropConnection);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use hyper::Method;
+
+    use super::super::testing::{basic, bearer, call, request};
+    use super::*;
+    use crate::genesys::wire::{OAuthError, TokenResponse};
+    use crate::genesys::wire::QueuePage;
+    use crate::simulator::{RequestCounts, SimulatorConfig, aggregate};
+
+    #[tokio::test]
+    async fn bodies_over_the_limit_get_the_real_413() {
+        let sim = Simulator::new(SimulatorConfig::default());
+        let client = basic("demo-client", "demo-secret");
+        let token = bearer(&sim).await;
+        let big = "x".repeat(MAX_BODY_BYTES + 1);
+        for (path, auth) in [
+            (TOKEN_PATH, Some(client.as_str())),
+            (QUERY_PATH, Some(token.as_str())),
+            (JOBS_PATH, Some(token.as_str())),
+            (faults::CONTROL_PATH, None),
+        ] {
+            let (status, body) = call(&sim, request(Method::POST, path, auth, &big)).await;
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (413, Some("request.entity.too.large")),
+                "{path}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn faults_apply_before_the_bearer_check_and_head_is_not_get() {
+        let sim = Simulator::new(SimulatorConfig::default());
+        // JSON with the form content type `curl -d` sends.
+        let fault = r#"{"fault": "unavailable", "requests": 1}"#;
+        let (status, _) = call(
+            &sim,
+            request(Method::POST, faults::CONTROL_PATH, None, fault),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, body) = call(&sim, request(Method::GET, QUEUES_PATH, None, "")).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (503, Some("service.unavailable"))
+        );
+        let auth = bearer(&sim).await;
+        let Ok(head) = sim
+            .router()
+            .oneshot(request(Method::HEAD, QUEUES_PATH, Some(&auth), ""))
+            .await;
+        assert_eq!(head.status(), 405);
+    }
+
+    #[tokio::test]
+    async fn the_api_wants_a_valid_bearer_token() {
+        let sim = Simulator::new(SimulatorConfig::default());
+        let (status, body) = call(&sim, request(Method::GET, QUEUES_PATH, None, "")).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("authentication.required"))
+        );
+        assert_eq!(body["status"], 401);
+        assert!(body["contextId"].is_string());
+        let (status, body) = call(
+            &sim,
+            request(Method::GET, QUEUES_PATH, Some("Bearer made-up"), ""),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("bad.credentials"))
+        );
+
+        let auth = bearer(&sim).await;
+        let (status, body) = call(
+            &sim,
+            request(Method::GET, "/api/v2/routing/skills", Some(&auth), ""),
+        )
+        .await;
+        assert_eq!((status, body["code"].as_str()), (404, Some("not.found")));
+        let (status, _) = call(&sim, request(Method::GET, QUERY_PATH, Some(&auth), "")).await;
+        assert_eq!(status, 405);
+        let (status, body) = call(
+            &sim,
+            request(Method::POST, QUERY_PATH, Some(&auth), "{\"metrics\": 3}"),
+        )
+        .await;
+        assert_eq!((status, body["code"].as_str()), (400, Some("bad.request")));
+        let (status, body) = call(
+            &sim,
+            request(
+                Method::POST,
+                QUERY_PATH,
+                Some(&auth),
+                r#"{"interval": "2026-08-20T10:00:00Z/2026-08-20T10:15:00Z", "metrics": ["nAnswered"]}"#,
+            ),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("invalid.value"))
+        );
+        assert_eq!(body["details"][0]["fieldName"], "metrics");
+        assert_eq!(
+            sim.requests(),
+            RequestCounts {
+                token: 1,
+                aggregates: 3,
+                queues: 2,
+                jobs: 0,
+                unauthorized: 2
+            }
+        );
+    }
+
+    /// Over real sockets, with reqwest as the client the exporter also uses.
+    mod over_http {
+        use super::*;
+
+        async fn start(config: SimulatorConfig) -> (Simulator, String, CancellationToken) {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            let sim = Simulator::new(config);
+            let shutdown = CancellationToken::new();
+            tokio::spawn({
+                let (sim, shutdown) = (sim.clone(), shutdown.clone());
+                async move { sim.serve(listener, shutdown).await }
+            });
+            (sim, base, shutdown)
+        }
+
+        async fn get_token(http: &reqwest::Client, base: &str, secret: &str) -> reqwest::Response {
+            http.post(format!("{base}{TOKEN_PATH}"))
+                .basic_auth("demo-client", Some(secret))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap()
+        }
+
+        async fn query(http: &reqwest::Client, base: &str, token: &str) -> reqwest::Response {
+            http.post(format!("{base}{QUERY_PATH}"))
+                .bearer_auth(token)
+                .json(&serde_json::json!({
+                "interval": "2026-08-20T10:00:00.000Z/2026-08-20T10:15:00.000Z",
+                "groupBy": ["queueId", "mediaType"],
+                "metrics": ["nOffered", "tAbandon", "oServiceLevel"]}))
+                .send()
+                .await
+                .unwrap()
+        }
+
+        #[tokio::test]
+        async fn token_query_revoke() {
+            let (sim, base, shutdown) = start(SimulatorConfig::default()).await;
+            let http = reqwest::Client::new();
+
+            let refused = get_token(&http, &base, "wrong").await;
+            assert_eq!(refused.status(), 401);
+            let error: OAuthError = refused.json().await.unwrap();
+            assert_eq!(error.error, "invalid_client");
+
+            let token: TokenResponse = get_token(&http, &base, "demo-secret")
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(token.token_type, "bearer");
+
+            let answer = query(&http, &base, &token.access_token).await;
+            assert_eq!(answer.status(), 200);
+            let answer = answer.text().await.unwrap();
+            let expected = aggregate(
+                sim.org(),
+                &serde_json::from_value(serde_json::json!({
+                "interval": "2026-08-20T10:00:00.000Z/2026-08-20T10:15:00.000Z",
+                "groupBy": ["queueId", "mediaType"],
+                "metrics": ["nOffered", "tAbandon", "oServiceLevel"]}))
+                .unwrap(),
+            )
+            .unwrap();
+            // Byte for byte what the pure function answers (compared as text because
+            // decoding JSON floats need not give back the very same f64).
+            assert_eq!(answer, serde_json::to_string(&expected).unwrap());
+            assert!(!expected.results.is_empty());
+
+            let queues = http
+                .get(format!("{base}{QUEUES_PATH}?pageSize=100"))
+                .bearer_auth(&token.access_token)
+                .send()
+                .await
+                .unwrap();
+            let page: QueuePage = queues.json().await.unwrap();
+            assert_eq!(page.entities.len(), 6);
+            assert_eq!(page.next_uri, None);
+
+            sim.revoke_tokens();
+            let revoked = query(&http, &base, &token.access_token).await;
+            assert_eq!(revoked.status(), 401);
+            let error: ErrorBody = revoked.json().await.unwrap();
+            assert_eq!(error.code, "bad.credentials");
+
+            // A new token works again.
+            let token: TokenResponse = get_token(&http, &base, "demo-secret")
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(query(&http, &base, &token.access_token).await.status(), 200);
+            assert_eq!(
+                sim.requests(),
+                RequestCounts {
+                    token: 3,
+                    aggregates: 3,
+                    queues: 1,
+                    jobs: 0,
+                    unauthorized: 2
+                }
+            );
+            shutdown.cancel();
+        }
+
+        #[tokio::test]
+        async fn an_expired_token_is_refused() {
+            let (sim, base, shutdown) = start(SimulatorConfig {
+                token_lifetime: Duration::from_secs(1),
+                ..SimulatorConfig::default()
+            })
+            .await;
+            let http = reqwest::Client::new();
+            let token: TokenResponse = get_token(&http, &base, "demo-secret")
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(token.expires_in, 1);
+            assert_eq!(query(&http, &base, &token.access_token).await.status(), 200);
+            // Real sockets and paused time do not mix, so this waits in real time.
+            tokio::time::sleep(Duration::from_millis(1_200)).await;
+            let expired = query(&http, &base, &token.access_token).await;
+            assert_eq!(expired.status(), 401);
+            assert_eq!(sim.requests().unauthorized, 1);
+            shutdown.cancel();
+        }
+    }
+}
