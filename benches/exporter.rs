@@ -19,13 +19,13 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use genesys_exporter::config::DEFAULT_METRICS;
+use genesys_exporter::exposition::{Flattened, Publisher, flatten, stat_gauges};
 use genesys_exporter::genesys::catalogue::metric_kind;
 use genesys_exporter::genesys::wire::{AggregateResponse, AggregationQuery};
 use genesys_exporter::metrics::Metrics;
 use genesys_exporter::schedule::{Clock, Interval};
 use genesys_exporter::server::{self, State};
 use genesys_exporter::simulator::{Org, aggregate};
-use genesys_exporter::snapshot::{Flattened, Publisher, flatten, stat_gauges};
 use hyper::HeaderMap;
 use hyper::header::{ACCEPT, ACCEPT_ENCODING, HeaderValue};
 

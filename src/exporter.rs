@@ -9,13 +9,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::error::Result;
+use crate::exposition::Publisher;
 use crate::genesys::client::Client;
 use crate::metrics::Metrics;
 use crate::poller::{self, QueryJob};
 use crate::queue_names::QueueNames;
 use crate::schedule::Clock;
 use crate::server::{self, State};
-use crate::snapshot::Publisher;
 
 /// Runs the exporter on `listener` until `shutdown` is cancelled, then lets requests in
 /// flight finish and returns.

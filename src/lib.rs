@@ -16,7 +16,7 @@
 //! - [`schedule`]: bucket arithmetic (which window is the latest completed one, and when
 //!   it is due) over an injected [`schedule::Clock`].
 //! - [`poller`]: one loop per query that polls each due window and hands the answer on.
-//! - [`snapshot`]: flattens an answer into gauges by the naming rules, and renders every
+//! - [`exposition`]: flattens an answer into gauges by the naming rules, and renders every
 //!   query's latest gauges plus the self-metrics once per poll (and again when data
 //!   passes its maximum age or the circuit breaker changes state).
 //! - [`metrics`]: the exporter's own metrics, in one process-long registry.
@@ -33,6 +33,7 @@
 pub mod config;
 pub mod error;
 pub mod exporter;
+pub mod exposition;
 pub mod genesys;
 pub mod http;
 pub mod metrics;
@@ -42,4 +43,3 @@ pub mod report;
 pub mod schedule;
 pub mod server;
 pub mod simulator;
-pub mod snapshot;

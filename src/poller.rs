@@ -16,11 +16,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Query;
 use crate::error::Result;
+use crate::exposition::{Publisher, flatten};
 use crate::genesys::client::Client;
 use crate::genesys::jobs::{self, JobOptions};
 use crate::metrics::{Metrics, QueryLabel};
 use crate::schedule::{Clock, Interval, Schedule};
-use crate::snapshot::{Publisher, flatten};
 
 /// What a poller does with each bucket that is due.
 pub trait Job {

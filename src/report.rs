@@ -15,13 +15,13 @@ use serde::ser::{SerializeMap, Serializer};
 
 use crate::config::{Query, Settings};
 use crate::error::{Error, Result};
+use crate::exposition::{base_name, snake_case, stat_gauges};
 use crate::genesys::catalogue::metric_kind;
 use crate::genesys::client::Client;
 use crate::genesys::jobs;
 use crate::genesys::wire::MetricEntry;
 use crate::queue_names::{NameMap, QueueNames};
 use crate::schedule::{Interval, iso_millis};
-use crate::snapshot::{base_name, snake_case, stat_gauges};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

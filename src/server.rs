@@ -14,9 +14,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Query;
+use crate::exposition::{Format, Publisher, TwoParts};
 use crate::http;
 use crate::schedule::Clock;
-use crate::snapshot::{Format, Publisher, TwoParts};
 
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const OPENMETRICS_FORMAT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

@@ -4,11 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use genesys_exporter::config::DEFAULT_METRICS;
+use genesys_exporter::exposition::{Publisher, flatten};
 use genesys_exporter::genesys::wire::{AggregateResponse, AggregationQuery};
 use genesys_exporter::metrics::Metrics;
 use genesys_exporter::schedule::Interval;
 use genesys_exporter::simulator::{Org, aggregate};
-use genesys_exporter::snapshot::{Publisher, flatten};
 
 #[test]
 fn a_polls_peak_memory_is_a_small_multiple_of_the_answer() {

@@ -6,12 +6,12 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use genesys_exporter::exposition::{Format, Publisher, flatten};
 use genesys_exporter::genesys::wire::{
     AggregateGroup, AggregateResponse, IntervalData, MetricEntry, Stats,
 };
 use genesys_exporter::metrics::Metrics;
 use genesys_exporter::schedule::Interval;
-use genesys_exporter::snapshot::{Format, Publisher, flatten};
 use jiff::Timestamp;
 
 use crate::util::{get, parse, required_tool, start_busy_afternoon, value};

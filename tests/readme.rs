@@ -1,8 +1,8 @@
 //! The README's metric tables say what the code does.
 
+use genesys_exporter::exposition::gauge_names;
 use genesys_exporter::genesys::catalogue::metric_kind;
 use genesys_exporter::metrics::{EndpointLabel, FailureLabels, Metrics, QueryLabel};
-use genesys_exporter::snapshot::gauge_names;
 
 const README: &str = include_str!("../README.md");
 
