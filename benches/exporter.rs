@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use genesys_exporter::config::DEFAULT_METRICS;
-use genesys_exporter::exposition::{Flattened, Publisher, flatten, stat_gauges};
+use genesys_exporter::exposition::{Publisher, QuerySamples, flatten, stat_gauges};
 use genesys_exporter::genesys::catalogue::metric_kind;
 use genesys_exporter::genesys::wire::{AggregateResponse, AggregationQuery};
 use genesys_exporter::metrics::Metrics;
@@ -120,7 +120,7 @@ fn publisher(org: &Org) -> Publisher {
     publisher
 }
 
-fn flat(response: &AggregateResponse) -> Flattened {
+fn flat(response: &AggregateResponse) -> QuerySamples {
     flatten(QUERY, &group_by(), window(), response)
 }
 

@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::exposition::Publisher;
 use crate::genesys::client::Client;
 use crate::metrics::Metrics;
-use crate::poller::{self, QueryJob};
+use crate::poller::{self, QueryPoll};
 use crate::queue_names::QueueNames;
 use crate::schedule::Clock;
 use crate::server::{self, State};
@@ -71,7 +71,7 @@ pub async fn run(
         let clock = clock.clone();
         let retry_delay = settings.retry_delay;
         let shutdown = shutdown.clone();
-        let mut job = QueryJob {
+        let mut poll = QueryPoll {
             query: query.clone(),
             client: client.clone(),
             publisher: publisher.clone(),
@@ -80,7 +80,7 @@ pub async fn run(
             jobs: settings.jobs,
         };
         pollers.spawn(async move {
-            poller::run(&schedule, &clock, retry_delay, &mut job, &shutdown).await;
+            poller::run(&schedule, &clock, retry_delay, &mut poll, &shutdown).await;
         });
     }
 

@@ -22,19 +22,20 @@ use crate::genesys::jobs::{self, JobOptions};
 use crate::metrics::{Metrics, QueryLabel};
 use crate::schedule::{Clock, Interval, Schedule};
 
-/// What a poller does with each bucket that is due.
-pub trait Job {
+/// What a poller does with each bucket that is due: poll it, or hear that some were
+/// skipped. (Not to be confused with an aggregates job, [`crate::genesys::jobs`].)
+pub trait PollBucket {
     fn poll(&mut self, window: Interval) -> impl Future<Output = Result<()>> + Send;
     /// `buckets` buckets from `from` on were never published because polls failed.
     fn skipped(&mut self, buckets: u64, from: Interval, to: Interval);
 }
 
-/// Polls `job` on `schedule` until `shutdown`.
+/// Polls `bucket` on `schedule` until `shutdown`.
 pub async fn run(
     schedule: &Schedule,
     clock: &Clock,
     retry_delay: Duration,
-    job: &mut impl Job,
+    bucket: &mut impl PollBucket,
     shutdown: &CancellationToken,
 ) {
     let mut next = schedule.latest_completed(clock.now());
@@ -44,7 +45,7 @@ pub async fn run(
             () = shutdown.cancelled() => return,
         }
         let outcome = tokio::select! {
-            outcome = job.poll(next) => outcome,
+            outcome = bucket.poll(next) => outcome,
             () = shutdown.cancelled() => return,
         };
         if outcome.is_ok() {
@@ -57,14 +58,15 @@ pub async fn run(
         }
         let latest = schedule.latest_completed(clock.now());
         if latest.start > next.start {
-            job.skipped(schedule.buckets_between(next, latest), next, latest);
+            bucket.skipped(schedule.buckets_between(next, latest), next, latest);
             next = latest;
         }
     }
 }
 
-/// The real job: ask the API, flatten, publish, and keep the self-metrics current.
-pub struct QueryJob {
+/// A configured query's poll: ask the API, flatten, publish, and keep the self-metrics
+/// current.
+pub struct QueryPoll {
     pub query: Query,
     pub client: Arc<Client>,
     pub publisher: Arc<Publisher>,
@@ -73,7 +75,7 @@ pub struct QueryJob {
     pub jobs: JobOptions,
 }
 
-impl Job for QueryJob {
+impl PollBucket for QueryPoll {
     async fn poll(&mut self, window: Interval) -> Result<()> {
         let started = Instant::now();
         let label = QueryLabel::new(&self.query.name);
@@ -154,7 +156,7 @@ mod tests {
         failing: fn(Timestamp) -> bool,
     }
 
-    impl Job for Recorder {
+    impl PollBucket for Recorder {
         async fn poll(&mut self, window: Interval) -> Result<()> {
             let now = self.clock.now();
             self.polled.push((window, now));

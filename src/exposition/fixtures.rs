@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::flatten::Flattened;
+use super::flatten::QuerySamples;
 use super::render::write_gauges;
 use crate::genesys::wire::{AggregateGroup, AggregateResponse, IntervalData, MetricEntry, Stats};
 use crate::schedule::Interval;
@@ -46,9 +46,9 @@ pub fn response(groups: Vec<Group>) -> AggregateResponse {
     }
 }
 
-/// The gauge lines of `flattened`.
-pub fn render(flattened: Flattened) -> String {
+/// The gauge lines of `samples`.
+pub fn render(samples: QuerySamples) -> String {
     let mut text = String::new();
-    write_gauges(&mut text, &[Arc::new(flattened)], &Default::default());
+    write_gauges(&mut text, &[Arc::new(samples)], &Default::default());
     text
 }

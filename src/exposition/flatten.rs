@@ -9,7 +9,7 @@ use crate::schedule::Interval;
 
 /// One query's samples from one poll.
 #[derive(Debug, Default)]
-pub struct Flattened {
+pub struct QuerySamples {
     pub(super) query: String,
     /// Per group, its label pairs in groupBy order (`queue_id`, `media_type`, ...).
     pub(super) groups: Vec<Vec<(String, String)>>,
@@ -32,7 +32,7 @@ pub(super) struct Sample {
     pub(super) value: f64,
 }
 
-impl Flattened {
+impl QuerySamples {
     pub fn series(&self) -> usize {
         self.families.values().map(|f| f.samples.len()).sum()
     }
@@ -45,13 +45,13 @@ pub fn flatten<'a>(
     group_by: &[String],
     window: Interval,
     response: &'a AggregateResponse,
-) -> Flattened {
+) -> QuerySamples {
     let label_names: Vec<String> = group_by.iter().map(|d| snake_case(d)).collect();
     let mut gauge_names_of: HashMap<&str, Vec<(&'static StatGauge, String)>> = HashMap::new();
-    let mut flattened = Flattened {
+    let mut samples = QuerySamples {
         query: query.to_owned(),
         queue_id_label: group_by.iter().position(|d| d == "queueId"),
-        ..Flattened::default()
+        ..QuerySamples::default()
     };
     // Groups in the order of their labels, the first groupBy dimension first: all of a
     // queue's media types together, whatever order the API chose. Besides a stable order,
@@ -67,8 +67,8 @@ pub fn flatten<'a>(
         let Some(data) = group.data.iter().find(|d| interval_is(&d.interval, window)) else {
             continue;
         };
-        let group_index = flattened.groups.len();
-        flattened.groups.push(
+        let group_index = samples.groups.len();
+        samples.groups.push(
             group_by
                 .iter()
                 .zip(&label_names)
@@ -93,9 +93,9 @@ pub fn flatten<'a>(
                 let Some(value) = gauge.value(&entry.stats) else {
                     continue;
                 };
-                let family = match flattened.families.get_mut(name.as_str()) {
+                let family = match samples.families.get_mut(name.as_str()) {
                     Some(family) => family,
-                    None => flattened
+                    None => samples
                         .families
                         .entry(name.clone())
                         .or_insert_with(|| Family {
@@ -111,7 +111,7 @@ pub fn flatten<'a>(
             }
         }
     }
-    flattened
+    samples
 }
 
 /// Whether an API interval `start/end` starts where `window` does.
@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn each_kind_of_metric_becomes_its_gauges_in_base_units() {
-        let flattened = flatten(
+        let samples = flatten(
             "q",
             &["queueId".into(), "mediaType".into()],
             window(),
@@ -166,8 +166,8 @@ mod tests {
                 ],
             )]),
         );
-        assert_eq!(flattened.series(), 9);
-        let text = render(flattened);
+        assert_eq!(samples.series(), 9);
+        let text = render(samples);
         let labels = r#"{query="q",queue_id="q1",media_type="voice"}"#;
         for line in [
             format!("genesys_conversation_offered{labels} 877.0"),

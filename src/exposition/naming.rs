@@ -39,14 +39,15 @@ pub fn snake_case(camel: &str) -> String {
     name
 }
 
-/// One gauge a metric kind has: its name suffix and the stat it reads. `core` gauges are
-/// the ones the API returns by default, which the report always has a column for.
+/// One gauge a metric kind has: its name suffix and the stat it reads.
 pub struct StatGauge {
     pub suffix: &'static str,
     stat: fn(&Stats) -> Option<f64>,
     /// Timers are divided by 1000, not multiplied by 0.001, so that 58913 ms is 58.913.
     divisor: f64,
-    pub core: bool,
+    /// The API returns the stat by default, so the report always has a column for it; the
+    /// others get one only where an answer has them.
+    pub returned_by_default: bool,
 }
 
 impl StatGauge {
@@ -60,13 +61,13 @@ const fn gauge(
     suffix: &'static str,
     stat: fn(&Stats) -> Option<f64>,
     divisor: f64,
-    core: bool,
+    returned_by_default: bool,
 ) -> StatGauge {
     StatGauge {
         suffix,
         stat,
         divisor,
-        core,
+        returned_by_default,
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::flatten::Flattened;
+use super::flatten::QuerySamples;
 use super::render::Exposition;
 use crate::metrics::{BREAKER_CLOSED, Metrics, QueryLabel};
 use crate::queue_names::NameMap;
@@ -26,7 +26,7 @@ pub struct QueryStatus {
 
 #[derive(Default)]
 struct QueryState {
-    data: Option<Arc<Flattened>>,
+    data: Option<Arc<QuerySamples>>,
     /// When `data` passes its maximum age.
     stale_at: Option<Timestamp>,
     status: QueryStatus,
@@ -117,7 +117,7 @@ impl Publisher {
         &self,
         query: &str,
         window: Interval,
-        data: Flattened,
+        data: QuerySamples,
         at: Timestamp,
         max_age: Duration,
     ) {
@@ -181,7 +181,7 @@ impl Publisher {
                 .get_or_create(&QueryLabel::new(name))
                 .set(i64::from(up));
         }
-        let queries: Vec<Arc<Flattened>> = state
+        let queries: Vec<Arc<QuerySamples>> = state
             .values()
             .filter_map(|query| query.data.clone())
             .collect();
@@ -330,7 +330,7 @@ mod tests {
         );
     }
 
-    fn offered(count: f64) -> Flattened {
+    fn offered(count: f64) -> QuerySamples {
         let resp = response(vec![(
             vec![("queueId", "x")],
             vec![entry(

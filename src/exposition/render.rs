@@ -10,7 +10,7 @@ use bytes::{Buf, Bytes};
 use flate2::write::DeflateEncoder;
 use flate2::{Compression, Crc};
 
-use super::flatten::Flattened;
+use super::flatten::QuerySamples;
 use crate::metrics::Metrics;
 
 /// Writes every query's gauges, family by family so that each gauge appears once with all
@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 /// copied into each of its lines, which made rendering about three times faster.
 pub(super) fn write_gauges(
     out: &mut String,
-    queries: &[Arc<Flattened>],
+    queries: &[Arc<QuerySamples>],
     names: &HashMap<String, String>,
 ) {
     let labels: Vec<Vec<String>> = queries
@@ -73,7 +73,7 @@ pub(super) fn write_gauges(
 
 /// `query="q",queue_id="...",queue="Sales",media_type="voice"`: a group's labels.
 fn group_labels(
-    query: &Flattened,
+    query: &QuerySamples,
     group: &[(String, String)],
     names: &HashMap<String, String>,
 ) -> String {
@@ -123,9 +123,10 @@ fn push_value(out: &mut String, value: f64) {
     }
 }
 
-/// A body sent in two parts that are never joined: the part both formats share, then the
-/// format's own. hyper writes both with one vectored write.
-pub type TwoParts = Chain<Bytes, Bytes>;
+/// A body in two shared parts that are never joined: the gauges both formats share, then
+/// the format's own tail. Both are reference-counted, so handing a body out copies
+/// nothing; hyper writes both parts with one vectored write.
+pub type SharedBody = Chain<Bytes, Bytes>;
 
 /// The exposition formats `/metrics` serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,9 +139,9 @@ pub enum Format {
 
 /// What `/metrics` serves, rendered and compressed once per publish (and again when a
 /// query's data passes its maximum age or the circuit breaker changes state), so that a
-/// scrape only picks one of four bodies. The Genesys gauges, nearly all of every body, are the same in
-/// both formats, so they are kept once, plain and compressed, and each body is them
-/// followed by the format's tail: the self-metrics, and `# EOF` for OpenMetrics.
+/// scrape only picks one of four bodies. The Genesys gauges, nearly all of every body, are
+/// the same in both formats, so they are kept once, plain and compressed, and each body is
+/// them followed by the format's tail: the self-metrics, and `# EOF` for OpenMetrics.
 #[derive(Debug, Default)]
 pub struct Exposition {
     gauges: Bytes,
@@ -156,7 +157,7 @@ impl Exposition {
     /// Renders `queries`' gauges, with the queue's name beside each queue ID that `names`
     /// knows, followed by the self-metrics.
     pub(super) fn render(
-        queries: &[Arc<Flattened>],
+        queries: &[Arc<QuerySamples>],
         names: &HashMap<String, String>,
         metrics: &Metrics,
     ) -> Exposition {
@@ -185,7 +186,7 @@ impl Exposition {
 
     /// The body in `format`, gzip-compressed if `gzip`. Costs two reference counts, however
     /// many series there are.
-    pub fn body(&self, format: Format, gzip: bool) -> TwoParts {
+    pub fn body(&self, format: Format, gzip: bool) -> SharedBody {
         let (head, tail) = match (format, gzip) {
             (Format::Text, false) => (&self.gauges, &self.text_tail),
             (Format::OpenMetrics, false) => (&self.gauges, &self.openmetrics_tail),

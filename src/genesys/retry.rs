@@ -279,7 +279,7 @@ mod tests {
 
     use super::*;
     use crate::metrics::BREAKER_OPEN;
-    use crate::poller::{self, Job};
+    use crate::poller::{self, PollBucket};
     use crate::schedule::{Clock, Granularity, Interval, Schedule};
 
     /// What the fake API answers to one attempt.
@@ -502,13 +502,13 @@ mod tests {
         assert_eq!(script.sent().len(), 3, "nothing sent while open");
     }
 
-    /// A poller's job that sends through a retrier to an API that always answers 503.
+    /// A poll that sends through a retrier to an API that always answers 503.
     struct Outage<'a> {
         retrier: &'a Retrier,
         requests: &'a AtomicU32,
     }
 
-    impl Job for Outage<'_> {
+    impl PollBucket for Outage<'_> {
         async fn poll(&mut self, _: Interval) -> Result<()> {
             let requests = self.requests;
             let reply = self
@@ -530,7 +530,7 @@ mod tests {
         // probes every 60 s, the poller retries every 30 s.
         let (retrier, _) = defaults();
         let requests = AtomicU32::new(0);
-        let mut job = Outage {
+        let mut outage = Outage {
             retrier: &retrier,
             requests: &requests,
         };
@@ -547,7 +547,7 @@ mod tests {
             stop.cancel();
         });
         let retry_delay = Duration::from_secs(30);
-        poller::run(&schedule, &clock, retry_delay, &mut job, &shutdown).await;
+        poller::run(&schedule, &clock, retry_delay, &mut outage, &shutdown).await;
         // The first poll, at 0 s: 4 attempts, all within 7 s. The second, 30 s after it
         // ended: 1 attempt, the fifth failure, which opens the breaker. Then one probe
         // per 60 s cool-down: 9 more before 600 s. Without the breaker it would be 4
