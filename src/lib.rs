@@ -8,11 +8,12 @@
 //!   [`config::Settings`]; every default lives there.
 //! - [`genesys`]: the Genesys Cloud wire format. [`genesys::region`] turns a region into
 //!   URLs, [`genesys::auth`] caches the client-credentials token, [`genesys::client`]
-//!   sends requests and turns answers into [`error::Error`]s, every one of them under the
-//!   retry policy of [`genesys::retry`] and the circuit breaker of [`genesys::breaker`];
-//!   [`genesys::aggregates`] and [`genesys::queues`] hold the request and response types
-//!   and the metric catalogue, and [`genesys::jobs`] runs a query as an asynchronous job
-//!   when its answer is too large for the synchronous one.
+//!   makes the API calls and [`genesys::transport`] sends them and turns answers into
+//!   [`error::Error`]s, every one of them under the retry policy of [`genesys::retry`] and
+//!   the circuit breaker of [`genesys::breaker`]; [`genesys::wire`] holds the request and
+//!   response types, [`genesys::catalogue`] the metric catalogue, [`genesys::queues`]
+//!   reads the queue list, and [`genesys::jobs`] runs a query as an asynchronous job when
+//!   its answer is too large for the synchronous one.
 //! - [`schedule`]: bucket arithmetic (which window is the latest completed one, and when
 //!   it is due) over an injected [`schedule::Clock`].
 //! - [`poller`]: one loop per query that polls each due window and hands the answer on.

@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::client::{Transport, json_error_kind};
+use super::transport::{Transport, json_error_kind};
 use super::wire::{Endpoint, OAuthError, TOKEN_PATH, TokenResponse};
 use crate::error::{Error, Result};
 

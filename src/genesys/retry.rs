@@ -21,7 +21,7 @@ use backon::{ExponentialBuilder, Retryable};
 use tokio::time::Instant;
 
 use super::breaker::{Breaker, BreakerSettings};
-use super::client::Reply;
+use super::transport::Reply;
 use super::wire::Endpoint;
 use crate::error::{Error, Result, status_reason};
 use crate::metrics::{FailureLabels, Metrics};
