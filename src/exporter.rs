@@ -28,7 +28,11 @@ pub async fn run(
     let names: Vec<&str> = settings.queries.iter().map(|q| q.name.as_str()).collect();
     let metrics = Arc::new(Metrics::new(names.iter().copied()));
     let client = Arc::new(Client::new(&settings.client, metrics.clone())?);
-    let publisher = Arc::new(Publisher::new(metrics.clone(), names.iter().copied()));
+    let publisher = Arc::new(Publisher::new(
+        metrics.clone(),
+        names.iter().copied(),
+        client.breaker_state(),
+    ));
 
     let names = Arc::new(QueueNames::new(metrics.clone()));
     let wants_names = settings

@@ -54,10 +54,29 @@ pub struct Metrics {
     pub breaker_opens: Counter,
 }
 
-/// The values of `genesys_circuit_breaker_state`.
-pub const BREAKER_CLOSED: i64 = 0;
-pub const BREAKER_HALF_OPEN: i64 = 1;
-pub const BREAKER_OPEN: i64 = 2;
+/// The circuit breaker's state, as `genesys_circuit_breaker_state` shows it and the
+/// publisher follows it for `genesys_up`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Requests go out.
+    #[default]
+    Closed,
+    /// One probe is out; everything else waits for its answer.
+    HalfOpen,
+    /// No requests until the cool-down ends.
+    Open,
+}
+
+impl BreakerState {
+    /// The value of `genesys_circuit_breaker_state`.
+    pub fn gauge_value(self) -> i64 {
+        match self {
+            BreakerState::Closed => 0,
+            BreakerState::HalfOpen => 1,
+            BreakerState::Open => 2,
+        }
+    }
+}
 
 impl Metrics {
     /// Registers every metric, with `genesys_up` at 0 for each query until its first

@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
+use tokio::sync::watch;
 
 use super::flatten::QuerySamples;
 use super::render::Exposition;
-use crate::metrics::{BREAKER_CLOSED, Metrics, QueryLabel};
+use crate::metrics::{BreakerState, Metrics, QueryLabel};
 use crate::queue_names::NameMap;
 use crate::schedule::Interval;
 
@@ -40,7 +41,7 @@ struct Rendered {
     /// When the oldest data rendered passes its maximum age.
     stale_at: Option<Timestamp>,
     /// The circuit breaker's state when it was rendered.
-    breaker_state: i64,
+    breaker: BreakerState,
 }
 
 /// Holds every query's latest data and the exposition rendered from it.
@@ -48,11 +49,17 @@ pub struct Publisher {
     metrics: Arc<Metrics>,
     state: Mutex<BTreeMap<String, QueryState>>,
     names: Mutex<NameMap>,
+    /// The client's circuit breaker: while it is not closed, no query is up.
+    breaker: watch::Receiver<BreakerState>,
     current: RwLock<Rendered>,
 }
 
 impl Publisher {
-    pub fn new<'a>(metrics: Arc<Metrics>, queries: impl IntoIterator<Item = &'a str>) -> Publisher {
+    pub fn new<'a>(
+        metrics: Arc<Metrics>,
+        queries: impl IntoIterator<Item = &'a str>,
+        breaker: watch::Receiver<BreakerState>,
+    ) -> Publisher {
         let state = queries
             .into_iter()
             .map(|q| (q.to_owned(), QueryState::default()))
@@ -61,6 +68,7 @@ impl Publisher {
             metrics,
             state: Mutex::new(state),
             names: Mutex::default(),
+            breaker,
             current: RwLock::default(),
         };
         publisher.render(
@@ -90,7 +98,7 @@ impl Publisher {
     fn still_valid(&self, now: Timestamp) -> Option<Arc<Exposition>> {
         let current = self.current.read().expect("not poisoned");
         let valid = current.stale_at.is_none_or(|stale_at| now < stale_at)
-            && current.breaker_state == self.metrics.breaker_state.get();
+            && current.breaker == *self.breaker.borrow();
         valid.then(|| current.exposition.clone())
     }
 
@@ -156,7 +164,7 @@ impl Publisher {
     /// Drops data past its maximum age, sets each query's `genesys_up`, and renders what
     /// is left with the self-metrics.
     fn render(&self, state: &mut BTreeMap<String, QueryState>, now: Timestamp) -> Arc<Exposition> {
-        let breaker_state = self.metrics.breaker_state.get();
+        let breaker = *self.breaker.borrow();
         for (name, query) in state.iter_mut() {
             if query.data.is_some() && query.stale_at.is_some_and(|stale_at| now >= stale_at) {
                 query.data = None;
@@ -175,7 +183,7 @@ impl Publisher {
             let status = &query.status;
             let up = status.last_success.is_some()
                 && status.last_error.is_none()
-                && breaker_state == BREAKER_CLOSED;
+                && breaker == BreakerState::Closed;
             self.metrics
                 .up
                 .get_or_create(&QueryLabel::new(name))
@@ -191,7 +199,7 @@ impl Publisher {
         *self.current.write().expect("not poisoned") = Rendered {
             exposition: exposition.clone(),
             stale_at,
-            breaker_state,
+            breaker,
         };
         exposition
     }
@@ -206,9 +214,14 @@ mod tests {
     use crate::exposition::{Format, flatten};
     use crate::genesys::wire::Stats;
 
+    /// A circuit breaker that stays closed.
+    fn closed() -> watch::Receiver<BreakerState> {
+        watch::channel(BreakerState::Closed).1
+    }
+
     #[test]
     fn two_queries_share_one_family_block_per_gauge() {
-        let publisher = Publisher::new(Arc::new(Metrics::new(["a", "b"])), ["a", "b"]);
+        let publisher = Publisher::new(Arc::new(Metrics::new(["a", "b"])), ["a", "b"], closed());
         assert!(!publisher.ready());
         for query in ["a", "b"] {
             let resp = response(vec![(
@@ -245,7 +258,7 @@ mod tests {
 
     #[test]
     fn queue_names_go_beside_queue_ids_once_known() {
-        let publisher = Publisher::new(Arc::new(Metrics::new(["q"])), ["q"]);
+        let publisher = Publisher::new(Arc::new(Metrics::new(["q"])), ["q"], closed());
         let resp = response(vec![
             (
                 vec![("queueId", "id-1"), ("mediaType", "voice")],
@@ -298,7 +311,7 @@ mod tests {
 
     #[test]
     fn a_failed_poll_keeps_the_previous_data() {
-        let publisher = Publisher::new(Arc::new(Metrics::new(["q"])), ["q"]);
+        let publisher = Publisher::new(Arc::new(Metrics::new(["q"])), ["q"], closed());
         let resp = response(vec![(
             vec![("queueId", "x")],
             vec![entry(
@@ -355,7 +368,7 @@ mod tests {
     #[test]
     fn data_past_its_max_age_is_dropped_even_without_a_poll() {
         let metrics = Arc::new(Metrics::new(["q"]));
-        let publisher = Publisher::new(metrics.clone(), ["q"]);
+        let publisher = Publisher::new(metrics.clone(), ["q"], closed());
         let sample = "genesys_conversation_offered{query=\"q\",queue_id=\"x\"} 7.0\n";
         let half_hour = Duration::from_secs(1800);
         metrics.series.get_or_create(&QueryLabel::new("q")).set(1);
@@ -395,7 +408,8 @@ mod tests {
     #[test]
     fn up_is_1_after_a_successful_poll_while_the_breaker_is_closed() {
         let metrics = Arc::new(Metrics::new(["q", "r"]));
-        let publisher = Publisher::new(metrics.clone(), ["q", "r"]);
+        let (breaker, state) = watch::channel(BreakerState::Closed);
+        let publisher = Publisher::new(metrics.clone(), ["q", "r"], state);
         let now = "2026-08-20T10:16:30Z";
         assert!(text(&publisher, now).contains("genesys_up{query=\"q\"} 0\n"));
         publisher.publish("q", window(), offered(1.0), at(now), HOUR);
@@ -405,14 +419,15 @@ mod tests {
 
         // The breaker opens while another query polls: q is down too, and the next
         // scrape says so without waiting for a poll.
-        metrics.breaker_state.set(crate::metrics::BREAKER_OPEN);
+        breaker.send_replace(BreakerState::Open);
+        metrics.breaker_state.set(BreakerState::Open.gauge_value());
         let shown = text(&publisher, now);
         assert!(shown.contains("genesys_up{query=\"q\"} 0\n"), "{shown}");
         assert!(
             shown.contains("genesys_circuit_breaker_state 2\n"),
             "{shown}"
         );
-        metrics.breaker_state.set(BREAKER_CLOSED);
+        breaker.send_replace(BreakerState::Closed);
         assert!(text(&publisher, now).contains("genesys_up{query=\"q\"} 1\n"));
 
         publisher.failed("q", "HTTP 503".into(), at(now));

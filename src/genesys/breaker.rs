@@ -9,11 +9,12 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::wire::Endpoint;
 use crate::error::Error;
-use crate::metrics::{BREAKER_CLOSED, BREAKER_HALF_OPEN, BREAKER_OPEN, Metrics};
+use crate::metrics::{BreakerState, Metrics};
 
 #[derive(Debug, Clone)]
 pub struct BreakerSettings {
@@ -52,6 +53,9 @@ enum State {
 pub(crate) struct Breaker {
     settings: BreakerSettings,
     state: Mutex<State>,
+    /// The state as the rest of the exporter sees it: the publisher follows it for
+    /// `genesys_up`.
+    shown: watch::Sender<BreakerState>,
     metrics: Arc<Metrics>,
 }
 
@@ -65,12 +69,20 @@ pub(crate) struct Permit<'a> {
 
 impl Breaker {
     pub(crate) fn new(settings: BreakerSettings, metrics: Arc<Metrics>) -> Breaker {
-        metrics.breaker_state.set(BREAKER_CLOSED);
+        metrics
+            .breaker_state
+            .set(BreakerState::Closed.gauge_value());
         Breaker {
             settings,
             state: Mutex::new(State::Closed { failures: 0 }),
+            shown: watch::Sender::new(BreakerState::Closed),
             metrics,
         }
+    }
+
+    /// The breaker's state, now and as it changes.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<BreakerState> {
+        self.shown.subscribe()
     }
 
     /// Leave to send a request to `endpoint`, or the error that says why not.
@@ -150,11 +162,15 @@ impl Breaker {
 
     fn set(&self, state: &mut State, new: State) {
         *state = new;
-        self.metrics.breaker_state.set(match new {
-            State::Closed { .. } => BREAKER_CLOSED,
-            State::HalfOpen => BREAKER_HALF_OPEN,
-            State::Open { .. } => BREAKER_OPEN,
-        });
+        let shown = match new {
+            State::Closed { .. } => BreakerState::Closed,
+            State::HalfOpen => BreakerState::HalfOpen,
+            State::Open { .. } => BreakerState::Open,
+        };
+        self.metrics.breaker_state.set(shown.gauge_value());
+        // Watchers hear of a change of state, not of a failure counted while closed.
+        self.shown
+            .send_if_modified(|old| std::mem::replace(old, shown) != shown);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -202,6 +218,11 @@ mod tests {
         (Breaker::new(settings, metrics.clone()), metrics)
     }
 
+    /// The state the breaker shows its watchers.
+    fn shown(breaker: &Breaker) -> BreakerState {
+        *breaker.subscribe().borrow()
+    }
+
     fn fail(breaker: &Breaker) {
         breaker.admit(Endpoint::Aggregates).unwrap().record(true);
     }
@@ -223,9 +244,10 @@ mod tests {
         breaker.admit(Endpoint::Aggregates).unwrap().record(false);
         fail(&breaker);
         fail(&breaker);
-        assert_eq!(metrics.breaker_state.get(), BREAKER_CLOSED);
+        assert_eq!(shown(&breaker), BreakerState::Closed);
         fail(&breaker);
-        assert_eq!(metrics.breaker_state.get(), BREAKER_OPEN);
+        assert_eq!(shown(&breaker), BreakerState::Open);
+        assert_eq!(metrics.breaker_state.get(), 2);
         assert_eq!(metrics.breaker_opens.get(), 1);
         assert!(breaker.is_open());
         assert_eq!(retry_in(&breaker), Some(Duration::from_secs(30)));
@@ -234,31 +256,31 @@ mod tests {
         assert_eq!(retry_in(&breaker), Some(Duration::from_secs(1)));
         tokio::time::advance(Duration::from_secs(1)).await;
         let probe = breaker.admit(Endpoint::Aggregates).unwrap();
-        assert_eq!(metrics.breaker_state.get(), BREAKER_HALF_OPEN);
+        assert_eq!(shown(&breaker), BreakerState::HalfOpen);
         // Only one probe at a time.
         assert_eq!(retry_in(&breaker), None);
         probe.record(true);
-        assert_eq!(metrics.breaker_state.get(), BREAKER_OPEN);
+        assert_eq!(shown(&breaker), BreakerState::Open);
         assert_eq!(metrics.breaker_opens.get(), 2);
         assert_eq!(retry_in(&breaker), Some(Duration::from_secs(30)));
 
         tokio::time::advance(Duration::from_secs(30)).await;
         breaker.admit(Endpoint::Aggregates).unwrap().record(false);
-        assert_eq!(metrics.breaker_state.get(), BREAKER_CLOSED);
+        assert_eq!(shown(&breaker), BreakerState::Closed);
         assert!(breaker.admit(Endpoint::Queues).is_ok());
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_probe_dropped_without_an_answer_lets_the_next_request_probe() {
-        let (breaker, metrics) = breaker(1, 30);
+        let (breaker, _) = breaker(1, 30);
         fail(&breaker);
         tokio::time::advance(Duration::from_secs(30)).await;
         drop(breaker.admit(Endpoint::Aggregates).unwrap());
-        assert_eq!(metrics.breaker_state.get(), BREAKER_OPEN);
+        assert_eq!(shown(&breaker), BreakerState::Open);
         let probe = breaker.admit(Endpoint::Aggregates).unwrap();
-        assert_eq!(metrics.breaker_state.get(), BREAKER_HALF_OPEN);
+        assert_eq!(shown(&breaker), BreakerState::HalfOpen);
         probe.record(false);
-        assert_eq!(metrics.breaker_state.get(), BREAKER_CLOSED);
+        assert_eq!(shown(&breaker), BreakerState::Closed);
     }
 
     #[tokio::test(start_paused = true)]

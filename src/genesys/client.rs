@@ -9,9 +9,10 @@ use bytes::Bytes;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
+use tokio::sync::watch;
 
 use super::auth::{Credentials, TokenCache};
-use super::breaker::BreakerSettings;
+use super::breaker::{Breaker, BreakerSettings};
 use super::retry::{Retrier, RetrySettings};
 use super::transport::Transport;
 use super::wire::{
@@ -19,7 +20,7 @@ use super::wire::{
     JobSubmitted, QUERY_PATH, QUEUES_PATH, QueuePage,
 };
 use crate::error::Result;
-use crate::metrics::Metrics;
+use crate::metrics::{BreakerState, Metrics};
 
 /// How long a request may take, from sending it to the last byte of the answer.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -43,15 +44,14 @@ pub struct Client {
     transport: Arc<Transport>,
     api_url: String,
     tokens: TokenCache,
+    breaker_state: watch::Receiver<BreakerState>,
 }
 
 impl Client {
     pub fn new(settings: &ClientSettings, metrics: Arc<Metrics>) -> Result<Client> {
-        let retrier = Retrier::new(
-            settings.retry.clone(),
-            settings.breaker.clone(),
-            metrics.clone(),
-        );
+        let breaker = Breaker::new(settings.breaker.clone(), metrics.clone());
+        let breaker_state = breaker.subscribe();
+        let retrier = Retrier::new(settings.retry.clone(), breaker, metrics.clone());
         let transport = Arc::new(Transport::new(
             settings.request_timeout,
             settings.connect_timeout,
@@ -67,7 +67,13 @@ impl Client {
             transport,
             api_url: settings.api_url.trim_end_matches('/').to_owned(),
             tokens,
+            breaker_state,
         })
+    }
+
+    /// The state of the circuit breaker that every request passes, now and as it changes.
+    pub fn breaker_state(&self) -> watch::Receiver<BreakerState> {
+        self.breaker_state.clone()
     }
 
     /// The metrics the client counts its requests in.

@@ -20,7 +20,7 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 use tokio::time::Instant;
 
-use super::breaker::{Breaker, BreakerSettings};
+use super::breaker::Breaker;
 use super::transport::Reply;
 use super::wire::Endpoint;
 use crate::error::{Error, Result, status_reason};
@@ -110,14 +110,10 @@ pub(crate) struct Retrier {
 }
 
 impl Retrier {
-    pub(crate) fn new(
-        settings: RetrySettings,
-        breaker: BreakerSettings,
-        metrics: Arc<Metrics>,
-    ) -> Retrier {
+    pub(crate) fn new(settings: RetrySettings, breaker: Breaker, metrics: Arc<Metrics>) -> Retrier {
         Retrier {
             settings,
-            breaker: Breaker::new(breaker, metrics.clone()),
+            breaker,
             rate_limited_until: Mutex::new(None),
             metrics,
         }
@@ -278,7 +274,7 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::metrics::BREAKER_OPEN;
+    use crate::genesys::breaker::BreakerSettings;
     use crate::poller::{self, PollBucket};
     use crate::schedule::{Clock, Granularity, Interval, Schedule};
 
@@ -315,6 +311,7 @@ mod tests {
 
     fn retrier(settings: RetrySettings, breaker: BreakerSettings) -> (Retrier, Arc<Metrics>) {
         let metrics = Arc::new(Metrics::new(["q"]));
+        let breaker = Breaker::new(breaker, metrics.clone());
         (Retrier::new(settings, breaker, metrics.clone()), metrics)
     }
 
@@ -483,7 +480,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn retries_stop_when_the_breaker_opens() {
-        let (retrier, metrics) = retrier(
+        let (retrier, _) = retrier(
             RetrySettings {
                 attempts: 10,
                 ..RetrySettings::default()
@@ -496,7 +493,7 @@ mod tests {
         let script = Script::new(&[Status(504)]);
         assert_eq!(status(script.run(&retrier).await), 504);
         assert_eq!(script.sent().len(), 3);
-        assert_eq!(metrics.breaker_state.get(), BREAKER_OPEN);
+        assert!(retrier.breaker.is_open());
         let refused = script.run(&retrier).await;
         assert!(matches!(refused, Err(Error::CircuitOpen { .. })));
         assert_eq!(script.sent().len(), 3, "nothing sent while open");
