@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::exposition::{Publisher, flatten};
 use crate::genesys::client::Client;
 use crate::genesys::jobs::{self, JobOptions};
-use crate::metrics::{Metrics, QueryLabel};
+use crate::metrics::Metrics;
 use crate::schedule::{Clock, Interval, Schedule};
 
 /// What a poller does with each bucket that is due: poll it, or hear that some were
@@ -77,16 +77,12 @@ pub struct QueryPoll {
 
 impl PollBucket for QueryPoll {
     async fn poll(&mut self, window: Interval) -> Result<()> {
-        let started = Instant::now();
-        let label = QueryLabel::new(&self.query.name);
+        let timer = self.metrics.poll.timer(&self.query.name);
         let request = self.query.request(window);
         let outcome = jobs::aggregates(&self.client, &request, false, self.jobs, |_| {}).await;
+        // A poll's duration ends with the answer, before it is flattened and published.
+        drop(timer);
         let now = self.clock.now();
-        let metrics = &self.metrics;
-        metrics
-            .poll_duration
-            .get_or_create(&label)
-            .set(started.elapsed().as_secs_f64());
         match outcome {
             Ok(response) => {
                 let data = flatten(&self.query.name, &self.query.group_by, window, &response);
@@ -94,26 +90,16 @@ impl PollBucket for QueryPoll {
                 // answer or the rendered exposition, never both.
                 drop(response);
                 let series = data.series();
-                metrics
-                    .last_success
-                    .get_or_create(&label)
-                    .set(now.as_millisecond() as f64 / 1000.0);
-                metrics
-                    .interval_start
-                    .get_or_create(&label)
-                    .set(window.start.as_second() as f64);
-                metrics
-                    .interval_end
-                    .get_or_create(&label)
-                    .set(window.end.as_second() as f64);
-                metrics.series.get_or_create(&label).set(series as i64);
+                self.metrics
+                    .poll
+                    .succeeded(&self.query.name, window, series, now);
                 self.publisher
                     .publish(&self.query.name, window, data, now, self.query.max_age);
                 tracing::info!(query = %self.query.name, %window, series, "published");
                 Ok(())
             }
             Err(error) => {
-                metrics.polls_failed.get_or_create(&label).inc();
+                self.metrics.poll.failed(&self.query.name);
                 tracing::error!(query = %self.query.name, %window, %error, "poll failed; the previous data stays until it is max_age old");
                 self.publisher
                     .failed(&self.query.name, error.to_string(), now);
@@ -123,10 +109,7 @@ impl PollBucket for QueryPoll {
     }
 
     fn skipped(&mut self, buckets: u64, from: Interval, to: Interval) {
-        self.metrics
-            .buckets_skipped
-            .get_or_create(&QueryLabel::new(&self.query.name))
-            .inc_by(buckets);
+        self.metrics.poll.skipped(&self.query.name, buckets);
         let mut bucket = from;
         while bucket.start < to.start {
             tracing::warn!(

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::flatten::QuerySamples;
 use super::render::Exposition;
-use crate::metrics::{BreakerState, Metrics, QueryLabel};
+use crate::metrics::{BreakerState, Metrics};
 use crate::queue_names::NameMap;
 use crate::schedule::Interval;
 
@@ -170,10 +170,7 @@ impl Publisher {
                 query.data = None;
                 query.stale_at = None;
                 query.status.stale = true;
-                self.metrics
-                    .series
-                    .get_or_create(&QueryLabel::new(name))
-                    .set(0);
+                self.metrics.poll.expired(name);
                 tracing::warn!(
                     query = %name,
                     last_success = ?query.status.last_success,
@@ -184,10 +181,7 @@ impl Publisher {
             let up = status.last_success.is_some()
                 && status.last_error.is_none()
                 && breaker == BreakerState::Closed;
-            self.metrics
-                .up
-                .get_or_create(&QueryLabel::new(name))
-                .set(i64::from(up));
+            self.metrics.poll.up(name, up);
         }
         let queries: Vec<Arc<QuerySamples>> = state
             .values()
@@ -371,7 +365,9 @@ mod tests {
         let publisher = Publisher::new(metrics.clone(), ["q"], closed());
         let sample = "genesys_conversation_offered{query=\"q\",queue_id=\"x\"} 7.0\n";
         let half_hour = Duration::from_secs(1800);
-        metrics.series.get_or_create(&QueryLabel::new("q")).set(1);
+        metrics
+            .poll
+            .succeeded("q", window(), 1, at("2026-08-20T10:16:30Z"));
         publisher.publish(
             "q",
             window(),
@@ -420,7 +416,7 @@ mod tests {
         // The breaker opens while another query polls: q is down too, and the next
         // scrape says so without waiting for a poll.
         breaker.send_replace(BreakerState::Open);
-        metrics.breaker_state.set(BreakerState::Open.gauge_value());
+        metrics.breaker.state(BreakerState::Open);
         let shown = text(&publisher, now);
         assert!(shown.contains("genesys_up{query=\"q\"} 0\n"), "{shown}");
         assert!(

@@ -126,7 +126,7 @@ impl TokenCache {
                 },
             )
         })?;
-        self.transport.metrics.token_refreshes.inc();
+        self.transport.api.token_refreshed();
         let lifetime = Duration::from_secs(granted.expires_in);
         tracing::debug!(
             lifetime_seconds = granted.expires_in,

@@ -6,7 +6,7 @@
 //! Only outage signs count. A 400, 401, 403, 404, 429 or even a 500 means the API is there
 //! and answering, so they reset the count.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::wire::Endpoint;
 use crate::error::Error;
-use crate::metrics::{BreakerState, Metrics};
+use crate::metrics::{BreakerMetrics, BreakerState, Metrics};
 
 #[derive(Debug, Clone)]
 pub struct BreakerSettings {
@@ -56,7 +56,7 @@ pub(crate) struct Breaker {
     /// The state as the rest of the exporter sees it: the publisher follows it for
     /// `genesys_up`.
     shown: watch::Sender<BreakerState>,
-    metrics: Arc<Metrics>,
+    metrics: BreakerMetrics,
 }
 
 /// Leave to send one request. Its outcome must be [`Permit::record`]ed; a probe that is
@@ -68,10 +68,9 @@ pub(crate) struct Permit<'a> {
 }
 
 impl Breaker {
-    pub(crate) fn new(settings: BreakerSettings, metrics: Arc<Metrics>) -> Breaker {
-        metrics
-            .breaker_state
-            .set(BreakerState::Closed.gauge_value());
+    pub(crate) fn new(settings: BreakerSettings, metrics: &Metrics) -> Breaker {
+        let metrics = metrics.breaker.clone();
+        metrics.state(BreakerState::Closed);
         Breaker {
             settings,
             state: Mutex::new(State::Closed { failures: 0 }),
@@ -152,7 +151,7 @@ impl Breaker {
                 until: Instant::now() + cool_down,
             },
         );
-        self.metrics.breaker_opens.inc();
+        self.metrics.opened();
         tracing::warn!(
             failures,
             cool_down_seconds = cool_down.as_secs_f64(),
@@ -167,7 +166,7 @@ impl Breaker {
             State::HalfOpen => BreakerState::HalfOpen,
             State::Open { .. } => BreakerState::Open,
         };
-        self.metrics.breaker_state.set(shown.gauge_value());
+        self.metrics.state(shown);
         // Watchers hear of a change of state, not of a failure counted while closed.
         self.shown
             .send_if_modified(|old| std::mem::replace(old, shown) != shown);
@@ -209,13 +208,13 @@ impl Drop for Permit<'_> {
 mod tests {
     use super::*;
 
-    fn breaker(failures: u32, cool_down_seconds: u64) -> (Breaker, Arc<Metrics>) {
-        let metrics = Arc::new(Metrics::new([]));
+    fn breaker(failures: u32, cool_down_seconds: u64) -> (Breaker, Metrics) {
+        let metrics = Metrics::new([]);
         let settings = BreakerSettings {
             failures,
             cool_down: Duration::from_secs(cool_down_seconds),
         };
-        (Breaker::new(settings, metrics.clone()), metrics)
+        (Breaker::new(settings, &metrics), metrics)
     }
 
     /// The state the breaker shows its watchers.
@@ -247,8 +246,11 @@ mod tests {
         assert_eq!(shown(&breaker), BreakerState::Closed);
         fail(&breaker);
         assert_eq!(shown(&breaker), BreakerState::Open);
-        assert_eq!(metrics.breaker_state.get(), 2);
-        assert_eq!(metrics.breaker_opens.get(), 1);
+        assert_eq!(metrics.sample("genesys_circuit_breaker_state"), Some(2.0));
+        assert_eq!(
+            metrics.sample("genesys_circuit_breaker_opens_total"),
+            Some(1.0)
+        );
         assert!(breaker.is_open());
         assert_eq!(retry_in(&breaker), Some(Duration::from_secs(30)));
 
@@ -261,7 +263,10 @@ mod tests {
         assert_eq!(retry_in(&breaker), None);
         probe.record(true);
         assert_eq!(shown(&breaker), BreakerState::Open);
-        assert_eq!(metrics.breaker_opens.get(), 2);
+        assert_eq!(
+            metrics.sample("genesys_circuit_breaker_opens_total"),
+            Some(2.0)
+        );
         assert_eq!(retry_in(&breaker), Some(Duration::from_secs(30)));
 
         tokio::time::advance(Duration::from_secs(30)).await;

@@ -45,18 +45,19 @@ pub struct Client {
     api_url: String,
     tokens: TokenCache,
     breaker_state: watch::Receiver<BreakerState>,
+    metrics: Arc<Metrics>,
 }
 
 impl Client {
     pub fn new(settings: &ClientSettings, metrics: Arc<Metrics>) -> Result<Client> {
-        let breaker = Breaker::new(settings.breaker.clone(), metrics.clone());
+        let breaker = Breaker::new(settings.breaker.clone(), &metrics);
         let breaker_state = breaker.subscribe();
-        let retrier = Retrier::new(settings.retry.clone(), breaker, metrics.clone());
+        let retrier = Retrier::new(settings.retry.clone(), breaker, &metrics);
         let transport = Arc::new(Transport::new(
             settings.request_timeout,
             settings.connect_timeout,
             retrier,
-            metrics,
+            &metrics,
         )?);
         let tokens = TokenCache::new(
             transport.clone(),
@@ -68,6 +69,7 @@ impl Client {
             api_url: settings.api_url.trim_end_matches('/').to_owned(),
             tokens,
             breaker_state,
+            metrics,
         })
     }
 
@@ -78,7 +80,7 @@ impl Client {
 
     /// The metrics the client counts its requests in.
     pub fn metrics(&self) -> Arc<Metrics> {
-        self.transport.metrics.clone()
+        self.metrics.clone()
     }
 
     /// `POST /api/v2/analytics/conversations/aggregates/query`.

@@ -14,7 +14,7 @@
 //! failed request is counted and logged in one line with its ININ-Correlation-Id.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -24,7 +24,7 @@ use super::breaker::Breaker;
 use super::transport::Reply;
 use super::wire::Endpoint;
 use crate::error::{Error, Result, status_reason};
-use crate::metrics::{FailureLabels, Metrics};
+use crate::metrics::{ApiMetrics, Metrics, RetryMetrics};
 
 #[derive(Debug, Clone)]
 pub struct RetrySettings {
@@ -106,16 +106,18 @@ pub(crate) struct Retrier {
     breaker: Breaker,
     /// Until when Genesys Cloud asked, by a 429's `Retry-After`, not to be called.
     rate_limited_until: Mutex<Option<Instant>>,
-    metrics: Arc<Metrics>,
+    api: ApiMetrics,
+    retry: RetryMetrics,
 }
 
 impl Retrier {
-    pub(crate) fn new(settings: RetrySettings, breaker: Breaker, metrics: Arc<Metrics>) -> Retrier {
+    pub(crate) fn new(settings: RetrySettings, breaker: Breaker, metrics: &Metrics) -> Retrier {
         Retrier {
             settings,
             breaker,
             rate_limited_until: Mutex::new(None),
-            metrics,
+            api: metrics.api.clone(),
+            retry: metrics.retry.clone(),
         }
     }
 
@@ -240,14 +242,10 @@ impl Retrier {
             Err(error @ Error::Transport { .. }) => (error.reason(), error.to_string()),
             Err(_) => return,
         };
-        let labels = FailureLabels {
-            endpoint: endpoint.as_str(),
-            reason,
-        };
-        self.metrics.api_failures.get_or_create(&labels).inc();
+        self.api.failed(endpoint, reason);
         match retry_in {
             Some(wait) => {
-                self.metrics.api_retries.get_or_create(&labels).inc();
+                self.retry.retried(endpoint, reason);
                 tracing::warn!(
                     error = %what,
                     retry_in_seconds = wait.as_secs_f64(),
@@ -309,13 +307,13 @@ mod tests {
         }
     }
 
-    fn retrier(settings: RetrySettings, breaker: BreakerSettings) -> (Retrier, Arc<Metrics>) {
-        let metrics = Arc::new(Metrics::new(["q"]));
-        let breaker = Breaker::new(breaker, metrics.clone());
-        (Retrier::new(settings, breaker, metrics.clone()), metrics)
+    fn retrier(settings: RetrySettings, breaker: BreakerSettings) -> (Retrier, Metrics) {
+        let metrics = Metrics::new(["q"]);
+        let breaker = Breaker::new(breaker, &metrics);
+        (Retrier::new(settings, breaker, &metrics), metrics)
     }
 
-    fn defaults() -> (Retrier, Arc<Metrics>) {
+    fn defaults() -> (Retrier, Metrics) {
         retrier(RetrySettings::default(), BreakerSettings::default())
     }
 
@@ -358,19 +356,19 @@ mod tests {
         outcome.unwrap().status.as_u16()
     }
 
-    fn count(
-        family: &prometheus_client::metrics::family::Family<
-            FailureLabels,
-            prometheus_client::metrics::counter::Counter,
-        >,
-        reason: &'static str,
-    ) -> u64 {
-        family
-            .get_or_create(&FailureLabels {
-                endpoint: "aggregates",
-                reason,
-            })
-            .get()
+    /// `genesys_api_failures_total` of the aggregates endpoint for `reason`.
+    fn failures(metrics: &Metrics, reason: &str) -> u64 {
+        count(metrics, "genesys_api_failures_total", reason)
+    }
+
+    /// `genesys_api_retries_total` of the aggregates endpoint for `reason`.
+    fn retries(metrics: &Metrics, reason: &str) -> u64 {
+        count(metrics, "genesys_api_retries_total", reason)
+    }
+
+    fn count(metrics: &Metrics, counter: &str, reason: &str) -> u64 {
+        let series = format!("{counter}{{endpoint=\"aggregates\",reason=\"{reason}\"}}");
+        metrics.sample(&series).map_or(0, |count| count as u64)
     }
 
     #[tokio::test(start_paused = true)]
@@ -381,8 +379,8 @@ mod tests {
         let sent = script.sent();
         assert_eq!(sent.len(), 2);
         assert!((7.0..=8.0).contains(&sent[1]), "retried after {}s", sent[1]);
-        assert_eq!(count(&metrics.api_failures, "rate_limited"), 1);
-        assert_eq!(count(&metrics.api_retries, "rate_limited"), 1);
+        assert_eq!(failures(&metrics, "rate_limited"), 1);
+        assert_eq!(retries(&metrics, "rate_limited"), 1);
     }
 
     #[tokio::test(start_paused = true)]
@@ -391,7 +389,7 @@ mod tests {
         let script = Script::new(&[TooMany { retry_after: 600 }, Status(200)]);
         assert_eq!(status(script.run(&retrier).await), 429);
         assert_eq!(script.sent(), [0.0]);
-        assert_eq!(count(&metrics.api_retries, "rate_limited"), 0);
+        assert_eq!(retries(&metrics, "rate_limited"), 0);
 
         // Five minutes later Genesys Cloud still wants five more: nothing is sent.
         tokio::time::advance(Duration::from_secs(300)).await;
@@ -424,8 +422,8 @@ mod tests {
         assert_eq!(status(script.run(&retrier).await), 429);
         // Waits of 50 to 51 s: three fit in 180 s, a fourth would not.
         assert_eq!(script.sent().len(), 4);
-        assert_eq!(count(&metrics.api_failures, "rate_limited"), 4);
-        assert_eq!(count(&metrics.api_retries, "rate_limited"), 3);
+        assert_eq!(failures(&metrics, "rate_limited"), 4);
+        assert_eq!(retries(&metrics, "rate_limited"), 3);
     }
 
     #[tokio::test(start_paused = true)]
@@ -449,8 +447,8 @@ mod tests {
             let delay = pair[1] - pair[0];
             assert!(delay <= f64::from(1 << i), "delay {i} was {delay}s");
         }
-        assert_eq!(count(&metrics.api_failures, "server_error"), 5);
-        assert_eq!(count(&metrics.api_retries, "server_error"), 4);
+        assert_eq!(failures(&metrics, "server_error"), 5);
+        assert_eq!(retries(&metrics, "server_error"), 4);
     }
 
     #[tokio::test(start_paused = true)]
@@ -460,8 +458,8 @@ mod tests {
         assert_eq!(status(script.run(&retrier).await), 200);
         assert_eq!(script.sent().len(), 4);
         for reason in ["timeout", "transport", "server_error"] {
-            assert_eq!(count(&metrics.api_failures, reason), 1, "{reason}");
-            assert_eq!(count(&metrics.api_retries, reason), 1, "{reason}");
+            assert_eq!(failures(&metrics, reason), 1, "{reason}");
+            assert_eq!(retries(&metrics, reason), 1, "{reason}");
         }
     }
 
@@ -473,8 +471,8 @@ mod tests {
             assert_eq!(status(script.run(&retrier).await), refusal);
             assert_eq!(script.sent().len(), 1, "{refusal}");
             let reason = status_reason(refusal);
-            assert_eq!(count(&metrics.api_failures, reason), 1, "{refusal}");
-            assert_eq!(count(&metrics.api_retries, reason), 0, "{refusal}");
+            assert_eq!(failures(&metrics, reason), 1, "{refusal}");
+            assert_eq!(retries(&metrics, reason), 0, "{refusal}");
         }
     }
 

@@ -2,7 +2,6 @@
 //! endpoint, goes through `Transport::execute` and so through the retry policy and the
 //! circuit breaker of [`super::retry`]; an error answer's body is read here for what it says.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,12 +11,13 @@ use serde::de::DeserializeOwned;
 use super::retry::Retrier;
 use super::wire::{Endpoint, ErrorBody};
 use crate::error::{Error, Result};
-use crate::metrics::{EndpointLabel, FailureLabels, Metrics};
+use crate::metrics::{ApiMetrics, Metrics, RetryMetrics};
 
 /// Sends requests and counts them; shared by the token cache and the API client.
 pub struct Transport {
     pub(crate) http: reqwest::Client,
-    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) api: ApiMetrics,
+    retry: RetryMetrics,
     retrier: Retrier,
 }
 
@@ -36,7 +36,7 @@ impl Transport {
         request_timeout: Duration,
         connect_timeout: Duration,
         retrier: Retrier,
-        metrics: Arc<Metrics>,
+        metrics: &Metrics,
     ) -> Result<Transport> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("genesys-exporter/", env!("CARGO_PKG_VERSION")))
@@ -46,7 +46,8 @@ impl Transport {
             .map_err(|error| Error::Config(format!("cannot build the HTTP client: {error}")))?;
         Ok(Transport {
             http,
-            metrics,
+            api: metrics.api.clone(),
+            retry: metrics.retry.clone(),
             retrier,
         })
     }
@@ -70,12 +71,7 @@ impl Transport {
 
     /// Sends one request and reads the whole answer.
     async fn attempt(&self, endpoint: Endpoint, request: reqwest::RequestBuilder) -> Result<Reply> {
-        self.metrics
-            .api_requests
-            .get_or_create(&EndpointLabel {
-                endpoint: endpoint.as_str(),
-            })
-            .inc();
+        self.api.request(endpoint);
         let transport_error = |error: reqwest::Error| Error::Transport {
             endpoint,
             timeout: error.is_timeout(),
@@ -99,12 +95,8 @@ impl Transport {
             number("inin-ratelimit-allowed"),
             number("inin-ratelimit-count"),
         ) {
-            self.metrics
-                .rate_limit_remaining
-                .get_or_create(&EndpointLabel {
-                    endpoint: endpoint.as_str(),
-                })
-                .set((allowed - count).max(0));
+            let remaining = allowed.saturating_sub(count).max(0);
+            self.retry.rate_limit_remaining(endpoint, remaining);
         }
         let body = response.bytes().await.map_err(transport_error)?;
         Ok(Reply {
@@ -119,13 +111,7 @@ impl Transport {
     /// Counts `error` as a failure of `endpoint` and hands it back. Callers log it: they
     /// know whether it matters (a failed poll) or was said already (a known 403).
     pub(crate) fn failed(&self, endpoint: Endpoint, error: Error) -> Error {
-        self.metrics
-            .api_failures
-            .get_or_create(&FailureLabels {
-                endpoint: endpoint.as_str(),
-                reason: error.reason(),
-            })
-            .inc();
+        self.api.failed(endpoint, error.reason());
         tracing::debug!(%error, "Genesys Cloud request failed");
         error
     }
