@@ -20,7 +20,9 @@
 //! - [`exposition`]: flattens an answer into gauges by the naming rules, and renders every
 //!   query's latest gauges plus the self-metrics once per poll (and again when data
 //!   passes its maximum age or the circuit breaker changes state).
-//! - [`metrics`]: the exporter's own metrics, in one process-long registry.
+//! - [`metrics`]: the exporter's own metrics, in one process-long registry, grouped by
+//!   concern; the client, the breaker, the pollers and the publisher say what happened
+//!   through each group's methods.
 //! - [`server`]: `/metrics`, `/`, `/healthz` and `/readyz`, on [`http`], the hyper 1
 //!   serving loop shared with the simulator.
 //! - [`report`]: the one-shot report: the same client and naming over any range, as

@@ -125,11 +125,19 @@ impl PollBucket for QueryPoll {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use bytes::Bytes;
+    use jiff::Timestamp;
+    use reqwest::StatusCode;
+
     use super::*;
     use crate::error::Error;
+    use crate::genesys::breaker::{Breaker, BreakerSettings};
+    use crate::genesys::retry::{Retrier, RetrySettings};
+    use crate::genesys::transport::Reply;
     use crate::genesys::wire::Endpoint;
     use crate::schedule::Granularity;
-    use jiff::Timestamp;
 
     /// Records what it was asked to poll, failing while `failing` says so.
     struct Recorder {
@@ -268,5 +276,69 @@ mod tests {
             .unwrap();
         assert_eq!(first_success.0.start, ts("2026-08-20T10:30:00Z"));
         assert_eq!(first_success.1, ts("2026-08-20T10:50:00Z"));
+    }
+
+    /// Polls through a retrier, with the retry policy and breaker of the defaults, an API
+    /// that always answers 503.
+    struct Outage<'a> {
+        retrier: &'a Retrier,
+        requests: &'a AtomicU32,
+    }
+
+    impl PollBucket for Outage<'_> {
+        async fn poll(&mut self, _: Interval) -> Result<()> {
+            let requests = self.requests;
+            let reply = self
+                .retrier
+                .send(Endpoint::Aggregates, || async {
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    Ok(Reply {
+                        status: StatusCode::SERVICE_UNAVAILABLE,
+                        body: Bytes::new(),
+                        correlation_id: None,
+                        content_type: String::new(),
+                        retry_after: None,
+                    })
+                })
+                .await?;
+            Err(reply.api_error(Endpoint::Aggregates))
+        }
+
+        fn skipped(&mut self, _: u64, _: Interval, _: Interval) {}
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ten_minute_outage_costs_a_bounded_number_of_requests() {
+        // The defaults: 4 attempts per request, the breaker opens after 5 failures and
+        // probes every 60 s, the poller retries every 30 s.
+        let metrics = Metrics::new([]);
+        let breaker = Breaker::new(BreakerSettings::default(), &metrics);
+        let retrier = Retrier::new(RetrySettings::default(), breaker, &metrics);
+        let requests = AtomicU32::new(0);
+        let mut outage = Outage {
+            retrier: &retrier,
+            requests: &requests,
+        };
+        let clock = Clock::starting_at(ts("2026-08-20T10:07:00Z"));
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            stop.cancel();
+        });
+        let retry_delay = Duration::from_secs(30);
+        run(
+            &fifteen_minutes(),
+            &clock,
+            retry_delay,
+            &mut outage,
+            &shutdown,
+        )
+        .await;
+        // The first poll, at 0 s: 4 attempts, all within 7 s. The second, 30 s after it
+        // ended: 1 attempt, the fifth failure, which opens the breaker. Then one probe
+        // per 60 s cool-down: 9 more before 600 s. Without the breaker it would be 4
+        // attempts every 30 s or so, about 80.
+        assert_eq!(requests.load(Ordering::Relaxed), 4 + 1 + 9);
     }
 }

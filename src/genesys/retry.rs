@@ -265,16 +265,11 @@ impl Retrier {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicU32, Ordering};
-
     use bytes::Bytes;
     use reqwest::StatusCode;
-    use tokio_util::sync::CancellationToken;
 
     use super::*;
     use crate::genesys::breaker::BreakerSettings;
-    use crate::poller::{self, PollBucket};
-    use crate::schedule::{Clock, Granularity, Interval, Schedule};
 
     /// What the fake API answers to one attempt.
     #[derive(Clone, Copy)]
@@ -495,58 +490,5 @@ mod tests {
         let refused = script.run(&retrier).await;
         assert!(matches!(refused, Err(Error::CircuitOpen { .. })));
         assert_eq!(script.sent().len(), 3, "nothing sent while open");
-    }
-
-    /// A poll that sends through a retrier to an API that always answers 503.
-    struct Outage<'a> {
-        retrier: &'a Retrier,
-        requests: &'a AtomicU32,
-    }
-
-    impl PollBucket for Outage<'_> {
-        async fn poll(&mut self, _: Interval) -> Result<()> {
-            let requests = self.requests;
-            let reply = self
-                .retrier
-                .send(Endpoint::Aggregates, || async {
-                    requests.fetch_add(1, Ordering::Relaxed);
-                    outcome(Status(503))
-                })
-                .await?;
-            Err(reply.api_error(Endpoint::Aggregates))
-        }
-
-        fn skipped(&mut self, _: u64, _: Interval, _: Interval) {}
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_ten_minute_outage_costs_a_bounded_number_of_requests() {
-        // The defaults: 4 attempts per request, the breaker opens after 5 failures and
-        // probes every 60 s, the poller retries every 30 s.
-        let (retrier, _) = defaults();
-        let requests = AtomicU32::new(0);
-        let mut outage = Outage {
-            retrier: &retrier,
-            requests: &requests,
-        };
-        let clock = Clock::starting_at("2026-08-20T10:07:00Z".parse().unwrap());
-        let schedule = Schedule {
-            granularity: Granularity::parse("PT15M").unwrap(),
-            time_zone: jiff::tz::TimeZone::UTC,
-            settle_delay: Duration::from_secs(90),
-        };
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(600)).await;
-            stop.cancel();
-        });
-        let retry_delay = Duration::from_secs(30);
-        poller::run(&schedule, &clock, retry_delay, &mut outage, &shutdown).await;
-        // The first poll, at 0 s: 4 attempts, all within 7 s. The second, 30 s after it
-        // ended: 1 attempt, the fifth failure, which opens the breaker. Then one probe
-        // per 60 s cool-down: 9 more before 600 s. Without the breaker it would be 4
-        // attempts every 30 s or so, about 80.
-        assert_eq!(requests.load(Ordering::Relaxed), 4 + 1 + 9);
     }
 }
