@@ -19,15 +19,16 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use genesys_exporter::config::DEFAULT_METRICS;
+use genesys_exporter::exposition::{Publisher, QuerySamples, flatten, stat_gauges};
 use genesys_exporter::genesys::catalogue::metric_kind;
 use genesys_exporter::genesys::wire::{AggregateResponse, AggregationQuery};
-use genesys_exporter::metrics::Metrics;
+use genesys_exporter::metrics::{BreakerState, Metrics};
 use genesys_exporter::schedule::{Clock, Interval};
 use genesys_exporter::server::{self, State};
 use genesys_exporter::simulator::{Org, aggregate};
-use genesys_exporter::snapshot::{Flattened, Publisher, flatten, stat_gauges};
 use hyper::HeaderMap;
 use hyper::header::{ACCEPT, ACCEPT_ENCODING, HeaderValue};
+use tokio::sync::watch;
 
 const QUERY: &str = "default";
 /// Long enough that no data passes its maximum age during a benchmark.
@@ -110,7 +111,9 @@ fn with_series(series: usize) -> (Org, AggregateResponse) {
 /// A publisher that knows every queue's name, as the exporter does once it has read the
 /// queue list, so that each series carries the `queue` label too.
 fn publisher(org: &Org) -> Publisher {
-    let publisher = Publisher::new(Arc::new(Metrics::new([QUERY])), [QUERY]);
+    // No client, so no breaker to open.
+    let (_, closed_breaker) = watch::channel(BreakerState::Closed);
+    let publisher = Publisher::new(Arc::new(Metrics::new([QUERY])), [QUERY], closed_breaker);
     let names: HashMap<String, String> = org
         .queues
         .iter()
@@ -120,7 +123,7 @@ fn publisher(org: &Org) -> Publisher {
     publisher
 }
 
-fn flat(response: &AggregateResponse) -> Flattened {
+fn flat(response: &AggregateResponse) -> QuerySamples {
     flatten(QUERY, &group_by(), window(), response)
 }
 

@@ -9,13 +9,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::error::Result;
+use crate::exposition::Publisher;
 use crate::genesys::client::Client;
 use crate::metrics::Metrics;
-use crate::poller::{self, QueryJob};
+use crate::poller::{self, QueryPoll};
 use crate::queue_names::QueueNames;
 use crate::schedule::Clock;
 use crate::server::{self, State};
-use crate::snapshot::Publisher;
 
 /// Runs the exporter on `listener` until `shutdown` is cancelled, then lets requests in
 /// flight finish and returns.
@@ -28,7 +28,11 @@ pub async fn run(
     let names: Vec<&str> = settings.queries.iter().map(|q| q.name.as_str()).collect();
     let metrics = Arc::new(Metrics::new(names.iter().copied()));
     let client = Arc::new(Client::new(&settings.client, metrics.clone())?);
-    let publisher = Arc::new(Publisher::new(metrics.clone(), names.iter().copied()));
+    let publisher = Arc::new(Publisher::new(
+        metrics.clone(),
+        names.iter().copied(),
+        client.breaker_state(),
+    ));
 
     let names = Arc::new(QueueNames::new(metrics.clone()));
     let wants_names = settings
@@ -71,7 +75,7 @@ pub async fn run(
         let clock = clock.clone();
         let retry_delay = settings.retry_delay;
         let shutdown = shutdown.clone();
-        let mut job = QueryJob {
+        let mut poll = QueryPoll {
             query: query.clone(),
             client: client.clone(),
             publisher: publisher.clone(),
@@ -80,7 +84,7 @@ pub async fn run(
             jobs: settings.jobs,
         };
         pollers.spawn(async move {
-            poller::run(&schedule, &clock, retry_delay, &mut job, &shutdown).await;
+            poller::run(&schedule, &clock, retry_delay, &mut poll, &shutdown).await;
         });
     }
 

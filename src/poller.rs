@@ -10,31 +10,32 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Query;
 use crate::error::Result;
+use crate::exposition::{Publisher, flatten};
 use crate::genesys::client::Client;
 use crate::genesys::jobs::{self, JobOptions};
-use crate::metrics::{Metrics, QueryLabel};
+use crate::metrics::Metrics;
 use crate::schedule::{Clock, Interval, Schedule};
-use crate::snapshot::{Publisher, flatten};
 
-/// What a poller does with each bucket that is due.
-pub trait Job {
+/// What a poller does with each bucket that is due: poll it, or hear that some were
+/// skipped. (Not to be confused with an aggregates job, [`crate::genesys::jobs`].)
+pub trait PollBucket {
     fn poll(&mut self, window: Interval) -> impl Future<Output = Result<()>> + Send;
     /// `buckets` buckets from `from` on were never published because polls failed.
     fn skipped(&mut self, buckets: u64, from: Interval, to: Interval);
 }
 
-/// Polls `job` on `schedule` until `shutdown`.
+/// Polls `bucket` on `schedule` until `shutdown`.
 pub async fn run(
     schedule: &Schedule,
     clock: &Clock,
     retry_delay: Duration,
-    job: &mut impl Job,
+    bucket: &mut impl PollBucket,
     shutdown: &CancellationToken,
 ) {
     let mut next = schedule.latest_completed(clock.now());
@@ -44,7 +45,7 @@ pub async fn run(
             () = shutdown.cancelled() => return,
         }
         let outcome = tokio::select! {
-            outcome = job.poll(next) => outcome,
+            outcome = bucket.poll(next) => outcome,
             () = shutdown.cancelled() => return,
         };
         if outcome.is_ok() {
@@ -57,14 +58,15 @@ pub async fn run(
         }
         let latest = schedule.latest_completed(clock.now());
         if latest.start > next.start {
-            job.skipped(schedule.buckets_between(next, latest), next, latest);
+            bucket.skipped(schedule.buckets_between(next, latest), next, latest);
             next = latest;
         }
     }
 }
 
-/// The real job: ask the API, flatten, publish, and keep the self-metrics current.
-pub struct QueryJob {
+/// A configured query's poll: ask the API, flatten, publish, and keep the self-metrics
+/// current.
+pub struct QueryPoll {
     pub query: Query,
     pub client: Arc<Client>,
     pub publisher: Arc<Publisher>,
@@ -73,10 +75,9 @@ pub struct QueryJob {
     pub jobs: JobOptions,
 }
 
-impl Job for QueryJob {
+impl PollBucket for QueryPoll {
     async fn poll(&mut self, window: Interval) -> Result<()> {
-        let started = Instant::now();
-        let label = QueryLabel::new(&self.query.name);
+        let timer = self.metrics.poll.timer(&self.query.name);
         let request = self.query.request(window);
         let outcome = jobs::aggregates(
             &self.client,
@@ -86,12 +87,9 @@ impl Job for QueryJob {
             |_| {},
         )
         .await;
+        // A poll's duration ends with the answer, before it is flattened and published.
+        drop(timer);
         let now = self.clock.now();
-        let metrics = &self.metrics;
-        metrics
-            .poll_duration
-            .get_or_create(&label)
-            .set(started.elapsed().as_secs_f64());
         match outcome {
             Ok(response) => {
                 let data = flatten(&self.query.name, &self.query.group_by, window, &response);
@@ -99,26 +97,16 @@ impl Job for QueryJob {
                 // answer or the rendered exposition, never both.
                 drop(response);
                 let series = data.series();
-                metrics
-                    .last_success
-                    .get_or_create(&label)
-                    .set(now.as_millisecond() as f64 / 1000.0);
-                metrics
-                    .interval_start
-                    .get_or_create(&label)
-                    .set(window.start.as_second() as f64);
-                metrics
-                    .interval_end
-                    .get_or_create(&label)
-                    .set(window.end.as_second() as f64);
-                metrics.series.get_or_create(&label).set(series as i64);
+                self.metrics
+                    .poll
+                    .succeeded(&self.query.name, window, series, now);
                 self.publisher
                     .publish(&self.query.name, window, data, now, self.query.max_age);
                 tracing::info!(query = %self.query.name, %window, series, "published");
                 Ok(())
             }
             Err(error) => {
-                metrics.polls_failed.get_or_create(&label).inc();
+                self.metrics.poll.failed(&self.query.name);
                 tracing::error!(query = %self.query.name, %window, %error, "poll failed; the previous data stays until it is max_age old");
                 self.publisher
                     .failed(&self.query.name, error.to_string(), now);
@@ -128,10 +116,7 @@ impl Job for QueryJob {
     }
 
     fn skipped(&mut self, buckets: u64, from: Interval, to: Interval) {
-        self.metrics
-            .buckets_skipped
-            .get_or_create(&QueryLabel::new(&self.query.name))
-            .inc_by(buckets);
+        self.metrics.poll.skipped(&self.query.name, buckets);
         let mut bucket = from;
         while bucket.start < to.start {
             tracing::warn!(
@@ -147,11 +132,19 @@ impl Job for QueryJob {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use bytes::Bytes;
+    use jiff::Timestamp;
+    use reqwest::StatusCode;
+
     use super::*;
     use crate::error::Error;
+    use crate::genesys::breaker::{Breaker, BreakerSettings};
+    use crate::genesys::retry::{Retrier, RetrySettings};
+    use crate::genesys::transport::Reply;
     use crate::genesys::wire::Endpoint;
     use crate::schedule::Granularity;
-    use jiff::Timestamp;
 
     /// Records what it was asked to poll, failing while `failing` says so.
     struct Recorder {
@@ -161,7 +154,7 @@ mod tests {
         failing: fn(Timestamp) -> bool,
     }
 
-    impl Job for Recorder {
+    impl PollBucket for Recorder {
         async fn poll(&mut self, window: Interval) -> Result<()> {
             let now = self.clock.now();
             self.polled.push((window, now));
@@ -290,5 +283,69 @@ mod tests {
             .unwrap();
         assert_eq!(first_success.0.start, ts("2026-08-20T10:30:00Z"));
         assert_eq!(first_success.1, ts("2026-08-20T10:50:00Z"));
+    }
+
+    /// Polls through a retrier, with the retry policy and breaker of the defaults, an API
+    /// that always answers 503.
+    struct Outage<'a> {
+        retrier: &'a Retrier,
+        requests: &'a AtomicU32,
+    }
+
+    impl PollBucket for Outage<'_> {
+        async fn poll(&mut self, _: Interval) -> Result<()> {
+            let requests = self.requests;
+            let reply = self
+                .retrier
+                .send(Endpoint::Aggregates, || async {
+                    requests.fetch_add(1, Ordering::Relaxed);
+                    Ok(Reply {
+                        status: StatusCode::SERVICE_UNAVAILABLE,
+                        body: Bytes::new(),
+                        correlation_id: None,
+                        content_type: String::new(),
+                        retry_after: None,
+                    })
+                })
+                .await?;
+            Err(reply.api_error(Endpoint::Aggregates))
+        }
+
+        fn skipped(&mut self, _: u64, _: Interval, _: Interval) {}
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ten_minute_outage_costs_a_bounded_number_of_requests() {
+        // The defaults: 4 attempts per request, the breaker opens after 5 failures and
+        // probes every 60 s, the poller retries every 30 s.
+        let metrics = Metrics::new([]);
+        let breaker = Breaker::new(BreakerSettings::default(), &metrics);
+        let retrier = Retrier::new(RetrySettings::default(), breaker, &metrics);
+        let requests = AtomicU32::new(0);
+        let mut outage = Outage {
+            retrier: &retrier,
+            requests: &requests,
+        };
+        let clock = Clock::starting_at(ts("2026-08-20T10:07:00Z"));
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            stop.cancel();
+        });
+        let retry_delay = Duration::from_secs(30);
+        run(
+            &fifteen_minutes(),
+            &clock,
+            retry_delay,
+            &mut outage,
+            &shutdown,
+        )
+        .await;
+        // The first poll, at 0 s: 4 attempts, all within 7 s. The second, 30 s after it
+        // ended: 1 attempt, the fifth failure, which opens the breaker. Then one probe
+        // per 60 s cool-down: 9 more before 600 s. Without the breaker it would be 4
+        // attempts every 30 s or so, about 80.
+        assert_eq!(requests.load(Ordering::Relaxed), 4 + 1 + 9);
     }
 }

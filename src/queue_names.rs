@@ -39,11 +39,10 @@ impl QueueNames {
     /// Reads every page of the queue list and merges it into the known names. Returns
     /// how many queues the list had.
     pub async fn refresh(&self, client: &Client) -> Result<usize> {
-        let outcome = queues::fetch_all(client).await;
-        self.metrics.queue_names_up.set(i64::from(outcome.is_ok()));
-        let listed = match outcome {
+        let listed = match queues::fetch_all(client).await {
             Ok(listed) => listed,
             Err(error) => {
+                self.metrics.queue_names.failed();
                 self.report(&error);
                 return Err(error);
             }
@@ -58,7 +57,7 @@ impl QueueNames {
                 tracing::info!(queue_id = %queue.id, old = %old, new = %queue.name, "queue renamed");
             }
         }
-        self.metrics.queue_names.set(names.len() as i64);
+        self.metrics.queue_names.refreshed(names.len());
         *self.names.write().expect("not poisoned") = Arc::new(names);
         tracing::debug!(queues = count, "queue names refreshed");
         Ok(count)

@@ -14,13 +14,13 @@ use serde::ser::{SerializeMap, Serializer};
 
 use crate::config::{Query, Settings};
 use crate::error::{Error, Result};
+use crate::exposition::{base_name, snake_case, stat_gauges};
 use crate::genesys::catalogue::metric_kind;
 use crate::genesys::client::Client;
 use crate::genesys::jobs::{self, JobPolicy};
 use crate::genesys::wire::MetricEntry;
 use crate::queue_names::{NameMap, QueueNames};
 use crate::schedule::{Interval, iso_millis};
-use crate::snapshot::{base_name, snake_case, stat_gauges};
 
 /// How [`Table::write`] writes a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,7 +169,7 @@ fn tabulate(
         columns.push("queue".into());
     }
 
-    // Metric columns: the core stats of each requested metric always, the others only
+    // Metric columns: the stats the API returns by default always, the others only
     // where some row has them, and each timer's average beside its total.
     let present = |metric: &str, suffix: &str| {
         data.values()
@@ -187,7 +187,7 @@ fn tabulate(
         let kind = metric_kind(metric).expect("configured metrics are checked");
         let base = base_name(metric);
         for gauge in stat_gauges(kind) {
-            if gauge.core || present(metric, gauge.suffix) {
+            if gauge.returned_by_default || present(metric, gauge.suffix) {
                 metric_columns.push((
                     metric.clone(),
                     format!("{base}{}", gauge.suffix),

@@ -16,16 +16,16 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Query;
+use crate::exposition::{Format, Publisher, SharedBody};
 use crate::http;
 use crate::schedule::Clock;
-use crate::snapshot::{Format, Publisher, TwoParts};
 
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const OPENMETRICS_FORMAT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// Every answer's body: `/metrics` bodies come in two parts (see [`TwoParts`]); the other
+/// Every answer's body: `/metrics` bodies come in two parts (see [`SharedBody`]); the other
 /// pages are one part and an empty one.
-pub type Body = Full<TwoParts>;
+pub type Body = Full<SharedBody>;
 
 fn page(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
     http::response_of(status, content_type, body.into().chain(Bytes::new()))

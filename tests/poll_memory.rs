@@ -4,11 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use genesys_exporter::config::DEFAULT_METRICS;
+use genesys_exporter::exposition::{Publisher, flatten};
 use genesys_exporter::genesys::wire::{AggregateResponse, AggregationQuery};
-use genesys_exporter::metrics::Metrics;
+use genesys_exporter::metrics::{BreakerState, Metrics};
 use genesys_exporter::schedule::Interval;
 use genesys_exporter::simulator::{Org, aggregate};
-use genesys_exporter::snapshot::{Publisher, flatten};
+use tokio::sync::watch;
 
 #[test]
 fn a_polls_peak_memory_is_a_small_multiple_of_the_answer() {
@@ -31,7 +32,13 @@ fn a_polls_peak_memory_is_a_small_multiple_of_the_answer() {
         metrics: DEFAULT_METRICS.iter().map(|m| m.to_string()).collect(),
     };
     let body = serde_json::to_vec(&aggregate(&org, &query).unwrap()).unwrap();
-    let publisher = Publisher::new(Arc::new(Metrics::new(["default"])), ["default"]);
+    // No client, so no breaker to open.
+    let (_, closed_breaker) = watch::channel(BreakerState::Closed);
+    let publisher = Publisher::new(
+        Arc::new(Metrics::new(["default"])),
+        ["default"],
+        closed_breaker,
+    );
     let poll = || {
         let response: AggregateResponse = serde_json::from_slice(&body).unwrap();
         let data = flatten("default", &query.group_by, window, &response);

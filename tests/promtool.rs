@@ -6,13 +6,14 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use genesys_exporter::exposition::{Format, Publisher, flatten};
 use genesys_exporter::genesys::wire::{
     AggregateGroup, AggregateResponse, IntervalData, MetricEntry, Stats,
 };
-use genesys_exporter::metrics::Metrics;
+use genesys_exporter::metrics::{BreakerState, Metrics};
 use genesys_exporter::schedule::Interval;
-use genesys_exporter::snapshot::{Format, Publisher, flatten};
 use jiff::Timestamp;
+use tokio::sync::watch;
 
 use crate::util::{get, parse, required_tool, start_busy_afternoon, value};
 
@@ -93,7 +94,13 @@ fn label_values_written_by_people_read_back_as_written() {
     };
     let group_by = ["queueId".to_string(), "wrapUpCode".to_string()];
     let data = flatten("people", &group_by, window, &response);
-    let publisher = Publisher::new(Arc::new(Metrics::new(["people"])), ["people"]);
+    // No client, so no breaker to open.
+    let (_, closed_breaker) = watch::channel(BreakerState::Closed);
+    let publisher = Publisher::new(
+        Arc::new(Metrics::new(["people"])),
+        ["people"],
+        closed_breaker,
+    );
     let now = Timestamp::UNIX_EPOCH;
     publisher.publish("people", window, data, now, Duration::from_secs(3600));
     let exposition = publisher.current(now);

@@ -1,8 +1,10 @@
 //! The README's metric tables say what the code does.
 
+use genesys_exporter::exposition::gauge_names;
 use genesys_exporter::genesys::catalogue::metric_kind;
-use genesys_exporter::metrics::{EndpointLabel, FailureLabels, Metrics, QueryLabel};
-use genesys_exporter::snapshot::gauge_names;
+use genesys_exporter::genesys::wire::Endpoint;
+use genesys_exporter::metrics::Metrics;
+use genesys_exporter::schedule::Interval;
 
 const README: &str = include_str!("../README.md");
 
@@ -53,42 +55,20 @@ fn every_gauge_in_the_common_metrics_table_is_what_the_code_names_it() {
 fn every_self_metric_in_the_readme_is_exported() {
     // Families without samples are not written, so give each one a sample.
     let metrics = Metrics::new(["q"]);
-    let query = QueryLabel::new("q");
-    for gauge in [
-        &metrics.last_success,
-        &metrics.interval_start,
-        &metrics.interval_end,
-        &metrics.poll_duration,
-    ] {
-        gauge.get_or_create(&query).set(1.0);
-    }
-    metrics.series.get_or_create(&query).set(1);
-    metrics.polls_failed.get_or_create(&query).inc();
-    metrics.buckets_skipped.get_or_create(&query).inc();
+    let window = Interval {
+        start: "2026-08-20T10:00:00Z".parse().unwrap(),
+        end: "2026-08-20T10:15:00Z".parse().unwrap(),
+    };
+    drop(metrics.poll.timer("q"));
+    metrics.poll.succeeded("q", window, 1, window.end);
+    metrics.poll.failed("q");
+    metrics.poll.skipped("q", 1);
+    metrics.api.request(Endpoint::Token);
+    metrics.api.failed(Endpoint::Token, "oauth");
+    metrics.retry.retried(Endpoint::Aggregates, "server_error");
     metrics
-        .api_requests
-        .get_or_create(&EndpointLabel { endpoint: "token" })
-        .inc();
-    metrics
-        .api_failures
-        .get_or_create(&FailureLabels {
-            endpoint: "token",
-            reason: "oauth",
-        })
-        .inc();
-    metrics
-        .api_retries
-        .get_or_create(&FailureLabels {
-            endpoint: "aggregates",
-            reason: "server_error",
-        })
-        .inc();
-    metrics
-        .rate_limit_remaining
-        .get_or_create(&EndpointLabel {
-            endpoint: "aggregates",
-        })
-        .set(300);
+        .retry
+        .rate_limit_remaining(Endpoint::Aggregates, 300);
     let exposition = metrics.encode_text();
     let rows = table_rows("| metric | meaning |");
     assert!(rows.len() >= 10);

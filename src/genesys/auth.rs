@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::client::{Transport, json_error_kind};
+use super::transport::{Transport, json_error_kind};
 use super::wire::{Endpoint, OAuthError, TOKEN_PATH, TokenResponse};
 use crate::error::{Error, Result};
 
@@ -126,7 +126,7 @@ impl TokenCache {
                 },
             )
         })?;
-        self.transport.metrics.token_refreshes.inc();
+        self.transport.api.token_refreshed();
         let lifetime = Duration::from_secs(granted.expires_in);
         tracing::debug!(
             lifetime_seconds = granted.expires_in,

@@ -6,14 +6,15 @@
 //! Only outage signs count. A 400, 401, 403, 404, 429 or even a 500 means the API is there
 //! and answering, so they reset the count.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::wire::Endpoint;
 use crate::error::Error;
-use crate::metrics::{BREAKER_CLOSED, BREAKER_HALF_OPEN, BREAKER_OPEN, Metrics};
+use crate::metrics::{BreakerMetrics, BreakerState, Metrics};
 
 #[derive(Debug, Clone)]
 pub struct BreakerSettings {
@@ -52,7 +53,10 @@ enum State {
 pub(crate) struct Breaker {
     settings: BreakerSettings,
     state: Mutex<State>,
-    metrics: Arc<Metrics>,
+    /// The state as the rest of the exporter sees it: the publisher follows it for
+    /// `genesys_up`.
+    shown: watch::Sender<BreakerState>,
+    metrics: BreakerMetrics,
 }
 
 /// Leave to send one request. Its outcome must be [`Permit::record`]ed; a probe that is
@@ -64,13 +68,20 @@ pub(crate) struct Permit<'a> {
 }
 
 impl Breaker {
-    pub(crate) fn new(settings: BreakerSettings, metrics: Arc<Metrics>) -> Breaker {
-        metrics.breaker_state.set(BREAKER_CLOSED);
+    pub(crate) fn new(settings: BreakerSettings, metrics: &Metrics) -> Breaker {
+        let metrics = metrics.breaker.clone();
+        metrics.state(BreakerState::Closed);
         Breaker {
             settings,
             state: Mutex::new(State::Closed { failures: 0 }),
+            shown: watch::Sender::new(BreakerState::Closed),
             metrics,
         }
+    }
+
+    /// The breaker's state, now and as it changes.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<BreakerState> {
+        self.shown.subscribe()
     }
 
     /// Leave to send a request to `endpoint`, or the error that says why not.
@@ -140,7 +151,7 @@ impl Breaker {
                 until: Instant::now() + cool_down,
             },
         );
-        self.metrics.breaker_opens.inc();
+        self.metrics.opened();
         tracing::warn!(
             failures,
             cool_down_seconds = cool_down.as_secs_f64(),
@@ -150,11 +161,15 @@ impl Breaker {
 
     fn set(&self, state: &mut State, new: State) {
         *state = new;
-        self.metrics.breaker_state.set(match new {
-            State::Closed { .. } => BREAKER_CLOSED,
-            State::HalfOpen => BREAKER_HALF_OPEN,
-            State::Open { .. } => BREAKER_OPEN,
-        });
+        let shown = match new {
+            State::Closed { .. } => BreakerState::Closed,
+            State::HalfOpen => BreakerState::HalfOpen,
+            State::Open { .. } => BreakerState::Open,
+        };
+        self.metrics.state(shown);
+        // Watchers hear of a change of state, not of a failure counted while closed.
+        self.shown
+            .send_if_modified(|old| std::mem::replace(old, shown) != shown);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -193,13 +208,18 @@ impl Drop for Permit<'_> {
 mod tests {
     use super::*;
 
-    fn breaker(failures: u32, cool_down_seconds: u64) -> (Breaker, Arc<Metrics>) {
-        let metrics = Arc::new(Metrics::new([]));
+    fn breaker(failures: u32, cool_down_seconds: u64) -> (Breaker, Metrics) {
+        let metrics = Metrics::new([]);
         let settings = BreakerSettings {
             failures,
             cool_down: Duration::from_secs(cool_down_seconds),
         };
-        (Breaker::new(settings, metrics.clone()), metrics)
+        (Breaker::new(settings, &metrics), metrics)
+    }
+
+    /// The state the breaker shows its watchers.
+    fn shown(breaker: &Breaker) -> BreakerState {
+        *breaker.subscribe().borrow()
     }
 
     fn fail(breaker: &Breaker) {
@@ -223,10 +243,14 @@ mod tests {
         breaker.admit(Endpoint::Aggregates).unwrap().record(false);
         fail(&breaker);
         fail(&breaker);
-        assert_eq!(metrics.breaker_state.get(), BREAKER_CLOSED);
+        assert_eq!(shown(&breaker), BreakerState::Closed);
         fail(&breaker);
-        assert_eq!(metrics.breaker_state.get(), BREAKER_OPEN);
-        assert_eq!(metrics.breaker_opens.get(), 1);
+        assert_eq!(shown(&breaker), BreakerState::Open);
+        assert_eq!(metrics.sample("genesys_circuit_breaker_state"), Some(2.0));
+        assert_eq!(
+            metrics.sample("genesys_circuit_breaker_opens_total"),
+            Some(1.0)
+        );
         assert!(breaker.is_open());
         assert_eq!(retry_in(&breaker), Some(Duration::from_secs(30)));
 
@@ -234,31 +258,34 @@ mod tests {
         assert_eq!(retry_in(&breaker), Some(Duration::from_secs(1)));
         tokio::time::advance(Duration::from_secs(1)).await;
         let probe = breaker.admit(Endpoint::Aggregates).unwrap();
-        assert_eq!(metrics.breaker_state.get(), BREAKER_HALF_OPEN);
+        assert_eq!(shown(&breaker), BreakerState::HalfOpen);
         // Only one probe at a time.
         assert_eq!(retry_in(&breaker), None);
         probe.record(true);
-        assert_eq!(metrics.breaker_state.get(), BREAKER_OPEN);
-        assert_eq!(metrics.breaker_opens.get(), 2);
+        assert_eq!(shown(&breaker), BreakerState::Open);
+        assert_eq!(
+            metrics.sample("genesys_circuit_breaker_opens_total"),
+            Some(2.0)
+        );
         assert_eq!(retry_in(&breaker), Some(Duration::from_secs(30)));
 
         tokio::time::advance(Duration::from_secs(30)).await;
         breaker.admit(Endpoint::Aggregates).unwrap().record(false);
-        assert_eq!(metrics.breaker_state.get(), BREAKER_CLOSED);
+        assert_eq!(shown(&breaker), BreakerState::Closed);
         assert!(breaker.admit(Endpoint::Queues).is_ok());
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_probe_dropped_without_an_answer_lets_the_next_request_probe() {
-        let (breaker, metrics) = breaker(1, 30);
+        let (breaker, _) = breaker(1, 30);
         fail(&breaker);
         tokio::time::advance(Duration::from_secs(30)).await;
         drop(breaker.admit(Endpoint::Aggregates).unwrap());
-        assert_eq!(metrics.breaker_state.get(), BREAKER_OPEN);
+        assert_eq!(shown(&breaker), BreakerState::Open);
         let probe = breaker.admit(Endpoint::Aggregates).unwrap();
-        assert_eq!(metrics.breaker_state.get(), BREAKER_HALF_OPEN);
+        assert_eq!(shown(&breaker), BreakerState::HalfOpen);
         probe.record(false);
-        assert_eq!(metrics.breaker_state.get(), BREAKER_CLOSED);
+        assert_eq!(shown(&breaker), BreakerState::Closed);
     }
 
     #[tokio::test(start_paused = true)]

@@ -9,4 +9,5 @@ pub mod jobs;
 pub mod queues;
 pub mod region;
 pub mod retry;
+pub mod transport;
 pub mod wire;

@@ -14,17 +14,17 @@
 //! failed request is counted and logged in one line with its ININ-Correlation-Id.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use tokio::time::Instant;
 
-use super::breaker::{Breaker, BreakerSettings};
-use super::client::Reply;
+use super::breaker::Breaker;
+use super::transport::Reply;
 use super::wire::Endpoint;
 use crate::error::{Error, Result, status_reason};
-use crate::metrics::{FailureLabels, Metrics};
+use crate::metrics::{ApiMetrics, Metrics, RetryMetrics};
 
 #[derive(Debug, Clone)]
 pub struct RetrySettings {
@@ -106,20 +106,18 @@ pub(crate) struct Retrier {
     breaker: Breaker,
     /// Until when Genesys Cloud asked, by a 429's `Retry-After`, not to be called.
     rate_limited_until: Mutex<Option<Instant>>,
-    metrics: Arc<Metrics>,
+    api: ApiMetrics,
+    retry: RetryMetrics,
 }
 
 impl Retrier {
-    pub(crate) fn new(
-        settings: RetrySettings,
-        breaker: BreakerSettings,
-        metrics: Arc<Metrics>,
-    ) -> Retrier {
+    pub(crate) fn new(settings: RetrySettings, breaker: Breaker, metrics: &Metrics) -> Retrier {
         Retrier {
             settings,
-            breaker: Breaker::new(breaker, metrics.clone()),
+            breaker,
             rate_limited_until: Mutex::new(None),
-            metrics,
+            api: metrics.api.clone(),
+            retry: metrics.retry.clone(),
         }
     }
 
@@ -244,14 +242,10 @@ impl Retrier {
             Err(error @ Error::Transport { .. }) => (error.reason(), error.to_string()),
             Err(_) => return,
         };
-        let labels = FailureLabels {
-            endpoint: endpoint.as_str(),
-            reason,
-        };
-        self.metrics.api_failures.get_or_create(&labels).inc();
+        self.api.failed(endpoint, reason);
         match retry_in {
             Some(wait) => {
-                self.metrics.api_retries.get_or_create(&labels).inc();
+                self.retry.retried(endpoint, reason);
                 tracing::warn!(
                     error = %what,
                     retry_in_seconds = wait.as_secs_f64(),
@@ -271,16 +265,11 @@ impl Retrier {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicU32, Ordering};
-
     use bytes::Bytes;
     use reqwest::StatusCode;
-    use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::metrics::BREAKER_OPEN;
-    use crate::poller::{self, Job};
-    use crate::schedule::{Clock, Granularity, Interval, Schedule};
+    use crate::genesys::breaker::BreakerSettings;
 
     /// What the fake API answers to one attempt.
     #[derive(Clone, Copy)]
@@ -313,12 +302,13 @@ mod tests {
         }
     }
 
-    fn retrier(settings: RetrySettings, breaker: BreakerSettings) -> (Retrier, Arc<Metrics>) {
-        let metrics = Arc::new(Metrics::new(["q"]));
-        (Retrier::new(settings, breaker, metrics.clone()), metrics)
+    fn retrier(settings: RetrySettings, breaker: BreakerSettings) -> (Retrier, Metrics) {
+        let metrics = Metrics::new(["q"]);
+        let breaker = Breaker::new(breaker, &metrics);
+        (Retrier::new(settings, breaker, &metrics), metrics)
     }
 
-    fn defaults() -> (Retrier, Arc<Metrics>) {
+    fn defaults() -> (Retrier, Metrics) {
         retrier(RetrySettings::default(), BreakerSettings::default())
     }
 
@@ -361,19 +351,19 @@ mod tests {
         outcome.unwrap().status.as_u16()
     }
 
-    fn count(
-        family: &prometheus_client::metrics::family::Family<
-            FailureLabels,
-            prometheus_client::metrics::counter::Counter,
-        >,
-        reason: &'static str,
-    ) -> u64 {
-        family
-            .get_or_create(&FailureLabels {
-                endpoint: "aggregates",
-                reason,
-            })
-            .get()
+    /// `genesys_api_failures_total` of the aggregates endpoint for `reason`.
+    fn failures(metrics: &Metrics, reason: &str) -> u64 {
+        count(metrics, "genesys_api_failures_total", reason)
+    }
+
+    /// `genesys_api_retries_total` of the aggregates endpoint for `reason`.
+    fn retries(metrics: &Metrics, reason: &str) -> u64 {
+        count(metrics, "genesys_api_retries_total", reason)
+    }
+
+    fn count(metrics: &Metrics, counter: &str, reason: &str) -> u64 {
+        let series = format!("{counter}{{endpoint=\"aggregates\",reason=\"{reason}\"}}");
+        metrics.sample(&series).map_or(0, |count| count as u64)
     }
 
     #[tokio::test(start_paused = true)]
@@ -384,8 +374,8 @@ mod tests {
         let sent = script.sent();
         assert_eq!(sent.len(), 2);
         assert!((7.0..=8.0).contains(&sent[1]), "retried after {}s", sent[1]);
-        assert_eq!(count(&metrics.api_failures, "rate_limited"), 1);
-        assert_eq!(count(&metrics.api_retries, "rate_limited"), 1);
+        assert_eq!(failures(&metrics, "rate_limited"), 1);
+        assert_eq!(retries(&metrics, "rate_limited"), 1);
     }
 
     #[tokio::test(start_paused = true)]
@@ -394,7 +384,7 @@ mod tests {
         let script = Script::new(&[TooMany { retry_after: 600 }, Status(200)]);
         assert_eq!(status(script.run(&retrier).await), 429);
         assert_eq!(script.sent(), [0.0]);
-        assert_eq!(count(&metrics.api_retries, "rate_limited"), 0);
+        assert_eq!(retries(&metrics, "rate_limited"), 0);
 
         // Five minutes later Genesys Cloud still wants five more: nothing is sent.
         tokio::time::advance(Duration::from_secs(300)).await;
@@ -427,8 +417,8 @@ mod tests {
         assert_eq!(status(script.run(&retrier).await), 429);
         // Waits of 50 to 51 s: three fit in 180 s, a fourth would not.
         assert_eq!(script.sent().len(), 4);
-        assert_eq!(count(&metrics.api_failures, "rate_limited"), 4);
-        assert_eq!(count(&metrics.api_retries, "rate_limited"), 3);
+        assert_eq!(failures(&metrics, "rate_limited"), 4);
+        assert_eq!(retries(&metrics, "rate_limited"), 3);
     }
 
     #[tokio::test(start_paused = true)]
@@ -452,8 +442,8 @@ mod tests {
             let delay = pair[1] - pair[0];
             assert!(delay <= f64::from(1 << i), "delay {i} was {delay}s");
         }
-        assert_eq!(count(&metrics.api_failures, "server_error"), 5);
-        assert_eq!(count(&metrics.api_retries, "server_error"), 4);
+        assert_eq!(failures(&metrics, "server_error"), 5);
+        assert_eq!(retries(&metrics, "server_error"), 4);
     }
 
     #[tokio::test(start_paused = true)]
@@ -463,8 +453,8 @@ mod tests {
         assert_eq!(status(script.run(&retrier).await), 200);
         assert_eq!(script.sent().len(), 4);
         for reason in ["timeout", "transport", "server_error"] {
-            assert_eq!(count(&metrics.api_failures, reason), 1, "{reason}");
-            assert_eq!(count(&metrics.api_retries, reason), 1, "{reason}");
+            assert_eq!(failures(&metrics, reason), 1, "{reason}");
+            assert_eq!(retries(&metrics, reason), 1, "{reason}");
         }
     }
 
@@ -476,14 +466,14 @@ mod tests {
             assert_eq!(status(script.run(&retrier).await), refusal);
             assert_eq!(script.sent().len(), 1, "{refusal}");
             let reason = status_reason(refusal);
-            assert_eq!(count(&metrics.api_failures, reason), 1, "{refusal}");
-            assert_eq!(count(&metrics.api_retries, reason), 0, "{refusal}");
+            assert_eq!(failures(&metrics, reason), 1, "{refusal}");
+            assert_eq!(retries(&metrics, reason), 0, "{refusal}");
         }
     }
 
     #[tokio::test(start_paused = true)]
     async fn retries_stop_when_the_breaker_opens() {
-        let (retrier, metrics) = retrier(
+        let (retrier, _) = retrier(
             RetrySettings {
                 attempts: 10,
                 ..RetrySettings::default()
@@ -496,62 +486,9 @@ mod tests {
         let script = Script::new(&[Status(504)]);
         assert_eq!(status(script.run(&retrier).await), 504);
         assert_eq!(script.sent().len(), 3);
-        assert_eq!(metrics.breaker_state.get(), BREAKER_OPEN);
+        assert!(retrier.breaker.is_open());
         let refused = script.run(&retrier).await;
         assert!(matches!(refused, Err(Error::CircuitOpen { .. })));
         assert_eq!(script.sent().len(), 3, "nothing sent while open");
-    }
-
-    /// A poller's job that sends through a retrier to an API that always answers 503.
-    struct Outage<'a> {
-        retrier: &'a Retrier,
-        requests: &'a AtomicU32,
-    }
-
-    impl Job for Outage<'_> {
-        async fn poll(&mut self, _: Interval) -> Result<()> {
-            let requests = self.requests;
-            let reply = self
-                .retrier
-                .send(Endpoint::Aggregates, || async {
-                    requests.fetch_add(1, Ordering::Relaxed);
-                    outcome(Status(503))
-                })
-                .await?;
-            Err(reply.api_error(Endpoint::Aggregates))
-        }
-
-        fn skipped(&mut self, _: u64, _: Interval, _: Interval) {}
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_ten_minute_outage_costs_a_bounded_number_of_requests() {
-        // The defaults: 4 attempts per request, the breaker opens after 5 failures and
-        // probes every 60 s, the poller retries every 30 s.
-        let (retrier, _) = defaults();
-        let requests = AtomicU32::new(0);
-        let mut job = Outage {
-            retrier: &retrier,
-            requests: &requests,
-        };
-        let clock = Clock::starting_at("2026-08-20T10:07:00Z".parse().unwrap());
-        let schedule = Schedule {
-            granularity: Granularity::parse("PT15M").unwrap(),
-            time_zone: jiff::tz::TimeZone::UTC,
-            settle_delay: Duration::from_secs(90),
-        };
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(600)).await;
-            stop.cancel();
-        });
-        let retry_delay = Duration::from_secs(30);
-        poller::run(&schedule, &clock, retry_delay, &mut job, &shutdown).await;
-        // The first poll, at 0 s: 4 attempts, all within 7 s. The second, 30 s after it
-        // ended: 1 attempt, the fifth failure, which opens the breaker. Then one probe
-        // per 60 s cool-down: 9 more before 600 s. Without the breaker it would be 4
-        // attempts every 30 s or so, about 80.
-        assert_eq!(requests.load(Ordering::Relaxed), 4 + 1 + 9);
     }
 }

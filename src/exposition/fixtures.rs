@@ -1,0 +1,54 @@
+//! What the exposition's tests share: an interval, answers for it, and their gauge lines.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::flatten::QuerySamples;
+use super::render::write_gauges;
+use crate::genesys::wire::{AggregateGroup, AggregateResponse, IntervalData, MetricEntry, Stats};
+use crate::schedule::Interval;
+
+pub const HOUR: Duration = Duration::from_secs(3600);
+
+pub fn window() -> Interval {
+    Interval {
+        start: "2026-08-20T10:00:00Z".parse().unwrap(),
+        end: "2026-08-20T10:15:00Z".parse().unwrap(),
+    }
+}
+
+pub fn entry(metric: &str, stats: Stats) -> MetricEntry {
+    MetricEntry {
+        metric: metric.into(),
+        qualifier: None,
+        stats,
+    }
+}
+
+/// A group's (dimension, value) pairs and its metrics.
+pub type Group<'a> = (Vec<(&'a str, &'a str)>, Vec<MetricEntry>);
+
+pub fn response(groups: Vec<Group>) -> AggregateResponse {
+    AggregateResponse {
+        results: groups
+            .into_iter()
+            .map(|(group, metrics)| AggregateGroup {
+                group: group
+                    .into_iter()
+                    .map(|(k, v)| (k.into(), v.into()))
+                    .collect(),
+                data: vec![IntervalData {
+                    interval: "2026-08-20T10:00:00.000Z/2026-08-20T10:15:00.000Z".into(),
+                    metrics,
+                }],
+            })
+            .collect(),
+    }
+}
+
+/// The gauge lines of `samples`.
+pub fn render(samples: QuerySamples) -> String {
+    let mut text = String::new();
+    write_gauges(&mut text, &[Arc::new(samples)], &Default::default());
+    text
+}

@@ -1,0 +1,377 @@
+//! Sending a request to Genesys Cloud and reading its answer. Every request, whatever its
+//! endpoint, goes through `Transport::execute` and so through the retry policy and the
+//! circuit breaker of [`super::retry`]; an error answer's body is read here for what it says.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+
+use super::retry::Retrier;
+use super::wire::{Endpoint, ErrorBody};
+use crate::error::{Error, Result};
+use crate::metrics::{ApiMetrics, Metrics, RetryMetrics};
+
+/// Sends requests and counts them; shared by the token cache and the API client.
+pub struct Transport {
+    pub(crate) http: reqwest::Client,
+    pub(crate) api: ApiMetrics,
+    retry: RetryMetrics,
+    retrier: Retrier,
+}
+
+/// A whole HTTP answer, read before it is judged.
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub body: Bytes,
+    pub correlation_id: Option<String>,
+    pub content_type: String,
+    /// A 429's `Retry-After`, in seconds on the wire.
+    pub retry_after: Option<Duration>,
+}
+
+impl Transport {
+    pub(crate) fn new(
+        request_timeout: Duration,
+        connect_timeout: Duration,
+        retrier: Retrier,
+        metrics: &Metrics,
+    ) -> Result<Transport> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("genesys-exporter/", env!("CARGO_PKG_VERSION")))
+            .timeout(request_timeout)
+            .connect_timeout(connect_timeout)
+            .build()
+            .map_err(|error| Error::Config(format!("cannot build the HTTP client: {error}")))?;
+        Ok(Transport {
+            http,
+            api: metrics.api.clone(),
+            retry: metrics.retry.clone(),
+            retrier,
+        })
+    }
+
+    /// Sends a request under the retry policy and the circuit breaker, and returns the
+    /// last answer whatever its status, or the error of a request that got none. Each
+    /// attempt and each failure is counted.
+    pub(crate) async fn execute(
+        &self,
+        endpoint: Endpoint,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Reply> {
+        self.retrier
+            .send(endpoint, || {
+                // Bodies are bytes in memory, so a request always clones.
+                let request = request.try_clone().expect("request bodies are in memory");
+                self.attempt(endpoint, request)
+            })
+            .await
+    }
+
+    /// Sends one request and reads the whole answer.
+    async fn attempt(&self, endpoint: Endpoint, request: reqwest::RequestBuilder) -> Result<Reply> {
+        self.api.request(endpoint);
+        let transport_error = |error: reqwest::Error| Error::Transport {
+            endpoint,
+            timeout: error.is_timeout(),
+            // Without the URL: it is known, and the error chain says what failed.
+            detail: error_chain(&error.without_url()),
+        };
+        let response = request.send().await.map_err(transport_error)?;
+        let status = response.status();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let correlation_id = header("inin-correlation-id");
+        let content_type = header("content-type").unwrap_or_default();
+        let retry_after = header("retry-after").and_then(|value| seconds(&value));
+        let number = |name| header(name).and_then(|value| value.trim().parse::<i64>().ok());
+        if let (Some(allowed), Some(count)) = (
+            number("inin-ratelimit-allowed"),
+            number("inin-ratelimit-count"),
+        ) {
+            let remaining = allowed.saturating_sub(count).max(0);
+            self.retry.rate_limit_remaining(endpoint, remaining);
+        }
+        let body = response.bytes().await.map_err(transport_error)?;
+        Ok(Reply {
+            status,
+            body,
+            correlation_id,
+            content_type,
+            retry_after,
+        })
+    }
+
+    /// Counts `error` as a failure of `endpoint` and hands it back. Callers log it: they
+    /// know whether it matters (a failed poll) or was said already (a known 403).
+    pub(crate) fn failed(&self, endpoint: Endpoint, error: Error) -> Error {
+        self.api.failed(endpoint, error.reason());
+        tracing::debug!(%error, "Genesys Cloud request failed");
+        error
+    }
+}
+
+/// A `Retry-After` in seconds. (It may also be an HTTP date; Genesys Cloud sends seconds.)
+fn seconds(value: &str) -> Option<Duration> {
+    let seconds: f64 = value.trim().parse().ok()?;
+    (seconds >= 0.0).then(|| Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
+}
+
+impl Reply {
+    /// The error that a non-2xx answer stands for, from the Genesys error body if it has one.
+    pub(crate) fn api_error(&self, endpoint: Endpoint) -> Error {
+        let (code, message) = self.code_and_message();
+        let permission = (self.status == StatusCode::FORBIDDEN)
+            .then(|| missing_permission(&self.body))
+            .flatten();
+        Error::Api {
+            endpoint,
+            status: self.status.as_u16(),
+            code,
+            message,
+            permission,
+            correlation_id: self.correlation_id.clone(),
+        }
+    }
+
+    /// "aggregates: HTTP 503 service.unavailable: ... [ININ-Correlation-Id ...]": what
+    /// the answer said, without advice, for the log line of each failed attempt.
+    pub(crate) fn summary(&self, endpoint: Endpoint) -> String {
+        let (code, message) = self.code_and_message();
+        let mut summary = format!(
+            "{endpoint}: HTTP {} {code}: {message}",
+            self.status.as_u16()
+        );
+        if let Some(id) = &self.correlation_id {
+            summary.push_str(&format!(" [ININ-Correlation-Id {id}]"));
+        }
+        summary
+    }
+
+    /// The Genesys error body's code and message, or the body's first line if it is not one.
+    fn code_and_message(&self) -> (String, String) {
+        let parsed = serde_json::from_slice::<ErrorBody>(&self.body).unwrap_or_default();
+        let message = if parsed.message.is_empty() {
+            snippet(&self.body)
+        } else {
+            parsed.message
+        };
+        (parsed.code, message)
+    }
+
+    pub(crate) fn decode<T: DeserializeOwned>(&self, endpoint: Endpoint) -> Result<T> {
+        serde_json::from_slice(&self.body).map_err(|error| {
+            let content_type = match self.content_type.as_str() {
+                "" => "no Content-Type",
+                other => other,
+            };
+            let what = if self.body.iter().all(u8::is_ascii_whitespace) {
+                "an empty body"
+            } else if content_type.starts_with("text/html")
+                || self.body.trim_ascii_start().starts_with(b"<")
+            {
+                "an HTML page instead of JSON"
+            } else {
+                json_error_kind(&error)
+            };
+            Error::Decode {
+                endpoint,
+                detail: format!(
+                    "{what} in a {}-byte body ({content_type}): {error}",
+                    self.body.len()
+                ),
+                correlation_id: self.correlation_id.clone(),
+            }
+        })
+    }
+}
+
+/// The permission a 403's body says is missing: a `domain:entity:action` name among the
+/// values of its `messageParams` or, failing that, in its `message`.
+fn missing_permission(body: &[u8]) -> Option<String> {
+    let body: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let params = body["messageParams"].as_object().into_iter().flatten();
+    let texts = params
+        .filter_map(|(_, value)| value.as_str())
+        .chain(body["message"].as_str());
+    let is_permission = |word: &&str| {
+        let parts: Vec<&str> = word.split(':').collect();
+        parts.len() == 3
+            && parts.iter().all(|part| {
+                !part.is_empty()
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '_' || c == '-')
+            })
+    };
+    texts
+        .flat_map(|text| {
+            text.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, ':' | '*' | '_' | '-')))
+        })
+        .find(is_permission)
+        .map(str::to_owned)
+}
+
+/// A short name for what is wrong with a JSON body.
+pub(crate) fn json_error_kind(error: &serde_json::Error) -> &'static str {
+    match error.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "invalid JSON",
+        serde_json::error::Category::Data => "wrong fields, types or values",
+        serde_json::error::Category::Eof => "truncated JSON",
+    }
+}
+
+/// The first line of a body that is not a Genesys error, for the log.
+fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let line = text.lines().next().unwrap_or_default().trim();
+    let mut short: String = line.chars().take(160).collect();
+    if short.len() < line.len() {
+        short.push('…');
+    }
+    if short.is_empty() {
+        "(empty body)".into()
+    } else {
+        short
+    }
+}
+
+/// "a: b: c" from an error and its sources; reqwest's own Display says only the outer part.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::genesys::wire::AggregateResponse;
+
+    fn reply(status: u16, content_type: &str, body: &'static str) -> Reply {
+        Reply {
+            status: StatusCode::from_u16(status).unwrap(),
+            body: Bytes::from_static(body.as_bytes()),
+            correlation_id: Some("c0ffee".into()),
+            content_type: content_type.into(),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn a_403_names_the_permission_its_body_says_is_missing() {
+        let from_params = reply(
+            403,
+            "application/json",
+            r#"{"message": "You are missing the following permission(s): [{permissions}]", "code": "missing.permissions", "status": 403,
+                "messageParams": {"permissions": "routing:queue:view"}}"#,
+        );
+        let error = from_params.api_error(Endpoint::Aggregates).to_string();
+        assert!(
+            error.contains(
+                "grant the OAuth client's role the permission routing:queue:view in every division"
+            ),
+            "{error}"
+        );
+        assert!(error.contains("[ININ-Correlation-Id c0ffee]"), "{error}");
+
+        let from_message = reply(
+            403,
+            "application/json",
+            r#"{"message": "Unable to perform the requested action. You are missing the following permission(s): [analytics:conversationAggregate:view]", "code": "missing.permissions", "status": 403}"#,
+        );
+        assert!(matches!(
+            from_message.api_error(Endpoint::Aggregates),
+            Error::Api { permission: Some(p), .. } if p == "analytics:conversationAggregate:view"
+        ));
+
+        // Without a name in the body, the one the endpoint needs.
+        let silent = reply(403, "text/plain", "Forbidden");
+        let error = silent.api_error(Endpoint::Queues);
+        assert!(matches!(
+            error,
+            Error::Api {
+                permission: None,
+                ..
+            }
+        ));
+        assert!(
+            error
+                .to_string()
+                .contains("the permission routing:queue:view")
+        );
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds() {
+        assert_eq!(seconds("5"), Some(Duration::from_secs(5)));
+        assert_eq!(seconds(" 1.5 "), Some(Duration::from_millis(1500)));
+        assert_eq!(seconds("1e30"), Some(Duration::MAX));
+        assert_eq!(seconds("-1"), None);
+        assert_eq!(seconds("Wed, 21 Oct 2026 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn an_unreadable_body_is_described_by_what_it_is() {
+        let decode = |reply: Reply| {
+            reply
+                .decode::<AggregateResponse>(Endpoint::Aggregates)
+                .unwrap_err()
+                .to_string()
+        };
+        let empty = decode(reply(200, "application/json", ""));
+        assert!(
+            empty.starts_with(
+                "aggregates: unreadable response: an empty body in a 0-byte body (application/json)"
+            ),
+            "{empty}"
+        );
+        let html = decode(reply(
+            200,
+            "text/html",
+            "<html><body>Maintenance</body></html>",
+        ));
+        assert!(html.contains("an HTML page instead of JSON"), "{html}");
+        assert!(
+            !html.contains("Maintenance"),
+            "the body is not quoted: {html}"
+        );
+        let cut = decode(reply(200, "application/json", r#"{"results": [{"gro"#));
+        assert!(cut.contains("truncated JSON"), "{cut}");
+        assert!(cut.ends_with("[ININ-Correlation-Id c0ffee]"), "{cut}");
+    }
+
+    #[test]
+    fn the_failure_log_line_says_what_the_api_said_without_advice() {
+        let unavailable = reply(
+            503,
+            "application/json",
+            r#"{"message": "The service is currently unavailable", "code": "service.unavailable", "status": 503}"#,
+        );
+        assert_eq!(
+            unavailable.summary(Endpoint::Aggregates),
+            "aggregates: HTTP 503 service.unavailable: The service is currently unavailable [ININ-Correlation-Id c0ffee]"
+        );
+        let gateway = reply(
+            502,
+            "text/html",
+            "<html>\n<h1>502 Bad Gateway</h1>\n</html>",
+        );
+        assert_eq!(
+            gateway.summary(Endpoint::Token),
+            "token: HTTP 502 : <html> [ININ-Correlation-Id c0ffee]"
+        );
+    }
+}

@@ -1,0 +1,131 @@
+//! Requests to Genesys Cloud, by endpoint: how many went out, how many failed and why, the
+//! tokens they took, how many the retry policy repeated, and the rate-limit headroom left.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use super::registered;
+use crate::genesys::wire::Endpoint;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabel {
+    endpoint: &'static str,
+}
+
+impl EndpointLabel {
+    fn new(endpoint: Endpoint) -> EndpointLabel {
+        EndpointLabel {
+            endpoint: endpoint.as_str(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FailureLabels {
+    endpoint: &'static str,
+    reason: &'static str,
+}
+
+impl FailureLabels {
+    fn new(endpoint: Endpoint, reason: &'static str) -> FailureLabels {
+        FailureLabels {
+            endpoint: endpoint.as_str(),
+            reason,
+        }
+    }
+}
+
+/// Requests to Genesys Cloud: how many were sent, how many failed and why, and the tokens
+/// obtained.
+#[derive(Clone)]
+pub struct ApiMetrics {
+    requests: Family<EndpointLabel, Counter>,
+    failures: Family<FailureLabels, Counter>,
+    token_refreshes: Counter,
+}
+
+impl ApiMetrics {
+    pub(super) fn register(registry: &mut Registry) -> ApiMetrics {
+        ApiMetrics {
+            requests: registered(
+                registry,
+                "genesys_api_requests",
+                "HTTP requests sent to Genesys Cloud, by endpoint",
+            ),
+            failures: registered(
+                registry,
+                "genesys_api_failures",
+                "Genesys Cloud requests that failed, by endpoint and reason",
+            ),
+            token_refreshes: registered(
+                registry,
+                "genesys_token_refreshes",
+                "OAuth access tokens obtained",
+            ),
+        }
+    }
+
+    /// A request to `endpoint` is sent.
+    pub fn request(&self, endpoint: Endpoint) {
+        self.requests
+            .get_or_create(&EndpointLabel::new(endpoint))
+            .inc();
+    }
+
+    /// A request to `endpoint` failed; `reason` is one of the bounded label values of
+    /// [`crate::error::Error::reason`].
+    pub fn failed(&self, endpoint: Endpoint, reason: &'static str) {
+        self.failures
+            .get_or_create(&FailureLabels::new(endpoint, reason))
+            .inc();
+    }
+
+    /// An access token was obtained.
+    pub fn token_refreshed(&self) {
+        self.token_refreshes.inc();
+    }
+}
+
+/// What the retry policy does and what it goes by: requests repeated, and the rate-limit
+/// headroom whose end brings 429s. A group apart from [`ApiMetrics`] because the queue
+/// names' metrics come between the two in `/metrics`, and each group registers its
+/// families together.
+#[derive(Clone)]
+pub struct RetryMetrics {
+    retries: Family<FailureLabels, Counter>,
+    rate_limit_remaining: Family<EndpointLabel, Gauge>,
+}
+
+impl RetryMetrics {
+    pub(super) fn register(registry: &mut Registry) -> RetryMetrics {
+        RetryMetrics {
+            retries: registered(
+                registry,
+                "genesys_api_retries",
+                "Genesys Cloud requests repeated after a 429, a 5xx, a timeout or no answer, by endpoint and the reason of the failure before",
+            ),
+            rate_limit_remaining: registered(
+                registry,
+                "genesys_api_rate_limit_remaining",
+                "Requests left in the current rate-limit window, from the last answer's inin-ratelimit-allowed minus inin-ratelimit-count",
+            ),
+        }
+    }
+
+    /// A request to `endpoint` that failed for `reason` is sent again.
+    pub fn retried(&self, endpoint: Endpoint, reason: &'static str) {
+        self.retries
+            .get_or_create(&FailureLabels::new(endpoint, reason))
+            .inc();
+    }
+
+    /// An answer from `endpoint` said how many requests are left in the rate-limit window.
+    pub fn rate_limit_remaining(&self, endpoint: Endpoint, remaining: i64) {
+        self.rate_limit_remaining
+            .get_or_create(&EndpointLabel::new(endpoint))
+            .set(remaining);
+    }
+}

@@ -1,0 +1,167 @@
+//! Each query's polls: whether its data is up, which interval it covers, what the last
+//! poll cost and how many series it published.
+
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+
+use jiff::Timestamp;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use super::registered;
+use crate::schedule::Interval;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueryLabel {
+    query: String,
+}
+
+impl QueryLabel {
+    fn new(query: &str) -> QueryLabel {
+        QueryLabel {
+            query: query.to_owned(),
+        }
+    }
+}
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// The poll metrics, by query.
+#[derive(Clone)]
+pub struct PollMetrics {
+    up: Family<QueryLabel, Gauge>,
+    last_success: Family<QueryLabel, FloatGauge>,
+    interval_start: Family<QueryLabel, FloatGauge>,
+    interval_end: Family<QueryLabel, FloatGauge>,
+    duration: Family<QueryLabel, FloatGauge>,
+    failures: Family<QueryLabel, Counter>,
+    skipped_buckets: Family<QueryLabel, Counter>,
+    series: Family<QueryLabel, Gauge>,
+}
+
+impl PollMetrics {
+    /// Registers the poll metrics, with `genesys_up` at 0 for each of `queries` until its
+    /// first successful poll.
+    pub(super) fn register<'a>(
+        registry: &mut Registry,
+        queries: impl IntoIterator<Item = &'a str>,
+    ) -> PollMetrics {
+        let metrics = PollMetrics {
+            up: registered(
+                registry,
+                "genesys_up",
+                "1 if the query's last poll succeeded, 0 if it failed or has not run yet",
+            ),
+            last_success: registered(
+                registry,
+                "genesys_last_success_timestamp_seconds",
+                "When the query last published data, as a Unix time",
+            ),
+            interval_start: registered(
+                registry,
+                "genesys_interval_start_timestamp_seconds",
+                "Start of the interval whose data is published, as a Unix time",
+            ),
+            interval_end: registered(
+                registry,
+                "genesys_interval_end_timestamp_seconds",
+                "End (exclusive) of the interval whose data is published, as a Unix time",
+            ),
+            duration: registered(
+                registry,
+                "genesys_poll_duration_seconds",
+                "How long the query's last poll took, from request to published snapshot",
+            ),
+            failures: registered(
+                registry,
+                "genesys_poll_failures",
+                "Polls that failed and left the previous data in place",
+            ),
+            skipped_buckets: registered(
+                registry,
+                "genesys_skipped_buckets",
+                "Buckets that completed while polls were failing and were never published",
+            ),
+            series: registered(
+                registry,
+                "genesys_series",
+                "Series the query's last successful poll published",
+            ),
+        };
+        for query in queries {
+            metrics.up(query, false);
+        }
+        metrics
+    }
+
+    /// Times a poll of `query`: `genesys_poll_duration_seconds` is set when the timer is
+    /// dropped.
+    #[must_use = "the poll is timed until the timer is dropped"]
+    pub fn timer(&self, query: &str) -> PollTimer {
+        PollTimer {
+            duration: self.duration.clone(),
+            query: QueryLabel::new(query),
+            started: Instant::now(),
+        }
+    }
+
+    /// A poll of `query` published `series` series for `window` at `at`.
+    pub fn succeeded(&self, query: &str, window: Interval, series: usize, at: Timestamp) {
+        let label = QueryLabel::new(query);
+        self.last_success
+            .get_or_create(&label)
+            .set(at.as_millisecond() as f64 / 1000.0);
+        self.interval_start
+            .get_or_create(&label)
+            .set(window.start.as_second() as f64);
+        self.interval_end
+            .get_or_create(&label)
+            .set(window.end.as_second() as f64);
+        self.series.get_or_create(&label).set(series as i64);
+    }
+
+    /// A poll of `query` failed; its previous data stays.
+    pub fn failed(&self, query: &str) {
+        self.failures.get_or_create(&QueryLabel::new(query)).inc();
+    }
+
+    /// `buckets` buckets of `query` completed while its polls failed and will never be
+    /// published.
+    pub fn skipped(&self, query: &str, buckets: u64) {
+        self.skipped_buckets
+            .get_or_create(&QueryLabel::new(query))
+            .inc_by(buckets);
+    }
+
+    /// Whether `query`'s data is up: its last poll succeeded and requests go out.
+    pub fn up(&self, query: &str, up: bool) {
+        self.up
+            .get_or_create(&QueryLabel::new(query))
+            .set(i64::from(up));
+    }
+
+    /// `query`'s data passed its maximum age and is no longer served.
+    pub fn expired(&self, query: &str) {
+        self.series.get_or_create(&QueryLabel::new(query)).set(0);
+    }
+}
+
+/// Sets `genesys_poll_duration_seconds` to the time since it was made, when dropped.
+pub struct PollTimer {
+    duration: Family<QueryLabel, FloatGauge>,
+    query: QueryLabel,
+    started: Instant,
+}
+
+impl Drop for PollTimer {
+    fn drop(&mut self) {
+        // The series is made here, not with the timer, so that a first poll still under
+        // way has none rather than a 0.
+        self.duration
+            .get_or_create(&self.query)
+            .set(self.started.elapsed().as_secs_f64());
+    }
+}
