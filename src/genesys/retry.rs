@@ -18,10 +18,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
+use reqwest::StatusCode;
 use tokio::time::Instant;
 
 use super::breaker::Breaker;
-use super::transport::Reply;
 use super::wire::Endpoint;
 use crate::error::{Error, Result, status_reason};
 use crate::metrics::{ApiMetrics, Metrics, RetryMetrics};
@@ -59,6 +59,16 @@ impl Default for RetrySettings {
     }
 }
 
+/// What the policy reads of an HTTP answer. The transport's reply is one; the trait keeps
+/// this module from depending on the transport that depends on it.
+pub(crate) trait Answer {
+    fn status(&self) -> StatusCode;
+    /// A 429's `Retry-After`.
+    fn retry_after(&self) -> Option<Duration>;
+    /// What the answer said, without advice, for the log line of a failed attempt.
+    fn summary(&self, endpoint: Endpoint) -> String;
+}
+
 /// What an attempt's outcome calls for.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Verdict {
@@ -71,12 +81,12 @@ enum Verdict {
     Unavailable,
 }
 
-fn verdict(outcome: &Result<Reply>) -> Verdict {
+fn verdict(outcome: &Result<impl Answer>) -> Verdict {
     match outcome {
         Err(Error::Transport { .. }) => Verdict::Unavailable,
         Err(_) => Verdict::Final,
-        Ok(reply) => match reply.status.as_u16() {
-            429 => Verdict::RateLimited(reply.retry_after),
+        Ok(reply) => match reply.status().as_u16() {
+            429 => Verdict::RateLimited(reply.retry_after()),
             // Not Implemented will not become implemented by asking again.
             501 => Verdict::Final,
             500..=599 => Verdict::Unavailable,
@@ -86,17 +96,17 @@ fn verdict(outcome: &Result<Reply>) -> Verdict {
 }
 
 /// The outcomes the circuit breaker counts: the API is down or unreachable.
-fn is_outage(outcome: &Result<Reply>) -> bool {
+fn is_outage(outcome: &Result<impl Answer>) -> bool {
     match outcome {
         Err(Error::Transport { .. }) => true,
         Err(_) => false,
-        Ok(reply) => matches!(reply.status.as_u16(), 503 | 504),
+        Ok(reply) => matches!(reply.status().as_u16(), 503 | 504),
     }
 }
 
 /// An attempt worth repeating, and why.
-struct Repeatable {
-    outcome: Result<Reply>,
+struct Repeatable<A> {
+    outcome: Result<A>,
     verdict: Verdict,
 }
 
@@ -123,10 +133,11 @@ impl Retrier {
 
     /// Runs `attempt` until its outcome is final or the policy gives up, and returns the
     /// last outcome: a reply (of any status) or the error of a request without an answer.
-    pub(crate) async fn send<F, Fut>(&self, endpoint: Endpoint, mut attempt: F) -> Result<Reply>
+    pub(crate) async fn send<A, F, Fut>(&self, endpoint: Endpoint, mut attempt: F) -> Result<A>
     where
+        A: Answer,
         F: FnMut() -> Fut,
-        Fut: Future<Output = Result<Reply>>,
+        Fut: Future<Output = Result<A>>,
     {
         let mut waited = self.wait_out_rate_limit(endpoint).await?;
         let backoff = ExponentialBuilder::default()
@@ -232,11 +243,16 @@ impl Retrier {
 
     /// Counts and logs a failed request, with the wait before the next attempt if there is
     /// one. Successes and requests that were not sent are not failed requests.
-    fn report(&self, endpoint: Endpoint, outcome: &Result<Reply>, retry_in: Option<Duration>) {
+    fn report(
+        &self,
+        endpoint: Endpoint,
+        outcome: &Result<impl Answer>,
+        retry_in: Option<Duration>,
+    ) {
         let (reason, what) = match outcome {
-            Ok(reply) if reply.status.is_success() => return,
+            Ok(reply) if reply.status().is_success() => return,
             Ok(reply) => (
-                status_reason(reply.status.as_u16()),
+                status_reason(reply.status().as_u16()),
                 reply.summary(endpoint),
             ),
             Err(error @ Error::Transport { .. }) => (error.reason(), error.to_string()),
@@ -266,10 +282,10 @@ impl Retrier {
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
-    use reqwest::StatusCode;
 
     use super::*;
     use crate::genesys::breaker::BreakerSettings;
+    use crate::genesys::transport::Reply;
 
     /// What the fake API answers to one attempt.
     #[derive(Clone, Copy)]

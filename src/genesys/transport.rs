@@ -8,7 +8,7 @@ use bytes::Bytes;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
-use super::retry::Retrier;
+use super::retry::{Answer, Retrier};
 use super::wire::{Endpoint, ErrorBody};
 use crate::error::{Error, Result};
 use crate::metrics::{ApiMetrics, Metrics, RetryMetrics};
@@ -123,6 +123,29 @@ fn seconds(value: &str) -> Option<Duration> {
     (seconds >= 0.0).then(|| Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
 }
 
+impl Answer for Reply {
+    fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// "aggregates: HTTP 503 service.unavailable: ... [ININ-Correlation-Id ...]".
+    fn summary(&self, endpoint: Endpoint) -> String {
+        let (code, message) = self.code_and_message();
+        let mut summary = format!(
+            "{endpoint}: HTTP {} {code}: {message}",
+            self.status.as_u16()
+        );
+        if let Some(id) = &self.correlation_id {
+            summary.push_str(&format!(" [ININ-Correlation-Id {id}]"));
+        }
+        summary
+    }
+}
+
 impl Reply {
     /// The error that a non-2xx answer stands for, from the Genesys error body if it has one.
     pub(crate) fn api_error(&self, endpoint: Endpoint) -> Error {
@@ -138,20 +161,6 @@ impl Reply {
             permission,
             correlation_id: self.correlation_id.clone(),
         }
-    }
-
-    /// "aggregates: HTTP 503 service.unavailable: ... [ININ-Correlation-Id ...]": what
-    /// the answer said, without advice, for the log line of each failed attempt.
-    pub(crate) fn summary(&self, endpoint: Endpoint) -> String {
-        let (code, message) = self.code_and_message();
-        let mut summary = format!(
-            "{endpoint}: HTTP {} {code}: {message}",
-            self.status.as_u16()
-        );
-        if let Some(id) = &self.correlation_id {
-            summary.push_str(&format!(" [ININ-Correlation-Id {id}]"));
-        }
-        summary
     }
 
     /// The Genesys error body's code and message, or the body's first line if it is not one.
