@@ -9,15 +9,14 @@ use jiff::{Span, Timestamp};
 
 use super::filter::Filter;
 use super::org::Org;
-use super::random::{fnv1a, uuid_from};
+use super::protocol::bad_request;
 use super::tally::Tally;
 use super::traffic::{Atom, atoms};
 use crate::genesys::catalogue::{is_dimension, metric_kind};
-use crate::schedule::Interval;
 use crate::genesys::wire::{
-    AggregateGroup, AggregateResponse, AggregationQuery, ErrorBody, ErrorDetail, IntervalData,
-    MetricEntry,
+    AggregateGroup, AggregateResponse, AggregationQuery, ErrorBody, IntervalData, MetricEntry,
 };
+use crate::schedule::Interval;
 
 /// The real API's longest interval is not documented; a month keeps the simulator's work
 /// (and a runaway demo query) bounded.
@@ -29,21 +28,6 @@ pub const MAX_SLOT_EVALUATIONS: u64 = 50_000_000;
 /// Groups × buckets one response may hold before the simulator answers, like the real API
 /// does for huge result sets, `400 response.entity.too.large`.
 pub const MAX_RESULT_CELLS: u64 = 200_000;
-
-/// A 400 answer in the real error shape, with a details entry naming the field.
-pub(super) fn bad_request(code: &str, field: &str, message: String) -> ErrorBody {
-    ErrorBody {
-        // Pure code has no per-request randomness; the server replaces this with a fresh id.
-        context_id: Some(uuid_from(fnv1a(&[message.as_bytes()]))),
-        message,
-        code: code.to_string(),
-        status: 400,
-        details: vec![ErrorDetail {
-            error_code: Some(code.to_string()),
-            field_name: Some(field.to_string()),
-        }],
-    }
-}
 
 /// Accepts `PTnM`, `PTnH`, `PnD`, `PnW` and `PnM` with n ≥ 1.
 fn parse_granularity(granularity: &str) -> Result<Span, ErrorBody> {

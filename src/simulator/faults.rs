@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::Simulator;
-use super::server::{API_PREFIX, JsonBody, drop_connection, error_response};
+use super::protocol::{API_PREFIX, JsonBody, drop_connection, error_response};
 use crate::genesys::wire::ErrorBody;
 use crate::genesys::wire::QUEUES_PATH;
 

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::answer::bad_request;
+use super::protocol::bad_request;
 use super::traffic::Atom;
 use crate::genesys::catalogue::is_dimension;
 use crate::genesys::wire::ErrorBody;

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::Simulator;
-use super::server::{JsonBody, Params};
+use super::protocol::{JsonBody, Params};
 use crate::genesys::wire::{
     AggregateGroup, AggregationQuery, JobResultsPage, JobState, JobStatus, JobSubmitted,
 };

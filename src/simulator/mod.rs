@@ -19,6 +19,7 @@ mod filter;
 mod jobs;
 mod oauth;
 mod org;
+mod protocol;
 mod query;
 mod queues;
 mod random;

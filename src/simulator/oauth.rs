@@ -16,7 +16,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::server::unreadable_body;
+use super::protocol::unreadable_body;
 use super::{Simulator, random};
 use crate::genesys::wire::{OAuthError, TokenResponse};
 
@@ -225,8 +225,8 @@ mod tests {
 
     use super::super::testing::{basic, bearer, call, request};
     use super::*;
-    use crate::genesys::wire::TOKEN_PATH;
     use crate::genesys::wire::QUEUES_PATH;
+    use crate::genesys::wire::TOKEN_PATH;
     use crate::simulator::{RequestCounts, SimulatorConfig};
 
     #[tokio::test]

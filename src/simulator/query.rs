@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::server::{JsonBody, error_response};
+use super::protocol::{JsonBody, error_response};
 use super::{Simulator, aggregate};
 use crate::genesys::wire::{AggregateResponse, AggregationQuery};
 

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::server::Params;
+use super::protocol::Params;
 use super::{SimQueue, Simulator};
 use crate::genesys::wire::{QUEUES_PATH, Queue, QueuePage};
 

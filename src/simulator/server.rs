@@ -4,35 +4,27 @@
 
 use std::sync::atomic::Ordering;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Query, Request, State};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::handler::Handler;
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
-use axum::{Json, Router};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use super::{Simulator, faults, jobs, oauth, query, queues, random};
-use crate::genesys::wire::{JOBS_PATH, QUERY_PATH};
-use crate::genesys::wire::TOKEN_PATH;
-use crate::genesys::wire::{ErrorBody, ErrorDetail};
+use super::protocol::{API_PREFIX, DropConnection};
+use super::{Simulator, faults, jobs, oauth, query, queues};
 use crate::genesys::wire::QUEUES_PATH;
+use crate::genesys::wire::TOKEN_PATH;
+use crate::genesys::wire::{JOBS_PATH, QUERY_PATH};
 
 /// Request bodies larger than this get a 413, as the real API does for oversized requests.
 const MAX_BODY_BYTES: usize = 1 << 20;
-
-/// Where the API's paths start: below it a request needs a bearer token and counts against
-/// the rate limit.
-pub(super) const API_PREFIX: &str = "/api/v2/";
 
 impl Simulator {
     /// Serves until `shutdown` is cancelled.
@@ -113,41 +105,6 @@ impl Simulator {
         }
         None
     }
-
-    pub(super) fn context_id(&self) -> String {
-        random::uuid_from(self.state.seed ^ random::mix(self.next_serial()))
-    }
-
-    /// The real API's error body.
-    pub(super) fn error(&self, status: StatusCode, code: &str, message: &str) -> Response {
-        error_response(ErrorBody {
-            message: message.to_string(),
-            code: code.to_string(),
-            status: status.as_u16(),
-            context_id: Some(self.context_id()),
-            details: Vec::new(),
-        })
-    }
-
-    /// The real API's error body, naming the field at fault.
-    pub(super) fn error_with_field(
-        &self,
-        status: StatusCode,
-        code: &str,
-        message: &str,
-        field: &str,
-    ) -> Response {
-        error_response(ErrorBody {
-            message: message.to_string(),
-            code: code.to_string(),
-            status: status.as_u16(),
-            context_id: Some(self.context_id()),
-            details: vec![ErrorDetail {
-                error_code: Some(code.to_string()),
-                field_name: Some(field.to_string()),
-            }],
-        })
-    }
 }
 
 /// What every request meets: [`Simulator::intercept`] before its endpoint, then the
@@ -195,96 +152,6 @@ async fn not_found(State(sim): State<Simulator>, uri: Uri) -> Response {
     )
 }
 
-/// An error body, answered with its own status.
-pub(super) fn error_response(body: ErrorBody) -> Response {
-    let status = StatusCode::from_u16(body.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, Json(body)).into_response()
-}
-
-/// The answer to a body that could not be read: 413 when it is over [`MAX_BODY_BYTES`].
-pub(super) fn unreadable_body(rejection: BytesRejection) -> Response {
-    let (status, code, message) = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "request.entity.too.large",
-            "The request body is too large",
-        )
-    } else {
-        (
-            StatusCode::BAD_REQUEST,
-            "bad.request",
-            "The request body could not be read",
-        )
-    };
-    error_response(ErrorBody {
-        message: message.to_string(),
-        code: code.to_string(),
-        status: status.as_u16(),
-        ..ErrorBody::default()
-    })
-}
-
-/// A request body read as JSON, whatever its content type: the simulator never asked for
-/// one (the README's `curl -d` example sends a form type). A body that cannot be read is
-/// answered here; JSON that does not fit is left to the endpoint, whose answer differs, as
-/// serde's message (with the path to the field at fault) without axum's preamble.
-pub(super) struct JsonBody<T>(pub Result<T, String>);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
-    type Rejection = Response;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
-        let body = Bytes::from_request(request, state)
-            .await
-            .map_err(unreadable_body)?;
-        let value = Json::from_bytes(&body).map(|Json(value)| value);
-        Ok(JsonBody(value.map_err(|rejection| {
-            std::error::Error::source(&rejection)
-                .map_or_else(|| rejection.body_text(), ToString::to_string)
-        })))
-    }
-}
-
-/// The query string, as axum's `Query` reads it, refused with the real API's 400 body
-/// rather than axum's plain text.
-pub(super) struct Params<T>(pub T);
-
-impl<T: DeserializeOwned> FromRequestParts<Simulator> for Params<T> {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, sim: &Simulator) -> Result<Self, Response> {
-        match Query::from_request_parts(parts, sim).await {
-            Ok(Query(params)) => Ok(Params(params)),
-            Err(rejection) => Err(sim.error(
-                StatusCode::BAD_REQUEST,
-                "bad.request",
-                &rejection.body_text(),
-            )),
-        }
-    }
-}
-
-/// Marks a response that must not be sent: the connection is closed without an answer
-/// instead, as when a peer resets it. [`Simulator::serve`] turns it into the error that
-/// makes hyper do so.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct DropConnection;
-
-impl std::fmt::Display for DropConnection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("connection dropped without an answer, on purpose")
-    }
-}
-
-impl std::error::Error for DropConnection {}
-
-/// A response that closes the connection instead of being sent.
-pub(super) fn drop_connection() -> Response {
-    let mut response = Response::default();
-    response.extensions_mut().insert(DropConnection);
-    response
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -293,8 +160,8 @@ mod tests {
 
     use super::super::testing::{basic, bearer, call, request};
     use super::*;
-    use crate::genesys::wire::{OAuthError, TokenResponse};
     use crate::genesys::wire::QueuePage;
+    use crate::genesys::wire::{ErrorBody, OAuthError, TokenResponse};
     use crate::simulator::{RequestCounts, SimulatorConfig, aggregate};
 
     #[tokio::test]
