@@ -2,36 +2,61 @@
 //!
 //! # Layout
 //!
-//! Data flows down this list, never back up:
+//! The modules from the leaves up: each uses only those listed before it, so data and
+//! dependencies flow one way (`tests/layering.rs` keeps this true, and checks that no two
+//! modules need each other). Main's binary only parses the command line and calls [`cli`].
 //!
-//! - [`config`]: the TOML file and environment layered with figment, checked into
-//!   [`config::Settings`]; every default lives there.
-//! - [`genesys`]: the Genesys Cloud wire format. [`genesys::region`] turns a region into
-//!   URLs, [`genesys::auth`] caches the client-credentials token, [`genesys::client`]
-//!   makes the API calls and [`genesys::transport`] sends them and turns answers into
-//!   [`error::Error`]s, every one of them under the retry policy of [`genesys::retry`] and
-//!   the circuit breaker of [`genesys::breaker`]; [`genesys::wire`] holds the request and
-//!   response types, [`genesys::catalogue`] the metric catalogue, [`genesys::queues`]
-//!   reads the queue list, and [`genesys::jobs`] runs a query as an asynchronous job when
-//!   its answer is too large for the synchronous one.
-//! - [`schedule`]: bucket arithmetic (which window is the latest completed one, and when
-//!   it is due) over an injected [`schedule::Clock`].
-//! - [`poller`]: one loop per query that polls each due window and hands the answer on.
-//! - [`exposition`]: flattens an answer into gauges by the naming rules, and renders every
-//!   query's latest gauges plus the self-metrics once per poll (and again when data
-//!   passes its maximum age or the circuit breaker changes state).
-//! - [`metrics`]: the exporter's own metrics, in one process-long registry, grouped by
-//!   concern; the client, the breaker, the pollers and the publisher say what happened
-//!   through each group's methods.
-//! - [`server`]: `/metrics`, `/`, `/healthz` and `/readyz`, on [`http`], the hyper 1
-//!   serving loop shared with the simulator.
-//! - [`report`]: the one-shot report: the same client and naming over any range, as
-//!   JSON, CSV or a table.
-//! - [`queue_names`]: queue names for queue IDs, refreshed on a timer.
-//! - [`exporter`]: wires the above together and runs until cancelled.
-//! - [`simulator`]: a fake Genesys Cloud for `--demo` and the tests, with switchable
-//!   faults ([`simulator::faults`]) for the resilience tests.
+//! - [`schedule`]: bucket arithmetic (which bucket is the latest completed one, and when
+//!   it is due), the [`schedule::Interval`] type that reads and writes the API's
+//!   `start/end`, and the injected [`schedule::Clock`].
+//! - [`genesys::catalogue`]: the metric catalogue and the groupBy dimensions.
+//! - [`genesys::wire`]: every request and response body of the Genesys Cloud API as serde
+//!   types, the paths they travel on, and the [`genesys::wire::Endpoint`] names; a leaf
+//!   that the client and the simulator both build on.
 //! - [`error`]: the one error type, with a bounded `reason` for metric labels.
+//! - [`metrics`]: the exporter's own metrics, in one process-long registry, grouped by
+//!   concern (poll, API and retries, circuit breaker, queue names, process); the client,
+//!   the breaker, the pollers and the publisher say what happened through each group's
+//!   methods, so it sits below all of them.
+//! - [`genesys`]: the Genesys Cloud client, in the layers below.
+//! - [`genesys::region`]: a region's name or domain turned into the API and login URLs.
+//! - [`genesys::breaker`]: the circuit breaker, which publishes its state on a watch
+//!   channel.
+//! - [`genesys::retry`]: the one retry policy (429 Retry-After, backoff on 5xx), every
+//!   attempt through the breaker.
+//! - [`genesys::transport`]: sends a request under the retry policy and reads the whole
+//!   answer, and what an error answer says.
+//! - [`genesys::auth`]: the client-credentials token, cached until shortly before it
+//!   expires.
+//! - [`genesys::client`]: the API calls, with a token, renewed once on a 401.
+//! - [`genesys::jobs`], [`genesys::queues`]: an aggregates query run as an asynchronous job
+//!   when its answer is too large for the synchronous one; the paged queue list.
+//! - [`config`]: the TOML file and environment layered with figment
+//!   ([`config::load`](config)), checked into [`config::Settings`]; it reads the client's
+//!   defaults from the types that own them.
+//! - [`queue_names`]: queue names for queue IDs, refreshed on a timer.
+//! - [`exposition`]: flattens an answer into gauges by the naming rules, and renders every
+//!   query's latest gauges plus the self-metrics once per poll (and again when data passes
+//!   its maximum age or the circuit breaker changes state).
+//! - [`poller`]: one loop per query that polls each due bucket and publishes the answer.
+//! - [`report`]: the one-shot report: the same client and naming over any range, as JSON,
+//!   CSV or a table.
+//! - [`http`]: the hyper 1 serving loop: connections, timeouts, graceful drain.
+//! - [`server`]: `/metrics`, `/`, `/healthz` and `/readyz`. It stays on hyper rather than
+//!   a router: a `/metrics` body is two shared parts sent with one vectored write.
+//! - [`simulator`]: a fake Genesys Cloud on an axum router, for `--demo` and the tests,
+//!   with switchable faults ([`simulator::faults`]). It uses only the wire types and the
+//!   serving loop, beside the exporter rather than in it.
+//! - [`exporter`]: wires the pollers, the publisher and the server together and runs until
+//!   cancelled.
+//! - [`cli`]: the command line: the exporter (with `--demo`, the simulator in this
+//!   process), the report and the simulator on its own.
+//!
+//! Where this differs from the layout `DESIGN.md` suggests: [`metrics`] sits below
+//! [`genesys`], since the client and the breaker count through it; [`genesys::catalogue`]
+//! is a leaf of its own beside [`genesys::wire`]; [`queue_names`] is a module of its own
+//! between [`config`] and [`exposition`], whose publisher puts the names on the series;
+//! and [`report`] and [`poller`] are peers, listed in that order.
 
 pub mod cli;
 pub mod config;

@@ -7,6 +7,7 @@ mod cli;
 mod compression;
 mod deploy;
 mod faults;
+mod layering;
 mod metrics_values;
 mod poll_memory;
 mod prometheus_e2e;
