@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 
-use crate::util::required_tool;
+use crate::util::{required_tool, temp_dir, write_file};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -115,33 +115,6 @@ fn every_yaml_file_parses() {
 }
 
 // -- The exporter's configuration, as each deployment gives it ---------------------------
-
-/// A temporary directory for the files a deployment would mount; removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!(
-            "genesys-exporter-{}-deploy-{name}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn file(&self, name: &str, text: &str) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path.to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Checks that each GENESYS_* variable is one the exporter reads, then runs
 /// `genesys-exporter ARGS --check-config` with exactly `env` (none inherited) and
@@ -368,7 +341,7 @@ fn the_kubernetes_deployment_configures_the_exporter_and_probes_it() {
         );
     }
     // The files: the ConfigMap's keys, where the container mounts them.
-    let scratch = Scratch::new("kubernetes");
+    let scratch = temp_dir();
     let mut files = BTreeMap::new();
     for mount in container["volumeMounts"].as_sequence().unwrap() {
         let volume = pod["volumes"]
@@ -382,7 +355,9 @@ fn the_kubernetes_deployment_configures_the_exporter_and_probes_it() {
             let key = str_of(key, "data");
             files.insert(
                 format!("{}/{key}", str_of(&mount["mountPath"], "mountPath")),
-                scratch.file(key, str_of(text, "data")),
+                write_file(&scratch, key, str_of(text, "data"))
+                    .to_string_lossy()
+                    .into_owned(),
             );
         }
     }
@@ -397,7 +372,7 @@ fn the_kubernetes_deployment_configures_the_exporter_and_probes_it() {
         .collect();
     assert!(
         args.iter()
-            .any(|a| a.starts_with(&*scratch.0.to_string_lossy()))
+            .any(|a| a.starts_with(&*scratch.path().to_string_lossy()))
     );
     let log = check_config("deploy/kubernetes/deployment.yaml", &args, &env);
     assert!(log.contains("1 queries (default)"), "{log}");
@@ -498,11 +473,11 @@ fn the_systemd_unit_runs_the_exporter_with_a_valid_configuration() {
 
     // Replay ExecStart: the config file is the example the comment says to install, and
     // %d (the credentials directory) holds the secret that LoadCredential names.
-    let scratch = Scratch::new("systemd");
-    let credentials = scratch.0.to_string_lossy().into_owned();
+    let scratch = temp_dir();
+    let credentials = scratch.path().to_string_lossy().into_owned();
     let (credential, source) = get("Service", "LoadCredential")[0].split_once(':').unwrap();
     assert_eq!(source, "/etc/genesys-exporter/client_secret");
-    scratch.file(credential, "s3cret\n");
+    write_file(&scratch, credential, "s3cret\n");
     assert!(text.contains("deploy/config.example.toml /etc/genesys-exporter/genesys.toml"));
     let files = BTreeMap::from([(
         "/etc/genesys-exporter/genesys.toml",
@@ -537,7 +512,8 @@ fn the_systemd_unit_runs_the_exporter_with_a_valid_configuration() {
         eprintln!("systemd-analyze not found: {UNIT} checked by parsing only");
         return;
     }
-    let copy = scratch.file(
+    let copy = write_file(
+        &scratch,
         "genesys-exporter.service",
         &text.replace(
             "/usr/local/bin/genesys-exporter",
@@ -545,7 +521,8 @@ fn the_systemd_unit_runs_the_exporter_with_a_valid_configuration() {
         ),
     );
     let output = Command::new("systemd-analyze")
-        .args(["verify", &copy])
+        .arg("verify")
+        .arg(&copy)
         .output()
         .unwrap();
     let said = format!(

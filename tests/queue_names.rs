@@ -5,8 +5,8 @@ use std::time::Duration;
 use genesys_exporter::simulator::{Org, SimulatorConfig};
 
 use crate::util::{
-    Process, Samples, config_for, start_exporter, start_simulator, temp_file, value,
-    wait_for_metrics,
+    Process, Samples, config_for, start_exporter, start_simulator, temp_dir, value,
+    wait_for_metrics, write_file,
 };
 use genesys_exporter::schedule::Clock;
 
@@ -99,7 +99,9 @@ async fn a_renamed_queue_changes_its_label_and_a_deleted_one_keeps_its_name() {
 async fn without_routing_queue_view_it_exports_ids_and_warns_once() {
     let sim = start_simulator(SimulatorConfig::default()).await;
     sim.simulator.forbid_queue_list(true);
-    let config = temp_file(
+    let dir = temp_dir();
+    let config = write_file(
+        &dir,
         "forbidden.toml",
         &format!(
             "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\nqueue_names_refresh = \"100ms\"\n",
@@ -117,7 +119,6 @@ async fn without_routing_queue_view_it_exports_ids_and_warns_once() {
         value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
     })
     .await;
-    std::fs::remove_file(&config).unwrap();
     assert_eq!(value(&samples, "genesys_queue_names_up", &[]), Some(0.0));
     let labelled = samples
         .keys()

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use genesys_exporter::config::{Config, QueryConfig, Settings};
 use genesys_exporter::schedule::Clock;
 use genesys_exporter::simulator::{Simulator, SimulatorConfig};
+use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -272,10 +274,19 @@ impl Drop for Process {
     }
 }
 
-/// Writes `text` to a fresh file in the temp directory and returns its path.
-pub fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("genesys-exporter-{}-{name}", std::process::id()));
-    std::fs::write(&path, text).unwrap();
+/// A fresh directory of the test's own, removed with all it holds when dropped: keep it
+/// as long as the test, or a process it started, reads from it.
+pub fn temp_dir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("genesys-exporter-test-")
+        .tempdir()
+        .expect("a temporary directory")
+}
+
+/// Writes `text` to the file `name` in `dir` and returns its path.
+pub fn write_file(dir: &TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     path
 }
 
