@@ -5,25 +5,16 @@
 //! checked by reading them.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use genesys_exporter::config::{DEFAULT_LISTEN, SHORT_ENV_KEYS};
 use serde::Deserialize;
-use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 
-use crate::util::{required_tool, temp_dir, write_file};
-
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-fn path(relative: &str) -> PathBuf {
-    Path::new(ROOT).join(relative)
-}
-
-fn read(relative: &str) -> String {
-    std::fs::read_to_string(path(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
-}
+use crate::util::{
+    ROOT, dashboards, files_under, panels, path, read, required_tool, temp_dir, write_file,
+};
 
 /// Every document of a YAML file.
 fn yaml_documents(relative: &str) -> Vec<Yaml> {
@@ -43,59 +34,6 @@ fn str_of<'a>(value: &'a Yaml, what: &str) -> &'a str {
     value
         .as_str()
         .unwrap_or_else(|| panic!("{what}: not a string: {value:?}"))
-}
-
-/// The files under `dir` whose names end with one of `extensions`, relative to the root.
-fn files_under(dir: &str, extensions: &[&str]) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut pending = vec![path(dir)];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if extensions
-                .iter()
-                .any(|e| path.to_string_lossy().ends_with(e))
-            {
-                let relative = path.strip_prefix(ROOT).unwrap();
-                found.push(relative.to_string_lossy().into_owned());
-            }
-        }
-    }
-    found.sort();
-    found
-}
-
-/// The dashboards in grafana/dashboards, by file name.
-pub fn dashboards() -> Vec<(String, Json)> {
-    let boards: Vec<(String, Json)> = files_under("grafana/dashboards", &[".json"])
-        .into_iter()
-        .map(|file| {
-            let board =
-                serde_json::from_str(&read(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-            let name = Path::new(&file)
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            (name, board)
-        })
-        .collect();
-    assert_eq!(boards.len(), 3, "three dashboards in grafana/dashboards");
-    boards
-}
-
-/// Every panel, including those inside collapsed rows.
-pub fn panels(board: &Json) -> Vec<&Json> {
-    let mut all = Vec::new();
-    for panel in board["panels"].as_array().unwrap() {
-        all.push(panel);
-        if let Some(inner) = panel["panels"].as_array() {
-            all.extend(inner);
-        }
-    }
-    all
 }
 
 #[test]

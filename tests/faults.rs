@@ -13,11 +13,10 @@ use genesys_exporter::simulator::Malformed;
 use jiff::Timestamp;
 use serde_json::json;
 
-use crate::metrics_values::expected_samples;
 use crate::util::{
-    BUCKET, DEFAULT, Samples, aggregates, clear_faults, conversation, fast_settings, get,
-    interval_end, of, scrape, set_fault, start_exporter_with, start_fast_afternoon,
-    start_simulator, wait_for_metrics,
+    BUCKET, DEFAULT, Samples, aggregates, clear_faults, conversation, expected_samples,
+    fast_settings, get, interval_end, of, scrape, set_fault, start_exporter_with,
+    start_fast_afternoon, start_simulator, wait_for_metrics,
 };
 
 const FAILURES: &str = "genesys_api_failures_total";

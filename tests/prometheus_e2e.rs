@@ -22,11 +22,9 @@ use jiff::Timestamp;
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 
-use crate::deploy::{dashboards, panels};
-use crate::promtool::promtool;
 use crate::util::{
-    Process, get, published_window, required_tool, start_simulator, temp_dir, value,
-    wait_for_metrics, write_file,
+    Process, dashboards, get, panels, promtool, published_window, required_tool, start_simulator,
+    temp_dir, value, wait_for_metrics, write_file,
 };
 
 const PROMETHEUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus");

@@ -2,14 +2,17 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use genesys_exporter::config::{Config, QueryConfig, Settings};
+use genesys_exporter::config::{Config, DEFAULT_METRICS, QueryConfig, Settings};
+use genesys_exporter::genesys::aggregates::AggregationQuery;
 use genesys_exporter::schedule::Clock;
-use genesys_exporter::simulator::{Simulator, SimulatorConfig};
+use genesys_exporter::simulator::{Org, Simulator, SimulatorConfig, aggregate};
+use jiff::Timestamp;
+use serde_json::Value as Json;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -434,4 +437,166 @@ pub fn required_tool(
     );
     eprintln!("skipped: no {program} on PATH (apt-get install {package})");
     None
+}
+
+/// promtool, or `None` outside CI when it is not installed. Under CI it must be there.
+pub fn promtool() -> Option<&'static str> {
+    required_tool("promtool", "--version", "prometheus")
+}
+
+// -- What the exporter should publish ---------------------------------------------------------
+
+/// The gauge base name of each default metric, written out by hand rather than derived by
+/// the exporter's naming code, so that the tests check that code.
+const NAMES: &[(&str, &str)] = &[
+    ("nOffered", "offered"),
+    ("nConnected", "connected"),
+    ("tAnswered", "answered"),
+    ("tAbandon", "abandon"),
+    ("tHandle", "handle"),
+    ("tTalk", "talk"),
+    ("tHeld", "held"),
+    ("tAcw", "acw"),
+    ("tWait", "wait"),
+    ("nOverSla", "over_sla"),
+    ("nTransferred", "transferred"),
+    ("oServiceLevel", "service_level"),
+];
+
+/// What the exporter should publish, computed from the simulator's own answer.
+pub fn expected_samples(window_start: Timestamp, window_end: Timestamp) -> Samples {
+    let request = AggregationQuery {
+        interval: format!(
+            "{}/{}",
+            window_start.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            window_end.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        ),
+        granularity: Some("PT15M".into()),
+        time_zone: Some("UTC".into()),
+        group_by: vec!["queueId".into(), "mediaType".into()],
+        filter: None,
+        metrics: DEFAULT_METRICS.iter().map(|m| m.to_string()).collect(),
+    };
+    let org = Org::demo();
+    let response = aggregate(&org, &request).unwrap();
+    let mut expected = Samples::new();
+    for group in &response.results {
+        let mut labels: BTreeMap<String, String> = [
+            ("query", "default".to_string()),
+            (
+                "queue_id",
+                group.group.get("queueId").cloned().unwrap_or_default(),
+            ),
+            (
+                "media_type",
+                group.group.get("mediaType").cloned().unwrap_or_default(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        // The exporter names each queue from the queue list.
+        if let Some(id) = group.group.get("queueId") {
+            let queue = org.queues.iter().find(|q| q.id == *id).unwrap();
+            labels.insert("queue".into(), queue.name.clone());
+        }
+        for data in &group.data {
+            for entry in &data.metrics {
+                let base = NAMES.iter().find(|(m, _)| *m == entry.metric).unwrap().1;
+                let s = &entry.stats;
+                let gauges: Vec<(String, Option<f64>)> = match &entry.metric[..1] {
+                    "n" => vec![(base.to_string(), s.count)],
+                    "t" => vec![
+                        (format!("{base}_segments"), s.count),
+                        (format!("{base}_seconds"), s.sum.map(|ms| ms / 1000.0)),
+                        (format!("{base}_seconds_max"), s.max.map(|ms| ms / 1000.0)),
+                        (format!("{base}_seconds_min"), s.min.map(|ms| ms / 1000.0)),
+                    ],
+                    _ => vec![
+                        (format!("{base}_ratio"), s.ratio),
+                        (format!("{base}_numerator"), s.numerator),
+                        (format!("{base}_denominator"), s.denominator),
+                        (format!("{base}_target_ratio"), s.target),
+                    ],
+                };
+                for (name, value) in gauges {
+                    if let Some(value) = value {
+                        expected.insert(
+                            (format!("genesys_conversation_{name}"), labels.clone()),
+                            value,
+                        );
+                    }
+                }
+            }
+        }
+    }
+    expected
+}
+
+// -- The repository's own files -----------------------------------------------------------
+
+/// The repository, where the deployment files, the dashboards and the README are.
+pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The path of a file given relative to the repository.
+pub fn path(relative: &str) -> PathBuf {
+    Path::new(ROOT).join(relative)
+}
+
+/// A file of the repository, as text.
+pub fn read(relative: &str) -> String {
+    std::fs::read_to_string(path(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}
+
+/// The files under `dir` whose names end with one of `extensions`, relative to the root.
+pub fn files_under(dir: &str, extensions: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![path(dir)];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if extensions
+                .iter()
+                .any(|e| path.to_string_lossy().ends_with(e))
+            {
+                let relative = path.strip_prefix(ROOT).unwrap();
+                found.push(relative.to_string_lossy().into_owned());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The dashboards in grafana/dashboards, by file name.
+pub fn dashboards() -> Vec<(String, Json)> {
+    let boards: Vec<(String, Json)> = files_under("grafana/dashboards", &[".json"])
+        .into_iter()
+        .map(|file| {
+            let board =
+                serde_json::from_str(&read(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let name = Path::new(&file)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (name, board)
+        })
+        .collect();
+    assert_eq!(boards.len(), 3, "three dashboards in grafana/dashboards");
+    boards
+}
+
+/// Every panel, including those inside collapsed rows.
+pub fn panels(board: &Json) -> Vec<&Json> {
+    let mut all = Vec::new();
+    for panel in board["panels"].as_array().unwrap() {
+        all.push(panel);
+        if let Some(inner) = panel["panels"].as_array() {
+            all.extend(inner);
+        }
+    }
+    all
 }
