@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use genesys_exporter::config::{Config, DEFAULT_METRICS, QueryConfig, Settings};
 use genesys_exporter::genesys::aggregates::AggregationQuery;
@@ -111,12 +111,16 @@ pub async fn get(url: &str) -> Reply {
     get_with(url, &[]).await
 }
 
+/// A GET of `url` with `headers`, given [`PATIENCE`] to answer (while tokio time runs).
 pub async fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut request = reqwest::Client::new().get(url);
+    let mut request = reqwest::Client::new().get(url).timeout(PATIENCE);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = request.send().await.unwrap();
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -130,16 +134,65 @@ pub async fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
     }
 }
 
-/// Polls `/metrics` until `done` holds for its samples, for at most 10 s.
+// -- Waiting for events ----------------------------------------------------------------------
+//
+// Tests wait for what they expect to see (a sample on /metrics, a request counted by the
+// simulator, a log line), never for a length of time, and give up after [`PATIENCE`] with a
+// message that says what did not happen.
+
+/// How long a test waits for something it expects before it fails: generous, for a CI
+/// machine that runs the suite on two loaded cores.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A pause of a few milliseconds of real time between two looks at something awaited. A
+/// blocking sleep on tokio's blocking pool rather than `tokio::time::sleep`, so that it
+/// passes also while a test holds tokio's clock still.
+pub async fn pause() {
+    tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(20)))
+        .await
+        .unwrap();
+}
+
+/// Waits until `done` holds, looking again every few milliseconds; fails after
+/// [`PATIENCE`], saying that `what` never happened.
+pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "waited {PATIENCE:?} for {what}, in vain"
+        );
+        pause().await;
+    }
+}
+
+/// Scrapes `/metrics` until `done` holds for its samples, and returns them; fails after
+/// [`PATIENCE`], showing the exporter's own series as last scraped.
 pub async fn wait_for_metrics(base: &str, done: impl Fn(&Samples) -> bool) -> Samples {
-    for _ in 0..200 {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
         let samples = parse(&get(&format!("{base}/metrics")).await.body);
         if done(&samples) {
             return samples;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        if Instant::now() >= deadline {
+            panic!(
+                "/metrics did not reach the expected state within {PATIENCE:?}; it said:\n{}",
+                own_series(&samples)
+            );
+        }
+        pause().await;
     }
-    panic!("/metrics never reached the expected state");
+}
+
+/// The exporter's series about itself, one a line: what a failed wait shows.
+fn own_series(samples: &Samples) -> String {
+    let lines: Vec<String> = samples
+        .iter()
+        .filter(|((name, _), _)| !name.starts_with("genesys_conversation_"))
+        .map(|((name, labels), value)| format!("  {name}{labels:?} {value}"))
+        .collect();
+    lines.join("\n")
 }
 
 /// (metric name, sorted labels) → value.
@@ -246,16 +299,21 @@ impl Process {
         self.stderr.lock().unwrap().clone()
     }
 
-    /// Waits for a log line containing `needle`, for at most 10 s, and returns the log.
+    /// Waits for a log line containing `needle`, for at most [`PATIENCE`], and returns the
+    /// log.
     pub async fn wait_for_log(&self, needle: &str) -> String {
-        for _ in 0..200 {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
             let log = self.log();
             if log.contains(needle) {
                 return log;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(
+                Instant::now() < deadline,
+                "never logged {needle:?} within {PATIENCE:?}; log so far:\n{log}"
+            );
+            pause().await;
         }
-        panic!("never logged {needle:?}; log so far:\n{}", self.log());
     }
 
     /// The address the exporter said it serves on.
@@ -408,11 +466,14 @@ pub struct RawReply {
 }
 
 pub async fn get_raw(url: &str, headers: &[(&str, &str)]) -> RawReply {
-    let mut request = reqwest::Client::new().get(url);
+    let mut request = reqwest::Client::new().get(url).timeout(PATIENCE);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = request.send().await.unwrap();
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     RawReply {
         status: response.status().as_u16(),
         headers: response.headers().clone(),
