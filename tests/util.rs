@@ -146,7 +146,7 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A pause of a few milliseconds of real time between two looks at something awaited. A
 /// blocking sleep on tokio's blocking pool rather than `tokio::time::sleep`, so that it
-/// passes also while a test holds tokio's clock still.
+/// passes also while a test holds tokio's clock still ([`hold_time`]).
 pub async fn pause() {
     tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(20)))
         .await
@@ -193,6 +193,38 @@ fn own_series(samples: &Samples) -> String {
         .map(|((name, labels), value)| format!("  {name}{labels:?} {value}"))
         .collect();
     lines.join("\n")
+}
+
+// -- Time the test moves itself ---------------------------------------------------------------
+
+/// Holds tokio's clock still until dropped: from the call on, tokio time moves only when
+/// the test calls `tokio::time::advance`, so every timer (token lifetimes, the circuit
+/// breaker's cool-down, retry delays, request timeouts, a simulated [`Clock`], the
+/// simulator's own waits) ends exactly when the test says, however slow the machine. Call
+/// it first thing in a `#[tokio::test(start_paused = true)]`; `start_paused` (rather than
+/// pausing later) keeps the clock on whole milliseconds, so that a timer of exactly the
+/// time moved fires.
+///
+/// Paused time alone does not do with real sockets: whenever every task waits, even on a
+/// socket, tokio jumps to the next timer, firing request timeouts. A blocking task stops
+/// that while it runs (tokio documents it under `time::pause`, "Preventing auto-advance"),
+/// and this one runs until the guard is dropped. Waits meanwhile pace themselves in real
+/// time ([`pause`]).
+///
+/// Move time by less than 10 s in all: past that, the simulator's and the exporter's
+/// servers close idle keep-alive connections (their header-read timeout) at the very instant
+/// the exporter may reuse one, which real time never lines up.
+pub fn hold_time() -> HeldTime {
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    // Returns once the guard, and with it the sender, is dropped.
+    drop(tokio::task::spawn_blocking(move || released.recv()));
+    HeldTime { _release: release }
+}
+
+/// Tokio's clock is held still while this lives; see [`hold_time`].
+#[must_use = "time is held only while the guard lives"]
+pub struct HeldTime {
+    _release: std::sync::mpsc::Sender<()>,
 }
 
 /// (metric name, sorted labels) → value.
