@@ -211,9 +211,10 @@ fn own_series(samples: &Samples) -> String {
 /// and this one runs until the guard is dropped. Waits meanwhile pace themselves in real
 /// time ([`pause`]).
 ///
-/// Move time by less than 10 s in all: past that, the simulator's and the exporter's
-/// servers close idle keep-alive connections (their header-read timeout) at the very instant
-/// the exporter may reuse one, which real time never lines up.
+/// Let no connection idle for 10 s or more of held time: the simulator's and the exporter's
+/// servers then close it (their header-read timeout) at the very instant the client may
+/// reuse it, which real time never lines up, and the request hangs with its timeout held
+/// still too.
 pub fn hold_time() -> HeldTime {
     let (release, released) = std::sync::mpsc::channel::<()>();
     // Returns once the guard, and with it the sender, is dropped.
