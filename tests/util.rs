@@ -144,11 +144,14 @@ pub async fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
 /// machine that runs the suite on two loaded cores.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
+/// How long [`pause`] lasts.
+pub const PAUSE: Duration = Duration::from_millis(20);
+
 /// A pause of a few milliseconds of real time between two looks at something awaited. A
 /// blocking sleep on tokio's blocking pool rather than `tokio::time::sleep`, so that it
 /// passes also while a test holds tokio's clock still ([`hold_time`]).
 pub async fn pause() {
-    tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(20)))
+    tokio::task::spawn_blocking(|| std::thread::sleep(PAUSE))
         .await
         .unwrap();
 }
@@ -226,6 +229,32 @@ pub fn hold_time() -> HeldTime {
 #[must_use = "time is held only while the guard lives"]
 pub struct HeldTime {
     _release: std::sync::mpsc::Sender<()>,
+}
+
+/// Moves held time forward [`PAUSE`] at a time, each step followed by a pause as long in
+/// real time and a scrape of `/metrics`, until `done` holds for the samples; returns them
+/// and how far time moved. Small steps let what each one wakes (a backoff, a retry delay)
+/// play out before the next, and a request in flight never sees held time run faster than
+/// real time would: no request timeout fires that would not in real life.
+pub async fn advance_until(base: &str, done: impl Fn(&Samples) -> bool) -> (Samples, Duration) {
+    let deadline = Instant::now() + PATIENCE;
+    let mut moved = Duration::ZERO;
+    loop {
+        let samples = parse(&get(&format!("{base}/metrics")).await.body);
+        if done(&samples) {
+            return (samples, moved);
+        }
+        if Instant::now() >= deadline {
+            panic!(
+                "/metrics did not reach the expected state within {PATIENCE:?} of real time \
+                 ({moved:?} of tokio time moved); it said:\n{}",
+                own_series(&samples)
+            );
+        }
+        tokio::time::advance(PAUSE).await;
+        moved += PAUSE;
+        pause().await;
+    }
 }
 
 /// (metric name, sorted labels) → value.
