@@ -5,7 +5,10 @@
 //! switches a fault on through the simulator's control endpoint, and moves the exporter's
 //! clock a bucket forward so that the 14:00–14:15 bucket falls due at once. Waits are cut
 //! about a hundredfold ([`fast_settings`]); the retry policy's exact waits, and the
-//! defaults, are tested with paused time in `src/genesys/retry.rs`.
+//! defaults, are tested with paused time in `src/genesys/retry.rs`. Where a test asserts
+//! what happens within a wait (a request timeout, the breaker's cool-down), it holds tokio's
+//! clock and moves it itself ([`hold_time`]), so that no slow moment on a loaded machine
+//! changes the outcome.
 
 use std::time::Duration;
 
@@ -15,8 +18,8 @@ use serde_json::json;
 
 use crate::util::{
     BUCKET, DEFAULT, Samples, advance_until, aggregates, clear_faults, conversation,
-    expected_samples, fast_settings, get, hold_time, interval_end, of, scrape, set_fault,
-    start_exporter_with, start_fast_afternoon, start_simulator, wait_for_metrics,
+    expected_samples, fast_settings, get, hold_time, interval_end, of, pause, scrape, set_fault,
+    start_exporter_with, start_fast_afternoon, start_simulator, wait_for_metrics, wait_until,
 };
 
 const FAILURES: &str = "genesys_api_failures_total";
@@ -153,14 +156,37 @@ async fn a_503_or_504_is_retried_with_backoff() {
     assert_eq!(aggregates(&samples, RETRIES, "server_error"), 4.0);
 }
 
-#[tokio::test]
+/// Tokio's clock is held still, and moved only while no ordinary answer is on its way, so
+/// that the slow answer times out at 500 ms and an ordinary one never does, however slow
+/// the machine.
+#[tokio::test(start_paused = true)]
 async fn an_answer_slower_than_the_timeout_is_retried() {
+    let _time = hold_time();
+    let timeout = Duration::from_millis(500);
     let (sim, exporter, clock) = start_fast_afternoon(|settings| {
-        settings.client.request_timeout = Duration::from_millis(500);
+        settings.client.request_timeout = timeout;
     })
     .await;
     set_fault(&sim, json!({"fault": "slow", "delay": 2, "requests": 1})).await;
     clock.advance(BUCKET);
+    wait_until("the poll of 14:00-14:15", || {
+        sim.simulator.requests().aggregates == 2
+    })
+    .await;
+    // The simulator holds its answer back for 2 s; the exporter gives up after 500 ms, and
+    // retries after a backoff of at most 10 ms. Time moves a millisecond at a time until
+    // the retry is out, then stands still while the simulator answers it.
+    tokio::time::advance(timeout).await;
+    let mut since_timeout = Duration::ZERO;
+    while sim.simulator.requests().aggregates == 2 {
+        assert!(
+            since_timeout < timeout,
+            "no retry {since_timeout:?} after the timeout"
+        );
+        tokio::time::advance(Duration::from_millis(1)).await;
+        since_timeout += Duration::from_millis(1);
+        pause().await;
+    }
     let samples = wait_for_metrics(&exporter.url, |s| interval_end(s) == "14:15").await;
     assert_serves_bucket(&samples, "14:15");
     assert_eq!(sim.simulator.requests().aggregates, 3);
