@@ -138,7 +138,9 @@ pub async fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
 //
 // Tests wait for what they expect to see (a sample on /metrics, a request counted by the
 // simulator, a log line), never for a length of time, and give up after [`PATIENCE`] with a
-// message that says what did not happen.
+// message that says what did not happen. Mind that /metrics shows the exporter's own series
+// as of the end of the last poll (or the breaker's last change): what happens within a
+// poll, such as a retry, shows only once the poll is over.
 
 /// How long a test waits for something it expects before it fails: generous, for a CI
 /// machine that runs the suite on two loaded cores.
