@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use genesys_exporter::simulator::SimulatorConfig;
 
-use crate::util::{Process, get, parse, start_simulator, temp_file, value, wait_for_metrics};
+use crate::util::{
+    Process, get, parse, start_simulator, temp_dir, value, wait_for_metrics, write_file,
+};
 
 fn wait_for_exit(process: &mut Process, limit: Duration) -> std::process::ExitStatus {
     let started = Instant::now();
@@ -19,13 +21,14 @@ fn wait_for_exit(process: &mut Process, limit: Duration) -> std::process::ExitSt
 
 #[test]
 fn a_bad_config_exits_2_naming_each_key() {
-    let path = temp_file(
+    let dir = temp_dir();
+    let path = write_file(
+        &dir,
         "bad.toml",
         "client_id = \"id\"\nregion = \"eu-west-9\"\n[[queries]]\nname = \"q\"\nmetrics = [\"nBogus\"]\ngranularity = \"PT7M\"\n",
     );
     let mut process = Process::start(&["--config", path.to_str().unwrap()]);
     let status = wait_for_exit(&mut process, Duration::from_secs(10));
-    std::fs::remove_file(&path).unwrap();
     assert_eq!(status.code(), Some(2));
     let log = process.log();
     for key in [
@@ -51,13 +54,13 @@ fn a_missing_config_file_and_a_typo_in_a_key_are_errors() {
             .contains("/nonexistent/genesys.toml: no such file")
     );
 
-    let path = temp_file("typo.toml", "client_idd = \"x\"\n");
+    let dir = temp_dir();
+    let path = write_file(&dir, "typo.toml", "client_idd = \"x\"\n");
     let mut typo = Process::start(&["--config", path.to_str().unwrap()]);
     assert_eq!(
         wait_for_exit(&mut typo, Duration::from_secs(10)).code(),
         Some(2)
     );
-    std::fs::remove_file(&path).unwrap();
     assert!(typo.log().contains("client_idd"), "{}", typo.log());
 }
 
@@ -70,7 +73,8 @@ async fn a_rejected_query_is_logged_and_counted_while_the_rest_keeps_serving() {
          [[queries]]\nname = \"broken\"\nfilter = {{ type = \"or\", predicates = [{{ type = \"dimension\", dimension = \"colour\", operator = \"matches\", value = \"red\" }}] }}\n",
         url = sim.url
     );
-    let path = temp_file("rejected.toml", &config);
+    let dir = temp_dir();
+    let path = write_file(&dir, "rejected.toml", &config);
     let mut process = Process::start(&[
         "--config",
         path.to_str().unwrap(),
@@ -84,7 +88,6 @@ async fn a_rejected_query_is_logged_and_counted_while_the_rest_keeps_serving() {
             && value(s, "genesys_poll_failures_total", &[("query", "broken")]) == Some(1.0)
     })
     .await;
-    std::fs::remove_file(&path).unwrap();
     assert_eq!(
         value(&samples, "genesys_up", &[("query", "broken")]),
         Some(0.0)
@@ -181,7 +184,8 @@ async fn environment_variables_configure_it_without_a_file() {
 
 #[test]
 fn the_example_config_is_valid() {
-    let secret = temp_file("example-secret", "s3cret\n");
+    let dir = temp_dir();
+    let secret = write_file(&dir, "example-secret", "s3cret\n");
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_genesys-exporter"));
     command
         .args([
@@ -192,7 +196,6 @@ fn the_example_config_is_valid() {
         .env("GENESYS_EXPORTER_CLIENT_SECRET_FILE", &secret);
     let mut process = Process::spawn(command);
     let status = wait_for_exit(&mut process, Duration::from_secs(10));
-    std::fs::remove_file(&secret).unwrap();
     assert!(status.success(), "{}", process.log());
     assert!(
         process

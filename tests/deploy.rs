@@ -5,25 +5,16 @@
 //! checked by reading them.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use genesys_exporter::config::{DEFAULT_LISTEN, SHORT_ENV_KEYS};
 use serde::Deserialize;
-use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 
-use crate::util::required_tool;
-
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-fn path(relative: &str) -> PathBuf {
-    Path::new(ROOT).join(relative)
-}
-
-fn read(relative: &str) -> String {
-    std::fs::read_to_string(path(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
-}
+use crate::util::{
+    ROOT, dashboards, files_under, panels, path, read, required_tool, temp_dir, write_file,
+};
 
 /// Every document of a YAML file.
 fn yaml_documents(relative: &str) -> Vec<Yaml> {
@@ -45,59 +36,6 @@ fn str_of<'a>(value: &'a Yaml, what: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{what}: not a string: {value:?}"))
 }
 
-/// The files under `dir` whose names end with one of `extensions`, relative to the root.
-fn files_under(dir: &str, extensions: &[&str]) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut pending = vec![path(dir)];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if extensions
-                .iter()
-                .any(|e| path.to_string_lossy().ends_with(e))
-            {
-                let relative = path.strip_prefix(ROOT).unwrap();
-                found.push(relative.to_string_lossy().into_owned());
-            }
-        }
-    }
-    found.sort();
-    found
-}
-
-/// The dashboards in grafana/dashboards, by file name.
-pub fn dashboards() -> Vec<(String, Json)> {
-    let boards: Vec<(String, Json)> = files_under("grafana/dashboards", &[".json"])
-        .into_iter()
-        .map(|file| {
-            let board =
-                serde_json::from_str(&read(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
-            let name = Path::new(&file)
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            (name, board)
-        })
-        .collect();
-    assert_eq!(boards.len(), 3, "three dashboards in grafana/dashboards");
-    boards
-}
-
-/// Every panel, including those inside collapsed rows.
-pub fn panels(board: &Json) -> Vec<&Json> {
-    let mut all = Vec::new();
-    for panel in board["panels"].as_array().unwrap() {
-        all.push(panel);
-        if let Some(inner) = panel["panels"].as_array() {
-            all.extend(inner);
-        }
-    }
-    all
-}
-
 #[test]
 fn every_yaml_file_parses() {
     let files: Vec<String> = ["deploy", "grafana"]
@@ -115,33 +53,6 @@ fn every_yaml_file_parses() {
 }
 
 // -- The exporter's configuration, as each deployment gives it ---------------------------
-
-/// A temporary directory for the files a deployment would mount; removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!(
-            "genesys-exporter-{}-deploy-{name}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn file(&self, name: &str, text: &str) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path.to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Checks that each GENESYS_* variable is one the exporter reads, then runs
 /// `genesys-exporter ARGS --check-config` with exactly `env` (none inherited) and
@@ -368,7 +279,7 @@ fn the_kubernetes_deployment_configures_the_exporter_and_probes_it() {
         );
     }
     // The files: the ConfigMap's keys, where the container mounts them.
-    let scratch = Scratch::new("kubernetes");
+    let scratch = temp_dir();
     let mut files = BTreeMap::new();
     for mount in container["volumeMounts"].as_sequence().unwrap() {
         let volume = pod["volumes"]
@@ -382,7 +293,9 @@ fn the_kubernetes_deployment_configures_the_exporter_and_probes_it() {
             let key = str_of(key, "data");
             files.insert(
                 format!("{}/{key}", str_of(&mount["mountPath"], "mountPath")),
-                scratch.file(key, str_of(text, "data")),
+                write_file(&scratch, key, str_of(text, "data"))
+                    .to_string_lossy()
+                    .into_owned(),
             );
         }
     }
@@ -397,7 +310,7 @@ fn the_kubernetes_deployment_configures_the_exporter_and_probes_it() {
         .collect();
     assert!(
         args.iter()
-            .any(|a| a.starts_with(&*scratch.0.to_string_lossy()))
+            .any(|a| a.starts_with(&*scratch.path().to_string_lossy()))
     );
     let log = check_config("deploy/kubernetes/deployment.yaml", &args, &env);
     assert!(log.contains("1 queries (default)"), "{log}");
@@ -498,11 +411,11 @@ fn the_systemd_unit_runs_the_exporter_with_a_valid_configuration() {
 
     // Replay ExecStart: the config file is the example the comment says to install, and
     // %d (the credentials directory) holds the secret that LoadCredential names.
-    let scratch = Scratch::new("systemd");
-    let credentials = scratch.0.to_string_lossy().into_owned();
+    let scratch = temp_dir();
+    let credentials = scratch.path().to_string_lossy().into_owned();
     let (credential, source) = get("Service", "LoadCredential")[0].split_once(':').unwrap();
     assert_eq!(source, "/etc/genesys-exporter/client_secret");
-    scratch.file(credential, "s3cret\n");
+    write_file(&scratch, credential, "s3cret\n");
     assert!(text.contains("deploy/config.example.toml /etc/genesys-exporter/genesys.toml"));
     let files = BTreeMap::from([(
         "/etc/genesys-exporter/genesys.toml",
@@ -537,7 +450,8 @@ fn the_systemd_unit_runs_the_exporter_with_a_valid_configuration() {
         eprintln!("systemd-analyze not found: {UNIT} checked by parsing only");
         return;
     }
-    let copy = scratch.file(
+    let copy = write_file(
+        &scratch,
         "genesys-exporter.service",
         &text.replace(
             "/usr/local/bin/genesys-exporter",
@@ -545,7 +459,8 @@ fn the_systemd_unit_runs_the_exporter_with_a_valid_configuration() {
         ),
     );
     let output = Command::new("systemd-analyze")
-        .args(["verify", &copy])
+        .arg("verify")
+        .arg(&copy)
         .output()
         .unwrap();
     let said = format!(

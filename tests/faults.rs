@@ -5,7 +5,10 @@
 //! switches a fault on through the simulator's control endpoint, and moves the exporter's
 //! clock a bucket forward so that the 14:00–14:15 bucket falls due at once. Waits are cut
 //! about a hundredfold ([`fast_settings`]); the retry policy's exact waits, and the
-//! defaults, are tested with paused time in `src/genesys/retry.rs`.
+//! defaults, are tested with paused time in `src/genesys/retry.rs`. Where a test asserts
+//! what happens within a wait (a request timeout, the breaker's cool-down), it holds tokio's
+//! clock and moves it itself ([`hold_time`]), so that no slow moment on a loaded machine
+//! changes the outcome.
 
 use std::time::Duration;
 
@@ -13,11 +16,10 @@ use genesys_exporter::simulator::Malformed;
 use jiff::Timestamp;
 use serde_json::json;
 
-use crate::metrics_values::expected_samples;
 use crate::util::{
-    BUCKET, DEFAULT, Samples, aggregates, clear_faults, conversation, fast_settings, get,
-    interval_end, of, scrape, set_fault, start_exporter_with, start_fast_afternoon,
-    start_simulator, wait_for_metrics,
+    BUCKET, DEFAULT, Samples, advance_until, aggregates, clear_faults, conversation,
+    expected_samples, fast_settings, get, hold_time, interval_end, of, pause, scrape, set_fault,
+    start_exporter_with, start_fast_afternoon, start_simulator, wait_for_metrics, wait_until,
 };
 
 const FAILURES: &str = "genesys_api_failures_total";
@@ -53,6 +55,10 @@ fn polls_failed(samples: &Samples) -> f64 {
 
 fn breaker(samples: &Samples) -> f64 {
     of(samples, "genesys_circuit_breaker_state", &[])
+}
+
+fn opens(samples: &Samples) -> f64 {
+    of(samples, "genesys_circuit_breaker_opens_total", &[])
 }
 
 async fn landing_page(url: &str) -> String {
@@ -150,14 +156,37 @@ async fn a_503_or_504_is_retried_with_backoff() {
     assert_eq!(aggregates(&samples, RETRIES, "server_error"), 4.0);
 }
 
-#[tokio::test]
+/// Tokio's clock is held still, and moved only while no ordinary answer is on its way, so
+/// that the slow answer times out at 500 ms and an ordinary one never does, however slow
+/// the machine.
+#[tokio::test(start_paused = true)]
 async fn an_answer_slower_than_the_timeout_is_retried() {
+    let _time = hold_time();
+    let timeout = Duration::from_millis(500);
     let (sim, exporter, clock) = start_fast_afternoon(|settings| {
-        settings.client.request_timeout = Duration::from_millis(500);
+        settings.client.request_timeout = timeout;
     })
     .await;
     set_fault(&sim, json!({"fault": "slow", "delay": 2, "requests": 1})).await;
     clock.advance(BUCKET);
+    wait_until("the poll of 14:00-14:15", || {
+        sim.simulator.requests().aggregates == 2
+    })
+    .await;
+    // The simulator holds its answer back for 2 s; the exporter gives up after 500 ms, and
+    // retries after a backoff of at most 10 ms. Time moves a millisecond at a time until
+    // the retry is out, then stands still while the simulator answers it.
+    tokio::time::advance(timeout).await;
+    let mut since_timeout = Duration::ZERO;
+    while sim.simulator.requests().aggregates == 2 {
+        assert!(
+            since_timeout < timeout,
+            "no retry {since_timeout:?} after the timeout"
+        );
+        tokio::time::advance(Duration::from_millis(1)).await;
+        since_timeout += Duration::from_millis(1);
+        pause().await;
+    }
     let samples = wait_for_metrics(&exporter.url, |s| interval_end(s) == "14:15").await;
     assert_serves_bucket(&samples, "14:15");
     assert_eq!(sim.simulator.requests().aggregates, 3);
@@ -307,22 +336,29 @@ async fn every_malformed_body_fails_the_poll_and_keeps_the_previous_data() {
     assert_eq!(aggregates(&scrape(&exporter).await, RETRIES, "decode"), 0.0);
 }
 
-#[tokio::test]
+/// Tokio's clock is held still and moved by the test in small steps, so that what happens
+/// during a cool-down, and at its end, is exact however slow the machine.
+#[tokio::test(start_paused = true)]
 async fn the_breaker_opens_stops_calling_then_probes_once_per_cool_down() {
+    let _time = hold_time();
+    // A poll every 200 ms (the retry delay) while it is open: four within a cool-down.
+    let cool_down = Duration::from_secs(1);
+    let polls_per_cool_down = 4.0;
     let (sim, exporter, clock) = start_fast_afternoon(|settings| {
-        settings.client.breaker.cool_down = Duration::from_secs(2);
+        settings.client.breaker.cool_down = cool_down;
     })
     .await;
     set_fault(&sim, json!({"fault": "gateway_timeout"})).await;
     clock.advance(BUCKET);
-    let samples = wait_for_metrics(&exporter.url, |s| breaker(s) == 2.0).await;
-    // Five consecutive 504s: the first poll's 4 attempts and the next poll's first.
+    // Five consecutive 504s: the first poll's 4 attempts and the next poll's first, with
+    // the backoffs and the retry delay between them.
+    let (samples, _) = advance_until(&exporter.url, |s| {
+        breaker(s) == 2.0 && polls_failed(s) == 2.0
+    })
+    .await;
     let opened = sim.simulator.requests().aggregates;
     assert_eq!(opened, 1 + 5);
-    assert_eq!(
-        of(&samples, "genesys_circuit_breaker_opens_total", &[]),
-        1.0
-    );
+    assert_eq!(opens(&samples), 1.0);
     assert_eq!(up(&samples), 0.0);
     assert_eq!(
         interval_end(&samples),
@@ -330,27 +366,45 @@ async fn the_breaker_opens_stops_calling_then_probes_once_per_cool_down() {
         "still serving the last data"
     );
 
-    // Polls go on every 200 ms, but nothing is sent during the cool-down.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(sim.simulator.requests().aggregates, opened);
-    let samples = scrape(&exporter).await;
-    assert!(polls_failed(&samples) >= 4.0);
+    // Polls go on, but nothing is sent during the cool-down.
+    let failed = polls_failed(&samples);
+    let (_, moved) = advance_until(&exporter.url, |s| {
+        polls_failed(s) == failed + polls_per_cool_down
+    })
+    .await;
+    assert!(moved < cool_down, "{moved:?}");
+    assert_eq!(
+        sim.simulator.requests().aggregates,
+        opened,
+        "sent during the cool-down"
+    );
     let page = landing_page(&exporter.url).await;
     assert!(
         page.contains("not sent: the circuit breaker is open"),
         "{page}"
     );
 
-    // Then one probe, which fails and opens it again.
-    wait_for_metrics(&exporter.url, |s| {
-        of(s, "genesys_circuit_breaker_opens_total", &[]) == 2.0
+    // At its end, one probe, which fails and opens it again; then a quiet cool-down again.
+    let failed = failed + polls_per_cool_down + 1.0;
+    let (samples, _) = advance_until(&exporter.url, |s| {
+        opens(s) == 2.0 && polls_failed(s) == failed
     })
     .await;
+    assert_eq!(breaker(&samples), 2.0);
     assert_eq!(sim.simulator.requests().aggregates, opened + 1);
+    advance_until(&exporter.url, |s| {
+        polls_failed(s) == failed + polls_per_cool_down
+    })
+    .await;
+    assert_eq!(
+        sim.simulator.requests().aggregates,
+        opened + 1,
+        "sent during the second cool-down"
+    );
 
     // The next probe finds the API back: closed, and the bucket published.
     clear_faults(&sim).await;
-    let samples = wait_for_metrics(&exporter.url, |s| up(s) == 1.0).await;
+    let (samples, _) = advance_until(&exporter.url, |s| up(s) == 1.0).await;
     assert_eq!(breaker(&samples), 0.0);
     assert_serves_bucket(&samples, "14:15");
     assert_eq!(sim.simulator.requests().aggregates, opened + 2);
@@ -366,14 +420,8 @@ async fn a_ten_minute_outage_costs_a_bounded_number_of_requests() {
     .await;
     set_fault(&sim, json!({"fault": "unavailable", "seconds": 6})).await;
     clock.advance(BUCKET);
-    let mut samples = wait_for_metrics(&exporter.url, |s| up(s) == 0.0).await;
-    for _ in 0..300 {
-        if up(&samples) == 1.0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        samples = scrape(&exporter).await;
-    }
+    wait_for_metrics(&exporter.url, |s| up(s) == 0.0).await;
+    let samples = wait_for_metrics(&exporter.url, |s| up(s) == 1.0).await;
     assert_serves_bucket(&samples, "14:15");
     let sent = sim.simulator.requests().aggregates - 1;
     // 5 requests open the breaker, then at most one probe per 600 ms cool-down (10 in

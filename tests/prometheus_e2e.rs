@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -22,10 +22,9 @@ use jiff::Timestamp;
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 
-use crate::deploy::{dashboards, panels};
-use crate::promtool::promtool;
 use crate::util::{
-    Process, get, published_window, required_tool, start_simulator, value, wait_for_metrics,
+    Process, dashboards, get, panels, promtool, published_window, required_tool, start_simulator,
+    temp_dir, value, wait_for_metrics, write_file,
 };
 
 const PROMETHEUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus");
@@ -95,25 +94,6 @@ fn promtool_accepts_the_shipped_config_and_rules_and_their_unit_tests_pass() {
         None,
     );
     assert!(said.contains("SUCCESS"), "{said}");
-}
-
-/// A directory in the temp directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let path =
-            std::env::temp_dir().join(format!("genesys-exporter-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn yaml_file(path: &Path) -> Yaml {
@@ -405,13 +385,12 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
         assert_eq!(said.trim(), "", "promtool check metrics on {url}");
     }
 
-    let dir = TempDir::new("prometheus-e2e");
+    let dir = temp_dir();
     let targets = [
         demo_url.trim_start_matches("http://"),
         refused_url.trim_start_matches("http://"),
     ];
-    let config_path = dir.0.join("prometheus.yml");
-    std::fs::write(&config_path, test_config(&targets)).unwrap();
+    let config_path = write_file(&dir, "prometheus.yml", &test_config(&targets));
     run_promtool(
         promtool,
         &["check", "config", config_path.to_str().unwrap()],
@@ -421,7 +400,7 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
     let mut command = Command::new(prometheus);
     command.args([
         format!("--config.file={}", config_path.display()),
-        format!("--storage.tsdb.path={}", dir.0.join("data").display()),
+        format!("--storage.tsdb.path={}", dir.path().join("data").display()),
         format!("--web.listen-address=127.0.0.1:{port}"),
         "--log.level=warn".to_owned(),
     ]);

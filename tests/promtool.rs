@@ -15,12 +15,7 @@ use genesys_exporter::schedule::Interval;
 use jiff::Timestamp;
 use tokio::sync::watch;
 
-use crate::util::{get, parse, required_tool, start_busy_afternoon, value};
-
-/// promtool, or `None` outside CI when it is not installed. Under CI it must be there.
-pub fn promtool() -> Option<&'static str> {
-    required_tool("promtool", "--version", "prometheus")
-}
+use crate::util::{get, parse, promtool, start_busy_afternoon, value};
 
 /// Runs `promtool check metrics` on `body` and asserts it succeeds without a word.
 fn assert_promtool_accepts(promtool: &str, body: &str) {

@@ -5,8 +5,8 @@ use std::time::Duration;
 use genesys_exporter::simulator::{Org, SimulatorConfig};
 
 use crate::util::{
-    Process, Samples, config_for, start_exporter, start_simulator, temp_file, value,
-    wait_for_metrics,
+    Process, Samples, config_for, start_exporter, start_simulator, temp_dir, value,
+    wait_for_metrics, wait_until, write_file,
 };
 use genesys_exporter::schedule::Clock;
 
@@ -87,9 +87,10 @@ async fn a_renamed_queue_changes_its_label_and_a_deleted_one_keeps_its_name() {
     .await;
     assert_eq!(queue_label(&samples, &billing).as_deref(), Some("Billing"));
     // Still so after further refreshes.
-    while sim.simulator.requests().queues < before + 3 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until("three more refreshes of the queue list", || {
+        sim.simulator.requests().queues >= before + 3
+    })
+    .await;
     let samples = wait_for_metrics(&exporter.url, |_| true).await;
     assert_eq!(queue_label(&samples, &billing).as_deref(), Some("Billing"));
     assert_eq!(value(&samples, "genesys_queue_names", &[]), Some(6.0));
@@ -99,7 +100,9 @@ async fn a_renamed_queue_changes_its_label_and_a_deleted_one_keeps_its_name() {
 async fn without_routing_queue_view_it_exports_ids_and_warns_once() {
     let sim = start_simulator(SimulatorConfig::default()).await;
     sim.simulator.forbid_queue_list(true);
-    let config = temp_file(
+    let dir = temp_dir();
+    let config = write_file(
+        &dir,
         "forbidden.toml",
         &format!(
             "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\nqueue_names_refresh = \"100ms\"\n",
@@ -117,7 +120,6 @@ async fn without_routing_queue_view_it_exports_ids_and_warns_once() {
         value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
     })
     .await;
-    std::fs::remove_file(&config).unwrap();
     assert_eq!(value(&samples, "genesys_queue_names_up", &[]), Some(0.0));
     let labelled = samples
         .keys()
@@ -132,9 +134,10 @@ async fn without_routing_queue_view_it_exports_ids_and_warns_once() {
         .count();
     assert!(with_ids > 0);
 
-    while sim.simulator.requests().queues < 5 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until("five refused asks for the queue list", || {
+        sim.simulator.requests().queues >= 5
+    })
+    .await;
     let log = process.log();
     assert_eq!(
         log.matches("grant the OAuth client's role routing:queue:view")

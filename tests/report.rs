@@ -8,8 +8,9 @@ use genesys_exporter::genesys::wire::AggregationQuery;
 use genesys_exporter::simulator::{Org, SimulatorConfig, aggregate};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
+use tempfile::TempDir;
 
-use crate::util::{Process, Sim, start_simulator, temp_file};
+use crate::util::{Process, Sim, start_simulator, temp_dir, write_file};
 
 /// (interval_start, queue_id, media_type) → column → value.
 type Rows = BTreeMap<(String, String, String), BTreeMap<String, Option<f64>>>;
@@ -100,9 +101,11 @@ fn expected_rows(org: &Org, from: &str, hours: i64) -> Rows {
     rows
 }
 
-fn config_file(sim: &Sim, name: &str, extra: &str) -> std::path::PathBuf {
-    temp_file(
-        name,
+/// `config.toml` in `dir`: the simulator's credentials and address, and `extra`.
+fn config_file(dir: &TempDir, sim: &Sim, extra: &str) -> std::path::PathBuf {
+    write_file(
+        dir,
+        "config.toml",
         &format!(
             "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\njob_poll_interval = \"50ms\"\n{extra}",
             url = sim.url
@@ -220,12 +223,12 @@ fn assert_rows_equal(got: &Rows, want: &Rows) {
 #[tokio::test]
 async fn a_three_day_report_in_one_day_chunks_equals_the_simulators_data() {
     let sim = start_simulator(SimulatorConfig::default()).await;
-    let config = config_file(&sim, "report-chunks.toml", "report_chunk_days = 1\n");
+    let dir = temp_dir();
+    let config = config_file(&dir, &sim, "report_chunk_days = 1\n");
     let expected = expected_rows(&Org::demo(), "2026-08-17T00:00:00Z", 72);
 
-    let json_path =
-        std::env::temp_dir().join(format!("genesys-report-{}.json", std::process::id()));
-    let csv_path = json_path.with_extension("csv");
+    let json_path = dir.path().join("report.json");
+    let csv_path = dir.path().join("report.csv");
     for (format, path) in [("json", &json_path), ("csv", &csv_path)] {
         let args = [
             &RANGE[..],
@@ -245,9 +248,6 @@ async fn a_three_day_report_in_one_day_chunks_equals_the_simulators_data() {
     }
     let json = std::fs::read_to_string(&json_path).unwrap();
     let csv = std::fs::read_to_string(&csv_path).unwrap();
-    std::fs::remove_file(&json_path).unwrap();
-    std::fs::remove_file(&csv_path).unwrap();
-    std::fs::remove_file(&config).unwrap();
 
     // 72 hours of every group, three requests (one a day) per format, plus queue names.
     assert_rows_equal(&rows_from_json(&json), &expected);
@@ -265,7 +265,8 @@ async fn a_job_is_followed_through_all_its_pages() {
         ..SimulatorConfig::default()
     })
     .await;
-    let config = config_file(&sim, "report-job.toml", "");
+    let dir = temp_dir();
+    let config = config_file(&dir, &sim, "");
     let args = [
         &[
             "--from",
@@ -284,7 +285,6 @@ async fn a_job_is_followed_through_all_its_pages() {
     ]
     .concat();
     let (code, log) = run_report(&args).await;
-    std::fs::remove_file(&config).unwrap();
     assert_eq!(code, Some(0), "{log}");
 
     let expected = expected_rows(&Org::demo(), "2026-08-17T00:00:00Z", 6);
@@ -308,7 +308,8 @@ async fn job_output_equals_the_synchronous_output() {
         ..SimulatorConfig::default()
     })
     .await;
-    let config = config_file(&sim, "report-same.toml", "");
+    let dir = temp_dir();
+    let config = config_file(&dir, &sim, "");
     let base = [
         &[
             "--from",
@@ -320,8 +321,8 @@ async fn job_output_equals_the_synchronous_output() {
         &["--config", config.to_str().unwrap(), "--format", "csv"],
     ]
     .concat();
-    let sync_path = std::env::temp_dir().join(format!("genesys-sync-{}.csv", std::process::id()));
-    let job_path = sync_path.with_extension("job.csv");
+    let sync_path = dir.path().join("sync.csv");
+    let job_path = dir.path().join("job.csv");
     let (code, log) =
         run_report(&[&base[..], &["--output", sync_path.to_str().unwrap()]].concat()).await;
     assert_eq!(code, Some(0), "{log}");
@@ -336,9 +337,6 @@ async fn job_output_equals_the_synchronous_output() {
     assert_eq!(code, Some(0), "{log}");
     let sync = std::fs::read_to_string(&sync_path).unwrap();
     let job = std::fs::read_to_string(&job_path).unwrap();
-    for path in [&sync_path, &job_path, &config] {
-        std::fs::remove_file(path).unwrap();
-    }
     assert_eq!(sync, job);
     assert_rows_equal(
         &rows_from_csv(&sync),
@@ -354,8 +352,9 @@ async fn a_too_large_answer_falls_back_to_a_job_by_itself() {
         ..SimulatorConfig::default()
     })
     .await;
-    let config = config_file(&sim, "report-fallback.toml", "");
-    let path = std::env::temp_dir().join(format!("genesys-fallback-{}.json", std::process::id()));
+    let dir = temp_dir();
+    let config = config_file(&dir, &sim, "");
+    let path = dir.path().join("fallback.json");
     let args = [
         &[
             "--from",
@@ -381,8 +380,6 @@ async fn a_too_large_answer_falls_back_to_a_job_by_itself() {
         "{log}"
     );
     let json = std::fs::read_to_string(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
-    std::fs::remove_file(&config).unwrap();
     assert_rows_equal(
         &rows_from_json(&json),
         &expected_rows(&Org::demo(), "2026-08-19T10:00:00Z", 4),
@@ -395,14 +392,18 @@ async fn a_too_large_answer_falls_back_to_a_job_by_itself() {
 #[tokio::test]
 async fn a_failed_report_exits_non_zero_in_one_line_and_leaves_no_file() {
     let sim = start_simulator(SimulatorConfig::default()).await;
-    let config = temp_file(
-        "report-bad-secret.toml",
+    let dir = temp_dir();
+    let config = write_file(
+        &dir,
+        "config.toml",
         &format!(
             "client_id = \"demo-client\"\nclient_secret = \"wrong\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\n",
             url = sim.url
         ),
     );
-    let path = std::env::temp_dir().join(format!("genesys-none-{}.csv", std::process::id()));
+    // The report's own directory, so that anything it leaves behind shows.
+    let output = temp_dir();
+    let path = output.path().join("none.csv");
     let args = [
         &RANGE[..],
         &[
@@ -416,7 +417,6 @@ async fn a_failed_report_exits_non_zero_in_one_line_and_leaves_no_file() {
     ]
     .concat();
     let (code, log) = run_report(&args).await;
-    std::fs::remove_file(&config).unwrap();
     assert_eq!(code, Some(1), "{log}");
     let reason: Vec<&str> = log
         .lines()
@@ -425,16 +425,11 @@ async fn a_failed_report_exits_non_zero_in_one_line_and_leaves_no_file() {
     assert_eq!(reason.len(), 1, "{log}");
     assert!(reason[0].contains("invalid_client"), "{log}");
     assert!(!path.exists(), "no partial file");
-    let leftovers: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+    let leftovers: Vec<_> = std::fs::read_dir(output.path())
         .unwrap()
-        .filter_map(|e| e.ok())
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .contains(&format!("genesys-none-{}", std::process::id()))
-        })
+        .map(|entry| entry.unwrap().file_name())
         .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
 }
 
 #[tokio::test]

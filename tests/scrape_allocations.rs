@@ -7,18 +7,23 @@ use std::net::TcpStream;
 use genesys_exporter::schedule::Clock;
 use genesys_exporter::simulator::{Org, SimulatorConfig};
 
-use crate::util::{config_for, start_exporter, start_simulator, value, wait_for_metrics};
+use crate::util::{PATIENCE, config_for, start_exporter, start_simulator, value, wait_for_metrics};
 
-/// One `GET /metrics` over a plain socket; returns the length of the whole answer.
+/// One `GET /metrics` over a plain socket; returns the length of the whole answer. Fails
+/// rather than waits past [`PATIENCE`] for it.
 fn fetch(address: &str, headers: &str) -> usize {
     let mut stream = TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream.set_write_timeout(Some(PATIENCE)).unwrap();
     write!(
         stream,
         "GET /metrics HTTP/1.1\r\nHost: {address}\r\n{headers}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).unwrap();
+    stream
+        .read_to_end(&mut answer)
+        .unwrap_or_else(|e| panic!("no whole answer to GET /metrics within {PATIENCE:?}: {e}"));
     assert!(answer.starts_with(b"HTTP/1.1 200 OK\r\n"));
     answer.len()
 }
@@ -59,6 +64,7 @@ fn scrape_allocations(queues: usize, headers: &'static str) -> (u64, usize) {
         let address = address.clone();
         move || fetch(&address, headers)
     });
+    // The exporter serves until the client has its answer, or has given up (see `fetch`).
     runtime.block_on(async {
         while !client.is_finished() {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;

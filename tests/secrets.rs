@@ -11,8 +11,8 @@ use genesys_exporter::simulator::{Malformed, SimulatorConfig};
 use serde_json::json;
 
 use crate::util::{
-    Process, Samples, clear_faults, get, get_with, of, set_fault, start_simulator, temp_file,
-    wait_for_metrics,
+    Process, Samples, clear_faults, get, get_with, of, set_fault, start_simulator, temp_dir,
+    wait_for_metrics, write_file,
 };
 
 const CLIENT_ID: &str = "secrets-test-client-5e1b";
@@ -37,7 +37,9 @@ async fn no_secret_or_token_shows_in_logs_landing_page_or_metrics_through_every_
     .await;
     // Short waits, and a breaker that never opens: its 30 s minimum cool-down would only
     // make this test slow, and it sends nothing secret anyway.
-    let path = temp_file(
+    let dir = temp_dir();
+    let path = write_file(
+        &dir,
         "secrets.toml",
         &format!(
             "client_id = \"{CLIENT_ID}\"\nclient_secret = \"{CLIENT_SECRET}\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\n\
@@ -54,7 +56,6 @@ async fn no_secret_or_token_shows_in_logs_landing_page_or_metrics_through_every_
         .env_remove("GENESYS_REGION");
     let process = Process::spawn(command);
     let url = process.metrics_url().await;
-    std::fs::remove_file(&path).unwrap();
 
     // Each phase: faults to set, and the failure that shows they were met.
     let mut phases = vec![

@@ -1,21 +1,40 @@
 //! Integration tests: the exporter and its binary against the simulator on 127.0.0.1.
+//! Every helper they share is in `util`; no test module uses another.
 
+/// Shared helpers: start-up, `/metrics` parsing, bounded waits, held time, temp dirs, fixtures.
 mod util;
 
+/// API cost in steady state: one aggregates request per query per bucket, one token per lifetime.
 mod api_cost;
+/// The binary: config errors exit 2, example config, a rejected query, SIGTERM/SIGINT, env vars.
 mod cli;
+/// `/metrics` is gzipped for scrapers that accept it, and unzips to the plain body.
 mod compression;
+/// Compose, Kubernetes, systemd, Dockerfile, rules and dashboards agree and configure it validly.
 mod deploy;
+/// The fault matrix: each fault the simulator plays, retries, the circuit breaker, outages.
 mod faults;
+/// lib.rs's layout tour is true: no upward import, no module missing, no import cycle.
 mod layering;
+/// `/metrics` equals the simulator's data; formats, landing page, health, readiness, job polls.
 mod metrics_values;
+/// A poll's peak memory stays within a small multiple of the answer it parses.
 mod poll_memory;
+/// promtool and a real Prometheus accept the shipped config, rules, dashboards (skip outside CI).
 mod prometheus_e2e;
+/// `promtool check metrics` accepts the exposition; label values read back as written.
 mod promtool;
+/// Queue names on the series: paged, refreshed, renamed, deleted, forbidden.
 mod queue_names;
+/// The README's metric tables and fault matrix name what the code exports and tests.
 mod readme;
+/// `genesys-exporter report`: values, day chunks, job paging, job fallback, failures, bad ranges.
 mod report;
+/// A scrape allocates nothing in proportion to the number of series.
 mod scrape_allocations;
+/// 200 concurrent scrapers get whole, well-formed expositions while polls fail and recover.
 mod scrapes;
+/// No client secret or access token in the log, landing page or `/metrics`, through every fault.
 mod secrets;
+/// The OAuth client: tokens cached, renewed before expiry and once when refused; bad credentials.
 mod tokens;

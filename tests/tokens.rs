@@ -12,7 +12,7 @@ use genesys_exporter::genesys::wire::AggregationQuery;
 use genesys_exporter::metrics::Metrics;
 use genesys_exporter::simulator::{RequestCounts, SimulatorConfig};
 
-use crate::util::{Sim, start_simulator};
+use crate::util::{Sim, hold_time, start_simulator};
 
 fn client(sim: &Sim, secret: &str) -> Client {
     let settings = ClientSettings {
@@ -55,9 +55,12 @@ async fn one_token_serves_many_requests() {
     );
 }
 
-#[tokio::test]
+/// Two-second tokens are renewed at half their life: the request one second after the
+/// token came still gets a new one, the request a millisecond earlier does not. Tokio's
+/// clock is held still, so that those instants are exact.
+#[tokio::test(start_paused = true)]
 async fn a_token_is_renewed_before_it_expires() {
-    // Two-second tokens are renewed at half their life.
+    let _time = hold_time();
     let sim = start_simulator(SimulatorConfig {
         token_lifetime: Duration::from_secs(2),
         ..SimulatorConfig::default()
@@ -67,10 +70,20 @@ async fn a_token_is_renewed_before_it_expires() {
     client.aggregates(&query()).await.unwrap();
     client.aggregates(&query()).await.unwrap();
     assert_eq!(sim.simulator.requests().token, 1);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    tokio::time::advance(Duration::from_millis(999)).await;
+    client.aggregates(&query()).await.unwrap();
+    assert_eq!(
+        sim.simulator.requests().token,
+        1,
+        "kept until half its life"
+    );
+
+    tokio::time::advance(Duration::from_millis(1)).await;
     client.aggregates(&query()).await.unwrap();
     let counts = sim.simulator.requests();
-    assert_eq!(counts.token, 2);
+    assert_eq!(counts.token, 2, "renewed at half its life");
+    assert_eq!(counts.aggregates, 4);
     assert_eq!(
         counts.unauthorized, 0,
         "no request went out with an expired token"

@@ -2,13 +2,18 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use genesys_exporter::config::{Config, QueryConfig, Settings};
+use genesys_exporter::config::{Config, DEFAULT_METRICS, QueryConfig, Settings};
+use genesys_exporter::genesys::wire::AggregationQuery;
 use genesys_exporter::schedule::Clock;
-use genesys_exporter::simulator::{Simulator, SimulatorConfig};
+use genesys_exporter::simulator::{Org, Simulator, SimulatorConfig, aggregate};
+use jiff::Timestamp;
+use serde_json::Value as Json;
+use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -106,12 +111,16 @@ pub async fn get(url: &str) -> Reply {
     get_with(url, &[]).await
 }
 
+/// A GET of `url` with `headers`, given [`PATIENCE`] to answer (while tokio time runs).
 pub async fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut request = reqwest::Client::new().get(url);
+    let mut request = reqwest::Client::new().get(url).timeout(PATIENCE);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = request.send().await.unwrap();
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -125,16 +134,129 @@ pub async fn get_with(url: &str, headers: &[(&str, &str)]) -> Reply {
     }
 }
 
-/// Polls `/metrics` until `done` holds for its samples, for at most 10 s.
+// -- Waiting for events ----------------------------------------------------------------------
+//
+// Tests wait for what they expect to see (a sample on /metrics, a request counted by the
+// simulator, a log line), never for a length of time, and give up after [`PATIENCE`] with a
+// message that says what did not happen. Mind that /metrics shows the exporter's own series
+// as of the end of the last poll (or the breaker's last change): what happens within a
+// poll, such as a retry, shows only once the poll is over.
+
+/// How long a test waits for something it expects before it fails: generous, for a CI
+/// machine that runs the suite on two loaded cores.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// How long [`pause`] lasts.
+pub const PAUSE: Duration = Duration::from_millis(20);
+
+/// A pause of a few milliseconds of real time between two looks at something awaited. A
+/// blocking sleep on tokio's blocking pool rather than `tokio::time::sleep`, so that it
+/// passes also while a test holds tokio's clock still ([`hold_time`]).
+pub async fn pause() {
+    tokio::task::spawn_blocking(|| std::thread::sleep(PAUSE))
+        .await
+        .unwrap();
+}
+
+/// Waits until `done` holds, looking again every few milliseconds; fails after
+/// [`PATIENCE`], saying that `what` never happened.
+pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "waited {PATIENCE:?} for {what}, in vain"
+        );
+        pause().await;
+    }
+}
+
+/// Scrapes `/metrics` until `done` holds for its samples, and returns them; fails after
+/// [`PATIENCE`], showing the exporter's own series as last scraped.
 pub async fn wait_for_metrics(base: &str, done: impl Fn(&Samples) -> bool) -> Samples {
-    for _ in 0..200 {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
         let samples = parse(&get(&format!("{base}/metrics")).await.body);
         if done(&samples) {
             return samples;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        if Instant::now() >= deadline {
+            panic!(
+                "/metrics did not reach the expected state within {PATIENCE:?}; it said:\n{}",
+                own_series(&samples)
+            );
+        }
+        pause().await;
     }
-    panic!("/metrics never reached the expected state");
+}
+
+/// The exporter's series about itself, one a line: what a failed wait shows.
+fn own_series(samples: &Samples) -> String {
+    let lines: Vec<String> = samples
+        .iter()
+        .filter(|((name, _), _)| !name.starts_with("genesys_conversation_"))
+        .map(|((name, labels), value)| format!("  {name}{labels:?} {value}"))
+        .collect();
+    lines.join("\n")
+}
+
+// -- Time the test moves itself ---------------------------------------------------------------
+
+/// Holds tokio's clock still until dropped: from the call on, tokio time moves only when
+/// the test calls `tokio::time::advance`, so every timer (token lifetimes, the circuit
+/// breaker's cool-down, retry delays, request timeouts, a simulated [`Clock`], the
+/// simulator's own waits) ends exactly when the test says, however slow the machine. Call
+/// it first thing in a `#[tokio::test(start_paused = true)]`; `start_paused` (rather than
+/// pausing later) keeps the clock on whole milliseconds, so that a timer of exactly the
+/// time moved fires.
+///
+/// Paused time alone does not do with real sockets: whenever every task waits, even on a
+/// socket, tokio jumps to the next timer, firing request timeouts. A blocking task stops
+/// that while it runs (tokio documents it under `time::pause`, "Preventing auto-advance"),
+/// and this one runs until the guard is dropped. Waits meanwhile pace themselves in real
+/// time ([`pause`]).
+///
+/// Let no connection idle for 10 s or more of held time: the simulator's and the exporter's
+/// servers then close it (their header-read timeout) at the very instant the client may
+/// reuse it, which real time never lines up, and the request hangs with its timeout held
+/// still too.
+pub fn hold_time() -> HeldTime {
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    // Returns once the guard, and with it the sender, is dropped.
+    drop(tokio::task::spawn_blocking(move || released.recv()));
+    HeldTime { _release: release }
+}
+
+/// Tokio's clock is held still while this lives; see [`hold_time`].
+#[must_use = "time is held only while the guard lives"]
+pub struct HeldTime {
+    _release: std::sync::mpsc::Sender<()>,
+}
+
+/// Moves held time forward [`PAUSE`] at a time, each step followed by a pause as long in
+/// real time and a scrape of `/metrics`, until `done` holds for the samples; returns them
+/// and how far time moved. Small steps let what each one wakes (a backoff, a retry delay)
+/// play out before the next, and a request in flight never sees held time run faster than
+/// real time would: no request timeout fires that would not in real life.
+pub async fn advance_until(base: &str, done: impl Fn(&Samples) -> bool) -> (Samples, Duration) {
+    let deadline = Instant::now() + PATIENCE;
+    let mut moved = Duration::ZERO;
+    loop {
+        let samples = parse(&get(&format!("{base}/metrics")).await.body);
+        if done(&samples) {
+            return (samples, moved);
+        }
+        if Instant::now() >= deadline {
+            panic!(
+                "/metrics did not reach the expected state within {PATIENCE:?} of real time \
+                 ({moved:?} of tokio time moved); it said:\n{}",
+                own_series(&samples)
+            );
+        }
+        tokio::time::advance(PAUSE).await;
+        moved += PAUSE;
+        pause().await;
+    }
 }
 
 /// (metric name, sorted labels) → value.
@@ -241,16 +363,21 @@ impl Process {
         self.stderr.lock().unwrap().clone()
     }
 
-    /// Waits for a log line containing `needle`, for at most 10 s, and returns the log.
+    /// Waits for a log line containing `needle`, for at most [`PATIENCE`], and returns the
+    /// log.
     pub async fn wait_for_log(&self, needle: &str) -> String {
-        for _ in 0..200 {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
             let log = self.log();
             if log.contains(needle) {
                 return log;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(
+                Instant::now() < deadline,
+                "never logged {needle:?} within {PATIENCE:?}; log so far:\n{log}"
+            );
+            pause().await;
         }
-        panic!("never logged {needle:?}; log so far:\n{}", self.log());
     }
 
     /// The address the exporter said it serves on.
@@ -272,10 +399,19 @@ impl Drop for Process {
     }
 }
 
-/// Writes `text` to a fresh file in the temp directory and returns its path.
-pub fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("genesys-exporter-{}-{name}", std::process::id()));
-    std::fs::write(&path, text).unwrap();
+/// A fresh directory of the test's own, removed with all it holds when dropped: keep it
+/// as long as the test, or a process it started, reads from it.
+pub fn temp_dir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("genesys-exporter-test-")
+        .tempdir()
+        .expect("a temporary directory")
+}
+
+/// Writes `text` to the file `name` in `dir` and returns its path.
+pub fn write_file(dir: &TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     path
 }
 
@@ -394,11 +530,14 @@ pub struct RawReply {
 }
 
 pub async fn get_raw(url: &str, headers: &[(&str, &str)]) -> RawReply {
-    let mut request = reqwest::Client::new().get(url);
+    let mut request = reqwest::Client::new().get(url).timeout(PATIENCE);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = request.send().await.unwrap();
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
     RawReply {
         status: response.status().as_u16(),
         headers: response.headers().clone(),
@@ -423,4 +562,166 @@ pub fn required_tool(
     );
     eprintln!("skipped: no {program} on PATH (apt-get install {package})");
     None
+}
+
+/// promtool, or `None` outside CI when it is not installed. Under CI it must be there.
+pub fn promtool() -> Option<&'static str> {
+    required_tool("promtool", "--version", "prometheus")
+}
+
+// -- What the exporter should publish ---------------------------------------------------------
+
+/// The gauge base name of each default metric, written out by hand rather than derived by
+/// the exporter's naming code, so that the tests check that code.
+const NAMES: &[(&str, &str)] = &[
+    ("nOffered", "offered"),
+    ("nConnected", "connected"),
+    ("tAnswered", "answered"),
+    ("tAbandon", "abandon"),
+    ("tHandle", "handle"),
+    ("tTalk", "talk"),
+    ("tHeld", "held"),
+    ("tAcw", "acw"),
+    ("tWait", "wait"),
+    ("nOverSla", "over_sla"),
+    ("nTransferred", "transferred"),
+    ("oServiceLevel", "service_level"),
+];
+
+/// What the exporter should publish, computed from the simulator's own answer.
+pub fn expected_samples(window_start: Timestamp, window_end: Timestamp) -> Samples {
+    let request = AggregationQuery {
+        interval: format!(
+            "{}/{}",
+            window_start.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            window_end.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        ),
+        granularity: Some("PT15M".into()),
+        time_zone: Some("UTC".into()),
+        group_by: vec!["queueId".into(), "mediaType".into()],
+        filter: None,
+        metrics: DEFAULT_METRICS.iter().map(|m| m.to_string()).collect(),
+    };
+    let org = Org::demo();
+    let response = aggregate(&org, &request).unwrap();
+    let mut expected = Samples::new();
+    for group in &response.results {
+        let mut labels: BTreeMap<String, String> = [
+            ("query", "default".to_string()),
+            (
+                "queue_id",
+                group.group.get("queueId").cloned().unwrap_or_default(),
+            ),
+            (
+                "media_type",
+                group.group.get("mediaType").cloned().unwrap_or_default(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        // The exporter names each queue from the queue list.
+        if let Some(id) = group.group.get("queueId") {
+            let queue = org.queues.iter().find(|q| q.id == *id).unwrap();
+            labels.insert("queue".into(), queue.name.clone());
+        }
+        for data in &group.data {
+            for entry in &data.metrics {
+                let base = NAMES.iter().find(|(m, _)| *m == entry.metric).unwrap().1;
+                let s = &entry.stats;
+                let gauges: Vec<(String, Option<f64>)> = match &entry.metric[..1] {
+                    "n" => vec![(base.to_string(), s.count)],
+                    "t" => vec![
+                        (format!("{base}_segments"), s.count),
+                        (format!("{base}_seconds"), s.sum.map(|ms| ms / 1000.0)),
+                        (format!("{base}_seconds_max"), s.max.map(|ms| ms / 1000.0)),
+                        (format!("{base}_seconds_min"), s.min.map(|ms| ms / 1000.0)),
+                    ],
+                    _ => vec![
+                        (format!("{base}_ratio"), s.ratio),
+                        (format!("{base}_numerator"), s.numerator),
+                        (format!("{base}_denominator"), s.denominator),
+                        (format!("{base}_target_ratio"), s.target),
+                    ],
+                };
+                for (name, value) in gauges {
+                    if let Some(value) = value {
+                        expected.insert(
+                            (format!("genesys_conversation_{name}"), labels.clone()),
+                            value,
+                        );
+                    }
+                }
+            }
+        }
+    }
+    expected
+}
+
+// -- The repository's own files -----------------------------------------------------------
+
+/// The repository, where the deployment files, the dashboards and the README are.
+pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The path of a file given relative to the repository.
+pub fn path(relative: &str) -> PathBuf {
+    Path::new(ROOT).join(relative)
+}
+
+/// A file of the repository, as text.
+pub fn read(relative: &str) -> String {
+    std::fs::read_to_string(path(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}
+
+/// The files under `dir` whose names end with one of `extensions`, relative to the root.
+pub fn files_under(dir: &str, extensions: &[&str]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![path(dir)];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if extensions
+                .iter()
+                .any(|e| path.to_string_lossy().ends_with(e))
+            {
+                let relative = path.strip_prefix(ROOT).unwrap();
+                found.push(relative.to_string_lossy().into_owned());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The dashboards in grafana/dashboards, by file name.
+pub fn dashboards() -> Vec<(String, Json)> {
+    let boards: Vec<(String, Json)> = files_under("grafana/dashboards", &[".json"])
+        .into_iter()
+        .map(|file| {
+            let board =
+                serde_json::from_str(&read(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            let name = Path::new(&file)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (name, board)
+        })
+        .collect();
+    assert_eq!(boards.len(), 3, "three dashboards in grafana/dashboards");
+    boards
+}
+
+/// Every panel, including those inside collapsed rows.
+pub fn panels(board: &Json) -> Vec<&Json> {
+    let mut all = Vec::new();
+    for panel in board["panels"].as_array().unwrap() {
+        all.push(panel);
+        if let Some(inner) = panel["panels"].as_array() {
+            all.extend(inner);
+        }
+    }
+    all
 }
