@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 
 /// Where the poller gets the time from. Tests use [`Clock::starting_at`] with tokio's paused
 /// time, so that a day of polling runs in milliseconds, or move it forward with
-/// [`Clock::advance`] to let an exporter on real sockets live through an hour at once.
+/// [`Clock::advance`] to let an exporter live through an hour at once.
 #[derive(Debug, Clone)]
 pub enum Clock {
     System,
@@ -34,10 +34,9 @@ impl Clock {
         Clock::fast_from(start, 1)
     }
 
-    /// A clock that starts at `start` and runs `speed` times faster than real time. For
-    /// tests of many buckets that talk over real sockets, where tokio's paused time cannot
-    /// be used: it jumps ahead whenever every task waits, even on a socket, which fires
-    /// request timeouts.
+    /// A clock that starts at `start` and runs `speed` times faster than tokio's clock: for
+    /// tests of many buckets, where the bucket arithmetic moves faster than token lifetimes
+    /// and timeouts, which stay on tokio's clock.
     pub fn fast_from(start: Timestamp, speed: u32) -> Clock {
         Clock::Simulated {
             start,

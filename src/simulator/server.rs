@@ -272,6 +272,27 @@ mod tests {
     }
 
     /// Over real sockets, with reqwest as the client the exporter also uses.
+    #[tokio::test(start_paused = true)]
+    async fn a_token_is_refused_from_the_instant_its_lifetime_ends() {
+        let sim = Simulator::new(SimulatorConfig {
+            token_lifetime: Duration::from_secs(1),
+            ..SimulatorConfig::default()
+        });
+        let token = bearer(&sim).await;
+        let list = || request(Method::GET, QUEUES_PATH, Some(&token), "");
+        assert_eq!(call(&sim, list()).await.0, 200);
+        tokio::time::advance(Duration::from_millis(999)).await;
+        assert_eq!(
+            call(&sim, list()).await.0,
+            200,
+            "valid to its last millisecond"
+        );
+        tokio::time::advance(Duration::from_millis(1)).await;
+        let (status, body) = call(&sim, list()).await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(sim.requests().unauthorized, 1);
+    }
+
     mod over_http {
         use super::*;
 
@@ -375,29 +396,6 @@ mod tests {
                     unauthorized: 2
                 }
             );
-            shutdown.cancel();
-        }
-
-        #[tokio::test]
-        async fn an_expired_token_is_refused() {
-            let (sim, base, shutdown) = start(SimulatorConfig {
-                token_lifetime: Duration::from_secs(1),
-                ..SimulatorConfig::default()
-            })
-            .await;
-            let http = reqwest::Client::new();
-            let token: TokenResponse = get_token(&http, &base, "demo-secret")
-                .await
-                .json()
-                .await
-                .unwrap();
-            assert_eq!(token.expires_in, 1);
-            assert_eq!(query(&http, &base, &token.access_token).await.status(), 200);
-            // Real sockets and paused time do not mix, so this waits in real time.
-            tokio::time::sleep(Duration::from_millis(1_200)).await;
-            let expired = query(&http, &base, &token.access_token).await;
-            assert_eq!(expired.status(), 401);
-            assert_eq!(sim.requests().unauthorized, 1);
             shutdown.cancel();
         }
     }
