@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use genesys_exporter::config::DEFAULT_METRICS;
 use genesys_exporter::exposition::{Publisher, flatten};
-use genesys_exporter::genesys::wire::{AggregateResponse, AggregationQuery};
+use genesys_exporter::genesys::wire::AggregateResponse;
 use genesys_exporter::metrics::{BreakerState, Metrics};
 use genesys_exporter::schedule::Interval;
 use genesys_exporter::simulator::{Org, aggregate};
 use tokio::sync::watch;
+
+use crate::util::demo_request;
 
 #[test]
 fn a_polls_peak_memory_is_a_small_multiple_of_the_answer() {
@@ -23,14 +25,7 @@ fn a_polls_peak_memory_is_a_small_multiple_of_the_answer() {
             .map(String::from)
             .to_vec(),
     );
-    let query = AggregationQuery {
-        interval: window.to_string(),
-        granularity: Some("PT15M".into()),
-        time_zone: Some("UTC".into()),
-        group_by: vec!["queueId".into(), "mediaType".into()],
-        filter: None,
-        metrics: DEFAULT_METRICS.iter().map(|m| m.to_string()).collect(),
-    };
+    let query = demo_request(window.start, window.end, "PT15M", DEFAULT_METRICS);
     let body = serde_json::to_vec(&aggregate(&org, &query).unwrap()).unwrap();
     // No client, so no breaker to open.
     let (_, closed_breaker) = watch::channel(BreakerState::Closed);

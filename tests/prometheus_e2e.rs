@@ -16,15 +16,14 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use genesys_exporter::genesys::wire::AggregationQuery;
 use genesys_exporter::simulator::{Org, SimulatorConfig, aggregate};
 use jiff::Timestamp;
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 
 use crate::util::{
-    Process, dashboards, get, panels, promtool, published_window, required_tool, start_simulator,
-    temp_dir, value, wait_for_metrics, write_file,
+    Process, dashboards, demo_request, get, panels, promtool, published_window, required_tool,
+    start_simulator, temp_dir, value, wait_for_metrics, write_file,
 };
 
 const PROMETHEUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus");
@@ -306,18 +305,7 @@ async fn dashboard_checks(api: &Api) -> Vec<Check> {
 /// bucket `[start, end)`, worked out from the simulator's own answer: more than 20% of
 /// at least 10 offered.
 fn expected_abandon_alerts(start: Timestamp, end: Timestamp) -> BTreeSet<(String, String)> {
-    let request = AggregationQuery {
-        interval: format!(
-            "{}/{}",
-            start.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-            end.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        ),
-        granularity: Some("PT15M".into()),
-        time_zone: Some("UTC".into()),
-        group_by: vec!["queueId".into(), "mediaType".into()],
-        filter: None,
-        metrics: vec!["nOffered".into(), "tAbandon".into()],
-    };
+    let request = demo_request(start, end, "PT15M", &["nOffered", "tAbandon"]);
     let response = aggregate(&Org::demo(), &request).unwrap();
     let mut expected = BTreeSet::new();
     for group in &response.results {

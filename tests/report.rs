@@ -4,13 +4,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use genesys_exporter::genesys::wire::AggregationQuery;
 use genesys_exporter::simulator::{Org, SimulatorConfig, aggregate};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::util::{Process, Sim, start_simulator, temp_dir, write_file};
+use crate::util::{Process, Sim, demo_request, start_simulator, temp_dir, write_file};
 
 /// (interval_start, queue_id, media_type) → column → value.
 type Rows = BTreeMap<(String, String, String), BTreeMap<String, Option<f64>>>;
@@ -25,21 +24,9 @@ fn expected_rows(org: &Org, from: &str, hours: i64) -> Rows {
     for hour in 0..hours {
         let start = from + SignedDuration::from_hours(hour);
         let end = start + SignedDuration::from_hours(1);
-        let interval = format!(
-            "{}/{}",
-            start.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-            end.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        );
         let response = aggregate(
             org,
-            &AggregationQuery {
-                interval,
-                granularity: Some("PT1H".into()),
-                time_zone: Some("UTC".into()),
-                group_by: vec!["queueId".into(), "mediaType".into()],
-                filter: None,
-                metrics: vec!["nOffered".into(), "tHandle".into()],
-            },
+            &demo_request(start, end, "PT1H", &["nOffered", "tHandle"]),
         )
         .unwrap();
         for group in &response.results {

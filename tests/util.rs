@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use genesys_exporter::config::{Config, DEFAULT_METRICS, QueryConfig, Settings};
 use genesys_exporter::genesys::wire::AggregationQuery;
-use genesys_exporter::schedule::Clock;
+use genesys_exporter::schedule::{Clock, Interval};
 use genesys_exporter::simulator::{Org, Simulator, SimulatorConfig, aggregate};
 use jiff::Timestamp;
 use serde_json::Value as Json;
@@ -588,20 +588,27 @@ const NAMES: &[(&str, &str)] = &[
     ("oServiceLevel", "service_level"),
 ];
 
-/// What the exporter should publish, computed from the simulator's own answer.
-pub fn expected_samples(window_start: Timestamp, window_end: Timestamp) -> Samples {
-    let request = AggregationQuery {
-        interval: format!(
-            "{}/{}",
-            window_start.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-            window_end.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        ),
-        granularity: Some("PT15M".into()),
+/// The default query's request (by queue and media type, in UTC) for `[start, end)` in
+/// `granularity` buckets: how tests ask the simulator for its own data.
+pub fn demo_request(
+    start: Timestamp,
+    end: Timestamp,
+    granularity: &str,
+    metrics: &[&str],
+) -> AggregationQuery {
+    AggregationQuery {
+        interval: Interval { start, end }.to_string(),
+        granularity: Some(granularity.into()),
         time_zone: Some("UTC".into()),
         group_by: vec!["queueId".into(), "mediaType".into()],
         filter: None,
-        metrics: DEFAULT_METRICS.iter().map(|m| m.to_string()).collect(),
-    };
+        metrics: metrics.iter().map(|m| m.to_string()).collect(),
+    }
+}
+
+/// What the exporter should publish, computed from the simulator's own answer.
+pub fn expected_samples(window_start: Timestamp, window_end: Timestamp) -> Samples {
+    let request = demo_request(window_start, window_end, "PT15M", DEFAULT_METRICS);
     let org = Org::demo();
     let response = aggregate(&org, &request).unwrap();
     let mut expected = Samples::new();

@@ -288,6 +288,15 @@ mod tests {
         }
     }
 
+    /// The intervals the first group has data for, in the answer's order.
+    fn first_group_intervals(response: &AggregateResponse) -> Vec<&str> {
+        response.results[0]
+            .data
+            .iter()
+            .map(|d| d.interval.as_str())
+            .collect()
+    }
+
     fn stats<'a>(data: &'a IntervalData, metric: &str) -> Option<&'a Stats> {
         data.metrics
             .iter()
@@ -401,11 +410,7 @@ mod tests {
         let mut q = query(night, Some("PT1M"), &["queueId"]);
         q.filter = Some(filter.clone());
         let response = aggregate(&org, &q).unwrap();
-        let busy: Vec<&str> = response.results[0]
-            .data
-            .iter()
-            .map(|d| d.interval.as_str())
-            .collect();
+        let busy = first_group_intervals(&response);
         assert!(!busy.is_empty() && busy.len() < 40, "{}", busy.len());
         let two_am: Timestamp = "2026-08-20T02:00:00Z".parse().unwrap();
         let quiet = (0..60)
@@ -453,11 +458,7 @@ mod tests {
         );
         q.time_zone = Some("America/New_York".to_string());
         let response = aggregate(&org, &q).unwrap();
-        let intervals: Vec<&str> = response.results[0]
-            .data
-            .iter()
-            .map(|d| d.interval.as_str())
-            .collect();
+        let intervals = first_group_intervals(&response);
         assert_eq!(
             intervals,
             [
@@ -750,11 +751,7 @@ mod tests {
             &[],
         );
         let response = aggregate(&org, &q).unwrap();
-        let intervals: Vec<&str> = response.results[0]
-            .data
-            .iter()
-            .map(|d| d.interval.as_str())
-            .collect();
+        let intervals = first_group_intervals(&response);
         assert_eq!(
             intervals,
             [
