@@ -172,7 +172,7 @@ enum BodyError {
 
 /// A `Retry-After` in seconds. (It may also be an HTTP date; Genesys Cloud sends seconds.)
 /// Saturating: `1e30` and `inf` are [`Duration::MAX`], which the retry policy caps.
-pub(crate) fn retry_after_seconds(value: &str) -> Option<Duration> {
+pub fn retry_after_seconds(value: &str) -> Option<Duration> {
     let seconds: f64 = value.trim().parse().ok()?;
     (seconds >= 0.0).then(|| Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
 }
