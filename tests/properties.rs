@@ -70,9 +70,8 @@ fn aggregate_like() -> impl Strategy<Value = Json> {
         Just("p95"),
     ];
     let stats = prop::collection::btree_map(stat, any_number(), 0..6);
-    let entry = (metric, stats, prop::option::of(".{0,6}")).prop_map(|(metric, stats, q)| {
-        json!({"metric": metric, "qualifier": q, "stats": stats})
-    });
+    let entry = (metric, stats, prop::option::of(".{0,6}"))
+        .prop_map(|(metric, stats, q)| json!({"metric": metric, "qualifier": q, "stats": stats}));
     let interval = prop_oneof![
         Just("2026-08-20T10:00:00.000Z/2026-08-20T10:15:00.000Z".to_string()),
         ".{0,40}",

@@ -22,12 +22,12 @@ mod layering;
 mod metrics_values;
 /// A poll's peak memory stays within a small multiple of the answer it parses.
 mod poll_memory;
-/// Property tests: no parser or window arithmetic panics on any input the API or config gives.
-mod properties;
 /// promtool and a real Prometheus accept the shipped config, rules, dashboards (skip outside CI).
 mod prometheus_e2e;
 /// `promtool check metrics` accepts the exposition; label values read back as written.
 mod promtool;
+/// Property tests: no parser or window arithmetic panics on any input the API or config gives.
+mod properties;
 /// Queue names on the series: paged, refreshed, renamed, deleted, forbidden.
 mod queue_names;
 /// The README's metric tables and fault matrix name what the code exports and tests.

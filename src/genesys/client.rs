@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use super::auth::{Credentials, TokenCache};
 use super::breaker::{Breaker, BreakerSettings};
-use super::retry::{Retrier, RetrySettings};
+use super::retry::{Answer, Retrier, RetrySettings};
 use super::transport::Transport;
 use super::wire::{
     AggregateResponse, AggregationQuery, Endpoint, JOBS_PATH, JobResultsPage, JobStatus,
@@ -184,7 +184,11 @@ impl Client {
         let token = self.tokens.token().await?;
         let mut reply = send(token.clone()).await?;
         if reply.status == StatusCode::UNAUTHORIZED {
-            tracing::info!(%endpoint, "access token refused (401); renewing it and retrying once");
+            // The one line of this failed attempt, with what the API said.
+            tracing::info!(
+                error = %reply.summary(endpoint),
+                "access token refused (401); renewing it and retrying once"
+            );
             let renewed = self.tokens.renew(&token).await?;
             reply = send(renewed).await?;
         }

@@ -21,7 +21,11 @@ enum Answer {
     Whole(u16, Vec<(String, String)>, Vec<u8>),
     /// A 200 whose body, `size` bytes of `prefix` then `filler`, is written as it is read,
     /// never held whole; the connection closes to end it.
-    Stream { prefix: Vec<u8>, filler: Vec<u8>, size: u64 },
+    Stream {
+        prefix: Vec<u8>,
+        filler: Vec<u8>,
+        size: u64,
+    },
     /// A 200 whose body is written one byte per `every`.
     Trickle { body: Vec<u8>, every: Duration },
     /// Never answers.
@@ -99,14 +103,22 @@ async fn serve(mut socket: TcpStream, handler: Handler, seen: Arc<Mutex<Vec<Stri
                 Ok(n) => buffer.extend_from_slice(&chunk[..n]),
             }
         }
-        let body = serde_json::from_slice(&buffer[head_end..head_end + length]).unwrap_or(Json::Null);
+        let body =
+            serde_json::from_slice(&buffer[head_end..head_end + length]).unwrap_or(Json::Null);
         buffer.drain(..head_end + length);
-        let path = head.split_whitespace().nth(1).unwrap_or_default().to_string();
+        let path = head
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
         seen.lock().unwrap().push(path.clone());
         let answer = handler(&Seen { path, body });
         let keep = match answer {
             Answer::Whole(status, headers, body) => {
-                let mut head = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\ncontent-type: application/json\r\n", body.len());
+                let mut head = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\ncontent-type: application/json\r\n",
+                    body.len()
+                );
                 for (name, value) in headers {
                     head.push_str(&format!("{name}: {value}\r\n"));
                 }
@@ -115,9 +127,14 @@ async fn serve(mut socket: TcpStream, handler: Handler, seen: Arc<Mutex<Vec<Stri
                 out.extend_from_slice(&body);
                 socket.write_all(&out).await.is_ok()
             }
-            Answer::Stream { prefix, filler, size } => {
+            Answer::Stream {
+                prefix,
+                filler,
+                size,
+            } => {
                 let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n";
-                if socket.write_all(head).await.is_err() || socket.write_all(&prefix).await.is_err() {
+                if socket.write_all(head).await.is_err() || socket.write_all(&prefix).await.is_err()
+                {
                     return;
                 }
                 let block = filler.repeat((64 * 1024 / filler.len().max(1)).max(1));
@@ -131,7 +148,10 @@ async fn serve(mut socket: TcpStream, handler: Handler, seen: Arc<Mutex<Vec<Stri
                 false
             }
             Answer::Trickle { body, every } => {
-                let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\ncontent-type: application/json\r\n\r\n", body.len());
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\ncontent-type: application/json\r\n\r\n",
+                    body.len()
+                );
                 if socket.write_all(head.as_bytes()).await.is_err() {
                     return;
                 }
@@ -190,7 +210,12 @@ async fn exporter(fake: &Fake, extra: &str) -> (Process, String, tempfile::TempD
     );
     let dir = temp_dir();
     let path = write_file(&dir, "hostile.toml", &config);
-    let process = Process::start(&["--config", path.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
+    let process = Process::start(&[
+        "--config",
+        path.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
     let url = process.metrics_url().await;
     (process, url, dir)
 }
@@ -200,7 +225,11 @@ async fn exporter(fake: &Fake, extra: &str) -> (Process, String, tempfile::TempD
 async fn assert_alive_and_bounded(process: &mut Process, url: &str, max_mb: u64) {
     assert_eq!(get(&format!("{url}/healthz")).await.status, 200);
     assert_eq!(get(&format!("{url}/metrics")).await.status, 200);
-    assert!(process.child.try_wait().unwrap().is_none(), "exited:\n{}", process.log());
+    assert!(
+        process.child.try_wait().unwrap().is_none(),
+        "exited:\n{}",
+        process.log()
+    );
     let log = process.log();
     assert!(!log.contains("panicked"), "{log}");
     let status = std::fs::read_to_string(format!("/proc/{}/status", process.child.id())).unwrap();
@@ -209,12 +238,19 @@ async fn assert_alive_and_bounded(process: &mut Process, url: &str, max_mb: u64)
         .find_map(|line| line.strip_prefix("VmHWM:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap();
-    assert!(peak_kb < max_mb * 1024, "peak RSS {peak_kb} kB, over {max_mb} MB");
+    assert!(
+        peak_kb < max_mb * 1024,
+        "peak RSS {peak_kb} kB, over {max_mb} MB"
+    );
 }
 
 fn failures(samples: &Samples, endpoint: &str, reason: &str) -> f64 {
-    value(samples, "genesys_api_failures_total", &[("endpoint", endpoint), ("reason", reason)])
-        .unwrap_or(0.0)
+    value(
+        samples,
+        "genesys_api_failures_total",
+        &[("endpoint", endpoint), ("reason", reason)],
+    )
+    .unwrap_or(0.0)
 }
 
 fn up(samples: &Samples) -> Option<f64> {
@@ -225,7 +261,9 @@ fn up(samples: &Samples) -> Option<f64> {
 async fn fake_with(aggregates: impl Fn(&Seen) -> Answer + Send + Sync + 'static) -> Fake {
     Fake::start(move |seen| match seen.path.as_str() {
         TOKEN => token(json!(86400)),
-        path if path.starts_with(QUEUES) => json_answer(200, json!({"entities": [], "pageCount": 1})),
+        path if path.starts_with(QUEUES) => {
+            json_answer(200, json!({"entities": [], "pageCount": 1}))
+        }
         _ => aggregates(seen),
     })
     .await
@@ -235,13 +273,18 @@ async fn fake_with(aggregates: impl Fn(&Seen) -> Answer + Send + Sync + 'static)
 async fn huge_retry_after() {
     for retry_after in ["1e30", "inf", "999999"] {
         let fake = fake_with(move |_| {
-            Answer::Whole(429, vec![("retry-after".into(), retry_after.into())], b"{}".to_vec())
+            Answer::Whole(
+                429,
+                vec![("retry-after".into(), retry_after.into())],
+                b"{}".to_vec(),
+            )
         })
         .await;
         // The hold is capped at rate_limit_max_wait: the API is asked again after 2 s, not
         // after 11 days (999999) or never (1e30, inf: the old code panicked on those).
         let (mut process, url, _dir) = exporter(&fake, "rate_limit_max_wait = \"2s\"").await;
-        let samples = wait_for_metrics(&url, |s| failures(s, "aggregates", "rate_limited") >= 2.0).await;
+        let samples =
+            wait_for_metrics(&url, |s| failures(s, "aggregates", "rate_limited") >= 2.0).await;
         assert_eq!(up(&samples), Some(0.0), "{retry_after}");
         assert!(fake.count(AGGREGATES) >= 2, "{retry_after}");
         assert_alive_and_bounded(&mut process, &url, 100).await;
@@ -254,7 +297,9 @@ async fn huge_zero_or_absent_token_lifetime() {
         let lifetime = expires_in.clone();
         let fake = Fake::start(move |seen| match seen.path.as_str() {
             TOKEN => token(lifetime.clone()),
-            path if path.starts_with(QUEUES) => json_answer(200, json!({"entities": [], "pageCount": 1})),
+            path if path.starts_with(QUEUES) => {
+                json_answer(200, json!({"entities": [], "pageCount": 1}))
+            }
             // Refused, not retried: a poll a second.
             _ => json_answer(400, json!({"message": "no", "code": "bad.request"})),
         })
@@ -308,7 +353,10 @@ async fn a_million_groups_are_stopped_by_the_size_or_series_limit() {
     })
     .await;
     let (mut process, url, _dir) = exporter(&fake, "max_series_per_query = 10").await;
-    let samples = wait_for_metrics(&url, |s| failures(s, "aggregates", "too_many_series") >= 1.0).await;
+    let samples = wait_for_metrics(&url, |s| {
+        failures(s, "aggregates", "too_many_series") >= 1.0
+    })
+    .await;
     assert_eq!(up(&samples), Some(0.0));
     assert_alive_and_bounded(&mut process, &url, 100).await;
 }
@@ -318,8 +366,13 @@ async fn a_lying_page_count_costs_bounded_requests_and_pollers_publish() {
     let fake = Fake::start(|seen| match seen.path.as_str() {
         TOKEN => token(json!(86400)),
         path if path.starts_with(QUEUES) => {
-            let entities: Vec<Json> = (0..100).map(|i| json!({"id": format!("id{i}"), "name": "n"})).collect();
-            json_answer(200, json!({"entities": entities, "pageCount": 4294967295u64, "total": 0}))
+            let entities: Vec<Json> = (0..100)
+                .map(|i| json!({"id": format!("id{i}"), "name": "n"}))
+                .collect();
+            json_answer(
+                200,
+                json!({"entities": entities, "pageCount": 4294967295u64, "total": 0}),
+            )
         }
         _ => json_answer(200, groups(seen, &[("id1", 5)])),
     })
@@ -331,7 +384,11 @@ async fn a_lying_page_count_costs_bounded_requests_and_pollers_publish() {
     .await;
     assert_eq!(fake.count(QUEUES), 5, "the page cap");
     assert_eq!(
-        value(&samples, "genesys_conversation_offered", &[("query", "q"), ("queue_id", "id1"), ("media_type", "voice")]),
+        value(
+            &samples,
+            "genesys_conversation_offered",
+            &[("query", "q"), ("queue_id", "id1"), ("media_type", "voice")]
+        ),
         Some(5.0)
     );
     assert_alive_and_bounded(&mut process, &url, 100).await;
@@ -341,7 +398,9 @@ async fn a_lying_page_count_costs_bounded_requests_and_pollers_publish() {
 async fn a_redirect_to_another_origin_is_not_followed() {
     let elsewhere = Fake::start(|seen| json_answer(200, groups(seen, &[("stolen", 1)]))).await;
     let target = format!("{}{AGGREGATES}", elsewhere.url);
-    let fake = fake_with(move |_| Answer::Whole(302, vec![("location".into(), target.clone())], vec![])).await;
+    let fake =
+        fake_with(move |_| Answer::Whole(302, vec![("location".into(), target.clone())], vec![]))
+            .await;
     let (mut process, url, _dir) = exporter(&fake, "").await;
     let samples = wait_for_metrics(&url, |s| failures(s, "aggregates", "redirect") >= 1.0).await;
     assert_eq!(up(&samples), Some(0.0));
@@ -351,11 +410,18 @@ async fn a_redirect_to_another_origin_is_not_followed() {
 
 #[tokio::test]
 async fn the_same_group_twice_makes_one_series() {
-    let fake = fake_with(|seen| json_answer(200, groups(seen, &[("q1", 3), ("q1", 4), ("q2", 1)]))).await;
+    let fake =
+        fake_with(|seen| json_answer(200, groups(seen, &[("q1", 3), ("q1", 4), ("q2", 1)]))).await;
     let (mut process, url, _dir) = exporter(&fake, "").await;
     // The strict parser of the tests refuses duplicate series.
     let samples = wait_for_metrics(&url, |s| up(s) == Some(1.0)).await;
-    let offered = |queue| value(&samples, "genesys_conversation_offered", &[("query", "q"), ("queue_id", queue), ("media_type", "voice")]);
+    let offered = |queue| {
+        value(
+            &samples,
+            "genesys_conversation_offered",
+            &[("query", "q"), ("queue_id", queue), ("media_type", "voice")],
+        )
+    };
     assert_eq!(offered("q1"), Some(3.0), "the first is kept");
     assert_eq!(offered("q2"), Some(1.0));
     process.wait_for_log("each repetition was dropped").await;
@@ -365,18 +431,30 @@ async fn the_same_group_twice_makes_one_series() {
 #[tokio::test]
 async fn an_error_message_with_control_characters_is_one_escaped_line() {
     let fake = fake_with(|_| {
-        json_answer(400, json!({"message": "bad\nINFO forged log line\u{1b}[31m", "code": "bad.request"}))
+        json_answer(
+            400,
+            json!({"message": "bad\nINFO forged log line\u{1b}[31m", "code": "bad.request"}),
+        )
     })
     .await;
     let (mut process, url, _dir) = exporter(&fake, "").await;
     wait_for_metrics(&url, |s| failures(s, "aggregates", "bad_request") >= 2.0).await;
     let log = process.wait_for_log("poll failed").await;
     assert!(!log.contains('\u{1b}'), "ESC written: {log}");
-    assert!(!log.lines().any(|line| line.starts_with("INFO forged")), "a forged line: {log}");
-    assert!(log.contains(r"bad\nINFO forged log line\u{1b}[31m"), "{log}");
+    assert!(
+        !log.lines().any(|line| line.starts_with("INFO forged")),
+        "a forged line: {log}"
+    );
+    assert!(
+        log.contains(r"bad\nINFO forged log line\u{1b}[31m"),
+        "{log}"
+    );
     // One line per failed attempt: each poll is one attempt (a 400 is not retried).
     let lines = log.lines().filter(|line| line.contains("forged")).count();
-    let polls = log.lines().filter(|line| line.contains("poll failed")).count();
+    let polls = log
+        .lines()
+        .filter(|line| line.contains("poll failed"))
+        .count();
     assert_eq!(lines, polls, "{log}");
     assert_alive_and_bounded(&mut process, &url, 100).await;
 }
@@ -396,7 +474,11 @@ async fn a_trickled_body_times_out() {
 
 #[tokio::test]
 async fn deep_nesting_big_numbers_and_lone_surrogates_are_decode_failures() {
-    let deep = format!("{{\"results\": {}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep = format!(
+        "{{\"results\": {}{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
     let bodies: Vec<Vec<u8>> = vec![
         deep.into_bytes(),
         br#"{"results": [{"group": {}, "data": [{"interval": "2026-08-20T10:00:00.000Z/2026-08-20T10:15:00.000Z", "metrics": [{"metric": "nOffered", "stats": {"count": 1e400}}]}]}]}"#.to_vec(),
