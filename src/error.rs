@@ -68,6 +68,24 @@ pub enum Error {
         retry_in: Option<Duration>,
     },
 
+    /// An answer larger than `max_response_bytes`: its reading was stopped at the limit.
+    #[error(
+        "{endpoint}: the answer is larger than max_response_bytes ({limit} bytes); it was not read further. Raise max_response_bytes if an org this large is expected, or narrow the query (filter, fewer metrics or groupBy dimensions)"
+    )]
+    TooLarge { endpoint: Endpoint, limit: u64 },
+
+    /// An answer that would publish more series than `max_series_per_query`.
+    #[error(
+        "query {query}: the answer holds more than max_series_per_query ({limit}) series; nothing of it was published. Narrow the query (filter, fewer metrics or groupBy dimensions), or raise max_series_per_query"
+    )]
+    TooManySeries { query: String, limit: usize },
+
+    /// The queue list did not end within `max_queue_pages` pages.
+    #[error(
+        "queues: the queue list did not end within max_queue_pages ({limit}) pages of 100; the names known so far are kept. Raise max_queue_pages if the org has more than {} queues", u64::from(*.limit) * 100
+    )]
+    TooManyPages { limit: u32 },
+
     /// Not sent, because Genesys Cloud asked (with a 429's Retry-After) to wait longer than
     /// `rate_limit_max_wait`.
     #[error(
@@ -93,6 +111,9 @@ impl Error {
             Error::Job { .. } => "job_failed",
             Error::CircuitOpen { .. } => "circuit_open",
             Error::RateLimited { .. } => "rate_limited",
+            Error::TooLarge { .. } => "too_large",
+            Error::TooManySeries { .. } => "too_many_series",
+            Error::TooManyPages { .. } => "too_many_pages",
         }
     }
 }
@@ -104,6 +125,8 @@ pub fn status_reason(status: u16) -> &'static str {
         401 => "unauthorized",
         403 => "forbidden",
         404 => "not_found",
+        // Genesys Cloud never redirects; a 3xx is not followed (see the transport).
+        300..=399 => "redirect",
         429 => "rate_limited",
         500..=599 => "server_error",
         _ => "other_status",
@@ -129,6 +152,10 @@ fn remedy(endpoint: Endpoint, status: u16, permission: Option<&str>) -> String {
             " (rate limited: an OAuth client gets about 300 requests a minute, shared by everything using it; give the exporter its own OAuth client)"
                 .into()
         }
+        300..=399 => {
+            " (Genesys Cloud never redirects, so the redirect was not followed; check region, or api_url and login_url, and any proxy between)"
+                .into()
+        }
         501 => String::new(),
         500..=599 => {
             " (Genesys Cloud is failing or down for maintenance; the request was retried with backoff)"
@@ -136,6 +163,31 @@ fn remedy(endpoint: Endpoint, status: u16, permission: Option<&str>) -> String {
         }
         _ => String::new(),
     }
+}
+
+/// The most characters of API text (a message, a code, a correlation ID) that reach a log
+/// line or an error: enough for any real Genesys message, short enough that one answer
+/// cannot flood the log.
+pub const API_TEXT_MAX_CHARS: usize = 300;
+
+/// Text from the API made safe for a one-line log: control characters (and the Unicode
+/// line and paragraph separators) shown escaped (`\n`, `\u{1b}`) rather than written, so
+/// that an answer cannot end a log line and forge the next, and cut to
+/// [`API_TEXT_MAX_CHARS`] characters, with `…` where it was cut.
+pub fn api_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(API_TEXT_MAX_CHARS + 8));
+    for (count, c) in text.chars().enumerate() {
+        if count == API_TEXT_MAX_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn correlation(id: &Option<String>) -> String {
@@ -150,5 +202,28 @@ fn circuit(retry_in: Option<Duration>) -> String {
     match retry_in {
         Some(wait) => format!("{why}; the next probe goes out in {}s", wait.as_secs()),
         None => format!("{why}; a probe request is in flight"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_text_is_one_line_escaped_and_cut() {
+        assert_eq!(
+            api_text("bad\nINFO forged line\u{1b}[31m\r\u{2028}"),
+            "bad\\nINFO forged line\\u{1b}[31m\\r\\u{2028}"
+        );
+        assert_eq!(api_text("plain é"), "plain é");
+        let long = api_text(&"x".repeat(10_000));
+        assert_eq!(long.chars().count(), API_TEXT_MAX_CHARS + 1);
+        assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn a_redirect_has_its_own_reason() {
+        assert_eq!(status_reason(302), "redirect");
+        assert_eq!(status_reason(307), "redirect");
     }
 }

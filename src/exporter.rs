@@ -2,6 +2,7 @@
 //! HTTP server, all stopped by one cancellation token.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -34,7 +35,7 @@ pub async fn run(
         client.breaker_state(),
     ));
 
-    let names = Arc::new(QueueNames::new(metrics.clone()));
+    let names = Arc::new(QueueNames::new(metrics.clone(), settings.max_queue_pages));
     let wants_names = settings
         .queries
         .iter()
@@ -48,25 +49,42 @@ pub async fn run(
     let server = tokio::spawn(server::serve(listener, state, shutdown.clone()));
 
     if wants_names {
-        // Names first, so that series are published with their queue label from the start
-        // rather than gaining it a moment later as new series.
-        tokio::select! {
-            _ = refresh_names(&names, &client, &publisher, &clock) => {}
-            () = shutdown.cancelled() => {}
-        }
+        // Names come from their own task, so that a queue list that is slow, hangs or
+        // pages for ever never keeps the pollers from starting.
+        let (first_read, first_names) = tokio::sync::oneshot::channel::<()>();
         let (names, client, publisher) = (names.clone(), client.clone(), publisher.clone());
         let clock = clock.clone();
         let every = settings.queue_names_refresh;
-        let shutdown = shutdown.clone();
+        let stop = shutdown.clone();
         tokio::spawn(async move {
+            let mut first_read = Some(first_read);
             loop {
                 tokio::select! {
-                    () = tokio::time::sleep(every) => {}
-                    () = shutdown.cancelled() => return,
+                    _ = refresh_names(&names, &client, &publisher, &clock) => {}
+                    () = stop.cancelled() => return,
                 }
-                refresh_names(&names, &client, &publisher, &clock).await;
+                if let Some(first_read) = first_read.take() {
+                    let _ = first_read.send(());
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    () = stop.cancelled() => return,
+                }
             }
         });
+        // Names first when they come quickly, so that series are published with their
+        // queue label from the start rather than gaining it a moment later as new series;
+        // but waited for at most FIRST_NAMES_WAIT.
+        tokio::select! {
+            _ = first_names => {}
+            () = tokio::time::sleep(FIRST_NAMES_WAIT) => {
+                tracing::warn!(
+                    waited_seconds = FIRST_NAMES_WAIT.as_secs(),
+                    "queue names not read yet; polling without them, and the queue label follows when they come"
+                );
+            }
+            () = shutdown.cancelled() => {}
+        }
     }
 
     let mut pollers = JoinSet::new();
@@ -82,6 +100,7 @@ pub async fn run(
             metrics: metrics.clone(),
             clock: clock.clone(),
             jobs: settings.jobs,
+            max_series: settings.max_series_per_query,
         };
         pollers.spawn(async move {
             poller::run(&schedule, &clock, retry_delay, &mut poll, &shutdown).await;
@@ -92,6 +111,11 @@ pub async fn run(
     server.await.expect("the server task does not panic");
     Ok(())
 }
+
+/// How long the pollers wait at start-up for the first read of queue names: enough for a
+/// healthy queue list of a few pages, short beside a bucket, so that a hanging or lying
+/// queue list delays the first poll by no more than this.
+const FIRST_NAMES_WAIT: Duration = Duration::from_secs(10);
 
 /// Refreshes queue names and republishes with them; a failure keeps the names known.
 async fn refresh_names(names: &QueueNames, client: &Client, publisher: &Publisher, clock: &Clock) {

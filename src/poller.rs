@@ -15,10 +15,11 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Query;
-use crate::error::Result;
-use crate::exposition::{Publisher, flatten};
+use crate::error::{Error, Result};
+use crate::exposition::{Publisher, flatten_bounded};
 use crate::genesys::client::Client;
 use crate::genesys::jobs::{self, JobOptions};
+use crate::genesys::wire::Endpoint;
 use crate::metrics::Metrics;
 use crate::schedule::{Clock, Interval, Schedule};
 
@@ -73,6 +74,8 @@ pub struct QueryPoll {
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
     pub jobs: JobOptions,
+    /// The most series one answer may publish (`max_series_per_query`).
+    pub max_series: usize,
 }
 
 impl PollBucket for QueryPoll {
@@ -90,9 +93,28 @@ impl PollBucket for QueryPoll {
         // A poll's duration ends with the answer, before it is flattened and published.
         drop(timer);
         let now = self.clock.now();
+        let outcome = outcome.and_then(|response| {
+            flatten_bounded(
+                &self.query.name,
+                &self.query.group_by,
+                window,
+                &response,
+                self.max_series,
+            )
+            .map(|data| (data, response))
+            .map_err(|_| {
+                let error = Error::TooManySeries {
+                    query: self.query.name.clone(),
+                    limit: self.max_series,
+                };
+                self.metrics
+                    .api
+                    .failed(Endpoint::Aggregates, error.reason());
+                error
+            })
+        });
         match outcome {
-            Ok(response) => {
-                let data = flatten(&self.query.name, &self.query.group_by, window, &response);
+            Ok((data, response)) => {
                 // Freed before rendering, so that a poll's peak memory holds the parsed
                 // answer or the rendered exposition, never both.
                 drop(response);
@@ -125,7 +147,11 @@ impl PollBucket for QueryPoll {
                 latest = %to,
                 "bucket skipped: it completed while polls failed; polling the latest instead"
             );
-            bucket = self.query.schedule.following(bucket);
+            let next = self.query.schedule.following(bucket);
+            if next.start <= bucket.start {
+                break;
+            }
+            bucket = next;
         }
     }
 }
@@ -305,6 +331,7 @@ mod tests {
                         correlation_id: None,
                         content_type: String::new(),
                         retry_after: None,
+                        location: None,
                     })
                 })
                 .await?;

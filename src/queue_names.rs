@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, api_text};
 use crate::genesys::client::Client;
 use crate::genesys::queues;
 use crate::metrics::Metrics;
@@ -20,14 +20,17 @@ pub struct QueueNames {
     /// is logged once and not at every refresh.
     forbidden: Mutex<bool>,
     metrics: Arc<Metrics>,
+    /// The most pages of the queue list one refresh reads (`max_queue_pages`).
+    max_pages: u32,
 }
 
 impl QueueNames {
-    pub fn new(metrics: Arc<Metrics>) -> QueueNames {
+    pub fn new(metrics: Arc<Metrics>, max_pages: u32) -> QueueNames {
         QueueNames {
             names: RwLock::default(),
             forbidden: Mutex::new(false),
             metrics,
+            max_pages,
         }
     }
 
@@ -39,7 +42,7 @@ impl QueueNames {
     /// Reads every page of the queue list and merges it into the known names. Returns
     /// how many queues the list had.
     pub async fn refresh(&self, client: &Client) -> Result<usize> {
-        let listed = match queues::fetch_all(client).await {
+        let listed = match queues::fetch_all(client, self.max_pages).await {
             Ok(listed) => listed,
             Err(error) => {
                 self.metrics.queue_names.failed();
@@ -54,7 +57,12 @@ impl QueueNames {
             if let Some(old) = names.insert(queue.id.clone(), queue.name.clone())
                 && old != queue.name
             {
-                tracing::info!(queue_id = %queue.id, old = %old, new = %queue.name, "queue renamed");
+                tracing::info!(
+                    queue_id = %api_text(&queue.id),
+                    old = %api_text(&old),
+                    new = %api_text(&queue.name),
+                    "queue renamed"
+                );
             }
         }
         self.metrics.queue_names.refreshed(names.len());

@@ -110,7 +110,7 @@ pub async fn fetch(
     let chunks = chunks(&buckets, settings.report_chunk_days);
 
     let names = if query.group_by.iter().any(|d| d == "queueId") {
-        let names = QueueNames::new(client.metrics());
+        let names = QueueNames::new(client.metrics(), settings.max_queue_pages);
         // Without routing:queue:view the report still has IDs; the warning says why.
         let _ = names.refresh(client).await;
         names.current()

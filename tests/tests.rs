@@ -14,6 +14,8 @@ mod compression;
 mod deploy;
 /// The fault matrix: each fault the simulator plays, retries, the circuit breaker, outages.
 mod faults;
+/// Hostile input: a fake upstream, clients and config that try to crash or exhaust it.
+mod hostile;
 /// lib.rs's layout tour is true: no upward import, no module missing, no import cycle.
 mod layering;
 /// `/metrics` equals the simulator's data; formats, landing page, health, readiness, job polls.
@@ -24,6 +26,8 @@ mod poll_memory;
 mod prometheus_e2e;
 /// `promtool check metrics` accepts the exposition; label values read back as written.
 mod promtool;
+/// Property tests: no parser or window arithmetic panics on any input the API or config gives.
+mod properties;
 /// Queue names on the series: paged, refreshed, renamed, deleted, forbidden.
 mod queue_names;
 /// The README's metric tables and fault matrix name what the code exports and tests.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use genesys_exporter::genesys::auth::Credentials;
 use genesys_exporter::genesys::breaker::BreakerSettings;
-use genesys_exporter::genesys::client::{Client, ClientSettings};
+use genesys_exporter::genesys::client::{Client, ClientSettings, DEFAULT_MAX_RESPONSE_BYTES};
 use genesys_exporter::genesys::retry::RetrySettings;
 use genesys_exporter::genesys::wire::AggregationQuery;
 use genesys_exporter::metrics::Metrics;
@@ -24,6 +24,7 @@ fn client(sim: &Sim, secret: &str) -> Client {
         },
         request_timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(5),
+        max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         retry: RetrySettings::default(),
         breaker: BreakerSettings::default(),
     };

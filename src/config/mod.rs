@@ -48,6 +48,11 @@ pub const DEFAULT_SETTLE_DELAY: Duration = Duration::from_secs(90);
 pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(30);
 pub const DEFAULT_QUEUE_NAMES_REFRESH: Duration = Duration::from_secs(3600);
 pub const DEFAULT_REPORT_CHUNK_DAYS: u32 = 7;
+/// The most series one query's answer may publish (`max_series_per_query`). The default
+/// query makes 36 gauges per queue and media type, so this is some 7,000 queue and media
+/// type pairs, beyond the largest orgs (and past what one Prometheus target should
+/// carry); an answer with more fails the poll, and the previous data stays.
+pub const DEFAULT_MAX_SERIES_PER_QUERY: u64 = 250_000;
 /// A query's data is dropped when it is this many buckets older than its last success.
 pub const DEFAULT_MAX_AGE_BUCKETS: u32 = 2;
 
@@ -83,6 +88,9 @@ pub struct Config {
     pub breaker_failures: Option<u32>,
     #[serde(default, deserialize_with = "load::optional_duration")]
     pub breaker_cool_down: Option<Duration>,
+    pub max_response_bytes: Option<u64>,
+    pub max_series_per_query: Option<u64>,
+    pub max_queue_pages: Option<u32>,
 }
 
 /// One `[[queries]]` table as written.
@@ -114,6 +122,10 @@ pub struct Settings {
     pub jobs: JobOptions,
     /// The longest interval one report request covers.
     pub report_chunk_days: u32,
+    /// The most series one query's answer may publish.
+    pub max_series_per_query: usize,
+    /// The most pages of the queue list one refresh reads.
+    pub max_queue_pages: u32,
 }
 
 /// A checked query: what to ask the API and when.

@@ -9,15 +9,19 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     Config, DEFAULT_GRANULARITY, DEFAULT_GROUP_BY, DEFAULT_LISTEN, DEFAULT_MAX_AGE_BUCKETS,
-    DEFAULT_METRICS, DEFAULT_QUEUE_NAMES_REFRESH, DEFAULT_REPORT_CHUNK_DAYS, DEFAULT_RETRY_DELAY,
-    DEFAULT_SETTLE_DELAY, Query, QueryConfig, Settings,
+    DEFAULT_MAX_SERIES_PER_QUERY, DEFAULT_METRICS, DEFAULT_QUEUE_NAMES_REFRESH,
+    DEFAULT_REPORT_CHUNK_DAYS, DEFAULT_RETRY_DELAY, DEFAULT_SETTLE_DELAY, Query, QueryConfig,
+    Settings,
 };
 use crate::error::{Error, Result};
 use crate::genesys::auth::Credentials;
 use crate::genesys::breaker::BreakerSettings;
 use crate::genesys::catalogue::{self, metric_kind};
-use crate::genesys::client::{ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};
+use crate::genesys::client::{
+    ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT,
+};
 use crate::genesys::jobs::JobOptions;
+use crate::genesys::queues::DEFAULT_MAX_PAGES;
 use crate::genesys::region;
 use crate::genesys::retry::RetrySettings;
 use crate::schedule::{Granularity, Schedule};
@@ -54,6 +58,7 @@ impl Config {
         if self.report_chunk_days == Some(0) {
             problems.push("report_chunk_days: must be at least 1".into());
         }
+        let limits = self.limits(&mut problems);
 
         if !problems.is_empty() {
             return Err(Error::Config(problems.join("\n  ")));
@@ -69,6 +74,7 @@ impl Config {
                 },
                 request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
                 connect_timeout: self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+                max_response_bytes: limits.response_bytes,
                 retry,
                 breaker,
             },
@@ -81,8 +87,12 @@ impl Config {
             jobs: JobOptions {
                 poll_interval: self.job_poll_interval.unwrap_or(job_defaults.poll_interval),
                 timeout: self.job_timeout.unwrap_or(job_defaults.timeout),
+                // A job's pages add up to one answer, bounded as one.
+                max_groups: limits.series,
             },
             report_chunk_days: self.report_chunk_days.unwrap_or(DEFAULT_REPORT_CHUNK_DAYS),
+            max_series_per_query: limits.series,
+            max_queue_pages: limits.queue_pages,
         })
     }
 
@@ -222,6 +232,40 @@ impl Config {
         }
     }
 
+    /// The bounds on what one answer may cost: its bytes, its series, the queue list's pages.
+    fn limits(&self, problems: &mut Vec<String>) -> Limits {
+        const MIN_RESPONSE_BYTES: u64 = 64 * 1024;
+        const MAX_RESPONSE_BYTES: u64 = 1 << 30;
+        let response_bytes = self
+            .max_response_bytes
+            .unwrap_or(DEFAULT_MAX_RESPONSE_BYTES);
+        if !(MIN_RESPONSE_BYTES..=MAX_RESPONSE_BYTES).contains(&response_bytes) {
+            problems.push(format!(
+                "max_response_bytes: {response_bytes} is out of range; use {MIN_RESPONSE_BYTES} (64 KiB) to {MAX_RESPONSE_BYTES} (1 GiB), default {DEFAULT_MAX_RESPONSE_BYTES} (16 MiB)"
+            ));
+        }
+        const MAX_SERIES: u64 = 10_000_000;
+        let series = self
+            .max_series_per_query
+            .unwrap_or(DEFAULT_MAX_SERIES_PER_QUERY);
+        if !(1..=MAX_SERIES).contains(&series) {
+            problems.push(format!(
+                "max_series_per_query: {series} is out of range; use 1 to {MAX_SERIES}, default {DEFAULT_MAX_SERIES_PER_QUERY}"
+            ));
+        }
+        let queue_pages = self.max_queue_pages.unwrap_or(DEFAULT_MAX_PAGES);
+        if !(1..=100_000).contains(&queue_pages) {
+            problems.push(format!(
+                "max_queue_pages: {queue_pages} is out of range; use 1 to 100000 pages of 100 queues, default {DEFAULT_MAX_PAGES}"
+            ));
+        }
+        Limits {
+            response_bytes,
+            series: usize::try_from(series.min(MAX_SERIES)).unwrap_or(usize::MAX),
+            queue_pages,
+        }
+    }
+
     fn breaker(&self, problems: &mut Vec<String>) -> BreakerSettings {
         let defaults = BreakerSettings::default();
         let failures = self.breaker_failures.unwrap_or(defaults.failures);
@@ -245,6 +289,13 @@ impl Config {
             cool_down,
         }
     }
+}
+
+/// The checked bounds of [`Config::limits`].
+struct Limits {
+    response_bytes: u64,
+    series: usize,
+    queue_pages: u32,
 }
 
 /// Checks one query, adding its problems under `key`; `None` if it has any.
@@ -545,6 +596,25 @@ mod tests {
             error.contains("queries[0].max_age: 600s is shorter than one PT15M bucket"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn resource_limits_have_defaults_and_bounds() {
+        let settings = config(CREDENTIALS).validate().unwrap();
+        assert_eq!(settings.client.max_response_bytes, 16 * 1024 * 1024);
+        assert_eq!(settings.max_series_per_query, 250_000);
+        assert_eq!(settings.jobs.max_groups, 250_000);
+        assert_eq!(settings.max_queue_pages, 1000);
+        let error = problems(&format!(
+            "{CREDENTIALS}max_response_bytes = 10\nmax_series_per_query = 0\nmax_queue_pages = 0\n"
+        ));
+        for key in [
+            "max_response_bytes: 10 is out of range",
+            "max_series_per_query: 0 is out of range",
+            "max_queue_pages: 0 is out of range",
+        ] {
+            assert!(error.contains(key), "{error}");
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Flattening an aggregates response into samples: one per group, metric and stat, each
 //! named by the rules of the naming module.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::naming::{StatGauge, help_text, metric_gauges, snake_case};
 use crate::genesys::wire::{AggregateGroup, AggregateResponse};
@@ -40,12 +40,37 @@ impl QuerySamples {
 
 /// Turns the response to a query for `window` into samples. Each group contributes the
 /// data entry of `window` only; an absent metric or stat produces no sample.
-pub fn flatten<'a>(
+pub fn flatten(
+    query: &str,
+    group_by: &[String],
+    window: Interval,
+    response: &AggregateResponse,
+) -> QuerySamples {
+    flatten_bounded(query, group_by, window, response, usize::MAX)
+        .expect("no answer has more than usize::MAX series")
+}
+
+/// The samples would pass the most series a query may publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManySeries;
+
+/// [`flatten`], stopped as soon as the samples would pass `max_series`, so that an answer
+/// with a million groups costs no more than the limit's worth of samples.
+///
+/// A group that the answer holds twice (the same labels), and a metric twice in one
+/// group, would make two identical series, which Prometheus rejects whole. The later one
+/// is dropped, with a warning, rather than merged: the API never sends a group twice, so a
+/// duplicate means the answer is broken, and there is no telling whether its two halves are
+/// parts to add up or the same data sent twice (adding would double every count); for
+/// percentiles and ratios without numerators no merge is right at all. Dropping keeps
+/// every published number one the API actually said.
+pub fn flatten_bounded<'a>(
     query: &str,
     group_by: &[String],
     window: Interval,
     response: &'a AggregateResponse,
-) -> QuerySamples {
+    max_series: usize,
+) -> Result<QuerySamples, TooManySeries> {
     let label_names: Vec<String> = group_by.iter().map(|d| snake_case(d)).collect();
     let mut gauge_names_of: HashMap<&str, Vec<(&'static StatGauge, String)>> = HashMap::new();
     let mut samples = QuerySamples {
@@ -63,7 +88,17 @@ pub fn flatten<'a>(
         let labels = |group: &'a AggregateGroup| group_by.iter().map(|d| group.group.get(d));
         labels(a).cmp(labels(b))
     });
+    let mut series = 0usize;
+    let mut duplicates = 0usize;
+    let mut previous: Option<&AggregateGroup> = None;
+    let mut seen_metrics: HashSet<(&str, Option<&str>)> = HashSet::new();
     for group in groups {
+        let labels = |group: &'a AggregateGroup| group_by.iter().map(|d| group.group.get(d));
+        if previous.is_some_and(|previous| labels(previous).eq(labels(group))) {
+            duplicates += 1;
+            continue;
+        }
+        previous = Some(group);
         let Some(data) = group.data.iter().find(|d| interval_is(&d.interval, window)) else {
             continue;
         };
@@ -80,7 +115,12 @@ pub fn flatten<'a>(
                 })
                 .collect(),
         );
+        seen_metrics.clear();
         for entry in &data.metrics {
+            if !seen_metrics.insert((entry.metric.as_str(), entry.qualifier.as_deref())) {
+                duplicates += 1;
+                continue;
+            }
             // A response repeats the same few metrics in every group: their gauge names are
             // built once per poll, not once per sample.
             let gauges = match gauge_names_of.get(entry.metric.as_str()) {
@@ -93,6 +133,10 @@ pub fn flatten<'a>(
                 let Some(value) = gauge.value(&entry.stats) else {
                     continue;
                 };
+                series += 1;
+                if series > max_series {
+                    return Err(TooManySeries);
+                }
                 let family = match samples.families.get_mut(name.as_str()) {
                     Some(family) => family,
                     None => samples
@@ -111,7 +155,15 @@ pub fn flatten<'a>(
             }
         }
     }
-    samples
+    if duplicates > 0 {
+        tracing::warn!(
+            query,
+            %window,
+            duplicates,
+            "the answer repeats groups or metrics; each repetition was dropped, keeping the first"
+        );
+    }
+    Ok(samples)
 }
 
 /// Whether an API interval `start/end` starts where `window` does.

@@ -12,7 +12,7 @@ mod render;
 #[cfg(test)]
 mod fixtures;
 
-pub use flatten::{QuerySamples, flatten};
+pub use flatten::{QuerySamples, TooManySeries, flatten, flatten_bounded};
 pub use naming::{StatGauge, base_name, gauge_names, snake_case, stat_gauges};
 pub use publisher::{Publisher, QueryStatus};
 pub use render::{Exposition, Format, SharedBody};

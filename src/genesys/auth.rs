@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::transport::{Transport, json_error_kind};
 use super::wire::{Endpoint, OAuthError, TOKEN_PATH, TokenResponse};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, api_text};
 
 /// An OAuth client's ID and secret. Debug output shows the ID only.
 #[derive(Debug, Clone)]
@@ -32,6 +32,26 @@ pub struct TokenCache {
 struct CachedToken {
     token: SecretString,
     renew_at: Instant,
+}
+
+/// The longest a token is trusted, whatever `expires_in` says: Genesys issues tokens of at
+/// most 48 hours (86,400 s by default); renewing a longer one daily costs one request a
+/// day, and keeps a lifetime such as 2^64 - 1 seconds from overflowing instant arithmetic.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(86_400);
+
+/// The lifetime assumed for a token whose `expires_in` is absent or 0. Taking it at its word
+/// would mean a token per request; this is the shortest lifetime Genesys lets an OAuth
+/// client set (5 minutes), so a real token outlives it, and if the API refuses the token
+/// sooner anyway, the client renews it once on the 401 as usual.
+pub const UNKNOWN_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
+
+/// The lifetime a token is cached for, from its `expires_in` in seconds: at most
+/// [`MAX_TOKEN_LIFETIME`], and [`UNKNOWN_TOKEN_LIFETIME`] when it says nothing (0).
+pub fn token_lifetime(expires_in: u64) -> Duration {
+    match expires_in {
+        0 => UNKNOWN_TOKEN_LIFETIME,
+        seconds => Duration::from_secs(seconds).min(MAX_TOKEN_LIFETIME),
+    }
 }
 
 /// How long before its expiry a token is renewed, so that a request never leaves with a
@@ -100,11 +120,13 @@ impl TokenCache {
                 Some(refusal) => Error::OAuth {
                     endpoint,
                     status: reply.status.as_u16(),
-                    description: refusal
-                        .error_description
-                        .or(refusal.description)
-                        .unwrap_or_default(),
-                    error: refusal.error,
+                    description: api_text(
+                        &refusal
+                            .error_description
+                            .or(refusal.description)
+                            .unwrap_or_default(),
+                    ),
+                    error: api_text(&refusal.error),
                 },
                 None => reply.api_error(endpoint),
             };
@@ -127,14 +149,25 @@ impl TokenCache {
             )
         })?;
         self.transport.api.token_refreshed();
-        let lifetime = Duration::from_secs(granted.expires_in);
-        tracing::debug!(
-            lifetime_seconds = granted.expires_in,
-            "obtained an access token"
-        );
+        let lifetime = token_lifetime(granted.expires_in);
+        if lifetime.as_secs() != granted.expires_in {
+            tracing::warn!(
+                expires_in = granted.expires_in,
+                cached_seconds = lifetime.as_secs(),
+                "the token's expires_in is absent, 0 or longer than a day; caching it for a sane lifetime instead"
+            );
+        } else {
+            tracing::debug!(
+                lifetime_seconds = granted.expires_in,
+                "obtained an access token"
+            );
+        }
+        let now = Instant::now();
         Ok(CachedToken {
             token: granted.access_token.into(),
-            renew_at: Instant::now() + lifetime - renewal_margin(lifetime),
+            renew_at: now
+                .checked_add(lifetime - renewal_margin(lifetime))
+                .unwrap_or(now),
         })
     }
 }
@@ -157,6 +190,16 @@ mod tests {
             renewal_margin(Duration::from_secs(90)),
             Duration::from_secs(45)
         );
+    }
+
+    #[test]
+    fn lifetimes_are_clamped_to_a_day_and_an_unknown_one_is_five_minutes() {
+        assert_eq!(token_lifetime(86_400), Duration::from_secs(86_400));
+        assert_eq!(token_lifetime(3), Duration::from_secs(3));
+        assert_eq!(token_lifetime(0), Duration::from_secs(300));
+        assert_eq!(token_lifetime(u64::MAX), MAX_TOKEN_LIFETIME);
+        assert_eq!(token_lifetime(i64::MAX as u64), MAX_TOKEN_LIFETIME);
+        assert_eq!(token_lifetime(172_800), MAX_TOKEN_LIFETIME);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use super::auth::{Credentials, TokenCache};
 use super::breaker::{Breaker, BreakerSettings};
-use super::retry::{Retrier, RetrySettings};
+use super::retry::{Answer, Retrier, RetrySettings};
 use super::transport::Transport;
 use super::wire::{
     AggregateResponse, AggregationQuery, Endpoint, JOBS_PATH, JobResultsPage, JobStatus,
@@ -27,6 +27,16 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long connecting (TCP and TLS) may take.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The most bytes one answer may have: `max_response_bytes`. The answers that grow with an
+/// org are a synchronous aggregates answer and a job's results page. With the default 12
+/// metrics, one queue and media type takes about 1.3 KB of JSON per bucket, so 16 MiB holds
+/// some 12,000 groups: 3,000 queues with four media types each, more than the largest orgs
+/// in Genesys Cloud's published sizing have, and Genesys refuses a synchronous answer much
+/// larger than that itself (400 `response.entity.too.large`, which sends the query to the
+/// job API in pages). A poll's peak memory is under 9 times its answer
+/// (`tests/poll_memory.rs`), so this keeps one poll's peak to about 150 MB at worst.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Where the client connects and how long it waits.
 #[derive(Debug, Clone)]
 pub struct ClientSettings {
@@ -35,6 +45,8 @@ pub struct ClientSettings {
     pub credentials: Credentials,
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
+    /// Reading an answer stops past this many bytes, and the request fails.
+    pub max_response_bytes: u64,
     pub retry: RetrySettings,
     pub breaker: BreakerSettings,
 }
@@ -56,6 +68,7 @@ impl Client {
         let transport = Arc::new(Transport::new(
             settings.request_timeout,
             settings.connect_timeout,
+            settings.max_response_bytes,
             retrier,
             &metrics,
         )?);
@@ -171,7 +184,11 @@ impl Client {
         let token = self.tokens.token().await?;
         let mut reply = send(token.clone()).await?;
         if reply.status == StatusCode::UNAUTHORIZED {
-            tracing::info!(%endpoint, "access token refused (401); renewing it and retrying once");
+            // The one line of this failed attempt, with what the API said.
+            tracing::info!(
+                error = %reply.summary(endpoint),
+                "access token refused (401); renewing it and retrying once"
+            );
             let renewed = self.tokens.renew(&token).await?;
             reply = send(renewed).await?;
         }

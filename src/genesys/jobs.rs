@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::client::Client;
-use super::wire::{AggregateGroup, AggregateResponse, AggregationQuery, JobState};
-use crate::error::{Error, Result};
+use super::wire::{AggregateGroup, AggregateResponse, AggregationQuery, Endpoint, JobState};
+use crate::error::{Error, Result, api_text};
 
 /// How to wait for a job.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +19,9 @@ pub struct JobOptions {
     pub poll_interval: Duration,
     /// Give up on a job that is not fulfilled by then.
     pub timeout: Duration,
+    /// The most groups a job's result pages may add up to (`max_series_per_query`): past
+    /// it the job's reading stops, whatever its cursors say.
+    pub max_groups: usize,
 }
 
 impl Default for JobOptions {
@@ -26,6 +29,7 @@ impl Default for JobOptions {
         JobOptions {
             poll_interval: Duration::from_secs(2),
             timeout: Duration::from_secs(600),
+            max_groups: usize::MAX,
         }
     }
 }
@@ -62,6 +66,11 @@ pub async fn aggregates(
     run_job(client, query, options, on_page).await
 }
 
+/// An instant a year from now: where a deadline too far for an instant saturates.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(365 * 86_400)
+}
+
 fn is_too_large(error: &Error) -> bool {
     matches!(error, Error::Api { status: 400, code, .. } if code == "response.entity.too.large")
 }
@@ -74,7 +83,9 @@ pub async fn run_job(
     mut on_page: impl FnMut(usize),
 ) -> Result<AggregateResponse> {
     let job_id = client.submit_job(query).await?.job_id;
-    let deadline = Instant::now() + options.timeout;
+    let deadline = Instant::now()
+        .checked_add(options.timeout)
+        .unwrap_or_else(far_future);
     loop {
         let status = client.job_status(&job_id).await?;
         match status.state {
@@ -84,11 +95,12 @@ pub async fn run_job(
             }
             state => {
                 return Err(Error::Job {
-                    job_id,
+                    job_id: api_text(&job_id),
                     state: format!("{state:?}").to_uppercase(),
-                    message: status.error_message.unwrap_or_else(|| {
-                        format!("not fulfilled within {}s", options.timeout.as_secs())
-                    }),
+                    message: status.error_message.map_or_else(
+                        || format!("not fulfilled within {}s", options.timeout.as_secs()),
+                        |message| api_text(&message),
+                    ),
                 });
             }
         }
@@ -98,13 +110,30 @@ pub async fn run_job(
     let mut cursor: Option<String> = None;
     for page in 1.. {
         let results = client.job_results(&job_id, cursor.as_deref()).await?;
+        // An empty page that points to another would page for ever.
+        let empty = results.results.is_empty();
         groups.extend(results.results);
+        if groups.len() > options.max_groups {
+            let error = Error::TooManySeries {
+                query: format!("job {}", api_text(&job_id)),
+                limit: options.max_groups,
+            };
+            client.metrics().api.failed(Endpoint::Jobs, error.reason());
+            return Err(error);
+        }
+        if empty && results.cursor.is_some() {
+            return Err(Error::Job {
+                job_id: api_text(&job_id),
+                state: "FULFILLED".into(),
+                message: format!("page {page} is empty but names a next page"),
+            });
+        }
         on_page(page);
         match results.cursor {
             None => break,
             Some(next) if cursor.as_ref() == Some(&next) => {
                 return Err(Error::Job {
-                    job_id,
+                    job_id: api_text(&job_id),
                     state: "FULFILLED".into(),
                     message: format!("page {page} returned the cursor it was asked for"),
                 });

@@ -110,12 +110,21 @@ struct Repeatable<A> {
     verdict: Verdict,
 }
 
+/// A hold on every request after a 429, never longer than `rate_limit_max_wait`.
+#[derive(Debug, Clone, Copy)]
+struct Hold {
+    until: Instant,
+    /// The `Retry-After` was past the cap: requests are refused until `until` rather than
+    /// waiting for it, so a poll fails at once and the previous data stays.
+    refuse: bool,
+}
+
 /// Sends requests under the retry policy and the circuit breaker.
 pub(crate) struct Retrier {
     settings: RetrySettings,
     breaker: Breaker,
     /// Until when Genesys Cloud asked, by a 429's `Retry-After`, not to be called.
-    rate_limited_until: Mutex<Option<Instant>>,
+    rate_limited_until: Mutex<Option<Hold>>,
     api: ApiMetrics,
     retry: RetryMetrics,
 }
@@ -195,7 +204,7 @@ impl Retrier {
         let backoff = backoff?;
         match verdict {
             Verdict::RateLimited(Some(after)) => {
-                if *waited + after > self.settings.rate_limit_max_wait {
+                if waited.saturating_add(after) > self.settings.rate_limit_max_wait {
                     return None;
                 }
                 let wait = after + self.settings.backoff_base.mul_f64(fastrand::f64());
@@ -208,24 +217,38 @@ impl Retrier {
         }
     }
 
-    /// Holds back every request for `after` from now, unless already held back longer.
+    /// Holds back every request for `after` from now, unless already held back longer;
+    /// never for longer than `rate_limit_max_wait`, so that a bogus `Retry-After` (`1e30`,
+    /// `inf`, days) cannot silence the exporter: after the cap it asks again, and a real
+    /// rate limit answers another 429.
     fn hold_off(&self, after: Duration) {
-        let until = Instant::now() + after;
+        let cap = self.settings.rate_limit_max_wait;
+        let now = Instant::now();
+        let hold = Hold {
+            // Saturating: a cap too long for an instant holds until the far future.
+            until: now
+                .checked_add(after.min(cap))
+                .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365)),
+            refuse: after > cap,
+        };
         let mut held = self.lock_rate_limit();
-        if held.is_none_or(|held| held < until) {
-            *held = Some(until);
+        if held.is_none_or(|held| held.until < hold.until) {
+            *held = Some(hold);
         }
     }
 
-    /// Waits until Genesys Cloud's last `Retry-After` has passed, if that is within the
-    /// cap, and returns how long it waited; refuses to send if it is not.
+    /// Waits until Genesys Cloud's last `Retry-After` has passed, if that was within the
+    /// cap, and returns how long it waited; refuses to send, until the capped hold ends,
+    /// if it was not.
     async fn wait_out_rate_limit(&self, endpoint: Endpoint) -> Result<Duration> {
-        let until = *self.lock_rate_limit();
-        let Some(wait) = until.and_then(|until| until.checked_duration_since(Instant::now()))
-        else {
+        let hold = *self.lock_rate_limit();
+        let Some((wait, refuse)) = hold.and_then(|hold| {
+            let wait = hold.until.checked_duration_since(Instant::now())?;
+            (!wait.is_zero()).then_some((wait, hold.refuse))
+        }) else {
             return Ok(Duration::ZERO);
         };
-        if wait > self.settings.rate_limit_max_wait {
+        if refuse || wait > self.settings.rate_limit_max_wait {
             return Err(Error::RateLimited {
                 endpoint,
                 retry_in: wait,
@@ -241,8 +264,11 @@ impl Retrier {
         Ok(wait)
     }
 
-    /// Counts and logs a failed request, with the wait before the next attempt if there is
-    /// one. Successes and requests that were not sent are not failed requests.
+    /// Counts a failed request, and logs it if it is retried, with the wait before the
+    /// next attempt. The last failure is not logged here: it goes back to the caller (a
+    /// poll, the queue names, a report), which logs it once with what it means, so that
+    /// each failed attempt makes one log line, not two. Successes and requests that were
+    /// not sent are not failed requests.
     fn report(
         &self,
         endpoint: Endpoint,
@@ -255,24 +281,23 @@ impl Retrier {
                 status_reason(reply.status().as_u16()),
                 reply.summary(endpoint),
             ),
-            Err(error @ Error::Transport { .. }) => (error.reason(), error.to_string()),
+            Err(error @ (Error::Transport { .. } | Error::TooLarge { .. })) => {
+                (error.reason(), error.to_string())
+            }
             Err(_) => return,
         };
         self.api.failed(endpoint, reason);
-        match retry_in {
-            Some(wait) => {
-                self.retry.retried(endpoint, reason);
-                tracing::warn!(
-                    error = %what,
-                    retry_in_seconds = wait.as_secs_f64(),
-                    "Genesys Cloud request failed; retrying"
-                );
-            }
-            None => tracing::warn!(error = %what, "Genesys Cloud request failed"),
+        if let Some(wait) = retry_in {
+            self.retry.retried(endpoint, reason);
+            tracing::warn!(
+                error = %what,
+                retry_in_seconds = wait.as_secs_f64(),
+                "Genesys Cloud request failed; retrying"
+            );
         }
     }
 
-    fn lock_rate_limit(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+    fn lock_rate_limit(&self) -> std::sync::MutexGuard<'_, Option<Hold>> {
         self.rate_limited_until
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -305,6 +330,7 @@ mod tests {
                 correlation_id: Some("corr-1".into()),
                 content_type: "application/json".into(),
                 retry_after: retry_after.map(Duration::from_secs),
+                location: None,
             })
         };
         match answer {
@@ -395,28 +421,53 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_retry_after_past_the_cap_is_not_waited_for_and_holds_back_later_requests() {
+    async fn a_retry_after_past_the_cap_is_not_waited_for_and_holds_back_later_requests_up_to_the_cap()
+     {
         let (retrier, metrics) = defaults();
         let script = Script::new(&[TooMany { retry_after: 600 }, Status(200)]);
         assert_eq!(status(script.run(&retrier).await), 429);
         assert_eq!(script.sent(), [0.0]);
         assert_eq!(retries(&metrics, "rate_limited"), 0);
 
-        // Five minutes later Genesys Cloud still wants five more: nothing is sent.
-        tokio::time::advance(Duration::from_secs(300)).await;
+        // Two minutes later: nothing is sent while the hold lasts, and the hold is the cap
+        // (180 s), not the 600 s asked for.
+        tokio::time::advance(Duration::from_secs(120)).await;
         match script.run(&retrier).await {
             Err(Error::RateLimited { retry_in, .. }) => {
-                assert_eq!(retry_in, Duration::from_secs(300));
+                assert_eq!(retry_in, Duration::from_secs(60));
             }
             other => panic!("{:?}", other.map(|reply| reply.status)),
         }
         assert_eq!(script.sent().len(), 1);
 
-        // Within the cap of the end, a request waits for it, then goes out.
-        tokio::time::advance(Duration::from_secs(150)).await;
+        // Once the capped hold has passed, a request goes out.
+        tokio::time::advance(Duration::from_secs(60)).await;
         assert_eq!(status(script.run(&retrier).await), 200);
         let sent = script.sent();
-        assert!((600.0..=601.0).contains(&sent[1]), "sent at {}s", sent[1]);
+        assert_eq!(sent[1], 180.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_huge_retry_after_saturates_and_holds_back_only_up_to_the_cap() {
+        // 1e30, inf and 999999 s: each read (saturating), none overflowing an instant.
+        for header in ["1e30", "inf", "999999", "1.8e19"] {
+            let (retrier, _) = defaults();
+            let after = crate::genesys::transport::retry_after_seconds(header);
+            assert!(after.is_some(), "{header}");
+            let sent = Mutex::new(0);
+            let answer = || async {
+                *sent.lock().unwrap() += 1;
+                let mut reply = outcome(TooMany { retry_after: 0 })?;
+                reply.retry_after = after;
+                Ok(reply)
+            };
+            let first = retrier.send(Endpoint::Aggregates, answer).await;
+            assert_eq!(status(first), 429, "{header}");
+            tokio::time::advance(Duration::from_secs(181)).await;
+            let later = retrier.send(Endpoint::Aggregates, answer).await;
+            assert_eq!(status(later), 429, "asked again after the cap: {header}");
+            assert_eq!(*sent.lock().unwrap(), 2, "{header}");
+        }
     }
 
     #[tokio::test(start_paused = true)]

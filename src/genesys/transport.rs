@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::retry::{Answer, Retrier};
 use super::wire::{Endpoint, ErrorBody};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, api_text};
 use crate::metrics::{ApiMetrics, Metrics, RetryMetrics};
 
 /// Sends requests and counts them; shared by the token cache and the API client.
@@ -19,6 +19,8 @@ pub struct Transport {
     pub(crate) api: ApiMetrics,
     retry: RetryMetrics,
     retrier: Retrier,
+    /// The most bytes an answer may have; reading stops there.
+    max_response_bytes: u64,
 }
 
 /// A whole HTTP answer, read before it is judged.
@@ -29,12 +31,15 @@ pub(crate) struct Reply {
     pub content_type: String,
     /// A 429's `Retry-After`, in seconds on the wire.
     pub retry_after: Option<Duration>,
+    /// A 3xx's `Location`, escaped; the redirect is never followed.
+    pub location: Option<String>,
 }
 
 impl Transport {
     pub(crate) fn new(
         request_timeout: Duration,
         connect_timeout: Duration,
+        max_response_bytes: u64,
         retrier: Retrier,
         metrics: &Metrics,
     ) -> Result<Transport> {
@@ -42,6 +47,10 @@ impl Transport {
             .user_agent(concat!("genesys-exporter/", env!("CARGO_PKG_VERSION")))
             .timeout(request_timeout)
             .connect_timeout(connect_timeout)
+            // Genesys Cloud never redirects: a 3xx comes from something in between (a
+            // proxy, a captive portal, a wrong URL) and may point at another origin, whose
+            // answer must not be published nor sent the token. It is an error of its own.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| Error::Config(format!("cannot build the HTTP client: {error}")))?;
         Ok(Transport {
@@ -49,6 +58,7 @@ impl Transport {
             api: metrics.api.clone(),
             retry: metrics.retry.clone(),
             retrier,
+            max_response_bytes,
         })
     }
 
@@ -69,7 +79,7 @@ impl Transport {
             .await
     }
 
-    /// Sends one request and reads the whole answer.
+    /// Sends one request and reads the whole answer, up to `max_response_bytes`.
     async fn attempt(&self, endpoint: Endpoint, request: reqwest::RequestBuilder) -> Result<Reply> {
         self.api.request(endpoint);
         let transport_error = |error: reqwest::Error| Error::Transport {
@@ -78,7 +88,7 @@ impl Transport {
             // Without the URL: it is known, and the error chain says what failed.
             detail: error_chain(&error.without_url()),
         };
-        let response = request.send().await.map_err(transport_error)?;
+        let mut response = request.send().await.map_err(transport_error)?;
         let status = response.status();
         let header = |name: &str| {
             response
@@ -87,9 +97,10 @@ impl Transport {
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_owned)
         };
-        let correlation_id = header("inin-correlation-id");
+        let correlation_id = header("inin-correlation-id").map(|id| api_text(&id));
+        let location = header("location").map(|to| api_text(&to));
         let content_type = header("content-type").unwrap_or_default();
-        let retry_after = header("retry-after").and_then(|value| seconds(&value));
+        let retry_after = header("retry-after").and_then(|value| retry_after_seconds(&value));
         let number = |name| header(name).and_then(|value| value.trim().parse::<i64>().ok());
         if let (Some(allowed), Some(count)) = (
             number("inin-ratelimit-allowed"),
@@ -98,14 +109,50 @@ impl Transport {
             let remaining = allowed.saturating_sub(count).max(0);
             self.retry.rate_limit_remaining(endpoint, remaining);
         }
-        let body = response.bytes().await.map_err(transport_error)?;
+        let body = self
+            .read_body(endpoint, &mut response)
+            .await
+            .map_err(|error| match error {
+                BodyError::Read(error) => transport_error(error),
+                BodyError::TooLarge => Error::TooLarge {
+                    endpoint,
+                    limit: self.max_response_bytes,
+                },
+            })?;
         Ok(Reply {
             status,
             body,
             correlation_id,
             content_type,
             retry_after,
+            location,
         })
+    }
+
+    /// Reads the body chunk by chunk as it arrives, and stops (dropping the connection)
+    /// as soon as it would pass the limit: a huge answer is never held whole. A declared
+    /// `Content-Length` past the limit is refused before reading anything.
+    async fn read_body(
+        &self,
+        endpoint: Endpoint,
+        response: &mut reqwest::Response,
+    ) -> Result<Bytes, BodyError> {
+        let limit = self.max_response_bytes;
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit)
+        {
+            return Err(BodyError::TooLarge);
+        }
+        let mut body = bytes::BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(BodyError::Read)? {
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                tracing::debug!(%endpoint, limit, "answer past max_response_bytes; not read further");
+                return Err(BodyError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
     }
 
     /// Counts `error` as a failure of `endpoint` and hands it back. Callers log it: they
@@ -117,8 +164,15 @@ impl Transport {
     }
 }
 
+/// Why an answer's body was not read whole.
+enum BodyError {
+    Read(reqwest::Error),
+    TooLarge,
+}
+
 /// A `Retry-After` in seconds. (It may also be an HTTP date; Genesys Cloud sends seconds.)
-fn seconds(value: &str) -> Option<Duration> {
+/// Saturating: `1e30` and `inf` are [`Duration::MAX`], which the retry policy caps.
+pub fn retry_after_seconds(value: &str) -> Option<Duration> {
     let seconds: f64 = value.trim().parse().ok()?;
     (seconds >= 0.0).then(|| Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
 }
@@ -164,14 +218,20 @@ impl Reply {
     }
 
     /// The Genesys error body's code and message, or the body's first line if it is not one.
+    /// Both escaped and cut ([`api_text`]): they go into log lines. A redirect's message
+    /// says where it pointed.
     fn code_and_message(&self) -> (String, String) {
+        if self.status.is_redirection() {
+            let to = self.location.as_deref().unwrap_or("nowhere (no Location)");
+            return (String::new(), format!("redirected to {to}; not followed"));
+        }
         let parsed = serde_json::from_slice::<ErrorBody>(&self.body).unwrap_or_default();
         let message = if parsed.message.is_empty() {
             snippet(&self.body)
         } else {
-            parsed.message
+            api_text(&parsed.message)
         };
-        (parsed.code, message)
+        (api_text(&parsed.code), message)
     }
 
     pub(crate) fn decode<T: DeserializeOwned>(&self, endpoint: Endpoint) -> Result<T> {
@@ -191,9 +251,12 @@ impl Reply {
             };
             Error::Decode {
                 endpoint,
+                // serde's message may quote the body: escaped and cut like any API text.
                 detail: format!(
-                    "{what} in a {}-byte body ({content_type}): {error}",
-                    self.body.len()
+                    "{what} in a {}-byte body ({}): {}",
+                    self.body.len(),
+                    api_text(content_type),
+                    api_text(&error.to_string())
                 ),
                 correlation_id: self.correlation_id.clone(),
             }
@@ -239,10 +302,11 @@ pub(crate) fn json_error_kind(error: &serde_json::Error) -> &'static str {
 
 /// The first line of a body that is not a Genesys error, for the log.
 fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
+    // Only the start is looked at, however large the body.
+    let text = String::from_utf8_lossy(&body[..body.len().min(4 * 160)]);
     let line = text.lines().next().unwrap_or_default().trim();
-    let mut short: String = line.chars().take(160).collect();
-    if short.len() < line.len() {
+    let mut short = api_text(&line.chars().take(160).collect::<String>());
+    if line.chars().nth(160).is_some() {
         short.push('…');
     }
     if short.is_empty() {
@@ -276,6 +340,7 @@ mod tests {
             correlation_id: Some("c0ffee".into()),
             content_type: content_type.into(),
             retry_after: None,
+            location: None,
         }
     }
 
@@ -325,11 +390,14 @@ mod tests {
 
     #[test]
     fn retry_after_is_read_in_seconds() {
-        assert_eq!(seconds("5"), Some(Duration::from_secs(5)));
-        assert_eq!(seconds(" 1.5 "), Some(Duration::from_millis(1500)));
-        assert_eq!(seconds("1e30"), Some(Duration::MAX));
-        assert_eq!(seconds("-1"), None);
-        assert_eq!(seconds("Wed, 21 Oct 2026 07:28:00 GMT"), None);
+        assert_eq!(retry_after_seconds("5"), Some(Duration::from_secs(5)));
+        assert_eq!(
+            retry_after_seconds(" 1.5 "),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(retry_after_seconds("1e30"), Some(Duration::MAX));
+        assert_eq!(retry_after_seconds("-1"), None);
+        assert_eq!(retry_after_seconds("Wed, 21 Oct 2026 07:28:00 GMT"), None);
     }
 
     #[test]

@@ -85,7 +85,8 @@ pub struct TokenResponse {
     pub access_token: String,
     #[serde(default)]
     pub token_type: String,
-    /// Lifetime in seconds.
+    /// Lifetime in seconds; 0 when absent, which the token cache treats as unknown.
+    #[serde(default)]
     pub expires_in: u64,
 }
 

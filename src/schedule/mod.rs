@@ -80,54 +80,80 @@ impl Granularity {
         Duration::from_secs(hours * 3600)
     }
 
-    /// The latest bucket boundary at or before `t`.
+    /// The latest bucket boundary at or before `t`. Total: at the ends of the timestamp
+    /// range (years -9999 and 9999), where a boundary may not exist, it saturates to the
+    /// first timestamp.
     pub fn floor(self, t: Timestamp, tz: &TimeZone) -> Timestamp {
         let date = t.to_zoned(tz.clone()).date();
-        match self {
+        let floored = match self {
             Granularity::SubDay { minutes } => {
                 let step = i64::from(minutes) * 60;
                 let second = t.as_second();
-                Timestamp::from_second(second - second.rem_euclid(step))
-                    .expect("a boundary before a valid timestamp is valid")
+                Timestamp::from_second(second - second.rem_euclid(step)).ok()
             }
             Granularity::Day => midnight(date, tz),
-            Granularity::Week => {
-                let monday = date
-                    .checked_sub(i64::from(date.weekday().to_monday_zero_offset()).days())
-                    .expect("dates near the present have a Monday before them");
-                midnight(monday, tz)
-            }
+            Granularity::Week => date
+                .checked_sub(i64::from(date.weekday().to_monday_zero_offset()).days())
+                .ok()
+                .and_then(|monday| midnight(monday, tz)),
             Granularity::Month => midnight(date.first_of_month(), tz),
-        }
+        };
+        // A boundary after `t` (possible only where midnight does not exist) is no floor.
+        floored
+            .filter(|floored| *floored <= t)
+            .unwrap_or(Timestamp::MIN)
     }
 
     /// The boundary `steps` buckets after (or before, if negative) the boundary `t`.
+    /// Total: past the ends of the timestamp range it saturates to the last (or first)
+    /// timestamp.
     pub fn step(self, t: Timestamp, tz: &TimeZone, steps: i64) -> Timestamp {
-        let calendar_step = |span: Span| {
+        let calendar_step = |span: Result<Span, jiff::Error>| {
             let date = t.to_zoned(tz.clone()).date();
-            midnight(
-                date.checked_add(span)
-                    .expect("dates near the present stay in range"),
-                tz,
-            )
+            span.ok()
+                .and_then(|span| date.checked_add(span).ok())
+                .and_then(|date| midnight(date, tz))
         };
-        match self {
-            Granularity::SubDay { minutes } => t
-                .checked_add(SignedDuration::from_mins(i64::from(minutes) * steps))
-                .expect("timestamps near the present stay in range"),
-            Granularity::Day => calendar_step(steps.days()),
-            Granularity::Week => calendar_step(steps.weeks()),
-            Granularity::Month => calendar_step(steps.months()),
-        }
+        let stepped = match self {
+            Granularity::SubDay { minutes } => i64::from(minutes)
+                .checked_mul(steps)
+                .and_then(|minutes| minutes.checked_mul(60))
+                .and_then(|seconds| t.checked_add(SignedDuration::from_secs(seconds)).ok()),
+            Granularity::Day => calendar_step(Span::new().try_days(steps)),
+            Granularity::Week => calendar_step(Span::new().try_weeks(steps)),
+            Granularity::Month => calendar_step(Span::new().try_months(steps)),
+        };
+        let saturated = if steps >= 0 {
+            Timestamp::MAX
+        } else {
+            Timestamp::MIN
+        };
+        stepped.unwrap_or(saturated)
     }
 }
 
-/// The first instant of `date` in `tz` (not always 00:00, where a clock change skips it).
-fn midnight(date: Date, tz: &TimeZone) -> Timestamp {
+/// The first instant of `date` in `tz` (not always 00:00, where a clock change skips it);
+/// `None` at the ends of the timestamp range.
+fn midnight(date: Date, tz: &TimeZone) -> Option<Timestamp> {
     date.to_zoned(tz.clone())
         .and_then(|zoned| zoned.start_of_day())
-        .expect("dates near the present have a start of day in every zone")
-        .timestamp()
+        .ok()
+        .map(|zoned| zoned.timestamp())
+}
+
+/// `t` moved by `by`, saturating at the ends of the timestamp range.
+fn saturating_add(t: Timestamp, by: SignedDuration) -> Timestamp {
+    t.checked_add(by).unwrap_or(if by.is_negative() {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
+}
+
+/// A settle delay as a signed duration, saturating (no `Duration` the config takes is
+/// that long, but the arithmetic is total anyway).
+fn signed(delay: Duration) -> SignedDuration {
+    SignedDuration::try_from(delay).unwrap_or(SignedDuration::MAX)
 }
 
 impl fmt::Display for Granularity {
@@ -156,8 +182,7 @@ pub struct Schedule {
 impl Schedule {
     /// The most recent bucket that ended at least the settle delay before `now`.
     pub fn latest_completed(&self, now: Timestamp) -> Interval {
-        let settled =
-            now - SignedDuration::try_from(self.settle_delay).expect("settle delays are short");
+        let settled = saturating_add(now, -signed(self.settle_delay));
         let end = self.granularity.floor(settled, &self.time_zone);
         Interval {
             start: self.granularity.step(end, &self.time_zone, -1),
@@ -175,7 +200,7 @@ impl Schedule {
 
     /// When `window`'s data has settled and it should be polled.
     pub fn due(&self, window: Interval) -> Timestamp {
-        window.end + SignedDuration::try_from(self.settle_delay).expect("settle delays are short")
+        saturating_add(window.end, signed(self.settle_delay))
     }
 
     /// How many buckets lie from `from` (included) up to `to` (excluded).
@@ -184,7 +209,12 @@ impl Schedule {
         let mut window = from;
         while window.start < to.start {
             count += 1;
-            window = self.following(window);
+            let next = self.following(window);
+            // At the end of the timestamp range the buckets stop moving.
+            if next.start <= window.start {
+                break;
+            }
+            window = next;
         }
         count
     }

@@ -1,0 +1,234 @@
+//! Property tests: no input the API or the configuration can produce makes a parser or the
+//! window arithmetic panic. Arbitrary bytes, arbitrary JSON and JSON shaped like each
+//! answer (with arbitrary values in it) go through the parsers; arbitrary instants, every
+//! granularity, time zones and settle delays through the schedule.
+
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Format, Toml};
+use genesys_exporter::config::Config;
+use genesys_exporter::exposition::flatten_bounded;
+use genesys_exporter::genesys::auth::token_lifetime;
+use genesys_exporter::genesys::transport::retry_after_seconds;
+use genesys_exporter::genesys::wire::{
+    AggregateResponse, JobResultsPage, JobStatus, JobSubmitted, QueuePage, TokenResponse,
+};
+use genesys_exporter::schedule::{Granularity, Interval, Schedule};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use proptest::prelude::*;
+use serde_json::{Value as Json, json};
+
+/// Any JSON value, nested a few levels.
+fn any_json() -> impl Strategy<Value = Json> {
+    let leaf = prop_oneof![
+        Just(Json::Null),
+        any::<bool>().prop_map(Json::Bool),
+        any::<i64>().prop_map(Json::from),
+        any::<u64>().prop_map(Json::from),
+        any::<f64>().prop_map(Json::from),
+        ".*".prop_map(Json::String),
+    ];
+    leaf.prop_recursive(4, 64, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..8).prop_map(Json::Array),
+            prop::collection::btree_map(".{0,12}", inner, 0..8)
+                .prop_map(|map| Json::Object(map.into_iter().collect())),
+        ]
+    })
+}
+
+/// A number as JSON can write it, including the ones no statistic can have.
+fn any_number() -> impl Strategy<Value = Json> {
+    prop_oneof![
+        any::<i64>().prop_map(Json::from),
+        any::<u64>().prop_map(Json::from),
+        any::<f64>().prop_map(Json::from),
+        Just(json!(1e308)),
+        Just(json!(-0.0)),
+    ]
+}
+
+/// JSON shaped like an aggregates answer, with arbitrary names, intervals and numbers.
+fn aggregate_like() -> impl Strategy<Value = Json> {
+    let metric = prop_oneof![
+        Just("nOffered".to_string()),
+        Just("tHandle".to_string()),
+        Just("oServiceLevel".to_string()),
+        ".{0,10}",
+    ];
+    let stat = prop_oneof![
+        Just("count"),
+        Just("sum"),
+        Just("max"),
+        Just("min"),
+        Just("ratio"),
+        Just("numerator"),
+        Just("denominator"),
+        Just("target"),
+        Just("p95"),
+    ];
+    let stats = prop::collection::btree_map(stat, any_number(), 0..6);
+    let entry = (metric, stats, prop::option::of(".{0,6}"))
+        .prop_map(|(metric, stats, q)| json!({"metric": metric, "qualifier": q, "stats": stats}));
+    let interval = prop_oneof![
+        Just("2026-08-20T10:00:00.000Z/2026-08-20T10:15:00.000Z".to_string()),
+        ".{0,40}",
+    ];
+    let data = (interval, prop::collection::vec(entry, 0..5))
+        .prop_map(|(interval, metrics)| json!({"interval": interval, "metrics": metrics}));
+    let group = (
+        prop::collection::btree_map(
+            prop_oneof![Just("queueId".to_string()), ".{0,8}"],
+            prop_oneof![Just("q1".to_string()), ".{0,8}"],
+            0..3,
+        ),
+        prop::collection::vec(data, 0..3),
+    )
+        .prop_map(|(group, data)| json!({"group": group, "data": data}));
+    prop::collection::vec(group, 0..6).prop_map(|results| json!({"results": results}))
+}
+
+/// Parses `bytes` as every answer the client reads; none may panic.
+fn parse_all(bytes: &[u8]) {
+    let _ = serde_json::from_slice::<AggregateResponse>(bytes);
+    let _ = serde_json::from_slice::<JobResultsPage>(bytes);
+    let _ = serde_json::from_slice::<JobStatus>(bytes);
+    let _ = serde_json::from_slice::<JobSubmitted>(bytes);
+    let _ = serde_json::from_slice::<QueuePage>(bytes);
+    if let Ok(token) = serde_json::from_slice::<TokenResponse>(bytes) {
+        assert!(token_lifetime(token.expires_in) <= Duration::from_secs(86_400));
+    }
+}
+
+/// Flattens whatever parsed, bounded, as a poll does.
+fn flatten_if_parsed(bytes: &[u8]) {
+    let window = Interval {
+        start: "2026-08-20T10:00:00Z".parse().unwrap(),
+        end: "2026-08-20T10:15:00Z".parse().unwrap(),
+    };
+    if let Ok(response) = serde_json::from_slice::<AggregateResponse>(bytes) {
+        let group_by = ["queueId".to_string(), "mediaType".to_string()];
+        let _ = flatten_bounded("q", &group_by, window, &response, 50);
+    }
+}
+
+/// Any instant jiff can hold.
+fn any_instant() -> impl Strategy<Value = Timestamp> {
+    let (min, max) = (Timestamp::MIN.as_second(), Timestamp::MAX.as_second());
+    prop_oneof![
+        (min..=max).prop_map(|s| Timestamp::from_second(s).unwrap()),
+        Just(Timestamp::MIN),
+        Just(Timestamp::MAX),
+        Just(Timestamp::UNIX_EPOCH),
+    ]
+}
+
+fn any_granularity() -> impl Strategy<Value = Granularity> {
+    prop_oneof![
+        prop::sample::select(vec![1u32, 5, 15, 30, 60, 720, 1440])
+            .prop_map(|minutes| Granularity::SubDay { minutes }),
+        Just(Granularity::Day),
+        Just(Granularity::Week),
+        Just(Granularity::Month),
+    ]
+}
+
+fn any_zone() -> impl Strategy<Value = TimeZone> {
+    prop::sample::select(vec![
+        "UTC",
+        "America/New_York",
+        "Europe/Dublin",
+        "Asia/Kolkata",
+        "Pacific/Apia",
+        "Australia/Lord_Howe",
+    ])
+    .prop_map(|name| TimeZone::get(name).unwrap())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn parsers_never_panic_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        parse_all(&bytes);
+        flatten_if_parsed(&bytes);
+    }
+
+    #[test]
+    fn parsers_never_panic_on_arbitrary_json(value in any_json()) {
+        let bytes = serde_json::to_vec(&value).unwrap();
+        parse_all(&bytes);
+    }
+
+    #[test]
+    fn aggregates_shaped_answers_parse_or_fail_and_flatten_bounded(value in aggregate_like()) {
+        let bytes = serde_json::to_vec(&value).unwrap();
+        parse_all(&bytes);
+        flatten_if_parsed(&bytes);
+    }
+
+    #[test]
+    fn token_answers_with_any_lifetime_are_clamped(expires_in in any_number(), token in ".{0,20}") {
+        let bytes = serde_json::to_vec(&json!({"access_token": token, "expires_in": expires_in})).unwrap();
+        parse_all(&bytes);
+    }
+
+    #[test]
+    fn retry_after_never_panics(text in ".{0,40}") {
+        let _ = retry_after_seconds(&text);
+    }
+
+    #[test]
+    fn retry_after_numbers_saturate(number in any::<f64>()) {
+        let read = retry_after_seconds(&number.to_string());
+        if number >= 0.0 {
+            prop_assert!(read.is_some());
+        }
+    }
+
+    #[test]
+    fn the_duration_parser_never_panics(text in ".{0,30}", seconds in any::<u64>()) {
+        for toml in [
+            format!("job_timeout = {}", toml_string(&text)),
+            format!("job_timeout = {seconds}"),
+        ] {
+            let _ = Figment::new().merge(Toml::string(&toml)).extract::<Config>();
+        }
+    }
+
+    #[test]
+    fn window_arithmetic_is_total(
+        now in any_instant(),
+        granularity in any_granularity(),
+        time_zone in any_zone(),
+        settle in prop_oneof![any::<u64>().prop_map(Duration::from_secs), Just(Duration::MAX)],
+        steps in any::<i64>(),
+    ) {
+        let floor = granularity.floor(now, &time_zone);
+        prop_assert!(floor <= now);
+        let _ = granularity.step(floor, &time_zone, steps);
+        let schedule = Schedule { granularity, time_zone, settle_delay: settle };
+        let window = schedule.latest_completed(now);
+        let next = schedule.following(window);
+        let _ = schedule.due(window);
+        let _ = schedule.due(next);
+        let _ = schedule.buckets_between(window, next);
+    }
+}
+
+/// `text` as a TOML basic string.
+fn toml_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
