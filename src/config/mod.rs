@@ -11,7 +11,7 @@
 mod load;
 mod validate;
 
-pub use load::SHORT_ENV_KEYS;
+pub use load::{MAX_CONFIG_BYTES, MAX_SECRET_BYTES, SECRET_KEYS, SHORT_ENV_KEYS};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

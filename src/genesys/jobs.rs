@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::client::Client;
 use super::wire::{AggregateGroup, AggregateResponse, AggregationQuery, JobState};
 use crate::error::{Error, Result};
+use crate::schedule::deadline_after;
 
 /// How to wait for a job.
 #[derive(Debug, Clone, Copy)]
@@ -74,7 +75,7 @@ pub async fn run_job(
     mut on_page: impl FnMut(usize),
 ) -> Result<AggregateResponse> {
     let job_id = client.submit_job(query).await?.job_id;
-    let deadline = Instant::now() + options.timeout;
+    let deadline = deadline_after(options.timeout);
     loop {
         let status = client.job_status(&job_id).await?;
         match status.state {
