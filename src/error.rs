@@ -78,6 +78,10 @@ pub enum Error {
         endpoint: Endpoint,
         retry_in: Duration,
     },
+
+    /// A part of the exporter stopped that should not have (a bug); the message says which.
+    #[error("internal error: {0}; please report it")]
+    Internal(String),
 }
 
 impl Error {
@@ -93,6 +97,7 @@ impl Error {
             Error::Job { .. } => "job_failed",
             Error::CircuitOpen { .. } => "circuit_open",
             Error::RateLimited { .. } => "rate_limited",
+            Error::Internal(_) => "internal",
         }
     }
 }
