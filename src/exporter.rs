@@ -180,7 +180,7 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
 }
 
 /// For tests of the binary only, and only in debug builds: the first poll of the query
-/// named by `GENESYS_EXPORTER_TEST_PANIC_QUERY` panics, once per process, so that a
+/// named by `GENESYS_TEST_PANIC_QUERY` panics, once per process, so that a
 /// test can see a poller's panic contained.
 #[cfg(debug_assertions)]
 mod test_hook {
@@ -189,7 +189,7 @@ mod test_hook {
     static DONE: AtomicBool = AtomicBool::new(false);
 
     pub(super) fn panic_once(query: &str) {
-        let wanted = std::env::var("GENESYS_EXPORTER_TEST_PANIC_QUERY");
+        let wanted = std::env::var("GENESYS_TEST_PANIC_QUERY");
         if wanted.is_ok_and(|name| name == query) && !DONE.swap(true, Ordering::SeqCst) {
             panic!("test hook: the first poll of query {query} panics");
         }
