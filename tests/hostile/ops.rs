@@ -10,7 +10,8 @@ use genesys_exporter::config::DURATION_LIMITS;
 use genesys_exporter::simulator::SimulatorConfig;
 
 use crate::util::{
-    Process, exit_of, get, of, rss_of, start_simulator, temp_dir, wait_for_metrics, write_file,
+    Process, exit_of, get, of, required_tool, rss_of, start_simulator, temp_dir, wait_for_metrics,
+    write_file,
 };
 
 /// A process of the exporter that is refused its configuration stays far below this.
@@ -205,4 +206,28 @@ async fn a_poller_that_panics_is_counted_and_restarted_while_the_process_serves(
             "a log line that is not an entry: {line:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
+    // util-linux's prlimit starts the exporter with a soft limit of 256 under a hard one
+    // of 2048 (it execs, so the exporter keeps its process ID).
+    let Some(prlimit) = required_tool("prlimit", "--version", "util-linux") else {
+        return;
+    };
+    let mut command = Command::new(prlimit);
+    command
+        .args(["--nofile=256:2048", env!("CARGO_BIN_EXE_genesys-exporter")])
+        .args(["--demo", "--listen", "127.0.0.1:0"]);
+    let process = Process::spawn(command);
+    let url = process.metrics_url().await;
+    assert_eq!(get(&format!("{url}/healthz")).await.status, 200);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", process.child.id())).unwrap();
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(open_files[3..5], ["2048", "2048"], "{limits}");
 }
