@@ -188,7 +188,8 @@ pub struct SimulateArgs {
 /// The exporter: serves `/metrics` until `shutdown` is cancelled, or with
 /// `--check-config` only checks the configuration.
 pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let mut config = Config::load(args.config.as_deref())?;
+    let path = args.config.clone();
+    let mut config = off_the_runtime(&shutdown, move || Config::load(path.as_deref())).await?;
     if let Some(listen) = args.listen {
         config.listen = Some(listen);
     }
@@ -196,7 +197,7 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
         let org = Org::with_queues(args.demo_queues, args.demo_media_types);
         start_demo(&mut config, org, args.fault, &shutdown).await?;
     }
-    let settings = config.validate()?;
+    let settings = off_the_runtime(&shutdown, move || config.validate()).await?;
     if args.check_config {
         let names: Vec<&str> = settings.queries.iter().map(|q| q.name.as_str()).collect();
         eprintln!(
@@ -224,6 +225,19 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
     crate::exporter::run(settings, listener, clock, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Runs `work`, which reads files (the configuration, the secret), on tokio's blocking
+/// pool, so that a slow file system never stalls the runtime, and SIGTERM still ends the
+/// process while it waits.
+async fn off_the_runtime<T: Send + 'static>(
+    shutdown: &CancellationToken,
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::select! {
+        done = tokio::task::spawn_blocking(work) => Ok(done??),
+        () = shutdown.cancelled() => anyhow::bail!("interrupted while reading the configuration"),
+    }
 }
 
 /// Starts the simulator for `org`, playing `faults`, in this process and points `config`
@@ -256,12 +270,13 @@ async fn start_demo(
 
 /// The one-shot report: fetches the range and writes it to `--output` or standard output.
 pub async fn report(args: ReportArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let mut config = Config::load(args.config.as_deref())?;
+    let path = args.config.clone();
+    let mut config = off_the_runtime(&shutdown, move || Config::load(path.as_deref())).await?;
     if args.demo {
         start_demo(&mut config, Org::demo(), Vec::new(), &shutdown).await?;
     }
     config.queries = vec![args.query.apply_to(&config)?];
-    let settings = config.validate()?;
+    let settings = off_the_runtime(&shutdown, move || config.validate()).await?;
     let request = report::Request {
         query: settings.queries[0].clone(),
         from: args.from,

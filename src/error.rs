@@ -96,6 +96,10 @@ pub enum Error {
         endpoint: Endpoint,
         retry_in: Duration,
     },
+
+    /// A part of the exporter stopped that should not have (a bug); the message says which.
+    #[error("internal error: {0}; please report it")]
+    Internal(String),
 }
 
 impl Error {
@@ -114,6 +118,7 @@ impl Error {
             Error::TooLarge { .. } => "too_large",
             Error::TooManySeries { .. } => "too_many_series",
             Error::TooManyPages { .. } => "too_many_pages",
+            Error::Internal(_) => "internal",
         }
     }
 }

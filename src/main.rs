@@ -19,6 +19,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    log_panics_on_one_line();
+    raise_open_file_limit();
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
     let outcome = runtime.block_on(async {
         let shutdown = CancellationToken::new();
@@ -41,4 +43,32 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Raises the soft limit on open files to the hard limit, as Go programs do: each scrape
+/// and each API request holds a descriptor, and the usual soft limit of 1024 is soon
+/// reached. Where it cannot (a seccomp filter, a container), the current limit stays.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "open file limit"),
+        Err(error) => {
+            tracing::info!(%error, "cannot raise the open file limit; keeping the current one")
+        }
+    }
+}
+
+/// Writes a panic as one log line (where, and the message escaped) instead of the
+/// default hook's lines and backtrace. A poller's panic is contained: the exporter logs
+/// the query and restarts it (`exporter::supervise`); this line says where it happened.
+fn log_panics_on_one_line() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let location = info.location().map(ToString::to_string).unwrap_or_default();
+        tracing::error!(%location, panic = ?message, "panic");
+    }));
 }

@@ -12,6 +12,14 @@ fn wait_for_exit(process: &mut Process, limit: Duration) -> std::process::ExitSt
     let started = Instant::now();
     loop {
         if let Some(status) = process.child.try_wait().unwrap() {
+            // The log is whole once the thread that collects stderr let go of it.
+            while std::sync::Arc::strong_count(&process.stderr) > 1 {
+                assert!(
+                    started.elapsed() < limit,
+                    "stderr still open after {limit:?}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
             return status;
         }
         assert!(started.elapsed() < limit, "still running after {limit:?}");

@@ -440,16 +440,24 @@ fn the_systemd_unit_runs_the_exporter_with_a_valid_configuration() {
     let log = check_config(UNIT, &args, &env);
     assert!(log.contains("2 queries (queues, daily)"), "{log}");
 
-    // systemd's own linter, where systemd is installed (CI's machine may not have it),
-    // with ExecStart pointing at a binary that exists.
-    if Command::new("systemd-analyze")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("systemd-analyze not found: {UNIT} checked by parsing only");
+    // Open files: the limit is set, and seccomp answers a filtered call (setrlimit is in
+    // @resources) with an error rather than SIGSYS, so the exporter's raise fails softly.
+    assert_eq!(get("Service", "LimitNOFILE"), &["65536"]);
+    assert!(
+        get("Service", "SystemCallFilter")
+            .iter()
+            .any(|f| f.starts_with('~')
+                && f.split_whitespace()
+                    .any(|g| g.trim_start_matches('~') == "@resources")),
+        "{UNIT}: SystemCallFilter=~@resources"
+    );
+    assert_eq!(get("Service", "SystemCallErrorNumber"), &["EPERM"]);
+
+    // systemd's own linter and its security review, with ExecStart pointing at a binary
+    // that exists. Under CI systemd-analyze must be there (.ci/run installs it).
+    let Some(analyze) = required_tool("systemd-analyze", "--version", "systemd") else {
         return;
-    }
+    };
     let copy = write_file(
         &scratch,
         "genesys-exporter.service",
@@ -458,22 +466,38 @@ fn the_systemd_unit_runs_the_exporter_with_a_valid_configuration() {
             env!("CARGO_BIN_EXE_genesys-exporter"),
         ),
     );
-    let output = Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(&copy)
-        .output()
-        .unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(output.status.success(), "systemd-analyze verify: {said}");
+    let run = |args: &[&str]| {
+        let output = Command::new(analyze)
+            .args(args)
+            .arg(&copy)
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "systemd-analyze {args:?}: {said}");
+        said
+    };
+    let said = run(&["verify"]);
     assert_eq!(
         said.trim(),
         "",
         "systemd-analyze verify had something to say"
     );
+    // An exposure of at most 2.0 of 10 ("OK"); it fails above the threshold.
+    let said = run(&["security", "--offline=true", "--threshold=20"]);
+    for kept in [
+        "SystemCallFilter=~@resources",
+        "SystemCallFilter=~@privileged",
+    ] {
+        assert!(
+            said.lines()
+                .any(|l| l.contains(kept) && l.trim_start().starts_with('✓')),
+            "systemd-analyze security: {kept} is not in force:\n{said}"
+        );
+    }
 }
 
 #[test]

@@ -732,3 +732,47 @@ pub fn panels(board: &Json) -> Vec<&Json> {
     }
     all
 }
+
+// -- A child process's exit and memory ---------------------------------------------------------
+
+/// The resident memory of process `pid` in bytes, from /proc (0 where there is no /proc).
+pub fn rss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024)
+        })
+        .unwrap_or(0)
+}
+
+/// Waits for `process` to exit, for at most [`PATIENCE`], and returns its status; fails
+/// (and the process is killed when dropped) if it is still running then, or if its
+/// resident memory passes `max_rss` meanwhile.
+pub async fn exit_of(process: &mut Process, max_rss: u64) -> std::process::ExitStatus {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = process.child.try_wait().unwrap() {
+            // The thread that collects stderr holds the other reference until the pipe's
+            // end: then the log is whole.
+            wait_until("its stderr read to the end", || {
+                Arc::strong_count(&process.stderr) == 1
+            })
+            .await;
+            return status;
+        }
+        let rss = rss_of(process.child.id());
+        assert!(
+            rss <= max_rss,
+            "its memory grew to {rss} bytes, past {max_rss}; log:\n{}",
+            process.log()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "still running after {PATIENCE:?}; log:\n{}",
+            process.log()
+        );
+        pause().await;
+    }
+}

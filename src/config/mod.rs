@@ -11,7 +11,8 @@
 mod load;
 mod validate;
 
-pub use load::SHORT_ENV_KEYS;
+pub use load::{MAX_CONFIG_BYTES, MAX_SECRET_BYTES, SECRET_KEYS, SHORT_ENV_KEYS};
+pub use validate::DURATION_LIMITS;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

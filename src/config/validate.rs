@@ -7,6 +7,7 @@ use std::time::Duration;
 use jiff::tz::TimeZone;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::load::{MAX_SECRET_BYTES, read_capped};
 use super::{
     Config, DEFAULT_GRANULARITY, DEFAULT_GROUP_BY, DEFAULT_LISTEN, DEFAULT_MAX_AGE_BUCKETS,
     DEFAULT_MAX_SERIES_PER_QUERY, DEFAULT_METRICS, DEFAULT_QUEUE_NAMES_REFRESH,
@@ -41,17 +42,35 @@ impl Config {
         let (api_url, login_url) = self.urls(&mut problems);
         let listen = self.listen(&mut problems);
         let queries = self.queries(&mut problems);
-        for (key, value) in [
-            ("request_timeout", self.request_timeout),
-            ("connect_timeout", self.connect_timeout),
-            ("retry_delay", self.retry_delay),
-            ("queue_names_refresh", self.queue_names_refresh),
-            ("job_poll_interval", self.job_poll_interval),
-            ("job_timeout", self.job_timeout),
+        let jobs = JobOptions::default();
+        for (key, value, default) in [
+            (
+                "request_timeout",
+                self.request_timeout,
+                DEFAULT_REQUEST_TIMEOUT,
+            ),
+            (
+                "connect_timeout",
+                self.connect_timeout,
+                DEFAULT_CONNECT_TIMEOUT,
+            ),
+            ("retry_delay", self.retry_delay, DEFAULT_RETRY_DELAY),
+            (
+                "queue_names_refresh",
+                self.queue_names_refresh,
+                DEFAULT_QUEUE_NAMES_REFRESH,
+            ),
+            (
+                "job_poll_interval",
+                self.job_poll_interval,
+                jobs.poll_interval,
+            ),
+            ("job_timeout", self.job_timeout, jobs.timeout),
         ] {
             if value == Some(Duration::ZERO) {
                 problems.push(format!("{key}: must be longer than zero, such as \"30s\""));
             }
+            at_most(key, value, default, &mut problems);
         }
         let retry = self.retry(&mut problems);
         let breaker = self.breaker(&mut problems);
@@ -104,11 +123,13 @@ impl Config {
                 None
             }
             (Some(secret), None) => Some(secret.clone()),
-            (None, Some(path)) => match std::fs::read_to_string(path) {
+            (None, Some(path)) => match read_capped(path, MAX_SECRET_BYTES)
+                .and_then(|bytes| String::from_utf8(bytes).map_err(|_| "not UTF-8 text".into()))
+            {
                 Ok(text) => Some(SecretString::from(text.trim().to_owned())),
-                Err(error) => {
+                Err(problem) => {
                     problems.push(format!(
-                        "client_secret_file: cannot read {}: {error}",
+                        "client_secret_file: {}: {problem}; give the path of a regular file that holds only the secret",
                         path.display()
                     ));
                     None
@@ -223,6 +244,12 @@ impl Config {
                 defaults.attempts
             ));
         }
+        at_most(
+            "rate_limit_max_wait",
+            self.rate_limit_max_wait,
+            defaults.rate_limit_max_wait,
+            problems,
+        );
         RetrySettings {
             attempts,
             rate_limit_max_wait: self
@@ -284,6 +311,12 @@ impl Config {
                 defaults.cool_down.as_secs()
             ));
         }
+        at_most(
+            "breaker_cool_down",
+            self.breaker_cool_down,
+            defaults.cool_down,
+            problems,
+        );
         BreakerSettings {
             failures,
             cool_down,
@@ -381,7 +414,16 @@ fn check_query(key: &str, query: &QueryConfig, problems: &mut Vec<String>) -> Op
             ));
             max_age
         }
-        (Some(max_age), _) => max_age,
+        (Some(max_age), _) => {
+            let default = granularity.map(|g| g.shortest() * DEFAULT_MAX_AGE_BUCKETS);
+            at_most(
+                &format!("{key}.max_age"),
+                Some(max_age),
+                default.unwrap_or_default(),
+                problems,
+            );
+            max_age
+        }
         (None, Some(granularity)) => granularity.shortest() * DEFAULT_MAX_AGE_BUCKETS,
         (None, None) => Duration::ZERO,
     };
@@ -410,6 +452,60 @@ fn check_query(key: &str, query: &QueryConfig, problems: &mut Vec<String>) -> Op
         filter: query.filter.clone(),
         max_age,
     })
+}
+
+/// The longest each duration key may be. Each is far beyond any sensible setting, and
+/// short enough that no deadline computed from it can overflow (an `Instant` plus a
+/// duration of centuries panics), so a typo is refused at `--check-config` rather than
+/// crashing the exporter hours later. Keys not listed have bounds of their own:
+/// `settle_delay` is at most one bucket.
+pub const DURATION_LIMITS: &[(&str, Duration)] = &[
+    ("request_timeout", Duration::from_secs(10 * 60)),
+    ("connect_timeout", Duration::from_secs(5 * 60)),
+    ("retry_delay", Duration::from_secs(3600)),
+    ("queue_names_refresh", Duration::from_secs(7 * 86_400)),
+    ("job_poll_interval", Duration::from_secs(5 * 60)),
+    ("job_timeout", Duration::from_secs(86_400)),
+    ("rate_limit_max_wait", Duration::from_secs(3600)),
+    ("breaker_cool_down", Duration::from_secs(3600)),
+    ("max_age", MAX_MAX_AGE),
+];
+
+/// The longest `max_age` of a query.
+const MAX_MAX_AGE: Duration = Duration::from_secs(366 * 86_400);
+
+/// Adds a problem if `value` of `key` (`queries[0].max_age` for `max_age`) is longer
+/// than the key's bound in [`DURATION_LIMITS`].
+fn at_most(key: &str, value: Option<Duration>, default: Duration, problems: &mut Vec<String>) {
+    let name = key.rsplit('.').next().unwrap_or(key);
+    let Some(&(_, bound)) = DURATION_LIMITS.iter().find(|(k, _)| *k == name) else {
+        return;
+    };
+    if let Some(value) = value
+        && value > bound
+    {
+        problems.push(format!(
+            "{key}: {} is too long; use at most {} (default {})",
+            written(value),
+            written(bound),
+            written(default)
+        ));
+    }
+}
+
+/// A duration as it can be written in the file: "90s", "15m", "24h" (no days: the
+/// duration parser takes none).
+fn written(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    if duration.subsec_nanos() != 0 {
+        return format!("{}s", duration.as_secs_f64());
+    }
+    match seconds {
+        0 => "0s".into(),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }
 
 /// ", did you mean 'tHandle'?" for a name that differs from a known one only in case.
@@ -615,6 +711,42 @@ mod tests {
         ] {
             assert!(error.contains(key), "{error}");
         }
+    }
+
+    #[test]
+    fn every_duration_key_has_an_upper_bound_named_with_the_fix() {
+        let huge = u64::MAX >> 1;
+        let mut toml = String::from(CREDENTIALS);
+        for (key, _) in DURATION_LIMITS.iter().filter(|(k, _)| *k != "max_age") {
+            toml.push_str(&format!("{key} = {huge}\n"));
+        }
+        toml.push_str(&format!("[[queries]]\nname = \"q\"\nmax_age = {huge}\n"));
+        let error = problems(&toml);
+        for (key, bound) in DURATION_LIMITS {
+            let key = match *key {
+                "max_age" => "queries[0].max_age".to_owned(),
+                key => key.to_owned(),
+            };
+            let said = format!(
+                "{key}: {huge}s is too long; use at most {}",
+                written(*bound)
+            );
+            assert!(error.contains(&said), "{said}\n{error}");
+        }
+        assert!(
+            error.contains(
+                "breaker_cool_down: 9223372036854775807s is too long; use at most 1h (default 1m)"
+            ),
+            "{error}"
+        );
+
+        // The bounds themselves are accepted, and written as the parser reads them.
+        let mut toml = String::from(CREDENTIALS);
+        for (key, bound) in DURATION_LIMITS.iter().filter(|(k, _)| *k != "max_age") {
+            toml.push_str(&format!("{key} = \"{}\"\n", written(*bound)));
+        }
+        toml.push_str("[[queries]]\nname = \"q\"\nmax_age = \"8784h\"\n");
+        config(&toml).validate().unwrap();
     }
 
     #[test]

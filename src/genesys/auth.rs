@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::transport::{Transport, json_error_kind};
 use super::wire::{Endpoint, OAuthError, TOKEN_PATH, TokenResponse};
 use crate::error::{Error, Result, api_text};
+use crate::schedule::deadline_after;
 
 /// An OAuth client's ID and secret. Debug output shows the ID only.
 #[derive(Debug, Clone)]
@@ -162,12 +163,9 @@ impl TokenCache {
                 "obtained an access token"
             );
         }
-        let now = Instant::now();
         Ok(CachedToken {
             token: granted.access_token.into(),
-            renew_at: now
-                .checked_add(lifetime - renewal_margin(lifetime))
-                .unwrap_or(now),
+            renew_at: deadline_after(lifetime - renewal_margin(lifetime)),
         })
     }
 }

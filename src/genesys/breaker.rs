@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::wire::Endpoint;
 use crate::error::Error;
 use crate::metrics::{BreakerMetrics, BreakerState, Metrics};
+use crate::schedule::deadline_after;
 
 #[derive(Debug, Clone)]
 pub struct BreakerSettings {
@@ -148,7 +149,7 @@ impl Breaker {
         self.set(
             state,
             State::Open {
-                until: Instant::now() + cool_down,
+                until: deadline_after(cool_down),
             },
         );
         self.metrics.opened();

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::client::Client;
 use super::wire::{AggregateGroup, AggregateResponse, AggregationQuery, Endpoint, JobState};
 use crate::error::{Error, Result, api_text};
+use crate::schedule::deadline_after;
 
 /// How to wait for a job.
 #[derive(Debug, Clone, Copy)]
@@ -66,11 +67,6 @@ pub async fn aggregates(
     run_job(client, query, options, on_page).await
 }
 
-/// An instant a year from now: where a deadline too far for an instant saturates.
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(365 * 86_400)
-}
-
 fn is_too_large(error: &Error) -> bool {
     matches!(error, Error::Api { status: 400, code, .. } if code == "response.entity.too.large")
 }
@@ -83,9 +79,7 @@ pub async fn run_job(
     mut on_page: impl FnMut(usize),
 ) -> Result<AggregateResponse> {
     let job_id = client.submit_job(query).await?.job_id;
-    let deadline = Instant::now()
-        .checked_add(options.timeout)
-        .unwrap_or_else(far_future);
+    let deadline = deadline_after(options.timeout);
     loop {
         let status = client.job_status(&job_id).await?;
         match status.state {

@@ -25,6 +25,7 @@ use super::breaker::Breaker;
 use super::wire::Endpoint;
 use crate::error::{Error, Result, status_reason};
 use crate::metrics::{ApiMetrics, Metrics, RetryMetrics};
+use crate::schedule::deadline_after;
 
 #[derive(Debug, Clone)]
 pub struct RetrySettings {
@@ -223,12 +224,8 @@ impl Retrier {
     /// rate limit answers another 429.
     fn hold_off(&self, after: Duration) {
         let cap = self.settings.rate_limit_max_wait;
-        let now = Instant::now();
         let hold = Hold {
-            // Saturating: a cap too long for an instant holds until the far future.
-            until: now
-                .checked_add(after.min(cap))
-                .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365)),
+            until: deadline_after(after.min(cap)),
             refuse: after > cap,
         };
         let mut held = self.lock_rate_limit();

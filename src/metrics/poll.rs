@@ -40,6 +40,7 @@ pub struct PollMetrics {
     failures: Family<QueryLabel, Counter>,
     skipped_buckets: Family<QueryLabel, Counter>,
     series: Family<QueryLabel, Gauge>,
+    panics: Family<QueryLabel, Counter>,
 }
 
 impl PollMetrics {
@@ -90,9 +91,16 @@ impl PollMetrics {
                 "genesys_series",
                 "Series the query's last successful poll published",
             ),
+            panics: registered(
+                registry,
+                "genesys_poller_panics",
+                "Times the query's poller panicked and was restarted after retry_delay",
+            ),
         };
         for query in queries {
             metrics.up(query, false);
+            // At 0 from the start, so that an alert on increase() sees the first one.
+            let _ = metrics.panics.get_or_create(&QueryLabel::new(query));
         }
         metrics
     }
@@ -126,6 +134,11 @@ impl PollMetrics {
     /// A poll of `query` failed; its previous data stays.
     pub fn failed(&self, query: &str) {
         self.failures.get_or_create(&QueryLabel::new(query)).inc();
+    }
+
+    /// `query`'s poller panicked; it is restarted.
+    pub fn panicked(&self, query: &str) {
+        self.panics.get_or_create(&QueryLabel::new(query)).inc();
     }
 
     /// `buckets` buckets of `query` completed while its polls failed and will never be

@@ -22,6 +22,15 @@ pub enum Clock {
     },
 }
 
+/// The instant `after` from now on tokio's clock, or about thirty years from now (as
+/// tokio's own `sleep` does) when `after` is too long to add: a deadline computed from a
+/// configured or announced duration never panics, whatever the duration.
+pub fn deadline_after(after: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(after)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
+}
+
 /// How far a simulated clock was moved forward, and a way to wake its sleepers.
 #[derive(Debug, Default)]
 pub struct Moves {

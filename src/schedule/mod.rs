@@ -16,7 +16,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Span, Timestamp, ToSpan};
 
-pub use clock::Clock;
+pub use clock::{Clock, deadline_after};
 pub use interval::{Interval, IntervalError, iso_millis};
 
 /// The length of one bucket, as the API's `granularity`.

@@ -1,0 +1,233 @@
+//! A careless operator: configurations that used to crash, hang, exhaust memory or echo
+//! the secret, each given to the real binary (`--check-config`, then a run), and a poller
+//! that panics. Each is refused at once with a message that names the key and the fix, or
+//! contained while the process goes on serving.
+
+use std::path::Path;
+use std::process::Command;
+
+use genesys_exporter::config::DURATION_LIMITS;
+use genesys_exporter::simulator::SimulatorConfig;
+
+use crate::util::{
+    Process, exit_of, get, of, required_tool, rss_of, start_simulator, temp_dir, wait_for_metrics,
+    write_file,
+};
+
+/// A process of the exporter that is refused its configuration stays far below this.
+const SMALL: u64 = 128 << 20;
+
+/// The binary with `args` and exactly `env` (nothing inherited but PATH).
+fn exporter(args: &[&str], env: &[(&str, &str)]) -> Process {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_genesys-exporter"));
+    command.args(args).env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    command.envs(env.iter().copied());
+    Process::spawn(command)
+}
+
+/// Runs the binary with `args`, and again with `--check-config`: each must exit 2 at
+/// once, within a bounded memory, saying `said`; returns the first run's log.
+async fn refused(args: &[&str], env: &[(&str, &str)], said: &[&str]) -> String {
+    let mut logs = Vec::new();
+    for check in [false, true] {
+        let mut args = args.to_vec();
+        if check {
+            args.push("--check-config");
+        }
+        let mut process = exporter(&args, env);
+        let status = exit_of(&mut process, SMALL).await;
+        let log = process.log();
+        assert_eq!(status.code(), Some(2), "{args:?}: {status:?}\n{log}");
+        for said in said {
+            assert!(log.contains(said), "{args:?}: never said {said:?}:\n{log}");
+        }
+        assert!(!log.contains("panicked"), "{log}");
+        logs.push(log);
+    }
+    logs.remove(0)
+}
+
+const CREDENTIALS: &str = "client_id = \"id\"\nclient_secret = \"secret\"\nregion = \"eu-west-1\"\nlisten = \"127.0.0.1:0\"\n";
+
+#[tokio::test]
+async fn huge_durations_are_refused_by_check_config_naming_each_key() {
+    let dir = temp_dir();
+    let huge = i64::MAX;
+    let mut toml = String::from(CREDENTIALS);
+    for (key, _) in DURATION_LIMITS.iter().filter(|(k, _)| *k != "max_age") {
+        toml.push_str(&format!("{key} = {huge}\n"));
+    }
+    toml.push_str(&format!("[[queries]]\nname = \"q\"\nmax_age = {huge}\n"));
+    let path = write_file(&dir, "huge.toml", &toml);
+    let said: Vec<String> = DURATION_LIMITS
+        .iter()
+        .map(|(key, _)| format!("{key}: {huge}s is too long; use at most"))
+        .collect();
+    let said: Vec<&str> = said.iter().map(String::as_str).collect();
+    refused(&["--config", path.to_str().unwrap()], &[], &said).await;
+}
+
+#[tokio::test]
+async fn a_fifo_or_dev_zero_as_the_secret_file_is_refused_at_once() {
+    let dir = temp_dir();
+    let fifo = dir.path().join("client_secret");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo {}", fifo.display());
+    for (secret_file, kind) in [
+        (fifo.as_path(), "a FIFO (named pipe)"),
+        (Path::new("/dev/zero"), "a character device"),
+    ] {
+        let file = secret_file.to_str().unwrap();
+        let env = [
+            ("GENESYS_CLIENT_ID", "id"),
+            ("GENESYS_REGION", "eu-west-1"),
+            ("GENESYS_EXPORTER_LISTEN", "127.0.0.1:0"),
+            ("GENESYS_EXPORTER_CLIENT_SECRET_FILE", file),
+        ];
+        let said = format!("client_secret_file: {file}: not a regular file but {kind}");
+        refused(&[], &env, &[&said, "give the path of a regular file"]).await;
+    }
+    // The configuration file itself, too.
+    refused(
+        &["--config", "/dev/zero"],
+        &[],
+        &["--config /dev/zero: not a regular file but a character device"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_toml_syntax_error_on_the_secrets_line_names_the_line_never_the_secret() {
+    const SECRET: &str = "Sup3r-S3cret-b7c1-never-echoed";
+    let dir = temp_dir();
+    for (name, line) in [
+        ("unterminated.toml", format!("client_secret = \"{SECRET}\n")),
+        ("unquoted.toml", format!("client_secret = {SECRET}\n")),
+    ] {
+        let path = write_file(&dir, name, &format!("client_id = \"id\"\n{line}"));
+        let log = refused(
+            &["--config", path.to_str().unwrap()],
+            &[],
+            &[
+                "TOML syntax error at line 2, column",
+                "(on the client_secret line)",
+            ],
+        )
+        .await;
+        assert!(
+            !log.contains(SECRET),
+            "{name}: the secret was shown:\n{log}"
+        );
+        assert!(
+            !log.contains("Sup3r"),
+            "{name}: part of the secret was shown:\n{log}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_numeric_secret_in_the_environment_is_taken_as_text_and_never_echoed() {
+    // Leading zeros and a trailing zero: any trip through a number would change it.
+    const SECRET: &str = "0012345.50";
+    let sim = start_simulator(SimulatorConfig {
+        client_secret: SECRET.into(),
+        ..SimulatorConfig::default()
+    })
+    .await;
+    let env = [
+        ("GENESYS_CLIENT_ID", "demo-client"),
+        ("GENESYS_CLIENT_SECRET", SECRET),
+        ("GENESYS_EXPORTER_API_URL", sim.url.as_str()),
+        ("GENESYS_EXPORTER_LOGIN_URL", sim.url.as_str()),
+        ("GENESYS_EXPORTER_LISTEN", "127.0.0.1:0"),
+        ("RUST_LOG", "debug"),
+    ];
+    let mut check = exporter(&["--check-config"], &env);
+    let status = exit_of(&mut check, SMALL).await;
+    assert!(status.success(), "{}", check.log());
+
+    let process = exporter(&[], &env);
+    let url = process.metrics_url().await;
+    // The token was issued for the secret exactly as written, so the poll succeeded.
+    wait_for_metrics(&url, |s| {
+        of(s, "genesys_up", &[("query", "default")]) == 1.0
+    })
+    .await;
+    assert_eq!(get(&format!("{url}/healthz")).await.status, 200);
+    assert!(rss_of(process.child.id()) < SMALL);
+    let log = process.log();
+    assert!(!log.contains(SECRET), "the secret was echoed:\n{log}");
+    assert!(!log.contains("12345"), "the secret was echoed:\n{log}");
+}
+
+#[tokio::test]
+async fn a_poller_that_panics_is_counted_and_restarted_while_the_process_serves() {
+    if !cfg!(debug_assertions) {
+        eprintln!("skipped: the panic hook exists in debug builds only");
+        return;
+    }
+    let sim = start_simulator(SimulatorConfig::default()).await;
+    let env = [
+        ("GENESYS_CLIENT_ID", "demo-client"),
+        ("GENESYS_CLIENT_SECRET", "demo-secret"),
+        ("GENESYS_EXPORTER_API_URL", sim.url.as_str()),
+        ("GENESYS_EXPORTER_LOGIN_URL", sim.url.as_str()),
+        ("GENESYS_EXPORTER_LISTEN", "127.0.0.1:0"),
+        ("GENESYS_EXPORTER_RETRY_DELAY", "100ms"),
+        ("GENESYS_TEST_PANIC_QUERY", "default"),
+        ("RUST_BACKTRACE", "1"),
+    ];
+    let mut process = exporter(&[], &env);
+    let url = process.metrics_url().await;
+    // Counted, and the poller came back and published.
+    let samples = wait_for_metrics(&url, |s| {
+        of(s, "genesys_poller_panics_total", &[("query", "default")]) == 1.0
+            && of(s, "genesys_up", &[("query", "default")]) == 1.0
+    })
+    .await;
+    assert!(of(&samples, "genesys_series", &[("query", "default")]) > 0.0);
+    assert_eq!(get(&format!("{url}/healthz")).await.status, 200);
+    assert!(process.child.try_wait().unwrap().is_none(), "it exited");
+    assert!(rss_of(process.child.id()) < SMALL);
+    // Logged, each line an entry (no backtrace), naming the query.
+    let log = process.wait_for_log("poller panicked").await;
+    let line = log.lines().find(|l| l.contains("poller panicked")).unwrap();
+    assert!(line.contains("query=\"default\""), "{log}");
+    assert!(
+        line.contains("the first poll of query default panics"),
+        "{line}"
+    );
+    for line in log.lines() {
+        assert!(
+            line.starts_with(|c: char| c.is_ascii_digit()),
+            "a log line that is not an entry: {line:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
+    // util-linux's prlimit starts the exporter with a soft limit of 256 under a hard one
+    // of 2048 (it execs, so the exporter keeps its process ID).
+    let Some(prlimit) = required_tool("prlimit", "--version", "util-linux") else {
+        return;
+    };
+    let mut command = Command::new(prlimit);
+    command
+        .args(["--nofile=256:2048", env!("CARGO_BIN_EXE_genesys-exporter")])
+        .args(["--demo", "--listen", "127.0.0.1:0"]);
+    let process = Process::spawn(command);
+    let url = process.metrics_url().await;
+    assert_eq!(get(&format!("{url}/healthz")).await.status, 200);
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", process.child.id())).unwrap();
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(open_files[3..5], ["2048", "2048"], "{limits}");
+}
