@@ -15,6 +15,7 @@ pub use load::SHORT_ENV_KEYS;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -24,10 +25,14 @@ use crate::genesys::client::ClientSettings;
 use crate::genesys::jobs::JobOptions;
 use crate::genesys::wire::AggregationQuery;
 use crate::schedule::{Interval, Schedule};
+use crate::web_config::WebConfig;
 
 /// Where `/metrics` is served unless `listen` or `--listen` says otherwise. The one place
 /// the default port is written: validation, messages and `--help` all name this.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9871";
+/// The most connections the server holds at once: far more than the few scrapers an
+/// exporter has, and half of the usual 1024 file descriptors.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 pub const DEFAULT_GRANULARITY: &str = "PT15M";
 pub const DEFAULT_GROUP_BY: &[&str] = &["queueId", "mediaType"];
 pub const DEFAULT_METRICS: &[&str] = &[
@@ -83,6 +88,10 @@ pub struct Config {
     pub breaker_failures: Option<u32>,
     #[serde(default, deserialize_with = "load::optional_duration")]
     pub breaker_cool_down: Option<Duration>,
+    /// The most HTTP connections served at once; more are closed as soon as accepted.
+    pub max_connections: Option<usize>,
+    /// A Prometheus exporter-toolkit web config file: TLS, basic auth, headers.
+    pub web_config_file: Option<PathBuf>,
 }
 
 /// One `[[queries]]` table as written.
@@ -114,6 +123,9 @@ pub struct Settings {
     pub jobs: JobOptions,
     /// The longest interval one report request covers.
     pub report_chunk_days: u32,
+    pub max_connections: usize,
+    /// The web config file, checked, when one is given.
+    pub web: Option<Arc<WebConfig>>,
 }
 
 /// A checked query: what to ask the API and when.
