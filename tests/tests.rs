@@ -14,6 +14,8 @@ mod compression;
 mod deploy;
 /// The fault matrix: each fault the simulator plays, retries, the circuit breaker, outages.
 mod faults;
+/// Hostile upstreams, clients and configs: the process keeps serving, bounded, alive.
+mod hostile;
 /// lib.rs's layout tour is true: no upward import, no module missing, no import cycle.
 mod layering;
 /// `/metrics` equals the simulator's data; formats, landing page, health, readiness, job polls.

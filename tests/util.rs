@@ -725,3 +725,64 @@ pub fn panels(board: &Json) -> Vec<&Json> {
     }
     all
 }
+
+// -- A process under attack -------------------------------------------------------------------
+
+/// The open file descriptors of process `pid`.
+pub fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|entries| entries.count())
+        .unwrap_or(0)
+}
+
+/// The resident memory of process `pid`, in KiB (VmRSS).
+pub fn resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The exporter binary in demo mode on 127.0.0.1, under the usual soft and hard limit of
+/// 1024 open files (as a shell's `ulimit -n` sets them), with `extra` arguments.
+pub fn start_demo_with_1024_files(extra: &[&str]) -> Process {
+    // This process opens the hostile clients' sockets: let it have more than the child.
+    let _ = rlimit::increase_nofile_limit(8192);
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", "ulimit -n 1024 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_genesys-exporter"))
+        .args([
+            "--demo",
+            "--demo-time",
+            "2026-08-20T14:07:00Z",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(extra)
+        .env_remove("GENESYS_CLIENT_ID")
+        .env_remove("GENESYS_CLIENT_SECRET")
+        .env_remove("GENESYS_REGION");
+    Process::spawn(command)
+}
+
+/// Tries `attempt` until it succeeds, pausing between tries; fails after [`PATIENCE`],
+/// saying what never worked and the last error.
+pub async fn retry_until<T, E: std::fmt::Display, F: Future<Output = Result<T, E>>>(
+    what: &str,
+    mut attempt: impl FnMut() -> F,
+) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match attempt().await {
+            Ok(value) => return value,
+            Err(error) => assert!(
+                Instant::now() < deadline,
+                "{what}: still failing after {PATIENCE:?}: {error}"
+            ),
+        }
+        pause().await;
+    }
+}
