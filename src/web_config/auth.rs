@@ -9,6 +9,7 @@
 //! so that a flood of new passwords costs one core, not all of them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use base64::Engine;
@@ -24,6 +25,8 @@ pub(super) struct Auth {
     cache: Mutex<HashMap<[u8; 32], bool>>,
     /// One bcrypt at a time.
     gate: tokio::sync::Semaphore,
+    /// How many bcrypt verifications ran: what the cache saves.
+    verifications: AtomicU64,
 }
 
 impl Auth {
@@ -34,6 +37,7 @@ impl Auth {
                 .expect("the system's random source works"),
             cache: Mutex::new(HashMap::new()),
             gate: tokio::sync::Semaphore::new(1),
+            verifications: AtomicU64::new(0),
         }
     }
 
@@ -63,6 +67,7 @@ impl Auth {
         if let Some(ok) = self.cached(&key) {
             return ok && known.is_some();
         }
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         let ok = tokio::task::spawn_blocking(move || {
             // An unknown user costs a bcrypt too, so that timing does not tell which users
             // exist.
@@ -119,4 +124,48 @@ pub fn basic_credentials(header: &HeaderValue) -> Option<(String, Vec<u8>)> {
     let colon = decoded.iter().position(|&b| b == b':')?;
     let user = String::from_utf8(decoded[..colon].to_vec()).ok()?;
     Some((user, decoded[colon + 1..].to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(user: &str, password: &str) -> HeaderValue {
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        HeaderValue::from_str(&format!("Basic {encoded}")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_same_credentials_pay_bcrypt_once_right_or_wrong() {
+        let auth = Auth::new();
+        let users = BTreeMap::from([("alice".to_owned(), bcrypt::hash("right", 4).unwrap())]);
+        for _ in 0..3 {
+            assert!(!auth.check(&users, Some(&basic("alice", "wrong"))).await);
+            assert!(auth.check(&users, Some(&basic("alice", "right"))).await);
+            assert!(!auth.check(&users, Some(&basic("mallory", "right"))).await);
+        }
+        assert_eq!(auth.verifications.load(Ordering::Relaxed), 3);
+        // A changed hash is a new key: the old outcome does not carry over.
+        let changed = BTreeMap::from([("alice".to_owned(), bcrypt::hash("new", 4).unwrap())]);
+        assert!(!auth.check(&changed, Some(&basic("alice", "right"))).await);
+        assert!(auth.check(&changed, Some(&basic("alice", "new"))).await);
+    }
+
+    #[tokio::test]
+    async fn no_users_let_everyone_in_and_bad_headers_no_one() {
+        let auth = Auth::new();
+        assert!(auth.check(&BTreeMap::new(), None).await);
+        let users = BTreeMap::from([("a".to_owned(), bcrypt::hash("b", 4).unwrap())]);
+        assert!(!auth.check(&users, None).await);
+        for header in ["Bearer abc", "Basic !!!", "Basic YWJj", "basic"] {
+            let header = HeaderValue::from_static(header);
+            assert!(!auth.check(&users, Some(&header)).await, "{header:?}");
+        }
+        // The scheme is case-insensitive, and a password may hold colons.
+        let users = BTreeMap::from([("a".to_owned(), bcrypt::hash("b:c", 4).unwrap())]);
+        let encoded = base64::engine::general_purpose::STANDARD.encode("a:b:c");
+        let header = HeaderValue::from_str(&format!("bAsIc {encoded}")).unwrap();
+        assert!(auth.check(&users, Some(&header)).await);
+    }
 }

@@ -307,3 +307,102 @@ fn build(file: &File, sources: &Sources) -> Result<Loaded, String> {
         headers,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked(yaml: &str) -> Result<Loaded, String> {
+        let file = serde_yaml_ng::from_str::<Option<File>>(yaml)
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        let sources = Sources {
+            config: yaml.as_bytes().to_vec(),
+            files: Vec::new(),
+        };
+        build(&file, &sources)
+    }
+
+    #[test]
+    fn an_empty_file_asks_for_nothing() {
+        for yaml in [
+            "",
+            "# nothing\n",
+            "tls_server_config:\n",
+            "tls_server_config: {}\n",
+        ] {
+            let loaded = checked(yaml).unwrap();
+            assert!(loaded.tls().is_none() && loaded.users.is_empty() && loaded.headers.is_empty());
+        }
+    }
+
+    #[test]
+    fn users_and_headers_without_tls_as_in_the_toolkits_example() {
+        let loaded = checked(
+            "basic_auth_users:\n  alice: $2y$10$mDwo.lAisC94iLAyP81MCesa29IzH37oigHC/42V2pdJlUprsJPze\nhttp_server_config:\n  headers:\n    X-Frame-Options: deny\n    Content-Security-Policy: \"\"\n",
+        )
+        .unwrap();
+        assert!(loaded.tls().is_none());
+        assert_eq!(loaded.users.len(), 1);
+        assert_eq!(loaded.headers.len(), 1, "a blank header is left unset");
+        assert_eq!(loaded.headers[0].0, "x-frame-options");
+    }
+
+    #[test]
+    fn problems_are_named_without_echoing_hashes() {
+        for (yaml, expected) in [
+            (
+                "basic_auth_users:\n  bob: secret\n",
+                "basic_auth_users.bob: not a bcrypt hash",
+            ),
+            (
+                "http_server_config:\n  headers:\n    Server: x\n",
+                "headers.Server: this header cannot be set",
+            ),
+            (
+                "tls_server_config:\n  cert_file: a.pem\n",
+                "set both cert_file and key_file",
+            ),
+            (
+                "tls_server_config:\n  min_version: TLS14\n  cert_file: a\n  key_file: b\n",
+                "min_version",
+            ),
+            (
+                "basic_auth_user:\n  a: b\n",
+                "unknown field `basic_auth_user`",
+            ),
+        ] {
+            let error = checked(yaml)
+                .err()
+                .unwrap_or_else(|| panic!("{yaml} was accepted"));
+            assert!(error.contains(expected), "{yaml}: {error}");
+            assert!(!error.contains("secret"), "{error}");
+        }
+    }
+
+    #[test]
+    fn tls_versions_are_a_range_of_the_two_rustls_speaks() {
+        use tokio_rustls::rustls::ProtocolVersion;
+        let versions = |min, max| {
+            tls::versions(min, max).map(|v| v.iter().map(|v| v.version).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            versions(None, None).unwrap(),
+            [ProtocolVersion::TLSv1_2, ProtocolVersion::TLSv1_3]
+        );
+        assert_eq!(
+            versions(Some("TLS13"), None).unwrap(),
+            [ProtocolVersion::TLSv1_3]
+        );
+        assert_eq!(
+            versions(None, Some("TLS12")).unwrap(),
+            [ProtocolVersion::TLSv1_2]
+        );
+        assert!(versions(Some("TLS13"), Some("TLS12")).is_err());
+        assert!(
+            versions(Some("TLS11"), None)
+                .unwrap_err()
+                .contains("obsolete")
+        );
+    }
+}

@@ -46,6 +46,7 @@ pub(super) fn server_config(
                 .into(),
         );
     }
+    let versions = versions(min_version.as_deref(), max_version.as_deref())?;
     let file = |key: &str| {
         files
             .iter()
@@ -64,7 +65,6 @@ pub(super) fn server_config(
         format!("tls_server_config.key_file: no PEM private key (PKCS#8, PKCS#1 or SEC1): {e}")
     })?;
 
-    let versions = versions(min_version.as_deref(), max_version.as_deref())?;
     let provider = Arc::new(ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
@@ -121,7 +121,7 @@ fn client_verifier(
 }
 
 /// The versions between `min` and `max`, written as the toolkit does (TLS12, TLS13).
-fn versions(
+pub(super) fn versions(
     min: Option<&str>,
     max: Option<&str>,
 ) -> Result<Vec<&'static SupportedProtocolVersion>, String> {

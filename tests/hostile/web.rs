@@ -100,24 +100,18 @@ impl Drop for FilePeak {
 /// the server takes it.
 async fn served(base: &str, what: &str) {
     let client = reqwest::Client::new();
-    retry_until(&format!("/healthz {what}"), || async {
-        let reply = client
-            .get(format!("{base}/healthz"))
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await?;
-        reply.error_for_status()?.text().await
-    })
-    .await;
-    let body = retry_until(&format!("/metrics {what}"), || async {
-        let reply = client
-            .get(format!("{base}/metrics"))
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await?;
-        reply.error_for_status()?.text().await
-    })
-    .await;
+    let mut body = String::new();
+    for path in ["/healthz", "/metrics"] {
+        body = retry_until(&format!("{path} {what}"), || async {
+            let reply = client
+                .get(format!("{base}{path}"))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await?;
+            reply.error_for_status()?.text().await
+        })
+        .await;
+    }
     let samples = parse(&body);
     assert_eq!(
         value(&samples, "genesys_up", &[("query", "default")]),
@@ -153,15 +147,21 @@ fn still_sound(exporter: &mut Process, files: &FilePeak) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clients_that_never_read_do_not_lock_out_the_others() {
-    let mut exporter = start_demo_with_1024_files(&[]);
+/// The demo, once it has published, its URL, and its open files watched.
+async fn demo_watched() -> (Process, String, FilePeak) {
+    let exporter = start_demo_with_1024_files(&[]);
     let base = exporter.metrics_url().await;
     wait_for_metrics(&base, |s| {
         value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
     })
     .await;
     let files = FilePeak::watch(exporter.child.id());
+    (exporter, base, files)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_never_read_do_not_lock_out_the_others() {
+    let (mut exporter, base, files) = demo_watched().await;
 
     let hostile = flood(&base, pipelined_scrapes()).await;
     assert!(hostile.len() > 512, "only {} clients got in", hostile.len());
@@ -174,13 +174,7 @@ async fn clients_that_never_read_do_not_lock_out_the_others() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_send_nothing_do_not_lock_out_the_others() {
-    let mut exporter = start_demo_with_1024_files(&[]);
-    let base = exporter.metrics_url().await;
-    wait_for_metrics(&base, |s| {
-        value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
-    })
-    .await;
-    let files = FilePeak::watch(exporter.child.id());
+    let (mut exporter, base, files) = demo_watched().await;
 
     let hostile = flood(&base, Vec::new()).await;
     // The header-read timeout frees their slots.
