@@ -263,3 +263,22 @@ fn unknown_keys_and_bad_values_are_refused_by_check_config_naming_them() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn the_example_web_config_checks_out_beside_its_certificate() {
+    let pki = make_pki();
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/web-config.example.yml"
+    ))
+    .unwrap();
+    let path = write_file(&pki.dir, "web-config.yml", &example);
+    std::fs::copy(&pki.cert_file, pki.dir.path().join("tls.crt")).unwrap();
+    std::fs::copy(&pki.key_file, pki.dir.path().join("tls.key")).unwrap();
+    let output = check_config(&path);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
