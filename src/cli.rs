@@ -45,6 +45,10 @@ pub struct RunArgs {
         help = format!("Address to serve /metrics on (overrides `listen`; default {DEFAULT_LISTEN})")
     )]
     listen: Option<String>,
+    /// A Prometheus exporter-toolkit web config file (TLS, basic auth, headers) to secure
+    /// /metrics with; overrides `web_config_file`.
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    web_config_file: Option<PathBuf>,
     /// Run against the built-in simulator instead of a Genesys Cloud org.
     #[arg(long)]
     demo: bool,
@@ -193,6 +197,9 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
     if let Some(listen) = args.listen {
         config.listen = Some(listen);
     }
+    if let Some(path) = args.web_config_file {
+        config.web_config_file = Some(path);
+    }
     if args.demo {
         let org = Org::with_queues(args.demo_queues, args.demo_media_types);
         start_demo(&mut config, org, args.fault, &shutdown).await?;
@@ -213,9 +220,14 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
             settings.listen
         )
     })?;
+    let web_config = settings
+        .web
+        .as_ref()
+        .map(|web| web.path().display().to_string());
     tracing::info!(
         address = %listener.local_addr()?,
         queries = settings.queries.len(),
+        web_config = web_config.as_deref().unwrap_or("none"),
         "serving /metrics"
     );
     let clock = match args.demo_time {

@@ -15,6 +15,7 @@ use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::exposition::Publisher;
 use crate::genesys::client::Client;
+use crate::http;
 use crate::metrics::Metrics;
 use crate::poller::{self, QueryPoll};
 use crate::queue_names::QueueNames;
@@ -49,7 +50,12 @@ pub async fn run(
         queries: settings.queries.clone(),
         clock: clock.clone(),
     });
-    let server = tokio::spawn(server::serve(listener, state, shutdown.clone()));
+    let options = http::Options {
+        max_connections: settings.max_connections,
+        web: settings.web.clone(),
+        refused: metrics.server.refused_connections(),
+    };
+    let server = tokio::spawn(server::serve(listener, state, options, shutdown.clone()));
 
     if wants_names {
         // Names come from their own task, so that a queue list that is slow, hangs or

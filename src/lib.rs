@@ -14,6 +14,9 @@
 //!   types, the paths they travel on, and the [`genesys::wire::Endpoint`] names; a leaf
 //!   that the client and the simulator both build on.
 //! - [`error`]: the one error type, with a bounded `reason` for metric labels.
+//! - [`web_config`]: the Prometheus exporter-toolkit web config file (TLS, client
+//!   certificates, basic auth with bcrypt, headers), re-read when it changes; below
+//!   [`config`], which checks it at start-up, and the server, which applies it.
 //! - [`metrics`]: the exporter's own metrics, in one process-long registry, grouped by
 //!   concern (poll, API and retries, circuit breaker, queue names, process); the client,
 //!   the breaker, the pollers and the publisher say what happened through each group's
@@ -41,9 +44,11 @@
 //! - [`poller`]: one loop per query that polls each due bucket and publishes the answer.
 //! - [`report`]: the one-shot report: the same client and naming over any range, as JSON,
 //!   CSV or a table.
-//! - [`http`]: the hyper 1 serving loop: connections, timeouts, graceful drain.
-//! - [`server`]: `/metrics`, `/`, `/healthz` and `/readyz`. It stays on hyper rather than
-//!   a router: a `/metrics` body is two shared parts sent with one vectored write.
+//! - [`http`]: the hyper 1 serving loop: connections (capped), timeouts, TLS, graceful
+//!   drain.
+//! - [`server`]: `/metrics`, `/`, `/healthz` and `/readyz`, behind basic auth when the
+//!   web config asks for it. It stays on hyper rather than a router: a `/metrics` body is
+//!   two shared parts sent with one vectored write.
 //! - [`simulator`]: a fake Genesys Cloud on an axum router, for `--demo` and the tests,
 //!   with switchable faults ([`simulator::faults`]). It uses only the wire types and the
 //!   serving loop, beside the exporter rather than in it.
@@ -72,3 +77,4 @@ pub mod report;
 pub mod schedule;
 pub mod server;
 pub mod simulator;
+pub mod web_config;

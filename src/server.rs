@@ -1,6 +1,9 @@
 //! The exporter's HTTP endpoints: `/metrics`, the landing page `/`, `/healthz`, `/readyz`.
 //! `/metrics` only picks one of four prerendered bodies (two formats, each plain or
 //! gzip-compressed), so a scrape costs the same whatever the number of series.
+//!
+//! With a web config file that lists users, every endpoint but `/healthz` (which probes
+//! need, and which tells nothing) asks for basic auth; its headers go on every answer.
 
 use std::convert::Infallible;
 use std::fmt::Write;
@@ -9,7 +12,10 @@ use std::sync::Arc;
 use bytes::{Buf, Bytes};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, HeaderMap, HeaderValue, VARY};
+use hyper::header::{
+    ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, HeaderMap, HeaderValue, VARY,
+    WWW_AUTHENTICATE,
+};
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response};
 use tokio::net::TcpListener;
@@ -19,6 +25,7 @@ use crate::config::Query;
 use crate::exposition::{Format, Publisher, SharedBody};
 use crate::http;
 use crate::schedule::Clock;
+use crate::web_config::WebConfig;
 
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const OPENMETRICS_FORMAT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -39,12 +46,56 @@ pub struct State {
     pub clock: Clock,
 }
 
-pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: CancellationToken) {
+/// Serves the endpoints on `listener` until `shutdown` is cancelled; with `options.web`,
+/// secured as its web config file says.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<State>,
+    options: http::Options,
+    shutdown: CancellationToken,
+) {
+    let web = options.web.clone();
     let service = service_fn(move |request: Request<Incoming>| {
         let state = state.clone();
-        async move { Ok::<_, Infallible>(handle(&state, &request)) }
+        let web = web.clone();
+        async move {
+            let response = match &web {
+                Some(web) => secured(web, &state, &request).await,
+                None => handle(&state, &request),
+            };
+            Ok::<_, Infallible>(response)
+        }
     });
-    http::serve(listener, service, shutdown).await;
+    http::serve_with(listener, service, options, shutdown).await;
+}
+
+/// The answer under the web config in force: 401 without the right credentials (but on
+/// `/healthz`), and the configured headers on every answer.
+async fn secured(
+    web: &Arc<WebConfig>,
+    state: &State,
+    request: &Request<Incoming>,
+) -> Response<Body> {
+    let loaded = web.current().await;
+    let open = request.uri().path() == "/healthz";
+    let mut response = if open
+        || web
+            .authorized(&loaded, request.headers().get(AUTHORIZATION))
+            .await
+    {
+        handle(state, request)
+    } else {
+        let mut response = page(401, "text/plain; charset=utf-8", "unauthorized\n");
+        response.headers_mut().insert(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"genesys-exporter\", charset=\"UTF-8\""),
+        );
+        response
+    };
+    for (name, value) in loaded.headers() {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
 }
 
 fn handle(state: &State, request: &Request<Incoming>) -> Response<Body> {

@@ -22,8 +22,9 @@ use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 
 use crate::util::{
-    Process, dashboards, demo_request, get, panels, promtool, published_window, required_tool,
-    start_simulator, temp_dir, value, wait_for_metrics, write_file,
+    Process, bcrypt_hash, dashboards, demo_request, get, make_pki, panels, promtool,
+    published_window, required_tool, start_simulator, temp_dir, value, wait_for_metrics,
+    write_file,
 };
 
 const PROMETHEUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus");
@@ -102,7 +103,11 @@ fn yaml_file(path: &Path) -> Yaml {
 
 /// The shipped prometheus.yml, changed only where a test must: scrape and evaluate every
 /// 2 s, scrape `targets`, and load the shipped rules by absolute path.
-fn test_config(targets: &[&str]) -> String {
+/// The shipped configuration, scraping `targets` every 2 s, plus a job that scrapes the
+/// `secured` exporter over HTTPS with basic auth, trusting the CA in `ca_file`. That job
+/// keeps only `up` and the scrape's own series, so that the rules and dashboards see the
+/// other two exporters alone.
+fn test_config(targets: &[&str], secured: &str, ca_file: &Path) -> String {
     let mut config = yaml_file(&Path::new(PROMETHEUS_DIR).join("prometheus.yml"));
     let global = &mut config["global"];
     global["scrape_interval"] = "2s".into();
@@ -119,8 +124,28 @@ fn test_config(targets: &[&str]) -> String {
     let mut static_config = serde_yaml_ng::Mapping::new();
     static_config.insert("targets".into(), targets.into());
     job["static_configs"] = vec![Yaml::Mapping(static_config)].into();
+    let secured_job: Yaml = serde_yaml_ng::from_str(&format!(
+        r#"
+job_name: {SECURED_JOB}
+scheme: https
+basic_auth: {{username: prometheus, password: {SECURED_PASSWORD}}}
+tls_config: {{ca_file: "{}"}}
+static_configs: [{{targets: ["{secured}"]}}]
+metric_relabel_configs: [{{source_labels: [__name__], regex: "genesys_.*", action: drop}}]
+"#,
+        ca_file.display()
+    ))
+    .unwrap();
+    config["scrape_configs"]
+        .as_sequence_mut()
+        .unwrap()
+        .push(secured_job);
     serde_yaml_ng::to_string(&config).unwrap()
 }
+
+/// The job that scrapes an exporter secured by a web config file.
+const SECURED_JOB: &str = "genesys-exporter-secured";
+const SECURED_PASSWORD: &str = "scrape-s3cret";
 
 /// A free port on 127.0.0.1 (free when this returns; Prometheus binds it right after).
 fn free_port() -> u16 {
@@ -367,6 +392,27 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
     let refused = Process::spawn(command);
     let refused_url = refused.metrics_url().await;
 
+    // A demo exporter behind TLS and basic auth, as a web config file sets them up.
+    let pki = make_pki();
+    let web_config = write_file(
+        &pki.dir,
+        "web.yml",
+        &format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  prometheus: {}\n",
+            pki.cert_file.display(),
+            pki.key_file.display(),
+            bcrypt_hash(SECURED_PASSWORD)
+        ),
+    );
+    let secured = Process::start(&[
+        "--demo",
+        "--listen",
+        "127.0.0.1:0",
+        "--web.config.file",
+        web_config.to_str().unwrap(),
+    ]);
+    let secured_target = secured.metrics_url().await.replacen("http://", "", 1);
+
     for url in [&demo_url, &refused_url] {
         let body = get(&format!("{url}/metrics")).await.body;
         let said = run_promtool(promtool, &["check", "metrics"], Some(&body));
@@ -378,7 +424,11 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
         demo_url.trim_start_matches("http://"),
         refused_url.trim_start_matches("http://"),
     ];
-    let config_path = write_file(&dir, "prometheus.yml", &test_config(&targets));
+    let config_path = write_file(
+        &dir,
+        "prometheus.yml",
+        &test_config(&targets, &secured_target, &pki.ca_file),
+    );
     run_promtool(
         promtool,
         &["check", "config", config_path.to_str().unwrap()],
@@ -419,6 +469,19 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
             Instant::now() < deadline,
             "Prometheus never scraped both exporters:\n{}",
             server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Prometheus's own scraper over HTTPS with basic auth: the scrape works and reads
+    // samples.
+    let secured_up = format!("up{{job=\"{SECURED_JOB}\"}} == 1");
+    let secured_samples = format!("scrape_samples_scraped{{job=\"{SECURED_JOB}\"}} > 0");
+    while api.count(&secured_up).await < 1 || api.count(&secured_samples).await < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never scraped the exporter behind TLS and basic auth:\n{}\n{}",
+            server.log(),
+            secured.log()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -40,5 +40,7 @@ mod scrape_allocations;
 mod scrapes;
 /// No client secret or access token in the log, landing page or `/metrics`, through every fault.
 mod secrets;
+/// A secured /metrics: the web config file's TLS, client certificates, basic auth, reloads.
+mod secured;
 /// The OAuth client: tokens cached, renewed before expiry and once when refused; bad credentials.
 mod tokens;

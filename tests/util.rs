@@ -776,3 +776,119 @@ pub async fn exit_of(process: &mut Process, max_rss: u64) -> std::process::ExitS
         pause().await;
     }
 }
+
+/// The open file descriptors of process `pid`.
+pub fn open_files(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|entries| entries.count())
+        .unwrap_or(0)
+}
+
+/// The exporter binary in demo mode on 127.0.0.1, under the usual soft and hard limit of
+/// 1024 open files (as a shell's `ulimit -n` sets them), with `extra` arguments.
+pub fn start_demo_with_1024_files(extra: &[&str]) -> Process {
+    // This process opens the hostile clients' sockets: let it have more than the child.
+    let _ = rlimit::increase_nofile_limit(8192);
+    let mut command = Command::new("sh");
+    command
+        .args(["-c", "ulimit -n 1024 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_genesys-exporter"))
+        .args([
+            "--demo",
+            "--demo-time",
+            "2026-08-20T14:07:00Z",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(extra)
+        .env_remove("GENESYS_CLIENT_ID")
+        .env_remove("GENESYS_CLIENT_SECRET")
+        .env_remove("GENESYS_REGION");
+    Process::spawn(command)
+}
+
+/// Tries `attempt` until it succeeds, pausing between tries; fails after [`PATIENCE`],
+/// saying what never worked and the last error.
+pub async fn retry_until<T, E: std::fmt::Display, F: Future<Output = Result<T, E>>>(
+    what: &str,
+    mut attempt: impl FnMut() -> F,
+) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        match attempt().await {
+            Ok(value) => return value,
+            Err(error) => assert!(
+                Instant::now() < deadline,
+                "{what}: still failing after {PATIENCE:?}: {error}"
+            ),
+        }
+        pause().await;
+    }
+}
+
+// -- TLS and basic auth -----------------------------------------------------------------------
+
+/// A test CA, a server certificate for 127.0.0.1 and localhost, and a client certificate,
+/// all made by rcgen, as PEM files in a directory of the test's own.
+pub struct Pki {
+    pub dir: TempDir,
+    pub ca_file: PathBuf,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    pub ca_pem: String,
+    /// The client's certificate and key, as `reqwest::Identity::from_pem` takes them.
+    pub client_pem: String,
+}
+
+pub fn make_pki() -> Pki {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa,
+        KeyPair,
+    };
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "genesys-exporter test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let leaf = |names: Vec<String>, usage| {
+        let mut params = CertificateParams::new(names).unwrap();
+        params.extended_key_usages = vec![usage];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &ca).unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    let (server_cert, server_key) = leaf(
+        vec!["127.0.0.1".into(), "localhost".into()],
+        ExtendedKeyUsagePurpose::ServerAuth,
+    );
+    let (client_cert, client_key) = leaf(
+        vec!["prometheus".into()],
+        ExtendedKeyUsagePurpose::ClientAuth,
+    );
+    let dir = temp_dir();
+    Pki {
+        ca_file: write_file(&dir, "ca.pem", &ca.pem()),
+        cert_file: write_file(&dir, "server.pem", &server_cert),
+        key_file: write_file(&dir, "server-key.pem", &server_key),
+        ca_pem: ca.pem(),
+        client_pem: format!("{client_cert}{client_key}"),
+        dir,
+    }
+}
+
+/// An HTTPS client that trusts the test CA, with the client certificate if `identify`.
+pub fn https_client(pki: &Pki, identify: bool) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).unwrap())
+        .timeout(PATIENCE);
+    if identify {
+        builder = builder.identity(reqwest::Identity::from_pem(pki.client_pem.as_bytes()).unwrap());
+    }
+    builder.build().unwrap()
+}
+
+/// A bcrypt hash of `password` at the lowest cost, which is quick in tests.
+pub fn bcrypt_hash(password: &str) -> String {
+    bcrypt::hash(password, 4).unwrap()
+}

@@ -16,6 +16,7 @@ pub use validate::DURATION_LIMITS;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -25,10 +26,14 @@ use crate::genesys::client::ClientSettings;
 use crate::genesys::jobs::JobOptions;
 use crate::genesys::wire::AggregationQuery;
 use crate::schedule::{Interval, Schedule};
+use crate::web_config::WebConfig;
 
 /// Where `/metrics` is served unless `listen` or `--listen` says otherwise. The one place
 /// the default port is written: validation, messages and `--help` all name this.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9871";
+/// The most connections the server holds at once: far more than the few scrapers an
+/// exporter has, and half of the usual 1024 file descriptors.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 pub const DEFAULT_GRANULARITY: &str = "PT15M";
 pub const DEFAULT_GROUP_BY: &[&str] = &["queueId", "mediaType"];
 pub const DEFAULT_METRICS: &[&str] = &[
@@ -92,6 +97,10 @@ pub struct Config {
     pub max_response_bytes: Option<u64>,
     pub max_series_per_query: Option<u64>,
     pub max_queue_pages: Option<u32>,
+    /// The most HTTP connections served at once; more are closed as soon as accepted.
+    pub max_connections: Option<usize>,
+    /// A Prometheus exporter-toolkit web config file: TLS, basic auth, headers.
+    pub web_config_file: Option<PathBuf>,
 }
 
 /// One `[[queries]]` table as written.
@@ -127,6 +136,9 @@ pub struct Settings {
     pub max_series_per_query: usize,
     /// The most pages of the queue list one refresh reads.
     pub max_queue_pages: u32,
+    pub max_connections: usize,
+    /// The web config file, checked, when one is given.
+    pub web: Option<Arc<WebConfig>>,
 }
 
 /// A checked query: what to ask the API and when.

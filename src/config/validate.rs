@@ -2,6 +2,7 @@
 //! reported at once, each naming its key and the fix, so that one run shows them all.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::tz::TimeZone;
@@ -10,9 +11,9 @@ use secrecy::{ExposeSecret, SecretString};
 use super::load::{MAX_SECRET_BYTES, read_capped};
 use super::{
     Config, DEFAULT_GRANULARITY, DEFAULT_GROUP_BY, DEFAULT_LISTEN, DEFAULT_MAX_AGE_BUCKETS,
-    DEFAULT_MAX_SERIES_PER_QUERY, DEFAULT_METRICS, DEFAULT_QUEUE_NAMES_REFRESH,
-    DEFAULT_REPORT_CHUNK_DAYS, DEFAULT_RETRY_DELAY, DEFAULT_SETTLE_DELAY, Query, QueryConfig,
-    Settings,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SERIES_PER_QUERY, DEFAULT_METRICS,
+    DEFAULT_QUEUE_NAMES_REFRESH, DEFAULT_REPORT_CHUNK_DAYS, DEFAULT_RETRY_DELAY,
+    DEFAULT_SETTLE_DELAY, Query, QueryConfig, Settings,
 };
 use crate::error::{Error, Result};
 use crate::genesys::auth::Credentials;
@@ -26,6 +27,7 @@ use crate::genesys::queues::DEFAULT_MAX_PAGES;
 use crate::genesys::region;
 use crate::genesys::retry::RetrySettings;
 use crate::schedule::{Granularity, Schedule};
+use crate::web_config::WebConfig;
 
 impl Config {
     /// Checks every key, and reports all problems at once, each with its fix.
@@ -78,6 +80,7 @@ impl Config {
             problems.push("report_chunk_days: must be at least 1".into());
         }
         let limits = self.limits(&mut problems);
+        let (max_connections, web) = self.web(&mut problems);
 
         if !problems.is_empty() {
             return Err(Error::Config(problems.join("\n  ")));
@@ -112,7 +115,31 @@ impl Config {
             report_chunk_days: self.report_chunk_days.unwrap_or(DEFAULT_REPORT_CHUNK_DAYS),
             max_series_per_query: limits.series,
             max_queue_pages: limits.queue_pages,
+            max_connections,
+            web,
         })
+    }
+
+    /// The HTTP server's connection cap, and the web config file read and checked.
+    fn web(&self, problems: &mut Vec<String>) -> (usize, Option<Arc<WebConfig>>) {
+        let max_connections = self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS);
+        if !(1..=MAX_CONNECTIONS_LIMIT).contains(&max_connections) {
+            problems.push(format!(
+                "max_connections: {max_connections} is out of range; use 1 to {MAX_CONNECTIONS_LIMIT} (default {DEFAULT_MAX_CONNECTIONS}), and keep it below the open-files limit"
+            ));
+        }
+        let web = self.web_config_file.as_ref().and_then(|path| {
+            WebConfig::load(path)
+                .map_err(|error| {
+                    problems.push(format!(
+                        "web_config_file (--web.config.file) {}: {error}",
+                        path.display()
+                    ))
+                })
+                .ok()
+                .map(Arc::new)
+        });
+        (max_connections, web)
     }
 
     /// The secret, given directly or read from `client_secret_file`; exactly one of the two.
@@ -330,6 +357,10 @@ struct Limits {
     series: usize,
     queue_pages: u32,
 }
+
+/// The highest `max_connections`: each connection is a file descriptor, and the hard
+/// limit on those is rarely above a million.
+const MAX_CONNECTIONS_LIMIT: usize = 1 << 20;
 
 /// Checks one query, adding its problems under `key`; `None` if it has any.
 fn check_query(key: &str, query: &QueryConfig, problems: &mut Vec<String>) -> Option<Query> {

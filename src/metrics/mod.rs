@@ -14,6 +14,7 @@ mod breaker;
 mod poll;
 mod process;
 mod queue_names;
+mod server;
 
 use prometheus_client::encoding::text::encode_registry;
 use prometheus_client::registry::{Metric, Registry};
@@ -22,6 +23,7 @@ pub use api::{ApiMetrics, RetryMetrics};
 pub use breaker::{BreakerMetrics, BreakerState};
 pub use poll::{PollMetrics, PollTimer};
 pub use queue_names::QueueNameMetrics;
+pub use server::ServerMetrics;
 
 /// Every group, and the registry they are registered in.
 pub struct Metrics {
@@ -31,6 +33,7 @@ pub struct Metrics {
     pub queue_names: QueueNameMetrics,
     pub retry: RetryMetrics,
     pub breaker: BreakerMetrics,
+    pub server: ServerMetrics,
 }
 
 impl Metrics {
@@ -45,6 +48,7 @@ impl Metrics {
         let retry = RetryMetrics::register(&mut registry);
         let breaker = BreakerMetrics::register(&mut registry);
         process::register(&mut registry);
+        let server = ServerMetrics::register(&mut registry);
         Metrics {
             registry,
             poll,
@@ -52,6 +56,7 @@ impl Metrics {
             queue_names,
             retry,
             breaker,
+            server,
         }
     }
 

@@ -1,0 +1,184 @@
+//! Hostile HTTP clients against the exporter binary, run as it usually is: with 1024 open
+//! files. Before the connection cap and the write timeout, 1,100 clients that asked for
+//! /metrics and never read held every file descriptor, for good, and no one else was
+//! served.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::util::{
+    Process, open_files, parse, retry_until, rss_of, start_demo_with_1024_files, value,
+    wait_for_metrics,
+};
+
+/// More clients than the process has file descriptors, as in the report.
+const HOSTILE_CLIENTS: usize = 1100;
+
+/// The default `max_connections` (512) and what the process holds anyway: its listeners,
+/// the demo simulator's connections, the runtime, standard streams.
+const MOST_FILES: usize = 512 + 100;
+
+/// The shipped Kubernetes memory limit.
+const MOST_RESIDENT_KIB: u64 = 128 * 1024;
+
+/// Many `/metrics` requests in a row, sent at once: the answers pile up unread.
+fn pipelined_scrapes() -> Vec<u8> {
+    "GET /metrics HTTP/1.1\r\nHost: exporter\r\n\r\n"
+        .repeat(50)
+        .into_bytes()
+}
+
+/// A connection that sends `request` (perhaps nothing) and never reads, with a receive
+/// buffer as small as the kernel allows; `None` if the server never took it.
+async fn hostile_client(address: SocketAddr, request: Arc<Vec<u8>>) -> Option<TcpStream> {
+    let socket = TcpSocket::new_v4().ok()?;
+    socket.set_recv_buffer_size(4096).ok()?;
+    // A server that no longer accepts leaves connections in its queue, then drops them:
+    // the attacker gives up on those.
+    let mut stream = tokio::time::timeout(Duration::from_secs(2), socket.connect(address))
+        .await
+        .ok()?
+        .ok()?;
+    if !request.is_empty() {
+        let _ = stream.write_all(&request).await;
+    }
+    Some(stream)
+}
+
+/// [`HOSTILE_CLIENTS`] hostile clients at once, kept open until dropped.
+async fn flood(base: &str, request: Vec<u8>) -> Vec<TcpStream> {
+    let address: SocketAddr = base.trim_start_matches("http://").parse().unwrap();
+    let request = Arc::new(request);
+    let clients =
+        (0..HOSTILE_CLIENTS).map(|_| tokio::spawn(hostile_client(address, request.clone())));
+    let mut open = Vec::new();
+    for client in clients {
+        open.extend(client.await.unwrap());
+    }
+    open
+}
+
+/// The most open files `pid` had, sampled every few milliseconds until dropped.
+struct FilePeak {
+    peak: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl FilePeak {
+    fn watch(pid: u32) -> FilePeak {
+        let (peak, stop) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (seen, stopped) = (peak.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                seen.fetch_max(open_files(pid), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        FilePeak { peak, stop }
+    }
+
+    fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for FilePeak {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// `/healthz` and a whole, parsable `/metrics` from a well-behaved client, retried until
+/// the server takes it.
+async fn served(base: &str, what: &str) {
+    let client = reqwest::Client::new();
+    let mut body = String::new();
+    for path in ["/healthz", "/metrics"] {
+        body = retry_until(&format!("{path} {what}"), || async {
+            let reply = client
+                .get(format!("{base}{path}"))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .await?;
+            reply.error_for_status()?.text().await
+        })
+        .await;
+    }
+    let samples = parse(&body);
+    assert_eq!(
+        value(&samples, "genesys_up", &[("query", "default")]),
+        Some(1.0)
+    );
+}
+
+/// The exporter is alive, bounded and did not panic; the refusals were logged, but not
+/// once per connection.
+fn still_sound(exporter: &mut Process, files: &FilePeak) {
+    let pid = exporter.child.id();
+    assert!(
+        exporter.child.try_wait().unwrap().is_none(),
+        "the exporter exited:\n{}",
+        exporter.log()
+    );
+    assert!(
+        files.peak() <= MOST_FILES,
+        "the exporter held {} open files (at most {MOST_FILES} expected)",
+        files.peak()
+    );
+    let resident = rss_of(pid) / 1024;
+    assert!(
+        resident <= MOST_RESIDENT_KIB,
+        "the exporter grew to {resident} KiB"
+    );
+    let log = exporter.log();
+    assert!(!log.contains("panicked"), "{log}");
+    let refusals = log.matches("connection limit reached").count();
+    assert!(
+        (1..=3).contains(&refusals),
+        "refusals logged {refusals} times:\n{log}"
+    );
+}
+
+/// The demo, once it has published, its URL, and its open files watched.
+async fn demo_watched() -> (Process, String, FilePeak) {
+    let exporter = start_demo_with_1024_files(&[]);
+    let base = exporter.metrics_url().await;
+    wait_for_metrics(&base, |s| {
+        value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
+    })
+    .await;
+    let files = FilePeak::watch(exporter.child.id());
+    (exporter, base, files)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_never_read_do_not_lock_out_the_others() {
+    let (mut exporter, base, files) = demo_watched().await;
+
+    let hostile = flood(&base, pipelined_scrapes()).await;
+    assert!(hostile.len() > 512, "only {} clients got in", hostile.len());
+    // The cap turns the rest away at once; the write timeout frees the slots of those
+    // that never read; then everyone else is served again.
+    served(&base, "while 1,100 clients never read their answers").await;
+    still_sound(&mut exporter, &files);
+    drop(hostile);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_send_nothing_do_not_lock_out_the_others() {
+    let (mut exporter, base, files) = demo_watched().await;
+
+    let hostile = flood(&base, Vec::new()).await;
+    // The header-read timeout frees their slots.
+    served(&base, "while 1,100 clients send nothing").await;
+    still_sound(&mut exporter, &files);
+    drop(hostile);
+}
