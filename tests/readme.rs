@@ -112,3 +112,39 @@ fn every_test_the_fault_matrix_names_exists() {
     }
     assert!(named >= 20);
 }
+
+#[test]
+fn every_command_of_the_hardening_table_runs_a_test_that_exists() {
+    let rows = table_rows("| probe | limit | outcome | reproduce with |");
+    assert!(rows.len() >= 20);
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for row in rows {
+        let command = names(&row[3]).concat();
+        let path = command
+            .split_whitespace()
+            .last()
+            .unwrap_or_else(|| panic!("no test named in {row:?}"));
+        // `hostile::api::name` is `fn name` in tests/hostile/api.rs; a module name
+        // (`properties`, `secured`) is a file of its own; a `--lib` path ends in the test.
+        let parts: Vec<&str> = path.split("::").collect();
+        let (file, test) = match (command.contains("--lib"), parts.as_slice()) {
+            (true, [module @ .., "tests", test]) => {
+                (root.join("src").join(module.join("/") + ".rs"), Some(*test))
+            }
+            (false, [module]) => (root.join("tests").join(format!("{module}.rs")), None),
+            (false, [dirs @ .., test]) => {
+                (root.join("tests").join(dirs.join("/") + ".rs"), Some(*test))
+            }
+            _ => panic!("cannot place {path}"),
+        };
+        let source = std::fs::read_to_string(&file)
+            .unwrap_or_else(|_| panic!("{path}: no file {}", file.display()));
+        if let Some(test) = test {
+            assert!(
+                source.contains(&format!("fn {test}(")),
+                "{} has no test {test}",
+                file.display()
+            );
+        }
+    }
+}
