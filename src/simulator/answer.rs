@@ -341,19 +341,11 @@ mod tests {
             let bucket = &group.data[0];
             assert_eq!(bucket.interval, interval);
             assert!(split.data.len() <= 15);
-            for metric in ["nOffered", "nConnected", "nOverSla", "nTransferred"] {
+            for metric in MODELLED.iter().filter(|m| m.starts_with('n')) {
                 let total: f64 = split.data.iter().map(|d| count(d, metric)).sum();
                 assert_eq!(count(bucket, metric), total, "{metric} {:?}", group.group);
             }
-            for metric in [
-                "tWait",
-                "tAnswered",
-                "tAbandon",
-                "tTalk",
-                "tHeld",
-                "tAcw",
-                "tHandle",
-            ] {
+            for metric in MODELLED.iter().filter(|m| m.starts_with('t')) {
                 let parts: Vec<&Stats> =
                     split.data.iter().filter_map(|d| stats(d, metric)).collect();
                 let Some(whole) = stats(bucket, metric) else {
