@@ -9,6 +9,7 @@
 //! - [`schedule`]: bucket arithmetic (which bucket is the latest completed one, and when
 //!   it is due), the [`schedule::Interval`] type that reads and writes the API's
 //!   `start/end`, and the injected [`schedule::Clock`].
+//! - [`files`]: reading a file an operator named, only if it is regular and small.
 //! - [`genesys::catalogue`]: the metric catalogue and the groupBy dimensions.
 //! - [`genesys::wire`]: every request and response body of the Genesys Cloud API as serde
 //!   types, the paths they travel on, and the [`genesys::wire::Endpoint`] names; a leaf
@@ -68,6 +69,7 @@ pub mod config;
 pub mod error;
 pub mod exporter;
 pub mod exposition;
+pub mod files;
 pub mod genesys;
 pub mod http;
 pub mod metrics;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use jiff::tz::TimeZone;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::load::{MAX_SECRET_BYTES, read_capped};
+use super::load::MAX_SECRET_BYTES;
 use super::{
     Config, DEFAULT_GRANULARITY, DEFAULT_GROUP_BY, DEFAULT_LISTEN, DEFAULT_MAX_AGE_BUCKETS,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SERIES_PER_QUERY, DEFAULT_METRICS,
@@ -16,6 +16,7 @@ use super::{
     DEFAULT_SETTLE_DELAY, Query, QueryConfig, Settings,
 };
 use crate::error::{Error, Result};
+use crate::files::read_capped;
 use crate::genesys::auth::Credentials;
 use crate::genesys::breaker::BreakerSettings;
 use crate::genesys::catalogue::{self, metric_kind};

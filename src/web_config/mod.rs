@@ -14,13 +14,14 @@ mod auth;
 mod tls;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use hyper::header::{HeaderName, HeaderValue};
 use serde::Deserialize;
 use tokio_rustls::rustls::ServerConfig;
+
+use crate::files::read_capped;
 
 pub use auth::basic_credentials;
 
@@ -210,25 +211,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Reads a regular file of at most [`MAX_FILE_SIZE`] bytes. A FIFO or a device is refused
-/// before it is opened for reading, so that it cannot block or flood.
+/// Reads a regular file of at most [`MAX_FILE_SIZE`] bytes, naming it in the error.
 fn read_file(path: &Path) -> Result<Vec<u8>, String> {
-    let metadata =
-        std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if !metadata.is_file() {
-        return Err(format!("{} is not a regular file", path.display()));
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|file| file.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes))
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if bytes.len() as u64 > MAX_FILE_SIZE {
-        return Err(format!(
-            "{} is larger than {MAX_FILE_SIZE} bytes",
-            path.display()
-        ));
-    }
-    Ok(bytes)
+    read_capped(path, MAX_FILE_SIZE).map_err(|why| format!("{}: {why}", path.display()))
 }
 
 /// The file and the files it names, read; paths are relative to the file's directory, as
