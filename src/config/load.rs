@@ -207,8 +207,8 @@ pub(super) mod tests {
 
     #[test]
     fn a_syntax_error_on_the_secrets_line_names_the_line_not_the_text() {
-        let dir = std::env::temp_dir().join(format!("genesys-syntax-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
         for (toml, at) in [
             (
                 "client_id = \"a\"\nclient_secret = \"Sup3rS3cret\n",
@@ -240,7 +240,6 @@ pub(super) mod tests {
             error.contains("client_secret: not text in TOML file"),
             "{error}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -656,7 +656,8 @@ mod tests {
 
     #[test]
     fn the_secret_can_come_from_a_file_and_never_shows_in_debug_output() {
-        let path = std::env::temp_dir().join(format!("genesys-secret-{}", std::process::id()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
         std::fs::write(&path, "from-a-file\n").unwrap();
         let settings = config(&format!(
             "client_id = \"id\"\nregion = \"eu-west-1\"\nclient_secret_file = \"{}\"\n",
@@ -664,7 +665,6 @@ mod tests {
         ))
         .validate()
         .unwrap();
-        std::fs::remove_file(&path).unwrap();
         assert_eq!(
             settings.client.credentials.client_secret.expose_secret(),
             "from-a-file"
