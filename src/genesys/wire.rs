@@ -23,6 +23,8 @@ pub enum Endpoint {
     Aggregates,
     Jobs,
     Queues,
+    Observations,
+    Presences,
 }
 
 impl Endpoint {
@@ -32,6 +34,8 @@ impl Endpoint {
             Endpoint::Aggregates => "aggregates",
             Endpoint::Jobs => "jobs",
             Endpoint::Queues => "queues",
+            Endpoint::Observations => "observations",
+            Endpoint::Presences => "presences",
         }
     }
 
@@ -39,6 +43,8 @@ impl Endpoint {
     pub fn permission(self) -> &'static str {
         match self {
             Endpoint::Queues => "routing:queue:view",
+            Endpoint::Observations => "analytics:queueObservation:view",
+            Endpoint::Presences => "presence:presenceDefinition:view",
             _ => "analytics:conversationAggregate:view",
         }
     }
@@ -347,6 +353,114 @@ pub struct Division {
     pub id: String,
     #[serde(default)]
     pub name: String,
+}
+
+// --- Queue observations (real time)
+
+/// The real-time state of queues. Not paged; the exporter asks for at most
+/// `queues_per_request` queues at once.
+pub const OBSERVATIONS_PATH: &str = "/api/v2/analytics/queues/observations/query";
+
+/// Every observation metric, in the order the README lists them.
+pub const OBSERVATION_METRICS: [&str; 11] = [
+    "oWaiting",
+    "oInteracting",
+    "oAlerting",
+    "oOnQueueUsers",
+    "oOffQueueUsers",
+    "oActiveUsers",
+    "oMemberUsers",
+    "oUserRoutingStatuses",
+    "oUserPresences",
+    "oLongestWaiting",
+    "oLongestInteracting",
+];
+
+/// Body of `POST /api/v2/analytics/queues/observations/query`: `filter` is the same shape
+/// as the aggregates query's (`{"type": "or", "predicates": [{"dimension": "queueId",
+/// "value": "<id>"}, ...]}`), `metrics` is required.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservationQuery {
+    pub filter: serde_json::Value,
+    pub metrics: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detail_metrics: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservationResponse {
+    /// System presence (`ON_QUEUE`, `BREAK`, ...) → the org presence definition IDs that
+    /// map to it; `oUserPresences` rows are qualified by those IDs.
+    #[serde(default)]
+    pub system_to_organization_mappings: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub results: Vec<ObservationGroup>,
+}
+
+/// One group: `{queueId, mediaType}` for the conversation metrics, `{queueId}` alone for the
+/// users metrics.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObservationGroup {
+    #[serde(default)]
+    pub group: BTreeMap<String, String>,
+    #[serde(default)]
+    pub data: Vec<ObservationEntry>,
+}
+
+/// One metric (and qualifier: a routing status, or an org presence ID) of one group.
+/// `stats.count` is the number; for oLongestWaiting and oLongestInteracting,
+/// `stats.calculatedMetricValue` is the epoch millisecond at which the oldest conversation
+/// started waiting (interacting).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservationEntry {
+    pub metric: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualifier: Option<String>,
+    #[serde(default)]
+    pub stats: ObservationStats,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObservationStats {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calculated_metric_value: Option<f64>,
+}
+
+// --- Presence definitions
+
+/// The org's presence definitions (not paged).
+pub const PRESENCES_PATH: &str = "/api/v2/presence/definitions";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PresenceDefinitions {
+    #[serde(default)]
+    pub total: u64,
+    #[serde(default)]
+    pub entities: Vec<PresenceDefinition>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceDefinition {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    /// `System` or `User`.
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    /// `Available`, `OnQueue`, `Break`, ... (unlike the mapping keys' `ON_QUEUE`).
+    #[serde(default)]
+    pub system_presence: String,
+    #[serde(default)]
+    pub deactivated: bool,
 }
 
 #[cfg(test)]
