@@ -280,7 +280,8 @@ async fn start_demo(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     if let Some(surge) = &simulator.surge {
-        surge.check(&simulator.org).map_err(anyhow::Error::msg)?;
+        surge.check(&simulator.org).map_err(Error::Config)?;
+        tracing::info!(queue = %surge.queue, start = %surge.start, abandon = surge.abandon, "demo mode: an abandon surge is set");
     }
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
@@ -416,7 +417,7 @@ pub async fn simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow
         ..SimulatorConfig::default()
     };
     if let Some(surge) = &config.surge {
-        surge.check(&config.org).map_err(anyhow::Error::msg)?;
+        surge.check(&config.org).map_err(Error::Config)?;
     }
     let listener = TcpListener::bind(args.listen)
         .await
@@ -538,6 +539,42 @@ mod tests {
             .apply_to(&Config::default())
             .unwrap_err();
         assert!(error.to_string().contains("--filter: not JSON"), "{error}");
+    }
+
+    #[test]
+    fn a_surge_is_a_demo_or_simulate_flag() {
+        let cli = Cli::try_parse_from([
+            "genesys-exporter",
+            "--demo",
+            "--demo-surge",
+            "Sales@2026-08-20T14:10:00Z,abandon=0.6",
+        ])
+        .unwrap();
+        let surge = cli
+            .run
+            .demo_surge
+            .unwrap()
+            .starting(jiff::Timestamp::UNIX_EPOCH);
+        assert_eq!(surge.start.to_string(), "2026-08-20T14:10:00Z");
+        assert_eq!((surge.queue.as_str(), surge.abandon), ("Sales", 0.6));
+        let error = Cli::try_parse_from(["genesys-exporter", "--demo-surge", "Sales"])
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("--demo"), "{error}");
+        let error =
+            Cli::try_parse_from(["genesys-exporter", "--demo", "--demo-surge", "Sales@noon"])
+                .err()
+                .unwrap();
+        assert!(
+            error.to_string().contains("not an RFC 3339 time"),
+            "{error}"
+        );
+        let cli =
+            Cli::try_parse_from(["genesys-exporter", "simulate", "--surge", "VIP@+10m"]).unwrap();
+        let Some(Command::Simulate(args)) = cli.command else {
+            unreachable!("parsed as simulate")
+        };
+        assert_eq!(args.surge.unwrap().queue, "VIP");
     }
 
     #[test]

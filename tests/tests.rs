@@ -42,5 +42,7 @@ mod scrapes;
 mod secrets;
 /// A secured /metrics: the web config file's TLS, client certificates, basic auth, reloads.
 mod secured;
+/// The simulator's observations, presences and surge over a socket, as its pure functions say.
+mod simulator_observations;
 /// The OAuth client: tokens cached, renewed before expiry and once when refused; bad credentials.
 mod tokens;

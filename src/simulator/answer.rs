@@ -274,6 +274,7 @@ mod tests {
     use super::*;
     use crate::genesys::wire::Stats;
     use crate::simulator::DEMO_MEDIA_TYPES;
+    use crate::simulator::Surge;
 
     const MODELLED: [&str; 12] = [
         "nOffered",
@@ -795,5 +796,69 @@ mod tests {
             (fingerprint, text.len()),
             (13_451_980_204_626_040_813, 475_736)
         );
+    }
+
+    #[test]
+    fn a_surge_raises_the_abandon_rate_and_the_waits_from_its_start_only() {
+        let org = Org::demo();
+        let surge = Surge {
+            queue: "Sales".into(),
+            start: "2026-08-20T14:10:00Z".parse().unwrap(),
+            abandon: 0.5,
+            wait_factor: 10.0,
+        };
+        let answer = |interval: &str, surge: Option<&Surge>| {
+            let q = query(interval, None, &["queueId", "mediaType"]);
+            aggregate_with_surge(&org, surge, &q).unwrap()
+        };
+        let before = "2026-08-20T14:00:00.000Z/2026-08-20T14:10:00.000Z";
+        assert_eq!(answer(before, Some(&surge)), answer(before, None));
+        let after = "2026-08-20T14:10:00.000Z/2026-08-20T14:20:00.000Z";
+        let (calm, surging) = (answer(after, None), answer(after, Some(&surge)));
+        let sales = queue_id(&org, "Sales");
+        for (a, b) in calm.results.iter().zip(&surging.results) {
+            assert_eq!(a.group, b.group);
+            if a.group.get("queueId") != Some(&sales) {
+                assert_eq!(a, b, "other queues carry on");
+                continue;
+            }
+            let (a, b) = (&a.data[0], &b.data[0]);
+            assert_eq!(
+                count(a, "nOffered"),
+                count(b, "nOffered"),
+                "the same callers"
+            );
+            assert!(count(b, "tAbandon") > count(a, "tAbandon"));
+            assert!(count(b, "tAnswered") < count(a, "tAnswered"));
+        }
+        // Sales voice, by the model: 35 callers in those ten minutes; 1 gave up without
+        // the surge, 21 with it (abandon 0.5), and they waited ten times as long.
+        let voice = |response: &AggregateResponse| {
+            let group = response
+                .results
+                .iter()
+                .find(|g| g.group.get("queueId") == Some(&sales) && g.group["mediaType"] == "voice")
+                .unwrap();
+            let data = &group.data[0];
+            let wait = stats(data, "tWait").unwrap();
+            (
+                count(data, "nOffered"),
+                count(data, "tAbandon"),
+                wait.sum.unwrap() / wait.count.unwrap() / 1000.0,
+            )
+        };
+        let (offered, abandoned, mean_wait) = voice(&calm);
+        assert_eq!((offered, abandoned), (35.0, 1.0));
+        assert!(mean_wait < 20.0, "{mean_wait}");
+        let (offered, abandoned, mean_wait) = voice(&surging);
+        assert_eq!((offered, abandoned), (35.0, 21.0));
+        assert!(mean_wait > 60.0, "{mean_wait}");
+        // Through the server, the aggregates answer under the surge in force.
+        let sim = crate::simulator::Simulator::new(crate::simulator::SimulatorConfig {
+            surge: Some(surge.clone()),
+            ..Default::default()
+        });
+        let q = query(after, None, &["queueId", "mediaType"]);
+        assert_eq!(sim.aggregate(&q).unwrap(), surging);
     }
 }

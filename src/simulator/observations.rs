@@ -707,4 +707,77 @@ mod tests {
             "{checked} of 45 instants had someone waiting"
         );
     }
+
+    fn sales_surge() -> Surge {
+        Surge {
+            queue: "Sales".into(),
+            start: ts("2026-08-20T14:10:00Z"),
+            abandon: 0.5,
+            wait_factor: 10.0,
+        }
+    }
+
+    #[test]
+    fn a_surge_empties_the_queue_and_lengthens_its_waits() {
+        let org = Org::demo();
+        let surge = sales_surge();
+        let sales = queue_id(&org, "Sales");
+        let q = query(serde_json::json!({"type": "or"}), &OBSERVATION_METRICS);
+        // Up to its start, and on every other queue, nothing changes.
+        let before = ts("2026-08-20T14:09:59.999Z");
+        assert_eq!(
+            observe(&org, Some(&surge), &q, before).unwrap(),
+            observe(&org, None, &q, before).unwrap()
+        );
+        let later = ts("2026-08-20T14:15:00Z");
+        let calm = observe(&org, None, &q, later).unwrap();
+        let surging = observe(&org, Some(&surge), &q, later).unwrap();
+        for (a, b) in calm.results.iter().zip(&surging.results) {
+            assert_eq!(a.group, b.group);
+            if a.group["queueId"] != sales {
+                assert_eq!(a, b);
+            }
+        }
+        // The staffing hole: nobody on queue, everyone logged in is off queue.
+        let users = group(&surging, &sales, None);
+        assert_eq!(sum(users, "oOnQueueUsers"), 0);
+        assert_eq!(count(users, "oOffQueueUsers"), count(users, "oActiveUsers"));
+        assert_eq!(
+            status(users, "oUserRoutingStatuses", "OFF_QUEUE"),
+            count(users, "oActiveUsers")
+        );
+        let on_queue_presence = &surging.system_to_organization_mappings["ON_QUEUE"][0];
+        assert_eq!(status(users, "oUserPresences", on_queue_presence), 0);
+        let calm_users = group(&calm, &sales, None);
+        assert!(sum(calm_users, "oOnQueueUsers") > 40);
+        // The callers pile up and wait: the model's figures for Sales voice at 14:15
+        // (five minutes in): 9 waiting for up to 181 s, against 1 for 2 s without it.
+        let age = |response: &ObservationResponse| {
+            let g = group(response, &sales, Some("voice"));
+            let since = rows(g, "oLongestWaiting")[&None]
+                .calculated_metric_value
+                .unwrap();
+            (
+                count(g, "oWaiting"),
+                (later.as_millisecond() as f64 - since) / 1000.0,
+            )
+        };
+        assert_eq!(age(&calm), (1, 1.983));
+        assert_eq!(age(&surging), (9, 181.462));
+        // Across the quarter hour after it starts, waits climb well past anything the
+        // calm queue shows.
+        let mut longest = (0.0f64, 0.0f64);
+        for step in 3..=15 {
+            let now = ts("2026-08-20T14:10:00Z") + jiff::SignedDuration::from_mins(step);
+            for (seen, surge) in [(&mut longest.0, None), (&mut longest.1, Some(&surge))] {
+                let response = observe(&org, surge, &q, now).unwrap();
+                let g = group(&response, &sales, Some("voice"));
+                if let Some(stats) = rows(g, "oLongestWaiting").get(&None) {
+                    let age = now.as_millisecond() as f64 - stats.calculated_metric_value.unwrap();
+                    *seen = seen.max(age / 1000.0);
+                }
+            }
+        }
+        assert!(longest.0 < 60.0 && longest.1 > 240.0, "{longest:?}");
+    }
 }

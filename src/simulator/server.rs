@@ -397,6 +397,97 @@ mod tests {
         }
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn the_surge_is_set_shown_and_cleared_at_run_time() {
+        let clock = crate::schedule::Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
+        let sim = Simulator::new(SimulatorConfig {
+            clock: clock.clone(),
+            ..SimulatorConfig::default()
+        });
+        let control = |method: Method, body: &str| {
+            let sim = sim.clone();
+            let request = request(method, surge::SURGE_PATH, None, body);
+            async move { call(&sim, request).await }
+        };
+        assert_eq!(
+            control(Method::GET, "").await,
+            (200, serde_json::Value::Null)
+        );
+        let (status, shown) = control(
+            Method::POST,
+            r#"{"queue": "Sales", "start": "2026-08-20T14:10:00Z"}"#,
+        )
+        .await;
+        assert_eq!(status, 200, "{shown}");
+        assert_eq!(
+            shown,
+            serde_json::json!({"queue": "Sales", "start": "2026-08-20T14:10:00Z",
+                "abandon": 0.5, "wait_factor": 10.0})
+        );
+        assert_eq!(control(Method::GET, "").await.1, shown);
+        // Refused: the surge in force stays.
+        for bad in [
+            r#"{"queue": "Marketing"}"#,
+            r#"{"queue": "Sales", "abandon": 2}"#,
+            r#"{"queue": "Sales", "start": "at two"}"#,
+            "Sales",
+        ] {
+            let (status, error) = control(Method::POST, bad).await;
+            assert_eq!(
+                (status, error["code"].as_str()),
+                (400, Some("bad.request")),
+                "{bad}"
+            );
+        }
+        assert_eq!(sim.surge().unwrap().queue, "Sales");
+        // Without a start, it starts at the simulator's now; relative, from then.
+        tokio::time::advance(Duration::from_secs(60)).await;
+        let (_, shown) = control(Method::POST, r#"{"queue": "VIP", "start": "+2m"}"#).await;
+        assert_eq!(shown["start"], "2026-08-20T14:10:00Z");
+        let (_, shown) = control(Method::POST, r#"{"queue": "VIP", "abandon": 0.9}"#).await;
+        assert_eq!(
+            (shown["start"].as_str(), shown["abandon"].as_f64()),
+            (Some("2026-08-20T14:08:00Z"), Some(0.9))
+        );
+        // The API answers under it at once.
+        let vip = &sim.org().queues[5].id;
+        let query: crate::genesys::wire::ObservationQuery =
+            serde_json::from_value(serde_json::json!({
+            "filter": {"type": "or", "predicates": [{"dimension": "queueId", "value": vip}]},
+            "metrics": ["oOnQueueUsers"]}))
+            .unwrap();
+        let auth = bearer(&sim).await;
+        let (_, answer) = call(
+            &sim,
+            request(
+                Method::POST,
+                OBSERVATIONS_PATH,
+                Some(&auth),
+                &serde_json::to_string(&query).unwrap(),
+            ),
+        )
+        .await;
+        let on_queue: f64 = answer["results"][0]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| row["stats"]["count"].as_f64().unwrap())
+            .sum();
+        assert_eq!(on_queue, 0.0);
+        assert_eq!(
+            answer,
+            serde_json::to_value(sim.observe(&query, clock.now()).unwrap()).unwrap()
+        );
+        assert_eq!(
+            control(Method::DELETE, "").await,
+            (200, serde_json::Value::Null)
+        );
+        assert_eq!(sim.surge(), None);
+        assert_eq!(control(Method::PUT, "").await.0, 405);
+        // The control is no API request: no token, no count.
+        assert_eq!(sim.requests().observations, 1);
+    }
+
     /// Over real sockets, with reqwest as the client the exporter also uses.
     #[tokio::test(start_paused = true)]
     async fn a_token_is_refused_from_the_instant_its_lifetime_ends() {
