@@ -780,4 +780,25 @@ mod tests {
         }
         assert!(longest.0 < 60.0 && longest.1 > 240.0, "{longest:?}");
     }
+
+    #[test]
+    fn any_instant_and_any_surge_get_an_answer() {
+        let org = Org::demo();
+        let q = query(serde_json::json!({"type": "or"}), &OBSERVATION_METRICS);
+        for now in [Timestamp::MIN, Timestamp::UNIX_EPOCH, Timestamp::MAX] {
+            for (abandon, wait_factor) in [(f64::NAN, f64::NAN), (-1.0, f64::INFINITY), (2.0, 0.0)]
+            {
+                let surge = Surge {
+                    queue: "Sales".into(),
+                    start: Timestamp::MIN,
+                    abandon,
+                    wait_factor,
+                };
+                let response = observe(&org, Some(&surge), &q, now).unwrap();
+                assert_eq!(response.results.len(), 30);
+                let day = "2026-08-20T00:00:00Z/2026-08-21T00:00:00Z";
+                assert!(!aggregates(&org, Some(&surge), day, &org.queues[0].id).is_empty());
+            }
+        }
+    }
 }

@@ -190,6 +190,25 @@ impl Surge {
         ms >= self.start.as_millisecond() && self.is_on(queue)
     }
 
+    /// The abandon probability it sets, within 0 to 1 even for a surge [`Surge::check`]
+    /// would refuse (NaN is 1: the callers give up).
+    pub(super) fn abandon_probability(&self) -> f64 {
+        if self.abandon.is_nan() {
+            return 1.0;
+        }
+        self.abandon.clamp(0.0, 1.0)
+    }
+
+    /// The factor it multiplies waits by, within 1 to [`MAX_SURGE_WAIT_FACTOR`] even for a
+    /// surge [`Surge::check`] would refuse (NaN is the largest), so that waits and their
+    /// sums stay far from overflowing.
+    pub(super) fn wait_multiplier(&self) -> f64 {
+        if self.wait_factor.is_nan() {
+            return MAX_SURGE_WAIT_FACTOR;
+        }
+        self.wait_factor.clamp(1.0, MAX_SURGE_WAIT_FACTOR)
+    }
+
     /// Refuses a surge on a queue `org` does not have, or with numbers out of range.
     pub fn check(&self, org: &Org) -> Result<(), String> {
         if !org.queues.iter().any(|q| self.is_on(q)) {

@@ -111,8 +111,8 @@ impl<'a> Atom<'a> {
             };
             let (mut abandon, mut wait_mean_s) = (queue.profile.abandon, queue.profile.wait_scale);
             if let Some(surge) = surge.filter(|s| s.hits(queue, arrival_ms)) {
-                abandon = surge.abandon;
-                wait_mean_s *= surge.wait_factor;
+                abandon = surge.abandon_probability();
+                wait_mean_s *= surge.wait_multiplier();
             }
             let abandon = abandon * media.abandon_scale;
             let wait_mean_s = media.wait_mean_s * wait_mean_s;
