@@ -191,12 +191,12 @@ pub struct SimulateArgs {
     /// More can be set while it runs with POST /simulator/faults.
     #[arg(long, value_name = "FAULT")]
     fault: Vec<FaultSpec>,
-    /// An abandon surge on one queue: QUEUE[@TIME][,abandon=P][,wait_factor=F], the queue
-    /// by ID or name, TIME in RFC 3339 or +DURATION from the start (default: at once),
-    /// abandon default 0.5, wait_factor default 10; e.g. Sales@2026-08-20T14:10:00Z or
-    /// Sales@+10m. From then on its agents all go off queue, its callers give up with
-    /// that probability and wait that many times longer. Changed while it runs with
-    /// POST or DELETE /simulator/surge.
+    /// An abandon surge on one queue: QUEUE[@TIME][,abandon=P][,wait_factor=F][,volume=V],
+    /// the queue by ID or name, TIME in RFC 3339 or +DURATION from the start (default: at
+    /// once), abandon default 0.5, wait_factor default 10, volume default 1; e.g.
+    /// Sales@2026-08-20T14:10:00Z or Sales@+10m. From then on its agents all go off queue,
+    /// its callers give up with that probability, wait that many times longer and come that
+    /// many times as often. Changed while it runs with POST or DELETE /simulator/surge.
     #[arg(long, value_name = "SURGE")]
     surge: Option<SurgeSpec>,
 }

@@ -244,6 +244,7 @@ mod tests {
             start: "2026-08-20T14:10:00Z".parse().unwrap(),
             abandon: 0.5,
             wait_factor: 10.0,
+            volume: 1.0,
         };
         let before = ms("2026-08-20T14:09:59.999Z");
         let during = ms("2026-08-20T14:10:00Z");

@@ -806,6 +806,7 @@ mod tests {
             start: "2026-08-20T14:10:00Z".parse().unwrap(),
             abandon: 0.5,
             wait_factor: 10.0,
+            volume: 1.0,
         };
         let answer = |interval: &str, surge: Option<&Surge>| {
             let q = query(interval, None, &["queueId", "mediaType"]);
@@ -853,6 +854,16 @@ mod tests {
         let (offered, abandoned, mean_wait) = voice(&surging);
         assert_eq!((offered, abandoned), (35.0, 21.0));
         assert!(mean_wait > 60.0, "{mean_wait}");
+        // With twice the callers from 14:10:30: the half minute before has the usual ones.
+        let busier = Surge {
+            start: "2026-08-20T14:10:30Z".parse().unwrap(),
+            volume: 2.0,
+            ..surge.clone()
+        };
+        assert_eq!(answer(before, Some(&busier)), answer(before, None));
+        let (offered, _, _) = voice(&answer(after, Some(&busier)));
+        // The model's figure: the 35 usual callers and 52 more (about 38 expected).
+        assert_eq!(offered, 87.0);
         // Through the server, the aggregates answer under the surge in force.
         let sim = crate::simulator::Simulator::new(crate::simulator::SimulatorConfig {
             surge: Some(surge.clone()),

@@ -714,6 +714,7 @@ mod tests {
             start: ts("2026-08-20T14:10:00Z"),
             abandon: 0.5,
             wait_factor: 10.0,
+            volume: 1.0,
         }
     }
 
@@ -793,6 +794,7 @@ mod tests {
                     start: Timestamp::MIN,
                     abandon,
                     wait_factor,
+                    volume: 1.0,
                 };
                 let response = observe(&org, Some(&surge), &q, now).unwrap();
                 assert_eq!(response.results.len(), 30);

@@ -422,7 +422,7 @@ mod tests {
         assert_eq!(
             shown,
             serde_json::json!({"queue": "Sales", "start": "2026-08-20T14:10:00Z",
-                "abandon": 0.5, "wait_factor": 10.0})
+                "abandon": 0.5, "wait_factor": 10.0, "volume": 1.0})
         );
         assert_eq!(control(Method::GET, "").await.1, shown);
         // Refused: the surge in force stays.

@@ -32,6 +32,9 @@ pub const DEFAULT_SURGE_WAIT_FACTOR: f64 = 10.0;
 /// The largest wait factor accepted: waits stay within hours, never overflow.
 pub const MAX_SURGE_WAIT_FACTOR: f64 = 100.0;
 
+/// The largest volume factor accepted: the work of a query grows with it.
+pub const MAX_SURGE_VOLUME: f64 = 10.0;
+
 /// An abandon surge on one queue, from `start` on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Surge {
@@ -46,6 +49,10 @@ pub struct Surge {
     /// Multiplies the queue's waits from `start` on, 1 to [`MAX_SURGE_WAIT_FACTOR`].
     #[serde(default = "default_wait_factor")]
     pub wait_factor: f64,
+    /// Multiplies the queue's callers from `start` on, 1 (the default: the same callers)
+    /// to [`MAX_SURGE_VOLUME`].
+    #[serde(default = "default_volume")]
+    pub volume: f64,
 }
 
 /// A surge as the command line and the control endpoint give it: the start may be left out
@@ -59,6 +66,8 @@ pub struct SurgeSpec {
     pub abandon: f64,
     #[serde(default = "default_wait_factor")]
     pub wait_factor: f64,
+    #[serde(default = "default_volume")]
+    pub volume: f64,
 }
 
 /// When a [`SurgeSpec`] starts: at an instant, or this long after it is set.
@@ -74,6 +83,10 @@ fn default_abandon() -> f64 {
 
 fn default_wait_factor() -> f64 {
     DEFAULT_SURGE_WAIT_FACTOR
+}
+
+fn default_volume() -> f64 {
+    1.0
 }
 
 fn write_time<S: Serializer>(time: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
@@ -110,7 +123,7 @@ impl<'de> Deserialize<'de> for Start {
     }
 }
 
-/// `Sales`, `Sales@2026-08-20T14:10:00Z`, `Sales@+10m,abandon=0.6,wait_factor=20` on the
+/// `Sales`, `Sales@2026-08-20T14:10:00Z`, `Sales@+10m,abandon=0.6,wait_factor=20,volume=2` on the
 /// command line: the queue (ID or name), optionally `@` and when it starts, then optional
 /// `key=value` fields. JSON works too, as for the control endpoint.
 impl FromStr for SurgeSpec {
@@ -119,7 +132,7 @@ impl FromStr for SurgeSpec {
     fn from_str(text: &str) -> Result<SurgeSpec, String> {
         let explain = |error: String| {
             format!(
-                "surge '{text}': {error}; write it as QUEUE[@TIME][,abandon=P][,wait_factor=F], such as Sales@2026-08-20T14:10:00Z or Sales@+10m,abandon=0.6"
+                "surge '{text}': {error}; write it as QUEUE[@TIME][,abandon=P][,wait_factor=F][,volume=V], such as Sales@2026-08-20T14:10:00Z or Sales@+10m,abandon=0.6"
             )
         };
         if text.trim_start().starts_with('{') {
@@ -139,6 +152,7 @@ impl FromStr for SurgeSpec {
             start,
             abandon: DEFAULT_SURGE_ABANDON,
             wait_factor: DEFAULT_SURGE_WAIT_FACTOR,
+            volume: 1.0,
         };
         for part in parts {
             let (key, value) = part
@@ -151,9 +165,10 @@ impl FromStr for SurgeSpec {
             match key.trim() {
                 "abandon" => spec.abandon = number,
                 "wait_factor" => spec.wait_factor = number,
+                "volume" => spec.volume = number,
                 other => {
                     return Err(explain(format!(
-                        "unknown field '{other}' (abandon, wait_factor)"
+                        "unknown field '{other}' (abandon, wait_factor, volume)"
                     )));
                 }
             }
@@ -175,6 +190,7 @@ impl SurgeSpec {
             start,
             abandon: self.abandon,
             wait_factor: self.wait_factor,
+            volume: self.volume,
         }
     }
 }
@@ -209,6 +225,15 @@ impl Surge {
         self.wait_factor.clamp(1.0, MAX_SURGE_WAIT_FACTOR)
     }
 
+    /// The factor it multiplies callers by, within 1 to [`MAX_SURGE_VOLUME`] even for a
+    /// surge [`Surge::check`] would refuse (NaN is 1).
+    pub(super) fn volume_multiplier(&self) -> f64 {
+        if self.volume.is_nan() {
+            return 1.0;
+        }
+        self.volume.clamp(1.0, MAX_SURGE_VOLUME)
+    }
+
     /// Refuses a surge on a queue `org` does not have, or with numbers out of range.
     pub fn check(&self, org: &Org) -> Result<(), String> {
         if !org.queues.iter().any(|q| self.is_on(q)) {
@@ -227,6 +252,12 @@ impl Surge {
             return Err(format!(
                 "surge: wait_factor {} is not from 1 to {MAX_SURGE_WAIT_FACTOR}",
                 self.wait_factor
+            ));
+        }
+        if !(1.0..=MAX_SURGE_VOLUME).contains(&self.volume) {
+            return Err(format!(
+                "surge: volume {} is not from 1 to {MAX_SURGE_VOLUME}",
+                self.volume
             ));
         }
         Ok(())
@@ -309,15 +340,19 @@ mod tests {
                 start: ts("2026-08-20T14:10:00Z"),
                 abandon: 0.5,
                 wait_factor: 10.0,
+                volume: 1.0,
             }
         );
-        let spec: SurgeSpec = "Technical Support@+10m, abandon=0.6, wait_factor=20"
+        let spec: SurgeSpec = "Technical Support@+10m, abandon=0.6, wait_factor=20, volume=2"
             .parse()
             .unwrap();
         let surge = spec.starting(now);
         assert_eq!(surge.queue, "Technical Support");
         assert_eq!(surge.start, ts("2026-08-20T14:10:00Z"));
-        assert_eq!((surge.abandon, surge.wait_factor), (0.6, 20.0));
+        assert_eq!(
+            (surge.abandon, surge.wait_factor, surge.volume),
+            (0.6, 20.0, 2.0)
+        );
         let spec: SurgeSpec = "Sales".parse().unwrap();
         assert_eq!(spec.starting(now).start, now, "from when it is set");
         let spec: SurgeSpec = r#"{"queue": "VIP", "start": "+PT90S"}"#.parse().unwrap();
@@ -349,6 +384,7 @@ mod tests {
             start: ts("2026-08-20T14:10:00Z"),
             abandon,
             wait_factor,
+            volume: 1.0,
         };
         assert_eq!(surge("Sales", 0.5, 10.0).check(&org), Ok(()));
         let by_id = surge(&org.queues[5].id, 1.0, 1.0);
@@ -360,6 +396,13 @@ mod tests {
             (surge("Sales", f64::NAN, 10.0), "abandon NaN"),
             (surge("Sales", 0.5, 0.5), "wait_factor 0.5"),
             (surge("Sales", 0.5, f64::INFINITY), "wait_factor inf"),
+            (
+                Surge {
+                    volume: 11.0,
+                    ..surge("Sales", 0.5, 10.0)
+                },
+                "volume 11",
+            ),
         ] {
             let error = bad.check(&org).unwrap_err();
             assert!(error.contains(problem), "{error}");

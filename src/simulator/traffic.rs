@@ -82,7 +82,8 @@ impl<'a> Atom<'a> {
     /// The main draws (how many arrived, then each one's fate) are those the model has
     /// always made, in the same order; when each arrived within its minute comes from a
     /// stream of its own, so that adding it changed no aggregate. A surge changes the
-    /// fate of those that arrive at or after its start, and only theirs.
+    /// fate of those that arrive at or after its start, and only theirs; the extra callers
+    /// of a surge with `volume` above 1 come from streams of their own too.
     pub(super) fn each_conversation(
         &self,
         minute: i64,
@@ -94,10 +95,11 @@ impl<'a> Atom<'a> {
             Some(queue) => queue.profile.peak_per_minute * media.volume,
             None => AGENT_DIRECT_PEAK_PER_MINUTE,
         };
+        let mean = peak * daily_curve(minute);
         let mut draws = Draws::new(self.key ^ mix(minute as u64));
         let mut offsets = Draws::new(mix(self.key ^ ARRIVAL_SALT) ^ mix(minute as u64));
         let minute_ms = minute.saturating_mul(60_000);
-        let arrivals = draws.poisson(peak * daily_curve(minute));
+        let arrivals = draws.poisson(mean);
         for _ in 0..arrivals {
             let arrival_ms = minute_ms.saturating_add((offsets.unit() * 60_000.0) as i64);
             let Some(queue) = self.queue else {
@@ -109,35 +111,64 @@ impl<'a> Atom<'a> {
                 });
                 continue;
             };
-            let (mut abandon, mut wait_mean_s) = (queue.profile.abandon, queue.profile.wait_scale);
-            if let Some(surge) = surge.filter(|s| s.hits(queue, arrival_ms)) {
-                abandon = surge.abandon_probability();
-                wait_mean_s *= surge.wait_multiplier();
+            visit(queued(queue, &media, surge, arrival_ms, &mut draws));
+        }
+        // A surge's extra callers: as many again as usual times (volume - 1), those that
+        // arrive from its start on.
+        let Some((queue, surge)) = self.queue.zip(surge) else {
+            return;
+        };
+        if !surge.is_on(queue) || surge.volume_multiplier() <= 1.0 {
+            return;
+        }
+        let mut extra = Draws::new(mix(self.key ^ EXTRA_SALT) ^ mix(minute as u64));
+        for _ in 0..extra.poisson(mean * (surge.volume_multiplier() - 1.0)) {
+            let arrival_ms = minute_ms.saturating_add((extra.unit() * 60_000.0) as i64);
+            let conversation = queued(queue, &media, Some(surge), arrival_ms, &mut extra);
+            if surge.hits(queue, arrival_ms) {
+                visit(conversation);
             }
-            let abandon = abandon * media.abandon_scale;
-            let wait_mean_s = media.wait_mean_s * wait_mean_s;
-            let queued = Some(queue.profile.service_level_target);
-            if draws.chance(abandon) {
-                // Those who give up have typically waited longer than those who get through.
-                let wait_ms = draws.exponential_ms(wait_mean_s * 1.5, 1);
-                visit(Conversation {
-                    arrival_ms,
-                    queue: queued,
-                    wait_ms,
-                    handled: None,
-                });
-                continue;
-            }
-            let wait_ms = draws.exponential_ms(wait_mean_s, 1);
-            visit(Conversation {
-                arrival_ms,
-                queue: queued,
-                wait_ms,
-                handled: Some(handled(&media, &mut draws)),
-            });
         }
     }
 }
+
+/// The fate of a conversation that arrived at `arrival_ms` in `queue`: how long it waited,
+/// whether it was answered and the agent's part, drawn from `draws`.
+fn queued(
+    queue: &SimQueue,
+    media: &MediaProfile,
+    surge: Option<&Surge>,
+    arrival_ms: i64,
+    draws: &mut Draws,
+) -> Conversation {
+    let (mut abandon, mut wait_scale) = (queue.profile.abandon, queue.profile.wait_scale);
+    if let Some(surge) = surge.filter(|s| s.hits(queue, arrival_ms)) {
+        abandon = surge.abandon_probability();
+        wait_scale *= surge.wait_multiplier();
+    }
+    let abandon = abandon * media.abandon_scale;
+    let wait_mean_s = media.wait_mean_s * wait_scale;
+    let target = Some(queue.profile.service_level_target);
+    if draws.chance(abandon) {
+        // Those who give up have typically waited longer than those who get through.
+        return Conversation {
+            arrival_ms,
+            queue: target,
+            wait_ms: draws.exponential_ms(wait_mean_s * 1.5, 1),
+            handled: None,
+        };
+    }
+    let wait_ms = draws.exponential_ms(wait_mean_s, 1);
+    Conversation {
+        arrival_ms,
+        queue: target,
+        wait_ms,
+        handled: Some(handled(media, draws)),
+    }
+}
+
+/// Seeds a surge's extra callers, apart from the main draws.
+const EXTRA_SALT: u64 = 0x5E86_E000;
 
 /// Seeds the stream of arrival instants, apart from the main draws.
 const ARRIVAL_SALT: u64 = 0xA441_7A15;
