@@ -671,6 +671,25 @@ fn selectors<'a>(expr: &'a str, prefixes: &[&str]) -> Vec<(&'a str, &'a str)> {
     found
 }
 
+/// The queue observations' gauges that come per queue and media type.
+const OBSERVED_PER_MEDIA_TYPE: [&str; 5] = [
+    "genesys_queue_waiting",
+    "genesys_queue_interacting",
+    "genesys_queue_alerting",
+    "genesys_queue_longest_waiting_seconds",
+    "genesys_queue_longest_interacting_seconds",
+];
+
+/// The queue observations' users gauges, which come per queue only (no media_type).
+const OBSERVED_PER_QUEUE: [&str; 6] = [
+    "genesys_queue_on_queue_users",
+    "genesys_queue_off_queue_users",
+    "genesys_queue_active_users",
+    "genesys_queue_member_users",
+    "genesys_queue_user_routing_statuses",
+    "genesys_queue_user_presences",
+];
+
 #[test]
 fn the_dashboards_are_ready_for_provisioning() {
     let mut uids = BTreeSet::new();
@@ -746,16 +765,23 @@ fn the_dashboards_are_ready_for_provisioning() {
                     );
                 }
                 // Every conversation metric and per-queue recording rule is filtered by
-                // all three variables.
-                for (metric, selector) in
-                    selectors(expr, &["genesys_conversation_", "queue_media_type:"])
-                {
+                // the queue and, where it has one, the media type; conversation metrics by
+                // the chosen query, queue observations by theirs.
+                let mut prefixes = vec!["genesys_conversation_", "queue_media_type:", "queue:"];
+                prefixes.extend(OBSERVED_PER_MEDIA_TYPE);
+                prefixes.extend(OBSERVED_PER_QUEUE);
+                for (metric, selector) in selectors(expr, &prefixes) {
                     metrics_used.insert(metric.to_owned());
-                    for filter in [
-                        "query=\"$query\"",
-                        "media_type=~\"$media_type\"",
-                        "\"$queue\"",
-                    ] {
+                    let query = if metric.contains("genesys_queue_") {
+                        "query=\"observations\""
+                    } else {
+                        "query=\"$query\""
+                    };
+                    let mut filters = vec![query, "\"$queue\""];
+                    if !(metric.starts_with("queue:") || OBSERVED_PER_QUEUE.contains(&metric)) {
+                        filters.push("media_type=~\"$media_type\"");
+                    }
+                    for filter in filters {
                         assert!(
                             selector.contains(filter),
                             "{file}: {title}: {metric} is not filtered by {filter}: {expr}"
@@ -767,10 +793,12 @@ fn the_dashboards_are_ready_for_provisioning() {
     }
     // The panels that break numbers down per queue read the per-queue recording rules.
     let recording = yaml("deploy/prometheus/recording.rules.yml");
-    for rule in recording["groups"][0]["rules"].as_sequence().unwrap() {
-        let record = str_of(&rule["record"], "record");
-        if record.starts_with("queue_media_type:") {
-            assert!(metrics_used.contains(record), "no dashboard uses {record}");
+    for group in recording["groups"].as_sequence().unwrap() {
+        for rule in group["rules"].as_sequence().unwrap() {
+            let record = str_of(&rule["record"], "record");
+            if record.starts_with("queue_media_type:") || record.starts_with("queue:") {
+                assert!(metrics_used.contains(record), "no dashboard uses {record}");
+            }
         }
     }
 }

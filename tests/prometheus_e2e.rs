@@ -214,9 +214,10 @@ struct Check {
 }
 
 /// What the demo cannot show before the queue observations and the rolling windows of
-/// issue 11 are merged: the live recording rules read them. The
+/// issue 11 are merged: the live recording rules and the live wallboard read them. The
 /// commit that merges them removes this, and every query must then return data.
-const AWAITING_OBSERVATIONS_AND_ROLLING: [&str; 1] = ["genesys-exporter.live.recording"];
+const AWAITING_OBSERVATIONS_AND_ROLLING: [&str; 2] =
+    ["genesys-exporter.live.recording", "genesys-live.json"];
 
 /// Every recording rule's expression and recorded name.
 fn recording_rule_checks() -> Vec<Check> {
@@ -316,6 +317,9 @@ async fn resolve_variables(api: &Api, board: &Json, fill: Fill) -> BTreeMap<Stri
 async fn dashboard_checks(api: &Api) -> Vec<Check> {
     let mut checks = Vec::new();
     for (file, board) in dashboards() {
+        if AWAITING_OBSERVATIONS_AND_ROLLING.contains(&file.as_str()) {
+            continue;
+        }
         for fill in [Fill::All, Fill::One] {
             let values = resolve_variables(api, &board, fill).await;
             for panel in panels(&board) {
