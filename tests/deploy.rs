@@ -554,10 +554,40 @@ fn the_dockerfile_builds_in_one_stage_and_runs_unprivileged_in_another() {
 
 // -- Rules and their tests -----------------------------------------------------------------
 
+/// A Prometheus duration such as `25m`, `4m15s` or `90s`, in seconds.
+fn duration_seconds(text: &str) -> u64 {
+    let mut total = 0;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => panic!("{text}: unit {c}"),
+        };
+        total += number.parse::<u64>().unwrap_or_else(|_| panic!("{text}")) * unit;
+        number.clear();
+    }
+    assert!(number.is_empty(), "{text}: a number without a unit");
+    total
+}
+
 #[test]
 fn every_alert_is_documented_and_has_unit_tests_that_fire_and_resolve() {
     let rules = yaml("deploy/prometheus/alerts.rules.yml");
-    let tests = yaml("deploy/prometheus/alerts.test.yml");
+    let test_files = files_under("deploy/prometheus", &[".test.yml"]);
+    assert_eq!(
+        test_files,
+        [
+            "deploy/prometheus/alerts.test.yml",
+            "deploy/prometheus/live.test.yml"
+        ]
+    );
+    let tests: Vec<Yaml> = test_files.iter().map(|file| yaml(file)).collect();
     let readme = read("README.md");
     let mut alerts = Vec::new();
     for group in rules["groups"].as_sequence().unwrap() {
@@ -577,32 +607,26 @@ fn every_alert_is_documented_and_has_unit_tests_that_fire_and_resolve() {
             );
         }
     }
-    assert_eq!(alerts.len(), 7);
+    assert_eq!(alerts.len(), 10);
     for alert in alerts {
-        // (eval time in minutes, fired?) for each test case of this alert.
-        let mut cases: Vec<(u64, bool)> = Vec::new();
-        for test in tests["tests"].as_sequence().unwrap() {
+        // (eval time in seconds, fired?) for each test case of this alert, per test.
+        let mut fires_and_resolves = false;
+        for test in tests.iter().flat_map(|t| t["tests"].as_sequence().unwrap()) {
+            let mut cases: Vec<(u64, bool)> = Vec::new();
             for case in test["alert_rule_test"].as_sequence().into_iter().flatten() {
                 if case["alertname"] == alert {
-                    let minutes = str_of(&case["eval_time"], "eval_time")
-                        .strip_suffix('m')
-                        .unwrap()
-                        .parse()
-                        .unwrap();
+                    let at = duration_seconds(str_of(&case["eval_time"], "eval_time"));
                     let fired = !case["exp_alerts"].as_sequence().unwrap().is_empty();
-                    cases.push((minutes, fired));
+                    cases.push((at, fired));
                 }
             }
+            if let Some(fired_at) = cases.iter().filter(|(_, f)| *f).map(|(t, _)| *t).min() {
+                fires_and_resolves |= cases.iter().any(|(t, fired)| !fired && *t > fired_at);
+            }
         }
-        let fired_at = cases
-            .iter()
-            .filter(|(_, fired)| *fired)
-            .map(|(t, _)| *t)
-            .min();
-        let fired_at = fired_at.unwrap_or_else(|| panic!("{alert}: no test where it fires"));
         assert!(
-            cases.iter().any(|(t, fired)| !fired && *t > fired_at),
-            "{alert}: no test where it resolves after firing"
+            fires_and_resolves,
+            "{alert}: no test where it fires and then resolves"
         );
     }
 }
@@ -646,6 +670,25 @@ fn selectors<'a>(expr: &'a str, prefixes: &[&str]) -> Vec<(&'a str, &'a str)> {
     }
     found
 }
+
+/// The queue observations' gauges that come per queue and media type.
+const OBSERVED_PER_MEDIA_TYPE: [&str; 5] = [
+    "genesys_queue_waiting",
+    "genesys_queue_interacting",
+    "genesys_queue_alerting",
+    "genesys_queue_longest_waiting_seconds",
+    "genesys_queue_longest_interacting_seconds",
+];
+
+/// The queue observations' users gauges, which come per queue only (no media_type).
+const OBSERVED_PER_QUEUE: [&str; 6] = [
+    "genesys_queue_on_queue_users",
+    "genesys_queue_off_queue_users",
+    "genesys_queue_active_users",
+    "genesys_queue_member_users",
+    "genesys_queue_user_routing_statuses",
+    "genesys_queue_user_presences",
+];
 
 #[test]
 fn the_dashboards_are_ready_for_provisioning() {
@@ -722,16 +765,23 @@ fn the_dashboards_are_ready_for_provisioning() {
                     );
                 }
                 // Every conversation metric and per-queue recording rule is filtered by
-                // all three variables.
-                for (metric, selector) in
-                    selectors(expr, &["genesys_conversation_", "queue_media_type:"])
-                {
+                // the queue and, where it has one, the media type; conversation metrics by
+                // the chosen query, queue observations by theirs.
+                let mut prefixes = vec!["genesys_conversation_", "queue_media_type:", "queue:"];
+                prefixes.extend(OBSERVED_PER_MEDIA_TYPE);
+                prefixes.extend(OBSERVED_PER_QUEUE);
+                for (metric, selector) in selectors(expr, &prefixes) {
                     metrics_used.insert(metric.to_owned());
-                    for filter in [
-                        "query=\"$query\"",
-                        "media_type=~\"$media_type\"",
-                        "\"$queue\"",
-                    ] {
+                    let query = if metric.contains("genesys_queue_") {
+                        "query=\"observations\""
+                    } else {
+                        "query=\"$query\""
+                    };
+                    let mut filters = vec![query, "\"$queue\""];
+                    if !(metric.starts_with("queue:") || OBSERVED_PER_QUEUE.contains(&metric)) {
+                        filters.push("media_type=~\"$media_type\"");
+                    }
+                    for filter in filters {
                         assert!(
                             selector.contains(filter),
                             "{file}: {title}: {metric} is not filtered by {filter}: {expr}"
@@ -743,10 +793,12 @@ fn the_dashboards_are_ready_for_provisioning() {
     }
     // The panels that break numbers down per queue read the per-queue recording rules.
     let recording = yaml("deploy/prometheus/recording.rules.yml");
-    for rule in recording["groups"][0]["rules"].as_sequence().unwrap() {
-        let record = str_of(&rule["record"], "record");
-        if record.starts_with("queue_media_type:") {
-            assert!(metrics_used.contains(record), "no dashboard uses {record}");
+    for group in recording["groups"].as_sequence().unwrap() {
+        for rule in group["rules"].as_sequence().unwrap() {
+            let record = str_of(&rule["record"], "record");
+            if record.starts_with("queue_media_type:") || record.starts_with("queue:") {
+                assert!(metrics_used.contains(record), "no dashboard uses {record}");
+            }
         }
     }
 }

@@ -717,7 +717,7 @@ pub fn dashboards() -> Vec<(String, Json)> {
             (name, board)
         })
         .collect();
-    assert_eq!(boards.len(), 3, "three dashboards in grafana/dashboards");
+    assert_eq!(boards.len(), 4, "four dashboards in grafana/dashboards");
     boards
 }
 
