@@ -343,6 +343,17 @@ impl QueryArgs {
                 ..QueryConfig::default()
             },
         };
+        if query.window.is_some() || query.refresh.is_some() {
+            // A rolling window is a moving figure, not a series of buckets: the report
+            // reads its metrics in the buckets --granularity gives.
+            if self.granularity.is_none() {
+                return Err(Error::Config(format!(
+                    "--query {}: a rolling window (window and refresh) has no buckets to report; add --granularity, such as PT15M, to report its metrics in buckets of that length",
+                    query.name
+                )));
+            }
+            (query.window, query.refresh, query.max_age) = (None, None, None);
+        }
         query.granularity = self.granularity.or(query.granularity);
         query.group_by = self.group_by.or(query.group_by);
         query.metrics = self.metrics.or(query.metrics);
@@ -517,6 +528,37 @@ mod tests {
             .apply_to(&Config::default())
             .unwrap_err();
         assert!(error.to_string().contains("--filter: not JSON"), "{error}");
+    }
+
+    #[test]
+    fn a_rolling_query_is_reported_in_the_buckets_granularity_names_or_refused() {
+        let mut config = configured(&["live"]);
+        let live = &mut config.queries[0];
+        live.granularity = None;
+        live.window = Some(Duration::from_secs(600));
+        live.refresh = Some(Duration::from_secs(60));
+        live.max_age = Some(Duration::from_secs(180));
+        let error = report_args(&["--query", "live"])
+            .query
+            .apply_to(&config)
+            .unwrap_err();
+        assert!(matches!(error, Error::Config(_)));
+        assert!(
+            error.to_string().contains(
+                "--query live: a rolling window (window and refresh) has no buckets to report; add --granularity, such as PT15M"
+            ),
+            "{error}"
+        );
+        let query = report_args(&["--query", "live", "--granularity", "PT10M"])
+            .query
+            .apply_to(&config)
+            .unwrap();
+        assert_eq!(query.granularity.as_deref(), Some("PT10M"));
+        assert_eq!(
+            (query.window, query.refresh, query.max_age),
+            (None, None, None)
+        );
+        assert_eq!(query.metrics, Some(vec!["nOffered".into()]));
     }
 
     #[test]

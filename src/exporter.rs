@@ -19,7 +19,7 @@ use crate::http;
 use crate::metrics::Metrics;
 use crate::poller::{self, QueryPoll};
 use crate::queue_names::QueueNames;
-use crate::schedule::Clock;
+use crate::schedule::{Clock, QueryKind};
 use crate::server::{self, State};
 
 /// Runs the exporter on `listener` until `shutdown` is cancelled, then lets requests in
@@ -32,6 +32,11 @@ pub async fn run(
 ) -> Result<()> {
     let names: Vec<&str> = settings.queries.iter().map(|q| q.name.as_str()).collect();
     let metrics = Arc::new(Metrics::new(names.iter().copied()));
+    for query in &settings.queries {
+        if let QueryKind::Rolling(rolling) = &query.kind {
+            metrics.poll.rolling_window(&query.name, rolling.window);
+        }
+    }
     let client = Arc::new(Client::new(&settings.client, metrics.clone())?);
     let publisher = Arc::new(Publisher::new(
         metrics.clone(),
@@ -119,8 +124,8 @@ pub async fn run(
             async move {
                 #[cfg(debug_assertions)]
                 test_hook::panic_once(&poll.query.name);
-                let schedule = poll.query.schedule.clone();
-                poller::run(&schedule, &clock, retry_delay, &mut poll, &stop).await;
+                let kind = poll.query.kind.clone();
+                poller::run_query(&kind, &clock, retry_delay, &mut poll, &stop).await;
             }
         };
         let metrics = metrics.clone();

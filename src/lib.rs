@@ -7,8 +7,9 @@
 //! modules need each other). Main's binary only parses the command line and calls [`cli`].
 //!
 //! - [`schedule`]: bucket arithmetic (which bucket is the latest completed one, and when
-//!   it is due), the [`schedule::Interval`] type that reads and writes the API's
-//!   `start/end`, and the injected [`schedule::Clock`].
+//!   it is due), rolling windows ([`schedule::Rolling`]: which window to read, and when the
+//!   next refresh falls due), the [`schedule::Interval`] type that reads and writes the
+//!   API's `start/end`, and the injected [`schedule::Clock`].
 //! - [`files`]: reading a file an operator named, only if it is regular and small.
 //! - [`genesys::catalogue`]: the metric catalogue and the groupBy dimensions.
 //! - [`genesys::wire`]: every request and response body of the Genesys Cloud API as serde
@@ -42,7 +43,8 @@
 //! - [`exposition`]: flattens an answer into gauges by the naming rules, and renders every
 //!   query's latest gauges plus the self-metrics once per poll (and again when data passes
 //!   its maximum age or the circuit breaker changes state).
-//! - [`poller`]: one loop per query that polls each due bucket and publishes the answer.
+//! - [`poller`]: one loop per query that polls each due bucket or rolling window and
+//!   publishes the answer.
 //! - [`report`]: the one-shot report: the same client and naming over any range, as JSON,
 //!   CSV or a table.
 //! - [`http`]: the hyper 1 serving loop: connections (capped), timeouts, TLS, graceful
