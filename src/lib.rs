@@ -39,6 +39,9 @@
 //! - [`config`]: the TOML file and environment layered with figment
 //!   ([`config::load`](config)), checked into [`config::Settings`]; it reads the client's
 //!   defaults from the types that own them.
+//! - [`budget`]: the API budget: the steady-state requests a minute of the configuration
+//!   for the queues found, against `api_budget_share` of the API's limit; refused at
+//!   start-up when over, the observations' refresh stretched when the directory grows.
 //! - [`queue_names`]: queue names for queue IDs, refreshed on a timer.
 //! - [`exposition`]: flattens an answer into gauges by the naming rules, and renders every
 //!   query's latest gauges plus the self-metrics once per poll (and again when data passes
@@ -64,8 +67,10 @@
 //! [`genesys`], since the client and the breaker count through it; [`genesys::catalogue`]
 //! is a leaf of its own beside [`genesys::wire`]; [`queue_names`] is a module of its own
 //! between [`config`] and [`exposition`], whose publisher puts the names on the series;
+//! [`budget`], not in that layout, sits right after [`config`], whose settings it reads;
 //! and [`report`] and [`poller`] are peers, listed in that order.
 
+pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -14,6 +14,7 @@ mod validate;
 pub use load::{MAX_CONFIG_BYTES, MAX_SECRET_BYTES, SECRET_KEYS, SHORT_ENV_KEYS};
 pub use validate::{
     DURATION_LIMITS, ROLLING_MAX_SETTLE_DELAY, ROLLING_REFRESH_LIMITS, ROLLING_WINDOW_LIMITS,
+    written,
 };
 
 use std::net::SocketAddr;
@@ -67,6 +68,10 @@ pub const DEFAULT_MAX_AGE_BUCKETS: u32 = 2;
 /// success: one failed refresh and its retry do not blank a live dashboard, and data
 /// minutes old is not served as live.
 pub const DEFAULT_MAX_AGE_REFRESHES: u32 = 3;
+/// The share of the API's requests a minute the exporter may plan to use
+/// (`api_budget_share`); the rest is left for retries and for other users of the OAuth
+/// client.
+pub const DEFAULT_API_BUDGET_SHARE: f64 = 0.5;
 
 /// The configuration as written, before it is checked.
 #[derive(Debug, Default, Deserialize)]
@@ -107,6 +112,8 @@ pub struct Config {
     pub max_connections: Option<usize>,
     /// A Prometheus exporter-toolkit web config file: TLS, basic auth, headers.
     pub web_config_file: Option<PathBuf>,
+    /// The share of the API's 300 requests a minute the steady state may use.
+    pub api_budget_share: Option<f64>,
 }
 
 /// One `[[queries]]` table as written.
@@ -151,6 +158,8 @@ pub struct Settings {
     pub max_connections: usize,
     /// The web config file, checked, when one is given.
     pub web: Option<Arc<WebConfig>>,
+    /// The share of the API's requests a minute the steady state may use, in (0, 1].
+    pub api_budget_share: f64,
 }
 
 /// A checked query: what to ask the API and when.

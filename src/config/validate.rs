@@ -10,10 +10,11 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::load::MAX_SECRET_BYTES;
 use super::{
-    Config, DEFAULT_GRANULARITY, DEFAULT_GROUP_BY, DEFAULT_LISTEN, DEFAULT_MAX_AGE_BUCKETS,
-    DEFAULT_MAX_AGE_REFRESHES, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SERIES_PER_QUERY,
-    DEFAULT_METRICS, DEFAULT_QUEUE_NAMES_REFRESH, DEFAULT_REPORT_CHUNK_DAYS, DEFAULT_RETRY_DELAY,
-    DEFAULT_SETTLE_DELAY, Query, QueryConfig, Settings,
+    Config, DEFAULT_API_BUDGET_SHARE, DEFAULT_GRANULARITY, DEFAULT_GROUP_BY, DEFAULT_LISTEN,
+    DEFAULT_MAX_AGE_BUCKETS, DEFAULT_MAX_AGE_REFRESHES, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_SERIES_PER_QUERY, DEFAULT_METRICS, DEFAULT_QUEUE_NAMES_REFRESH,
+    DEFAULT_REPORT_CHUNK_DAYS, DEFAULT_RETRY_DELAY, DEFAULT_SETTLE_DELAY, Query, QueryConfig,
+    Settings,
 };
 use crate::error::{Error, Result};
 use crate::files::read_capped;
@@ -27,6 +28,7 @@ use crate::genesys::jobs::JobOptions;
 use crate::genesys::queues::DEFAULT_MAX_PAGES;
 use crate::genesys::region;
 use crate::genesys::retry::RetrySettings;
+use crate::genesys::wire::RATE_LIMIT_PER_MINUTE;
 use crate::schedule::{Granularity, QueryKind, Rolling, Schedule};
 use crate::web_config::WebConfig;
 
@@ -82,6 +84,7 @@ impl Config {
         }
         let limits = self.limits(&mut problems);
         let (max_connections, web) = self.web(&mut problems);
+        let api_budget_share = self.api_budget_share(&mut problems);
 
         if !problems.is_empty() {
             return Err(Error::Config(problems.join("\n  ")));
@@ -118,7 +121,19 @@ impl Config {
             max_queue_pages: limits.queue_pages,
             max_connections,
             web,
+            api_budget_share,
         })
+    }
+
+    /// The share of the API's requests a minute the steady state may use, in (0, 1].
+    fn api_budget_share(&self, problems: &mut Vec<String>) -> f64 {
+        let share = self.api_budget_share.unwrap_or(DEFAULT_API_BUDGET_SHARE);
+        if !(share > 0.0 && share <= 1.0) {
+            problems.push(format!(
+                "api_budget_share: {share} is out of range; give the share of the API's {RATE_LIMIT_PER_MINUTE} requests a minute the exporter may plan to use, above 0 and at most 1 (default {DEFAULT_API_BUDGET_SHARE})"
+            ));
+        }
+        share
     }
 
     /// The HTTP server's connection cap, and the web config file read and checked.
@@ -642,7 +657,7 @@ fn at_most(key: &str, value: Option<Duration>, default: Duration, problems: &mut
 
 /// A duration as it can be written in the file: "90s", "15m", "24h" (no days: the
 /// duration parser takes none).
-fn written(duration: Duration) -> String {
+pub fn written(duration: Duration) -> String {
     let seconds = duration.as_secs();
     if duration.subsec_nanos() != 0 {
         return format!("{}s", duration.as_secs_f64());
@@ -689,6 +704,7 @@ mod tests {
         };
         assert_eq!(schedule.granularity.to_string(), "PT15M");
         assert_eq!(schedule.settle_delay, Duration::from_secs(90));
+        assert_eq!(settings.api_budget_share, 0.5);
         assert_eq!(query.group_by, ["queueId", "mediaType"]);
         assert_eq!(query.metrics.len(), 12);
         assert!(query.metrics.contains(&"oServiceLevel".to_string()));
@@ -973,6 +989,24 @@ mod tests {
         }
         // The bounds themselves are fine.
         assert!(!error.contains("queries[7]."), "{error}");
+    }
+
+    #[test]
+    fn the_api_budget_share_is_a_share_of_the_limit() {
+        let settings = config(&format!("{CREDENTIALS}api_budget_share = 1.0\n"))
+            .validate()
+            .unwrap();
+        assert_eq!(settings.api_budget_share, 1.0);
+        for bad in ["0.0", "1.5", "-0.5", "nan"] {
+            let error = problems(&format!("{CREDENTIALS}api_budget_share = {bad}\n"));
+            assert!(
+                error.contains("api_budget_share: ")
+                    && error.contains(
+                        "is out of range; give the share of the API's 300 requests a minute"
+                    ),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]
