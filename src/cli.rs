@@ -203,6 +203,9 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
     if args.demo {
         let org = Org::with_queues(args.demo_queues, args.demo_media_types);
         start_demo(&mut config, org, args.fault, &shutdown).await?;
+        if config.queries.is_empty() {
+            config.queries = demo_queries();
+        }
     }
     let settings = off_the_runtime(&shutdown, move || config.validate()).await?;
     if args.check_config {
@@ -250,6 +253,36 @@ async fn off_the_runtime<T: Send + 'static>(
         done = tokio::task::spawn_blocking(work) => Ok(done??),
         () = shutdown.cancelled() => anyhow::bail!("interrupted while reading the configuration"),
     }
+}
+
+/// The queries of `--demo` when the configuration names none: the default bucket query,
+/// and `live`, a rolling window of the last ten minutes read every minute, for live
+/// abandon rates and service levels.
+pub fn demo_queries() -> Vec<QueryConfig> {
+    let live = QueryConfig {
+        name: "live".into(),
+        window: Some(Duration::from_secs(600)),
+        refresh: Some(Duration::from_secs(60)),
+        group_by: Some(vec!["queueId".into(), "mediaType".into()]),
+        metrics: Some(
+            [
+                "nOffered",
+                "tAbandon",
+                "tAnswered",
+                "tWait",
+                "nOverSla",
+                "oServiceLevel",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+        ..QueryConfig::default()
+    };
+    let default = QueryConfig {
+        name: "default".into(),
+        ..QueryConfig::default()
+    };
+    vec![default, live]
 }
 
 /// Starts the simulator for `org`, playing `faults`, in this process and points `config`
@@ -559,6 +592,43 @@ mod tests {
             (None, None, None)
         );
         assert_eq!(query.metrics, Some(vec!["nOffered".into()]));
+    }
+
+    #[test]
+    fn the_demo_reads_the_default_buckets_and_a_live_rolling_window() {
+        let config = Config {
+            client_id: Some("id".into()),
+            client_secret: Some("secret".into()),
+            region: Some("eu-west-1".into()),
+            queries: demo_queries(),
+            ..Config::default()
+        };
+        let settings = config.validate().unwrap();
+        let kinds: Vec<(&str, String)> = settings
+            .queries
+            .iter()
+            .map(|q| (q.name.as_str(), q.kind.to_string()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("default", "PT15M buckets".to_string()),
+                ("live", "10m window, every 1m".to_string())
+            ]
+        );
+        let live = &settings.queries[1];
+        assert_eq!(live.group_by, ["queueId", "mediaType"]);
+        assert_eq!(
+            live.metrics,
+            [
+                "nOffered",
+                "tAbandon",
+                "tAnswered",
+                "tWait",
+                "nOverSla",
+                "oServiceLevel"
+            ]
+        );
     }
 
     #[test]
