@@ -576,6 +576,29 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_is_what_the_exporter_prints() {
+        let settings = settings_of(
+            serde_json::json!([
+                {"name": "default"},
+                {"name": "live", "window": "10m", "refresh": "30s"},
+            ]),
+            serde_json::json!({"api_budget_share": 0.05}),
+        );
+        let watch = BudgetWatch::new(
+            Load::new(&settings, Some(OBSERVATIONS)),
+            Arc::new(Metrics::new([])),
+        );
+        let refused = format!(
+            "genesys-exporter: {}",
+            watch.at_start(Some(350)).unwrap_err()
+        );
+        let readme = include_str!("../README.md");
+        for line in refused.lines() {
+            assert!(readme.contains(line), "the README lacks {line:?}");
+        }
+    }
+
+    #[test]
     fn a_directory_that_grows_past_the_budget_stretches_the_observations_and_back() {
         let settings = settings_of(
             demo_queries(),
