@@ -1,5 +1,6 @@
 //! Wires the pieces together: one client, one publisher, a poller per query, and the
-//! HTTP server, all stopped by one cancellation token.
+//! HTTP server, all stopped by one cancellation token; and checks the API budget once the
+//! queue list has been read.
 
 use std::any::Any;
 use std::future::Future;

@@ -31,16 +31,6 @@ pub enum QueryKind {
     Rolling(Rolling),
 }
 
-impl QueryKind {
-    /// The settle delay, whichever the kind.
-    pub fn settle_delay(&self) -> Duration {
-        match self {
-            QueryKind::Buckets(schedule) => schedule.settle_delay,
-            QueryKind::Rolling(rolling) => rolling.settle_delay,
-        }
-    }
-}
-
 /// `PT15M buckets`, or `10m window, every 1m`.
 impl fmt::Display for QueryKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

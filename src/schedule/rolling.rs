@@ -71,11 +71,6 @@ impl Rolling {
         self.tick_at_or_after(settled.max(nanos(now) + 1))
     }
 
-    /// Reads a minute in steady state.
-    pub fn reads_per_minute(&self) -> f64 {
-        60.0 / self.refresh.as_secs_f64().max(f64::MIN_POSITIVE)
-    }
-
     /// The first instant of the grid at or after `t` nanoseconds since the epoch.
     fn tick_at_or_after(&self, t: i128) -> Timestamp {
         let (offset, step) = (span(self.settle_delay), span(self.refresh).max(1));
