@@ -395,6 +395,17 @@ impl BudgetWatch {
         if self.load.queries.len() > 1 {
             fixes.push("drop queries you do not need".into());
         }
+        let directory = |line: &&Line| matches!(line.source, Source::QueueList | Source::Presences);
+        if budget
+            .lines
+            .iter()
+            .filter(directory)
+            .map(Line::per_minute)
+            .sum::<f64>()
+            > 1.0
+        {
+            fixes.push("read the queue list less often (queue_names_refresh)".into());
+        }
         let needed = budget.per_minute() / f64::from(RATE_LIMIT_PER_MINUTE);
         if needed <= 1.0 {
             fixes.push(format!(
@@ -565,6 +576,17 @@ mod tests {
         assert_eq!(
             metrics.sample("genesys_api_budget_requests_per_minute"),
             None
+        );
+        // A queue list of three pages read every second: 180 requests a minute.
+        let hasty = settings_of(
+            demo_queries(),
+            serde_json::json!({"queue_names_refresh": "1s"}),
+        );
+        let hasty = BudgetWatch::new(Load::new(&hasty, None), metrics.clone());
+        let text = hasty.at_start(Some(250)).unwrap_err().to_string();
+        assert!(
+            text.contains("read the queue list less often (queue_names_refresh); or raise api_budget_share to 0.61"),
+            "{text}"
         );
         // Within budget, it is published.
         let watch = BudgetWatch::new(Load::new(&settings, Some(OBSERVATIONS)), metrics.clone());
