@@ -227,6 +227,9 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
             ..SimulatorConfig::default()
         };
         start_demo(&mut config, demo, &shutdown).await?;
+        if config.queries.is_empty() {
+            config.queries = demo_queries();
+        }
     }
     let settings = off_the_runtime(&shutdown, move || config.validate()).await?;
     if args.check_config {
@@ -270,6 +273,38 @@ async fn off_the_runtime<T: Send + 'static>(
         done = tokio::task::spawn_blocking(work) => Ok(done??),
         () = shutdown.cancelled() => anyhow::bail!("interrupted while reading the configuration"),
     }
+}
+
+/// The queries of `--demo` when the configuration names none: the default bucket query,
+/// and `live`, a rolling window of the last five minutes read every minute, for live
+/// abandon rates and service levels. Five, not ten: the live abandon alert must fire
+/// within six minutes of a jump, and a ten-minute window dilutes a jump too long (see the
+/// arithmetic in deploy/prometheus/alerts.rules.yml).
+pub fn demo_queries() -> Vec<QueryConfig> {
+    let live = QueryConfig {
+        name: "live".into(),
+        window: Some(Duration::from_secs(300)),
+        refresh: Some(Duration::from_secs(60)),
+        group_by: Some(vec!["queueId".into(), "mediaType".into()]),
+        metrics: Some(
+            [
+                "nOffered",
+                "tAbandon",
+                "tAnswered",
+                "tWait",
+                "nOverSla",
+                "oServiceLevel",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+        ..QueryConfig::default()
+    };
+    let default = QueryConfig {
+        name: "default".into(),
+        ..QueryConfig::default()
+    };
+    vec![default, live]
 }
 
 /// Starts the simulator configured by `simulator` in this process and points `config` at
@@ -361,6 +396,17 @@ impl QueryArgs {
                 ..QueryConfig::default()
             },
         };
+        if query.window.is_some() || query.refresh.is_some() {
+            // A rolling window is a moving figure, not a series of buckets: the report
+            // reads its metrics in the buckets --granularity gives.
+            if self.granularity.is_none() {
+                return Err(Error::Config(format!(
+                    "--query {}: a rolling window (window and refresh) has no buckets to report; add --granularity, such as PT15M, to report its metrics in buckets of that length",
+                    query.name
+                )));
+            }
+            (query.window, query.refresh, query.max_age) = (None, None, None);
+        }
         query.granularity = self.granularity.or(query.granularity);
         query.group_by = self.group_by.or(query.group_by);
         query.metrics = self.metrics.or(query.metrics);
@@ -575,6 +621,74 @@ mod tests {
             unreachable!("parsed as simulate")
         };
         assert_eq!(args.surge.unwrap().queue, "VIP");
+    }
+
+    #[test]
+    fn a_rolling_query_is_reported_in_the_buckets_granularity_names_or_refused() {
+        let mut config = configured(&["live"]);
+        let live = &mut config.queries[0];
+        live.granularity = None;
+        live.window = Some(Duration::from_secs(600));
+        live.refresh = Some(Duration::from_secs(60));
+        live.max_age = Some(Duration::from_secs(180));
+        let error = report_args(&["--query", "live"])
+            .query
+            .apply_to(&config)
+            .unwrap_err();
+        assert!(matches!(error, Error::Config(_)));
+        assert!(
+            error.to_string().contains(
+                "--query live: a rolling window (window and refresh) has no buckets to report; add --granularity, such as PT15M"
+            ),
+            "{error}"
+        );
+        let query = report_args(&["--query", "live", "--granularity", "PT10M"])
+            .query
+            .apply_to(&config)
+            .unwrap();
+        assert_eq!(query.granularity.as_deref(), Some("PT10M"));
+        assert_eq!(
+            (query.window, query.refresh, query.max_age),
+            (None, None, None)
+        );
+        assert_eq!(query.metrics, Some(vec!["nOffered".into()]));
+    }
+
+    #[test]
+    fn the_demo_reads_the_default_buckets_and_a_live_rolling_window() {
+        let config = Config {
+            client_id: Some("id".into()),
+            client_secret: Some("secret".into()),
+            region: Some("eu-west-1".into()),
+            queries: demo_queries(),
+            ..Config::default()
+        };
+        let settings = config.validate().unwrap();
+        let kinds: Vec<(&str, String)> = settings
+            .queries
+            .iter()
+            .map(|q| (q.name.as_str(), q.kind.to_string()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("default", "PT15M buckets".to_string()),
+                ("live", "5m window, every 1m".to_string())
+            ]
+        );
+        let live = &settings.queries[1];
+        assert_eq!(live.group_by, ["queueId", "mediaType"]);
+        assert_eq!(
+            live.metrics,
+            [
+                "nOffered",
+                "tAbandon",
+                "tAnswered",
+                "tWait",
+                "nOverSla",
+                "oServiceLevel"
+            ]
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Wires the pieces together: one client, one publisher, a poller per query, and the
-//! HTTP server, all stopped by one cancellation token.
+//! HTTP server, all stopped by one cancellation token; and checks the API budget once the
+//! queue list has been read.
 
 use std::any::Any;
 use std::future::Future;
@@ -11,6 +12,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::budget::{BudgetWatch, Load};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::exposition::Publisher;
@@ -19,7 +21,7 @@ use crate::http;
 use crate::metrics::Metrics;
 use crate::poller::{self, QueryPoll};
 use crate::queue_names::QueueNames;
-use crate::schedule::Clock;
+use crate::schedule::{Clock, QueryKind};
 use crate::server::{self, State};
 
 /// Runs the exporter on `listener` until `shutdown` is cancelled, then lets requests in
@@ -30,8 +32,21 @@ pub async fn run(
     clock: Clock,
     shutdown: CancellationToken,
 ) -> Result<()> {
+    // Its own token, so that a refusal at start-up stops what was started before it.
+    let shutdown = shutdown.child_token();
     let names: Vec<&str> = settings.queries.iter().map(|q| q.name.as_str()).collect();
     let metrics = Arc::new(Metrics::new(names.iter().copied()));
+    for query in &settings.queries {
+        if let QueryKind::Rolling(rolling) = &query.kind {
+            metrics.poll.rolling_window(&query.name, rolling.window);
+        }
+    }
+    // Observations join the budget as Some(ObservationLoad { refresh, queues_per_request })
+    // and follow budget.observations_refresh().
+    let budget = Arc::new(BudgetWatch::new(
+        Load::new(&settings, None),
+        metrics.clone(),
+    ));
     let client = Arc::new(Client::new(&settings.client, metrics.clone())?);
     let publisher = Arc::new(Publisher::new(
         metrics.clone(),
@@ -57,23 +72,28 @@ pub async fn run(
     };
     let server = tokio::spawn(server::serve(listener, state, options, shutdown.clone()));
 
-    if wants_names {
+    let found = if wants_names {
         // Names come from their own task, so that a queue list that is slow, hangs or
         // pages for ever never keeps the pollers from starting.
-        let (first_read, first_names) = tokio::sync::oneshot::channel::<()>();
+        let (first_read, first_names) = tokio::sync::oneshot::channel::<Option<usize>>();
         let (names, client, publisher) = (names.clone(), client.clone(), publisher.clone());
-        let clock = clock.clone();
+        let (clock, budget) = (clock.clone(), budget.clone());
         let every = settings.queue_names_refresh;
         let stop = shutdown.clone();
         tokio::spawn(async move {
             let mut first_read = Some(first_read);
             loop {
-                tokio::select! {
-                    _ = refresh_names(&names, &client, &publisher, &clock) => {}
+                let found = tokio::select! {
+                    found = refresh_names(&names, &client, &publisher, &clock) => found,
                     () = stop.cancelled() => return,
-                }
-                if let Some(first_read) = first_read.take() {
-                    let _ = first_read.send(());
+                };
+                // The first read goes to the start-up check, unless it gave up waiting.
+                let later = match first_read.take() {
+                    Some(first_read) => first_read.send(found).err().flatten(),
+                    None => found,
+                };
+                if let Some(queues) = later {
+                    budget.directory_read(queues);
                 }
                 tokio::select! {
                     () = tokio::time::sleep(every) => {}
@@ -85,15 +105,23 @@ pub async fn run(
         // queue label from the start rather than gaining it a moment later as new series;
         // but waited for at most FIRST_NAMES_WAIT.
         tokio::select! {
-            _ = first_names => {}
+            found = first_names => found.ok().flatten(),
             () = tokio::time::sleep(FIRST_NAMES_WAIT) => {
                 tracing::warn!(
                     waited_seconds = FIRST_NAMES_WAIT.as_secs(),
                     "queue names not read yet; polling without them, and the queue label follows when they come"
                 );
+                None
             }
-            () = shutdown.cancelled() => {}
+            () = shutdown.cancelled() => None,
         }
+    } else {
+        Some(0)
+    };
+    // Over budget at start-up: refused, like a configuration error.
+    if let Err(refused) = budget.at_start(found) {
+        shutdown.cancel();
+        return Err(refused);
     }
 
     let mut pollers = JoinSet::new();
@@ -119,8 +147,8 @@ pub async fn run(
             async move {
                 #[cfg(debug_assertions)]
                 test_hook::panic_once(&poll.query.name);
-                let schedule = poll.query.schedule.clone();
-                poller::run(&schedule, &clock, retry_delay, &mut poll, &stop).await;
+                let kind = poll.query.kind.clone();
+                poller::run_query(&kind, &clock, retry_delay, &mut poll, &stop).await;
             }
         };
         let metrics = metrics.clone();
@@ -227,10 +255,16 @@ mod test_hook {
 const FIRST_NAMES_WAIT: Duration = Duration::from_secs(10);
 
 /// Refreshes queue names and republishes with them; a failure keeps the names known.
-async fn refresh_names(names: &QueueNames, client: &Client, publisher: &Publisher, clock: &Clock) {
-    if names.refresh(client).await.is_ok() {
-        publisher.set_queue_names(names.current(), clock.now());
-    }
+/// Returns how many queues the list had, if it was read.
+async fn refresh_names(
+    names: &QueueNames,
+    client: &Client,
+    publisher: &Publisher,
+    clock: &Clock,
+) -> Option<usize> {
+    let found = names.refresh(client).await.ok()?;
+    publisher.set_queue_names(names.current(), clock.now());
+    Some(found)
 }
 
 #[cfg(test)]

@@ -7,8 +7,9 @@
 //! modules need each other). Main's binary only parses the command line and calls [`cli`].
 //!
 //! - [`schedule`]: bucket arithmetic (which bucket is the latest completed one, and when
-//!   it is due), the [`schedule::Interval`] type that reads and writes the API's
-//!   `start/end`, and the injected [`schedule::Clock`].
+//!   it is due), rolling windows ([`schedule::Rolling`]: which window to read, and when the
+//!   next refresh falls due), the [`schedule::Interval`] type that reads and writes the
+//!   API's `start/end`, and the injected [`schedule::Clock`].
 //! - [`files`]: reading a file an operator named, only if it is regular and small.
 //! - [`genesys::catalogue`]: the metric catalogue and the groupBy dimensions.
 //! - [`genesys::wire`]: every request and response body of the Genesys Cloud API as serde
@@ -38,11 +39,15 @@
 //! - [`config`]: the TOML file and environment layered with figment
 //!   ([`config::load`](config)), checked into [`config::Settings`]; it reads the client's
 //!   defaults from the types that own them.
+//! - [`budget`]: the API budget: the steady-state requests a minute of the configuration
+//!   for the queues found, against `api_budget_share` of the API's limit; refused at
+//!   start-up when over, the observations' refresh stretched when the directory grows.
 //! - [`queue_names`]: queue names for queue IDs, refreshed on a timer.
 //! - [`exposition`]: flattens an answer into gauges by the naming rules, and renders every
 //!   query's latest gauges plus the self-metrics once per poll (and again when data passes
 //!   its maximum age or the circuit breaker changes state).
-//! - [`poller`]: one loop per query that polls each due bucket and publishes the answer.
+//! - [`poller`]: one loop per query that polls each due bucket or rolling window and
+//!   publishes the answer.
 //! - [`report`]: the one-shot report: the same client and naming over any range, as JSON,
 //!   CSV or a table.
 //! - [`http`]: the hyper 1 serving loop: connections (capped), timeouts, TLS, graceful
@@ -62,8 +67,10 @@
 //! [`genesys`], since the client and the breaker count through it; [`genesys::catalogue`]
 //! is a leaf of its own beside [`genesys::wire`]; [`queue_names`] is a module of its own
 //! between [`config`] and [`exposition`], whose publisher puts the names on the series;
+//! [`budget`], not in that layout, sits right after [`config`], whose settings it reads;
 //! and [`report`] and [`poller`] are peers, listed in that order.
 
+pub mod budget;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -1,9 +1,18 @@
-//! One poller per query. At start-up it polls the most recent completed bucket at once;
-//! after that it wakes when the next bucket has ended and settled. A poll that runs late
-//! takes the next bucket in sequence, so none is skipped or repeated; a poll that fails is
-//! retried after `retry_delay`, and if newer buckets completed meanwhile it jumps to the
-//! latest one and logs and counts the ones it skipped: after an outage the latest data
-//! matters, and the buckets in between would take a request each.
+//! One poller per query, of one of two kinds.
+//!
+//! Buckets: at start-up it polls the most recent completed bucket at once; after that it
+//! wakes when the next bucket has ended and settled. A poll that runs late takes the next
+//! bucket in sequence, so none is skipped or repeated; a poll that fails is retried after
+//! `retry_delay`, and if newer buckets completed meanwhile it jumps to the latest one and
+//! logs and counts the ones it skipped: after an outage the latest data matters, and the
+//! buckets in between would take a request each.
+//!
+//! Rolling windows: it reads the latest window at once, then at each refresh (see
+//! [`Rolling`] for the grid the refreshes fall on). A refresh that runs late reads the
+//! latest window once, with no catch-up reads, and the next window ends later than that
+//! one (no earlier, with a refresh under a minute); a read that fails is retried after
+//! `retry_delay`, on the window that is the latest then. Nothing is "skipped": each read
+//! covers the minutes of the ones it replaces.
 //!
 //! `genesys_up` is not set here: the publisher derives it from the last poll's outcome
 //! and the circuit breaker's state.
@@ -12,6 +21,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Query;
@@ -21,14 +31,31 @@ use crate::genesys::client::Client;
 use crate::genesys::jobs::{self, JobOptions};
 use crate::genesys::wire::Endpoint;
 use crate::metrics::Metrics;
-use crate::schedule::{Clock, Interval, Schedule};
+use crate::schedule::{Clock, Interval, QueryKind, Rolling, Schedule};
 
-/// What a poller does with each bucket that is due: poll it, or hear that some were
-/// skipped. (Not to be confused with an aggregates job, [`crate::genesys::jobs`].)
+/// What a poller does with each window that is due (a bucket or a rolling window): poll
+/// it, or hear that some buckets were skipped. (Not to be confused with an aggregates job,
+/// [`crate::genesys::jobs`].)
 pub trait PollBucket {
     fn poll(&mut self, window: Interval) -> impl Future<Output = Result<()>> + Send;
     /// `buckets` buckets from `from` on were never published because polls failed.
     fn skipped(&mut self, buckets: u64, from: Interval, to: Interval);
+}
+
+/// Polls `bucket` as `kind` says, buckets or a rolling window, until `shutdown`.
+pub async fn run_query(
+    kind: &QueryKind,
+    clock: &Clock,
+    retry_delay: Duration,
+    bucket: &mut impl PollBucket,
+    shutdown: &CancellationToken,
+) {
+    match kind {
+        QueryKind::Buckets(schedule) => run(schedule, clock, retry_delay, bucket, shutdown).await,
+        QueryKind::Rolling(rolling) => {
+            run_rolling(rolling, clock, retry_delay, bucket, shutdown).await
+        }
+    }
 }
 
 /// Polls `bucket` on `schedule` until `shutdown`.
@@ -62,6 +89,46 @@ pub async fn run(
             bucket.skipped(schedule.buckets_between(next, latest), next, latest);
             next = latest;
         }
+    }
+}
+
+/// Polls the latest window of `rolling` through `poll` at once and then at each refresh,
+/// until `shutdown`.
+pub async fn run_rolling(
+    rolling: &Rolling,
+    clock: &Clock,
+    retry_delay: Duration,
+    poll: &mut impl PollBucket,
+    shutdown: &CancellationToken,
+) {
+    let mut due = clock.now();
+    // The earliest end the next window read may have: never one already read, or older.
+    let mut next_end = Timestamp::MIN;
+    loop {
+        tokio::select! {
+            () = clock.sleep_until(due) => {}
+            () = shutdown.cancelled() => return,
+        }
+        let latest = rolling.latest(clock.now());
+        if latest.end < next_end {
+            // The clock went back: wait for the window after the last one read.
+            due = rolling.due(next_end);
+            continue;
+        }
+        let outcome = tokio::select! {
+            outcome = poll.poll(latest) => outcome,
+            () = shutdown.cancelled() => return,
+        };
+        if outcome.is_ok() {
+            next_end = rolling.following_end(latest.end);
+            due = rolling.next_due(clock.now(), latest);
+            continue;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(retry_delay) => {}
+            () = shutdown.cancelled() => return,
+        }
+        due = clock.now();
     }
 }
 
@@ -139,6 +206,10 @@ impl PollBucket for QueryPoll {
 
     fn skipped(&mut self, buckets: u64, from: Interval, to: Interval) {
         self.metrics.poll.skipped(&self.query.name, buckets);
+        // Only bucket queries skip buckets.
+        let QueryKind::Buckets(schedule) = &self.query.kind else {
+            return;
+        };
         let mut bucket = from;
         while bucket.start < to.start {
             tracing::warn!(
@@ -147,7 +218,7 @@ impl PollBucket for QueryPoll {
                 latest = %to,
                 "bucket skipped: it completed while polls failed; polling the latest instead"
             );
-            let next = self.query.schedule.following(bucket);
+            let next = schedule.following(bucket);
             if next.start <= bucket.start {
                 break;
             }
@@ -213,6 +284,17 @@ mod tests {
 
     /// Runs a recorder from `start` for `hours` of simulated time.
     async fn run_for(start: &str, hours: u64, failing: fn(Timestamp) -> bool) -> Recorder {
+        let kind = QueryKind::Buckets(fifteen_minutes());
+        run_kind_for(&kind, start, Duration::from_secs(hours * 3600), failing).await
+    }
+
+    /// Runs a recorder as `kind` says from `start` for `time` of simulated time.
+    async fn run_kind_for(
+        kind: &QueryKind,
+        start: &str,
+        time: Duration,
+        failing: fn(Timestamp) -> bool,
+    ) -> Recorder {
         let clock = Clock::starting_at(ts(start));
         let mut recorder = Recorder {
             clock: clock.clone(),
@@ -223,11 +305,11 @@ mod tests {
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(hours * 3600)).await;
+            tokio::time::sleep(time).await;
             stop.cancel();
         });
-        run(
-            &fifteen_minutes(),
+        run_query(
+            kind,
             &clock,
             Duration::from_secs(30),
             &mut recorder,
@@ -235,6 +317,104 @@ mod tests {
         )
         .await;
         recorder
+    }
+
+    fn ten_minutes_every_minute() -> QueryKind {
+        QueryKind::Rolling(Rolling {
+            window: Duration::from_secs(600),
+            refresh: Duration::from_secs(60),
+            settle_delay: Duration::from_secs(90),
+        })
+    }
+
+    /// (window, when it was polled), as text.
+    fn polled(recorder: &Recorder) -> Vec<(String, String)> {
+        recorder
+            .polled
+            .iter()
+            .map(|(w, at)| (w.to_string(), at.to_string()))
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rolling_window_is_read_at_once_then_each_minute_once_settled() {
+        let kind = ten_minutes_every_minute();
+        let recorder = run_kind_for(
+            &kind,
+            "2026-08-20T10:07:10Z",
+            Duration::from_secs(150),
+            |_| false,
+        )
+        .await;
+        assert_eq!(
+            polled(&recorder),
+            [
+                (
+                    "2026-08-20T09:55:00.000Z/2026-08-20T10:05:00.000Z",
+                    "2026-08-20T10:07:10Z"
+                ),
+                (
+                    "2026-08-20T09:56:00.000Z/2026-08-20T10:06:00.000Z",
+                    "2026-08-20T10:07:30Z"
+                ),
+                (
+                    "2026-08-20T09:57:00.000Z/2026-08-20T10:07:00.000Z",
+                    "2026-08-20T10:08:30Z"
+                ),
+                (
+                    "2026-08-20T09:58:00.000Z/2026-08-20T10:08:00.000Z",
+                    "2026-08-20T10:09:30Z"
+                ),
+            ]
+            .map(|(w, at)| (w.to_string(), at.to_string()))
+        );
+        assert!(recorder.skipped.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_rolling_read_is_retried_on_the_window_latest_then_and_nothing_is_skipped() {
+        // The API is down from 10:08 to 10:10:45.
+        let kind = ten_minutes_every_minute();
+        let recorder = run_kind_for(
+            &kind,
+            "2026-08-20T10:07:30Z",
+            Duration::from_secs(300),
+            |now| now >= ts("2026-08-20T10:08:00Z") && now < ts("2026-08-20T10:10:45Z"),
+        )
+        .await;
+        let at: Vec<String> = recorder
+            .polled
+            .iter()
+            .map(|(_, at)| at.to_string())
+            .collect();
+        assert_eq!(
+            at,
+            [
+                "2026-08-20T10:07:30Z",
+                // Fails, and is retried every 30 s ...
+                "2026-08-20T10:08:30Z",
+                "2026-08-20T10:09:00Z",
+                "2026-08-20T10:09:30Z",
+                "2026-08-20T10:10:00Z",
+                "2026-08-20T10:10:30Z",
+                // ... on the window latest then, until it succeeds; then on the grid again.
+                "2026-08-20T10:11:00Z",
+                "2026-08-20T10:11:30Z",
+                "2026-08-20T10:12:30Z",
+            ]
+        );
+        let ends: Vec<String> = recorder
+            .polled
+            .iter()
+            .map(|(w, _)| w.end.strftime("%H:%M").to_string())
+            .collect();
+        assert_eq!(
+            ends,
+            [
+                "10:06", "10:07", "10:07", "10:08", "10:08", "10:09", "10:09", "10:10", "10:11"
+            ]
+        );
+        assert!(recorder.skipped.is_empty(), "no bucket is skipped");
     }
 
     #[tokio::test(start_paused = true)]

@@ -20,7 +20,7 @@ use crate::genesys::client::Client;
 use crate::genesys::jobs::{self, JobPolicy};
 use crate::genesys::wire::MetricEntry;
 use crate::queue_names::{NameMap, QueueNames};
-use crate::schedule::{Interval, iso_millis};
+use crate::schedule::{Interval, QueryKind, iso_millis};
 
 /// How [`Table::write`] writes a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +56,12 @@ pub enum Cell {
 
 /// The buckets of `[from, to)`; both ends must be bucket boundaries.
 pub fn buckets(query: &Query, from: Timestamp, to: Timestamp) -> Result<Vec<Interval>> {
-    let schedule = &query.schedule;
+    let QueryKind::Buckets(schedule) = &query.kind else {
+        return Err(Error::Config(format!(
+            "query {}: a rolling window ({}) has no buckets to report; give --granularity, such as PT15M, to report its metrics in buckets",
+            query.name, query.kind
+        )));
+    };
     let (granularity, zone) = (schedule.granularity, &schedule.time_zone);
     if from >= to {
         return Err(Error::Config(format!(
@@ -433,6 +438,33 @@ mod tests {
         )
         .unwrap();
         assert_eq!(chunks(&months, 7).len(), 2);
+    }
+
+    #[test]
+    fn a_rolling_query_has_no_buckets_to_report() {
+        let config: Config = figment::Figment::new()
+            .merge(figment::providers::Serialized::defaults(
+                serde_json::json!({
+                    "client_id": "id", "client_secret": "s", "region": "eu-west-1",
+                    "queries": [{"name": "live", "window": "10m", "refresh": "1m"}],
+                }),
+            ))
+            .extract()
+            .unwrap();
+        let live = config.validate().unwrap().queries.remove(0);
+        let error = buckets(
+            &live,
+            ts("2026-08-17T01:00:00Z"),
+            ts("2026-08-17T02:00:00Z"),
+        )
+        .unwrap_err();
+        assert!(matches!(error, Error::Config(_)));
+        assert!(
+            error.to_string().contains(
+                "query live: a rolling window (10m window, every 1m) has no buckets to report; give --granularity"
+            ),
+            "{error}"
+        );
     }
 
     #[test]

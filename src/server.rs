@@ -219,7 +219,7 @@ fn landing_page(state: &State) -> String {
          <h1>genesys-exporter</h1>\n<p>Version {version}. Genesys Cloud conversation aggregates for Prometheus.</p>\n\
          <ul><li><a href=\"/metrics\">/metrics</a></li><li><a href=\"/healthz\">/healthz</a></li><li><a href=\"/readyz\">/readyz</a></li></ul>\n\
          <h2>Queries</h2>\n<table border=\"1\" cellpadding=\"4\">\n\
-         <tr><th>query</th><th>granularity</th><th>last poll</th><th>published interval</th><th>outcome</th></tr>\n"
+         <tr><th>query</th><th>schedule</th><th>last poll</th><th>published interval</th><th>outcome</th></tr>\n"
     );
     let statuses = state.publisher.statuses();
     for query in &state.queries {
@@ -244,7 +244,7 @@ fn landing_page(state: &State) -> String {
             page,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape_html(&query.name),
-            query.schedule.granularity,
+            query.kind,
             last_poll,
             window,
             escape_html(&outcome)

@@ -1,29 +1,9 @@
 //! `/metrics` carries exactly the simulator's data for the published interval.
 
 use crate::util::{
-    Samples, expected_samples, get, get_with, parse, published_window, start_busy_afternoon, value,
+    Samples, assert_same_samples, expected_samples, get, get_with, parse, published_window,
+    start_busy_afternoon, value,
 };
-
-/// The same series with the same values, to the precision of the text format.
-fn assert_same_samples(published: &Samples, expected: &Samples) {
-    for (series, want) in expected {
-        let got = published
-            .get(series)
-            .unwrap_or_else(|| panic!("missing {series:?}"));
-        assert!(
-            (got - want).abs() <= 1e-9 * want.abs().max(1.0),
-            "{series:?}: {got} != {want}"
-        );
-    }
-    let extra: Vec<_> = published
-        .keys()
-        .filter(|k| !expected.contains_key(*k))
-        .collect();
-    assert!(
-        extra.is_empty(),
-        "series the simulator has no data for: {extra:?}"
-    );
-}
 
 #[tokio::test]
 async fn metrics_equal_the_simulators_data_for_the_published_interval() {

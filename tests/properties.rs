@@ -1,7 +1,8 @@
 //! Property tests: no input the API or the configuration can produce makes a parser or the
 //! window arithmetic panic. Arbitrary bytes, arbitrary JSON and JSON shaped like each
 //! answer (with arbitrary values in it) go through the parsers; arbitrary instants, every
-//! granularity, time zones and settle delays through the schedule.
+//! granularity, time zones and settle delays through the schedule; and rolling windows,
+//! read late by any amount, still move by whole minutes and never go back.
 
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ use genesys_exporter::genesys::transport::retry_after_seconds;
 use genesys_exporter::genesys::wire::{
     AggregateResponse, JobResultsPage, JobStatus, JobSubmitted, QueuePage, TokenResponse,
 };
-use genesys_exporter::schedule::{Granularity, Interval, Schedule};
+use genesys_exporter::schedule::{Granularity, Interval, Rolling, Schedule};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use proptest::prelude::*;
@@ -215,6 +216,73 @@ proptest! {
         let _ = schedule.due(window);
         let _ = schedule.due(next);
         let _ = schedule.buckets_between(window, next);
+    }
+}
+
+/// A rolling window as the configuration allows it: 1 minute to a day, refreshed every
+/// 30 s to an hour, settled for up to an hour.
+fn any_rolling() -> impl Strategy<Value = Rolling> {
+    (1u64..=1440, 30u64..=3600, 0u64..=3600).prop_map(|(window, refresh, settle)| Rolling {
+        window: Duration::from_secs(window * 60),
+        refresh: Duration::from_secs(refresh),
+        settle_delay: Duration::from_secs(settle),
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn rolling_windows_move_by_whole_minutes_and_never_go_back_however_late(
+        rolling in any_rolling(),
+        start in 0i64..4_000_000_000,
+        lateness in prop::collection::vec(prop_oneof![Just(0u64), 0u64..7200], 1..24),
+    ) {
+        let (window, refresh, settle) = (
+            jiff::SignedDuration::try_from(rolling.window).unwrap(),
+            jiff::SignedDuration::try_from(rolling.refresh).unwrap(),
+            jiff::SignedDuration::try_from(rolling.settle_delay).unwrap(),
+        );
+        let minute = jiff::SignedDuration::from_mins(1);
+        let mut now = Timestamp::from_second(start).unwrap();
+        let mut last: Option<Interval> = None;
+        for late in lateness {
+            let read = rolling.latest(now);
+            // The window ends on the latest whole minute settled, and is the window long.
+            prop_assert_eq!(read.end.as_nanosecond() % 60_000_000_000, 0);
+            prop_assert!(read.end <= now - settle);
+            prop_assert!((now - settle).duration_since(read.end) < minute);
+            prop_assert_eq!(read.end.duration_since(read.start), window);
+            if let Some(last) = last {
+                prop_assert!(read.end >= rolling.following_end(last.end));
+                if rolling.refresh >= Duration::from_secs(60) {
+                    prop_assert!(read.end > last.end, "{read} repeats {last}");
+                } else {
+                    prop_assert!(read.end >= last.end, "{read} goes back from {last}");
+                }
+            }
+            last = Some(read);
+            // The next refresh is later, but no later than a refresh and a minute.
+            let due = rolling.next_due(now, read);
+            prop_assert!(due > now);
+            prop_assert!(due <= now + refresh + minute, "{due} after {now}");
+            now = due + jiff::SignedDuration::from_secs(late as i64);
+        }
+    }
+
+    #[test]
+    fn rolling_arithmetic_is_total(
+        now in any_instant(),
+        window in prop_oneof![any::<u64>().prop_map(Duration::from_secs), Just(Duration::MAX)],
+        refresh in prop_oneof![any::<u64>().prop_map(Duration::from_secs), Just(Duration::ZERO)],
+        settle in prop_oneof![any::<u64>().prop_map(Duration::from_secs), Just(Duration::MAX)],
+    ) {
+        let rolling = Rolling { window, refresh, settle_delay: settle };
+        let read = rolling.latest(now);
+        prop_assert!(read.start <= read.end);
+        let _ = rolling.next_due(now, read);
+        let _ = rolling.due(read.end);
+        let _ = rolling.following_end(read.end);
     }
 }
 

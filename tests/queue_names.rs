@@ -70,7 +70,9 @@ async fn a_renamed_queue_changes_its_label_and_a_deleted_one_keeps_its_name() {
         .id
         .clone();
     let mut config = config_for(&sim, vec![]);
-    config.queue_names_refresh = Some(Duration::from_millis(200));
+    // Four reads a second: 240 requests a minute, within the whole API budget.
+    config.queue_names_refresh = Some(Duration::from_millis(250));
+    config.api_budget_share = Some(1.0);
     let exporter = start_exporter(config, busy_afternoon()).await;
     let samples = wait_for_metrics(&exporter.url, |s| {
         value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
@@ -105,7 +107,7 @@ async fn without_routing_queue_view_it_exports_ids_and_warns_once() {
         &dir,
         "forbidden.toml",
         &format!(
-            "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\nqueue_names_refresh = \"100ms\"\n",
+            "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\nqueue_names_refresh = \"250ms\"\napi_budget_share = 1.0\n",
             url = sim.url
         ),
     );

@@ -63,6 +63,10 @@ fn every_self_metric_in_the_readme_is_exported() {
     metrics.poll.succeeded("q", window, 1, window.end);
     metrics.poll.failed("q");
     metrics.poll.skipped("q", 1);
+    metrics
+        .poll
+        .rolling_window("q", std::time::Duration::from_secs(600));
+    metrics.api.budget(1.0);
     metrics.api.request(Endpoint::Token);
     metrics.api.failed(Endpoint::Token, "oauth");
     metrics.retry.retried(Endpoint::Aggregates, "server_error");

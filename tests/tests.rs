@@ -6,6 +6,8 @@ mod util;
 
 /// API cost in steady state: one aggregates request per query per bucket, one token per lifetime.
 mod api_cost;
+/// The API budget: over its share, start-up exits 2 with the arithmetic; the gauge by hand.
+mod budget;
 /// The binary: config errors exit 2, example config, a rejected query, SIGTERM/SIGINT, env vars.
 mod cli;
 /// `/metrics` is gzipped for scrapers that accept it, and unzips to the plain body.
@@ -34,6 +36,8 @@ mod queue_names;
 mod readme;
 /// `genesys-exporter report`: values, day chunks, job paging, job fallback, failures, bad ranges.
 mod report;
+/// Rolling windows: each refresh is the simulator's totals over its window; late refreshes.
+mod rolling;
 /// A scrape allocates nothing in proportion to the number of series.
 mod scrape_allocations;
 /// 200 concurrent scrapers get whole, well-formed expositions while polls fail and recover.

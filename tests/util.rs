@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use genesys_exporter::config::{Config, DEFAULT_METRICS, QueryConfig, Settings};
-use genesys_exporter::genesys::wire::AggregationQuery;
+use genesys_exporter::genesys::wire::{AggregateResponse, AggregationQuery};
 use genesys_exporter::schedule::{Clock, Interval};
 use genesys_exporter::simulator::{Org, Simulator, SimulatorConfig, aggregate};
 use jiff::Timestamp;
@@ -611,10 +611,17 @@ pub fn expected_samples(window_start: Timestamp, window_end: Timestamp) -> Sampl
     let request = demo_request(window_start, window_end, "PT15M", DEFAULT_METRICS);
     let org = Org::demo();
     let response = aggregate(&org, &request).unwrap();
+    samples_of("default", &response, &org)
+}
+
+/// The series a query named `query` publishes from `response`, an answer of the demo
+/// org's (grouped by queue and media type, of the default metrics or some of them) whose
+/// groups each hold one data entry, for the published interval.
+pub fn samples_of(query: &str, response: &AggregateResponse, org: &Org) -> Samples {
     let mut expected = Samples::new();
     for group in &response.results {
         let mut labels: BTreeMap<String, String> = [
-            ("query", "default".to_string()),
+            ("query", query.to_string()),
             (
                 "queue_id",
                 group.group.get("queueId").cloned().unwrap_or_default(),
@@ -632,6 +639,7 @@ pub fn expected_samples(window_start: Timestamp, window_end: Timestamp) -> Sampl
             let queue = org.queues.iter().find(|q| q.id == *id).unwrap();
             labels.insert("queue".into(), queue.name.clone());
         }
+        assert!(group.data.len() <= 1, "one data entry per group");
         for data in &group.data {
             for entry in &data.metrics {
                 let base = NAMES.iter().find(|(m, _)| *m == entry.metric).unwrap().1;
@@ -663,6 +671,27 @@ pub fn expected_samples(window_start: Timestamp, window_end: Timestamp) -> Sampl
         }
     }
     expected
+}
+
+/// The same series with the same values, to the precision of the text format.
+pub fn assert_same_samples(published: &Samples, expected: &Samples) {
+    for (series, want) in expected {
+        let got = published
+            .get(series)
+            .unwrap_or_else(|| panic!("missing {series:?}"));
+        assert!(
+            (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+            "{series:?}: {got} != {want}"
+        );
+    }
+    let extra: Vec<_> = published
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "series the simulator has no data for: {extra:?}"
+    );
 }
 
 // -- The repository's own files -----------------------------------------------------------

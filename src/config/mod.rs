@@ -12,7 +12,10 @@ mod load;
 mod validate;
 
 pub use load::{MAX_CONFIG_BYTES, MAX_SECRET_BYTES, SECRET_KEYS, SHORT_ENV_KEYS};
-pub use validate::DURATION_LIMITS;
+pub use validate::{
+    DURATION_LIMITS, ROLLING_MAX_SETTLE_DELAY, ROLLING_REFRESH_LIMITS, ROLLING_WINDOW_LIMITS,
+    written,
+};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,7 +28,7 @@ use serde::Deserialize;
 use crate::genesys::client::ClientSettings;
 use crate::genesys::jobs::JobOptions;
 use crate::genesys::wire::AggregationQuery;
-use crate::schedule::{Interval, Schedule};
+use crate::schedule::{Interval, QueryKind};
 use crate::web_config::WebConfig;
 
 /// Where `/metrics` is served unless `listen` or `--listen` says otherwise. The one place
@@ -61,6 +64,14 @@ pub const DEFAULT_REPORT_CHUNK_DAYS: u32 = 7;
 pub const DEFAULT_MAX_SERIES_PER_QUERY: u64 = 250_000;
 /// A query's data is dropped when it is this many buckets older than its last success.
 pub const DEFAULT_MAX_AGE_BUCKETS: u32 = 2;
+/// A rolling query's data is dropped when it is this many refreshes older than its last
+/// success: one failed refresh and its retry do not blank a live dashboard, and data
+/// minutes old is not served as live.
+pub const DEFAULT_MAX_AGE_REFRESHES: u32 = 3;
+/// The share of the API's requests a minute the exporter may plan to use
+/// (`api_budget_share`); the rest is left for retries and for other users of the OAuth
+/// client.
+pub const DEFAULT_API_BUDGET_SHARE: f64 = 0.5;
 
 /// The configuration as written, before it is checked.
 #[derive(Debug, Default, Deserialize)]
@@ -101,6 +112,8 @@ pub struct Config {
     pub max_connections: Option<usize>,
     /// A Prometheus exporter-toolkit web config file: TLS, basic auth, headers.
     pub web_config_file: Option<PathBuf>,
+    /// The share of the API's 300 requests a minute the steady state may use.
+    pub api_budget_share: Option<f64>,
 }
 
 /// One `[[queries]]` table as written.
@@ -109,6 +122,12 @@ pub struct Config {
 pub struct QueryConfig {
     pub name: String,
     pub granularity: Option<String>,
+    /// A rolling window's length, instead of `granularity` (with `refresh`).
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub window: Option<Duration>,
+    /// How often a rolling window is read.
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub refresh: Option<Duration>,
     pub group_by: Option<Vec<String>>,
     pub metrics: Option<Vec<String>>,
     pub filter: Option<serde_json::Value>,
@@ -139,13 +158,16 @@ pub struct Settings {
     pub max_connections: usize,
     /// The web config file, checked, when one is given.
     pub web: Option<Arc<WebConfig>>,
+    /// The share of the API's requests a minute the steady state may use, in (0, 1].
+    pub api_budget_share: f64,
 }
 
 /// A checked query: what to ask the API and when.
 #[derive(Debug, Clone)]
 pub struct Query {
     pub name: String,
-    pub schedule: Schedule,
+    /// Buckets or a rolling window, and their timing.
+    pub kind: QueryKind,
     pub time_zone_name: String,
     pub group_by: Vec<String>,
     pub metrics: Vec<String>,
@@ -155,11 +177,17 @@ pub struct Query {
 }
 
 impl Query {
-    /// The API request for `interval`, in buckets of the query's granularity.
+    /// The API request for `interval`: in buckets of the query's granularity, or for a
+    /// rolling window without `granularity`, which the API then takes as the whole
+    /// interval, answering one data entry per group for the window.
     pub fn request(&self, interval: Interval) -> AggregationQuery {
+        let granularity = match &self.kind {
+            QueryKind::Buckets(schedule) => Some(schedule.granularity.to_string()),
+            QueryKind::Rolling(_) => None,
+        };
         AggregationQuery {
             interval: interval.to_string(),
-            granularity: Some(self.schedule.granularity.to_string()),
+            granularity,
             time_zone: Some(self.time_zone_name.clone()),
             group_by: self.group_by.clone(),
             filter: self.filter.clone(),

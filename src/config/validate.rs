@@ -10,10 +10,11 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::load::MAX_SECRET_BYTES;
 use super::{
-    Config, DEFAULT_GRANULARITY, DEFAULT_GROUP_BY, DEFAULT_LISTEN, DEFAULT_MAX_AGE_BUCKETS,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_SERIES_PER_QUERY, DEFAULT_METRICS,
-    DEFAULT_QUEUE_NAMES_REFRESH, DEFAULT_REPORT_CHUNK_DAYS, DEFAULT_RETRY_DELAY,
-    DEFAULT_SETTLE_DELAY, Query, QueryConfig, Settings,
+    Config, DEFAULT_API_BUDGET_SHARE, DEFAULT_GRANULARITY, DEFAULT_GROUP_BY, DEFAULT_LISTEN,
+    DEFAULT_MAX_AGE_BUCKETS, DEFAULT_MAX_AGE_REFRESHES, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_SERIES_PER_QUERY, DEFAULT_METRICS, DEFAULT_QUEUE_NAMES_REFRESH,
+    DEFAULT_REPORT_CHUNK_DAYS, DEFAULT_RETRY_DELAY, DEFAULT_SETTLE_DELAY, Query, QueryConfig,
+    Settings,
 };
 use crate::error::{Error, Result};
 use crate::files::read_capped;
@@ -27,7 +28,8 @@ use crate::genesys::jobs::JobOptions;
 use crate::genesys::queues::DEFAULT_MAX_PAGES;
 use crate::genesys::region;
 use crate::genesys::retry::RetrySettings;
-use crate::schedule::{Granularity, Schedule};
+use crate::genesys::wire::RATE_LIMIT_PER_MINUTE;
+use crate::schedule::{Granularity, QueryKind, Rolling, Schedule};
 use crate::web_config::WebConfig;
 
 impl Config {
@@ -82,6 +84,7 @@ impl Config {
         }
         let limits = self.limits(&mut problems);
         let (max_connections, web) = self.web(&mut problems);
+        let api_budget_share = self.api_budget_share(&mut problems);
 
         if !problems.is_empty() {
             return Err(Error::Config(problems.join("\n  ")));
@@ -118,7 +121,19 @@ impl Config {
             max_queue_pages: limits.queue_pages,
             max_connections,
             web,
+            api_budget_share,
         })
+    }
+
+    /// The share of the API's requests a minute the steady state may use, in (0, 1].
+    fn api_budget_share(&self, problems: &mut Vec<String>) -> f64 {
+        let share = self.api_budget_share.unwrap_or(DEFAULT_API_BUDGET_SHARE);
+        if !(share > 0.0 && share <= 1.0) {
+            problems.push(format!(
+                "api_budget_share: {share} is out of range; give the share of the API's {RATE_LIMIT_PER_MINUTE} requests a minute the exporter may plan to use, above 0 and at most 1 (default {DEFAULT_API_BUDGET_SHARE})"
+            ));
+        }
+        share
     }
 
     /// The HTTP server's connection cap, and the web config file read and checked.
@@ -377,10 +392,20 @@ fn check_query(key: &str, query: &QueryConfig, problems: &mut Vec<String>) -> Op
         ));
     }
 
-    let granularity_text = query.granularity.as_deref().unwrap_or(DEFAULT_GRANULARITY);
-    let granularity = Granularity::parse(granularity_text)
-        .map_err(|error| problems.push(format!("{key}.granularity: {error}")))
-        .ok();
+    let is_rolling = query.window.is_some() || query.refresh.is_some();
+    if is_rolling && query.granularity.is_some() {
+        problems.push(format!(
+            "{key}: granularity and window/refresh are both set; a query reads either granularity buckets or a rolling window: remove granularity, or window and refresh"
+        ));
+    }
+    let granularity = if is_rolling {
+        None
+    } else {
+        let text = query.granularity.as_deref().unwrap_or(DEFAULT_GRANULARITY);
+        Granularity::parse(text)
+            .map_err(|error| problems.push(format!("{key}.granularity: {error}")))
+            .ok()
+    };
 
     let time_zone_name = query.time_zone.clone().unwrap_or_else(|| "UTC".into());
     let time_zone = TimeZone::get(&time_zone_name)
@@ -392,6 +417,9 @@ fn check_query(key: &str, query: &QueryConfig, problems: &mut Vec<String>) -> Op
         .ok();
 
     let settle_delay = query.settle_delay.unwrap_or(DEFAULT_SETTLE_DELAY);
+    let rolling = is_rolling
+        .then(|| check_rolling(key, query, settle_delay, problems))
+        .flatten();
     if let Some(granularity) = granularity
         && settle_delay > granularity.shortest()
     {
@@ -438,6 +466,7 @@ fn check_query(key: &str, query: &QueryConfig, problems: &mut Vec<String>) -> Op
     }
 
     let max_age = match (query.max_age, granularity) {
+        _ if is_rolling => rolling_max_age(key, query, problems),
         (Some(max_age), Some(granularity)) if max_age < granularity.shortest() => {
             problems.push(format!(
                 "{key}.max_age: {}s is shorter than one {granularity} bucket, so data would be dropped before the next bucket is due; make it at least {}s (default two buckets)",
@@ -471,19 +500,120 @@ fn check_query(key: &str, query: &QueryConfig, problems: &mut Vec<String>) -> Op
     if problems.len() > before {
         return None;
     }
-    Some(Query {
-        name: name.clone(),
-        schedule: Schedule {
+    let kind = match rolling {
+        Some(rolling) => QueryKind::Rolling(rolling),
+        None => QueryKind::Buckets(Schedule {
             granularity: granularity?,
             time_zone: time_zone?,
             settle_delay,
-        },
+        }),
+    };
+    Some(Query {
+        name: name.clone(),
+        kind,
         time_zone_name,
         group_by,
         metrics,
         filter: query.filter.clone(),
         max_age,
     })
+}
+
+/// The shortest and longest rolling window: the API counts by the minute, and a window
+/// longer than a day is a bucket query's job (`granularity = "P1D"`).
+pub const ROLLING_WINDOW_LIMITS: (Duration, Duration) =
+    (Duration::from_secs(60), Duration::from_secs(86_400));
+/// The shortest and longest refresh of a rolling window: more often than every 30 s spends
+/// the API's requests on data that moves by the minute; less often than hourly is what
+/// bucket queries are for.
+pub const ROLLING_REFRESH_LIMITS: (Duration, Duration) =
+    (Duration::from_secs(30), Duration::from_secs(3600));
+/// The longest settle delay of a rolling window: live data an hour old is no longer live.
+pub const ROLLING_MAX_SETTLE_DELAY: Duration = Duration::from_secs(3600);
+
+/// Checks a rolling query's `window`, `refresh` and `settle_delay`; `None` if any is
+/// missing or out of range.
+fn check_rolling(
+    key: &str,
+    query: &QueryConfig,
+    settle_delay: Duration,
+    problems: &mut Vec<String>,
+) -> Option<Rolling> {
+    let before = problems.len();
+    let (window, refresh) = match (query.window, query.refresh) {
+        (Some(window), Some(refresh)) => (window, refresh),
+        (window, _) => {
+            let (missing, given) = match window {
+                None => ("window", "refresh"),
+                Some(_) => ("refresh", "window"),
+            };
+            problems.push(format!(
+                "{key}.{missing}: missing; a rolling window needs both window and refresh, such as window = \"10m\" and refresh = \"1m\" (or remove {given} to read granularity buckets)"
+            ));
+            return None;
+        }
+    };
+    let (shortest, longest) = ROLLING_WINDOW_LIMITS;
+    if window.subsec_nanos() != 0 || window.as_secs() % 60 != 0 {
+        problems.push(format!(
+            "{key}.window: {} is not a whole number of minutes, which the API counts in; use such as \"10m\"",
+            written(window)
+        ));
+    } else if !(shortest..=longest).contains(&window) {
+        problems.push(format!(
+            "{key}.window: {} is out of range; use {} to {} (for longer spans, a query with granularity = \"P1D\")",
+            written(window),
+            written(shortest),
+            written(longest)
+        ));
+    }
+    let (shortest, longest) = ROLLING_REFRESH_LIMITS;
+    if refresh.subsec_nanos() != 0 {
+        problems.push(format!(
+            "{key}.refresh: {} is not a whole number of seconds; use such as \"1m\"",
+            written(refresh)
+        ));
+    } else if !(shortest..=longest).contains(&refresh) {
+        problems.push(format!(
+            "{key}.refresh: {} is out of range; use {} to {}, such as \"1m\"",
+            written(refresh),
+            written(shortest),
+            written(longest)
+        ));
+    }
+    if settle_delay > ROLLING_MAX_SETTLE_DELAY {
+        problems.push(format!(
+            "{key}.settle_delay: {} is too long for a rolling window; use at most {} (default {})",
+            written(settle_delay),
+            written(ROLLING_MAX_SETTLE_DELAY),
+            written(DEFAULT_SETTLE_DELAY)
+        ));
+    }
+    (problems.len() == before).then_some(Rolling {
+        window,
+        refresh,
+        settle_delay,
+    })
+}
+
+/// A rolling query's `max_age`: at least one refresh, by default
+/// [`DEFAULT_MAX_AGE_REFRESHES`] of them.
+fn rolling_max_age(key: &str, query: &QueryConfig, problems: &mut Vec<String>) -> Duration {
+    let refresh = query.refresh.unwrap_or_default();
+    let default = refresh.saturating_mul(DEFAULT_MAX_AGE_REFRESHES);
+    let Some(max_age) = query.max_age else {
+        return default;
+    };
+    if max_age < refresh {
+        problems.push(format!(
+            "{key}.max_age: {} is shorter than the refresh, so data would be dropped before the next refresh; make it at least {} (default three refreshes, {})",
+            written(max_age),
+            written(refresh),
+            written(default)
+        ));
+    }
+    at_most(&format!("{key}.max_age"), Some(max_age), default, problems);
+    max_age
 }
 
 /// The longest each duration key may be. Each is far beyond any sensible setting, and
@@ -527,7 +657,7 @@ fn at_most(key: &str, value: Option<Duration>, default: Duration, problems: &mut
 
 /// A duration as it can be written in the file: "90s", "15m", "24h" (no days: the
 /// duration parser takes none).
-fn written(duration: Duration) -> String {
+pub fn written(duration: Duration) -> String {
     let seconds = duration.as_secs();
     if duration.subsec_nanos() != 0 {
         return format!("{}s", duration.as_secs_f64());
@@ -569,8 +699,12 @@ mod tests {
         assert_eq!(settings.listen, "0.0.0.0:9871".parse().unwrap());
         let query = &settings.queries[0];
         assert_eq!(query.name, "default");
-        assert_eq!(query.schedule.granularity.to_string(), "PT15M");
-        assert_eq!(query.schedule.settle_delay, Duration::from_secs(90));
+        let QueryKind::Buckets(schedule) = &query.kind else {
+            panic!("a bucket query: {:?}", query.kind);
+        };
+        assert_eq!(schedule.granularity.to_string(), "PT15M");
+        assert_eq!(schedule.settle_delay, Duration::from_secs(90));
+        assert_eq!(settings.api_budget_share, 0.5);
         assert_eq!(query.group_by, ["queueId", "mediaType"]);
         assert_eq!(query.metrics.len(), 12);
         assert!(query.metrics.contains(&"oServiceLevel".to_string()));
@@ -788,6 +922,91 @@ mod tests {
             error.contains("listen: 'localhost' is not an address and port such as 0.0.0.0:9871"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_rolling_query_reads_its_window_every_refresh_without_a_granularity() {
+        let settings = config(&format!(
+            "{CREDENTIALS}[[queries]]\nname = \"live\"\nwindow = \"10m\"\nrefresh = \"1m\"\n"
+        ))
+        .validate()
+        .unwrap();
+        let query = &settings.queries[0];
+        let QueryKind::Rolling(rolling) = query.kind else {
+            panic!("a rolling query: {:?}", query.kind);
+        };
+        assert_eq!(
+            rolling,
+            Rolling {
+                window: Duration::from_secs(600),
+                refresh: Duration::from_secs(60),
+                settle_delay: Duration::from_secs(90),
+            }
+        );
+        // Three refreshes.
+        assert_eq!(query.max_age, Duration::from_secs(180));
+        let interval = rolling.latest("2026-08-20T10:16:30Z".parse().unwrap());
+        let request = query.request(interval);
+        assert_eq!(request.granularity, None);
+        assert_eq!(
+            request.interval,
+            "2026-08-20T10:05:00.000Z/2026-08-20T10:15:00.000Z"
+        );
+    }
+
+    #[test]
+    fn rolling_windows_out_of_range_are_refused_with_the_fix() {
+        let mut index = 0;
+        let mut query = |keys: &str| {
+            index += 1;
+            format!("[[queries]]\nname = \"q{index}\"\n{keys}\n")
+        };
+        let error = problems(&format!(
+            "{CREDENTIALS}{}{}{}{}{}{}{}{}",
+            query("window = \"10m\"\nrefresh = \"1m\"\ngranularity = \"PT5M\""),
+            query("window = \"10m\""),
+            query("refresh = \"1m\""),
+            query("window = \"90s\"\nrefresh = \"10s\""),
+            query("window = \"25h\"\nrefresh = \"2h\""),
+            query("window = \"0s\"\nrefresh = \"1.5s\""),
+            query("window = \"10m\"\nrefresh = \"1m\"\nmax_age = \"30s\"\nsettle_delay = \"2h\""),
+            query("window = \"24h\"\nrefresh = \"30s\"\nmax_age = \"30s\""),
+        ));
+        for said in [
+            "queries[0]: granularity and window/refresh are both set; a query reads either granularity buckets or a rolling window: remove granularity, or window and refresh",
+            "queries[1].refresh: missing; a rolling window needs both window and refresh, such as window = \"10m\" and refresh = \"1m\" (or remove window to read granularity buckets)",
+            "queries[2].window: missing;",
+            "queries[3].window: 90s is not a whole number of minutes",
+            "queries[3].refresh: 10s is out of range; use 30s to 1h",
+            "queries[4].window: 25h is out of range; use 1m to 24h (for longer spans, a query with granularity = \"P1D\")",
+            "queries[4].refresh: 2h is out of range",
+            "queries[5].window: 0s is out of range",
+            "queries[5].refresh: 1.5s is not a whole number of seconds",
+            "queries[6].max_age: 30s is shorter than the refresh, so data would be dropped before the next refresh; make it at least 1m (default three refreshes, 3m)",
+            "queries[6].settle_delay: 2h is too long for a rolling window; use at most 1h (default 90s)",
+        ] {
+            assert!(error.contains(said), "{said}\n{error}");
+        }
+        // The bounds themselves are fine.
+        assert!(!error.contains("queries[7]."), "{error}");
+    }
+
+    #[test]
+    fn the_api_budget_share_is_a_share_of_the_limit() {
+        let settings = config(&format!("{CREDENTIALS}api_budget_share = 1.0\n"))
+            .validate()
+            .unwrap();
+        assert_eq!(settings.api_budget_share, 1.0);
+        for bad in ["0.0", "1.5", "-0.5", "nan"] {
+            let error = problems(&format!("{CREDENTIALS}api_budget_share = {bad}\n"));
+            assert!(
+                error.contains("api_budget_share: ")
+                    && error.contains(
+                        "is out of range; give the share of the API's 300 requests a minute"
+                    ),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]

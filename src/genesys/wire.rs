@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use super::catalogue::metric_kind;
 
+/// Requests a minute one OAuth client may send, Genesys Cloud's default; every endpoint
+/// but the token's counts against it.
+pub const RATE_LIMIT_PER_MINUTE: u32 = 300;
+
 /// The API endpoints the exporter calls; the `endpoint` label of the request counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoint {

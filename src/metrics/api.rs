@@ -1,5 +1,8 @@
 //! Requests to Genesys Cloud, by endpoint: how many went out, how many failed and why, the
-//! tokens they took, how many the retry policy repeated, and the rate-limit headroom left.
+//! tokens they took, the steady-state requests a minute planned (the API budget), how many
+//! the retry policy repeated, and the rate-limit headroom left.
+
+use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -38,13 +41,15 @@ impl FailureLabels {
     }
 }
 
-/// Requests to Genesys Cloud: how many were sent, how many failed and why, and the tokens
-/// obtained.
+/// Requests to Genesys Cloud: how many were sent, how many failed and why, the tokens
+/// obtained, and the steady-state requests a minute planned.
 #[derive(Clone)]
 pub struct ApiMetrics {
     requests: Family<EndpointLabel, Counter>,
     failures: Family<FailureLabels, Counter>,
     token_refreshes: Counter,
+    /// A family without labels, so that it has no series until the budget is worked out.
+    budget: Family<Vec<(String, String)>, Gauge<f64, AtomicU64>>,
 }
 
 impl ApiMetrics {
@@ -64,6 +69,11 @@ impl ApiMetrics {
                 registry,
                 "genesys_token_refreshes",
                 "OAuth access tokens obtained",
+            ),
+            budget: registered(
+                registry,
+                "genesys_api_budget_requests_per_minute",
+                "Requests a minute the configuration sends in steady state, for the queues found; compare with api_budget_share of 300",
             ),
         }
     }
@@ -86,6 +96,11 @@ impl ApiMetrics {
     /// An access token was obtained.
     pub fn token_refreshed(&self) {
         self.token_refreshes.inc();
+    }
+
+    /// The steady state sends `per_minute` requests a minute.
+    pub fn budget(&self, per_minute: f64) {
+        self.budget.get_or_create(&Vec::new()).set(per_minute);
     }
 }
 

@@ -1,8 +1,8 @@
 //! Each query's polls: whether its data is up, which interval it covers, what the last
-//! poll cost and how many series it published.
+//! poll cost and how many series it published; and the window of each rolling query.
 
 use std::sync::atomic::AtomicU64;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -41,6 +41,7 @@ pub struct PollMetrics {
     skipped_buckets: Family<QueryLabel, Counter>,
     series: Family<QueryLabel, Gauge>,
     panics: Family<QueryLabel, Counter>,
+    window: Family<QueryLabel, FloatGauge>,
 }
 
 impl PollMetrics {
@@ -96,6 +97,11 @@ impl PollMetrics {
                 "genesys_poller_panics",
                 "Times the query's poller panicked and was restarted after retry_delay",
             ),
+            window: registered(
+                registry,
+                "genesys_query_window_seconds",
+                "The length of a rolling query's window; only rolling queries have it",
+            ),
         };
         for query in queries {
             metrics.up(query, false);
@@ -129,6 +135,13 @@ impl PollMetrics {
             .get_or_create(&label)
             .set(window.end.as_second() as f64);
         self.series.get_or_create(&label).set(series as i64);
+    }
+
+    /// `query` is a rolling query over a `window` this long.
+    pub fn rolling_window(&self, query: &str, window: Duration) {
+        self.window
+            .get_or_create(&QueryLabel::new(query))
+            .set(window.as_secs_f64());
     }
 
     /// A poll of `query` failed; its previous data stays.

@@ -1,6 +1,7 @@
 //! Which interval to publish and when: granularity buckets and the most recent
-//! *completed* one. Pure arithmetic over instants that the [`Clock`] gives, so it is tested
-//! without sleeping; [`Interval`] is the `start/end` span the API speaks in.
+//! *completed* one, or a rolling window ([`Rolling`]) read every refresh. Pure arithmetic
+//! over instants that the [`Clock`] gives, so it is tested without sleeping; [`Interval`]
+//! is the `start/end` span the API speaks in.
 //!
 //! Sub-day buckets are aligned to UTC (15-minute buckets start at :00, :15, ...). Buckets
 //! of a day or more start at midnight in the query's time zone, so a `P1D` bucket on a
@@ -8,6 +9,7 @@
 
 mod clock;
 mod interval;
+mod rolling;
 
 use std::fmt;
 use std::time::Duration;
@@ -18,6 +20,26 @@ use jiff::{SignedDuration, Span, Timestamp, ToSpan};
 
 pub use clock::{Clock, deadline_after};
 pub use interval::{Interval, IntervalError, iso_millis};
+pub use rolling::Rolling;
+
+/// How a query picks the interval it reads, and when.
+#[derive(Debug, Clone)]
+pub enum QueryKind {
+    /// Each completed bucket of the granularity, once it has settled.
+    Buckets(Schedule),
+    /// The trailing window, read every refresh.
+    Rolling(Rolling),
+}
+
+/// `PT15M buckets`, or `10m window, every 1m`.
+impl fmt::Display for QueryKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QueryKind::Buckets(schedule) => write!(f, "{} buckets", schedule.granularity),
+            QueryKind::Rolling(rolling) => write!(f, "{rolling}"),
+        }
+    }
+}
 
 /// The length of one bucket, as the API's `granularity`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

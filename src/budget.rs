@@ -1,0 +1,646 @@
+//! The API budget: how many requests a minute the configuration sends in steady state,
+//! against the share (`api_budget_share`) of the 300 a minute that one OAuth client may
+//! send ([`RATE_LIMIT_PER_MINUTE`]).
+//!
+//! Every request counts: each bucket query's one per bucket, each rolling query's one per
+//! refresh, the observations' one per chunk of `queues_per_request` queues per refresh,
+//! the queue list's pages and the presence definitions once per `queue_names_refresh`.
+//! Steady state leaves out what only failures and start-up cost (retries, a token per
+//! token lifetime, which the login service counts apart) and the extra requests of an
+//! answer too large for the synchronous query (an asynchronous job).
+//!
+//! At start-up the exporter refuses a configuration over its share, printing this
+//! arithmetic; when a later read of the queue directory finds so many more queues that the
+//! observations no longer fit, it warns and stretches their refresh instead
+//! ([`BudgetWatch`]).
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::config::{Settings, written};
+use crate::error::{Error, Result};
+use crate::genesys::queues::PAGE_SIZE;
+pub use crate::genesys::wire::RATE_LIMIT_PER_MINUTE;
+use crate::metrics::Metrics;
+use crate::schedule::QueryKind;
+
+/// What the queue observations cost: a request per chunk of `queues_per_request` queues,
+/// every `refresh`. (The `[observations]` table's keys.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObservationLoad {
+    pub refresh: Duration,
+    pub queues_per_request: u32,
+}
+
+/// What sends the requests of a [`Line`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    BucketQuery,
+    RollingQuery,
+    Observations,
+    QueueList,
+    Presences,
+}
+
+/// One line of the arithmetic: `requests` requests every `per`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Line {
+    pub source: Source,
+    /// What sends them, such as `query live (10m window, every 1m)`.
+    pub what: String,
+    pub requests: u64,
+    pub per: Duration,
+    /// `per` as the configuration names it: `15m`, or `P1D` for a calendar bucket.
+    pub every: String,
+}
+
+impl Line {
+    fn new(source: Source, what: String, requests: u64, per: Duration) -> Line {
+        Line {
+            source,
+            what,
+            requests,
+            per,
+            every: written(per),
+        }
+    }
+
+    pub fn per_minute(&self) -> f64 {
+        self.requests as f64 * 60.0 / self.per.as_secs_f64().max(f64::MIN_POSITIVE)
+    }
+}
+
+/// What a configuration costs, apart from the queue count: the lines that do not depend on
+/// it, and what is needed to work out those that do.
+#[derive(Debug, Clone)]
+pub struct Load {
+    /// One line per configured query.
+    queries: Vec<Line>,
+    /// Whether the queue list is read: for queue names on `queueId` groups, and for the
+    /// queues to observe.
+    reads_directory: bool,
+    directory_refresh: Duration,
+    observations: Option<ObservationLoad>,
+    share: f64,
+}
+
+/// The arithmetic for one queue count: every line, the total and the allowance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Budget {
+    pub lines: Vec<Line>,
+    /// `api_budget_share`.
+    pub share: f64,
+}
+
+impl Load {
+    /// The load of `settings`, with the observations as `observations` (`None` when they
+    /// are disabled).
+    pub fn new(settings: &Settings, observations: Option<ObservationLoad>) -> Load {
+        let queries = settings
+            .queries
+            .iter()
+            .map(|query| match &query.kind {
+                QueryKind::Buckets(schedule) => Line {
+                    // A bucket of a day or more is counted at its shortest (a 23-hour day),
+                    // so the figure is never below the truth.
+                    every: schedule.granularity.to_string(),
+                    ..Line::new(
+                        Source::BucketQuery,
+                        format!("query {} ({})", query.name, query.kind),
+                        1,
+                        schedule.granularity.shortest(),
+                    )
+                },
+                QueryKind::Rolling(rolling) => Line::new(
+                    Source::RollingQuery,
+                    format!("query {} ({})", query.name, query.kind),
+                    1,
+                    rolling.refresh,
+                ),
+            })
+            .collect();
+        let names_wanted = settings
+            .queries
+            .iter()
+            .any(|query| query.group_by.iter().any(|d| d == "queueId"));
+        Load {
+            queries,
+            reads_directory: names_wanted || observations.is_some(),
+            directory_refresh: settings.queue_names_refresh,
+            observations,
+            share: settings.api_budget_share,
+        }
+    }
+
+    /// The observations as configured, if enabled.
+    pub fn observations(&self) -> Option<ObservationLoad> {
+        self.observations
+    }
+
+    /// The arithmetic with `queues` queues in the directory, the observations read every
+    /// `observations_refresh` (their configured refresh, or a stretched one).
+    pub fn budget(&self, queues: usize, observations_refresh: Option<Duration>) -> Budget {
+        let mut lines = self.queries.clone();
+        if let Some(observations) = self.observations {
+            let per_request = observations.queues_per_request.max(1);
+            lines.push(Line::new(
+                Source::Observations,
+                format!("observations ({queues} queues, {per_request} a request)"),
+                chunks(queues, per_request),
+                observations_refresh.unwrap_or(observations.refresh),
+            ));
+        }
+        if self.reads_directory {
+            lines.push(Line::new(
+                Source::QueueList,
+                format!("queue list ({queues} queues, {PAGE_SIZE} a page)"),
+                chunks(queues, PAGE_SIZE).max(1),
+                self.directory_refresh,
+            ));
+        }
+        if self.observations.is_some() {
+            lines.push(Line::new(
+                Source::Presences,
+                "presence definitions".into(),
+                1,
+                self.directory_refresh,
+            ));
+        }
+        Budget {
+            lines,
+            share: self.share,
+        }
+    }
+
+    /// The observations' refresh that keeps `queues` queues within the budget: the
+    /// configured one when it fits, else the shortest whole number of seconds that does.
+    /// `None` without observations, or when the rest alone does not fit.
+    pub fn fitted_observations_refresh(&self, queues: usize) -> Option<Duration> {
+        let observations = self.observations?;
+        let budget = self.budget(queues, None);
+        if budget.fits() {
+            return Some(observations.refresh);
+        }
+        let requests = chunks(queues, observations.queues_per_request.max(1));
+        let others: f64 = budget
+            .lines
+            .iter()
+            .filter(|line| line.source != Source::Observations)
+            .map(Line::per_minute)
+            .sum();
+        let room = budget.allowed() - others;
+        if room <= 0.0 {
+            return None;
+        }
+        // requests × 60 / refresh ≤ room.
+        let seconds = (requests as f64 * 60.0 / room).ceil();
+        let fitted = Duration::try_from_secs_f64(seconds).ok()?;
+        Some(fitted.max(observations.refresh))
+    }
+}
+
+/// `ceil(items / per)`.
+fn chunks(items: usize, per: u32) -> u64 {
+    (items as u64).div_ceil(u64::from(per.max(1)))
+}
+
+impl Budget {
+    /// Requests a minute, all lines together.
+    pub fn per_minute(&self) -> f64 {
+        self.lines.iter().map(Line::per_minute).sum()
+    }
+
+    /// Requests a minute the share allows.
+    pub fn allowed(&self) -> f64 {
+        f64::from(RATE_LIMIT_PER_MINUTE) * self.share
+    }
+
+    pub fn fits(&self) -> bool {
+        self.per_minute() <= self.allowed()
+    }
+
+    /// `query default 0.07 + ... = 13.13 requests a minute of 150 allowed`, for the log.
+    pub fn one_line(&self) -> String {
+        let terms: Vec<String> = self
+            .lines
+            .iter()
+            .map(|line| format!("{} {:.2}", line.what, line.per_minute()))
+            .collect();
+        format!(
+            "{} = {:.2} requests a minute of {} allowed ({} × {RATE_LIMIT_PER_MINUTE})",
+            terms.join(" + "),
+            self.per_minute(),
+            round(self.allowed()),
+            self.share
+        )
+    }
+}
+
+/// The arithmetic line by line: what, how many requests, every how long, = a minute; then
+/// the total against the limit × share.
+impl fmt::Display for Budget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = self.lines.iter().map(|l| l.what.len()).max().unwrap_or(0);
+        let every = self.lines.iter().map(|l| l.every.len()).max().unwrap_or(0);
+        for line in &self.lines {
+            let noun = if line.requests == 1 {
+                "request "
+            } else {
+                "requests"
+            };
+            writeln!(
+                f,
+                "  {:<what$}  {:>4} {noun} every {:<every$} = {:>7.2} a minute",
+                line.what,
+                line.requests,
+                line.every,
+                line.per_minute()
+            )?;
+        }
+        write!(
+            f,
+            "  total: {:.2} requests a minute; allowed: api_budget_share {} × {RATE_LIMIT_PER_MINUTE} = {} a minute",
+            self.per_minute(),
+            self.share,
+            round(self.allowed())
+        )
+    }
+}
+
+/// A figure as short as it can be written: `150`, `142.5`.
+fn round(value: f64) -> String {
+    let text = format!("{value:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// The budget as the exporter keeps it: checked at start-up, again after each read of the
+/// queue directory, and published as `genesys_api_budget_requests_per_minute`. Holds the
+/// observations' refresh in force, which the observations poller follows.
+pub struct BudgetWatch {
+    load: Load,
+    metrics: Arc<Metrics>,
+    refresh: watch::Sender<Option<Duration>>,
+    /// The queue count last checked.
+    queues: Mutex<Option<usize>>,
+}
+
+impl BudgetWatch {
+    pub fn new(load: Load, metrics: Arc<Metrics>) -> BudgetWatch {
+        let (refresh, _) = watch::channel(load.observations.map(|o| o.refresh));
+        BudgetWatch {
+            load,
+            metrics,
+            refresh,
+            queues: Mutex::new(None),
+        }
+    }
+
+    /// The observations' refresh in force (`None` when they are disabled): the configured
+    /// one, or a longer one while the directory holds more queues than fit.
+    pub fn observations_refresh(&self) -> watch::Receiver<Option<Duration>> {
+        self.refresh.subscribe()
+    }
+
+    /// The check at start-up, with `queues` queues found (`None` when the queue list
+    /// could not be read): logs the arithmetic and publishes the figure, or refuses a
+    /// configuration over budget with the arithmetic and what to change.
+    pub fn at_start(&self, queues: Option<usize>) -> Result<()> {
+        let mut last = self.queues.lock().expect("not poisoned");
+        // A read that came in just after the wait for it gave up counts as found.
+        let queues = last.or(queues);
+        *last = queues;
+        drop(last);
+        let count = queues.unwrap_or(0);
+        let budget = self.load.budget(count, None);
+        if !budget.fits() {
+            return Err(Error::Config(format!(
+                "the API budget is exceeded: in steady state the exporter would send {:.2} requests a minute, more than api_budget_share = {} of the {RATE_LIMIT_PER_MINUTE} one OAuth client may send ({} a minute):\n{budget}\n  {}",
+                budget.per_minute(),
+                budget.share,
+                round(budget.allowed()),
+                self.remedies(&budget, count)
+            )));
+        }
+        self.metrics.api.budget(budget.per_minute());
+        tracing::info!(
+            requests_per_minute = format!("{:.2}", budget.per_minute()),
+            allowed = round(budget.allowed()),
+            queues = queues.map_or("unknown (the queue list was not read; counted as 0)".into(), |q| q.to_string()),
+            arithmetic = %budget.one_line(),
+            "API budget"
+        );
+        Ok(())
+    }
+
+    /// The check after a later read of the queue directory found `queues` queues: when
+    /// they no longer fit, warns with the arithmetic and stretches the observations'
+    /// refresh to fit; when they fit again, goes back to the configured refresh.
+    pub fn directory_read(&self, queues: usize) {
+        let mut last = self.queues.lock().expect("not poisoned");
+        if *last == Some(queues) {
+            return;
+        }
+        *last = Some(queues);
+        let configured = self.load.budget(queues, None);
+        let fitted = self.load.fitted_observations_refresh(queues);
+        let stretched = fitted.filter(|_| !configured.fits());
+        let in_force = self.load.budget(queues, stretched);
+        self.metrics.api.budget(in_force.per_minute());
+        let previous = *self.refresh.borrow();
+        let wanted = stretched.or(self.load.observations.map(|o| o.refresh));
+        if configured.fits() {
+            if previous != wanted {
+                tracing::info!(
+                    queues,
+                    refresh = ?wanted,
+                    arithmetic = %configured.one_line(),
+                    "the queue directory fits the API budget again; observations back to their configured refresh"
+                );
+            }
+        } else if let Some(stretched) = stretched {
+            tracing::warn!(
+                queues,
+                stretched_refresh = %written(stretched),
+                "the queue directory grew past the API budget; observing every {} instead of as configured, until it fits again. Raise [observations] refresh or api_budget_share to choose yourself:\n{configured}",
+                written(stretched),
+            );
+        } else {
+            tracing::warn!(
+                queues,
+                "the queue directory grew past the API budget, and stretching the observations' refresh cannot make up for it; {}:\n{configured}",
+                self.remedies(&configured, queues)
+            );
+        }
+        self.refresh.send_replace(wanted);
+    }
+
+    /// What to change for `budget` to fit.
+    fn remedies(&self, budget: &Budget, queues: usize) -> String {
+        let mut fixes = Vec::new();
+        if let Some(refresh) = self.load.fitted_observations_refresh(queues)
+            && self.load.observations.is_some_and(|o| o.refresh < refresh)
+        {
+            fixes.push(format!(
+                "set [observations] refresh = \"{}\" or longer",
+                written(refresh)
+            ));
+        }
+        let rolling = |line: &Line| line.source == Source::RollingQuery;
+        if self.load.queries.iter().any(rolling) {
+            fixes.push("refresh the rolling queries less often".into());
+        }
+        if self.load.queries.len() > 1 {
+            fixes.push("drop queries you do not need".into());
+        }
+        let directory = |line: &&Line| matches!(line.source, Source::QueueList | Source::Presences);
+        if budget
+            .lines
+            .iter()
+            .filter(directory)
+            .map(Line::per_minute)
+            .sum::<f64>()
+            > 1.0
+        {
+            fixes.push("read the queue list less often (queue_names_refresh)".into());
+        }
+        let needed = budget.per_minute() / f64::from(RATE_LIMIT_PER_MINUTE);
+        if needed <= 1.0 {
+            fixes.push(format!(
+                "raise api_budget_share to {} (if nothing else uses this OAuth client)",
+                (needed * 100.0).ceil() / 100.0
+            ));
+        } else {
+            fixes.push(
+                "the total is past the whole limit: split the queues between exporters with OAuth clients of their own".into(),
+            );
+        }
+        format!("to fit: {}", fixes.join("; or "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    /// Checked settings of `queries` (JSON tables) with `extra` top-level keys.
+    fn settings_of(queries: serde_json::Value, extra: serde_json::Value) -> Settings {
+        let mut table = serde_json::json!({
+            "client_id": "id", "client_secret": "s", "region": "eu-west-1",
+            "queries": queries,
+        });
+        table
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let config: Config = figment::Figment::new()
+            .merge(figment::providers::Serialized::defaults(table))
+            .extract()
+            .unwrap();
+        config.validate().unwrap()
+    }
+
+    /// The demo's two queries: the default one, and `live`.
+    fn demo_queries() -> serde_json::Value {
+        serde_json::json!([
+            {"name": "default"},
+            {"name": "live", "window": "10m", "refresh": "1m"},
+        ])
+    }
+
+    const OBSERVATIONS: ObservationLoad = ObservationLoad {
+        refresh: Duration::from_secs(15),
+        queues_per_request: 100,
+    };
+
+    #[test]
+    fn every_request_is_counted_by_hand() {
+        let settings = settings_of(demo_queries(), serde_json::json!({}));
+        let load = Load::new(&settings, Some(OBSERVATIONS));
+        let budget = load.budget(250, None);
+        let lines: Vec<(Source, u64, u64)> = budget
+            .lines
+            .iter()
+            .map(|l| (l.source, l.requests, l.per.as_secs()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (Source::BucketQuery, 1, 900),
+                (Source::RollingQuery, 1, 60),
+                // 250 queues in chunks of 100: 3 requests.
+                (Source::Observations, 3, 15),
+                // And in pages of 100.
+                (Source::QueueList, 3, 3600),
+                (Source::Presences, 1, 3600),
+            ]
+        );
+        // 1/15 + 1 + 3 × 4 + 3/60 + 1/60 a minute.
+        let by_hand = 1.0 / 15.0 + 1.0 + 12.0 + 0.05 + 1.0 / 60.0;
+        assert!((budget.per_minute() - by_hand).abs() < 1e-9);
+        assert_eq!(budget.allowed(), 150.0);
+        assert!(budget.fits());
+        let text = budget.to_string();
+        assert!(
+            text.contains(
+                "  observations (250 queues, 100 a request)     3 requests every 15s   =   12.00 a minute\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.starts_with(
+                "  query default (PT15M buckets)                1 request  every PT15M =    0.07 a minute\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "\n  total: 13.13 requests a minute; allowed: api_budget_share 0.5 × 300 = 150 a minute"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn without_observations_or_queue_ids_neither_the_queue_list_nor_presences_count() {
+        let by_media = settings_of(
+            serde_json::json!([{"name": "q", "group_by": ["mediaType"], "granularity": "PT1H"}]),
+            serde_json::json!({}),
+        );
+        let budget = Load::new(&by_media, None).budget(5000, None);
+        assert_eq!(budget.lines.len(), 1);
+        assert!((budget.per_minute() - 1.0 / 60.0).abs() < 1e-12);
+        // Grouped by queue, the list is read: one page even when it is empty.
+        let by_queue = settings_of(serde_json::json!([]), serde_json::json!({}));
+        let budget = Load::new(&by_queue, None).budget(0, None);
+        assert_eq!(budget.lines[1].source, Source::QueueList);
+        assert_eq!(budget.lines[1].requests, 1);
+    }
+
+    #[test]
+    fn the_observations_refresh_is_stretched_to_the_shortest_that_fits() {
+        // 4% of 300 is 12 a minute; the rest costs 1/15 + 1 + 3/60 + 1/60 = 1.1333 a
+        // minute, so 3 chunks may go out every 3 × 60 / 10.8667 = 16.6 s: 17 s.
+        let settings = settings_of(
+            demo_queries(),
+            serde_json::json!({"api_budget_share": 0.04}),
+        );
+        let load = Load::new(&settings, Some(OBSERVATIONS));
+        assert!(!load.budget(250, None).fits());
+        assert_eq!(
+            load.fitted_observations_refresh(250),
+            Some(Duration::from_secs(17))
+        );
+        assert!(load.budget(250, Some(Duration::from_secs(17))).fits());
+        assert!(!load.budget(250, Some(Duration::from_secs(16))).fits());
+        // Fewer queues fit as configured.
+        assert_eq!(
+            load.fitted_observations_refresh(100),
+            Some(OBSERVATIONS.refresh)
+        );
+        // When the rest alone is over, no refresh fits.
+        let settings = settings_of(
+            demo_queries(),
+            serde_json::json!({"api_budget_share": 0.003}),
+        );
+        let load = Load::new(&settings, Some(OBSERVATIONS));
+        assert_eq!(load.fitted_observations_refresh(250), None);
+        assert_eq!(
+            Load::new(&settings, None).fitted_observations_refresh(1),
+            None
+        );
+    }
+
+    #[test]
+    fn start_up_over_budget_is_refused_with_the_arithmetic_and_the_fix() {
+        let settings = settings_of(
+            demo_queries(),
+            serde_json::json!({"api_budget_share": 0.04}),
+        );
+        let metrics = Arc::new(Metrics::new([]));
+        let watch = BudgetWatch::new(Load::new(&settings, Some(OBSERVATIONS)), metrics.clone());
+        let error = watch.at_start(Some(250)).unwrap_err();
+        assert!(matches!(error, Error::Config(_)));
+        let text = error.to_string();
+        for said in [
+            "the API budget is exceeded: in steady state the exporter would send 13.13 requests a minute, more than api_budget_share = 0.04 of the 300 one OAuth client may send (12 a minute):",
+            "  observations (250 queues, 100 a request)     3 requests every 15s   =   12.00 a minute\n",
+            "  total: 13.13 requests a minute; allowed: api_budget_share 0.04 × 300 = 12 a minute\n",
+            "to fit: set [observations] refresh = \"17s\" or longer; or refresh the rolling queries less often; or drop queries you do not need; or raise api_budget_share to 0.05",
+        ] {
+            assert!(text.contains(said), "{said}\n{text}");
+        }
+        assert_eq!(
+            metrics.sample("genesys_api_budget_requests_per_minute"),
+            None
+        );
+        // A queue list of three pages read every second: 180 requests a minute.
+        let hasty = settings_of(
+            demo_queries(),
+            serde_json::json!({"queue_names_refresh": "1s"}),
+        );
+        let hasty = BudgetWatch::new(Load::new(&hasty, None), metrics.clone());
+        let text = hasty.at_start(Some(250)).unwrap_err().to_string();
+        assert!(
+            text.contains("read the queue list less often (queue_names_refresh); or raise api_budget_share to 0.61"),
+            "{text}"
+        );
+        // Within budget, it is published.
+        let watch = BudgetWatch::new(Load::new(&settings, Some(OBSERVATIONS)), metrics.clone());
+        assert!(watch.at_start(Some(100)).is_ok());
+        let published = metrics
+            .sample("genesys_api_budget_requests_per_minute")
+            .unwrap();
+        assert!((published - (1.0 / 15.0 + 1.0 + 4.0 + 1.0 / 60.0 + 1.0 / 60.0)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_readme_example_is_what_the_exporter_prints() {
+        let settings = settings_of(
+            serde_json::json!([
+                {"name": "default"},
+                {"name": "live", "window": "10m", "refresh": "30s"},
+            ]),
+            serde_json::json!({"api_budget_share": 0.05}),
+        );
+        let watch = BudgetWatch::new(
+            Load::new(&settings, Some(OBSERVATIONS)),
+            Arc::new(Metrics::new([])),
+        );
+        let refused = format!(
+            "genesys-exporter: {}",
+            watch.at_start(Some(350)).unwrap_err()
+        );
+        let readme = include_str!("../README.md");
+        for line in refused.lines() {
+            assert!(readme.contains(line), "the README lacks {line:?}");
+        }
+    }
+
+    #[test]
+    fn a_directory_that_grows_past_the_budget_stretches_the_observations_and_back() {
+        let settings = settings_of(
+            demo_queries(),
+            serde_json::json!({"api_budget_share": 0.04}),
+        );
+        let metrics = Arc::new(Metrics::new([]));
+        let watch = BudgetWatch::new(Load::new(&settings, Some(OBSERVATIONS)), metrics.clone());
+        let refresh = watch.observations_refresh();
+        watch.at_start(Some(100)).unwrap();
+        assert_eq!(*refresh.borrow(), Some(Duration::from_secs(15)));
+
+        watch.directory_read(250);
+        assert_eq!(*refresh.borrow(), Some(Duration::from_secs(17)));
+        let published = metrics
+            .sample("genesys_api_budget_requests_per_minute")
+            .unwrap();
+        let by_hand = 1.0 / 15.0 + 1.0 + 3.0 * 60.0 / 17.0 + 3.0 / 60.0 + 1.0 / 60.0;
+        assert!((published - by_hand).abs() < 1e-9, "{published}");
+
+        watch.directory_read(120);
+        assert_eq!(*refresh.borrow(), Some(Duration::from_secs(15)));
+    }
+}
