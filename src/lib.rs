@@ -33,8 +33,9 @@
 //! - [`genesys::auth`]: the client-credentials token, cached until shortly before it
 //!   expires.
 //! - [`genesys::client`]: the API calls, with a token, renewed once on a 401.
-//! - [`genesys::jobs`], [`genesys::queues`]: an aggregates query run as an asynchronous job
-//!   when its answer is too large for the synchronous one; the paged queue list.
+//! - [`genesys::jobs`], [`genesys::queues`], [`genesys::observations`]: an aggregates query
+//!   run as an asynchronous job when its answer is too large for the synchronous one; the
+//!   paged queue list; the queue observations asked for in chunks of queues.
 //! - [`config`]: the TOML file and environment layered with figment
 //!   ([`config::load`](config)), checked into [`config::Settings`]; it reads the client's
 //!   defaults from the types that own them.
