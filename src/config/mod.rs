@@ -61,6 +61,12 @@ pub const DEFAULT_REPORT_CHUNK_DAYS: u32 = 7;
 pub const DEFAULT_MAX_SERIES_PER_QUERY: u64 = 250_000;
 /// A query's data is dropped when it is this many buckets older than its last success.
 pub const DEFAULT_MAX_AGE_BUCKETS: u32 = 2;
+/// How often the queues are observed (`[observations] refresh`), and the shortest allowed:
+/// each refresh costs a request per `queues_per_request` queues.
+pub const DEFAULT_OBSERVATIONS_REFRESH: Duration = Duration::from_secs(15);
+pub const MIN_OBSERVATIONS_REFRESH: Duration = Duration::from_secs(5);
+/// The `query` label of the observation gauges; no aggregates query may take it.
+pub const OBSERVATIONS_QUERY: &str = "observations";
 
 /// The configuration as written, before it is checked.
 #[derive(Debug, Default, Deserialize)]
@@ -101,6 +107,19 @@ pub struct Config {
     pub max_connections: Option<usize>,
     /// A Prometheus exporter-toolkit web config file: TLS, basic auth, headers.
     pub web_config_file: Option<PathBuf>,
+    #[serde(default)]
+    pub observations: ObservationsConfig,
+}
+
+/// The `[observations]` table as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservationsConfig {
+    pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub refresh: Option<Duration>,
+    pub metrics: Option<Vec<String>>,
+    pub queues_per_request: Option<usize>,
 }
 
 /// One `[[queries]]` table as written.
@@ -139,6 +158,19 @@ pub struct Settings {
     pub max_connections: usize,
     /// The web config file, checked, when one is given.
     pub web: Option<Arc<WebConfig>>,
+    /// The queue observations, unless `[observations] enabled = false`.
+    pub observations: Option<ObservationSettings>,
+}
+
+/// The checked `[observations]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservationSettings {
+    /// How often every queue is observed; the data is dropped 3 refreshes after the last
+    /// success.
+    pub refresh: Duration,
+    pub metrics: Vec<String>,
+    /// The most queue IDs one request names.
+    pub queues_per_request: usize,
 }
 
 /// A checked query: what to ask the API and when.
