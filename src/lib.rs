@@ -40,6 +40,8 @@
 //!   ([`config::load`](config)), checked into [`config::Settings`]; it reads the client's
 //!   defaults from the types that own them.
 //! - [`queue_names`]: queue names for queue IDs, refreshed on a timer.
+//! - [`presences`]: presence names for the org presence IDs that qualify the queue
+//!   observations, refreshed with the queue names.
 //! - [`exposition`]: flattens an answer into gauges by the naming rules, and renders every
 //!   query's latest gauges plus the self-metrics once per poll (and again when data passes
 //!   its maximum age or the circuit breaker changes state).
@@ -75,6 +77,7 @@ pub mod genesys;
 pub mod http;
 pub mod metrics;
 pub mod poller;
+pub mod presences;
 pub mod queue_names;
 pub mod report;
 pub mod schedule;
