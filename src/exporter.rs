@@ -1,5 +1,5 @@
-//! Wires the pieces together: one client, one publisher, a poller per query, and the
-//! HTTP server, all stopped by one cancellation token.
+//! Wires the pieces together: one client, one publisher, a poller per query, the queue
+//! observer, and the HTTP server, all stopped by one cancellation token.
 
 use std::any::Any;
 use std::future::Future;
@@ -7,17 +7,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::config::Settings;
+use crate::config::{OBSERVATIONS_QUERY, Settings};
 use crate::error::{Error, Result};
 use crate::exposition::Publisher;
 use crate::genesys::client::Client;
 use crate::http;
 use crate::metrics::Metrics;
+use crate::observer::Observer;
 use crate::poller::{self, QueryPoll};
+use crate::presences::Presences;
 use crate::queue_names::QueueNames;
 use crate::schedule::Clock;
 use crate::server::{self, State};
@@ -31,7 +34,8 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<()> {
     let names: Vec<&str> = settings.queries.iter().map(|q| q.name.as_str()).collect();
-    let metrics = Arc::new(Metrics::new(names.iter().copied()));
+    let observed = settings.observations.as_ref().map(|_| OBSERVATIONS_QUERY);
+    let metrics = Arc::new(Metrics::new(names.iter().copied().chain(observed)));
     let client = Arc::new(Client::new(&settings.client, metrics.clone())?);
     let publisher = Arc::new(Publisher::new(
         metrics.clone(),
@@ -40,10 +44,13 @@ pub async fn run(
     ));
 
     let names = Arc::new(QueueNames::new(metrics.clone(), settings.max_queue_pages));
-    let wants_names = settings
-        .queries
-        .iter()
-        .any(|q| q.group_by.iter().any(|d| d == "queueId"));
+    let presences = Arc::new(Presences::new());
+    // The observations observe the queues of the queue list, and need presence names.
+    let wants_names = settings.observations.is_some()
+        || settings
+            .queries
+            .iter()
+            .any(|q| q.group_by.iter().any(|d| d == "queueId"));
 
     let state = Arc::new(State {
         publisher: publisher.clone(),
@@ -62,6 +69,7 @@ pub async fn run(
         // pages for ever never keeps the pollers from starting.
         let (first_read, first_names) = tokio::sync::oneshot::channel::<()>();
         let (names, client, publisher) = (names.clone(), client.clone(), publisher.clone());
+        let presences = settings.observations.as_ref().map(|_| presences.clone());
         let clock = clock.clone();
         let every = settings.queue_names_refresh;
         let stop = shutdown.clone();
@@ -71,6 +79,13 @@ pub async fn run(
                 tokio::select! {
                     _ = refresh_names(&names, &client, &publisher, &clock) => {}
                     () = stop.cancelled() => return,
+                }
+                if let Some(presences) = &presences {
+                    // A failure keeps the names known, and was logged.
+                    tokio::select! {
+                        _ = presences.refresh(&client) => {}
+                        () = stop.cancelled() => return,
+                    }
                 }
                 if let Some(first_read) = first_read.take() {
                     let _ = first_read.send(());
@@ -127,6 +142,44 @@ pub async fn run(
         let shutdown = shutdown.clone();
         pollers.spawn(async move {
             supervise(&name, retry_delay, &metrics, &shutdown, start).await;
+        });
+    }
+
+    // The queue observations. Their refresh is a watch channel whose sender lives as long
+    // as the exporter: sending a longer refresh on it (as the API budget may) stretches
+    // it from the current tick on.
+    let (_observation_refresh, refresh) = watch::channel(
+        settings
+            .observations
+            .as_ref()
+            .map_or(Duration::MAX, |o| o.refresh),
+    );
+    if let Some(observations) = &settings.observations {
+        let observer = Observer {
+            settings: observations.clone(),
+            refresh,
+            client: client.clone(),
+            publisher: publisher.clone(),
+            metrics: metrics.clone(),
+            queues: names.clone(),
+            presences: presences.clone(),
+            clock: clock.clone(),
+            max_series: settings.max_series_per_query,
+        };
+        let stop = shutdown.clone();
+        let start = move || {
+            let mut observer = observer.clone();
+            let stop = stop.clone();
+            async move {
+                #[cfg(debug_assertions)]
+                test_hook::panic_once(OBSERVATIONS_QUERY);
+                observer.run(&stop).await;
+            }
+        };
+        let (metrics, shutdown) = (metrics.clone(), shutdown.clone());
+        let retry_delay = settings.retry_delay;
+        pollers.spawn(async move {
+            supervise(OBSERVATIONS_QUERY, retry_delay, &metrics, &shutdown, start).await;
         });
     }
 

@@ -46,6 +46,8 @@
 //!   query's latest gauges plus the self-metrics once per poll (and again when data passes
 //!   its maximum age or the circuit breaker changes state).
 //! - [`poller`]: one loop per query that polls each due bucket and publishes the answer.
+//! - [`observer`]: the queue observations, every `refresh`, for every queue of the queue
+//!   list, published whole.
 //! - [`report`]: the one-shot report: the same client and naming over any range, as JSON,
 //!   CSV or a table.
 //! - [`http`]: the hyper 1 serving loop: connections (capped), timeouts, TLS, graceful
@@ -76,6 +78,7 @@ pub mod files;
 pub mod genesys;
 pub mod http;
 pub mod metrics;
+pub mod observer;
 pub mod poller;
 pub mod presences;
 pub mod queue_names;

@@ -7,7 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use genesys_exporter::config::{Config, DEFAULT_METRICS, QueryConfig, Settings};
+use genesys_exporter::config::{
+    Config, DEFAULT_METRICS, ObservationsConfig, QueryConfig, Settings,
+};
 use genesys_exporter::genesys::wire::AggregationQuery;
 use genesys_exporter::schedule::{Clock, Interval};
 use genesys_exporter::simulator::{Org, Simulator, SimulatorConfig, aggregate};
@@ -45,7 +47,9 @@ pub async fn start_simulator(config: SimulatorConfig) -> Sim {
     }
 }
 
-/// A configuration that points at `sim` with its demo credentials.
+/// A configuration that points at `sim` with its demo credentials. The queue
+/// observations are off, so that the requests a test counts and the faults it sets meet
+/// only the aggregates.
 pub fn config_for(sim: &Sim, queries: Vec<QueryConfig>) -> Config {
     Config {
         client_id: Some("demo-client".into()),
@@ -53,6 +57,10 @@ pub fn config_for(sim: &Sim, queries: Vec<QueryConfig>) -> Config {
         api_url: Some(sim.url.clone()),
         login_url: Some(sim.url.clone()),
         queries,
+        observations: ObservationsConfig {
+            enabled: Some(false),
+            ..ObservationsConfig::default()
+        },
         ..Config::default()
     }
 }
