@@ -205,21 +205,18 @@ impl<'a> ObservationSamples<'a> {
     }
 
     /// Adds the groups of one answer, received at `observed_at`.
-    pub fn add(
+    pub fn add<'r>(
         &mut self,
-        response: &ObservationResponse,
+        response: &'r ObservationResponse,
         observed_at: Timestamp,
     ) -> Result<(), TooManySeries> {
         // Each queue's groups together, whatever order the API chose: a stable order, and
         // the queue's ID on neighbouring lines where gzip finds it again.
         let mut groups: Vec<&ObservationGroup> = response.results.iter().collect();
-        let key = |group: &ObservationGroup| {
-            (
-                group.group.get("queueId").cloned(),
-                group.group.get("mediaType").cloned(),
-            )
+        let key = |group: &'r ObservationGroup| {
+            (group.group.get("queueId"), group.group.get("mediaType"))
         };
-        groups.sort_by_key(|group| key(group));
+        groups.sort_by(|a, b| key(a).cmp(&key(b)));
         let mut metrics_seen: HashSet<(&str, Option<&str>)> = HashSet::new();
         for group in groups {
             if !self.seen.insert(group.group.clone()) {
