@@ -20,7 +20,7 @@ use crate::genesys::jobs::JobPolicy;
 use crate::metrics::Metrics;
 use crate::report;
 use crate::schedule::Clock;
-use crate::simulator::{FaultSpec, Org, Simulator, SimulatorConfig};
+use crate::simulator::{FaultSpec, Org, Simulator, SimulatorConfig, SurgeSpec};
 
 /// Prometheus exporter for Genesys Cloud conversation aggregates.
 #[derive(Parser)]
@@ -74,6 +74,10 @@ pub struct RunArgs {
     /// With --demo: a fault for the simulator to play, as for `simulate --fault`.
     #[arg(long, value_name = "FAULT", requires = "demo")]
     fault: Vec<FaultSpec>,
+    /// With --demo: an abandon surge for the simulator to play, as for `simulate --surge`,
+    /// e.g. Sales@2026-08-20T14:10:00Z.
+    #[arg(long, value_name = "SURGE", requires = "demo")]
+    demo_surge: Option<SurgeSpec>,
 }
 
 #[derive(Subcommand)]
@@ -187,6 +191,14 @@ pub struct SimulateArgs {
     /// More can be set while it runs with POST /simulator/faults.
     #[arg(long, value_name = "FAULT")]
     fault: Vec<FaultSpec>,
+    /// An abandon surge on one queue: QUEUE[@TIME][,abandon=P][,wait_factor=F], the queue
+    /// by ID or name, TIME in RFC 3339 or +DURATION from the start (default: at once),
+    /// abandon default 0.5, wait_factor default 10; e.g. Sales@2026-08-20T14:10:00Z or
+    /// Sales@+10m. From then on its agents all go off queue, its callers give up with
+    /// that probability and wait that many times longer. Changed while it runs with
+    /// POST or DELETE /simulator/surge.
+    #[arg(long, value_name = "SURGE")]
+    surge: Option<SurgeSpec>,
 }
 
 /// The exporter: serves `/metrics` until `shutdown` is cancelled, or with
@@ -200,9 +212,21 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
     if let Some(path) = args.web_config_file {
         config.web_config_file = Some(path);
     }
+    let clock = match args.demo_time {
+        Some(start) => Clock::starting_at(start),
+        None => Clock::System,
+    };
     if args.demo {
         let org = Org::with_queues(args.demo_queues, args.demo_media_types);
-        start_demo(&mut config, org, args.fault, &shutdown).await?;
+        let surge = args.demo_surge.map(|spec| spec.starting(clock.now()));
+        let demo = SimulatorConfig {
+            org,
+            faults: args.fault,
+            clock: clock.clone(),
+            surge,
+            ..SimulatorConfig::default()
+        };
+        start_demo(&mut config, demo, &shutdown).await?;
     }
     let settings = off_the_runtime(&shutdown, move || config.validate()).await?;
     if args.check_config {
@@ -230,10 +254,6 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
         web_config = web_config.as_deref().unwrap_or("none"),
         "serving /metrics"
     );
-    let clock = match args.demo_time {
-        Some(start) => Clock::starting_at(start),
-        None => Clock::System,
-    };
     crate::exporter::run(settings, listener, clock, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
@@ -252,19 +272,16 @@ async fn off_the_runtime<T: Send + 'static>(
     }
 }
 
-/// Starts the simulator for `org`, playing `faults`, in this process and points `config`
-/// at it.
+/// Starts the simulator configured by `simulator` in this process and points `config` at
+/// it.
 async fn start_demo(
     config: &mut Config,
-    org: Org,
-    faults: Vec<FaultSpec>,
+    simulator: SimulatorConfig,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let simulator = SimulatorConfig {
-        org,
-        faults,
-        ..SimulatorConfig::default()
-    };
+    if let Some(surge) = &simulator.surge {
+        surge.check(&simulator.org).map_err(anyhow::Error::msg)?;
+    }
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
     tracing::info!(%url, "demo mode: serving the simulated Genesys Cloud API");
@@ -285,7 +302,7 @@ pub async fn report(args: ReportArgs, shutdown: CancellationToken) -> anyhow::Re
     let path = args.config.clone();
     let mut config = off_the_runtime(&shutdown, move || Config::load(path.as_deref())).await?;
     if args.demo {
-        start_demo(&mut config, Org::demo(), Vec::new(), &shutdown).await?;
+        start_demo(&mut config, SimulatorConfig::default(), &shutdown).await?;
     }
     config.queries = vec![args.query.apply_to(&config)?];
     let settings = off_the_runtime(&shutdown, move || config.validate()).await?;
@@ -395,8 +412,12 @@ pub async fn simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow
         sync_result_limit: args.sync_result_limit,
         job_page_size: args.job_page_size,
         faults: args.fault,
+        surge: args.surge.map(|spec| spec.starting(jiff::Timestamp::now())),
         ..SimulatorConfig::default()
     };
+    if let Some(surge) = &config.surge {
+        surge.check(&config.org).map_err(anyhow::Error::msg)?;
+    }
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", args.listen))?;

@@ -106,7 +106,8 @@ async fn a_refused_token_is_renewed_and_the_request_retried_once() {
             aggregates: 3,
             queues: 0,
             jobs: 0,
-            unauthorized: 1
+            unauthorized: 1,
+            ..RequestCounts::default()
         }
     );
 }

@@ -10,6 +10,7 @@ use jiff::{Span, Timestamp};
 use super::filter::Filter;
 use super::org::Org;
 use super::protocol::bad_request;
+use super::surge::Surge;
 use super::tally::Tally;
 use super::traffic::{Atom, atoms};
 use crate::genesys::catalogue::{is_dimension, metric_kind};
@@ -119,6 +120,17 @@ fn minutes(start: Timestamp, end: Timestamp) -> std::ops::Range<i64> {
 /// Answers an aggregates query as the real API would, from the synthetic data. Validation
 /// errors are the real error body with status 400.
 pub fn aggregate(org: &Org, query: &AggregationQuery) -> Result<AggregateResponse, ErrorBody> {
+    aggregate_with_surge(org, None, query)
+}
+
+/// [`aggregate`] while `surge` is set: the conversations that arrive on its queue from its
+/// start on are abandoned more often and wait longer. A surge on a queue the org does not
+/// have changes nothing ([`Surge::check`] says so).
+pub fn aggregate_with_surge(
+    org: &Org,
+    surge: Option<&Surge>,
+    query: &AggregationQuery,
+) -> Result<AggregateResponse, ErrorBody> {
     // --- Validation, in roughly the order the API reports problems.
     if query.metrics.is_empty() {
         return Err(bad_request(
@@ -223,7 +235,7 @@ pub fn aggregate(org: &Org, query: &AggregationQuery) -> Result<AggregateRespons
         for &(bucket_start, bucket_end) in &buckets {
             let mut tally = Tally::default();
             for atom in &members {
-                let part = atom.tally(minutes(bucket_start, bucket_end));
+                let part = atom.tally(minutes(bucket_start, bucket_end), surge);
                 if !part.is_empty() {
                     tally.merge(&part);
                 }
@@ -258,6 +270,7 @@ pub fn aggregate(org: &Org, query: &AggregationQuery) -> Result<AggregateRespons
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::queue_id;
     use super::*;
     use crate::genesys::wire::Stats;
     use crate::simulator::DEMO_MEDIA_TYPES;
@@ -306,15 +319,6 @@ mod tests {
 
     fn count(data: &IntervalData, metric: &str) -> f64 {
         stats(data, metric).and_then(|s| s.count).unwrap_or(0.0)
-    }
-
-    fn queue_id(org: &Org, name: &str) -> String {
-        org.queues
-            .iter()
-            .find(|q| q.name == name)
-            .unwrap()
-            .id
-            .clone()
     }
 
     fn error_code(result: Result<AggregateResponse, ErrorBody>) -> (u16, String, String) {
@@ -771,6 +775,25 @@ mod tests {
         assert_eq!(
             error_code(aggregate(&org, &q)).1,
             "response.entity.too.large"
+        );
+    }
+
+    /// The traffic model's output for a whole demo day, hour by hour, as a fingerprint:
+    /// changes to the simulator that must not change its aggregates (observations, the
+    /// surge when none is set) keep it.
+    #[test]
+    fn the_demo_day_is_what_it_always_was() {
+        let org = Org::demo();
+        let q = query(
+            "2026-08-20T00:00:00.000Z/2026-08-21T00:00:00.000Z",
+            Some("PT1H"),
+            &["queueId", "mediaType"],
+        );
+        let text = serde_json::to_string(&aggregate(&org, &q).unwrap()).unwrap();
+        let fingerprint = crate::simulator::random::fnv1a(&[text.as_bytes()]);
+        assert_eq!(
+            (fingerprint, text.len()),
+            (13_451_980_204_626_040_813, 475_736)
         );
     }
 }

@@ -33,8 +33,8 @@ use tokio::time::Instant;
 
 use super::Simulator;
 use super::protocol::{API_PREFIX, JsonBody, drop_connection, error_response};
-use crate::genesys::wire::ErrorBody;
-use crate::genesys::wire::QUEUES_PATH;
+use crate::genesys::wire::{Endpoint, ErrorBody};
+use crate::genesys::wire::{OBSERVATIONS_PATH, PRESENCES_PATH, QUEUES_PATH};
 
 /// Where faults are set, listed and cleared at run time.
 pub const CONTROL_PATH: &str = "/simulator/faults";
@@ -354,11 +354,16 @@ impl Simulator {
     }
 
     fn missing_permission(&self, path: &str) -> Response {
-        let permission = if path.starts_with(QUEUES_PATH) {
-            "routing:queue:view"
+        let endpoint = if path.starts_with(QUEUES_PATH) {
+            Endpoint::Queues
+        } else if path.starts_with(OBSERVATIONS_PATH) {
+            Endpoint::Observations
+        } else if path.starts_with(PRESENCES_PATH) {
+            Endpoint::Presences
         } else {
-            "analytics:conversationAggregate:view"
+            Endpoint::Aggregates
         };
+        let permission = endpoint.permission();
         let body = serde_json::json!({
             "message": format!("Unable to perform the requested action. You are missing the following permission(s): [{permission}]"),
             "code": "missing.permissions",

@@ -90,6 +90,37 @@ impl Filter {
         self.clauses.iter().try_for_each(Filter::validate)
     }
 
+    /// Refuses a predicate on a dimension not in `allowed`, anywhere in the filter: the
+    /// observations query filters on queueId and mediaType only.
+    pub(super) fn check_dimensions(&self, allowed: &[&str]) -> Result<(), ErrorBody> {
+        for predicate in &self.predicates {
+            let dimension = predicate.dimension.as_deref().unwrap_or_default();
+            if !allowed.contains(&dimension) {
+                return Err(bad_request(
+                    "invalid.value",
+                    "filter.predicates.dimension",
+                    format!(
+                        "Invalid dimension '{dimension}' in filter: use {}",
+                        allowed.join(" or ")
+                    ),
+                ));
+            }
+        }
+        self.clauses
+            .iter()
+            .try_for_each(|clause| clause.check_dimensions(allowed))
+    }
+
+    /// The predicates in the filter and all its clauses.
+    pub(super) fn predicate_count(&self) -> usize {
+        self.predicates.len()
+            + self
+                .clauses
+                .iter()
+                .map(Filter::predicate_count)
+                .sum::<usize>()
+    }
+
     /// A filter with no predicates and no clauses restricts nothing.
     pub(super) fn accepts(&self, atom: &Atom) -> bool {
         let mut terms = self

@@ -4,26 +4,34 @@
 //! One server plays both hosts (`login.<domain>` and `api.<domain>`), since their paths
 //! do not overlap. `server` routes requests, counts them and shapes error bodies; `oauth`
 //! issues tokens and checks them; `queues` serves the paged queue list; `query` and `jobs`
-//! answer the aggregates query, at once or as a job; [`faults`] makes it all misbehave.
-//! This file holds the configuration and the state they share.
+//! answer the aggregates query, at once or as a job; [`observations`] the queue
+//! observations query; `presences` the presence definitions; [`faults`] makes it all
+//! misbehave, and [`surge`] plays an abandon surge on one queue. This file holds the
+//! configuration and the state they share.
 //!
-//! What the data looks like and how an aggregates query is answered is pure (no I/O, no
-//! clock, no global state), so the same query always gets the same answer, in tests as in
-//! `--demo`: `org` is the org and its queues, `traffic` what happens each minute, drawn
-//! from `random` and added up in `tally`, `filter` picks what a query covers, and `answer`
-//! answers it.
+//! What the data looks like and how a query is answered is pure (no I/O, no global state,
+//! the instant of an observation given), so the same query always gets the same answer,
+//! in tests as in `--demo`: `org` is the org and its queues, `traffic` what happens each
+//! minute, drawn from `random` and added up in `tally`, `filter` picks what a query covers,
+//! and `answer` answers it; `live` follows the same conversations to an instant, `agents`
+//! staffs the queues, and `observations` answers from both.
 
+mod agents;
 mod answer;
 pub mod faults;
 mod filter;
 mod jobs;
+mod live;
 mod oauth;
+pub mod observations;
 mod org;
+mod presences;
 mod protocol;
 mod query;
 mod queues;
 mod random;
 mod server;
+pub mod surge;
 mod tally;
 #[cfg(test)]
 mod testing;
@@ -35,12 +43,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use jiff::Timestamp;
 use secrecy::SecretString;
 use tokio::time::Instant;
 
-pub use answer::{MAX_INTERVAL_DAYS, MAX_RESULT_CELLS, MAX_SLOT_EVALUATIONS, aggregate};
+pub use answer::{
+    MAX_INTERVAL_DAYS, MAX_RESULT_CELLS, MAX_SLOT_EVALUATIONS, aggregate, aggregate_with_surge,
+};
 pub use faults::{Fault, FaultSpec, Malformed};
+pub use live::{ALERT_MS, LOOKBACK_MINUTES};
+pub use observations::observe;
 pub use org::{DEMO_MEDIA_TYPES, Org, QueueProfile, SimQueue};
+pub use presences::{presence_definitions, system_to_organization_mappings};
+pub use surge::{Surge, SurgeSpec};
+
+use crate::genesys::wire::{AggregateResponse, AggregationQuery, ErrorBody, PresenceDefinitions};
+use crate::schedule::Clock;
 
 #[derive(Debug, Clone)]
 pub struct SimulatorConfig {
@@ -60,6 +78,12 @@ pub struct SimulatorConfig {
     pub job_pending_checks: u32,
     /// Faults in force from the start; more can be set while it runs.
     pub faults: Vec<FaultSpec>,
+    /// The time observations are answered at: share the exporter's simulated clock in
+    /// tests and with `--demo-time`.
+    pub clock: Clock,
+    /// An abandon surge set from the start (it may start later); it can be changed while
+    /// it runs. One on a queue the org does not have is ignored, with a warning.
+    pub surge: Option<Surge>,
 }
 
 impl Default for SimulatorConfig {
@@ -74,6 +98,8 @@ impl Default for SimulatorConfig {
             job_page_size: 50,
             job_pending_checks: 1,
             faults: Vec::new(),
+            clock: Clock::System,
+            surge: None,
         }
     }
 }
@@ -87,6 +113,8 @@ pub struct RequestCounts {
     pub aggregates: u64,
     pub queues: u64,
     pub jobs: u64,
+    pub observations: u64,
+    pub presences: u64,
     pub unauthorized: u64,
 }
 
@@ -108,11 +136,15 @@ struct State {
     aggregates_requests: AtomicU64,
     queues_requests: AtomicU64,
     jobs_requests: AtomicU64,
+    observations_requests: AtomicU64,
+    presences_requests: AtomicU64,
     unauthorized: AtomicU64,
     faults: faults::Faults,
     jobs: jobs::Jobs,
     /// Changes to the org's queue list made at run time.
     directory: Mutex<queues::Directory>,
+    /// The abandon surge in force, if any.
+    surge: Mutex<Option<Surge>>,
 }
 
 impl Simulator {
@@ -124,6 +156,16 @@ impl Simulator {
         for spec in &config.faults {
             faults.add(spec.clone());
         }
+        let surge = config
+            .surge
+            .clone()
+            .filter(|surge| match surge.check(&config.org) {
+                Ok(()) => true,
+                Err(problem) => {
+                    tracing::warn!(%problem, "simulator surge ignored");
+                    false
+                }
+            });
         Simulator {
             state: Arc::new(State {
                 config,
@@ -134,10 +176,13 @@ impl Simulator {
                 aggregates_requests: AtomicU64::new(0),
                 queues_requests: AtomicU64::new(0),
                 jobs_requests: AtomicU64::new(0),
+                observations_requests: AtomicU64::new(0),
+                presences_requests: AtomicU64::new(0),
                 unauthorized: AtomicU64::new(0),
                 jobs,
                 directory: Mutex::default(),
                 faults,
+                surge: Mutex::new(surge),
             }),
         }
     }
@@ -149,12 +194,29 @@ impl Simulator {
             aggregates: s.aggregates_requests.load(Ordering::Relaxed),
             queues: s.queues_requests.load(Ordering::Relaxed),
             jobs: s.jobs_requests.load(Ordering::Relaxed),
+            observations: s.observations_requests.load(Ordering::Relaxed),
+            presences: s.presences_requests.load(Ordering::Relaxed),
             unauthorized: s.unauthorized.load(Ordering::Relaxed),
         }
     }
 
     pub fn org(&self) -> &Org {
         &self.state.config.org
+    }
+
+    /// The simulator's time: what "now" means to an observation.
+    pub fn now(&self) -> Timestamp {
+        self.state.config.clock.now()
+    }
+
+    /// Answers an aggregates query under the surge in force, as the endpoint does.
+    pub fn aggregate(&self, query: &AggregationQuery) -> Result<AggregateResponse, ErrorBody> {
+        aggregate_with_surge(self.org(), self.surge().as_ref(), query)
+    }
+
+    /// The org's presence definitions, as `GET /api/v2/presence/definitions` serves them.
+    pub fn presences() -> PresenceDefinitions {
+        presence_definitions()
     }
 
     fn next_serial(&self) -> u64 {

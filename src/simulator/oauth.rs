@@ -284,6 +284,8 @@ mod tests {
                 aggregates: 0,
                 queues: 0,
                 jobs: 0,
+                observations: 0,
+                presences: 0,
                 unauthorized: 4
             }
         );

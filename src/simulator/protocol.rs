@@ -56,6 +56,32 @@ impl Simulator {
     }
 }
 
+impl Simulator {
+    /// Runs `work`, a pure answer that may take a while (a month of minutes, a thousand
+    /// queues), on the blocking pool rather than the async workers. Its error is the real
+    /// error body, with a context id of this request.
+    pub(super) async fn off_the_workers<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, ErrorBody> + Send + 'static,
+    ) -> Result<T, Response> {
+        match tokio::task::spawn_blocking(work).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(mut error)) => {
+                error.context_id = Some(self.context_id());
+                Err(error_response(error))
+            }
+            Err(join_error) => {
+                tracing::error!(%join_error, "simulator query task failed");
+                Err(self.error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal.server.error",
+                    "The query failed",
+                ))
+            }
+        }
+    }
+}
+
 /// A 400 answer in the real error shape, with a details entry naming the field.
 pub(super) fn bad_request(code: &str, field: &str, message: String) -> ErrorBody {
     ErrorBody {

@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::protocol::{JsonBody, error_response};
-use super::{Simulator, aggregate};
+use super::protocol::JsonBody;
+use super::{Simulator, aggregate_with_surge};
 use crate::genesys::wire::{AggregateResponse, AggregationQuery};
 
 /// `POST QUERY_PATH`: the answer at once, unless it holds more results than the
@@ -42,24 +42,11 @@ impl Simulator {
         let query = query.map_err(|problem| {
             self.error_with_field(StatusCode::BAD_REQUEST, "bad.request", &problem, "body")
         })?;
-        // A month of minutes for many queues takes seconds: keep it off the async workers.
         let state = Arc::clone(&self.state);
-        let answer =
-            tokio::task::spawn_blocking(move || aggregate(&state.config.org, &query)).await;
-        match answer {
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(mut error)) => {
-                error.context_id = Some(self.context_id());
-                Err(error_response(error))
-            }
-            Err(join_error) => {
-                tracing::error!(%join_error, "simulator aggregate task failed");
-                Err(self.error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal.server.error",
-                    "The query failed",
-                ))
-            }
-        }
+        let surge = self.surge();
+        self.off_the_workers(move || {
+            aggregate_with_surge(&state.config.org, surge.as_ref(), &query)
+        })
+        .await
     }
 }

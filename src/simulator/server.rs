@@ -18,10 +18,11 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::protocol::{API_PREFIX, DropConnection};
-use super::{Simulator, faults, jobs, oauth, query, queues};
+use super::{Simulator, faults, jobs, oauth, observations, presences, query, queues, surge};
 use crate::genesys::wire::QUEUES_PATH;
 use crate::genesys::wire::TOKEN_PATH;
 use crate::genesys::wire::{JOBS_PATH, QUERY_PATH};
+use crate::genesys::wire::{OBSERVATIONS_PATH, PRESENCES_PATH};
 
 /// Request bodies larger than this get a 413, as the real API does for oversized requests.
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -64,6 +65,19 @@ impl Simulator {
                 get_only(jobs::results),
             )
             .route(
+                OBSERVATIONS_PATH,
+                post(observations::answer).fallback(method_not_allowed),
+            )
+            .route(PRESENCES_PATH, get_only(presences::list))
+            .route(
+                surge::SURGE_PATH,
+                get(surge::show)
+                    .post(surge::set)
+                    .delete(surge::clear)
+                    .head(faults::method_not_allowed)
+                    .fallback(faults::method_not_allowed),
+            )
+            .route(
                 faults::CONTROL_PATH,
                 get(faults::list)
                     .post(faults::add)
@@ -91,6 +105,8 @@ impl Simulator {
             TOKEN_PATH => Some(&s.token_requests),
             QUERY_PATH => Some(&s.aggregates_requests),
             QUEUES_PATH => Some(&s.queues_requests),
+            OBSERVATIONS_PATH => Some(&s.observations_requests),
+            PRESENCES_PATH => Some(&s.presences_requests),
             _ if path.starts_with(JOBS_PATH) => Some(&s.jobs_requests),
             _ => None,
         };
@@ -160,8 +176,8 @@ mod tests {
 
     use super::super::testing::{basic, bearer, call, request};
     use super::*;
-    use crate::genesys::wire::QueuePage;
     use crate::genesys::wire::{ErrorBody, OAuthError, TokenResponse};
+    use crate::genesys::wire::{OBSERVATIONS_PATH, PRESENCES_PATH, QueuePage};
     use crate::simulator::{RequestCounts, SimulatorConfig, aggregate};
 
     #[tokio::test]
@@ -266,9 +282,119 @@ mod tests {
                 aggregates: 3,
                 queues: 2,
                 jobs: 0,
+                observations: 0,
+                presences: 0,
                 unauthorized: 2
             }
         );
+    }
+
+    #[tokio::test]
+    async fn observations_and_presences_want_a_token_count_and_name_their_permission() {
+        let sim = Simulator::new(SimulatorConfig {
+            clock: crate::schedule::Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap()),
+            ..SimulatorConfig::default()
+        });
+        let body = serde_json::json!({
+            "filter": {"type": "or", "predicates": [
+                {"dimension": "queueId", "value": sim.org().queues[0].id}]},
+            "metrics": ["oWaiting", "oOnQueueUsers"]})
+        .to_string();
+        let (status, _) = call(&sim, request(Method::POST, OBSERVATIONS_PATH, None, &body)).await;
+        assert_eq!(status, 401);
+        let auth = bearer(&sim).await;
+        let (status, answer) = call(
+            &sim,
+            request(Method::POST, OBSERVATIONS_PATH, Some(&auth), &body),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        // What the pure function answers at the simulator's (held) time.
+        let expected = sim
+            .observe(&serde_json::from_str(&body).unwrap(), sim.now())
+            .unwrap();
+        assert_eq!(answer, serde_json::to_value(&expected).unwrap());
+        assert_eq!(answer["results"].as_array().unwrap().len(), 5);
+        let (status, presences) =
+            call(&sim, request(Method::GET, PRESENCES_PATH, Some(&auth), "")).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            presences,
+            serde_json::to_value(Simulator::presences()).unwrap()
+        );
+
+        // Missing or empty metrics, a body that is not a query, a GET.
+        for (body, code, field) in [
+            (
+                r#"{"filter": {"type": "or"}}"#,
+                "constraint.validation",
+                "metrics",
+            ),
+            (
+                r#"{"filter": {"type": "or"}, "metrics": []}"#,
+                "constraint.validation",
+                "metrics",
+            ),
+            (
+                r#"{"filter": {"type": "or"}, "metrics": ["oBogus"]}"#,
+                "invalid.value",
+                "metrics",
+            ),
+            (r#"{"metrics": "oWaiting"}"#, "bad.request", "body"),
+            ("[", "bad.request", "body"),
+        ] {
+            let (status, error) = call(
+                &sim,
+                request(Method::POST, OBSERVATIONS_PATH, Some(&auth), body),
+            )
+            .await;
+            assert_eq!(
+                (
+                    status,
+                    error["code"].as_str(),
+                    error["details"][0]["fieldName"].as_str()
+                ),
+                (400, Some(code), Some(field)),
+                "{body}: {error}"
+            );
+            assert!(error["contextId"].is_string());
+        }
+        let (status, _) = call(
+            &sim,
+            request(Method::GET, OBSERVATIONS_PATH, Some(&auth), ""),
+        )
+        .await;
+        assert_eq!(status, 405);
+        let counts = sim.requests();
+        assert_eq!((counts.observations, counts.presences), (8, 1));
+
+        // The forbidden fault names the permission each path needs.
+        sim.add_fault("forbidden".parse().unwrap());
+        for (method, path, permission) in [
+            (
+                Method::POST,
+                OBSERVATIONS_PATH,
+                "analytics:queueObservation:view",
+            ),
+            (
+                Method::GET,
+                PRESENCES_PATH,
+                "presence:presenceDefinition:view",
+            ),
+            (Method::GET, QUEUES_PATH, "routing:queue:view"),
+            (
+                Method::POST,
+                QUERY_PATH,
+                "analytics:conversationAggregate:view",
+            ),
+        ] {
+            let (status, error) = call(&sim, request(method, path, Some(&auth), &body)).await;
+            assert_eq!(
+                (status, error["code"].as_str()),
+                (403, Some("missing.permissions"))
+            );
+            assert_eq!(error["messageParams"]["permissions"], permission, "{path}");
+        }
     }
 
     /// Over real sockets, with reqwest as the client the exporter also uses.
@@ -393,6 +519,8 @@ mod tests {
                     aggregates: 3,
                     queues: 1,
                     jobs: 0,
+                    observations: 0,
+                    presences: 0,
                     unauthorized: 2
                 }
             );

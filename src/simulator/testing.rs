@@ -9,7 +9,7 @@ use hyper::{Method, Request};
 use serde_json::Value;
 use tower::ServiceExt;
 
-use super::Simulator;
+use super::{Org, Simulator};
 use crate::genesys::wire::TOKEN_PATH;
 
 pub(super) fn request(
@@ -53,4 +53,10 @@ pub(super) async fn bearer(sim: &Simulator) -> String {
     .await;
     assert_eq!(status, 200, "{body}");
     format!("Bearer {}", body["access_token"].as_str().unwrap())
+}
+
+/// The ID of the org's queue called `name`.
+pub(super) fn queue_id(org: &Org, name: &str) -> String {
+    let queue = org.queues.iter().find(|q| q.name == name);
+    queue.expect("the org has the queue").id.clone()
 }

@@ -10,6 +10,7 @@
 
 use super::org::{MediaProfile, Org, SimQueue, daily_curve, media_profile};
 use super::random::{Draws, fnv1a, mix};
+use super::surge::Surge;
 use super::tally::{Tally, Target};
 
 /// Agent-direct voice calls per minute across the org at the height of the day.
@@ -45,7 +46,7 @@ pub(super) fn atoms(org: &Org) -> Vec<Atom<'_>> {
     atoms
 }
 
-impl Atom<'_> {
+impl<'a> Atom<'a> {
     /// The value of a groupBy or filter dimension, if this atom has one.
     pub(super) fn dimension(&self, name: &str) -> Option<&str> {
         match name {
@@ -56,76 +57,166 @@ impl Atom<'_> {
         }
     }
 
-    /// Everything that happened in the minute slots `minutes`.
-    pub(super) fn tally(&self, minutes: std::ops::Range<i64>) -> Tally {
+    pub(super) fn queue(&self) -> Option<&'a SimQueue> {
+        self.queue
+    }
+
+    pub(super) fn media(&self) -> &'a str {
+        self.media
+    }
+
+    /// Everything that happened in the minute slots `minutes`, under `surge`.
+    pub(super) fn tally(&self, minutes: std::ops::Range<i64>, surge: Option<&Surge>) -> Tally {
+        let media = media_profile(self.media);
         let mut tally = Tally::default();
         for minute in minutes {
-            self.add_minute(minute, &mut tally);
+            self.each_conversation(minute, surge, |conversation| {
+                conversation.add_to(&media, &mut tally);
+            });
         }
         tally
     }
 
-    fn add_minute(&self, minute: i64, tally: &mut Tally) {
+    /// Calls `visit` with each conversation that arrived in the minute slot `minute`.
+    ///
+    /// The main draws (how many arrived, then each one's fate) are those the model has
+    /// always made, in the same order; when each arrived within its minute comes from a
+    /// stream of its own, so that adding it changed no aggregate. A surge changes the
+    /// fate of those that arrive at or after its start, and only theirs.
+    pub(super) fn each_conversation(
+        &self,
+        minute: i64,
+        surge: Option<&Surge>,
+        mut visit: impl FnMut(Conversation),
+    ) {
         let media = media_profile(self.media);
         let peak = match self.queue {
             Some(queue) => queue.profile.peak_per_minute * media.volume,
             None => AGENT_DIRECT_PEAK_PER_MINUTE,
         };
         let mut draws = Draws::new(self.key ^ mix(minute as u64));
+        let mut offsets = Draws::new(mix(self.key ^ ARRIVAL_SALT) ^ mix(minute as u64));
+        let minute_ms = minute.saturating_mul(60_000);
         let arrivals = draws.poisson(peak * daily_curve(minute));
-        let Some(queue) = self.queue else {
-            for _ in 0..arrivals {
-                tally.connected += 1;
-                handled(&media, &mut draws, tally);
-            }
-            return;
-        };
-        if arrivals > 0 {
-            tally.target = tally
-                .target
-                .merge(Target::One(queue.profile.service_level_target));
-        }
-        let wait_mean_s = media.wait_mean_s * queue.profile.wait_scale;
-        let abandon = queue.profile.abandon * media.abandon_scale;
         for _ in 0..arrivals {
-            tally.offered += 1;
+            let arrival_ms = minute_ms.saturating_add((offsets.unit() * 60_000.0) as i64);
+            let Some(queue) = self.queue else {
+                visit(Conversation {
+                    arrival_ms,
+                    queue: None,
+                    wait_ms: 0,
+                    handled: Some(handled(&media, &mut draws)),
+                });
+                continue;
+            };
+            let (mut abandon, mut wait_mean_s) = (queue.profile.abandon, queue.profile.wait_scale);
+            if let Some(surge) = surge.filter(|s| s.hits(queue, arrival_ms)) {
+                abandon = surge.abandon;
+                wait_mean_s *= surge.wait_factor;
+            }
+            let abandon = abandon * media.abandon_scale;
+            let wait_mean_s = media.wait_mean_s * wait_mean_s;
+            let queued = Some(queue.profile.service_level_target);
             if draws.chance(abandon) {
                 // Those who give up have typically waited longer than those who get through.
-                let wait = draws.exponential_ms(wait_mean_s * 1.5, 1);
-                tally.wait.record(wait);
-                tally.abandon.record(wait);
+                let wait_ms = draws.exponential_ms(wait_mean_s * 1.5, 1);
+                visit(Conversation {
+                    arrival_ms,
+                    queue: queued,
+                    wait_ms,
+                    handled: None,
+                });
                 continue;
             }
-            let wait = draws.exponential_ms(wait_mean_s, 1);
-            tally.wait.record(wait);
-            tally.answered.record(wait);
-            if wait as f64 > media.sla_threshold_s * 1000.0 {
+            let wait_ms = draws.exponential_ms(wait_mean_s, 1);
+            visit(Conversation {
+                arrival_ms,
+                queue: queued,
+                wait_ms,
+                handled: Some(handled(&media, &mut draws)),
+            });
+        }
+    }
+}
+
+/// Seeds the stream of arrival instants, apart from the main draws.
+const ARRIVAL_SALT: u64 = 0xA441_7A15;
+
+/// One conversation: when it arrived, how long it waited in queue and what came of it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Conversation {
+    /// Epoch milliseconds.
+    pub(super) arrival_ms: i64,
+    /// The service-level target of the queue it waited in; `None` for an agent-direct
+    /// call, which never waits in a queue.
+    pub(super) queue: Option<f64>,
+    pub(super) wait_ms: u64,
+    /// The agent's part; `None` when the caller gave up.
+    pub(super) handled: Option<Handled>,
+}
+
+/// An agent's part of an answered conversation, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Handled {
+    pub(super) talk_ms: u64,
+    pub(super) held_ms: Option<u64>,
+    pub(super) acw_ms: Option<u64>,
+    pub(super) transferred: bool,
+}
+
+impl Conversation {
+    /// The epoch millisecond at which it stopped waiting: answered or abandoned.
+    pub(super) fn wait_end_ms(&self) -> i64 {
+        self.arrival_ms.saturating_add_unsigned(self.wait_ms)
+    }
+
+    fn add_to(&self, media: &MediaProfile, tally: &mut Tally) {
+        if let Some(target) = self.queue {
+            tally.target = tally.target.merge(Target::One(target));
+            tally.offered += 1;
+            tally.wait.record(self.wait_ms);
+            if self.handled.is_none() {
+                tally.abandon.record(self.wait_ms);
+                return;
+            }
+            tally.answered.record(self.wait_ms);
+            if self.wait_ms as f64 > media.sla_threshold_s * 1000.0 {
                 tally.over_sla += 1;
             }
-            tally.connected += 1;
-            handled(&media, &mut draws, tally);
+        }
+        let Some(handled) = self.handled else {
+            return;
+        };
+        tally.connected += 1;
+        tally.talk.record(handled.talk_ms);
+        let mut handle = handled.talk_ms;
+        if let Some(held) = handled.held_ms {
+            tally.held.record(held);
+            handle += held;
+        }
+        if let Some(acw) = handled.acw_ms {
+            tally.acw.record(acw);
+            handle += acw;
+        }
+        tally.handle.record(handle);
+        if handled.transferred {
+            tally.transferred += 1;
         }
     }
 }
 
 /// An agent's part of an answered conversation: talk, maybe hold, after-call work.
-fn handled(media: &MediaProfile, draws: &mut Draws, tally: &mut Tally) {
-    let talk = draws.exponential_ms(media.talk_mean_s, 5_000);
-    tally.talk.record(talk);
-    let mut handle = talk;
-    if draws.chance(media.hold_probability) {
-        let held = draws.exponential_ms(45.0, 1_000);
-        tally.held.record(held);
-        handle += held;
-    }
+fn handled(media: &MediaProfile, draws: &mut Draws) -> Handled {
+    let talk_ms = draws.exponential_ms(media.talk_mean_s, 5_000);
+    let held_ms = draws
+        .chance(media.hold_probability)
+        .then(|| draws.exponential_ms(45.0, 1_000));
     // Some conversations need no wrap-up at all; those have no tAcw segment.
-    if draws.chance(0.9) {
-        let acw = draws.exponential_ms(40.0, 1_000);
-        tally.acw.record(acw);
-        handle += acw;
-    }
-    tally.handle.record(handle);
-    if draws.chance(0.07) {
-        tally.transferred += 1;
+    let acw_ms = draws.chance(0.9).then(|| draws.exponential_ms(40.0, 1_000));
+    Handled {
+        talk_ms,
+        held_ms,
+        acw_ms,
+        transferred: draws.chance(0.07),
     }
 }
