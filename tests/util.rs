@@ -49,7 +49,7 @@ pub async fn start_simulator(config: SimulatorConfig) -> Sim {
 
 /// A configuration that points at `sim` with its demo credentials. The queue
 /// observations are off, so that the requests a test counts and the faults it sets meet
-/// only the aggregates.
+/// only the aggregates; [`observing`] turns them on.
 pub fn config_for(sim: &Sim, queries: Vec<QueryConfig>) -> Config {
     Config {
         client_id: Some("demo-client".into()),
@@ -63,6 +63,16 @@ pub fn config_for(sim: &Sim, queries: Vec<QueryConfig>) -> Config {
         },
         ..Config::default()
     }
+}
+
+/// `config` with the queue observations on, every `refresh`.
+pub fn observing(mut config: Config, refresh: Duration) -> Config {
+    config.observations = ObservationsConfig {
+        enabled: Some(true),
+        refresh: Some(refresh),
+        ..ObservationsConfig::default()
+    };
+    config
 }
 
 /// An exporter running in this process; stops when dropped.
