@@ -12,7 +12,7 @@ use std::sync::{Arc, RwLock};
 use crate::error::{Error, Result};
 use crate::genesys::client::Client;
 use crate::genesys::wire::Endpoint;
-use crate::queue_names::Refused;
+use crate::queue_names::{Refusal, Refused};
 
 /// An org presence: its name as the org wrote it, and the system presence it stands for
 /// as the definitions spell it (`OnQueue`, `Break`, ...).
@@ -68,14 +68,17 @@ impl Presences {
     }
 
     fn report(&self, error: &Error) {
-        let advice = format!(
-            "cannot read presence names: grant the OAuth client's role {}; labelling presences by their ID meanwhile, with system_presence from the observations",
-            Endpoint::Presences.permission()
-        );
-        self.refused.report(
-            error,
-            &advice,
-            "presence names not refreshed; keeping the names known so far",
-        );
+        match self.refused.note(error) {
+            Refusal::First => tracing::warn!(
+                %error,
+                "cannot read presence names: grant the OAuth client's role {}; labelling presences by their ID meanwhile, with system_presence from the observations",
+                Endpoint::Presences.permission()
+            ),
+            Refusal::Again => {}
+            Refusal::Other => tracing::warn!(
+                %error,
+                "presence names not refreshed; keeping the names known so far"
+            ),
+        }
     }
 }

@@ -87,11 +87,16 @@ impl QueueNames {
     }
 
     fn report(&self, error: &Error) {
-        self.refused.report(
-            error,
-            "cannot read queue names: grant the OAuth client's role routing:queue:view; exporting queue IDs without names meanwhile",
-            "queue names not refreshed; keeping the names known so far",
-        );
+        match self.refused.note(error) {
+            Refusal::First => tracing::warn!(
+                %error,
+                "cannot read queue names: grant the OAuth client's role routing:queue:view; exporting queue IDs without names meanwhile"
+            ),
+            Refusal::Again => {}
+            Refusal::Other => {
+                tracing::warn!(%error, "queue names not refreshed; keeping the names known so far")
+            }
+        }
     }
 }
 
@@ -100,19 +105,28 @@ impl QueueNames {
 #[derive(Debug, Default)]
 pub struct Refused(Mutex<bool>);
 
+/// What a failed read calls for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A 403 after a read that was not refused: warn, naming the permission.
+    First,
+    /// A 403 after a 403: said already.
+    Again,
+    /// Any other failure: warn.
+    Other,
+}
+
 impl Refused {
-    /// Logs a failed read: a 403 after a read that was not refused with `advice` (which
-    /// names the permission), a 403 after a 403 not at all, and any other error with
-    /// `otherwise`.
-    pub fn report(&self, error: &Error, advice: &str, otherwise: &str) {
+    /// Notes a failed read, and says what it calls for.
+    pub fn note(&self, error: &Error) -> Refusal {
         let forbidden = matches!(error, Error::Api { status: 403, .. });
-        let mut was_forbidden = self.0.lock().expect("not poisoned");
-        if forbidden && !*was_forbidden {
-            tracing::warn!(%error, "{advice}");
-        } else if !forbidden {
-            tracing::warn!(%error, "{otherwise}");
+        let was_forbidden =
+            std::mem::replace(&mut *self.0.lock().expect("not poisoned"), forbidden);
+        match (forbidden, was_forbidden) {
+            (true, false) => Refusal::First,
+            (true, true) => Refusal::Again,
+            (false, _) => Refusal::Other,
         }
-        *was_forbidden = forbidden;
     }
 
     /// A read succeeded.
