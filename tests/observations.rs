@@ -17,8 +17,8 @@ use genesys_exporter::simulator::{Fault, FaultSpec, Org, Simulator, SimulatorCon
 use jiff::Timestamp;
 
 use crate::util::{
-    Samples, Sim, config_for, hold_time, observing, of, pause, scrape, set_fault, start_exporter,
-    start_simulator, value, wait_for_metrics, wait_until,
+    Process, Samples, Sim, config_for, hold_time, observing, of, pause, scrape, set_fault,
+    start_exporter, start_simulator, temp_dir, value, wait_for_metrics, wait_until, write_file,
 };
 
 /// A weekday afternoon, when every demo queue has callers and agents.
@@ -371,4 +371,58 @@ async fn observations_older_than_three_refreshes_are_dropped() {
         0.0,
         "and counted as gone"
     );
+}
+
+#[tokio::test]
+async fn each_missing_permission_is_warned_about_once_naming_it() {
+    let sim = start_simulator(SimulatorConfig {
+        faults: vec![forbidden(OBSERVATIONS_PATH), forbidden(PRESENCES_PATH)],
+        ..SimulatorConfig::default()
+    })
+    .await;
+    let dir = temp_dir();
+    let config = write_file(
+        &dir,
+        "forbidden.toml",
+        &format!(
+            "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\nqueue_names_refresh = \"100ms\"\n[observations]\nrefresh = \"5s\"\n",
+            url = sim.url
+        ),
+    );
+    let process = Process::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let url = process.metrics_url().await;
+    let samples = wait_for_metrics(&url, |s| {
+        up(s, "default") == Some(1.0)
+            && of(
+                s,
+                "genesys_api_failures_total",
+                &[("endpoint", "observations"), ("reason", "forbidden")],
+            ) == 1.0
+    })
+    .await;
+    assert_eq!(up(&samples, "observations"), Some(0.0));
+    wait_until("five refused reads of the presence definitions", || {
+        sim.simulator.requests().presences >= 5
+    })
+    .await;
+    let log = process.log();
+    for (warning, permission) in [
+        (
+            "cannot read presence names",
+            "presence:presenceDefinition:view",
+        ),
+        (
+            "cannot observe the queues",
+            "analytics:queueObservation:view",
+        ),
+    ] {
+        let lines: Vec<&str> = log.lines().filter(|l| l.contains(warning)).collect();
+        assert_eq!(lines.len(), 1, "{log}");
+        assert!(lines[0].contains(&format!("role {permission};")), "{log}");
+    }
 }
