@@ -17,8 +17,8 @@ use genesys_exporter::simulator::{Fault, FaultSpec, Org, Simulator, SimulatorCon
 use jiff::Timestamp;
 
 use crate::util::{
-    Process, Samples, Sim, config_for, hold_time, observing, of, pause, scrape, set_fault,
-    start_exporter, start_simulator, temp_dir, value, wait_for_metrics, wait_until, write_file,
+    Samples, Sim, config_for, hold_time, observing, of, pause, scrape, set_fault, start_binary_for,
+    start_exporter, start_simulator, value, wait_for_metrics, wait_until,
 };
 
 /// A weekday afternoon, when every demo queue has callers and agents.
@@ -197,6 +197,13 @@ fn assert_published(samples: &Samples, wanted: &Samples) {
     );
 }
 
+/// The aggregates are published, and the observations were refused once.
+fn refused_once_beside_the_aggregates(samples: &Samples) -> bool {
+    let forbidden = [("endpoint", "observations"), ("reason", "forbidden")];
+    up(samples, "default") == Some(1.0)
+        && of(samples, "genesys_api_failures_total", &forbidden) == 1.0
+}
+
 fn up(samples: &Samples, query: &str) -> Option<f64> {
     value(samples, "genesys_up", &[("query", query)])
 }
@@ -295,15 +302,7 @@ async fn a_403_on_observations_leaves_the_aggregates_running_and_is_asked_again_
     let _held = hold_time();
     let (sim, clock) = simulator(Org::demo(), vec![forbidden(OBSERVATIONS_PATH)]).await;
     let exporter = start_exporter(config(&sim), clock).await;
-    let samples = wait_for_metrics(&exporter.url, |s| {
-        up(s, "default") == Some(1.0)
-            && of(
-                s,
-                "genesys_api_failures_total",
-                &[("endpoint", "observations"), ("reason", "forbidden")],
-            ) == 1.0
-    })
-    .await;
+    let samples = wait_for_metrics(&exporter.url, refused_once_beside_the_aggregates).await;
     assert_eq!(up(&samples, "observations"), Some(0.0));
     assert!(observed(&samples).is_empty());
     assert_eq!(
@@ -380,31 +379,9 @@ async fn each_missing_permission_is_warned_about_once_naming_it() {
         ..SimulatorConfig::default()
     })
     .await;
-    let dir = temp_dir();
-    let config = write_file(
-        &dir,
-        "forbidden.toml",
-        &format!(
-            "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\nqueue_names_refresh = \"100ms\"\n[observations]\nrefresh = \"5s\"\n",
-            url = sim.url
-        ),
-    );
-    let process = Process::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
-    let url = process.metrics_url().await;
-    let samples = wait_for_metrics(&url, |s| {
-        up(s, "default") == Some(1.0)
-            && of(
-                s,
-                "genesys_api_failures_total",
-                &[("endpoint", "observations"), ("reason", "forbidden")],
-            ) == 1.0
-    })
-    .await;
+    let extra = "queue_names_refresh = \"100ms\"\n[observations]\nrefresh = \"5s\"\n";
+    let (process, url, _dir) = start_binary_for(&sim, extra).await;
+    let samples = wait_for_metrics(&url, refused_once_beside_the_aggregates).await;
     assert_eq!(up(&samples, "observations"), Some(0.0));
     wait_until("five refused reads of the presence definitions", || {
         sim.simulator.requests().presences >= 5

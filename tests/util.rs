@@ -426,6 +426,29 @@ pub fn temp_dir() -> TempDir {
         .expect("a temporary directory")
 }
 
+/// The exporter binary on 127.0.0.1:0, configured by a file with `sim`'s URL and demo
+/// credentials followed by `extra` TOML; with its base URL, and the directory holding the
+/// file (keep it as long as the process).
+pub async fn start_binary_for(sim: &Sim, extra: &str) -> (Process, String, TempDir) {
+    let dir = temp_dir();
+    let config = write_file(
+        &dir,
+        "genesys.toml",
+        &format!(
+            "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\n{extra}",
+            url = sim.url
+        ),
+    );
+    let process = Process::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let url = process.metrics_url().await;
+    (process, url, dir)
+}
+
 /// Writes `text` to the file `name` in `dir` and returns its path.
 pub fn write_file(dir: &TempDir, name: &str, text: &str) -> PathBuf {
     let path = dir.path().join(name);
