@@ -380,7 +380,7 @@ async fn each_missing_permission_is_warned_about_once_naming_it() {
     })
     .await;
     let extra = "queue_names_refresh = \"100ms\"\n[observations]\nrefresh = \"5s\"\n";
-    let (process, url, _dir) = start_binary_for(&sim, extra).await;
+    let (process, url, _dir) = start_binary_for(&sim, extra, &[]).await;
     let samples = wait_for_metrics(&url, refused_once_beside_the_aggregates).await;
     assert_eq!(up(&samples, "observations"), Some(0.0));
     wait_until("five refused reads of the presence definitions", || {
@@ -402,4 +402,27 @@ async fn each_missing_permission_is_warned_about_once_naming_it() {
         assert_eq!(lines.len(), 1, "{log}");
         assert!(lines[0].contains(&format!("role {permission};")), "{log}");
     }
+}
+
+#[tokio::test]
+async fn an_observer_that_panics_is_counted_and_restarted() {
+    if !cfg!(debug_assertions) {
+        eprintln!("skipped: the panic hook exists in debug builds only");
+        return;
+    }
+    let sim = start_simulator(SimulatorConfig::default()).await;
+    let extra = "retry_delay = \"100ms\"\n[observations]\nrefresh = \"5s\"\n";
+    let env = [("GENESYS_TEST_PANIC_QUERY", "observations")];
+    let (process, url, _dir) = start_binary_for(&sim, extra, &env).await;
+    let samples = wait_for_metrics(&url, |s| {
+        of(s, "genesys_poller_panics_total", OBSERVED) == 1.0 && up(s, "observations") == Some(1.0)
+    })
+    .await;
+    assert!(!observed(&samples).is_empty());
+    assert_eq!(up(&samples, "default"), Some(1.0));
+    let log = process.wait_for_log("poller panicked").await;
+    assert!(
+        log.contains("the first poll of query observations panics"),
+        "{log}"
+    );
 }

@@ -100,7 +100,8 @@ async fn a_renamed_queue_changes_its_label_and_a_deleted_one_keeps_its_name() {
 async fn without_routing_queue_view_it_exports_ids_and_warns_once() {
     let sim = start_simulator(SimulatorConfig::default()).await;
     sim.simulator.forbid_queue_list(true);
-    let (process, url, _dir) = start_binary_for(&sim, "queue_names_refresh = \"100ms\"\n").await;
+    let (process, url, _dir) =
+        start_binary_for(&sim, "queue_names_refresh = \"100ms\"\n", &[]).await;
     let samples = wait_for_metrics(&url, |s| {
         value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
     })

@@ -345,12 +345,18 @@ pub struct Process {
 impl Process {
     /// The binary with `args`, and no Genesys settings from this process's environment.
     pub fn start(args: &[&str]) -> Process {
+        Process::start_with(args, &[])
+    }
+
+    /// [`Process::start`], with `env` in its environment.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Process {
         let mut command = Command::new(env!("CARGO_BIN_EXE_genesys-exporter"));
         command
             .args(args)
             .env_remove("GENESYS_CLIENT_ID")
             .env_remove("GENESYS_CLIENT_SECRET")
-            .env_remove("GENESYS_REGION");
+            .env_remove("GENESYS_REGION")
+            .envs(env.iter().copied());
         Process::spawn(command)
     }
 
@@ -427,9 +433,13 @@ pub fn temp_dir() -> TempDir {
 }
 
 /// The exporter binary on 127.0.0.1:0, configured by a file with `sim`'s URL and demo
-/// credentials followed by `extra` TOML; with its base URL, and the directory holding the
-/// file (keep it as long as the process).
-pub async fn start_binary_for(sim: &Sim, extra: &str) -> (Process, String, TempDir) {
+/// credentials followed by `extra` TOML, with `env` in its environment; with its base URL,
+/// and the directory holding the file (keep it as long as the process).
+pub async fn start_binary_for(
+    sim: &Sim,
+    extra: &str,
+    env: &[(&str, &str)],
+) -> (Process, String, TempDir) {
     let dir = temp_dir();
     let config = write_file(
         &dir,
@@ -439,12 +449,13 @@ pub async fn start_binary_for(sim: &Sim, extra: &str) -> (Process, String, TempD
             url = sim.url
         ),
     );
-    let process = Process::start(&[
+    let args = [
         "--config",
         config.to_str().unwrap(),
         "--listen",
         "127.0.0.1:0",
-    ]);
+    ];
+    let process = Process::start_with(&args, env);
     let url = process.metrics_url().await;
     (process, url, dir)
 }
