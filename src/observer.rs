@@ -118,30 +118,8 @@ impl Observer {
                 Standing::Forbidden => Wait::Until(deadline_after(FORBIDDEN_RETRY)),
                 _ => Wait::NextTick(started),
             };
-            if !self.wait(wait, shutdown).await {
+            if !wait_for(wait, &mut self.refresh, shutdown).await {
                 return;
-            }
-        }
-    }
-
-    /// Waits as `wait` says, following changes of the refresh; false on shutdown.
-    async fn wait(&mut self, wait: Wait, shutdown: &CancellationToken) -> bool {
-        let mut watching = true;
-        loop {
-            let deadline = match wait {
-                Wait::Until(deadline) => deadline,
-                Wait::NextTick(started) => {
-                    next_tick(started, *self.refresh.borrow_and_update(), Instant::now())
-                }
-            };
-            let following = matches!(wait, Wait::NextTick(_)) && watching;
-            tokio::select! {
-                () = tokio::time::sleep_until(deadline) => return true,
-                changed = self.refresh.changed(), if following => {
-                    // Without a sender the refresh stays as it is.
-                    watching = changed.is_ok();
-                }
-                () = shutdown.cancelled() => return false,
             }
         }
     }
@@ -198,6 +176,33 @@ enum Wait {
     Until(Instant),
 }
 
+/// Waits as `wait` says, following changes of `refresh`; false on shutdown.
+async fn wait_for(
+    wait: Wait,
+    refresh: &mut watch::Receiver<Duration>,
+    shutdown: &CancellationToken,
+) -> bool {
+    let mut watching = true;
+    loop {
+        let deadline = match wait {
+            Wait::Until(deadline) => deadline,
+            Wait::NextTick(started) => {
+                next_tick(started, *refresh.borrow_and_update(), Instant::now())
+            }
+        };
+        let following = matches!(wait, Wait::NextTick(_)) && watching;
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return false,
+            changed = refresh.changed(), if following => {
+                // Without a sender the refresh stays as it is.
+                watching = changed.is_ok();
+            }
+            () = tokio::time::sleep_until(deadline) => return true,
+        }
+    }
+}
+
 /// The first tick `refresh` apart from `started` at or after `now`: ticks missed while an
 /// observation ran long are skipped, not made up.
 fn next_tick(started: Instant, refresh: Duration, now: Instant) -> Instant {
@@ -224,6 +229,39 @@ fn instant(at: Timestamp) -> Interval {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stretched_refresh_takes_effect_from_the_current_tick() {
+        let s = Duration::from_secs;
+        let (stretch, mut refresh) = watch::channel(s(15));
+        let shutdown = CancellationToken::new();
+        let started = Instant::now();
+        let stretcher = tokio::spawn(async move {
+            tokio::time::sleep(s(5)).await;
+            stretch.send_replace(s(40));
+            // Then the budget goes away: the refresh stays as it was last set.
+            drop(stretch);
+        });
+        assert!(wait_for(Wait::NextTick(started), &mut refresh, &shutdown).await);
+        assert_eq!(
+            started.elapsed(),
+            s(40),
+            "40 s from the tick's start, not 15"
+        );
+        stretcher.await.unwrap();
+        let started = Instant::now();
+        assert!(wait_for(Wait::NextTick(started), &mut refresh, &shutdown).await);
+        assert_eq!(started.elapsed(), s(40));
+
+        // A 403's hour does not follow the refresh; shutdown ends any wait.
+        let (_keep, mut refresh) = watch::channel(s(15));
+        let until = Wait::Until(deadline_after(FORBIDDEN_RETRY));
+        let started = Instant::now();
+        assert!(wait_for(until, &mut refresh, &shutdown).await);
+        assert_eq!(started.elapsed(), FORBIDDEN_RETRY);
+        shutdown.cancel();
+        assert!(!wait_for(until, &mut refresh, &shutdown).await);
+    }
 
     #[test]
     fn a_long_observation_skips_the_ticks_it_missed() {
