@@ -32,7 +32,7 @@ use crate::schedule::QueryKind;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ObservationLoad {
     pub refresh: Duration,
-    pub queues_per_request: u32,
+    pub queues_per_request: usize,
 }
 
 /// What sends the requests of a [`Line`].
@@ -157,7 +157,7 @@ impl Load {
             lines.push(Line::new(
                 Source::QueueList,
                 format!("queue list ({queues} queues, {PAGE_SIZE} a page)"),
-                chunks(queues, PAGE_SIZE).max(1),
+                chunks(queues, PAGE_SIZE as usize).max(1),
                 self.directory_refresh,
             ));
         }
@@ -203,8 +203,8 @@ impl Load {
 }
 
 /// `ceil(items / per)`.
-fn chunks(items: usize, per: u32) -> u64 {
-    (items as u64).div_ceil(u64::from(per.max(1)))
+fn chunks(items: usize, per: usize) -> u64 {
+    items.div_ceil(per.max(1)) as u64
 }
 
 impl Budget {

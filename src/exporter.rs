@@ -1,6 +1,6 @@
-//! Wires the pieces together: one client, one publisher, a poller per query, and the
-//! HTTP server, all stopped by one cancellation token; and checks the API budget once the
-//! queue list has been read.
+//! Wires the pieces together: one client, one publisher, a poller per query, the queue
+//! observer, and the HTTP server, all stopped by one cancellation token; and checks the
+//! API budget once the queue list has been read.
 
 use std::any::Any;
 use std::future::Future;
@@ -12,14 +12,16 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::budget::{BudgetWatch, Load};
-use crate::config::Settings;
+use crate::budget::{BudgetWatch, Load, ObservationLoad};
+use crate::config::{OBSERVATIONS_QUERY, Settings};
 use crate::error::{Error, Result};
 use crate::exposition::Publisher;
 use crate::genesys::client::Client;
 use crate::http;
 use crate::metrics::Metrics;
+use crate::observer::Observer;
 use crate::poller::{self, QueryPoll};
+use crate::presences::Presences;
 use crate::queue_names::QueueNames;
 use crate::schedule::{Clock, QueryKind};
 use crate::server::{self, State};
@@ -35,16 +37,21 @@ pub async fn run(
     // Its own token, so that a refusal at start-up stops what was started before it.
     let shutdown = shutdown.child_token();
     let names: Vec<&str> = settings.queries.iter().map(|q| q.name.as_str()).collect();
-    let metrics = Arc::new(Metrics::new(names.iter().copied()));
+    let observed = settings.observations.as_ref().map(|_| OBSERVATIONS_QUERY);
+    let metrics = Arc::new(Metrics::new(names.iter().copied().chain(observed)));
     for query in &settings.queries {
         if let QueryKind::Rolling(rolling) = &query.kind {
             metrics.poll.rolling_window(&query.name, rolling.window);
         }
     }
-    // Observations join the budget as Some(ObservationLoad { refresh, queues_per_request })
-    // and follow budget.observations_refresh().
+    // The observations follow the refresh the budget holds, which it stretches when the
+    // queue directory grows past it.
+    let observation_load = settings.observations.as_ref().map(|o| ObservationLoad {
+        refresh: o.refresh,
+        queues_per_request: o.queues_per_request,
+    });
     let budget = Arc::new(BudgetWatch::new(
-        Load::new(&settings, None),
+        Load::new(&settings, observation_load),
         metrics.clone(),
     ));
     let client = Arc::new(Client::new(&settings.client, metrics.clone())?);
@@ -55,10 +62,13 @@ pub async fn run(
     ));
 
     let names = Arc::new(QueueNames::new(metrics.clone(), settings.max_queue_pages));
-    let wants_names = settings
-        .queries
-        .iter()
-        .any(|q| q.group_by.iter().any(|d| d == "queueId"));
+    let presences = Arc::new(Presences::new());
+    // The observations observe the queues of the queue list, and need presence names.
+    let wants_names = settings.observations.is_some()
+        || settings
+            .queries
+            .iter()
+            .any(|q| q.group_by.iter().any(|d| d == "queueId"));
 
     let state = Arc::new(State {
         publisher: publisher.clone(),
@@ -78,6 +88,7 @@ pub async fn run(
         let (first_read, first_names) = tokio::sync::oneshot::channel::<Option<usize>>();
         let (names, client, publisher) = (names.clone(), client.clone(), publisher.clone());
         let (clock, budget) = (clock.clone(), budget.clone());
+        let presences = settings.observations.as_ref().map(|_| presences.clone());
         let every = settings.queue_names_refresh;
         let stop = shutdown.clone();
         tokio::spawn(async move {
@@ -87,6 +98,13 @@ pub async fn run(
                     found = refresh_names(&names, &client, &publisher, &clock) => found,
                     () = stop.cancelled() => return,
                 };
+                if let Some(presences) = &presences {
+                    // A failure keeps the names known, and was logged.
+                    tokio::select! {
+                        _ = presences.refresh(&client) => {}
+                        () = stop.cancelled() => return,
+                    }
+                }
                 // The first read goes to the start-up check, unless it gave up waiting.
                 let later = match first_read.take() {
                     Some(first_read) => first_read.send(found).err().flatten(),
@@ -155,6 +173,36 @@ pub async fn run(
         let shutdown = shutdown.clone();
         pollers.spawn(async move {
             supervise(&name, retry_delay, &metrics, &shutdown, start).await;
+        });
+    }
+
+    // The queue observations, at the refresh the budget holds.
+    if let Some(observations) = &settings.observations {
+        let observer = Observer {
+            settings: observations.clone(),
+            refresh: budget.observations_refresh(),
+            client: client.clone(),
+            publisher: publisher.clone(),
+            metrics: metrics.clone(),
+            queues: names.clone(),
+            presences: presences.clone(),
+            clock: clock.clone(),
+            max_series: settings.max_series_per_query,
+        };
+        let stop = shutdown.clone();
+        let start = move || {
+            let mut observer = observer.clone();
+            let stop = stop.clone();
+            async move {
+                #[cfg(debug_assertions)]
+                test_hook::panic_once(OBSERVATIONS_QUERY);
+                observer.run(&stop).await;
+            }
+        };
+        let (metrics, shutdown) = (metrics.clone(), shutdown.clone());
+        let retry_delay = settings.retry_delay;
+        pollers.spawn(async move {
+            supervise(OBSERVATIONS_QUERY, retry_delay, &metrics, &shutdown, start).await;
         });
     }
 

@@ -34,8 +34,9 @@
 //! - [`genesys::auth`]: the client-credentials token, cached until shortly before it
 //!   expires.
 //! - [`genesys::client`]: the API calls, with a token, renewed once on a 401.
-//! - [`genesys::jobs`], [`genesys::queues`]: an aggregates query run as an asynchronous job
-//!   when its answer is too large for the synchronous one; the paged queue list.
+//! - [`genesys::jobs`], [`genesys::queues`], [`genesys::observations`]: an aggregates query
+//!   run as an asynchronous job when its answer is too large for the synchronous one; the
+//!   paged queue list; the queue observations asked for in chunks of queues.
 //! - [`config`]: the TOML file and environment layered with figment
 //!   ([`config::load`](config)), checked into [`config::Settings`]; it reads the client's
 //!   defaults from the types that own them.
@@ -43,11 +44,15 @@
 //!   for the queues found, against `api_budget_share` of the API's limit; refused at
 //!   start-up when over, the observations' refresh stretched when the directory grows.
 //! - [`queue_names`]: queue names for queue IDs, refreshed on a timer.
+//! - [`presences`]: presence names for the org presence IDs that qualify the queue
+//!   observations, refreshed with the queue names.
 //! - [`exposition`]: flattens an answer into gauges by the naming rules, and renders every
 //!   query's latest gauges plus the self-metrics once per poll (and again when data passes
 //!   its maximum age or the circuit breaker changes state).
 //! - [`poller`]: one loop per query that polls each due bucket or rolling window and
 //!   publishes the answer.
+//! - [`observer`]: the queue observations, every `refresh`, for every queue of the queue
+//!   list, published whole.
 //! - [`report`]: the one-shot report: the same client and naming over any range, as JSON,
 //!   CSV or a table.
 //! - [`http`]: the hyper 1 serving loop: connections (capped), timeouts, TLS, graceful
@@ -80,7 +85,9 @@ pub mod files;
 pub mod genesys;
 pub mod http;
 pub mod metrics;
+pub mod observer;
 pub mod poller;
+pub mod presences;
 pub mod queue_names;
 pub mod report;
 pub mod schedule;

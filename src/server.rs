@@ -189,13 +189,7 @@ pub fn wants_openmetrics(accept: &str) -> bool {
 }
 
 fn readiness(state: &State) -> Response<Body> {
-    let waiting: Vec<String> = state
-        .publisher
-        .statuses()
-        .into_iter()
-        .filter(|(_, status)| status.last_success.is_none())
-        .map(|(name, _)| name)
-        .collect();
+    let waiting = state.publisher.waiting();
     if waiting.is_empty() {
         page(200, "text/plain; charset=utf-8", "ready\n")
     } else {

@@ -45,17 +45,21 @@ async fn an_over_budget_configuration_is_refused_at_start_with_its_arithmetic() 
     let log = process.log();
     assert_eq!(status.code(), Some(2), "{log}");
 
-    // By hand: a 15-minute bucket, two reads a minute for each rolling query, and one page
-    // of the queue list an hour: 1/15 + 2 + 2 + 1/60 = 4.08 a minute. 1% of 300 is 3.
+    // By hand: a 15-minute bucket, two reads a minute for each rolling query, the six
+    // queues observed in one request every 15 s, and one page of the queue list and the
+    // presence definitions an hour: 1/15 + 2 + 2 + 4 + 1/60 + 1/60 = 8.10 a minute. 1% of
+    // 300 is 3.
     let said = squeezed(&log);
     for line in [
-        "configuration: the API budget is exceeded: in steady state the exporter would send 4.08 requests a minute, more than api_budget_share = 0.01 of the 300 one OAuth client may send (3 a minute):",
+        "configuration: the API budget is exceeded: in steady state the exporter would send 8.10 requests a minute, more than api_budget_share = 0.01 of the 300 one OAuth client may send (3 a minute):",
         "query default (PT15M buckets) 1 request every PT15M = 0.07 a minute",
         "query live (10m window, every 30s) 1 request every 30s = 2.00 a minute",
         "query hour (60m window, every 30s) 1 request every 30s = 2.00 a minute",
+        "observations (6 queues, 100 a request) 1 request every 15s = 4.00 a minute",
         "queue list (6 queues, 100 a page) 1 request every 1h = 0.02 a minute",
-        "total: 4.08 requests a minute; allowed: api_budget_share 0.01 × 300 = 3 a minute",
-        "to fit: refresh the rolling queries less often; or drop queries you do not need; or raise api_budget_share to 0.02 (if nothing else uses this OAuth client)",
+        "presence definitions 1 request every 1h = 0.02 a minute",
+        "total: 8.10 requests a minute; allowed: api_budget_share 0.01 × 300 = 3 a minute",
+        "to fit: refresh the rolling queries less often; or drop queries you do not need; or raise api_budget_share to 0.03 (if nothing else uses this OAuth client)",
     ] {
         assert!(said.contains(line), "{line}\nnot in:\n{log}");
     }
@@ -63,6 +67,7 @@ async fn an_over_budget_configuration_is_refused_at_start_with_its_arithmetic() 
     let counts = sim.simulator.requests();
     assert_eq!(counts.queues, 1, "{counts:?}");
     assert_eq!(counts.aggregates, 0, "{counts:?}");
+    assert_eq!(counts.observations, 0, "{counts:?}");
 }
 
 #[tokio::test]

@@ -5,8 +5,8 @@ use std::time::Duration;
 use genesys_exporter::simulator::{Org, SimulatorConfig};
 
 use crate::util::{
-    Process, Samples, config_for, start_exporter, start_simulator, temp_dir, value,
-    wait_for_metrics, wait_until, write_file,
+    Samples, config_for, start_binary_for, start_exporter, start_simulator, value,
+    wait_for_metrics, wait_until,
 };
 use genesys_exporter::schedule::Clock;
 
@@ -102,22 +102,12 @@ async fn a_renamed_queue_changes_its_label_and_a_deleted_one_keeps_its_name() {
 async fn without_routing_queue_view_it_exports_ids_and_warns_once() {
     let sim = start_simulator(SimulatorConfig::default()).await;
     sim.simulator.forbid_queue_list(true);
-    let dir = temp_dir();
-    let config = write_file(
-        &dir,
-        "forbidden.toml",
-        &format!(
-            "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\nqueue_names_refresh = \"250ms\"\napi_budget_share = 1.0\n",
-            url = sim.url
-        ),
-    );
-    let process = Process::start(&[
-        "--config",
-        config.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
-    let url = process.metrics_url().await;
+    let (process, url, _dir) = start_binary_for(
+        &sim,
+        "queue_names_refresh = \"250ms\"\napi_budget_share = 1.0\n[observations]\nenabled = false\n",
+        &[],
+    )
+    .await;
     let samples = wait_for_metrics(&url, |s| {
         value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
     })

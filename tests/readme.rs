@@ -1,8 +1,8 @@
 //! The README's metric tables say what the code does.
 
-use genesys_exporter::exposition::gauge_names;
+use genesys_exporter::exposition::{Qualifier, gauge_names, observation_gauge};
 use genesys_exporter::genesys::catalogue::metric_kind;
-use genesys_exporter::genesys::wire::Endpoint;
+use genesys_exporter::genesys::wire::{Endpoint, OBSERVATION_METRICS};
 use genesys_exporter::metrics::Metrics;
 use genesys_exporter::schedule::Interval;
 
@@ -48,6 +48,27 @@ fn every_gauge_in_the_common_metrics_table_is_what_the_code_names_it() {
                 "{metric}: the README says {gauge}, the code makes {produced:?}"
             );
         }
+    }
+}
+
+#[test]
+fn the_queue_observations_table_names_every_gauge_and_its_labels_as_the_code_does() {
+    let rows = table_rows("| Genesys observation | gauge |");
+    let metrics: Vec<&str> = rows.iter().map(|row| row[0].as_str()).collect();
+    assert_eq!(metrics, OBSERVATION_METRICS, "every metric, in order");
+    for row in &rows {
+        let gauge = observation_gauge(&row[0]).unwrap();
+        assert_eq!(names(&row[1]), [gauge.name], "{}", row[0]);
+        let mut labels: Vec<&str> = names(&row[2]);
+        let expected: Vec<&str> = match gauge.qualifier {
+            Qualifier::RoutingStatus => vec!["routing_status"],
+            Qualifier::Presence => vec!["presence", "system_presence"],
+            Qualifier::Other => vec![],
+        };
+        if gauge.by_media_type {
+            assert_eq!(labels.remove(0), "media_type", "{}", row[0]);
+        }
+        assert_eq!(labels, expected, "{}", row[0]);
     }
 }
 

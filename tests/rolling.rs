@@ -26,11 +26,17 @@ use crate::util::{
     samples_of, start_exporter, start_simulator, value, wait_for_metrics, wait_until,
 };
 
-/// The demo's `live` query: the last ten minutes by queue and media type, read every
+/// The demo's `live` query: the last five minutes by queue and media type, read every
 /// minute.
 fn live() -> QueryConfig {
     let live = demo_queries().into_iter().find(|q| q.name == "live");
     live.expect("the demo runs a query named live")
+}
+
+/// The live query's window, in minutes.
+fn window_minutes() -> i64 {
+    let window = live().window.expect("live is a rolling query");
+    i64::try_from(window.as_secs() / 60).expect("a window of at most a day")
 }
 
 const LIVE: &[(&str, &str)] = &[("query", "live")];
@@ -122,7 +128,7 @@ async fn start_live(start: &str) -> (Sim, Exporter, Clock) {
 }
 
 /// Waits until the live query has published the window that ends at `end`, checks its
-/// series are the simulator's totals over the ten minutes before it, and returns the
+/// series are the simulator's totals over the window before it, and returns the
 /// samples.
 async fn assert_publishes(exporter: &Exporter, end: Timestamp) -> Samples {
     let samples = wait_for_metrics(&exporter.url, |s| {
@@ -131,17 +137,17 @@ async fn assert_publishes(exporter: &Exporter, end: Timestamp) -> Samples {
     .await;
     let window = published(&samples).unwrap();
     let expected = Interval {
-        start: minutes_after(end, -10),
+        start: minutes_after(end, -window_minutes()),
         end,
     };
-    assert_eq!(window, expected, "the trailing ten minutes up to {end}");
+    assert_eq!(window, expected, "the trailing window up to {end}");
     let org = Org::demo();
     let totals = samples_of("live", &minute_sums(&org, window), &org);
     assert!(totals.len() > 50, "the demo org is busy at {end}");
     assert_same_samples(&conversation(&samples), &totals);
     assert_eq!(
         value(&samples, "genesys_query_window_seconds", LIVE),
-        Some(600.0)
+        Some(window_minutes() as f64 * 60.0)
     );
     samples
 }

@@ -22,6 +22,8 @@ mod hostile;
 mod layering;
 /// `/metrics` equals the simulator's data; formats, landing page, health, readiness, job polls.
 mod metrics_values;
+/// Queue observations: the simulator's data, chunks, a 403 on observations or presences, expiry.
+mod observations;
 /// A poll's peak memory stays within a small multiple of the answer it parses.
 mod poll_memory;
 /// promtool and a real Prometheus accept the shipped config, rules, dashboards (skip outside CI).

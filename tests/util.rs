@@ -7,7 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use genesys_exporter::config::{Config, DEFAULT_METRICS, QueryConfig, Settings};
+use genesys_exporter::config::{
+    Config, DEFAULT_METRICS, ObservationsConfig, QueryConfig, Settings,
+};
 use genesys_exporter::genesys::wire::{AggregateResponse, AggregationQuery};
 use genesys_exporter::schedule::{Clock, Interval};
 use genesys_exporter::simulator::{Org, Simulator, SimulatorConfig, aggregate};
@@ -45,7 +47,9 @@ pub async fn start_simulator(config: SimulatorConfig) -> Sim {
     }
 }
 
-/// A configuration that points at `sim` with its demo credentials.
+/// A configuration that points at `sim` with its demo credentials. The queue
+/// observations are off, so that the requests a test counts and the faults it sets meet
+/// only the aggregates; [`observing`] turns them on.
 pub fn config_for(sim: &Sim, queries: Vec<QueryConfig>) -> Config {
     Config {
         client_id: Some("demo-client".into()),
@@ -53,8 +57,22 @@ pub fn config_for(sim: &Sim, queries: Vec<QueryConfig>) -> Config {
         api_url: Some(sim.url.clone()),
         login_url: Some(sim.url.clone()),
         queries,
+        observations: ObservationsConfig {
+            enabled: Some(false),
+            ..ObservationsConfig::default()
+        },
         ..Config::default()
     }
+}
+
+/// `config` with the queue observations on, every `refresh`.
+pub fn observing(mut config: Config, refresh: Duration) -> Config {
+    config.observations = ObservationsConfig {
+        enabled: Some(true),
+        refresh: Some(refresh),
+        ..ObservationsConfig::default()
+    };
+    config
 }
 
 /// An exporter running in this process; stops when dropped.
@@ -327,12 +345,18 @@ pub struct Process {
 impl Process {
     /// The binary with `args`, and no Genesys settings from this process's environment.
     pub fn start(args: &[&str]) -> Process {
+        Process::start_with(args, &[])
+    }
+
+    /// [`Process::start`], with `env` in its environment.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Process {
         let mut command = Command::new(env!("CARGO_BIN_EXE_genesys-exporter"));
         command
             .args(args)
             .env_remove("GENESYS_CLIENT_ID")
             .env_remove("GENESYS_CLIENT_SECRET")
-            .env_remove("GENESYS_REGION");
+            .env_remove("GENESYS_REGION")
+            .envs(env.iter().copied());
         Process::spawn(command)
     }
 
@@ -406,6 +430,34 @@ pub fn temp_dir() -> TempDir {
         .prefix("genesys-exporter-test-")
         .tempdir()
         .expect("a temporary directory")
+}
+
+/// The exporter binary on 127.0.0.1:0, configured by a file with `sim`'s URL and demo
+/// credentials followed by `extra` TOML, with `env` in its environment; with its base URL,
+/// and the directory holding the file (keep it as long as the process).
+pub async fn start_binary_for(
+    sim: &Sim,
+    extra: &str,
+    env: &[(&str, &str)],
+) -> (Process, String, TempDir) {
+    let dir = temp_dir();
+    let config = write_file(
+        &dir,
+        "genesys.toml",
+        &format!(
+            "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\n{extra}",
+            url = sim.url
+        ),
+    );
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let process = Process::start_with(&args, env);
+    let url = process.metrics_url().await;
+    (process, url, dir)
 }
 
 /// Writes `text` to the file `name` in `dir` and returns its path.

@@ -72,6 +72,12 @@ pub const DEFAULT_MAX_AGE_REFRESHES: u32 = 3;
 /// (`api_budget_share`); the rest is left for retries and for other users of the OAuth
 /// client.
 pub const DEFAULT_API_BUDGET_SHARE: f64 = 0.5;
+/// How often the queues are observed (`[observations] refresh`), and the shortest allowed:
+/// each refresh costs a request per `queues_per_request` queues.
+pub const DEFAULT_OBSERVATIONS_REFRESH: Duration = Duration::from_secs(15);
+pub const MIN_OBSERVATIONS_REFRESH: Duration = Duration::from_secs(5);
+/// The `query` label of the observation gauges; no aggregates query may take it.
+pub const OBSERVATIONS_QUERY: &str = "observations";
 
 /// The configuration as written, before it is checked.
 #[derive(Debug, Default, Deserialize)]
@@ -114,6 +120,19 @@ pub struct Config {
     pub web_config_file: Option<PathBuf>,
     /// The share of the API's 300 requests a minute the steady state may use.
     pub api_budget_share: Option<f64>,
+    #[serde(default)]
+    pub observations: ObservationsConfig,
+}
+
+/// The `[observations]` table as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservationsConfig {
+    pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub refresh: Option<Duration>,
+    pub metrics: Option<Vec<String>>,
+    pub queues_per_request: Option<usize>,
 }
 
 /// One `[[queries]]` table as written.
@@ -160,6 +179,19 @@ pub struct Settings {
     pub web: Option<Arc<WebConfig>>,
     /// The share of the API's requests a minute the steady state may use, in (0, 1].
     pub api_budget_share: f64,
+    /// The queue observations, unless `[observations] enabled = false`.
+    pub observations: Option<ObservationSettings>,
+}
+
+/// The checked `[observations]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservationSettings {
+    /// How often every queue is observed; the data is dropped 3 refreshes after the last
+    /// success.
+    pub refresh: Duration,
+    pub metrics: Vec<String>,
+    /// The most queue IDs one request names.
+    pub queues_per_request: usize,
 }
 
 /// A checked query: what to ask the API and when.

@@ -12,9 +12,10 @@ use super::load::MAX_SECRET_BYTES;
 use super::{
     Config, DEFAULT_API_BUDGET_SHARE, DEFAULT_GRANULARITY, DEFAULT_GROUP_BY, DEFAULT_LISTEN,
     DEFAULT_MAX_AGE_BUCKETS, DEFAULT_MAX_AGE_REFRESHES, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_SERIES_PER_QUERY, DEFAULT_METRICS, DEFAULT_QUEUE_NAMES_REFRESH,
-    DEFAULT_REPORT_CHUNK_DAYS, DEFAULT_RETRY_DELAY, DEFAULT_SETTLE_DELAY, Query, QueryConfig,
-    Settings,
+    DEFAULT_MAX_SERIES_PER_QUERY, DEFAULT_METRICS, DEFAULT_OBSERVATIONS_REFRESH,
+    DEFAULT_QUEUE_NAMES_REFRESH, DEFAULT_REPORT_CHUNK_DAYS, DEFAULT_RETRY_DELAY,
+    DEFAULT_SETTLE_DELAY, MIN_OBSERVATIONS_REFRESH, OBSERVATIONS_QUERY, ObservationSettings, Query,
+    QueryConfig, Settings,
 };
 use crate::error::{Error, Result};
 use crate::files::read_capped;
@@ -25,10 +26,11 @@ use crate::genesys::client::{
     ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT,
 };
 use crate::genesys::jobs::JobOptions;
+use crate::genesys::observations::MAX_QUEUES_PER_REQUEST;
 use crate::genesys::queues::DEFAULT_MAX_PAGES;
 use crate::genesys::region;
 use crate::genesys::retry::RetrySettings;
-use crate::genesys::wire::RATE_LIMIT_PER_MINUTE;
+use crate::genesys::wire::{OBSERVATION_METRICS, RATE_LIMIT_PER_MINUTE};
 use crate::schedule::{Granularity, QueryKind, Rolling, Schedule};
 use crate::web_config::WebConfig;
 
@@ -85,6 +87,7 @@ impl Config {
         let limits = self.limits(&mut problems);
         let (max_connections, web) = self.web(&mut problems);
         let api_budget_share = self.api_budget_share(&mut problems);
+        let observations = self.observations(&mut problems);
 
         if !problems.is_empty() {
             return Err(Error::Config(problems.join("\n  ")));
@@ -122,6 +125,71 @@ impl Config {
             max_connections,
             web,
             api_budget_share,
+            observations,
+        })
+    }
+
+    /// The `[observations]` table checked; `None` when disabled.
+    fn observations(&self, problems: &mut Vec<String>) -> Option<ObservationSettings> {
+        let table = &self.observations;
+        if !table.enabled.unwrap_or(true) {
+            return None;
+        }
+        if let Some(index) = self
+            .queries
+            .iter()
+            .position(|q| q.name == OBSERVATIONS_QUERY)
+        {
+            problems.push(format!(
+                "queries[{index}].name: '{OBSERVATIONS_QUERY}' is the query label of the queue observations; rename the query, or set enabled = false under [observations]"
+            ));
+        }
+        let refresh = table.refresh.unwrap_or(DEFAULT_OBSERVATIONS_REFRESH);
+        if refresh < MIN_OBSERVATIONS_REFRESH || refresh > MAX_OBSERVATIONS_REFRESH {
+            problems.push(format!(
+                "observations.refresh: {} is out of range; use {} to {} (default {}): each refresh costs a request per queues_per_request queues",
+                written(refresh),
+                written(MIN_OBSERVATIONS_REFRESH),
+                written(MAX_OBSERVATIONS_REFRESH),
+                written(DEFAULT_OBSERVATIONS_REFRESH)
+            ));
+        }
+        let metrics: Vec<String> = match &table.metrics {
+            Some(metrics) => metrics.clone(),
+            None => OBSERVATION_METRICS.iter().map(|m| m.to_string()).collect(),
+        };
+        if metrics.is_empty() {
+            problems.push(
+                "observations.metrics: empty; list at least one, such as oWaiting, or set enabled = false".into(),
+            );
+        }
+        for (index, metric) in metrics.iter().enumerate() {
+            if !OBSERVATION_METRICS.contains(&metric.as_str()) {
+                let did_you_mean = OBSERVATION_METRICS
+                    .iter()
+                    .find(|known| known.eq_ignore_ascii_case(metric))
+                    .map(|known| format!("did you mean '{known}'? "))
+                    .unwrap_or_default();
+                problems.push(format!(
+                    "observations.metrics: '{metric}' is not a queue observation metric; {did_you_mean}use some of {}",
+                    OBSERVATION_METRICS.join(", ")
+                ));
+            } else if metrics[..index].contains(metric) {
+                problems.push(format!(
+                    "observations.metrics: '{metric}' is listed twice; list it once"
+                ));
+            }
+        }
+        let per_request = table.queues_per_request.unwrap_or(MAX_QUEUES_PER_REQUEST);
+        if !(1..=MAX_QUEUES_PER_REQUEST).contains(&per_request) {
+            problems.push(format!(
+                "observations.queues_per_request: {per_request} is out of range; use 1 to {MAX_QUEUES_PER_REQUEST} (default {MAX_QUEUES_PER_REQUEST})"
+            ));
+        }
+        Some(ObservationSettings {
+            refresh,
+            metrics,
+            queues_per_request: per_request,
         })
     }
 
@@ -636,6 +704,9 @@ pub const DURATION_LIMITS: &[(&str, Duration)] = &[
 /// The longest `max_age` of a query.
 const MAX_MAX_AGE: Duration = Duration::from_secs(366 * 86_400);
 
+/// The longest `[observations] refresh`: state "now" an hour old is no longer real time.
+const MAX_OBSERVATIONS_REFRESH: Duration = Duration::from_secs(3600);
+
 /// Adds a problem if `value` of `key` (`queries[0].max_age` for `max_age`) is longer
 /// than the key's bound in [`DURATION_LIMITS`].
 fn at_most(key: &str, value: Option<Duration>, default: Duration, problems: &mut Vec<String>) {
@@ -913,6 +984,70 @@ mod tests {
         }
         toml.push_str("[[queries]]\nname = \"q\"\nmax_age = \"8784h\"\n");
         config(&toml).validate().unwrap();
+    }
+
+    #[test]
+    fn observations_are_on_by_default_and_checked_when_set() {
+        let settings = config(CREDENTIALS).validate().unwrap();
+        let observations = settings.observations.unwrap();
+        assert_eq!(observations.refresh, Duration::from_secs(15));
+        assert_eq!(observations.metrics, OBSERVATION_METRICS);
+        assert_eq!(observations.queues_per_request, 100);
+
+        let settings = config(&format!(
+            "{CREDENTIALS}[observations]\nrefresh = \"1m\"\nmetrics = [\"oWaiting\", \"oLongestWaiting\"]\nqueues_per_request = 20\n"
+        ))
+        .validate()
+        .unwrap();
+        assert_eq!(
+            settings.observations,
+            Some(ObservationSettings {
+                refresh: Duration::from_secs(60),
+                metrics: vec!["oWaiting".into(), "oLongestWaiting".into()],
+                queues_per_request: 20,
+            })
+        );
+
+        let error = problems(&format!(
+            "{CREDENTIALS}[[queries]]\nname = \"observations\"\n[observations]\nrefresh = \"2s\"\nmetrics = [\"owaiting\", \"nOffered\", \"oAlerting\", \"oAlerting\"]\nqueues_per_request = 101\n"
+        ));
+        for said in [
+            "queries[0].name: 'observations' is the query label of the queue observations; rename the query, or set enabled = false under [observations]",
+            "observations.refresh: 2s is out of range; use 5s to 1h (default 15s)",
+            "observations.metrics: 'owaiting' is not a queue observation metric; did you mean 'oWaiting'? use some of oWaiting, oInteracting,",
+            "observations.metrics: 'nOffered' is not a queue observation metric; use some of",
+            "observations.metrics: 'oAlerting' is listed twice",
+            "observations.queues_per_request: 101 is out of range; use 1 to 100 (default 100)",
+        ] {
+            assert!(error.contains(said), "{said}\n{error}");
+        }
+        let error = problems(&format!(
+            "{CREDENTIALS}[observations]\nmetrics = []\nqueues_per_request = 0\nrefresh = \"2h\"\n"
+        ));
+        for said in [
+            "observations.metrics: empty",
+            "observations.queues_per_request: 0 is out of range",
+            "observations.refresh: 2h is out of range",
+        ] {
+            assert!(error.contains(said), "{said}\n{error}");
+        }
+        use figment::providers::Format;
+        let error = figment::Figment::new()
+            .merge(figment::providers::Toml::string(
+                "[observations]\nrefersh = \"1m\"\n",
+            ))
+            .extract::<Config>()
+            .unwrap_err();
+        assert!(error.to_string().contains("refersh"), "{error}");
+
+        // Disabled: nothing of it is checked, and a query may take the name.
+        let settings = config(&format!(
+            "{CREDENTIALS}[[queries]]\nname = \"observations\"\n[observations]\nenabled = false\nrefresh = \"1s\"\n"
+        ))
+        .validate()
+        .unwrap();
+        assert_eq!(settings.observations, None);
+        assert_eq!(settings.queries[0].name, "observations");
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! From an aggregates answer to what `/metrics` serves. [`flatten`] turns one poll's answer
-//! into samples, named by the rules of [`base_name`] and [`stat_gauges`]; the [`Publisher`]
+//! into samples, named by the rules of [`base_name`] and [`stat_gauges`]
+//! ([`ObservationSamples`] does the same for the queue observations); the [`Publisher`]
 //! keeps every query's latest samples and renders them with the self-metrics into an
 //! [`Exposition`], once per poll in both formats, plain and gzip-compressed, and swaps it in
 //! whole, so that a scrape only copies a pointer.
 
 mod flatten;
 mod naming;
+mod observations;
 mod publisher;
 mod render;
 
@@ -14,5 +16,9 @@ mod fixtures;
 
 pub use flatten::{QuerySamples, TooManySeries, flatten, flatten_bounded};
 pub use naming::{StatGauge, base_name, gauge_names, snake_case, stat_gauges};
+pub use observations::{
+    OBSERVATION_GAUGES, ObservationGauge, ObservationSamples, Qualifier, lower_snake_case,
+    observation_gauge,
+};
 pub use publisher::{Publisher, QueryStatus};
 pub use render::{Exposition, Format, SharedBody};

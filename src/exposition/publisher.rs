@@ -27,6 +27,10 @@ pub struct QueryStatus {
 
 #[derive(Default)]
 struct QueryState {
+    /// Whether readiness waits for it: the queries the publisher was made with do, the
+    /// queue observations (published without being listed) do not, since a missing
+    /// permission may keep them from ever publishing.
+    required: bool,
     data: Option<Arc<QuerySamples>>,
     /// When `data` passes its maximum age.
     stale_at: Option<Timestamp>,
@@ -62,7 +66,13 @@ impl Publisher {
     ) -> Publisher {
         let state = queries
             .into_iter()
-            .map(|q| (q.to_owned(), QueryState::default()))
+            .map(|q| {
+                let state = QueryState {
+                    required: true,
+                    ..QueryState::default()
+                };
+                (q.to_owned(), state)
+            })
             .collect();
         let publisher = Publisher {
             metrics,
@@ -111,12 +121,19 @@ impl Publisher {
             .collect()
     }
 
-    /// True once every query has published data at least once.
+    /// True once every query the publisher was made with has published data at least once.
     pub fn ready(&self) -> bool {
+        self.waiting().is_empty()
+    }
+
+    /// The queries the publisher was made with that have not published data yet.
+    pub fn waiting(&self) -> Vec<String> {
         let state = self.state.lock().expect("not poisoned");
         state
-            .values()
-            .all(|query| query.status.last_success.is_some())
+            .iter()
+            .filter(|(_, query)| query.required && query.status.last_success.is_none())
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     /// Replaces `query`'s data after a successful poll at `at`; it is served until

@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
@@ -17,7 +18,8 @@ use super::retry::{Answer, Retrier, RetrySettings};
 use super::transport::Transport;
 use super::wire::{
     AggregateResponse, AggregationQuery, Endpoint, JOBS_PATH, JobResultsPage, JobStatus,
-    JobSubmitted, QUERY_PATH, QUEUES_PATH, QueuePage,
+    JobSubmitted, OBSERVATIONS_PATH, ObservationQuery, ObservationResponse, PRESENCES_PATH,
+    PresenceDefinitions, QUERY_PATH, QUEUES_PATH, QueuePage,
 };
 use crate::error::Result;
 use crate::metrics::{BreakerState, Metrics};
@@ -107,13 +109,28 @@ impl Client {
         self.post_query(Endpoint::Jobs, JOBS_PATH, query).await
     }
 
+    /// `POST /api/v2/analytics/queues/observations/query`: the queues' state now. An
+    /// answer with a metric that is not an observation metric, or a negative or non-finite
+    /// statistic, is refused as unreadable.
+    pub async fn observations(&self, query: &ObservationQuery) -> Result<ObservationResponse> {
+        self.post_query(Endpoint::Observations, OBSERVATIONS_PATH, query)
+            .await
+    }
+
+    /// `GET /api/v2/presence/definitions`: the org's presences (not paged).
+    pub async fn presences(&self) -> Result<PresenceDefinitions> {
+        let url = format!("{}{PRESENCES_PATH}", self.api_url);
+        self.call(Endpoint::Presences, reqwest::Method::GET, &url, None)
+            .await
+    }
+
     /// `POST`s `query` as JSON to `path`: the synchronous query and a job's submission
     /// take the same body.
     async fn post_query<T: DeserializeOwned>(
         &self,
         endpoint: Endpoint,
         path: &str,
-        query: &AggregationQuery,
+        query: &impl Serialize,
     ) -> Result<T> {
         let body = serde_json::to_vec(query).expect("the query type always serializes");
         let url = format!("{}{path}", self.api_url);

@@ -6,6 +6,7 @@ pub mod breaker;
 pub mod catalogue;
 pub mod client;
 pub mod jobs;
+pub mod observations;
 pub mod queues;
 pub mod region;
 pub mod retry;

@@ -416,9 +416,10 @@ pub struct ObservationGroup {
 /// One metric (and qualifier: a routing status, or an org presence ID) of one group.
 /// `stats.count` is the number; for oLongestWaiting and oLongestInteracting,
 /// `stats.calculatedMetricValue` is the epoch millisecond at which the oldest conversation
-/// started waiting (interacting).
+/// started waiting (interacting). Refused when read, like an aggregates entry, if its
+/// metric is not an observation metric or a statistic is negative.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "WireObservationEntry")]
 pub struct ObservationEntry {
     pub metric: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -427,6 +428,50 @@ pub struct ObservationEntry {
     pub stats: ObservationStats,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+}
+
+/// An observation entry as read, before it is checked.
+#[derive(Deserialize)]
+struct WireObservationEntry {
+    metric: String,
+    #[serde(default)]
+    qualifier: Option<String>,
+    #[serde(default)]
+    stats: ObservationStats,
+    #[serde(default)]
+    truncated: bool,
+}
+
+impl TryFrom<WireObservationEntry> for ObservationEntry {
+    type Error = String;
+
+    fn try_from(wire: WireObservationEntry) -> Result<ObservationEntry, String> {
+        let metric = wire.metric;
+        if !OBSERVATION_METRICS.contains(&metric.as_str()) {
+            return Err(format!(
+                "unknown metric '{metric}', not a queue observation metric"
+            ));
+        }
+        let stats = wire.stats;
+        for (name, value) in [
+            ("count", stats.count),
+            ("calculatedMetricValue", stats.calculated_metric_value),
+        ] {
+            if let Some(value) = value
+                && !(value.is_finite() && value >= 0.0)
+            {
+                return Err(format!(
+                    "{metric}: {name} {value} is out of range (negative)"
+                ));
+            }
+        }
+        Ok(ObservationEntry {
+            metric,
+            qualifier: wire.qualifier,
+            stats,
+            truncated: wire.truncated,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -538,6 +583,53 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.to_string().starts_with("missing field `interval`"));
+    }
+
+    #[test]
+    fn an_observation_answer_is_checked_like_an_aggregates_one() {
+        let body = r#"{"systemToOrganizationMappings": {"ON_QUEUE": ["p1"]}, "results": [
+          {"group": {"queueId": "q1", "mediaType": "voice"},
+           "data": [{"metric": "oWaiting", "stats": {"count": 3}},
+                    {"metric": "oLongestWaiting", "stats": {"count": 1, "calculatedMetricValue": 1787230858678}}]},
+          {"group": {"queueId": "q1"},
+           "data": [{"metric": "oUserPresences", "qualifier": "p1", "stats": {"count": 2}}]}]}"#;
+        let response: ObservationResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(response.system_to_organization_mappings["ON_QUEUE"], ["p1"]);
+        assert_eq!(
+            response.results[0].data[1].stats.calculated_metric_value,
+            Some(1787230858678.0)
+        );
+        assert_eq!(response.results[1].data[0].qualifier.as_deref(), Some("p1"));
+
+        let refusal = |entry: &str| {
+            serde_json::from_str::<ObservationResponse>(&format!(
+                r#"{{"results": [{{"group": {{"queueId": "q"}}, "data": [{entry}]}}]}}"#
+            ))
+            .unwrap_err()
+            .to_string()
+        };
+        for (entry, problem) in [
+            (
+                r#"{"metric": "nOffered", "stats": {"count": 1}}"#,
+                "unknown metric 'nOffered', not a queue observation metric",
+            ),
+            (
+                r#"{"metric": "oWaiting", "stats": {"count": -1}}"#,
+                "oWaiting: count -1 is out of range (negative)",
+            ),
+            (
+                r#"{"metric": "oLongestWaiting", "stats": {"calculatedMetricValue": -5}}"#,
+                "oLongestWaiting: calculatedMetricValue -5 is out of range (negative)",
+            ),
+            (
+                r#"{"metric": "oWaiting", "stats": {"count": 1e999}}"#,
+                "number out of range",
+            ),
+            (r#"{"stats": {"count": 1}}"#, "missing field `metric`"),
+        ] {
+            let error = refusal(entry);
+            assert!(error.starts_with(problem), "{entry}: {error}");
+        }
     }
 
     #[test]

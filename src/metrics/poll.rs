@@ -144,6 +144,16 @@ impl PollMetrics {
             .set(window.as_secs_f64());
     }
 
+    /// An observation (a poll without an interval, such as the queue observations) of
+    /// `query` published `series` series at `at`.
+    pub fn observed(&self, query: &str, series: usize, at: Timestamp) {
+        let label = QueryLabel::new(query);
+        self.last_success
+            .get_or_create(&label)
+            .set(at.as_millisecond() as f64 / 1000.0);
+        self.series.get_or_create(&label).set(series as i64);
+    }
+
     /// A poll of `query` failed; its previous data stays.
     pub fn failed(&self, query: &str) {
         self.failures.get_or_create(&QueryLabel::new(query)).inc();

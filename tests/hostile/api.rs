@@ -177,6 +177,7 @@ async fn serve(mut socket: TcpStream, handler: Handler, seen: Arc<Mutex<Vec<Stri
 const TOKEN: &str = "/oauth/token";
 const AGGREGATES: &str = "/api/v2/analytics/conversations/aggregates/query";
 const QUEUES: &str = "/api/v2/routing/queues";
+const PRESENCES: &str = "/api/v2/presence/definitions";
 
 fn token(expires_in: Json) -> Answer {
     let mut body = json!({"access_token": "tok", "token_type": "bearer"});
@@ -264,6 +265,8 @@ async fn fake_with(aggregates: impl Fn(&Seen) -> Answer + Send + Sync + 'static)
         path if path.starts_with(QUEUES) => {
             json_answer(200, json!({"entities": [], "pageCount": 1}))
         }
+        // Read with the queue names, for the queue observations (of no queue here).
+        PRESENCES => json_answer(200, json!({"entities": []})),
         _ => aggregates(seen),
     })
     .await

@@ -1,0 +1,286 @@
+//! The queue observations poller: every `refresh` it observes every queue of the last read
+//! of the queue list, in chunks of at most `queues_per_request` queue IDs (one request
+//! each), and publishes the answers whole under `query="observations"`, served until
+//! 3 × `refresh` after the last success.
+//!
+//! Ticks fall every `refresh` from the first observation; one that runs long does not pile
+//! the missed ticks up, the next observation waits for the next tick. Without
+//! `analytics:queueObservation:view` (a 403) it warns once, `genesys_up{query=
+//! "observations"}` is 0, and it asks again every hour; any other failure is retried at
+//! the next tick. The aggregates pollers never wait on it.
+//!
+//! `refresh` is a watch channel, so that the API budget can stretch it while the exporter
+//! runs: a change takes effect at once, from the start of the current tick.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{OBSERVATIONS_QUERY, ObservationSettings};
+use crate::error::{Error, Result};
+use crate::exposition::{ObservationSamples, Publisher};
+use crate::genesys::client::Client;
+use crate::genesys::observations;
+use crate::genesys::wire::Endpoint;
+use crate::metrics::Metrics;
+use crate::presences::Presences;
+use crate::queue_names::QueueNames;
+use crate::schedule::{Clock, Interval, deadline_after};
+
+/// How long after a 403 the queues are observed again.
+pub const FORBIDDEN_RETRY: Duration = Duration::from_secs(3600);
+
+/// The data is dropped this many refreshes after the last successful observation.
+pub const MAX_AGE_REFRESHES: u32 = 3;
+
+/// Everything an observation needs.
+#[derive(Clone)]
+pub struct Observer {
+    pub settings: ObservationSettings,
+    /// The refresh now: `settings.refresh`, unless the budget stretched it (`None`, as
+    /// the budget has it when observations are off, means `settings.refresh`).
+    pub refresh: watch::Receiver<Option<Duration>>,
+    pub client: Arc<Client>,
+    pub publisher: Arc<Publisher>,
+    pub metrics: Arc<Metrics>,
+    /// Where the queues to observe come from.
+    pub queues: Arc<QueueNames>,
+    pub presences: Arc<Presences>,
+    pub clock: Clock,
+    /// The most series one observation may publish (`max_series_per_query`).
+    pub max_series: usize,
+}
+
+/// What the last observation found out about asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    Allowed,
+    /// The queue list has not been read: nothing to observe yet.
+    NoQueues,
+    Forbidden,
+}
+
+impl Observer {
+    /// Observes until `shutdown`.
+    pub async fn run(&mut self, shutdown: &CancellationToken) {
+        let mut standing = Standing::Allowed;
+        loop {
+            let started = Instant::now();
+            let outcome = tokio::select! {
+                outcome = self.observe() => outcome,
+                () = shutdown.cancelled() => return,
+            };
+            let now = self.clock.now();
+            let was = standing;
+            standing = match &outcome {
+                Ok(_) => Standing::Allowed,
+                Err(None) => Standing::NoQueues,
+                Err(Some(Error::Api { status: 403, .. })) => Standing::Forbidden,
+                Err(Some(_)) => Standing::Allowed,
+            };
+            match outcome {
+                Ok(series) => {
+                    if was == Standing::Forbidden {
+                        tracing::info!("queue observations allowed again");
+                    }
+                    tracing::debug!(query = OBSERVATIONS_QUERY, series, "published");
+                }
+                Err(None) => {
+                    let message = "no queues to observe: the queue list has not been read yet";
+                    if was != Standing::NoQueues {
+                        tracing::warn!(
+                            "{message}; observing once it is (reading it needs routing:queue:view)"
+                        );
+                    }
+                    self.metrics.poll.failed(OBSERVATIONS_QUERY);
+                    self.publisher
+                        .failed(OBSERVATIONS_QUERY, message.into(), now);
+                }
+                Err(Some(error)) => {
+                    if standing != Standing::Forbidden {
+                        tracing::warn!(%error, "queue observation failed; its previous data stays until it is 3 refreshes old");
+                    } else if was != Standing::Forbidden {
+                        tracing::warn!(
+                            %error,
+                            "cannot observe the queues: grant the OAuth client's role {}; genesys_up{{query=\"{OBSERVATIONS_QUERY}\"}} is 0, and they are asked for again every hour",
+                            Endpoint::Observations.permission()
+                        );
+                    }
+                    self.metrics.poll.failed(OBSERVATIONS_QUERY);
+                    self.publisher
+                        .failed(OBSERVATIONS_QUERY, error.to_string(), now);
+                }
+            }
+            let wait = match standing {
+                Standing::Forbidden => Wait::Until(deadline_after(FORBIDDEN_RETRY)),
+                _ => Wait::NextTick(started),
+            };
+            if !wait_for(wait, &mut self.refresh, self.settings.refresh, shutdown).await {
+                return;
+            }
+        }
+    }
+
+    /// One observation of every listed queue, published whole. `Err(None)` when there are
+    /// no queues to observe yet.
+    async fn observe(&self) -> Result<usize, Option<Error>> {
+        let Some(queue_ids) = self.queues.listed() else {
+            return Err(None);
+        };
+        let timer = self.metrics.poll.timer(OBSERVATIONS_QUERY);
+        let presences = self.presences.current();
+        let mut samples = ObservationSamples::new(&presences, self.max_series);
+        let requests = observations::requests(
+            &queue_ids,
+            &self.settings.metrics,
+            self.settings.queues_per_request,
+        );
+        for request in requests {
+            let response = self.client.observations(&request).await.map_err(Some)?;
+            samples.add(&response, self.clock.now()).map_err(|_| {
+                let error = Error::TooManySeries {
+                    query: OBSERVATIONS_QUERY.into(),
+                    limit: self.max_series,
+                };
+                self.metrics
+                    .api
+                    .failed(Endpoint::Observations, error.reason());
+                Some(error)
+            })?;
+        }
+        // A poll's duration ends with the last answer, before it is published.
+        drop(timer);
+        let data = samples.finish();
+        let series = data.series();
+        let now = self.clock.now();
+        let max_age = self
+            .refresh
+            .borrow()
+            .unwrap_or(self.settings.refresh)
+            .checked_mul(MAX_AGE_REFRESHES)
+            .unwrap_or(Duration::MAX);
+        self.metrics.poll.observed(OBSERVATIONS_QUERY, series, now);
+        self.publisher
+            .publish(OBSERVATIONS_QUERY, instant(now), data, now, max_age);
+        Ok(series)
+    }
+}
+
+/// What to wait for before the next observation.
+#[derive(Debug, Clone, Copy)]
+enum Wait {
+    /// The first tick after the observation that started then, as the refresh is now.
+    NextTick(Instant),
+    Until(Instant),
+}
+
+/// Waits as `wait` says, following changes of `refresh`; false on shutdown.
+async fn wait_for(
+    wait: Wait,
+    refresh: &mut watch::Receiver<Option<Duration>>,
+    configured: Duration,
+    shutdown: &CancellationToken,
+) -> bool {
+    let mut watching = true;
+    loop {
+        let deadline = match wait {
+            Wait::Until(deadline) => deadline,
+            Wait::NextTick(started) => next_tick(
+                started,
+                refresh.borrow_and_update().unwrap_or(configured),
+                Instant::now(),
+            ),
+        };
+        let following = matches!(wait, Wait::NextTick(_)) && watching;
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return false,
+            changed = refresh.changed(), if following => {
+                // Without a sender the refresh stays as it is.
+                watching = changed.is_ok();
+            }
+            () = tokio::time::sleep_until(deadline) => return true,
+        }
+    }
+}
+
+/// The first tick `refresh` apart from `started` at or after `now`: ticks missed while an
+/// observation ran long are skipped, not made up.
+fn next_tick(started: Instant, refresh: Duration, now: Instant) -> Instant {
+    let refresh = refresh.max(Duration::from_millis(1));
+    let elapsed = now.saturating_duration_since(started);
+    if elapsed < refresh {
+        return started
+            .checked_add(refresh)
+            .unwrap_or_else(|| deadline_after(refresh));
+    }
+    let into = elapsed.as_nanos() % refresh.as_nanos();
+    if into == 0 {
+        return now;
+    }
+    let into = Duration::from_nanos(u64::try_from(into).unwrap_or(u64::MAX));
+    now + refresh.saturating_sub(into)
+}
+
+/// An observation's moment as the published "interval": it covers no time.
+fn instant(at: Timestamp) -> Interval {
+    Interval { start: at, end: at }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stretched_refresh_takes_effect_from_the_current_tick() {
+        let s = Duration::from_secs;
+        let (stretch, mut refresh) = watch::channel(Some(s(15)));
+        let shutdown = CancellationToken::new();
+        let started = Instant::now();
+        let stretcher = tokio::spawn(async move {
+            tokio::time::sleep(s(5)).await;
+            stretch.send_replace(Some(s(40)));
+            // Then the budget goes away: the refresh stays as it was last set.
+            drop(stretch);
+        });
+        assert!(wait_for(Wait::NextTick(started), &mut refresh, s(15), &shutdown).await);
+        assert_eq!(
+            started.elapsed(),
+            s(40),
+            "40 s from the tick's start, not 15"
+        );
+        stretcher.await.unwrap();
+        let started = Instant::now();
+        assert!(wait_for(Wait::NextTick(started), &mut refresh, s(15), &shutdown).await);
+        assert_eq!(started.elapsed(), s(40));
+
+        // A 403's hour does not follow the refresh; shutdown ends any wait.
+        let (_keep, mut refresh) = watch::channel(None);
+        let until = Wait::Until(deadline_after(FORBIDDEN_RETRY));
+        let started = Instant::now();
+        assert!(wait_for(until, &mut refresh, s(15), &shutdown).await);
+        assert_eq!(started.elapsed(), FORBIDDEN_RETRY);
+        shutdown.cancel();
+        assert!(!wait_for(until, &mut refresh, s(15), &shutdown).await);
+    }
+
+    #[test]
+    fn a_long_observation_skips_the_ticks_it_missed() {
+        let start = Instant::now();
+        let refresh = Duration::from_secs(15);
+        let s = Duration::from_secs;
+        // On time: the next tick.
+        assert_eq!(next_tick(start, refresh, start + s(2)), start + s(15));
+        // 40 s long: the ticks at 15 and 30 are gone, the next is at 45.
+        assert_eq!(next_tick(start, refresh, start + s(40)), start + s(45));
+        // Exactly on a tick: that one, at once.
+        assert_eq!(next_tick(start, refresh, start + s(30)), start + s(30));
+        // A refresh too long to add does not panic.
+        let far = next_tick(start, Duration::MAX, start);
+        assert!(far > start + s(86_400 * 365));
+    }
+}
