@@ -2,10 +2,12 @@
 //!
 //! promtool checks the shipped configuration and rules and runs their unit tests. Then a
 //! real Prometheus on 127.0.0.1 scrapes two exporters every 2 s with the shipped rules
-//! loaded: one in demo mode on a busy afternoon, and one whose credentials the simulator
-//! refuses, so that the failure panels have something to show. Every recording rule and
-//! every dashboard query, with its template variables filled in, must return data, and
-//! the abandon-rate alert must be pending or firing for the demo's Retention queue.
+//! loaded: one in demo mode on a busy afternoon (its bucket query, its rolling query and
+//! the queue observations), and one whose credentials the simulator refuses, so that the
+//! failure panels have something to show. Every recording rule and every dashboard query,
+//! the live wallboard's included, with its template variables filled in, must return
+//! data; the bucket abandon-rate alert must be pending or firing for the demo's Retention
+//! queue, and the live one for exactly the queues the rolling window says.
 //!
 //! Debian's `prometheus` package provides both binaries. Outside CI the tests skip
 //! without them; under CI=true they fail.
@@ -22,9 +24,9 @@ use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 
 use crate::util::{
-    Process, bcrypt_hash, dashboards, demo_request, files_under, get, make_pki, panels, path,
-    promtool, published_window, required_tool, start_simulator, temp_dir, value, wait_for_metrics,
-    write_file,
+    Process, Samples, bcrypt_hash, dashboards, demo_request, files_under, get, make_pki, panels,
+    parse, path, promtool, published_window, required_tool, start_simulator, temp_dir, value,
+    wait_for_metrics, write_file,
 };
 
 const PROMETHEUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus");
@@ -213,20 +215,11 @@ struct Check {
     expr: String,
 }
 
-/// What the demo cannot show before the queue observations and the rolling windows of
-/// issue 11 are merged: the live recording rules and the live wallboard read them. The
-/// commit that merges them removes this, and every query must then return data.
-const AWAITING_OBSERVATIONS_AND_ROLLING: [&str; 2] =
-    ["genesys-exporter.live.recording", "genesys-live.json"];
-
 /// Every recording rule's expression and recorded name.
 fn recording_rule_checks() -> Vec<Check> {
     let rules = yaml_file(&Path::new(PROMETHEUS_DIR).join("recording.rules.yml"));
     let mut checks = Vec::new();
     for group in rules["groups"].as_sequence().unwrap() {
-        if AWAITING_OBSERVATIONS_AND_ROLLING.contains(&group["name"].as_str().unwrap()) {
-            continue;
-        }
         for rule in group["rules"].as_sequence().unwrap() {
             let record = rule["record"].as_str().unwrap();
             checks.push(Check {
@@ -317,9 +310,6 @@ async fn resolve_variables(api: &Api, board: &Json, fill: Fill) -> BTreeMap<Stri
 async fn dashboard_checks(api: &Api) -> Vec<Check> {
     let mut checks = Vec::new();
     for (file, board) in dashboards() {
-        if AWAITING_OBSERVATIONS_AND_ROLLING.contains(&file.as_str()) {
-            continue;
-        }
         for fill in [Fill::All, Fill::One] {
             let values = resolve_variables(api, &board, fill).await;
             for panel in panels(&board) {
@@ -341,11 +331,22 @@ async fn dashboard_checks(api: &Api) -> Vec<Check> {
     checks
 }
 
-/// The (queue ID, media type) pairs whose abandon rate the alert should flag in the
-/// bucket `[start, end)`, worked out from the simulator's own answer: more than 20% of
-/// at least 10 offered.
-fn expected_abandon_alerts(start: Timestamp, end: Timestamp) -> BTreeSet<(String, String)> {
-    let request = demo_request(start, end, "PT15M", &["nOffered", "tAbandon"]);
+/// The (queue ID, media type) pairs whose abandon rate an alert should flag in
+/// `[start, end)`, worked out from the simulator's own answer: more than 20% of at least
+/// 10 offered. `granularity` is the bucket's, or `None` for a rolling window (asked for
+/// without one, as the exporter asks: one data entry covering the window).
+fn expected_abandon_alerts(
+    start: Timestamp,
+    end: Timestamp,
+    granularity: Option<&str>,
+) -> BTreeSet<(String, String)> {
+    let mut request = demo_request(
+        start,
+        end,
+        granularity.unwrap_or_default(),
+        &["nOffered", "tAbandon"],
+    );
+    request.granularity = granularity.map(str::to_owned);
     let response = aggregate(&Org::demo(), &request).unwrap();
     let mut expected = BTreeSet::new();
     for group in &response.results {
@@ -363,6 +364,36 @@ fn expected_abandon_alerts(start: Timestamp, end: Timestamp) -> BTreeSet<(String
                 group.group.get("queueId").cloned().unwrap_or_default(),
                 group.group["mediaType"].clone(),
             ));
+        }
+    }
+    expected
+}
+
+/// The rolling queries (those with a window) of the exporter whose `/metrics` is `samples`.
+fn rolling_queries(samples: &Samples) -> Vec<String> {
+    samples
+        .keys()
+        .filter(|(name, _)| name == "genesys_query_window_seconds")
+        .filter_map(|(_, labels)| labels.get("query").cloned())
+        .collect()
+}
+
+/// The (query, queue ID, media type) triples the live abandon alert should flag now: the
+/// windows the demo at `url` publishes now, by the simulator's own data.
+async fn expected_live_abandon_alerts(url: &str) -> BTreeSet<(String, String, String)> {
+    let samples = parse(&get(&format!("{url}/metrics")).await.body);
+    let mut expected = BTreeSet::new();
+    for query in rolling_queries(&samples) {
+        let at = |name| {
+            let seconds = value(&samples, name, &[("query", &query)]).expect(name);
+            Timestamp::from_second(seconds as i64).unwrap()
+        };
+        let (start, end) = (
+            at("genesys_interval_start_timestamp_seconds"),
+            at("genesys_interval_end_timestamp_seconds"),
+        );
+        for (queue_id, media_type) in expected_abandon_alerts(start, end, None) {
+            expected.insert((query.clone(), queue_id, media_type));
         }
     }
     expected
@@ -389,8 +420,12 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
         "127.0.0.1:0",
     ]);
     let demo_url = demo.metrics_url().await;
+    // Its bucket query, its rolling query and its queue observations have all been
+    // polled.
     let samples = wait_for_metrics(&demo_url, |s| {
-        value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
+        let rolling = rolling_queries(s);
+        let up = |query: &str| value(s, "genesys_up", &[("query", query)]) == Some(1.0);
+        up("default") && up("observations") && !rolling.is_empty() && rolling.iter().all(|q| up(q))
     })
     .await;
     // An exporter that the simulator turns away: its failures feed the health panels.
@@ -533,7 +568,7 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
     // The abandon-rate alert: pending (it waits 20 minutes to fire) for exactly the queues
     // the simulator's own data says abandon too much, among them Retention's voice calls.
     let (start, end) = published_window(&samples);
-    let expected = expected_abandon_alerts(start, end);
+    let expected = expected_abandon_alerts(start, end, Some("PT15M"));
     let retention = Org::demo()
         .queues
         .into_iter()
@@ -564,6 +599,8 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
     for alert in &alerts {
         let labels = &alert["labels"];
         if labels["alertname"] == "GenesysQueueAbandonRateHigh" {
+            // The bucket query's, never the rolling query's.
+            assert_eq!(labels["query"], "default", "{alert}");
             let state = alert["state"].as_str().unwrap();
             assert!(state == "pending" || state == "firing", "{alert}");
             if labels["queue_id"] == retention.as_str()
@@ -573,14 +610,48 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
             }
         }
     }
-    // The refused exporter's polls (its query's and its observations') are failing; the
-    // demo's are not.
+    // The refused exporter's polls are failing (its bucket query's and its observations');
+    // the demo's are not.
     let poll_failing: BTreeSet<&str> = alerts
         .iter()
         .filter(|a| a["labels"]["alertname"] == "GenesysPollFailing")
         .map(|a| a["labels"]["instance"].as_str().unwrap())
         .collect();
     assert_eq!(poll_failing, BTreeSet::from([targets[1]]), "{alerts:#?}");
+
+    // The live abandon-rate alert: pending or firing for exactly the queues whose rolling
+    // window, as the demo publishes it now, abandons more than 20% of at least 10
+    // offered. The window moves every minute, so it is read again each time round, and
+    // a refresh in between gets its own 20 s to show in Prometheus.
+    let mut deadline = Instant::now() + Duration::from_secs(20);
+    let mut last_expected = BTreeSet::new();
+    loop {
+        let expected = expected_live_abandon_alerts(&demo_url).await;
+        assert!(
+            !expected.is_empty(),
+            "no queue abandons more than 20% of at least 10 offered in the demo's rolling \
+             window now, so the live alert has nothing to show: choose another --demo-time"
+        );
+        if expected != last_expected {
+            deadline = Instant::now() + Duration::from_secs(20);
+            last_expected = expected.clone();
+        }
+        let data = api.get("/api/v1/alerts", &[]).await;
+        let alerts = data["alerts"].as_array().unwrap().clone();
+        let live: BTreeSet<(String, String, String)> = alerts
+            .iter()
+            .filter(|a| a["labels"]["alertname"] == "GenesysQueueAbandonRateHighLive")
+            .map(|a| {
+                let label = |l: &str| a["labels"][l].as_str().unwrap_or_default().to_owned();
+                (label("query"), label("queue_id"), label("media_type"))
+            })
+            .collect();
+        if live == expected || Instant::now() > deadline {
+            assert_eq!(live, expected, "live abandon alerts: {alerts:#?}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
     eprintln!(
         "end-to-end check done in {:.1} s",
         started.elapsed().as_secs_f64()
