@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use genesys_exporter::simulator::{Org, SimulatorConfig, aggregate};
+use genesys_exporter::simulator::{Org, SimulatorConfig, SurgeSpec, aggregate_with_surge};
 use jiff::Timestamp;
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
@@ -335,6 +335,14 @@ async fn dashboard_checks(api: &Api) -> Vec<Check> {
 /// `[start, end)`, worked out from the simulator's own answer: more than 20% of at least
 /// 10 offered. `granularity` is the bucket's, or `None` for a rolling window (asked for
 /// without one, as the exporter asks: one data entry covering the window).
+/// The abandon surge the demo plays: Sales's agents off queue since 14:00.
+const DEMO_SURGE: &str = "Sales@2026-08-20T14:00:00Z";
+
+fn demo_surge() -> genesys_exporter::simulator::Surge {
+    let spec: SurgeSpec = DEMO_SURGE.parse().expect("a surge");
+    spec.starting(Timestamp::UNIX_EPOCH)
+}
+
 fn expected_abandon_alerts(
     start: Timestamp,
     end: Timestamp,
@@ -347,7 +355,7 @@ fn expected_abandon_alerts(
         &["nOffered", "tAbandon"],
     );
     request.granularity = granularity.map(str::to_owned);
-    let response = aggregate(&Org::demo(), &request).unwrap();
+    let response = aggregate_with_surge(&Org::demo(), Some(&demo_surge()), &request).unwrap();
     let mut expected = BTreeSet::new();
     for group in &response.results {
         let count = |metric: &str| {
@@ -409,11 +417,14 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
 
     // The demo, on a weekday afternoon whenever this runs, so that every queue has traffic.
     // Its first API request is answered 429, so that the retry and rate-limit panels and
-    // rules have data too.
+    // rules have data too. Sales has been in an abandon surge (its agents off queue) since
+    // 14:00, so that the live alerts have something to flag.
     let demo = Process::start(&[
         "--demo",
         "--demo-time",
         "2026-08-20T14:07:00Z",
+        "--demo-surge",
+        DEMO_SURGE,
         "--fault",
         "rate_limited,retry_after=0,requests=1",
         "--listen",
