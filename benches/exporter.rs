@@ -220,6 +220,7 @@ fn bench_scrape(c: &mut Criterion) {
         let state = State {
             publisher: Arc::new(publisher),
             queries: Vec::new(),
+            observations: None,
             clock: Clock::starting_at(window().end),
         };
         group.bench_function(format!("{series}_series"), |b| {

@@ -73,6 +73,7 @@ pub async fn run(
     let state = Arc::new(State {
         publisher: publisher.clone(),
         queries: settings.queries.clone(),
+        observations: settings.observations.as_ref().map(|o| o.refresh),
         clock: clock.clone(),
     });
     let options = http::Options {

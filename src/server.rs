@@ -8,6 +8,7 @@
 use std::convert::Infallible;
 use std::fmt::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use http_body_util::Full;
@@ -21,7 +22,7 @@ use hyper::{Method, Request, Response};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Query;
+use crate::config::{OBSERVATIONS_QUERY, Query, written};
 use crate::exposition::{Format, Publisher, SharedBody};
 use crate::http;
 use crate::schedule::Clock;
@@ -42,6 +43,8 @@ fn page(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Bod
 pub struct State {
     pub publisher: Arc<Publisher>,
     pub queries: Vec<Query>,
+    /// How often the queues are observed, when they are.
+    pub observations: Option<Duration>,
     /// Tells the publisher the time, against which data passes its maximum age.
     pub clock: Clock,
 }
@@ -216,16 +219,32 @@ fn landing_page(state: &State) -> String {
          <tr><th>query</th><th>schedule</th><th>last poll</th><th>published interval</th><th>outcome</th></tr>\n"
     );
     let statuses = state.publisher.statuses();
-    for query in &state.queries {
+    let observations = state.observations.map(|refresh| {
+        (
+            OBSERVATIONS_QUERY.to_owned(),
+            format!("queue state, every {}", written(refresh)),
+        )
+    });
+    let rows = state
+        .queries
+        .iter()
+        .map(|query| (query.name.clone(), query.kind.to_string()))
+        .chain(observations);
+    for (name, schedule) in rows {
         let status = statuses
             .iter()
-            .find(|(name, _)| *name == query.name)
+            .find(|(query, _)| *query == name)
             .map(|(_, status)| status.clone())
             .unwrap_or_default();
         let last_poll = status
             .last_poll
             .map_or("not yet".to_string(), |t| t.to_string());
-        let window = status.window.map_or("none".to_string(), |w| w.to_string());
+        let window = match status.window {
+            // An observation is of an instant, not an interval.
+            Some(window) if window.start == window.end => format!("at {}", window.start),
+            Some(window) => window.to_string(),
+            None => "none".to_string(),
+        };
         let mut outcome = match (&status.last_poll, &status.last_error) {
             (None, _) => "waiting for the first poll".to_string(),
             (Some(_), None) => "ok".to_string(),
@@ -237,8 +256,8 @@ fn landing_page(state: &State) -> String {
         let _ = writeln!(
             page,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape_html(&query.name),
-            query.kind,
+            escape_html(&name),
+            schedule,
             last_poll,
             window,
             escape_html(&outcome)

@@ -258,6 +258,14 @@ async fn every_gauge_is_the_simulators_observation_with_names_and_ages() {
     );
     assert_eq!(sim.simulator.requests().observations, 1);
     assert_eq!(sim.simulator.requests().presences, 1);
+    // The landing page lists the observations beside the queries, with their instant.
+    let page = crate::util::get(&format!("{}/", exporter.url)).await.body;
+    assert!(
+        page.contains(&format!(
+            "<tr><td>observations</td><td>queue state, every 7s</td><td>{now}</td><td>at {now}</td><td>ok</td></tr>"
+        )),
+        "{page}"
+    );
 
     // A refresh later: the simulator's data then, with the ages grown.
     advance(REFRESH).await;
@@ -309,6 +317,12 @@ async fn a_403_on_observations_leaves_the_aggregates_running_and_is_asked_again_
         sim.simulator.requests().observations,
         1,
         "a 403 is not retried"
+    );
+    let page = crate::util::get(&format!("{}/", exporter.url)).await.body;
+    assert!(
+        page.contains("<tr><td>observations</td><td>queue state, every 7s</td>")
+            && page.contains("failed: observations: HTTP 403"),
+        "{page}"
     );
 
     // Not asked again at the next refreshes, but an hour later.
