@@ -40,7 +40,7 @@ use crate::genesys::wire::{OBSERVATIONS_PATH, PRESENCES_PATH, QUEUES_PATH};
 pub const CONTROL_PATH: &str = "/simulator/faults";
 
 /// Requests per minute the API accepts, as Genesys Cloud's default per OAuth client.
-pub const RATE_LIMIT_PER_MINUTE: u64 = 300;
+pub use crate::genesys::wire::RATE_LIMIT_PER_MINUTE;
 
 /// One fault and when it applies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -305,7 +305,7 @@ impl Simulator {
         let faults = &self.state.faults;
         if path.starts_with(API_PREFIX) {
             let (count, reset) = faults.count();
-            if count > RATE_LIMIT_PER_MINUTE {
+            if count > u64::from(RATE_LIMIT_PER_MINUTE) {
                 return Some(self.too_many_requests(reset));
             }
         }
