@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use tokio::sync::watch;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{OBSERVATIONS_QUERY, ObservationSettings};
@@ -29,7 +28,7 @@ use crate::genesys::wire::Endpoint;
 use crate::metrics::Metrics;
 use crate::presences::Presences;
 use crate::queue_names::QueueNames;
-use crate::schedule::{Clock, Interval, deadline_after};
+use crate::schedule::{Clock, Interval};
 
 /// How long after a 403 the queues are observed again.
 pub const FORBIDDEN_RETRY: Duration = Duration::from_secs(3600);
@@ -62,6 +61,8 @@ enum Standing {
     /// The queue list has not been read: nothing to observe yet.
     NoQueues,
     Forbidden,
+    /// Failed otherwise; retried at the next tick.
+    Failing,
 }
 
 impl Observer {
@@ -69,7 +70,7 @@ impl Observer {
     pub async fn run(&mut self, shutdown: &CancellationToken) {
         let mut standing = Standing::Allowed;
         loop {
-            let started = Instant::now();
+            let started = self.clock.now();
             let outcome = tokio::select! {
                 outcome = self.observe() => outcome,
                 () = shutdown.cancelled() => return,
@@ -80,12 +81,14 @@ impl Observer {
                 Ok(_) => Standing::Allowed,
                 Err(None) => Standing::NoQueues,
                 Err(Some(Error::Api { status: 403, .. })) => Standing::Forbidden,
-                Err(Some(_)) => Standing::Allowed,
+                Err(Some(_)) => Standing::Failing,
             };
             match outcome {
                 Ok(series) => {
                     if was == Standing::Forbidden {
                         tracing::info!("queue observations allowed again");
+                    } else if was == Standing::Failing {
+                        tracing::info!("queue observations succeed again");
                     }
                     tracing::debug!(query = OBSERVATIONS_QUERY, series, "published");
                 }
@@ -101,8 +104,12 @@ impl Observer {
                         .failed(OBSERVATIONS_QUERY, message.into(), now);
                 }
                 Err(Some(error)) => {
-                    if standing != Standing::Forbidden {
-                        tracing::warn!(%error, "queue observation failed; its previous data stays until it is 3 refreshes old");
+                    if standing == Standing::Failing && was != Standing::Failing {
+                        // Warned once per run of failures, not at every tick (5,760 a day
+                        // at 15 s); genesys_poll_failures_total counts each.
+                        tracing::warn!(%error, "queue observation failed; its previous data stays until it is 3 refreshes old, and it is tried again every refresh");
+                    } else if standing == Standing::Failing {
+                        tracing::debug!(%error, "queue observation failed again");
                     } else if was != Standing::Forbidden {
                         tracing::warn!(
                             %error,
@@ -116,10 +123,11 @@ impl Observer {
                 }
             }
             let wait = match standing {
-                Standing::Forbidden => Wait::Until(deadline_after(FORBIDDEN_RETRY)),
+                Standing::Forbidden => Wait::Until(later(now, FORBIDDEN_RETRY)),
                 _ => Wait::NextTick(started),
             };
-            if !wait_for(wait, &mut self.refresh, self.settings.refresh, shutdown).await {
+            let refresh = &mut self.refresh;
+            if !wait_for(wait, &self.clock, refresh, self.settings.refresh, shutdown).await {
                 return;
             }
         }
@@ -170,17 +178,18 @@ impl Observer {
     }
 }
 
-/// What to wait for before the next observation.
+/// What to wait for before the next observation, on the exporter's clock.
 #[derive(Debug, Clone, Copy)]
 enum Wait {
     /// The first tick after the observation that started then, as the refresh is now.
-    NextTick(Instant),
-    Until(Instant),
+    NextTick(Timestamp),
+    Until(Timestamp),
 }
 
-/// Waits as `wait` says, following changes of `refresh`; false on shutdown.
+/// Waits on `clock` as `wait` says, following changes of `refresh`; false on shutdown.
 async fn wait_for(
     wait: Wait,
+    clock: &Clock,
     refresh: &mut watch::Receiver<Option<Duration>>,
     configured: Duration,
     shutdown: &CancellationToken,
@@ -192,7 +201,7 @@ async fn wait_for(
             Wait::NextTick(started) => next_tick(
                 started,
                 refresh.borrow_and_update().unwrap_or(configured),
-                Instant::now(),
+                clock.now(),
             ),
         };
         let following = matches!(wait, Wait::NextTick(_)) && watching;
@@ -203,27 +212,35 @@ async fn wait_for(
                 // Without a sender the refresh stays as it is.
                 watching = changed.is_ok();
             }
-            () = tokio::time::sleep_until(deadline) => return true,
+            () = clock.sleep_until(deadline) => return true,
         }
     }
 }
 
-/// The first tick `refresh` apart from `started` at or after `now`: ticks missed while an
-/// observation ran long are skipped, not made up.
-fn next_tick(started: Instant, refresh: Duration, now: Instant) -> Instant {
-    let refresh = refresh.max(Duration::from_millis(1));
-    let elapsed = now.saturating_duration_since(started);
-    if elapsed < refresh {
-        return started
-            .checked_add(refresh)
-            .unwrap_or_else(|| deadline_after(refresh));
-    }
-    let into = elapsed.as_nanos() % refresh.as_nanos();
-    if into == 0 {
-        return now;
-    }
-    let into = Duration::from_nanos(u64::try_from(into).unwrap_or(u64::MAX));
-    now + refresh.saturating_sub(into)
+/// The first tick `refresh` apart from `started` at or after `now` (and after `started`):
+/// ticks missed while an observation ran long are skipped, not made up. Saturates at the
+/// end of time.
+fn next_tick(started: Timestamp, refresh: Duration, now: Timestamp) -> Timestamp {
+    let refresh =
+        i128::try_from(refresh.max(Duration::from_millis(1)).as_nanos()).unwrap_or(i128::MAX);
+    let elapsed = now
+        .as_nanosecond()
+        .saturating_sub(started.as_nanosecond())
+        .max(0);
+    // The first whole number of refreshes, at least one, that reaches `elapsed`.
+    let ticks = (elapsed.saturating_add(refresh - 1) / refresh).max(1);
+    let tick = started
+        .as_nanosecond()
+        .saturating_add(ticks.saturating_mul(refresh));
+    Timestamp::from_nanosecond(tick).unwrap_or(Timestamp::MAX)
+}
+
+/// `after` past `at`, or the end of time.
+fn later(at: Timestamp, after: Duration) -> Timestamp {
+    jiff::SignedDuration::try_from(after)
+        .ok()
+        .and_then(|after| at.checked_add(after).ok())
+        .unwrap_or(Timestamp::MAX)
 }
 
 /// An observation's moment as the published "interval": it covers no time.
@@ -235,52 +252,84 @@ fn instant(at: Timestamp) -> Interval {
 mod tests {
     use super::*;
 
+    fn ts(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_stretched_refresh_takes_effect_from_the_current_tick() {
         let s = Duration::from_secs;
+        let clock = Clock::starting_at(ts("2026-08-20T14:07:00Z"));
+        let elapsed =
+            |since: Timestamp| Duration::try_from(clock.now().duration_since(since)).unwrap();
         let (stretch, mut refresh) = watch::channel(Some(s(15)));
         let shutdown = CancellationToken::new();
-        let started = Instant::now();
+        let started = clock.now();
         let stretcher = tokio::spawn(async move {
             tokio::time::sleep(s(5)).await;
             stretch.send_replace(Some(s(40)));
             // Then the budget goes away: the refresh stays as it was last set.
             drop(stretch);
         });
-        assert!(wait_for(Wait::NextTick(started), &mut refresh, s(15), &shutdown).await);
+        let next = Wait::NextTick(started);
+        assert!(wait_for(next, &clock, &mut refresh, s(15), &shutdown).await);
         assert_eq!(
-            started.elapsed(),
+            elapsed(started),
             s(40),
             "40 s from the tick's start, not 15"
         );
         stretcher.await.unwrap();
-        let started = Instant::now();
-        assert!(wait_for(Wait::NextTick(started), &mut refresh, s(15), &shutdown).await);
-        assert_eq!(started.elapsed(), s(40));
+        let started = clock.now();
+        let next = Wait::NextTick(started);
+        assert!(wait_for(next, &clock, &mut refresh, s(15), &shutdown).await);
+        assert_eq!(elapsed(started), s(40));
 
         // A 403's hour does not follow the refresh; shutdown ends any wait.
         let (_keep, mut refresh) = watch::channel(None);
-        let until = Wait::Until(deadline_after(FORBIDDEN_RETRY));
-        let started = Instant::now();
-        assert!(wait_for(until, &mut refresh, s(15), &shutdown).await);
-        assert_eq!(started.elapsed(), FORBIDDEN_RETRY);
+        let started = clock.now();
+        let until = Wait::Until(later(started, FORBIDDEN_RETRY));
+        assert!(wait_for(until, &clock, &mut refresh, s(15), &shutdown).await);
+        assert_eq!(elapsed(started), FORBIDDEN_RETRY);
         shutdown.cancel();
-        assert!(!wait_for(until, &mut refresh, s(15), &shutdown).await);
+        assert!(!wait_for(until, &clock, &mut refresh, s(15), &shutdown).await);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn ticks_follow_the_exporters_clock_when_it_is_moved_or_runs_fast() {
+        let s = Duration::from_secs;
+        let shutdown = CancellationToken::new();
+        let (_keep, mut refresh) = watch::channel(Some(s(15)));
+        // Sixty times as fast as tokio's clock: a 15 s tick is a quarter of a tokio second.
+        let fast = Clock::fast_from(ts("2026-08-20T14:07:00Z"), 60);
+        let began = tokio::time::Instant::now();
+        let next = Wait::NextTick(fast.now());
+        assert!(wait_for(next, &fast, &mut refresh, s(15), &shutdown).await);
+        assert_eq!(began.elapsed(), Duration::from_millis(250));
+        // Moved forward past the tick: the wait ends at once.
+        let clock = Clock::starting_at(ts("2026-08-20T14:07:00Z"));
+        let next = Wait::NextTick(clock.now());
+        let mover = clock.clone();
+        tokio::spawn(async move { mover.advance(s(20)) });
+        let began = tokio::time::Instant::now();
+        assert!(wait_for(next, &clock, &mut refresh, s(15), &shutdown).await);
+        assert_eq!(began.elapsed(), Duration::ZERO);
     }
 
     #[test]
     fn a_long_observation_skips_the_ticks_it_missed() {
-        let start = Instant::now();
+        let start = ts("2026-08-20T14:07:00Z");
         let refresh = Duration::from_secs(15);
-        let s = Duration::from_secs;
+        let at = |seconds: i64| start + jiff::SignedDuration::from_secs(seconds);
         // On time: the next tick.
-        assert_eq!(next_tick(start, refresh, start + s(2)), start + s(15));
+        assert_eq!(next_tick(start, refresh, at(2)), at(15));
         // 40 s long: the ticks at 15 and 30 are gone, the next is at 45.
-        assert_eq!(next_tick(start, refresh, start + s(40)), start + s(45));
+        assert_eq!(next_tick(start, refresh, at(40)), at(45));
         // Exactly on a tick: that one, at once.
-        assert_eq!(next_tick(start, refresh, start + s(30)), start + s(30));
+        assert_eq!(next_tick(start, refresh, at(30)), at(30));
+        // A clock that went back: the first tick after the start.
+        assert_eq!(next_tick(start, refresh, at(-100)), at(15));
         // A refresh too long to add does not panic.
-        let far = next_tick(start, Duration::MAX, start);
-        assert!(far > start + s(86_400 * 365));
+        assert_eq!(next_tick(start, Duration::MAX, start), Timestamp::MAX);
+        assert_eq!(later(start, Duration::MAX), Timestamp::MAX);
     }
 }
