@@ -219,9 +219,18 @@ impl<'a> ObservationSamples<'a> {
         groups.sort_by(|a, b| key(a).cmp(&key(b)));
         let mut metrics_seen: HashSet<(&str, Option<&str>)> = HashSet::new();
         for group in groups {
+            // A group without data publishes nothing; not remembering it keeps a hostile
+            // answer of empty groups from growing `seen` without bound.
+            if group.data.is_empty() {
+                continue;
+            }
             if !self.seen.insert(group.group.clone()) {
                 self.duplicates += 1;
                 continue;
+            }
+            // Each group remembered must be worth a series at least.
+            if self.seen.len() > self.max_series {
+                return Err(TooManySeries);
             }
             let mut labels = vec![(
                 "queue_id".to_owned(),
@@ -546,6 +555,31 @@ mod tests {
         assert_eq!(bounded.finish().series(), 17);
         let mut bounded = ObservationSamples::new(&presences, 16);
         assert_eq!(bounded.add(&response, now()), Err(TooManySeries));
+    }
+
+    #[test]
+    fn groups_that_publish_nothing_cannot_grow_without_bound() {
+        let presences = HashMap::new();
+        // A hostile answer: many groups without data, then many whose only entry has no
+        // value. Neither publishes a series; neither may be remembered past the bound.
+        let empty: Vec<String> = (0..10_000)
+            .map(|i| format!(r#"{{"group": {{"queueId": "e{i}"}}, "data": []}}"#))
+            .collect();
+        let response: ObservationResponse =
+            serde_json::from_str(&format!(r#"{{"results": [{}]}}"#, empty.join(","))).unwrap();
+        let mut samples = ObservationSamples::new(&presences, 10);
+        samples.add(&response, now()).unwrap();
+        assert_eq!(samples.finish().series(), 0);
+
+        let valueless: Vec<String> = (0..11)
+            .map(|i| {
+                format!(r#"{{"group": {{"queueId": "v{i}"}}, "data": [{{"metric": "oWaiting", "stats": {{}}}}]}}"#)
+            })
+            .collect();
+        let response: ObservationResponse =
+            serde_json::from_str(&format!(r#"{{"results": [{}]}}"#, valueless.join(","))).unwrap();
+        let mut samples = ObservationSamples::new(&presences, 10);
+        assert_eq!(samples.add(&response, now()), Err(TooManySeries));
     }
 
     #[test]
