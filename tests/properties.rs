@@ -9,11 +9,13 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Format, Toml};
 use genesys_exporter::config::Config;
+use genesys_exporter::exposition::ObservationSamples;
 use genesys_exporter::exposition::flatten_bounded;
 use genesys_exporter::genesys::auth::token_lifetime;
 use genesys_exporter::genesys::transport::retry_after_seconds;
 use genesys_exporter::genesys::wire::{
-    AggregateResponse, JobResultsPage, JobStatus, JobSubmitted, QueuePage, TokenResponse,
+    AggregateResponse, JobResultsPage, JobStatus, JobSubmitted, ObservationResponse,
+    PresenceDefinitions, QueuePage, TokenResponse,
 };
 use genesys_exporter::schedule::{Granularity, Interval, Rolling, Schedule};
 use jiff::Timestamp;
@@ -91,6 +93,52 @@ fn aggregate_like() -> impl Strategy<Value = Json> {
     prop::collection::vec(group, 0..6).prop_map(|results| json!({"results": results}))
 }
 
+/// JSON shaped like a queue observations answer: real and arbitrary metrics, qualifiers
+/// and group keys, and any numbers, epoch milliseconds at the ends of time included.
+fn observation_like() -> impl Strategy<Value = Json> {
+    let metric = prop_oneof![
+        Just("oWaiting".to_string()),
+        Just("oLongestWaiting".to_string()),
+        Just("oOnQueueUsers".to_string()),
+        Just("oUserPresences".to_string()),
+        ".{0,10}",
+    ];
+    let stat = prop_oneof![
+        Just("count".to_string()),
+        Just("calculatedMetricValue".to_string()),
+        ".{0,6}"
+    ];
+    let stats = prop::collection::btree_map(stat, any_number(), 0..3);
+    let qualifier = prop::option::of(prop_oneof![
+        Just("IDLE".to_string()),
+        Just("p-break".to_string()),
+        ".{0,8}"
+    ]);
+    let entry = (metric, stats, qualifier)
+        .prop_map(|(metric, stats, q)| json!({"metric": metric, "qualifier": q, "stats": stats}));
+    let group = (
+        prop::collection::btree_map(
+            prop_oneof![
+                Just("queueId".to_string()),
+                Just("mediaType".to_string()),
+                ".{0,8}"
+            ],
+            prop_oneof![Just("q1".to_string()), ".{0,8}"],
+            0..3,
+        ),
+        prop::collection::vec(entry, 0..6),
+    )
+        .prop_map(|(group, data)| json!({"group": group, "data": data}));
+    let mappings = prop::collection::btree_map(
+        prop_oneof![Just("BREAK".to_string()), ".{0,8}"],
+        prop::collection::vec(prop_oneof![Just("p-break".to_string()), ".{0,8}"], 0..3),
+        0..3,
+    );
+    (prop::collection::vec(group, 0..6), mappings).prop_map(
+        |(results, mappings)| json!({"results": results, "systemToOrganizationMappings": mappings}),
+    )
+}
+
 /// Parses `bytes` as every answer the client reads; none may panic.
 fn parse_all(bytes: &[u8]) {
     let _ = serde_json::from_slice::<AggregateResponse>(bytes);
@@ -98,6 +146,8 @@ fn parse_all(bytes: &[u8]) {
     let _ = serde_json::from_slice::<JobStatus>(bytes);
     let _ = serde_json::from_slice::<JobSubmitted>(bytes);
     let _ = serde_json::from_slice::<QueuePage>(bytes);
+    let _ = serde_json::from_slice::<PresenceDefinitions>(bytes);
+    let _ = serde_json::from_slice::<ObservationResponse>(bytes);
     if let Ok(token) = serde_json::from_slice::<TokenResponse>(bytes) {
         assert!(token_lifetime(token.expires_in) <= Duration::from_secs(86_400));
     }
@@ -168,6 +218,24 @@ proptest! {
         let bytes = serde_json::to_vec(&value).unwrap();
         parse_all(&bytes);
         flatten_if_parsed(&bytes);
+    }
+
+    #[test]
+    fn observation_shaped_answers_parse_or_fail_and_flatten_bounded(
+        value in observation_like(),
+        max_series in 0usize..8,
+        now in any_instant(),
+    ) {
+        let bytes = serde_json::to_vec(&value).unwrap();
+        parse_all(&bytes);
+        if let Ok(response) = serde_json::from_slice::<ObservationResponse>(&bytes) {
+            let presences = std::collections::HashMap::new();
+            let mut samples = ObservationSamples::new(&presences, max_series);
+            if samples.add(&response, now).is_ok() {
+                let samples = samples.finish();
+                prop_assert!(samples.series() <= max_series);
+            }
+        }
     }
 
     #[test]
