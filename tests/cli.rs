@@ -213,3 +213,23 @@ fn the_example_config_is_valid() {
         process.log()
     );
 }
+
+#[test]
+fn the_catalogue_command_prints_every_name_a_configuration_may_use() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_genesys-exporter"))
+        .arg("catalogue")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(printed, genesys_exporter::exposition::catalogue());
+    for name in [
+        "tHandle",
+        "genesys_conversation_service_level_target_ratio",
+        "queue_id",
+        "oLongestWaiting",
+        "genesys_queue_user_presences",
+    ] {
+        assert!(printed.contains(name), "{name} not in {printed}");
+    }
+}
