@@ -1,5 +1,6 @@
 //! The README's metric tables say what the code does.
 
+use genesys_exporter::error::{REQUEST_FAILURE_REASONS, RETRIED_REASONS};
 use genesys_exporter::exposition::{Qualifier, gauge_names, observation_gauge};
 use genesys_exporter::genesys::catalogue::metric_kind;
 use genesys_exporter::genesys::wire::{Endpoint, OBSERVATION_METRICS};
@@ -106,6 +107,46 @@ fn every_self_metric_in_the_readme_is_exported() {
             );
         }
     }
+}
+
+#[test]
+fn the_endpoints_and_reasons_the_readme_lists_are_those_the_counters_start_at_0_for() {
+    let rows = table_rows("| metric | meaning |");
+    // The code spans of a metric's meaning, those in parentheses left out when they
+    // explain the value before them: `a`, `b` (past `limit`), ...
+    let meaning = |metric: &str, outside_parentheses: bool| -> Vec<String> {
+        let row = rows
+            .iter()
+            .find(|row| row[0] == format!("`{metric}`"))
+            .unwrap_or_else(|| panic!("no row {metric}"));
+        let mut depth = 0;
+        let listed: String = row[1]
+            .chars()
+            .filter(|c| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => return depth == 0 || !outside_parentheses,
+                }
+                false
+            })
+            .collect();
+        names(&listed).into_iter().map(String::from).collect()
+    };
+    let endpoints: Vec<&str> = Endpoint::ALL.iter().map(|e| e.as_str()).collect();
+    assert_eq!(
+        meaning("genesys_api_requests_total{endpoint}", false),
+        endpoints
+    );
+    let mut failures = meaning("genesys_api_failures_total{endpoint,reason}", true);
+    failures.sort_unstable();
+    let mut reasons = REQUEST_FAILURE_REASONS.to_vec();
+    reasons.sort_unstable();
+    assert_eq!(failures, reasons);
+    assert_eq!(
+        meaning("genesys_api_retries_total{endpoint,reason}", true),
+        RETRIED_REASONS
+    );
 }
 
 #[test]
