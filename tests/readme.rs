@@ -6,6 +6,7 @@ use genesys_exporter::genesys::catalogue::metric_kind;
 use genesys_exporter::genesys::wire::{Endpoint, OBSERVATION_METRICS};
 use genesys_exporter::metrics::Metrics;
 use genesys_exporter::schedule::Interval;
+use genesys_exporter::simulator::{FaultSpec, Malformed};
 
 const README: &str = include_str!("../README.md");
 
@@ -212,5 +213,66 @@ fn every_command_of_the_hardening_table_runs_a_test_that_exists() {
                 file.display()
             );
         }
+    }
+}
+
+/// The text of the README's section under `heading`, down to the next heading of its
+/// level or above.
+fn section(heading: &str) -> &'static str {
+    let start = README
+        .find(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("no section {heading}"));
+    let level = heading.split(' ').next().unwrap();
+    let rest = &README[start + heading.len() + 2..];
+    let end = rest
+        .match_indices("\n#")
+        .find(|(at, _)| {
+            let hashes = rest[at + 1..].chars().take_while(|c| *c == '#').count();
+            hashes <= level.len() && rest[at + 1 + hashes..].starts_with(' ')
+        })
+        .map_or(rest.len(), |(at, _)| at);
+    &rest[..end]
+}
+
+#[test]
+fn the_simulators_faults_and_headers_are_documented_under_the_simulator() {
+    let simulator = section("## The simulator");
+    for needed in [
+        "ININ-Correlation-Id",
+        "inin-ratelimit-",
+        "--fault",
+        "| `fault` | the answer |",
+        "Each fault takes `path`",
+        "/simulator/faults",
+    ] {
+        assert!(
+            simulator.contains(needed),
+            "{needed} not under The simulator"
+        );
+    }
+    let performance = section("## Performance");
+    for misplaced in ["ININ-Correlation-Id", "| `fault` |", "--fault"] {
+        assert!(
+            !performance.contains(misplaced),
+            "{misplaced} is under Performance"
+        );
+    }
+    // Each fault of the table is one the simulator plays, and every malformed body is named.
+    let rows = table_rows("| `fault` | the answer |");
+    assert_eq!(rows.len(), 8);
+    for row in &rows {
+        let name = names(&row[0])[0];
+        let spec = match name {
+            "slow" => "slow,delay=1".to_string(),
+            "malformed" => "malformed,body=html".to_string(),
+            name => name.to_string(),
+        };
+        assert!(spec.parse::<FaultSpec>().is_ok(), "{spec}");
+    }
+    let malformed = &rows.last().unwrap()[1];
+    for body in Malformed::ALL {
+        let name = serde_json::to_value(body).unwrap();
+        let name = name.as_str().unwrap();
+        assert!(malformed.contains(&format!("`{name}`")), "{name}");
     }
 }
