@@ -1,12 +1,16 @@
-//! The README's metric tables say what the code does.
+//! The README's metric tables say what the code does, and its claims about the demo hold
+//! for the simulator's data.
+
+use std::collections::BTreeMap;
 
 use genesys_exporter::error::{REQUEST_FAILURE_REASONS, RETRIED_REASONS};
 use genesys_exporter::exposition::{Qualifier, gauge_names, observation_gauge};
 use genesys_exporter::genesys::catalogue::metric_kind;
+use genesys_exporter::genesys::wire::{AggregationQuery, ObservationQuery};
 use genesys_exporter::genesys::wire::{Endpoint, OBSERVATION_METRICS};
 use genesys_exporter::metrics::Metrics;
 use genesys_exporter::schedule::Interval;
-use genesys_exporter::simulator::{FaultSpec, Malformed};
+use genesys_exporter::simulator::{FaultSpec, Malformed, Org, aggregate, observe};
 
 const README: &str = include_str!("../README.md");
 
@@ -234,6 +238,15 @@ fn section(heading: &str) -> &'static str {
     &rest[..end]
 }
 
+/// The section under `heading` with its lines joined and spaces collapsed, to look for a
+/// sentence however it is wrapped.
+fn prose(heading: &str) -> String {
+    section(heading)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[test]
 fn the_simulators_faults_and_headers_are_documented_under_the_simulator() {
     let simulator = section("## The simulator");
@@ -275,4 +288,190 @@ fn the_simulators_faults_and_headers_are_documented_under_the_simulator() {
         let name = name.as_str().unwrap();
         assert!(malformed.contains(&format!("`{name}`")), "{name}");
     }
+}
+
+// -- The demo's claims, measured with the simulator's own functions ----------------------
+
+/// Offered and abandoned conversations of the demo org in `[start, end)`, by bucket of
+/// `granularity`, queue name and media type.
+fn demo_counts(
+    start: &str,
+    end: &str,
+    granularity: &str,
+) -> BTreeMap<(String, String, String), (f64, f64)> {
+    let org = Org::demo();
+    let name = |id: &str| {
+        let queue = org.queues.iter().find(|q| q.id == id);
+        queue.map_or(String::new(), |q| q.name.clone())
+    };
+    let query = AggregationQuery {
+        interval: format!("{start}/{end}"),
+        granularity: Some(granularity.into()),
+        time_zone: Some("UTC".into()),
+        group_by: vec!["queueId".into(), "mediaType".into()],
+        filter: None,
+        metrics: vec!["nOffered".into(), "tAbandon".into()],
+    };
+    let mut counts = BTreeMap::new();
+    for group in aggregate(&org, &query).unwrap().results {
+        let queue = group
+            .group
+            .get("queueId")
+            .map_or(String::new(), |id| name(id));
+        let media = group.group["mediaType"].clone();
+        for data in group.data {
+            let count = |metric: &str| {
+                let entry = data.metrics.iter().find(|m| m.metric == metric);
+                entry.and_then(|m| m.stats.count).unwrap_or(0.0)
+            };
+            let start = data.interval.split('/').next().unwrap().to_owned();
+            let key = (start, queue.clone(), media.clone());
+            counts.insert(key, (count("nOffered"), count("tAbandon")));
+        }
+    }
+    counts
+}
+
+#[test]
+fn the_demo_is_busy_on_weekday_days_and_quiet_at_night_and_at_weekends() {
+    let quick_start = prose("### Quick start");
+    assert!(
+        quick_start.contains("busiest on weekdays from 08:00 to 18:00 UTC"),
+        "{quick_start}"
+    );
+    let simulator = prose("## The simulator");
+    assert!(
+        simulator.contains("at weekends a quarter of a weekday's"),
+        "{simulator}"
+    );
+    // A week from Monday 2026-08-17, by hour, all queues and media types together.
+    let mut hours: BTreeMap<jiff::Timestamp, f64> = BTreeMap::new();
+    for ((start, _, _), (offered, _)) in
+        demo_counts("2026-08-17T00:00:00Z", "2026-08-24T00:00:00Z", "PT1H")
+    {
+        *hours.entry(start.parse().unwrap()).or_default() += offered;
+    }
+    assert_eq!(hours.len(), 7 * 24);
+    let utc = |at: &jiff::Timestamp| at.to_zoned(jiff::tz::TimeZone::UTC);
+    let weekend = |at: &jiff::Timestamp| {
+        matches!(
+            utc(at).weekday(),
+            jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday
+        )
+    };
+    let hour = |at: &jiff::Timestamp| utc(at).hour();
+    let busy_least = hours
+        .iter()
+        .filter(|(at, _)| !weekend(at) && (9..17).contains(&hour(at)))
+        .map(|(_, offered)| *offered)
+        .fold(f64::INFINITY, f64::min);
+    for (at, offered) in &hours {
+        if weekend(at) || !(8..18).contains(&hour(at)) {
+            assert!(
+                *offered < busy_least,
+                "{at}: {offered} offered, against {busy_least} in the quietest weekday hour from 09:00 to 17:00"
+            );
+        }
+    }
+    // The busiest hour of the week is a weekday's, within 08:00 to 18:00.
+    let (busiest, _) = hours.iter().max_by(|a, b| a.1.total_cmp(b.1)).unwrap();
+    assert!(
+        !weekend(busiest) && (8..18).contains(&hour(busiest)),
+        "{busiest}"
+    );
+    // A weekend day has about a quarter of a weekday's conversations.
+    let day_total = |day: i64| -> f64 {
+        hours
+            .iter()
+            .filter(|(at, _)| utc(at).day() as i64 == day)
+            .map(|(_, offered)| *offered)
+            .sum()
+    };
+    let weekdays: f64 = (17..22).map(day_total).sum::<f64>() / 5.0;
+    for day in [22, 23] {
+        let share = day_total(day) / weekdays;
+        assert!((0.2..0.3).contains(&share), "2026-08-{day}: {share}");
+    }
+}
+
+#[test]
+fn the_retention_queue_abandons_a_third_of_its_voice_calls() {
+    let simulator = prose("## The simulator");
+    assert!(
+        simulator.contains(
+            "The Retention queue abandons about a third of its voice calls, and some 28% of its conversations across media types"
+        ),
+        "{simulator}"
+    );
+    for day in [
+        "2026-08-17",
+        "2026-08-18",
+        "2026-08-19",
+        "2026-08-20",
+        "2026-08-21",
+    ] {
+        let (mut voice, mut all) = ((0.0, 0.0), (0.0, 0.0));
+        for ((_, queue, media), (offered, abandoned)) in demo_counts(
+            &format!("{day}T00:00:00Z"),
+            &format!("{day}T23:45:00Z"),
+            "PT15M",
+        ) {
+            if queue != "Retention" {
+                continue;
+            }
+            all = (all.0 + offered, all.1 + abandoned);
+            if media == "voice" {
+                voice = (voice.0 + offered, voice.1 + abandoned);
+            }
+        }
+        let (voice, all) = (voice.1 / voice.0, all.1 / all.0);
+        assert!((0.3..0.4).contains(&voice), "{day}: voice {voice}");
+        assert!((0.25..0.31).contains(&all), "{day}: all media {all}");
+    }
+}
+
+#[test]
+fn the_demo_agents_log_in_with_the_traffic() {
+    let simulator = prose("## The simulator");
+    assert!(
+        simulator
+            .contains("(5% at night, 95% on weekday afternoons, about 30% on weekend afternoons)"),
+        "{simulator}"
+    );
+    let org = Org::demo();
+    let predicates: Vec<serde_json::Value> = org
+        .queues
+        .iter()
+        .map(|q| serde_json::json!({"type": "dimension", "dimension": "queueId", "operator": "matches", "value": q.id}))
+        .collect();
+    let query = ObservationQuery {
+        filter: serde_json::json!({"type": "or", "predicates": predicates}),
+        metrics: vec!["oActiveUsers".into(), "oMemberUsers".into()],
+        detail_metrics: vec![],
+    };
+    let logged_in = |at: &str| {
+        let answer = observe(&org, None, &query, at.parse().unwrap()).unwrap();
+        let (mut active, mut members) = (0.0, 0.0);
+        for entry in answer.results.iter().flat_map(|group| &group.data) {
+            let count = entry.stats.count.unwrap_or(0.0);
+            match entry.metric.as_str() {
+                "oActiveUsers" => active += count,
+                "oMemberUsers" => members += count,
+                _ => {}
+            }
+        }
+        active / members
+    };
+    let night = logged_in("2026-08-20T03:00:00Z");
+    let weekday = logged_in("2026-08-20T14:30:00Z");
+    let weekend = logged_in("2026-08-22T14:30:00Z");
+    assert!((0.03..0.08).contains(&night), "night {night}");
+    assert!(
+        (0.92..=0.97).contains(&weekday),
+        "weekday afternoon {weekday}"
+    );
+    assert!(
+        (0.25..0.35).contains(&weekend),
+        "weekend afternoon {weekend}"
+    );
 }
