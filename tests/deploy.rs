@@ -208,7 +208,11 @@ fn the_compose_file_runs_the_demo_and_provisions_prometheus_and_grafana() {
 fn docker_compose_accepts_the_compose_file() {
     // Debian's docker-compose validates the file against the Compose schema without a
     // Docker engine. Outside CI it may be missing; .ci/run installs it.
-    let Some(docker_compose) = required_tool("docker-compose", "version", "docker-compose") else {
+    let Some(docker_compose) = required_tool(
+        "docker-compose",
+        "version",
+        "apt-get install docker-compose",
+    ) else {
         return;
     };
     let output = Command::new(docker_compose)
@@ -455,7 +459,8 @@ fn the_systemd_unit_runs_the_exporter_with_a_valid_configuration() {
 
     // systemd's own linter and its security review, with ExecStart pointing at a binary
     // that exists. Under CI systemd-analyze must be there (.ci/run installs it).
-    let Some(analyze) = required_tool("systemd-analyze", "--version", "systemd") else {
+    let Some(analyze) = required_tool("systemd-analyze", "--version", "apt-get install systemd")
+    else {
         return;
     };
     let copy = write_file(
