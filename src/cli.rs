@@ -86,6 +86,9 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Write aggregates for a range of intervals as JSON, CSV or a table, and exit.
     Report(ReportArgs),
+    /// Print every metric (its kind and gauges), groupBy dimension (its label) and queue
+    /// observation metric (its gauge and labels) a configuration may name, and exit.
+    Catalogue,
 }
 
 #[derive(Args)]
@@ -447,6 +450,14 @@ fn progress_bar() -> impl FnMut(usize, usize, usize) {
             bar.finish_and_clear();
         }
     }
+}
+
+/// `catalogue`: every name a configuration may use, and what each becomes.
+pub fn catalogue() -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(crate::exposition::catalogue().as_bytes())?;
+    stdout.flush()?;
+    Ok(())
 }
 
 /// `simulate`: serves the fake Genesys Cloud API until `shutdown` is cancelled.

@@ -123,6 +123,34 @@ impl Error {
     }
 }
 
+/// Every `reason` a failed request is counted under in `genesys_api_failures_total`: what
+/// [`Error::reason`] gives for the errors of a request, and [`status_reason`] for every
+/// status. The counters start at 0 for each endpoint and reason, so that `increase()` and
+/// `rate()` see the first failure.
+pub const REQUEST_FAILURE_REASONS: &[&str] = &[
+    "transport",
+    "timeout",
+    "oauth",
+    "bad_request",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "redirect",
+    "rate_limited",
+    "server_error",
+    "other_status",
+    "decode",
+    "too_large",
+    "too_many_series",
+    "too_many_pages",
+    "circuit_open",
+    "job_failed",
+];
+
+/// The reasons the retry policy repeats a request for, in `genesys_api_retries_total`: a
+/// 429, a 5xx, no answer, a timeout.
+pub const RETRIED_REASONS: &[&str] = &["rate_limited", "server_error", "transport", "timeout"];
+
 /// The failure reason of an HTTP status.
 pub fn status_reason(status: u16) -> &'static str {
     match status {
@@ -213,6 +241,68 @@ fn circuit(retry_in: Option<Duration>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_reason_of_a_failed_request_is_one_the_counters_start_at_zero() {
+        for status in 100..=599 {
+            assert!(
+                REQUEST_FAILURE_REASONS.contains(&status_reason(status)),
+                "{status}"
+            );
+        }
+        let endpoint = Endpoint::Aggregates;
+        let errors = [
+            Error::Transport {
+                endpoint,
+                detail: String::new(),
+                timeout: true,
+            },
+            Error::Transport {
+                endpoint,
+                detail: String::new(),
+                timeout: false,
+            },
+            Error::OAuth {
+                endpoint,
+                status: 401,
+                error: String::new(),
+                description: String::new(),
+            },
+            Error::Job {
+                job_id: String::new(),
+                state: String::new(),
+                message: String::new(),
+            },
+            Error::Decode {
+                endpoint,
+                detail: String::new(),
+                correlation_id: None,
+            },
+            Error::CircuitOpen {
+                endpoint,
+                retry_in: None,
+            },
+            Error::RateLimited {
+                endpoint,
+                retry_in: Duration::ZERO,
+            },
+            Error::TooLarge { endpoint, limit: 1 },
+            Error::TooManySeries {
+                query: String::new(),
+                limit: 1,
+            },
+            Error::TooManyPages { limit: 1 },
+        ];
+        for error in &errors {
+            assert!(
+                REQUEST_FAILURE_REASONS.contains(&error.reason()),
+                "{error:?}"
+            );
+        }
+        for reason in RETRIED_REASONS {
+            assert!(REQUEST_FAILURE_REASONS.contains(reason), "{reason}");
+        }
+    }
 
     #[test]
     fn api_text_is_one_line_escaped_and_cut() {

@@ -40,8 +40,9 @@ pub async fn run(
     let observed = settings.observations.as_ref().map(|_| OBSERVATIONS_QUERY);
     let metrics = Arc::new(Metrics::new(names.iter().copied().chain(observed)));
     for query in &settings.queries {
-        if let QueryKind::Rolling(rolling) = &query.kind {
-            metrics.poll.rolling_window(&query.name, rolling.window);
+        match &query.kind {
+            QueryKind::Rolling(rolling) => metrics.poll.rolling_window(&query.name, rolling.window),
+            QueryKind::Buckets(_) => metrics.poll.buckets(&query.name),
         }
     }
     // The observations follow the refresh the budget holds, which it stretches when the

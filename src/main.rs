@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         match command {
             Some(Command::Simulate(args)) => cli::simulate(args, shutdown).await,
             Some(Command::Report(args)) => cli::report(args, shutdown).await,
+            Some(Command::Catalogue) => cli::catalogue(),
             None => cli::run(run, shutdown).await,
         }
     });

@@ -33,7 +33,7 @@ fn a_bad_config_exits_2_naming_each_key() {
     let path = write_file(
         &dir,
         "bad.toml",
-        "client_id = \"id\"\nregion = \"eu-west-9\"\n[[queries]]\nname = \"q\"\nmetrics = [\"nBogus\"]\ngranularity = \"PT7M\"\n",
+        "client_id = \"id\"\nregion = \"eu-west1\"\n[[queries]]\nname = \"q\"\nmetrics = [\"nBogus\", \"tHandel\"]\ngroup_by = [\"queueID\"]\ngranularity = \"PT7M\"\n",
     );
     let mut process = Process::start(&["--config", path.to_str().unwrap()]);
     let status = wait_for_exit(&mut process, Duration::from_secs(10));
@@ -41,8 +41,10 @@ fn a_bad_config_exits_2_naming_each_key() {
     let log = process.log();
     for key in [
         "client_secret: missing",
-        "region: unknown region 'eu-west-9'",
-        "queries[0].metrics: 'nBogus'",
+        "region: unknown region 'eu-west1'; did you mean 'eu-west-1'?",
+        "queries[0].metrics: 'nBogus' is not in the Genesys metric catalogue; genesys-exporter catalogue lists them all",
+        "queries[0].metrics: 'tHandel' is not in the Genesys metric catalogue; did you mean 'tHandle'?",
+        "queries[0].group_by: 'queueID' is not a Genesys groupBy dimension; did you mean 'queueId'?",
         "queries[0].granularity: 'PT7M'",
     ] {
         assert!(log.contains(key), "{key} not in {log}");
@@ -69,7 +71,30 @@ fn a_missing_config_file_and_a_typo_in_a_key_are_errors() {
         wait_for_exit(&mut typo, Duration::from_secs(10)).code(),
         Some(2)
     );
-    assert!(typo.log().contains("client_idd"), "{}", typo.log());
+    let log = typo.log();
+    assert!(
+        log.contains(&format!(
+            "client_idd: unknown key in the file {}; did you mean 'client_id'?",
+            path.display()
+        )),
+        "{log}"
+    );
+
+    let mut variable = Process::start_with(
+        &["--check-config"],
+        &[("GENESYS_EXPORTER_LISTN", "127.0.0.1:9871")],
+    );
+    assert_eq!(
+        wait_for_exit(&mut variable, Duration::from_secs(10)).code(),
+        Some(2)
+    );
+    let log = variable.log();
+    assert!(
+        log.contains(
+            "listn: unknown key in the environment variable GENESYS_EXPORTER_LISTN; did you mean 'listen'?"
+        ),
+        "{log}"
+    );
 }
 
 #[tokio::test]
@@ -212,4 +237,24 @@ fn the_example_config_is_valid() {
         "{}",
         process.log()
     );
+}
+
+#[test]
+fn the_catalogue_command_prints_every_name_a_configuration_may_use() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_genesys-exporter"))
+        .arg("catalogue")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(printed, genesys_exporter::exposition::catalogue());
+    for name in [
+        "tHandle",
+        "genesys_conversation_service_level_target_ratio",
+        "queue_id",
+        "oLongestWaiting",
+        "genesys_queue_user_presences",
+    ] {
+        assert!(printed.contains(name), "{name} not in {printed}");
+    }
 }

@@ -2,7 +2,8 @@
 //! with keys it knows. Each way of running it (compose, Kubernetes, systemd) is replayed
 //! as `genesys-exporter ... --check-config` with the arguments, environment and files it
 //! would get. Docker itself cannot run here, so the Dockerfile and compose file are
-//! checked by reading them.
+//! checked by reading them, the Dockerfile's build context is replayed with cargo, and
+//! the Kubernetes objects are validated against the API's schemas.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -208,7 +209,11 @@ fn the_compose_file_runs_the_demo_and_provisions_prometheus_and_grafana() {
 fn docker_compose_accepts_the_compose_file() {
     // Debian's docker-compose validates the file against the Compose schema without a
     // Docker engine. Outside CI it may be missing; .ci/run installs it.
-    let Some(docker_compose) = required_tool("docker-compose", "version", "docker-compose") else {
+    let Some(docker_compose) = required_tool(
+        "docker-compose",
+        "version",
+        "apt-get install docker-compose",
+    ) else {
         return;
     };
     let output = Command::new(docker_compose)
@@ -240,6 +245,72 @@ fn kubernetes() -> BTreeMap<String, Yaml> {
         }
     }
     objects
+}
+
+/// Runs `program ARGS FILE`: whether it succeeded, and what it said on both outputs.
+fn run_on(program: &str, args: &[&str], file: &Path) -> (bool, String) {
+    let output = Command::new(program).args(args).arg(file).output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), said)
+}
+
+/// The kinds of deploy/kubernetes that the Kubernetes API defines; the Prometheus
+/// Operator's ServiceMonitor and PrometheusRule are custom resources, whose schemas come
+/// with the operator and are checked by reading them (below).
+const CORE_KINDS: [&str; 4] = ["ConfigMap", "Deployment", "Secret", "Service"];
+
+#[test]
+fn the_kubernetes_objects_are_valid_against_the_api_schemas() {
+    // kubernetes-validate (PyPI) carries the API's OpenAPI schemas and works offline;
+    // .ci/run installs it. --strict refuses any field the schema does not have.
+    let Some(validate) = required_tool(
+        "kubernetes-validate",
+        "--version",
+        "python3 -m venv and pip install kubernetes-validate, as .ci/run does",
+    ) else {
+        return;
+    };
+    let kustomization = yaml("deploy/kubernetes/kustomization.yaml");
+    let mut checked = BTreeSet::new();
+    for resource in kustomization["resources"].as_sequence().unwrap() {
+        let file = format!("deploy/kubernetes/{}", str_of(resource, "resources"));
+        let kind = str_of(&yaml(&file)["kind"], "kind").to_owned();
+        if !CORE_KINDS.contains(&kind.as_str()) {
+            continue;
+        }
+        let (passed, said) = run_on(validate, &["--strict", "--no-warn"], &path(&file));
+        assert!(passed, "{file}:\n{said}");
+        assert!(
+            said.contains(&format!("passed for resource {}/", kind.to_lowercase())),
+            "{file}:\n{said}"
+        );
+        checked.insert(kind);
+    }
+    assert_eq!(checked, CORE_KINDS.into_iter().map(String::from).collect());
+
+    // It does refuse what the API would: a field the Deployment does not have, and a
+    // value of the wrong type.
+    let scratch = temp_dir();
+    let deployment = read("deploy/kubernetes/deployment.yaml");
+    for (what, broken) in [
+        (
+            "an unknown field",
+            deployment.replacen("spec:\n", "spec:\n  replica: 2\n", 1),
+        ),
+        (
+            "a string for a number",
+            deployment.replacen("replicas: 1\n", "replicas: two\n", 1),
+        ),
+    ] {
+        assert_ne!(broken, deployment);
+        let file = write_file(&scratch, "deployment.yaml", &broken);
+        let (passed, _) = run_on(validate, &["--strict", "--no-warn"], &file);
+        assert!(!passed, "{what} passed");
+    }
 }
 
 #[test]
@@ -455,7 +526,8 @@ fn the_systemd_unit_runs_the_exporter_with_a_valid_configuration() {
 
     // systemd's own linter and its security review, with ExecStart pointing at a binary
     // that exists. Under CI systemd-analyze must be there (.ci/run installs it).
-    let Some(analyze) = required_tool("systemd-analyze", "--version", "systemd") else {
+    let Some(analyze) = required_tool("systemd-analyze", "--version", "apt-get install systemd")
+    else {
         return;
     };
     let copy = write_file(
@@ -467,17 +539,8 @@ fn the_systemd_unit_runs_the_exporter_with_a_valid_configuration() {
         ),
     );
     let run = |args: &[&str]| {
-        let output = Command::new(analyze)
-            .args(args)
-            .arg(&copy)
-            .output()
-            .unwrap();
-        let said = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert!(output.status.success(), "systemd-analyze {args:?}: {said}");
+        let (passed, said) = run_on(analyze, args, &copy);
+        assert!(passed, "systemd-analyze {args:?}: {said}");
         said
     };
     let said = run(&["verify"]);
@@ -550,6 +613,159 @@ fn the_dockerfile_builds_in_one_stage_and_runs_unprivileged_in_another() {
         assert!(text.contains(needed), "{needed}");
     }
     assert!(read(".dockerignore").lines().any(|l| l.trim() == "target/"));
+}
+
+/// The Dockerfile's instructions up to the second `FROM` (the build stage), continuation
+/// lines joined and comments left out: (instruction, its arguments).
+fn build_stage() -> Vec<(String, String)> {
+    let text = read("deploy/Dockerfile");
+    let mut instructions = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('#') || trimmed.is_empty() {
+            continue;
+        }
+        current.push_str(trimmed.trim_end_matches('\\').trim());
+        current.push(' ');
+        if !trimmed.ends_with('\\') {
+            let (instruction, arguments) = current.trim().split_once(' ').unwrap();
+            instructions.push((instruction.to_owned(), arguments.to_owned()));
+            current.clear();
+        }
+    }
+    instructions
+        .into_iter()
+        .skip(1)
+        .take_while(|(instruction, _)| instruction != "FROM")
+        .collect()
+}
+
+/// Copies `from` (a file, or a folder's contents) to `to`, leaving out what
+/// .dockerignore names.
+fn copy_as_docker_does(from: &Path, to: &Path, ignored: &[String]) {
+    let name = from.file_name().unwrap().to_string_lossy();
+    if ignored.iter().any(|ignored| *ignored == name) {
+        return;
+    }
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap().path();
+            copy_as_docker_does(&entry, &to.join(entry.file_name().unwrap()), ignored);
+        }
+    } else {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(from, to).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    }
+}
+
+/// The image is built from what the build stage's COPY lines copy, and nothing else: so
+/// this replays that context in a temporary folder and runs the stage's cargo command
+/// there, offline, with this machine's cargo registry and a target folder of its own.
+/// A whole release build takes minutes, too long for the test suite: the command runs
+/// until cargo starts compiling, by when it has read the manifest and every target it
+/// names (where the missing benches/ and tests/ failed), checked Cargo.lock (`--locked`)
+/// and found every package offline; then it is stopped. What cargo reads later, the
+/// files `include_str!` names, are checked to be in the context.
+#[test]
+fn the_dockerfiles_build_context_builds_offline() {
+    let stage = build_stage();
+    let argument = |name: &str| {
+        stage
+            .iter()
+            .filter(|(instruction, _)| instruction == name)
+            .map(|(_, arguments)| arguments.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(argument("WORKDIR"), ["/src"]);
+    let ignored: Vec<String> = read(".dockerignore")
+        .lines()
+        .map(|line| line.trim().trim_end_matches('/').to_owned())
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .collect();
+    let context = temp_dir();
+    for copy in argument("COPY") {
+        let words: Vec<&str> = copy.split_whitespace().collect();
+        assert!(
+            !words[0].starts_with("--"),
+            "COPY {copy}: no flags in the build stage"
+        );
+        let (destination, sources) = words.split_last().unwrap();
+        let destination = context.path().join(destination.trim_start_matches("./"));
+        for source in sources {
+            let from = path(source);
+            let to = if destination.to_string_lossy().ends_with('/') || sources.len() > 1 {
+                destination.join(from.file_name().unwrap())
+            } else {
+                destination.clone()
+            };
+            copy_as_docker_does(&from, &to, &ignored);
+        }
+    }
+    let run = argument("RUN").join(" ");
+    let cargo: Vec<&str> = run
+        .split_whitespace()
+        .skip_while(|word| *word != "cargo")
+        .take_while(|word| *word != "&&")
+        .collect();
+    assert_eq!(
+        cargo,
+        ["cargo", "build", "--release", "--locked"],
+        "RUN {run}"
+    );
+
+    // What src/ includes at compile time, outside its tests, is in the context.
+    for file in files_under("src", &[".rs"]) {
+        let source = read(&file);
+        let code = source.split("#[cfg(test)]").next().unwrap();
+        let includes = ["include_str!(\"", "include_bytes!(\""]
+            .into_iter()
+            .flat_map(|macro_call| code.split(macro_call).skip(1));
+        for include in includes {
+            let included = include.split('"').next().unwrap();
+            let at = context.path().join(&file).parent().unwrap().join(included);
+            assert!(
+                at.exists(),
+                "{file} includes {included}, not in the build context"
+            );
+        }
+    }
+
+    let target = temp_dir();
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command
+        .args(&cargo[1..])
+        .arg("--offline")
+        .current_dir(context.path())
+        .env("CARGO_TARGET_DIR", target.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    // Its own process group, so that stopping it stops the compilers it started.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command.spawn().unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    let mut compiling = false;
+    for line in std::io::BufRead::lines(stderr) {
+        let line = line.unwrap();
+        said.push_str(&line);
+        said.push('\n');
+        if line.trim_start().starts_with("Compiling ") {
+            compiling = true;
+            break;
+        }
+    }
+    if compiling {
+        let group = format!("-{}", child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        compiling || status.success(),
+        "{cargo:?} --offline in the Dockerfile's build context:\n{said}"
+    );
 }
 
 // -- Rules and their tests -----------------------------------------------------------------

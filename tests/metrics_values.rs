@@ -1,8 +1,17 @@
 //! `/metrics` carries exactly the simulator's data for the published interval.
 
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use genesys_exporter::cli::demo_queries;
+use genesys_exporter::error::REQUEST_FAILURE_REASONS;
+use genesys_exporter::schedule::Clock;
+use genesys_exporter::simulator::SimulatorConfig;
+
 use crate::util::{
-    Samples, assert_same_samples, expected_samples, get, get_with, parse, published_window,
-    start_busy_afternoon, value,
+    Samples, assert_same_samples, config_for, expected_samples, get, get_with, observing, parse,
+    published_window, start_busy_afternoon, start_exporter, start_simulator, value,
+    wait_for_metrics,
 };
 
 #[tokio::test]
@@ -141,4 +150,92 @@ async fn a_poll_too_large_for_the_synchronous_query_goes_through_a_job() {
         "2026-08-20T14:00:00Z".parse().unwrap(),
     );
     assert_same_samples(&published, &expected);
+}
+
+#[tokio::test]
+async fn every_counter_with_a_bounded_label_set_is_at_0_from_the_start() {
+    let sim = start_simulator(SimulatorConfig::default()).await;
+    let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
+    let config = observing(config_for(&sim, demo_queries()), Duration::from_secs(15));
+    let exporter = start_exporter(config, clock).await;
+    let samples = wait_for_metrics(&exporter.url, |s| {
+        value(s, "genesys_up", &[("query", "default")]).is_some()
+    })
+    .await;
+    let label_sets = |name: &str| -> BTreeSet<Vec<(String, String)>> {
+        samples
+            .keys()
+            .filter(|(n, _)| n == name)
+            .map(|(_, labels)| labels.clone().into_iter().collect())
+            .collect()
+    };
+    let endpoints = [
+        "token",
+        "aggregates",
+        "jobs",
+        "queues",
+        "observations",
+        "presences",
+    ];
+    let by_reason = |reasons: &[&str]| -> BTreeSet<Vec<(String, String)>> {
+        endpoints
+            .iter()
+            .flat_map(|endpoint| {
+                reasons.iter().map(move |reason| {
+                    vec![
+                        ("endpoint".to_string(), endpoint.to_string()),
+                        ("reason".to_string(), reason.to_string()),
+                    ]
+                })
+            })
+            .collect()
+    };
+    assert_eq!(
+        label_sets("genesys_api_failures_total"),
+        by_reason(REQUEST_FAILURE_REASONS)
+    );
+    assert_eq!(
+        label_sets("genesys_api_retries_total"),
+        by_reason(&["rate_limited", "server_error", "transport", "timeout"])
+    );
+    let by_endpoint: BTreeSet<Vec<(String, String)>> = endpoints
+        .iter()
+        .map(|endpoint| vec![("endpoint".to_string(), endpoint.to_string())])
+        .collect();
+    assert_eq!(label_sets("genesys_api_requests_total"), by_endpoint);
+    for ((name, labels), count) in &samples {
+        if name == "genesys_api_failures_total" || name == "genesys_api_retries_total" {
+            assert_eq!(
+                *count, 0.0,
+                "{name} {labels:?}: the simulator fails nothing"
+            );
+        }
+    }
+    // Every query counts failed polls, the observations included; only bucket queries
+    // skip buckets.
+    for query in ["default", "live", "observations"] {
+        assert_eq!(
+            value(&samples, "genesys_poll_failures_total", &[("query", query)]),
+            Some(0.0),
+            "{query}"
+        );
+        assert_eq!(
+            value(&samples, "genesys_poller_panics_total", &[("query", query)]),
+            Some(0.0),
+            "{query}"
+        );
+    }
+    let query = |name: &str| vec![("query".to_string(), name.to_string())];
+    assert_eq!(
+        label_sets("genesys_skipped_buckets_total"),
+        BTreeSet::from([query("default")])
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "genesys_skipped_buckets_total",
+            &[("query", "default")]
+        ),
+        Some(0.0)
+    );
 }

@@ -17,8 +17,8 @@ use genesys_exporter::simulator::{Fault, FaultSpec, Org, Simulator, SimulatorCon
 use jiff::Timestamp;
 
 use crate::util::{
-    Samples, Sim, config_for, hold_time, observing, of, pause, scrape, set_fault, start_binary_for,
-    start_exporter, start_simulator, value, wait_for_metrics, wait_until,
+    Samples, Sim, config_for, hold_time, observing, of, pause, scrape, set_fault, skipped,
+    start_binary_for, start_exporter, start_simulator, value, wait_for_metrics, wait_until,
 };
 
 /// A weekday afternoon, when every demo queue has callers and agents.
@@ -423,7 +423,7 @@ async fn each_missing_permission_is_warned_about_once_naming_it() {
 #[tokio::test]
 async fn an_observer_that_panics_is_counted_and_restarted() {
     if !cfg!(debug_assertions) {
-        eprintln!("skipped: the panic hook exists in debug builds only");
+        skipped("the panic hook exists in debug builds only");
         return;
     }
     let sim = start_simulator(SimulatorConfig::default()).await;

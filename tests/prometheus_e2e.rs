@@ -10,7 +10,8 @@
 //! queue, and the live one for exactly the queues the rolling window says.
 //!
 //! Debian's `prometheus` package provides both binaries. Outside CI the tests skip
-//! without them; under CI=true they fail.
+//! without them, and say so on the terminal and in a count at the end of the run (see
+//! `util::skipped`); under CI=true they fail.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -37,7 +38,7 @@ const PREFERRED_VALUES: &[&str] = &["Retention", "voice", "default", "genesys-ex
 
 /// The `prometheus` binary, or `None` outside CI when it is not installed.
 fn prometheus() -> Option<&'static str> {
-    required_tool("prometheus", "--version", "prometheus")
+    required_tool("prometheus", "--version", "apt-get install prometheus")
 }
 
 /// Runs promtool with `args` (and `stdin`), and fails the test with its output unless it
@@ -63,6 +64,43 @@ fn run_promtool(promtool: &str, args: &[&str], stdin: Option<&str>) -> String {
     );
     assert!(output.status.success(), "promtool {args:?}:\n{said}");
     said
+}
+
+#[test]
+fn without_the_tools_these_tests_say_they_skipped_and_fail_under_ci() {
+    // This test binary again, running one of these tests with nothing on PATH.
+    let run = |ci: &str| {
+        Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "prometheus_e2e::promtool_accepts_the_shipped_config_and_rules_and_their_unit_tests_pass",
+                "--test-threads=1",
+            ])
+            .env("PATH", "/nonexistent")
+            .env("CI", ci)
+            .output()
+            .unwrap()
+    };
+    let outside = run("");
+    let said = String::from_utf8_lossy(&outside.stderr);
+    assert!(outside.status.success(), "{said}");
+    assert!(
+        said.contains("SKIPPED prometheus_e2e::promtool_accepts_the_shipped_config_and_rules_and_their_unit_tests_pass: no promtool on PATH (apt-get install prometheus)"),
+        "{said}"
+    );
+    assert!(
+        said.contains("SKIPPED 1 test(s), counted as passed above; under CI=true they would fail:"),
+        "{said}"
+    );
+    let under = run("true");
+    let said = String::from_utf8_lossy(&under.stdout);
+    assert!(!under.status.success(), "{said}");
+    assert!(
+        said.contains(
+            "promtool is missing under CI: .ci/run installs it (apt-get install prometheus)"
+        ),
+        "{said}"
+    );
 }
 
 #[test]

@@ -1,10 +1,16 @@
-//! The README's metric tables say what the code does.
+//! The README's metric tables say what the code does, and its claims about the demo hold
+//! for the simulator's data.
 
+use std::collections::BTreeMap;
+
+use genesys_exporter::error::{REQUEST_FAILURE_REASONS, RETRIED_REASONS};
 use genesys_exporter::exposition::{Qualifier, gauge_names, observation_gauge};
 use genesys_exporter::genesys::catalogue::metric_kind;
+use genesys_exporter::genesys::wire::{AggregationQuery, ObservationQuery};
 use genesys_exporter::genesys::wire::{Endpoint, OBSERVATION_METRICS};
 use genesys_exporter::metrics::Metrics;
 use genesys_exporter::schedule::Interval;
+use genesys_exporter::simulator::{FaultSpec, Malformed, Org, aggregate, observe};
 
 const README: &str = include_str!("../README.md");
 
@@ -109,6 +115,46 @@ fn every_self_metric_in_the_readme_is_exported() {
 }
 
 #[test]
+fn the_endpoints_and_reasons_the_readme_lists_are_those_the_counters_start_at_0_for() {
+    let rows = table_rows("| metric | meaning |");
+    // The code spans of a metric's meaning, those in parentheses left out when they
+    // explain the value before them: `a`, `b` (past `limit`), ...
+    let meaning = |metric: &str, outside_parentheses: bool| -> Vec<String> {
+        let row = rows
+            .iter()
+            .find(|row| row[0] == format!("`{metric}`"))
+            .unwrap_or_else(|| panic!("no row {metric}"));
+        let mut depth = 0;
+        let listed: String = row[1]
+            .chars()
+            .filter(|c| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => return depth == 0 || !outside_parentheses,
+                }
+                false
+            })
+            .collect();
+        names(&listed).into_iter().map(String::from).collect()
+    };
+    let endpoints: Vec<&str> = Endpoint::ALL.iter().map(|e| e.as_str()).collect();
+    assert_eq!(
+        meaning("genesys_api_requests_total{endpoint}", false),
+        endpoints
+    );
+    let mut failures = meaning("genesys_api_failures_total{endpoint,reason}", true);
+    failures.sort_unstable();
+    let mut reasons = REQUEST_FAILURE_REASONS.to_vec();
+    reasons.sort_unstable();
+    assert_eq!(failures, reasons);
+    assert_eq!(
+        meaning("genesys_api_retries_total{endpoint,reason}", true),
+        RETRIED_REASONS
+    );
+}
+
+#[test]
 fn every_test_the_fault_matrix_names_exists() {
     let rows = table_rows("| fault | behaviour | test |");
     assert!(rows.len() >= 15);
@@ -172,4 +218,260 @@ fn every_command_of_the_hardening_table_runs_a_test_that_exists() {
             );
         }
     }
+}
+
+/// The text of the README's section under `heading`, down to the next heading of its
+/// level or above.
+fn section(heading: &str) -> &'static str {
+    let start = README
+        .find(&format!("\n{heading}\n"))
+        .unwrap_or_else(|| panic!("no section {heading}"));
+    let level = heading.split(' ').next().unwrap();
+    let rest = &README[start + heading.len() + 2..];
+    let end = rest
+        .match_indices("\n#")
+        .find(|(at, _)| {
+            let hashes = rest[at + 1..].chars().take_while(|c| *c == '#').count();
+            hashes <= level.len() && rest[at + 1 + hashes..].starts_with(' ')
+        })
+        .map_or(rest.len(), |(at, _)| at);
+    &rest[..end]
+}
+
+/// The section under `heading` with its lines joined and spaces collapsed, to look for a
+/// sentence however it is wrapped.
+fn prose(heading: &str) -> String {
+    section(heading)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn the_simulators_faults_and_headers_are_documented_under_the_simulator() {
+    let simulator = section("## The simulator");
+    for needed in [
+        "ININ-Correlation-Id",
+        "inin-ratelimit-",
+        "--fault",
+        "| `fault` | the answer |",
+        "Each fault takes `path`",
+        "/simulator/faults",
+    ] {
+        assert!(
+            simulator.contains(needed),
+            "{needed} not under The simulator"
+        );
+    }
+    let performance = section("## Performance");
+    for misplaced in ["ININ-Correlation-Id", "| `fault` |", "--fault"] {
+        assert!(
+            !performance.contains(misplaced),
+            "{misplaced} is under Performance"
+        );
+    }
+    // Each fault of the table is one the simulator plays, and every malformed body is named.
+    let rows = table_rows("| `fault` | the answer |");
+    assert_eq!(rows.len(), 8);
+    for row in &rows {
+        let name = names(&row[0])[0];
+        let spec = match name {
+            "slow" => "slow,delay=1".to_string(),
+            "malformed" => "malformed,body=html".to_string(),
+            name => name.to_string(),
+        };
+        assert!(spec.parse::<FaultSpec>().is_ok(), "{spec}");
+    }
+    let malformed = &rows.last().unwrap()[1];
+    for body in Malformed::ALL {
+        let name = serde_json::to_value(body).unwrap();
+        let name = name.as_str().unwrap();
+        assert!(malformed.contains(&format!("`{name}`")), "{name}");
+    }
+}
+
+// -- The demo's claims, measured with the simulator's own functions ----------------------
+
+/// Offered and abandoned conversations of the demo org in `[start, end)`, by bucket of
+/// `granularity`, queue name and media type.
+fn demo_counts(
+    start: &str,
+    end: &str,
+    granularity: &str,
+) -> BTreeMap<(String, String, String), (f64, f64)> {
+    let org = Org::demo();
+    let name = |id: &str| {
+        let queue = org.queues.iter().find(|q| q.id == id);
+        queue.map_or(String::new(), |q| q.name.clone())
+    };
+    let query = AggregationQuery {
+        interval: format!("{start}/{end}"),
+        granularity: Some(granularity.into()),
+        time_zone: Some("UTC".into()),
+        group_by: vec!["queueId".into(), "mediaType".into()],
+        filter: None,
+        metrics: vec!["nOffered".into(), "tAbandon".into()],
+    };
+    let mut counts = BTreeMap::new();
+    for group in aggregate(&org, &query).unwrap().results {
+        let queue = group
+            .group
+            .get("queueId")
+            .map_or(String::new(), |id| name(id));
+        let media = group.group["mediaType"].clone();
+        for data in group.data {
+            let count = |metric: &str| {
+                let entry = data.metrics.iter().find(|m| m.metric == metric);
+                entry.and_then(|m| m.stats.count).unwrap_or(0.0)
+            };
+            let start = data.interval.split('/').next().unwrap().to_owned();
+            let key = (start, queue.clone(), media.clone());
+            counts.insert(key, (count("nOffered"), count("tAbandon")));
+        }
+    }
+    counts
+}
+
+#[test]
+fn the_demo_is_busy_on_weekday_days_and_quiet_at_night_and_at_weekends() {
+    let quick_start = prose("### Quick start");
+    assert!(
+        quick_start.contains("busiest on weekdays from 08:00 to 18:00 UTC"),
+        "{quick_start}"
+    );
+    let simulator = prose("## The simulator");
+    assert!(
+        simulator.contains("at weekends a quarter of a weekday's"),
+        "{simulator}"
+    );
+    // A week from Monday 2026-08-17, by hour, all queues and media types together.
+    let mut hours: BTreeMap<jiff::Timestamp, f64> = BTreeMap::new();
+    for ((start, _, _), (offered, _)) in
+        demo_counts("2026-08-17T00:00:00Z", "2026-08-24T00:00:00Z", "PT1H")
+    {
+        *hours.entry(start.parse().unwrap()).or_default() += offered;
+    }
+    assert_eq!(hours.len(), 7 * 24);
+    let utc = |at: &jiff::Timestamp| at.to_zoned(jiff::tz::TimeZone::UTC);
+    let weekend = |at: &jiff::Timestamp| {
+        matches!(
+            utc(at).weekday(),
+            jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday
+        )
+    };
+    let hour = |at: &jiff::Timestamp| utc(at).hour();
+    let busy_least = hours
+        .iter()
+        .filter(|(at, _)| !weekend(at) && (9..17).contains(&hour(at)))
+        .map(|(_, offered)| *offered)
+        .fold(f64::INFINITY, f64::min);
+    for (at, offered) in &hours {
+        if weekend(at) || !(8..18).contains(&hour(at)) {
+            assert!(
+                *offered < busy_least,
+                "{at}: {offered} offered, against {busy_least} in the quietest weekday hour from 09:00 to 17:00"
+            );
+        }
+    }
+    // The busiest hour of the week is a weekday's, within 08:00 to 18:00.
+    let (busiest, _) = hours.iter().max_by(|a, b| a.1.total_cmp(b.1)).unwrap();
+    assert!(
+        !weekend(busiest) && (8..18).contains(&hour(busiest)),
+        "{busiest}"
+    );
+    // A weekend day has about a quarter of a weekday's conversations.
+    let day_total = |day: i64| -> f64 {
+        hours
+            .iter()
+            .filter(|(at, _)| utc(at).day() as i64 == day)
+            .map(|(_, offered)| *offered)
+            .sum()
+    };
+    let weekdays: f64 = (17..22).map(day_total).sum::<f64>() / 5.0;
+    for day in [22, 23] {
+        let share = day_total(day) / weekdays;
+        assert!((0.2..0.3).contains(&share), "2026-08-{day}: {share}");
+    }
+}
+
+#[test]
+fn the_retention_queue_abandons_a_third_of_its_voice_calls() {
+    let simulator = prose("## The simulator");
+    assert!(
+        simulator.contains(
+            "The Retention queue abandons about a third of its voice calls, and some 28% of its conversations across media types"
+        ),
+        "{simulator}"
+    );
+    for day in [
+        "2026-08-17",
+        "2026-08-18",
+        "2026-08-19",
+        "2026-08-20",
+        "2026-08-21",
+    ] {
+        let (mut voice, mut all) = ((0.0, 0.0), (0.0, 0.0));
+        for ((_, queue, media), (offered, abandoned)) in demo_counts(
+            &format!("{day}T00:00:00Z"),
+            &format!("{day}T23:45:00Z"),
+            "PT15M",
+        ) {
+            if queue != "Retention" {
+                continue;
+            }
+            all = (all.0 + offered, all.1 + abandoned);
+            if media == "voice" {
+                voice = (voice.0 + offered, voice.1 + abandoned);
+            }
+        }
+        let (voice, all) = (voice.1 / voice.0, all.1 / all.0);
+        assert!((0.3..0.4).contains(&voice), "{day}: voice {voice}");
+        assert!((0.25..0.31).contains(&all), "{day}: all media {all}");
+    }
+}
+
+#[test]
+fn the_demo_agents_log_in_with_the_traffic() {
+    let simulator = prose("## The simulator");
+    assert!(
+        simulator
+            .contains("(5% at night, 95% on weekday afternoons, about 30% on weekend afternoons)"),
+        "{simulator}"
+    );
+    let org = Org::demo();
+    let predicates: Vec<serde_json::Value> = org
+        .queues
+        .iter()
+        .map(|q| serde_json::json!({"type": "dimension", "dimension": "queueId", "operator": "matches", "value": q.id}))
+        .collect();
+    let query = ObservationQuery {
+        filter: serde_json::json!({"type": "or", "predicates": predicates}),
+        metrics: vec!["oActiveUsers".into(), "oMemberUsers".into()],
+        detail_metrics: vec![],
+    };
+    let logged_in = |at: &str| {
+        let answer = observe(&org, None, &query, at.parse().unwrap()).unwrap();
+        let (mut active, mut members) = (0.0, 0.0);
+        for entry in answer.results.iter().flat_map(|group| &group.data) {
+            let count = entry.stats.count.unwrap_or(0.0);
+            match entry.metric.as_str() {
+                "oActiveUsers" => active += count,
+                "oMemberUsers" => members += count,
+                _ => {}
+            }
+        }
+        active / members
+    };
+    let night = logged_in("2026-08-20T03:00:00Z");
+    let weekday = logged_in("2026-08-20T14:30:00Z");
+    let weekend = logged_in("2026-08-22T14:30:00Z");
+    assert!((0.03..0.08).contains(&night), "night {night}");
+    assert!(
+        (0.92..=0.97).contains(&weekday),
+        "weekday afternoon {weekday}"
+    );
+    assert!(
+        (0.25..0.35).contains(&weekend),
+        "weekend afternoon {weekend}"
+    );
 }

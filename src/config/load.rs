@@ -11,12 +11,14 @@
 use std::path::Path;
 use std::time::Duration;
 
+use figment::error::Kind;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Dict, Map};
-use figment::{Figment, Metadata, Profile, Provider};
+use figment::{Figment, Metadata, Profile, Provider, Source};
 use serde::{Deserialize, Deserializer};
 
 use super::Config;
+use super::suggest::did_you_mean;
 use crate::error::{Error, Result};
 use crate::files::read_capped;
 
@@ -96,22 +98,76 @@ fn syntax_error(path: &Path, text: &str, error: &toml::de::Error) -> String {
     )
 }
 
-/// One figment error as shown: a secret key's error names the key and where it came
-/// from, never the value (figment's message would: ``found unsigned int `12345` ``).
+/// One figment error as shown: `queries[1].granularty: unknown key in genesys.toml; did
+/// you mean 'granularity'?`. The key is written as the validation messages write it, not
+/// as figment does (`default.queries.1.granularty`, under its profile's name), and says
+/// where it came from: the file, or the environment variable. A secret key's error names
+/// the key and where it came from, never the value (figment's message would: ``found
+/// unsigned int `12345` ``).
 fn shown(error: &figment::Error) -> String {
-    match error.path.first() {
-        Some(key) if SECRET_KEYS.contains(&key.as_str()) => {
-            let from = error
-                .metadata
-                .as_ref()
-                .map(|metadata| match &metadata.source {
-                    Some(source) => format!(" in {} {source}", metadata.name),
-                    None => format!(" in {}", metadata.name),
-                })
-                .unwrap_or_default();
+    let key = key_path(&error.path);
+    let from = origin(error);
+    match &error.kind {
+        _ if error
+            .path
+            .first()
+            .is_some_and(|key| SECRET_KEYS.contains(&key.as_str())) =>
+        {
+            let key = &error.path[0];
             format!("{key}: not text{from}; write the secret in quotes (its value is not shown)")
         }
-        _ => error.to_string(),
+        Kind::UnknownField(_, expected) => {
+            let typed = error.path.last().map_or("", String::as_str);
+            let fix = match did_you_mean(typed, expected.iter().copied()) {
+                Some(did_you_mean) => did_you_mean,
+                None => format!("the keys here are {}", expected.join(", ")),
+            };
+            format!("{key}: unknown key{from}; {fix}")
+        }
+        kind if key.is_empty() => format!("{kind}{from}"),
+        kind => format!("{key}: {kind}{from}"),
+    }
+}
+
+/// `["queries", "1", "granularty"]` → `queries[1].granularty`.
+fn key_path(path: &[String]) -> String {
+    let mut key = String::new();
+    for part in path {
+        if part.chars().all(|c| c.is_ascii_digit()) && !key.is_empty() {
+            key.push_str(&format!("[{part}]"));
+        } else {
+            if !key.is_empty() {
+                key.push('.');
+            }
+            key.push_str(part);
+        }
+    }
+    key
+}
+
+/// Where the value in error came from: " in genesys.toml", or " in the environment
+/// variable GENESYS_EXPORTER_LISTN".
+fn origin(error: &figment::Error) -> String {
+    let Some(metadata) = &error.metadata else {
+        return String::new();
+    };
+    match &metadata.source {
+        Some(Source::File(_)) => {
+            return format!(" in the file {}", metadata.source.as_ref().unwrap());
+        }
+        Some(source) => return format!(" in {source}"),
+        None => {}
+    }
+    // figment names an environment provider "`GENESYS_EXPORTER_` environment variable(s)",
+    // and interpolates the key's path as the variable's name without its prefix.
+    let mut quoted = metadata.name.split('`');
+    match (quoted.next(), quoted.next(), &error.profile) {
+        (Some(""), Some(prefix), Some(profile)) if metadata.name.contains("environment") => {
+            let path: Vec<&str> = error.path.iter().map(String::as_str).collect();
+            let variable = metadata.interpolate(profile, &path);
+            format!(" in the environment variable {prefix}{variable}")
+        }
+        _ => format!(" in {}", metadata.name.replace('`', "")),
     }
 }
 
@@ -196,13 +252,67 @@ pub(super) mod tests {
         );
     }
 
+    /// The configuration errors `toml` gets from a file named genesys.toml.
+    fn load_error(toml: &str) -> (String, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("genesys.toml");
+        std::fs::write(&path, toml).unwrap();
+        let error = Config::load(Some(&path)).unwrap_err().to_string();
+        (error, path.display().to_string())
+    }
+
     #[test]
-    fn unknown_keys_are_refused() {
+    fn an_unknown_key_is_named_with_its_file_and_the_nearest_valid_key() {
+        for (toml, expected) in [
+            (
+                "client_idd = \"x\"\n",
+                "client_idd: unknown key in the file {file}; did you mean 'client_id'?",
+            ),
+            (
+                "[[queries]]\nname = \"a\"\n[[queries]]\nname = \"b\"\ngranularty = \"PT1H\"\n",
+                "queries[1].granularty: unknown key in the file {file}; did you mean 'granularity'?",
+            ),
+            (
+                "[observations]\nrefesh = \"1m\"\n",
+                "observations.refesh: unknown key in the file {file}; did you mean 'refresh'?",
+            ),
+            (
+                "[observations]\ncolour = \"red\"\n",
+                "observations.colour: unknown key in the file {file}; the keys here are enabled, refresh, metrics, queues_per_request",
+            ),
+        ] {
+            let (error, file) = load_error(toml);
+            assert_eq!(
+                error,
+                format!("configuration: {}", expected.replace("{file}", &file))
+            );
+            assert!(!error.contains('`'), "{error}");
+            assert!(!error.contains("default."), "{error}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_from_the_environment_names_the_variable() {
         let error = Figment::new()
-            .merge(Toml::string("client_idd = \"x\""))
+            .merge(Serialized::default("listn", "127.0.0.1:1"))
             .extract::<Config>()
             .unwrap_err();
-        assert!(error.to_string().contains("client_idd"), "{error}");
+        let shown: Vec<String> = error.into_iter().map(|e| shown(&e)).collect();
+        assert!(shown[0].starts_with("listn: unknown key in "), "{shown:?}");
+        assert!(shown[0].ends_with("; did you mean 'listen'?"), "{shown:?}");
+        // The environment's variables are named in full: tests/cli.rs, which runs the
+        // binary with one, since a test here must not set the process's environment.
+    }
+
+    #[test]
+    fn other_errors_name_the_key_without_the_profile() {
+        let (error, file) = load_error("retry_attempts = \"many\"\n");
+        assert!(
+            error.starts_with(&format!(
+                "configuration: retry_attempts: invalid type: found string \"many\", expected u32 in the file {file}"
+            )),
+            "{error}"
+        );
     }
 
     #[test]
@@ -237,7 +347,10 @@ pub(super) mod tests {
         let error = Config::load(Some(&path)).unwrap_err().to_string();
         assert!(!error.contains("918273645"), "{error}");
         assert!(
-            error.contains("client_secret: not text in TOML file"),
+            error.contains(&format!(
+                "client_secret: not text in the file {}",
+                path.display()
+            )),
             "{error}"
         );
     }

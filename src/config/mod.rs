@@ -9,6 +9,7 @@
 //! its own keys.
 
 mod load;
+mod suggest;
 mod validate;
 
 pub use load::{MAX_CONFIG_BYTES, MAX_SECRET_BYTES, SECRET_KEYS, SHORT_ENV_KEYS};

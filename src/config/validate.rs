@@ -9,6 +9,7 @@ use jiff::tz::TimeZone;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::load::MAX_SECRET_BYTES;
+use super::suggest::did_you_mean;
 use super::{
     Config, DEFAULT_API_BUDGET_SHARE, DEFAULT_GRANULARITY, DEFAULT_GROUP_BY, DEFAULT_LISTEN,
     DEFAULT_MAX_AGE_BUCKETS, DEFAULT_MAX_AGE_REFRESHES, DEFAULT_MAX_CONNECTIONS,
@@ -165,10 +166,8 @@ impl Config {
         }
         for (index, metric) in metrics.iter().enumerate() {
             if !OBSERVATION_METRICS.contains(&metric.as_str()) {
-                let did_you_mean = OBSERVATION_METRICS
-                    .iter()
-                    .find(|known| known.eq_ignore_ascii_case(metric))
-                    .map(|known| format!("did you mean '{known}'? "))
+                let did_you_mean = did_you_mean(metric, OBSERVATION_METRICS)
+                    .map(|did_you_mean| format!("{did_you_mean} "))
                     .unwrap_or_default();
                 problems.push(format!(
                     "observations.metrics: '{metric}' is not a queue observation metric; {did_you_mean}use some of {}",
@@ -270,8 +269,12 @@ impl Config {
                 Some(domain) => Some(domain),
                 None => {
                     let known: Vec<&str> = region::REGIONS.iter().map(|(name, _)| *name).collect();
+                    let domains = region::REGIONS.iter().map(|(_, domain)| *domain);
+                    let did_you_mean = did_you_mean(name, known.iter().copied().chain(domains))
+                        .map(|did_you_mean| format!(" {did_you_mean}"))
+                        .unwrap_or_default();
                     problems.push(format!(
-                        "region: unknown region '{name}'; use a region name ({}) or its domain, such as mypurecloud.ie",
+                        "region: unknown region '{name}';{did_you_mean} use a region name ({}) or its domain, such as mypurecloud.ie",
                         known.join(", ")
                     ));
                     None
@@ -741,13 +744,14 @@ pub fn written(duration: Duration) -> String {
     }
 }
 
-/// ", did you mean 'tHandle'?" for a name that differs from a known one only in case.
+/// "; did you mean 'tHandle'?" for a name near a known one (by edit distance), and where
+/// to find them all: the `catalogue` subcommand lists every metric and dimension.
 fn suggestion<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
-    known
-        .into_iter()
-        .find(|candidate| candidate.eq_ignore_ascii_case(name))
-        .map(|candidate| format!("; did you mean '{candidate}'?"))
-        .unwrap_or_else(|| "; see the metric and dimension lists in the README".into())
+    let listed = "genesys-exporter catalogue lists them all";
+    match did_you_mean(name, known) {
+        Some(did_you_mean) => format!("; {did_you_mean} ({listed})"),
+        None => format!("; {listed}"),
+    }
 }
 
 #[cfg(test)]
@@ -808,6 +812,33 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("eu-central-1"), "{error}");
+        let error = problems("client_id = \"a\"\nclient_secret = \"b\"\nregion = \"eu-west1\"");
+        assert!(
+            error.contains(
+                "region: unknown region 'eu-west1'; did you mean 'eu-west-1'? use a region name"
+            ),
+            "{error}"
+        );
+        let error =
+            problems("client_id = \"a\"\nclient_secret = \"b\"\nregion = \"mypurecloud.i\"");
+        assert!(error.contains("did you mean 'mypurecloud.ie'?"), "{error}");
+    }
+
+    #[test]
+    fn misspelt_metrics_and_dimensions_get_the_nearest_name_or_the_catalogue_command() {
+        let error = problems(&format!(
+            "{CREDENTIALS}[[queries]]\nname = \"q\"\nmetrics = [\"tHandel\", \"oServiceLvl\", \"nBogusCount\"]\ngroup_by = [\"meidaType\", \"colour\"]\n[observations]\nmetrics = [\"oWaitng\"]\n"
+        ));
+        for expected in [
+            "queries[0].metrics: 'tHandel' is not in the Genesys metric catalogue; did you mean 'tHandle'? (genesys-exporter catalogue lists them all)",
+            "queries[0].metrics: 'oServiceLvl' is not in the Genesys metric catalogue; did you mean 'oServiceLevel'? (genesys-exporter catalogue lists them all)",
+            "queries[0].metrics: 'nBogusCount' is not in the Genesys metric catalogue; genesys-exporter catalogue lists them all",
+            "queries[0].group_by: 'meidaType' is not a Genesys groupBy dimension; did you mean 'mediaType'? (genesys-exporter catalogue lists them all)",
+            "queries[0].group_by: 'colour' is not a Genesys groupBy dimension; genesys-exporter catalogue lists them all",
+            "observations.metrics: 'oWaitng' is not a queue observation metric; did you mean 'oWaiting'? use some of",
+        ] {
+            assert!(error.contains(expected), "{expected}\nnot in: {error}");
+        }
     }
 
     #[test]

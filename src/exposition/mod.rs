@@ -3,9 +3,11 @@
 //! ([`ObservationSamples`] does the same for the queue observations); the [`Publisher`]
 //! keeps every query's latest samples and renders them with the self-metrics into an
 //! [`Exposition`], once per poll in both formats, plain and gzip-compressed, and swaps it in
-//! whole, so that a scrape only copies a pointer.
+//! whole, so that a scrape only copies a pointer. [`catalogue`] lists every name a
+//! configuration may use and what each becomes, for `genesys-exporter catalogue`.
 
 mod flatten;
+mod listing;
 mod naming;
 mod observations;
 mod publisher;
@@ -15,6 +17,7 @@ mod render;
 mod fixtures;
 
 pub use flatten::{QuerySamples, TooManySeries, flatten, flatten_bounded};
+pub use listing::catalogue;
 pub use naming::{StatGauge, base_name, gauge_names, snake_case, stat_gauges};
 pub use observations::{
     OBSERVATION_GAUGES, ObservationGauge, ObservationSamples, Qualifier, lower_snake_case,

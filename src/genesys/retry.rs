@@ -405,6 +405,29 @@ mod tests {
         metrics.sample(&series).map_or(0, |count| count as u64)
     }
 
+    #[test]
+    fn every_outcome_it_repeats_is_counted_under_a_reason_the_retries_start_at_zero_for() {
+        let reactions = (100..=599).map(Status).chain([Silence, TimedOut]);
+        let mut repeated = 0;
+        for reaction in reactions {
+            let outcome = outcome(reaction);
+            if verdict(&outcome) == Verdict::Final {
+                continue;
+            }
+            repeated += 1;
+            let reason = match &outcome {
+                Ok(reply) => status_reason(reply.status.as_u16()),
+                Err(error) => error.reason(),
+            };
+            assert!(crate::error::RETRIED_REASONS.contains(&reason), "{reason}");
+        }
+        assert_eq!(
+            repeated,
+            1 + 99 + 2,
+            "a 429, the 5xx but 501, no answer, a timeout"
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_429_waits_its_retry_after_plus_at_most_a_second_of_jitter() {
         let (retrier, metrics) = defaults();

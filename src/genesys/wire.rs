@@ -32,6 +32,16 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// Every endpoint, for the counters that start at 0 for each.
+    pub const ALL: [Endpoint; 6] = [
+        Endpoint::Token,
+        Endpoint::Aggregates,
+        Endpoint::Jobs,
+        Endpoint::Queues,
+        Endpoint::Observations,
+        Endpoint::Presences,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Endpoint::Token => "token",

@@ -11,6 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use super::registered;
+use crate::error::{REQUEST_FAILURE_REASONS, RETRIED_REASONS};
 use crate::genesys::wire::Endpoint;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -53,8 +54,10 @@ pub struct ApiMetrics {
 }
 
 impl ApiMetrics {
+    /// Registers the families, with every endpoint's requests and every endpoint and
+    /// reason's failures at 0.
     pub(super) fn register(registry: &mut Registry) -> ApiMetrics {
-        ApiMetrics {
+        let metrics = ApiMetrics {
             requests: registered(
                 registry,
                 "genesys_api_requests",
@@ -75,7 +78,19 @@ impl ApiMetrics {
                 "genesys_api_budget_requests_per_minute",
                 "Requests a minute the configuration sends in steady state, for the queues found; compare with api_budget_share of 300",
             ),
+        };
+        // At 0 from the start, so that rate() and increase() see the first one.
+        for endpoint in Endpoint::ALL {
+            let _ = metrics
+                .requests
+                .get_or_create(&EndpointLabel::new(endpoint));
+            for reason in REQUEST_FAILURE_REASONS {
+                let _ = metrics
+                    .failures
+                    .get_or_create(&FailureLabels::new(endpoint, reason));
+            }
         }
+        metrics
     }
 
     /// A request to `endpoint` is sent.
@@ -115,8 +130,10 @@ pub struct RetryMetrics {
 }
 
 impl RetryMetrics {
+    /// Registers the families, with every endpoint's retries at 0 for each reason the
+    /// retry policy repeats a request for.
     pub(super) fn register(registry: &mut Registry) -> RetryMetrics {
-        RetryMetrics {
+        let metrics = RetryMetrics {
             retries: registered(
                 registry,
                 "genesys_api_retries",
@@ -127,7 +144,15 @@ impl RetryMetrics {
                 "genesys_api_rate_limit_remaining",
                 "Requests left in the current rate-limit window, from the last answer's inin-ratelimit-allowed minus inin-ratelimit-count",
             ),
+        };
+        for endpoint in Endpoint::ALL {
+            for reason in RETRIED_REASONS {
+                let _ = metrics
+                    .retries
+                    .get_or_create(&FailureLabels::new(endpoint, reason));
+            }
         }
+        metrics
     }
 
     /// A request to `endpoint` that failed for `reason` is sent again.

@@ -106,9 +106,17 @@ impl PollMetrics {
         for query in queries {
             metrics.up(query, false);
             // At 0 from the start, so that an alert on increase() sees the first one.
-            let _ = metrics.panics.get_or_create(&QueryLabel::new(query));
+            let label = QueryLabel::new(query);
+            let _ = metrics.panics.get_or_create(&label);
+            let _ = metrics.failures.get_or_create(&label);
         }
         metrics
+    }
+
+    /// `query` reads buckets: its skipped buckets are counted, from 0. Rolling queries and
+    /// the observations skip none, and have no such series.
+    pub fn buckets(&self, query: &str) {
+        let _ = self.skipped_buckets.get_or_create(&QueryLabel::new(query));
     }
 
     /// Times a poll of `query`: `genesys_poll_duration_seconds` is set when the timer is

@@ -1,6 +1,6 @@
 //! The simulated org: its queues (the six demo queues, then as many generated ones as
 //! asked for), their divisions, how each media type behaves and how busy each hour of the
-//! day is.
+//! day is, weekdays and weekends.
 
 use super::random::{Draws, fnv1a, mix, uuid_from};
 use crate::genesys::wire::Division;
@@ -145,23 +145,62 @@ pub(super) fn media_profile(media: &str) -> MediaProfile {
     }
 }
 
-/// Relative traffic at each hour of the day (UTC), 00:00 to 24:00, interpolated linearly in
-/// between: busy 08:00–18:00 with a lunch dip, quiet but not silent at night.
+/// Relative traffic at each hour of a weekday (UTC), 00:00 to 24:00, interpolated linearly
+/// in between: busy 09:00–17:00 with a lunch dip, quiet but not silent at night.
 const DAILY_CURVE: [f64; 25] = [
     0.03, 0.03, 0.03, 0.03, 0.03, 0.05, 0.15, 0.45, 0.85, 1.0, 1.0, 1.0, 0.85, 0.9, 1.0, 1.0, 0.95,
     0.85, 0.6, 0.35, 0.2, 0.12, 0.07, 0.04, 0.03,
 ];
 
+/// Traffic on Saturdays and Sundays (UTC), as a share of a weekday's at the same time: the
+/// contact center is open, but most customers wait for Monday.
+pub const WEEKEND_SHARE: f64 = 0.25;
+
+/// Relative traffic in the minute slot `minute` (minutes since the Unix epoch): the hour's
+/// [`DAILY_CURVE`], times [`WEEKEND_SHARE`] on Saturdays and Sundays.
 pub(super) fn daily_curve(minute: i64) -> f64 {
     let minute_of_day = minute.rem_euclid(1440);
     let hour = (minute_of_day / 60) as usize;
     let fraction = (minute_of_day % 60) as f64 / 60.0;
-    DAILY_CURVE[hour] + (DAILY_CURVE[hour + 1] - DAILY_CURVE[hour]) * fraction
+    let level = DAILY_CURVE[hour] + (DAILY_CURVE[hour + 1] - DAILY_CURVE[hour]) * fraction;
+    if is_weekend(minute) {
+        level * WEEKEND_SHARE
+    } else {
+        level
+    }
+}
+
+/// Whether the minute slot falls on a Saturday or a Sunday, in UTC. The Unix epoch's day,
+/// 1970-01-01, was a Thursday, so days 2 and 3 of each week of days since it are the
+/// weekend.
+fn is_weekend(minute: i64) -> bool {
+    matches!(minute.div_euclid(1440).rem_euclid(7), 2 | 3)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn weekends_are_saturday_and_sunday_in_utc() {
+        let minute = |time: &str| time.parse::<jiff::Timestamp>().unwrap().as_second() / 60;
+        // 2026-08-20 is a Thursday; 22 and 23 August a Saturday and a Sunday.
+        for (time, weekend) in [
+            ("2026-08-20T14:00:00Z", false),
+            ("2026-08-21T23:59:00Z", false),
+            ("2026-08-22T00:00:00Z", true),
+            ("2026-08-23T23:59:00Z", true),
+            ("2026-08-24T00:00:00Z", false),
+            ("1970-01-03T12:00:00Z", true),
+            ("1969-12-28T12:00:00Z", true),
+            ("1969-12-29T12:00:00Z", false),
+        ] {
+            assert_eq!(is_weekend(minute(time)), weekend, "{time}");
+        }
+        let thursday = minute("2026-08-20T14:00:00Z");
+        let saturday = minute("2026-08-22T14:00:00Z");
+        assert_eq!(daily_curve(saturday), daily_curve(thursday) * WEEKEND_SHARE);
+    }
 
     #[test]
     fn queue_ids_are_stable_and_uuid_shaped() {

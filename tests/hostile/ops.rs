@@ -10,8 +10,8 @@ use genesys_exporter::config::DURATION_LIMITS;
 use genesys_exporter::simulator::SimulatorConfig;
 
 use crate::util::{
-    Process, exit_of, get, of, required_tool, rss_of, start_simulator, temp_dir, wait_for_metrics,
-    write_file,
+    Process, exit_of, get, of, required_tool, rss_of, skipped, start_simulator, temp_dir,
+    wait_for_metrics, write_file,
 };
 
 /// A process of the exporter that is refused its configuration stays far below this.
@@ -166,7 +166,7 @@ async fn a_numeric_secret_in_the_environment_is_taken_as_text_and_never_echoed()
 #[tokio::test]
 async fn a_poller_that_panics_is_counted_and_restarted_while_the_process_serves() {
     if !cfg!(debug_assertions) {
-        eprintln!("skipped: the panic hook exists in debug builds only");
+        skipped("the panic hook exists in debug builds only");
         return;
     }
     let sim = start_simulator(SimulatorConfig::default()).await;
@@ -212,7 +212,7 @@ async fn a_poller_that_panics_is_counted_and_restarted_while_the_process_serves(
 async fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
     // util-linux's prlimit starts the exporter with a soft limit of 256 under a hard one
     // of 2048 (it execs, so the exporter keeps its process ID).
-    let Some(prlimit) = required_tool("prlimit", "--version", "util-linux") else {
+    let Some(prlimit) = required_tool("prlimit", "--version", "apt-get install util-linux") else {
         return;
     };
     let mut command = Command::new(prlimit);
