@@ -16,20 +16,7 @@ const README: &str = include_str!("../README.md");
 
 /// The rows of the README table whose header starts with `header`.
 fn table_rows(header: &str) -> Vec<Vec<String>> {
-    let start = README
-        .find(header)
-        .unwrap_or_else(|| panic!("no table {header}"));
-    README[start..]
-        .lines()
-        .skip(2)
-        .take_while(|line| line.starts_with('|'))
-        .map(|line| {
-            line.trim_matches('|')
-                .split('|')
-                .map(|cell| cell.trim().to_string())
-                .collect()
-        })
-        .collect()
+    crate::util::table_rows(README, header)
 }
 
 /// The `code` spans of a cell.

@@ -4,6 +4,8 @@
 /// Shared helpers: start-up, `/metrics` parsing, bounded waits, held time, temp dirs, fixtures.
 mod util;
 
+/// How soon each queue alert fires after a surge on Sales, through promtool; the README's figures.
+mod alert_latency;
 /// API cost in steady state: one aggregates request per query per bucket, one token per lifetime.
 mod api_cost;
 /// The API budget: over its share, start-up exits 2 with the arithmetic; the gauge by hand.

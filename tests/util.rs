@@ -668,6 +668,12 @@ fn summary_at_exit() {
     }
 }
 
+/// What a finished command wrote, its standard output then its standard error.
+pub fn output_text(output: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout.into_owned() + &String::from_utf8_lossy(&output.stderr)
+}
+
 /// promtool, or `None` outside CI when it is not installed. Under CI it must be there.
 pub fn promtool() -> Option<&'static str> {
     required_tool("promtool", "--version", "apt-get install prometheus")
@@ -811,6 +817,25 @@ pub fn path(relative: &str) -> PathBuf {
 /// A file of the repository, as text.
 pub fn read(relative: &str) -> String {
     std::fs::read_to_string(path(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}
+
+/// The rows of the first Markdown table in `text` whose header line starts with `header`,
+/// each as its trimmed cells.
+pub fn table_rows(text: &str, header: &str) -> Vec<Vec<String>> {
+    let start = text
+        .find(header)
+        .unwrap_or_else(|| panic!("no table {header}"));
+    text[start..]
+        .lines()
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .map(|line| {
+            line.trim_matches('|')
+                .split('|')
+                .map(|cell| cell.trim().to_string())
+                .collect()
+        })
+        .collect()
 }
 
 /// The files under `dir` whose names end with one of `extensions`, relative to the root.
