@@ -13,7 +13,9 @@ use genesys_exporter::genesys::wire::{
     OBSERVATION_METRICS, OBSERVATIONS_PATH, ObservationQuery, ObservationResponse, PRESENCES_PATH,
 };
 use genesys_exporter::schedule::Clock;
-use genesys_exporter::simulator::{Fault, FaultSpec, Org, Simulator, SimulatorConfig, observe};
+use genesys_exporter::simulator::{
+    Fault, FaultSpec, Malformed, Org, Simulator, SimulatorConfig, observe,
+};
 use jiff::Timestamp;
 
 use crate::util::{
@@ -418,6 +420,37 @@ async fn each_missing_permission_is_warned_about_once_naming_it() {
         assert_eq!(lines.len(), 1, "{log}");
         assert!(lines[0].contains(&format!("role {permission};")), "{log}");
     }
+}
+
+#[tokio::test]
+async fn a_run_of_failed_observations_is_warned_about_once_and_its_end_is_told() {
+    let broken = FaultSpec {
+        fault: Fault::Malformed {
+            body: Malformed::InvalidJson,
+        },
+        ..forbidden(OBSERVATIONS_PATH)
+    };
+    let sim = start_simulator(SimulatorConfig {
+        faults: vec![broken],
+        ..SimulatorConfig::default()
+    })
+    .await;
+    let extra = "[observations]\nrefresh = \"5s\"\n";
+    let (process, url, _dir) = start_binary_for(&sim, extra, &[]).await;
+    wait_for_metrics(&url, |s| {
+        of(s, "genesys_poll_failures_total", OBSERVED) >= 2.0
+    })
+    .await;
+    crate::util::clear_faults(&sim).await;
+    wait_for_metrics(&url, |s| up(s, "observations") == Some(1.0)).await;
+    let log = process
+        .wait_for_log("queue observations succeed again")
+        .await;
+    let warned: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("queue observation failed"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{log}");
 }
 
 #[tokio::test]
