@@ -152,9 +152,9 @@ fn origin(error: &figment::Error) -> String {
         return String::new();
     };
     match &metadata.source {
-        Some(Source::File(_)) => {
-            return format!(" in the file {}", metadata.source.as_ref().unwrap());
-        }
+        // The path as figment found it, not its Display, which makes it relative to the
+        // working directory when that is shorter ("../.tmpXYZ/genesys.toml").
+        Some(Source::File(path)) => return format!(" in the file {}", path.display()),
         Some(source) => return format!(" in {source}"),
         None => {}
     }
