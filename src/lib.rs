@@ -57,14 +57,14 @@
 //!   CSV or a table.
 //! - [`http`]: the hyper 1 serving loop: connections (capped), timeouts, TLS, graceful
 //!   drain.
-//! - [`server`]: `/metrics`, `/`, `/healthz` and `/readyz`, behind basic auth when the
-//!   web config asks for it. It stays on hyper rather than a router: a `/metrics` body is
+//! - [`server`]: `/metrics`, `/`, `/healthz`, `/readyz` and `POST /-/reload`, behind basic
+//!   auth when the web config asks for it. It stays on hyper rather than a router: a `/metrics` body is
 //!   two shared parts sent with one vectored write.
 //! - [`simulator`]: a fake Genesys Cloud on an axum router, for `--demo` and the tests,
 //!   with switchable faults ([`simulator::faults`]). It uses only the wire types and the
 //!   serving loop, beside the exporter rather than in it.
 //! - [`exporter`]: wires the pollers, the publisher and the server together and runs until
-//!   cancelled.
+//!   cancelled, applying each reload of the configuration to the queries.
 //! - [`cli`]: the command line: the exporter (with `--demo`, the simulator in this
 //!   process), the report and the simulator on its own.
 //!
