@@ -377,6 +377,17 @@ impl Running {
                 return Err(error);
             }
         };
+        let (running, wanted) = (&self.settings.client.credentials, &new.client.credentials);
+        if running.client_id != wanted.client_id
+            || running.client_secret.expose_secret() != wanted.client_secret.expose_secret()
+        {
+            tracing::info!(
+                client_id = %wanted.client_id,
+                "configuration reload: new client credentials; the next request gets a new token with them"
+            );
+            spawner.client.replace_credentials(wanted.clone()).await;
+            self.settings.client.credentials = wanted.clone();
+        }
         for key in restart_only_changes(&self.settings, &new) {
             tracing::warn!(
                 key,
@@ -460,16 +471,8 @@ fn same_query(a: &Query, b: &Query) -> bool {
 fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str> {
     let (a, b) = (&old.client, &new.client);
     let web = |s: &Settings| s.web.as_ref().map(|w| w.path().to_owned());
+    // The credentials are applied, not listed here.
     let same = [
-        (
-            "client_id",
-            a.credentials.client_id == b.credentials.client_id,
-        ),
-        (
-            "client_secret",
-            a.credentials.client_secret.expose_secret()
-                == b.credentials.client_secret.expose_secret(),
-        ),
         ("api_url or region", a.api_url == b.api_url),
         ("login_url or region", a.login_url == b.login_url),
         (

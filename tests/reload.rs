@@ -108,6 +108,11 @@ async fn sighup_adds_and_removes_queries_and_a_bad_file_changes_nothing() {
     hang_up(&process);
     let removed = wait_for_metrics(&url, |s| !has_query(s, "a")).await;
     assert_eq!(up(&removed, "b"), Some(1.0));
+    crate::util::wait_until("the second reload's end", || {
+        process.log().matches("configuration reloaded").count() == 2
+    })
+    .await;
+    let removed = crate::util::parse(&crate::util::get(&format!("{url}/metrics")).await.body);
 
     // Refused: an unknown metric; b keeps running, the failure shows in the metrics and
     // the log names the problem.
@@ -202,4 +207,30 @@ async fn the_reload_endpoint_needs_the_lifecycle_flag() {
     assert!(!body.contains("demo-secret"), "{body}");
     let samples = crate::util::parse(&crate::util::get(&format!("{url}/metrics")).await.body);
     assert_eq!(reload_successful(&samples), Some(0.0));
+}
+
+#[tokio::test]
+async fn a_changed_secret_asks_for_a_new_token_with_it() {
+    let sim = start_simulator(SimulatorConfig::default()).await;
+    let extra = format!("[observations]\nenabled = false\n{}", query_text("a"));
+    let (process, url, dir) = start_binary_for(&sim, &extra, &[]).await;
+    let path = dir.path().join("genesys.toml");
+    wait_for_metrics(&url, |s| up(s, "a") == Some(1.0)).await;
+    let tokens = sim.simulator.requests().token;
+
+    // A rotated secret (which this simulator refuses, so that its use shows) and a new
+    // query, whose first poll is the first request after the reload.
+    rewrite(
+        &path,
+        &config_text(&sim, &["a", "c"]).replace("demo-secret", "rotated-secret"),
+    );
+    hang_up(&process);
+    process.wait_for_log("new client credentials").await;
+    let samples = wait_for_metrics(&url, |s| {
+        value(s, "genesys_poll_failures_total", &[("query", "c")]) == Some(1.0)
+    })
+    .await;
+    assert_eq!(up(&samples, "c"), Some(0.0));
+    assert_eq!(sim.simulator.requests().token, tokens + 1);
+    assert!(!process.log().contains("rotated-secret"));
 }
