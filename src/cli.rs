@@ -257,6 +257,14 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
             settings.listen
         )
     })?;
+    // Listened for before the exporter says it serves, so that a SIGHUP from then on
+    // reloads rather than ends the process (the signal's default action).
+    let (sender, requests) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(reload_on_hangup(
+        hangups(),
+        sender.clone(),
+        shutdown.clone(),
+    ));
     let web_config = settings
         .web
         .as_ref()
@@ -273,8 +281,6 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
         overrides.apply(&mut config);
         config.validate()
     });
-    let (sender, requests) = tokio::sync::mpsc::channel(4);
-    tokio::spawn(reload_on_hangup(sender.clone(), shutdown.clone()));
     let reloads = crate::exporter::Reloads {
         load,
         requests,
@@ -322,18 +328,35 @@ impl Overrides {
     }
 }
 
+/// SIGHUP, listened for from now on; `None` where it cannot be.
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = Option<std::convert::Infallible>;
+
+fn hangups() -> Hangups {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let hangups = signal(SignalKind::hangup()).ok();
+        if hangups.is_none() {
+            tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload");
+        }
+        hangups
+    }
+    #[cfg(not(unix))]
+    None
+}
+
 /// Asks for a reload at each SIGHUP, until `shutdown`; the exporter logs the outcome.
 async fn reload_on_hangup(
+    hangups: Hangups,
     reloads: tokio::sync::mpsc::Sender<crate::server::ReloadRequest>,
     shutdown: CancellationToken,
 ) {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload");
-            return;
-        };
+        let Some(mut hangups) = hangups else { return };
         loop {
             tokio::select! {
                 Some(()) = hangups.recv() => {
@@ -349,7 +372,7 @@ async fn reload_on_hangup(
     }
     #[cfg(not(unix))]
     {
-        let _ = (reloads, shutdown);
+        let _ = (hangups, reloads, shutdown);
     }
 }
 
