@@ -622,6 +622,47 @@ mod tests {
 
     use super::*;
 
+    /// Settings from a configuration of `queries` (name, granularity) and `listen`.
+    fn settings(queries: &[(&str, &str)], listen: &str) -> Settings {
+        let config = crate::config::Config {
+            client_id: Some("id".into()),
+            client_secret: Some("secret".into()),
+            region: Some("eu-west-1".into()),
+            listen: Some(listen.into()),
+            queries: queries
+                .iter()
+                .map(|(name, granularity)| crate::config::QueryConfig {
+                    name: (*name).into(),
+                    granularity: Some((*granularity).into()),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        config.validate().unwrap()
+    }
+
+    #[test]
+    fn a_query_is_unchanged_only_when_all_it_asks_is_the_same() {
+        let old = settings(&[("a", "PT15M"), ("b", "PT15M")], "127.0.0.1:1");
+        let new = settings(&[("a", "PT15M"), ("b", "PT1H")], "127.0.0.1:1");
+        assert!(same_query(&old.queries[0], &new.queries[0]));
+        assert!(!same_query(&old.queries[1], &new.queries[1]));
+        let mut fewer = new.queries[0].clone();
+        fewer.metrics.pop();
+        assert!(!same_query(&old.queries[0], &fewer));
+    }
+
+    #[test]
+    fn keys_other_than_queries_and_credentials_are_restart_only() {
+        let old = settings(&[("a", "PT15M")], "127.0.0.1:1");
+        let mut new = settings(&[("b", "PT1H")], "127.0.0.1:2");
+        new.client.credentials.client_secret = "rotated".into();
+        new.observations = None;
+        assert_eq!(restart_only_changes(&old, &new), ["listen", "observations"]);
+        assert!(restart_only_changes(&old, &old.clone()).is_empty());
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_poller_that_panics_is_counted_and_restarted_after_the_retry_delay() {
         let metrics = Metrics::new(["q", "other"]);
