@@ -219,9 +219,10 @@ fn bench_scrape(c: &mut Criterion) {
         publisher.publish(QUERY, window(), flat(&response), window().end, MAX_AGE);
         let state = State {
             publisher: Arc::new(publisher),
-            queries: Vec::new(),
+            queries: Default::default(),
             observations: None,
             clock: Clock::starting_at(window().end),
+            reloads: None,
         };
         group.bench_function(format!("{series}_series"), |b| {
             b.iter(|| server::metrics(&state, black_box(&headers)))

@@ -49,6 +49,10 @@ pub struct RunArgs {
     /// /metrics with; overrides `web_config_file`.
     #[arg(long = "web.config.file", value_name = "PATH")]
     web_config_file: Option<PathBuf>,
+    /// Let `POST /-/reload` reload the configuration, as Prometheus's flag of the same
+    /// name does (SIGHUP always reloads it).
+    #[arg(long = "web.enable-lifecycle")]
+    web_enable_lifecycle: bool,
     /// Run against the built-in simulator instead of a Genesys Cloud org.
     #[arg(long)]
     demo: bool,
@@ -209,12 +213,6 @@ pub struct SimulateArgs {
 pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let path = args.config.clone();
     let mut config = off_the_runtime(&shutdown, move || Config::load(path.as_deref())).await?;
-    if let Some(listen) = args.listen {
-        config.listen = Some(listen);
-    }
-    if let Some(path) = args.web_config_file {
-        config.web_config_file = Some(path);
-    }
     let clock = match args.demo_time {
         Some(start) => Clock::starting_at(start),
         None => Clock::System,
@@ -230,10 +228,19 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
             ..SimulatorConfig::default()
         };
         start_demo(&mut config, demo, &shutdown).await?;
-        if config.queries.is_empty() {
-            config.queries = demo_queries();
-        }
     }
+    // What the command line (and the demo's simulator) put over the file, at start-up and
+    // at every reload alike.
+    let overrides = Overrides {
+        listen: args.listen,
+        web_config_file: args.web_config_file,
+        demo: args.demo.then(|| DemoClient {
+            api_url: config.api_url.clone(),
+            client_id: config.client_id.clone(),
+            client_secret: config.client_secret.clone(),
+        }),
+    };
+    overrides.apply(&mut config);
     let settings = off_the_runtime(&shutdown, move || config.validate()).await?;
     if args.check_config {
         let names: Vec<&str> = settings.queries.iter().map(|q| q.name.as_str()).collect();
@@ -250,6 +257,14 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
             settings.listen
         )
     })?;
+    // Listened for before the exporter says it serves, so that a SIGHUP from then on
+    // reloads rather than ends the process (the signal's default action).
+    let (sender, requests) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(reload_on_hangup(
+        hangups(),
+        sender.clone(),
+        shutdown.clone(),
+    ));
     let web_config = settings
         .web
         .as_ref()
@@ -260,9 +275,105 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
         web_config = web_config.as_deref().unwrap_or("none"),
         "serving /metrics"
     );
-    crate::exporter::run(settings, listener, clock, shutdown).await?;
+    let path = args.config.clone();
+    let load: crate::exporter::Loader = Arc::new(move || {
+        let mut config = Config::load(path.as_deref())?;
+        overrides.apply(&mut config);
+        config.validate()
+    });
+    let reloads = crate::exporter::Reloads {
+        load,
+        requests,
+        sender,
+        lifecycle: args.web_enable_lifecycle,
+    };
+    crate::exporter::run_reloading(settings, listener, clock, shutdown, reloads).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What the command line puts over the configuration file.
+struct Overrides {
+    listen: Option<String>,
+    web_config_file: Option<PathBuf>,
+    /// With `--demo`: the simulator's address and credentials.
+    demo: Option<DemoClient>,
+}
+
+struct DemoClient {
+    api_url: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<secrecy::SecretString>,
+}
+
+impl Overrides {
+    fn apply(&self, config: &mut Config) {
+        if let Some(listen) = &self.listen {
+            config.listen = Some(listen.clone());
+        }
+        if let Some(path) = &self.web_config_file {
+            config.web_config_file = Some(path.clone());
+        }
+        if let Some(demo) = &self.demo {
+            config.api_url = demo.api_url.clone();
+            config.login_url = demo.api_url.clone();
+            config.region = None;
+            config.client_id = demo.client_id.clone();
+            config.client_secret = demo.client_secret.clone();
+            config.client_secret_file = None;
+            if config.queries.is_empty() {
+                config.queries = demo_queries();
+            }
+        }
+    }
+}
+
+/// SIGHUP, listened for from now on; `None` where it cannot be.
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = Option<std::convert::Infallible>;
+
+fn hangups() -> Hangups {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let hangups = signal(SignalKind::hangup()).ok();
+        if hangups.is_none() {
+            tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload");
+        }
+        hangups
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// Asks for a reload at each SIGHUP, until `shutdown`; the exporter logs the outcome.
+async fn reload_on_hangup(
+    hangups: Hangups,
+    reloads: tokio::sync::mpsc::Sender<crate::server::ReloadRequest>,
+    shutdown: CancellationToken,
+) {
+    #[cfg(unix)]
+    {
+        let Some(mut hangups) = hangups else { return };
+        loop {
+            tokio::select! {
+                Some(()) = hangups.recv() => {
+                    tracing::info!("SIGHUP received");
+                    let (done, _) = tokio::sync::oneshot::channel();
+                    if reloads.send(done).await.is_err() {
+                        return;
+                    }
+                }
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (hangups, reloads, shutdown);
+    }
 }
 
 /// Runs `work`, which reads files (the configuration, the secret), on tokio's blocking

@@ -1,19 +1,23 @@
 //! Wires the pieces together: one client, one publisher, a poller per query, the queue
-//! observer, and the HTTP server, all stopped by one cancellation token; and checks the
-//! API budget once the queue list has been read.
+//! observer, and the HTTP server, all stopped by one cancellation token; checks the API
+//! budget once the queue list has been read; and applies reloads of the configuration to
+//! the queries.
 
 use std::any::Any;
+use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::budget::{BudgetWatch, Load, ObservationLoad};
-use crate::config::{OBSERVATIONS_QUERY, Settings};
+use crate::config::{OBSERVATIONS_QUERY, Query, Settings};
 use crate::error::{Error, Result};
 use crate::exposition::Publisher;
 use crate::genesys::client::Client;
@@ -24,15 +28,49 @@ use crate::poller::{self, QueryPoll};
 use crate::presences::Presences;
 use crate::queue_names::QueueNames;
 use crate::schedule::{Clock, QueryKind};
-use crate::server::{self, State};
+use crate::server::{self, ReloadRequest, State};
+
+/// Reads and checks the whole configuration again, as at start-up; called off the
+/// runtime, since it reads files.
+pub type Loader = Arc<dyn Fn() -> Result<Settings> + Send + Sync>;
+
+/// How the exporter reloads its configuration: `load` reads it anew, at each request
+/// that comes on `requests` (SIGHUP, or `POST /-/reload` when `lifecycle`).
+pub struct Reloads {
+    pub load: Loader,
+    pub requests: mpsc::Receiver<ReloadRequest>,
+    /// Where the requests come from, handed to the server when `lifecycle`.
+    pub sender: mpsc::Sender<ReloadRequest>,
+    /// `--web.enable-lifecycle`: `POST /-/reload` reloads.
+    pub lifecycle: bool,
+}
 
 /// Runs the exporter on `listener` until `shutdown` is cancelled, then lets requests in
-/// flight finish and returns.
+/// flight finish and returns. Its configuration is never reloaded.
 pub async fn run(
     settings: Settings,
     listener: TcpListener,
     clock: Clock,
     shutdown: CancellationToken,
+) -> Result<()> {
+    let (sender, requests) = mpsc::channel(1);
+    let load: Loader = Arc::new(|| Err(Error::Config("this exporter cannot reload".into())));
+    let reloads = Reloads {
+        load,
+        requests,
+        sender,
+        lifecycle: false,
+    };
+    run_reloading(settings, listener, clock, shutdown, reloads).await
+}
+
+/// [`run`], reloading the configuration at each request of `reloads`.
+pub async fn run_reloading(
+    settings: Settings,
+    listener: TcpListener,
+    clock: Clock,
+    shutdown: CancellationToken,
+    mut reloads: Reloads,
 ) -> Result<()> {
     // Its own token, so that a refusal at start-up stops what was started before it.
     let shutdown = shutdown.child_token();
@@ -73,16 +111,22 @@ pub async fn run(
 
     let state = Arc::new(State {
         publisher: publisher.clone(),
-        queries: settings.queries.clone(),
+        queries: RwLock::new(settings.queries.clone()),
         observations: settings.observations.as_ref().map(|o| o.refresh),
         clock: clock.clone(),
+        reloads: reloads.lifecycle.then(|| reloads.sender.clone()),
     });
     let options = http::Options {
         max_connections: settings.max_connections,
         web: settings.web.clone(),
         refused: metrics.server.refused_connections(),
     };
-    let server = tokio::spawn(server::serve(listener, state, options, shutdown.clone()));
+    let server = tokio::spawn(server::serve(
+        listener,
+        state.clone(),
+        options,
+        shutdown.clone(),
+    ));
 
     let found = if wants_names {
         // Names come from their own task, so that a queue list that is slow, hangs or
@@ -144,40 +188,26 @@ pub async fn run(
         return Err(refused);
     }
 
-    let mut pollers = JoinSet::new();
-    for query in &settings.queries {
-        let retry_delay = settings.retry_delay;
-        let (client, publisher) = (client.clone(), publisher.clone());
-        let (counts, clock, jobs) = (metrics.clone(), clock.clone(), settings.jobs);
-        let max_series = settings.max_series_per_query;
-        let stop = shutdown.clone();
-        let name = query.name.clone();
-        let query = query.clone();
-        let start = move || {
-            let mut poll = QueryPoll {
-                query: query.clone(),
-                client: client.clone(),
-                publisher: publisher.clone(),
-                metrics: counts.clone(),
-                clock: clock.clone(),
-                jobs,
-                max_series,
-            };
-            let (clock, stop) = (clock.clone(), stop.clone());
-            async move {
-                #[cfg(debug_assertions)]
-                test_hook::panic_once(&poll.query.name);
-                let kind = poll.query.kind.clone();
-                poller::run_query(&kind, &clock, retry_delay, &mut poll, &stop).await;
-            }
-        };
-        let metrics = metrics.clone();
-        let shutdown = shutdown.clone();
-        pollers.spawn(async move {
-            supervise(&name, retry_delay, &metrics, &shutdown, start).await;
-        });
-    }
+    let spawner = Spawner {
+        client: client.clone(),
+        publisher: publisher.clone(),
+        metrics: metrics.clone(),
+        clock: clock.clone(),
+        retry_delay: settings.retry_delay,
+        jobs: settings.jobs,
+        max_series: settings.max_series_per_query,
+        shutdown: shutdown.clone(),
+    };
+    let mut running = Running {
+        pollers: settings
+            .queries
+            .iter()
+            .map(|query| (query.name.clone(), spawner.spawn(query.clone())))
+            .collect(),
+        settings: settings.clone(),
+    };
 
+    let mut pollers = JoinSet::new();
     // The queue observations, at the refresh the budget holds.
     if let Some(observations) = &settings.observations {
         let observer = Observer {
@@ -212,9 +242,16 @@ pub async fn run(
     // no use, so the pollers are stopped too and the process exits with the error, for
     // systemd or Kubernetes to restart it.
     let mut server = server;
-    let stopped = tokio::select! {
-        stopped = &mut server => Some(stopped),
-        () = shutdown.cancelled() => None,
+    let stopped = loop {
+        tokio::select! {
+            stopped = &mut server => break Some(stopped),
+            () = shutdown.cancelled() => break None,
+            Some(done) = reloads.requests.recv() => {
+                let outcome = running.reload(&reloads.load, &spawner, &state).await;
+                // The asker may have gone (a signal does not wait for the outcome).
+                let _ = done.send(outcome);
+            }
+        }
     };
     let stopped = match stopped {
         Some(stopped) => {
@@ -224,6 +261,7 @@ pub async fn run(
         None => server.await,
     };
     pollers.join_all().await;
+    running.stop_all().await;
     stopped.map_err(|error| {
         let message = match error.try_into_panic() {
             Ok(payload) => panic_message(payload),
@@ -231,6 +269,267 @@ pub async fn run(
         };
         Error::Internal(format!("the HTTP server stopped: {message:?}"))
     })
+}
+
+/// What a query's poller needs, for those started at start-up and by reloads.
+struct Spawner {
+    client: Arc<Client>,
+    publisher: Arc<Publisher>,
+    metrics: Arc<Metrics>,
+    clock: Clock,
+    retry_delay: Duration,
+    jobs: crate::genesys::jobs::JobOptions,
+    max_series: usize,
+    shutdown: CancellationToken,
+}
+
+/// A query's poller, and what stops it.
+struct Poller {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Spawner {
+    /// Starts `query`'s poller, under [`supervise`], until shutdown or its own stop.
+    fn spawn(&self, query: Query) -> Poller {
+        let stop = self.shutdown.child_token();
+        let name = query.name.clone();
+        let (client, publisher) = (self.client.clone(), self.publisher.clone());
+        let (counts, clock, jobs) = (self.metrics.clone(), self.clock.clone(), self.jobs);
+        let (retry_delay, max_series) = (self.retry_delay, self.max_series);
+        let stopping = stop.clone();
+        let start = move || {
+            let mut poll = QueryPoll {
+                query: query.clone(),
+                client: client.clone(),
+                publisher: publisher.clone(),
+                metrics: counts.clone(),
+                clock: clock.clone(),
+                jobs,
+                max_series,
+            };
+            let (clock, stop) = (clock.clone(), stopping.clone());
+            async move {
+                #[cfg(debug_assertions)]
+                test_hook::panic_once(&poll.query.name);
+                let kind = poll.query.kind.clone();
+                poller::run_query(&kind, &clock, retry_delay, &mut poll, &stop).await;
+            }
+        };
+        let metrics = self.metrics.clone();
+        let supervised = stop.clone();
+        let task = tokio::spawn(async move {
+            supervise(&name, retry_delay, &metrics, &supervised, start).await;
+        });
+        Poller { stop, task }
+    }
+
+    /// Starts the series of `query`, new to the process.
+    fn announce(&self, query: &Query) {
+        self.metrics.poll.add(&query.name);
+        match &query.kind {
+            QueryKind::Rolling(rolling) => self
+                .metrics
+                .poll
+                .rolling_window(&query.name, rolling.window),
+            QueryKind::Buckets(_) => self.metrics.poll.buckets(&query.name),
+        }
+        self.publisher.add_query(&query.name, self.clock.now());
+    }
+
+    /// Ends the series of `query`, whose poller has stopped.
+    fn forget(&self, query: &str) {
+        self.metrics.poll.remove(query);
+        self.publisher.remove_query(query, self.clock.now());
+    }
+}
+
+/// The configuration running, and a poller per query.
+struct Running {
+    settings: Settings,
+    pollers: BTreeMap<String, Poller>,
+}
+
+impl Running {
+    /// Reads the configuration again with `load` and, only if all of it is valid, applies
+    /// the change of queries: unchanged ones keep their poller, data and schedule, removed
+    /// ones stop and their series go, new ones start, changed ones start again. Any other
+    /// changed key is logged as needing a restart. Returns the error's text on failure,
+    /// when the running configuration stays.
+    async fn reload(
+        &mut self,
+        load: &Loader,
+        spawner: &Spawner,
+        state: &State,
+    ) -> std::result::Result<(), String> {
+        tracing::info!("reloading the configuration");
+        let load = load.clone();
+        let loaded = match tokio::task::spawn_blocking(move || load()).await {
+            Ok(loaded) => loaded.map_err(|error| error.to_string()),
+            Err(error) => Err(format!("reading the configuration failed: {error}")),
+        };
+        let new = match loaded {
+            Ok(new) => new,
+            Err(error) => {
+                spawner.metrics.reload.failed();
+                spawner.publisher.render_now(spawner.clock.now());
+                tracing::error!(%error, "configuration reload failed; the previous configuration still runs");
+                return Err(error);
+            }
+        };
+        let (running, wanted) = (&self.settings.client.credentials, &new.client.credentials);
+        if running.client_id != wanted.client_id
+            || running.client_secret.expose_secret() != wanted.client_secret.expose_secret()
+        {
+            tracing::info!(
+                client_id = %wanted.client_id,
+                "configuration reload: new client credentials; the next request gets a new token with them"
+            );
+            spawner.client.replace_credentials(wanted.clone()).await;
+            self.settings.client.credentials = wanted.clone();
+        }
+        for key in restart_only_changes(&self.settings, &new) {
+            tracing::warn!(
+                key,
+                "configuration reload: {key} changed, which only a restart applies; it keeps its running value until then"
+            );
+        }
+        let old: BTreeMap<&str, &Query> = self
+            .settings
+            .queries
+            .iter()
+            .map(|q| (q.name.as_str(), q))
+            .collect();
+        let (mut added, mut changed, mut removed) = (Vec::new(), Vec::new(), Vec::new());
+        for query in &new.queries {
+            match old.get(query.name.as_str()) {
+                None => added.push(query.name.clone()),
+                Some(running) if !same_query(running, query) => changed.push(query.name.clone()),
+                Some(_) => {}
+            }
+        }
+        for name in old.keys() {
+            if !new.queries.iter().any(|q| q.name == *name) {
+                removed.push((*name).to_owned());
+            }
+        }
+        // Stopped first, so that no poll in flight publishes after its series went.
+        for name in removed.iter().chain(&changed) {
+            if let Some(poller) = self.pollers.remove(name) {
+                poller.stop.cancel();
+                let _ = poller.task.await;
+            }
+            spawner.forget(name);
+        }
+        for query in &new.queries {
+            if added.contains(&query.name) || changed.contains(&query.name) {
+                spawner.announce(query);
+                self.pollers
+                    .insert(query.name.clone(), spawner.spawn(query.clone()));
+            }
+        }
+        self.settings.queries = new.queries;
+        *state.queries.write().expect("not poisoned") = self.settings.queries.clone();
+        spawner.metrics.reload.succeeded(spawner.clock.now());
+        spawner.publisher.render_now(spawner.clock.now());
+        tracing::info!(
+            added = ?added,
+            changed = ?changed,
+            removed = ?removed,
+            "configuration reloaded"
+        );
+        Ok(())
+    }
+
+    /// Waits for every query's poller to end, on shutdown.
+    async fn stop_all(self) {
+        for (_, poller) in self.pollers {
+            poller.stop.cancel();
+            let _ = poller.task.await;
+        }
+    }
+}
+
+/// True when the two queries ask the same thing on the same schedule.
+fn same_query(a: &Query, b: &Query) -> bool {
+    // The schedule's time zone has no equality of its own; its name and the rest of the
+    // schedule, as written, say the same.
+    let schedule = |q: &Query| match &q.kind {
+        QueryKind::Buckets(s) => format!("{} {:?}", s.granularity, s.settle_delay),
+        QueryKind::Rolling(r) => format!("{r:?}"),
+    };
+    a.name == b.name
+        && schedule(a) == schedule(b)
+        && a.time_zone_name == b.time_zone_name
+        && a.group_by == b.group_by
+        && a.metrics == b.metrics
+        && a.filter == b.filter
+        && a.max_age == b.max_age
+}
+
+/// The keys, other than the queries, whose change a reload does not apply.
+fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str> {
+    let (a, b) = (&old.client, &new.client);
+    let web = |s: &Settings| s.web.as_ref().map(|w| w.path().to_owned());
+    // The credentials are applied, not listed here.
+    let same = [
+        ("api_url or region", a.api_url == b.api_url),
+        ("login_url or region", a.login_url == b.login_url),
+        (
+            "client timeouts, retry, breaker or max_response_bytes",
+            format!(
+                "{:?}",
+                (
+                    a.request_timeout,
+                    a.connect_timeout,
+                    a.max_response_bytes,
+                    &a.retry,
+                    &a.breaker
+                )
+            ) == format!(
+                "{:?}",
+                (
+                    b.request_timeout,
+                    b.connect_timeout,
+                    b.max_response_bytes,
+                    &b.retry,
+                    &b.breaker
+                )
+            ),
+        ),
+        ("listen", old.listen == new.listen),
+        ("retry_delay", old.retry_delay == new.retry_delay),
+        (
+            "queue_names_refresh",
+            old.queue_names_refresh == new.queue_names_refresh,
+        ),
+        (
+            "job_poll_interval or job_timeout",
+            format!("{:?}", old.jobs) == format!("{:?}", new.jobs),
+        ),
+        (
+            "max_series_per_query",
+            old.max_series_per_query == new.max_series_per_query,
+        ),
+        (
+            "max_queue_pages",
+            old.max_queue_pages == new.max_queue_pages,
+        ),
+        (
+            "max_connections",
+            old.max_connections == new.max_connections,
+        ),
+        ("web_config_file", web(old) == web(new)),
+        (
+            "api_budget_share",
+            old.api_budget_share == new.api_budget_share,
+        ),
+        ("observations", old.observations == new.observations),
+    ];
+    same.into_iter()
+        .filter(|(_, same)| !same)
+        .map(|(key, _)| key)
+        .collect()
 }
 
 /// Runs the poller that `start` makes until it returns (on `shutdown`). A panic in it (a
@@ -322,6 +621,47 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
+
+    /// Settings from a configuration of `queries` (name, granularity) and `listen`.
+    fn settings(queries: &[(&str, &str)], listen: &str) -> Settings {
+        let config = crate::config::Config {
+            client_id: Some("id".into()),
+            client_secret: Some("secret".into()),
+            region: Some("eu-west-1".into()),
+            listen: Some(listen.into()),
+            queries: queries
+                .iter()
+                .map(|(name, granularity)| crate::config::QueryConfig {
+                    name: (*name).into(),
+                    granularity: Some((*granularity).into()),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        config.validate().unwrap()
+    }
+
+    #[test]
+    fn a_query_is_unchanged_only_when_all_it_asks_is_the_same() {
+        let old = settings(&[("a", "PT15M"), ("b", "PT15M")], "127.0.0.1:1");
+        let new = settings(&[("a", "PT15M"), ("b", "PT1H")], "127.0.0.1:1");
+        assert!(same_query(&old.queries[0], &new.queries[0]));
+        assert!(!same_query(&old.queries[1], &new.queries[1]));
+        let mut fewer = new.queries[0].clone();
+        fewer.metrics.pop();
+        assert!(!same_query(&old.queries[0], &fewer));
+    }
+
+    #[test]
+    fn keys_other_than_queries_and_credentials_are_restart_only() {
+        let old = settings(&[("a", "PT15M")], "127.0.0.1:1");
+        let mut new = settings(&[("b", "PT1H")], "127.0.0.1:2");
+        new.client.credentials.client_secret = "rotated".into();
+        new.observations = None;
+        assert_eq!(restart_only_changes(&old, &new), ["listen", "observations"]);
+        assert!(restart_only_changes(&old, &old.clone()).is_empty());
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_poller_that_panics_is_counted_and_restarted_after_the_retry_delay() {

@@ -57,16 +57,17 @@
 //!   CSV or a table.
 //! - [`http`]: the hyper 1 serving loop: connections (capped), timeouts, TLS, graceful
 //!   drain.
-//! - [`server`]: `/metrics`, `/`, `/healthz` and `/readyz`, behind basic auth when the
-//!   web config asks for it. It stays on hyper rather than a router: a `/metrics` body is
-//!   two shared parts sent with one vectored write.
+//! - [`server`]: `/metrics`, `/`, `/healthz`, `/readyz` and `POST /-/reload`, behind basic
+//!   auth when the web config asks for it. It stays on hyper rather than a router: a
+//!   `/metrics` body is two shared parts sent with one vectored write.
 //! - [`simulator`]: a fake Genesys Cloud on an axum router, for `--demo` and the tests:
 //!   aggregates, queue observations and presences from one traffic model, with switchable
 //!   faults ([`simulator::faults`]) and an abandon surge ([`simulator::surge`]). It uses
 //!   only the wire types, the clock and the serving loop, beside the exporter rather than
 //!   in it.
 //! - [`exporter`]: wires the pollers, the queue observer, the publisher and the server
-//!   together, checks the API budget, and runs until cancelled.
+//!   together, checks the API budget, applies each reload of the configuration to the
+//!   queries, and runs until cancelled.
 //! - [`cli`]: the command line: the exporter (with `--demo`, the simulator in this
 //!   process), the report and the simulator on its own.
 //!

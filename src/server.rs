@@ -1,4 +1,5 @@
-//! The exporter's HTTP endpoints: `/metrics`, the landing page `/`, `/healthz`, `/readyz`.
+//! The exporter's HTTP endpoints: `/metrics`, the landing page `/`, `/healthz`, `/readyz`,
+//! and `POST /-/reload` with `--web.enable-lifecycle`.
 //! `/metrics` only picks one of four prerendered bodies (two formats, each plain or
 //! gzip-compressed), so a scrape costs the same whatever the number of series.
 //!
@@ -7,7 +8,7 @@
 
 use std::convert::Infallible;
 use std::fmt::Write;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
@@ -20,6 +21,7 @@ use hyper::header::{
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response};
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{OBSERVATIONS_QUERY, Query, written};
@@ -39,14 +41,22 @@ fn page(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Bod
     http::response_of(status, content_type, body.into().chain(Bytes::new()))
 }
 
+/// Asks the exporter to reload its configuration, and hears how it went: the error's
+/// text on failure.
+pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
+
 /// What the endpoints read.
 pub struct State {
     pub publisher: Arc<Publisher>,
-    pub queries: Vec<Query>,
+    /// The queries running, which a reload replaces.
+    pub queries: RwLock<Vec<Query>>,
     /// How often the queues are observed, when they are.
     pub observations: Option<Duration>,
     /// Tells the publisher the time, against which data passes its maximum age.
     pub clock: Clock,
+    /// Where `POST /-/reload` sends its request; `None` without `--web.enable-lifecycle`,
+    /// and the endpoint then answers 403.
+    pub reloads: Option<mpsc::Sender<ReloadRequest>>,
 }
 
 /// Serves the endpoints on `listener` until `shutdown` is cancelled; with `options.web`,
@@ -64,7 +74,7 @@ pub async fn serve(
         async move {
             let response = match &web {
                 Some(web) => secured(web, &state, &request).await,
-                None => handle(&state, &request),
+                None => handle(&state, &request).await,
             };
             Ok::<_, Infallible>(response)
         }
@@ -86,7 +96,7 @@ async fn secured(
             .authorized(&loaded, request.headers().get(AUTHORIZATION))
             .await
     {
-        handle(state, request)
+        handle(state, request).await
     } else {
         let mut response = page(401, "text/plain; charset=utf-8", "unauthorized\n");
         response.headers_mut().insert(
@@ -101,7 +111,10 @@ async fn secured(
     response
 }
 
-fn handle(state: &State, request: &Request<Incoming>) -> Response<Body> {
+async fn handle(state: &State, request: &Request<Incoming>) -> Response<Body> {
+    if request.uri().path() == "/-/reload" {
+        return reload(state, request.method()).await;
+    }
     if request.method() != Method::GET && request.method() != Method::HEAD {
         let mut response = page(405, "text/plain; charset=utf-8", "only GET and HEAD\n");
         response
@@ -119,6 +132,40 @@ fn handle(state: &State, request: &Request<Incoming>) -> Response<Body> {
             "text/plain; charset=utf-8",
             "not found; try /metrics, /healthz, /readyz or /\n",
         ),
+    }
+}
+
+/// `POST /-/reload`: reloads the configuration and says how it went, 200 or 500 with the
+/// error (which never holds a secret); 403 unless `--web.enable-lifecycle` was given, as
+/// Prometheus does.
+async fn reload(state: &State, method: &Method) -> Response<Body> {
+    const TEXT: &str = "text/plain; charset=utf-8";
+    if method != Method::POST && method != Method::PUT {
+        let mut response = page(405, TEXT, "only POST or PUT\n");
+        response
+            .headers_mut()
+            .insert("allow", HeaderValue::from_static("POST, PUT"));
+        return response;
+    }
+    let Some(reloads) = &state.reloads else {
+        return page(
+            403,
+            TEXT,
+            "lifecycle APIs are not enabled; start with --web.enable-lifecycle to reload with POST /-/reload (SIGHUP always reloads)\n",
+        );
+    };
+    let (done, outcome) = oneshot::channel();
+    if reloads.send(done).await.is_err() {
+        return page(503, TEXT, "shutting down\n");
+    }
+    match outcome.await {
+        Ok(Ok(())) => page(200, TEXT, "configuration reloaded\n"),
+        Ok(Err(error)) => page(
+            500,
+            TEXT,
+            format!("failed to reload the configuration; the previous one still runs: {error}\n"),
+        ),
+        Err(_) => page(503, TEXT, "shutting down\n"),
     }
 }
 
@@ -225,8 +272,8 @@ fn landing_page(state: &State) -> String {
             format!("queue state, every {}", written(refresh)),
         )
     });
-    let rows = state
-        .queries
+    let queries = state.queries.read().expect("not poisoned").clone();
+    let rows = queries
         .iter()
         .map(|query| (query.name.clone(), query.kind.to_string()))
         .chain(observations);

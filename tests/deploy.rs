@@ -823,7 +823,7 @@ fn every_alert_is_documented_and_has_unit_tests_that_fire_and_resolve() {
             );
         }
     }
-    assert_eq!(alerts.len(), 11);
+    assert_eq!(alerts.len(), 12);
     for alert in alerts {
         // (eval time in seconds, fired?) for each test case of this alert, per test.
         let mut fires_and_resolves = false;

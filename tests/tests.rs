@@ -38,6 +38,8 @@ mod properties;
 mod queue_names;
 /// The README's metric tables and fault matrix name what the code exports and tests.
 mod readme;
+/// Reloading the configuration: SIGHUP and POST /-/reload add, remove and refuse queries.
+mod reload;
 /// `genesys-exporter report`: values, day chunks, job paging, job fallback, failures, bad ranges.
 mod report;
 /// Rolling windows: each refresh is the simulator's totals over its window; late refreshes.

@@ -178,6 +178,30 @@ impl Publisher {
         self.render(&mut state, at);
     }
 
+    /// Starts holding `query`, added by a reload. Readiness does not wait for it: a reload
+    /// never takes a ready exporter out of service.
+    pub fn add_query(&self, query: &str, now: Timestamp) {
+        let mut state = self.state.lock().expect("not poisoned");
+        state.entry(query.to_owned()).or_default();
+        self.render(&mut state, now);
+    }
+
+    /// Forgets `query`, removed by a reload (or changed, before it starts again): its
+    /// series leave the exposition at once. Its poller must have stopped first, or its
+    /// next publish would bring it back.
+    pub fn remove_query(&self, query: &str, now: Timestamp) {
+        let mut state = self.state.lock().expect("not poisoned");
+        state.remove(query);
+        self.render(&mut state, now);
+    }
+
+    /// Renders again at `now`, for a change in the self-metrics that must show before the
+    /// next poll (the outcome of a reload).
+    pub fn render_now(&self, now: Timestamp) {
+        let mut state = self.state.lock().expect("not poisoned");
+        self.render(&mut state, now);
+    }
+
     /// Drops data past its maximum age, sets each query's `genesys_up`, and renders what
     /// is left with the self-metrics.
     fn render(&self, state: &mut BTreeMap<String, QueryState>, now: Timestamp) -> Arc<Exposition> {

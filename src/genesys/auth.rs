@@ -25,7 +25,8 @@ pub struct Credentials {
 pub struct TokenCache {
     transport: Arc<Transport>,
     token_url: String,
-    credentials: Credentials,
+    /// Replaced by a reload of the configuration that changed them.
+    credentials: std::sync::Mutex<Credentials>,
     cached: Mutex<Option<CachedToken>>,
 }
 
@@ -66,9 +67,17 @@ impl TokenCache {
         TokenCache {
             transport,
             token_url: format!("{}{TOKEN_PATH}", login_url.trim_end_matches('/')),
-            credentials,
+            credentials: std::sync::Mutex::new(credentials),
             cached: Mutex::new(None),
         }
+    }
+
+    /// Asks for tokens with `credentials` from now on, and drops the cached token, so
+    /// that the next request gets a new one with them.
+    pub async fn replace_credentials(&self, credentials: Credentials) {
+        let mut cached = self.cached.lock().await;
+        *self.credentials.lock().expect("not poisoned") = credentials;
+        *cached = None;
     }
 
     /// A token that is not about to expire, from the cache if there is one.
@@ -99,13 +108,14 @@ impl TokenCache {
 
     async fn request_token(&self) -> Result<CachedToken> {
         let endpoint = Endpoint::Token;
+        let credentials = self.credentials.lock().expect("not poisoned").clone();
         let request = self
             .transport
             .http
             .post(&self.token_url)
             .basic_auth(
-                &self.credentials.client_id,
-                Some(self.credentials.client_secret.expose_secret()),
+                &credentials.client_id,
+                Some(credentials.client_secret.expose_secret()),
             )
             .header(
                 reqwest::header::CONTENT_TYPE,

@@ -22,6 +22,7 @@ use prometheus_client::registry::{Metric, Registry};
 pub use api::{ApiMetrics, RetryMetrics};
 pub use breaker::{BreakerMetrics, BreakerState};
 pub use poll::{PollMetrics, PollTimer};
+pub use process::ReloadMetrics;
 pub use queue_names::QueueNameMetrics;
 pub use server::ServerMetrics;
 
@@ -34,6 +35,7 @@ pub struct Metrics {
     pub retry: RetryMetrics,
     pub breaker: BreakerMetrics,
     pub server: ServerMetrics,
+    pub reload: ReloadMetrics,
 }
 
 impl Metrics {
@@ -49,6 +51,7 @@ impl Metrics {
         let breaker = BreakerMetrics::register(&mut registry);
         process::register(&mut registry);
         let server = ServerMetrics::register(&mut registry);
+        let reload = ReloadMetrics::register(&mut registry);
         Metrics {
             registry,
             poll,
@@ -57,6 +60,7 @@ impl Metrics {
             retry,
             breaker,
             server,
+            reload,
         }
     }
 

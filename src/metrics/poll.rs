@@ -104,13 +104,36 @@ impl PollMetrics {
             ),
         };
         for query in queries {
-            metrics.up(query, false);
-            // At 0 from the start, so that an alert on increase() sees the first one.
-            let label = QueryLabel::new(query);
-            let _ = metrics.panics.get_or_create(&label);
-            let _ = metrics.failures.get_or_create(&label);
+            metrics.add(query);
         }
         metrics
+    }
+
+    /// Starts `query`'s series: `genesys_up` at 0 until its first successful poll, its
+    /// counters at 0.
+    pub fn add(&self, query: &str) {
+        self.up(query, false);
+        // At 0 from the start, so that an alert on increase() sees the first one.
+        let label = QueryLabel::new(query);
+        let _ = self.panics.get_or_create(&label);
+        let _ = self.failures.get_or_create(&label);
+    }
+
+    /// Removes every series of `query`, which a reload removed or changed: its counters
+    /// start again from 0 if it comes back, which `rate()` and `increase()` take as a
+    /// counter reset.
+    pub fn remove(&self, query: &str) {
+        let label = QueryLabel::new(query);
+        self.up.remove(&label);
+        self.last_success.remove(&label);
+        self.interval_start.remove(&label);
+        self.interval_end.remove(&label);
+        self.duration.remove(&label);
+        self.failures.remove(&label);
+        self.skipped_buckets.remove(&label);
+        self.series.remove(&label);
+        self.panics.remove(&label);
+        self.window.remove(&label);
     }
 
     /// `query` reads buckets: its skipped buckets are counted, from 0. Rolling queries and
