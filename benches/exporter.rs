@@ -220,7 +220,7 @@ fn bench_scrape(c: &mut Criterion) {
         let state = State {
             publisher: Arc::new(publisher),
             queries: Default::default(),
-            observations: None,
+            observations: std::sync::RwLock::new(None),
             clock: Clock::starting_at(window().end),
             reloads: None,
         };

@@ -280,7 +280,8 @@ fn round(value: f64) -> String {
 /// queue directory, and published as `genesys_api_budget_requests_per_minute`. Holds the
 /// observations' refresh in force, which the observations poller follows.
 pub struct BudgetWatch {
-    load: Load,
+    /// The load of the configuration running, replaced by a reload.
+    load: Mutex<Load>,
     metrics: Arc<Metrics>,
     refresh: watch::Sender<Option<Duration>>,
     /// The queue count last checked.
@@ -291,7 +292,7 @@ impl BudgetWatch {
     pub fn new(load: Load, metrics: Arc<Metrics>) -> BudgetWatch {
         let (refresh, _) = watch::channel(load.observations.map(|o| o.refresh));
         BudgetWatch {
-            load,
+            load: Mutex::new(load),
             metrics,
             refresh,
             queues: Mutex::new(None),
@@ -313,16 +314,30 @@ impl BudgetWatch {
         let queues = last.or(queues);
         *last = queues;
         drop(last);
+        let load = self.load.lock().expect("not poisoned");
+        self.check(&load, queues)
+    }
+
+    /// The check at a reload: `load`, the new configuration's, with the queues known now.
+    /// Over budget, it is refused with the arithmetic and the running load stays; else it
+    /// replaces the running one, with its observations' refresh as configured.
+    pub fn reload(&self, load: Load) -> Result<()> {
+        let queues = self.queues.lock().expect("not poisoned");
+        self.check(&load, *queues)?;
+        self.refresh
+            .send_replace(load.observations.map(|o| o.refresh));
+        *self.load.lock().expect("not poisoned") = load;
+        Ok(())
+    }
+
+    /// Checks `load` with `queues` queues (`None`: not read, counted as 0): logs the
+    /// arithmetic and publishes the figure, or refuses it with the arithmetic and what to
+    /// change.
+    fn check(&self, load: &Load, queues: Option<usize>) -> Result<()> {
         let count = queues.unwrap_or(0);
-        let budget = self.load.budget(count, None);
+        let budget = load.budget(count, None);
         if !budget.fits() {
-            return Err(Error::Config(format!(
-                "the API budget is exceeded: in steady state the exporter would send {:.2} requests a minute, more than api_budget_share = {} of the {RATE_LIMIT_PER_MINUTE} one OAuth client may send ({} a minute):\n{budget}\n  {}",
-                budget.per_minute(),
-                budget.share,
-                round(budget.allowed()),
-                self.remedies(&budget, count)
-            )));
+            return Err(over_budget(load, &budget, count));
         }
         self.metrics.api.budget(budget.per_minute());
         tracing::info!(
@@ -344,13 +359,14 @@ impl BudgetWatch {
             return;
         }
         *last = Some(queues);
-        let configured = self.load.budget(queues, None);
-        let fitted = self.load.fitted_observations_refresh(queues);
+        let load = self.load.lock().expect("not poisoned");
+        let configured = load.budget(queues, None);
+        let fitted = load.fitted_observations_refresh(queues);
         let stretched = fitted.filter(|_| !configured.fits());
-        let in_force = self.load.budget(queues, stretched);
+        let in_force = load.budget(queues, stretched);
         self.metrics.api.budget(in_force.per_minute());
         let previous = *self.refresh.borrow();
-        let wanted = stretched.or(self.load.observations.map(|o| o.refresh));
+        let wanted = stretched.or(load.observations.map(|o| o.refresh));
         if configured.fits() {
             if previous != wanted {
                 tracing::info!(
@@ -371,54 +387,66 @@ impl BudgetWatch {
             tracing::warn!(
                 queues,
                 "the queue directory grew past the API budget, and stretching the observations' refresh cannot make up for it; {}:\n{configured}",
-                self.remedies(&configured, queues)
+                remedies(&load, &configured, queues)
             );
         }
         self.refresh.send_replace(wanted);
     }
+}
 
-    /// What to change for `budget` to fit.
-    fn remedies(&self, budget: &Budget, queues: usize) -> String {
-        let mut fixes = Vec::new();
-        if let Some(refresh) = self.load.fitted_observations_refresh(queues)
-            && self.load.observations.is_some_and(|o| o.refresh < refresh)
-        {
-            fixes.push(format!(
-                "set [observations] refresh = \"{}\" or longer",
-                written(refresh)
-            ));
-        }
-        let rolling = |line: &Line| line.source == Source::RollingQuery;
-        if self.load.queries.iter().any(rolling) {
-            fixes.push("refresh the rolling queries less often".into());
-        }
-        if self.load.queries.len() > 1 {
-            fixes.push("drop queries you do not need".into());
-        }
-        let directory = |line: &&Line| matches!(line.source, Source::QueueList | Source::Presences);
-        if budget
-            .lines
-            .iter()
-            .filter(directory)
-            .map(Line::per_minute)
-            .sum::<f64>()
-            > 1.0
-        {
-            fixes.push("read the queue list less often (queue_names_refresh)".into());
-        }
-        let needed = budget.per_minute() / f64::from(RATE_LIMIT_PER_MINUTE);
-        if needed <= 1.0 {
-            fixes.push(format!(
-                "raise api_budget_share to {} (if nothing else uses this OAuth client)",
-                (needed * 100.0).ceil() / 100.0
-            ));
-        } else {
-            fixes.push(
-                "the total is past the whole limit: split the queues between exporters with OAuth clients of their own".into(),
-            );
-        }
-        format!("to fit: {}", fixes.join("; or "))
+/// The refusal of a configuration whose `load` is over budget with `queues` queues: the
+/// arithmetic and what to change.
+fn over_budget(load: &Load, budget: &Budget, queues: usize) -> Error {
+    Error::Config(format!(
+        "the API budget is exceeded: in steady state the exporter would send {:.2} requests a minute, more than api_budget_share = {} of the {RATE_LIMIT_PER_MINUTE} one OAuth client may send ({} a minute):\n{budget}\n  {}",
+        budget.per_minute(),
+        budget.share,
+        round(budget.allowed()),
+        remedies(load, budget, queues)
+    ))
+}
+
+/// What to change for `budget` to fit.
+fn remedies(load: &Load, budget: &Budget, queues: usize) -> String {
+    let mut fixes = Vec::new();
+    if let Some(refresh) = load.fitted_observations_refresh(queues)
+        && load.observations.is_some_and(|o| o.refresh < refresh)
+    {
+        fixes.push(format!(
+            "set [observations] refresh = \"{}\" or longer",
+            written(refresh)
+        ));
     }
+    let rolling = |line: &Line| line.source == Source::RollingQuery;
+    if load.queries.iter().any(rolling) {
+        fixes.push("refresh the rolling queries less often".into());
+    }
+    if load.queries.len() > 1 {
+        fixes.push("drop queries you do not need".into());
+    }
+    let directory = |line: &&Line| matches!(line.source, Source::QueueList | Source::Presences);
+    if budget
+        .lines
+        .iter()
+        .filter(directory)
+        .map(Line::per_minute)
+        .sum::<f64>()
+        > 1.0
+    {
+        fixes.push("read the queue list less often (queue_names_refresh)".into());
+    }
+    let needed = budget.per_minute() / f64::from(RATE_LIMIT_PER_MINUTE);
+    if needed <= 1.0 {
+        fixes.push(format!(
+            "raise api_budget_share to {} (if nothing else uses this OAuth client)",
+            (needed * 100.0).ceil() / 100.0
+        ));
+    } else {
+        fixes.push(
+            "the total is past the whole limit: split the queues between exporters with OAuth clients of their own".into(),
+        );
+    }
+    format!("to fit: {}", fixes.join("; or "))
 }
 
 #[cfg(test)]

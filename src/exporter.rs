@@ -1,7 +1,8 @@
 //! Wires the pieces together: one client, one publisher, a poller per query, the queue
 //! observer, and the HTTP server, all stopped by one cancellation token; checks the API
-//! budget once the queue list has been read; and applies reloads of the configuration to
-//! the queries.
+//! budget once the queue list has been read and at each reload; and applies reloads of the
+//! configuration: to the queries alone, or, when the client's settings or the
+//! observations changed, by starting everything that asks the API again.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -11,8 +12,8 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -83,14 +84,8 @@ pub async fn run_reloading(
             QueryKind::Buckets(_) => metrics.poll.buckets(&query.name),
         }
     }
-    // The observations follow the refresh the budget holds, which it stretches when the
-    // queue directory grows past it.
-    let observation_load = settings.observations.as_ref().map(|o| ObservationLoad {
-        refresh: o.refresh,
-        queues_per_request: o.queues_per_request,
-    });
     let budget = Arc::new(BudgetWatch::new(
-        Load::new(&settings, observation_load),
+        Load::new(&settings, observation_load(&settings)),
         metrics.clone(),
     ));
     let client = Arc::new(Client::new(&settings.client, metrics.clone())?);
@@ -100,19 +95,10 @@ pub async fn run_reloading(
         client.breaker_state(),
     ));
 
-    let names = Arc::new(QueueNames::new(metrics.clone(), settings.max_queue_pages));
-    let presences = Arc::new(Presences::new());
-    // The observations observe the queues of the queue list, and need presence names.
-    let wants_names = settings.observations.is_some()
-        || settings
-            .queries
-            .iter()
-            .any(|q| q.group_by.iter().any(|d| d == "queueId"));
-
     let state = Arc::new(State {
         publisher: publisher.clone(),
         queries: RwLock::new(settings.queries.clone()),
-        observations: settings.observations.as_ref().map(|o| o.refresh),
+        observations: RwLock::new(settings.observations.as_ref().map(|o| o.refresh)),
         clock: clock.clone(),
         reloads: reloads.lifecycle.then(|| reloads.sender.clone()),
     });
@@ -128,43 +114,23 @@ pub async fn run_reloading(
         shutdown.clone(),
     ));
 
-    let found = if wants_names {
-        // Names come from their own task, so that a queue list that is slow, hangs or
-        // pages for ever never keeps the pollers from starting.
-        let (first_read, first_names) = tokio::sync::oneshot::channel::<Option<usize>>();
-        let (names, client, publisher) = (names.clone(), client.clone(), publisher.clone());
-        let (clock, budget) = (clock.clone(), budget.clone());
-        let presences = settings.observations.as_ref().map(|_| presences.clone());
-        let every = settings.queue_names_refresh;
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            let mut first_read = Some(first_read);
-            loop {
-                let found = tokio::select! {
-                    found = refresh_names(&names, &client, &publisher, &clock) => found,
-                    () = stop.cancelled() => return,
-                };
-                if let Some(presences) = &presences {
-                    // A failure keeps the names known, and was logged.
-                    tokio::select! {
-                        _ = presences.refresh(&client) => {}
-                        () = stop.cancelled() => return,
-                    }
-                }
-                // The first read goes to the start-up check, unless it gave up waiting.
-                let later = match first_read.take() {
-                    Some(first_read) => first_read.send(found).err().flatten(),
-                    None => found,
-                };
-                if let Some(queues) = later {
-                    budget.directory_read(queues);
-                }
-                tokio::select! {
-                    () = tokio::time::sleep(every) => {}
-                    () = stop.cancelled() => return,
-                }
-            }
-        });
+    let spawner = Spawner {
+        client,
+        publisher,
+        metrics: metrics.clone(),
+        clock,
+        budget: budget.clone(),
+        names: Arc::new(QueueNames::new(metrics.clone(), settings.max_queue_pages)),
+        presences: Arc::new(Presences::new()),
+        retry_delay: settings.retry_delay,
+        jobs: settings.jobs,
+        max_series: settings.max_series_per_query,
+        queue_names_refresh: settings.queue_names_refresh,
+        shutdown: shutdown.clone(),
+    };
+    let mut background = Background::new(&shutdown);
+    let found = if wants_names(&settings) {
+        let first_names = spawner.spawn_names(&settings, &mut background);
         // Names first when they come quickly, so that series are published with their
         // queue label from the start rather than gaining it a moment later as new series;
         // but waited for at most FIRST_NAMES_WAIT.
@@ -187,56 +153,17 @@ pub async fn run_reloading(
         shutdown.cancel();
         return Err(refused);
     }
-
-    let spawner = Spawner {
-        client: client.clone(),
-        publisher: publisher.clone(),
-        metrics: metrics.clone(),
-        clock: clock.clone(),
-        retry_delay: settings.retry_delay,
-        jobs: settings.jobs,
-        max_series: settings.max_series_per_query,
-        shutdown: shutdown.clone(),
-    };
+    spawner.spawn_observer(&settings, &mut background);
     let mut running = Running {
         pollers: settings
             .queries
             .iter()
             .map(|query| (query.name.clone(), spawner.spawn(query.clone())))
             .collect(),
-        settings: settings.clone(),
+        settings,
+        spawner,
+        background,
     };
-
-    let mut pollers = JoinSet::new();
-    // The queue observations, at the refresh the budget holds.
-    if let Some(observations) = &settings.observations {
-        let observer = Observer {
-            settings: observations.clone(),
-            refresh: budget.observations_refresh(),
-            client: client.clone(),
-            publisher: publisher.clone(),
-            metrics: metrics.clone(),
-            queues: names.clone(),
-            presences: presences.clone(),
-            clock: clock.clone(),
-            max_series: settings.max_series_per_query,
-        };
-        let stop = shutdown.clone();
-        let start = move || {
-            let mut observer = observer.clone();
-            let stop = stop.clone();
-            async move {
-                #[cfg(debug_assertions)]
-                test_hook::panic_once(OBSERVATIONS_QUERY);
-                observer.run(&stop).await;
-            }
-        };
-        let (metrics, shutdown) = (metrics.clone(), shutdown.clone());
-        let retry_delay = settings.retry_delay;
-        pollers.spawn(async move {
-            supervise(OBSERVATIONS_QUERY, retry_delay, &metrics, &shutdown, start).await;
-        });
-    }
 
     // The server ends only on shutdown, unless it panicked: without it the exporter is of
     // no use, so the pollers are stopped too and the process exits with the error, for
@@ -247,7 +174,7 @@ pub async fn run_reloading(
             stopped = &mut server => break Some(stopped),
             () = shutdown.cancelled() => break None,
             Some(done) = reloads.requests.recv() => {
-                let outcome = running.reload(&reloads.load, &spawner, &state).await;
+                let outcome = running.reload(&reloads.load, &state).await;
                 // The asker may have gone (a signal does not wait for the outcome).
                 let _ = done.send(outcome);
             }
@@ -260,7 +187,6 @@ pub async fn run_reloading(
         }
         None => server.await,
     };
-    pollers.join_all().await;
     running.stop_all().await;
     stopped.map_err(|error| {
         let message = match error.try_into_panic() {
@@ -271,16 +197,63 @@ pub async fn run_reloading(
     })
 }
 
-/// What a query's poller needs, for those started at start-up and by reloads.
+/// The observations' load on the API budget, when they are on.
+fn observation_load(settings: &Settings) -> Option<ObservationLoad> {
+    settings.observations.as_ref().map(|o| ObservationLoad {
+        refresh: o.refresh,
+        queues_per_request: o.queues_per_request,
+    })
+}
+
+/// Whether `settings` need the queue names task: the observations observe the queues of
+/// the queue list (and need presence names), and queries grouped by queue show names.
+fn wants_names(settings: &Settings) -> bool {
+    settings.observations.is_some()
+        || settings
+            .queries
+            .iter()
+            .any(|q| q.group_by.iter().any(|d| d == "queueId"))
+}
+
+/// What a query's poller, the queue names task and the observer need, for those started
+/// at start-up and by reloads.
 struct Spawner {
+    /// Replaced by a reload that changes the client's settings.
     client: Arc<Client>,
     publisher: Arc<Publisher>,
     metrics: Arc<Metrics>,
     clock: Clock,
+    budget: Arc<BudgetWatch>,
+    names: Arc<QueueNames>,
+    presences: Arc<Presences>,
     retry_delay: Duration,
     jobs: crate::genesys::jobs::JobOptions,
     max_series: usize,
+    queue_names_refresh: Duration,
     shutdown: CancellationToken,
+}
+
+/// The queue names task and the observer, and what stops them.
+struct Background {
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Background {
+    fn new(shutdown: &CancellationToken) -> Background {
+        Background {
+            stop: shutdown.child_token(),
+            tasks: Vec::new(),
+        }
+    }
+
+    /// Stops the tasks and waits for them to end.
+    async fn stop(self) {
+        self.stop.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
 }
 
 /// A query's poller, and what stops it.
@@ -342,51 +315,221 @@ impl Spawner {
         self.metrics.poll.remove(query);
         self.publisher.remove_query(query, self.clock.now());
     }
+
+    /// Starts the task that reads the queue names (and the presence names, for the
+    /// observations) every `queue_names_refresh`, into `background`. Returns the count of
+    /// queues of its first read, for the check of the budget at start-up.
+    fn spawn_names(
+        &self,
+        settings: &Settings,
+        background: &mut Background,
+    ) -> oneshot::Receiver<Option<usize>> {
+        // Names come from their own task, so that a queue list that is slow, hangs or
+        // pages for ever never keeps the pollers from starting.
+        let (first_read, first_names) = oneshot::channel::<Option<usize>>();
+        let (names, client, publisher) = (
+            self.names.clone(),
+            self.client.clone(),
+            self.publisher.clone(),
+        );
+        let (clock, budget) = (self.clock.clone(), self.budget.clone());
+        let presences = settings
+            .observations
+            .as_ref()
+            .map(|_| self.presences.clone());
+        let every = self.queue_names_refresh;
+        let stop = background.stop.clone();
+        background.tasks.push(tokio::spawn(async move {
+            let mut first_read = Some(first_read);
+            loop {
+                let found = tokio::select! {
+                    found = refresh_names(&names, &client, &publisher, &clock) => found,
+                    () = stop.cancelled() => return,
+                };
+                if let Some(presences) = &presences {
+                    // A failure keeps the names known, and was logged.
+                    tokio::select! {
+                        _ = presences.refresh(&client) => {}
+                        () = stop.cancelled() => return,
+                    }
+                }
+                // The first read goes to the start-up check, unless it gave up waiting.
+                let later = match first_read.take() {
+                    Some(first_read) => first_read.send(found).err().flatten(),
+                    None => found,
+                };
+                if let Some(queues) = later {
+                    budget.directory_read(queues);
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    () = stop.cancelled() => return,
+                }
+            }
+        }));
+        first_names
+    }
+
+    /// Starts the queue observations of `settings`, if they are on, into `background`, at
+    /// the refresh the budget holds.
+    fn spawn_observer(&self, settings: &Settings, background: &mut Background) {
+        let Some(observations) = &settings.observations else {
+            return;
+        };
+        let observer = Observer {
+            settings: observations.clone(),
+            refresh: self.budget.observations_refresh(),
+            client: self.client.clone(),
+            publisher: self.publisher.clone(),
+            metrics: self.metrics.clone(),
+            queues: self.names.clone(),
+            presences: self.presences.clone(),
+            clock: self.clock.clone(),
+            max_series: self.max_series,
+        };
+        let stop = background.stop.clone();
+        let stopping = stop.clone();
+        let start = move || {
+            let mut observer = observer.clone();
+            let stop = stopping.clone();
+            async move {
+                #[cfg(debug_assertions)]
+                test_hook::panic_once(OBSERVATIONS_QUERY);
+                observer.run(&stop).await;
+            }
+        };
+        let (metrics, retry_delay) = (self.metrics.clone(), self.retry_delay);
+        background.tasks.push(tokio::spawn(async move {
+            supervise(OBSERVATIONS_QUERY, retry_delay, &metrics, &stop, start).await;
+        }));
+    }
+
+    /// Starts the queue names task (when `settings` want it) and the observer (when on).
+    fn start_background(&self, settings: &Settings) -> Background {
+        let mut background = Background::new(&self.shutdown);
+        if wants_names(settings) {
+            // Later reads are checked against the budget by the task itself.
+            drop(self.spawn_names(settings, &mut background));
+        }
+        self.spawn_observer(settings, &mut background);
+        background
+    }
 }
 
-/// The configuration running, and a poller per query.
+/// The configuration running, a poller per query, and the queue names task and observer.
 struct Running {
     settings: Settings,
+    spawner: Spawner,
     pollers: BTreeMap<String, Poller>,
+    background: Background,
+}
+
+/// The queries a reload adds, changes and removes, by name.
+#[derive(Debug, Default)]
+struct QueryChanges {
+    added: Vec<String>,
+    changed: Vec<String>,
+    removed: Vec<String>,
+}
+
+impl QueryChanges {
+    fn between(old: &[Query], new: &[Query]) -> QueryChanges {
+        let mut changes = QueryChanges::default();
+        for query in new {
+            match old.iter().find(|q| q.name == query.name) {
+                None => changes.added.push(query.name.clone()),
+                Some(running) if !same_query(running, query) => {
+                    changes.changed.push(query.name.clone());
+                }
+                Some(_) => {}
+            }
+        }
+        for query in old {
+            if !new.iter().any(|q| q.name == query.name) {
+                changes.removed.push(query.name.clone());
+            }
+        }
+        changes
+    }
+
+    /// Whether `query` starts anew: added or changed.
+    fn starts(&self, query: &str) -> bool {
+        self.added.iter().chain(&self.changed).any(|q| q == query)
+    }
 }
 
 impl Running {
-    /// Reads the configuration again with `load` and, only if all of it is valid, applies
-    /// the change of queries: unchanged ones keep their poller, data and schedule, removed
-    /// ones stop and their series go, new ones start, changed ones start again. Any other
-    /// changed key is logged as needing a restart. Returns the error's text on failure,
-    /// when the running configuration stays.
-    async fn reload(
-        &mut self,
-        load: &Loader,
-        spawner: &Spawner,
-        state: &State,
-    ) -> std::result::Result<(), String> {
+    /// Reads the configuration again with `load` and, only if all of it is valid and fits
+    /// the API budget, applies it (see [`Running::apply`]). Returns the error's text on
+    /// failure, when the running configuration stays.
+    async fn reload(&mut self, load: &Loader, state: &State) -> std::result::Result<(), String> {
         tracing::info!("reloading the configuration");
-        let load = load.clone();
-        let loaded = match tokio::task::spawn_blocking(move || load()).await {
-            Ok(loaded) => loaded.map_err(|error| error.to_string()),
-            Err(error) => Err(format!("reading the configuration failed: {error}")),
-        };
-        let new = match loaded {
-            Ok(new) => new,
-            Err(error) => {
-                spawner.metrics.reload.failed();
-                spawner.publisher.render_now(spawner.clock.now());
-                tracing::error!(%error, "configuration reload failed; the previous configuration still runs");
-                return Err(error);
+        let (metrics, publisher, clock) = (
+            self.spawner.metrics.clone(),
+            self.spawner.publisher.clone(),
+            self.spawner.clock.clone(),
+        );
+        match self.check(load).await {
+            Ok((new, client)) => {
+                self.apply(new, client, state).await;
+                metrics.reload.succeeded(clock.now());
+                publisher.render_now(clock.now());
+                Ok(())
             }
+            Err(error) => {
+                metrics.reload.failed();
+                publisher.render_now(clock.now());
+                tracing::error!(%error, "configuration reload failed; the previous configuration still runs");
+                Err(error)
+            }
+        }
+    }
+
+    /// Reads and checks the new configuration: valid, a client built when the client's
+    /// settings changed, and within the API budget for the queues known now (which then
+    /// holds the new load).
+    async fn check(
+        &self,
+        load: &Loader,
+    ) -> std::result::Result<(Settings, Option<Arc<Client>>), String> {
+        let load = load.clone();
+        let new = match tokio::task::spawn_blocking(move || load()).await {
+            Ok(loaded) => loaded.map_err(|error| error.to_string())?,
+            Err(error) => return Err(format!("reading the configuration failed: {error}")),
         };
+        let client = if client_changed(&self.settings, &new) {
+            let client = Client::new(&new.client, self.spawner.metrics.clone())
+                .map_err(|error| error.to_string())?;
+            Some(Arc::new(client))
+        } else {
+            None
+        };
+        self.spawner
+            .budget
+            .reload(Load::new(&new, observation_load(&new)))
+            .map_err(|error| error.to_string())?;
+        Ok((new, client))
+    }
+
+    /// Applies `new`, checked: new credentials to the running client; then, when there is
+    /// a new `client`, the observations changed, or the queue names task is newly wanted,
+    /// everything that asks the API starts again with it ([`Running::restart`]); else
+    /// only the queries that changed ([`Running::apply_queries`]). Any other changed key
+    /// is logged as needing a restart.
+    async fn apply(&mut self, new: Settings, client: Option<Arc<Client>>, state: &State) {
         let (running, wanted) = (&self.settings.client.credentials, &new.client.credentials);
-        if running.client_id != wanted.client_id
-            || running.client_secret.expose_secret() != wanted.client_secret.expose_secret()
+        if client.is_none()
+            && (running.client_id != wanted.client_id
+                || running.client_secret.expose_secret() != wanted.client_secret.expose_secret())
         {
             tracing::info!(
                 client_id = %wanted.client_id,
                 "configuration reload: new client credentials; the next request gets a new token with them"
             );
-            spawner.client.replace_credentials(wanted.clone()).await;
-            self.settings.client.credentials = wanted.clone();
+            self.spawner
+                .client
+                .replace_credentials(wanted.clone())
+                .await;
         }
         for key in restart_only_changes(&self.settings, &new) {
             tracing::warn!(
@@ -394,55 +537,103 @@ impl Running {
                 "configuration reload: {key} changed, which only a restart applies; it keeps its running value until then"
             );
         }
-        let old: BTreeMap<&str, &Query> = self
-            .settings
-            .queries
-            .iter()
-            .map(|q| (q.name.as_str(), q))
-            .collect();
-        let (mut added, mut changed, mut removed) = (Vec::new(), Vec::new(), Vec::new());
-        for query in &new.queries {
-            match old.get(query.name.as_str()) {
-                None => added.push(query.name.clone()),
-                Some(running) if !same_query(running, query) => changed.push(query.name.clone()),
-                Some(_) => {}
-            }
+        let changes = QueryChanges::between(&self.settings.queries, &new.queries);
+        let restart = client.is_some()
+            || self.settings.observations != new.observations
+            || (wants_names(&new) && !wants_names(&self.settings));
+        if restart {
+            self.restart(&new, client, &changes).await;
+        } else {
+            self.apply_queries(&new, &changes).await;
         }
-        for name in old.keys() {
-            if !new.queries.iter().any(|q| q.name == *name) {
-                removed.push((*name).to_owned());
-            }
-        }
+        // The keys only a restart applies keep their running values.
+        self.settings.client = new.client;
+        self.settings.queries = new.queries;
+        self.settings.observations = new.observations;
+        self.settings.api_budget_share = new.api_budget_share;
+        *state.queries.write().expect("not poisoned") = self.settings.queries.clone();
+        *state.observations.write().expect("not poisoned") =
+            self.settings.observations.as_ref().map(|o| o.refresh);
+        tracing::info!(
+            added = ?changes.added,
+            changed = ?changes.changed,
+            removed = ?changes.removed,
+            restarted = restart,
+            "configuration reloaded"
+        );
+    }
+
+    /// Applies the change of queries: unchanged ones keep their poller, data and
+    /// schedule, removed ones stop and their series go, new ones start, changed ones
+    /// start again.
+    async fn apply_queries(&mut self, new: &Settings, changes: &QueryChanges) {
         // Stopped first, so that no poll in flight publishes after its series went.
-        for name in removed.iter().chain(&changed) {
+        for name in changes.removed.iter().chain(&changes.changed) {
             if let Some(poller) = self.pollers.remove(name) {
                 poller.stop.cancel();
                 let _ = poller.task.await;
             }
-            spawner.forget(name);
+            self.spawner.forget(name);
         }
-        for query in &new.queries {
-            if added.contains(&query.name) || changed.contains(&query.name) {
-                spawner.announce(query);
-                self.pollers
-                    .insert(query.name.clone(), spawner.spawn(query.clone()));
-            }
+        for query in new.queries.iter().filter(|q| changes.starts(&q.name)) {
+            self.spawner.announce(query);
+            self.pollers
+                .insert(query.name.clone(), self.spawner.spawn(query.clone()));
         }
-        self.settings.queries = new.queries;
-        *state.queries.write().expect("not poisoned") = self.settings.queries.clone();
-        spawner.metrics.reload.succeeded(spawner.clock.now());
-        spawner.publisher.render_now(spawner.clock.now());
-        tracing::info!(
-            added = ?added,
-            changed = ?changed,
-            removed = ?removed,
-            "configuration reloaded"
-        );
-        Ok(())
     }
 
-    /// Waits for every query's poller to end, on shutdown.
+    /// Stops every poller, the queue names task and the observer, and starts them again
+    /// for `new`, with `client` when there is a new one. The data of unchanged queries
+    /// stays published; their schedule starts again.
+    async fn restart(
+        &mut self,
+        new: &Settings,
+        client: Option<Arc<Client>>,
+        changes: &QueryChanges,
+    ) {
+        let background = std::mem::replace(
+            &mut self.background,
+            Background::new(&self.spawner.shutdown),
+        );
+        background.stop().await;
+        for (_, poller) in std::mem::take(&mut self.pollers) {
+            poller.stop.cancel();
+            let _ = poller.task.await;
+        }
+        if let Some(client) = client {
+            tracing::info!(
+                "configuration reload: the client's settings changed; a new client, with a new token, asks the API from now on"
+            );
+            self.spawner.publisher.set_breaker(client.breaker_state());
+            self.spawner.client = client;
+        }
+        match (&self.settings.observations, &new.observations) {
+            (Some(_), None) => self.spawner.forget(OBSERVATIONS_QUERY),
+            (None, Some(_)) => {
+                self.spawner.metrics.poll.add(OBSERVATIONS_QUERY);
+                self.spawner
+                    .publisher
+                    .add_query(OBSERVATIONS_QUERY, self.spawner.clock.now());
+            }
+            _ => {}
+        }
+        for name in changes.removed.iter().chain(&changes.changed) {
+            self.spawner.forget(name);
+        }
+        for query in &new.queries {
+            if changes.starts(&query.name) {
+                self.spawner.announce(query);
+            }
+            self.pollers
+                .insert(query.name.clone(), self.spawner.spawn(query.clone()));
+        }
+        self.background = self.spawner.start_background(new);
+    }
+
+    /// Waits for every query's poller, the queue names task and the observer to end, on
+    /// shutdown.
     async fn stop_all(self) {
+        self.background.stop().await;
         for (_, poller) in self.pollers {
             poller.stop.cancel();
             let _ = poller.task.await;
@@ -467,36 +658,33 @@ fn same_query(a: &Query, b: &Query) -> bool {
         && a.max_age == b.max_age
 }
 
-/// The keys, other than the queries, whose change a reload does not apply.
+/// Whether the client's settings other than its credentials changed (`region`,
+/// `api_url`, `login_url`, timeouts, retry, breaker, `max_response_bytes`): a reload
+/// builds a new client for them.
+fn client_changed(old: &Settings, new: &Settings) -> bool {
+    let settings = |s: &Settings| {
+        let c = &s.client;
+        format!(
+            "{:?}",
+            (
+                &c.api_url,
+                &c.login_url,
+                c.request_timeout,
+                c.connect_timeout,
+                c.max_response_bytes,
+                &c.retry,
+                &c.breaker
+            )
+        )
+    };
+    settings(old) != settings(new)
+}
+
+/// The keys, other than the queries, the client's settings, the observations and the API
+/// budget share, whose change a reload does not apply.
 fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str> {
-    let (a, b) = (&old.client, &new.client);
     let web = |s: &Settings| s.web.as_ref().map(|w| w.path().to_owned());
-    // The credentials are applied, not listed here.
     let same = [
-        ("api_url or region", a.api_url == b.api_url),
-        ("login_url or region", a.login_url == b.login_url),
-        (
-            "client timeouts, retry, breaker or max_response_bytes",
-            format!(
-                "{:?}",
-                (
-                    a.request_timeout,
-                    a.connect_timeout,
-                    a.max_response_bytes,
-                    &a.retry,
-                    &a.breaker
-                )
-            ) == format!(
-                "{:?}",
-                (
-                    b.request_timeout,
-                    b.connect_timeout,
-                    b.max_response_bytes,
-                    &b.retry,
-                    &b.breaker
-                )
-            ),
-        ),
         ("listen", old.listen == new.listen),
         ("retry_delay", old.retry_delay == new.retry_delay),
         (
@@ -520,11 +708,6 @@ fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str> {
             old.max_connections == new.max_connections,
         ),
         ("web_config_file", web(old) == web(new)),
-        (
-            "api_budget_share",
-            old.api_budget_share == new.api_budget_share,
-        ),
-        ("observations", old.observations == new.observations),
     ];
     same.into_iter()
         .filter(|(_, same)| !same)
@@ -654,12 +837,15 @@ mod tests {
     }
 
     #[test]
-    fn keys_other_than_queries_and_credentials_are_restart_only() {
+    fn keys_other_than_queries_client_and_observations_are_restart_only() {
         let old = settings(&[("a", "PT15M")], "127.0.0.1:1");
         let mut new = settings(&[("b", "PT1H")], "127.0.0.1:2");
         new.client.credentials.client_secret = "rotated".into();
         new.observations = None;
-        assert_eq!(restart_only_changes(&old, &new), ["listen", "observations"]);
+        new.client.api_url = "https://api.example.test".parse().unwrap();
+        assert_eq!(restart_only_changes(&old, &new), ["listen"]);
+        assert!(client_changed(&old, &new));
+        assert!(!client_changed(&old, &old.clone()));
         assert!(restart_only_changes(&old, &old.clone()).is_empty());
     }
 

@@ -66,8 +66,9 @@
 //!   only the wire types, the clock and the serving loop, beside the exporter rather than
 //!   in it.
 //! - [`exporter`]: wires the pollers, the queue observer, the publisher and the server
-//!   together, checks the API budget, applies each reload of the configuration to the
-//!   queries, and runs until cancelled.
+//!   together, checks the API budget, applies each reload of the configuration (to the
+//!   queries, and with a new client or observer when their settings changed), and runs
+//!   until cancelled.
 //! - [`cli`]: the command line: the exporter (with `--demo`, the simulator in this
 //!   process), the report and the simulator on its own.
 //!

@@ -51,7 +51,7 @@ pub struct State {
     /// The queries running, which a reload replaces.
     pub queries: RwLock<Vec<Query>>,
     /// How often the queues are observed, when they are.
-    pub observations: Option<Duration>,
+    pub observations: RwLock<Option<Duration>>,
     /// Tells the publisher the time, against which data passes its maximum age.
     pub clock: Clock,
     /// Where `POST /-/reload` sends its request; `None` without `--web.enable-lifecycle`,
@@ -266,12 +266,16 @@ fn landing_page(state: &State) -> String {
          <tr><th>query</th><th>schedule</th><th>last poll</th><th>published interval</th><th>outcome</th></tr>\n"
     );
     let statuses = state.publisher.statuses();
-    let observations = state.observations.map(|refresh| {
-        (
-            OBSERVATIONS_QUERY.to_owned(),
-            format!("queue state, every {}", written(refresh)),
-        )
-    });
+    let observations = state
+        .observations
+        .read()
+        .expect("not poisoned")
+        .map(|refresh| {
+            (
+                OBSERVATIONS_QUERY.to_owned(),
+                format!("queue state, every {}", written(refresh)),
+            )
+        });
     let queries = state.queries.read().expect("not poisoned").clone();
     let rows = queries
         .iter()

@@ -1,7 +1,9 @@
 //! Reloading the configuration of the running binary, with the real SIGHUP and the real
 //! `POST /-/reload`: queries added, removed and refused, the others left alone.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
 
 use genesys_exporter::simulator::SimulatorConfig;
 
@@ -62,6 +64,16 @@ fn reload_successful(samples: &Samples) -> Option<f64> {
         "genesys_exporter_config_last_reload_successful",
         &[],
     )
+}
+
+/// The binary on `sim`, observations off, with the query `a` of `query` (its text), once
+/// `a` is up; and its file's path.
+async fn start_polling_a(sim: &Sim, query: &str) -> (Process, String, TempDir, PathBuf) {
+    let extra = format!("[observations]\nenabled = false\n{query}");
+    let (process, url, dir) = start_binary_for(sim, &extra, &[]).await;
+    let path = dir.path().join("genesys.toml");
+    wait_for_metrics(&url, |s| up(s, "a") == Some(1.0)).await;
+    (process, url, dir, path)
 }
 
 fn rewrite(path: &Path, text: &str) {
@@ -212,10 +224,7 @@ async fn the_reload_endpoint_needs_the_lifecycle_flag() {
 #[tokio::test]
 async fn a_changed_secret_asks_for_a_new_token_with_it() {
     let sim = start_simulator(SimulatorConfig::default()).await;
-    let extra = format!("[observations]\nenabled = false\n{}", query_text("a"));
-    let (process, url, dir) = start_binary_for(&sim, &extra, &[]).await;
-    let path = dir.path().join("genesys.toml");
-    wait_for_metrics(&url, |s| up(s, "a") == Some(1.0)).await;
+    let (process, url, _dir, path) = start_polling_a(&sim, &query_text("a")).await;
     let tokens = sim.simulator.requests().token;
 
     // A rotated secret (which this simulator refuses, so that its use shows) and a new
@@ -233,4 +242,118 @@ async fn a_changed_secret_asks_for_a_new_token_with_it() {
     assert_eq!(up(&samples, "c"), Some(0.0));
     assert_eq!(sim.simulator.requests().token, tokens + 1);
     assert!(!process.log().contains("rotated-secret"));
+}
+
+#[tokio::test]
+async fn a_new_api_url_and_login_url_take_a_token_from_there_and_poll_there() {
+    let first = start_simulator(SimulatorConfig::default()).await;
+    let second = start_simulator(SimulatorConfig::default()).await;
+    let (process, url, _dir, path) = start_polling_a(&first, &query_text("a")).await;
+    let asked_first = first.simulator.requests();
+
+    // The unchanged query starts again with the new client: a token and a poll from the
+    // second simulator, and nothing more from the first.
+    rewrite(&path, &config_text(&second, &["a"]));
+    hang_up(&process);
+    process.wait_for_log("a new client, with a new token").await;
+    crate::util::wait_until("a poll of the second simulator", || {
+        second.simulator.requests().aggregates == 1
+    })
+    .await;
+    let samples = wait_for_metrics(&url, |s| up(s, "a") == Some(1.0)).await;
+    assert_eq!(reload_successful(&samples), Some(1.0));
+    assert_eq!(second.simulator.requests().token, 1);
+    let asked = first.simulator.requests();
+    assert_eq!(
+        (asked.token, asked.aggregates),
+        (asked_first.token, asked_first.aggregates)
+    );
+}
+
+/// The file of `config_text` with the observations on, every `refresh`.
+fn observing_text(sim: &Sim, queries: &[&str], refresh: &str) -> String {
+    config_text(sim, queries).replace(
+        "enabled = false",
+        &format!("enabled = true\nrefresh = \"{refresh}\""),
+    )
+}
+
+#[tokio::test]
+async fn a_new_observations_refresh_takes_effect() {
+    let sim = start_simulator(SimulatorConfig::default()).await;
+    let extra = format!(
+        "[observations]\nenabled = true\nrefresh = \"1h\"\n{}",
+        query_text("a")
+    );
+    let (process, url, dir) = start_binary_for(&sim, &extra, &[]).await;
+    let path = dir.path().join("genesys.toml");
+    wait_for_metrics(&url, |s| up(s, "observations") == Some(1.0)).await;
+    // One observation, of this many requests; the next would be an hour off.
+    let one = sim.simulator.requests().observations;
+    assert!(one > 0);
+
+    // Restarted at once, then every 5 s: a second observation after the restart's is the
+    // new refresh's.
+    rewrite(&path, &observing_text(&sim, &["a"], "5s"));
+    hang_up(&process);
+    process.wait_for_log("configuration reloaded").await;
+    crate::util::wait_until("an observation at the new refresh", || {
+        sim.simulator.requests().observations >= 3 * one
+    })
+    .await;
+    let samples = wait_for_metrics(&url, |s| up(s, "observations") == Some(1.0)).await;
+    assert_eq!(reload_successful(&samples), Some(1.0));
+}
+
+#[tokio::test]
+async fn a_reload_over_the_api_budget_is_refused_with_the_arithmetic() {
+    let sim = start_simulator(SimulatorConfig::default()).await;
+    let (process, url, _dir, path) = start_polling_a(&sim, &query_text("a")).await;
+
+    // The observations every 5 s, in a hundredth of the limit: over budget.
+    rewrite(
+        &path,
+        &observing_text(&sim, &["a"], "5s").replace(
+            "[observations]",
+            "api_budget_share = 0.01\n\n[observations]",
+        ),
+    );
+    hang_up(&process);
+    let failed = wait_for_metrics(&url, |s| reload_successful(s) == Some(0.0)).await;
+    assert_eq!(up(&failed, "a"), Some(1.0));
+    assert!(!has_query(&failed, "observations"));
+    let log = process
+        .wait_for_log("configuration reload failed; the previous configuration still runs")
+        .await;
+    assert!(log.contains("the API budget is exceeded"), "{log}");
+    assert!(
+        log.contains("allowed: api_budget_share 0.01 × 300 = 3 a minute"),
+        "{log}"
+    );
+    assert_eq!(sim.simulator.requests().observations, 0);
+}
+
+/// A query like [`query_text`]'s, grouped by media type only: no queue names wanted.
+fn by_media_text(name: &str) -> String {
+    query_text(name).replace("metrics = ", "group_by = [\"mediaType\"]\nmetrics = ")
+}
+
+#[tokio::test]
+async fn the_first_query_by_queue_starts_reading_the_queue_names() {
+    let sim = start_simulator(SimulatorConfig::default()).await;
+    let (process, url, _dir, path) = start_polling_a(&sim, &by_media_text("a")).await;
+    assert_eq!(sim.simulator.requests().queues, 0);
+
+    // b is grouped by queue (the default): the queue list is read, and b's series get
+    // their queue label.
+    rewrite(&path, &(config_text(&sim, &["b"]) + &by_media_text("a")));
+    hang_up(&process);
+    let samples = wait_for_metrics(&url, |s| {
+        s.keys().any(|(_, labels)| {
+            labels.get("query").is_some_and(|q| q == "b") && labels.contains_key("queue")
+        })
+    })
+    .await;
+    assert!(sim.simulator.requests().queues > 0);
+    assert_eq!(reload_successful(&samples), Some(1.0));
 }

@@ -53,8 +53,9 @@ pub struct Publisher {
     metrics: Arc<Metrics>,
     state: Mutex<BTreeMap<String, QueryState>>,
     names: Mutex<NameMap>,
-    /// The client's circuit breaker: while it is not closed, no query is up.
-    breaker: watch::Receiver<BreakerState>,
+    /// The client's circuit breaker: while it is not closed, no query is up. Replaced
+    /// when a reload builds a new client.
+    breaker: RwLock<watch::Receiver<BreakerState>>,
     current: RwLock<Rendered>,
 }
 
@@ -78,7 +79,7 @@ impl Publisher {
             metrics,
             state: Mutex::new(state),
             names: Mutex::default(),
-            breaker,
+            breaker: RwLock::new(breaker),
             current: RwLock::default(),
         };
         publisher.render(
@@ -108,8 +109,18 @@ impl Publisher {
     fn still_valid(&self, now: Timestamp) -> Option<Arc<Exposition>> {
         let current = self.current.read().expect("not poisoned");
         let valid = current.stale_at.is_none_or(|stale_at| now < stale_at)
-            && current.breaker == *self.breaker.borrow();
+            && current.breaker == self.breaker_now();
         valid.then(|| current.exposition.clone())
+    }
+
+    /// The state of the client's circuit breaker now.
+    fn breaker_now(&self) -> BreakerState {
+        *self.breaker.read().expect("not poisoned").borrow()
+    }
+
+    /// Follows the circuit breaker of a new client, built by a reload.
+    pub fn set_breaker(&self, breaker: watch::Receiver<BreakerState>) {
+        *self.breaker.write().expect("not poisoned") = breaker;
     }
 
     /// Every query's status, by name.
@@ -205,7 +216,7 @@ impl Publisher {
     /// Drops data past its maximum age, sets each query's `genesys_up`, and renders what
     /// is left with the self-metrics.
     fn render(&self, state: &mut BTreeMap<String, QueryState>, now: Timestamp) -> Arc<Exposition> {
-        let breaker = *self.breaker.borrow();
+        let breaker = self.breaker_now();
         for (name, query) in state.iter_mut() {
             if query.data.is_some() && query.stale_at.is_some_and(|stale_at| now >= stale_at) {
                 query.data = None;
