@@ -478,6 +478,9 @@ impl Running {
             }
             Err(error) => {
                 metrics.reload.failed();
+                // A client built for the refused configuration showed its breaker closed.
+                let running = *self.spawner.client.breaker_state().borrow();
+                metrics.breaker.state(running);
                 publisher.render_now(clock.now());
                 tracing::error!(%error, "configuration reload failed; the previous configuration still runs");
                 Err(error)
