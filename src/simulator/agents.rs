@@ -146,6 +146,7 @@ fn apportion<const N: usize>(total: u64, weights: &[f64; N]) -> [u64; N] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simulator::testing::sales_surge;
     use crate::simulator::{DEMO_MEDIA_TYPES, Org};
 
     fn ms(text: &str) -> i64 {
@@ -239,13 +240,7 @@ mod tests {
     fn a_surge_takes_every_agent_off_queue_into_a_meeting() {
         let org = Org::demo();
         let sales = &org.queues[0];
-        let surge = Surge {
-            queue: "Sales".into(),
-            start: "2026-08-20T14:10:00Z".parse().unwrap(),
-            abandon: 0.5,
-            wait_factor: 10.0,
-            volume: 1.0,
-        };
+        let surge = sales_surge();
         let before = ms("2026-08-20T14:09:59.999Z");
         let during = ms("2026-08-20T14:10:00Z");
         let calm = agents(sales, &org.media_types, None, during, 20);

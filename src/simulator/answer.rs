@@ -270,7 +270,7 @@ pub fn aggregate_with_surge(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::queue_id;
+    use super::super::testing::{queue_id, sales_surge};
     use super::*;
     use crate::genesys::wire::Stats;
     use crate::simulator::DEMO_MEDIA_TYPES;
@@ -801,13 +801,7 @@ mod tests {
     #[test]
     fn a_surge_raises_the_abandon_rate_and_the_waits_from_its_start_only() {
         let org = Org::demo();
-        let surge = Surge {
-            queue: "Sales".into(),
-            start: "2026-08-20T14:10:00Z".parse().unwrap(),
-            abandon: 0.5,
-            wait_factor: 10.0,
-            volume: 1.0,
-        };
+        let surge = sales_surge();
         let answer = |interval: &str, surge: Option<&Surge>| {
             let q = query(interval, None, &["queueId", "mediaType"]);
             aggregate_with_surge(&org, surge, &q).unwrap()

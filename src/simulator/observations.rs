@@ -301,7 +301,7 @@ pub(super) async fn answer(
 mod tests {
     use std::collections::BTreeMap;
 
-    use super::super::testing::queue_id;
+    use super::super::testing::{queue_id, sales_surge};
     use super::*;
     use crate::genesys::wire::{AggregationQuery, Stats};
     use crate::simulator::{DEMO_MEDIA_TYPES, LOOKBACK_MINUTES, aggregate_with_surge};
@@ -706,16 +706,6 @@ mod tests {
             checked >= 20,
             "{checked} of 45 instants had someone waiting"
         );
-    }
-
-    fn sales_surge() -> Surge {
-        Surge {
-            queue: "Sales".into(),
-            start: ts("2026-08-20T14:10:00Z"),
-            abandon: 0.5,
-            wait_factor: 10.0,
-            volume: 1.0,
-        }
     }
 
     #[test]

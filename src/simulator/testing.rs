@@ -9,7 +9,7 @@ use hyper::{Method, Request};
 use serde_json::Value;
 use tower::ServiceExt;
 
-use super::{Org, Simulator};
+use super::{Org, Simulator, Surge};
 use crate::genesys::wire::TOKEN_PATH;
 
 pub(super) fn request(
@@ -59,4 +59,16 @@ pub(super) async fn bearer(sim: &Simulator) -> String {
 pub(super) fn queue_id(org: &Org, name: &str) -> String {
     let queue = org.queues.iter().find(|q| q.name == name);
     queue.expect("the org has the queue").id.clone()
+}
+
+/// The surge the unit tests play: Sales from 14:10 on a weekday, with the defaults (half
+/// the callers abandon, waits ten times as long, the same callers).
+pub(super) fn sales_surge() -> Surge {
+    Surge {
+        queue: "Sales".into(),
+        start: "2026-08-20T14:10:00Z".parse().unwrap(),
+        abandon: 0.5,
+        wait_factor: 10.0,
+        volume: 1.0,
+    }
 }
