@@ -9,9 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use genesys_exporter::config::Config;
-use genesys_exporter::genesys::wire::{
-    OBSERVATION_METRICS, OBSERVATIONS_PATH, ObservationQuery, ObservationResponse, PRESENCES_PATH,
-};
+use genesys_exporter::genesys::wire::{OBSERVATIONS_PATH, ObservationResponse, PRESENCES_PATH};
 use genesys_exporter::schedule::Clock;
 use genesys_exporter::simulator::{
     Fault, FaultSpec, Malformed, Org, Simulator, SimulatorConfig, observe,
@@ -19,8 +17,9 @@ use genesys_exporter::simulator::{
 use jiff::Timestamp;
 
 use crate::util::{
-    Samples, Sim, config_for, hold_time, observing, of, pause, scrape, set_fault, skipped,
-    start_binary_for, start_exporter, start_simulator, value, wait_for_metrics, wait_until,
+    Samples, Sim, config_for, every_queue_observed, hold_time, observing, of, pause, scrape,
+    set_fault, skipped, start_binary_for, start_exporter, start_simulator, value, wait_for_metrics,
+    wait_until,
 };
 
 /// A weekday afternoon, when every demo queue has callers and agents.
@@ -86,17 +85,7 @@ const GAUGES: [(&str, &str); 11] = [
 /// What the simulator says of every queue of `org` at `now`, asked in one request.
 fn simulated(sim: &Sim, now: Timestamp) -> ObservationResponse {
     let org = sim.simulator.org();
-    let predicates: Vec<serde_json::Value> = org
-        .queues
-        .iter()
-        .map(|q| serde_json::json!({"dimension": "queueId", "value": q.id}))
-        .collect();
-    let query = ObservationQuery {
-        filter: serde_json::json!({"type": "or", "predicates": predicates}),
-        metrics: OBSERVATION_METRICS.iter().map(|m| m.to_string()).collect(),
-        detail_metrics: Vec::new(),
-    };
-    observe(org, None, &query, now).unwrap()
+    observe(org, None, &every_queue_observed(org), now).unwrap()
 }
 
 /// The series the exporter should publish for `response`, answered at `now`: presences

@@ -5,13 +5,12 @@
 use std::time::Duration;
 
 use genesys_exporter::genesys::wire::{
-    OBSERVATION_METRICS, OBSERVATIONS_PATH, ObservationQuery, PRESENCES_PATH, QUERY_PATH,
-    TOKEN_PATH, TokenResponse,
+    OBSERVATIONS_PATH, PRESENCES_PATH, QUERY_PATH, TOKEN_PATH, TokenResponse,
 };
 use genesys_exporter::schedule::Clock;
 use genesys_exporter::simulator::{Simulator, SimulatorConfig, aggregate};
 
-use crate::util::{demo_request, hold_time, start_simulator};
+use crate::util::{demo_request, every_queue_observed, hold_time, start_simulator};
 
 async fn token(http: &reqwest::Client, base: &str) -> String {
     let token: TokenResponse = http
@@ -55,16 +54,7 @@ async fn observations_presences_and_a_surge_over_http() {
     let (http, base) = (reqwest::Client::new(), sim.url.clone());
     let token = token(&http, &base).await;
     let org = sim.simulator.org().clone();
-    let predicates: Vec<serde_json::Value> = org
-        .queues
-        .iter()
-        .map(|q| serde_json::json!({"dimension": "queueId", "value": q.id}))
-        .collect();
-    let query = ObservationQuery {
-        filter: serde_json::json!({"type": "or", "predicates": predicates}),
-        metrics: OBSERVATION_METRICS.map(String::from).to_vec(),
-        detail_metrics: Vec::new(),
-    };
+    let query = every_queue_observed(&org);
     let observe = || post(&http, format!("{base}{OBSERVATIONS_PATH}"), &token, &query);
 
     let (status, body) = observe().await;

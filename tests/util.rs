@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use genesys_exporter::config::{
     Config, DEFAULT_METRICS, ObservationsConfig, QueryConfig, Settings,
 };
-use genesys_exporter::genesys::wire::{AggregateResponse, AggregationQuery};
+use genesys_exporter::genesys::wire::{
+    AggregateResponse, AggregationQuery, OBSERVATION_METRICS, ObservationQuery,
+};
 use genesys_exporter::schedule::{Clock, Interval};
 use genesys_exporter::simulator::{Org, Simulator, SimulatorConfig, aggregate};
 use jiff::Timestamp;
@@ -1049,4 +1051,20 @@ pub fn https_client(pki: &Pki, identify: bool) -> reqwest::Client {
 /// A bcrypt hash of `password` at the lowest cost, which is quick in tests.
 pub fn bcrypt_hash(password: &str) -> String {
     bcrypt::hash(password, 4).unwrap()
+}
+
+/// An observations query for every queue of `org` and every metric, in one request, as
+/// the tests ask it of the simulator (written out here, not taken from the exporter's
+/// request builder).
+pub fn every_queue_observed(org: &Org) -> ObservationQuery {
+    let predicates: Vec<serde_json::Value> = org
+        .queues
+        .iter()
+        .map(|q| serde_json::json!({"dimension": "queueId", "value": q.id}))
+        .collect();
+    ObservationQuery {
+        filter: serde_json::json!({"type": "or", "predicates": predicates}),
+        metrics: OBSERVATION_METRICS.map(String::from).to_vec(),
+        detail_metrics: Vec::new(),
+    }
 }
