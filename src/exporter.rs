@@ -4,9 +4,10 @@
 //! configuration: to the queries alone, or, when the client's settings or the
 //! observations changed, by starting everything that asks the API again.
 
-use std::any::Any;
+mod changes;
+mod supervise;
+
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -15,7 +16,6 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 use crate::budget::{BudgetWatch, Load, ObservationLoad};
 use crate::config::{OBSERVATIONS_QUERY, Query, Settings};
@@ -30,6 +30,11 @@ use crate::presences::Presences;
 use crate::queue_names::QueueNames;
 use crate::schedule::{Clock, QueryKind};
 use crate::server::{self, ReloadRequest, State};
+use changes::{QueryChanges, client_changed, restart_only_changes};
+use supervise::panic_message;
+pub use supervise::supervise;
+#[cfg(debug_assertions)]
+use supervise::test_hook;
 
 /// Reads and checks the whole configuration again, as at start-up; called off the
 /// runtime, since it reads files.
@@ -424,40 +429,6 @@ struct Running {
     background: Background,
 }
 
-/// The queries a reload adds, changes and removes, by name.
-#[derive(Debug, Default)]
-struct QueryChanges {
-    added: Vec<String>,
-    changed: Vec<String>,
-    removed: Vec<String>,
-}
-
-impl QueryChanges {
-    fn between(old: &[Query], new: &[Query]) -> QueryChanges {
-        let mut changes = QueryChanges::default();
-        for query in new {
-            match old.iter().find(|q| q.name == query.name) {
-                None => changes.added.push(query.name.clone()),
-                Some(running) if !same_query(running, query) => {
-                    changes.changed.push(query.name.clone());
-                }
-                Some(_) => {}
-            }
-        }
-        for query in old {
-            if !new.iter().any(|q| q.name == query.name) {
-                changes.removed.push(query.name.clone());
-            }
-        }
-        changes
-    }
-
-    /// Whether `query` starts anew: added or changed.
-    fn starts(&self, query: &str) -> bool {
-        self.added.iter().chain(&self.changed).any(|q| q == query)
-    }
-}
-
 impl Running {
     /// Reads the configuration again with `load` and, only if all of it is valid and fits
     /// the API budget, applies it (see [`Running::apply`]). Returns the error's text on
@@ -644,146 +615,6 @@ impl Running {
     }
 }
 
-/// True when the two queries ask the same thing on the same schedule.
-fn same_query(a: &Query, b: &Query) -> bool {
-    // The schedule's time zone has no equality of its own; its name and the rest of the
-    // schedule, as written, say the same.
-    let schedule = |q: &Query| match &q.kind {
-        QueryKind::Buckets(s) => format!("{} {:?}", s.granularity, s.settle_delay),
-        QueryKind::Rolling(r) => format!("{r:?}"),
-    };
-    a.name == b.name
-        && schedule(a) == schedule(b)
-        && a.time_zone_name == b.time_zone_name
-        && a.group_by == b.group_by
-        && a.metrics == b.metrics
-        && a.filter == b.filter
-        && a.max_age == b.max_age
-}
-
-/// Whether the client's settings other than its credentials changed (`region`,
-/// `api_url`, `login_url`, timeouts, retry, breaker, `max_response_bytes`): a reload
-/// builds a new client for them.
-fn client_changed(old: &Settings, new: &Settings) -> bool {
-    let settings = |s: &Settings| {
-        let c = &s.client;
-        format!(
-            "{:?}",
-            (
-                &c.api_url,
-                &c.login_url,
-                c.request_timeout,
-                c.connect_timeout,
-                c.max_response_bytes,
-                &c.retry,
-                &c.breaker
-            )
-        )
-    };
-    settings(old) != settings(new)
-}
-
-/// The keys, other than the queries, the client's settings, the observations and the API
-/// budget share, whose change a reload does not apply.
-fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'static str> {
-    let web = |s: &Settings| s.web.as_ref().map(|w| w.path().to_owned());
-    let same = [
-        ("listen", old.listen == new.listen),
-        ("retry_delay", old.retry_delay == new.retry_delay),
-        (
-            "queue_names_refresh",
-            old.queue_names_refresh == new.queue_names_refresh,
-        ),
-        (
-            "job_poll_interval or job_timeout",
-            format!("{:?}", old.jobs) == format!("{:?}", new.jobs),
-        ),
-        (
-            "max_series_per_query",
-            old.max_series_per_query == new.max_series_per_query,
-        ),
-        (
-            "max_queue_pages",
-            old.max_queue_pages == new.max_queue_pages,
-        ),
-        (
-            "max_connections",
-            old.max_connections == new.max_connections,
-        ),
-        ("web_config_file", web(old) == web(new)),
-    ];
-    same.into_iter()
-        .filter(|(_, same)| !same)
-        .map(|(key, _)| key)
-        .collect()
-}
-
-/// Runs the poller that `start` makes until it returns (on `shutdown`). A panic in it (a
-/// bug: nothing from the API or the configuration should cause one) stops only that
-/// poller: it is logged with the query's name, counted in `genesys_poller_panics_total`,
-/// and a fresh poller starts after `retry_delay`, while the other queries and the server
-/// go on.
-pub async fn supervise<F, P>(
-    query: &str,
-    retry_delay: Duration,
-    metrics: &Metrics,
-    shutdown: &CancellationToken,
-    mut start: F,
-) where
-    F: FnMut() -> P,
-    P: Future<Output = ()> + Send + 'static,
-{
-    loop {
-        let span = tracing::error_span!("poller", query);
-        let outcome = tokio::spawn(start().instrument(span)).await;
-        let message = match outcome {
-            Ok(()) => return,
-            Err(error) if error.is_panic() => panic_message(error.into_panic()),
-            // Cancelled: the runtime is shutting down.
-            Err(_) => return,
-        };
-        metrics.poll.panicked(query);
-        tracing::error!(
-            query,
-            panic = ?message,
-            retry_delay_seconds = retry_delay.as_secs_f64(),
-            "poller panicked (a bug, please report it); its previous data stays, and it restarts after retry_delay"
-        );
-        tokio::select! {
-            () = tokio::time::sleep(retry_delay) => {}
-            () = shutdown.cancelled() => return,
-        }
-    }
-}
-
-/// The text a panic was raised with.
-fn panic_message(payload: Box<dyn Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(text) => *text,
-        Err(payload) => match payload.downcast::<&'static str>() {
-            Ok(text) => (*text).to_owned(),
-            Err(_) => "(a panic without a message)".to_owned(),
-        },
-    }
-}
-
-/// For tests of the binary only, and only in debug builds: the first poll of the query
-/// named by `GENESYS_TEST_PANIC_QUERY` panics, once per process, so that a
-/// test can see a poller's panic contained.
-#[cfg(debug_assertions)]
-mod test_hook {
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    static DONE: AtomicBool = AtomicBool::new(false);
-
-    pub(super) fn panic_once(query: &str) {
-        let wanted = std::env::var("GENESYS_TEST_PANIC_QUERY");
-        if wanted.is_ok_and(|name| name == query) && !DONE.swap(true, Ordering::SeqCst) {
-            panic!("test hook: the first poll of query {query} panics");
-        }
-    }
-}
-
 /// How long the pollers wait at start-up for the first read of queue names: enough for a
 /// healthy queue list of a few pages, short beside a bucket, so that a hanging or lying
 /// queue list delays the first poll by no more than this.
@@ -800,99 +631,4 @@ async fn refresh_names(
     let found = names.refresh(client).await.ok()?;
     publisher.set_queue_names(names.current(), clock.now());
     Some(found)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::atomic::{AtomicU32, Ordering};
-
-    use super::*;
-
-    /// Settings from a configuration of `queries` (name, granularity) and `listen`.
-    fn settings(queries: &[(&str, &str)], listen: &str) -> Settings {
-        let config = crate::config::Config {
-            client_id: Some("id".into()),
-            client_secret: Some("secret".into()),
-            region: Some("eu-west-1".into()),
-            listen: Some(listen.into()),
-            queries: queries
-                .iter()
-                .map(|(name, granularity)| crate::config::QueryConfig {
-                    name: (*name).into(),
-                    granularity: Some((*granularity).into()),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        };
-        config.validate().unwrap()
-    }
-
-    #[test]
-    fn a_query_is_unchanged_only_when_all_it_asks_is_the_same() {
-        let old = settings(&[("a", "PT15M"), ("b", "PT15M")], "127.0.0.1:1");
-        let new = settings(&[("a", "PT15M"), ("b", "PT1H")], "127.0.0.1:1");
-        assert!(same_query(&old.queries[0], &new.queries[0]));
-        assert!(!same_query(&old.queries[1], &new.queries[1]));
-        let mut fewer = new.queries[0].clone();
-        fewer.metrics.pop();
-        assert!(!same_query(&old.queries[0], &fewer));
-    }
-
-    #[test]
-    fn keys_other_than_queries_client_and_observations_are_restart_only() {
-        let old = settings(&[("a", "PT15M")], "127.0.0.1:1");
-        let mut new = settings(&[("b", "PT1H")], "127.0.0.1:2");
-        new.client.credentials.client_secret = "rotated".into();
-        new.observations = None;
-        new.client.api_url = "https://api.example.test".parse().unwrap();
-        assert_eq!(restart_only_changes(&old, &new), ["listen"]);
-        assert!(client_changed(&old, &new));
-        assert!(!client_changed(&old, &old.clone()));
-        assert!(restart_only_changes(&old, &old.clone()).is_empty());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_poller_that_panics_is_counted_and_restarted_after_the_retry_delay() {
-        let metrics = Metrics::new(["q", "other"]);
-        let panics =
-            |query| metrics.sample(&format!("genesys_poller_panics_total{{query=\"{query}\"}}"));
-        assert_eq!((panics("q"), panics("other")), (Some(0.0), Some(0.0)));
-
-        let starts = Arc::new(AtomicU32::new(0));
-        let counted = starts.clone();
-        let shutdown = CancellationToken::new();
-        let retry_delay = Duration::from_secs(30);
-        let began = tokio::time::Instant::now();
-        let start = move || {
-            let run = counted.fetch_add(1, Ordering::SeqCst);
-            async move {
-                if run == 0 {
-                    panic!("a fake poll's first call panics");
-                }
-            }
-        };
-        supervise("q", retry_delay, &metrics, &shutdown, start).await;
-
-        // Started twice: once to panic, then again after the delay, returning normally.
-        assert_eq!(starts.load(Ordering::SeqCst), 2);
-        assert_eq!(began.elapsed(), retry_delay);
-        assert_eq!((panics("q"), panics("other")), (Some(1.0), Some(0.0)));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn shutdown_during_the_retry_delay_ends_the_supervision() {
-        let metrics = Metrics::new(["q"]);
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        let start = move || {
-            stop.cancel();
-            async { panic!("always") }
-        };
-        supervise("q", Duration::from_secs(3600), &metrics, &shutdown, start).await;
-        assert_eq!(
-            metrics.sample("genesys_poller_panics_total{query=\"q\"}"),
-            Some(1.0)
-        );
-    }
 }
