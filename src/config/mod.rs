@@ -8,15 +8,15 @@
 //! the client's timeouts); config reads them from there, and holds only the defaults of
 //! its own keys.
 
+mod checks;
 mod load;
+mod query;
 mod suggest;
 mod validate;
 
+pub use checks::{DURATION_LIMITS, written};
 pub use load::{MAX_CONFIG_BYTES, MAX_SECRET_BYTES, SECRET_KEYS, SHORT_ENV_KEYS};
-pub use validate::{
-    DURATION_LIMITS, ROLLING_MAX_SETTLE_DELAY, ROLLING_REFRESH_LIMITS, ROLLING_WINDOW_LIMITS,
-    written,
-};
+pub use query::{ROLLING_MAX_SETTLE_DELAY, ROLLING_REFRESH_LIMITS, ROLLING_WINDOW_LIMITS};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

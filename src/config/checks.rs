@@ -1,0 +1,75 @@
+//! The small checks every part of validation shares: the upper bound of each duration
+//! key, how a duration is written back in a message, and the nearest known name.
+
+use std::time::Duration;
+
+use super::suggest::did_you_mean;
+
+/// The longest each duration key may be. Each is far beyond any sensible setting, and
+/// short enough that no deadline computed from it can overflow (an `Instant` plus a
+/// duration of centuries panics), so a typo is refused at `--check-config` rather than
+/// crashing the exporter hours later. Keys not listed have bounds of their own:
+/// `settle_delay` is at most one bucket.
+pub const DURATION_LIMITS: &[(&str, Duration)] = &[
+    ("request_timeout", Duration::from_secs(10 * 60)),
+    ("connect_timeout", Duration::from_secs(5 * 60)),
+    ("retry_delay", Duration::from_secs(3600)),
+    ("queue_names_refresh", Duration::from_secs(7 * 86_400)),
+    ("job_poll_interval", Duration::from_secs(5 * 60)),
+    ("job_timeout", Duration::from_secs(86_400)),
+    ("rate_limit_max_wait", Duration::from_secs(3600)),
+    ("breaker_cool_down", Duration::from_secs(3600)),
+    ("max_age", MAX_MAX_AGE),
+];
+
+/// The longest `max_age` of a query.
+pub(super) const MAX_MAX_AGE: Duration = Duration::from_secs(366 * 86_400);
+
+/// Adds a problem if `value` of `key` (`queries[0].max_age` for `max_age`) is longer
+/// than the key's bound in [`DURATION_LIMITS`].
+pub(super) fn at_most(
+    key: &str,
+    value: Option<Duration>,
+    default: Duration,
+    problems: &mut Vec<String>,
+) {
+    let name = key.rsplit('.').next().unwrap_or(key);
+    let Some(&(_, bound)) = DURATION_LIMITS.iter().find(|(k, _)| *k == name) else {
+        return;
+    };
+    if let Some(value) = value
+        && value > bound
+    {
+        problems.push(format!(
+            "{key}: {} is too long; use at most {} (default {})",
+            written(value),
+            written(bound),
+            written(default)
+        ));
+    }
+}
+
+/// A duration as it can be written in the file: "90s", "15m", "24h" (no days: the
+/// duration parser takes none).
+pub fn written(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    if duration.subsec_nanos() != 0 {
+        return format!("{}s", duration.as_secs_f64());
+    }
+    match seconds {
+        0 => "0s".into(),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// "; did you mean 'tHandle'?" for a name near a known one (by edit distance), and where
+/// to find them all: the `catalogue` subcommand lists every metric and dimension.
+pub(super) fn suggestion<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
+    let listed = "genesys-exporter catalogue lists them all";
+    match did_you_mean(name, known) {
+        Some(did_you_mean) => format!("; {did_you_mean} ({listed})"),
+        None => format!("; {listed}"),
+    }
+}
