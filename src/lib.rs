@@ -11,6 +11,7 @@
 //!   next refresh falls due), the [`schedule::Interval`] type that reads and writes the
 //!   API's `start/end`, and the injected [`schedule::Clock`].
 //! - [`files`]: reading a file an operator named, only if it is regular and small.
+//! - [`org`]: which Genesys Cloud org something belongs to, and its `org` label.
 //! - [`genesys::catalogue`]: the metric catalogue and the groupBy dimensions.
 //! - [`genesys::wire`]: every request and response body of the Genesys Cloud API as serde
 //!   types, the paths they travel on, and the [`genesys::wire::Endpoint`] names; a leaf
@@ -90,6 +91,7 @@ pub mod genesys;
 pub mod http;
 pub mod metrics;
 pub mod observer;
+pub mod org;
 pub mod poller;
 pub mod presences;
 pub mod queue_names;
