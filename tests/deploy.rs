@@ -800,7 +800,8 @@ fn every_alert_is_documented_and_has_unit_tests_that_fire_and_resolve() {
         test_files,
         [
             "deploy/prometheus/alerts.test.yml",
-            "deploy/prometheus/live.test.yml"
+            "deploy/prometheus/live.test.yml",
+            "deploy/prometheus/orgs.test.yml"
         ]
     );
     let tests: Vec<Yaml> = test_files.iter().map(|file| yaml(file)).collect();
