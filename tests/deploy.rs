@@ -888,6 +888,33 @@ fn selectors<'a>(expr: &'a str, prefixes: &[&str]) -> Vec<(&'a str, &'a str)> {
     found
 }
 
+/// Where series carry `org` (with `[[orgs]]` configured): every exporter series but the
+/// process-wide `genesys_exporter_*`, and the recording rules, which keep it.
+const ORG_SCOPED: [&str; 4] = ["genesys_", "queue_media_type:", "queue:", "media_type:"];
+
+/// The org-scoped metrics `expr` reads.
+fn org_scoped_selectors(expr: &str) -> Vec<(&str, &str)> {
+    selectors(expr, &ORG_SCOPED)
+        .into_iter()
+        .filter(|(metric, _)| !metric.starts_with("genesys_exporter_"))
+        .collect()
+}
+
+/// The label lists of each `by (...)` in `expr`.
+fn by_clauses(expr: &str) -> Vec<Vec<&str>> {
+    expr.split("by (")
+        .skip(1)
+        .map(|rest| {
+            rest.split(')')
+                .next()
+                .unwrap()
+                .split(',')
+                .map(str::trim)
+                .collect()
+        })
+        .collect()
+}
+
 /// The queue observations' gauges that come per queue and media type.
 const OBSERVED_PER_MEDIA_TYPE: [&str; 5] = [
     "genesys_queue_waiting",
@@ -923,7 +950,7 @@ fn the_dashboards_are_ready_for_provisioning() {
             .iter()
             .map(|v| v["name"].as_str().unwrap())
             .collect();
-        for required in ["DS_PROMETHEUS", "query", "media_type", "queue"] {
+        for required in ["DS_PROMETHEUS", "org", "query", "media_type", "queue"] {
             assert!(names.contains(&required), "{file}: no ${required} variable");
         }
         let ds = &variables[0];
@@ -936,9 +963,28 @@ fn the_dashboards_are_ready_for_provisioning() {
             ),
             "{file}"
         );
+        // The org: All of them by default, any of them, and All (`.*`) also matches
+        // series without an org label (a configuration without [[orgs]]).
+        let org = &variables[1];
+        assert_eq!(org["name"], "org", "{file}: $org comes first");
+        assert_eq!(org["query"], "label_values(genesys_up, org)", "{file}");
+        assert_eq!(
+            (&org["includeAll"], &org["multi"], &org["allValue"]),
+            (&true.into(), &true.into(), &".*".into()),
+            "{file}: $org"
+        );
         for variable in &variables[1..] {
             let name = variable["name"].as_str().unwrap();
             assert_eq!(variable["datasource"], datasource, "{file}: ${name}");
+            if name != "org" {
+                let query = variable["query"].as_str().unwrap();
+                for (metric, selector) in org_scoped_selectors(query) {
+                    assert!(
+                        selector.contains("org=~\"$org\""),
+                        "{file}: ${name}: {metric} is not filtered by org: {query}"
+                    );
+                }
+            }
             if variable["includeAll"] == true {
                 // ".*" also matches series without the label (before queue names resolve).
                 assert_eq!(variable["allValue"], ".*", "{file}: ${name}");
@@ -980,6 +1026,24 @@ fn the_dashboards_are_ready_for_provisioning() {
                         names.contains(&used.as_str()),
                         "{file}: {title} uses undefined ${used}"
                     );
+                }
+                // Every org-scoped metric is filtered by the chosen orgs, and every
+                // aggregation of them keeps org apart.
+                let org_scoped = org_scoped_selectors(expr);
+                for (metric, selector) in &org_scoped {
+                    assert!(
+                        selector.contains("org=~\"$org\""),
+                        "{file}: {title}: {metric} is not filtered by org=~\"$org\": {expr}"
+                    );
+                }
+                if !org_scoped.is_empty() {
+                    for labels in by_clauses(expr) {
+                        assert!(
+                            labels.contains(&"org"),
+                            "{file}: {title}: by ({}) without org: {expr}",
+                            labels.join(", ")
+                        );
+                    }
                 }
                 // Every conversation metric and per-queue recording rule is filtered by
                 // the queue and, where it has one, the media type; conversation metrics by
