@@ -324,7 +324,10 @@ async fn resolve_variables(api: &Api, board: &Json, fill: Fill) -> BTreeMap<Stri
         };
         let found = api.label_values(selector, label).await;
         let all = variable["includeAll"] == true;
-        let chosen = if all && matches!(fill, Fill::All) {
+        // Without [[orgs]] no series has an org label: Grafana lists no org, and All
+        // (`.*`, which matches the missing label) is all there is to choose.
+        let unlabelled_org = name == "org" && found.is_empty();
+        let chosen = if all && (matches!(fill, Fill::All) || unlabelled_org) {
             variable["allValue"].as_str().unwrap().to_owned()
         } else if let Some(preferred) = found
             .iter()
