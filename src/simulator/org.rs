@@ -68,6 +68,16 @@ impl Org {
         )
     }
 
+    /// The org called `name` with the demo org's queues and media types: [`Org::demo`]'s
+    /// counterpart for [`Org::named`].
+    pub fn demo_named(name: &str) -> Org {
+        Org::named(
+            name,
+            DEMO_QUEUES.len(),
+            DEMO_MEDIA_TYPES.iter().map(|m| m.to_string()).collect(),
+        )
+    }
+
     /// `n` queues: the demo queues first, then "Queue 0007" and so on with profiles drawn
     /// from their index. Ids are UUID-shaped and the same in every run.
     pub fn with_queues(n: usize, media_types: Vec<String>) -> Org {
@@ -319,6 +329,7 @@ mod tests {
         let west = Org::named("west", 8, media.clone());
         assert_eq!(east.name.as_deref(), Some("east"));
         assert_eq!(east, Org::named("east", 8, media.clone()), "the same name");
+        assert_eq!(Org::demo_named("east").queues[..], east.queues[..6]);
         for (a, b) in [(&east, &west), (&east, &demo), (&west, &demo)] {
             for (qa, qb) in a.queues.iter().zip(&b.queues) {
                 assert_eq!(qa.name, qb.name);
@@ -347,6 +358,25 @@ mod tests {
             direct.tally(weekday_hour.clone(), None)
         };
         assert_ne!(direct(&east), direct(&demo));
+        // So are its agents and the conversations observed now.
+        let observed = |org: &Org| {
+            let sales = org.queues.iter().find(|q| q.name == "Sales").unwrap();
+            let query = crate::genesys::wire::ObservationQuery {
+                filter: serde_json::json!({"type": "or", "predicates": [
+                    {"type": "dimension", "dimension": "queueId", "value": sales.id}]}),
+                metrics: crate::genesys::wire::OBSERVATION_METRICS
+                    .iter()
+                    .map(|m| m.to_string())
+                    .collect(),
+                detail_metrics: Vec::new(),
+            };
+            let now = "2026-08-20T14:07:00Z".parse().unwrap();
+            let response = super::super::observe(org, None, &query, now).unwrap();
+            let counts = response.results.iter().flat_map(|g| &g.data);
+            counts.map(|entry| entry.stats.count).collect::<Vec<_>>()
+        };
+        assert_eq!(observed(&east), observed(&east.clone()));
+        assert_ne!(observed(&east), observed(&west));
     }
 
     #[test]
