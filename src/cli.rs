@@ -186,6 +186,11 @@ pub struct SimulateArgs {
     /// Groups per page of an aggregates job's results.
     #[arg(long, default_value_t = 50, value_name = "N")]
     job_page_size: usize,
+    /// Serve the org called NAME: the same queue names, but queue IDs and traffic of its
+    /// own, drawn from the name (default: the demo org). For several orgs, run one
+    /// `simulate` per org, each with its own --listen, --client-id and --client-secret.
+    #[arg(long, value_name = "NAME")]
+    org: Option<String>,
     #[arg(long, default_value = "demo-client")]
     client_id: String,
     #[arg(long, default_value = "demo-secret")]
@@ -206,6 +211,17 @@ pub struct SimulateArgs {
     /// many times as often. Changed while it runs with POST or DELETE /simulator/surge.
     #[arg(long, value_name = "SURGE")]
     surge: Option<SurgeSpec>,
+}
+
+impl SimulateArgs {
+    /// The org to serve: the one `--org` names, or the demo org.
+    fn sim_org(&self) -> Org {
+        let media_types = self.media_types.clone();
+        match &self.org {
+            Some(name) => Org::named(name, self.queues, media_types),
+            None => Org::with_queues(self.queues, media_types),
+        }
+    }
 }
 
 /// The exporter: serves `/metrics` until `shutdown` is cancelled, or with
@@ -574,10 +590,10 @@ pub fn catalogue() -> anyhow::Result<()> {
 /// `simulate`: serves the fake Genesys Cloud API until `shutdown` is cancelled.
 pub async fn simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let config = SimulatorConfig {
+        org: args.sim_org(),
         client_id: args.client_id,
         client_secret: args.client_secret.into(),
         token_lifetime: Duration::from_secs(args.token_lifetime),
-        org: Org::with_queues(args.queues, args.media_types),
         sync_result_limit: args.sync_result_limit,
         job_page_size: args.job_page_size,
         faults: args.fault,
@@ -743,6 +759,22 @@ mod tests {
             unreachable!("parsed as simulate")
         };
         assert_eq!(args.surge.unwrap().queue, "VIP");
+    }
+
+    #[test]
+    fn simulate_serves_the_org_it_is_given_or_the_demo_org() {
+        let args = |flags: &[&str]| {
+            let cli =
+                Cli::try_parse_from(["genesys-exporter", "simulate"].iter().chain(flags)).unwrap();
+            let Some(Command::Simulate(args)) = cli.command else {
+                unreachable!("parsed as simulate")
+            };
+            args
+        };
+        assert_eq!(args(&[]).sim_org(), Org::demo());
+        let east = args(&["--org", "east", "--queues", "8", "--media-types", "voice"]);
+        assert_eq!(east.sim_org(), Org::named("east", 8, vec!["voice".into()]));
+        assert_eq!(east.sim_org().name.as_deref(), Some("east"));
     }
 
     #[test]

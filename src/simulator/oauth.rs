@@ -323,4 +323,44 @@ mod tests {
             (400, Some("unsupported_grant_type"))
         );
     }
+
+    #[tokio::test]
+    async fn one_orgs_credentials_and_tokens_are_refused_by_anothers() {
+        let org = |name: &str| {
+            Simulator::new(SimulatorConfig {
+                client_id: format!("{name}-client"),
+                client_secret: format!("{name}-secret").into(),
+                org: crate::simulator::Org::named(name, 6, vec!["voice".into()]),
+                ..SimulatorConfig::default()
+            })
+        };
+        let (east, west) = (org("east"), org("west"));
+        let form = "grant_type=client_credentials";
+        let token = |sim: &Simulator, name: &str| {
+            let auth = basic(&format!("{name}-client"), &format!("{name}-secret"));
+            let sim = sim.clone();
+            async move { call(&sim, request(Method::POST, TOKEN_PATH, Some(&auth), form)).await }
+        };
+        let (status, body) = token(&west, "east").await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client"))
+        );
+        let (status, body) = token(&east, "east").await;
+        assert_eq!(status, 200, "{body}");
+        let east_token = format!("Bearer {}", body["access_token"].as_str().unwrap());
+        // West issues a token of its own too: the two must not be the same string.
+        let (status, _) = token(&west, "west").await;
+        assert_eq!(status, 200);
+        let list = || request(Method::GET, QUEUES_PATH, Some(&east_token), "");
+        let (status, _) = call(&east, list()).await;
+        assert_eq!(status, 200);
+        let (status, body) = call(&west, list()).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("bad.credentials"))
+        );
+        assert_eq!(west.requests().unauthorized, 2);
+        assert_eq!(east.requests().unauthorized, 0);
+    }
 }

@@ -1,6 +1,13 @@
 //! The simulated org: its queues (the six demo queues, then as many generated ones as
 //! asked for), their divisions, how each media type behaves and how busy each hour of the
 //! day is, weekdays and weekends.
+//!
+//! The demo org has no name. A named org ([`Org::named`]) has the same queue names, but
+//! queue and division IDs of its own and traffic of its own, all drawn from its name: a
+//! volume of its own (0.7 to 1.4 times the demo's) and each queue's a little more or less
+//! (0.9 to 1.1), each queue's abandon propensity 0.9 to 1.2 times the demo queue's (so
+//! Retention still abandons about a third of its calls, Sales few), and conversations drawn
+//! from streams of its own.
 
 use super::random::{Draws, fnv1a, mix, uuid_from};
 use crate::genesys::wire::Division;
@@ -33,6 +40,8 @@ pub struct SimQueue {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Org {
+    /// `None` for the demo org; a named org's IDs and traffic are drawn from its name.
+    pub name: Option<String>,
     pub queues: Vec<SimQueue>,
     pub media_types: Vec<String>,
 }
@@ -59,26 +68,56 @@ impl Org {
         )
     }
 
+    /// The org called `name` with the demo org's queues and media types: [`Org::demo`]'s
+    /// counterpart for [`Org::named`].
+    pub fn demo_named(name: &str) -> Org {
+        Org::named(
+            name,
+            DEMO_QUEUES.len(),
+            DEMO_MEDIA_TYPES.iter().map(|m| m.to_string()).collect(),
+        )
+    }
+
     /// `n` queues: the demo queues first, then "Queue 0007" and so on with profiles drawn
     /// from their index. Ids are UUID-shaped and the same in every run.
     pub fn with_queues(n: usize, media_types: Vec<String>) -> Org {
-        let queues = (0..n).map(sim_queue).collect();
+        let queues = (0..n).map(|index| sim_queue(index, None)).collect();
         Org {
+            name: None,
+            queues,
+            media_types,
+        }
+    }
+
+    /// The org called `name`, with `n` queues as [`Org::with_queues`] makes them (the same
+    /// names), but IDs and traffic of its own, drawn from the name: the same name always
+    /// gives the same org, two names two different ones.
+    pub fn named(name: &str, n: usize, media_types: Vec<String>) -> Org {
+        let queues = (0..n).map(|index| sim_queue(index, Some(name))).collect();
+        Org {
+            name: Some(name.to_string()),
             queues,
             media_types,
         }
     }
 }
 
-fn sim_queue(index: usize) -> SimQueue {
-    let id = uuid_from(mix(0x5155_4555 ^ index as u64));
-    if let Some(&(name, peak, abandon, wait_scale, target)) = DEMO_QUEUES.get(index) {
+/// The seed of everything drawn from a named org's name.
+fn org_seed(name: &str) -> u64 {
+    fnv1a(&[b"org", name.as_bytes()])
+}
+
+fn sim_queue(index: usize, org: Option<&str>) -> SimQueue {
+    let seed = org.map_or(0, org_seed);
+    let id = uuid_from(mix(0x5155_4555 ^ index as u64) ^ seed);
+    let mut queue = if let Some(&(name, peak, abandon, wait_scale, target)) = DEMO_QUEUES.get(index)
+    {
         let division = if name == "VIP" {
-            division("Premium")
+            division("Premium", org)
         } else {
-            division("Home")
+            division("Home", org)
         };
-        return SimQueue {
+        SimQueue {
             id,
             name: name.to_string(),
             division,
@@ -88,25 +127,38 @@ fn sim_queue(index: usize) -> SimQueue {
                 wait_scale,
                 service_level_target: target,
             },
-        };
+        }
+    } else {
+        let mut draws = Draws::new(mix(0xB0B ^ index as u64) ^ seed);
+        SimQueue {
+            id,
+            name: format!("Queue {:04}", index + 1),
+            division: division("Home", org),
+            profile: QueueProfile {
+                peak_per_minute: 0.3 + 1.7 * draws.unit(),
+                abandon: 0.03 + 0.07 * draws.unit(),
+                wait_scale: 0.7 + 0.8 * draws.unit(),
+                service_level_target: 0.8,
+            },
+        }
+    };
+    if org.is_some() {
+        let volume = 0.7 + 0.7 * Draws::new(seed).unit();
+        let mut draws = Draws::new(mix(seed ^ 0x7EA7 ^ index as u64));
+        queue.profile.peak_per_minute *= volume * (0.9 + 0.2 * draws.unit());
+        queue.profile.abandon *= 0.9 + 0.3 * draws.unit();
     }
-    let mut draws = Draws::new(mix(0xB0B ^ index as u64));
-    SimQueue {
-        id,
-        name: format!("Queue {:04}", index + 1),
-        division: division("Home"),
-        profile: QueueProfile {
-            peak_per_minute: 0.3 + 1.7 * draws.unit(),
-            abandon: 0.03 + 0.07 * draws.unit(),
-            wait_scale: 0.7 + 0.8 * draws.unit(),
-            service_level_target: 0.8,
-        },
-    }
+    queue
 }
 
-fn division(name: &str) -> Division {
+/// A division of the org called `org` (`None`: the demo org).
+fn division(name: &str, org: Option<&str>) -> Division {
+    let id = match org {
+        None => uuid_from(fnv1a(&[b"division", name.as_bytes()])),
+        Some(org) => uuid_from(fnv1a(&[b"division", name.as_bytes(), org.as_bytes()])),
+    };
     Division {
-        id: uuid_from(fnv1a(&[b"division", name.as_bytes()])),
+        id,
         name: name.to_string(),
     }
 }
@@ -231,5 +283,142 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), 57);
+    }
+
+    /// Each queue's offered conversations and abandoned ones on a weekday, by name.
+    /// Sorted by name.
+    fn offered_and_abandoned(org: &Org) -> Vec<(String, String, f64, f64)> {
+        let query = crate::genesys::wire::AggregationQuery {
+            interval: "2026-08-20T00:00:00.000Z/2026-08-21T00:00:00.000Z".into(),
+            granularity: None,
+            time_zone: Some("UTC".into()),
+            group_by: vec!["queueId".into()],
+            filter: None,
+            metrics: vec!["nOffered".into(), "tAbandon".into()],
+        };
+        let response = super::super::aggregate(org, &query).unwrap();
+        let count = |data: &crate::genesys::wire::IntervalData, metric: &str| {
+            let entry = data.metrics.iter().find(|m| m.metric == metric);
+            entry.and_then(|m| m.stats.count).unwrap_or(0.0)
+        };
+        let mut queues: Vec<(String, String, f64, f64)> = response
+            .results
+            .iter()
+            .filter_map(|group| {
+                let id = group.group.get("queueId")?;
+                let queue = org.queues.iter().find(|q| q.id == *id).unwrap();
+                let data = &group.data[0];
+                Some((
+                    queue.name.clone(),
+                    id.clone(),
+                    count(data, "nOffered"),
+                    count(data, "tAbandon"),
+                ))
+            })
+            .collect();
+        queues.sort_by(|a, b| a.0.cmp(&b.0));
+        queues
+    }
+
+    #[test]
+    fn a_named_org_has_the_demo_queues_with_ids_and_traffic_of_its_own() {
+        let media: Vec<String> = DEMO_MEDIA_TYPES.iter().map(|m| m.to_string()).collect();
+        let demo = Org::demo();
+        assert_eq!(demo.name, None);
+        let east = Org::named("east", 8, media.clone());
+        let west = Org::named("west", 8, media.clone());
+        assert_eq!(east.name.as_deref(), Some("east"));
+        assert_eq!(east, Org::named("east", 8, media.clone()), "the same name");
+        assert_eq!(Org::demo_named("east").queues[..], east.queues[..6]);
+        for (a, b) in [(&east, &west), (&east, &demo), (&west, &demo)] {
+            for (qa, qb) in a.queues.iter().zip(&b.queues) {
+                assert_eq!(qa.name, qb.name);
+                assert_eq!(qa.division.name, qb.division.name);
+                assert_ne!(qa.id, qb.id, "{}", qa.name);
+                assert_ne!(qa.division.id, qb.division.id, "{}", qa.name);
+            }
+        }
+        let east_day = offered_and_abandoned(&east);
+        let west_day = offered_and_abandoned(&west);
+        assert_eq!(east_day, offered_and_abandoned(&east), "the same data");
+        assert_eq!(east_day.len(), 8);
+        for (e, w) in east_day.iter().zip(&west_day) {
+            assert_eq!(e.0, w.0);
+            assert_ne!(e.2, w.2, "nOffered of {}", e.0);
+        }
+        // Agent-direct calls (no queue) are the org's own too.
+        let weekday_hour = {
+            let start = 20_000 * 1440 + 10 * 60;
+            start..start + 60
+        };
+        let direct = |org: &Org| {
+            let atoms = super::super::traffic::atoms(org);
+            let direct = atoms.last().unwrap();
+            assert_eq!(direct.queue(), None);
+            direct.tally(weekday_hour.clone(), None)
+        };
+        assert_ne!(direct(&east), direct(&demo));
+        // So are its agents and the conversations observed now.
+        let observed = |org: &Org| {
+            let sales = org.queues.iter().find(|q| q.name == "Sales").unwrap();
+            let query = crate::genesys::wire::ObservationQuery {
+                filter: serde_json::json!({"type": "or", "predicates": [
+                    {"type": "dimension", "dimension": "queueId", "value": sales.id}]}),
+                metrics: crate::genesys::wire::OBSERVATION_METRICS
+                    .iter()
+                    .map(|m| m.to_string())
+                    .collect(),
+                detail_metrics: Vec::new(),
+            };
+            let now = "2026-08-20T14:07:00Z".parse().unwrap();
+            let response = super::super::observe(org, None, &query, now).unwrap();
+            let counts = response.results.iter().flat_map(|g| &g.data);
+            counts.map(|entry| entry.stats.count).collect::<Vec<_>>()
+        };
+        assert_eq!(observed(&east), observed(&east.clone()));
+        assert_ne!(observed(&east), observed(&west));
+    }
+
+    #[test]
+    fn every_named_org_keeps_the_demo_stories() {
+        let media: Vec<String> = DEMO_MEDIA_TYPES.iter().map(|m| m.to_string()).collect();
+        for name in ["east", "west", "emea", "apac", "a", "org-with-a-long-name"] {
+            let org = Org::named(name, 6, media.clone());
+            for (queue, _, offered, abandoned) in offered_and_abandoned(&org) {
+                let rate = abandoned / offered;
+                match queue.as_str() {
+                    "Retention" => assert!(rate > 0.22 && rate < 0.4, "{name}: {rate}"),
+                    "Sales" => assert!(rate < 0.08, "{name}: {rate}"),
+                    _ => assert!(rate < 0.15, "{name} {queue}: {rate}"),
+                }
+                assert!(offered > 300.0, "{name} {queue}: {offered}");
+            }
+            // Most of Retention's daytime voice buckets trip an abandon-rate alert.
+            let retention = org.queues.iter().find(|q| q.name == "Retention").unwrap();
+            let query = crate::genesys::wire::AggregationQuery {
+                interval: "2026-08-20T09:00:00.000Z/2026-08-20T17:00:00.000Z".into(),
+                granularity: Some("PT15M".into()),
+                time_zone: Some("UTC".into()),
+                group_by: vec!["mediaType".into()],
+                filter: Some(serde_json::json!({"type": "and", "predicates": [
+                    {"type": "dimension", "dimension": "queueId", "value": retention.id},
+                    {"type": "dimension", "dimension": "mediaType", "value": "voice"}]})),
+                metrics: vec!["nOffered".into(), "tAbandon".into()],
+            };
+            let response = super::super::aggregate(&org, &query).unwrap();
+            let firing = response.results[0]
+                .data
+                .iter()
+                .filter(|d| {
+                    let count = |metric: &str| {
+                        let entry = d.metrics.iter().find(|m| m.metric == metric);
+                        entry.and_then(|m| m.stats.count).unwrap_or(0.0)
+                    };
+                    let offered = count("nOffered");
+                    offered >= 10.0 && count("tAbandon") / offered > 0.2
+                })
+                .count();
+            assert!(firing >= 20, "{name}: {firing} of 32 buckets");
+        }
     }
 }

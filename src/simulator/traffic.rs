@@ -37,10 +37,14 @@ pub(super) fn atoms(org: &Org) -> Vec<Atom<'_>> {
         }
     }
     if let Some(voice) = org.media_types.iter().find(|m| *m == "voice") {
+        let key = match &org.name {
+            None => fnv1a(&[b"agent-direct", voice.as_bytes()]),
+            Some(name) => fnv1a(&[b"agent-direct", voice.as_bytes(), name.as_bytes()]),
+        };
         atoms.push(Atom {
             queue: None,
             media: voice,
-            key: fnv1a(&[b"agent-direct", voice.as_bytes()]),
+            key,
         });
     }
     atoms
