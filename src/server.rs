@@ -25,8 +25,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{OBSERVATIONS_QUERY, Query, written};
-use crate::exposition::{Format, Publisher, SharedBody};
+use crate::exposition::{Format, Publisher, QueryStatus, SharedBody};
 use crate::http;
+use crate::org::Org;
 use crate::schedule::Clock;
 use crate::web_config::WebConfig;
 
@@ -248,7 +249,11 @@ fn readiness(state: &State) -> Response<Body> {
             "text/plain; charset=utf-8",
             format!(
                 "not ready: no data published yet for {}\n",
-                waiting.join(", ")
+                waiting
+                    .iter()
+                    .map(|(org, query)| query_of(org, query))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )
     }
@@ -282,40 +287,59 @@ fn landing_page(state: &State) -> String {
         .map(|query| (query.name.clone(), query.kind.to_string()))
         .chain(observations);
     for (name, schedule) in rows {
-        let status = statuses
+        // One row for each org that holds the query, or one waiting row if none does.
+        let mut held: Vec<(String, QueryStatus)> = statuses
             .iter()
-            .find(|(query, _)| *query == name)
-            .map(|(_, status)| status.clone())
-            .unwrap_or_default();
-        let last_poll = status
-            .last_poll
-            .map_or("not yet".to_string(), |t| t.to_string());
-        let window = match status.window {
-            // An observation is of an instant, not an interval.
-            Some(window) if window.start == window.end => format!("at {}", window.start),
-            Some(window) => window.to_string(),
-            None => "none".to_string(),
-        };
-        let mut outcome = match (&status.last_poll, &status.last_error) {
-            (None, _) => "waiting for the first poll".to_string(),
-            (Some(_), None) => "ok".to_string(),
-            (Some(_), Some(error)) => format!("failed: {error}"),
-        };
-        if status.stale {
-            outcome.push_str(" (no success for longer than max_age: its data is no longer served)");
+            .filter(|(_, query, _)| *query == name)
+            .map(|(org, query, status)| (query_of(org, query), status.clone()))
+            .collect();
+        if held.is_empty() {
+            held.push((name.clone(), QueryStatus::default()));
         }
-        let _ = writeln!(
-            page,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape_html(&name),
-            schedule,
-            last_poll,
-            window,
-            escape_html(&outcome)
-        );
+        for (name, status) in held {
+            query_row(&mut page, &name, &schedule, status);
+        }
     }
     page.push_str("</table>\n</body></html>\n");
     page
+}
+
+/// `q`, or `q (org "east")` for a named org's.
+fn query_of(org: &Org, query: &str) -> String {
+    match org.name() {
+        Some(_) => format!("{query} ({org})"),
+        None => query.to_owned(),
+    }
+}
+
+/// A query's row of the landing page's table.
+fn query_row(page: &mut String, name: &str, schedule: &str, status: QueryStatus) {
+    let last_poll = status
+        .last_poll
+        .map_or("not yet".to_string(), |t| t.to_string());
+    let window = match status.window {
+        // An observation is of an instant, not an interval.
+        Some(window) if window.start == window.end => format!("at {}", window.start),
+        Some(window) => window.to_string(),
+        None => "none".to_string(),
+    };
+    let mut outcome = match (&status.last_poll, &status.last_error) {
+        (None, _) => "waiting for the first poll".to_string(),
+        (Some(_), None) => "ok".to_string(),
+        (Some(_), Some(error)) => format!("failed: {error}"),
+    };
+    if status.stale {
+        outcome.push_str(" (no success for longer than max_age: its data is no longer served)");
+    }
+    let _ = writeln!(
+        page,
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        escape_html(name),
+        schedule,
+        last_poll,
+        window,
+        escape_html(&outcome)
+    );
 }
 
 fn escape_html(text: &str) -> String {

@@ -1,6 +1,6 @@
 //! What the exposition's tests share: an interval, answers for it, and their gauge lines.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::flatten::QuerySamples;
@@ -49,6 +49,6 @@ pub fn response(groups: Vec<Group>) -> AggregateResponse {
 /// The gauge lines of `samples`.
 pub fn render(samples: QuerySamples) -> String {
     let mut text = String::new();
-    write_gauges(&mut text, &[Arc::new(samples)], &Default::default());
+    write_gauges(&mut text, &[(&samples, &HashMap::new())]);
     text
 }

@@ -5,11 +5,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::naming::{StatGauge, help_text, metric_gauges, snake_case};
 use crate::genesys::wire::{AggregateGroup, AggregateResponse};
+use crate::org::Org;
 use crate::schedule::Interval;
 
 /// One query's samples from one poll.
 #[derive(Debug, Default)]
 pub struct QuerySamples {
+    /// The org whose query it is: set by the publisher of that org at publish.
+    pub(super) org: Org,
     pub(super) query: String,
     /// Per group, its label pairs in groupBy order (`queue_id`, `media_type`, ...).
     pub(super) groups: Vec<Vec<(String, String)>>,

@@ -1,7 +1,9 @@
 //! From an aggregates answer to what `/metrics` serves. [`flatten`] turns one poll's answer
 //! into samples, named by the rules of [`base_name`] and [`stat_gauges`]
 //! ([`ObservationSamples`] does the same for the queue observations); the [`Publisher`]
-//! keeps every query's latest samples and renders them with the self-metrics into an
+//! keeps every org's queries' latest samples (each org's pollers publish through a handle
+//! of their org, and a named org's series carry its `org` label first) and renders them
+//! with the self-metrics into an
 //! [`Exposition`], once per poll in both formats, plain and gzip-compressed, and swaps it in
 //! whole, so that a scrape only copies a pointer. [`catalogue`] lists every name a
 //! configuration may use and what each becomes, for `genesys-exporter catalogue`.

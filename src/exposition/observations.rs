@@ -620,4 +620,49 @@ mod tests {
         assert_eq!(lower_snake_case("ON_QUEUE"), "on_queue");
         assert_eq!(lower_snake_case("Available"), "available");
     }
+
+    #[test]
+    fn a_named_orgs_observations_carry_its_org_first() {
+        use std::sync::Arc;
+        use std::time::Duration;
+
+        use tokio::sync::watch;
+
+        use crate::exposition::{Format, Publisher};
+        use crate::metrics::{BreakerState, Metrics};
+        use crate::org::Org;
+
+        let store = Publisher::empty(Arc::new(Metrics::empty()));
+        let east = store.add_org(
+            Org::named("east"),
+            [],
+            watch::channel(BreakerState::Closed).1,
+            now(),
+        );
+        let names = HashMap::from([("q1".to_string(), "Sales".to_string())]);
+        east.set_queue_names(Arc::new(names), now());
+        let response: ObservationResponse = serde_json::from_str(ANSWER).unwrap();
+        let presences = definitions();
+        let mut samples = ObservationSamples::new(&presences, usize::MAX);
+        samples.add(&response, now()).unwrap();
+        east.publish(
+            OBSERVATIONS_QUERY,
+            crate::schedule::Interval {
+                start: now(),
+                end: now(),
+            },
+            samples.finish(),
+            now(),
+            Duration::from_secs(60),
+        );
+        let text = String::from_utf8(store.current(now()).to_vec(Format::Text, false)).unwrap();
+        assert!(
+            text.contains(r#"genesys_queue_waiting{org="east",query="observations",queue_id="q1",queue="Sales",media_type="voice"} 3.0"#),
+            "{text}"
+        );
+        assert!(
+            store.ready(),
+            "readiness does not wait for the observations"
+        );
+    }
 }

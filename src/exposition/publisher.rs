@@ -1,7 +1,11 @@
-//! The publisher: every query's latest samples, and the exposition rendered from them,
-//! swapped whole so that a scrape only copies a pointer.
+//! The publisher: every org's queries' latest samples, and the exposition rendered from
+//! them, swapped whole so that a scrape only copies a pointer.
+//!
+//! One process serves several orgs from one `/metrics`, each family once: the orgs share
+//! one store, and each org's pollers hold a [`Publisher`] of their org, a cheap handle on
+//! it whose methods touch that org's queries, queue names and circuit breaker only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -11,6 +15,7 @@ use tokio::sync::watch;
 use super::flatten::QuerySamples;
 use super::render::Exposition;
 use crate::metrics::{BreakerState, Metrics};
+use crate::org::Org;
 use crate::queue_names::NameMap;
 use crate::schedule::Interval;
 
@@ -27,14 +32,23 @@ pub struct QueryStatus {
 
 #[derive(Default)]
 struct QueryState {
-    /// Whether readiness waits for it: the queries the publisher was made with do, the
-    /// queue observations (published without being listed) do not, since a missing
-    /// permission may keep them from ever publishing.
+    /// Whether readiness waits for it: the queries the org was added with do, the queue
+    /// observations (published without being listed) do not, since a missing permission
+    /// may keep them from ever publishing.
     required: bool,
     data: Option<Arc<QuerySamples>>,
     /// When `data` passes its maximum age.
     stale_at: Option<Timestamp>,
     status: QueryStatus,
+}
+
+/// One org's queries, and what its data is rendered with.
+struct OrgState {
+    /// The org's view of the metrics, for its `genesys_up` and expired series.
+    metrics: Metrics,
+    /// Its queue names by queue ID: the same ID may have another name in another org.
+    names: NameMap,
+    queries: BTreeMap<String, QueryState>,
 }
 
 /// The exposition last rendered, and what it was rendered from that can change without a
@@ -44,28 +58,273 @@ struct Rendered {
     exposition: Arc<Exposition>,
     /// When the oldest data rendered passes its maximum age.
     stale_at: Option<Timestamp>,
-    /// The circuit breaker's state when it was rendered.
-    breaker: BreakerState,
+    /// Each org's circuit breaker state when it was rendered, in the order of `breakers`.
+    breakers: Vec<(Org, BreakerState)>,
 }
 
-/// Holds every query's latest data and the exposition rendered from it.
-pub struct Publisher {
+/// What every org's publisher shares.
+struct Store {
+    /// Any view of the one registry: rendering writes all of it.
     metrics: Arc<Metrics>,
-    state: Mutex<BTreeMap<String, QueryState>>,
-    names: Mutex<NameMap>,
-    /// The client's circuit breaker: while it is not closed, no query is up. Replaced
-    /// when a reload builds a new client.
-    breaker: RwLock<watch::Receiver<BreakerState>>,
+    orgs: Mutex<BTreeMap<Org, OrgState>>,
+    /// Each org's client's circuit breaker: while one is not closed, none of that org's
+    /// queries is up. Replaced when a reload builds a new client. Apart from `orgs` so
+    /// that a scrape checks them without waiting for a publish.
+    breakers: RwLock<BTreeMap<Org, watch::Receiver<BreakerState>>>,
     current: RwLock<Rendered>,
 }
 
+/// Holds every org's queries' latest data and the exposition rendered from it: a cheap
+/// handle on a store that every org's publisher shares, for one org. [`Publisher::current`]
+/// and the other store-wide methods see every org; [`Publisher::publish`] and the other
+/// per-org methods touch this handle's org only, and do nothing once it was removed.
+#[derive(Clone)]
+pub struct Publisher {
+    shared: Arc<Store>,
+    org: Org,
+}
+
 impl Publisher {
+    /// A publisher of the unnamed org (a configuration without `[[orgs]]`), which readiness
+    /// waits for `queries` of. `metrics` must have started the org's series, as
+    /// [`Metrics::new`] does.
     pub fn new<'a>(
         metrics: Arc<Metrics>,
         queries: impl IntoIterator<Item = &'a str>,
         breaker: watch::Receiver<BreakerState>,
     ) -> Publisher {
-        let state = queries
+        let publisher = Publisher::empty(metrics);
+        let org = Org::unnamed();
+        let state = publisher.shared.org_state(&org, queries);
+        let shared = &publisher.shared;
+        let mut orgs = shared.orgs.lock().expect("not poisoned");
+        orgs.insert(org.clone(), state);
+        shared
+            .breakers
+            .write()
+            .expect("not poisoned")
+            .insert(org, breaker);
+        shared.render(&mut orgs, Timestamp::UNIX_EPOCH);
+        drop(orgs);
+        publisher
+    }
+
+    /// A publisher without any org yet, for a configuration with `[[orgs]]`: each is added
+    /// with [`Publisher::add_org`]. The handle returned is for the store-wide methods; its
+    /// per-org methods are for the unnamed org, which it does not have, and do nothing.
+    pub fn empty(metrics: Arc<Metrics>) -> Publisher {
+        let store = Store {
+            metrics,
+            orgs: Mutex::default(),
+            breakers: RwLock::default(),
+            current: RwLock::default(),
+        };
+        store.render(
+            &mut store.orgs.lock().expect("not poisoned"),
+            Timestamp::UNIX_EPOCH,
+        );
+        Publisher {
+            shared: Arc::new(store),
+            org: Org::unnamed(),
+        }
+    }
+
+    /// Starts holding `org`, whose client's circuit breaker is `breaker`, and its metrics'
+    /// series ([`Metrics::add_org`]); readiness waits for its `queries`. Returns the
+    /// publisher its pollers use. An org already held keeps its data and takes `breaker`.
+    pub fn add_org<'a>(
+        &self,
+        org: Org,
+        queries: impl IntoIterator<Item = &'a str>,
+        breaker: watch::Receiver<BreakerState>,
+        now: Timestamp,
+    ) -> Publisher {
+        let queries: Vec<&str> = queries.into_iter().collect();
+        let shared = &self.shared;
+        let mut orgs = shared.orgs.lock().expect("not poisoned");
+        let state = orgs
+            .entry(org.clone())
+            .or_insert_with(|| shared.org_state(&org, []));
+        state.metrics.start(queries.iter().copied());
+        for query in queries {
+            state.queries.entry(query.to_owned()).or_default().required = true;
+        }
+        shared
+            .breakers
+            .write()
+            .expect("not poisoned")
+            .insert(org.clone(), breaker);
+        shared.render(&mut orgs, now);
+        drop(orgs);
+        Publisher {
+            shared: self.shared.clone(),
+            org,
+        }
+    }
+
+    /// Forgets `org`, removed by a reload: its series, and every series of its metrics
+    /// ([`Metrics::forget_org`]), leave the exposition at once. Its pollers must have
+    /// stopped first; a publish on its publisher after this does nothing.
+    pub fn remove_org(&self, org: &Org, now: Timestamp) {
+        let shared = &self.shared;
+        let mut orgs = shared.orgs.lock().expect("not poisoned");
+        let removed = orgs.remove(org);
+        shared.breakers.write().expect("not poisoned").remove(org);
+        match removed {
+            Some(state) => state.metrics.forget_org(),
+            None => shared.metrics.for_org(org).forget_org(),
+        }
+        shared.render(&mut orgs, now);
+    }
+
+    /// The org this publisher's per-org methods touch.
+    pub fn org(&self) -> &Org {
+        &self.org
+    }
+
+    /// What to serve at `now`. Usually the exposition of the last publish; rendered anew
+    /// when data in it has passed its maximum age, so that stale data is never served as
+    /// current however long the next poll takes, or when an org's circuit breaker changed
+    /// state, which its `genesys_up` follows.
+    pub fn current(&self, now: Timestamp) -> Arc<Exposition> {
+        let shared = &self.shared;
+        if let Some(current) = shared.still_valid(now) {
+            return current;
+        }
+        let mut orgs = shared.orgs.lock().expect("not poisoned");
+        // Another scrape may have rendered it while this one waited for the lock.
+        if let Some(current) = shared.still_valid(now) {
+            return current;
+        }
+        shared.render(&mut orgs, now)
+    }
+
+    /// Follows the circuit breaker of this org's new client, built by a reload.
+    pub fn set_breaker(&self, breaker: watch::Receiver<BreakerState>) {
+        let mut breakers = self.shared.breakers.write().expect("not poisoned");
+        if let Some(held) = breakers.get_mut(&self.org) {
+            *held = breaker;
+        }
+    }
+
+    /// Every org's queries' status, by org and name.
+    pub fn statuses(&self) -> Vec<(Org, String, QueryStatus)> {
+        let orgs = self.shared.orgs.lock().expect("not poisoned");
+        orgs.iter()
+            .flat_map(|(org, state)| {
+                state
+                    .queries
+                    .iter()
+                    .map(|(name, query)| (org.clone(), name.clone(), query.status.clone()))
+            })
+            .collect()
+    }
+
+    /// True once every query each org was added with has published data at least once.
+    pub fn ready(&self) -> bool {
+        self.waiting().is_empty()
+    }
+
+    /// The queries each org was added with that have not published data yet, by org and
+    /// name.
+    pub fn waiting(&self) -> Vec<(Org, String)> {
+        let orgs = self.shared.orgs.lock().expect("not poisoned");
+        orgs.iter()
+            .flat_map(|(org, state)| {
+                state
+                    .queries
+                    .iter()
+                    .filter(|(_, query)| query.required && query.status.last_success.is_none())
+                    .map(|(name, _)| (org.clone(), name.clone()))
+            })
+            .collect()
+    }
+
+    /// Runs `change` on this org's state and renders at `now`; does nothing for an org
+    /// that is not held (removed by a reload).
+    fn change(&self, now: Timestamp, change: impl FnOnce(&mut OrgState)) {
+        let shared = &self.shared;
+        let mut orgs = shared.orgs.lock().expect("not poisoned");
+        let Some(state) = orgs.get_mut(&self.org) else {
+            tracing::debug!(org = %self.org, "not held (removed by a reload?); ignored");
+            return;
+        };
+        change(state);
+        shared.render(&mut orgs, now);
+    }
+
+    /// Replaces `query`'s data after a successful poll at `at`; it is served until
+    /// `max_age` after that, unless newer data replaces it first.
+    pub fn publish(
+        &self,
+        query: &str,
+        window: Interval,
+        mut data: QuerySamples,
+        at: Timestamp,
+        max_age: Duration,
+    ) {
+        data.org = self.org.clone();
+        self.change(at, |state| {
+            let entry = state.queries.entry(query.to_owned()).or_default();
+            entry.data = Some(Arc::new(data));
+            // A max age too long for a timestamp never comes.
+            entry.stale_at = SignedDuration::try_from(max_age)
+                .ok()
+                .and_then(|max_age| at.checked_add(max_age).ok());
+            let status = &mut entry.status;
+            status.last_poll = Some(at);
+            status.last_success = Some(at);
+            status.window = Some(window);
+            status.last_error = None;
+            status.stale = false;
+        });
+    }
+
+    /// Puts this org's queue names on its published data, from `now` and at every publish
+    /// after.
+    pub fn set_queue_names(&self, names: NameMap, now: Timestamp) {
+        self.change(now, |state| state.names = names);
+    }
+
+    /// Records a failed poll; the query's previous data stays until its maximum age.
+    pub fn failed(&self, query: &str, error: String, at: Timestamp) {
+        self.change(at, |state| {
+            let status = &mut state.queries.entry(query.to_owned()).or_default().status;
+            status.last_poll = Some(at);
+            status.last_error = Some(error);
+        });
+    }
+
+    /// Starts holding `query`, added by a reload. Readiness does not wait for it: a reload
+    /// never takes a ready exporter out of service.
+    pub fn add_query(&self, query: &str, now: Timestamp) {
+        self.change(now, |state| {
+            state.queries.entry(query.to_owned()).or_default();
+        });
+    }
+
+    /// Forgets `query`, removed by a reload (or changed, before it starts again): its
+    /// series leave the exposition at once. Its poller must have stopped first, or its
+    /// next publish would bring it back.
+    pub fn remove_query(&self, query: &str, now: Timestamp) {
+        self.change(now, |state| {
+            state.queries.remove(query);
+        });
+    }
+
+    /// Renders again at `now`, for a change in the self-metrics that must show before the
+    /// next poll (the outcome of a reload).
+    pub fn render_now(&self, now: Timestamp) {
+        let shared = &self.shared;
+        let mut orgs = shared.orgs.lock().expect("not poisoned");
+        shared.render(&mut orgs, now);
+    }
+}
+
+impl Store {
+    /// A new org's state, waiting for `queries`.
+    fn org_state<'a>(&self, org: &Org, queries: impl IntoIterator<Item = &'a str>) -> OrgState {
+        let queries = queries
             .into_iter()
             .map(|q| {
                 let state = QueryState {
@@ -75,177 +334,88 @@ impl Publisher {
                 (q.to_owned(), state)
             })
             .collect();
-        let publisher = Publisher {
-            metrics,
-            state: Mutex::new(state),
-            names: Mutex::default(),
-            breaker: RwLock::new(breaker),
-            current: RwLock::default(),
-        };
-        publisher.render(
-            &mut publisher.state.lock().expect("not poisoned"),
-            Timestamp::UNIX_EPOCH,
-        );
-        publisher
-    }
-
-    /// What to serve at `now`. Usually the exposition of the last publish; rendered anew
-    /// when data in it has passed its maximum age, so that stale data is never served as
-    /// current however long the next poll takes, or when the circuit breaker changed
-    /// state, which `genesys_up` follows.
-    pub fn current(&self, now: Timestamp) -> Arc<Exposition> {
-        if let Some(current) = self.still_valid(now) {
-            return current;
+        OrgState {
+            metrics: self.metrics.for_org(org),
+            names: NameMap::default(),
+            queries,
         }
-        let mut state = self.state.lock().expect("not poisoned");
-        // Another scrape may have rendered it while this one waited for the lock.
-        if let Some(current) = self.still_valid(now) {
-            return current;
-        }
-        self.render(&mut state, now)
     }
 
     /// The exposition last rendered, if it is still what to serve at `now`.
     fn still_valid(&self, now: Timestamp) -> Option<Arc<Exposition>> {
         let current = self.current.read().expect("not poisoned");
         let valid = current.stale_at.is_none_or(|stale_at| now < stale_at)
-            && current.breaker == self.breaker_now();
+            && self.breakers_unchanged(&current.breakers);
         valid.then(|| current.exposition.clone())
     }
 
-    /// The state of the client's circuit breaker now.
-    fn breaker_now(&self) -> BreakerState {
-        *self.breaker.read().expect("not poisoned").borrow()
+    /// Whether every org's circuit breaker is still in the state `rendered` says.
+    fn breakers_unchanged(&self, rendered: &[(Org, BreakerState)]) -> bool {
+        let breakers = self.breakers.read().expect("not poisoned");
+        breakers.len() == rendered.len()
+            && breakers
+                .iter()
+                .zip(rendered)
+                .all(|((org, now), (then_org, then))| org == then_org && *now.borrow() == *then)
     }
 
-    /// Follows the circuit breaker of a new client, built by a reload.
-    pub fn set_breaker(&self, breaker: watch::Receiver<BreakerState>) {
-        *self.breaker.write().expect("not poisoned") = breaker;
-    }
-
-    /// Every query's status, by name.
-    pub fn statuses(&self) -> Vec<(String, QueryStatus)> {
-        let state = self.state.lock().expect("not poisoned");
-        state
+    /// Each org's circuit breaker's state now.
+    fn breakers_now(&self) -> Vec<(Org, BreakerState)> {
+        let breakers = self.breakers.read().expect("not poisoned");
+        breakers
             .iter()
-            .map(|(name, query)| (name.clone(), query.status.clone()))
+            .map(|(org, breaker)| (org.clone(), *breaker.borrow()))
             .collect()
-    }
-
-    /// True once every query the publisher was made with has published data at least once.
-    pub fn ready(&self) -> bool {
-        self.waiting().is_empty()
-    }
-
-    /// The queries the publisher was made with that have not published data yet.
-    pub fn waiting(&self) -> Vec<String> {
-        let state = self.state.lock().expect("not poisoned");
-        state
-            .iter()
-            .filter(|(_, query)| query.required && query.status.last_success.is_none())
-            .map(|(name, _)| name.clone())
-            .collect()
-    }
-
-    /// Replaces `query`'s data after a successful poll at `at`; it is served until
-    /// `max_age` after that, unless newer data replaces it first.
-    pub fn publish(
-        &self,
-        query: &str,
-        window: Interval,
-        data: QuerySamples,
-        at: Timestamp,
-        max_age: Duration,
-    ) {
-        let mut state = self.state.lock().expect("not poisoned");
-        let entry = state.entry(query.to_owned()).or_default();
-        entry.data = Some(Arc::new(data));
-        // A max age too long for a timestamp never comes.
-        entry.stale_at = SignedDuration::try_from(max_age)
-            .ok()
-            .and_then(|max_age| at.checked_add(max_age).ok());
-        let status = &mut entry.status;
-        status.last_poll = Some(at);
-        status.last_success = Some(at);
-        status.window = Some(window);
-        status.last_error = None;
-        status.stale = false;
-        self.render(&mut state, at);
-    }
-
-    /// Puts queue names on the published data, from `now` and at every publish after.
-    pub fn set_queue_names(&self, names: NameMap, now: Timestamp) {
-        let mut state = self.state.lock().expect("not poisoned");
-        *self.names.lock().expect("not poisoned") = names;
-        self.render(&mut state, now);
-    }
-
-    /// Records a failed poll; the query's previous data stays until its maximum age.
-    pub fn failed(&self, query: &str, error: String, at: Timestamp) {
-        let mut state = self.state.lock().expect("not poisoned");
-        let status = &mut state.entry(query.to_owned()).or_default().status;
-        status.last_poll = Some(at);
-        status.last_error = Some(error);
-        self.render(&mut state, at);
-    }
-
-    /// Starts holding `query`, added by a reload. Readiness does not wait for it: a reload
-    /// never takes a ready exporter out of service.
-    pub fn add_query(&self, query: &str, now: Timestamp) {
-        let mut state = self.state.lock().expect("not poisoned");
-        state.entry(query.to_owned()).or_default();
-        self.render(&mut state, now);
-    }
-
-    /// Forgets `query`, removed by a reload (or changed, before it starts again): its
-    /// series leave the exposition at once. Its poller must have stopped first, or its
-    /// next publish would bring it back.
-    pub fn remove_query(&self, query: &str, now: Timestamp) {
-        let mut state = self.state.lock().expect("not poisoned");
-        state.remove(query);
-        self.render(&mut state, now);
-    }
-
-    /// Renders again at `now`, for a change in the self-metrics that must show before the
-    /// next poll (the outcome of a reload).
-    pub fn render_now(&self, now: Timestamp) {
-        let mut state = self.state.lock().expect("not poisoned");
-        self.render(&mut state, now);
     }
 
     /// Drops data past its maximum age, sets each query's `genesys_up`, and renders what
     /// is left with the self-metrics.
-    fn render(&self, state: &mut BTreeMap<String, QueryState>, now: Timestamp) -> Arc<Exposition> {
-        let breaker = self.breaker_now();
-        for (name, query) in state.iter_mut() {
-            if query.data.is_some() && query.stale_at.is_some_and(|stale_at| now >= stale_at) {
-                query.data = None;
-                query.stale_at = None;
-                query.status.stale = true;
-                self.metrics.poll.expired(name);
-                tracing::warn!(
-                    query = %name,
-                    last_success = ?query.status.last_success,
-                    "no successful poll for longer than max_age; no longer serving the query's old data"
-                );
+    fn render(&self, orgs: &mut BTreeMap<Org, OrgState>, now: Timestamp) -> Arc<Exposition> {
+        let breakers = self.breakers_now();
+        for (org, state) in orgs.iter_mut() {
+            let breaker = breakers
+                .iter()
+                .find(|(held, _)| held == org)
+                .map_or(BreakerState::Closed, |(_, breaker)| *breaker);
+            for (name, query) in state.queries.iter_mut() {
+                if query.data.is_some() && query.stale_at.is_some_and(|stale_at| now >= stale_at) {
+                    query.data = None;
+                    query.stale_at = None;
+                    query.status.stale = true;
+                    state.metrics.poll.expired(name);
+                    tracing::warn!(
+                        org = org.name(),
+                        query = %name,
+                        last_success = ?query.status.last_success,
+                        "no successful poll for longer than max_age; no longer serving the query's old data"
+                    );
+                }
+                let status = &query.status;
+                let up = status.last_success.is_some()
+                    && status.last_error.is_none()
+                    && breaker == BreakerState::Closed;
+                state.metrics.poll.up(name, up);
             }
-            let status = &query.status;
-            let up = status.last_success.is_some()
-                && status.last_error.is_none()
-                && breaker == BreakerState::Closed;
-            self.metrics.poll.up(name, up);
         }
-        let queries: Vec<Arc<QuerySamples>> = state
+        let queries: Vec<(&QuerySamples, &HashMap<String, String>)> = orgs
             .values()
-            .filter_map(|query| query.data.clone())
+            .flat_map(|state| {
+                state
+                    .queries
+                    .values()
+                    .filter_map(|query| Some((query.data.as_deref()?, &*state.names)))
+            })
             .collect();
-        let stale_at = state.values().filter_map(|query| query.stale_at).min();
-        let names = self.names.lock().expect("not poisoned").clone();
-        let exposition = Arc::new(Exposition::render(&queries, &names, &self.metrics));
+        let stale_at = orgs
+            .values()
+            .flat_map(|state| state.queries.values())
+            .filter_map(|query| query.stale_at)
+            .min();
+        let exposition = Arc::new(Exposition::render(&queries, &self.metrics));
         *self.current.write().expect("not poisoned") = Rendered {
             exposition: exposition.clone(),
             stale_at,
-            breaker,
+            breakers,
         };
         exposition
     }
@@ -384,7 +554,7 @@ mod tests {
         .unwrap();
         assert!(text.contains("genesys_conversation_offered{query=\"q\",queue_id=\"x\"} 7.0\n"));
         assert_eq!(
-            publisher.statuses()[0].1.last_error.as_deref(),
+            publisher.statuses()[0].2.last_error.as_deref(),
             Some("HTTP 400")
         );
     }
@@ -429,14 +599,14 @@ mod tests {
         );
         publisher.failed("q", "HTTP 503".into(), at("2026-08-20T10:31:30Z"));
         assert!(text(&publisher, "2026-08-20T10:46:29Z").contains(sample));
-        assert!(!publisher.statuses()[0].1.stale);
+        assert!(!publisher.statuses()[0].2.stale);
 
         // Half an hour after the last success: gone, at the first scrape after it.
         let stale = text(&publisher, "2026-08-20T10:46:30Z");
         assert!(!stale.contains("genesys_conversation_offered"), "{stale}");
         assert!(stale.contains("genesys_series{query=\"q\"} 0\n"), "{stale}");
         assert!(stale.contains("genesys_up{query=\"q\"} 0\n"), "{stale}");
-        let status = &publisher.statuses()[0].1;
+        let status = &publisher.statuses()[0].2;
         assert!(status.stale);
         assert_eq!(status.last_success, Some(at("2026-08-20T10:16:30Z")));
         assert!(publisher.ready(), "it did publish once");
@@ -450,7 +620,7 @@ mod tests {
             half_hour,
         );
         assert!(text(&publisher, "2026-08-20T10:50:00Z").contains("} 9.0\n"));
-        assert!(!publisher.statuses()[0].1.stale);
+        assert!(!publisher.statuses()[0].2.stale);
     }
 
     #[test]
@@ -480,5 +650,150 @@ mod tests {
 
         publisher.failed("q", "HTTP 503".into(), at(now));
         assert!(text(&publisher, now).contains("genesys_up{query=\"q\"} 0\n"));
+    }
+
+    /// An org's publisher, and the sender of its circuit breaker's state.
+    type OrgHandle = (Publisher, watch::Sender<BreakerState>);
+
+    /// A store without the unnamed org, holding east and west, each with query `q`.
+    fn two_orgs() -> (Arc<Metrics>, Publisher, [OrgHandle; 2]) {
+        let metrics = Arc::new(Metrics::empty());
+        let store = Publisher::empty(metrics.clone());
+        let now = at("2026-08-20T10:16:30Z");
+        let org = |name: &str| {
+            let (breaker, state) = watch::channel(BreakerState::Closed);
+            (store.add_org(Org::named(name), ["q"], state, now), breaker)
+        };
+        let orgs = [org("east"), org("west")];
+        (metrics, store, orgs)
+    }
+
+    #[test]
+    fn two_orgs_publishing_one_query_name_share_each_family_block_with_their_own_queue_names() {
+        let (_, store, [(east, _), (west, _)]) = two_orgs();
+        let now = "2026-08-20T10:16:30Z";
+        assert_eq!(
+            store.waiting(),
+            [
+                (Org::named("east"), "q".to_string()),
+                (Org::named("west"), "q".to_string())
+            ]
+        );
+        for (org, name, count) in [(&east, "Sales", 2.0), (&west, "Ventes", 3.0)] {
+            let names = HashMap::from([("x".to_string(), name.to_string())]);
+            org.set_queue_names(Arc::new(names), at(now));
+            org.publish("q", window(), offered(count), at(now), HOUR);
+        }
+        assert!(store.ready());
+        let shown = text(&store, now);
+        assert_eq!(
+            shown
+                .matches("# TYPE genesys_conversation_offered gauge")
+                .count(),
+            1
+        );
+        assert!(shown.contains("genesys_conversation_offered{org=\"east\",query=\"q\",queue_id=\"x\",queue=\"Sales\"} 2.0\ngenesys_conversation_offered{org=\"west\",query=\"q\",queue_id=\"x\",queue=\"Ventes\"} 3.0\n"), "{shown}");
+        assert!(
+            shown.contains("genesys_up{org=\"east\",query=\"q\"} 1\n"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("genesys_up{org=\"west\",query=\"q\"} 1\n"),
+            "{shown}"
+        );
+        assert!(!shown.contains("{query="), "no unnamed org: {shown}");
+        let statuses = store.statuses();
+        assert_eq!(statuses.len(), 2);
+        assert_eq!(
+            (&statuses[1].0, statuses[1].1.as_str()),
+            (&Org::named("west"), "q")
+        );
+        // The store's own handle is for no org: its per-org methods do nothing.
+        store.publish("q", window(), offered(9.0), at(now), HOUR);
+        assert!(!text(&store, now).contains("} 9.0\n"));
+    }
+
+    #[test]
+    fn an_open_breaker_takes_only_its_own_orgs_queries_down() {
+        let (metrics, store, [(east, east_breaker), (west, _)]) = two_orgs();
+        let now = "2026-08-20T10:16:30Z";
+        for org in [&east, &west] {
+            org.publish("q", window(), offered(1.0), at(now), HOUR);
+        }
+        east_breaker.send_replace(BreakerState::Open);
+        metrics
+            .for_org(&Org::named("east"))
+            .breaker
+            .state(BreakerState::Open);
+        // The next scrape says so without waiting for a poll.
+        let shown = text(&store, now);
+        assert!(
+            shown.contains("genesys_up{org=\"east\",query=\"q\"} 0\n"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("genesys_up{org=\"west\",query=\"q\"} 1\n"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("genesys_circuit_breaker_state{org=\"east\"} 2\n"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("genesys_circuit_breaker_state{org=\"west\"} 0\n"),
+            "{shown}"
+        );
+        // A reload's new client for east: its breaker is followed instead.
+        east.set_breaker(closed());
+        assert!(text(&store, now).contains("genesys_up{org=\"east\",query=\"q\"} 1\n"));
+    }
+
+    #[test]
+    fn removing_an_org_drops_its_series_and_its_metrics() {
+        let (metrics, store, [(east, _), (west, _)]) = two_orgs();
+        let now = "2026-08-20T10:16:30Z";
+        for org in [&east, &west] {
+            org.publish("q", window(), offered(1.0), at(now), HOUR);
+            metrics
+                .for_org(org.org())
+                .poll
+                .succeeded("q", window(), 1, at(now));
+        }
+        east.publish("observations", window(), offered(4.0), at(now), HOUR);
+        store.remove_org(&Org::named("east"), at(now));
+        let shown = text(&store, now);
+        assert!(!shown.contains("org=\"east\""), "{shown}");
+        assert!(
+            shown.contains(
+                "genesys_conversation_offered{org=\"west\",query=\"q\",queue_id=\"x\"} 1.0\n"
+            ),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("genesys_series{org=\"west\",query=\"q\"} 1\n"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("genesys_api_requests_total{org=\"west\",endpoint=\"token\"} 0\n"),
+            "{shown}"
+        );
+        assert_eq!(store.statuses().len(), 1);
+        // Its pollers' last publish, after: nothing comes back.
+        east.publish("q", window(), offered(5.0), at(now), HOUR);
+        east.failed("q", "late".into(), at(now));
+        assert!(!text(&store, now).contains("org=\"east\""));
+    }
+
+    #[test]
+    fn the_unnamed_org_beside_named_ones_has_no_org_label() {
+        let metrics = Arc::new(Metrics::new(["q"]));
+        let publisher = Publisher::new(metrics, ["q"], closed());
+        let now = "2026-08-20T10:16:30Z";
+        let east = publisher.add_org(Org::named("east"), ["q"], closed(), at(now));
+        publisher.publish("q", window(), offered(1.0), at(now), HOUR);
+        east.publish("q", window(), offered(2.0), at(now), HOUR);
+        let shown = text(&publisher, now);
+        assert!(shown.contains("genesys_conversation_offered{query=\"q\",queue_id=\"x\"} 1.0\ngenesys_conversation_offered{org=\"east\",query=\"q\",queue_id=\"x\"} 2.0\n"), "{shown}");
+        assert!(shown.contains("genesys_up{query=\"q\"} 1\n"), "{shown}");
     }
 }

@@ -1,9 +1,8 @@
-//! Rendering: every query's samples, then the self-metrics, in the Prometheus text format
-//! and in OpenMetrics, each plain and gzip-compressed.
+//! Rendering: every org's queries' samples, then the self-metrics, in the Prometheus text
+//! format and in OpenMetrics, each plain and gzip-compressed.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
-use std::sync::Arc;
 
 use bytes::buf::Chain;
 use bytes::{Buf, Bytes};
@@ -13,22 +12,22 @@ use flate2::{Compression, Crc};
 use super::flatten::QuerySamples;
 use crate::metrics::Metrics;
 
-/// Writes every query's gauges, family by family so that each gauge appears once with all
-/// queries' samples under it, as both formats require. Gauge lines are the same in the text
+/// Writes every query's gauges, each with its org's queue names, family by family so that
+/// each gauge appears once with all queries' (of every org) samples under it, as both
+/// formats require. Gauge lines are the same in the text
 /// format and in OpenMetrics, so they are written once for both.
 ///
 /// Written by hand rather than through prometheus-client's encoder because every group has
-/// a sample in nearly every family: its labels (the query, the groupBy dimensions, the
-/// queue's name after `queue_id` where it is known) are escaped once per group here and
+/// a sample in nearly every family: its labels (the org if named, the query, the groupBy
+/// dimensions, the queue's name after `queue_id` where it is known) are escaped once per group here and
 /// copied into each of its lines, which made rendering about three times faster.
 pub(super) fn write_gauges(
     out: &mut String,
-    queries: &[Arc<QuerySamples>],
-    names: &HashMap<String, String>,
+    queries: &[(&QuerySamples, &HashMap<String, String>)],
 ) {
     let labels: Vec<Vec<String>> = queries
         .iter()
-        .map(|query| {
+        .map(|(query, names)| {
             query
                 .groups
                 .iter()
@@ -36,11 +35,14 @@ pub(super) fn write_gauges(
                 .collect()
         })
         .collect();
-    let gauges: BTreeSet<&String> = queries.iter().flat_map(|q| q.families.keys()).collect();
+    let gauges: BTreeSet<&String> = queries
+        .iter()
+        .flat_map(|(q, _)| q.families.keys())
+        .collect();
     for name in gauges {
         let help = queries
             .iter()
-            .find_map(|q| q.families.get(name))
+            .find_map(|(q, _)| q.families.get(name))
             .map(|f| f.help.as_str())
             .unwrap_or_default();
         for (comment, text) in [("# HELP ", help), ("# TYPE ", "gauge")] {
@@ -50,7 +52,7 @@ pub(super) fn write_gauges(
             out.push_str(text);
             out.push('\n');
         }
-        for (query, labels) in queries.iter().zip(&labels) {
+        for ((query, _), labels) in queries.iter().zip(&labels) {
             let Some(family) = query.families.get(name) else {
                 continue;
             };
@@ -71,7 +73,8 @@ pub(super) fn write_gauges(
     }
 }
 
-/// `query="q",queue_id="...",queue="Sales",media_type="voice"`: a group's labels.
+/// `org="east",query="q",queue_id="...",queue="Sales",media_type="voice"`: a group's
+/// labels, without `org` for the unnamed org.
 fn group_labels(
     query: &QuerySamples,
     group: &[(String, String)],
@@ -87,6 +90,9 @@ fn group_labels(
         escape_label_value(&mut labels, value);
         labels.push('"');
     };
+    if let Some(org) = query.org.name() {
+        label("org", org);
+    }
     label("query", &query.query);
     for (index, (name, value)) in group.iter().enumerate() {
         label(name, value);
@@ -154,18 +160,17 @@ pub struct Exposition {
 }
 
 impl Exposition {
-    /// Renders `queries`' gauges, with the queue's name beside each queue ID that `names`
-    /// knows, followed by the self-metrics.
+    /// Renders `queries`' gauges, each with the queue's name beside each queue ID that its
+    /// names know, followed by the self-metrics.
     pub(super) fn render(
-        queries: &[Arc<QuerySamples>],
-        names: &HashMap<String, String>,
+        queries: &[(&QuerySamples, &HashMap<String, String>)],
         metrics: &Metrics,
     ) -> Exposition {
         // Lines are up to about 150 bytes: a first guess on the large side saves copies of a
         // growing String, and the pages it reserves but does not write are never touched.
-        let series: usize = queries.iter().map(|q| q.series()).sum();
+        let series: usize = queries.iter().map(|(q, _)| q.series()).sum();
         let mut gauges = String::with_capacity(series * 160 + 4096);
-        write_gauges(&mut gauges, queries, names);
+        write_gauges(&mut gauges, queries);
 
         let text_tail = metrics.encode_text();
         let mut openmetrics_tail = metrics.encode_openmetrics();

@@ -7,6 +7,12 @@
 //! The client and the circuit breaker count into these groups, so the module sits below
 //! [`crate::genesys`] and takes nothing from it but the [`Endpoint`] label.
 //!
+//! Several orgs share one registry, and so one `/metrics` with each family once: each org
+//! has a view of it ([`Metrics::for_org`]) whose org-scoped groups (poll, api, retry,
+//! queue names, breaker) put the org's label first on every series they write, and none for
+//! the unnamed org of a configuration without `[[orgs]]`, whose series stay as they were.
+//! The process-wide groups (server, reload, build info) never have an org label.
+//!
 //! [`Endpoint`]: crate::genesys::wire::Endpoint
 
 mod api;
@@ -16,8 +22,12 @@ mod process;
 mod queue_names;
 mod server;
 
+use std::sync::Arc;
+
 use prometheus_client::encoding::text::encode_registry;
 use prometheus_client::registry::{Metric, Registry};
+
+use crate::org::Org;
 
 pub use api::{ApiMetrics, RetryMetrics};
 pub use breaker::{BreakerMetrics, BreakerState};
@@ -26,9 +36,12 @@ pub use process::ReloadMetrics;
 pub use queue_names::QueueNameMetrics;
 pub use server::ServerMetrics;
 
-/// Every group, and the registry they are registered in.
+/// Every group, and the registry they are registered in: one org's view of them. Cheap to
+/// clone; every view of one registry shares its families.
+#[derive(Clone)]
 pub struct Metrics {
-    registry: Registry,
+    registry: Arc<Registry>,
+    org: Org,
     pub poll: PollMetrics,
     pub api: ApiMetrics,
     pub queue_names: QueueNameMetrics,
@@ -39,12 +52,22 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Registers every metric, with `genesys_up` at 0 for each of `queries` until its first
-    /// successful poll.
+    /// Registers every metric and starts the unnamed org (a configuration without
+    /// `[[orgs]]`), with `genesys_up` at 0 for each of `queries` until its first successful
+    /// poll; the view is the unnamed org's.
     pub fn new<'a>(queries: impl IntoIterator<Item = &'a str>) -> Metrics {
+        let metrics = Metrics::empty();
+        metrics.start(queries);
+        metrics
+    }
+
+    /// Registers every metric, without any org's series: for a configuration with
+    /// `[[orgs]]`, whose orgs each start with [`Metrics::add_org`]. The view is the unnamed
+    /// org's, for the process-wide groups and for rendering.
+    pub fn empty() -> Metrics {
         let mut registry = Registry::default();
         // The registration order is the order in /metrics, which stays as it was.
-        let poll = PollMetrics::register(&mut registry, queries);
+        let poll = PollMetrics::register(&mut registry);
         let api = ApiMetrics::register(&mut registry);
         let queue_names = QueueNameMetrics::register(&mut registry);
         let retry = RetryMetrics::register(&mut registry);
@@ -53,7 +76,8 @@ impl Metrics {
         let server = ServerMetrics::register(&mut registry);
         let reload = ReloadMetrics::register(&mut registry);
         Metrics {
-            registry,
+            registry: Arc::new(registry),
+            org: Org::unnamed(),
             poll,
             api,
             queue_names,
@@ -62,6 +86,58 @@ impl Metrics {
             server,
             reload,
         }
+    }
+
+    /// The view of `org`: the same registry and families, its org-scoped series labelled
+    /// with `org`. Starts nothing; see [`Metrics::add_org`].
+    pub fn for_org(&self, org: &Org) -> Metrics {
+        Metrics {
+            registry: self.registry.clone(),
+            org: org.clone(),
+            poll: self.poll.for_org(org),
+            api: self.api.for_org(org),
+            queue_names: self.queue_names.for_org(org),
+            retry: self.retry.for_org(org),
+            breaker: self.breaker.for_org(org),
+            server: self.server.clone(),
+            reload: self.reload.clone(),
+        }
+    }
+
+    /// The view of `org`, started with `queries` (see [`Metrics::start`]).
+    pub fn add_org<'a>(&self, org: &Org, queries: impl IntoIterator<Item = &'a str>) -> Metrics {
+        let metrics = self.for_org(org);
+        metrics.start(queries);
+        metrics
+    }
+
+    /// Starts this view's org's series: every counter at 0 for each label combination
+    /// known in advance (endpoints, failure and retry reasons), so that `rate()` and
+    /// `increase()` see the first one; the queue-name and breaker gauges at 0; and
+    /// `genesys_up` at 0 for each of `queries` until its first successful poll.
+    pub fn start<'a>(&self, queries: impl IntoIterator<Item = &'a str>) {
+        for query in queries {
+            self.poll.add(query);
+        }
+        self.api.start();
+        self.queue_names.start();
+        self.retry.start();
+        self.breaker.start();
+    }
+
+    /// Removes every series of this view's org, which a reload removed: every query's, and
+    /// every endpoint's. The process-wide series stay.
+    pub fn forget_org(&self) {
+        self.poll.forget_org();
+        self.api.forget_org();
+        self.queue_names.forget_org();
+        self.retry.forget_org();
+        self.breaker.forget_org();
+    }
+
+    /// The org of this view.
+    pub fn org(&self) -> &Org {
+        &self.org
     }
 
     /// The registry in the OpenMetrics text format, without the `# EOF` line.
@@ -154,5 +230,119 @@ mod tests {
             env!("CARGO_PKG_VERSION")
         );
         assert!(text.contains(&expected), "{text}");
+    }
+
+    #[test]
+    fn each_org_view_labels_its_series_with_its_org_first() {
+        let metrics = Metrics::empty();
+        let east = metrics.add_org(&Org::named("east"), ["q"]);
+        let west = metrics.add_org(&Org::named("west"), ["q"]);
+        east.poll.up("q", true);
+        west.api.request(Endpoint::Aggregates);
+        west.breaker.state(BreakerState::Open);
+        let text = metrics.encode_text();
+        assert!(
+            text.contains("genesys_up{org=\"east\",query=\"q\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("genesys_up{org=\"west\",query=\"q\"} 0\n"),
+            "{text}"
+        );
+        assert!(!text.contains("genesys_up{query"), "no unnamed org: {text}");
+        assert!(
+            text.contains("genesys_api_requests_total{org=\"west\",endpoint=\"aggregates\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "genesys_api_failures_total{org=\"east\",endpoint=\"token\",reason=\"oauth\"} 0\n"
+            ),
+            "counters start at 0 for each org: {text}"
+        );
+        assert!(
+            text.contains("genesys_circuit_breaker_state{org=\"west\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("genesys_circuit_breaker_state{org=\"east\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("genesys_token_refreshes_total{org=\"east\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("genesys_queue_names_up{org=\"east\"} 0\n"),
+            "{text}"
+        );
+        // Process-wide series never have an org.
+        assert!(
+            text.contains("genesys_exporter_config_last_reload_successful 1\n"),
+            "{text}"
+        );
+        assert_eq!(east.org(), &Org::named("east"));
+    }
+
+    #[test]
+    fn the_unnamed_org_has_no_org_label() {
+        let metrics = Metrics::new(["q"]);
+        metrics.api.token_refreshed();
+        metrics.api.budget(12.0);
+        metrics.queue_names.refreshed(3);
+        let text = metrics.encode_text();
+        for line in [
+            "genesys_up{query=\"q\"} 0\n",
+            "genesys_poller_panics_total{query=\"q\"} 0\n",
+            "genesys_token_refreshes_total 1\n",
+            "genesys_api_budget_requests_per_minute 12.0\n",
+            "genesys_queue_names_up 1\n",
+            "genesys_queue_names 3\n",
+            "genesys_circuit_breaker_state 0\n",
+            "genesys_circuit_breaker_opens_total 0\n",
+            "genesys_api_retries_total{endpoint=\"aggregates\",reason=\"timeout\"} 0\n",
+        ] {
+            assert!(text.contains(line), "{line}: {text}");
+        }
+        assert!(!text.contains("org="), "{text}");
+    }
+
+    #[test]
+    fn forgetting_an_org_removes_its_series_only() {
+        let metrics = Metrics::new(["q"]);
+        let east = metrics.add_org(&Org::named("east"), ["q"]);
+        let west = metrics.add_org(&Org::named("west"), ["q"]);
+        for view in [&metrics, &east, &west] {
+            view.poll.failed("q");
+            view.poll
+                .rolling_window("r", std::time::Duration::from_secs(60));
+            view.api.budget(1.0);
+            view.api.token_refreshed();
+            view.retry.rate_limit_remaining(Endpoint::Aggregates, 10);
+            view.breaker.opened();
+            view.queue_names.refreshed(1);
+        }
+        let before = metrics.encode_text();
+        east.forget_org();
+        let after = metrics.encode_text();
+        assert!(!after.contains("org=\"east\""), "{after}");
+        let lines = |text: &str, org: &str| -> Vec<String> {
+            text.lines()
+                .filter(|line| !line.starts_with('#') && !line.contains("org=\"east\""))
+                .filter(|line| org.is_empty() || line.contains(org))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(lines(&after, ""), lines(&before, ""));
+        assert!(after.contains("genesys_up{org=\"west\",query=\"q\"} 0\n"));
+        assert!(after.contains("genesys_query_window_seconds{query=\"r\"} 60.0\n"));
+        assert!(after.contains("genesys_circuit_breaker_opens_total{org=\"west\"} 1\n"));
+
+        // It can come back, its counters from 0.
+        let east = metrics.add_org(&Org::named("east"), ["q"]);
+        let text = metrics.encode_text();
+        assert!(text.contains("genesys_poll_failures_total{org=\"east\",query=\"q\"} 0\n"));
+        assert!(!text.contains("genesys_query_window_seconds{org=\"east\""));
+        drop(east);
     }
 }

@@ -1,7 +1,10 @@
 //! Each query's polls: whether its data is up, which interval it covers, what the last
-//! poll cost and how many series it published; and the window of each rolling query.
+//! poll cost and how many series it published; and the window of each rolling query. Each
+//! series carries its org's label first (none for the unnamed org).
 
+use std::collections::BTreeSet;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -12,26 +15,25 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use super::registered;
+use crate::org::Org;
 use crate::schedule::Interval;
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 struct QueryLabel {
+    #[prometheus(flatten)]
+    org: Org,
     query: String,
-}
-
-impl QueryLabel {
-    fn new(query: &str) -> QueryLabel {
-        QueryLabel {
-            query: query.to_owned(),
-        }
-    }
 }
 
 type FloatGauge = Gauge<f64, AtomicU64>;
 
-/// The poll metrics, by query.
+/// The poll metrics, by query, of one org: a view of families that every org's view
+/// shares.
 #[derive(Clone)]
 pub struct PollMetrics {
+    org: Org,
+    /// Every (org, query) that has series, so that forgetting an org finds its queries.
+    known: Arc<Mutex<BTreeSet<QueryLabel>>>,
     up: Family<QueryLabel, Gauge>,
     last_success: Family<QueryLabel, FloatGauge>,
     interval_start: Family<QueryLabel, FloatGauge>,
@@ -45,13 +47,12 @@ pub struct PollMetrics {
 }
 
 impl PollMetrics {
-    /// Registers the poll metrics, with `genesys_up` at 0 for each of `queries` until its
-    /// first successful poll.
-    pub(super) fn register<'a>(
-        registry: &mut Registry,
-        queries: impl IntoIterator<Item = &'a str>,
-    ) -> PollMetrics {
-        let metrics = PollMetrics {
+    /// Registers the poll metrics, without any series: [`PollMetrics::add`] starts a
+    /// query's. The view is the unnamed org's.
+    pub(super) fn register(registry: &mut Registry) -> PollMetrics {
+        PollMetrics {
+            org: Org::unnamed(),
+            known: Arc::default(),
             up: registered(
                 registry,
                 "genesys_up",
@@ -102,11 +103,43 @@ impl PollMetrics {
                 "genesys_query_window_seconds",
                 "The length of a rolling query's window; only rolling queries have it",
             ),
-        };
-        for query in queries {
-            metrics.add(query);
         }
-        metrics
+    }
+
+    /// The same families, labelled with `org`.
+    pub(super) fn for_org(&self, org: &Org) -> PollMetrics {
+        PollMetrics {
+            org: org.clone(),
+            ..self.clone()
+        }
+    }
+
+    /// The labels of `query` of this view's org, which has series from now on.
+    fn label(&self, query: &str) -> QueryLabel {
+        let label = QueryLabel {
+            org: self.org.clone(),
+            query: query.to_owned(),
+        };
+        let mut known = self.known.lock().expect("not poisoned");
+        if !known.contains(&label) {
+            known.insert(label.clone());
+        }
+        label
+    }
+
+    /// Removes every series of every query of this view's org.
+    pub(super) fn forget_org(&self) {
+        let queries: Vec<String> = self
+            .known
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .filter(|label| label.org == self.org)
+            .map(|label| label.query.clone())
+            .collect();
+        for query in queries {
+            self.remove(&query);
+        }
     }
 
     /// Starts `query`'s series: `genesys_up` at 0 until its first successful poll, its
@@ -114,7 +147,7 @@ impl PollMetrics {
     pub fn add(&self, query: &str) {
         self.up(query, false);
         // At 0 from the start, so that an alert on increase() sees the first one.
-        let label = QueryLabel::new(query);
+        let label = self.label(query);
         let _ = self.panics.get_or_create(&label);
         let _ = self.failures.get_or_create(&label);
     }
@@ -123,7 +156,11 @@ impl PollMetrics {
     /// start again from 0 if it comes back, which `rate()` and `increase()` take as a
     /// counter reset.
     pub fn remove(&self, query: &str) {
-        let label = QueryLabel::new(query);
+        let label = QueryLabel {
+            org: self.org.clone(),
+            query: query.to_owned(),
+        };
+        self.known.lock().expect("not poisoned").remove(&label);
         self.up.remove(&label);
         self.last_success.remove(&label);
         self.interval_start.remove(&label);
@@ -139,7 +176,7 @@ impl PollMetrics {
     /// `query` reads buckets: its skipped buckets are counted, from 0. Rolling queries and
     /// the observations skip none, and have no such series.
     pub fn buckets(&self, query: &str) {
-        let _ = self.skipped_buckets.get_or_create(&QueryLabel::new(query));
+        let _ = self.skipped_buckets.get_or_create(&self.label(query));
     }
 
     /// Times a poll of `query`: `genesys_poll_duration_seconds` is set when the timer is
@@ -148,14 +185,14 @@ impl PollMetrics {
     pub fn timer(&self, query: &str) -> PollTimer {
         PollTimer {
             duration: self.duration.clone(),
-            query: QueryLabel::new(query),
+            query: self.label(query),
             started: Instant::now(),
         }
     }
 
     /// A poll of `query` published `series` series for `window` at `at`.
     pub fn succeeded(&self, query: &str, window: Interval, series: usize, at: Timestamp) {
-        let label = QueryLabel::new(query);
+        let label = self.label(query);
         self.last_success
             .get_or_create(&label)
             .set(at.as_millisecond() as f64 / 1000.0);
@@ -171,14 +208,14 @@ impl PollMetrics {
     /// `query` is a rolling query over a `window` this long.
     pub fn rolling_window(&self, query: &str, window: Duration) {
         self.window
-            .get_or_create(&QueryLabel::new(query))
+            .get_or_create(&self.label(query))
             .set(window.as_secs_f64());
     }
 
     /// An observation (a poll without an interval, such as the queue observations) of
     /// `query` published `series` series at `at`.
     pub fn observed(&self, query: &str, series: usize, at: Timestamp) {
-        let label = QueryLabel::new(query);
+        let label = self.label(query);
         self.last_success
             .get_or_create(&label)
             .set(at.as_millisecond() as f64 / 1000.0);
@@ -187,32 +224,30 @@ impl PollMetrics {
 
     /// A poll of `query` failed; its previous data stays.
     pub fn failed(&self, query: &str) {
-        self.failures.get_or_create(&QueryLabel::new(query)).inc();
+        self.failures.get_or_create(&self.label(query)).inc();
     }
 
     /// `query`'s poller panicked; it is restarted.
     pub fn panicked(&self, query: &str) {
-        self.panics.get_or_create(&QueryLabel::new(query)).inc();
+        self.panics.get_or_create(&self.label(query)).inc();
     }
 
     /// `buckets` buckets of `query` completed while its polls failed and will never be
     /// published.
     pub fn skipped(&self, query: &str, buckets: u64) {
         self.skipped_buckets
-            .get_or_create(&QueryLabel::new(query))
+            .get_or_create(&self.label(query))
             .inc_by(buckets);
     }
 
     /// Whether `query`'s data is up: its last poll succeeded and requests go out.
     pub fn up(&self, query: &str, up: bool) {
-        self.up
-            .get_or_create(&QueryLabel::new(query))
-            .set(i64::from(up));
+        self.up.get_or_create(&self.label(query)).set(i64::from(up));
     }
 
     /// `query`'s data passed its maximum age and is no longer served.
     pub fn expired(&self, query: &str) {
-        self.series.get_or_create(&QueryLabel::new(query)).set(0);
+        self.series.get_or_create(&self.label(query)).set(0);
     }
 }
 
