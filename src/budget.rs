@@ -20,11 +20,12 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::config::{Settings, written};
+use crate::config::{OrgSettings, Settings, written};
 use crate::error::{Error, Result};
 use crate::genesys::queues::PAGE_SIZE;
 pub use crate::genesys::wire::RATE_LIMIT_PER_MINUTE;
 use crate::metrics::Metrics;
+use crate::org::Org;
 use crate::schedule::QueryKind;
 
 /// What the queue observations cost: a request per chunk of `queues_per_request` queues,
@@ -77,6 +78,8 @@ impl Line {
 /// it, and what is needed to work out those that do.
 #[derive(Debug, Clone)]
 pub struct Load {
+    /// Whose budget: each org's OAuth client has a limit of its own.
+    org: Org,
     /// One line per configured query.
     queries: Vec<Line>,
     /// Whether the queue list is read: for queue names on `queueId` groups, and for the
@@ -96,10 +99,14 @@ pub struct Budget {
 }
 
 impl Load {
-    /// The load of `settings`, with the observations as `observations` (`None` when they
-    /// are disabled).
-    pub fn new(settings: &Settings, observations: Option<ObservationLoad>) -> Load {
-        let queries = settings
+    /// The load of `org` under `settings`, with the observations as `observations`
+    /// (`None` when they are disabled).
+    pub fn new(
+        settings: &Settings,
+        org: &OrgSettings,
+        observations: Option<ObservationLoad>,
+    ) -> Load {
+        let queries = org
             .queries
             .iter()
             .map(|query| match &query.kind {
@@ -122,11 +129,12 @@ impl Load {
                 ),
             })
             .collect();
-        let names_wanted = settings
+        let names_wanted = org
             .queries
             .iter()
             .any(|query| query.group_by.iter().any(|d| d == "queueId"));
         Load {
+            org: org.org.clone(),
             queries,
             reads_directory: names_wanted || observations.is_some(),
             directory_refresh: settings.queue_names_refresh,
@@ -318,16 +326,28 @@ impl BudgetWatch {
         self.check(&load, queues)
     }
 
-    /// The check at a reload: `load`, the new configuration's, with the queues known now.
-    /// Over budget, it is refused with the arithmetic and the running load stays; else it
-    /// replaces the running one, with its observations' refresh as configured.
-    pub fn reload(&self, load: Load) -> Result<()> {
-        let queues = self.queues.lock().expect("not poisoned");
-        self.check(&load, *queues)?;
+    /// Whether `load`, a new configuration's, fits with the queues known now. Changes
+    /// nothing: a reload checks every org before it applies any.
+    pub fn check_reload(&self, load: &Load) -> Result<()> {
+        let count = self.queues.lock().expect("not poisoned").unwrap_or(0);
+        let budget = load.budget(count, None);
+        if budget.fits() {
+            Ok(())
+        } else {
+            Err(over_budget(load, &budget, count))
+        }
+    }
+
+    /// Replaces the running load with `load`, which [`BudgetWatch::check_reload`]
+    /// accepted: logs and publishes its figure, and sets the observations' refresh as
+    /// configured.
+    pub fn reload(&self, load: Load) {
+        let queues = *self.queues.lock().expect("not poisoned");
+        // It fits: checked before.
+        let _ = self.check(&load, queues);
         self.refresh
             .send_replace(load.observations.map(|o| o.refresh));
         *self.load.lock().expect("not poisoned") = load;
-        Ok(())
     }
 
     /// Checks `load` with `queues` queues (`None`: not read, counted as 0): logs the
@@ -341,6 +361,7 @@ impl BudgetWatch {
         }
         self.metrics.api.budget(budget.per_minute());
         tracing::info!(
+            org = load.org.name(),
             requests_per_minute = format!("{:.2}", budget.per_minute()),
             allowed = round(budget.allowed()),
             queues = queues.map_or("unknown (the queue list was not read; counted as 0)".into(), |q| q.to_string()),
@@ -370,6 +391,7 @@ impl BudgetWatch {
         if configured.fits() {
             if previous != wanted {
                 tracing::info!(
+                    org = load.org.name(),
                     queues,
                     refresh = ?wanted,
                     arithmetic = %configured.one_line(),
@@ -378,6 +400,7 @@ impl BudgetWatch {
             }
         } else if let Some(stretched) = stretched {
             tracing::warn!(
+                org = load.org.name(),
                 queues,
                 stretched_refresh = %written(stretched),
                 "the queue directory grew past the API budget; observing every {} instead of as configured, until it fits again. Raise [observations] refresh or api_budget_share to choose yourself:\n{configured}",
@@ -385,6 +408,7 @@ impl BudgetWatch {
             );
         } else {
             tracing::warn!(
+                org = load.org.name(),
                 queues,
                 "the queue directory grew past the API budget, and stretching the observations' refresh cannot make up for it; {}:\n{configured}",
                 remedies(&load, &configured, queues)
@@ -397,8 +421,12 @@ impl BudgetWatch {
 /// The refusal of a configuration whose `load` is over budget with `queues` queues: the
 /// arithmetic and what to change.
 fn over_budget(load: &Load, budget: &Budget, queues: usize) -> Error {
+    let whose = match load.org.name() {
+        Some(name) => format!(" of org {name}"),
+        None => String::new(),
+    };
     Error::Config(format!(
-        "the API budget is exceeded: in steady state the exporter would send {:.2} requests a minute, more than api_budget_share = {} of the {RATE_LIMIT_PER_MINUTE} one OAuth client may send ({} a minute):\n{budget}\n  {}",
+        "the API budget{whose} is exceeded: in steady state the exporter would send {:.2} requests a minute, more than api_budget_share = {} of the {RATE_LIMIT_PER_MINUTE} one OAuth client may send ({} a minute):\n{budget}\n  {}",
         budget.per_minute(),
         budget.share,
         round(budget.allowed()),
@@ -487,7 +515,7 @@ mod tests {
     #[test]
     fn every_request_is_counted_by_hand() {
         let settings = settings_of(demo_queries(), serde_json::json!({}));
-        let load = Load::new(&settings, Some(OBSERVATIONS));
+        let load = Load::new(&settings, &settings.orgs[0], Some(OBSERVATIONS));
         let budget = load.budget(250, None);
         let lines: Vec<(Source, u64, u64)> = budget
             .lines
@@ -538,12 +566,12 @@ mod tests {
             serde_json::json!([{"name": "q", "group_by": ["mediaType"], "granularity": "PT1H"}]),
             serde_json::json!({}),
         );
-        let budget = Load::new(&by_media, None).budget(5000, None);
+        let budget = Load::new(&by_media, &by_media.orgs[0], None).budget(5000, None);
         assert_eq!(budget.lines.len(), 1);
         assert!((budget.per_minute() - 1.0 / 60.0).abs() < 1e-12);
         // Grouped by queue, the list is read: one page even when it is empty.
         let by_queue = settings_of(serde_json::json!([]), serde_json::json!({}));
-        let budget = Load::new(&by_queue, None).budget(0, None);
+        let budget = Load::new(&by_queue, &by_queue.orgs[0], None).budget(0, None);
         assert_eq!(budget.lines[1].source, Source::QueueList);
         assert_eq!(budget.lines[1].requests, 1);
     }
@@ -556,7 +584,7 @@ mod tests {
             demo_queries(),
             serde_json::json!({"api_budget_share": 0.04}),
         );
-        let load = Load::new(&settings, Some(OBSERVATIONS));
+        let load = Load::new(&settings, &settings.orgs[0], Some(OBSERVATIONS));
         assert!(!load.budget(250, None).fits());
         assert_eq!(
             load.fitted_observations_refresh(250),
@@ -574,10 +602,10 @@ mod tests {
             demo_queries(),
             serde_json::json!({"api_budget_share": 0.003}),
         );
-        let load = Load::new(&settings, Some(OBSERVATIONS));
+        let load = Load::new(&settings, &settings.orgs[0], Some(OBSERVATIONS));
         assert_eq!(load.fitted_observations_refresh(250), None);
         assert_eq!(
-            Load::new(&settings, None).fitted_observations_refresh(1),
+            Load::new(&settings, &settings.orgs[0], None).fitted_observations_refresh(1),
             None
         );
     }
@@ -589,7 +617,10 @@ mod tests {
             serde_json::json!({"api_budget_share": 0.04}),
         );
         let metrics = Arc::new(Metrics::new([]));
-        let watch = BudgetWatch::new(Load::new(&settings, Some(OBSERVATIONS)), metrics.clone());
+        let watch = BudgetWatch::new(
+            Load::new(&settings, &settings.orgs[0], Some(OBSERVATIONS)),
+            metrics.clone(),
+        );
         let error = watch.at_start(Some(250)).unwrap_err();
         assert!(matches!(error, Error::Config(_)));
         let text = error.to_string();
@@ -610,14 +641,17 @@ mod tests {
             demo_queries(),
             serde_json::json!({"queue_names_refresh": "1s"}),
         );
-        let hasty = BudgetWatch::new(Load::new(&hasty, None), metrics.clone());
+        let hasty = BudgetWatch::new(Load::new(&hasty, &hasty.orgs[0], None), metrics.clone());
         let text = hasty.at_start(Some(250)).unwrap_err().to_string();
         assert!(
             text.contains("read the queue list less often (queue_names_refresh); or raise api_budget_share to 0.61"),
             "{text}"
         );
         // Within budget, it is published.
-        let watch = BudgetWatch::new(Load::new(&settings, Some(OBSERVATIONS)), metrics.clone());
+        let watch = BudgetWatch::new(
+            Load::new(&settings, &settings.orgs[0], Some(OBSERVATIONS)),
+            metrics.clone(),
+        );
         assert!(watch.at_start(Some(100)).is_ok());
         let published = metrics
             .sample("genesys_api_budget_requests_per_minute")
@@ -635,7 +669,7 @@ mod tests {
             serde_json::json!({"api_budget_share": 0.05}),
         );
         let watch = BudgetWatch::new(
-            Load::new(&settings, Some(OBSERVATIONS)),
+            Load::new(&settings, &settings.orgs[0], Some(OBSERVATIONS)),
             Arc::new(Metrics::new([])),
         );
         let refused = format!(
@@ -655,7 +689,10 @@ mod tests {
             serde_json::json!({"api_budget_share": 0.04}),
         );
         let metrics = Arc::new(Metrics::new([]));
-        let watch = BudgetWatch::new(Load::new(&settings, Some(OBSERVATIONS)), metrics.clone());
+        let watch = BudgetWatch::new(
+            Load::new(&settings, &settings.orgs[0], Some(OBSERVATIONS)),
+            metrics.clone(),
+        );
         let refresh = watch.observations_refresh();
         watch.at_start(Some(100)).unwrap();
         assert_eq!(*refresh.borrow(), Some(Duration::from_secs(15)));

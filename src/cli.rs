@@ -13,14 +13,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, DEFAULT_LISTEN, QueryConfig};
+use crate::config::{Config, DEFAULT_LISTEN, OrgConfig, QueryConfig};
 use crate::error::Error;
 use crate::genesys::client::Client;
 use crate::genesys::jobs::JobPolicy;
 use crate::metrics::Metrics;
 use crate::report;
 use crate::schedule::Clock;
-use crate::simulator::{FaultSpec, Org, Simulator, SimulatorConfig, SurgeSpec};
+use crate::simulator::{DEMO_MEDIA_TYPES, FaultSpec, Org, Simulator, SimulatorConfig, SurgeSpec};
 
 /// Prometheus exporter for Genesys Cloud conversation aggregates.
 #[derive(Parser)]
@@ -82,6 +82,11 @@ pub struct RunArgs {
     /// e.g. Sales@2026-08-20T14:10:00Z.
     #[arg(long, value_name = "SURGE", requires = "demo")]
     demo_surge: Option<SurgeSpec>,
+    /// With --demo: simulate several orgs of these names, e.g. east,west, each on a
+    /// simulator of its own with its own credentials and data, as [[orgs]] tables that
+    /// replace any in the file.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',', requires = "demo")]
+    demo_orgs: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -113,6 +118,10 @@ pub struct ReportArgs {
     /// Use the asynchronous job API for every request.
     #[arg(long = "async")]
     always_async: bool,
+    /// The org to report on, by its [[orgs]] name; needed when the configuration has
+    /// several.
+    #[arg(long, value_name = "NAME")]
+    org: Option<String>,
     #[arg(long, short, value_name = "PATH")]
     config: Option<PathBuf>,
     /// Report from the built-in simulator instead of a Genesys Cloud org.
@@ -233,38 +242,54 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
         Some(start) => Clock::starting_at(start),
         None => Clock::System,
     };
+    let demo_orgs: Vec<OrgConfig> = args
+        .demo_orgs
+        .iter()
+        .map(|name| OrgConfig {
+            name: name.clone(),
+            ..OrgConfig::default()
+        })
+        .collect();
+    let mut demo = Vec::new();
     if args.demo {
-        let org = Org::with_queues(args.demo_queues, args.demo_media_types);
+        if !demo_orgs.is_empty() {
+            config.orgs = demo_orgs.clone();
+        }
         let surge = args.demo_surge.map(|spec| spec.starting(clock.now()));
-        let demo = SimulatorConfig {
-            org,
+        let simulator = SimulatorConfig {
+            org: Org::with_queues(args.demo_queues, args.demo_media_types.clone()),
             faults: args.fault,
             clock: clock.clone(),
             surge,
             ..SimulatorConfig::default()
         };
-        start_demo(&mut config, demo, &shutdown).await?;
+        let size = (args.demo_queues, args.demo_media_types);
+        demo = start_demo(&mut config, simulator, size, &shutdown).await?;
     }
-    // What the command line (and the demo's simulator) put over the file, at start-up and
+    // What the command line (and the demo's simulators) put over the file, at start-up and
     // at every reload alike.
     let overrides = Overrides {
         listen: args.listen,
         web_config_file: args.web_config_file,
-        demo: args.demo.then(|| DemoClient {
-            api_url: config.api_url.clone(),
-            client_id: config.client_id.clone(),
-            client_secret: config.client_secret.clone(),
-        }),
+        demo_orgs,
+        demo,
     };
     overrides.apply(&mut config);
     let settings = off_the_runtime(&shutdown, move || config.validate()).await?;
     if args.check_config {
-        let names: Vec<&str> = settings.queries.iter().map(|q| q.name.as_str()).collect();
-        eprintln!(
-            "configuration is valid: {} queries ({})",
-            names.len(),
-            names.join(", ")
-        );
+        for org in &settings.orgs {
+            let names: Vec<&str> = org.queries.iter().map(|q| q.name.as_str()).collect();
+            let whose = org
+                .org
+                .name()
+                .map(|name| format!("org {name}: "))
+                .unwrap_or_default();
+            eprintln!(
+                "configuration is valid: {whose}{} queries ({})",
+                names.len(),
+                names.join(", ")
+            );
+        }
         return Ok(());
     }
     let listener = TcpListener::bind(settings.listen).await.map_err(|error| {
@@ -287,7 +312,8 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
         .map(|web| web.path().display().to_string());
     tracing::info!(
         address = %listener.local_addr()?,
-        queries = settings.queries.len(),
+        orgs = settings.orgs.len(),
+        queries = settings.orgs.iter().map(|o| o.queries.len()).sum::<usize>(),
         web_config = web_config.as_deref().unwrap_or("none"),
         "serving /metrics"
     );
@@ -312,14 +338,36 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
 struct Overrides {
     listen: Option<String>,
     web_config_file: Option<PathBuf>,
-    /// With `--demo`: the simulator's address and credentials.
-    demo: Option<DemoClient>,
+    /// `--demo-orgs`: the orgs that replace the file's.
+    demo_orgs: Vec<OrgConfig>,
+    /// With `--demo`: each simulated org's simulator.
+    demo: Vec<DemoClient>,
 }
 
+/// A simulator the demo started, and the org it plays (`None`: the one org of a
+/// configuration without `[[orgs]]`).
+#[derive(Clone)]
 struct DemoClient {
-    api_url: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<secrecy::SecretString>,
+    org: Option<String>,
+    url: String,
+    client_id: String,
+    client_secret: secrecy::SecretString,
+}
+
+impl DemoClient {
+    /// Points the keys of an org (at the top level or in its table) at this simulator.
+    fn point(
+        &self,
+        urls: (&mut Option<String>, &mut Option<String>),
+        region: &mut Option<String>,
+        client_id: &mut Option<String>,
+        secret: (&mut Option<secrecy::SecretString>, &mut Option<PathBuf>),
+    ) {
+        (*urls.0, *urls.1) = (Some(self.url.clone()), Some(self.url.clone()));
+        *region = None;
+        *client_id = Some(self.client_id.clone());
+        (*secret.0, *secret.1) = (Some(self.client_secret.clone()), None);
+    }
 }
 
 impl Overrides {
@@ -330,15 +378,39 @@ impl Overrides {
         if let Some(path) = &self.web_config_file {
             config.web_config_file = Some(path.clone());
         }
-        if let Some(demo) = &self.demo {
-            config.api_url = demo.api_url.clone();
-            config.login_url = demo.api_url.clone();
-            config.region = None;
-            config.client_id = demo.client_id.clone();
-            config.client_secret = demo.client_secret.clone();
-            config.client_secret_file = None;
-            if config.queries.is_empty() {
-                config.queries = demo_queries();
+        if self.demo.is_empty() {
+            return;
+        }
+        if !self.demo_orgs.is_empty() {
+            config.orgs = self.demo_orgs.clone();
+        }
+        for demo in &self.demo {
+            point_at(config, demo);
+        }
+        if config.queries.is_empty() {
+            config.queries = demo_queries();
+        }
+    }
+}
+
+/// Points `demo`'s org in `config` at its simulator: the top-level keys, or its
+/// `[[orgs]]` table (one the file no longer has is left out).
+fn point_at(config: &mut Config, demo: &DemoClient) {
+    match &demo.org {
+        None => demo.point(
+            (&mut config.api_url, &mut config.login_url),
+            &mut config.region,
+            &mut config.client_id,
+            (&mut config.client_secret, &mut config.client_secret_file),
+        ),
+        Some(name) => {
+            if let Some(org) = config.orgs.iter_mut().find(|o| o.name == *name) {
+                demo.point(
+                    (&mut org.api_url, &mut org.login_url),
+                    &mut org.region,
+                    &mut org.client_id,
+                    (&mut org.client_secret, &mut org.client_secret_file),
+                );
             }
         }
     }
@@ -437,30 +509,48 @@ pub fn demo_queries() -> Vec<QueryConfig> {
     vec![default, live]
 }
 
-/// Starts the simulator configured by `simulator` in this process and points `config` at
-/// it.
+/// Starts a simulator in this process for each org of `config` (one for a configuration
+/// without `[[orgs]]`), configured as `simulator` says, with the org's own data of `size`
+/// (queues and media types) and its own credentials, and points the org at it.
 async fn start_demo(
     config: &mut Config,
     simulator: SimulatorConfig,
+    size: (usize, Vec<String>),
     shutdown: &CancellationToken,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<DemoClient>> {
     if let Some(surge) = &simulator.surge {
         surge.check(&simulator.org).map_err(Error::Config)?;
         tracing::info!(queue = %surge.queue, start = %surge.start, abandon = surge.abandon, "demo mode: an abandon surge is set");
     }
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    tracing::info!(%url, "demo mode: serving the simulated Genesys Cloud API");
-    config.api_url = Some(url.clone());
-    config.login_url = Some(url);
-    config.region = None;
-    config.client_id = Some(simulator.client_id.clone());
-    config.client_secret = Some(simulator.client_secret.clone());
-    config.client_secret_file = None;
-    let simulator = Simulator::new(simulator);
-    let stop = shutdown.clone();
-    tokio::spawn(async move { simulator.serve(listener, stop).await });
-    Ok(())
+    let orgs: Vec<Option<String>> = if config.orgs.is_empty() {
+        vec![None]
+    } else {
+        config.orgs.iter().map(|o| Some(o.name.clone())).collect()
+    };
+    let mut started = Vec::new();
+    for org in orgs {
+        let mut simulator = simulator.clone();
+        if let Some(name) = &org {
+            simulator.org = Org::named(name, size.0, size.1.clone());
+            simulator.client_id = format!("demo-client-{name}");
+            simulator.client_secret = format!("demo-secret-{name}").into();
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        tracing::info!(%url, org = org.as_deref(), "demo mode: serving the simulated Genesys Cloud API");
+        let demo = DemoClient {
+            org,
+            url,
+            client_id: simulator.client_id.clone(),
+            client_secret: simulator.client_secret.clone(),
+        };
+        point_at(config, &demo);
+        started.push(demo);
+        let simulator = Simulator::new(simulator);
+        let stop = shutdown.clone();
+        tokio::spawn(async move { simulator.serve(listener, stop).await });
+    }
+    Ok(started)
 }
 
 /// The one-shot report: fetches the range and writes it to `--output` or standard output.
@@ -468,12 +558,20 @@ pub async fn report(args: ReportArgs, shutdown: CancellationToken) -> anyhow::Re
     let path = args.config.clone();
     let mut config = off_the_runtime(&shutdown, move || Config::load(path.as_deref())).await?;
     if args.demo {
-        start_demo(&mut config, SimulatorConfig::default(), &shutdown).await?;
+        let size = (6, DEMO_MEDIA_TYPES.map(String::from).to_vec());
+        start_demo(&mut config, SimulatorConfig::default(), size, &shutdown).await?;
     }
-    config.queries = vec![args.query.apply_to(&config)?];
+    // Only the chosen org is checked: a report needs no other org's secret.
+    let org = chosen_org(&config, args.org.as_deref())?;
+    config.queries = vec![args.query.apply_to(&config, org.as_ref())?];
+    if let Some(mut org) = org {
+        org.queries.clear();
+        config.orgs = vec![org];
+    }
     let settings = off_the_runtime(&shutdown, move || config.validate()).await?;
+    let org = &settings.orgs[0];
     let request = report::Request {
-        query: settings.queries[0].clone(),
+        query: org.queries[0].clone(),
         from: args.from,
         to: args.to,
         job_policy: if args.always_async {
@@ -482,7 +580,7 @@ pub async fn report(args: ReportArgs, shutdown: CancellationToken) -> anyhow::Re
             JobPolicy::WhenTooLarge
         },
     };
-    let client = Client::new(&settings.client, Arc::new(Metrics::new([])))?;
+    let client = Client::new(&org.client, Arc::new(Metrics::new([])))?;
     let table = tokio::select! {
         table = report::fetch(&client, &settings, &request, progress_bar()) => table?,
         () = shutdown.cancelled() => anyhow::bail!("interrupted; nothing written"),
@@ -500,18 +598,53 @@ pub async fn report(args: ReportArgs, shutdown: CancellationToken) -> anyhow::Re
     Ok(())
 }
 
+/// The `[[orgs]]` table `--org` names, or the only one; `None` for a configuration
+/// without orgs.
+fn chosen_org(config: &Config, name: Option<&str>) -> Result<Option<OrgConfig>, Error> {
+    let names: Vec<&str> = config.orgs.iter().map(|o| o.name.as_str()).collect();
+    let chosen = match (name, config.orgs.as_slice()) {
+        (None, []) => None,
+        (Some(name), []) => {
+            return Err(Error::Config(format!(
+                "--org {name}: the configuration has no [[orgs]]; leave --org out"
+            )));
+        }
+        (None, [only]) => Some(only),
+        (None, _) => {
+            return Err(Error::Config(format!(
+                "the configuration has several orgs; choose one with --org ({})",
+                names.join(", ")
+            )));
+        }
+        (Some(name), orgs) => Some(orgs.iter().find(|o| o.name == name).ok_or_else(|| {
+            Error::Config(format!(
+                "--org {name}: no [[orgs]] table has that name; use one of {}",
+                names.join(", ")
+            ))
+        })?),
+    };
+    Ok(chosen.cloned())
+}
+
 impl QueryArgs {
-    /// The query named by `--query` in `config` (or the defaults), with the flags given
-    /// in its place.
-    fn apply_to(self, config: &Config) -> Result<QueryConfig, Error> {
+    /// The query named by `--query` among the shared queries of `config` and those of
+    /// `org` (or the defaults), with the flags given in its place.
+    fn apply_to(self, config: &Config, org: Option<&OrgConfig>) -> Result<QueryConfig, Error> {
+        let own = org.map(|org| org.queries.as_slice()).unwrap_or_default();
         let mut query = match &self.name {
             Some(name) => config
                 .queries
                 .iter()
+                .chain(own)
                 .find(|q| &q.name == name)
                 .cloned()
                 .ok_or_else(|| {
-                    let known: Vec<&str> = config.queries.iter().map(|q| q.name.as_str()).collect();
+                    let known: Vec<&str> = config
+                        .queries
+                        .iter()
+                        .chain(own)
+                        .map(|q| q.name.as_str())
+                        .collect();
                     Error::Config(format!(
                         "--query {name}: no such query in the configuration (it has: {})",
                         if known.is_empty() {
@@ -672,7 +805,7 @@ mod tests {
     fn a_report_starts_from_the_defaults_and_may_group_by_anything() {
         let query = report_args(&["--group-by", "conversationId"])
             .query
-            .apply_to(&configured(&["daily"]))
+            .apply_to(&configured(&["daily"]), None)
             .unwrap();
         assert_eq!(query.name, "report");
         assert_eq!(query.granularity, None);
@@ -697,7 +830,7 @@ mod tests {
         ]);
         assert_eq!(args.format, OutputFormat::Csv);
         assert!(args.always_async);
-        let query = args.query.apply_to(&configured(&["daily"])).unwrap();
+        let query = args.query.apply_to(&configured(&["daily"]), None).unwrap();
         assert_eq!(query.name, "daily");
         assert_eq!(query.granularity.as_deref(), Some("PT1H"));
         assert_eq!(query.metrics, Some(vec!["nOffered".into()]));
@@ -709,7 +842,7 @@ mod tests {
     fn an_unknown_query_and_a_filter_that_is_not_json_are_configuration_errors() {
         let error = report_args(&["--query", "weekly"])
             .query
-            .apply_to(&configured(&["daily", "queues"]))
+            .apply_to(&configured(&["daily", "queues"]), None)
             .unwrap_err();
         assert!(matches!(error, Error::Config(_)));
         assert!(
@@ -720,7 +853,7 @@ mod tests {
         );
         let error = report_args(&["--filter", "{x"])
             .query
-            .apply_to(&Config::default())
+            .apply_to(&Config::default(), None)
             .unwrap_err();
         assert!(error.to_string().contains("--filter: not JSON"), "{error}");
     }
@@ -787,7 +920,7 @@ mod tests {
         live.max_age = Some(Duration::from_secs(180));
         let error = report_args(&["--query", "live"])
             .query
-            .apply_to(&config)
+            .apply_to(&config, None)
             .unwrap_err();
         assert!(matches!(error, Error::Config(_)));
         assert!(
@@ -798,7 +931,7 @@ mod tests {
         );
         let query = report_args(&["--query", "live", "--granularity", "PT10M"])
             .query
-            .apply_to(&config)
+            .apply_to(&config, None)
             .unwrap();
         assert_eq!(query.granularity.as_deref(), Some("PT10M"));
         assert_eq!(
@@ -818,7 +951,7 @@ mod tests {
             ..Config::default()
         };
         let settings = config.validate().unwrap();
-        let kinds: Vec<(&str, String)> = settings
+        let kinds: Vec<(&str, String)> = settings.orgs[0]
             .queries
             .iter()
             .map(|q| (q.name.as_str(), q.kind.to_string()))
@@ -830,7 +963,7 @@ mod tests {
                 ("live", "5m window, every 1m".to_string())
             ]
         );
-        let live = &settings.queries[1];
+        let live = &settings.orgs[0].queries[1];
         assert_eq!(live.group_by, ["queueId", "mediaType"]);
         assert_eq!(
             live.metrics,

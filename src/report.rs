@@ -396,7 +396,7 @@ mod tests {
             ))
             .extract()
             .unwrap();
-        config.validate().unwrap().queries.remove(0)
+        config.validate().unwrap().orgs.remove(0).queries.remove(0)
     }
 
     fn ts(text: &str) -> Timestamp {
@@ -451,7 +451,7 @@ mod tests {
             ))
             .extract()
             .unwrap();
-        let live = config.validate().unwrap().queries.remove(0);
+        let live = config.validate().unwrap().orgs.remove(0).queries.remove(0);
         let error = buckets(
             &live,
             ts("2026-08-17T01:00:00Z"),

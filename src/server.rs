@@ -49,8 +49,8 @@ pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
 /// What the endpoints read.
 pub struct State {
     pub publisher: Arc<Publisher>,
-    /// The queries running, which a reload replaces.
-    pub queries: RwLock<Vec<Query>>,
+    /// The queries running, with their org, which a reload replaces.
+    pub queries: RwLock<Vec<(Org, Query)>>,
     /// How often the queues are observed, when they are.
     pub observations: RwLock<Option<Duration>>,
     /// Tells the publisher the time, against which data passes its maximum age.
@@ -275,30 +275,26 @@ fn landing_page(state: &State) -> String {
         .observations
         .read()
         .expect("not poisoned")
-        .map(|refresh| {
-            (
-                OBSERVATIONS_QUERY.to_owned(),
-                format!("queue state, every {}", written(refresh)),
-            )
-        });
+        .map(|refresh| format!("queue state, every {}", written(refresh)));
     let queries = state.queries.read().expect("not poisoned").clone();
-    let rows = queries
-        .iter()
-        .map(|query| (query.name.clone(), query.kind.to_string()))
-        .chain(observations);
-    for (name, schedule) in rows {
-        // One row for each org that holds the query, or one waiting row if none does.
-        let mut held: Vec<(String, QueryStatus)> = statuses
+    let mut rows: Vec<(Org, String, String)> = Vec::new();
+    for (org, query) in &queries {
+        rows.push((org.clone(), query.name.clone(), query.kind.to_string()));
+        // Each org's observations after its last query.
+        let last_of_org = queries.iter().rev().find(|(o, _)| o == org);
+        if let Some(schedule) = &observations
+            && last_of_org.is_some_and(|(_, last)| last.name == query.name)
+        {
+            rows.push((org.clone(), OBSERVATIONS_QUERY.to_owned(), schedule.clone()));
+        }
+    }
+    for (org, name, schedule) in rows {
+        let status = statuses
             .iter()
-            .filter(|(_, query, _)| *query == name)
-            .map(|(org, query, status)| (query_of(org, query), status.clone()))
-            .collect();
-        if held.is_empty() {
-            held.push((name.clone(), QueryStatus::default()));
-        }
-        for (name, status) in held {
-            query_row(&mut page, &name, &schedule, status);
-        }
+            .find(|(o, query, _)| *o == org && *query == name)
+            .map(|(_, _, status)| status.clone())
+            .unwrap_or_default();
+        query_row(&mut page, &query_of(&org, &name), &schedule, status);
     }
     page.push_str("</table>\n</body></html>\n");
     page

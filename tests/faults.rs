@@ -164,7 +164,7 @@ async fn an_answer_slower_than_the_timeout_is_retried() {
     let _time = hold_time();
     let timeout = Duration::from_millis(500);
     let (sim, exporter, clock) = start_fast_afternoon(|settings| {
-        settings.client.request_timeout = timeout;
+        settings.orgs[0].client.request_timeout = timeout;
     })
     .await;
     set_fault(&sim, json!({"fault": "slow", "delay": 2, "requests": 1})).await;
@@ -262,7 +262,7 @@ async fn a_400_or_a_404_is_not_retried_and_says_what_to_fix() {
     .unwrap();
     let bad_query = fast_settings(&sim, vec![colour]);
     let mut wrong_url = fast_settings(&sim, vec![]);
-    wrong_url.client.api_url = format!("{}/nowhere", sim.url);
+    wrong_url.orgs[0].client.api_url = format!("{}/nowhere", sim.url);
     let clock =
         genesys_exporter::schedule::Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
     for (settings, reason, advice) in [
@@ -345,7 +345,7 @@ async fn the_breaker_opens_stops_calling_then_probes_once_per_cool_down() {
     let cool_down = Duration::from_secs(1);
     let polls_per_cool_down = 4.0;
     let (sim, exporter, clock) = start_fast_afternoon(|settings| {
-        settings.client.breaker.cool_down = cool_down;
+        settings.orgs[0].client.breaker.cool_down = cool_down;
     })
     .await;
     set_fault(&sim, json!({"fault": "gateway_timeout"})).await;

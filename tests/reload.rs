@@ -8,8 +8,8 @@ use tempfile::TempDir;
 use genesys_exporter::simulator::SimulatorConfig;
 
 use crate::util::{
-    Process, Samples, Sim, start_binary_for, start_simulator, temp_dir, value, wait_for_metrics,
-    write_file,
+    Process, Samples, Sim, hang_up, start_binary_for, start_simulator, temp_dir, value,
+    wait_for_metrics, write_file,
 };
 
 /// The file's head: the simulator, its credentials, no observations (so that the
@@ -29,14 +29,6 @@ fn config_text(sim: &Sim, queries: &[&str]) -> String {
 /// start, not from the schedule.
 fn query_text(name: &str) -> String {
     format!("\n[[queries]]\nname = \"{name}\"\ngranularity = \"PT1H\"\nmetrics = [\"nOffered\"]\n")
-}
-
-fn hang_up(process: &Process) {
-    let status = std::process::Command::new("kill")
-        .args(["-HUP", &process.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 fn up(samples: &Samples, query: &str) -> Option<f64> {

@@ -26,6 +26,8 @@ mod layering;
 mod metrics_values;
 /// Queue observations: the simulator's data, chunks, a 403 on observations or presences, expiry.
 mod observations;
+/// Several orgs: each org's data under its label, one org's outage alone, reloads, `report --org`.
+mod orgs;
 /// A poll's peak memory stays within a small multiple of the answer it parses.
 mod poll_memory;
 /// promtool and a real Prometheus accept the shipped config, rules, dashboards (skip outside CI).

@@ -442,15 +442,19 @@ pub async fn start_binary_for(
     extra: &str,
     env: &[(&str, &str)],
 ) -> (Process, String, TempDir) {
-    let dir = temp_dir();
-    let config = write_file(
-        &dir,
-        "genesys.toml",
-        &format!(
-            "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\n{extra}",
-            url = sim.url
-        ),
+    let text = format!(
+        "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\n{extra}",
+        url = sim.url
     );
+    start_binary(&text, env).await
+}
+
+/// The binary with the configuration `text`, written as `genesys.toml` in the directory
+/// returned, listening on a free port, with `env` added to its environment; and the base
+/// URL it serves on.
+pub async fn start_binary(text: &str, env: &[(&str, &str)]) -> (Process, String, TempDir) {
+    let dir = temp_dir();
+    let config = write_file(&dir, "genesys.toml", text);
     let args = [
         "--config",
         config.to_str().unwrap(),
@@ -460,6 +464,15 @@ pub async fn start_binary_for(
     let process = Process::start_with(&args, env);
     let url = process.metrics_url().await;
     (process, url, dir)
+}
+
+/// Sends the process a SIGHUP: reload the configuration.
+pub fn hang_up(process: &Process) {
+    let status = Command::new("kill")
+        .args(["-HUP", &process.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
 }
 
 /// Writes `text` to the file `name` in `dir` and returns its path.
@@ -477,10 +490,10 @@ pub fn write_file(dir: &TempDir, name: &str, text: &str) -> PathBuf {
 pub fn fast_settings(sim: &Sim, queries: Vec<QueryConfig>) -> Settings {
     let mut settings = config_for(sim, queries).validate().unwrap();
     settings.retry_delay = Duration::from_millis(200);
-    settings.client.retry.backoff_base = Duration::from_millis(10);
-    settings.client.retry.backoff_max = Duration::from_millis(100);
-    settings.client.breaker.cool_down = Duration::from_millis(600);
-    settings.client.request_timeout = Duration::from_secs(5);
+    settings.orgs[0].client.retry.backoff_base = Duration::from_millis(10);
+    settings.orgs[0].client.retry.backoff_max = Duration::from_millis(100);
+    settings.orgs[0].client.breaker.cool_down = Duration::from_millis(600);
+    settings.orgs[0].client.request_timeout = Duration::from_secs(5);
     settings
 }
 

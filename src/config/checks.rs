@@ -49,6 +49,15 @@ pub(super) fn at_most(
     }
 }
 
+/// Whether `name` (of a query or an org) is letters, digits, `_` and `-` only: it
+/// becomes a label value, and shows in messages and on the landing page as written.
+pub(super) fn is_simple_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
 /// A duration as it can be written in the file: "90s", "15m", "24h" (no days: the
 /// duration parser takes none).
 pub fn written(duration: Duration) -> String {

@@ -108,12 +108,12 @@ fn shown(error: &figment::Error) -> String {
     let key = key_path(&error.path);
     let from = origin(error);
     match &error.kind {
+        // At the top level or in an [[orgs]] table.
         _ if error
             .path
-            .first()
-            .is_some_and(|key| SECRET_KEYS.contains(&key.as_str())) =>
+            .iter()
+            .any(|key| SECRET_KEYS.contains(&key.as_str())) =>
         {
-            let key = &error.path[0];
             format!("{key}: not text{from}; write the secret in quotes (its value is not shown)")
         }
         Kind::UnknownField(_, expected) => {
@@ -253,7 +253,7 @@ pub(super) mod tests {
     }
 
     /// The configuration errors `toml` gets from a file named genesys.toml.
-    fn load_error(toml: &str) -> (String, String) {
+    pub(in crate::config) fn load_error(toml: &str) -> (String, String) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("genesys.toml");
         std::fs::write(&path, toml).unwrap();

@@ -10,6 +10,7 @@
 
 mod checks;
 mod load;
+mod orgs;
 mod query;
 mod suggest;
 mod validate;
@@ -29,6 +30,7 @@ use serde::Deserialize;
 use crate::genesys::client::ClientSettings;
 use crate::genesys::jobs::JobOptions;
 use crate::genesys::wire::AggregationQuery;
+use crate::org::Org;
 use crate::schedule::{Interval, QueryKind};
 use crate::web_config::WebConfig;
 
@@ -123,6 +125,26 @@ pub struct Config {
     pub api_budget_share: Option<f64>,
     #[serde(default)]
     pub observations: ObservationsConfig,
+    /// The orgs, each with its own OAuth client; without any, the keys above name the one
+    /// org.
+    #[serde(default)]
+    pub orgs: Vec<OrgConfig>,
+}
+
+/// One `[[orgs]]` table as written: an org, its OAuth client, where it is, and the queries
+/// it runs beside the shared `[[queries]]`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgConfig {
+    pub name: String,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    pub client_secret_file: Option<PathBuf>,
+    pub region: Option<String>,
+    pub api_url: Option<String>,
+    pub login_url: Option<String>,
+    #[serde(default)]
+    pub queries: Vec<QueryConfig>,
 }
 
 /// The `[observations]` table as written.
@@ -163,10 +185,11 @@ pub struct QueryConfig {
 /// The checked configuration that the rest of the program runs on.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub client: ClientSettings,
+    /// At least one: the unnamed org of a configuration without `[[orgs]]`, or one per
+    /// table.
+    pub orgs: Vec<OrgSettings>,
     pub listen: SocketAddr,
     pub retry_delay: Duration,
-    pub queries: Vec<Query>,
     pub queue_names_refresh: Duration,
     pub jobs: JobOptions,
     /// The longest interval one report request covers.
@@ -182,6 +205,14 @@ pub struct Settings {
     pub api_budget_share: f64,
     /// The queue observations, unless `[observations] enabled = false`.
     pub observations: Option<ObservationSettings>,
+}
+
+/// One org, checked: its OAuth client and the queries it runs (the shared ones first).
+#[derive(Debug, Clone)]
+pub struct OrgSettings {
+    pub org: Org,
+    pub client: ClientSettings,
+    pub queries: Vec<Query>,
 }
 
 /// The checked `[observations]` table.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use jiff::tz::TimeZone;
 
-use super::checks::{at_most, suggestion, written};
+use super::checks::{at_most, is_simple_name, suggestion, written};
 use super::{
     DEFAULT_GRANULARITY, DEFAULT_GROUP_BY, DEFAULT_MAX_AGE_BUCKETS, DEFAULT_MAX_AGE_REFRESHES,
     DEFAULT_METRICS, DEFAULT_SETTLE_DELAY, Query, QueryConfig,
@@ -21,11 +21,7 @@ pub(super) fn check_query(
 ) -> Option<Query> {
     let before = problems.len();
     let name = &query.name;
-    let is_simple_name = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !is_simple_name {
+    if !is_simple_name(name) {
         problems.push(format!(
             "{key}.name: '{name}' must be letters, digits, '_' or '-' (it becomes the query label)"
         ));

@@ -5,20 +5,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use super::checks::{at_most, written};
-use super::load::MAX_SECRET_BYTES;
-use super::query::check_query;
 use super::suggest::did_you_mean;
 use super::{
     Config, DEFAULT_API_BUDGET_SHARE, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_SERIES_PER_QUERY, DEFAULT_OBSERVATIONS_REFRESH, DEFAULT_QUEUE_NAMES_REFRESH,
     DEFAULT_REPORT_CHUNK_DAYS, DEFAULT_RETRY_DELAY, MIN_OBSERVATIONS_REFRESH, OBSERVATIONS_QUERY,
-    ObservationSettings, Query, QueryConfig, Settings,
+    ObservationSettings, Settings,
 };
 use crate::error::{Error, Result};
-use crate::files::read_capped;
 use crate::genesys::auth::Credentials;
 use crate::genesys::breaker::BreakerSettings;
 use crate::genesys::client::{
@@ -27,7 +24,6 @@ use crate::genesys::client::{
 use crate::genesys::jobs::JobOptions;
 use crate::genesys::observations::MAX_QUEUES_PER_REQUEST;
 use crate::genesys::queues::DEFAULT_MAX_PAGES;
-use crate::genesys::region;
 use crate::genesys::retry::RetrySettings;
 use crate::genesys::wire::{OBSERVATION_METRICS, RATE_LIMIT_PER_MINUTE};
 use crate::web_config::WebConfig;
@@ -36,17 +32,7 @@ impl Config {
     /// Checks every key, and reports all problems at once, each with its fix.
     pub fn validate(self) -> Result<Settings> {
         let mut problems = Vec::new();
-        let client_secret = self.client_secret(&mut problems);
-        let client_id = self.client_id.clone().unwrap_or_default();
-        if client_id.trim().is_empty() {
-            problems.push(
-                "client_id: missing; set GENESYS_CLIENT_ID to the ID of an OAuth client with the Client Credentials grant"
-                    .into(),
-            );
-        }
-        let (api_url, login_url) = self.urls(&mut problems);
         let listen = self.listen(&mut problems);
-        let queries = self.queries(&mut problems);
         let jobs = JobOptions::default();
         for (key, value, default) in [
             (
@@ -86,28 +72,30 @@ impl Config {
         let (max_connections, web) = self.web(&mut problems);
         let api_budget_share = self.api_budget_share(&mut problems);
         let observations = self.observations(&mut problems);
+        let shared = ClientSettings {
+            request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+            connect_timeout: self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            max_response_bytes: limits.response_bytes,
+            retry,
+            breaker,
+            // Each org's own, set by `orgs`.
+            api_url: String::new(),
+            login_url: String::new(),
+            credentials: Credentials {
+                client_id: String::new(),
+                client_secret: SecretString::from(""),
+            },
+        };
+        let orgs = self.orgs(&shared, &mut problems);
 
         if !problems.is_empty() {
             return Err(Error::Config(problems.join("\n  ")));
         }
         let job_defaults = JobOptions::default();
         Ok(Settings {
-            client: ClientSettings {
-                api_url,
-                login_url,
-                credentials: Credentials {
-                    client_id,
-                    client_secret: client_secret.expect("checked above"),
-                },
-                request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
-                connect_timeout: self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
-                max_response_bytes: limits.response_bytes,
-                retry,
-                breaker,
-            },
+            orgs,
             listen,
             retry_delay: self.retry_delay.unwrap_or(DEFAULT_RETRY_DELAY),
-            queries,
             queue_names_refresh: self
                 .queue_names_refresh
                 .unwrap_or(DEFAULT_QUEUE_NAMES_REFRESH),
@@ -222,89 +210,6 @@ impl Config {
         (max_connections, web)
     }
 
-    /// The secret, given directly or read from `client_secret_file`; exactly one of the two.
-    fn client_secret(&self, problems: &mut Vec<String>) -> Option<SecretString> {
-        let secret = match (&self.client_secret, &self.client_secret_file) {
-            (Some(_), Some(_)) => {
-                problems.push("client_secret and client_secret_file are both set: keep one".into());
-                None
-            }
-            (Some(secret), None) => Some(secret.clone()),
-            (None, Some(path)) => match read_capped(path, MAX_SECRET_BYTES)
-                .and_then(|bytes| String::from_utf8(bytes).map_err(|_| "not UTF-8 text".into()))
-            {
-                Ok(text) => Some(SecretString::from(text.trim().to_owned())),
-                Err(problem) => {
-                    problems.push(format!(
-                        "client_secret_file: {}: {problem}; give the path of a regular file that holds only the secret",
-                        path.display()
-                    ));
-                    None
-                }
-            },
-            (None, None) => {
-                problems.push(
-                    "client_secret: missing; set GENESYS_CLIENT_SECRET, or client_secret_file to a file that holds it"
-                        .into(),
-                );
-                None
-            }
-        };
-        if secret
-            .as_ref()
-            .is_some_and(|s| s.expose_secret().is_empty())
-        {
-            problems.push("client_secret: empty; give the OAuth client's secret".into());
-        }
-        secret
-    }
-
-    /// The API and login URLs: each as given, else derived from the region.
-    fn urls(&self, problems: &mut Vec<String>) -> (String, String) {
-        let domain = match &self.region {
-            Some(name) => match region::domain(name) {
-                Some(domain) => Some(domain),
-                None => {
-                    let known: Vec<&str> = region::REGIONS.iter().map(|(name, _)| *name).collect();
-                    let domains = region::REGIONS.iter().map(|(_, domain)| *domain);
-                    let did_you_mean = did_you_mean(name, known.iter().copied().chain(domains))
-                        .map(|did_you_mean| format!(" {did_you_mean}"))
-                        .unwrap_or_default();
-                    problems.push(format!(
-                        "region: unknown region '{name}';{did_you_mean} use a region name ({}) or its domain, such as mypurecloud.ie",
-                        known.join(", ")
-                    ));
-                    None
-                }
-            },
-            None => None,
-        };
-        let url = |explicit: &Option<String>,
-                   derive: fn(&str) -> String,
-                   key: &str,
-                   problems: &mut Vec<String>| {
-            match (explicit, domain) {
-                (Some(url), _) => {
-                    if !(url.starts_with("http://") || url.starts_with("https://")) {
-                        problems.push(format!("{key}: '{url}' is not an http:// or https:// URL"));
-                    }
-                    url.trim_end_matches('/').to_owned()
-                }
-                (None, Some(domain)) => derive(domain),
-                (None, None) => String::new(),
-            }
-        };
-        let api_url = url(&self.api_url, region::api_url, "api_url", problems);
-        let login_url = url(&self.login_url, region::login_url, "login_url", problems);
-        if self.region.is_none() && (api_url.is_empty() || login_url.is_empty()) {
-            problems.push(
-                "region: missing; set GENESYS_REGION to your org's region (eu-west-1) or domain (mypurecloud.ie)"
-                    .into(),
-            );
-        }
-        (api_url, login_url)
-    }
-
     fn listen(&self, problems: &mut Vec<String>) -> SocketAddr {
         let default = DEFAULT_LISTEN
             .parse()
@@ -318,31 +223,6 @@ impl Config {
             ));
             default
         })
-    }
-
-    /// The checked queries; without any, one named `default` with every default.
-    fn queries(&self, problems: &mut Vec<String>) -> Vec<Query> {
-        let mut queries = self.queries.clone();
-        if queries.is_empty() {
-            queries.push(QueryConfig {
-                name: "default".into(),
-                ..QueryConfig::default()
-            });
-        }
-        let mut checked = Vec::new();
-        for (index, query) in queries.iter().enumerate() {
-            let key = format!("queries[{index}]");
-            if queries[..index].iter().any(|q| q.name == query.name) {
-                problems.push(format!(
-                    "{key}.name: '{}' is used twice; give each query its own name",
-                    query.name
-                ));
-            }
-            if let Some(query) = check_query(&key, query, problems) {
-                checked.push(query);
-            }
-        }
-        checked
     }
 
     fn retry(&self, problems: &mut Vec<String>) -> RetrySettings {
@@ -451,6 +331,8 @@ const MAX_OBSERVATIONS_REFRESH: Duration = Duration::from_secs(3600);
 
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
+
     use super::*;
     use crate::config::DURATION_LIMITS;
     use crate::config::load::tests::config;
@@ -466,10 +348,16 @@ mod tests {
     #[test]
     fn a_minimal_config_gets_the_default_query() {
         let settings = config(CREDENTIALS).validate().unwrap();
-        assert_eq!(settings.client.api_url, "https://api.mypurecloud.ie");
-        assert_eq!(settings.client.login_url, "https://login.mypurecloud.ie");
+        assert_eq!(
+            settings.orgs[0].client.api_url,
+            "https://api.mypurecloud.ie"
+        );
+        assert_eq!(
+            settings.orgs[0].client.login_url,
+            "https://login.mypurecloud.ie"
+        );
         assert_eq!(settings.listen, "0.0.0.0:9871".parse().unwrap());
-        let query = &settings.queries[0];
+        let query = &settings.orgs[0].queries[0];
         assert_eq!(query.name, "default");
         let QueryKind::Buckets(schedule) = &query.kind else {
             panic!("a bucket query: {:?}", query.kind);
@@ -489,8 +377,8 @@ mod tests {
         )
         .validate()
         .unwrap();
-        assert_eq!(settings.client.api_url, "http://127.0.0.1:1");
-        assert_eq!(settings.client.login_url, "http://127.0.0.1:2");
+        assert_eq!(settings.orgs[0].client.api_url, "http://127.0.0.1:1");
+        assert_eq!(settings.orgs[0].client.login_url, "http://127.0.0.1:2");
     }
 
     #[test]
@@ -561,7 +449,7 @@ mod tests {
         ))
         .validate()
         .unwrap();
-        assert_eq!(settings.queries[0].group_by, ["ani"]);
+        assert_eq!(settings.orgs[0].queries[0].group_by, ["ani"]);
     }
 
     #[test]
@@ -599,7 +487,11 @@ mod tests {
         .validate()
         .unwrap();
         assert_eq!(
-            settings.client.credentials.client_secret.expose_secret(),
+            settings.orgs[0]
+                .client
+                .credentials
+                .client_secret
+                .expose_secret(),
             "from-a-file"
         );
         assert!(!format!("{settings:?}").contains("from-a-file"));
@@ -608,30 +500,36 @@ mod tests {
     #[test]
     fn resilience_settings_have_defaults_and_can_be_set() {
         let settings = config(CREDENTIALS).validate().unwrap();
-        let client = &settings.client;
+        let client = &settings.orgs[0].client;
         assert_eq!(client.retry.attempts, 4);
         assert_eq!(client.retry.rate_limit_max_wait, Duration::from_secs(180));
         assert_eq!(client.breaker.failures, 5);
         assert_eq!(client.breaker.cool_down, Duration::from_secs(60));
         // Two 15-minute buckets.
-        assert_eq!(settings.queries[0].max_age, Duration::from_secs(1800));
+        assert_eq!(
+            settings.orgs[0].queries[0].max_age,
+            Duration::from_secs(1800)
+        );
 
         let settings = config(&format!(
             "{CREDENTIALS}retry_attempts = 2\nrate_limit_max_wait = \"1m\"\nbreaker_failures = 3\nbreaker_cool_down = \"45s\"\n[[queries]]\nname = \"q\"\ngranularity = \"P1D\"\n[[queries]]\nname = \"r\"\nmax_age = \"1h\"\n"
         ))
         .validate()
         .unwrap();
-        let client = &settings.client;
+        let client = &settings.orgs[0].client;
         assert_eq!(client.retry.attempts, 2);
         assert_eq!(client.retry.rate_limit_max_wait, Duration::from_secs(60));
         assert_eq!(client.breaker.failures, 3);
         assert_eq!(client.breaker.cool_down, Duration::from_secs(45));
         // Two days of 23 hours, the shortest a day can be.
         assert_eq!(
-            settings.queries[0].max_age,
+            settings.orgs[0].queries[0].max_age,
             Duration::from_secs(2 * 23 * 3600)
         );
-        assert_eq!(settings.queries[1].max_age, Duration::from_secs(3600));
+        assert_eq!(
+            settings.orgs[0].queries[1].max_age,
+            Duration::from_secs(3600)
+        );
     }
 
     #[test]
@@ -662,7 +560,7 @@ mod tests {
     #[test]
     fn resource_limits_have_defaults_and_bounds() {
         let settings = config(CREDENTIALS).validate().unwrap();
-        assert_eq!(settings.client.max_response_bytes, 16 * 1024 * 1024);
+        assert_eq!(settings.orgs[0].client.max_response_bytes, 16 * 1024 * 1024);
         assert_eq!(settings.max_series_per_query, 250_000);
         assert_eq!(settings.jobs.max_groups, 250_000);
         assert_eq!(settings.max_queue_pages, 1000);
@@ -775,7 +673,7 @@ mod tests {
         .validate()
         .unwrap();
         assert_eq!(settings.observations, None);
-        assert_eq!(settings.queries[0].name, "observations");
+        assert_eq!(settings.orgs[0].queries[0].name, "observations");
     }
 
     #[test]
@@ -794,7 +692,7 @@ mod tests {
         ))
         .validate()
         .unwrap();
-        let query = &settings.queries[0];
+        let query = &settings.orgs[0].queries[0];
         let QueryKind::Rolling(rolling) = query.kind else {
             panic!("a rolling query: {:?}", query.kind);
         };

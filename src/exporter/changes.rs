@@ -3,6 +3,7 @@
 //! checked configurations.
 
 use crate::config::{Query, Settings};
+use crate::genesys::client::ClientSettings;
 use crate::schedule::QueryKind;
 
 /// The queries a reload adds, changes and removes, by name.
@@ -59,9 +60,8 @@ fn same_query(a: &Query, b: &Query) -> bool {
 /// Whether the client's settings other than its credentials changed (`region`,
 /// `api_url`, `login_url`, timeouts, retry, breaker, `max_response_bytes`): a reload
 /// builds a new client for them.
-pub(super) fn client_changed(old: &Settings, new: &Settings) -> bool {
-    let settings = |s: &Settings| {
-        let c = &s.client;
+pub(super) fn client_changed(old: &ClientSettings, new: &ClientSettings) -> bool {
+    let settings = |c: &ClientSettings| {
         format!(
             "{:?}",
             (
@@ -141,23 +141,28 @@ mod tests {
     fn a_query_is_unchanged_only_when_all_it_asks_is_the_same() {
         let old = settings(&[("a", "PT15M"), ("b", "PT15M")], "127.0.0.1:1");
         let new = settings(&[("a", "PT15M"), ("b", "PT1H")], "127.0.0.1:1");
-        assert!(same_query(&old.queries[0], &new.queries[0]));
-        assert!(!same_query(&old.queries[1], &new.queries[1]));
-        let mut fewer = new.queries[0].clone();
+        let (old, new) = (&old.orgs[0].queries, &new.orgs[0].queries);
+        assert!(same_query(&old[0], &new[0]));
+        assert!(!same_query(&old[1], &new[1]));
+        let mut fewer = new[0].clone();
         fewer.metrics.pop();
-        assert!(!same_query(&old.queries[0], &fewer));
+        assert!(!same_query(&old[0], &fewer));
     }
 
     #[test]
     fn keys_other_than_queries_client_and_observations_are_restart_only() {
         let old = settings(&[("a", "PT15M")], "127.0.0.1:1");
         let mut new = settings(&[("b", "PT1H")], "127.0.0.1:2");
-        new.client.credentials.client_secret = "rotated".into();
+        let client = &mut new.orgs[0].client;
+        client.credentials.client_secret = "rotated".into();
+        client.api_url = "https://api.example.test".parse().unwrap();
         new.observations = None;
-        new.client.api_url = "https://api.example.test".parse().unwrap();
         assert_eq!(restart_only_changes(&old, &new), ["listen"]);
-        assert!(client_changed(&old, &new));
-        assert!(!client_changed(&old, &old.clone()));
+        assert!(client_changed(&old.orgs[0].client, &new.orgs[0].client));
+        assert!(!client_changed(
+            &old.orgs[0].client,
+            &old.orgs[0].client.clone()
+        ));
         assert!(restart_only_changes(&old, &old.clone()).is_empty());
     }
 }

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::metrics::Metrics;
+use crate::org::Org;
 
 /// Runs the poller that `start` makes until it returns (on `shutdown`). A panic in it (a
 /// bug: nothing from the API or the configuration should cause one) stops only that
@@ -16,6 +17,7 @@ use crate::metrics::Metrics;
 /// and a fresh poller starts after `retry_delay`, while the other queries and the server
 /// go on.
 pub async fn supervise<F, P>(
+    org: &Org,
     query: &str,
     retry_delay: Duration,
     metrics: &Metrics,
@@ -26,7 +28,7 @@ pub async fn supervise<F, P>(
     P: Future<Output = ()> + Send + 'static,
 {
     loop {
-        let span = tracing::error_span!("poller", query);
+        let span = tracing::error_span!("poller", org = org.name(), query);
         let outcome = tokio::spawn(start().instrument(span)).await;
         let message = match outcome {
             Ok(()) => return,
@@ -36,6 +38,7 @@ pub async fn supervise<F, P>(
         };
         metrics.poll.panicked(query);
         tracing::error!(
+            org = org.name(),
             query,
             panic = ?message,
             retry_delay_seconds = retry_delay.as_secs_f64(),
@@ -103,7 +106,15 @@ mod tests {
                 }
             }
         };
-        supervise("q", retry_delay, &metrics, &shutdown, start).await;
+        supervise(
+            &Org::unnamed(),
+            "q",
+            retry_delay,
+            &metrics,
+            &shutdown,
+            start,
+        )
+        .await;
 
         // Started twice: once to panic, then again after the delay, returning normally.
         assert_eq!(starts.load(Ordering::SeqCst), 2);
@@ -120,7 +131,15 @@ mod tests {
             stop.cancel();
             async { panic!("always") }
         };
-        supervise("q", Duration::from_secs(3600), &metrics, &shutdown, start).await;
+        supervise(
+            &Org::unnamed(),
+            "q",
+            Duration::from_secs(3600),
+            &metrics,
+            &shutdown,
+            start,
+        )
+        .await;
         assert_eq!(
             metrics.sample("genesys_poller_panics_total{query=\"q\"}"),
             Some(1.0)

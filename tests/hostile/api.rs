@@ -13,7 +13,7 @@ use serde_json::{Value as Json, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::util::{Process, Samples, get, temp_dir, value, wait_for_metrics, write_file};
+use crate::util::{Process, Samples, get, start_binary, value, wait_for_metrics};
 
 /// What the fake answers to one request.
 enum Answer {
@@ -209,16 +209,7 @@ async fn exporter(fake: &Fake, extra: &str) -> (Process, String, tempfile::TempD
          {extra}\n[[queries]]\nname = \"q\"\ngroup_by = [\"queueId\", \"mediaType\"]\nmetrics = [\"nOffered\"]\n",
         url = fake.url
     );
-    let dir = temp_dir();
-    let path = write_file(&dir, "hostile.toml", &config);
-    let process = Process::start(&[
-        "--config",
-        path.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
-    let url = process.metrics_url().await;
-    (process, url, dir)
+    start_binary(&config, &[]).await
 }
 
 /// The process serves `/healthz` and `/metrics`, has not exited, never panicked, and its
