@@ -143,6 +143,17 @@ impl Load {
         }
     }
 
+    /// Whether the load fits with `queues` queues; over budget, the refusal with the
+    /// arithmetic and what to change.
+    pub fn check(&self, queues: usize) -> Result<()> {
+        let budget = self.budget(queues, None);
+        if budget.fits() {
+            Ok(())
+        } else {
+            Err(over_budget(self, &budget, queues))
+        }
+    }
+
     /// The observations as configured, if enabled.
     pub fn observations(&self) -> Option<ObservationLoad> {
         self.observations
@@ -330,12 +341,7 @@ impl BudgetWatch {
     /// nothing: a reload checks every org before it applies any.
     pub fn check_reload(&self, load: &Load) -> Result<()> {
         let count = self.queues.lock().expect("not poisoned").unwrap_or(0);
-        let budget = load.budget(count, None);
-        if budget.fits() {
-            Ok(())
-        } else {
-            Err(over_budget(load, &budget, count))
-        }
+        load.check(count)
     }
 
     /// Replaces the running load with `load`, which [`BudgetWatch::check_reload`]
@@ -657,6 +663,49 @@ mod tests {
             .sample("genesys_api_budget_requests_per_minute")
             .unwrap();
         assert!((published - (1.0 / 15.0 + 1.0 + 4.0 + 1.0 / 60.0 + 1.0 / 60.0)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn each_org_has_a_budget_of_its_own_and_a_refusal_names_the_org() {
+        // One shared query, and one of west's own: a rolling window read every 30 s.
+        let settings = settings_of(
+            serde_json::json!([{"name": "default"}]),
+            serde_json::json!({
+                "client_id": null,
+                "client_secret": null,
+                "api_budget_share": 0.01,
+                "orgs": [
+                    {"name": "east", "client_id": "e", "client_secret": "s"},
+                    {"name": "west", "client_id": "w", "client_secret": "s",
+                     "queries": [{"name": "live", "window": "5m", "refresh": "30s"}]},
+                ],
+            }),
+        );
+        let metrics = Arc::new(Metrics::empty());
+        let watch = |org: &OrgSettings| {
+            let view = Arc::new(metrics.add_org(&org.org, []));
+            BudgetWatch::new(Load::new(&settings, org, None), view)
+        };
+        // East: 1/15 + 1/60 (the queue list) = 0.08 a minute, within 3 (0.01 × 300).
+        assert!(watch(&settings.orgs[0]).at_start(Some(10)).is_ok());
+        let east = metrics.sample("genesys_api_budget_requests_per_minute{org=\"east\"}");
+        assert!((east.unwrap() - (1.0 / 15.0 + 1.0 / 60.0)).abs() < 1e-9);
+        // West adds 2 a minute for its window: 2.08, still within 3; at 0.005 it is not.
+        assert!(watch(&settings.orgs[1]).at_start(Some(10)).is_ok());
+        let mut stingy = settings.clone();
+        stingy.api_budget_share = 0.005;
+        let west = &stingy.orgs[1];
+        let refused = BudgetWatch::new(
+            Load::new(&stingy, west, None),
+            Arc::new(metrics.for_org(&west.org)),
+        )
+        .at_start(Some(10))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            refused.contains("the API budget of org west is exceeded: in steady state the exporter would send 2.08 requests a minute"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -245,19 +245,10 @@ impl Running {
         let mut plan = Vec::new();
         for org in &new.orgs {
             let step = match self.orgs.get(&org.org) {
-                Some(running) => Plan::Change(
-                    running
-                        .check(&new, org)
-                        .map_err(|error| whose(&org.org, error))?,
-                ),
+                Some(running) => Plan::Change(Box::new(running.check(&new, org)?)),
                 None => {
-                    let added = OrgExporter::new(&self.shared, &new, org.clone())
-                        .map_err(|error| whose(&org.org, error.to_string()))?;
-                    if let Err(error) = added.check_budget(None) {
-                        added.remove().await;
-                        return Err(whose(&org.org, error.to_string()));
-                    }
-                    Plan::Add(added)
+                    OrgExporter::check_new(&new, org)?;
+                    Plan::Add
                 }
             };
             plan.push(step);
@@ -295,18 +286,27 @@ impl Running {
             match step {
                 Plan::Change(checked) => {
                     if let Some(running) = self.orgs.get_mut(&org.org) {
-                        running.apply(checked, &self.settings, &settings).await;
+                        running.apply(*checked, &self.settings, &settings).await;
                     }
                 }
-                Plan::Add(mut added) => {
+                Plan::Add => {
                     tracing::info!(
                         org = org.org.name(),
                         "configuration reload: new org; it starts"
                     );
-                    // Its budget was checked without queues; the task checks its reads.
-                    drop(added.read_names(&settings));
-                    added.start(&settings);
-                    self.orgs.insert(org.org.clone(), added);
+                    // Checked already: only a client that cannot be built fails here.
+                    match OrgExporter::new(&self.shared, &settings, org.clone()) {
+                        Ok(mut added) => {
+                            // Its budget was checked without queues; the task checks its
+                            // reads.
+                            drop(added.read_names(&settings));
+                            added.start(&settings);
+                            self.orgs.insert(org.org.clone(), added);
+                        }
+                        Err(error) => {
+                            tracing::error!(org = org.org.name(), %error, "the new org cannot start");
+                        }
+                    }
                 }
             }
         }
@@ -334,17 +334,9 @@ impl Running {
 /// What a reload does to one org of the new configuration.
 enum Plan {
     /// It runs: apply its changes.
-    Change(org::Checked),
-    /// It is new: built and checked, to start.
-    Add(OrgExporter),
-}
-
-/// `error`, naming `org` when it has a name.
-fn whose(org: &Org, error: String) -> String {
-    match org.name() {
-        Some(name) => format!("org {name}: {error}"),
-        None => error,
-    }
+    Change(Box<org::Checked>),
+    /// It is new, and checked: start it.
+    Add,
 }
 
 /// How long the pollers wait at start-up for the first read of queue names: enough for a

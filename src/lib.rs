@@ -66,10 +66,10 @@
 //!   faults ([`simulator::faults`]) and an abandon surge ([`simulator::surge`]). It uses
 //!   only the wire types, the clock and the serving loop, beside the exporter rather than
 //!   in it.
-//! - [`exporter`]: wires the pollers, the queue observer, the publisher and the server
-//!   together, checks the API budget, applies each reload of the configuration (to the
-//!   queries, and with a new client or observer when their settings changed), and runs
-//!   until cancelled.
+//! - [`exporter`]: wires the publisher, the server and each org's part (its client, its
+//!   pollers, its queue names and observer, its API budget) together, applies each reload
+//!   of the configuration (orgs added and removed; each org's queries, and a new client or
+//!   observer when their settings changed), and runs until cancelled.
 //! - [`cli`]: the command line: the exporter (with `--demo`, the simulator in this
 //!   process), the report and the simulator on its own.
 //!

@@ -12,9 +12,9 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use crate::util::{
-    BUCKET, Samples, Sim, assert_same_samples, clear_faults, demo_request, hang_up, output_text,
-    samples_of, set_fault, start_binary, start_exporter_with, start_simulator, temp_dir, value,
-    wait_for_metrics, write_file,
+    BUCKET, Samples, Sim, assert_same_samples, clear_faults, demo_request, get, hang_up,
+    output_text, parse, samples_of, set_fault, start_binary, start_exporter_with, start_simulator,
+    temp_dir, value, wait_for_metrics, write_file,
 };
 
 /// The simulated org `name`: the demo's queue names, its own queue IDs and traffic.
@@ -154,6 +154,15 @@ async fn each_org_publishes_its_own_data_under_its_org_label() {
         assert!(requests.aggregates >= 1 && requests.queues >= 1);
         assert_eq!(requests.unauthorized, 0);
     }
+    // The landing page and /readyz name the org of each query.
+    let landing = get(&exporter.url).await.body;
+    for org in ["east", "west"] {
+        assert!(
+            landing.contains(&format!("<td>default (org &quot;{org}&quot;)</td>")),
+            "{landing}"
+        );
+    }
+    assert_eq!(get(&format!("{}/readyz", exporter.url)).await.status, 200);
     // Self-metrics are per org too; the process's own are not.
     for org in ["east", "west"] {
         let requests = value(
@@ -322,6 +331,46 @@ async fn a_reload_starts_a_new_org_and_removes_a_dropped_one() {
     assert_eq!(hourly_up(&samples, "west"), Some(1.0));
     assert!(!has_org(&samples, "north"));
     process.wait_for_log("orgs[1].client_id: missing").await;
+
+    // A new org over its own API budget: west's hourly query and queue list cost 0.03
+    // requests a minute, north's window read every 30 s 2 more, and 0.005 of 300 allows
+    // 1.5. Refused, named, and nothing of north shows.
+    let greedy = format!(
+        "api_budget_share = 0.005\n{}\n[[orgs.queries]]\nname = \"live\"\nwindow = \"5m\"\nrefresh = \"30s\"\n",
+        config_text(&[("west", &west), ("north", &east)])
+    );
+    write_file(&dir, "genesys.toml", &greedy);
+    hang_up(&process);
+    process
+        .wait_for_log("the API budget of org north is exceeded")
+        .await;
+    let samples = parse(&get(&format!("{url}/metrics")).await.body);
+    assert!(!has_org(&samples, "north"));
+    assert_eq!(hourly_up(&samples, "west"), Some(1.0));
+}
+
+#[tokio::test]
+async fn check_config_lists_each_orgs_queries() {
+    let (east, west) = (simulated("east").await, simulated("west").await);
+    let dir = temp_dir();
+    // West, the last table, gets a query of its own.
+    let text = config_text(&[("east", &east), ("west", &west)])
+        + "\n[[orgs.queries]]\nname = \"daily\"\ngranularity = \"P1D\"\n";
+    let path = write_file(&dir, "genesys.toml", &text);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_genesys-exporter"))
+        .args(["--config", path.to_str().unwrap(), "--check-config"])
+        .output()
+        .unwrap();
+    let said = output_text(&output);
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.contains("configuration is valid: org east: 1 queries (hourly)"),
+        "{said}"
+    );
+    assert!(
+        said.contains("configuration is valid: org west: 2 queries (hourly, daily)"),
+        "{said}"
+    );
 }
 
 #[tokio::test]

@@ -136,9 +136,24 @@ impl OrgExporter {
         }
     }
 
+    /// Checks `org`, new in a reloaded configuration `settings`: its client can be built,
+    /// and it fits its API budget with no queues known yet. Starts nothing, and shows
+    /// nothing on `/metrics`: the client is built on a registry of its own, and dropped.
+    /// Every error names the org (the budget's refusal does by itself).
+    pub(super) fn check_new(
+        settings: &Settings,
+        org: &OrgSettings,
+    ) -> std::result::Result<(), String> {
+        Client::new(&org.client, Arc::new(Metrics::empty()))
+            .map_err(|error| whose(&org.org, error))?;
+        Load::new(settings, org, observation_load(settings))
+            .check(0)
+            .map_err(|error| error.to_string())
+    }
+
     /// Checks `new`, this org's part of a reloaded configuration: a client built when the
     /// client's settings changed, and within the API budget for the queues known now.
-    /// Changes nothing.
+    /// Changes nothing. Every error names the org.
     pub(super) fn check(
         &self,
         settings: &Settings,
@@ -146,7 +161,7 @@ impl OrgExporter {
     ) -> std::result::Result<Checked, String> {
         let client = if client_changed(&self.settings.client, &new.client) {
             let client = Client::new(&new.client, self.spawner.metrics.clone())
-                .map_err(|error| error.to_string())?;
+                .map_err(|error| whose(&new.org, error))?;
             Some(Arc::new(client))
         } else {
             None
@@ -313,6 +328,14 @@ impl OrgExporter {
             org = self.settings.org.name(),
             "configuration reload: org removed; its series are gone"
         );
+    }
+}
+
+/// `error`, naming `org` when it has a name.
+fn whose(org: &Org, error: impl std::fmt::Display) -> String {
+    match org.name() {
+        Some(name) => format!("org {name}: {error}"),
+        None => error.to_string(),
     }
 }
 
