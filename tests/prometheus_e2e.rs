@@ -1,13 +1,13 @@
 //! The shipped Prometheus rules and Grafana dashboards, proven against a real Prometheus.
 //!
 //! promtool checks the shipped configuration and rules and runs their unit tests. Then a
-//! real Prometheus on 127.0.0.1 scrapes two exporters every 2 s with the shipped rules
+//! real Prometheus on 127.0.0.1 scrapes three exporters every 2 s with the shipped rules
 //! loaded: one in demo mode on a busy afternoon (its bucket query, its rolling query and
-//! the queue observations), and one whose credentials the simulator refuses, so that the
-//! failure panels have something to show. The demo runs two simulated orgs, east and west
-//! (`[[orgs]]`, so their series carry `org`), and a third demo, behind TLS and basic auth,
-//! runs one org without `[[orgs]]` (no org label), so that both shapes are in the same
-//! Prometheus. Every recording rule must return data for each of the three orgs, and
+//! the queue observations) with two simulated orgs, east and west (`[[orgs]]`, so their
+//! series carry `org`); the same demo behind TLS and basic auth with one org and no
+//! `[[orgs]]` (no org label), so that both shapes are in the same Prometheus; and one
+//! whose credentials the simulator refuses, so that the failure panels have something
+//! to show. Every recording rule must return data for each of the three orgs, and
 //! every dashboard query, the live wallboard's included, with its template variables
 //! filled in within each org (and with "All" orgs), must return data; the bucket
 //! abandon-rate alert must be pending or firing, per org, for exactly the queues that
