@@ -1,13 +1,18 @@
 //! The shipped Prometheus rules and Grafana dashboards, proven against a real Prometheus.
 //!
 //! promtool checks the shipped configuration and rules and runs their unit tests. Then a
-//! real Prometheus on 127.0.0.1 scrapes two exporters every 2 s with the shipped rules
+//! real Prometheus on 127.0.0.1 scrapes three exporters every 2 s with the shipped rules
 //! loaded: one in demo mode on a busy afternoon (its bucket query, its rolling query and
-//! the queue observations), and one whose credentials the simulator refuses, so that the
-//! failure panels have something to show. Every recording rule and every dashboard query,
-//! the live wallboard's included, with its template variables filled in, must return
-//! data; the bucket abandon-rate alert must be pending or firing for the demo's Retention
-//! queue, and the live one for exactly the queues the rolling window says.
+//! the queue observations) with two simulated orgs, east and west (`[[orgs]]`, so their
+//! series carry `org`); the same demo behind TLS and basic auth with one org and no
+//! `[[orgs]]` (no org label), so that both shapes are in the same Prometheus; and one
+//! whose credentials the simulator refuses, so that the failure panels have something
+//! to show. Every recording rule must return data for each of the three orgs, and
+//! every dashboard query, the live wallboard's included, with its template variables
+//! filled in within each org (and with "All" orgs), must return data; the bucket
+//! abandon-rate alert must be pending or firing, per org, for exactly the queues that
+//! org's simulated data says, and the live one for exactly the queues each org's rolling
+//! window says.
 //!
 //! Debian's `prometheus` package provides both binaries. Outside CI the tests skip
 //! without them, and say so on the terminal and in a count at the end of the run (see
@@ -25,9 +30,9 @@ use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 
 use crate::util::{
-    Process, Samples, bcrypt_hash, dashboards, demo_request, files_under, get, make_pki, panels,
-    parse, path, promtool, published_window, required_tool, start_simulator, temp_dir, value,
-    wait_for_metrics, write_file,
+    PATIENCE, Process, Samples, bcrypt_hash, dashboards, demo_request, files_under, get,
+    https_client, make_pki, panels, parse, path, pause, promtool, published_window, required_tool,
+    start_simulator, temp_dir, value, wait_for_metrics, write_file,
 };
 
 const PROMETHEUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus");
@@ -145,11 +150,10 @@ fn yaml_file(path: &Path) -> Yaml {
 }
 
 /// The shipped prometheus.yml, changed only where a test must: scrape and evaluate every
-/// 2 s, scrape `targets`, and load the shipped rules by absolute path.
-/// The shipped configuration, scraping `targets` every 2 s, plus a job that scrapes the
-/// `secured` exporter over HTTPS with basic auth, trusting the CA in `ca_file`. That job
-/// keeps only `up` and the scrape's own series, so that the rules and dashboards see the
-/// other two exporters alone.
+/// 2 s, scrape `targets`, and load the shipped rules by absolute path; plus a job that
+/// scrapes the `secured` exporter over HTTPS with basic auth, trusting the CA in
+/// `ca_file`. The secured exporter is the org without `[[orgs]]`: its series have no org
+/// label, beside the named orgs' series of the other job.
 fn test_config(targets: &[&str], secured: &str, ca_file: &Path) -> String {
     let mut config = yaml_file(&Path::new(PROMETHEUS_DIR).join("prometheus.yml"));
     let global = &mut config["global"];
@@ -174,7 +178,6 @@ scheme: https
 basic_auth: {{username: prometheus, password: {SECURED_PASSWORD}}}
 tls_config: {{ca_file: "{}"}}
 static_configs: [{{targets: ["{secured}"]}}]
-metric_relabel_configs: [{{source_labels: [__name__], regex: "genesys_.*", action: drop}}]
 "#,
         ca_file.display()
     ))
@@ -232,6 +235,18 @@ impl Api {
         }
     }
 
+    /// The number of series an instant query returns that belong to `org`: whose `org`
+    /// label is `org` ("" for the org without one).
+    async fn count_of(&self, expr: &str, org: &str) -> usize {
+        let data = self.get("/api/v1/query", &[("query", expr)]).await;
+        data["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|series| series["metric"]["org"].as_str().unwrap_or_default() == org)
+            .count()
+    }
+
     /// The values of `label` on the series that `selector` matches, as Grafana's
     /// `label_values(selector, label)` lists them.
     async fn label_values(&self, selector: Option<&str>, label: &str) -> Vec<String> {
@@ -247,27 +262,81 @@ impl Api {
     }
 }
 
+/// The orgs with data in Prometheus: the demo's two named orgs, and the secured demo's
+/// org without `[[orgs]]`, written "" (its series have no org label).
+const ORGS: [&str; 3] = ["east", "west", ""];
+
+/// `org` as a failure message names it.
+fn org_name(org: &str) -> String {
+    if org.is_empty() {
+        "the org without [[orgs]] (no org label)".to_owned()
+    } else {
+        format!("org {org}")
+    }
+}
+
+/// The simulator's data of `org`: what the demo serves it.
+fn sim_org(org: &str) -> Org {
+    if org.is_empty() {
+        Org::demo()
+    } else {
+        Org::demo_named(org)
+    }
+}
+
+/// The samples of `org` ("" for those without an org label), without their org label.
+fn org_samples(samples: &Samples, org: &str) -> Samples {
+    samples
+        .iter()
+        .filter(|((_, labels), _)| labels.get("org").map(String::as_str).unwrap_or_default() == org)
+        .map(|((name, labels), value)| {
+            let mut labels = labels.clone();
+            labels.remove("org");
+            ((name.clone(), labels), *value)
+        })
+        .collect()
+}
+
 /// A query to check, and where it comes from.
 struct Check {
     origin: String,
     expr: String,
+    /// When set, only the result series of this org count ("" for those without an org
+    /// label); otherwise every series does.
+    org: Option<&'static str>,
 }
 
-/// Every recording rule's expression and recorded name.
+impl Check {
+    /// Whether the query returns data (of its org, if it has one).
+    async fn has_data(&self, api: &Api) -> bool {
+        match self.org {
+            Some(org) => api.count_of(&self.expr, org).await > 0,
+            None => api.count(&self.expr).await > 0,
+        }
+    }
+}
+
+/// Every recording rule's expression and recorded name, each for every org of [`ORGS`]:
+/// every rule keeps `org`, so each org's series must come out.
 fn recording_rule_checks() -> Vec<Check> {
     let rules = yaml_file(&Path::new(PROMETHEUS_DIR).join("recording.rules.yml"));
     let mut checks = Vec::new();
     for group in rules["groups"].as_sequence().unwrap() {
         for rule in group["rules"].as_sequence().unwrap() {
             let record = rule["record"].as_str().unwrap();
-            checks.push(Check {
-                origin: format!("recording rule {record}: expr"),
-                expr: rule["expr"].as_str().unwrap().to_owned(),
-            });
-            checks.push(Check {
-                origin: format!("recording rule {record}: recorded series"),
-                expr: record.to_owned(),
-            });
+            for org in ORGS {
+                let whose = org_name(org);
+                checks.push(Check {
+                    origin: format!("{whose}: recording rule {record}: expr"),
+                    expr: rule["expr"].as_str().unwrap().to_owned(),
+                    org: Some(org),
+                });
+                checks.push(Check {
+                    origin: format!("{whose}: recording rule {record}: recorded series"),
+                    expr: record.to_owned(),
+                    org: Some(org),
+                });
+            }
         }
     }
     checks
@@ -304,8 +373,14 @@ enum Fill {
 }
 
 /// The dashboard's template variables, resolved against Prometheus in order, as Grafana
-/// does.
-async fn resolve_variables(api: &Api, board: &Json, fill: Fill) -> BTreeMap<String, String> {
+/// does, with `$org` set to `org`: one org's name, "" for the org without an org label
+/// (`org=~""` matches exactly the series without one), or [`ALL_ORGS`] for "All".
+async fn resolve_variables(
+    api: &Api,
+    board: &Json,
+    org: &str,
+    fill: Fill,
+) -> BTreeMap<String, String> {
     let mut values = BTreeMap::new();
     for variable in board["templating"]["list"].as_array().unwrap() {
         let name = variable["name"].as_str().unwrap();
@@ -322,12 +397,38 @@ async fn resolve_variables(api: &Api, board: &Json, fill: Fill) -> BTreeMap<Stri
             Some((selector, label)) => (Some(selector.trim()), label.trim()),
             None => (None, inner.trim()),
         };
-        let found = api.label_values(selector, label).await;
+        let mut found = api.label_values(selector, label).await;
         let all = variable["includeAll"] == true;
-        // Without [[orgs]] no series has an org label: Grafana lists no org, and All
-        // (`.*`, which matches the missing label) is all there is to choose.
-        let unlabelled_org = name == "org" && found.is_empty();
-        let chosen = if all && (matches!(fill, Fill::All) || unlabelled_org) {
+        if name == "job" && org != ALL_ORGS {
+            // The job variable lists every job, not the org's: choose among those that
+            // poll the org (the org without an org label is polled by the secured job;
+            // the refused exporter's job fails its polls).
+            let mut polling = Vec::new();
+            for job in found {
+                let up = format!("genesys_up{{org=~\"{org}\", job=\"{job}\"}} == 1");
+                if api.count(&up).await > 0 {
+                    polling.push(job);
+                }
+            }
+            found = polling;
+        }
+        if name == "org" {
+            // Grafana lists the named orgs; the org without an org label is matched by
+            // `org=~""` (or by All, `.*`, which matches the missing label too).
+            assert!(all, "variable org has no All option");
+            assert!(
+                org.is_empty() || org == ALL_ORGS || found.iter().any(|v| v == org),
+                "variable org: {definition} does not list {org}: {found:?}"
+            );
+            let chosen = if org == ALL_ORGS {
+                variable["allValue"].as_str().unwrap().to_owned()
+            } else {
+                org.to_owned()
+            };
+            values.insert(name.to_owned(), chosen);
+            continue;
+        }
+        let chosen = if all && matches!(fill, Fill::All) {
             variable["allValue"].as_str().unwrap().to_owned()
         } else if let Some(preferred) = found
             .iter()
@@ -338,7 +439,10 @@ async fn resolve_variables(api: &Api, board: &Json, fill: Fill) -> BTreeMap<Stri
             found
                 .first()
                 .unwrap_or_else(|| {
-                    panic!("variable {name}: {definition} has no values in Prometheus")
+                    panic!(
+                        "{}: variable {name}: {definition} has no values in Prometheus",
+                        org_name(org)
+                    )
                 })
                 .clone()
         };
@@ -347,24 +451,36 @@ async fn resolve_variables(api: &Api, board: &Json, fill: Fill) -> BTreeMap<Stri
     values
 }
 
-/// Every dashboard panel's queries, with variables filled in both ways.
+/// `$org` as "All": every org, named or not.
+const ALL_ORGS: &str = "All";
+
+/// Every dashboard panel's queries, within each org of [`ORGS`] and with All orgs, with
+/// the other variables filled in both ways.
 async fn dashboard_checks(api: &Api) -> Vec<Check> {
     let mut checks = Vec::new();
     for (file, board) in dashboards() {
-        for fill in [Fill::All, Fill::One] {
-            let values = resolve_variables(api, &board, fill).await;
-            for panel in panels(&board) {
-                for target in panel["targets"].as_array().into_iter().flatten() {
-                    let expr = target["expr"].as_str().unwrap();
-                    checks.push(Check {
-                        origin: format!(
-                            "{file}: panel {} {:?} query {} with {values:?}",
-                            panel["id"],
-                            panel["title"].as_str().unwrap(),
-                            target["refId"].as_str().unwrap()
-                        ),
-                        expr: substitute(expr, &values),
-                    });
+        for org in ORGS.into_iter().chain([ALL_ORGS]) {
+            let whose = if org == ALL_ORGS {
+                "all orgs".to_owned()
+            } else {
+                org_name(org)
+            };
+            for fill in [Fill::All, Fill::One] {
+                let values = resolve_variables(api, &board, org, fill).await;
+                for panel in panels(&board) {
+                    for target in panel["targets"].as_array().into_iter().flatten() {
+                        let expr = target["expr"].as_str().unwrap();
+                        checks.push(Check {
+                            origin: format!(
+                                "{whose}: {file}: panel {} {:?} query {} with {values:?}",
+                                panel["id"],
+                                panel["title"].as_str().unwrap(),
+                                target["refId"].as_str().unwrap()
+                            ),
+                            expr: substitute(expr, &values),
+                            org: None,
+                        });
+                    }
                 }
             }
         }
@@ -373,7 +489,7 @@ async fn dashboard_checks(api: &Api) -> Vec<Check> {
 }
 
 /// The (queue ID, media type) pairs whose abandon rate an alert should flag in
-/// `[start, end)`, worked out from the simulator's own answer: more than 20% of at least
+/// `[start, end)` of `org`'s data, worked out from the simulator's own answer: more than 20% of at least
 /// 10 offered. `granularity` is the bucket's, or `None` for a rolling window (asked for
 /// without one, as the exporter asks: one data entry covering the window).
 /// The abandon surge the demo plays: Sales's agents off queue since 14:00.
@@ -385,6 +501,7 @@ fn demo_surge() -> genesys_exporter::simulator::Surge {
 }
 
 fn expected_abandon_alerts(
+    org: &Org,
     start: Timestamp,
     end: Timestamp,
     granularity: Option<&str>,
@@ -396,7 +513,7 @@ fn expected_abandon_alerts(
         &["nOffered", "tAbandon"],
     );
     request.granularity = granularity.map(str::to_owned);
-    let response = aggregate_with_surge(&Org::demo(), Some(&demo_surge()), &request).unwrap();
+    let response = aggregate_with_surge(org, Some(&demo_surge()), &request).unwrap();
     let mut expected = BTreeSet::new();
     for group in &response.results {
         let count = |metric: &str| {
@@ -427,26 +544,66 @@ fn rolling_queries(samples: &Samples) -> Vec<String> {
         .collect()
 }
 
-/// The (query, queue ID, media type) triples the live abandon alert should flag now: the
-/// windows the demo at `url` publishes now, by the simulator's own data.
-async fn expected_live_abandon_alerts(url: &str) -> BTreeSet<(String, String, String)> {
-    let samples = parse(&get(&format!("{url}/metrics")).await.body);
+/// The (org, query, queue ID, media type) tuples the live abandon alert should flag now
+/// for `org`: the windows whose samples (`org`'s, without the org label) the demo
+/// publishes now, by `org`'s simulated data.
+fn expected_live_abandon_alerts(
+    samples: &Samples,
+    org: &str,
+) -> BTreeSet<(String, String, String, String)> {
+    let data = sim_org(org);
     let mut expected = BTreeSet::new();
-    for query in rolling_queries(&samples) {
+    for query in rolling_queries(samples) {
         let at = |name| {
-            let seconds = value(&samples, name, &[("query", &query)]).expect(name);
+            let seconds = value(samples, name, &[("query", &query)]).expect(name);
             Timestamp::from_second(seconds as i64).unwrap()
         };
         let (start, end) = (
             at("genesys_interval_start_timestamp_seconds"),
             at("genesys_interval_end_timestamp_seconds"),
         );
-        for (queue_id, media_type) in expected_abandon_alerts(start, end, None) {
-            expected.insert((query.clone(), queue_id, media_type));
+        for (queue_id, media_type) in expected_abandon_alerts(&data, start, end, None) {
+            expected.insert((org.to_owned(), query.clone(), queue_id, media_type));
         }
     }
     expected
 }
+
+/// Whether an org's samples (see [`org_samples`]) show its bucket query, its rolling
+/// queries and its queue observations all polled.
+fn polled(samples: &Samples) -> bool {
+    let rolling = rolling_queries(samples);
+    let up = |query: &str| value(samples, "genesys_up", &[("query", query)]) == Some(1.0);
+    up("default") && up("observations") && !rolling.is_empty() && rolling.iter().all(|q| up(q))
+}
+
+/// The secured exporter's `/metrics` at `url` (https), read with its basic auth.
+async fn secured_metrics(client: &reqwest::Client, url: &str) -> String {
+    let response = client
+        .get(format!("{url}/metrics"))
+        .basic_auth("prometheus", Some(SECURED_PASSWORD))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}/metrics: {e}"));
+    assert!(response.status().is_success(), "{url}: {response:?}");
+    response.text().await.unwrap()
+}
+
+/// The demo's arguments on a weekday afternoon whenever this runs, so that every queue has
+/// traffic. Its first API request is answered 429, so that the retry and rate-limit
+/// panels and rules have data too. Sales has been in an abandon surge (its agents off
+/// queue) since 14:00, so that the live alerts have something to flag.
+const DEMO_ARGS: [&str; 9] = [
+    "--demo",
+    "--demo-time",
+    "2026-08-20T14:07:00Z",
+    "--demo-surge",
+    DEMO_SURGE,
+    "--fault",
+    "rate_limited,retry_after=0,requests=1",
+    "--listen",
+    "127.0.0.1:0",
+];
 
 #[tokio::test]
 async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
@@ -456,30 +613,28 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
     let Some(promtool) = promtool() else { return };
     let started = Instant::now();
 
-    // The demo, on a weekday afternoon whenever this runs, so that every queue has traffic.
-    // Its first API request is answered 429, so that the retry and rate-limit panels and
-    // rules have data too. Sales has been in an abandon surge (its agents off queue) since
-    // 14:00, so that the live alerts have something to flag.
-    let demo = Process::start(&[
-        "--demo",
-        "--demo-time",
-        "2026-08-20T14:07:00Z",
-        "--demo-surge",
-        DEMO_SURGE,
-        "--fault",
-        "rate_limited,retry_after=0,requests=1",
-        "--listen",
-        "127.0.0.1:0",
-    ]);
-    let demo_url = demo.metrics_url().await;
-    // Its bucket query, its rolling query and its queue observations have all been
-    // polled.
-    let samples = wait_for_metrics(&demo_url, |s| {
-        let rolling = rolling_queries(s);
-        let up = |query: &str| value(s, "genesys_up", &[("query", query)]) == Some(1.0);
-        up("default") && up("observations") && !rolling.is_empty() && rolling.iter().all(|q| up(q))
-    })
-    .await;
+    // The demo, with two simulated orgs, east and west, each on its own simulator.
+    let mut args = DEMO_ARGS.to_vec();
+    args.extend(["--demo-orgs", "east,west"]);
+    let demo = Process::start(&args);
+
+    // The same demo behind TLS and basic auth, as a web config file sets them up, without
+    // [[orgs]]: the org without an org label, beside east and west.
+    let pki = make_pki();
+    let web_config = write_file(
+        &pki.dir,
+        "web.yml",
+        &format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  prometheus: {}\n",
+            pki.cert_file.display(),
+            pki.key_file.display(),
+            bcrypt_hash(SECURED_PASSWORD)
+        ),
+    );
+    let mut args = DEMO_ARGS.to_vec();
+    args.extend(["--web.config.file", web_config.to_str().unwrap()]);
+    let secured = Process::start(&args);
+
     // An exporter that the simulator turns away: its failures feed the health panels.
     let sim = start_simulator(SimulatorConfig::default()).await;
     let mut command = Command::new(env!("CARGO_BIN_EXE_genesys-exporter"));
@@ -494,30 +649,50 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
     let refused = Process::spawn(command);
     let refused_url = refused.metrics_url().await;
 
-    // A demo exporter behind TLS and basic auth, as a web config file sets them up.
-    let pki = make_pki();
-    let web_config = write_file(
-        &pki.dir,
-        "web.yml",
-        &format!(
-            "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  prometheus: {}\n",
-            pki.cert_file.display(),
-            pki.key_file.display(),
-            bcrypt_hash(SECURED_PASSWORD)
-        ),
-    );
-    let secured = Process::start(&[
-        "--demo",
-        "--listen",
-        "127.0.0.1:0",
-        "--web.config.file",
-        web_config.to_str().unwrap(),
-    ]);
-    let secured_target = secured.metrics_url().await.replacen("http://", "", 1);
+    // Each org's bucket query, rolling query and queue observations have all been polled.
+    let demo_url = demo.metrics_url().await;
+    let samples = wait_for_metrics(&demo_url, |s| {
+        ORGS[..2].iter().all(|org| polled(&org_samples(s, org)))
+    })
+    .await;
+    let secured_url = secured
+        .metrics_url()
+        .await
+        .replacen("http://", "https://", 1);
+    let secured_target = secured_url.trim_start_matches("https://").to_owned();
+    let https = https_client(&pki, false);
+    let deadline = Instant::now() + PATIENCE;
+    let secured_samples = loop {
+        let samples = parse(&secured_metrics(&https, &secured_url).await);
+        if polled(&org_samples(&samples, "")) {
+            break samples;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the secured demo never polled all its queries:\n{}",
+            secured.log()
+        );
+        pause().await;
+    };
+    // Every org's samples, from the exporter that publishes it.
+    let samples_of_org = |org: &str| {
+        org_samples(
+            if org.is_empty() {
+                &secured_samples
+            } else {
+                &samples
+            },
+            org,
+        )
+    };
 
-    for url in [&demo_url, &refused_url] {
-        let body = get(&format!("{url}/metrics")).await.body;
-        let said = run_promtool(promtool, &["check", "metrics"], Some(&body));
+    let bodies = [
+        get(&format!("{demo_url}/metrics")).await.body,
+        get(&format!("{refused_url}/metrics")).await.body,
+        secured_metrics(&https, &secured_url).await,
+    ];
+    for (body, url) in bodies.iter().zip([&demo_url, &refused_url, &secured_url]) {
+        let said = run_promtool(promtool, &["check", "metrics"], Some(body));
         assert_eq!(said.trim(), "", "promtool check metrics on {url}");
     }
 
@@ -575,10 +750,10 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Prometheus's own scraper over HTTPS with basic auth: the scrape works and reads
-    // samples.
+    // samples, the org without an org label's among them.
     let secured_up = format!("up{{job=\"{SECURED_JOB}\"}} == 1");
-    let secured_samples = format!("scrape_samples_scraped{{job=\"{SECURED_JOB}\"}} > 0");
-    while api.count(&secured_up).await < 1 || api.count(&secured_samples).await < 1 {
+    let secured_polled = format!("genesys_up{{job=\"{SECURED_JOB}\", org=\"\"}} == 1");
+    while api.count(&secured_up).await < 1 || api.count(&secured_polled).await < 1 {
         assert!(
             Instant::now() < deadline,
             "Prometheus never scraped the exporter behind TLS and basic auth:\n{}\n{}",
@@ -592,7 +767,7 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
         checks.extend(dashboard_checks(&api).await);
         let mut empty = Vec::new();
         for check in &checks {
-            if api.count(&check.expr).await == 0 {
+            if !check.has_data(&api).await {
                 empty.push(check);
             }
         }
@@ -615,12 +790,19 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
     eprintln!("{checks} queries checked, each returned data");
-    assert!(checks > 100, "only {checks} queries found");
+    assert!(checks > 400, "only {checks} queries found");
 
-    // The abandon-rate alert: pending (it waits 20 minutes to fire) for exactly the queues
-    // the simulator's own data says abandon too much, among them Retention's voice calls.
-    let (start, end) = published_window(&samples);
-    let expected = expected_abandon_alerts(start, end, Some("PT15M"));
+    // The abandon-rate alert: pending (it waits 20 minutes to fire), in each org, for
+    // exactly the queues that org's own simulated data says abandon too much.
+    let mut expected = BTreeSet::new();
+    for org in ORGS {
+        let (start, end) = published_window(&samples_of_org(org));
+        let flagged = expected_abandon_alerts(&sim_org(org), start, end, Some("PT15M"));
+        eprintln!("{}: abandon alerts expected for {flagged:?}", org_name(org));
+        for (queue_id, media_type) in flagged {
+            expected.insert((org.to_owned(), queue_id, media_type));
+        }
+    }
     let retention = Org::demo()
         .queues
         .into_iter()
@@ -628,7 +810,7 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
         .unwrap()
         .id;
     assert!(
-        expected.contains(&(retention.clone(), "voice".to_owned())),
+        expected.contains(&(String::new(), retention, "voice".to_owned())),
         "the demo's Retention queue abandons too many calls: {expected:?}"
     );
     // Its own wait, whatever the checks above took of theirs.
@@ -636,12 +818,12 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
     let alerts = loop {
         let data = api.get("/api/v1/alerts", &[]).await;
         let alerts = data["alerts"].as_array().unwrap().clone();
-        let abandon: BTreeSet<(String, String)> = alerts
+        let abandon: BTreeSet<(String, String, String)> = alerts
             .iter()
             .filter(|a| a["labels"]["alertname"] == "GenesysQueueAbandonRateHigh")
             .map(|a| {
                 let label = |l: &str| a["labels"][l].as_str().unwrap_or_default().to_owned();
-                (label("queue_id"), label("media_type"))
+                (label("org"), label("queue_id"), label("media_type"))
             })
             .collect();
         // The refused exporter's GenesysPollFailing is waited for too: it goes pending only
@@ -650,7 +832,10 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
             .iter()
             .any(|a| a["labels"]["alertname"] == "GenesysPollFailing");
         if (abandon == expected && poll_failing) || Instant::now() > deadline {
-            assert_eq!(abandon, expected, "abandon alerts: {alerts:#?}");
+            assert_eq!(
+                abandon, expected,
+                "abandon alerts (org, queue ID, media type): {alerts:#?}"
+            );
             break alerts;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -662,15 +847,20 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
             assert_eq!(labels["query"], "default", "{alert}");
             let state = alert["state"].as_str().unwrap();
             assert!(state == "pending" || state == "firing", "{alert}");
-            if labels["queue_id"] == retention.as_str()
-                && let Some(name) = labels["queue"].as_str()
-            {
-                assert_eq!(name, "Retention", "{alert}");
+            // Named as its org names the queue.
+            let org = sim_org(labels["org"].as_str().unwrap_or_default());
+            let queue = org
+                .queues
+                .iter()
+                .find(|q| labels["queue_id"] == q.id.as_str())
+                .unwrap_or_else(|| panic!("a queue of the alert's org: {alert}"));
+            if let Some(name) = labels["queue"].as_str() {
+                assert_eq!(name, queue.name, "{alert}");
             }
         }
     }
     // The refused exporter's polls are failing (its bucket query's and its observations');
-    // the demo's are not.
+    // the demos' are not.
     let poll_failing: BTreeSet<&str> = alerts
         .iter()
         .filter(|a| a["labels"]["alertname"] == "GenesysPollFailing")
@@ -678,35 +868,57 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
         .collect();
     assert_eq!(poll_failing, BTreeSet::from([targets[1]]), "{alerts:#?}");
 
-    // The live abandon-rate alert: pending or firing for exactly the queues whose rolling
-    // window, as the demo publishes it now, abandons more than 20% of at least 10
-    // offered. The window moves every minute, so it is read again each time round, and
-    // a refresh in between gets its own 20 s to show in Prometheus.
+    // The live abandon-rate alert: pending or firing, in each org, for exactly the queues
+    // whose rolling window, as the demos publish it now, abandons more than 20% of at
+    // least 10 offered, by that org's data. The windows move every minute, so they are
+    // read again each time round, and a refresh in between gets its own 20 s to show in
+    // Prometheus.
     let mut deadline = Instant::now() + Duration::from_secs(20);
     let mut last_expected = BTreeSet::new();
     loop {
-        let expected = expected_live_abandon_alerts(&demo_url).await;
-        assert!(
-            !expected.is_empty(),
-            "no queue abandons more than 20% of at least 10 offered in the demo's rolling \
-             window now, so the live alert has nothing to show: choose another --demo-time"
-        );
+        let demo_now = parse(&get(&format!("{demo_url}/metrics")).await.body);
+        let secured_now = parse(&secured_metrics(&https, &secured_url).await);
+        let mut expected = BTreeSet::new();
+        for org in ORGS {
+            let now = if org.is_empty() {
+                &secured_now
+            } else {
+                &demo_now
+            };
+            let flagged = expected_live_abandon_alerts(&org_samples(now, org), org);
+            assert!(
+                !flagged.is_empty(),
+                "{}: no queue abandons more than 20% of at least 10 offered in the demo's \
+                 rolling window now, so the live alert has nothing to show: choose another \
+                 --demo-time",
+                org_name(org)
+            );
+            expected.extend(flagged);
+        }
         if expected != last_expected {
             deadline = Instant::now() + Duration::from_secs(20);
             last_expected = expected.clone();
         }
         let data = api.get("/api/v1/alerts", &[]).await;
         let alerts = data["alerts"].as_array().unwrap().clone();
-        let live: BTreeSet<(String, String, String)> = alerts
+        let live: BTreeSet<(String, String, String, String)> = alerts
             .iter()
             .filter(|a| a["labels"]["alertname"] == "GenesysQueueAbandonRateHighLive")
             .map(|a| {
                 let label = |l: &str| a["labels"][l].as_str().unwrap_or_default().to_owned();
-                (label("query"), label("queue_id"), label("media_type"))
+                (
+                    label("org"),
+                    label("query"),
+                    label("queue_id"),
+                    label("media_type"),
+                )
             })
             .collect();
         if live == expected || Instant::now() > deadline {
-            assert_eq!(live, expected, "live abandon alerts: {alerts:#?}");
+            assert_eq!(
+                live, expected,
+                "live abandon alerts (org, query, queue ID, media type): {alerts:#?}"
+            );
             break;
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
