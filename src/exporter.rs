@@ -90,8 +90,8 @@ pub async fn run_reloading(
     };
     let mut orgs = BTreeMap::new();
     for org in &settings.orgs {
-        let exporter =
-            OrgExporter::new(&shared, &settings, org.clone()).inspect_err(|_| shutdown.cancel())?;
+        let exporter = OrgExporter::new(&shared, &settings, org.clone(), true)
+            .inspect_err(|_| shutdown.cancel())?;
         orgs.insert(org.org.clone(), exporter);
     }
     let mut running = Running {
@@ -178,7 +178,9 @@ impl Running {
                 found.push(Some(0));
                 continue;
             };
+            // Biased: a read that has come counts, even past the deadline.
             let queues = tokio::select! {
+                biased;
                 queues = first => queues.ok().flatten(),
                 () = tokio::time::sleep_until(deadline) => {
                     tracing::warn!(
@@ -295,8 +297,10 @@ impl Running {
                         "configuration reload: new org; it starts"
                     );
                     // Checked already: only a client that cannot be built fails here.
-                    match OrgExporter::new(&self.shared, &settings, org.clone()) {
+                    match OrgExporter::new(&self.shared, &settings, org.clone(), false) {
                         Ok(mut added) => {
+                            // Checked at 0 queues already: this logs and publishes it.
+                            let _ = added.check_budget(None);
                             // Its budget was checked without queues; the task checks its
                             // reads.
                             drop(added.read_names(&settings));

@@ -312,15 +312,47 @@ async fn a_reload_starts_a_new_org_and_removes_a_dropped_one() {
         Some(1.0)
     );
 
-    // East removed: every series of east leaves /metrics; west stays.
+    // North added, with a client its Genesys does not know: the reload is accepted, north
+    // fails on its own, and the ready exporter stays ready.
+    let three = config_text(&[("east", &east), ("west", &west), ("north", &east)]);
+    write_file(&dir, "genesys.toml", &three);
+    hang_up(&process);
+    let samples = wait_for_metrics(&url, |s| {
+        let labels = [("org", "north"), ("query", "hourly")];
+        value(s, "genesys_poll_failures_total", &labels).is_some_and(|n| n >= 1.0)
+    })
+    .await;
+    assert_eq!(hourly_up(&samples, "north"), Some(0.0));
+    assert_eq!(hourly_up(&samples, "west"), Some(1.0));
+    assert_eq!(get(&format!("{url}/readyz")).await.status, 200);
+
+    // East and north removed: every series of theirs leaves /metrics; west stays.
     write_file(&dir, "genesys.toml", &config_text(&[("west", &west)]));
     hang_up(&process);
-    let samples = wait_for_metrics(&url, |s| !has_org(s, "east")).await;
+    let samples = wait_for_metrics(&url, |s| !has_org(s, "east") && !has_org(s, "north")).await;
     assert_eq!(hourly_up(&samples, "west"), Some(1.0));
     assert_eq!(west.simulator.requests().aggregates, 1);
 
+    // Refused reloads change west too (a query of its own): nothing of it applies.
+    let with_west_new = |text: String| {
+        text.replace(
+            "\n[[orgs]]\nname = \"north\"",
+            "\n[[orgs.queries]]\nname = \"west_new\"\ngranularity = \"PT1H\"\n\n[[orgs]]\nname = \"north\"",
+        )
+    };
+    let untouched = |samples: &Samples| {
+        assert!(
+            !samples
+                .keys()
+                .any(|(_, labels)| labels.get("query").is_some_and(|q| q == "west_new"))
+        );
+        assert!(!has_org(samples, "north"));
+        assert_eq!(hourly_up(samples, "west"), Some(1.0));
+        assert_eq!(west.simulator.requests().aggregates, 1);
+    };
+
     // An org that fails validation: refused, named, and the running orgs stay.
-    let broken = config_text(&[("west", &west), ("north", &east)])
+    let broken = with_west_new(config_text(&[("west", &west), ("north", &east)]))
         .replace("client_id = \"north-client\"\n", "");
     write_file(&dir, "genesys.toml", &broken);
     hang_up(&process);
@@ -328,25 +360,22 @@ async fn a_reload_starts_a_new_org_and_removes_a_dropped_one() {
         value(s, "genesys_exporter_config_last_reload_successful", &[]) == Some(0.0)
     })
     .await;
-    assert_eq!(hourly_up(&samples, "west"), Some(1.0));
-    assert!(!has_org(&samples, "north"));
+    untouched(&samples);
     process.wait_for_log("orgs[1].client_id: missing").await;
 
-    // A new org over its own API budget: west's hourly query and queue list cost 0.03
-    // requests a minute, north's window read every 30 s 2 more, and 0.005 of 300 allows
-    // 1.5. Refused, named, and nothing of north shows.
+    // A new org over its own API budget: west's two hourly queries and queue list cost
+    // 0.05 requests a minute, north's window read every 30 s 2 more, and 0.005 of 300
+    // allows 1.5. Refused, named, and nothing of north shows.
     let greedy = format!(
         "api_budget_share = 0.005\n{}\n[[orgs.queries]]\nname = \"live\"\nwindow = \"5m\"\nrefresh = \"30s\"\n",
-        config_text(&[("west", &west), ("north", &east)])
+        with_west_new(config_text(&[("west", &west), ("north", &east)]))
     );
     write_file(&dir, "genesys.toml", &greedy);
     hang_up(&process);
     process
         .wait_for_log("the API budget of org north is exceeded")
         .await;
-    let samples = parse(&get(&format!("{url}/metrics")).await.body);
-    assert!(!has_org(&samples, "north"));
-    assert_eq!(hourly_up(&samples, "west"), Some(1.0));
+    untouched(&parse(&get(&format!("{url}/metrics")).await.body));
 }
 
 #[tokio::test]

@@ -22,6 +22,8 @@ use crate::org::Org;
 struct Account<'a> {
     /// `""` at the top level, `orgs[1].` in a table.
     key: String,
+    /// The same for the region and URLs: `""` when an org takes the top level's.
+    location_key: String,
     client_id: &'a Option<String>,
     client_secret: &'a Option<SecretString>,
     client_secret_file: &'a Option<PathBuf>,
@@ -46,6 +48,7 @@ impl Config {
         if self.orgs.is_empty() {
             let account = Account {
                 key: String::new(),
+                location_key: String::new(),
                 client_id: &self.client_id,
                 client_secret: &self.client_secret,
                 client_secret_file: &self.client_secret_file,
@@ -88,15 +91,27 @@ impl Config {
                     "{key}name: '{name}' is used twice; give each org its own name"
                 ));
             }
-            // An org's region and URLs default to the top level's, for orgs that share one.
+            // An org that names none of region, api_url and login_url is where the top
+            // level says, as a whole: mixing the two could send its secret to a host it
+            // was never meant to reach.
+            let own =
+                table.region.is_some() || table.api_url.is_some() || table.login_url.is_some();
+            let inherits = !own
+                && (self.region.is_some() || self.api_url.is_some() || self.login_url.is_some());
+            let (region, api_url, login_url) = if inherits {
+                (&self.region, &self.api_url, &self.login_url)
+            } else {
+                (&table.region, &table.api_url, &table.login_url)
+            };
             let account = Account {
                 key: key.clone(),
+                location_key: if inherits { String::new() } else { key.clone() },
                 client_id: &table.client_id,
                 client_secret: &table.client_secret,
                 client_secret_file: &table.client_secret_file,
-                region: table.region.as_ref().or(self.region.as_ref()),
-                api_url: table.api_url.as_ref().or(self.api_url.as_ref()),
-                login_url: table.login_url.as_ref().or(self.login_url.as_ref()),
+                region: region.as_ref(),
+                api_url: api_url.as_ref(),
+                login_url: login_url.as_ref(),
                 whose: format!(" of org '{name}'"),
             };
             let client = account.client(shared, problems);
@@ -254,7 +269,20 @@ impl Account<'_> {
 
     /// The API and login URLs: each as given, else derived from the region.
     fn urls(&self, problems: &mut Vec<String>) -> (String, String) {
-        let key = &self.key;
+        let key = &self.location_key;
+        // The top level's, taken by several orgs, is reported once.
+        let mut own = Vec::new();
+        let (api_url, login_url) = self.urls_into(key, &mut own);
+        for problem in own {
+            if !problems.contains(&problem) {
+                problems.push(problem);
+            }
+        }
+        (api_url, login_url)
+    }
+
+    /// [`Account::urls`], with the keys named under `key`.
+    fn urls_into(&self, key: &str, problems: &mut Vec<String>) -> (String, String) {
         let domain = match self.region {
             Some(name) => match region::domain(name) {
                 Some(domain) => Some(domain),
@@ -391,6 +419,54 @@ granularity = "PT1H"
         assert_eq!(names(west), ["shared", "west_only"]);
         // The shared client settings are every org's.
         assert_eq!(east.client.retry.attempts, west.client.retry.attempts);
+    }
+
+    #[test]
+    fn an_org_that_says_where_it_is_takes_nothing_of_the_top_levels_location() {
+        // West names its region; the top level's URLs are east's, not west's.
+        let toml = TWO_ORGS.replace(
+            "region = \"eu-west-1\"\n",
+            "api_url = \"https://api.example.test\"\nlogin_url = \"https://login.example.test\"\n",
+        );
+        let settings = config(&toml).validate().unwrap();
+        assert_eq!(settings.orgs[0].client.api_url, "https://api.example.test");
+        assert_eq!(
+            settings.orgs[0].client.login_url,
+            "https://login.example.test"
+        );
+        assert_eq!(
+            settings.orgs[1].client.api_url,
+            "https://api.mypurecloud.com"
+        );
+        assert_eq!(
+            settings.orgs[1].client.login_url,
+            "https://login.mypurecloud.com"
+        );
+    }
+
+    #[test]
+    fn a_bad_top_level_region_is_named_once_at_the_top_level() {
+        let toml = TWO_ORGS
+            .replace("region = \"eu-west-1\"", "region = \"eu-west1\"")
+            .replace("region = \"us-east-1\"\n", "");
+        let said = problems(&toml);
+        assert_eq!(
+            said.matches("region: unknown region 'eu-west1'").count(),
+            1,
+            "{said}"
+        );
+        assert!(!said.contains("orgs[0].region"), "{said}");
+        // An org with no location anywhere is told where to set its own.
+        let toml = TWO_ORGS
+            .replace("region = \"eu-west-1\"\n", "")
+            .replace("region = \"us-east-1\"\n", "");
+        let said = problems(&toml);
+        assert!(
+            said.contains(
+                "orgs[0].region: missing; set orgs[0].region to the region of org 'east'"
+            ),
+            "{said}"
+        );
     }
 
     #[test]

@@ -56,8 +56,15 @@ pub(super) struct Checked {
 
 impl OrgExporter {
     /// Builds `org`'s client and budget, and starts holding its series (none published
-    /// yet). Nothing asks the API until [`OrgExporter::start`].
-    pub(super) fn new(shared: &Shared, settings: &Settings, org: OrgSettings) -> Result<Self> {
+    /// yet). Nothing asks the API until [`OrgExporter::start`]. `/readyz` waits for its
+    /// queries when `ready_waits` (at start-up); an org added by a reload never takes a
+    /// ready exporter out of service.
+    pub(super) fn new(
+        shared: &Shared,
+        settings: &Settings,
+        org: OrgSettings,
+        ready_waits: bool,
+    ) -> Result<Self> {
         // Its series start at once: counters at 0, `genesys_up` 0 until its first poll.
         let observed = settings.observations.as_ref().map(|_| OBSERVATIONS_QUERY);
         let names = org.queries.iter().map(|q| q.name.as_str());
@@ -70,12 +77,23 @@ impl OrgExporter {
             announce_metrics(&metrics, query);
         }
         let client = Arc::new(Client::new(&org.client, metrics.clone())?);
+        let now = shared.clock.now();
+        let waited: Vec<&str> = if ready_waits {
+            names.collect()
+        } else {
+            Vec::new()
+        };
         let publisher = Arc::new(shared.publisher.add_org(
             org.org.clone(),
-            names,
+            waited,
             client.breaker_state(),
-            shared.clock.now(),
+            now,
         ));
+        if !ready_waits {
+            for query in &org.queries {
+                publisher.add_query(&query.name, now);
+            }
+        }
         let budget = Arc::new(BudgetWatch::new(
             Load::new(settings, &org, observation_load(settings)),
             metrics.clone(),
