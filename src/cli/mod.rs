@@ -1,0 +1,484 @@
+//! The command line: its commands and flags, and the wiring from them to the library.
+//! The exporter (with `--demo`, the simulator started in this process), the one-shot
+//! report (a configured query overridden by flags, with a progress bar) and the simulator
+//! on its own; the binary only parses, dispatches and maps errors to exit codes.
+//! `demo.rs` starts the demo's simulators and points the configuration at them;
+//! `report.rs` is the report command.
+
+mod demo;
+mod report;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, DEFAULT_LISTEN, OrgConfig};
+use crate::error::Error;
+use crate::schedule::Clock;
+use crate::simulator::{FaultSpec, Org, Simulator, SimulatorConfig, SurgeSpec};
+pub use demo::demo_queries;
+use demo::{DemoClient, point_at, start_demo};
+pub use report::{ReportArgs, report};
+
+/// Prometheus exporter for Genesys Cloud conversation aggregates.
+#[derive(Parser)]
+#[command(version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// TOML configuration file; environment variables override it.
+    #[arg(long, short, value_name = "PATH")]
+    config: Option<PathBuf>,
+    // The help names DEFAULT_LISTEN rather than repeating it; no `default_value`, which
+    // would override the `listen` key of the file and the environment.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        help = format!("Address to serve /metrics on (overrides `listen`; default {DEFAULT_LISTEN})")
+    )]
+    listen: Option<String>,
+    /// A Prometheus exporter-toolkit web config file (TLS, basic auth, headers) to secure
+    /// /metrics with; overrides `web_config_file`.
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    web_config_file: Option<PathBuf>,
+    /// Let `POST /-/reload` reload the configuration, as Prometheus's flag of the same
+    /// name does (SIGHUP always reloads it).
+    #[arg(long = "web.enable-lifecycle")]
+    web_enable_lifecycle: bool,
+    /// Run against the built-in simulator instead of a Genesys Cloud org.
+    #[arg(long)]
+    demo: bool,
+    /// With --demo: start the clock at this time (RFC 3339) instead of now, for a
+    /// reproducible demo, e.g. 2026-08-20T14:07:00Z, a weekday afternoon.
+    #[arg(long, value_name = "TIME", requires = "demo")]
+    demo_time: Option<jiff::Timestamp>,
+    /// With --demo: the number of simulated queues (the first six are the named demo
+    /// queues), to size the demo, e.g. for a load test.
+    #[arg(long, value_name = "N", requires = "demo", default_value_t = 6)]
+    demo_queues: usize,
+    /// With --demo: the media types each simulated queue handles.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        requires = "demo",
+        default_value = "voice,chat,email,callback"
+    )]
+    demo_media_types: Vec<String>,
+    /// Check the configuration, print a summary and exit (0 if it is valid).
+    #[arg(long)]
+    check_config: bool,
+    /// With --demo: a fault for the simulator to play, as for `simulate --fault`.
+    #[arg(long, value_name = "FAULT", requires = "demo")]
+    fault: Vec<FaultSpec>,
+    /// With --demo: an abandon surge for the simulator to play, as for `simulate --surge`,
+    /// e.g. Sales@2026-08-20T14:10:00Z.
+    #[arg(long, value_name = "SURGE", requires = "demo")]
+    demo_surge: Option<SurgeSpec>,
+    /// With --demo: simulate several orgs of these names, e.g. east,west, each on a
+    /// simulator of its own with its own credentials and data, as [[orgs]] tables that
+    /// replace any in the file.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',', requires = "demo")]
+    demo_orgs: Vec<String>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the fake Genesys Cloud API (OAuth, aggregates query, routing queues).
+    Simulate(SimulateArgs),
+    /// Write aggregates for a range of intervals as JSON, CSV or a table, and exit.
+    Report(ReportArgs),
+    /// Print every metric (its kind and gauges), groupBy dimension (its label) and queue
+    /// observation metric (its gauge and labels) a configuration may name, and exit.
+    Catalogue,
+}
+
+#[derive(Args)]
+pub struct SimulateArgs {
+    #[arg(long, default_value = "127.0.0.1:9872", value_name = "ADDR")]
+    listen: SocketAddr,
+    /// Number of queues; the first six are the named demo queues.
+    #[arg(long, default_value_t = 6)]
+    queues: usize,
+    /// Media types each queue handles.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "voice,chat,email,callback"
+    )]
+    media_types: Vec<String>,
+    /// Lifetime of issued access tokens, in seconds.
+    #[arg(long, default_value_t = 86_400)]
+    token_lifetime: u64,
+    /// Answer synchronous queries with more group × bucket results than this with
+    /// `400 response.entity.too.large`, as the real API does for large answers.
+    #[arg(long, value_name = "N")]
+    sync_result_limit: Option<usize>,
+    /// Groups per page of an aggregates job's results.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    job_page_size: usize,
+    /// Serve the org called NAME: the same queue names, but queue IDs and traffic of its
+    /// own, drawn from the name (default: the demo org). For several orgs, run one
+    /// `simulate` per org, each with its own --listen, --client-id and --client-secret.
+    #[arg(long, value_name = "NAME")]
+    org: Option<String>,
+    #[arg(long, default_value = "demo-client")]
+    client_id: String,
+    #[arg(long, default_value = "demo-secret")]
+    client_secret: String,
+    /// A fault to play, repeatable: a name and key=value fields, such as
+    /// `unavailable,seconds=30`, `rate_limited,retry_after=5,requests=3`,
+    /// `slow,delay=40`, `reset`, `revoke_tokens,after=60`, `forbidden` or
+    /// `malformed,body=html` (also invalid_json, truncated, wrong_types, unknown_metric,
+    /// missing_fields, out_of_range, empty). Common fields: after, seconds, requests, path.
+    /// More can be set while it runs with POST /simulator/faults.
+    #[arg(long, value_name = "FAULT")]
+    fault: Vec<FaultSpec>,
+    /// An abandon surge on one queue: QUEUE[@TIME][,abandon=P][,wait_factor=F][,volume=V],
+    /// the queue by ID or name, TIME in RFC 3339 or +DURATION from the start (default: at
+    /// once), abandon default 0.5, wait_factor default 10, volume default 1; e.g.
+    /// Sales@2026-08-20T14:10:00Z or Sales@+10m. From then on its agents all go off queue,
+    /// its callers give up with that probability, wait that many times longer and come that
+    /// many times as often. Changed while it runs with POST or DELETE /simulator/surge.
+    #[arg(long, value_name = "SURGE")]
+    surge: Option<SurgeSpec>,
+}
+
+impl SimulateArgs {
+    /// The org to serve: the one `--org` names, or the demo org.
+    fn sim_org(&self) -> Org {
+        let media_types = self.media_types.clone();
+        match &self.org {
+            Some(name) => Org::named(name, self.queues, media_types),
+            None => Org::with_queues(self.queues, media_types),
+        }
+    }
+}
+
+/// The exporter: serves `/metrics` until `shutdown` is cancelled, or with
+/// `--check-config` only checks the configuration.
+pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let path = args.config.clone();
+    let mut config = off_the_runtime(&shutdown, move || Config::load(path.as_deref())).await?;
+    let clock = match args.demo_time {
+        Some(start) => Clock::starting_at(start),
+        None => Clock::System,
+    };
+    let demo_orgs: Vec<OrgConfig> = args
+        .demo_orgs
+        .iter()
+        .map(|name| OrgConfig {
+            name: name.clone(),
+            ..OrgConfig::default()
+        })
+        .collect();
+    let mut demo = Vec::new();
+    if args.demo {
+        if !demo_orgs.is_empty() {
+            config.orgs = demo_orgs.clone();
+        }
+        let surge = args.demo_surge.map(|spec| spec.starting(clock.now()));
+        let simulator = SimulatorConfig {
+            org: Org::with_queues(args.demo_queues, args.demo_media_types.clone()),
+            faults: args.fault,
+            clock: clock.clone(),
+            surge,
+            ..SimulatorConfig::default()
+        };
+        let size = (args.demo_queues, args.demo_media_types);
+        demo = start_demo(&mut config, simulator, size, &shutdown).await?;
+    }
+    // What the command line (and the demo's simulators) put over the file, at start-up and
+    // at every reload alike.
+    let overrides = Overrides {
+        listen: args.listen,
+        web_config_file: args.web_config_file,
+        demo_orgs,
+        demo,
+    };
+    overrides.apply(&mut config);
+    let settings = off_the_runtime(&shutdown, move || config.validate()).await?;
+    if args.check_config {
+        for org in &settings.orgs {
+            let names: Vec<&str> = org.queries.iter().map(|q| q.name.as_str()).collect();
+            let whose = org
+                .org
+                .name()
+                .map(|name| format!("org {name}: "))
+                .unwrap_or_default();
+            eprintln!(
+                "configuration is valid: {whose}{} queries ({})",
+                names.len(),
+                names.join(", ")
+            );
+        }
+        return Ok(());
+    }
+    let listener = TcpListener::bind(settings.listen).await.map_err(|error| {
+        anyhow::anyhow!(
+            "cannot listen on {}: {error}; choose another address with --listen or `listen`",
+            settings.listen
+        )
+    })?;
+    // Listened for before the exporter says it serves, so that a SIGHUP from then on
+    // reloads rather than ends the process (the signal's default action).
+    let (sender, requests) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(reload_on_hangup(
+        hangups(),
+        sender.clone(),
+        shutdown.clone(),
+    ));
+    let web_config = settings
+        .web
+        .as_ref()
+        .map(|web| web.path().display().to_string());
+    tracing::info!(
+        address = %listener.local_addr()?,
+        orgs = settings.orgs.len(),
+        queries = settings.orgs.iter().map(|o| o.queries.len()).sum::<usize>(),
+        web_config = web_config.as_deref().unwrap_or("none"),
+        "serving /metrics"
+    );
+    let path = args.config.clone();
+    let load: crate::exporter::Loader = Arc::new(move || {
+        let mut config = Config::load(path.as_deref())?;
+        overrides.apply(&mut config);
+        config.validate()
+    });
+    let reloads = crate::exporter::Reloads {
+        load,
+        requests,
+        sender,
+        lifecycle: args.web_enable_lifecycle,
+    };
+    crate::exporter::run_reloading(settings, listener, clock, shutdown, reloads).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// What the command line puts over the configuration file.
+struct Overrides {
+    listen: Option<String>,
+    web_config_file: Option<PathBuf>,
+    /// `--demo-orgs`: the orgs that replace the file's.
+    demo_orgs: Vec<OrgConfig>,
+    /// With `--demo`: each simulated org's simulator.
+    demo: Vec<DemoClient>,
+}
+
+impl Overrides {
+    fn apply(&self, config: &mut Config) {
+        if let Some(listen) = &self.listen {
+            config.listen = Some(listen.clone());
+        }
+        if let Some(path) = &self.web_config_file {
+            config.web_config_file = Some(path.clone());
+        }
+        if self.demo.is_empty() {
+            return;
+        }
+        if !self.demo_orgs.is_empty() {
+            config.orgs = self.demo_orgs.clone();
+        }
+        for demo in &self.demo {
+            point_at(config, demo);
+        }
+        if config.queries.is_empty() {
+            config.queries = demo_queries();
+        }
+    }
+}
+
+/// SIGHUP, listened for from now on; `None` where it cannot be.
+#[cfg(unix)]
+type Hangups = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangups = Option<std::convert::Infallible>;
+
+fn hangups() -> Hangups {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let hangups = signal(SignalKind::hangup()).ok();
+        if hangups.is_none() {
+            tracing::warn!("cannot listen for SIGHUP; reload with POST /-/reload");
+        }
+        hangups
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// Asks for a reload at each SIGHUP, until `shutdown`; the exporter logs the outcome.
+async fn reload_on_hangup(
+    hangups: Hangups,
+    reloads: tokio::sync::mpsc::Sender<crate::server::ReloadRequest>,
+    shutdown: CancellationToken,
+) {
+    #[cfg(unix)]
+    {
+        let Some(mut hangups) = hangups else { return };
+        loop {
+            tokio::select! {
+                Some(()) = hangups.recv() => {
+                    tracing::info!("SIGHUP received");
+                    let (done, _) = tokio::sync::oneshot::channel();
+                    if reloads.send(done).await.is_err() {
+                        return;
+                    }
+                }
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (hangups, reloads, shutdown);
+    }
+}
+
+/// Runs `work`, which reads files (the configuration, the secret), on tokio's blocking
+/// pool, so that a slow file system never stalls the runtime, and SIGTERM still ends the
+/// process while it waits.
+pub(super) async fn off_the_runtime<T: Send + 'static>(
+    shutdown: &CancellationToken,
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::select! {
+        done = tokio::task::spawn_blocking(work) => Ok(done??),
+        () = shutdown.cancelled() => anyhow::bail!("interrupted while reading the configuration"),
+    }
+}
+
+/// `catalogue`: every name a configuration may use, and what each becomes.
+pub fn catalogue() -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(crate::exposition::catalogue().as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// `simulate`: serves the fake Genesys Cloud API until `shutdown` is cancelled.
+pub async fn simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let config = SimulatorConfig {
+        org: args.sim_org(),
+        client_id: args.client_id,
+        client_secret: args.client_secret.into(),
+        token_lifetime: Duration::from_secs(args.token_lifetime),
+        sync_result_limit: args.sync_result_limit,
+        job_page_size: args.job_page_size,
+        faults: args.fault,
+        surge: args.surge.map(|spec| spec.starting(jiff::Timestamp::now())),
+        ..SimulatorConfig::default()
+    };
+    if let Some(surge) = &config.surge {
+        surge.check(&config.org).map_err(Error::Config)?;
+    }
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "simulated Genesys Cloud API listening");
+    Simulator::new(config).serve(listener, shutdown).await;
+    Ok(())
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM.
+pub async fn cancel_on_signal(shutdown: CancellationToken) {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_surge_is_a_demo_or_simulate_flag() {
+        let cli = Cli::try_parse_from([
+            "genesys-exporter",
+            "--demo",
+            "--demo-surge",
+            "Sales@2026-08-20T14:10:00Z,abandon=0.6",
+        ])
+        .unwrap();
+        let surge = cli
+            .run
+            .demo_surge
+            .unwrap()
+            .starting(jiff::Timestamp::UNIX_EPOCH);
+        assert_eq!(surge.start.to_string(), "2026-08-20T14:10:00Z");
+        assert_eq!((surge.queue.as_str(), surge.abandon), ("Sales", 0.6));
+        let error = Cli::try_parse_from(["genesys-exporter", "--demo-surge", "Sales"])
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("--demo"), "{error}");
+        let error =
+            Cli::try_parse_from(["genesys-exporter", "--demo", "--demo-surge", "Sales@noon"])
+                .err()
+                .unwrap();
+        assert!(
+            error.to_string().contains("not an RFC 3339 time"),
+            "{error}"
+        );
+        let cli =
+            Cli::try_parse_from(["genesys-exporter", "simulate", "--surge", "VIP@+10m"]).unwrap();
+        let Some(Command::Simulate(args)) = cli.command else {
+            unreachable!("parsed as simulate")
+        };
+        assert_eq!(args.surge.unwrap().queue, "VIP");
+    }
+
+    #[test]
+    fn simulate_serves_the_org_it_is_given_or_the_demo_org() {
+        let args = |flags: &[&str]| {
+            let cli =
+                Cli::try_parse_from(["genesys-exporter", "simulate"].iter().chain(flags)).unwrap();
+            let Some(Command::Simulate(args)) = cli.command else {
+                unreachable!("parsed as simulate")
+            };
+            args
+        };
+        assert_eq!(args(&[]).sim_org(), Org::demo());
+        let east = args(&["--org", "east", "--queues", "8", "--media-types", "voice"]);
+        assert_eq!(east.sim_org(), Org::named("east", 8, vec!["voice".into()]));
+        assert_eq!(east.sim_org().name.as_deref(), Some("east"));
+    }
+
+    #[test]
+    fn the_listen_help_names_the_default_address() {
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_help()
+            .to_string();
+        assert!(
+            help.contains(&format!("default {DEFAULT_LISTEN})")),
+            "{help}"
+        );
+    }
+}

@@ -1,0 +1,376 @@
+//! `genesys-exporter report`: its arguments, the org and query they choose, and the run.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use super::demo::start_demo;
+use super::off_the_runtime;
+use crate::config::{Config, OrgConfig, QueryConfig};
+use crate::error::Error;
+use crate::genesys::client::Client;
+use crate::genesys::jobs::JobPolicy;
+use crate::metrics::Metrics;
+use crate::report;
+use crate::simulator::{DEMO_MEDIA_TYPES, SimulatorConfig};
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Start of the range (RFC 3339), on a bucket boundary.
+    #[arg(long, value_name = "TIME")]
+    from: jiff::Timestamp,
+    /// End of the range, exclusive (RFC 3339), on a bucket boundary.
+    #[arg(long, value_name = "TIME")]
+    to: jiff::Timestamp,
+    #[command(flatten)]
+    query: QueryArgs,
+    #[arg(long, value_enum, default_value = "table")]
+    format: OutputFormat,
+    /// Write here instead of standard output; nothing is left here on failure.
+    #[arg(long, short, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Use the asynchronous job API for every request.
+    #[arg(long = "async")]
+    always_async: bool,
+    /// The org to report on, by its [[orgs]] name; needed when the configuration has
+    /// several.
+    #[arg(long, value_name = "NAME")]
+    org: Option<String>,
+    #[arg(long, short, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Report from the built-in simulator instead of a Genesys Cloud org.
+    #[arg(long)]
+    demo: bool,
+}
+
+/// The report's query: a configured one or the defaults, with these flags overriding it.
+#[derive(Args)]
+struct QueryArgs {
+    /// Start from this configured query's settings instead of the defaults.
+    #[arg(long = "query", value_name = "NAME")]
+    name: Option<String>,
+    /// Bucket length, e.g. PT15M, PT1H, P1D.
+    #[arg(long)]
+    granularity: Option<String>,
+    /// Dimensions to group by, comma-separated, e.g. queueId,mediaType.
+    #[arg(long, value_delimiter = ',')]
+    group_by: Option<Vec<String>>,
+    /// Metrics, comma-separated, e.g. nOffered,tHandle.
+    #[arg(long, value_delimiter = ',')]
+    metrics: Option<Vec<String>>,
+    /// The API's filter, as JSON.
+    #[arg(long, value_name = "JSON")]
+    filter: Option<String>,
+    /// IANA time zone for P1D, P1W and P1M buckets.
+    #[arg(long, value_name = "TZ")]
+    time_zone: Option<String>,
+}
+
+/// `--format`: the command line's names for [`report::Format`], which knows nothing of
+/// clap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OutputFormat {
+    Json,
+    Csv,
+    Table,
+}
+
+impl From<OutputFormat> for report::Format {
+    fn from(format: OutputFormat) -> Self {
+        match format {
+            OutputFormat::Json => report::Format::Json,
+            OutputFormat::Csv => report::Format::Csv,
+            OutputFormat::Table => report::Format::Table,
+        }
+    }
+}
+
+/// The one-shot report: fetches the range and writes it to `--output` or standard output.
+pub async fn report(args: ReportArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let path = args.config.clone();
+    let mut config = off_the_runtime(&shutdown, move || Config::load(path.as_deref())).await?;
+    if args.demo {
+        let size = (6, DEMO_MEDIA_TYPES.map(String::from).to_vec());
+        start_demo(&mut config, SimulatorConfig::default(), size, &shutdown).await?;
+    }
+    // Only the chosen org is checked: a report needs no other org's secret.
+    let org = chosen_org(&config, args.org.as_deref())?;
+    config.queries = vec![args.query.apply_to(&config, org.as_ref())?];
+    if let Some(mut org) = org {
+        org.queries.clear();
+        config.orgs = vec![org];
+    }
+    let settings = off_the_runtime(&shutdown, move || config.validate()).await?;
+    let org = &settings.orgs[0];
+    let request = report::Request {
+        query: org.queries[0].clone(),
+        from: args.from,
+        to: args.to,
+        job_policy: if args.always_async {
+            JobPolicy::Always
+        } else {
+            JobPolicy::WhenTooLarge
+        },
+    };
+    let client = Client::new(&org.client, Arc::new(Metrics::new([])))?;
+    let table = tokio::select! {
+        table = report::fetch(&client, &settings, &request, progress_bar()) => table?,
+        () = shutdown.cancelled() => anyhow::bail!("interrupted; nothing written"),
+    };
+    let format = args.format.into();
+    match &args.output {
+        Some(path) => report::write_file(&table, format, path)
+            .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            table.write(format, &mut stdout)?;
+            stdout.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// The `[[orgs]]` table `--org` names, or the only one; `None` for a configuration
+/// without orgs.
+fn chosen_org(config: &Config, name: Option<&str>) -> Result<Option<OrgConfig>, Error> {
+    let names: Vec<&str> = config.orgs.iter().map(|o| o.name.as_str()).collect();
+    let chosen = match (name, config.orgs.as_slice()) {
+        (None, []) => None,
+        (Some(name), []) => {
+            return Err(Error::Config(format!(
+                "--org {name}: the configuration has no [[orgs]]; leave --org out"
+            )));
+        }
+        (None, [only]) => Some(only),
+        (None, _) => {
+            return Err(Error::Config(format!(
+                "the configuration has several orgs; choose one with --org ({})",
+                names.join(", ")
+            )));
+        }
+        (Some(name), orgs) => Some(orgs.iter().find(|o| o.name == name).ok_or_else(|| {
+            Error::Config(format!(
+                "--org {name}: no [[orgs]] table has that name; use one of {}",
+                names.join(", ")
+            ))
+        })?),
+    };
+    Ok(chosen.cloned())
+}
+
+impl QueryArgs {
+    /// The query named by `--query` among the shared queries of `config` and those of
+    /// `org` (or the defaults), with the flags given in its place.
+    fn apply_to(self, config: &Config, org: Option<&OrgConfig>) -> Result<QueryConfig, Error> {
+        let own = org.map(|org| org.queries.as_slice()).unwrap_or_default();
+        let mut query = match &self.name {
+            Some(name) => config
+                .queries
+                .iter()
+                .chain(own)
+                .find(|q| &q.name == name)
+                .cloned()
+                .ok_or_else(|| {
+                    let known: Vec<&str> = config
+                        .queries
+                        .iter()
+                        .chain(own)
+                        .map(|q| q.name.as_str())
+                        .collect();
+                    Error::Config(format!(
+                        "--query {name}: no such query in the configuration (it has: {})",
+                        if known.is_empty() {
+                            "none".into()
+                        } else {
+                            known.join(", ")
+                        }
+                    ))
+                })?,
+            None => QueryConfig {
+                name: "report".into(),
+                ..QueryConfig::default()
+            },
+        };
+        if query.window.is_some() || query.refresh.is_some() {
+            // A rolling window is a moving figure, not a series of buckets: the report
+            // reads its metrics in the buckets --granularity gives.
+            if self.granularity.is_none() {
+                return Err(Error::Config(format!(
+                    "--query {}: a rolling window (window and refresh) has no buckets to report; add --granularity, such as PT15M, to report its metrics in buckets of that length",
+                    query.name
+                )));
+            }
+            (query.window, query.refresh, query.max_age) = (None, None, None);
+        }
+        query.granularity = self.granularity.or(query.granularity);
+        query.group_by = self.group_by.or(query.group_by);
+        query.metrics = self.metrics.or(query.metrics);
+        query.time_zone = self.time_zone.or(query.time_zone);
+        if let Some(filter) = &self.filter {
+            let parsed = serde_json::from_str(filter)
+                .map_err(|error| Error::Config(format!("--filter: not JSON: {error}")))?;
+            query.filter = Some(parsed);
+        }
+        // A report is not a set of Prometheus series: any dimension may be a column.
+        query.allow_unbounded_labels = true;
+        Ok(query)
+    }
+}
+
+/// A progress bar on stderr for reports of more than one request or job page, drawn only
+/// when stderr is a terminal.
+fn progress_bar() -> impl FnMut(usize, usize, usize) {
+    let bar = indicatif::ProgressBar::hidden();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} requests {msg}")
+            .expect("the template is valid"),
+    );
+    let mut shown = false;
+    move |done, total, pages| {
+        if !shown && (total > 1 || pages > 1) {
+            // Draws nothing when stderr is not a terminal.
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.enable_steady_tick(Duration::from_millis(200));
+            shown = true;
+        }
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        if pages > 0 {
+            bar.set_message(format!("({pages} job pages)"));
+        }
+        if done == total {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    /// The report arguments of `genesys-exporter report --from .. --to .. FLAGS`.
+    fn report_args(flags: &[&str]) -> ReportArgs {
+        let fixed = [
+            "genesys-exporter",
+            "report",
+            "--from",
+            "2026-08-20T12:00:00Z",
+        ];
+        let to = ["--to", "2026-08-20T13:00:00Z"];
+        let cli = Cli::try_parse_from(fixed.iter().chain(&to).chain(flags)).unwrap();
+        match cli.command {
+            Some(Command::Report(args)) => args,
+            _ => unreachable!("parsed as report"),
+        }
+    }
+
+    fn configured(queries: &[&str]) -> Config {
+        Config {
+            queries: queries
+                .iter()
+                .map(|name| QueryConfig {
+                    name: name.to_string(),
+                    granularity: Some("P1D".into()),
+                    metrics: Some(vec!["nOffered".into()]),
+                    ..QueryConfig::default()
+                })
+                .collect(),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn a_report_starts_from_the_defaults_and_may_group_by_anything() {
+        let query = report_args(&["--group-by", "conversationId"])
+            .query
+            .apply_to(&configured(&["daily"]), None)
+            .unwrap();
+        assert_eq!(query.name, "report");
+        assert_eq!(query.granularity, None);
+        assert_eq!(query.group_by, Some(vec!["conversationId".into()]));
+        assert!(query.allow_unbounded_labels);
+    }
+
+    #[test]
+    fn flags_override_the_named_query_and_keep_the_rest() {
+        let args = report_args(&[
+            "--query",
+            "daily",
+            "--granularity",
+            "PT1H",
+            "--filter",
+            r#"{"type": "or"}"#,
+            "--time-zone",
+            "Europe/Dublin",
+            "--format",
+            "csv",
+            "--async",
+        ]);
+        assert_eq!(args.format, OutputFormat::Csv);
+        assert!(args.always_async);
+        let query = args.query.apply_to(&configured(&["daily"]), None).unwrap();
+        assert_eq!(query.name, "daily");
+        assert_eq!(query.granularity.as_deref(), Some("PT1H"));
+        assert_eq!(query.metrics, Some(vec!["nOffered".into()]));
+        assert_eq!(query.filter, Some(serde_json::json!({"type": "or"})));
+        assert_eq!(query.time_zone.as_deref(), Some("Europe/Dublin"));
+    }
+
+    #[test]
+    fn an_unknown_query_and_a_filter_that_is_not_json_are_configuration_errors() {
+        let error = report_args(&["--query", "weekly"])
+            .query
+            .apply_to(&configured(&["daily", "queues"]), None)
+            .unwrap_err();
+        assert!(matches!(error, Error::Config(_)));
+        assert!(
+            error.to_string().contains(
+                "--query weekly: no such query in the configuration (it has: daily, queues)"
+            ),
+            "{error}"
+        );
+        let error = report_args(&["--filter", "{x"])
+            .query
+            .apply_to(&Config::default(), None)
+            .unwrap_err();
+        assert!(error.to_string().contains("--filter: not JSON"), "{error}");
+    }
+
+    #[test]
+    fn a_rolling_query_is_reported_in_the_buckets_granularity_names_or_refused() {
+        let mut config = configured(&["live"]);
+        let live = &mut config.queries[0];
+        live.granularity = None;
+        live.window = Some(Duration::from_secs(600));
+        live.refresh = Some(Duration::from_secs(60));
+        live.max_age = Some(Duration::from_secs(180));
+        let error = report_args(&["--query", "live"])
+            .query
+            .apply_to(&config, None)
+            .unwrap_err();
+        assert!(matches!(error, Error::Config(_)));
+        assert!(
+            error.to_string().contains(
+                "--query live: a rolling window (window and refresh) has no buckets to report; add --granularity, such as PT15M"
+            ),
+            "{error}"
+        );
+        let query = report_args(&["--query", "live", "--granularity", "PT10M"])
+            .query
+            .apply_to(&config, None)
+            .unwrap();
+        assert_eq!(query.granularity.as_deref(), Some("PT10M"));
+        assert_eq!(
+            (query.window, query.refresh, query.max_age),
+            (None, None, None)
+        );
+        assert_eq!(query.metrics, Some(vec!["nOffered".into()]));
+    }
+}
