@@ -111,7 +111,12 @@ pub struct Flattener {
     window: Interval,
     max_series: usize,
     repeats: Repeats,
-    gauge_names_of: HashMap<String, Vec<(&'static StatGauge, String)>>,
+    /// Per metric, its gauges and the index of each one's family in `families`: a
+    /// response repeats the same few metrics in every group, so their gauge names are
+    /// built and looked up once per poll, not once per sample.
+    gauges_of: HashMap<String, Vec<(&'static StatGauge, usize)>>,
+    /// Gauge name and family, in the order first met; a `BTreeMap` at finish.
+    families: Vec<(String, Family)>,
     /// Each group's groupBy values (`None` where the group lacks a dimension) → its index
     /// in `keys` if it had data for the window, or `NO_DATA`.
     seen: HashMap<Box<[Option<Box<str>>]>, usize>,
@@ -121,7 +126,6 @@ pub struct Flattener {
     series: usize,
     duplicates: usize,
     scratch: Vec<Option<Box<str>>>,
-    seen_metrics: Vec<(String, Option<String>)>,
 }
 
 const NO_DATA: usize = usize::MAX;
@@ -141,7 +145,8 @@ impl Flattener {
             window,
             max_series,
             repeats,
-            gauge_names_of: HashMap::new(),
+            gauges_of: HashMap::new(),
+            families: Vec::new(),
             seen: HashMap::new(),
             with_data: 0,
             samples: QuerySamples {
@@ -152,7 +157,6 @@ impl Flattener {
             series: 0,
             duplicates: 0,
             scratch: Vec::new(),
-            seen_metrics: Vec::new(),
         }
     }
 
@@ -171,9 +175,15 @@ impl Flattener {
             seen,
             with_data,
             mut samples,
+            families,
             duplicates,
             ..
         } = self;
+        // A family is made when its metric is first met, and kept if a sample came.
+        samples.families = families
+            .into_iter()
+            .filter(|(_, family)| !family.samples.is_empty())
+            .collect();
         if duplicates > 0 {
             tracing::warn!(
                 query,
@@ -214,6 +224,8 @@ impl Flattener {
             }
             // Stable: a group's samples of one family stay in the order of its entries.
             family.samples.sort_by_key(|sample| sample.group);
+            // Held until the next poll's samples replace them: without the room to grow.
+            family.samples.shrink_to_fit();
         }
         samples
     }
@@ -265,28 +277,39 @@ impl GroupSink for Flattener {
             return Ok(());
         };
         self.with_data += 1;
-        self.seen_metrics.clear();
+        let mut seen: Vec<(&str, Option<&str>)> = Vec::with_capacity(data.metrics.len());
         for entry in &data.metrics {
             let metric: &str = &entry.metric;
             let qualifier = entry.qualifier.as_deref();
-            if self
-                .seen_metrics
-                .iter()
-                .any(|(m, q)| m == metric && q.as_deref() == qualifier)
-            {
+            if seen.contains(&(metric, qualifier)) {
                 self.duplicates += 1;
                 continue;
             }
-            self.seen_metrics
-                .push((metric.to_owned(), qualifier.map(str::to_owned)));
-            // A response repeats the same few metrics in every group: their gauge names are
-            // built once per poll, not once per sample.
-            if !self.gauge_names_of.contains_key(metric) {
-                self.gauge_names_of
-                    .insert(metric.to_owned(), metric_gauges(metric));
+            seen.push((metric, qualifier));
+            if !self.gauges_of.contains_key(metric) {
+                let gauges = metric_gauges(metric)
+                    .into_iter()
+                    .map(|(gauge, name)| {
+                        let family = match self.families.iter().position(|(n, _)| *n == name) {
+                            Some(family) => family,
+                            None => {
+                                let help = help_text(metric, gauge.suffix);
+                                self.families.push((
+                                    name,
+                                    Family {
+                                        help,
+                                        samples: Vec::new(),
+                                    },
+                                ));
+                                self.families.len() - 1
+                            }
+                        };
+                        (gauge, family)
+                    })
+                    .collect();
+                self.gauges_of.insert(metric.to_owned(), gauges);
             }
-            let gauges = &self.gauge_names_of[metric];
-            for (gauge, name) in gauges {
+            for &(gauge, family) in &self.gauges_of[metric] {
                 let Some(value) = gauge.value(&entry.stats) else {
                     continue;
                 };
@@ -294,18 +317,7 @@ impl GroupSink for Flattener {
                 if self.series > self.max_series {
                     return Err(SinkFull);
                 }
-                let family = match self.samples.families.get_mut(name.as_str()) {
-                    Some(family) => family,
-                    None => self
-                        .samples
-                        .families
-                        .entry(name.clone())
-                        .or_insert_with(|| Family {
-                            help: help_text(metric, gauge.suffix),
-                            samples: Vec::new(),
-                        }),
-                };
-                family.samples.push(Sample {
+                self.families[family].1.samples.push(Sample {
                     group: index,
                     qualifier: qualifier.map(str::to_owned),
                     value,
