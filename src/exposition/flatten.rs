@@ -439,6 +439,50 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_group_is_dropped_but_a_job_page_may_carry_its_window() {
+        let offered = |n| {
+            vec![entry(
+                "nOffered",
+                Stats {
+                    count: Some(n),
+                    ..Stats::default()
+                },
+            )]
+        };
+        let mut resp = response(vec![
+            (vec![("queueId", "q1")], offered(1.0)),
+            (vec![("queueId", "q1")], offered(2.0)),
+            (vec![("queueId", "q1")], offered(3.0)),
+        ]);
+        // The first one has only another bucket.
+        resp.results[0].data[0].interval =
+            "2026-08-20T09:45:00.000Z/2026-08-20T10:00:00.000Z".into();
+        let run = |job: bool| {
+            let mut flattener = Flattener::new(
+                "q",
+                &["queueId".into()],
+                window(),
+                usize::MAX,
+                Repeats::Drop,
+            );
+            if job {
+                flattener.job_pages();
+            }
+            for group in &resp.results {
+                flattener.group(GroupRef::from(group)).unwrap();
+            }
+            render(flattener.finish())
+        };
+        assert!(!run(false).contains("genesys_conversation_offered{"));
+        let merged = run(true);
+        assert!(
+            merged.contains("genesys_conversation_offered{query=\"q\",queue_id=\"q1\"} 2.0\n"),
+            "{merged}"
+        );
+        assert!(!merged.contains("} 3.0"), "{merged}");
+    }
+
+    #[test]
     fn samples_are_in_the_order_of_their_labels_in_group_by_order() {
         let offered = |n| {
             vec![entry(

@@ -778,6 +778,62 @@ mod tests {
             .to_string()
     }
 
+    /// [`refusal`], read group by group.
+    fn read_refusal(entry: &str) -> String {
+        let body = format!(
+            r#"{{"results": [{{"group": {{"queueId": "q"}}, "data": [{{"interval": "2026-08-20T10:00:00.000Z/2026-08-20T10:15:00.000Z", "metrics": [{entry}]}}]}}]}}"#
+        );
+        match read_groups(body.as_bytes(), &mut Counter(0)) {
+            Err(ReadError::Json(error)) => error.to_string(),
+            other => panic!("{entry}: {other:?}"),
+        }
+    }
+
+    /// Counts groups, and wants no more than `usize::MAX`.
+    struct Counter(usize);
+
+    impl GroupSink for Counter {
+        fn group(&mut self, _: GroupRef<'_>) -> Result<(), SinkFull> {
+            self.0 += 1;
+            if self.0 > 2 { Err(SinkFull) } else { Ok(()) }
+        }
+    }
+
+    #[test]
+    fn answers_read_group_by_group_are_refused_like_decoded_ones() {
+        for body in [
+            r#"{"results": [{"data": [{"metrics": []}]}]}"#,
+            r#"{"results": null}"#,
+            r#"{"results": [], "results": []}"#,
+            r#"{"results": [{"group": {"queueId": 1}}]}"#,
+            r#"{"results": []} trailing"#,
+            r#"{"results": [{"group": {"queueId": "q\u00e9"}}], "cursor": 7}"#,
+            "",
+        ] {
+            let decoded = serde_json::from_str::<JobResultsPage>(body).unwrap_err();
+            match read_groups(body.as_bytes(), &mut Counter(0)) {
+                Err(ReadError::Json(error)) => {
+                    assert_eq!(error.to_string(), decoded.to_string(), "{body}")
+                }
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+        let mut counter = Counter(0);
+        let read = read_groups(
+            br#"{"other": [1, {"a": 2}], "results": [{"group": {"queueId": "q\"1"}}, {}], "cursor": "c"}"#,
+            &mut counter,
+        )
+        .unwrap();
+        assert_eq!(
+            (read.groups, read.cursor.as_deref(), counter.0),
+            (2, Some("c"), 2)
+        );
+        assert!(matches!(
+            read_groups(br#"{"results": [{}, {}, {}, {}]}"#, &mut Counter(0)),
+            Err(ReadError::SinkFull)
+        ));
+    }
+
     #[test]
     fn a_response_that_does_not_answer_the_query_is_refused() {
         for (entry, problem) in [
@@ -809,6 +865,11 @@ mod tests {
         ] {
             let error = refusal(entry);
             assert!(error.starts_with(problem), "{entry}: {error}");
+            assert_eq!(
+                read_refusal(entry),
+                error,
+                "read group by group, the same refusal"
+            );
         }
         let error = serde_json::from_str::<AggregateResponse>(
             r#"{"results": [{"data": [{"metrics": []}]}]}"#,
