@@ -147,8 +147,8 @@ fn main() {
         let exposition = publisher.current(window().end);
         let plain = exposition.to_vec(Format::Text, false).len();
         let gzip = exposition.to_vec(Format::Text, true).len();
-        // The same text as one flate2 gzip stream at the same level, as it was made before
-        // the gauges were deflated on two threads.
+        // The same text as one plain flate2 gzip stream at the same level: the exposition's
+        // gzip (the shared gauges and the format's tail deflated apart) must not lose to it.
         let mut one_stream = GzEncoder::new(Vec::new(), Compression::new(2));
         one_stream
             .write_all(&exposition.to_vec(Format::Text, false))
