@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Query;
 use crate::error::{Error, Result};
-use crate::exposition::{Publisher, flatten_bounded};
+use crate::exposition::{Flattener, Publisher, Repeats};
 use crate::genesys::client::Client;
 use crate::genesys::jobs::{self, JobOptions};
 use crate::genesys::wire::Endpoint;
@@ -149,42 +149,42 @@ impl PollBucket for QueryPoll {
     async fn poll(&mut self, window: Interval) -> Result<()> {
         let timer = self.metrics.poll.timer(&self.query.name);
         let request = self.query.request(window);
-        let outcome = jobs::aggregates(
+        // The answer is flattened as it is read, group by group: the poll never holds it
+        // parsed, only its samples.
+        let mut flattener = Flattener::new(
+            &self.query.name,
+            &self.query.group_by,
+            window,
+            self.max_series,
+            Repeats::Drop,
+        );
+        let outcome = jobs::aggregates_into(
             &self.client,
             &request,
             jobs::JobPolicy::WhenTooLarge,
             self.jobs,
             |_| {},
+            &mut flattener,
         )
         .await;
-        // A poll's duration ends with the answer, before it is flattened and published.
+        // A poll's duration ends with the answer, before it is published.
         drop(timer);
         let now = self.clock.now();
-        let outcome = outcome.and_then(|response| {
-            flatten_bounded(
-                &self.query.name,
-                &self.query.group_by,
-                window,
-                &response,
-                self.max_series,
-            )
-            .map(|data| (data, response))
-            .map_err(|_| {
-                let error = Error::TooManySeries {
-                    query: self.query.name.clone(),
-                    limit: self.max_series,
-                };
-                self.metrics
-                    .api
-                    .failed(Endpoint::Aggregates, error.reason());
-                error
-            })
+        let outcome = outcome.and_then(|complete| {
+            if complete {
+                return Ok(flattener.finish());
+            }
+            let error = Error::TooManySeries {
+                query: self.query.name.clone(),
+                limit: self.max_series,
+            };
+            self.metrics
+                .api
+                .failed(Endpoint::Aggregates, error.reason());
+            Err(error)
         });
         match outcome {
-            Ok((data, response)) => {
-                // Freed before rendering, so that a poll's peak memory holds the parsed
-                // answer or the rendered exposition, never both.
-                drop(response);
+            Ok(data) => {
                 let series = data.series();
                 self.metrics
                     .poll

@@ -1,10 +1,10 @@
 //! Flattening an aggregates response into samples: one per group, metric and stat, each
 //! named by the rules of the naming module.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use super::naming::{StatGauge, help_text, metric_gauges, snake_case};
-use crate::genesys::wire::{AggregateGroup, AggregateResponse};
+use crate::genesys::wire::{AggregateResponse, GroupRef, GroupSink, SinkFull};
 use crate::org::Org;
 use crate::schedule::Interval;
 
@@ -58,7 +58,43 @@ pub fn flatten(
 pub struct TooManySeries;
 
 /// [`flatten`], stopped as soon as the samples would pass `max_series`, so that an answer
-/// with a million groups costs no more than the limit's worth of samples.
+/// with a million groups costs no more than the limit's worth of samples. See
+/// [`Flattener`], which it feeds group by group.
+pub fn flatten_bounded(
+    query: &str,
+    group_by: &[String],
+    window: Interval,
+    response: &AggregateResponse,
+    max_series: usize,
+) -> Result<QuerySamples, TooManySeries> {
+    let mut flattener = Flattener::new(query, group_by, window, max_series, Repeats::Drop);
+    for group in &response.results {
+        flattener
+            .group(GroupRef::from(group))
+            .map_err(|SinkFull| TooManySeries)?;
+    }
+    Ok(flattener.finish())
+}
+
+/// What a group that an answer holds twice (the same groupBy values) means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeats {
+    /// A broken answer: every repetition is dropped, with a warning, keeping the first.
+    Drop,
+    /// A job's result pages, which may carry one group's buckets on several pages: the
+    /// first data entry of the window, wherever it came, is the group's.
+    Merge,
+}
+
+/// Flattens an answer group by group as it is read (it is a [`GroupSink`]), so that a poll
+/// never holds the parsed answer: only the samples, which are much smaller.
+///
+/// Groups are published in the order of their labels, the first groupBy dimension first:
+/// all of a queue's media types together, whatever order the API chose. Besides a stable
+/// order, this puts each queue's ID on neighbouring lines of every gauge, where gzip finds
+/// it again; in the API's order (by media type first) its previous use was a whole gauge
+/// back, beyond deflate's 32 KB window. Samples are taken in the API's order and put in
+/// that order by [`Flattener::finish`].
 ///
 /// A group that the answer holds twice (the same labels), and a metric twice in one
 /// group, would make two identical series, which Prometheus rejects whole. The later one
@@ -66,107 +102,230 @@ pub struct TooManySeries;
 /// duplicate means the answer is broken, and there is no telling whether its two halves are
 /// parts to add up or the same data sent twice (adding would double every count); for
 /// percentiles and ratios without numerators no merge is right at all. Dropping keeps
-/// every published number one the API actually said.
-pub fn flatten_bounded<'a>(
-    query: &str,
-    group_by: &[String],
+/// every published number one the API actually said. (A job's pages are different: see
+/// [`Repeats::Merge`].)
+pub struct Flattener {
+    query: String,
+    group_by: Vec<String>,
+    label_names: Vec<String>,
     window: Interval,
-    response: &'a AggregateResponse,
     max_series: usize,
-) -> Result<QuerySamples, TooManySeries> {
-    let label_names: Vec<String> = group_by.iter().map(|d| snake_case(d)).collect();
-    let mut gauge_names_of: HashMap<&str, Vec<(&'static StatGauge, String)>> = HashMap::new();
-    let mut samples = QuerySamples {
-        query: query.to_owned(),
-        queue_id_label: group_by.iter().position(|d| d == "queueId"),
-        ..QuerySamples::default()
-    };
-    // Groups in the order of their labels, the first groupBy dimension first: all of a
-    // queue's media types together, whatever order the API chose. Besides a stable order,
-    // this puts each queue's ID on neighbouring lines of every gauge, where gzip finds it
-    // again; in the API's order (by media type first) its previous use was a whole gauge
-    // back, beyond deflate's 32 KB window.
-    let mut groups: Vec<&AggregateGroup> = response.results.iter().collect();
-    groups.sort_by(|a, b| {
-        let labels = |group: &'a AggregateGroup| group_by.iter().map(|d| group.group.get(d));
-        labels(a).cmp(labels(b))
-    });
-    let mut series = 0usize;
-    let mut duplicates = 0usize;
-    let mut previous: Option<&AggregateGroup> = None;
-    let mut seen_metrics: HashSet<(&str, Option<&str>)> = HashSet::new();
-    for group in groups {
-        let labels = |group: &'a AggregateGroup| group_by.iter().map(|d| group.group.get(d));
-        if previous.is_some_and(|previous| labels(previous).eq(labels(group))) {
-            duplicates += 1;
-            continue;
+    repeats: Repeats,
+    /// Per metric, its gauges and the index of each one's family in `families`: a
+    /// response repeats the same few metrics in every group, so their gauge names are
+    /// built and looked up once per poll, not once per sample.
+    gauges_of: HashMap<String, Vec<(&'static StatGauge, usize)>>,
+    /// Gauge name and family, in the order first met; a `BTreeMap` at finish.
+    families: Vec<(String, Family)>,
+    /// Each group's groupBy values (`None` where the group lacks a dimension) → its index
+    /// in `keys` if it had data for the window, or `NO_DATA`.
+    seen: HashMap<Box<[Option<Box<str>>]>, usize>,
+    /// Per group with samples, in the order read: its entry in `seen`'s keys, kept by index.
+    with_data: usize,
+    samples: QuerySamples,
+    series: usize,
+    duplicates: usize,
+    scratch: Vec<Option<Box<str>>>,
+}
+
+const NO_DATA: usize = usize::MAX;
+
+impl Flattener {
+    pub fn new(
+        query: &str,
+        group_by: &[String],
+        window: Interval,
+        max_series: usize,
+        repeats: Repeats,
+    ) -> Flattener {
+        Flattener {
+            query: query.to_owned(),
+            group_by: group_by.to_vec(),
+            label_names: group_by.iter().map(|d| snake_case(d)).collect(),
+            window,
+            max_series,
+            repeats,
+            gauges_of: HashMap::new(),
+            families: Vec::new(),
+            seen: HashMap::new(),
+            with_data: 0,
+            samples: QuerySamples {
+                query: query.to_owned(),
+                queue_id_label: group_by.iter().position(|d| d == "queueId"),
+                ..QuerySamples::default()
+            },
+            series: 0,
+            duplicates: 0,
+            scratch: Vec::new(),
         }
-        previous = Some(group);
-        let Some(data) = group.data.iter().find(|d| interval_is(&d.interval, window)) else {
-            continue;
-        };
-        let group_index = samples.groups.len();
-        samples.groups.push(
-            group_by
+    }
+
+    /// The series taken so far.
+    pub fn series(&self) -> usize {
+        self.series
+    }
+
+    /// The samples, their groups in the order of their labels, after a warning if the
+    /// answer repeated groups or metrics.
+    pub fn finish(self) -> QuerySamples {
+        let Flattener {
+            query,
+            label_names,
+            window,
+            seen,
+            with_data,
+            mut samples,
+            families,
+            duplicates,
+            ..
+        } = self;
+        // A family is made when its metric is first met, and kept if a sample came.
+        samples.families = families
+            .into_iter()
+            .filter(|(_, family)| !family.samples.is_empty())
+            .collect();
+        if duplicates > 0 {
+            tracing::warn!(
+                query,
+                %window,
+                duplicates,
+                "the answer repeats groups or metrics; each repetition was dropped, keeping the first"
+            );
+        }
+        let mut keys: Vec<(&[Option<Box<str>>], usize)> = seen
+            .iter()
+            .filter(|(_, index)| **index != NO_DATA)
+            .map(|(key, index)| (&**key, *index))
+            .collect();
+        debug_assert_eq!(keys.len(), with_data);
+        keys.sort_unstable();
+        // rank[index read] = place in label order.
+        let mut rank = vec![0u32; keys.len()];
+        for (place, (_, index)) in keys.iter().enumerate() {
+            rank[*index] = place as u32;
+        }
+        samples.groups = keys
+            .iter()
+            .map(|(key, _)| {
+                label_names
+                    .iter()
+                    .zip(key.iter())
+                    .map(|(label, value)| {
+                        (label.clone(), value.as_deref().unwrap_or("").to_owned())
+                    })
+                    .collect()
+            })
+            .collect();
+        drop(keys);
+        drop(seen);
+        for family in samples.families.values_mut() {
+            for sample in &mut family.samples {
+                sample.group = rank[sample.group] as usize;
+            }
+            // Stable: a group's samples of one family stay in the order of its entries.
+            family.samples.sort_by_key(|sample| sample.group);
+            // Held until the next poll's samples replace them: without the room to grow.
+            family.samples.shrink_to_fit();
+        }
+        samples
+    }
+}
+
+impl GroupSink for Flattener {
+    fn job_pages(&mut self) {
+        self.repeats = Repeats::Merge;
+    }
+
+    /// Takes the group's data entry of the window only; an absent metric or stat produces
+    /// no sample. Refuses the group that would pass `max_series`.
+    fn group(&mut self, group: GroupRef<'_>) -> Result<(), SinkFull> {
+        self.scratch.clear();
+        self.scratch.extend(
+            self.group_by
                 .iter()
-                .zip(&label_names)
-                .map(|(dimension, label)| {
-                    (
-                        label.clone(),
-                        group.group.get(dimension).cloned().unwrap_or_default(),
-                    )
-                })
-                .collect(),
+                .map(|d| group.group.get(d.as_str()).map(|v| Box::from(&**v))),
         );
-        seen_metrics.clear();
+        let data = group
+            .data
+            .iter()
+            .find(|d| interval_is(&d.interval, self.window));
+        let index = match self.seen.get_mut(&*self.scratch) {
+            None => {
+                let index = if data.is_some() {
+                    self.with_data
+                } else {
+                    NO_DATA
+                };
+                self.seen
+                    .insert(self.scratch.clone().into_boxed_slice(), index);
+                index
+            }
+            Some(index)
+                if self.repeats == Repeats::Merge && *index == NO_DATA && data.is_some() =>
+            {
+                *index = self.with_data;
+                *index
+            }
+            Some(_) => {
+                if self.repeats == Repeats::Drop {
+                    self.duplicates += 1;
+                }
+                return Ok(());
+            }
+        };
+        let Some(data) = data else {
+            return Ok(());
+        };
+        self.with_data += 1;
+        let mut seen: Vec<(&str, Option<&str>)> = Vec::with_capacity(data.metrics.len());
         for entry in &data.metrics {
-            if !seen_metrics.insert((entry.metric.as_str(), entry.qualifier.as_deref())) {
-                duplicates += 1;
+            let metric: &str = &entry.metric;
+            let qualifier = entry.qualifier.as_deref();
+            if seen.contains(&(metric, qualifier)) {
+                self.duplicates += 1;
                 continue;
             }
-            // A response repeats the same few metrics in every group: their gauge names are
-            // built once per poll, not once per sample.
-            let gauges = match gauge_names_of.get(entry.metric.as_str()) {
-                Some(gauges) => gauges,
-                None => gauge_names_of
-                    .entry(&entry.metric)
-                    .or_insert_with(|| metric_gauges(&entry.metric)),
-            };
-            for (gauge, name) in gauges {
+            seen.push((metric, qualifier));
+            if !self.gauges_of.contains_key(metric) {
+                let gauges = metric_gauges(metric)
+                    .into_iter()
+                    .map(|(gauge, name)| {
+                        let family = match self.families.iter().position(|(n, _)| *n == name) {
+                            Some(family) => family,
+                            None => {
+                                let help = help_text(metric, gauge.suffix);
+                                self.families.push((
+                                    name,
+                                    Family {
+                                        help,
+                                        samples: Vec::new(),
+                                    },
+                                ));
+                                self.families.len() - 1
+                            }
+                        };
+                        (gauge, family)
+                    })
+                    .collect();
+                self.gauges_of.insert(metric.to_owned(), gauges);
+            }
+            for &(gauge, family) in &self.gauges_of[metric] {
                 let Some(value) = gauge.value(&entry.stats) else {
                     continue;
                 };
-                series += 1;
-                if series > max_series {
-                    return Err(TooManySeries);
+                self.series += 1;
+                if self.series > self.max_series {
+                    return Err(SinkFull);
                 }
-                let family = match samples.families.get_mut(name.as_str()) {
-                    Some(family) => family,
-                    None => samples
-                        .families
-                        .entry(name.clone())
-                        .or_insert_with(|| Family {
-                            help: help_text(&entry.metric, gauge.suffix),
-                            samples: Vec::new(),
-                        }),
-                };
-                family.samples.push(Sample {
-                    group: group_index,
-                    qualifier: entry.qualifier.clone(),
+                self.families[family].1.samples.push(Sample {
+                    group: index,
+                    qualifier: qualifier.map(str::to_owned),
                     value,
                 });
             }
         }
+        Ok(())
     }
-    if duplicates > 0 {
-        tracing::warn!(
-            query,
-            %window,
-            duplicates,
-            "the answer repeats groups or metrics; each repetition was dropped, keeping the first"
-        );
-    }
-    Ok(samples)
 }
 
 /// Whether an API interval `start/end` starts where `window` does.
@@ -277,6 +436,50 @@ mod tests {
         ));
         assert!(text.contains("genesys_conversation_connected{query=\"q\",queue_id=\"\",media_type=\"voice\"} 3.0\n"), "{text}");
         assert!(!text.contains("99.0"));
+    }
+
+    #[test]
+    fn a_repeated_group_is_dropped_but_a_job_page_may_carry_its_window() {
+        let offered = |n| {
+            vec![entry(
+                "nOffered",
+                Stats {
+                    count: Some(n),
+                    ..Stats::default()
+                },
+            )]
+        };
+        let mut resp = response(vec![
+            (vec![("queueId", "q1")], offered(1.0)),
+            (vec![("queueId", "q1")], offered(2.0)),
+            (vec![("queueId", "q1")], offered(3.0)),
+        ]);
+        // The first one has only another bucket.
+        resp.results[0].data[0].interval =
+            "2026-08-20T09:45:00.000Z/2026-08-20T10:00:00.000Z".into();
+        let run = |job: bool| {
+            let mut flattener = Flattener::new(
+                "q",
+                &["queueId".into()],
+                window(),
+                usize::MAX,
+                Repeats::Drop,
+            );
+            if job {
+                flattener.job_pages();
+            }
+            for group in &resp.results {
+                flattener.group(GroupRef::from(group)).unwrap();
+            }
+            render(flattener.finish())
+        };
+        assert!(!run(false).contains("genesys_conversation_offered{"));
+        let merged = run(true);
+        assert!(
+            merged.contains("genesys_conversation_offered{query=\"q\",queue_id=\"q1\"} 2.0\n"),
+            "{merged}"
+        );
+        assert!(!merged.contains("} 3.0"), "{merged}");
     }
 
     #[test]

@@ -35,6 +35,22 @@ pub(super) fn write_gauges(
                 .collect()
         })
         .collect();
+    // The exact length but for the values and the qualifiers' escapes, so that the text
+    // is written without copies of a growing String, nor room it never uses.
+    let mut length = 0;
+    for ((query, _), labels) in queries.iter().zip(&labels) {
+        for (name, family) in &query.families {
+            length += 2 * name.len() + family.help.len() + 24;
+            for sample in &family.samples {
+                // `name{labels} value\n`, the value at most 24 characters.
+                length += name.len() + labels[sample.group].len() + 28;
+                if let Some(qualifier) = &sample.qualifier {
+                    length += qualifier.len() + 13;
+                }
+            }
+        }
+    }
+    out.reserve(length);
     let gauges: BTreeSet<&String> = queries
         .iter()
         .flat_map(|(q, _)| q.families.keys())
@@ -166,10 +182,7 @@ impl Exposition {
         queries: &[(&QuerySamples, &HashMap<String, String>)],
         metrics: &Metrics,
     ) -> Exposition {
-        // Lines are up to about 150 bytes: a first guess on the large side saves copies of a
-        // growing String, and the pages it reserves but does not write are never touched.
-        let series: usize = queries.iter().map(|(q, _)| q.series()).sum();
-        let mut gauges = String::with_capacity(series * 160 + 4096);
+        let mut gauges = String::new();
         write_gauges(&mut gauges, queries);
 
         let text_tail = metrics.encode_text();
@@ -240,7 +253,7 @@ impl Exposition {
 fn gzip_parts<const N: usize>(shared: &[u8], tails: [&[u8]; N]) -> (Bytes, [Bytes; N]) {
     const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
     let level = Compression::new(2);
-    let mut encoder = DeflateEncoder::new(Vec::with_capacity(shared.len() / 3), level);
+    let mut encoder = DeflateEncoder::new(Vec::with_capacity(shared.len() / 8), level);
     encoder.get_mut().extend_from_slice(&HEADER);
     encoder
         .write_all(shared)
@@ -248,7 +261,9 @@ fn gzip_parts<const N: usize>(shared: &[u8], tails: [&[u8]; N]) -> (Bytes, [Byte
     encoder.flush().expect("writing to a Vec cannot fail");
     // Taken out rather than finished, since finishing would close the stream. (Dropping the
     // encoder then finishes into the emptied Vec, which is dropped with it.)
-    let head = std::mem::take(encoder.get_mut());
+    let mut head = std::mem::take(encoder.get_mut());
+    // Held until the next publish: without the room deflating reserved.
+    head.shrink_to_fit();
     drop(encoder);
     let mut shared_crc = Crc::new();
     shared_crc.update(shared);

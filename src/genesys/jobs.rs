@@ -9,7 +9,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::client::Client;
-use super::wire::{AggregateGroup, AggregateResponse, AggregationQuery, Endpoint, JobState};
+use super::wire::{
+    AggregateGroup, AggregateResponse, AggregationQuery, Endpoint, GroupSink, JobState,
+};
 use crate::error::{Error, Result, api_text};
 use crate::schedule::deadline_after;
 
@@ -71,6 +73,101 @@ fn is_too_large(error: &Error) -> bool {
     matches!(error, Error::Api { status: 400, code, .. } if code == "response.entity.too.large")
 }
 
+/// [`aggregates`], each group handed to `sink` as it is read, page by page, so that the
+/// answer is never held whole: `Ok(false)` when the sink wanted no more (the answer has
+/// more series than it takes). A failed synchronous attempt hands it nothing, so the job
+/// that follows it starts afresh.
+pub async fn aggregates_into(
+    client: &Client,
+    query: &AggregationQuery,
+    policy: JobPolicy,
+    options: JobOptions,
+    on_page: impl FnMut(usize),
+    sink: &mut impl GroupSink,
+) -> Result<bool> {
+    if policy == JobPolicy::WhenTooLarge {
+        match client.aggregates_into(query, sink).await {
+            Err(error) if is_too_large(&error) => {
+                tracing::info!(
+                    interval = %query.interval,
+                    "the answer is too large for the synchronous query; running it as a job"
+                );
+            }
+            outcome => return outcome,
+        }
+    }
+    run_job_into(client, query, options, on_page, sink).await
+}
+
+/// [`run_job`], each page's groups handed to `sink` as it is read. The pages are bounded
+/// as one answer: past `max_groups` groups in all, reading stops.
+pub async fn run_job_into(
+    client: &Client,
+    query: &AggregationQuery,
+    options: JobOptions,
+    mut on_page: impl FnMut(usize),
+    sink: &mut impl GroupSink,
+) -> Result<bool> {
+    let job_id = wait_for_job(client, query, options).await?;
+    sink.job_pages();
+    let mut groups = 0usize;
+    let mut cursor: Option<String> = None;
+    for page in 1.. {
+        let Some(read) = client
+            .job_results_into(&job_id, cursor.as_deref(), sink)
+            .await?
+        else {
+            return Ok(false);
+        };
+        groups += read.groups;
+        if groups > options.max_groups {
+            return Err(too_many_groups(client, &job_id, options));
+        }
+        next_cursor(&job_id, page, read.groups == 0, &mut cursor, read.cursor)?;
+        on_page(page);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    Ok(true)
+}
+
+fn too_many_groups(client: &Client, job_id: &str, options: JobOptions) -> Error {
+    let error = Error::TooManySeries {
+        query: format!("job {}", api_text(job_id)),
+        limit: options.max_groups,
+    };
+    client.metrics().api.failed(Endpoint::Jobs, error.reason());
+    error
+}
+
+/// Checks a page's cursor `next` and moves `cursor` to it (`None` after the last page).
+fn next_cursor(
+    job_id: &str,
+    page: usize,
+    empty: bool,
+    cursor: &mut Option<String>,
+    next: Option<String>,
+) -> Result<()> {
+    // An empty page that points to another would page for ever.
+    if empty && next.is_some() {
+        return Err(Error::Job {
+            job_id: api_text(job_id),
+            state: "FULFILLED".into(),
+            message: format!("page {page} is empty but names a next page"),
+        });
+    }
+    if next.is_some() && *cursor == next {
+        return Err(Error::Job {
+            job_id: api_text(job_id),
+            state: "FULFILLED".into(),
+            message: format!("page {page} returned the cursor it was asked for"),
+        });
+    }
+    *cursor = next;
+    Ok(())
+}
+
 /// Submits `query` as a job, waits for it, and collects every page of its results.
 pub async fn run_job(
     client: &Client,
@@ -78,6 +175,31 @@ pub async fn run_job(
     options: JobOptions,
     mut on_page: impl FnMut(usize),
 ) -> Result<AggregateResponse> {
+    let job_id = wait_for_job(client, query, options).await?;
+    let mut groups = Vec::new();
+    let mut cursor: Option<String> = None;
+    for page in 1.. {
+        let results = client.job_results(&job_id, cursor.as_deref()).await?;
+        let empty = results.results.is_empty();
+        groups.extend(results.results);
+        if groups.len() > options.max_groups {
+            return Err(too_many_groups(client, &job_id, options));
+        }
+        next_cursor(&job_id, page, empty, &mut cursor, results.cursor)?;
+        on_page(page);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    Ok(merge_groups(groups))
+}
+
+/// Submits `query` as a job and waits until it is fulfilled: its ID.
+async fn wait_for_job(
+    client: &Client,
+    query: &AggregationQuery,
+    options: JobOptions,
+) -> Result<String> {
     let job_id = client.submit_job(query).await?.job_id;
     let deadline = deadline_after(options.timeout);
     loop {
@@ -100,42 +222,7 @@ pub async fn run_job(
         }
     }
 
-    let mut groups = Vec::new();
-    let mut cursor: Option<String> = None;
-    for page in 1.. {
-        let results = client.job_results(&job_id, cursor.as_deref()).await?;
-        // An empty page that points to another would page for ever.
-        let empty = results.results.is_empty();
-        groups.extend(results.results);
-        if groups.len() > options.max_groups {
-            let error = Error::TooManySeries {
-                query: format!("job {}", api_text(&job_id)),
-                limit: options.max_groups,
-            };
-            client.metrics().api.failed(Endpoint::Jobs, error.reason());
-            return Err(error);
-        }
-        if empty && results.cursor.is_some() {
-            return Err(Error::Job {
-                job_id: api_text(&job_id),
-                state: "FULFILLED".into(),
-                message: format!("page {page} is empty but names a next page"),
-            });
-        }
-        on_page(page);
-        match results.cursor {
-            None => break,
-            Some(next) if cursor.as_ref() == Some(&next) => {
-                return Err(Error::Job {
-                    job_id: api_text(&job_id),
-                    state: "FULFILLED".into(),
-                    message: format!("page {page} returned the cursor it was asked for"),
-                });
-            }
-            next => cursor = next,
-        }
-    }
-    Ok(merge_groups(groups))
+    Ok(job_id)
 }
 
 /// One group per set of groupBy values, with the data of every page that carried it.

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::retry::{Answer, Retrier};
-use super::wire::{Endpoint, ErrorBody};
+use super::wire::{Endpoint, ErrorBody, GroupSink, GroupsRead, ReadError, read_groups};
 use crate::error::{Error, Result, api_text};
 use crate::metrics::{ApiMetrics, Metrics, RetryMetrics};
 
@@ -235,7 +235,28 @@ impl Reply {
     }
 
     pub(crate) fn decode<T: DeserializeOwned>(&self, endpoint: Endpoint) -> Result<T> {
-        serde_json::from_slice(&self.body).map_err(|error| {
+        serde_json::from_slice(&self.body).map_err(|error| self.decode_error(endpoint, &error))
+    }
+
+    /// Reads an aggregates answer or a job's results page group by group into `sink`
+    /// ([`read_groups`]): `Ok(None)` when the sink wanted no more, refused as [`decode`]
+    /// would refuse the answer.
+    ///
+    /// [`decode`]: Reply::decode
+    pub(crate) fn read_groups(
+        &self,
+        endpoint: Endpoint,
+        sink: &mut impl GroupSink,
+    ) -> Result<Option<GroupsRead>> {
+        match read_groups(&self.body, sink) {
+            Ok(read) => Ok(Some(read)),
+            Err(ReadError::SinkFull) => Ok(None),
+            Err(ReadError::Json(error)) => Err(self.decode_error(endpoint, &error)),
+        }
+    }
+
+    fn decode_error(&self, endpoint: Endpoint, error: &serde_json::Error) -> Error {
+        {
             let content_type = match self.content_type.as_str() {
                 "" => "no Content-Type",
                 other => other,
@@ -247,7 +268,7 @@ impl Reply {
             {
                 "an HTML page instead of JSON"
             } else {
-                json_error_kind(&error)
+                json_error_kind(error)
             };
             Error::Decode {
                 endpoint,
@@ -260,7 +281,7 @@ impl Reply {
                 ),
                 correlation_id: self.correlation_id.clone(),
             }
-        })
+        }
     }
 }
 
