@@ -411,13 +411,76 @@ impl Store {
             .flat_map(|state| state.queries.values())
             .filter_map(|query| query.stale_at)
             .min();
-        let exposition = Arc::new(Exposition::render(&queries, &self.metrics));
+        let exposition = Arc::new(off_the_workers(|| {
+            Exposition::render(&queries, &self.metrics)
+        }));
         *self.current.write().expect("not poisoned") = Rendered {
             exposition: exposition.clone(),
             stale_at,
             breakers,
         };
         exposition
+    }
+}
+
+/// Runs `render` on a thread of its own, at a lower priority, and waits for it; on a
+/// worker of a multi-threaded tokio runtime, it first hands the worker's tasks to another
+/// thread ([`tokio::task::block_in_place`]), so that no scrape waits behind a render.
+///
+/// Rendering 200k series takes about 90 ms of CPU (both formats and gzip). On a worker,
+/// the scrapes queued on it waited that long; on a thread at the same priority, it still
+/// took a core's share from the scrapes on a small machine. At nice 10 (the kernel gives
+/// it a tenth of a core's share against a busy worker), scrapes keep their latency, and the
+/// render takes the CPU they leave; the previous exposition is served whole until then.
+fn off_the_workers<T: Send>(render: impl FnOnce() -> T + Send) -> T {
+    let on_thread = || {
+        std::thread::scope(|scope| {
+            let rendering = std::thread::Builder::new()
+                .name("render".into())
+                .spawn_scoped(scope, || {
+                    lower_priority();
+                    give_back_free_memory();
+                    render()
+                })
+                .expect("a thread starts");
+            match rendering.join() {
+                Ok(rendered) => rendered,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(on_thread)
+        }
+        _ => on_thread(),
+    }
+}
+
+/// Returns to the system the free pages of glibc's arenas, wherever they are in them: a
+/// poll's parsed answer, freed before its publish, leaves holes that trimming the arena's
+/// top alone does not reach. A few hundred microseconds, once per publish.
+fn give_back_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes and returns plain integers, and is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Lowers the calling thread's priority (its nice value) by 10; Linux only, where a
+/// thread has its own nice value. Raising a nice value needs no privilege.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority take and return plain integers.
+    unsafe {
+        let thread = libc::gettid();
+        let nice = libc::getpriority(libc::PRIO_PROCESS, thread as libc::id_t);
+        libc::setpriority(
+            libc::PRIO_PROCESS,
+            thread as libc::id_t,
+            (nice + 10).min(19),
+        );
     }
 }
 
