@@ -16,12 +16,34 @@
 # - "prometheus": Prometheus' Accept and Accept-Encoding: OpenMetrics, gzip-compressed.
 #
 # RSS is the exporter process's, simulator included, from /proc/PID/status: VmRSS when
-# idle after the first poll of the default 6-queue demo, and VmHWM (the peak) after the
-# load at each size. CI does not run this script: its figures depend on the machine.
+# idle after the first poll of the default 6-queue demo, VmRSS at each size after its
+# first poll (before the load), and VmHWM (the peak) after the load at each size.
+#
+#   MODE=polls SERIES=200000 DURATION=10 benches/load.sh
+#
+# The poll mode: scrapes while a large poll publishes, and memory around it. The exporter
+# runs a demo whose configuration (written here, reloaded with SIGHUP as any other) holds
+# a small rolling query read every 30 s (one series per queue). Then:
+# 1. steady RSS with the small query only ("before");
+# 2. a reload adds "big", the default metrics by queue and media type (SERIES series),
+#    also read every 30 s; once it has published, wrk runs DURATION seconds between two
+#    of its polls ("quiet"), then DURATION seconds around its next poll ("polling"),
+#    with the peak RSS of that run (VmHWM, reset first through /proc/PID/clear_refs);
+# 3. a reload removes "big": steady RSS again ("after"), to compare with "before".
+# Both runs use Prometheus' request (OpenMetrics, gzip) on the same body size.
+#
+# BIN=path/to/genesys-exporter runs that binary instead of building this tree's, e.g. to
+# compare a commit before and after in one session.
+# CI does not run this script: its figures depend on the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SERIES=${SERIES:-50000}
+MODE=${MODE:-nginx}
+if [ "$MODE" = polls ]; then
+  SERIES=${SERIES:-200000}
+else
+  SERIES=${SERIES:-50000}
+fi
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-16}
 THREADS=${THREADS:-2}
@@ -33,8 +55,10 @@ PROMETHEUS_ACCEPT='application/openmetrics-text;version=1.0.0,application/openme
 for tool in wrk nginx curl python3 gzip; do
   command -v "$tool" >/dev/null || { echo "load.sh: $tool is missing (apt-get install -y wrk nginx curl python3 gzip)" >&2; exit 1; }
 done
-cargo build --release --quiet
-BIN=target/release/genesys-exporter
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet
+  BIN=target/release/genesys-exporter
+fi
 
 WORK=$(mktemp -d)
 chmod 755 "$WORK"   # nginx workers run as an unprivileged user and read the files here
@@ -61,11 +85,14 @@ wait_for() {
   exit 1
 }
 
-# Starts the exporter with N demo queues and waits until it has published.
+# Starts the exporter with N demo queues (and further arguments) and waits until it has
+# published.
 start_exporter() {
   EXPORTER_PORT=$(free_port)
-  "$BIN" --demo --demo-time "$DEMO_TIME" --demo-queues "$1" \
-    --listen "127.0.0.1:$EXPORTER_PORT" 2>"$WORK/exporter.log" &
+  local queues=$1
+  shift
+  "$BIN" --demo --demo-time "$DEMO_TIME" --demo-queues "$queues" \
+    --listen "127.0.0.1:$EXPORTER_PORT" "$@" 2>"$WORK/exporter.log" &
   EXPORTER_PID=$!
   wait_for "http://127.0.0.1:$EXPORTER_PORT/readyz"
 }
@@ -139,6 +166,89 @@ load() {
   echo "$rps $p99"
 }
 
+# The poll mode (see the top of this file).
+if [ "$MODE" = polls ]; then
+  # The big query (rolling, five minutes) has about 90 series per queue.
+  queues=$(( (SERIES + 89) / 90 ))
+  small='[observations]
+enabled = false
+
+[[queries]]
+name = "small"
+window = "5m"
+refresh = "30s"
+group_by = ["queueId"]
+metrics = ["nOffered"]
+'
+  big='
+[[queries]]
+name = "big"
+window = "5m"
+refresh = "30s"
+'
+  headers=(-H "Accept: $PROMETHEUS_ACCEPT" -H "Accept-Encoding: gzip")
+  # The big query's last success, in the demo's clock; empty before its first.
+  big_success() {
+    curl -s "http://127.0.0.1:$EXPORTER_PORT/metrics" |
+      awk '/^genesys_last_success_timestamp_seconds\{query="big"\}/ { print $2 }'
+  }
+  # Waits until the big query's last success is no longer $1 (up to 90 s).
+  wait_big_publish() {
+    for _ in $(seq 900); do
+      [ "$(big_success)" != "$1" ] && return 0
+      sleep 0.1
+    done
+    echo "load.sh: no poll of the big query published" >&2
+    exit 1
+  }
+  echo "# polls: $queues queues, big query about $SERIES series" >&2
+  printf '%s' "$small" >"$WORK/exporter.toml"
+  start_exporter "$queues" --config "$WORK/exporter.toml"
+  url="http://127.0.0.1:$EXPORTER_PORT/metrics"
+  sleep 5
+  RSS_BEFORE=$(kb VmRSS)
+
+  printf '%s%s' "$small" "$big" >"$WORK/exporter.toml"
+  kill -HUP "$EXPORTER_PID"
+  wait_big_publish ""
+  published=$(date +%s.%N)
+  last=$(big_success)
+  actual=$(curl -s "$url" | awk '/^genesys_series\{query="big"\}/ { print $2 }')
+  body=$(curl -s "${headers[@]}" "$url" | wc -c | awk '{ printf "%.2f MB", $1 / 1e6 }')
+  sleep 3
+  RSS_BIG=$(kb VmRSS)
+  read -r quiet_rps quiet_p99 <<<"$(load "$url" "${headers[@]}")"
+  [ "$(big_success)" = "$last" ] || { echo "load.sh: a poll published during the quiet run; lower DURATION" >&2; exit 1; }
+  # The next poll is due 30 s after the last; the polling run is centred on it.
+  start_at=$(awk -v p="$published" -v d="$DURATION" 'BEGIN { printf "%.3f", p + 30 - d / 2 }')
+  now=$(date +%s.%N)
+  sleep "$(awk -v s="$start_at" -v n="$now" 'BEGIN { w = s - n; print (w > 0 ? w : 0) }')"
+  echo 5 >"/proc/$EXPORTER_PID/clear_refs"   # resets VmHWM to the current RSS
+  read -r poll_rps poll_p99 <<<"$(load "$url" "${headers[@]}")"
+  PEAK=$(kb VmHWM)
+  [ "$(big_success)" != "$last" ] || { echo "load.sh: no poll published during the polling run; raise DURATION" >&2; exit 1; }
+
+  printf '%s' "$small" >"$WORK/exporter.toml"
+  kill -HUP "$EXPORTER_PID"
+  for _ in $(seq 300); do
+    curl -s "$url" | grep -q '^genesys_series{query="big"}' || break
+    sleep 0.1
+  done
+  sleep 5
+  RSS_AFTER=$(kb VmRSS)
+  stop_exporter
+  echo
+  echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $(nproc) cores, Prometheus' request; big query: $actual series, $body gzip"
+  echo
+  echo "| run | exporter req/s | exporter p99 |"
+  echo "|---|---:|---:|"
+  echo "| quiet (between polls) | $(printf '%.0f' "$quiet_rps") | $quiet_p99 ms |"
+  echo "| polling (a poll of $actual series published during the run) | $(printf '%.0f' "$poll_rps") | $poll_p99 ms |"
+  echo
+  echo "RSS: small query only $(mb "$RSS_BEFORE") before; with the big query $(mb "$RSS_BIG") between polls, $(mb "$PEAK") peak during the polling run; small query only again $(mb "$RSS_AFTER") after ($(awk -v a="$RSS_AFTER" -v b="$RSS_BEFORE" 'BEGIN { printf "%+.0f%%", (a / b - 1) * 100 }'))"
+  exit 0
+fi
+
 echo "# idle: default demo (6 queues)" >&2
 start_exporter 6
 sleep 2
@@ -147,12 +257,19 @@ IDLE_SERIES=$(curl -s "http://127.0.0.1:$EXPORTER_PORT/metrics" | awk -F' ' '/^g
 stop_exporter
 
 ROWS=()
+STEADY=()
 for series in $SERIES; do
   queues=$(( (series + SERIES_PER_QUEUE - 1) / SERIES_PER_QUEUE ))
   echo "# $series series: $queues queues" >&2
-  start_exporter "$queues"
+  # The default bucket query only, without the queue observations (every 15 s) or the
+  # demo's rolling query (every minute): its next poll is minutes away, so the body
+  # stays the same through the runs.
+  printf '[observations]\nenabled = false\n\n[[queries]]\nname = "default"\n' >"$WORK/exporter.toml"
+  start_exporter "$queues" --config "$WORK/exporter.toml"
   url="http://127.0.0.1:$EXPORTER_PORT/metrics"
   actual=$(curl -s "$url" | awk '/^genesys_series\{/ { print $2 }')
+  sleep 2
+  STEADY+=("$actual series: $(mb "$(kb VmRSS)")")
   curl -s -o "$WORK/plain" "$url"
   curl -s -o "$WORK/prometheus.gz" -H "Accept: $PROMETHEUS_ACCEPT" -H 'Accept-Encoding: gzip' "$url"
   chmod 644 "$WORK/plain" "$WORK/prometheus.gz"
@@ -184,7 +301,7 @@ for series in $SERIES; do
 done
 
 echo
-echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $(nproc) cores; idle RSS (default demo, $IDLE_SERIES series): $(mb "$IDLE_RSS")"
+echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $(nproc) cores; idle RSS (default demo, $IDLE_SERIES series): $(mb "$IDLE_RSS"); steady RSS after the first poll (before the load): $(IFS=,; echo "${STEADY[*]}" | sed 's/,/, /g')"
 echo
 echo "| series | request | body | exporter req/s | exporter p99 | nginx req/s | nginx p99 | exporter / nginx | exporter peak RSS |"
 echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|"

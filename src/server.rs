@@ -38,7 +38,7 @@ pub const OPENMETRICS_FORMAT: &str = "application/openmetrics-text; version=1.0.
 /// pages are one part and an empty one.
 pub type Body = Full<SharedBody>;
 
-fn page(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+fn page(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
     http::response_of(status, content_type, body.into().chain(Bytes::new()))
 }
 
@@ -225,15 +225,16 @@ pub fn wants_openmetrics(accept: &str) -> bool {
     let mut text = 0.0_f32;
     for range in accept.split(',') {
         let mut parts = range.split(';').map(str::trim);
-        let media_type = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let media_type = parts.next().unwrap_or_default();
         let quality = parts
             .filter_map(|p| p.strip_prefix("q="))
             .find_map(|q| q.parse::<f32>().ok())
             .unwrap_or(1.0);
-        match media_type.as_str() {
-            "application/openmetrics-text" => openmetrics = openmetrics.max(quality),
-            "text/plain" | "text/*" | "*/*" => text = text.max(quality),
-            _ => {}
+        let is = |name: &str| media_type.eq_ignore_ascii_case(name);
+        if is("application/openmetrics-text") {
+            openmetrics = openmetrics.max(quality);
+        } else if is("text/plain") || is("text/*") || media_type == "*/*" {
+            text = text.max(quality);
         }
     }
     openmetrics > 0.0 && openmetrics >= text

@@ -106,6 +106,11 @@ async fn sighup_adds_and_removes_queries_and_a_bad_file_changes_nothing() {
     );
     assert_eq!(reload_successful(&added), Some(1.0));
     process.wait_for_log("configuration reloaded").await;
+    // The reload logs before it records its success and renders it, on a thread of its
+    // own: wait for the render.
+    const RELOADED: &str = "genesys_exporter_config_last_reload_success_timestamp_seconds";
+    let reloaded = |s: &crate::util::Samples| value(s, RELOADED, &[]).unwrap_or_default();
+    let first_reload = reloaded(&wait_for_metrics(&url, |s| reloaded(s) > loaded_at).await);
 
     // Removed: a's series go, its self-metrics too.
     rewrite(&path, &config_text(&sim, &["b"]));
@@ -116,7 +121,7 @@ async fn sighup_adds_and_removes_queries_and_a_bad_file_changes_nothing() {
         process.log().matches("configuration reloaded").count() == 2
     })
     .await;
-    let removed = crate::util::parse(&crate::util::get(&format!("{url}/metrics")).await.body);
+    let removed = wait_for_metrics(&url, |s| reloaded(s) > first_reload).await;
 
     // Refused: an unknown metric; b keeps running, the failure shows in the metrics and
     // the log names the problem.
