@@ -253,7 +253,7 @@ echo "# idle: default demo (6 queues)" >&2
 start_exporter 6
 sleep 2
 IDLE_RSS=$(kb VmRSS)
-IDLE_SERIES=$(curl -s "http://127.0.0.1:$EXPORTER_PORT/metrics" | awk -F' ' '/^genesys_series\{/ { print $2 }')
+IDLE_SERIES=$(curl -s "http://127.0.0.1:$EXPORTER_PORT/metrics" | awk '/^genesys_series\{/ { n += $2 } END { print n }')
 stop_exporter
 
 ROWS=()
