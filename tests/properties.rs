@@ -10,12 +10,12 @@ use figment::Figment;
 use figment::providers::{Format, Toml};
 use genesys_exporter::config::Config;
 use genesys_exporter::exposition::ObservationSamples;
-use genesys_exporter::exposition::flatten_bounded;
+use genesys_exporter::exposition::{Flattener, Repeats, flatten_bounded};
 use genesys_exporter::genesys::auth::token_lifetime;
 use genesys_exporter::genesys::transport::retry_after_seconds;
 use genesys_exporter::genesys::wire::{
     AggregateResponse, JobResultsPage, JobStatus, JobSubmitted, ObservationResponse,
-    PresenceDefinitions, QueuePage, TokenResponse,
+    PresenceDefinitions, QueuePage, TokenResponse, read_groups,
 };
 use genesys_exporter::schedule::{Granularity, Interval, Rolling, Schedule};
 use jiff::Timestamp;
@@ -153,15 +153,22 @@ fn parse_all(bytes: &[u8]) {
     }
 }
 
-/// Flattens whatever parsed, bounded, as a poll does.
+/// Flattens whatever parsed, bounded, and reads the bytes group by group into the
+/// flattener, as a poll does.
 fn flatten_if_parsed(bytes: &[u8]) {
     let window = Interval {
         start: "2026-08-20T10:00:00Z".parse().unwrap(),
         end: "2026-08-20T10:15:00Z".parse().unwrap(),
     };
+    let group_by = ["queueId".to_string(), "mediaType".to_string()];
     if let Ok(response) = serde_json::from_slice::<AggregateResponse>(bytes) {
-        let group_by = ["queueId".to_string(), "mediaType".to_string()];
         let _ = flatten_bounded("q", &group_by, window, &response, 50);
+    }
+    // As the poller reads an answer or a job's pages: group by group, into the flattener.
+    for repeats in [Repeats::Drop, Repeats::Merge] {
+        let mut flattener = Flattener::new("q", &group_by, window, 50, repeats);
+        let _ = read_groups(bytes, &mut flattener);
+        let _ = flattener.finish();
     }
 }
 
@@ -211,6 +218,7 @@ proptest! {
     fn parsers_never_panic_on_arbitrary_json(value in any_json()) {
         let bytes = serde_json::to_vec(&value).unwrap();
         parse_all(&bytes);
+        flatten_if_parsed(&bytes);
     }
 
     #[test]
