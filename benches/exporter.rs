@@ -12,59 +12,28 @@
 //! group. Throughput is reported per byte of response body (criterion prints MiB/s; the
 //! README converts to MB/s) or per series.
 
-use std::collections::HashMap;
+mod common;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use genesys_exporter::config::DEFAULT_METRICS;
 use genesys_exporter::exposition::{
     Flattener, Publisher, QuerySamples, Repeats, flatten, stat_gauges,
 };
 use genesys_exporter::genesys::catalogue::metric_kind;
-use genesys_exporter::genesys::wire::{AggregateResponse, AggregationQuery, read_groups};
-use genesys_exporter::metrics::{BreakerState, Metrics};
-use genesys_exporter::schedule::{Clock, Interval};
+use genesys_exporter::genesys::wire::{AggregateResponse, read_groups};
+use genesys_exporter::schedule::Clock;
 use genesys_exporter::server::{self, State};
-use genesys_exporter::simulator::{Org, aggregate};
+use genesys_exporter::simulator::Org;
 use hyper::HeaderMap;
 use hyper::header::{ACCEPT, ACCEPT_ENCODING, HeaderValue};
-use tokio::sync::watch;
 
-const QUERY: &str = "default";
+use common::{QUERY, answer, group_by, org, publisher, window};
+
 /// Long enough that no data passes its maximum age during a benchmark.
 const MAX_AGE: Duration = Duration::from_secs(3600);
-const MEDIA_TYPES: [&str; 4] = ["voice", "chat", "email", "callback"];
-
-/// A weekday afternoon bucket, when every queue has traffic.
-fn window() -> Interval {
-    Interval {
-        start: "2026-08-20T14:00:00Z".parse().unwrap(),
-        end: "2026-08-20T14:15:00Z".parse().unwrap(),
-    }
-}
-
-fn group_by() -> Vec<String> {
-    vec!["queueId".into(), "mediaType".into()]
-}
-
-/// The simulator's answer to the default query for an org of `queues` queues.
-fn answer(org: &Org) -> AggregateResponse {
-    let query = AggregationQuery {
-        interval: window().to_string(),
-        granularity: Some("PT15M".into()),
-        time_zone: Some("UTC".into()),
-        group_by: group_by(),
-        filter: None,
-        metrics: DEFAULT_METRICS.iter().map(|m| m.to_string()).collect(),
-    };
-    aggregate(org, &query).expect("the default query is valid")
-}
-
-fn org(queues: usize) -> Org {
-    Org::with_queues(queues, MEDIA_TYPES.map(String::from).to_vec())
-}
 
 /// The series one group contributes: one per stat its metrics carry a gauge for.
 fn group_series(group: &genesys_exporter::genesys::wire::AggregateGroup) -> usize {
@@ -108,21 +77,6 @@ fn with_series(series: usize) -> (Org, AggregateResponse) {
         .count();
     response.results.truncate(keep);
     (org, response)
-}
-
-/// A publisher that knows every queue's name, as the exporter does once it has read the
-/// queue list, so that each series carries the `queue` label too.
-fn publisher(org: &Org) -> Publisher {
-    // No client, so no breaker to open.
-    let (_, closed_breaker) = watch::channel(BreakerState::Closed);
-    let publisher = Publisher::new(Arc::new(Metrics::new([QUERY])), [QUERY], closed_breaker);
-    let names: HashMap<String, String> = org
-        .queues
-        .iter()
-        .map(|q| (q.id.clone(), q.name.clone()))
-        .collect();
-    publisher.set_queue_names(Arc::new(names), window().end);
-    publisher
 }
 
 fn flat(response: &AggregateResponse) -> QuerySamples {

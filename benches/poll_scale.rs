@@ -11,49 +11,25 @@
 //! The pages are serialized once, before measuring, as the simulator serves them; HTTP is
 //! left out, so that the figures are the exporter's own.
 
-use std::collections::HashMap;
+mod common;
+
 use std::io::Write;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use genesys_exporter::config::DEFAULT_METRICS;
 use genesys_exporter::exposition::{Flattener, Format, Publisher, Repeats};
-use genesys_exporter::genesys::wire::{AggregationQuery, GroupSink, JobResultsPage, read_groups};
-use genesys_exporter::metrics::{BreakerState, Metrics};
-use genesys_exporter::schedule::Interval;
-use genesys_exporter::simulator::{Org, aggregate};
-use tokio::sync::watch;
+use genesys_exporter::genesys::wire::{GroupSink, JobResultsPage, read_groups};
+use genesys_exporter::simulator::Org;
 
-const QUERY: &str = "default";
-const MEDIA_TYPES: [&str; 4] = ["voice", "chat", "email", "callback"];
-
-fn window() -> Interval {
-    Interval {
-        start: "2026-08-20T14:00:00Z".parse().unwrap(),
-        end: "2026-08-20T14:15:00Z".parse().unwrap(),
-    }
-}
-
-fn group_by() -> Vec<String> {
-    vec!["queueId".into(), "mediaType".into()]
-}
+use common::{QUERY, answer, group_by, org, publisher, window};
 
 /// The simulator's answer for enough queues to make about `series` series, in job result
 /// pages of `page_groups` groups, serialized.
 fn pages(series: usize, page_groups: usize) -> (Org, Vec<Vec<u8>>) {
     // About 114 series per queue (four media types, some without traffic).
-    let org = Org::with_queues(series / 114 + 1, MEDIA_TYPES.map(String::from).to_vec());
-    let query = AggregationQuery {
-        interval: window().to_string(),
-        granularity: Some("PT15M".into()),
-        time_zone: Some("UTC".into()),
-        group_by: group_by(),
-        filter: None,
-        metrics: DEFAULT_METRICS.iter().map(|m| m.to_string()).collect(),
-    };
-    let mut groups = aggregate(&org, &query).unwrap().results;
+    let org = org(series / 114 + 1);
+    let mut groups = answer(&org).results;
     let mut pages = Vec::new();
     let mut count = 0;
     while !groups.is_empty() {
@@ -70,18 +46,6 @@ fn pages(series: usize, page_groups: usize) -> (Org, Vec<Vec<u8>>) {
         pages.push(serde_json::to_vec(&page).unwrap());
     }
     (org, pages)
-}
-
-fn publisher(org: &Org) -> Publisher {
-    let (_, closed_breaker) = watch::channel(BreakerState::Closed);
-    let publisher = Publisher::new(Arc::new(Metrics::new([QUERY])), [QUERY], closed_breaker);
-    let names: HashMap<String, String> = org
-        .queues
-        .iter()
-        .map(|q| (q.id.clone(), q.name.clone()))
-        .collect();
-    publisher.set_queue_names(Arc::new(names), window().end);
-    publisher
 }
 
 /// What the poller does with a job's pages: read each into the flattener, then publish.
