@@ -19,9 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use genesys_exporter::exposition::{
-    Flattener, Publisher, QuerySamples, Repeats, flatten, stat_gauges,
-};
+use genesys_exporter::exposition::{Flattener, Publisher, QuerySamples, flatten, stat_gauges};
 use genesys_exporter::genesys::catalogue::metric_kind;
 use genesys_exporter::genesys::wire::{AggregateResponse, read_groups};
 use genesys_exporter::schedule::Clock;
@@ -91,7 +89,7 @@ fn poll(publisher: &Publisher, body: &[u8]) {
 }
 
 fn read_and_flatten(body: &[u8]) -> QuerySamples {
-    let mut flattener = Flattener::new(QUERY, &group_by(), window(), usize::MAX, Repeats::Drop);
+    let mut flattener = Flattener::new(QUERY, &group_by(), window(), usize::MAX);
     read_groups(body, &mut flattener).unwrap();
     flattener.finish()
 }

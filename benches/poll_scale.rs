@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use genesys_exporter::exposition::{Flattener, Format, Publisher, Repeats};
+use genesys_exporter::exposition::{Flattener, Format, Publisher};
 use genesys_exporter::genesys::wire::{GroupSink, JobResultsPage, read_groups};
 use genesys_exporter::simulator::Org;
 
@@ -50,7 +50,7 @@ fn pages(series: usize, page_groups: usize) -> (Org, Vec<Vec<u8>>) {
 
 /// What the poller does with a job's pages: read each into the flattener, then publish.
 fn poll(publisher: &Publisher, pages: &[Vec<u8>]) -> usize {
-    let mut flattener = Flattener::new(QUERY, &group_by(), window(), usize::MAX, Repeats::Drop);
+    let mut flattener = Flattener::new(QUERY, &group_by(), window(), usize::MAX);
     flattener.job_pages();
     for page in pages {
         read_groups(page, &mut flattener).unwrap();

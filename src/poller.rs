@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Query;
 use crate::error::{Error, Result};
-use crate::exposition::{Flattener, Publisher, Repeats};
+use crate::exposition::{Flattener, Publisher};
 use crate::genesys::client::Client;
 use crate::genesys::jobs::{self, JobOptions};
 use crate::genesys::wire::Endpoint;
@@ -156,7 +156,6 @@ impl PollBucket for QueryPoll {
             &self.query.group_by,
             window,
             self.max_series,
-            Repeats::Drop,
         );
         let outcome = jobs::aggregates_into(
             &self.client,

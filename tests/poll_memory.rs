@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use genesys_exporter::config::DEFAULT_METRICS;
-use genesys_exporter::exposition::{Flattener, Publisher, Repeats};
+use genesys_exporter::exposition::{Flattener, Publisher};
 use genesys_exporter::genesys::wire::read_groups;
 use genesys_exporter::metrics::{BreakerState, Metrics};
 use genesys_exporter::schedule::Interval;
@@ -37,13 +37,7 @@ fn a_polls_peak_memory_is_a_small_multiple_of_the_answer() {
     // What the poller does with an answer: read it group by group into the flattener,
     // then publish the samples.
     let poll = || {
-        let mut flattener = Flattener::new(
-            "default",
-            &query.group_by,
-            window,
-            usize::MAX,
-            Repeats::Drop,
-        );
+        let mut flattener = Flattener::new("default", &query.group_by, window, usize::MAX);
         read_groups(&body, &mut flattener).unwrap();
         let data = flattener.finish();
         let series = data.series();

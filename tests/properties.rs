@@ -10,11 +10,11 @@ use figment::Figment;
 use figment::providers::{Format, Toml};
 use genesys_exporter::config::Config;
 use genesys_exporter::exposition::ObservationSamples;
-use genesys_exporter::exposition::{Flattener, Repeats, flatten_bounded};
+use genesys_exporter::exposition::{Flattener, flatten_bounded};
 use genesys_exporter::genesys::auth::token_lifetime;
 use genesys_exporter::genesys::transport::retry_after_seconds;
 use genesys_exporter::genesys::wire::{
-    AggregateResponse, JobResultsPage, JobStatus, JobSubmitted, ObservationResponse,
+    AggregateResponse, GroupSink, JobResultsPage, JobStatus, JobSubmitted, ObservationResponse,
     PresenceDefinitions, QueuePage, TokenResponse, read_groups,
 };
 use genesys_exporter::schedule::{Granularity, Interval, Rolling, Schedule};
@@ -165,8 +165,11 @@ fn flatten_if_parsed(bytes: &[u8]) {
         let _ = flatten_bounded("q", &group_by, window, &response, 50);
     }
     // As the poller reads an answer or a job's pages: group by group, into the flattener.
-    for repeats in [Repeats::Drop, Repeats::Merge] {
-        let mut flattener = Flattener::new("q", &group_by, window, 50, repeats);
+    for job_pages in [false, true] {
+        let mut flattener = Flattener::new("q", &group_by, window, 50);
+        if job_pages {
+            flattener.job_pages();
+        }
         let _ = read_groups(bytes, &mut flattener);
         let _ = flattener.finish();
     }

@@ -67,7 +67,7 @@ pub fn flatten_bounded(
     response: &AggregateResponse,
     max_series: usize,
 ) -> Result<QuerySamples, TooManySeries> {
-    let mut flattener = Flattener::new(query, group_by, window, max_series, Repeats::Drop);
+    let mut flattener = Flattener::new(query, group_by, window, max_series);
     for group in &response.results {
         flattener
             .group(GroupRef::from(group))
@@ -76,9 +76,10 @@ pub fn flatten_bounded(
     Ok(flattener.finish())
 }
 
-/// What a group that an answer holds twice (the same groupBy values) means.
+/// What a group that an answer holds twice (the same groupBy values) means: `Drop` for
+/// an answer, until the reader says the groups are a job's pages ([`GroupSink::job_pages`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Repeats {
+enum Repeats {
     /// A broken answer: every repetition is dropped, with a warning, keeping the first.
     Drop,
     /// A job's result pages, which may carry one group's buckets on several pages: the
@@ -103,7 +104,7 @@ pub enum Repeats {
 /// parts to add up or the same data sent twice (adding would double every count); for
 /// percentiles and ratios without numerators no merge is right at all. Dropping keeps
 /// every published number one the API actually said. (A job's pages are different: see
-/// [`Repeats::Merge`].)
+/// [`GroupSink::job_pages`].)
 pub struct Flattener {
     query: String,
     group_by: Vec<String>,
@@ -131,20 +132,14 @@ pub struct Flattener {
 const NO_DATA: usize = usize::MAX;
 
 impl Flattener {
-    pub fn new(
-        query: &str,
-        group_by: &[String],
-        window: Interval,
-        max_series: usize,
-        repeats: Repeats,
-    ) -> Flattener {
+    pub fn new(query: &str, group_by: &[String], window: Interval, max_series: usize) -> Flattener {
         Flattener {
             query: query.to_owned(),
             group_by: group_by.to_vec(),
             label_names: group_by.iter().map(|d| snake_case(d)).collect(),
             window,
             max_series,
-            repeats,
+            repeats: Repeats::Drop,
             gauges_of: HashMap::new(),
             families: Vec::new(),
             seen: HashMap::new(),
@@ -458,13 +453,7 @@ mod tests {
         resp.results[0].data[0].interval =
             "2026-08-20T09:45:00.000Z/2026-08-20T10:00:00.000Z".into();
         let run = |job: bool| {
-            let mut flattener = Flattener::new(
-                "q",
-                &["queueId".into()],
-                window(),
-                usize::MAX,
-                Repeats::Drop,
-            );
+            let mut flattener = Flattener::new("q", &["queueId".into()], window(), usize::MAX);
             if job {
                 flattener.job_pages();
             }

@@ -18,7 +18,7 @@ mod render;
 #[cfg(test)]
 mod fixtures;
 
-pub use flatten::{Flattener, QuerySamples, Repeats, TooManySeries, flatten, flatten_bounded};
+pub use flatten::{Flattener, QuerySamples, TooManySeries, flatten, flatten_bounded};
 pub use listing::catalogue;
 pub use naming::{StatGauge, base_name, gauge_names, snake_case, stat_gauges};
 pub use observations::{
