@@ -215,15 +215,9 @@ impl Publisher {
 
     /// Every org's queries' status, by org and name.
     pub fn statuses(&self) -> Vec<(Org, String, QueryStatus)> {
-        let orgs = self.shared.orgs.lock().expect("not poisoned");
-        orgs.iter()
-            .flat_map(|(org, state)| {
-                state
-                    .queries
-                    .iter()
-                    .map(|(name, query)| (org.clone(), name.clone(), query.status.clone()))
-            })
-            .collect()
+        self.each_query(|org, name, query| {
+            Some((org.clone(), name.to_owned(), query.status.clone()))
+        })
     }
 
     /// True once every query each org was added with has published data at least once.
@@ -234,14 +228,22 @@ impl Publisher {
     /// The queries each org was added with that have not published data yet, by org and
     /// name.
     pub fn waiting(&self) -> Vec<(Org, String)> {
+        self.each_query(|org, name, query| {
+            (query.required && query.status.last_success.is_none())
+                .then(|| (org.clone(), name.to_owned()))
+        })
+    }
+
+    /// What `pick` takes of each org's each query, in org and name order.
+    fn each_query<T>(&self, pick: impl Fn(&Org, &str, &QueryState) -> Option<T>) -> Vec<T> {
         let orgs = self.shared.orgs.lock().expect("not poisoned");
         orgs.iter()
             .flat_map(|(org, state)| {
+                let pick = &pick;
                 state
                     .queries
                     .iter()
-                    .filter(|(_, query)| query.required && query.status.last_success.is_none())
-                    .map(|(name, _)| (org.clone(), name.clone()))
+                    .filter_map(move |(name, query)| pick(org, name, query))
             })
             .collect()
     }
