@@ -25,6 +25,17 @@ pub fn entry(metric: &str, stats: Stats) -> MetricEntry {
     }
 }
 
+/// A group's metrics: `n` conversations offered.
+pub fn offered(n: f64) -> Vec<MetricEntry> {
+    vec![entry(
+        "nOffered",
+        Stats {
+            count: Some(n),
+            ..Stats::default()
+        },
+    )]
+}
+
 /// A group's (dimension, value) pairs and its metrics.
 pub type Group<'a> = (Vec<(&'a str, &'a str)>, Vec<MetricEntry>);
 

@@ -333,7 +333,7 @@ fn interval_is(interval: &str, window: Interval) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exposition::fixtures::{entry, render, response, window};
+    use crate::exposition::fixtures::{entry, offered, render, response, window};
     use crate::genesys::wire::{IntervalData, Stats};
 
     #[test]
@@ -435,15 +435,6 @@ mod tests {
 
     #[test]
     fn a_repeated_group_is_dropped_but_a_job_page_may_carry_its_window() {
-        let offered = |n| {
-            vec![entry(
-                "nOffered",
-                Stats {
-                    count: Some(n),
-                    ..Stats::default()
-                },
-            )]
-        };
         let mut resp = response(vec![
             (vec![("queueId", "q1")], offered(1.0)),
             (vec![("queueId", "q1")], offered(2.0)),
@@ -473,15 +464,6 @@ mod tests {
 
     #[test]
     fn samples_are_in_the_order_of_their_labels_in_group_by_order() {
-        let offered = |n| {
-            vec![entry(
-                "nOffered",
-                Stats {
-                    count: Some(n),
-                    ..Stats::default()
-                },
-            )]
-        };
         // As the API sorts them: by media type, then queue.
         let resp = response(vec![
             (vec![("mediaType", "chat"), ("queueId", "q1")], offered(1.0)),
