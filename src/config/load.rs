@@ -229,6 +229,11 @@ pub(super) mod tests {
         Figment::new().merge(Toml::string(toml)).extract().unwrap()
     }
 
+    /// Every problem validation finds in `toml`, as one message.
+    pub(in crate::config) fn problems(toml: &str) -> String {
+        config(toml).validate().unwrap_err().to_string()
+    }
+
     #[test]
     fn durations_can_be_seconds_or_text() {
         let config =

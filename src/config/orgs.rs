@@ -356,12 +356,8 @@ impl OrgConfig {
 mod tests {
     use secrecy::ExposeSecret;
 
-    use crate::config::load::tests::config;
+    use crate::config::load::tests::{config, problems};
     use crate::org::Org;
-
-    fn problems(toml: &str) -> String {
-        config(toml).validate().unwrap_err().to_string()
-    }
 
     const TWO_ORGS: &str = r#"
 region = "eu-west-1"

@@ -335,12 +335,8 @@ mod tests {
 
     use super::*;
     use crate::config::DURATION_LIMITS;
-    use crate::config::load::tests::config;
+    use crate::config::load::tests::{config, problems};
     use crate::schedule::{QueryKind, Rolling};
-
-    fn problems(toml: &str) -> String {
-        config(toml).validate().unwrap_err().to_string()
-    }
 
     const CREDENTIALS: &str =
         "client_id = \"id\"\nclient_secret = \"secret\"\nregion = \"eu-west-1\"\n";
