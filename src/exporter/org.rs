@@ -77,23 +77,13 @@ impl OrgExporter {
             announce_metrics(&metrics, query);
         }
         let client = Arc::new(Client::new(&org.client, metrics.clone())?);
-        let now = shared.clock.now();
-        let waited: Vec<&str> = if ready_waits {
-            names.collect()
-        } else {
-            Vec::new()
-        };
         let publisher = Arc::new(shared.publisher.add_org(
             org.org.clone(),
-            waited,
+            names,
+            ready_waits,
             client.breaker_state(),
-            now,
+            shared.clock.now(),
         ));
-        if !ready_waits {
-            for query in &org.queries {
-                publisher.add_query(&query.name, now);
-            }
-        }
         let budget = Arc::new(BudgetWatch::new(
             Load::new(settings, &org, observation_load(settings)),
             metrics.clone(),

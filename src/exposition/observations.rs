@@ -636,6 +636,7 @@ mod tests {
         let east = store.add_org(
             Org::named("east"),
             [],
+            true,
             watch::channel(BreakerState::Closed).1,
             now(),
         );

@@ -91,27 +91,19 @@ pub struct Publisher {
 
 impl Publisher {
     /// A publisher of the unnamed org (a configuration without `[[orgs]]`), which readiness
-    /// waits for `queries` of. `metrics` must have started the org's series, as
-    /// [`Metrics::new`] does.
+    /// waits for `queries` of: [`Publisher::add_org`] on an empty one.
     pub fn new<'a>(
         metrics: Arc<Metrics>,
         queries: impl IntoIterator<Item = &'a str>,
         breaker: watch::Receiver<BreakerState>,
     ) -> Publisher {
-        let publisher = Publisher::empty(metrics);
-        let org = Org::unnamed();
-        let state = publisher.shared.org_state(&org, queries);
-        let shared = &publisher.shared;
-        let mut orgs = shared.orgs.lock().expect("not poisoned");
-        orgs.insert(org.clone(), state);
-        shared
-            .breakers
-            .write()
-            .expect("not poisoned")
-            .insert(org, breaker);
-        drop(orgs);
-        shared.render(Timestamp::UNIX_EPOCH);
-        publisher
+        Publisher::empty(metrics).add_org(
+            Org::unnamed(),
+            queries,
+            true,
+            breaker,
+            Timestamp::UNIX_EPOCH,
+        )
     }
 
     /// A publisher without any org yet, for a configuration with `[[orgs]]`: each is added
@@ -132,13 +124,16 @@ impl Publisher {
         }
     }
 
-    /// Starts holding `org`, whose client's circuit breaker is `breaker`, and its metrics'
-    /// series ([`Metrics::add_org`]); readiness waits for its `queries`. Returns the
-    /// publisher its pollers use. An org already held keeps its data and takes `breaker`.
+    /// Starts holding `org` and its `queries`, whose client's circuit breaker is
+    /// `breaker`, and its metrics' series ([`Metrics::add_org`]); readiness waits for the
+    /// queries when `ready_waits` (an org added at start-up; one added by a reload never
+    /// takes a ready exporter out of service). Returns the publisher its pollers use. An
+    /// org already held keeps its data and takes `breaker`.
     pub fn add_org<'a>(
         &self,
         org: Org,
         queries: impl IntoIterator<Item = &'a str>,
+        ready_waits: bool,
         breaker: watch::Receiver<BreakerState>,
         now: Timestamp,
     ) -> Publisher {
@@ -147,10 +142,10 @@ impl Publisher {
         let mut orgs = shared.orgs.lock().expect("not poisoned");
         let state = orgs
             .entry(org.clone())
-            .or_insert_with(|| shared.org_state(&org, []));
+            .or_insert_with(|| shared.org_state(&org));
         state.metrics.start(queries.iter().copied());
         for query in queries {
-            state.queries.entry(query.to_owned()).or_default().required = true;
+            state.queries.entry(query.to_owned()).or_default().required |= ready_waits;
         }
         shared
             .breakers
@@ -329,22 +324,12 @@ impl Publisher {
 }
 
 impl Store {
-    /// A new org's state, waiting for `queries`.
-    fn org_state<'a>(&self, org: &Org, queries: impl IntoIterator<Item = &'a str>) -> OrgState {
-        let queries = queries
-            .into_iter()
-            .map(|q| {
-                let state = QueryState {
-                    required: true,
-                    ..QueryState::default()
-                };
-                (q.to_owned(), state)
-            })
-            .collect();
+    /// A new org's state, holding no query yet.
+    fn org_state(&self, org: &Org) -> OrgState {
         OrgState {
             metrics: self.metrics.for_org(org),
             names: NameMap::default(),
-            queries,
+            queries: BTreeMap::new(),
         }
     }
 
@@ -761,7 +746,10 @@ mod tests {
         let now = at("2026-08-20T10:16:30Z");
         let org = |name: &str| {
             let (breaker, state) = watch::channel(BreakerState::Closed);
-            (store.add_org(Org::named(name), ["q"], state, now), breaker)
+            (
+                store.add_org(Org::named(name), ["q"], true, state, now),
+                breaker,
+            )
         };
         let orgs = [org("east"), org("west")];
         (metrics, store, orgs)
@@ -888,7 +876,7 @@ mod tests {
         let metrics = Arc::new(Metrics::new(["q"]));
         let publisher = Publisher::new(metrics, ["q"], closed());
         let now = "2026-08-20T10:16:30Z";
-        let east = publisher.add_org(Org::named("east"), ["q"], closed(), at(now));
+        let east = publisher.add_org(Org::named("east"), ["q"], true, closed(), at(now));
         publisher.publish("q", window(), offered(1.0), at(now), HOUR);
         east.publish("q", window(), offered(2.0), at(now), HOUR);
         let shown = text(&publisher, now);
