@@ -1,7 +1,8 @@
 //! The exporter's HTTP endpoints: `/metrics`, the landing page `/`, `/healthz`, `/readyz`,
 //! and `POST /-/reload` with `--web.enable-lifecycle`.
 //! `/metrics` only picks one of four prerendered bodies (two formats, each plain or
-//! gzip-compressed), so a scrape costs the same whatever the number of series.
+//! gzip-compressed), so a scrape costs the same whatever the number of series (but the first
+//! uncompressed one after a publish, which inflates the plain text once).
 //!
 //! With a web config file that lists users, every endpoint but `/healthz` (which probes
 //! need, and which tells nothing) asks for basic auth; its headers go on every answer.
@@ -171,7 +172,8 @@ async fn reload(state: &State, method: &Method) -> Response<Body> {
 }
 
 /// Picks the prerendered body for the request's `Accept` and `Accept-Encoding`. Nothing
-/// here grows with the number of series: the body's parts are shared, not copied.
+/// here grows with the number of series: the body's parts are shared, not copied (the
+/// first uncompressed body after a publish is inflated, once for every scrape after it).
 pub fn metrics(state: &State, headers: &HeaderMap) -> Response<Body> {
     let exposition = state.publisher.current(state.clock.now());
     let header = |name| {

@@ -58,8 +58,9 @@ fn scrape_allocations(queues: usize, headers: &'static str) -> (u64, usize) {
         (sim, exporter, series)
     });
     let address = exporter.url.trim_start_matches("http://").to_string();
-    // A first scrape, so that one-off allocations (the runtime's, the listener's) are not
-    // counted against the one measured.
+    // A first scrape, so that one-off allocations (the runtime's, the listener's, and for
+    // an uncompressed scrape the plain text inflated once per publish) are not counted
+    // against the one measured.
     let client = std::thread::spawn({
         let address = address.clone();
         move || fetch(&address, headers)

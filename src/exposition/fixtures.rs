@@ -60,6 +60,6 @@ pub fn response(groups: Vec<Group>) -> AggregateResponse {
 /// The gauge lines of `samples`.
 pub fn render(samples: QuerySamples) -> String {
     let mut text = String::new();
-    write_gauges(&mut text, &[(&samples, &HashMap::new())]);
+    write_gauges(&[(&samples, &HashMap::new())], |chunk| text.push_str(chunk));
     text
 }

@@ -4,8 +4,9 @@
 //! keeps every org's queries' latest samples (each org's pollers publish through a handle
 //! of their org, and a named org's series carry its `org` label first) and renders them
 //! with the self-metrics into an
-//! [`Exposition`], once per poll in both formats, plain and gzip-compressed, and swaps it in
-//! whole, so that a scrape only copies a pointer. [`catalogue`] lists every name a
+//! [`Exposition`], once per poll in both formats, gzip-compressed as it is written (the plain
+//! text is inflated from it when an uncompressed scrape asks), and swaps it in whole, so
+//! that a scrape only copies a pointer. [`catalogue`] lists every name a
 //! configuration may use and what each becomes, for `genesys-exporter catalogue`.
 
 mod flatten;

@@ -1,29 +1,34 @@
 //! Rendering: every org's queries' samples, then the self-metrics, in the Prometheus text
-//! format and in OpenMetrics, each plain and gzip-compressed.
+//! format and in OpenMetrics, gzip-compressed as they are written, and plain when asked.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
+use std::sync::OnceLock;
 
 use bytes::buf::Chain;
 use bytes::{Buf, Bytes};
 use flate2::write::DeflateEncoder;
-use flate2::{Compression, Crc};
+use flate2::{Compression, Crc, Decompress, FlushDecompress};
 
 use super::flatten::QuerySamples;
 use crate::metrics::Metrics;
 
 /// Writes every query's gauges, each with its org's queue names, family by family so that
 /// each gauge appears once with all queries' (of every org) samples under it, as both
-/// formats require. Gauge lines are the same in the text
-/// format and in OpenMetrics, so they are written once for both.
+/// formats require. Gauge lines are the same in the text format and in OpenMetrics, so they
+/// are written once for both.
+///
+/// The text goes to `sink` in chunks of about [`CHUNK`] bytes, never whole: the publisher
+/// deflates each chunk while it is still in the cache, and the whole text, 4.9 times the
+/// JSON it came from, is never held.
 ///
 /// Written by hand rather than through prometheus-client's encoder because every group has
 /// a sample in nearly every family: its labels (the org if named, the query, the groupBy
 /// dimensions, the queue's name after `queue_id` where it is known) are escaped once per group here and
 /// copied into each of its lines, which made rendering about three times faster.
 pub(super) fn write_gauges(
-    out: &mut String,
     queries: &[(&QuerySamples, &HashMap<String, String>)],
+    mut sink: impl FnMut(&str),
 ) {
     let labels: Vec<Vec<String>> = queries
         .iter()
@@ -35,22 +40,7 @@ pub(super) fn write_gauges(
                 .collect()
         })
         .collect();
-    // The exact length but for the values and the qualifiers' escapes, so that the text
-    // is written without copies of a growing String, nor room it never uses.
-    let mut length = 0;
-    for ((query, _), labels) in queries.iter().zip(&labels) {
-        for (name, family) in &query.families {
-            length += 2 * name.len() + family.help.len() + 24;
-            for sample in &family.samples {
-                // `name{labels} value\n`, the value at most 24 characters.
-                length += name.len() + labels[sample.group].len() + 28;
-                if let Some(qualifier) = &sample.qualifier {
-                    length += qualifier.len() + 13;
-                }
-            }
-        }
-    }
-    out.reserve(length);
+    let mut out = String::with_capacity(CHUNK + 1024);
     let gauges: BTreeSet<&String> = queries
         .iter()
         .flat_map(|(q, _)| q.families.keys())
@@ -78,16 +68,27 @@ pub(super) fn write_gauges(
                 out.push_str(&labels[sample.group]);
                 if let Some(qualifier) = &sample.qualifier {
                     out.push_str(",qualifier=\"");
-                    escape_label_value(out, qualifier);
+                    escape_label_value(&mut out, qualifier);
                     out.push('"');
                 }
                 out.push_str("} ");
-                push_value(out, sample.value);
+                push_value(&mut out, sample.value);
                 out.push('\n');
+                if out.len() >= CHUNK {
+                    sink(&out);
+                    out.clear();
+                }
             }
         }
     }
+    if !out.is_empty() {
+        sink(&out);
+    }
 }
+
+/// How much rendered text is handed to deflate at a time: small enough to stay in the
+/// cache, large enough that deflate's per-call cost does not count.
+const CHUNK: usize = 64 * 1024;
 
 /// `org="east",query="q",queue_id="...",queue="Sales",media_type="voice"`: a group's
 /// labels, without `org` for the unnamed org.
@@ -162,17 +163,25 @@ pub enum Format {
 /// What `/metrics` serves, rendered and compressed once per publish (and again when a
 /// query's data passes its maximum age or the circuit breaker changes state), so that a
 /// scrape only picks one of four bodies. The Genesys gauges, nearly all of every body, are
-/// the same in both formats, so they are kept once, plain and compressed, and each body is
-/// them followed by the format's tail: the self-metrics, and `# EOF` for OpenMetrics.
+/// the same in both formats, so they are kept once, and each body is them followed by the
+/// format's tail: the self-metrics, and `# EOF` for OpenMetrics.
+///
+/// The gauges are kept compressed only: Prometheus always asks for gzip, and the plain
+/// text is about nine times larger. The first uncompressed scrape after a publish inflates
+/// them (a few milliseconds at 50k series), and the plain text is then kept beside them
+/// until the next publish replaces both.
 #[derive(Debug, Default)]
 pub struct Exposition {
-    gauges: Bytes,
-    text_tail: Bytes,
-    openmetrics_tail: Bytes,
-    /// The gzip header and the gauges compressed up to a flush; see [`gzip_parts`].
+    /// The gzip header and the gauges compressed up to a flush; see [`GzipHead`].
     gzip_head: Bytes,
     text_gzip_tail: Bytes,
     openmetrics_gzip_tail: Bytes,
+    text_tail: Bytes,
+    openmetrics_tail: Bytes,
+    /// The length of the plain gauges.
+    gauges_len: usize,
+    /// The plain gauges, once an uncompressed scrape has asked for them.
+    gauges: OnceLock<Bytes>,
 }
 
 impl Exposition {
@@ -182,32 +191,31 @@ impl Exposition {
         queries: &[(&QuerySamples, &HashMap<String, String>)],
         metrics: &Metrics,
     ) -> Exposition {
-        let mut gauges = String::new();
-        write_gauges(&mut gauges, queries);
+        let mut head = GzipHead::new();
+        write_gauges(queries, |chunk| head.write(chunk.as_bytes()));
+        let (gzip_head, gauges_crc, gauges_len) = head.finish();
 
         let text_tail = metrics.encode_text();
         let mut openmetrics_tail = metrics.encode_openmetrics();
         openmetrics_tail.push_str("# EOF\n");
-        let (gzip_head, [text_gzip_tail, openmetrics_gzip_tail]) = gzip_parts(
-            gauges.as_bytes(),
-            [text_tail.as_bytes(), openmetrics_tail.as_bytes()],
-        );
         Exposition {
-            gauges: gauges.into(),
+            gzip_head,
+            text_gzip_tail: gzip_rest(&gauges_crc, text_tail.as_bytes()),
+            openmetrics_gzip_tail: gzip_rest(&gauges_crc, openmetrics_tail.as_bytes()),
             text_tail: text_tail.into(),
             openmetrics_tail: openmetrics_tail.into(),
-            gzip_head,
-            text_gzip_tail,
-            openmetrics_gzip_tail,
+            gauges_len,
+            gauges: OnceLock::new(),
         }
     }
 
     /// The body in `format`, gzip-compressed if `gzip`. Costs two reference counts, however
-    /// many series there are.
+    /// many series there are, but for the first uncompressed body after a publish, which
+    /// inflates the gauges.
     pub fn body(&self, format: Format, gzip: bool) -> SharedBody {
         let (head, tail) = match (format, gzip) {
-            (Format::Text, false) => (&self.gauges, &self.text_tail),
-            (Format::OpenMetrics, false) => (&self.gauges, &self.openmetrics_tail),
+            (Format::Text, false) => (self.plain_gauges(), &self.text_tail),
+            (Format::OpenMetrics, false) => (self.plain_gauges(), &self.openmetrics_tail),
             (Format::Text, true) => (&self.gzip_head, &self.text_gzip_tail),
             (Format::OpenMetrics, true) => (&self.gzip_head, &self.openmetrics_gzip_tail),
         };
@@ -220,74 +228,129 @@ impl Exposition {
         body.copy_to_bytes(body.remaining()).to_vec()
     }
 
-    /// The bytes held, once each, by all four bodies.
+    /// The bytes held, once each, by all four bodies: the plain gauges count once an
+    /// uncompressed body has been asked for.
     pub fn held_bytes(&self) -> usize {
         [
-            &self.gauges,
-            &self.text_tail,
-            &self.openmetrics_tail,
             &self.gzip_head,
             &self.text_gzip_tail,
             &self.openmetrics_gzip_tail,
+            &self.text_tail,
+            &self.openmetrics_tail,
         ]
-        .iter()
+        .into_iter()
+        .chain(self.gauges.get())
         .map(|part| part.len())
         .sum()
     }
+
+    /// The plain gauges, inflated from the gzip head the first time they are asked for.
+    /// Concurrent first scrapes wait for one inflation rather than each making a copy.
+    fn plain_gauges(&self) -> &Bytes {
+        self.gauges
+            .get_or_init(|| inflate_head(&self.gzip_head, self.gauges_len))
+    }
 }
 
-/// gzip of `shared` followed by each of `tails`, as a head common to all and one rest per
-/// tail: `head + rest[i]` is one gzip member whose content is `shared + tails[i]`. So the
-/// Genesys gauges, nearly all of both bodies, are compressed and kept once; compressing is
-/// the larger part of a publish.
-///
-/// A deflate stream is a sequence of blocks. `shared` is compressed up to a sync flush,
-/// which ends its blocks on a byte boundary without closing the stream; each tail is then
-/// compressed on its own, and its blocks follow. They refer to nothing before them, so
-/// head and rest make one ordinary deflate stream, in the gzip header and trailer (CRC-32
-/// and length of the whole plain content) that RFC 1952 lays out.
+/// The gzip header of every body: deflate, no flags, no time, unknown OS (RFC 1952).
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
 /// Level 2: on 50k series, zlib-rs makes the text 6.7 times smaller in 12 ms at level 1 (a
 /// different, quicker algorithm), 9.4 times in 17 ms at level 2, and 10.4 times in 42 ms at
 /// the default level 6. Every scrape moves the body, so a third less of it is worth 5 ms
 /// once per poll; the last tenth is not worth 25 ms more.
-fn gzip_parts<const N: usize>(shared: &[u8], tails: [&[u8]; N]) -> (Bytes, [Bytes; N]) {
-    const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
-    let level = Compression::new(2);
-    let mut encoder = DeflateEncoder::new(Vec::with_capacity(shared.len() / 8), level);
-    encoder.get_mut().extend_from_slice(&HEADER);
-    encoder
-        .write_all(shared)
-        .expect("writing to a Vec cannot fail");
-    encoder.flush().expect("writing to a Vec cannot fail");
-    // Taken out rather than finished, since finishing would close the stream. (Dropping the
-    // encoder then finishes into the emptied Vec, which is dropped with it.)
-    let mut head = std::mem::take(encoder.get_mut());
-    // Held until the next publish: without the room deflating reserved.
-    head.shrink_to_fit();
-    drop(encoder);
-    let mut shared_crc = Crc::new();
-    shared_crc.update(shared);
-    let rests = tails.map(|tail| {
-        let mut rest = DeflateEncoder::new(Vec::new(), level);
-        rest.write_all(tail).expect("writing to a Vec cannot fail");
-        let mut rest = rest.finish().expect("writing to a Vec cannot fail");
-        let mut tail_crc = Crc::new();
-        tail_crc.update(tail);
-        let mut crc = Crc::new();
-        crc.combine(&shared_crc);
-        crc.combine(&tail_crc);
-        rest.extend_from_slice(&crc.sum().to_le_bytes());
-        // ISIZE: the plain length modulo 2^32, which is what `amount` counts.
-        rest.extend_from_slice(&crc.amount().to_le_bytes());
-        Bytes::from(rest)
-    });
-    (head.into(), rests)
+const LEVEL: Compression = Compression::new(2);
+
+/// The head both gzip bodies share: the gzip header and the gauges, deflated as they are
+/// written and ended on a sync flush, which ends the deflate blocks on a byte boundary
+/// without closing the stream. Each body's rest ([`gzip_rest`]) follows it, so that the
+/// gauges, nearly all of both bodies, are compressed and kept once; compressing is the
+/// larger part of a publish.
+struct GzipHead {
+    encoder: DeflateEncoder<Vec<u8>>,
+    crc: Crc,
+    len: usize,
+}
+
+impl GzipHead {
+    fn new() -> GzipHead {
+        let mut encoder = DeflateEncoder::new(Vec::with_capacity(CHUNK), LEVEL);
+        encoder.get_mut().extend_from_slice(&GZIP_HEADER);
+        GzipHead {
+            encoder,
+            crc: Crc::new(),
+            len: 0,
+        }
+    }
+
+    fn write(&mut self, plain: &[u8]) {
+        self.encoder
+            .write_all(plain)
+            .expect("writing to a Vec cannot fail");
+        self.crc.update(plain);
+        self.len += plain.len();
+    }
+
+    /// The head, and the CRC-32 and length of what was written.
+    fn finish(mut self) -> (Bytes, Crc, usize) {
+        self.encoder.flush().expect("writing to a Vec cannot fail");
+        // Taken out rather than finished, since finishing would close the stream. (Dropping
+        // the encoder then finishes into the emptied Vec, which is dropped with it.)
+        let mut head = std::mem::take(self.encoder.get_mut());
+        // Held until the next publish: without the room deflating reserved.
+        head.shrink_to_fit();
+        (head.into(), self.crc, self.len)
+    }
+}
+
+/// What follows a [`GzipHead`] whose content has `shared`'s CRC, to make one gzip member
+/// whose content is the head's followed by `tail`: `tail` deflated on its own (its blocks
+/// refer to nothing before them, so head and rest make one ordinary deflate stream), then
+/// the trailer, the CRC-32 and length of the whole plain content (RFC 1952).
+fn gzip_rest(shared: &Crc, tail: &[u8]) -> Bytes {
+    let mut rest = DeflateEncoder::new(Vec::new(), LEVEL);
+    rest.write_all(tail).expect("writing to a Vec cannot fail");
+    let mut rest = rest.finish().expect("writing to a Vec cannot fail");
+    let mut tail_crc = Crc::new();
+    tail_crc.update(tail);
+    let mut crc = Crc::new();
+    crc.combine(shared);
+    crc.combine(&tail_crc);
+    rest.extend_from_slice(&crc.sum().to_le_bytes());
+    // ISIZE: the plain length modulo 2^32, which is what `amount` counts.
+    rest.extend_from_slice(&crc.amount().to_le_bytes());
+    Bytes::from(rest)
+}
+
+/// The plain content of a [`GzipHead`]: its deflate blocks, which end on a sync flush.
+fn inflate_head(head: &[u8], plain_len: usize) -> Bytes {
+    let Some(blocks) = head.get(GZIP_HEADER.len()..) else {
+        // The empty exposition, before the first render.
+        return Bytes::new();
+    };
+    let mut plain = Vec::with_capacity(plain_len);
+    let mut inflater = Decompress::new(false);
+    loop {
+        let read = inflater.total_in() as usize;
+        let Some(rest) = blocks.get(read..).filter(|rest| !rest.is_empty()) else {
+            break;
+        };
+        let written = plain.len();
+        plain.reserve(CHUNK);
+        inflater
+            .decompress_vec(rest, &mut plain, FlushDecompress::Sync)
+            .expect("the exposition's own deflate stream inflates");
+        if inflater.total_in() as usize == read && plain.len() == written {
+            break;
+        }
+    }
+    plain.into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exposition::fixtures::{entry, render, response, window};
+    use crate::exposition::fixtures::{self, entry, render, response, window};
     use crate::exposition::flatten;
     use crate::genesys::wire::Stats;
 
@@ -300,6 +363,25 @@ mod tests {
         plain
     }
 
+    /// The head and rests as a publish makes them, the shared part written in chunks of
+    /// `chunk` bytes.
+    fn gzip_parts<const N: usize>(
+        shared: &str,
+        chunk: usize,
+        tails: [&str; N],
+    ) -> (Bytes, usize, [Bytes; N]) {
+        let mut head = GzipHead::new();
+        for piece in shared.as_bytes().chunks(chunk.max(1)) {
+            head.write(piece);
+        }
+        let (head, crc, len) = head.finish();
+        (
+            head,
+            len,
+            tails.map(|tail| gzip_rest(&crc, tail.as_bytes())),
+        )
+    }
+
     #[test]
     fn each_gzip_body_is_one_stream_of_the_shared_part_and_its_tail() {
         let shared: String = (0..20_000)
@@ -310,15 +392,19 @@ mod tests {
                 )
             })
             .collect();
-        for (shared, tails) in [
+        for (shared, chunk, tails) in [
             (
                 shared.as_str(),
+                CHUNK,
                 ["# text tail\n", "# openmetrics tail\n# EOF\n"],
             ),
-            ("", ["only a tail\n", ""]),
-            (shared.as_str(), ["", "x"]),
+            (shared.as_str(), 7, ["# text tail\n", "x"]),
+            ("", CHUNK, ["only a tail\n", ""]),
+            (shared.as_str(), CHUNK, ["", "x"]),
         ] {
-            let (head, rests) = gzip_parts(shared.as_bytes(), tails.map(str::as_bytes));
+            let (head, len, rests) = gzip_parts(shared, chunk, tails);
+            assert_eq!(len, shared.len());
+            assert_eq!(inflate_head(&head, len), shared.as_bytes());
             for (rest, tail) in rests.iter().zip(tails) {
                 let body = [&head[..], &rest[..]].concat();
                 // One gzip member: a reader that stops after the first member sees it all.
@@ -332,9 +418,46 @@ mod tests {
                 assert_eq!(multi, format!("{shared}{tail}"));
             }
         }
-        let (head, rests) = gzip_parts(shared.as_bytes(), [b"".as_slice()]);
+        let (head, _, rests) = gzip_parts(&shared, CHUNK, [""]);
         let compressed = head.len() + rests[0].len();
         assert!(compressed * 5 < shared.len(), "compressed: {compressed}");
+    }
+
+    #[test]
+    fn the_plain_gauges_are_inflated_once_for_the_first_uncompressed_body() {
+        let ids: Vec<String> = (0..5_000).map(|i| format!("q{i}")).collect();
+        let resp = response(
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| (vec![("queueId", id.as_str())], fixtures::offered(i as f64)))
+                .collect(),
+        );
+        let samples = || flatten("q", &["queueId".into()], window(), &resp);
+        let gauges = render(samples());
+        assert!(gauges.len() > 2 * CHUNK, "several chunks: {}", gauges.len());
+        let samples = samples();
+        let metrics = Metrics::new(["q"]);
+        let exposition = Exposition::render(&[(&samples, &HashMap::new())], &metrics);
+        let compressed = exposition.held_bytes();
+        assert!(exposition.gauges.get().is_none(), "nothing plain held yet");
+
+        let text = String::from_utf8(exposition.to_vec(Format::Text, false)).unwrap();
+        assert_eq!(text, format!("{gauges}{}", metrics.encode_text()));
+        assert_eq!(exposition.held_bytes(), compressed + gauges.len());
+        let openmetrics = exposition.to_vec(Format::OpenMetrics, false);
+        assert!(openmetrics.starts_with(gauges.as_bytes()));
+        assert_eq!(
+            exposition.body(Format::Text, false).first_ref().as_ptr(),
+            exposition
+                .body(Format::OpenMetrics, false)
+                .first_ref()
+                .as_ptr(),
+            "inflated once, shared by both formats"
+        );
+        assert_eq!(
+            gunzip(&exposition.to_vec(Format::Text, true)),
+            format!("{gauges}{}", metrics.encode_text())
+        );
     }
 
     #[test]
