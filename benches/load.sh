@@ -17,7 +17,9 @@
 #
 # RSS is the exporter process's, simulator included, from /proc/PID/status: VmRSS when
 # idle after the first poll of the default 6-queue demo, VmRSS at each size after its
-# first poll (before the load), and VmHWM (the peak) after the load at each size.
+# first poll (before the load), and VmHWM (the peak) after the load at each size. The
+# script reads metrics itself with `curl --compressed`, as Prometheus does, so that the
+# exporter inflates its plain text (kept until the next publish) only for the plain runs.
 #
 #   MODE=polls SERIES=200000 DURATION=10 benches/load.sh
 #
@@ -189,7 +191,7 @@ refresh = "30s"
   headers=(-H "Accept: $PROMETHEUS_ACCEPT" -H "Accept-Encoding: gzip")
   # The big query's last success, in the demo's clock; empty before its first.
   big_success() {
-    curl -s "http://127.0.0.1:$EXPORTER_PORT/metrics" |
+    curl -s --compressed "http://127.0.0.1:$EXPORTER_PORT/metrics" |
       awk '/^genesys_last_success_timestamp_seconds\{query="big"\}/ { print $2 }'
   }
   # Waits until the big query's last success is no longer $1 (up to 90 s).
@@ -207,13 +209,14 @@ refresh = "30s"
   url="http://127.0.0.1:$EXPORTER_PORT/metrics"
   sleep 5
   RSS_BEFORE=$(kb VmRSS)
+  ANON_BEFORE=$(kb RssAnon)
 
   printf '%s%s' "$small" "$big" >"$WORK/exporter.toml"
   kill -HUP "$EXPORTER_PID"
   wait_big_publish ""
   published=$(date +%s.%N)
   last=$(big_success)
-  actual=$(curl -s "$url" | awk '/^genesys_series\{query="big"\}/ { print $2 }')
+  actual=$(curl -s --compressed "$url" | awk '/^genesys_series\{query="big"\}/ { print $2 }')
   body=$(curl -s "${headers[@]}" "$url" | wc -c | awk '{ printf "%.2f MB", $1 / 1e6 }')
   sleep 3
   RSS_BIG=$(kb VmRSS)
@@ -231,11 +234,12 @@ refresh = "30s"
   printf '%s' "$small" >"$WORK/exporter.toml"
   kill -HUP "$EXPORTER_PID"
   for _ in $(seq 300); do
-    curl -s "$url" | grep -q '^genesys_series{query="big"}' || break
+    curl -s --compressed "$url" | grep -q '^genesys_series{query="big"}' || break
     sleep 0.1
   done
   sleep 5
   RSS_AFTER=$(kb VmRSS)
+  ANON_AFTER=$(kb RssAnon)
   stop_exporter
   echo
   echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $(nproc) cores, Prometheus' request; big query: $actual series, $body gzip"
@@ -245,7 +249,7 @@ refresh = "30s"
   echo "| quiet (between polls) | $(printf '%.0f' "$quiet_rps") | $quiet_p99 ms |"
   echo "| polling (a poll of $actual series published during the run) | $(printf '%.0f' "$poll_rps") | $poll_p99 ms |"
   echo
-  echo "RSS: small query only $(mb "$RSS_BEFORE") before; with the big query $(mb "$RSS_BIG") between polls, $(mb "$PEAK") peak during the polling run; small query only again $(mb "$RSS_AFTER") after ($(awk -v a="$RSS_AFTER" -v b="$RSS_BEFORE" 'BEGIN { printf "%+.0f%%", (a / b - 1) * 100 }'))"
+  echo "RSS: small query only $(mb "$RSS_BEFORE") before; with the big query $(mb "$RSS_BIG") between polls, $(mb "$PEAK") peak during the polling run; small query only again $(mb "$RSS_AFTER") after ($(awk -v a="$RSS_AFTER" -v b="$RSS_BEFORE" 'BEGIN { printf "%+.0f%%", (a / b - 1) * 100 }')); of which anonymous (the heap, not the binary's pages) $(mb "$ANON_BEFORE") before and $(mb "$ANON_AFTER") after ($(awk -v a="$ANON_AFTER" -v b="$ANON_BEFORE" 'BEGIN { printf "%+.0f%%", (a / b - 1) * 100 }'))"
   exit 0
 fi
 
@@ -253,7 +257,7 @@ echo "# idle: default demo (6 queues)" >&2
 start_exporter 6
 sleep 2
 IDLE_RSS=$(kb VmRSS)
-IDLE_SERIES=$(curl -s "http://127.0.0.1:$EXPORTER_PORT/metrics" | awk '/^genesys_series\{/ { n += $2 } END { print n }')
+IDLE_SERIES=$(curl -s --compressed "http://127.0.0.1:$EXPORTER_PORT/metrics" | awk '/^genesys_series\{/ { n += $2 } END { print n }')
 stop_exporter
 
 ROWS=()
@@ -267,7 +271,7 @@ for series in $SERIES; do
   printf '[observations]\nenabled = false\n\n[[queries]]\nname = "default"\n' >"$WORK/exporter.toml"
   start_exporter "$queues" --config "$WORK/exporter.toml"
   url="http://127.0.0.1:$EXPORTER_PORT/metrics"
-  actual=$(curl -s "$url" | awk '/^genesys_series\{/ { print $2 }')
+  actual=$(curl -s --compressed "$url" | awk '/^genesys_series\{/ { print $2 }')
   sleep 2
   STEADY+=("$actual series: $(mb "$(kb VmRSS)")")
   curl -s -o "$WORK/plain" "$url"

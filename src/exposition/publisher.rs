@@ -426,11 +426,17 @@ impl Store {
             // allocation counters see it.
             render()
         });
-        *self.current.write().expect("not poisoned") = Rendered {
-            exposition: exposition.clone(),
-            stale_at,
-            breakers,
-        };
+        let replaced = std::mem::replace(
+            &mut *self.current.write().expect("not poisoned"),
+            Rendered {
+                exposition: exposition.clone(),
+                stale_at,
+                breakers,
+            },
+        );
+        // Freed outside the lock, and given back with everything the publish replaced.
+        drop(replaced);
+        give_back_free_memory();
         exposition
     }
 }
@@ -450,7 +456,6 @@ fn on_a_lower_priority_thread<T: Send>(render: impl FnOnce() -> T + Send) -> T {
             .name("render".into())
             .spawn_scoped(scope, || {
                 lower_priority();
-                give_back_free_memory();
                 render()
             })
             .expect("a thread starts");
@@ -478,9 +483,11 @@ fn on_a_multi_threaded_runtime() -> bool {
         .is_ok_and(|runtime| runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
-/// Returns to the system the free pages of glibc's arenas, wherever they are in them: a
-/// poll's parsed answer, freed before its publish, leaves holes that trimming the arena's
-/// top alone does not reach. A few hundred microseconds, once per publish.
+/// Returns to the system the free pages of glibc's arenas, wherever they are in them: the
+/// samples and exposition that a publish replaced, and what reading the answer used, leave
+/// holes that trimming the arena's top alone does not reach. Called once the new exposition
+/// is in, when all of them are free (but for a scrape still sending the old one). A few
+/// hundred microseconds, once per publish.
 fn give_back_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim takes and returns plain integers, and is thread-safe.
