@@ -26,7 +26,8 @@
 # The poll mode: scrapes while a large poll publishes, and memory around it. The exporter
 # runs a demo whose configuration (written here, reloaded with SIGHUP as any other) holds
 # a small rolling query read every 30 s (one series per queue). Then:
-# 1. steady RSS with the small query only ("before");
+# 1. steady RSS with the small query only, after DURATION seconds of the same scrapes
+#    ("before");
 # 2. a reload adds "big", the default metrics by queue and media type (SERIES series),
 #    also read every 30 s; once it has published, wrk runs DURATION seconds between two
 #    of its polls ("quiet"), then DURATION seconds around its next poll ("polling"),
@@ -207,6 +208,10 @@ refresh = "30s"
   printf '%s' "$small" >"$WORK/exporter.toml"
   start_exporter "$queues" --config "$WORK/exporter.toml"
   url="http://127.0.0.1:$EXPORTER_PORT/metrics"
+  # The same scrapes first, so that "before" and "after" both hold what serving them
+  # leaves behind (connection buffers, the runtime's threads), and differ by the big
+  # query's polls alone.
+  load "$url" "${headers[@]}" >/dev/null
   sleep 5
   RSS_BEFORE=$(kb VmRSS)
   ANON_BEFORE=$(kb RssAnon)
