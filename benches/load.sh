@@ -36,7 +36,8 @@
 # Both runs use Prometheus' request (OpenMetrics, gzip) on the same body size.
 #
 # BIN=path/to/genesys-exporter runs that binary instead of building this tree's, e.g. to
-# compare a commit before and after in one session.
+# compare a commit before and after in one session. NGINX_SENDFILE=off has nginx copy the
+# files into the socket, as the exporter does, instead of handing them over with sendfile.
 # CI does not run this script: its figures depend on the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -119,7 +120,7 @@ error_log $WORK/nginx-error.log;
 events { worker_connections 1024; }
 http {
   access_log off;
-  sendfile on;
+  sendfile ${NGINX_SENDFILE:-on};
   tcp_nopush on;
   keepalive_requests 1000000;
   client_body_temp_path $WORK/tmp;
