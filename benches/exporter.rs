@@ -5,7 +5,7 @@
 //!   flatten, and publish (render both exposition formats, plain and gzip-compressed).
 //! - `poll_vs_value/...`: the same for a 50k-series body, beside `serde_json` parsing that
 //!   body into a `Value`, the yardstick of the README's target, and the poll's parts.
-//! - `render/N_series`: rendering `/metrics` (both formats, plain and gzip) for N series.
+//! - `render/N_series`: rendering `/metrics` (both formats, gzip) for N series.
 //! - `scrape/N_series`: what a scrape itself costs: choosing the prerendered body.
 //!
 //! Run with `cargo bench --bench exporter`; add a filter such as `-- poll_vs_value` for one
@@ -15,11 +15,16 @@
 mod common;
 
 use std::hint::black_box;
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use genesys_exporter::exposition::{Flattener, Publisher, QuerySamples, flatten, stat_gauges};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use genesys_exporter::exposition::{
+    Flattener, Format, Publisher, QuerySamples, flatten, stat_gauges,
+};
 use genesys_exporter::genesys::catalogue::metric_kind;
 use genesys_exporter::genesys::wire::{AggregateResponse, read_groups};
 use genesys_exporter::schedule::Clock;
@@ -143,6 +148,18 @@ fn bench_poll_vs_value(c: &mut Criterion) {
             |data| publisher.publish(QUERY, window(), data, window().end, MAX_AGE),
             BatchSize::LargeInput,
         )
+    });
+    // The floor under publishing: deflating the text it renders, alone, at the same level
+    // (and the same CRC-32 that gzip adds), with nothing rendered.
+    publisher.publish(QUERY, window(), flat(&response), window().end, MAX_AGE);
+    let text = publisher.current(window().end).to_vec(Format::Text, false);
+    eprintln!("poll_vs_value: the text deflated is {} bytes", text.len());
+    group.bench_function("part_deflate_alone", |b| {
+        b.iter(|| {
+            let mut gzip = GzEncoder::new(Vec::with_capacity(text.len() / 8), Compression::new(2));
+            gzip.write_all(black_box(&text)).unwrap();
+            gzip.finish().unwrap()
+        })
     });
     group.finish();
 }
