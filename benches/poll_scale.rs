@@ -6,7 +6,8 @@
 //! the time of a steady-state poll (the second; the first replaces an empty exposition),
 //! its peak heap above what was held before it (counted by `allocation-counter`), and its
 //! peak RSS above the RSS before it (Linux: `VmHWM` after resetting it through
-//! `/proc/self/clear_refs`). `SERIES=200000 PAGE_GROUPS=1000` change the sizes.
+//! `/proc/self/clear_refs`), with glibc tuned as the exporter tunes it.
+//! `SERIES=200000 PAGE_GROUPS=1000` change the sizes.
 //!
 //! The pages are serialized once, before measuring, as the simulator serves them; HTTP is
 //! left out, so that the figures are the exporter's own.
@@ -88,6 +89,8 @@ fn rss() -> (u64, u64) {
 }
 
 fn main() {
+    // As the exporter's binary does at start, so that RSS behaves as it does there.
+    genesys_exporter::memory::tune_malloc();
     let sizes: Vec<usize> = match std::env::var("SERIES") {
         Ok(series) => vec![series.parse().expect("SERIES is a number")],
         Err(_) => vec![50_000, 1_000_000],

@@ -11,6 +11,8 @@
 //!   next refresh falls due), the [`schedule::Interval`] type that reads and writes the
 //!   API's `start/end`, and the injected [`schedule::Clock`].
 //! - [`files`]: reading a file an operator named, only if it is regular and small.
+//! - [`memory`]: glibc's allocator, tuned at start and asked to give free memory back at
+//!   each publish.
 //! - [`org`]: which Genesys Cloud org something belongs to, and its `org` label.
 //! - [`genesys::catalogue`]: the metric catalogue and the groupBy dimensions.
 //! - [`genesys::wire`]: every request and response body of the Genesys Cloud API as serde
@@ -89,6 +91,7 @@ pub mod exposition;
 pub mod files;
 pub mod genesys;
 pub mod http;
+pub mod memory;
 pub mod metrics;
 pub mod observer;
 pub mod org;

@@ -11,7 +11,7 @@ use genesys_exporter::error::Error;
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
-    tune_malloc();
+    genesys_exporter::memory::tune_malloc();
     let Cli { command, run } = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -73,25 +73,4 @@ fn log_panics_on_one_line() {
         let location = info.location().map(ToString::to_string).unwrap_or_default();
         tracing::error!(%location, panic = ?message, "panic");
     }));
-}
-
-/// Has glibc's allocator give memory back to the system, so that the resident set follows
-/// what the exporter holds rather than the largest poll it ever made:
-/// - one arena (not one per thread, up to 8 per core): the holes a poll leaves in an arena
-///   are reused by the next, instead of sitting in another thread's arena;
-/// - blocks of 128 KiB and more (an answer's body, an exposition) in their own mappings,
-///   returned whole when freed. glibc's default threshold starts there but rises up to
-///   32 MiB with each large block freed, after which such blocks come from the arena and
-///   its holes keep the pages;
-/// - the free top of the arena returned past 128 KiB.
-///
-/// Tiny blocks still come from each thread's cache, without the arena's lock.
-fn tune_malloc() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: called before any other thread starts; mallopt only sets parameters.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024);
-    }
 }

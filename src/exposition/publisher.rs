@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use super::flatten::QuerySamples;
 use super::render::Exposition;
+use crate::memory;
 use crate::metrics::{BreakerState, Metrics};
 use crate::org::Org;
 use crate::queue_names::NameMap;
@@ -418,7 +419,12 @@ impl Store {
             .iter()
             .map(|(data, names)| (&**data, &**names))
             .collect();
-        let render = || Exposition::render(&queries, &self.metrics);
+        let render = || {
+            // What reading the answer used is free by now: given back before rendering
+            // takes more, so that the two never add up.
+            memory::give_back_free_memory();
+            Exposition::render(&queries, &self.metrics)
+        };
         let exposition = Arc::new(if on_a_multi_threaded_runtime() {
             on_a_lower_priority_thread(render)
         } else {
@@ -436,7 +442,7 @@ impl Store {
         );
         // Freed outside the lock, and given back with everything the publish replaced.
         drop(replaced);
-        give_back_free_memory();
+        memory::give_back_free_memory();
         exposition
     }
 }
@@ -481,19 +487,6 @@ fn off_the_workers<T>(wait: impl FnOnce() -> T) -> T {
 fn on_a_multi_threaded_runtime() -> bool {
     tokio::runtime::Handle::try_current()
         .is_ok_and(|runtime| runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
-}
-
-/// Returns to the system the free pages of glibc's arenas, wherever they are in them: the
-/// samples and exposition that a publish replaced, and what reading the answer used, leave
-/// holes that trimming the arena's top alone does not reach. Called once the new exposition
-/// is in, when all of them are free (but for a scrape still sending the old one). A few
-/// hundred microseconds, once per publish.
-fn give_back_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim takes and returns plain integers, and is thread-safe.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// Lowers the calling thread's priority (its nice value) by 10; Linux only, where a
