@@ -2,6 +2,7 @@
 //! named by the rules of the naming module.
 
 use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroU32;
 
 use super::naming::{StatGauge, help_text, metric_gauges, snake_case};
 use crate::genesys::wire::{AggregateResponse, GroupRef, GroupSink, SinkFull};
@@ -20,6 +21,8 @@ pub struct QuerySamples {
     pub(super) queue_id_label: Option<usize>,
     /// Gauge name → its help text and samples.
     pub(super) families: BTreeMap<String, Family>,
+    /// The qualifiers that samples name, each once: an answer repeats a handful.
+    pub(super) qualifiers: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -28,16 +31,26 @@ pub(super) struct Family {
     pub(super) samples: Vec<Sample>,
 }
 
+/// One series' value: 16 bytes, since an answer can hold a million of them.
 #[derive(Debug)]
 pub(super) struct Sample {
-    pub(super) group: usize,
-    pub(super) qualifier: Option<String>,
+    /// The index of its group in [`QuerySamples::groups`].
+    pub(super) group: u32,
+    /// Its qualifier, if its metric has one: see [`QuerySamples::qualifier`].
+    pub(super) qualifier: Option<NonZeroU32>,
     pub(super) value: f64,
 }
 
 impl QuerySamples {
     pub fn series(&self) -> usize {
         self.families.values().map(|f| f.samples.len()).sum()
+    }
+
+    /// `sample`'s qualifier: the one-based index it holds into `qualifiers`.
+    pub(super) fn qualifier(&self, sample: &Sample) -> Option<&str> {
+        sample
+            .qualifier
+            .map(|index| self.qualifiers[index.get() as usize - 1].as_str())
     }
 }
 
@@ -121,6 +134,8 @@ pub struct Flattener {
     /// Each group's groupBy values (`None` where the group lacks a dimension) → its index
     /// in `keys` if it had data for the window, or `NO_DATA`.
     seen: HashMap<Box<[Option<Box<str>>]>, usize>,
+    /// Each qualifier met → its index into the samples' `qualifiers`, plus one.
+    qualifiers: HashMap<String, NonZeroU32>,
     /// Per group with samples, in the order read: its entry in `seen`'s keys, kept by index.
     with_data: usize,
     samples: QuerySamples,
@@ -143,6 +158,7 @@ impl Flattener {
             gauges_of: HashMap::new(),
             families: Vec::new(),
             seen: HashMap::new(),
+            qualifiers: HashMap::new(),
             with_data: 0,
             samples: QuerySamples {
                 query: query.to_owned(),
@@ -215,7 +231,7 @@ impl Flattener {
         drop(seen);
         for family in samples.families.values_mut() {
             for sample in &mut family.samples {
-                sample.group = rank[sample.group] as usize;
+                sample.group = rank[sample.group as usize];
             }
             // Stable: a group's samples of one family stay in the order of its entries.
             family.samples.sort_by_key(|sample| sample.group);
@@ -304,6 +320,7 @@ impl GroupSink for Flattener {
                     .collect();
                 self.gauges_of.insert(metric.to_owned(), gauges);
             }
+            let qualifier = qualifier.map(|qualifier| self.qualifier_index(qualifier));
             for &(gauge, family) in &self.gauges_of[metric] {
                 let Some(value) = gauge.value(&entry.stats) else {
                     continue;
@@ -313,13 +330,29 @@ impl GroupSink for Flattener {
                     return Err(SinkFull);
                 }
                 self.families[family].1.samples.push(Sample {
-                    group: index,
-                    qualifier: qualifier.map(str::to_owned),
+                    // Fewer groups than bytes of the answer, whose size is bounded far
+                    // below four billion.
+                    group: index as u32,
+                    qualifier,
                     value,
                 });
             }
         }
         Ok(())
+    }
+}
+
+impl Flattener {
+    /// `qualifier`'s one-based index into the samples' qualifiers, added if new.
+    fn qualifier_index(&mut self, qualifier: &str) -> NonZeroU32 {
+        if let Some(&index) = self.qualifiers.get(qualifier) {
+            return index;
+        }
+        let list = &mut self.samples.qualifiers;
+        list.push(qualifier.to_owned());
+        let index = NonZeroU32::new(list.len() as u32).expect("one-based");
+        self.qualifiers.insert(qualifier.to_owned(), index);
+        index
     }
 }
 

@@ -317,7 +317,8 @@ impl<'a> ObservationSamples<'a> {
         self.series
             .insert((gauge.name, group), family.samples.len());
         family.samples.push(Sample {
-            group,
+            // Groups are fewer than series, which `max_series` bounds far below u32::MAX.
+            group: group as u32,
             qualifier: None,
             value,
         });

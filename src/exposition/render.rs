@@ -65,8 +65,8 @@ pub(super) fn write_gauges(
             for sample in &family.samples {
                 out.push_str(name);
                 out.push('{');
-                out.push_str(&labels[sample.group]);
-                if let Some(qualifier) = &sample.qualifier {
+                out.push_str(&labels[sample.group as usize]);
+                if let Some(qualifier) = query.qualifier(sample) {
                     out.push_str(",qualifier=\"");
                     escape_label_value(&mut out, qualifier);
                     out.push('"');
