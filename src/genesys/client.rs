@@ -35,8 +35,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// some 12,000 groups: 3,000 queues with four media types each, more than the largest orgs
 /// in Genesys Cloud's published sizing have, and Genesys refuses a synchronous answer much
 /// larger than that itself (400 `response.entity.too.large`, which sends the query to the
-/// job API in pages). A poll's peak memory is under 7.5 times its answer
-/// (`tests/poll_memory.rs`), so this keeps one poll's peak to about 125 MB at worst.
+/// job API in pages). A poll's peak memory is under 3.5 times its answer besides the
+/// answer's own bytes (`tests/poll_memory.rs`), so this keeps one poll's peak to about
+/// 75 MB at worst.
 pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Where the client connects and how long it waits.
