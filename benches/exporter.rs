@@ -2,7 +2,7 @@
 //! function (the very answers `--demo` serves):
 //!
 //! - `poll/N_groups`: one poll's work on an aggregates response body of N groups: parse,
-//!   flatten, and publish (render both exposition formats, plain and gzip-compressed).
+//!   flatten, and publish (render both exposition formats, gzip-compressed).
 //! - `poll_vs_value/...`: the same for a 50k-series body, beside `serde_json` parsing that
 //!   body into a `Value`, the yardstick of the README's target, and the poll's parts.
 //! - `render/N_series`: rendering `/metrics` (both formats, gzip) for N series.

@@ -33,6 +33,8 @@
 #    of its polls ("quiet"), then DURATION seconds around its next poll ("polling"),
 #    with the peak RSS of that run (VmHWM, reset first through /proc/PID/clear_refs);
 # 3. a reload removes "big": steady RSS again ("after"), to compare with "before".
+# With gdb installed, it also gives glibc's own count of the bytes in use before and after
+# (malloc_stats), which tells memory the exporter holds from pages fragmentation keeps.
 # Both runs use Prometheus' request (OpenMetrics, gzip) on the same body size.
 #
 # BIN=path/to/genesys-exporter runs that binary instead of building this tree's, e.g. to
@@ -170,6 +172,20 @@ load() {
   echo "$rps $p99"
 }
 
+# glibc's own count of the bytes the exporter has in use, in MB: malloc_stats, called in
+# the running process through gdb, writes it to the process's stderr (the log). "n/a"
+# without gdb or where gdb may not attach.
+in_use() {
+  command -v gdb >/dev/null || { echo "n/a"; return; }
+  local from
+  from=$(stat -c %s "$WORK/exporter.log")
+  timeout 20 gdb -p "$EXPORTER_PID" -batch -ex 'call (void) malloc_stats()' >/dev/null 2>&1 ||
+    { echo "n/a"; return; }
+  # The last "in use bytes" is the total, mappings of their own included.
+  tail -c +"$((from + 1))" "$WORK/exporter.log" |
+    awk '/in use bytes/ { n = $NF } END { if (n == "") print "n/a"; else printf "%.1f MB", n / 1048576 }'
+}
+
 # The poll mode (see the top of this file).
 if [ "$MODE" = polls ]; then
   # The big query (rolling, five minutes) has about 90 series per queue.
@@ -216,6 +232,7 @@ refresh = "30s"
   sleep 5
   RSS_BEFORE=$(kb VmRSS)
   ANON_BEFORE=$(kb RssAnon)
+  IN_USE_BEFORE=$(in_use)
 
   printf '%s%s' "$small" "$big" >"$WORK/exporter.toml"
   kill -HUP "$EXPORTER_PID"
@@ -240,12 +257,15 @@ refresh = "30s"
   printf '%s' "$small" >"$WORK/exporter.toml"
   kill -HUP "$EXPORTER_PID"
   for _ in $(seq 300); do
-    curl -s --compressed "$url" | grep -q '^genesys_series{query="big"}' || break
+    # Read whole first: under pipefail, grep -q quitting early would fail curl's write.
+    curl -s --compressed "$url" >"$WORK/metrics.txt"
+    grep -q '^genesys_series{query="big"}' "$WORK/metrics.txt" || break
     sleep 0.1
   done
   sleep 5
   RSS_AFTER=$(kb VmRSS)
   ANON_AFTER=$(kb RssAnon)
+  IN_USE_AFTER=$(in_use)
   stop_exporter
   echo
   echo "wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $(nproc) cores, Prometheus' request; big query: $actual series, $body gzip"
@@ -255,7 +275,7 @@ refresh = "30s"
   echo "| quiet (between polls) | $(printf '%.0f' "$quiet_rps") | $quiet_p99 ms |"
   echo "| polling (a poll of $actual series published during the run) | $(printf '%.0f' "$poll_rps") | $poll_p99 ms |"
   echo
-  echo "RSS: small query only $(mb "$RSS_BEFORE") before; with the big query $(mb "$RSS_BIG") between polls, $(mb "$PEAK") peak during the polling run; small query only again $(mb "$RSS_AFTER") after ($(awk -v a="$RSS_AFTER" -v b="$RSS_BEFORE" 'BEGIN { printf "%+.0f%%", (a / b - 1) * 100 }')); of which anonymous (the heap, not the binary's pages) $(mb "$ANON_BEFORE") before and $(mb "$ANON_AFTER") after ($(awk -v a="$ANON_AFTER" -v b="$ANON_BEFORE" 'BEGIN { printf "%+.0f%%", (a / b - 1) * 100 }'))"
+  echo "RSS: small query only $(mb "$RSS_BEFORE") before; with the big query $(mb "$RSS_BIG") between polls, $(mb "$PEAK") peak during the polling run; small query only again $(mb "$RSS_AFTER") after ($(awk -v a="$RSS_AFTER" -v b="$RSS_BEFORE" 'BEGIN { printf "%+.0f%%", (a / b - 1) * 100 }')); of which anonymous (the heap, not the binary's pages) $(mb "$ANON_BEFORE") before and $(mb "$ANON_AFTER") after ($(awk -v a="$ANON_AFTER" -v b="$ANON_BEFORE" 'BEGIN { printf "%+.0f%%", (a / b - 1) * 100 }')); glibc's count of the bytes in use (malloc_stats): $IN_USE_BEFORE before, $IN_USE_AFTER after"
   exit 0
 fi
 

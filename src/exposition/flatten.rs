@@ -329,10 +329,11 @@ impl GroupSink for Flattener {
                 if self.series > self.max_series {
                     return Err(SinkFull);
                 }
+                // Fewer groups than bytes of the answer, whose size is bounded far below
+                // four billion; refused rather than wrapped all the same.
+                let group = u32::try_from(index).map_err(|_| SinkFull)?;
                 self.families[family].1.samples.push(Sample {
-                    // Fewer groups than bytes of the answer, whose size is bounded far
-                    // below four billion.
-                    group: index as u32,
+                    group,
                     qualifier,
                     value,
                 });

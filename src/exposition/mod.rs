@@ -26,5 +26,5 @@ pub use observations::{
     OBSERVATION_GAUGES, ObservationGauge, ObservationSamples, Qualifier, lower_snake_case,
     observation_gauge,
 };
-pub use publisher::{Publisher, QueryStatus};
+pub use publisher::{Publisher, QueryStatus, off_the_workers};
 pub use render::{Exposition, Format, SharedBody};

@@ -475,7 +475,7 @@ fn on_a_lower_priority_thread<T: Send>(render: impl FnOnce() -> T + Send) -> T {
 /// Runs `wait`, which blocks (for the render lock, for a render), without holding up the
 /// other tasks of the tokio worker it is called on: on a multi-threaded runtime, the
 /// worker hands them to another thread first ([`tokio::task::block_in_place`]).
-fn off_the_workers<T>(wait: impl FnOnce() -> T) -> T {
+pub fn off_the_workers<T>(wait: impl FnOnce() -> T) -> T {
     if on_a_multi_threaded_runtime() {
         tokio::task::block_in_place(wait)
     } else {

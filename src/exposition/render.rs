@@ -166,8 +166,8 @@ pub enum Format {
 /// the same in both formats, so they are kept once, and each body is them followed by the
 /// format's tail: the self-metrics, and `# EOF` for OpenMetrics.
 ///
-/// The gauges are kept compressed only: Prometheus always asks for gzip, and the plain
-/// text is about nine times larger. The first uncompressed scrape after a publish inflates
+/// The gauges are kept compressed only: Prometheus asks for gzip (unless its scrape
+/// config sets `enable_compression: false`), and the plain text is about nine times larger. The first uncompressed scrape after a publish inflates
 /// them (a few milliseconds at 50k series), and the plain text is then kept beside them
 /// until the next publish replaces both.
 #[derive(Debug, Default)]
@@ -344,6 +344,13 @@ fn inflate_head(head: &[u8], plain_len: usize) -> Bytes {
             break;
         }
     }
+    debug_assert_eq!(
+        plain.len(),
+        plain_len,
+        "the head inflates to what was written"
+    );
+    // Held until the next publish: without the room a small text was given.
+    plain.shrink_to_fit();
     plain.into()
 }
 
