@@ -189,8 +189,8 @@ pub fn metrics(state: &State, headers: &HeaderMap) -> Response<Body> {
     } else {
         (Format::Text, TEXT_FORMAT)
     };
-    let body = if gzip {
-        exposition.body(format, true)
+    let body = if gzip || exposition.holds_plain_text() {
+        exposition.body(format, gzip)
     } else {
         // The first uncompressed body after a publish inflates the text: tens of
         // milliseconds at a million series, and other plain scrapes wait for it.

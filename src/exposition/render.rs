@@ -244,6 +244,12 @@ impl Exposition {
         .sum()
     }
 
+    /// Whether the plain text has been inflated, so that an uncompressed body costs no
+    /// more than a compressed one.
+    pub fn holds_plain_text(&self) -> bool {
+        self.gauges.get().is_some()
+    }
+
     /// The plain gauges, inflated from the gzip head the first time they are asked for.
     /// Concurrent first scrapes wait for one inflation rather than each making a copy.
     fn plain_gauges(&self) -> &Bytes {
@@ -446,11 +452,12 @@ mod tests {
         let metrics = Metrics::new(["q"]);
         let exposition = Exposition::render(&[(&samples, &HashMap::new())], &metrics);
         let compressed = exposition.held_bytes();
-        assert!(exposition.gauges.get().is_none(), "nothing plain held yet");
+        assert!(!exposition.holds_plain_text(), "nothing plain held yet");
 
         let text = String::from_utf8(exposition.to_vec(Format::Text, false)).unwrap();
         assert_eq!(text, format!("{gauges}{}", metrics.encode_text()));
         assert_eq!(exposition.held_bytes(), compressed + gauges.len());
+        assert!(exposition.holds_plain_text());
         let openmetrics = exposition.to_vec(Format::OpenMetrics, false);
         assert!(openmetrics.starts_with(gauges.as_bytes()));
         assert_eq!(
