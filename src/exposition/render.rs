@@ -167,9 +167,10 @@ pub enum Format {
 /// format's tail: the self-metrics, and `# EOF` for OpenMetrics.
 ///
 /// The gauges are kept compressed only: Prometheus asks for gzip (unless its scrape
-/// config sets `enable_compression: false`), and the plain text is about nine times larger. The first uncompressed scrape after a publish inflates
-/// them (a few milliseconds at 50k series), and the plain text is then kept beside them
-/// until the next publish replaces both.
+/// config sets `enable_compression: false`), and the plain text is about nine times
+/// larger. The first uncompressed scrape after a publish inflates them (a few milliseconds
+/// at 50k series), and the plain text is then kept beside them until the next publish
+/// replaces both.
 #[derive(Debug, Default)]
 pub struct Exposition {
     /// The gzip header and the gauges compressed up to a flush; see [`GzipHead`].
