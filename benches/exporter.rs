@@ -20,10 +20,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use flate2::Compression;
 use flate2::write::GzEncoder;
 use genesys_exporter::exposition::{
-    Flattener, Format, Publisher, QuerySamples, flatten, stat_gauges,
+    Flattener, Format, GZIP_LEVEL, Publisher, QuerySamples, flatten, stat_gauges,
 };
 use genesys_exporter::genesys::catalogue::metric_kind;
 use genesys_exporter::genesys::wire::{AggregateResponse, read_groups};
@@ -156,7 +155,7 @@ fn bench_poll_vs_value(c: &mut Criterion) {
     eprintln!("poll_vs_value: the text deflated is {} bytes", text.len());
     group.bench_function("part_deflate_alone", |b| {
         b.iter(|| {
-            let mut gzip = GzEncoder::new(Vec::with_capacity(text.len() / 8), Compression::new(2));
+            let mut gzip = GzEncoder::new(Vec::with_capacity(text.len() / 8), GZIP_LEVEL);
             gzip.write_all(black_box(&text)).unwrap();
             gzip.finish().unwrap()
         })

@@ -17,9 +17,8 @@ mod common;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use flate2::Compression;
 use flate2::write::GzEncoder;
-use genesys_exporter::exposition::{Flattener, Format, Publisher};
+use genesys_exporter::exposition::{Flattener, Format, GZIP_LEVEL, Publisher};
 use genesys_exporter::genesys::wire::{GroupSink, JobResultsPage, read_groups};
 use genesys_exporter::simulator::Org;
 
@@ -116,7 +115,7 @@ fn main() {
         let gzip = exposition.to_vec(Format::Text, true).len();
         // The same text as one plain flate2 gzip stream at the same level: the exposition's
         // gzip (the shared gauges and the format's tail deflated apart) must not lose to it.
-        let mut one_stream = GzEncoder::new(Vec::new(), Compression::new(2));
+        let mut one_stream = GzEncoder::new(Vec::new(), GZIP_LEVEL);
         one_stream
             .write_all(&exposition.to_vec(Format::Text, false))
             .unwrap();

@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{OBSERVATIONS_QUERY, Query, written};
-use crate::exposition::{Format, Publisher, QueryStatus, SharedBody, off_the_workers};
+use crate::exposition::{Format, Publisher, QueryStatus, SharedBody};
 use crate::http;
 use crate::org::Org;
 use crate::schedule::Clock;
@@ -189,14 +189,7 @@ pub fn metrics(state: &State, headers: &HeaderMap) -> Response<Body> {
     } else {
         (Format::Text, TEXT_FORMAT)
     };
-    let body = if gzip || exposition.holds_plain_text() {
-        exposition.body(format, gzip)
-    } else {
-        // The first uncompressed body after a publish inflates the text: tens of
-        // milliseconds at a million series, and other plain scrapes wait for it.
-        off_the_workers(|| exposition.body(format, false))
-    };
-    let mut response = http::response_of(200, content_type, body);
+    let mut response = http::response_of(200, content_type, exposition.body(format, gzip));
     let response_headers = response.headers_mut();
     if gzip {
         response_headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));

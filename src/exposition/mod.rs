@@ -9,6 +9,7 @@
 //! that a scrape only copies a pointer. [`catalogue`] lists every name a
 //! configuration may use and what each becomes, for `genesys-exporter catalogue`.
 
+mod blocking;
 mod flatten;
 mod listing;
 mod naming;
@@ -26,5 +27,5 @@ pub use observations::{
     OBSERVATION_GAUGES, ObservationGauge, ObservationSamples, Qualifier, lower_snake_case,
     observation_gauge,
 };
-pub use publisher::{Publisher, QueryStatus, off_the_workers};
-pub use render::{Exposition, Format, SharedBody};
+pub use publisher::{Publisher, QueryStatus};
+pub use render::{Exposition, Format, GZIP_LEVEL, SharedBody};

@@ -12,6 +12,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::watch;
 
+use super::blocking::{off_the_workers, on_a_multi_threaded_runtime};
 use super::flatten::QuerySamples;
 use super::render::Exposition;
 use crate::memory;
@@ -470,23 +471,6 @@ fn on_a_lower_priority_thread<T: Send>(render: impl FnOnce() -> T + Send) -> T {
             Err(panic) => std::panic::resume_unwind(panic),
         }
     })
-}
-
-/// Runs `wait`, which blocks (for the render lock, for a render), without holding up the
-/// other tasks of the tokio worker it is called on: on a multi-threaded runtime, the
-/// worker hands them to another thread first ([`tokio::task::block_in_place`]).
-pub fn off_the_workers<T>(wait: impl FnOnce() -> T) -> T {
-    if on_a_multi_threaded_runtime() {
-        tokio::task::block_in_place(wait)
-    } else {
-        wait()
-    }
-}
-
-/// Whether this thread is in a multi-threaded tokio runtime, as the exporter's own is.
-fn on_a_multi_threaded_runtime() -> bool {
-    tokio::runtime::Handle::try_current()
-        .is_ok_and(|runtime| runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
 /// Lowers the calling thread's priority (its nice value) by 10; Linux only, where a
