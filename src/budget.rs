@@ -26,7 +26,7 @@ use crate::genesys::queues::PAGE_SIZE;
 pub use crate::genesys::wire::RATE_LIMIT_PER_MINUTE;
 use crate::metrics::Metrics;
 use crate::org::Org;
-use crate::schedule::QueryKind;
+use crate::schedule::{Rolling, Schedule};
 
 /// What the queue observations cost: a request per chunk of `queues_per_request` queues,
 /// every `refresh`. (The `[observations]` table's keys.)
@@ -98,37 +98,63 @@ pub struct Budget {
     pub share: f64,
 }
 
+/// What one source costs: its requests every so often, or (the observations) a request
+/// per chunk of the directory's queues every refresh, which the budget may stretch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cost {
+    Every(Line),
+    PerQueues(ObservationLoad),
+}
+
+impl Cost {
+    /// A bucket query's: one request a bucket. A bucket of a day or more is counted at its
+    /// shortest (a 23-hour day), so the figure is never below the truth.
+    pub fn bucket_query(name: &str, schedule: &Schedule) -> Cost {
+        Cost::Every(Line {
+            every: schedule.granularity.to_string(),
+            ..Line::new(
+                Source::BucketQuery,
+                format!("query {name} ({} buckets)", schedule.granularity),
+                1,
+                schedule.granularity.shortest(),
+            )
+        })
+    }
+
+    /// A rolling query's: one request a refresh.
+    pub fn rolling_query(name: &str, rolling: &Rolling) -> Cost {
+        Cost::Every(Line::new(
+            Source::RollingQuery,
+            format!("query {name} ({rolling})"),
+            1,
+            rolling.refresh,
+        ))
+    }
+
+    /// A request per `queues_per_request` queues of the directory, every `refresh`.
+    pub fn per_queues(refresh: Duration, queues_per_request: usize) -> Cost {
+        Cost::PerQueues(ObservationLoad {
+            refresh,
+            queues_per_request,
+        })
+    }
+}
+
 impl Load {
-    /// The load of `org` under `settings`, with the observations as `observations`
-    /// (`None` when they are disabled).
+    /// The load of `org` under `settings`, whose sources cost `costs`.
     pub fn new(
         settings: &Settings,
         org: &OrgSettings,
-        observations: Option<ObservationLoad>,
+        costs: impl IntoIterator<Item = Cost>,
     ) -> Load {
-        let queries = org
-            .queries
-            .iter()
-            .map(|query| match &query.kind {
-                QueryKind::Buckets(schedule) => Line {
-                    // A bucket of a day or more is counted at its shortest (a 23-hour day),
-                    // so the figure is never below the truth.
-                    every: schedule.granularity.to_string(),
-                    ..Line::new(
-                        Source::BucketQuery,
-                        format!("query {} ({})", query.name, query.kind),
-                        1,
-                        schedule.granularity.shortest(),
-                    )
-                },
-                QueryKind::Rolling(rolling) => Line::new(
-                    Source::RollingQuery,
-                    format!("query {} ({})", query.name, query.kind),
-                    1,
-                    rolling.refresh,
-                ),
-            })
-            .collect();
+        let mut queries = Vec::new();
+        let mut observations = None;
+        for cost in costs {
+            match cost {
+                Cost::Every(line) => queries.push(line),
+                Cost::PerQueues(load) => observations = Some(load),
+            }
+        }
         let names_wanted = org
             .queries
             .iter()
@@ -485,6 +511,8 @@ fn remedies(load: &Load, budget: &Budget, queues: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::schedule::QueryKind;
+
     use super::*;
     use crate::config::Config;
 
@@ -521,7 +549,7 @@ mod tests {
     #[test]
     fn every_request_is_counted_by_hand() {
         let settings = settings_of(demo_queries(), serde_json::json!({}));
-        let load = Load::new(&settings, &settings.orgs[0], Some(OBSERVATIONS));
+        let load = load_with(&settings, &settings.orgs[0], Some(OBSERVATIONS));
         let budget = load.budget(250, None);
         let lines: Vec<(Source, u64, u64)> = budget
             .lines
@@ -572,12 +600,12 @@ mod tests {
             serde_json::json!([{"name": "q", "group_by": ["mediaType"], "granularity": "PT1H"}]),
             serde_json::json!({}),
         );
-        let budget = Load::new(&by_media, &by_media.orgs[0], None).budget(5000, None);
+        let budget = load_with(&by_media, &by_media.orgs[0], None).budget(5000, None);
         assert_eq!(budget.lines.len(), 1);
         assert!((budget.per_minute() - 1.0 / 60.0).abs() < 1e-12);
         // Grouped by queue, the list is read: one page even when it is empty.
         let by_queue = settings_of(serde_json::json!([]), serde_json::json!({}));
-        let budget = Load::new(&by_queue, &by_queue.orgs[0], None).budget(0, None);
+        let budget = load_with(&by_queue, &by_queue.orgs[0], None).budget(0, None);
         assert_eq!(budget.lines[1].source, Source::QueueList);
         assert_eq!(budget.lines[1].requests, 1);
     }
@@ -590,7 +618,7 @@ mod tests {
             demo_queries(),
             serde_json::json!({"api_budget_share": 0.04}),
         );
-        let load = Load::new(&settings, &settings.orgs[0], Some(OBSERVATIONS));
+        let load = load_with(&settings, &settings.orgs[0], Some(OBSERVATIONS));
         assert!(!load.budget(250, None).fits());
         assert_eq!(
             load.fitted_observations_refresh(250),
@@ -608,10 +636,10 @@ mod tests {
             demo_queries(),
             serde_json::json!({"api_budget_share": 0.003}),
         );
-        let load = Load::new(&settings, &settings.orgs[0], Some(OBSERVATIONS));
+        let load = load_with(&settings, &settings.orgs[0], Some(OBSERVATIONS));
         assert_eq!(load.fitted_observations_refresh(250), None);
         assert_eq!(
-            Load::new(&settings, &settings.orgs[0], None).fitted_observations_refresh(1),
+            load_with(&settings, &settings.orgs[0], None).fitted_observations_refresh(1),
             None
         );
     }
@@ -624,7 +652,7 @@ mod tests {
         );
         let metrics = Arc::new(Metrics::new([]));
         let watch = BudgetWatch::new(
-            Load::new(&settings, &settings.orgs[0], Some(OBSERVATIONS)),
+            load_with(&settings, &settings.orgs[0], Some(OBSERVATIONS)),
             metrics.clone(),
         );
         let error = watch.at_start(Some(250)).unwrap_err();
@@ -647,7 +675,7 @@ mod tests {
             demo_queries(),
             serde_json::json!({"queue_names_refresh": "1s"}),
         );
-        let hasty = BudgetWatch::new(Load::new(&hasty, &hasty.orgs[0], None), metrics.clone());
+        let hasty = BudgetWatch::new(load_with(&hasty, &hasty.orgs[0], None), metrics.clone());
         let text = hasty.at_start(Some(250)).unwrap_err().to_string();
         assert!(
             text.contains("read the queue list less often (queue_names_refresh); or raise api_budget_share to 0.61"),
@@ -655,7 +683,7 @@ mod tests {
         );
         // Within budget, it is published.
         let watch = BudgetWatch::new(
-            Load::new(&settings, &settings.orgs[0], Some(OBSERVATIONS)),
+            load_with(&settings, &settings.orgs[0], Some(OBSERVATIONS)),
             metrics.clone(),
         );
         assert!(watch.at_start(Some(100)).is_ok());
@@ -684,7 +712,7 @@ mod tests {
         let metrics = Arc::new(Metrics::empty());
         let watch = |org: &OrgSettings| {
             let view = Arc::new(metrics.add_org(&org.org, []));
-            BudgetWatch::new(Load::new(&settings, org, None), view)
+            BudgetWatch::new(load_with(&settings, org, None), view)
         };
         // East: 1/15 + 1/60 (the queue list) = 0.08 a minute, within 3 (0.01 × 300).
         assert!(watch(&settings.orgs[0]).at_start(Some(10)).is_ok());
@@ -696,7 +724,7 @@ mod tests {
         stingy.api_budget_share = 0.005;
         let west = &stingy.orgs[1];
         let refused = BudgetWatch::new(
-            Load::new(&stingy, west, None),
+            load_with(&stingy, west, None),
             Arc::new(metrics.for_org(&west.org)),
         )
         .at_start(Some(10))
@@ -718,7 +746,7 @@ mod tests {
             serde_json::json!({"api_budget_share": 0.05}),
         );
         let watch = BudgetWatch::new(
-            Load::new(&settings, &settings.orgs[0], Some(OBSERVATIONS)),
+            load_with(&settings, &settings.orgs[0], Some(OBSERVATIONS)),
             Arc::new(Metrics::new([])),
         );
         let refused = format!(
@@ -739,7 +767,7 @@ mod tests {
         );
         let metrics = Arc::new(Metrics::new([]));
         let watch = BudgetWatch::new(
-            Load::new(&settings, &settings.orgs[0], Some(OBSERVATIONS)),
+            load_with(&settings, &settings.orgs[0], Some(OBSERVATIONS)),
             metrics.clone(),
         );
         let refresh = watch.observations_refresh();
@@ -756,5 +784,23 @@ mod tests {
 
         watch.directory_read(120);
         assert_eq!(*refresh.borrow(), Some(Duration::from_secs(15)));
+    }
+
+    /// `org`'s load, its costs worked out here from its queries.
+    fn load_with(
+        settings: &Settings,
+        org: &OrgSettings,
+        observations: Option<ObservationLoad>,
+    ) -> Load {
+        let queries = org.queries.iter().map(|query| match &query.kind {
+            QueryKind::Buckets(schedule) => Cost::bucket_query(&query.name, schedule),
+            QueryKind::Rolling(rolling) => Cost::rolling_query(&query.name, rolling),
+        });
+        let observations = observations.map(Cost::PerQueues);
+        Load::new(
+            settings,
+            org,
+            queries.chain(observations).collect::<Vec<_>>(),
+        )
     }
 }

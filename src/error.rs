@@ -97,6 +97,10 @@ pub enum Error {
         retry_in: Duration,
     },
 
+    /// The queue observations have no queues to observe: the queue list has not been read.
+    #[error("no queues to observe: the queue list has not been read yet")]
+    NoQueuesYet,
+
     /// A part of the exporter stopped that should not have (a bug); the message says which.
     #[error("internal error: {0}; please report it")]
     Internal(String),
@@ -118,6 +122,7 @@ impl Error {
             Error::TooLarge { .. } => "too_large",
             Error::TooManySeries { .. } => "too_many_series",
             Error::TooManyPages { .. } => "too_many_pages",
+            Error::NoQueuesYet => "no_queues",
             Error::Internal(_) => "internal",
         }
     }

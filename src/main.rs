@@ -61,7 +61,7 @@ fn raise_open_file_limit() {
 
 /// Writes a panic as one log line (where, and the message escaped) instead of the
 /// default hook's lines and backtrace. A poller's panic is contained: the exporter logs
-/// the query and restarts it (`exporter::supervise`); this line says where it happened.
+/// the query and restarts it (`collect::spawn`); this line says where it happened.
 fn log_panics_on_one_line() {
     std::panic::set_hook(Box::new(|info| {
         let payload = info.payload();

@@ -13,13 +13,14 @@ use jiff::Timestamp;
 use serde::ser::{SerializeMap, Serializer};
 
 use crate::config::{Query, Settings};
+use crate::directory::QueueNames;
 use crate::error::{Error, Result};
+use crate::exposition::NameMap;
 use crate::exposition::{base_name, snake_case, stat_gauges};
 use crate::genesys::catalogue::metric_kind;
 use crate::genesys::client::Client;
 use crate::genesys::jobs::{self, JobPolicy};
 use crate::genesys::wire::MetricEntry;
-use crate::queue_names::{NameMap, QueueNames};
 use crate::schedule::{Interval, QueryKind, iso_millis};
 
 /// How [`Table::write`] writes a report.

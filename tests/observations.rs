@@ -18,7 +18,7 @@ use jiff::Timestamp;
 
 use crate::util::{
     Samples, Sim, config_for, every_queue_observed, hold_time, observing, of, pause, scrape,
-    set_fault, skipped, start_binary_for, start_exporter, start_simulator, value, wait_for_metrics,
+    set_fault, start_binary_for, start_exporter, start_simulator, value, wait_for_metrics,
     wait_until,
 };
 
@@ -440,27 +440,4 @@ async fn a_run_of_failed_observations_is_warned_about_once_and_its_end_is_told()
         .filter(|l| l.contains("WARN") && l.contains("queue observation failed"))
         .collect();
     assert_eq!(warned.len(), 1, "{log}");
-}
-
-#[tokio::test]
-async fn an_observer_that_panics_is_counted_and_restarted() {
-    if !cfg!(debug_assertions) {
-        skipped("the panic hook exists in debug builds only");
-        return;
-    }
-    let sim = start_simulator(SimulatorConfig::default()).await;
-    let extra = "retry_delay = \"100ms\"\n[observations]\nrefresh = \"5s\"\n";
-    let env = [("GENESYS_TEST_PANIC_QUERY", "observations")];
-    let (process, url, _dir) = start_binary_for(&sim, extra, &env).await;
-    let samples = wait_for_metrics(&url, |s| {
-        of(s, "genesys_poller_panics_total", OBSERVED) == 1.0 && up(s, "observations") == Some(1.0)
-    })
-    .await;
-    assert!(!observed(&samples).is_empty());
-    assert_eq!(up(&samples, "default"), Some(1.0));
-    let log = process.wait_for_log("poller panicked").await;
-    assert!(
-        log.contains("the first poll of query observations panics"),
-        "{log}"
-    );
 }

@@ -101,7 +101,7 @@ pub async fn start_exporter_with(settings: Settings, clock: Clock) -> Exporter {
     let shutdown = CancellationToken::new();
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        genesys_exporter::exporter::run(settings, listener, clock, stop)
+        genesys_exporter::runtime::run(settings, listener, clock, stop)
             .await
             .unwrap()
     });

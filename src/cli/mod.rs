@@ -251,18 +251,18 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
         "serving /metrics"
     );
     let path = args.config.clone();
-    let load: crate::exporter::Loader = Arc::new(move || {
+    let load: crate::runtime::Loader = Arc::new(move || {
         let mut config = Config::load(path.as_deref())?;
         overrides.apply(&mut config);
         config.validate()
     });
-    let reloads = crate::exporter::Reloads {
+    let reloads = crate::runtime::Reloads {
         load,
         requests,
         sender,
         lifecycle: args.web_enable_lifecycle,
     };
-    crate::exporter::run_reloading(settings, listener, clock, shutdown, reloads).await?;
+    crate::runtime::run_reloading(settings, listener, clock, shutdown, reloads).await?;
     tracing::info!("stopped");
     Ok(())
 }

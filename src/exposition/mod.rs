@@ -24,8 +24,8 @@ pub use flatten::{Flattener, QuerySamples, TooManySeries, flatten, flatten_bound
 pub use listing::catalogue;
 pub use naming::{StatGauge, base_name, gauge_names, snake_case, stat_gauges};
 pub use observations::{
-    OBSERVATION_GAUGES, ObservationGauge, ObservationSamples, Qualifier, lower_snake_case,
-    observation_gauge,
+    OBSERVATION_GAUGES, ObservationGauge, ObservationSamples, Presence, PresenceMap, Qualifier,
+    lower_snake_case, observation_gauge,
 };
-pub use publisher::{Publisher, QueryStatus};
+pub use publisher::{NameMap, Publisher, QueryStatus};
 pub use render::{Exposition, Format, GZIP_LEVEL, SharedBody};

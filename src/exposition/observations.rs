@@ -20,7 +20,17 @@ use super::flatten::{Family, QuerySamples, Sample, TooManySeries};
 use super::naming::snake_case;
 use crate::config::OBSERVATIONS_QUERY;
 use crate::genesys::wire::{ObservationEntry, ObservationGroup, ObservationResponse};
-use crate::presences::Presence;
+
+/// An org presence: its name as the org wrote it, and the system presence it stands for
+/// as the definitions spell it (`OnQueue`, `Break`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presence {
+    pub name: String,
+    pub system_presence: String,
+}
+
+/// Presences by their ID.
+pub type PresenceMap = std::sync::Arc<HashMap<String, Presence>>;
 
 /// What a metric's qualifier becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,14 +12,15 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::watch;
 
-use super::blocking::{off_the_workers, on_a_multi_threaded_runtime};
+use super::blocking::{off_the_workers, render_off_the_workers};
 use super::flatten::QuerySamples;
 use super::render::Exposition;
-use crate::memory;
 use crate::metrics::{BreakerState, Metrics};
 use crate::org::Org;
-use crate::queue_names::NameMap;
 use crate::schedule::Interval;
+
+/// Queue names by queue ID.
+pub type NameMap = Arc<HashMap<String, String>>;
 
 /// How a query's polls have gone, for the landing page and `/readyz`.
 #[derive(Debug, Clone, Default)]
@@ -371,8 +372,8 @@ impl Store {
     }
 
     /// Drops data past its maximum age, sets each query's `genesys_up`, and renders what
-    /// is left with the self-metrics, on a thread of its own at a lower priority in a
-    /// multi-threaded runtime. The caller holds `rendering`.
+    /// is left with the self-metrics ([`render_off_the_workers`] says where and how). The
+    /// caller holds `rendering`.
     fn render_in_turn(&self, now: Timestamp) -> Arc<Exposition> {
         let breakers = self.breakers_now();
         let mut orgs = self.orgs.lock().expect("not poisoned");
@@ -381,25 +382,7 @@ impl Store {
                 .iter()
                 .find(|(held, _)| held == org)
                 .map_or(BreakerState::Closed, |(_, breaker)| *breaker);
-            for (name, query) in state.queries.iter_mut() {
-                if query.data.is_some() && query.stale_at.is_some_and(|stale_at| now >= stale_at) {
-                    query.data = None;
-                    query.stale_at = None;
-                    query.status.stale = true;
-                    state.metrics.poll.expired(name);
-                    tracing::warn!(
-                        org = org.name(),
-                        query = %name,
-                        last_success = ?query.status.last_success,
-                        "no successful poll for longer than max_age; no longer serving the query's old data"
-                    );
-                }
-                let status = &query.status;
-                let up = status.last_success.is_some()
-                    && status.last_error.is_none()
-                    && breaker == BreakerState::Closed;
-                state.metrics.poll.up(name, up);
-            }
+            state.expire_and_set_up(org, now, breaker);
         }
         let held: Vec<(Arc<QuerySamples>, NameMap)> = orgs
             .values()
@@ -420,72 +403,49 @@ impl Store {
             .iter()
             .map(|(data, names)| (&**data, &**names))
             .collect();
-        let render = || {
-            // What reading the answer used is free by now: given back before rendering
-            // takes more, so that the two never add up.
-            memory::give_back_free_memory();
-            Exposition::render(&queries, &self.metrics)
-        };
-        let exposition = Arc::new(if on_a_multi_threaded_runtime() {
-            on_a_lower_priority_thread(render)
-        } else {
-            // Nothing to keep waiting (a test, a tool): rendered here, where per-thread
-            // allocation counters see it.
-            render()
-        });
-        let replaced = std::mem::replace(
-            &mut *self.current.write().expect("not poisoned"),
-            Rendered {
-                exposition: exposition.clone(),
-                stale_at,
-                breakers,
+        render_off_the_workers(
+            || Exposition::render(&queries, &self.metrics),
+            |exposition: Exposition| {
+                let exposition = Arc::new(exposition);
+                let replaced = std::mem::replace(
+                    &mut *self.current.write().expect("not poisoned"),
+                    Rendered {
+                        exposition: exposition.clone(),
+                        stale_at,
+                        breakers,
+                    },
+                );
+                // Freed outside the lock, before memory is given back.
+                drop(replaced);
+                exposition
             },
-        );
-        // Freed outside the lock, and given back with everything the publish replaced.
-        drop(replaced);
-        memory::give_back_free_memory();
-        exposition
+        )
     }
 }
 
-/// Runs `render` on a thread of its own, at a lower priority, and waits for it; the caller
-/// waits off the async workers ([`off_the_workers`]), so that no scrape waits behind a
-/// render.
-///
-/// Rendering 200k series takes about 90 ms of CPU (both formats and gzip). On a worker,
-/// the scrapes queued on it waited that long; on a thread at the same priority, it still
-/// took a core's share from the scrapes on a small machine. At nice 10 (the kernel gives
-/// it a tenth of a core's share against a busy worker), scrapes keep their latency, and the
-/// render takes the CPU they leave; the previous exposition is served whole until then.
-fn on_a_lower_priority_thread<T: Send>(render: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|scope| {
-        let rendering = std::thread::Builder::new()
-            .name("render".into())
-            .spawn_scoped(scope, || {
-                lower_priority();
-                render()
-            })
-            .expect("a thread starts");
-        match rendering.join() {
-            Ok(rendered) => rendered,
-            Err(panic) => std::panic::resume_unwind(panic),
+impl OrgState {
+    /// Drops the data of each query past its maximum age at `now`, and sets its
+    /// `genesys_up`: 1 after a successful poll, while the org's circuit breaker is closed.
+    fn expire_and_set_up(&mut self, org: &Org, now: Timestamp, breaker: BreakerState) {
+        for (name, query) in self.queries.iter_mut() {
+            if query.data.is_some() && query.stale_at.is_some_and(|stale_at| now >= stale_at) {
+                query.data = None;
+                query.stale_at = None;
+                query.status.stale = true;
+                self.metrics.poll.expired(name);
+                tracing::warn!(
+                    org = org.name(),
+                    query = %name,
+                    last_success = ?query.status.last_success,
+                    "no successful poll for longer than max_age; no longer serving the query's old data"
+                );
+            }
+            let status = &query.status;
+            let up = status.last_success.is_some()
+                && status.last_error.is_none()
+                && breaker == BreakerState::Closed;
+            self.metrics.poll.up(name, up);
         }
-    })
-}
-
-/// Lowers the calling thread's priority (its nice value) by 10; Linux only, where a
-/// thread has its own nice value. Raising a nice value needs no privilege.
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: gettid and setpriority take and return plain integers.
-    unsafe {
-        let thread = libc::gettid();
-        let nice = libc::getpriority(libc::PRIO_PROCESS, thread as libc::id_t);
-        libc::setpriority(
-            libc::PRIO_PROCESS,
-            thread as libc::id_t,
-            (nice + 10).min(19),
-        );
     }
 }
 

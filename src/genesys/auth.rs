@@ -25,8 +25,7 @@ pub struct Credentials {
 pub struct TokenCache {
     transport: Arc<Transport>,
     token_url: String,
-    /// Replaced by a reload of the configuration that changed them.
-    credentials: std::sync::Mutex<Credentials>,
+    credentials: Credentials,
     cached: Mutex<Option<CachedToken>>,
 }
 
@@ -67,17 +66,9 @@ impl TokenCache {
         TokenCache {
             transport,
             token_url: format!("{}{TOKEN_PATH}", login_url.trim_end_matches('/')),
-            credentials: std::sync::Mutex::new(credentials),
+            credentials,
             cached: Mutex::new(None),
         }
-    }
-
-    /// Asks for tokens with `credentials` from now on, and drops the cached token, so
-    /// that the next request gets a new one with them.
-    pub async fn replace_credentials(&self, credentials: Credentials) {
-        let mut cached = self.cached.lock().await;
-        *self.credentials.lock().expect("not poisoned") = credentials;
-        *cached = None;
     }
 
     /// A token that is not about to expire, from the cache if there is one.
@@ -108,7 +99,7 @@ impl TokenCache {
 
     async fn request_token(&self) -> Result<CachedToken> {
         let endpoint = Endpoint::Token;
-        let credentials = self.credentials.lock().expect("not poisoned").clone();
+        let credentials = &self.credentials;
         let request = self
             .transport
             .http

@@ -89,11 +89,6 @@ impl Client {
         })
     }
 
-    /// Authenticates with `credentials` from now on, with a new token.
-    pub async fn replace_credentials(&self, credentials: Credentials) {
-        self.tokens.replace_credentials(credentials).await;
-    }
-
     /// The state of the circuit breaker that every request passes, now and as it changes.
     pub fn breaker_state(&self) -> watch::Receiver<BreakerState> {
         self.breaker_state.clone()

@@ -31,7 +31,7 @@ use crate::org::Org;
 
 pub use api::{ApiMetrics, RetryMetrics};
 pub use breaker::{BreakerMetrics, BreakerState};
-pub use poll::{PollMetrics, PollTimer};
+pub use poll::PollMetrics;
 pub use process::ReloadMetrics;
 pub use queue_names::QueueNameMetrics;
 pub use server::ServerMetrics;

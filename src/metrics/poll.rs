@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jiff::Timestamp;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -179,15 +179,11 @@ impl PollMetrics {
         let _ = self.skipped_buckets.get_or_create(&self.label(query));
     }
 
-    /// Times a poll of `query`: `genesys_poll_duration_seconds` is set when the timer is
-    /// dropped.
-    #[must_use = "the poll is timed until the timer is dropped"]
-    pub fn timer(&self, query: &str) -> PollTimer {
-        PollTimer {
-            duration: self.duration.clone(),
-            query: self.label(query),
-            started: Instant::now(),
-        }
+    /// A poll of `query` took `duration`, up to its answer (before it was published).
+    pub fn took(&self, query: &str, duration: Duration) {
+        self.duration
+            .get_or_create(&self.label(query))
+            .set(duration.as_secs_f64());
     }
 
     /// A poll of `query` published `series` series for `window` at `at`.
@@ -248,22 +244,5 @@ impl PollMetrics {
     /// `query`'s data passed its maximum age and is no longer served.
     pub fn expired(&self, query: &str) {
         self.series.get_or_create(&self.label(query)).set(0);
-    }
-}
-
-/// Sets `genesys_poll_duration_seconds` to the time since it was made, when dropped.
-pub struct PollTimer {
-    duration: Family<QueryLabel, FloatGauge>,
-    query: QueryLabel,
-    started: Instant,
-}
-
-impl Drop for PollTimer {
-    fn drop(&mut self) {
-        // The series is made here, not with the timer, so that a first poll still under
-        // way has none rather than a 0.
-        self.duration
-            .get_or_create(&self.query)
-            .set(self.started.elapsed().as_secs_f64());
     }
 }

@@ -10,8 +10,8 @@ use genesys_exporter::config::DURATION_LIMITS;
 use genesys_exporter::simulator::SimulatorConfig;
 
 use crate::util::{
-    Process, exit_of, get, of, required_tool, rss_of, skipped, start_simulator, temp_dir,
-    wait_for_metrics, write_file,
+    Process, exit_of, get, of, required_tool, rss_of, start_simulator, temp_dir, wait_for_metrics,
+    write_file,
 };
 
 /// A process of the exporter that is refused its configuration stays far below this.
@@ -161,51 +161,6 @@ async fn a_numeric_secret_in_the_environment_is_taken_as_text_and_never_echoed()
     let log = process.log();
     assert!(!log.contains(SECRET), "the secret was echoed:\n{log}");
     assert!(!log.contains("12345"), "the secret was echoed:\n{log}");
-}
-
-#[tokio::test]
-async fn a_poller_that_panics_is_counted_and_restarted_while_the_process_serves() {
-    if !cfg!(debug_assertions) {
-        skipped("the panic hook exists in debug builds only");
-        return;
-    }
-    let sim = start_simulator(SimulatorConfig::default()).await;
-    let env = [
-        ("GENESYS_CLIENT_ID", "demo-client"),
-        ("GENESYS_CLIENT_SECRET", "demo-secret"),
-        ("GENESYS_EXPORTER_API_URL", sim.url.as_str()),
-        ("GENESYS_EXPORTER_LOGIN_URL", sim.url.as_str()),
-        ("GENESYS_EXPORTER_LISTEN", "127.0.0.1:0"),
-        ("GENESYS_EXPORTER_RETRY_DELAY", "100ms"),
-        ("GENESYS_TEST_PANIC_QUERY", "default"),
-        ("RUST_BACKTRACE", "1"),
-    ];
-    let mut process = exporter(&[], &env);
-    let url = process.metrics_url().await;
-    // Counted, and the poller came back and published.
-    let samples = wait_for_metrics(&url, |s| {
-        of(s, "genesys_poller_panics_total", &[("query", "default")]) == 1.0
-            && of(s, "genesys_up", &[("query", "default")]) == 1.0
-    })
-    .await;
-    assert!(of(&samples, "genesys_series", &[("query", "default")]) > 0.0);
-    assert_eq!(get(&format!("{url}/healthz")).await.status, 200);
-    assert!(process.child.try_wait().unwrap().is_none(), "it exited");
-    assert!(rss_of(process.child.id()) < SMALL);
-    // Logged, each line an entry (no backtrace), naming the query.
-    let log = process.wait_for_log("poller panicked").await;
-    let line = log.lines().find(|l| l.contains("poller panicked")).unwrap();
-    assert!(line.contains("query=\"default\""), "{log}");
-    assert!(
-        line.contains("the first poll of query default panics"),
-        "{line}"
-    );
-    for line in log.lines() {
-        assert!(
-            line.starts_with(|c: char| c.is_ascii_digit()),
-            "a log line that is not an entry: {line:?}"
-        );
-    }
 }
 
 #[tokio::test]

@@ -9,20 +9,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use super::queues::{Refusal, Refused};
 use crate::error::{Error, Result};
+use crate::exposition::{Presence, PresenceMap};
 use crate::genesys::client::Client;
 use crate::genesys::wire::Endpoint;
-use crate::queue_names::{Refusal, Refused};
-
-/// An org presence: its name as the org wrote it, and the system presence it stands for
-/// as the definitions spell it (`OnQueue`, `Break`, ...).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Presence {
-    pub name: String,
-    pub system_presence: String,
-}
-
-pub type PresenceMap = Arc<HashMap<String, Presence>>;
 
 #[derive(Default)]
 pub struct Presences {

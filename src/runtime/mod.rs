@@ -1,12 +1,13 @@
 //! Wires the pieces together: one publisher and registry, each org's part (its client,
-//! pollers, queue names and observer: `org.rs`), and the HTTP server, all stopped by one
-//! cancellation token; checks each org's API budget once its queue list has been read and
-//! at each reload; and applies reloads of the configuration: orgs added and removed, and
-//! each org's changes to its queries, client or observations.
+//! directory and sources: [`org`]), and the HTTP server, all stopped by one cancellation
+//! token; checks each org's API budget once its queue list has been read and at each
+//! reload; and applies reloads of the configuration: orgs added and removed, and each
+//! changed org rebuilt.
 
 mod changes;
 mod org;
-mod supervise;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -16,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::collect::panic_message;
 use crate::config::{Query, Settings};
 use crate::error::{Error, Result};
 use crate::exposition::Publisher;
@@ -25,9 +27,7 @@ use crate::org::Org;
 use crate::schedule::Clock;
 use crate::server::{self, ReloadRequest, State};
 use changes::restart_only_changes;
-use org::{OrgExporter, Shared};
-use supervise::panic_message;
-pub use supervise::supervise;
+use org::{OrgRuntime, Shared};
 
 /// Reads and checks the whole configuration again, as at start-up; called off the
 /// runtime, since it reads files.
@@ -90,7 +90,7 @@ pub async fn run_reloading(
     };
     let mut orgs = BTreeMap::new();
     for org in &settings.orgs {
-        let exporter = OrgExporter::new(&shared, &settings, org.clone(), true)
+        let exporter = OrgRuntime::new(&shared, &settings, org.clone(), true)
             .inspect_err(|_| shutdown.cancel())?;
         orgs.insert(org.org.clone(), exporter);
     }
@@ -154,7 +154,7 @@ pub async fn run_reloading(
 /// The configuration running, and each org's part of it.
 struct Running {
     settings: Settings,
-    orgs: BTreeMap<Org, OrgExporter>,
+    orgs: BTreeMap<Org, OrgRuntime>,
     shared: Shared,
 }
 
@@ -166,7 +166,7 @@ impl Running {
         let first_names: Vec<_> = self
             .orgs
             .values_mut()
-            .map(|org| org.read_names(settings))
+            .map(|org| org.read_directory(settings))
             .collect();
         // Names first when they come quickly, so that series are published with their
         // queue label from the start rather than gaining it a moment later as new series;
@@ -198,7 +198,7 @@ impl Running {
             org.check_budget(queues)?;
         }
         for org in self.orgs.values_mut() {
-            org.start(settings);
+            org.start();
         }
         Ok(())
     }
@@ -249,7 +249,7 @@ impl Running {
             let step = match self.orgs.get(&org.org) {
                 Some(running) => Plan::Change(Box::new(running.check(&new, org)?)),
                 None => {
-                    OrgExporter::check_new(&new, org)?;
+                    OrgRuntime::check_new(&new, org)?;
                     Plan::Add
                 }
             };
@@ -297,14 +297,14 @@ impl Running {
                         "configuration reload: new org; it starts"
                     );
                     // Checked already: only a client that cannot be built fails here.
-                    match OrgExporter::new(&self.shared, &settings, org.clone(), false) {
+                    match OrgRuntime::new(&self.shared, &settings, org.clone(), false) {
                         Ok(mut added) => {
                             // Checked at 0 queues already: this logs and publishes it.
                             let _ = added.check_budget(None);
                             // Its budget was checked without queues; the task checks its
                             // reads.
-                            drop(added.read_names(&settings));
-                            added.start(&settings);
+                            drop(added.read_directory(&settings));
+                            added.start();
                             self.orgs.insert(org.org.clone(), added);
                         }
                         Err(error) => {
@@ -322,7 +322,12 @@ impl Running {
         let queries: Vec<(Org, Query)> = self
             .orgs
             .values()
-            .flat_map(|org| org.queries().iter().map(|q| (org.org().clone(), q.clone())))
+            .flat_map(|org| {
+                org.settings()
+                    .queries
+                    .iter()
+                    .map(|q| (org.org().clone(), q.clone()))
+            })
             .collect();
         *state.queries.write().expect("not poisoned") = queries;
     }

@@ -34,9 +34,9 @@ impl QueryChanges {
         changes
     }
 
-    /// Whether `query` starts anew: added or changed.
-    pub(super) fn starts(&self, query: &str) -> bool {
-        self.added.iter().chain(&self.changed).any(|q| q == query)
+    /// Whether no query was added, changed or removed.
+    pub(super) fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
     }
 }
 

@@ -1,13 +1,13 @@
-//! The queue observations poller: every `refresh` it observes every queue of the last read
-//! of the queue list, in chunks of at most `queues_per_request` queue IDs (one request
-//! each), and publishes the answers whole under `query="observations"`, served until
-//! 3 × `refresh` after the last success.
+//! The queue observations: every `refresh`, every queue of the directory's last read of
+//! the queue list, in chunks of at most `queues_per_request` queue IDs (one request each),
+//! published whole under `query="observations"`, served until 3 × `refresh` after the
+//! last success.
 //!
 //! Ticks fall every `refresh` from the first observation; one that runs long does not pile
 //! the missed ticks up, the next observation waits for the next tick. Without
 //! `analytics:queueObservation:view` (a 403) it warns once, `genesys_up{query=
 //! "observations"}` is 0, and it asks again every hour; any other failure is retried at
-//! the next tick. The aggregates pollers never wait on it.
+//! the next tick. The aggregates queries never wait on it.
 //!
 //! `refresh` is a watch channel, so that the API budget can stretch it while the exporter
 //! runs: a change takes effect at once, from the start of the current tick.
@@ -19,15 +19,15 @@ use jiff::Timestamp;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::{Collector, Outcome, Readiness, too_many_series};
+use crate::budget::Cost;
 use crate::config::{OBSERVATIONS_QUERY, ObservationSettings};
+use crate::directory::Directory;
 use crate::error::{Error, Result};
-use crate::exposition::{ObservationSamples, Publisher};
+use crate::exposition::{ObservationSamples, QuerySamples};
 use crate::genesys::client::Client;
 use crate::genesys::observations;
 use crate::genesys::wire::Endpoint;
-use crate::metrics::Metrics;
-use crate::presences::Presences;
-use crate::queue_names::QueueNames;
 use crate::schedule::{Clock, Interval};
 
 /// How long after a 403 the queues are observed again.
@@ -36,22 +36,20 @@ pub const FORBIDDEN_RETRY: Duration = Duration::from_secs(3600);
 /// The data is dropped this many refreshes after the last successful observation.
 pub const MAX_AGE_REFRESHES: u32 = 3;
 
-/// Everything an observation needs.
+/// Every queue of the directory, observed every refresh.
 #[derive(Clone)]
-pub struct Observer {
+pub struct Observations {
     pub settings: ObservationSettings,
     /// The refresh now: `settings.refresh`, unless the budget stretched it (`None`, as
     /// the budget has it when observations are off, means `settings.refresh`).
     pub refresh: watch::Receiver<Option<Duration>>,
     pub client: Arc<Client>,
-    pub publisher: Arc<Publisher>,
-    pub metrics: Arc<Metrics>,
-    /// Where the queues to observe come from.
-    pub queues: Arc<QueueNames>,
-    pub presences: Arc<Presences>,
+    /// Where the queues to observe, and the presences' names, come from.
+    pub directory: Arc<Directory>,
     pub clock: Clock,
-    /// The most series one observation may publish (`max_series_per_query`).
-    pub max_series: usize,
+    standing: Standing,
+    /// When the last observation started.
+    started: Option<Timestamp>,
 }
 
 /// What the last observation found out about asking.
@@ -65,116 +63,137 @@ enum Standing {
     Failing,
 }
 
-impl Observer {
-    /// Observes until `shutdown`.
-    pub async fn run(&mut self, shutdown: &CancellationToken) {
-        let mut standing = Standing::Allowed;
-        loop {
-            let started = self.clock.now();
-            let outcome = tokio::select! {
-                outcome = self.observe() => outcome,
-                () = shutdown.cancelled() => return,
-            };
-            let now = self.clock.now();
-            let was = standing;
-            standing = match &outcome {
-                Ok(_) => Standing::Allowed,
-                Err(None) => Standing::NoQueues,
-                Err(Some(Error::Api { status: 403, .. })) => Standing::Forbidden,
-                Err(Some(_)) => Standing::Failing,
-            };
-            match outcome {
-                Ok(series) => {
-                    if was == Standing::Forbidden {
-                        tracing::info!("queue observations allowed again");
-                    } else if was == Standing::Failing {
-                        tracing::info!("queue observations succeed again");
-                    }
-                    tracing::debug!(query = OBSERVATIONS_QUERY, series, "published");
-                }
-                Err(None) => {
-                    let message = "no queues to observe: the queue list has not been read yet";
-                    if was != Standing::NoQueues {
-                        tracing::warn!(
-                            "{message}; observing once it is (reading it needs routing:queue:view)"
-                        );
-                    }
-                    self.metrics.poll.failed(OBSERVATIONS_QUERY);
-                    self.publisher
-                        .failed(OBSERVATIONS_QUERY, message.into(), now);
-                }
-                Err(Some(error)) => {
-                    if standing == Standing::Failing && was != Standing::Failing {
-                        // Warned once per run of failures, not at every tick (5,760 a day
-                        // at 15 s); genesys_poll_failures_total counts each.
-                        tracing::warn!(%error, "queue observation failed; its previous data stays until it is 3 refreshes old, and it is tried again every refresh");
-                    } else if standing == Standing::Failing {
-                        tracing::debug!(%error, "queue observation failed again");
-                    } else if was != Standing::Forbidden {
-                        tracing::warn!(
-                            %error,
-                            "cannot observe the queues: grant the OAuth client's role {}; genesys_up{{query=\"{OBSERVATIONS_QUERY}\"}} is 0, and they are asked for again every hour",
-                            Endpoint::Observations.permission()
-                        );
-                    }
-                    self.metrics.poll.failed(OBSERVATIONS_QUERY);
-                    self.publisher
-                        .failed(OBSERVATIONS_QUERY, error.to_string(), now);
-                }
-            }
-            let wait = match standing {
-                Standing::Forbidden => Wait::Until(later(now, FORBIDDEN_RETRY)),
-                _ => Wait::NextTick(started),
-            };
-            let refresh = &mut self.refresh;
-            if !wait_for(wait, &self.clock, refresh, self.settings.refresh, shutdown).await {
-                return;
-            }
+impl Observations {
+    pub fn new(
+        settings: ObservationSettings,
+        refresh: watch::Receiver<Option<Duration>>,
+        client: Arc<Client>,
+        directory: Arc<Directory>,
+        clock: Clock,
+    ) -> Observations {
+        Observations {
+            settings,
+            refresh,
+            client,
+            directory,
+            clock,
+            standing: Standing::Allowed,
+            started: None,
         }
     }
 
-    /// One observation of every listed queue, published whole. `Err(None)` when there are
-    /// no queues to observe yet.
-    async fn observe(&self) -> Result<usize, Option<Error>> {
-        let Some(queue_ids) = self.queues.listed() else {
-            return Err(None);
+    /// Logs `outcome` against the standing before it, and keeps the new standing.
+    fn note(&mut self, outcome: &Outcome) {
+        let was = self.standing;
+        self.standing = match outcome {
+            Ok(_) => Standing::Allowed,
+            Err(Error::NoQueuesYet) => Standing::NoQueues,
+            Err(Error::Api { status: 403, .. }) => Standing::Forbidden,
+            Err(_) => Standing::Failing,
         };
-        let timer = self.metrics.poll.timer(OBSERVATIONS_QUERY);
-        let presences = self.presences.current();
-        let mut samples = ObservationSamples::new(&presences, self.max_series);
+        match outcome {
+            Ok(series) => {
+                if was == Standing::Forbidden {
+                    tracing::info!("queue observations allowed again");
+                } else if was == Standing::Failing {
+                    tracing::info!("queue observations succeed again");
+                }
+                tracing::debug!(query = OBSERVATIONS_QUERY, series, "published");
+            }
+            Err(Error::NoQueuesYet) => {
+                if was != Standing::NoQueues {
+                    tracing::warn!(
+                        "{}; observing once it is (reading it needs routing:queue:view)",
+                        Error::NoQueuesYet
+                    );
+                }
+            }
+            Err(error) => {
+                if self.standing == Standing::Failing && was != Standing::Failing {
+                    // Warned once per run of failures, not at every tick (5,760 a day
+                    // at 15 s); genesys_poll_failures_total counts each.
+                    tracing::warn!(%error, "queue observation failed; its previous data stays until it is 3 refreshes old, and it is tried again every refresh");
+                } else if self.standing == Standing::Failing {
+                    tracing::debug!(%error, "queue observation failed again");
+                } else if was != Standing::Forbidden {
+                    tracing::warn!(
+                        %error,
+                        "cannot observe the queues: grant the OAuth client's role {}; genesys_up{{query=\"{OBSERVATIONS_QUERY}\"}} is 0, and they are asked for again every hour",
+                        Endpoint::Observations.permission()
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl Collector for Observations {
+    fn name(&self) -> &str {
+        OBSERVATIONS_QUERY
+    }
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::Observations
+    }
+
+    fn cost(&self) -> Cost {
+        Cost::per_queues(self.settings.refresh, self.settings.queues_per_request)
+    }
+
+    fn readiness(&self) -> Readiness {
+        Readiness::DoesNotWait
+    }
+
+    fn max_age(&self) -> Duration {
+        self.refresh
+            .borrow()
+            .unwrap_or(self.settings.refresh)
+            .checked_mul(MAX_AGE_REFRESHES)
+            .unwrap_or(Duration::MAX)
+    }
+
+    async fn next(
+        &mut self,
+        last: Option<&Outcome>,
+        shutdown: &CancellationToken,
+    ) -> Option<Interval> {
+        if let (Some(last), Some(started)) = (last, self.started) {
+            self.note(last);
+            let wait = match self.standing {
+                Standing::Forbidden => Wait::Until(later(self.clock.now(), FORBIDDEN_RETRY)),
+                _ => Wait::NextTick(started),
+            };
+            let configured = self.settings.refresh;
+            if !wait_for(wait, &self.clock, &mut self.refresh, configured, shutdown).await {
+                return None;
+            }
+        }
+        let now = self.clock.now();
+        self.started = Some(now);
+        Some(Interval {
+            start: now,
+            end: now,
+        })
+    }
+
+    async fn collect(&mut self, _: Interval, max_series: usize) -> Result<QuerySamples> {
+        let Some(queue_ids) = self.directory.queues.listed() else {
+            return Err(Error::NoQueuesYet);
+        };
+        let presences = self.directory.presences.current();
+        let mut samples = ObservationSamples::new(&presences, max_series);
         let requests = observations::requests(
             &queue_ids,
             &self.settings.metrics,
             self.settings.queues_per_request,
         );
         for request in requests {
-            let response = self.client.observations(&request).await.map_err(Some)?;
-            samples.add(&response, self.clock.now()).map_err(|_| {
-                let error = Error::TooManySeries {
-                    query: OBSERVATIONS_QUERY.into(),
-                    limit: self.max_series,
-                };
-                self.metrics
-                    .api
-                    .failed(Endpoint::Observations, error.reason());
-                Some(error)
-            })?;
+            let response = self.client.observations(&request).await?;
+            samples
+                .add(&response, self.clock.now())
+                .map_err(|_| too_many_series(OBSERVATIONS_QUERY, max_series))?;
         }
-        // A poll's duration ends with the last answer, before it is published.
-        drop(timer);
-        let data = samples.finish();
-        let series = data.series();
-        let now = self.clock.now();
-        let max_age = self
-            .refresh
-            .borrow()
-            .unwrap_or(self.settings.refresh)
-            .checked_mul(MAX_AGE_REFRESHES)
-            .unwrap_or(Duration::MAX);
-        self.metrics.poll.observed(OBSERVATIONS_QUERY, series, now);
-        self.publisher
-            .publish(OBSERVATIONS_QUERY, instant(now), data, now, max_age);
-        Ok(series)
+        Ok(samples.finish())
     }
 }
 
@@ -241,11 +260,6 @@ fn later(at: Timestamp, after: Duration) -> Timestamp {
         .ok()
         .and_then(|after| at.checked_add(after).ok())
         .unwrap_or(Timestamp::MAX)
-}
-
-/// An observation's moment as the published "interval": it covers no time.
-fn instant(at: Timestamp) -> Interval {
-    Interval { start: at, end: at }
 }
 
 #[cfg(test)]

@@ -8,11 +8,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::error::{Error, Result, api_text};
+use crate::exposition::NameMap;
 use crate::genesys::client::Client;
 use crate::genesys::queues;
 use crate::metrics::Metrics;
-
-pub type NameMap = Arc<HashMap<String, String>>;
 
 pub struct QueueNames {
     names: RwLock<NameMap>,

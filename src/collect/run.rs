@@ -1,0 +1,329 @@
+//! What every source shares: one collection's bookkeeping (timing, failure counting, the
+//! too-many-series rule, publishing), the loop around it, and the supervisor that keeps a
+//! source going through panics.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::{Collector, Outcome};
+use crate::error::Error;
+use crate::exposition::Publisher;
+use crate::metrics::Metrics;
+use crate::org::Org;
+use crate::schedule::{Clock, Interval};
+
+/// Where an org's collections go, and the limits they keep.
+#[derive(Clone)]
+pub struct Outlet {
+    /// The org's publisher: its series carry the org's label.
+    pub publisher: Arc<Publisher>,
+    /// The org's view of the registry.
+    pub metrics: Arc<Metrics>,
+    pub clock: Clock,
+    /// The most series one collection may publish (`max_series_per_query`).
+    pub max_series: usize,
+}
+
+/// Collects from `collector` whenever it falls due, until `shutdown`.
+pub async fn run(collector: &mut impl Collector, outlet: &Outlet, shutdown: &CancellationToken) {
+    let mut last: Option<Outcome> = None;
+    while let Some(window) = collector.next(last.as_ref(), shutdown).await {
+        let outcome = tokio::select! {
+            outcome = collect_once(collector, window, outlet) => outcome,
+            () = shutdown.cancelled() => return,
+        };
+        last = Some(outcome);
+    }
+}
+
+/// One collection of `window`: published whole on success, its previous data kept (until
+/// its maximum age) on failure, and the self-metrics kept current either way.
+async fn collect_once(
+    collector: &mut impl Collector,
+    window: Interval,
+    outlet: &Outlet,
+) -> Outcome {
+    let name = collector.name().to_owned();
+    let started = Instant::now();
+    let outcome = collector.collect(window, outlet.max_series).await;
+    // A collection's duration ends with the answer, before it is published; one that
+    // found nothing to ask has none.
+    if !matches!(outcome, Err(Error::NoQueuesYet)) {
+        outlet.metrics.poll.took(&name, started.elapsed());
+    }
+    let now = outlet.clock.now();
+    match outcome {
+        Ok(samples) => {
+            let series = samples.series();
+            if window.start == window.end {
+                outlet.metrics.poll.observed(&name, series, now);
+            } else {
+                outlet.metrics.poll.succeeded(&name, window, series, now);
+            }
+            let max_age = collector.max_age();
+            outlet
+                .publisher
+                .publish(&name, window, samples, now, max_age);
+            Ok(series)
+        }
+        Err(error) => {
+            if matches!(error, Error::TooManySeries { .. }) {
+                outlet
+                    .metrics
+                    .api
+                    .failed(collector.endpoint(), error.reason());
+            }
+            outlet.metrics.poll.failed(&name);
+            outlet.publisher.failed(&name, error.to_string(), now);
+            Err(error)
+        }
+    }
+}
+
+/// Starts `collector` on a task of its own, under a supervisor: a panic in it (a bug:
+/// nothing from the API or the configuration should cause one) is logged with its name,
+/// counted in `genesys_poller_panics_total`, and a fresh clone of it starts after
+/// `retry_delay`, while the other sources and the server go on. Ends on `shutdown`.
+pub fn spawn(
+    collector: impl Collector,
+    outlet: Outlet,
+    org: Org,
+    retry_delay: Duration,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let name = collector.name().to_owned();
+        loop {
+            let span = tracing::error_span!("poller", org = org.name(), query = %name);
+            let (mut fresh, running, stop) = (collector.clone(), outlet.clone(), shutdown.clone());
+            let task = tokio::spawn(
+                async move { run(&mut fresh, &running, &stop).await }.instrument(span),
+            );
+            let message = match task.await {
+                Ok(()) => return,
+                Err(error) if error.is_panic() => panic_message(error.into_panic()),
+                // Cancelled: the runtime is shutting down.
+                Err(_) => return,
+            };
+            outlet.metrics.poll.panicked(&name);
+            tracing::error!(
+                org = org.name(),
+                query = %name,
+                panic = ?message,
+                retry_delay_seconds = retry_delay.as_secs_f64(),
+                "poller panicked (a bug, please report it); its previous data stays, and it restarts after retry_delay"
+            );
+            tokio::select! {
+                () = tokio::time::sleep(retry_delay) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
+    })
+}
+
+/// The text a panic was raised with.
+pub fn panic_message(payload: Box<dyn Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(text) => *text,
+        Err(payload) => match payload.downcast::<&'static str>() {
+            Ok(text) => (*text).to_owned(),
+            Err(_) => "(a panic without a message)".to_owned(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use jiff::Timestamp;
+    use tokio::sync::watch;
+
+    use super::*;
+    use crate::budget::Cost;
+    use crate::collect::{Readiness, too_many_series};
+    use crate::error::Result;
+    use crate::exposition::{Format, QuerySamples, flatten};
+    use crate::genesys::wire::{AggregateResponse, Endpoint};
+    use crate::metrics::BreakerState;
+
+    /// What a scripted collection does.
+    #[derive(Debug, Clone, Copy)]
+    enum Step {
+        Offered(u32),
+        Fail,
+        TooMany,
+        Panic,
+    }
+
+    /// A source that collects as its script says, one step a window, and ends with it.
+    #[derive(Clone)]
+    struct Scripted {
+        script: Arc<Mutex<VecDeque<Step>>>,
+    }
+
+    impl Scripted {
+        fn new(steps: &[Step]) -> Scripted {
+            Scripted {
+                script: Arc::new(Mutex::new(steps.iter().copied().collect())),
+            }
+        }
+    }
+
+    fn window() -> Interval {
+        "2026-08-20T10:00:00Z/2026-08-20T10:15:00Z".parse().unwrap()
+    }
+
+    impl Collector for Scripted {
+        fn name(&self) -> &str {
+            "q"
+        }
+
+        fn endpoint(&self) -> Endpoint {
+            Endpoint::Aggregates
+        }
+
+        fn cost(&self) -> Cost {
+            Cost::per_queues(Duration::from_secs(60), 1)
+        }
+
+        fn readiness(&self) -> Readiness {
+            Readiness::Waits
+        }
+
+        fn max_age(&self) -> Duration {
+            Duration::from_secs(3600)
+        }
+
+        async fn next(&mut self, _: Option<&Outcome>, _: &CancellationToken) -> Option<Interval> {
+            let more = !self.script.lock().unwrap().is_empty();
+            more.then(window)
+        }
+
+        async fn collect(&mut self, window: Interval, max_series: usize) -> Result<QuerySamples> {
+            let step = self.script.lock().unwrap().pop_front().unwrap();
+            match step {
+                Step::Offered(n) => Ok(offered(window, n)),
+                Step::Fail => Err(Error::Internal("scripted failure".into())),
+                Step::TooMany => Err(too_many_series("q", max_series)),
+                Step::Panic => panic!("a scripted panic"),
+            }
+        }
+    }
+
+    /// An answer of one group with `n` conversations offered in `window`.
+    fn offered(window: Interval, n: u32) -> QuerySamples {
+        let answer: AggregateResponse = serde_json::from_value(serde_json::json!({
+            "results": [{"group": {"mediaType": "voice"}, "data": [{
+                "interval": window.to_string(),
+                "metrics": [{"metric": "nOffered", "stats": {"count": n}}],
+            }]}],
+        }))
+        .unwrap();
+        flatten("q", &["mediaType".to_owned()], window, &answer)
+    }
+
+    fn outlet(clock: &Clock) -> Outlet {
+        let metrics = Arc::new(Metrics::new(["q"]));
+        let breaker = watch::channel(BreakerState::Closed).1;
+        Outlet {
+            publisher: Arc::new(Publisher::new(metrics.clone(), ["q"], breaker)),
+            metrics,
+            clock: clock.clone(),
+            max_series: 10,
+        }
+    }
+
+    fn text(outlet: &Outlet) -> String {
+        let exposition = outlet.publisher.current(outlet.clock.now());
+        String::from_utf8(exposition.to_vec(Format::Text, false)).unwrap()
+    }
+
+    fn clock() -> Clock {
+        Clock::starting_at(Timestamp::from_second(1_787_220_000).unwrap())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_source_that_panics_is_counted_and_started_again_after_the_retry_delay() {
+        let clock = clock();
+        let outlet = outlet(&clock);
+        let source = Scripted::new(&[Step::Panic, Step::Offered(7)]);
+        let retry_delay = Duration::from_secs(30);
+        let began = tokio::time::Instant::now();
+        let task = spawn(
+            source.clone(),
+            outlet.clone(),
+            Org::unnamed(),
+            retry_delay,
+            CancellationToken::new(),
+        );
+        task.await.unwrap();
+
+        assert_eq!(began.elapsed(), retry_delay);
+        assert!(source.script.lock().unwrap().is_empty(), "both steps ran");
+        let metrics = &outlet.metrics;
+        assert_eq!(
+            metrics.sample("genesys_poller_panics_total{query=\"q\"}"),
+            Some(1.0)
+        );
+        assert_eq!(metrics.sample("genesys_up{query=\"q\"}"), Some(1.0));
+        assert!(
+            text(&outlet)
+                .contains("genesys_conversation_offered{query=\"q\",media_type=\"voice\"} 7"),
+            "{}",
+            text(&outlet)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_keeps_the_previous_data_and_too_many_series_counts_against_its_endpoint() {
+        let clock = clock();
+        let outlet = outlet(&clock);
+        let mut source = Scripted::new(&[Step::Offered(4), Step::Fail, Step::TooMany]);
+        run(&mut source, &outlet, &CancellationToken::new()).await;
+
+        let metrics = &outlet.metrics;
+        assert_eq!(
+            metrics.sample("genesys_poll_failures_total{query=\"q\"}"),
+            Some(2.0)
+        );
+        let too_many =
+            "genesys_api_failures_total{endpoint=\"aggregates\",reason=\"too_many_series\"}";
+        assert_eq!(metrics.sample(too_many), Some(1.0));
+        let text = text(&outlet);
+        assert!(text.contains("genesys_up{query=\"q\"} 0"), "{text}");
+        assert!(
+            text.contains("genesys_conversation_offered{query=\"q\",media_type=\"voice\"} 4"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_during_the_retry_delay_ends_the_supervision() {
+        let clock = clock();
+        let outlet = outlet(&clock);
+        let source = Scripted::new(&[Step::Panic, Step::Offered(1)]);
+        let shutdown = CancellationToken::new();
+        let task = spawn(
+            source.clone(),
+            outlet.clone(),
+            Org::unnamed(),
+            Duration::from_secs(3600),
+            shutdown.clone(),
+        );
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        shutdown.cancel();
+        task.await.unwrap();
+        assert_eq!(source.script.lock().unwrap().len(), 1, "not started again");
+        let panics = outlet
+            .metrics
+            .sample("genesys_poller_panics_total{query=\"q\"}");
+        assert_eq!(panics, Some(1.0));
+    }
+}

@@ -1,0 +1,103 @@
+//! The org's directory: queue names for queue IDs (and the queues to observe), and the
+//! presence definitions that name the observations' presences. One task reads them every
+//! `queue_names_refresh`, puts the names on the published series, and tells the API budget
+//! how many queues there are.
+
+mod presences;
+mod queues;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::budget::BudgetWatch;
+use crate::exposition::Publisher;
+use crate::genesys::client::Client;
+use crate::metrics::Metrics;
+use crate::schedule::Clock;
+
+pub use presences::Presences;
+pub use queues::QueueNames;
+
+/// What the org knows of its queues and presences, from the last reads.
+pub struct Directory {
+    pub queues: QueueNames,
+    pub presences: Presences,
+}
+
+/// What the directory task reads with and reports to.
+pub struct Refresh {
+    pub client: Arc<Client>,
+    pub publisher: Arc<Publisher>,
+    pub budget: Arc<BudgetWatch>,
+    pub clock: Clock,
+    pub every: Duration,
+    /// Whether presences are read too (for the observations).
+    pub presences: bool,
+}
+
+impl Directory {
+    /// An empty directory; `max_pages` bounds a read of the queue list.
+    pub fn new(metrics: Arc<Metrics>, max_pages: u32) -> Directory {
+        Directory {
+            queues: QueueNames::new(metrics, max_pages),
+            presences: Presences::new(),
+        }
+    }
+
+    /// Starts the task that reads the directory every `refresh.every` until `stop`. The
+    /// answer says how many queues its first read found, for the check of the budget at
+    /// start-up; later reads are checked by the task itself.
+    ///
+    /// The directory has a task of its own, so that a queue list that is slow, hangs or
+    /// pages for ever never keeps the collectors from starting.
+    pub fn spawn(
+        self: Arc<Self>,
+        refresh: Refresh,
+        stop: CancellationToken,
+    ) -> (JoinHandle<()>, oneshot::Receiver<Option<usize>>) {
+        let (first_read, first_queues) = oneshot::channel::<Option<usize>>();
+        let task = tokio::spawn(async move {
+            let mut first_read = Some(first_read);
+            loop {
+                let found = tokio::select! {
+                    found = self.read_queues(&refresh) => found,
+                    () = stop.cancelled() => return,
+                };
+                if refresh.presences {
+                    // A failure keeps the names known, and was logged.
+                    tokio::select! {
+                        _ = self.presences.refresh(&refresh.client) => {}
+                        () = stop.cancelled() => return,
+                    }
+                }
+                // The first read goes to the start-up check, unless it gave up waiting.
+                let later = match first_read.take() {
+                    Some(first_read) => first_read.send(found).err().flatten(),
+                    None => found,
+                };
+                if let Some(queues) = later {
+                    refresh.budget.directory_read(queues);
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(refresh.every) => {}
+                    () = stop.cancelled() => return,
+                }
+            }
+        });
+        (task, first_queues)
+    }
+
+    /// Reads the queue list and republishes with its names; a failure keeps the names
+    /// known. Returns how many queues the list had, if it was read.
+    async fn read_queues(&self, refresh: &Refresh) -> Option<usize> {
+        let found = self.queues.refresh(&refresh.client).await.ok()?;
+        refresh
+            .publisher
+            .set_queue_names(self.queues.current(), refresh.clock.now());
+        Some(found)
+    }
+}
