@@ -241,7 +241,7 @@ proptest! {
         parse_all(&bytes);
         if let Ok(response) = serde_json::from_slice::<ObservationResponse>(&bytes) {
             let presences = std::collections::HashMap::new();
-            let mut samples = ObservationSamples::new(&presences, max_series);
+            let mut samples = ObservationSamples::new("observations", &presences, max_series);
             if samples.add(&response, now).is_ok() {
                 let samples = samples.finish();
                 prop_assert!(samples.series() <= max_series);

@@ -181,7 +181,7 @@ impl Collector for Observations {
             return Err(Error::NoQueuesYet);
         };
         let presences = self.directory.presences.current();
-        let mut samples = ObservationSamples::new(&presences, max_series);
+        let mut samples = ObservationSamples::new(OBSERVATIONS_QUERY, &presences, max_series);
         let requests = observations::requests(
             &queue_ids,
             &self.settings.metrics,

@@ -18,7 +18,6 @@ use jiff::Timestamp;
 
 use super::flatten::{Family, QuerySamples, Sample, TooManySeries};
 use super::naming::snake_case;
-use crate::config::OBSERVATIONS_QUERY;
 use crate::genesys::wire::{ObservationEntry, ObservationGroup, ObservationResponse};
 
 /// An org presence: its name as the org wrote it, and the system presence it stands for
@@ -194,8 +193,10 @@ pub struct ObservationSamples<'a> {
 }
 
 impl<'a> ObservationSamples<'a> {
-    /// `presences` are the org's presence names by ID.
+    /// Samples with the `query` label `query`; `presences` are the org's presence names by
+    /// ID.
     pub fn new(
+        query: &str,
         presences: &'a HashMap<String, Presence>,
         max_series: usize,
     ) -> ObservationSamples<'a> {
@@ -203,7 +204,7 @@ impl<'a> ObservationSamples<'a> {
             presences,
             max_series,
             samples: QuerySamples {
-                query: OBSERVATIONS_QUERY.to_owned(),
+                query: query.to_owned(),
                 queue_id_label: Some(0),
                 ..QuerySamples::default()
             },
@@ -361,7 +362,7 @@ impl<'a> ObservationSamples<'a> {
     pub fn finish(self) -> QuerySamples {
         if self.duplicates > 0 {
             tracing::warn!(
-                query = OBSERVATIONS_QUERY,
+                query = %self.samples.query,
                 duplicates = self.duplicates,
                 "the observations repeat groups or metrics; each repetition was dropped, keeping the first"
             );
@@ -382,7 +383,7 @@ mod tests {
 
     fn flatten(json: &str, presences: &HashMap<String, Presence>) -> String {
         let response: ObservationResponse = serde_json::from_str(json).unwrap();
-        let mut samples = ObservationSamples::new(presences, usize::MAX);
+        let mut samples = ObservationSamples::new("observations", presences, usize::MAX);
         samples.add(&response, now()).unwrap();
         render(samples.finish())
     }
@@ -561,10 +562,10 @@ mod tests {
 
         let response: ObservationResponse = serde_json::from_str(ANSWER).unwrap();
         let presences = HashMap::new();
-        let mut bounded = ObservationSamples::new(&presences, 17);
+        let mut bounded = ObservationSamples::new("observations", &presences, 17);
         bounded.add(&response, now()).unwrap();
         assert_eq!(bounded.finish().series(), 17);
-        let mut bounded = ObservationSamples::new(&presences, 16);
+        let mut bounded = ObservationSamples::new("observations", &presences, 16);
         assert_eq!(bounded.add(&response, now()), Err(TooManySeries));
     }
 
@@ -578,7 +579,7 @@ mod tests {
             .collect();
         let response: ObservationResponse =
             serde_json::from_str(&format!(r#"{{"results": [{}]}}"#, empty.join(","))).unwrap();
-        let mut samples = ObservationSamples::new(&presences, 10);
+        let mut samples = ObservationSamples::new("observations", &presences, 10);
         samples.add(&response, now()).unwrap();
         assert_eq!(samples.finish().series(), 0);
 
@@ -589,14 +590,14 @@ mod tests {
             .collect();
         let response: ObservationResponse =
             serde_json::from_str(&format!(r#"{{"results": [{}]}}"#, valueless.join(","))).unwrap();
-        let mut samples = ObservationSamples::new(&presences, 10);
+        let mut samples = ObservationSamples::new("observations", &presences, 10);
         assert_eq!(samples.add(&response, now()), Err(TooManySeries));
     }
 
     #[test]
     fn answers_to_several_requests_add_up_to_one_observation() {
         let presences = HashMap::new();
-        let mut samples = ObservationSamples::new(&presences, usize::MAX);
+        let mut samples = ObservationSamples::new("observations", &presences, usize::MAX);
         for queue in ["q2", "q1", "q2"] {
             let response: ObservationResponse = serde_json::from_str(&format!(
                 r#"{{"results": [{{"group": {{"queueId": "{queue}"}}, "data": [{{"metric": "oMemberUsers", "stats": {{"count": 1}}}}]}}]}}"#
@@ -655,10 +656,10 @@ mod tests {
         east.set_queue_names(Arc::new(names), now());
         let response: ObservationResponse = serde_json::from_str(ANSWER).unwrap();
         let presences = definitions();
-        let mut samples = ObservationSamples::new(&presences, usize::MAX);
+        let mut samples = ObservationSamples::new("observations", &presences, usize::MAX);
         samples.add(&response, now()).unwrap();
         east.publish(
-            OBSERVATIONS_QUERY,
+            "observations",
             crate::schedule::Interval {
                 start: now(),
                 end: now(),
