@@ -24,11 +24,11 @@ use flate2::write::GzEncoder;
 use genesys_exporter::exposition::{
     Flattener, Format, GZIP_LEVEL, Publisher, QuerySamples, flatten, stat_gauges,
 };
-use genesys_exporter::genesys::catalogue::metric_kind;
-use genesys_exporter::genesys::wire::{AggregateResponse, read_groups};
-use genesys_exporter::schedule::Clock;
 use genesys_exporter::server::{self, State};
 use genesys_exporter::simulator::Org;
+use genesys_wire::catalogue::metric_kind;
+use genesys_wire::time::Clock;
+use genesys_wire::{AggregateResponse, read_groups};
 use hyper::HeaderMap;
 use hyper::header::{ACCEPT, ACCEPT_ENCODING, HeaderValue};
 
@@ -38,7 +38,7 @@ use common::{QUERY, answer, group_by, org, publisher, window};
 const MAX_AGE: Duration = Duration::from_secs(3600);
 
 /// The series one group contributes: one per stat its metrics carry a gauge for.
-fn group_series(group: &genesys_exporter::genesys::wire::AggregateGroup) -> usize {
+fn group_series(group: &genesys_wire::AggregateGroup) -> usize {
     group
         .data
         .iter()

@@ -6,18 +6,19 @@
 //! dependencies flow one way (`tests/layering.rs` keeps this true, and checks that no two
 //! modules need each other). Main's binary only parses the command line and calls [`cli`].
 //!
+//! Below them all, the crate `genesys_wire` (`crates/genesys-wire`): every request and
+//! response body of the Genesys Cloud API as serde types, the paths they travel on and the
+//! `Endpoint` names, the metric catalogue and groupBy dimensions, the regions' URLs, and
+//! the time types the exporter and the simulator share (the injected `Clock`, the
+//! `Interval` that reads and writes the API's `start/end`).
+//!
 //! - [`schedule`]: bucket arithmetic (which bucket is the latest completed one, and when
-//!   it is due), rolling windows ([`schedule::Rolling`]: which window to read, and when the
-//!   next refresh falls due), the [`schedule::Interval`] type that reads and writes the
-//!   API's `start/end`, and the injected [`schedule::Clock`].
+//!   it is due) and rolling windows ([`schedule::Rolling`]: which window to read, and when
+//!   the next refresh falls due).
 //! - [`files`]: reading a file an operator named, only if it is regular and small.
 //! - [`memory`]: glibc's allocator, tuned at start and asked to give free memory back at
 //!   each publish.
 //! - [`org`]: which Genesys Cloud org something belongs to, and its `org` label.
-//! - [`genesys::catalogue`]: the metric catalogue and the groupBy dimensions.
-//! - [`genesys::wire`]: every request and response body of the Genesys Cloud API as serde
-//!   types, the paths they travel on, and the [`genesys::wire::Endpoint`] names; a leaf
-//!   that the client and the simulator both build on.
 //! - [`error`]: the one error type, with a bounded `reason` for metric labels.
 //! - [`web_config`]: the Prometheus exporter-toolkit web config file (TLS, client
 //!   certificates, basic auth with bcrypt, headers), re-read when it changes; below
@@ -27,7 +28,6 @@
 //!   the breaker, the pollers and the publisher say what happened through each group's
 //!   methods, so it sits below all of them.
 //! - [`genesys`]: the Genesys Cloud client, in the layers below.
-//! - [`genesys::region`]: a region's name or domain turned into the API and login URLs.
 //! - [`genesys::breaker`]: the circuit breaker, which publishes its state on a watch
 //!   channel.
 //! - [`genesys::retry`]: the one retry policy (429 Retry-After, backoff on 5xx), every
@@ -76,8 +76,8 @@
 //!   process), the report and the simulator on its own.
 //!
 //! Where this differs from the layout `DESIGN.md` suggests: [`metrics`] sits below
-//! [`genesys`], since the client and the breaker count through it; [`genesys::catalogue`]
-//! is a leaf of its own beside [`genesys::wire`]; [`queue_names`] is a module of its own
+//! [`genesys`], since the client and the breaker count through it; the wire types, the
+//! catalogue and the regions are a crate of their own; [`queue_names`] is a module of its own
 //! between [`config`] and [`exposition`], whose publisher puts the names on the series;
 //! [`budget`], not in that layout, sits right after [`config`], whose settings it reads;
 //! and [`report`] and [`poller`] are peers, listed in that order.

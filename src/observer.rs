@@ -24,11 +24,11 @@ use crate::error::{Error, Result};
 use crate::exposition::{ObservationSamples, Publisher};
 use crate::genesys::client::Client;
 use crate::genesys::observations;
-use crate::genesys::wire::Endpoint;
 use crate::metrics::Metrics;
 use crate::presences::Presences;
 use crate::queue_names::QueueNames;
-use crate::schedule::{Clock, Interval};
+use genesys_wire::Endpoint;
+use genesys_wire::time::{Clock, Interval};
 
 /// How long after a 403 the queues are observed again.
 pub const FORBIDDEN_RETRY: Duration = Duration::from_secs(3600);

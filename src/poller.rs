@@ -29,9 +29,10 @@ use crate::error::{Error, Result};
 use crate::exposition::{Flattener, Publisher};
 use crate::genesys::client::Client;
 use crate::genesys::jobs::{self, JobOptions};
-use crate::genesys::wire::Endpoint;
 use crate::metrics::Metrics;
-use crate::schedule::{Clock, Interval, QueryKind, Rolling, Schedule};
+use crate::schedule::{QueryKind, Rolling, Schedule};
+use genesys_wire::Endpoint;
+use genesys_wire::time::{Clock, Interval};
 
 /// What a poller does with each window that is due (a bucket or a rolling window): poll
 /// it, or hear that some buckets were skipped. (Not to be confused with an aggregates job,
@@ -239,8 +240,8 @@ mod tests {
     use crate::genesys::breaker::{Breaker, BreakerSettings};
     use crate::genesys::retry::{Retrier, RetrySettings};
     use crate::genesys::transport::Reply;
-    use crate::genesys::wire::Endpoint;
     use crate::schedule::Granularity;
+    use genesys_wire::Endpoint;
 
     /// Records what it was asked to poll, failing while `failing` says so.
     struct Recorder {

@@ -11,8 +11,8 @@ use std::sync::{Arc, RwLock};
 
 use crate::error::{Error, Result};
 use crate::genesys::client::Client;
-use crate::genesys::wire::Endpoint;
 use crate::queue_names::{Refusal, Refused};
+use genesys_wire::Endpoint;
 
 /// An org presence: its name as the org wrote it, and the system presence it stands for
 /// as the definitions spell it (`OnQueue`, `Break`, ...).

@@ -38,9 +38,9 @@ use std::time::{Duration, Instant};
 
 use genesys_exporter::cli::demo_queries;
 use genesys_exporter::config::DEFAULT_SETTLE_DELAY;
-use genesys_exporter::genesys::wire::{ObservationQuery, RATE_LIMIT_PER_MINUTE};
-use genesys_exporter::schedule::Clock;
 use genesys_exporter::simulator::{Org, SimulatorConfig, Surge, SurgeSpec, observe};
+use genesys_wire::time::Clock;
+use genesys_wire::{ObservationQuery, RATE_LIMIT_PER_MINUTE};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use serde_yaml_ng::Value as Yaml;

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use genesys_exporter::config::QueryConfig;
-use genesys_exporter::schedule::Clock;
 use genesys_exporter::simulator::{Org, SimulatorConfig};
+use genesys_wire::time::Clock;
 
 use crate::util::{
     Process, config_for, exit_of, start_exporter, start_simulator, temp_dir, value,

@@ -8,7 +8,7 @@ use crate::util::{
     Samples, config_for, start_binary_for, start_exporter, start_simulator, value,
     wait_for_metrics, wait_until,
 };
-use genesys_exporter::schedule::Clock;
+use genesys_wire::time::Clock;
 
 fn busy_afternoon() -> Clock {
     Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap())

@@ -4,8 +4,8 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use genesys_exporter::schedule::Clock;
 use genesys_exporter::simulator::{Org, SimulatorConfig};
+use genesys_wire::time::Clock;
 
 use crate::util::{PATIENCE, config_for, start_exporter, start_simulator, value, wait_for_metrics};
 

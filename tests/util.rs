@@ -10,11 +10,9 @@ use std::time::{Duration, Instant};
 use genesys_exporter::config::{
     Config, DEFAULT_METRICS, ObservationsConfig, QueryConfig, Settings,
 };
-use genesys_exporter::genesys::wire::{
-    AggregateResponse, AggregationQuery, OBSERVATION_METRICS, ObservationQuery,
-};
-use genesys_exporter::schedule::{Clock, Interval};
 use genesys_exporter::simulator::{Org, Simulator, SimulatorConfig, aggregate};
+use genesys_wire::time::{Clock, Interval};
+use genesys_wire::{AggregateResponse, AggregationQuery, OBSERVATION_METRICS, ObservationQuery};
 use jiff::Timestamp;
 use serde_json::Value as Json;
 use tempfile::TempDir;

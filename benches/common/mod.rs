@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use genesys_exporter::config::DEFAULT_METRICS;
 use genesys_exporter::exposition::Publisher;
-use genesys_exporter::genesys::wire::{AggregateResponse, AggregationQuery};
 use genesys_exporter::metrics::{BreakerState, Metrics};
-use genesys_exporter::schedule::Interval;
 use genesys_exporter::simulator::{Org, aggregate};
+use genesys_wire::time::Interval;
+use genesys_wire::{AggregateResponse, AggregationQuery};
 use tokio::sync::watch;
 
 pub const QUERY: &str = "default";

@@ -20,10 +20,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, DEFAULT_LISTEN, OrgConfig};
 use crate::error::Error;
-use crate::schedule::Clock;
 use crate::simulator::{FaultSpec, Org, Simulator, SimulatorConfig, SurgeSpec};
 pub use demo::demo_queries;
 use demo::{DemoClient, point_at, start_demo};
+use genesys_wire::time::Clock;
 pub use report::{ReportArgs, report};
 
 /// Prometheus exporter for Genesys Cloud conversation aggregates.

@@ -27,7 +27,8 @@ use crate::org::Org;
 use crate::poller::{self, QueryPoll};
 use crate::presences::Presences;
 use crate::queue_names::QueueNames;
-use crate::schedule::{Clock, QueryKind};
+use crate::schedule::QueryKind;
+use genesys_wire::time::Clock;
 
 /// What every org's tasks share: the publisher and registry, the clock and the shutdown.
 pub(super) struct Shared {

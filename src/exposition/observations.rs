@@ -19,8 +19,8 @@ use jiff::Timestamp;
 use super::flatten::{Family, QuerySamples, Sample, TooManySeries};
 use super::naming::snake_case;
 use crate::config::OBSERVATIONS_QUERY;
-use crate::genesys::wire::{ObservationEntry, ObservationGroup, ObservationResponse};
 use crate::presences::Presence;
+use genesys_wire::{ObservationEntry, ObservationGroup, ObservationResponse};
 
 /// What a metric's qualifier becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +62,7 @@ const fn gauge(
 }
 
 /// Every observation metric's gauge, in the order of
-/// [`OBSERVATION_METRICS`](crate::genesys::wire::OBSERVATION_METRICS).
+/// [`OBSERVATION_METRICS`](genesys_wire::OBSERVATION_METRICS).
 pub const OBSERVATION_GAUGES: [ObservationGauge; 11] = {
     use Qualifier::{Other, Presence, RoutingStatus};
     [
@@ -364,7 +364,7 @@ impl<'a> ObservationSamples<'a> {
 mod tests {
     use super::*;
     use crate::exposition::fixtures::render;
-    use crate::genesys::wire::OBSERVATION_METRICS;
+    use genesys_wire::OBSERVATION_METRICS;
 
     fn now() -> Timestamp {
         "2026-08-20T14:07:00Z".parse().unwrap()
@@ -649,7 +649,7 @@ mod tests {
         samples.add(&response, now()).unwrap();
         east.publish(
             OBSERVATIONS_QUERY,
-            crate::schedule::Interval {
+            genesys_wire::time::Interval {
                 start: now(),
                 end: now(),
             },

@@ -19,7 +19,7 @@ use crate::memory;
 use crate::metrics::{BreakerState, Metrics};
 use crate::org::Org;
 use crate::queue_names::NameMap;
-use crate::schedule::Interval;
+use genesys_wire::time::Interval;
 
 /// How a query's polls have gone, for the landing page and `/readyz`.
 #[derive(Debug, Clone, Default)]
@@ -496,7 +496,7 @@ mod tests {
     use super::*;
     use crate::exposition::fixtures::{HOUR, entry, response, window};
     use crate::exposition::{Format, flatten};
-    use crate::genesys::wire::Stats;
+    use genesys_wire::Stats;
 
     /// A circuit breaker that stays closed.
     fn closed() -> watch::Receiver<BreakerState> {

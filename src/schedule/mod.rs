@@ -7,8 +7,6 @@
 //! of a day or more start at midnight in the query's time zone, so a `P1D` bucket on a
 //! daylight-saving day is 23 or 25 hours long, as the API counts it.
 
-mod clock;
-mod interval;
 mod rolling;
 
 use std::fmt;
@@ -18,8 +16,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Span, Timestamp, ToSpan};
 
-pub use clock::{Clock, deadline_after};
-pub use interval::{Interval, IntervalError, iso_millis};
+use genesys_wire::time::Interval;
 pub use rolling::Rolling;
 
 /// How a query picks the interval it reads, and when.

@@ -13,11 +13,11 @@ use super::protocol::bad_request;
 use super::surge::Surge;
 use super::tally::Tally;
 use super::traffic::{Atom, atoms};
-use crate::genesys::catalogue::{is_dimension, metric_kind};
-use crate::genesys::wire::{
+use genesys_wire::catalogue::{is_dimension, metric_kind};
+use genesys_wire::time::Interval;
+use genesys_wire::{
     AggregateGroup, AggregateResponse, AggregationQuery, ErrorBody, IntervalData, MetricEntry,
 };
-use crate::schedule::Interval;
 
 /// The real API's longest interval is not documented; a month keeps the simulator's work
 /// (and a runaway demo query) bounded.
@@ -272,9 +272,9 @@ pub fn aggregate_with_surge(
 mod tests {
     use super::super::testing::{queue_id, sales_surge};
     use super::*;
-    use crate::genesys::wire::Stats;
     use crate::simulator::DEMO_MEDIA_TYPES;
     use crate::simulator::Surge;
+    use genesys_wire::Stats;
 
     const MODELLED: [&str; 12] = [
         "nOffered",

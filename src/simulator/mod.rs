@@ -57,8 +57,8 @@ pub use org::{DEMO_MEDIA_TYPES, Org, QueueProfile, SimQueue};
 pub use presences::{presence_definitions, system_to_organization_mappings};
 pub use surge::{Surge, SurgeSpec};
 
-use crate::genesys::wire::{AggregateResponse, AggregationQuery, ErrorBody, PresenceDefinitions};
-use crate::schedule::Clock;
+use genesys_wire::time::Clock;
+use genesys_wire::{AggregateResponse, AggregationQuery, ErrorBody, PresenceDefinitions};
 
 #[derive(Debug, Clone)]
 pub struct SimulatorConfig {

@@ -38,7 +38,7 @@ use super::protocol::{JsonBody, bad_request};
 use super::surge::Surge;
 use super::traffic::{Atom, atoms};
 use super::{Org, SimQueue, Simulator};
-use crate::genesys::wire::{
+use genesys_wire::{
     ErrorBody, OBSERVATION_METRICS, ObservationEntry, ObservationGroup, ObservationQuery,
     ObservationResponse, ObservationStats,
 };
@@ -303,8 +303,8 @@ mod tests {
 
     use super::super::testing::{queue_id, sales_surge};
     use super::*;
-    use crate::genesys::wire::{AggregationQuery, Stats};
     use crate::simulator::{DEMO_MEDIA_TYPES, LOOKBACK_MINUTES, aggregate_with_surge};
+    use genesys_wire::{AggregationQuery, Stats};
 
     fn ts(text: &str) -> Timestamp {
         text.parse().unwrap()

@@ -10,7 +10,7 @@
 //! from streams of its own.
 
 use super::random::{Draws, fnv1a, mix, uuid_from};
-use crate::genesys::wire::Division;
+use genesys_wire::Division;
 
 /// The media types of the demo org.
 pub const DEMO_MEDIA_TYPES: [&str; 4] = ["voice", "chat", "email", "callback"];
@@ -288,7 +288,7 @@ mod tests {
     /// Each queue's offered conversations and abandoned ones on a weekday, by name.
     /// Sorted by name.
     fn offered_and_abandoned(org: &Org) -> Vec<(String, String, f64, f64)> {
-        let query = crate::genesys::wire::AggregationQuery {
+        let query = genesys_wire::AggregationQuery {
             interval: "2026-08-20T00:00:00.000Z/2026-08-21T00:00:00.000Z".into(),
             granularity: None,
             time_zone: Some("UTC".into()),
@@ -297,7 +297,7 @@ mod tests {
             metrics: vec!["nOffered".into(), "tAbandon".into()],
         };
         let response = super::super::aggregate(org, &query).unwrap();
-        let count = |data: &crate::genesys::wire::IntervalData, metric: &str| {
+        let count = |data: &genesys_wire::IntervalData, metric: &str| {
             let entry = data.metrics.iter().find(|m| m.metric == metric);
             entry.and_then(|m| m.stats.count).unwrap_or(0.0)
         };
@@ -361,10 +361,10 @@ mod tests {
         // So are its agents and the conversations observed now.
         let observed = |org: &Org| {
             let sales = org.queues.iter().find(|q| q.name == "Sales").unwrap();
-            let query = crate::genesys::wire::ObservationQuery {
+            let query = genesys_wire::ObservationQuery {
                 filter: serde_json::json!({"type": "or", "predicates": [
                     {"type": "dimension", "dimension": "queueId", "value": sales.id}]}),
-                metrics: crate::genesys::wire::OBSERVATION_METRICS
+                metrics: genesys_wire::OBSERVATION_METRICS
                     .iter()
                     .map(|m| m.to_string())
                     .collect(),
@@ -395,7 +395,7 @@ mod tests {
             }
             // Most of Retention's daytime voice buckets trip an abandon-rate alert.
             let retention = org.queues.iter().find(|q| q.name == "Retention").unwrap();
-            let query = crate::genesys::wire::AggregationQuery {
+            let query = genesys_wire::AggregationQuery {
                 interval: "2026-08-20T09:00:00.000Z/2026-08-20T17:00:00.000Z".into(),
                 granularity: Some("PT15M".into()),
                 time_zone: Some("UTC".into()),

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::Simulator;
 use super::random::{fnv1a, mix, uuid_from};
-use crate::genesys::wire::{ErrorBody, ErrorDetail};
+use genesys_wire::{ErrorBody, ErrorDetail};
 
 /// Where the API's paths start: below it a request needs a bearer token and counts against
 /// the rate limit.

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::protocol::Params;
 use super::{SimQueue, Simulator};
-use crate::genesys::wire::{QUEUES_PATH, Queue, QueuePage};
+use genesys_wire::{QUEUES_PATH, Queue, QueuePage};
 
 /// The real queue list's default page size.
 const DEFAULT_PAGE_SIZE: u32 = 25;

@@ -19,10 +19,10 @@ use tower::ServiceExt;
 
 use super::protocol::{API_PREFIX, DropConnection};
 use super::{Simulator, faults, jobs, oauth, observations, presences, query, queues, surge};
-use crate::genesys::wire::QUEUES_PATH;
-use crate::genesys::wire::TOKEN_PATH;
-use crate::genesys::wire::{JOBS_PATH, QUERY_PATH};
-use crate::genesys::wire::{OBSERVATIONS_PATH, PRESENCES_PATH};
+use genesys_wire::QUEUES_PATH;
+use genesys_wire::TOKEN_PATH;
+use genesys_wire::{JOBS_PATH, QUERY_PATH};
+use genesys_wire::{OBSERVATIONS_PATH, PRESENCES_PATH};
 
 /// Request bodies larger than this get a 413, as the real API does for oversized requests.
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -176,9 +176,9 @@ mod tests {
 
     use super::super::testing::{basic, bearer, call, request};
     use super::*;
-    use crate::genesys::wire::{ErrorBody, OAuthError, TokenResponse};
-    use crate::genesys::wire::{OBSERVATIONS_PATH, PRESENCES_PATH, QueuePage};
     use crate::simulator::{RequestCounts, SimulatorConfig, aggregate};
+    use genesys_wire::{ErrorBody, OAuthError, TokenResponse};
+    use genesys_wire::{OBSERVATIONS_PATH, PRESENCES_PATH, QueuePage};
 
     #[tokio::test]
     async fn bodies_over_the_limit_get_the_real_413() {
@@ -292,7 +292,7 @@ mod tests {
     #[tokio::test]
     async fn observations_and_presences_want_a_token_count_and_name_their_permission() {
         let sim = Simulator::new(SimulatorConfig {
-            clock: crate::schedule::Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap()),
+            clock: genesys_wire::time::Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap()),
             ..SimulatorConfig::default()
         });
         let body = serde_json::json!({
@@ -399,7 +399,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_surge_is_set_shown_and_cleared_at_run_time() {
-        let clock = crate::schedule::Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
+        let clock = genesys_wire::time::Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
         let sim = Simulator::new(SimulatorConfig {
             clock: clock.clone(),
             ..SimulatorConfig::default()
@@ -451,11 +451,10 @@ mod tests {
         );
         // The API answers under it at once.
         let vip = &sim.org().queues[5].id;
-        let query: crate::genesys::wire::ObservationQuery =
-            serde_json::from_value(serde_json::json!({
+        let query: genesys_wire::ObservationQuery = serde_json::from_value(serde_json::json!({
             "filter": {"type": "or", "predicates": [{"dimension": "queueId", "value": vip}]},
             "metrics": ["oOnQueueUsers"]}))
-            .unwrap();
+        .unwrap();
         let auth = bearer(&sim).await;
         let (_, answer) = call(
             &sim,

@@ -17,7 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::protocol::{JsonBody, error_response};
 use super::{Org, SimQueue, Simulator};
-use crate::genesys::wire::ErrorBody;
+use genesys_wire::ErrorBody;
 
 /// Where the surge is set, shown and cleared at run time.
 pub const SURGE_PATH: &str = "/simulator/surge";

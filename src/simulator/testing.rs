@@ -10,7 +10,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use super::{Org, Simulator, Surge};
-use crate::genesys::wire::TOKEN_PATH;
+use genesys_wire::TOKEN_PATH;
 
 pub(super) fn request(
     method: Method,
