@@ -3,6 +3,7 @@
 //! real API's error bodies, and serving on a socket.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -12,7 +13,10 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
 use hyper::body::Incoming;
+use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
@@ -30,10 +34,11 @@ const MAX_BODY_BYTES: usize = 1 << 20;
 impl Simulator {
     /// Serves until `shutdown` is cancelled.
     ///
-    /// The router is wrapped in a hyper service of its own rather than served by axum, so
-    /// that it shares the exporter's serving loop (graceful drain, header-read timeout) and
-    /// can drop a connection: a response marked [`DropConnection`] becomes an error, and
-    /// hyper closes the connection of a request whose service failed without answering it.
+    /// The router is wrapped in a hyper service of its own rather than served by
+    /// `axum::serve`, so that it can drop a connection: a response marked
+    /// [`DropConnection`] becomes an error, and hyper closes the connection of a request
+    /// whose service failed without answering it (axum's own loop wants services that never
+    /// fail).
     pub async fn serve(&self, listener: TcpListener, shutdown: CancellationToken) {
         if let Ok(address) = listener.local_addr() {
             tracing::debug!(%address, "simulator listening");
@@ -49,7 +54,7 @@ impl Simulator {
                 }
             }
         });
-        crate::http::serve(listener, service, shutdown).await;
+        serve_connections(listener, service, shutdown).await;
     }
 
     /// Every endpoint, behind the gateway. Unit tests call it without a socket.
@@ -120,6 +125,61 @@ impl Simulator {
             return self.refuse_unauthorized(headers);
         }
         None
+    }
+}
+
+/// How long requests in flight get to finish once shutdown is asked for, as in the
+/// exporter's own serving loop.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// A client that has not sent its request headers by then is dropped, and so is a
+/// keep-alive connection idle for as long, as the exporter's own loop does.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `service` on `listener`, each connection on a task of its own, until `shutdown`
+/// is cancelled; then waits up to [`DRAIN_TIMEOUT`] for the requests in flight.
+async fn serve_connections<S>(listener: TcpListener, service: S, shutdown: CancellationToken)
+where
+    S: hyper::service::Service<
+            hyper::Request<Incoming>,
+            Response = Response,
+            Error = DropConnection,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let graceful = GracefulShutdown::new();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, "simulator: accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), service.clone());
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "simulator: connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("simulator: connections still open after {DRAIN_TIMEOUT:?}; closing them");
     }
 }
 
