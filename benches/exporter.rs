@@ -25,7 +25,7 @@ use genesys_exporter::exposition::{
     Flattener, Format, GZIP_LEVEL, Publisher, QuerySamples, flatten, stat_gauges,
 };
 use genesys_exporter::server::{self, State};
-use genesys_exporter::simulator::Org;
+use genesys_sim::Org;
 use genesys_wire::catalogue::metric_kind;
 use genesys_wire::time::Clock;
 use genesys_wire::{AggregateResponse, read_groups};

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use flate2::write::GzEncoder;
 use genesys_exporter::exposition::{Flattener, Format, GZIP_LEVEL, Publisher};
-use genesys_exporter::simulator::Org;
+use genesys_sim::Org;
 use genesys_wire::{GroupSink, JobResultsPage, read_groups};
 
 use common::{QUERY, answer, group_by, org, publisher, window};

@@ -63,17 +63,16 @@
 //! - [`server`]: `/metrics`, `/`, `/healthz`, `/readyz` and `POST /-/reload`, behind basic
 //!   auth when the web config asks for it. It stays on hyper rather than a router: a
 //!   `/metrics` body is two shared parts sent with one vectored write.
-//! - [`simulator`]: a fake Genesys Cloud on an axum router, for `--demo` and the tests:
-//!   aggregates, queue observations and presences from one traffic model, with switchable
-//!   faults ([`simulator::faults`]) and an abandon surge ([`simulator::surge`]). It uses
-//!   only the wire types, the clock and the serving loop, beside the exporter rather than
-//!   in it.
 //! - [`exporter`]: wires the publisher, the server and each org's part (its client, its
 //!   pollers, its queue names and observer, its API budget) together, applies each reload
 //!   of the configuration (orgs added and removed; each org's queries, and a new client or
 //!   observer when their settings changed), and runs until cancelled.
 //! - [`cli`]: the command line: the exporter (with `--demo`, the simulator in this
 //!   process), the report and the simulator on its own.
+//!
+//! Beside the exporter rather than in it, the crate `genesys_sim` (`crates/genesys-sim`):
+//! a fake Genesys Cloud on an axum router, for `--demo` and the tests, that uses only
+//! `genesys_wire`.
 //!
 //! Where this differs from the layout `DESIGN.md` suggests: [`metrics`] sits below
 //! [`genesys`], since the client and the breaker count through it; the wire types, the
@@ -101,5 +100,4 @@ pub mod queue_names;
 pub mod report;
 pub mod schedule;
 pub mod server;
-pub mod simulator;
 pub mod web_config;

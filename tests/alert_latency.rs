@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use genesys_exporter::cli::demo_queries;
 use genesys_exporter::config::DEFAULT_SETTLE_DELAY;
-use genesys_exporter::simulator::{Org, SimulatorConfig, Surge, SurgeSpec, observe};
+use genesys_sim::{Org, SimulatorConfig, Surge, SurgeSpec, observe};
 use genesys_wire::time::Clock;
 use genesys_wire::{ObservationQuery, RATE_LIMIT_PER_MINUTE};
 use jiff::{SignedDuration, Timestamp};

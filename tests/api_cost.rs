@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use genesys_exporter::config::QueryConfig;
-use genesys_exporter::simulator::SimulatorConfig;
+use genesys_sim::SimulatorConfig;
 use genesys_wire::time::Clock;
 use jiff::{SignedDuration, Timestamp};
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use genesys_exporter::config::QueryConfig;
-use genesys_exporter::simulator::{Org, SimulatorConfig};
+use genesys_sim::{Org, SimulatorConfig};
 use genesys_wire::time::Clock;
 
 use crate::util::{

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use genesys_exporter::simulator::Malformed;
+use genesys_sim::Malformed;
 use jiff::Timestamp;
 use serde_json::json;
 

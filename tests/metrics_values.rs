@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use genesys_exporter::cli::demo_queries;
 use genesys_exporter::error::REQUEST_FAILURE_REASONS;
-use genesys_exporter::simulator::SimulatorConfig;
+use genesys_sim::SimulatorConfig;
 use genesys_wire::time::Clock;
 
 use crate::util::{
@@ -122,7 +122,7 @@ async fn landing_page_health_and_readiness() {
 
 #[tokio::test]
 async fn a_poll_too_large_for_the_synchronous_query_goes_through_a_job() {
-    let sim = crate::util::start_simulator(genesys_exporter::simulator::SimulatorConfig {
+    let sim = crate::util::start_simulator(genesys_sim::SimulatorConfig {
         sync_result_limit: Some(5),
         job_page_size: 4,
         ..Default::default()

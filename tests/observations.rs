@@ -9,9 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use genesys_exporter::config::Config;
-use genesys_exporter::simulator::{
-    Fault, FaultSpec, Malformed, Org, Simulator, SimulatorConfig, observe,
-};
+use genesys_sim::{Fault, FaultSpec, Malformed, Org, Simulator, SimulatorConfig, observe};
 use genesys_wire::time::Clock;
 use genesys_wire::{OBSERVATIONS_PATH, ObservationResponse, PRESENCES_PATH};
 use jiff::Timestamp;

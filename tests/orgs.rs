@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use genesys_exporter::config::{Config, DEFAULT_METRICS, ObservationsConfig, OrgConfig, Settings};
-use genesys_exporter::simulator::{Org, SimulatorConfig, aggregate};
+use genesys_sim::{Org, SimulatorConfig, aggregate};
 use genesys_wire::time::Clock;
 use jiff::Timestamp;
 use serde_json::json;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use genesys_exporter::config::DEFAULT_METRICS;
 use genesys_exporter::exposition::{Flattener, Publisher};
 use genesys_exporter::metrics::{BreakerState, Metrics};
-use genesys_exporter::simulator::{Org, aggregate};
+use genesys_sim::{Org, aggregate};
 use genesys_wire::read_groups;
 use genesys_wire::time::Interval;
 use tokio::sync::watch;

@@ -24,7 +24,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use genesys_exporter::simulator::{Org, SimulatorConfig, SurgeSpec, aggregate_with_surge};
+use genesys_sim::{Org, SimulatorConfig, SurgeSpec, aggregate_with_surge};
 use jiff::Timestamp;
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
@@ -495,7 +495,7 @@ async fn dashboard_checks(api: &Api) -> Vec<Check> {
 /// The abandon surge the demo plays: Sales's agents off queue since 14:00.
 const DEMO_SURGE: &str = "Sales@2026-08-20T14:00:00Z";
 
-fn demo_surge() -> genesys_exporter::simulator::Surge {
+fn demo_surge() -> genesys_sim::Surge {
     let spec: SurgeSpec = DEMO_SURGE.parse().expect("a surge");
     spec.starting(Timestamp::UNIX_EPOCH)
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use genesys_exporter::simulator::{Org, SimulatorConfig};
+use genesys_sim::{Org, SimulatorConfig};
 
 use crate::util::{
     Samples, config_for, start_binary_for, start_exporter, start_simulator, value,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use genesys_exporter::error::{REQUEST_FAILURE_REASONS, RETRIED_REASONS};
 use genesys_exporter::exposition::{Qualifier, gauge_names, observation_gauge};
 use genesys_exporter::metrics::Metrics;
-use genesys_exporter::simulator::{FaultSpec, Malformed, Org, aggregate, observe};
+use genesys_sim::{FaultSpec, Malformed, Org, aggregate, observe};
 use genesys_wire::catalogue::metric_kind;
 use genesys_wire::time::Interval;
 use genesys_wire::{AggregationQuery, ObservationQuery};

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use genesys_exporter::simulator::{Org, SimulatorConfig, aggregate};
+use genesys_sim::{Org, SimulatorConfig, aggregate};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 use tempfile::TempDir;

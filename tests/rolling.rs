@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use genesys_exporter::cli::demo_queries;
 use genesys_exporter::config::QueryConfig;
-use genesys_exporter::simulator::{Fault, FaultSpec, Org, SimulatorConfig, aggregate};
+use genesys_sim::{Fault, FaultSpec, Org, SimulatorConfig, aggregate};
 use genesys_wire::time::{Clock, Interval};
 use genesys_wire::{
     AggregateGroup, AggregateResponse, IntervalData, MetricEntry, QUERY_PATH, Stats,

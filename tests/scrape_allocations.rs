@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use genesys_exporter::simulator::{Org, SimulatorConfig};
+use genesys_sim::{Org, SimulatorConfig};
 use genesys_wire::time::Clock;
 
 use crate::util::{PATIENCE, config_for, start_exporter, start_simulator, value, wait_for_metrics};

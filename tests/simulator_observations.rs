@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use genesys_exporter::simulator::{Simulator, SimulatorConfig, aggregate};
+use genesys_sim::{Simulator, SimulatorConfig, aggregate};
 use genesys_wire::time::Clock;
 use genesys_wire::{OBSERVATIONS_PATH, PRESENCES_PATH, QUERY_PATH, TOKEN_PATH, TokenResponse};
 

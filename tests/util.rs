@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use genesys_exporter::config::{
     Config, DEFAULT_METRICS, ObservationsConfig, QueryConfig, Settings,
 };
-use genesys_exporter::simulator::{Org, Simulator, SimulatorConfig, aggregate};
+use genesys_sim::{Org, Simulator, SimulatorConfig, aggregate};
 use genesys_wire::time::{Clock, Interval};
 use genesys_wire::{AggregateResponse, AggregationQuery, OBSERVATION_METRICS, ObservationQuery};
 use jiff::Timestamp;

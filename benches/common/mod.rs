@@ -8,7 +8,7 @@ use std::sync::Arc;
 use genesys_exporter::config::DEFAULT_METRICS;
 use genesys_exporter::exposition::Publisher;
 use genesys_exporter::metrics::{BreakerState, Metrics};
-use genesys_exporter::simulator::{Org, aggregate};
+use genesys_sim::{Org, aggregate};
 use genesys_wire::time::Interval;
 use genesys_wire::{AggregateResponse, AggregationQuery};
 use tokio::sync::watch;

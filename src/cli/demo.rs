@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, QueryConfig};
 use crate::error::Error;
-use crate::simulator::{Org, Simulator, SimulatorConfig};
+use genesys_sim::{Org, Simulator, SimulatorConfig};
 
 /// A simulator the demo started, and the org it plays (`None`: the one org of a
 /// configuration without `[[orgs]]`).

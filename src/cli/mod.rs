@@ -20,9 +20,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, DEFAULT_LISTEN, OrgConfig};
 use crate::error::Error;
-use crate::simulator::{FaultSpec, Org, Simulator, SimulatorConfig, SurgeSpec};
 pub use demo::demo_queries;
 use demo::{DemoClient, point_at, start_demo};
+use genesys_sim::{FaultSpec, Org, Simulator, SimulatorConfig, SurgeSpec};
 use genesys_wire::time::Clock;
 pub use report::{ReportArgs, report};
 

@@ -16,7 +16,7 @@ use crate::genesys::client::Client;
 use crate::genesys::jobs::JobPolicy;
 use crate::metrics::Metrics;
 use crate::report;
-use crate::simulator::{DEMO_MEDIA_TYPES, SimulatorConfig};
+use genesys_sim::{DEMO_MEDIA_TYPES, SimulatorConfig};
 
 #[derive(Args)]
 pub struct ReportArgs {

@@ -2,35 +2,35 @@
 //! and API hosts, answering from deterministic synthetic data.
 //!
 //! One server plays both hosts (`login.<domain>` and `api.<domain>`), since their paths
-//! do not overlap. `server` routes requests, counts them and shapes error bodies; `oauth`
+//! do not overlap. `gateway` routes requests, counts them and shapes error bodies; `oauth`
 //! issues tokens and checks them; `queues` serves the paged queue list; `query` and `jobs`
-//! answer the aggregates query, at once or as a job; [`observations`] the queue
-//! observations query; `presences` the presence definitions; [`faults`] makes it all
+//! answer the aggregates query, at once or as a job; [`queue_observations`] the
+//! queue observations query; `presences` the presence definitions; [`faults`] makes it all
 //! misbehave, and [`surge`] plays an abandon surge on one queue. This file holds the
 //! configuration and the state they share.
 //!
 //! What the data looks like and how a query is answered is pure (no I/O, no global state,
 //! the instant of an observation given), so the same query always gets the same answer,
-//! in tests as in `--demo`: `org` is the org and its queues, `traffic` what happens each
+//! in tests as in `--demo`: `simulated_org` is the org and its queues, `traffic` what happens each
 //! minute, drawn from `random` and added up in `tally`, `filter` picks what a query covers,
 //! and `answer` answers it; `live` follows the same conversations to an instant, `agents`
-//! staffs the queues, and `observations` answers from both.
+//! staffs the queues, and `queue_observations` answers from both.
 
 mod agents;
 mod answer;
 pub mod faults;
 mod filter;
+mod gateway;
 mod jobs;
 mod live;
 mod oauth;
-pub mod observations;
-mod org;
 mod presences;
 mod protocol;
 mod query;
+pub mod queue_observations;
 mod queues;
 mod random;
-mod server;
+mod simulated_org;
 pub mod surge;
 mod tally;
 #[cfg(test)]
@@ -52,9 +52,9 @@ pub use answer::{
 };
 pub use faults::{Fault, FaultSpec, Malformed};
 pub use live::{ALERT_MS, LOOKBACK_MINUTES};
-pub use observations::observe;
-pub use org::{DEMO_MEDIA_TYPES, Org, QueueProfile, SimQueue};
 pub use presences::{presence_definitions, system_to_organization_mappings};
+pub use queue_observations::observe;
+pub use simulated_org::{DEMO_MEDIA_TYPES, Org, QueueProfile, SimQueue};
 pub use surge::{Surge, SurgeSpec};
 
 use genesys_wire::time::Clock;

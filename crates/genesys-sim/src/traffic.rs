@@ -8,8 +8,8 @@
 //! agent talked, held and wrapped up. A query bucket `[start, end)` is the sum of the minute
 //! slots that start inside it, so buckets of any size agree with each other exactly.
 
-use super::org::{MediaProfile, Org, SimQueue, daily_curve, media_profile};
 use super::random::{Draws, fnv1a, mix};
+use super::simulated_org::{MediaProfile, Org, SimQueue, daily_curve, media_profile};
 use super::surge::Surge;
 use super::tally::{Tally, Target};
 

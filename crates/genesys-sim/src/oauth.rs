@@ -225,7 +225,7 @@ mod tests {
 
     use super::super::testing::{basic, bearer, call, request};
     use super::*;
-    use crate::simulator::{RequestCounts, SimulatorConfig};
+    use crate::{RequestCounts, SimulatorConfig};
     use genesys_wire::QUEUES_PATH;
     use genesys_wire::TOKEN_PATH;
 
@@ -330,7 +330,7 @@ mod tests {
             Simulator::new(SimulatorConfig {
                 client_id: format!("{name}-client"),
                 client_secret: format!("{name}-secret").into(),
-                org: crate::simulator::Org::named(name, 6, vec!["voice".into()]),
+                org: crate::Org::named(name, 6, vec!["voice".into()]),
                 ..SimulatorConfig::default()
             })
         };

@@ -303,7 +303,7 @@ mod tests {
 
     use super::super::testing::{queue_id, sales_surge};
     use super::*;
-    use crate::simulator::{DEMO_MEDIA_TYPES, LOOKBACK_MINUTES, aggregate_with_surge};
+    use crate::{DEMO_MEDIA_TYPES, LOOKBACK_MINUTES, aggregate_with_surge};
     use genesys_wire::{AggregationQuery, Stats};
 
     fn ts(text: &str) -> Timestamp {

@@ -20,9 +20,9 @@
 //! the on-queue users, "Offline" exactly the members not logged in.
 
 use super::SimQueue;
-use super::org::{daily_curve, media_profile};
 use super::presences::{MEETING, OFF_QUEUE_WEIGHTS, OFFLINE, ON_QUEUE, PRESENCE_COUNT};
 use super::random::{Draws, fnv1a, mix};
+use super::simulated_org::{daily_curve, media_profile};
 use super::surge::Surge;
 
 /// The largest membership of a queue, whatever its volume.
@@ -146,8 +146,8 @@ fn apportion<const N: usize>(total: u64, weights: &[f64; N]) -> [u64; N] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulator::testing::sales_surge;
-    use crate::simulator::{DEMO_MEDIA_TYPES, Org};
+    use crate::testing::sales_surge;
+    use crate::{DEMO_MEDIA_TYPES, Org};
 
     fn ms(text: &str) -> i64 {
         text.parse::<jiff::Timestamp>().unwrap().as_millisecond()

@@ -1,6 +1,6 @@
 //! What the real API's endpoints have in common, shared by the simulator's: its error
 //! bodies, reading JSON bodies and query strings with its 400s, and the connection dropped
-//! without an answer. Endpoints use it; the router in [`super::server`] wires them.
+//! without an answer. Endpoints use it; the router in [`super::gateway`] wires them.
 
 use axum::Json;
 use axum::body::Bytes;

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::protocol::{API_PREFIX, DropConnection};
-use super::{Simulator, faults, jobs, oauth, observations, presences, query, queues, surge};
+use super::{Simulator, faults, jobs, oauth, presences, query, queue_observations, queues, surge};
 use genesys_wire::QUEUES_PATH;
 use genesys_wire::TOKEN_PATH;
 use genesys_wire::{JOBS_PATH, QUERY_PATH};
@@ -71,7 +71,7 @@ impl Simulator {
             )
             .route(
                 OBSERVATIONS_PATH,
-                post(observations::answer).fallback(method_not_allowed),
+                post(queue_observations::answer).fallback(method_not_allowed),
             )
             .route(PRESENCES_PATH, get_only(presences::list))
             .route(
@@ -236,7 +236,7 @@ mod tests {
 
     use super::super::testing::{basic, bearer, call, request};
     use super::*;
-    use crate::simulator::{RequestCounts, SimulatorConfig, aggregate};
+    use crate::{RequestCounts, SimulatorConfig, aggregate};
     use genesys_wire::{ErrorBody, OAuthError, TokenResponse};
     use genesys_wire::{OBSERVATIONS_PATH, PRESENCES_PATH, QueuePage};
 

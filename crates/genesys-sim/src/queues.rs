@@ -166,7 +166,7 @@ mod tests {
 
     use super::super::testing::{bearer, call, request};
     use super::*;
-    use crate::simulator::{Org, SimulatorConfig};
+    use crate::{Org, SimulatorConfig};
 
     #[tokio::test]
     async fn queues_are_paged_like_the_real_list() {

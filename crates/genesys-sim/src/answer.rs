@@ -8,8 +8,8 @@ use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
 
 use super::filter::Filter;
-use super::org::Org;
 use super::protocol::bad_request;
+use super::simulated_org::Org;
 use super::surge::Surge;
 use super::tally::Tally;
 use super::traffic::{Atom, atoms};
@@ -272,8 +272,8 @@ pub fn aggregate_with_surge(
 mod tests {
     use super::super::testing::{queue_id, sales_surge};
     use super::*;
-    use crate::simulator::DEMO_MEDIA_TYPES;
-    use crate::simulator::Surge;
+    use crate::DEMO_MEDIA_TYPES;
+    use crate::Surge;
     use genesys_wire::Stats;
 
     const MODELLED: [&str; 12] = [
@@ -791,7 +791,7 @@ mod tests {
             &["queueId", "mediaType"],
         );
         let text = serde_json::to_string(&aggregate(&org, &q).unwrap()).unwrap();
-        let fingerprint = crate::simulator::random::fnv1a(&[text.as_bytes()]);
+        let fingerprint = crate::random::fnv1a(&[text.as_bytes()]);
         assert_eq!(
             (fingerprint, text.len()),
             (13_451_980_204_626_040_813, 475_736)
@@ -859,7 +859,7 @@ mod tests {
         // The model's figure: the 35 usual callers and 52 more (about 38 expected).
         assert_eq!(offered, 87.0);
         // Through the server, the aggregates answer under the surge in force.
-        let sim = crate::simulator::Simulator::new(crate::simulator::SimulatorConfig {
+        let sim = crate::Simulator::new(crate::SimulatorConfig {
             surge: Some(surge.clone()),
             ..Default::default()
         });
