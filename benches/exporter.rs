@@ -25,7 +25,7 @@ use genesys_exporter::exposition::{
     Flattener, Format, GZIP_LEVEL, Publisher, QuerySamples, flatten, stat_gauges,
 };
 use genesys_exporter::server::{self, State};
-use genesys_sim::Org;
+use genesys_sim::SimulatedOrg;
 use genesys_wire::catalogue::metric_kind;
 use genesys_wire::time::Clock;
 use genesys_wire::{AggregateResponse, read_groups};
@@ -55,7 +55,7 @@ fn group_series(group: &genesys_wire::AggregateGroup) -> usize {
 
 /// An answer of exactly `groups` groups (quiet queues leave some media types without
 /// data, so the org is made larger and the answer cut to size).
-fn with_groups(groups: usize) -> (Org, AggregateResponse) {
+fn with_groups(groups: usize) -> (SimulatedOrg, AggregateResponse) {
     let org = org(groups * 3 / 10 + 10);
     let mut response = answer(&org);
     assert!(response.results.len() >= groups, "grow the org");
@@ -64,7 +64,7 @@ fn with_groups(groups: usize) -> (Org, AggregateResponse) {
 }
 
 /// An answer of the fewest groups that make at least `series` series.
-fn with_series(series: usize) -> (Org, AggregateResponse) {
+fn with_series(series: usize) -> (SimulatedOrg, AggregateResponse) {
     // About 30 series per group.
     let (org, mut response) = with_groups(series / 25 + 10);
     let mut total = 0;

@@ -24,7 +24,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use genesys_sim::{Org, SimulatorConfig, SurgeSpec, aggregate_with_surge};
+use genesys_sim::{SimulatedOrg, SimulatorConfig, SurgeSpec, aggregate_with_surge};
 use jiff::Timestamp;
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
@@ -276,11 +276,11 @@ fn org_name(org: &str) -> String {
 }
 
 /// The simulator's data of `org`: what the demo serves it.
-fn sim_org(org: &str) -> Org {
+fn sim_org(org: &str) -> SimulatedOrg {
     if org.is_empty() {
-        Org::demo()
+        SimulatedOrg::demo()
     } else {
-        Org::demo_named(org)
+        SimulatedOrg::demo_named(org)
     }
 }
 
@@ -501,7 +501,7 @@ fn demo_surge() -> genesys_sim::Surge {
 }
 
 fn expected_abandon_alerts(
-    org: &Org,
+    org: &SimulatedOrg,
     start: Timestamp,
     end: Timestamp,
     granularity: Option<&str>,
@@ -803,7 +803,7 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
             expected.insert((org.to_owned(), queue_id, media_type));
         }
     }
-    let retention = Org::demo()
+    let retention = SimulatedOrg::demo()
         .queues
         .into_iter()
         .find(|q| q.name == "Retention")

@@ -22,7 +22,7 @@ use crate::config::{Config, DEFAULT_LISTEN, OrgConfig};
 use crate::error::Error;
 pub use demo::demo_queries;
 use demo::{DemoClient, point_at, start_demo};
-use genesys_sim::{FaultSpec, Org, Simulator, SimulatorConfig, SurgeSpec};
+use genesys_sim::{FaultSpec, SimulatedOrg, Simulator, SimulatorConfig, SurgeSpec};
 use genesys_wire::time::Clock;
 pub use report::{ReportArgs, report};
 
@@ -157,11 +157,11 @@ pub struct SimulateArgs {
 
 impl SimulateArgs {
     /// The org to serve: the one `--org` names, or the demo org.
-    fn sim_org(&self) -> Org {
+    fn sim_org(&self) -> SimulatedOrg {
         let media_types = self.media_types.clone();
         match &self.org {
-            Some(name) => Org::named(name, self.queues, media_types),
-            None => Org::with_queues(self.queues, media_types),
+            Some(name) => SimulatedOrg::named(name, self.queues, media_types),
+            None => SimulatedOrg::with_queues(self.queues, media_types),
         }
     }
 }
@@ -190,7 +190,7 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
         }
         let surge = args.demo_surge.map(|spec| spec.starting(clock.now()));
         let simulator = SimulatorConfig {
-            org: Org::with_queues(args.demo_queues, args.demo_media_types.clone()),
+            org: SimulatedOrg::with_queues(args.demo_queues, args.demo_media_types.clone()),
             faults: args.fault,
             clock: clock.clone(),
             surge,
@@ -465,9 +465,12 @@ mod tests {
             };
             args
         };
-        assert_eq!(args(&[]).sim_org(), Org::demo());
+        assert_eq!(args(&[]).sim_org(), SimulatedOrg::demo());
         let east = args(&["--org", "east", "--queues", "8", "--media-types", "voice"]);
-        assert_eq!(east.sim_org(), Org::named("east", 8, vec!["voice".into()]));
+        assert_eq!(
+            east.sim_org(),
+            SimulatedOrg::named("east", 8, vec!["voice".into()])
+        );
         assert_eq!(east.sim_org().name.as_deref(), Some("east"));
     }
 

@@ -54,7 +54,7 @@ pub use faults::{Fault, FaultSpec, Malformed};
 pub use live::{ALERT_MS, LOOKBACK_MINUTES};
 pub use presences::{presence_definitions, system_to_organization_mappings};
 pub use queue_observations::observe;
-pub use simulated_org::{DEMO_MEDIA_TYPES, Org, QueueProfile, SimQueue};
+pub use simulated_org::{DEMO_MEDIA_TYPES, QueueProfile, SimQueue, SimulatedOrg};
 pub use surge::{Surge, SurgeSpec};
 
 use genesys_wire::time::Clock;
@@ -66,7 +66,7 @@ pub struct SimulatorConfig {
     pub client_secret: SecretString,
     /// How long an issued token stays valid (`expires_in`).
     pub token_lifetime: Duration,
-    pub org: Org,
+    pub org: SimulatedOrg,
     /// The largest `pageSize` the queue list accepts; larger asks get a 400.
     pub queue_page_size_max: u32,
     /// Above this many group × bucket results, the synchronous query answers
@@ -92,7 +92,7 @@ impl Default for SimulatorConfig {
             client_id: "demo-client".to_string(),
             client_secret: SecretString::from("demo-secret"),
             token_lifetime: Duration::from_secs(86_400),
-            org: Org::demo(),
+            org: SimulatedOrg::demo(),
             queue_page_size_max: 500,
             sync_result_limit: None,
             job_page_size: 50,
@@ -200,7 +200,7 @@ impl Simulator {
         }
     }
 
-    pub fn org(&self) -> &Org {
+    pub fn org(&self) -> &SimulatedOrg {
         &self.state.config.org
     }
 

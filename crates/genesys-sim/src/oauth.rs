@@ -330,7 +330,7 @@ mod tests {
             Simulator::new(SimulatorConfig {
                 client_id: format!("{name}-client"),
                 client_secret: format!("{name}-secret").into(),
-                org: crate::Org::named(name, 6, vec!["voice".into()]),
+                org: crate::SimulatedOrg::named(name, 6, vec!["voice".into()]),
                 ..SimulatorConfig::default()
             })
         };

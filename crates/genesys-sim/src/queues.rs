@@ -166,12 +166,12 @@ mod tests {
 
     use super::super::testing::{bearer, call, request};
     use super::*;
-    use crate::{Org, SimulatorConfig};
+    use crate::{SimulatedOrg, SimulatorConfig};
 
     #[tokio::test]
     async fn queues_are_paged_like_the_real_list() {
         let sim = Simulator::new(SimulatorConfig {
-            org: Org::with_queues(57, vec!["voice".to_string()]),
+            org: SimulatedOrg::with_queues(57, vec!["voice".to_string()]),
             ..SimulatorConfig::default()
         });
         let auth = bearer(&sim).await;
