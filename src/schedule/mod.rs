@@ -1,7 +1,7 @@
 //! Which interval to publish and when: granularity buckets and the most recent
 //! *completed* one, or a rolling window ([`Rolling`]) read every refresh. Pure arithmetic
-//! over instants that the [`Clock`] gives, so it is tested without sleeping; [`Interval`]
-//! is the `start/end` span the API speaks in.
+//! over instants that the [`Clock`](genesys_wire::time::Clock) gives, so it is tested
+//! without sleeping; [`Interval`] is the `start/end` span the API speaks in.
 //!
 //! Sub-day buckets are aligned to UTC (15-minute buckets start at :00, :15, ...). Buckets
 //! of a day or more start at midnight in the query's time zone, so a `P1D` bucket on a
