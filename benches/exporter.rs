@@ -24,11 +24,11 @@ use flate2::write::GzEncoder;
 use genesys_exporter::exposition::{
     Flattener, Format, GZIP_LEVEL, Publisher, QuerySamples, flatten, stat_gauges,
 };
-use genesys_exporter::genesys::catalogue::metric_kind;
-use genesys_exporter::genesys::wire::{AggregateResponse, read_groups};
-use genesys_exporter::schedule::Clock;
 use genesys_exporter::server::{self, State};
-use genesys_exporter::simulator::Org;
+use genesys_sim::SimulatedOrg;
+use genesys_wire::catalogue::metric_kind;
+use genesys_wire::time::Clock;
+use genesys_wire::{AggregateResponse, read_groups};
 use hyper::HeaderMap;
 use hyper::header::{ACCEPT, ACCEPT_ENCODING, HeaderValue};
 
@@ -38,7 +38,7 @@ use common::{QUERY, answer, group_by, org, publisher, window};
 const MAX_AGE: Duration = Duration::from_secs(3600);
 
 /// The series one group contributes: one per stat its metrics carry a gauge for.
-fn group_series(group: &genesys_exporter::genesys::wire::AggregateGroup) -> usize {
+fn group_series(group: &genesys_wire::AggregateGroup) -> usize {
     group
         .data
         .iter()
@@ -55,7 +55,7 @@ fn group_series(group: &genesys_exporter::genesys::wire::AggregateGroup) -> usiz
 
 /// An answer of exactly `groups` groups (quiet queues leave some media types without
 /// data, so the org is made larger and the answer cut to size).
-fn with_groups(groups: usize) -> (Org, AggregateResponse) {
+fn with_groups(groups: usize) -> (SimulatedOrg, AggregateResponse) {
     let org = org(groups * 3 / 10 + 10);
     let mut response = answer(&org);
     assert!(response.results.len() >= groups, "grow the org");
@@ -64,7 +64,7 @@ fn with_groups(groups: usize) -> (Org, AggregateResponse) {
 }
 
 /// An answer of the fewest groups that make at least `series` series.
-fn with_series(series: usize) -> (Org, AggregateResponse) {
+fn with_series(series: usize) -> (SimulatedOrg, AggregateResponse) {
     // About 30 series per group.
     let (org, mut response) = with_groups(series / 25 + 10);
     let mut total = 0;

@@ -19,14 +19,14 @@ use std::time::{Duration, Instant};
 
 use flate2::write::GzEncoder;
 use genesys_exporter::exposition::{Flattener, Format, GZIP_LEVEL, Publisher};
-use genesys_exporter::genesys::wire::{GroupSink, JobResultsPage, read_groups};
-use genesys_exporter::simulator::Org;
+use genesys_sim::SimulatedOrg;
+use genesys_wire::{GroupSink, JobResultsPage, read_groups};
 
 use common::{QUERY, answer, group_by, org, publisher, window};
 
 /// The simulator's answer for enough queues to make about `series` series, in job result
 /// pages of `page_groups` groups, serialized.
-fn pages(series: usize, page_groups: usize) -> (Org, Vec<Vec<u8>>) {
+fn pages(series: usize, page_groups: usize) -> (SimulatedOrg, Vec<Vec<u8>>) {
     // About 114 series per queue (four media types, some without traffic).
     let org = org(series / 114 + 1);
     let mut groups = answer(&org).results;

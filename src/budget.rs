@@ -23,10 +23,10 @@ use tokio::sync::watch;
 use crate::config::{OrgSettings, Settings, written};
 use crate::error::{Error, Result};
 use crate::genesys::queues::PAGE_SIZE;
-pub use crate::genesys::wire::RATE_LIMIT_PER_MINUTE;
 use crate::metrics::Metrics;
 use crate::org::Org;
 use crate::schedule::{Rolling, Schedule};
+pub use genesys_wire::RATE_LIMIT_PER_MINUTE;
 
 /// What the queue observations cost: a request per chunk of `queues_per_request` queues,
 /// every `refresh`. (The `[observations]` table's keys.)

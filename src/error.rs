@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::genesys::wire::Endpoint;
+use genesys_wire::Endpoint;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -6,9 +6,14 @@
 //! here (`tests/layering.rs` checks it, and that no two modules need each other). Data
 //! flows the same way: from the API through the sources to the publisher and the server.
 //!
-//! - [`schedule`], [`files`], [`memory`], [`org`], [`error`], [`genesys::wire`], [`genesys::catalogue`]:
-//!   time and bucket arithmetic, the operator's files, the allocator, whose org, the one
-//!   error type, the API's shapes.
+//! Below them all, two crates of the workspace: `genesys_wire` (`crates/genesys-wire`),
+//! the Genesys Cloud API's request and response shapes, endpoints, metric catalogue,
+//! regions and the time types (`Clock`, `Interval`); and, behind the default feature
+//! `demo`, `genesys_sim` (`crates/genesys-sim`), the fake Genesys Cloud that `--demo` and
+//! the tests run against.
+//!
+//! - [`schedule`], [`files`], [`memory`], [`org`], [`error`]: bucket and window arithmetic,
+//!   the operator's files, the allocator, whose org, the one error type.
 //! - [`web_config`], [`metrics`]: the exporter-toolkit web config; the exporter's own
 //!   metrics, which everything below reports to.
 //! - [`genesys`], [`config`], [`budget`]: the API client (token, retries, breaker, jobs);
@@ -16,8 +21,7 @@
 //! - [`exposition`], [`directory`]: answers flattened into named gauges, rendered and
 //!   published; the org's queue and presence names.
 //! - [`collect`], [`report`]: every source of series behind one trait; the one-shot report.
-//! - [`http`], [`server`], [`simulator`]: the serving loop; `/metrics` and the other
-//!   endpoints; the fake Genesys Cloud.
+//! - [`http`], [`server`]: the serving loop; `/metrics` and the other endpoints.
 //! - [`runtime`], [`cli`]: each org's tasks, started, supervised and reloaded; the command
 //!   line.
 
@@ -38,5 +42,4 @@ pub mod report;
 pub mod runtime;
 pub mod schedule;
 pub mod server;
-pub mod simulator;
 pub mod web_config;

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         let shutdown = CancellationToken::new();
         tokio::spawn(cli::cancel_on_signal(shutdown.clone()));
         match command {
+            #[cfg(feature = "demo")]
             Some(Command::Simulate(args)) => cli::simulate(args, shutdown).await,
             Some(Command::Report(args)) => cli::report(args, shutdown).await,
             Some(Command::Catalogue) => cli::catalogue(),

@@ -17,11 +17,12 @@ use crate::directory::QueueNames;
 use crate::error::{Error, Result};
 use crate::exposition::NameMap;
 use crate::exposition::{base_name, snake_case, stat_gauges};
-use crate::genesys::catalogue::metric_kind;
 use crate::genesys::client::Client;
 use crate::genesys::jobs::{self, JobPolicy};
-use crate::genesys::wire::MetricEntry;
-use crate::schedule::{Interval, QueryKind, iso_millis};
+use crate::schedule::QueryKind;
+use genesys_wire::MetricEntry;
+use genesys_wire::catalogue::metric_kind;
+use genesys_wire::time::{Interval, iso_millis};
 
 /// How [`Table::write`] writes a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +154,7 @@ fn bucket_start(interval: &str, buckets: &[Interval]) -> Result<Timestamp> {
     match start {
         Ok(start) if buckets.binary_search_by(|b| b.start.cmp(&start)).is_ok() => Ok(start),
         _ => Err(Error::Decode {
-            endpoint: crate::genesys::wire::Endpoint::Aggregates,
+            endpoint: genesys_wire::Endpoint::Aggregates,
             detail: format!(
                 "the API answered for interval '{interval}', which is not a bucket of the report"
             ),

@@ -29,8 +29,8 @@ use crate::config::{OBSERVATIONS_QUERY, Query, written};
 use crate::exposition::{Format, Publisher, QueryStatus, SharedBody};
 use crate::http;
 use crate::org::Org;
-use crate::schedule::Clock;
 use crate::web_config::WebConfig;
+use genesys_wire::time::Clock;
 
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const OPENMETRICS_FORMAT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

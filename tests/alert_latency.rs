@@ -38,9 +38,9 @@ use std::time::{Duration, Instant};
 
 use genesys_exporter::cli::demo_queries;
 use genesys_exporter::config::DEFAULT_SETTLE_DELAY;
-use genesys_exporter::genesys::wire::{ObservationQuery, RATE_LIMIT_PER_MINUTE};
-use genesys_exporter::schedule::Clock;
-use genesys_exporter::simulator::{Org, SimulatorConfig, Surge, SurgeSpec, observe};
+use genesys_sim::{SimulatedOrg, SimulatorConfig, Surge, SurgeSpec, observe};
+use genesys_wire::time::Clock;
+use genesys_wire::{ObservationQuery, RATE_LIMIT_PER_MINUTE};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use serde_yaml_ng::Value as Yaml;
@@ -435,7 +435,7 @@ struct Truth {
     longest_voice: Option<f64>,
 }
 
-fn truth(org: &Org, surge: &Surge, now: Timestamp) -> Truth {
+fn truth(org: &SimulatedOrg, surge: &Surge, now: Timestamp) -> Truth {
     let id = &org.queues.iter().find(|q| q.name == QUEUE).unwrap().id;
     let query = ObservationQuery {
         filter: json!({"type": "or", "predicates": [{"dimension": "queueId", "value": id}]}),
@@ -469,7 +469,7 @@ fn truth(org: &Org, surge: &Surge, now: Timestamp) -> Truth {
 
 /// The first whole second from `start` to `end` at which `holds` holds for the truth.
 fn first_second(
-    org: &Org,
+    org: &SimulatedOrg,
     surge: &Surge,
     start: Timestamp,
     end: Timestamp,
@@ -586,7 +586,7 @@ async fn each_queue_alert_fires_within_its_target_after_an_abandon_surge_and_as_
         (firings[0], firings[1], firings[2], firings[3], firings[4]);
 
     // When each condition started, by the simulator.
-    let org = Org::demo();
+    let org = SimulatedOrg::demo();
     let hole = first_second(&org, &surge, start, end, staffing_hole).expect("a staffing hole");
     let too_long = first_second(&org, &surge, start, end, voice_waits_too_long)
         .expect("a voice call waiting too long");

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use genesys_exporter::config::QueryConfig;
-use genesys_exporter::schedule::Clock;
-use genesys_exporter::simulator::SimulatorConfig;
+use genesys_sim::SimulatorConfig;
+use genesys_wire::time::Clock;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::util::{

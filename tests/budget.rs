@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use genesys_exporter::config::QueryConfig;
-use genesys_exporter::schedule::Clock;
-use genesys_exporter::simulator::{Org, SimulatorConfig};
+use genesys_sim::{SimulatedOrg, SimulatorConfig};
+use genesys_wire::time::Clock;
 
 use crate::util::{
     Process, config_for, exit_of, start_exporter, start_simulator, temp_dir, value,
@@ -73,7 +73,7 @@ async fn an_over_budget_configuration_is_refused_at_start_with_its_arithmetic() 
 #[tokio::test]
 async fn the_budget_gauge_is_the_figure_worked_out_by_hand() {
     // 250 queues: three pages of the queue list.
-    let org = Org::with_queues(250, vec!["voice".into()]);
+    let org = SimulatedOrg::with_queues(250, vec!["voice".into()]);
     let sim = start_simulator(SimulatorConfig {
         org,
         ..SimulatorConfig::default()

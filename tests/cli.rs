@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use genesys_exporter::simulator::SimulatorConfig;
+use genesys_sim::SimulatorConfig;
 
 use crate::util::{
     Process, get, parse, start_simulator, temp_dir, value, wait_for_metrics, write_file,

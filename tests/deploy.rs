@@ -715,8 +715,10 @@ fn the_dockerfiles_build_context_builds_offline() {
         "RUN {run}"
     );
 
-    // What src/ includes at compile time, outside its tests, is in the context.
-    for file in files_under("src", &[".rs"]) {
+    // What src/ and the crates include at compile time, outside their tests, is in the
+    // context.
+    let sources = ["src", "crates"].map(|dir| files_under(dir, &[".rs"]));
+    for file in sources.into_iter().flatten() {
         let source = read(&file);
         let code = source.split("#[cfg(test)]").next().unwrap();
         let includes = ["include_str!(\"", "include_bytes!(\""]

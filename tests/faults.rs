@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use genesys_exporter::simulator::Malformed;
+use genesys_sim::Malformed;
 use jiff::Timestamp;
 use serde_json::json;
 
@@ -263,8 +263,7 @@ async fn a_400_or_a_404_is_not_retried_and_says_what_to_fix() {
     let bad_query = fast_settings(&sim, vec![colour]);
     let mut wrong_url = fast_settings(&sim, vec![]);
     wrong_url.orgs[0].client.api_url = format!("{}/nowhere", sim.url);
-    let clock =
-        genesys_exporter::schedule::Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
+    let clock = genesys_wire::time::Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
     for (settings, reason, advice) in [
         (
             bad_query,

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use genesys_exporter::cli::demo_queries;
 use genesys_exporter::error::REQUEST_FAILURE_REASONS;
-use genesys_exporter::schedule::Clock;
-use genesys_exporter::simulator::SimulatorConfig;
+use genesys_sim::SimulatorConfig;
+use genesys_wire::time::Clock;
 
 use crate::util::{
     Samples, assert_same_samples, config_for, expected_samples, get, get_with, observing, parse,
@@ -122,7 +122,7 @@ async fn landing_page_health_and_readiness() {
 
 #[tokio::test]
 async fn a_poll_too_large_for_the_synchronous_query_goes_through_a_job() {
-    let sim = crate::util::start_simulator(genesys_exporter::simulator::SimulatorConfig {
+    let sim = crate::util::start_simulator(genesys_sim::SimulatorConfig {
         sync_result_limit: Some(5),
         job_page_size: 4,
         ..Default::default()
@@ -130,8 +130,7 @@ async fn a_poll_too_large_for_the_synchronous_query_goes_through_a_job() {
     .await;
     let mut config = crate::util::config_for(&sim, vec![]);
     config.job_poll_interval = Some(std::time::Duration::from_millis(50));
-    let clock =
-        genesys_exporter::schedule::Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
+    let clock = genesys_wire::time::Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
     let exporter = crate::util::start_exporter(config, clock).await;
     let samples = crate::util::wait_for_metrics(&exporter.url, |s| {
         value(s, "genesys_up", &[("query", "default")]) == Some(1.0)

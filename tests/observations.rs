@@ -9,11 +9,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use genesys_exporter::config::Config;
-use genesys_exporter::genesys::wire::{OBSERVATIONS_PATH, ObservationResponse, PRESENCES_PATH};
-use genesys_exporter::schedule::Clock;
-use genesys_exporter::simulator::{
-    Fault, FaultSpec, Malformed, Org, Simulator, SimulatorConfig, observe,
-};
+use genesys_sim::{Fault, FaultSpec, Malformed, SimulatedOrg, Simulator, SimulatorConfig, observe};
+use genesys_wire::time::Clock;
+use genesys_wire::{OBSERVATIONS_PATH, ObservationResponse, PRESENCES_PATH};
 use jiff::Timestamp;
 
 use crate::util::{
@@ -33,7 +31,7 @@ const REFRESH: Duration = Duration::from_secs(7);
 const OBSERVED: &[(&str, &str)] = &[("query", "observations")];
 
 /// The simulator, its clock shared with the exporter, and faults from the start.
-async fn simulator(org: Org, faults: Vec<FaultSpec>) -> (Sim, Clock) {
+async fn simulator(org: SimulatedOrg, faults: Vec<FaultSpec>) -> (Sim, Clock) {
     let clock = Clock::starting_at(afternoon());
     let sim = start_simulator(SimulatorConfig {
         org,
@@ -215,7 +213,7 @@ async fn advance(by: Duration) {
 #[tokio::test(start_paused = true)]
 async fn every_gauge_is_the_simulators_observation_with_names_and_ages() {
     let _held = hold_time();
-    let (sim, clock) = simulator(Org::demo(), Vec::new()).await;
+    let (sim, clock) = simulator(SimulatedOrg::demo(), Vec::new()).await;
     let exporter = start_exporter(config(&sim), clock.clone()).await;
     let samples = wait_for_metrics(&exporter.url, |s| up(s, "observations") == Some(1.0)).await;
     let now = clock.now();
@@ -274,7 +272,11 @@ async fn every_gauge_is_the_simulators_observation_with_names_and_ages() {
 #[tokio::test(start_paused = true)]
 async fn two_hundred_and_fifty_queues_are_three_requests_a_refresh() {
     let _held = hold_time();
-    let (sim, clock) = simulator(Org::with_queues(250, vec!["voice".into()]), Vec::new()).await;
+    let (sim, clock) = simulator(
+        SimulatedOrg::with_queues(250, vec!["voice".into()]),
+        Vec::new(),
+    )
+    .await;
     let mut config = config(&sim);
     config.observations.queues_per_request = Some(100);
     let exporter = start_exporter(config, clock).await;
@@ -299,7 +301,7 @@ async fn two_hundred_and_fifty_queues_are_three_requests_a_refresh() {
 #[tokio::test(start_paused = true)]
 async fn a_403_on_observations_leaves_the_aggregates_running_and_is_asked_again_hourly() {
     let _held = hold_time();
-    let (sim, clock) = simulator(Org::demo(), vec![forbidden(OBSERVATIONS_PATH)]).await;
+    let (sim, clock) = simulator(SimulatedOrg::demo(), vec![forbidden(OBSERVATIONS_PATH)]).await;
     let exporter = start_exporter(config(&sim), clock).await;
     let samples = wait_for_metrics(&exporter.url, refused_once_beside_the_aggregates).await;
     assert_eq!(up(&samples, "observations"), Some(0.0));
@@ -332,7 +334,7 @@ async fn a_403_on_observations_leaves_the_aggregates_running_and_is_asked_again_
 #[tokio::test(start_paused = true)]
 async fn without_presence_view_presences_are_their_ids_with_the_mapped_system_presence() {
     let _held = hold_time();
-    let (sim, clock) = simulator(Org::demo(), vec![forbidden(PRESENCES_PATH)]).await;
+    let (sim, clock) = simulator(SimulatedOrg::demo(), vec![forbidden(PRESENCES_PATH)]).await;
     let exporter = start_exporter(config(&sim), clock.clone()).await;
     let samples = wait_for_metrics(&exporter.url, |s| up(s, "observations") == Some(1.0)).await;
     let now = clock.now();
@@ -344,7 +346,7 @@ async fn without_presence_view_presences_are_their_ids_with_the_mapped_system_pr
 #[tokio::test(start_paused = true)]
 async fn observations_older_than_three_refreshes_are_dropped() {
     let _held = hold_time();
-    let (sim, clock) = simulator(Org::demo(), Vec::new()).await;
+    let (sim, clock) = simulator(SimulatedOrg::demo(), Vec::new()).await;
     let exporter = start_exporter(config(&sim), clock.clone()).await;
     let samples = wait_for_metrics(&exporter.url, |s| up(s, "observations") == Some(1.0)).await;
     let published = clock.now();

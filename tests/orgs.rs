@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use genesys_exporter::config::{Config, DEFAULT_METRICS, ObservationsConfig, OrgConfig, Settings};
-use genesys_exporter::schedule::Clock;
-use genesys_exporter::simulator::{Org, SimulatorConfig, aggregate};
+use genesys_sim::{SimulatedOrg, SimulatorConfig, aggregate};
+use genesys_wire::time::Clock;
 use jiff::Timestamp;
 use serde_json::json;
 
@@ -18,8 +18,8 @@ use crate::util::{
 };
 
 /// The simulated org `name`: the demo's queue names, its own queue IDs and traffic.
-fn org_data(name: &str) -> Org {
-    Org::demo_named(name)
+fn org_data(name: &str) -> SimulatedOrg {
+    SimulatedOrg::demo_named(name)
 }
 
 /// A simulator serving the org `name`, with credentials of its own.

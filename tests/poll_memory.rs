@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use genesys_exporter::config::DEFAULT_METRICS;
 use genesys_exporter::exposition::{Flattener, Publisher};
-use genesys_exporter::genesys::wire::read_groups;
 use genesys_exporter::metrics::{BreakerState, Metrics};
-use genesys_exporter::schedule::Interval;
-use genesys_exporter::simulator::{Org, aggregate};
+use genesys_sim::{SimulatedOrg, aggregate};
+use genesys_wire::read_groups;
+use genesys_wire::time::Interval;
 use tokio::sync::watch;
 
 use crate::util::demo_request;
@@ -19,7 +19,7 @@ fn a_polls_peak_memory_is_a_small_multiple_of_the_answer() {
         start: "2026-08-20T14:00:00Z".parse().unwrap(),
         end: "2026-08-20T14:15:00Z".parse().unwrap(),
     };
-    let org = Org::with_queues(
+    let org = SimulatedOrg::with_queues(
         100,
         ["voice", "chat", "email", "callback"]
             .map(String::from)

@@ -24,7 +24,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use genesys_exporter::simulator::{Org, SimulatorConfig, SurgeSpec, aggregate_with_surge};
+use genesys_sim::{SimulatedOrg, SimulatorConfig, SurgeSpec, aggregate_with_surge};
 use jiff::Timestamp;
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
@@ -276,11 +276,11 @@ fn org_name(org: &str) -> String {
 }
 
 /// The simulator's data of `org`: what the demo serves it.
-fn sim_org(org: &str) -> Org {
+fn sim_org(org: &str) -> SimulatedOrg {
     if org.is_empty() {
-        Org::demo()
+        SimulatedOrg::demo()
     } else {
-        Org::demo_named(org)
+        SimulatedOrg::demo_named(org)
     }
 }
 
@@ -495,13 +495,13 @@ async fn dashboard_checks(api: &Api) -> Vec<Check> {
 /// The abandon surge the demo plays: Sales's agents off queue since 14:00.
 const DEMO_SURGE: &str = "Sales@2026-08-20T14:00:00Z";
 
-fn demo_surge() -> genesys_exporter::simulator::Surge {
+fn demo_surge() -> genesys_sim::Surge {
     let spec: SurgeSpec = DEMO_SURGE.parse().expect("a surge");
     spec.starting(Timestamp::UNIX_EPOCH)
 }
 
 fn expected_abandon_alerts(
-    org: &Org,
+    org: &SimulatedOrg,
     start: Timestamp,
     end: Timestamp,
     granularity: Option<&str>,
@@ -803,7 +803,7 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
             expected.insert((org.to_owned(), queue_id, media_type));
         }
     }
-    let retention = Org::demo()
+    let retention = SimulatedOrg::demo()
         .queues
         .into_iter()
         .find(|q| q.name == "Retention")

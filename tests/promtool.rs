@@ -7,11 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use genesys_exporter::exposition::{Format, Publisher, flatten};
-use genesys_exporter::genesys::wire::{
-    AggregateGroup, AggregateResponse, IntervalData, MetricEntry, Stats,
-};
 use genesys_exporter::metrics::{BreakerState, Metrics};
-use genesys_exporter::schedule::Interval;
+use genesys_wire::time::Interval;
+use genesys_wire::{AggregateGroup, AggregateResponse, IntervalData, MetricEntry, Stats};
 use jiff::Timestamp;
 use tokio::sync::watch;
 

@@ -13,11 +13,12 @@ use genesys_exporter::exposition::ObservationSamples;
 use genesys_exporter::exposition::{Flattener, flatten_bounded};
 use genesys_exporter::genesys::auth::token_lifetime;
 use genesys_exporter::genesys::transport::retry_after_seconds;
-use genesys_exporter::genesys::wire::{
+use genesys_exporter::schedule::{Granularity, Rolling, Schedule};
+use genesys_wire::time::Interval;
+use genesys_wire::{
     AggregateResponse, GroupSink, JobResultsPage, JobStatus, JobSubmitted, ObservationResponse,
     PresenceDefinitions, QueuePage, TokenResponse, read_groups,
 };
-use genesys_exporter::schedule::{Granularity, Interval, Rolling, Schedule};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use proptest::prelude::*;

@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
-use genesys_exporter::simulator::{Org, SimulatorConfig};
+use genesys_sim::{SimulatedOrg, SimulatorConfig};
 
 use crate::util::{
     Samples, config_for, start_binary_for, start_exporter, start_simulator, value,
     wait_for_metrics, wait_until,
 };
-use genesys_exporter::schedule::Clock;
+use genesys_wire::time::Clock;
 
 fn busy_afternoon() -> Clock {
     Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap())
@@ -28,7 +28,7 @@ fn queue_label(samples: &Samples, queue_id: &str) -> Option<String> {
 
 #[tokio::test]
 async fn names_come_from_every_page_of_the_queue_list() {
-    let org = Org::with_queues(230, vec!["voice".into()]);
+    let org = SimulatedOrg::with_queues(230, vec!["voice".into()]);
     let last = org.queues[229].clone();
     let sim = start_simulator(SimulatorConfig {
         org,
@@ -54,7 +54,7 @@ async fn names_come_from_every_page_of_the_queue_list() {
 #[tokio::test]
 async fn a_renamed_queue_changes_its_label_and_a_deleted_one_keeps_its_name() {
     let sim = start_simulator(SimulatorConfig::default()).await;
-    let org = Org::demo();
+    let org = SimulatedOrg::demo();
     let sales = org
         .queues
         .iter()

@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 
 use genesys_exporter::error::{REQUEST_FAILURE_REASONS, RETRIED_REASONS};
 use genesys_exporter::exposition::{Qualifier, gauge_names, observation_gauge};
-use genesys_exporter::genesys::catalogue::metric_kind;
-use genesys_exporter::genesys::wire::{AggregationQuery, ObservationQuery};
-use genesys_exporter::genesys::wire::{Endpoint, OBSERVATION_METRICS};
 use genesys_exporter::metrics::Metrics;
-use genesys_exporter::schedule::Interval;
-use genesys_exporter::simulator::{FaultSpec, Malformed, Org, aggregate, observe};
+use genesys_sim::{FaultSpec, Malformed, SimulatedOrg, aggregate, observe};
+use genesys_wire::catalogue::metric_kind;
+use genesys_wire::time::Interval;
+use genesys_wire::{AggregationQuery, ObservationQuery};
+use genesys_wire::{Endpoint, OBSERVATION_METRICS};
 
 const README: &str = include_str!("../README.md");
 
@@ -152,7 +152,7 @@ fn every_test_the_fault_matrix_names_exists() {
         for part in row[2].split("; ") {
             let spans = names(part);
             let (file, tests) = spans.split_first().expect(part);
-            let path = if file.starts_with("src/") {
+            let path = if file.starts_with("src/") || file.starts_with("crates/") {
                 root.join(file)
             } else {
                 root.join("tests").join(file)
@@ -286,7 +286,7 @@ fn demo_counts(
     end: &str,
     granularity: &str,
 ) -> BTreeMap<(String, String, String), (f64, f64)> {
-    let org = Org::demo();
+    let org = SimulatedOrg::demo();
     let name = |id: &str| {
         let queue = org.queues.iter().find(|q| q.id == id);
         queue.map_or(String::new(), |q| q.name.clone())
@@ -425,7 +425,7 @@ fn the_demo_agents_log_in_with_the_traffic() {
             .contains("(5% at night, 95% on weekday afternoons, about 30% on weekend afternoons)"),
         "{simulator}"
     );
-    let org = Org::demo();
+    let org = SimulatedOrg::demo();
     let predicates: Vec<serde_json::Value> = org
         .queues
         .iter()

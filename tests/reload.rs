@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
-use genesys_exporter::simulator::SimulatorConfig;
+use genesys_sim::SimulatorConfig;
 
 use crate::util::{
     Process, Samples, Sim, hang_up, start_binary_for, start_simulator, temp_dir, value,

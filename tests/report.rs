@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use genesys_exporter::simulator::{Org, SimulatorConfig, aggregate};
+use genesys_sim::{SimulatedOrg, SimulatorConfig, aggregate};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 use tempfile::TempDir;
@@ -16,7 +16,7 @@ type Rows = BTreeMap<(String, String, String), BTreeMap<String, Option<f64>>>;
 
 /// What each hourly row should hold, asking the simulator's data function one hour at a
 /// time, so that no chunking is involved.
-fn expected_rows(org: &Org, from: &str, hours: i64) -> Rows {
+fn expected_rows(org: &SimulatedOrg, from: &str, hours: i64) -> Rows {
     let from: Timestamp = from.parse().unwrap();
     let mut rows = Rows::new();
     let mut groups = std::collections::BTreeSet::new();
@@ -212,7 +212,7 @@ async fn a_three_day_report_in_one_day_chunks_equals_the_simulators_data() {
     let sim = start_simulator(SimulatorConfig::default()).await;
     let dir = temp_dir();
     let config = config_file(&dir, &sim, "report_chunk_days = 1\n");
-    let expected = expected_rows(&Org::demo(), "2026-08-17T00:00:00Z", 72);
+    let expected = expected_rows(&SimulatedOrg::demo(), "2026-08-17T00:00:00Z", 72);
 
     let json_path = dir.path().join("report.json");
     let csv_path = dir.path().join("report.csv");
@@ -274,7 +274,7 @@ async fn a_job_is_followed_through_all_its_pages() {
     let (code, log) = run_report(&args).await;
     assert_eq!(code, Some(0), "{log}");
 
-    let expected = expected_rows(&Org::demo(), "2026-08-17T00:00:00Z", 6);
+    let expected = expected_rows(&SimulatedOrg::demo(), "2026-08-17T00:00:00Z", 6);
     let groups = expected
         .keys()
         .map(|(_, q, m)| (q, m))
@@ -327,7 +327,7 @@ async fn job_output_equals_the_synchronous_output() {
     assert_eq!(sync, job);
     assert_rows_equal(
         &rows_from_csv(&sync),
-        &expected_rows(&Org::demo(), "2026-08-18T09:00:00Z", 3),
+        &expected_rows(&SimulatedOrg::demo(), "2026-08-18T09:00:00Z", 3),
     );
 }
 
@@ -369,7 +369,7 @@ async fn a_too_large_answer_falls_back_to_a_job_by_itself() {
     let json = std::fs::read_to_string(&path).unwrap();
     assert_rows_equal(
         &rows_from_json(&json),
-        &expected_rows(&Org::demo(), "2026-08-19T10:00:00Z", 4),
+        &expected_rows(&SimulatedOrg::demo(), "2026-08-19T10:00:00Z", 4),
     );
     let counts = sim.simulator.requests();
     assert_eq!(counts.aggregates, 1, "one refused synchronous query");

@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use genesys_exporter::cli::demo_queries;
 use genesys_exporter::config::QueryConfig;
-use genesys_exporter::genesys::wire::{
+use genesys_sim::{Fault, FaultSpec, SimulatedOrg, SimulatorConfig, aggregate};
+use genesys_wire::time::{Clock, Interval};
+use genesys_wire::{
     AggregateGroup, AggregateResponse, IntervalData, MetricEntry, QUERY_PATH, Stats,
 };
-use genesys_exporter::schedule::{Clock, Interval};
-use genesys_exporter::simulator::{Fault, FaultSpec, Org, SimulatorConfig, aggregate};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::util::{
@@ -66,7 +66,7 @@ fn published(samples: &Samples) -> Option<Interval> {
 /// from an answer to the exporter's own request), as one data entry per group: counts and
 /// sums added, the largest max and the smallest min, the service level's numerator and
 /// denominator added and their ratio taken again.
-fn minute_sums(org: &Org, window: Interval) -> AggregateResponse {
+fn minute_sums(org: &SimulatedOrg, window: Interval) -> AggregateResponse {
     let metrics = live().metrics.unwrap();
     let metrics: Vec<&str> = metrics.iter().map(String::as_str).collect();
     let request = demo_request(window.start, window.end, "PT1M", &metrics);
@@ -141,7 +141,7 @@ async fn assert_publishes(exporter: &Exporter, end: Timestamp) -> Samples {
         end,
     };
     assert_eq!(window, expected, "the trailing window up to {end}");
-    let org = Org::demo();
+    let org = SimulatedOrg::demo();
     let totals = samples_of("live", &minute_sums(&org, window), &org);
     assert!(totals.len() > 50, "the demo org is busy at {end}");
     assert_same_samples(&conversation(&samples), &totals);

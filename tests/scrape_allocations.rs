@@ -4,8 +4,8 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use genesys_exporter::schedule::Clock;
-use genesys_exporter::simulator::{Org, SimulatorConfig};
+use genesys_sim::{SimulatedOrg, SimulatorConfig};
+use genesys_wire::time::Clock;
 
 use crate::util::{PATIENCE, config_for, start_exporter, start_simulator, value, wait_for_metrics};
 
@@ -39,7 +39,7 @@ fn scrape_allocations(queues: usize, headers: &'static str) -> (u64, usize) {
         .unwrap();
     let (_sim, exporter, series) = runtime.block_on(async {
         let sim = start_simulator(SimulatorConfig {
-            org: Org::with_queues(
+            org: SimulatedOrg::with_queues(
                 queues,
                 ["voice", "chat", "email", "callback"]
                     .map(String::from)

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use genesys_exporter::simulator::{Malformed, SimulatorConfig};
+use genesys_sim::{Malformed, SimulatorConfig};
 use serde_json::json;
 
 use crate::util::{

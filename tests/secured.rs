@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::Command;
 
 use genesys_exporter::config::Config;
-use genesys_exporter::schedule::Clock;
-use genesys_exporter::simulator::SimulatorConfig;
+use genesys_sim::SimulatorConfig;
+use genesys_wire::time::Clock;
 use reqwest::StatusCode;
 
 use crate::util::{

@@ -4,11 +4,9 @@
 
 use std::time::Duration;
 
-use genesys_exporter::genesys::wire::{
-    OBSERVATIONS_PATH, PRESENCES_PATH, QUERY_PATH, TOKEN_PATH, TokenResponse,
-};
-use genesys_exporter::schedule::Clock;
-use genesys_exporter::simulator::{Simulator, SimulatorConfig, aggregate};
+use genesys_sim::{Simulator, SimulatorConfig, aggregate};
+use genesys_wire::time::Clock;
+use genesys_wire::{OBSERVATIONS_PATH, PRESENCES_PATH, QUERY_PATH, TOKEN_PATH, TokenResponse};
 
 use crate::util::{demo_request, every_queue_observed, hold_time, start_simulator};
 

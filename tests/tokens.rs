@@ -8,9 +8,9 @@ use genesys_exporter::genesys::auth::Credentials;
 use genesys_exporter::genesys::breaker::BreakerSettings;
 use genesys_exporter::genesys::client::{Client, ClientSettings, DEFAULT_MAX_RESPONSE_BYTES};
 use genesys_exporter::genesys::retry::RetrySettings;
-use genesys_exporter::genesys::wire::AggregationQuery;
 use genesys_exporter::metrics::Metrics;
-use genesys_exporter::simulator::{RequestCounts, SimulatorConfig};
+use genesys_sim::{RequestCounts, SimulatorConfig};
+use genesys_wire::AggregationQuery;
 
 use crate::util::{Sim, hold_time, start_simulator};
 

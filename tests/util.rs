@@ -10,11 +10,9 @@ use std::time::{Duration, Instant};
 use genesys_exporter::config::{
     Config, DEFAULT_METRICS, ObservationsConfig, QueryConfig, Settings,
 };
-use genesys_exporter::genesys::wire::{
-    AggregateResponse, AggregationQuery, OBSERVATION_METRICS, ObservationQuery,
-};
-use genesys_exporter::schedule::{Clock, Interval};
-use genesys_exporter::simulator::{Org, Simulator, SimulatorConfig, aggregate};
+use genesys_sim::{SimulatedOrg, Simulator, SimulatorConfig, aggregate};
+use genesys_wire::time::{Clock, Interval};
+use genesys_wire::{AggregateResponse, AggregationQuery, OBSERVATION_METRICS, ObservationQuery};
 use jiff::Timestamp;
 use serde_json::Value as Json;
 use tempfile::TempDir;
@@ -734,7 +732,7 @@ pub fn demo_request(
 /// What the exporter should publish, computed from the simulator's own answer.
 pub fn expected_samples(window_start: Timestamp, window_end: Timestamp) -> Samples {
     let request = demo_request(window_start, window_end, "PT15M", DEFAULT_METRICS);
-    let org = Org::demo();
+    let org = SimulatedOrg::demo();
     let response = aggregate(&org, &request).unwrap();
     samples_of("default", &response, &org)
 }
@@ -742,7 +740,7 @@ pub fn expected_samples(window_start: Timestamp, window_end: Timestamp) -> Sampl
 /// The series a query named `query` publishes from `response`, an answer of the demo
 /// org's (grouped by queue and media type, of the default metrics or some of them) whose
 /// groups each hold one data entry, for the published interval.
-pub fn samples_of(query: &str, response: &AggregateResponse, org: &Org) -> Samples {
+pub fn samples_of(query: &str, response: &AggregateResponse, org: &SimulatedOrg) -> Samples {
     let mut expected = Samples::new();
     for group in &response.results {
         let mut labels: BTreeMap<String, String> = [
@@ -1069,7 +1067,7 @@ pub fn bcrypt_hash(password: &str) -> String {
 /// An observations query for every queue of `org` and every metric, in one request, as
 /// the tests ask it of the simulator (written out here, not taken from the exporter's
 /// request builder).
-pub fn every_queue_observed(org: &Org) -> ObservationQuery {
+pub fn every_queue_observed(org: &SimulatedOrg) -> ObservationQuery {
     let predicates: Vec<serde_json::Value> = org
         .queues
         .iter()

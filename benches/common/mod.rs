@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use genesys_exporter::config::DEFAULT_METRICS;
 use genesys_exporter::exposition::Publisher;
-use genesys_exporter::genesys::wire::{AggregateResponse, AggregationQuery};
 use genesys_exporter::metrics::{BreakerState, Metrics};
-use genesys_exporter::schedule::Interval;
-use genesys_exporter::simulator::{Org, aggregate};
+use genesys_sim::{SimulatedOrg, aggregate};
+use genesys_wire::time::Interval;
+use genesys_wire::{AggregateResponse, AggregationQuery};
 use tokio::sync::watch;
 
 pub const QUERY: &str = "default";
@@ -29,12 +29,12 @@ pub fn group_by() -> Vec<String> {
 }
 
 /// The simulated org of `queues` queues, each with the four media types.
-pub fn org(queues: usize) -> Org {
-    Org::with_queues(queues, MEDIA_TYPES.map(String::from).to_vec())
+pub fn org(queues: usize) -> SimulatedOrg {
+    SimulatedOrg::with_queues(queues, MEDIA_TYPES.map(String::from).to_vec())
 }
 
 /// The simulator's answer to the default query for `org`.
-pub fn answer(org: &Org) -> AggregateResponse {
+pub fn answer(org: &SimulatedOrg) -> AggregateResponse {
     let query = AggregationQuery {
         interval: window().to_string(),
         granularity: Some("PT15M".into()),
@@ -48,7 +48,7 @@ pub fn answer(org: &Org) -> AggregateResponse {
 
 /// A publisher that knows every queue's name, as the exporter does once it has read the
 /// queue list, so that each series carries the `queue` label too.
-pub fn publisher(org: &Org) -> Publisher {
+pub fn publisher(org: &SimulatedOrg) -> Publisher {
     // No client, so no breaker to open.
     let (_, closed_breaker) = watch::channel(BreakerState::Closed);
     let publisher = Publisher::new(Arc::new(Metrics::new([QUERY])), [QUERY], closed_breaker);

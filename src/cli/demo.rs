@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, QueryConfig};
 use crate::error::Error;
-use crate::simulator::{Org, Simulator, SimulatorConfig};
+use genesys_sim::{SimulatedOrg, Simulator, SimulatorConfig};
 
 /// A simulator the demo started, and the org it plays (`None`: the one org of a
 /// configuration without `[[orgs]]`).
@@ -114,7 +114,7 @@ pub(super) async fn start_demo(
     for org in orgs {
         let mut simulator = simulator.clone();
         if let Some(name) = &org {
-            simulator.org = Org::named(name, size.0, size.1.clone());
+            simulator.org = SimulatedOrg::named(name, size.0, size.1.clone());
             simulator.client_id = format!("demo-client-{name}");
             simulator.client_secret = format!("demo-secret-{name}").into();
         }

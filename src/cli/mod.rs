@@ -3,27 +3,36 @@
 //! report (a configured query overridden by flags, with a progress bar) and the simulator
 //! on its own; the binary only parses, dispatches and maps errors to exit codes.
 //! `demo.rs` starts the demo's simulators and points the configuration at them;
-//! `report.rs` is the report command.
+//! `report.rs` is the report command. The demo and the simulator come with the default
+//! cargo feature `demo`: without it, `--demo`, its flags and `simulate` do not exist.
 
+#[cfg(feature = "demo")]
 mod demo;
 mod report;
 
 use std::io::Write;
+#[cfg(feature = "demo")]
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+#[cfg(feature = "demo")]
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, DEFAULT_LISTEN, OrgConfig};
+#[cfg(feature = "demo")]
+use crate::config::OrgConfig;
+use crate::config::{Config, DEFAULT_LISTEN};
 use crate::error::Error;
-use crate::schedule::Clock;
-use crate::simulator::{FaultSpec, Org, Simulator, SimulatorConfig, SurgeSpec};
+#[cfg(feature = "demo")]
 pub use demo::demo_queries;
+#[cfg(feature = "demo")]
 use demo::{DemoClient, point_at, start_demo};
+#[cfg(feature = "demo")]
+use genesys_sim::{FaultSpec, SimulatedOrg, Simulator, SimulatorConfig, SurgeSpec};
+use genesys_wire::time::Clock;
 pub use report::{ReportArgs, report};
 
 /// Prometheus exporter for Genesys Cloud conversation aggregates.
@@ -57,17 +66,21 @@ pub struct RunArgs {
     /// name does (SIGHUP always reloads it).
     #[arg(long = "web.enable-lifecycle")]
     web_enable_lifecycle: bool,
+    #[cfg(feature = "demo")]
     /// Run against the built-in simulator instead of a Genesys Cloud org.
     #[arg(long)]
     demo: bool,
+    #[cfg(feature = "demo")]
     /// With --demo: start the clock at this time (RFC 3339) instead of now, for a
     /// reproducible demo, e.g. 2026-08-20T14:07:00Z, a weekday afternoon.
     #[arg(long, value_name = "TIME", requires = "demo")]
     demo_time: Option<jiff::Timestamp>,
+    #[cfg(feature = "demo")]
     /// With --demo: the number of simulated queues (the first six are the named demo
     /// queues), to size the demo, e.g. for a load test.
     #[arg(long, value_name = "N", requires = "demo", default_value_t = 6)]
     demo_queues: usize,
+    #[cfg(feature = "demo")]
     /// With --demo: the media types each simulated queue handles.
     #[arg(
         long,
@@ -79,13 +92,16 @@ pub struct RunArgs {
     /// Check the configuration, print a summary and exit (0 if it is valid).
     #[arg(long)]
     check_config: bool,
+    #[cfg(feature = "demo")]
     /// With --demo: a fault for the simulator to play, as for `simulate --fault`.
     #[arg(long, value_name = "FAULT", requires = "demo")]
     fault: Vec<FaultSpec>,
+    #[cfg(feature = "demo")]
     /// With --demo: an abandon surge for the simulator to play, as for `simulate --surge`,
     /// e.g. Sales@2026-08-20T14:10:00Z.
     #[arg(long, value_name = "SURGE", requires = "demo")]
     demo_surge: Option<SurgeSpec>,
+    #[cfg(feature = "demo")]
     /// With --demo: simulate several orgs of these names, e.g. east,west, each on a
     /// simulator of its own with its own credentials and data, as [[orgs]] tables that
     /// replace any in the file.
@@ -93,9 +109,12 @@ pub struct RunArgs {
     demo_orgs: Vec<String>,
 }
 
+// Without `simulate`, the report's arguments are the one large variant; parsed once.
+#[cfg_attr(not(feature = "demo"), allow(clippy::large_enum_variant))]
 #[derive(Subcommand)]
 pub enum Command {
     /// Serve the fake Genesys Cloud API (OAuth, aggregates query, routing queues).
+    #[cfg(feature = "demo")]
     Simulate(SimulateArgs),
     /// Write aggregates for a range of intervals as JSON, CSV or a table, and exit.
     Report(ReportArgs),
@@ -104,6 +123,7 @@ pub enum Command {
     Catalogue,
 }
 
+#[cfg(feature = "demo")]
 #[derive(Args)]
 pub struct SimulateArgs {
     #[arg(long, default_value = "127.0.0.1:9872", value_name = "ADDR")]
@@ -155,13 +175,14 @@ pub struct SimulateArgs {
     surge: Option<SurgeSpec>,
 }
 
+#[cfg(feature = "demo")]
 impl SimulateArgs {
     /// The org to serve: the one `--org` names, or the demo org.
-    fn sim_org(&self) -> Org {
+    fn sim_org(&self) -> SimulatedOrg {
         let media_types = self.media_types.clone();
         match &self.org {
-            Some(name) => Org::named(name, self.queues, media_types),
-            None => Org::with_queues(self.queues, media_types),
+            Some(name) => SimulatedOrg::named(name, self.queues, media_types),
+            None => SimulatedOrg::with_queues(self.queues, media_types),
         }
     }
 }
@@ -170,41 +191,50 @@ impl SimulateArgs {
 /// `--check-config` only checks the configuration.
 pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let path = args.config.clone();
+    #[cfg_attr(not(feature = "demo"), allow(unused_mut))]
     let mut config = off_the_runtime(&shutdown, move || Config::load(path.as_deref())).await?;
-    let clock = match args.demo_time {
-        Some(start) => Clock::starting_at(start),
-        None => Clock::System,
-    };
-    let demo_orgs: Vec<OrgConfig> = args
-        .demo_orgs
-        .iter()
-        .map(|name| OrgConfig {
-            name: name.clone(),
-            ..OrgConfig::default()
-        })
-        .collect();
-    let mut demo = Vec::new();
-    if args.demo {
-        if !demo_orgs.is_empty() {
-            config.orgs = demo_orgs.clone();
-        }
-        let surge = args.demo_surge.map(|spec| spec.starting(clock.now()));
-        let simulator = SimulatorConfig {
-            org: Org::with_queues(args.demo_queues, args.demo_media_types.clone()),
-            faults: args.fault,
-            clock: clock.clone(),
-            surge,
-            ..SimulatorConfig::default()
+    #[cfg(not(feature = "demo"))]
+    let clock = Clock::System;
+    #[cfg(feature = "demo")]
+    let (clock, demo_orgs, demo) = {
+        let clock = match args.demo_time {
+            Some(start) => Clock::starting_at(start),
+            None => Clock::System,
         };
-        let size = (args.demo_queues, args.demo_media_types);
-        demo = start_demo(&mut config, simulator, size, &shutdown).await?;
-    }
+        let demo_orgs: Vec<OrgConfig> = args
+            .demo_orgs
+            .iter()
+            .map(|name| OrgConfig {
+                name: name.clone(),
+                ..OrgConfig::default()
+            })
+            .collect();
+        let mut demo = Vec::new();
+        if args.demo {
+            if !demo_orgs.is_empty() {
+                config.orgs = demo_orgs.clone();
+            }
+            let surge = args.demo_surge.map(|spec| spec.starting(clock.now()));
+            let simulator = SimulatorConfig {
+                org: SimulatedOrg::with_queues(args.demo_queues, args.demo_media_types.clone()),
+                faults: args.fault,
+                clock: clock.clone(),
+                surge,
+                ..SimulatorConfig::default()
+            };
+            let size = (args.demo_queues, args.demo_media_types);
+            demo = start_demo(&mut config, simulator, size, &shutdown).await?;
+        }
+        (clock, demo_orgs, demo)
+    };
     // What the command line (and the demo's simulators) put over the file, at start-up and
     // at every reload alike.
     let overrides = Overrides {
         listen: args.listen,
         web_config_file: args.web_config_file,
+        #[cfg(feature = "demo")]
         demo_orgs,
+        #[cfg(feature = "demo")]
         demo,
     };
     overrides.apply(&mut config);
@@ -272,8 +302,10 @@ struct Overrides {
     listen: Option<String>,
     web_config_file: Option<PathBuf>,
     /// `--demo-orgs`: the orgs that replace the file's.
+    #[cfg(feature = "demo")]
     demo_orgs: Vec<OrgConfig>,
     /// With `--demo`: each simulated org's simulator.
+    #[cfg(feature = "demo")]
     demo: Vec<DemoClient>,
 }
 
@@ -285,6 +317,13 @@ impl Overrides {
         if let Some(path) = &self.web_config_file {
             config.web_config_file = Some(path.clone());
         }
+        #[cfg(feature = "demo")]
+        self.apply_demo(config);
+    }
+
+    /// With `--demo`: the orgs it simulates, pointed at their simulators.
+    #[cfg(feature = "demo")]
+    fn apply_demo(&self, config: &mut Config) {
         if self.demo.is_empty() {
             return;
         }
@@ -370,6 +409,7 @@ pub fn catalogue() -> anyhow::Result<()> {
 }
 
 /// `simulate`: serves the fake Genesys Cloud API until `shutdown` is cancelled.
+#[cfg(feature = "demo")]
 pub async fn simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let config = SimulatorConfig {
         org: args.sim_org(),
@@ -419,6 +459,7 @@ pub async fn cancel_on_signal(shutdown: CancellationToken) {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "demo")]
     #[test]
     fn a_surge_is_a_demo_or_simulate_flag() {
         let cli = Cli::try_parse_from([
@@ -455,6 +496,7 @@ mod tests {
         assert_eq!(args.surge.unwrap().queue, "VIP");
     }
 
+    #[cfg(feature = "demo")]
     #[test]
     fn simulate_serves_the_org_it_is_given_or_the_demo_org() {
         let args = |flags: &[&str]| {
@@ -465,9 +507,12 @@ mod tests {
             };
             args
         };
-        assert_eq!(args(&[]).sim_org(), Org::demo());
+        assert_eq!(args(&[]).sim_org(), SimulatedOrg::demo());
         let east = args(&["--org", "east", "--queues", "8", "--media-types", "voice"]);
-        assert_eq!(east.sim_org(), Org::named("east", 8, vec!["voice".into()]));
+        assert_eq!(
+            east.sim_org(),
+            SimulatedOrg::named("east", 8, vec!["voice".into()])
+        );
         assert_eq!(east.sim_org().name.as_deref(), Some("east"));
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
+#[cfg(feature = "demo")]
 use super::demo::start_demo;
 use super::off_the_runtime;
 use crate::config::{Config, OrgConfig, QueryConfig};
@@ -16,7 +17,8 @@ use crate::genesys::client::Client;
 use crate::genesys::jobs::JobPolicy;
 use crate::metrics::Metrics;
 use crate::report;
-use crate::simulator::{DEMO_MEDIA_TYPES, SimulatorConfig};
+#[cfg(feature = "demo")]
+use genesys_sim::{DEMO_MEDIA_TYPES, SimulatorConfig};
 
 #[derive(Args)]
 pub struct ReportArgs {
@@ -43,6 +45,7 @@ pub struct ReportArgs {
     #[arg(long, short, value_name = "PATH")]
     config: Option<PathBuf>,
     /// Report from the built-in simulator instead of a Genesys Cloud org.
+    #[cfg(feature = "demo")]
     #[arg(long)]
     demo: bool,
 }
@@ -93,6 +96,7 @@ impl From<OutputFormat> for report::Format {
 pub async fn report(args: ReportArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let path = args.config.clone();
     let mut config = off_the_runtime(&shutdown, move || Config::load(path.as_deref())).await?;
+    #[cfg(feature = "demo")]
     if args.demo {
         let size = (6, DEMO_MEDIA_TYPES.map(String::from).to_vec());
         start_demo(&mut config, SimulatorConfig::default(), size, &shutdown).await?;

@@ -20,9 +20,10 @@ use crate::error::Result;
 use crate::exposition::{Flattener, QuerySamples};
 use crate::genesys::client::Client;
 use crate::genesys::jobs::{self, JobOptions};
-use crate::genesys::wire::Endpoint;
 use crate::metrics::Metrics;
-use crate::schedule::{Clock, Interval, Schedule};
+use crate::schedule::Schedule;
+use genesys_wire::Endpoint;
+use genesys_wire::time::{Clock, Interval};
 
 /// A query's completed buckets, polled as they settle.
 #[derive(Clone)]

@@ -23,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 use crate::budget::Cost;
 use crate::error::{Error, Result};
 use crate::exposition::QuerySamples;
-use crate::genesys::wire::Endpoint;
-use crate::schedule::Interval;
+use genesys_wire::Endpoint;
+use genesys_wire::time::Interval;
 
 pub use run::{Outlet, panic_message, run, spawn};
 pub use source::{Parts, Source, sources};

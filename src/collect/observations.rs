@@ -27,8 +27,8 @@ use crate::error::{Error, Result};
 use crate::exposition::{ObservationSamples, QuerySamples};
 use crate::genesys::client::Client;
 use crate::genesys::observations;
-use crate::genesys::wire::Endpoint;
-use crate::schedule::{Clock, Interval};
+use genesys_wire::Endpoint;
+use genesys_wire::time::{Clock, Interval};
 
 /// How long after a 403 the queues are observed again.
 pub const FORBIDDEN_RETRY: Duration = Duration::from_secs(3600);

@@ -16,8 +16,9 @@ use crate::budget::Cost;
 use crate::config::Query;
 use crate::error::Result;
 use crate::exposition::QuerySamples;
-use crate::genesys::wire::Endpoint;
-use crate::schedule::{Clock, Interval, Rolling};
+use crate::schedule::Rolling;
+use genesys_wire::Endpoint;
+use genesys_wire::time::{Clock, Interval};
 
 /// A query's trailing window, read every refresh.
 #[derive(Clone)]

@@ -15,7 +15,7 @@ use crate::error::Error;
 use crate::exposition::Publisher;
 use crate::metrics::Metrics;
 use crate::org::Org;
-use crate::schedule::{Clock, Interval};
+use genesys_wire::time::{Clock, Interval};
 
 /// Where an org's collections go, and the limits they keep.
 #[derive(Clone)]
@@ -150,8 +150,8 @@ mod tests {
     use crate::collect::{Readiness, too_many_series};
     use crate::error::Result;
     use crate::exposition::{Format, QuerySamples, flatten};
-    use crate::genesys::wire::{AggregateResponse, Endpoint};
     use crate::metrics::BreakerState;
+    use genesys_wire::{AggregateResponse, Endpoint};
 
     /// What a scripted collection does.
     #[derive(Debug, Clone, Copy)]

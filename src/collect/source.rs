@@ -17,7 +17,8 @@ use crate::directory::Directory;
 use crate::genesys::client::Client;
 use crate::metrics::Metrics;
 use crate::org::Org;
-use crate::schedule::{Clock, QueryKind};
+use crate::schedule::QueryKind;
+use genesys_wire::time::Clock;
 
 /// What an org's collectors are built with.
 #[derive(Clone)]

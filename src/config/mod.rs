@@ -29,10 +29,11 @@ use serde::Deserialize;
 
 use crate::genesys::client::ClientSettings;
 use crate::genesys::jobs::JobOptions;
-use crate::genesys::wire::AggregationQuery;
 use crate::org::Org;
-use crate::schedule::{Interval, QueryKind};
+use crate::schedule::QueryKind;
 use crate::web_config::WebConfig;
+use genesys_wire::AggregationQuery;
+use genesys_wire::time::Interval;
 
 /// Where `/metrics` is served unless `listen` or `--listen` says otherwise. The one place
 /// the default port is written: validation, messages and `--help` all name this.

@@ -15,8 +15,8 @@ use super::{Config, OBSERVATIONS_QUERY, OrgConfig, OrgSettings, Query, QueryConf
 use crate::files::read_capped;
 use crate::genesys::auth::Credentials;
 use crate::genesys::client::ClientSettings;
-use crate::genesys::region;
 use crate::org::Org;
+use genesys_wire::region;
 
 /// The keys that say which org to reach and as whom, wherever they are written.
 struct Account<'a> {

@@ -10,8 +10,8 @@ use super::{
     DEFAULT_GRANULARITY, DEFAULT_GROUP_BY, DEFAULT_MAX_AGE_BUCKETS, DEFAULT_MAX_AGE_REFRESHES,
     DEFAULT_METRICS, DEFAULT_SETTLE_DELAY, Query, QueryConfig,
 };
-use crate::genesys::catalogue::{self, metric_kind};
 use crate::schedule::{Granularity, QueryKind, Rolling, Schedule};
+use genesys_wire::catalogue::{self, metric_kind};
 
 /// Checks one query, adding its problems under `key`; `None` if it has any.
 pub(super) fn check_query(

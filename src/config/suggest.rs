@@ -47,9 +47,9 @@ pub(crate) fn did_you_mean<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::genesys::catalogue::{DIMENSIONS, all_metrics};
-    use crate::genesys::region::REGIONS;
-    use crate::genesys::wire::OBSERVATION_METRICS;
+    use genesys_wire::OBSERVATION_METRICS;
+    use genesys_wire::catalogue::{DIMENSIONS, all_metrics};
+    use genesys_wire::region::REGIONS;
 
     #[test]
     fn misspelt_names_get_the_nearest_known_one() {

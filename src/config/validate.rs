@@ -25,8 +25,8 @@ use crate::genesys::jobs::JobOptions;
 use crate::genesys::observations::MAX_QUEUES_PER_REQUEST;
 use crate::genesys::queues::DEFAULT_MAX_PAGES;
 use crate::genesys::retry::RetrySettings;
-use crate::genesys::wire::{OBSERVATION_METRICS, RATE_LIMIT_PER_MINUTE};
 use crate::web_config::WebConfig;
+use genesys_wire::{OBSERVATION_METRICS, RATE_LIMIT_PER_MINUTE};
 
 impl Config {
     /// Checks every key, and reports all problems at once, each with its fix.

@@ -17,7 +17,7 @@ use crate::budget::BudgetWatch;
 use crate::exposition::Publisher;
 use crate::genesys::client::Client;
 use crate::metrics::Metrics;
-use crate::schedule::Clock;
+use genesys_wire::time::Clock;
 
 pub use presences::Presences;
 pub use queues::QueueNames;

@@ -13,7 +13,7 @@ use super::queues::{Refusal, Refused};
 use crate::error::{Error, Result};
 use crate::exposition::{Presence, PresenceMap};
 use crate::genesys::client::Client;
-use crate::genesys::wire::Endpoint;
+use genesys_wire::Endpoint;
 
 #[derive(Default)]
 pub struct Presences {

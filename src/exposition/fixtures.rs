@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::flatten::QuerySamples;
 use super::render::write_gauges;
-use crate::genesys::wire::{AggregateGroup, AggregateResponse, IntervalData, MetricEntry, Stats};
-use crate::schedule::Interval;
+use genesys_wire::time::Interval;
+use genesys_wire::{AggregateGroup, AggregateResponse, IntervalData, MetricEntry, Stats};
 
 pub const HOUR: Duration = Duration::from_secs(3600);
 

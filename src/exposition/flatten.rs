@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
 
 use super::naming::{StatGauge, help_text, metric_gauges, snake_case};
-use crate::genesys::wire::{AggregateResponse, GroupRef, GroupSink, SinkFull};
 use crate::org::Org;
-use crate::schedule::Interval;
+use genesys_wire::time::Interval;
+use genesys_wire::{AggregateResponse, GroupRef, GroupSink, SinkFull};
 
 /// One query's samples from one poll.
 #[derive(Debug, Default)]
@@ -368,7 +368,7 @@ fn interval_is(interval: &str, window: Interval) -> bool {
 mod tests {
     use super::*;
     use crate::exposition::fixtures::{entry, offered, render, response, window};
-    use crate::genesys::wire::{IntervalData, Stats};
+    use genesys_wire::{IntervalData, Stats};
 
     #[test]
     fn each_kind_of_metric_becomes_its_gauges_in_base_units() {

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use super::naming::{base_name, snake_case, stat_gauges};
 use super::observations::{OBSERVATION_GAUGES, Qualifier};
-use crate::genesys::catalogue::{self, MetricKind};
+use genesys_wire::catalogue::{self, MetricKind};
 
 /// The heading of each section, as printed.
 pub const METRICS_HEADING: &str = "Metrics, for metrics in [[queries]]";
@@ -141,7 +141,7 @@ mod tests {
 
     use super::*;
     use crate::exposition::gauge_names;
-    use crate::genesys::wire::OBSERVATION_METRICS;
+    use genesys_wire::OBSERVATION_METRICS;
 
     /// The rows of the section under `heading`, each split into its name and the rest.
     fn rows<'a>(listing: &'a str, heading: &str) -> BTreeMap<&'a str, Vec<&'a str>> {

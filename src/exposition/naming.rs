@@ -13,8 +13,8 @@
 //! Stats the table does not name (current, countNegative, countPositive,
 //! calculatedMetricValue) are not exported.
 
-use crate::genesys::catalogue::{MetricKind, metric_kind};
-use crate::genesys::wire::Stats;
+use genesys_wire::Stats;
+use genesys_wire::catalogue::{MetricKind, metric_kind};
 
 const PREFIX: &str = "genesys_conversation_";
 
@@ -148,7 +148,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::genesys::catalogue::all_metrics;
+    use genesys_wire::catalogue::all_metrics;
 
     #[test]
     fn base_names_are_snake_case_without_the_type_letter() {

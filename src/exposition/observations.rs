@@ -18,7 +18,7 @@ use jiff::Timestamp;
 
 use super::flatten::{Family, QuerySamples, Sample, TooManySeries};
 use super::naming::snake_case;
-use crate::genesys::wire::{ObservationEntry, ObservationGroup, ObservationResponse};
+use genesys_wire::{ObservationEntry, ObservationGroup, ObservationResponse};
 
 /// An org presence: its name as the org wrote it, and the system presence it stands for
 /// as the definitions spell it (`OnQueue`, `Break`, ...).
@@ -71,7 +71,7 @@ const fn gauge(
 }
 
 /// Every observation metric's gauge, in the order of
-/// [`OBSERVATION_METRICS`](crate::genesys::wire::OBSERVATION_METRICS).
+/// [`OBSERVATION_METRICS`](genesys_wire::OBSERVATION_METRICS).
 pub const OBSERVATION_GAUGES: [ObservationGauge; 11] = {
     use Qualifier::{Other, Presence, RoutingStatus};
     [
@@ -375,7 +375,7 @@ impl<'a> ObservationSamples<'a> {
 mod tests {
     use super::*;
     use crate::exposition::fixtures::render;
-    use crate::genesys::wire::OBSERVATION_METRICS;
+    use genesys_wire::OBSERVATION_METRICS;
 
     fn now() -> Timestamp {
         "2026-08-20T14:07:00Z".parse().unwrap()
@@ -660,7 +660,7 @@ mod tests {
         samples.add(&response, now()).unwrap();
         east.publish(
             "observations",
-            crate::schedule::Interval {
+            genesys_wire::time::Interval {
                 start: now(),
                 end: now(),
             },

@@ -17,7 +17,7 @@ use super::flatten::QuerySamples;
 use super::render::Exposition;
 use crate::metrics::{BreakerState, Metrics};
 use crate::org::Org;
-use crate::schedule::Interval;
+use genesys_wire::time::Interval;
 
 /// Queue names by queue ID.
 pub type NameMap = Arc<HashMap<String, String>>;
@@ -456,7 +456,7 @@ mod tests {
     use super::*;
     use crate::exposition::fixtures::{HOUR, entry, response, window};
     use crate::exposition::{Format, flatten};
-    use crate::genesys::wire::Stats;
+    use genesys_wire::Stats;
 
     /// A circuit breaker that stays closed.
     fn closed() -> watch::Receiver<BreakerState> {

@@ -367,7 +367,7 @@ mod tests {
     use super::*;
     use crate::exposition::fixtures::{self, entry, render, response, window};
     use crate::exposition::flatten;
-    use crate::genesys::wire::Stats;
+    use genesys_wire::Stats;
 
     fn gunzip(body: &[u8]) -> String {
         use std::io::Read;

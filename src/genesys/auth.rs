@@ -9,9 +9,9 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::transport::{Transport, json_error_kind};
-use super::wire::{Endpoint, OAuthError, TOKEN_PATH, TokenResponse};
 use crate::error::{Error, Result, api_text};
-use crate::schedule::deadline_after;
+use genesys_wire::time::deadline_after;
+use genesys_wire::{Endpoint, OAuthError, TOKEN_PATH, TokenResponse};
 
 /// An OAuth client's ID and secret. Debug output shows the ID only.
 #[derive(Debug, Clone)]

@@ -12,10 +12,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::wire::Endpoint;
 use crate::error::Error;
 use crate::metrics::{BreakerMetrics, BreakerState, Metrics};
-use crate::schedule::deadline_after;
+use genesys_wire::Endpoint;
+use genesys_wire::time::deadline_after;
 
 #[derive(Debug, Clone)]
 pub struct BreakerSettings {

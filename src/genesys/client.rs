@@ -16,13 +16,13 @@ use super::auth::{Credentials, TokenCache};
 use super::breaker::{Breaker, BreakerSettings};
 use super::retry::{Answer, Retrier, RetrySettings};
 use super::transport::{Reply, Transport};
-use super::wire::{
+use crate::error::Result;
+use crate::metrics::{BreakerState, Metrics};
+use genesys_wire::{
     AggregateResponse, AggregationQuery, Endpoint, GroupSink, GroupsRead, JOBS_PATH,
     JobResultsPage, JobStatus, JobSubmitted, OBSERVATIONS_PATH, ObservationQuery,
     ObservationResponse, PRESENCES_PATH, PresenceDefinitions, QUERY_PATH, QUEUES_PATH, QueuePage,
 };
-use crate::error::Result;
-use crate::metrics::{BreakerState, Metrics};
 
 /// How long a request may take, from sending it to the last byte of the answer.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -9,11 +9,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::client::Client;
-use super::wire::{
+use crate::error::{Error, Result, api_text};
+use genesys_wire::time::deadline_after;
+use genesys_wire::{
     AggregateGroup, AggregateResponse, AggregationQuery, Endpoint, GroupSink, JobState,
 };
-use crate::error::{Error, Result, api_text};
-use crate::schedule::deadline_after;
 
 /// How to wait for a job.
 #[derive(Debug, Clone, Copy)]

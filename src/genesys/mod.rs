@@ -3,12 +3,9 @@
 
 pub mod auth;
 pub mod breaker;
-pub mod catalogue;
 pub mod client;
 pub mod jobs;
 pub mod observations;
 pub mod queues;
-pub mod region;
 pub mod retry;
 pub mod transport;
-pub mod wire;

@@ -1,7 +1,7 @@
 //! The queue observations query: the queues to observe, asked about in chunks of at most
 //! `queues_per_request` queue IDs, one request each.
 
-use super::wire::ObservationQuery;
+use genesys_wire::ObservationQuery;
 
 /// The most queue IDs one request names (`queues_per_request`). Genesys documents no
 /// limit, and public clients send at most 100: more is not worth the risk of a 400 or of

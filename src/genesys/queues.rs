@@ -1,8 +1,8 @@
 //! `GET /api/v2/routing/queues`: the paged list of queues, used to put names on queue IDs.
 
 use super::client::Client;
-use super::wire::{Endpoint, Queue};
 use crate::error::{Error, Result};
+use genesys_wire::{Endpoint, Queue};
 
 /// The largest page the queue list serves.
 pub const PAGE_SIZE: u32 = 100;

@@ -22,10 +22,10 @@ use reqwest::StatusCode;
 use tokio::time::Instant;
 
 use super::breaker::Breaker;
-use super::wire::Endpoint;
 use crate::error::{Error, Result, status_reason};
 use crate::metrics::{ApiMetrics, Metrics, RetryMetrics};
-use crate::schedule::deadline_after;
+use genesys_wire::Endpoint;
+use genesys_wire::time::deadline_after;
 
 #[derive(Debug, Clone)]
 pub struct RetrySettings {

@@ -9,9 +9,9 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::retry::{Answer, Retrier};
-use super::wire::{Endpoint, ErrorBody, GroupSink, GroupsRead, ReadError, read_groups};
 use crate::error::{Error, Result, api_text};
 use crate::metrics::{ApiMetrics, Metrics, RetryMetrics};
+use genesys_wire::{Endpoint, ErrorBody, GroupSink, GroupsRead, ReadError, read_groups};
 
 /// Sends requests and counts them; shared by the token cache and the API client.
 pub struct Transport {
@@ -352,7 +352,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::genesys::wire::AggregateResponse;
+    use genesys_wire::AggregateResponse;
 
     fn reply(status: u16, content_type: &str, body: &'static str) -> Reply {
         Reply {

@@ -13,8 +13,8 @@ use prometheus_client::registry::Registry;
 
 use super::registered;
 use crate::error::{REQUEST_FAILURE_REASONS, RETRIED_REASONS};
-use crate::genesys::wire::Endpoint;
 use crate::org::Org;
+use genesys_wire::Endpoint;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EndpointLabel {

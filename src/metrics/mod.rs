@@ -13,7 +13,7 @@
 //! the unnamed org of a configuration without `[[orgs]]`, whose series stay as they were.
 //! The process-wide groups (server, reload, build info) never have an org label.
 //!
-//! [`Endpoint`]: crate::genesys::wire::Endpoint
+//! [`Endpoint`]: genesys_wire::Endpoint
 
 mod api;
 mod breaker;
@@ -204,7 +204,7 @@ fn openmetrics_to_text(openmetrics: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::genesys::wire::Endpoint;
+    use genesys_wire::Endpoint;
 
     #[test]
     fn text_format_names_counters_with_their_total_suffix() {

@@ -16,7 +16,7 @@ use prometheus_client::registry::Registry;
 
 use super::registered;
 use crate::org::Org;
-use crate::schedule::Interval;
+use genesys_wire::time::Interval;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 struct QueryLabel {

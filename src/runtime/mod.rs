@@ -24,9 +24,9 @@ use crate::exposition::Publisher;
 use crate::http;
 use crate::metrics::Metrics;
 use crate::org::Org;
-use crate::schedule::Clock;
 use crate::server::{self, ReloadRequest, State};
 use changes::restart_only_changes;
+use genesys_wire::time::Clock;
 use org::{OrgRuntime, Shared};
 
 /// Reads and checks the whole configuration again, as at start-up; called off the

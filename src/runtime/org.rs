@@ -28,7 +28,7 @@ use crate::genesys::auth::Credentials;
 use crate::genesys::client::Client;
 use crate::metrics::Metrics;
 use crate::org::Org;
-use crate::schedule::Clock;
+use genesys_wire::time::Clock;
 
 /// What every org's tasks share: the publisher and registry, the clock and the shutdown.
 pub(super) struct Shared {

@@ -10,8 +10,8 @@ use super::org::{OrgRuntime, Shared};
 use crate::config::{Config, ObservationsConfig, QueryConfig, Settings};
 use crate::exposition::{Format, Publisher};
 use crate::metrics::Metrics;
-use crate::schedule::Clock;
-use crate::simulator::{Simulator, SimulatorConfig};
+use genesys_sim::{Simulator, SimulatorConfig};
+use genesys_wire::time::Clock;
 
 /// The simulator on a port of its own, until the test ends.
 struct Sim {

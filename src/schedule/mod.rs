@@ -1,14 +1,12 @@
 //! Which interval to publish and when: granularity buckets and the most recent
 //! *completed* one, or a rolling window ([`Rolling`]) read every refresh. Pure arithmetic
-//! over instants that the [`Clock`] gives, so it is tested without sleeping; [`Interval`]
-//! is the `start/end` span the API speaks in.
+//! over instants that the [`Clock`](genesys_wire::time::Clock) gives, so it is tested
+//! without sleeping; [`Interval`] is the `start/end` span the API speaks in.
 //!
 //! Sub-day buckets are aligned to UTC (15-minute buckets start at :00, :15, ...). Buckets
 //! of a day or more start at midnight in the query's time zone, so a `P1D` bucket on a
 //! daylight-saving day is 23 or 25 hours long, as the API counts it.
 
-mod clock;
-mod interval;
 mod rolling;
 
 use std::fmt;
@@ -18,8 +16,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Span, Timestamp, ToSpan};
 
-pub use clock::{Clock, deadline_after};
-pub use interval::{Interval, IntervalError, iso_millis};
+use genesys_wire::time::Interval;
 pub use rolling::Rolling;
 
 /// How a query picks the interval it reads, and when.

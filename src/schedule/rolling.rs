@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::Interval;
+use genesys_wire::time::Interval;
 
 const MINUTE: i128 = 60_000_000_000;
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use genesys_exporter::config::DURATION_LIMITS;
-use genesys_exporter::simulator::SimulatorConfig;
+use genesys_sim::SimulatorConfig;
 
 use crate::util::{
     Process, exit_of, get, of, required_tool, rss_of, start_simulator, temp_dir, wait_for_metrics,

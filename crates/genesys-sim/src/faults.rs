@@ -33,14 +33,14 @@ use tokio::time::Instant;
 
 use super::Simulator;
 use super::protocol::{API_PREFIX, JsonBody, drop_connection, error_response};
-use crate::genesys::wire::{Endpoint, ErrorBody};
-use crate::genesys::wire::{OBSERVATIONS_PATH, PRESENCES_PATH, QUEUES_PATH};
+use genesys_wire::{Endpoint, ErrorBody};
+use genesys_wire::{OBSERVATIONS_PATH, PRESENCES_PATH, QUEUES_PATH};
 
 /// Where faults are set, listed and cleared at run time.
 pub const CONTROL_PATH: &str = "/simulator/faults";
 
 /// Requests per minute the API accepts, as Genesys Cloud's default per OAuth client.
-pub use crate::genesys::wire::RATE_LIMIT_PER_MINUTE;
+pub use genesys_wire::RATE_LIMIT_PER_MINUTE;
 
 /// One fault and when it applies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -439,7 +439,7 @@ pub(super) async fn method_not_allowed(State(sim): State<Simulator>, method: Met
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::genesys::wire::AggregateResponse;
+    use genesys_wire::AggregateResponse;
 
     #[test]
     fn faults_are_written_as_a_name_and_fields_on_the_command_line() {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::Simulator;
 use super::protocol::{JsonBody, Params};
-use crate::genesys::wire::{
+use genesys_wire::{
     AggregateGroup, AggregationQuery, JobResultsPage, JobState, JobStatus, JobSubmitted,
 };
 

@@ -4,8 +4,8 @@ use serde::Deserialize;
 
 use super::protocol::bad_request;
 use super::traffic::Atom;
-use crate::genesys::catalogue::is_dimension;
-use crate::genesys::wire::ErrorBody;
+use genesys_wire::ErrorBody;
+use genesys_wire::catalogue::is_dimension;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,21 +1,29 @@
 //! Genesys Cloud's wire format: every request and response body the exporter sends or
 //! reads, as serde types, with the paths they travel on and the [`Endpoint`] names the
-//! counters use. A leaf: the client and the simulator both build on it, and it depends on
-//! nothing of the crate but the metric [`catalogue`](super::catalogue).
+//! counters use. A leaf: the exporter and the simulator (`genesys-sim`) both build on it, and
+//! it depends on neither.
 //!
 //! Every response field is optional on the wire, so almost every field here has a default:
 //! a missing field means "nothing to report", never a decoding error. The exceptions are
 //! what a number cannot be placed without: a data entry's `interval` and a metric entry's
 //! `metric`. A response is also refused, as not answering the query, when it names a
 //! metric that is not in the catalogue or holds a number no statistic can have (a negative
-//! count or time, a ratio above 1). `wire/groups.rs` reads an aggregates answer group by
+//! count or time, a ratio above 1). `groups.rs` reads an aggregates answer group by
 //! group, refused on the same grounds, for the poller.
+//!
+//! Beside the wire types: the metric [`catalogue`] and groupBy dimensions, the [`region`]
+//! URLs, and the [`time`] types both sides share (the injected clock, the `start/end`
+//! interval).
+
+pub mod catalogue;
+pub mod region;
+pub mod time;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::catalogue::metric_kind;
+use crate::catalogue::metric_kind;
 
 mod groups;
 

@@ -20,9 +20,9 @@
 //! the on-queue users, "Offline" exactly the members not logged in.
 
 use super::SimQueue;
-use super::org::{daily_curve, media_profile};
 use super::presences::{MEETING, OFF_QUEUE_WEIGHTS, OFFLINE, ON_QUEUE, PRESENCE_COUNT};
 use super::random::{Draws, fnv1a, mix};
+use super::simulated_org::{daily_curve, media_profile};
 use super::surge::Surge;
 
 /// The largest membership of a queue, whatever its volume.
@@ -146,8 +146,8 @@ fn apportion<const N: usize>(total: u64, weights: &[f64; N]) -> [u64; N] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulator::testing::sales_surge;
-    use crate::simulator::{DEMO_MEDIA_TYPES, Org};
+    use crate::testing::sales_surge;
+    use crate::{DEMO_MEDIA_TYPES, SimulatedOrg};
 
     fn ms(text: &str) -> i64 {
         text.parse::<jiff::Timestamp>().unwrap().as_millisecond()
@@ -179,7 +179,7 @@ mod tests {
 
     #[test]
     fn members_carry_the_peak_load_and_log_in_with_the_daily_curve() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let members: Vec<u64> = org
             .queues
             .iter()
@@ -225,7 +225,7 @@ mod tests {
 
     #[test]
     fn the_invariants_hold_every_minute_of_a_day_for_many_queues() {
-        let org = Org::with_queues(40, DEMO_MEDIA_TYPES.map(String::from).to_vec());
+        let org = SimulatedOrg::with_queues(40, DEMO_MEDIA_TYPES.map(String::from).to_vec());
         let midnight = ms("2026-08-20T00:00:00Z");
         for queue in &org.queues {
             for minute in (0..1440).step_by(7) {
@@ -238,7 +238,7 @@ mod tests {
 
     #[test]
     fn a_surge_takes_every_agent_off_queue_into_a_meeting() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let sales = &org.queues[0];
         let surge = sales_surge();
         let before = ms("2026-08-20T14:09:59.999Z");

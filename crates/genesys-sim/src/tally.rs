@@ -1,6 +1,6 @@
 //! Tallies: what a set of minute slots adds up to, and the metrics they report.
 
-use crate::genesys::wire::Stats;
+use genesys_wire::Stats;
 
 /// A timer metric: how many segments were measured and their sum, min and max (ms).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

@@ -37,8 +37,8 @@ use super::presences::{presence_id, system_to_organization_mappings};
 use super::protocol::{JsonBody, bad_request};
 use super::surge::Surge;
 use super::traffic::{Atom, atoms};
-use super::{Org, SimQueue, Simulator};
-use crate::genesys::wire::{
+use super::{SimQueue, SimulatedOrg, Simulator};
+use genesys_wire::{
     ErrorBody, OBSERVATION_METRICS, ObservationEntry, ObservationGroup, ObservationQuery,
     ObservationResponse, ObservationStats,
 };
@@ -75,7 +75,7 @@ const ROUTING_STATUSES: [&str; 5] = [
 /// Answers an observations query at instant `now`, under `surge`, as the real API would.
 /// Validation errors are the real error body with status 400.
 pub fn observe(
-    org: &Org,
+    org: &SimulatedOrg,
     surge: Option<&Surge>,
     query: &ObservationQuery,
     now: Timestamp,
@@ -303,8 +303,8 @@ mod tests {
 
     use super::super::testing::{queue_id, sales_surge};
     use super::*;
-    use crate::genesys::wire::{AggregationQuery, Stats};
-    use crate::simulator::{DEMO_MEDIA_TYPES, LOOKBACK_MINUTES, aggregate_with_surge};
+    use crate::{DEMO_MEDIA_TYPES, LOOKBACK_MINUTES, aggregate_with_surge};
+    use genesys_wire::{AggregationQuery, Stats};
 
     fn ts(text: &str) -> Timestamp {
         text.parse().unwrap()
@@ -373,7 +373,7 @@ mod tests {
 
     #[test]
     fn the_answer_has_the_real_shape() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let (sales, vip) = (queue_id(&org, "Sales"), queue_id(&org, "VIP"));
         let now = ts("2026-08-20T14:07:00Z");
         let q = query(queues(&[&vip, &sales]), &OBSERVATION_METRICS);
@@ -490,7 +490,7 @@ mod tests {
 
     #[test]
     fn nobody_waiting_is_a_zero_and_no_longest_wait() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let vip = queue_id(&org, "VIP");
         let filter = serde_json::json!({"type": "and", "predicates": [
             {"dimension": "queueId", "value": vip},
@@ -511,7 +511,7 @@ mod tests {
 
     #[test]
     fn the_filter_picks_queues_and_media_types() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let (sales, vip) = (queue_id(&org, "Sales"), queue_id(&org, "VIP"));
         let now = ts("2026-08-20T14:07:00Z");
         let metrics = ["oWaiting", "oMemberUsers"];
@@ -555,7 +555,7 @@ mod tests {
 
     #[test]
     fn invalid_queries_get_the_real_error_codes() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let now = ts("2026-08-20T14:07:00Z");
         let good = query(queues(&[&org.queues[0].id]), &["oWaiting"]);
         let error = |q: &ObservationQuery| {
@@ -604,7 +604,7 @@ mod tests {
             error(&q),
             (400, "constraint.validation".into(), "filter".into())
         );
-        let big = Org::with_queues(MAX_OBSERVATION_QUEUES + 1, vec!["voice".into()]);
+        let big = SimulatedOrg::with_queues(MAX_OBSERVATION_QUEUES + 1, vec!["voice".into()]);
         let mut q = good.clone();
         q.filter = serde_json::json!({"type": "or"});
         let e = observe(&big, None, &q, now).unwrap_err();
@@ -623,7 +623,7 @@ mod tests {
     }
 
     fn aggregates(
-        org: &Org,
+        org: &SimulatedOrg,
         surge: Option<&Surge>,
         interval: &str,
         queue: &str,
@@ -651,7 +651,7 @@ mod tests {
 
     #[test]
     fn the_callers_waiting_now_are_in_the_aggregates_of_the_minutes_they_arrived_in() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let sales = queue_id(&org, "Sales");
         let filter = serde_json::json!({"type": "and", "predicates": [
             {"dimension": "queueId", "value": sales},
@@ -710,7 +710,7 @@ mod tests {
 
     #[test]
     fn a_surge_empties_the_queue_and_lengthens_its_waits() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let surge = sales_surge();
         let sales = queue_id(&org, "Sales");
         let q = query(serde_json::json!({"type": "or"}), &OBSERVATION_METRICS);
@@ -774,7 +774,7 @@ mod tests {
 
     #[test]
     fn any_instant_and_any_surge_get_an_answer() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let q = query(serde_json::json!({"type": "or"}), &OBSERVATION_METRICS);
         for now in [Timestamp::MIN, Timestamp::UNIX_EPOCH, Timestamp::MAX] {
             for (abandon, wait_factor) in [(f64::NAN, f64::NAN), (-1.0, f64::INFINITY), (2.0, 0.0)]

@@ -8,8 +8,8 @@
 //! agent talked, held and wrapped up. A query bucket `[start, end)` is the sum of the minute
 //! slots that start inside it, so buckets of any size agree with each other exactly.
 
-use super::org::{MediaProfile, Org, SimQueue, daily_curve, media_profile};
 use super::random::{Draws, fnv1a, mix};
+use super::simulated_org::{MediaProfile, SimQueue, SimulatedOrg, daily_curve, media_profile};
 use super::surge::Surge;
 use super::tally::{Tally, Target};
 
@@ -25,7 +25,7 @@ pub(super) struct Atom<'a> {
     key: u64,
 }
 
-pub(super) fn atoms(org: &Org) -> Vec<Atom<'_>> {
+pub(super) fn atoms(org: &SimulatedOrg) -> Vec<Atom<'_>> {
     let mut atoms = Vec::new();
     for queue in &org.queues {
         for media in &org.media_types {

@@ -9,8 +9,8 @@ use hyper::{Method, Request};
 use serde_json::Value;
 use tower::ServiceExt;
 
-use super::{Org, Simulator, Surge};
-use crate::genesys::wire::TOKEN_PATH;
+use super::{SimulatedOrg, Simulator, Surge};
+use genesys_wire::TOKEN_PATH;
 
 pub(super) fn request(
     method: Method,
@@ -56,7 +56,7 @@ pub(super) async fn bearer(sim: &Simulator) -> String {
 }
 
 /// The ID of the org's queue called `name`.
-pub(super) fn queue_id(org: &Org, name: &str) -> String {
+pub(super) fn queue_id(org: &SimulatedOrg, name: &str) -> String {
     let queue = org.queues.iter().find(|q| q.name == name);
     queue.expect("the org has the queue").id.clone()
 }

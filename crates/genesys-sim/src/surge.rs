@@ -16,8 +16,8 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::protocol::{JsonBody, error_response};
-use super::{Org, SimQueue, Simulator};
-use crate::genesys::wire::ErrorBody;
+use super::{SimQueue, SimulatedOrg, Simulator};
+use genesys_wire::ErrorBody;
 
 /// Where the surge is set, shown and cleared at run time.
 pub const SURGE_PATH: &str = "/simulator/surge";
@@ -235,7 +235,7 @@ impl Surge {
     }
 
     /// Refuses a surge on a queue `org` does not have, or with numbers out of range.
-    pub fn check(&self, org: &Org) -> Result<(), String> {
+    pub fn check(&self, org: &SimulatedOrg) -> Result<(), String> {
         if !org.queues.iter().any(|q| self.is_on(q)) {
             return Err(format!(
                 "surge: no queue with the ID or name '{}'",
@@ -378,7 +378,7 @@ mod tests {
 
     #[test]
     fn a_surge_is_checked_against_the_org() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let surge = |queue: &str, abandon: f64, wait_factor: f64| Surge {
             queue: queue.into(),
             start: ts("2026-08-20T14:10:00Z"),

@@ -2,35 +2,35 @@
 //! and API hosts, answering from deterministic synthetic data.
 //!
 //! One server plays both hosts (`login.<domain>` and `api.<domain>`), since their paths
-//! do not overlap. `server` routes requests, counts them and shapes error bodies; `oauth`
+//! do not overlap. `gateway` routes requests, counts them and shapes error bodies; `oauth`
 //! issues tokens and checks them; `queues` serves the paged queue list; `query` and `jobs`
-//! answer the aggregates query, at once or as a job; [`observations`] the queue
-//! observations query; `presences` the presence definitions; [`faults`] makes it all
+//! answer the aggregates query, at once or as a job; [`queue_observations`] the
+//! queue observations query; `presences` the presence definitions; [`faults`] makes it all
 //! misbehave, and [`surge`] plays an abandon surge on one queue. This file holds the
 //! configuration and the state they share.
 //!
 //! What the data looks like and how a query is answered is pure (no I/O, no global state,
 //! the instant of an observation given), so the same query always gets the same answer,
-//! in tests as in `--demo`: `org` is the org and its queues, `traffic` what happens each
+//! in tests as in `--demo`: `simulated_org` is the org and its queues, `traffic` what happens each
 //! minute, drawn from `random` and added up in `tally`, `filter` picks what a query covers,
 //! and `answer` answers it; `live` follows the same conversations to an instant, `agents`
-//! staffs the queues, and `observations` answers from both.
+//! staffs the queues, and `queue_observations` answers from both.
 
 mod agents;
 mod answer;
 pub mod faults;
 mod filter;
+mod gateway;
 mod jobs;
 mod live;
 mod oauth;
-pub mod observations;
-mod org;
 mod presences;
 mod protocol;
 mod query;
+pub mod queue_observations;
 mod queues;
 mod random;
-mod server;
+mod simulated_org;
 pub mod surge;
 mod tally;
 #[cfg(test)]
@@ -52,13 +52,13 @@ pub use answer::{
 };
 pub use faults::{Fault, FaultSpec, Malformed};
 pub use live::{ALERT_MS, LOOKBACK_MINUTES};
-pub use observations::observe;
-pub use org::{DEMO_MEDIA_TYPES, Org, QueueProfile, SimQueue};
 pub use presences::{presence_definitions, system_to_organization_mappings};
+pub use queue_observations::observe;
+pub use simulated_org::{DEMO_MEDIA_TYPES, QueueProfile, SimQueue, SimulatedOrg};
 pub use surge::{Surge, SurgeSpec};
 
-use crate::genesys::wire::{AggregateResponse, AggregationQuery, ErrorBody, PresenceDefinitions};
-use crate::schedule::Clock;
+use genesys_wire::time::Clock;
+use genesys_wire::{AggregateResponse, AggregationQuery, ErrorBody, PresenceDefinitions};
 
 #[derive(Debug, Clone)]
 pub struct SimulatorConfig {
@@ -66,7 +66,7 @@ pub struct SimulatorConfig {
     pub client_secret: SecretString,
     /// How long an issued token stays valid (`expires_in`).
     pub token_lifetime: Duration,
-    pub org: Org,
+    pub org: SimulatedOrg,
     /// The largest `pageSize` the queue list accepts; larger asks get a 400.
     pub queue_page_size_max: u32,
     /// Above this many group × bucket results, the synchronous query answers
@@ -92,7 +92,7 @@ impl Default for SimulatorConfig {
             client_id: "demo-client".to_string(),
             client_secret: SecretString::from("demo-secret"),
             token_lifetime: Duration::from_secs(86_400),
-            org: Org::demo(),
+            org: SimulatedOrg::demo(),
             queue_page_size_max: 500,
             sync_result_limit: None,
             job_page_size: 50,
@@ -200,7 +200,7 @@ impl Simulator {
         }
     }
 
-    pub fn org(&self) -> &Org {
+    pub fn org(&self) -> &SimulatedOrg {
         &self.state.config.org
     }
 

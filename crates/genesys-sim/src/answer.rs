@@ -8,16 +8,16 @@ use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
 
 use super::filter::Filter;
-use super::org::Org;
 use super::protocol::bad_request;
+use super::simulated_org::SimulatedOrg;
 use super::surge::Surge;
 use super::tally::Tally;
 use super::traffic::{Atom, atoms};
-use crate::genesys::catalogue::{is_dimension, metric_kind};
-use crate::genesys::wire::{
+use genesys_wire::catalogue::{is_dimension, metric_kind};
+use genesys_wire::time::Interval;
+use genesys_wire::{
     AggregateGroup, AggregateResponse, AggregationQuery, ErrorBody, IntervalData, MetricEntry,
 };
-use crate::schedule::Interval;
 
 /// The real API's longest interval is not documented; a month keeps the simulator's work
 /// (and a runaway demo query) bounded.
@@ -119,7 +119,10 @@ fn minutes(start: Timestamp, end: Timestamp) -> std::ops::Range<i64> {
 
 /// Answers an aggregates query as the real API would, from the synthetic data. Validation
 /// errors are the real error body with status 400.
-pub fn aggregate(org: &Org, query: &AggregationQuery) -> Result<AggregateResponse, ErrorBody> {
+pub fn aggregate(
+    org: &SimulatedOrg,
+    query: &AggregationQuery,
+) -> Result<AggregateResponse, ErrorBody> {
     aggregate_with_surge(org, None, query)
 }
 
@@ -127,7 +130,7 @@ pub fn aggregate(org: &Org, query: &AggregationQuery) -> Result<AggregateRespons
 /// start on are abandoned more often and wait longer. A surge on a queue the org does not
 /// have changes nothing ([`Surge::check`] says so).
 pub fn aggregate_with_surge(
-    org: &Org,
+    org: &SimulatedOrg,
     surge: Option<&Surge>,
     query: &AggregationQuery,
 ) -> Result<AggregateResponse, ErrorBody> {
@@ -272,9 +275,9 @@ pub fn aggregate_with_surge(
 mod tests {
     use super::super::testing::{queue_id, sales_surge};
     use super::*;
-    use crate::genesys::wire::Stats;
-    use crate::simulator::DEMO_MEDIA_TYPES;
-    use crate::simulator::Surge;
+    use crate::DEMO_MEDIA_TYPES;
+    use crate::Surge;
+    use genesys_wire::Stats;
 
     const MODELLED: [&str; 12] = [
         "nOffered",
@@ -330,7 +333,7 @@ mod tests {
 
     #[test]
     fn a_fifteen_minute_bucket_is_the_sum_of_its_minutes() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let interval = "2026-08-20T10:00:00.000Z/2026-08-20T10:15:00.000Z";
         let whole = aggregate(&org, &query(interval, None, &["queueId", "mediaType"])).unwrap();
         let minutes = aggregate(
@@ -397,7 +400,7 @@ mod tests {
 
     #[test]
     fn nothing_to_report_is_absent_rather_than_zero() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let sales = queue_id(&org, "Sales");
         let filter = serde_json::json!({"type": "and", "predicates": [
             {"type": "dimension", "dimension": "queueId", "operator": "matches", "value": sales},
@@ -446,7 +449,7 @@ mod tests {
 
     #[test]
     fn a_day_bucket_follows_daylight_saving_time_in_the_query_time_zone() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         // New York springs forward on 8 March 2026 and falls back on 1 November 2026.
         let mut q = query(
             "2026-03-07T05:00:00.000Z/2026-03-10T04:00:00.000Z",
@@ -484,7 +487,7 @@ mod tests {
 
     #[test]
     fn retention_abandons_far_more_than_the_other_queues() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let mut q = query(
             "2026-08-20T08:00:00.000Z/2026-08-20T18:00:00.000Z",
             None,
@@ -513,7 +516,7 @@ mod tests {
 
     #[test]
     fn a_daytime_retention_voice_bucket_trips_an_abandon_rate_alert() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let retention = queue_id(&org, "Retention");
         let mut q = query(
             "2026-08-20T09:00:00.000Z/2026-08-20T17:00:00.000Z",
@@ -538,7 +541,7 @@ mod tests {
 
     #[test]
     fn agent_direct_voice_calls_have_no_queue() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let q = query(
             "2026-08-20T10:00:00.000Z/2026-08-20T11:00:00.000Z",
             None,
@@ -579,7 +582,7 @@ mod tests {
 
     #[test]
     fn groups_merge_their_atoms_and_filters_select_them() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let interval = "2026-08-20T10:00:00.000Z/2026-08-20T10:30:00.000Z";
         let fine = aggregate(&org, &query(interval, None, &["queueId", "mediaType"])).unwrap();
         let by_media =
@@ -638,7 +641,7 @@ mod tests {
 
     #[test]
     fn invalid_queries_get_the_real_error_codes() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let good = query(
             "2026-08-20T10:00:00.000Z/2026-08-20T10:15:00.000Z",
             None,
@@ -717,7 +720,7 @@ mod tests {
 
     #[test]
     fn intervals_with_offsets_mean_the_same_instants() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let utc = aggregate(
             &org,
             &query(
@@ -741,7 +744,7 @@ mod tests {
 
     #[test]
     fn granularity_splits_from_the_interval_start_and_cuts_the_last_bucket() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let q = query(
             "2026-08-20T10:05:00.000Z/2026-08-20T11:00:00.000Z",
             Some("PT20M"),
@@ -761,7 +764,7 @@ mod tests {
 
     #[test]
     fn too_much_work_is_refused() {
-        let org = Org::with_queues(2_000, DEMO_MEDIA_TYPES.map(String::from).to_vec());
+        let org = SimulatedOrg::with_queues(2_000, DEMO_MEDIA_TYPES.map(String::from).to_vec());
         let q = query(
             "2026-08-01T00:00:00Z/2026-08-31T00:00:00Z",
             Some("P1D"),
@@ -784,14 +787,14 @@ mod tests {
     /// surge when none is set) keep it.
     #[test]
     fn the_demo_day_is_what_it_always_was() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let q = query(
             "2026-08-20T00:00:00.000Z/2026-08-21T00:00:00.000Z",
             Some("PT1H"),
             &["queueId", "mediaType"],
         );
         let text = serde_json::to_string(&aggregate(&org, &q).unwrap()).unwrap();
-        let fingerprint = crate::simulator::random::fnv1a(&[text.as_bytes()]);
+        let fingerprint = crate::random::fnv1a(&[text.as_bytes()]);
         assert_eq!(
             (fingerprint, text.len()),
             (13_451_980_204_626_040_813, 475_736)
@@ -800,7 +803,7 @@ mod tests {
 
     #[test]
     fn a_surge_raises_the_abandon_rate_and_the_waits_from_its_start_only() {
-        let org = Org::demo();
+        let org = SimulatedOrg::demo();
         let surge = sales_surge();
         let answer = |interval: &str, surge: Option<&Surge>| {
             let q = query(interval, None, &["queueId", "mediaType"]);
@@ -859,7 +862,7 @@ mod tests {
         // The model's figure: the 35 usual callers and 52 more (about 38 expected).
         assert_eq!(offered, 87.0);
         // Through the server, the aggregates answer under the surge in force.
-        let sim = crate::simulator::Simulator::new(crate::simulator::SimulatorConfig {
+        let sim = crate::Simulator::new(crate::SimulatorConfig {
             surge: Some(surge.clone()),
             ..Default::default()
         });

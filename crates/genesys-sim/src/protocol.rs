@@ -1,6 +1,6 @@
 //! What the real API's endpoints have in common, shared by the simulator's: its error
 //! bodies, reading JSON bodies and query strings with its 400s, and the connection dropped
-//! without an answer. Endpoints use it; the router in [`super::server`] wires them.
+//! without an answer. Endpoints use it; the router in [`super::gateway`] wires them.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::Simulator;
 use super::random::{fnv1a, mix, uuid_from};
-use crate::genesys::wire::{ErrorBody, ErrorDetail};
+use genesys_wire::{ErrorBody, ErrorDetail};
 
 /// Where the API's paths start: below it a request needs a bearer token and counts against
 /// the rate limit.

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use super::protocol::unreadable_body;
 use super::{Simulator, random};
-use crate::genesys::wire::{OAuthError, TokenResponse};
+use genesys_wire::{OAuthError, TokenResponse};
 
 /// The token request's form. The client's id and secret come in the `Basic` header.
 #[derive(Deserialize)]
@@ -225,9 +225,9 @@ mod tests {
 
     use super::super::testing::{basic, bearer, call, request};
     use super::*;
-    use crate::genesys::wire::QUEUES_PATH;
-    use crate::genesys::wire::TOKEN_PATH;
-    use crate::simulator::{RequestCounts, SimulatorConfig};
+    use crate::{RequestCounts, SimulatorConfig};
+    use genesys_wire::QUEUES_PATH;
+    use genesys_wire::TOKEN_PATH;
 
     #[tokio::test]
     async fn the_token_endpoint_checks_client_and_grant() {
@@ -330,7 +330,7 @@ mod tests {
             Simulator::new(SimulatorConfig {
                 client_id: format!("{name}-client"),
                 client_secret: format!("{name}-secret").into(),
-                org: crate::simulator::Org::named(name, 6, vec!["voice".into()]),
+                org: crate::SimulatedOrg::named(name, 6, vec!["voice".into()]),
                 ..SimulatorConfig::default()
             })
         };

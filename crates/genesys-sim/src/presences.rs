@@ -10,7 +10,7 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 
 use super::random::{fnv1a, uuid_from};
-use crate::genesys::wire::{PresenceDefinition, PresenceDefinitions};
+use genesys_wire::{PresenceDefinition, PresenceDefinitions};
 
 /// The org presences: name, system presence (in the API's case), and whether the org
 /// added it (`User`) rather than renamed a built-in one (`System`).

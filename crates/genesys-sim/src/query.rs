@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::protocol::JsonBody;
 use super::{Simulator, aggregate_with_surge};
-use crate::genesys::wire::{AggregateResponse, AggregationQuery};
+use genesys_wire::{AggregateResponse, AggregationQuery};
 
 /// `POST QUERY_PATH`: the answer at once, unless it holds more results than the
 /// configured limit, as the real API refuses large answers.

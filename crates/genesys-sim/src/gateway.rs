@@ -3,6 +3,7 @@
 //! real API's error bodies, and serving on a socket.
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -12,17 +13,20 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{MethodRouter, get, post};
 use hyper::body::Incoming;
+use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::protocol::{API_PREFIX, DropConnection};
-use super::{Simulator, faults, jobs, oauth, observations, presences, query, queues, surge};
-use crate::genesys::wire::QUEUES_PATH;
-use crate::genesys::wire::TOKEN_PATH;
-use crate::genesys::wire::{JOBS_PATH, QUERY_PATH};
-use crate::genesys::wire::{OBSERVATIONS_PATH, PRESENCES_PATH};
+use super::{Simulator, faults, jobs, oauth, presences, query, queue_observations, queues, surge};
+use genesys_wire::QUEUES_PATH;
+use genesys_wire::TOKEN_PATH;
+use genesys_wire::{JOBS_PATH, QUERY_PATH};
+use genesys_wire::{OBSERVATIONS_PATH, PRESENCES_PATH};
 
 /// Request bodies larger than this get a 413, as the real API does for oversized requests.
 const MAX_BODY_BYTES: usize = 1 << 20;
@@ -30,10 +34,11 @@ const MAX_BODY_BYTES: usize = 1 << 20;
 impl Simulator {
     /// Serves until `shutdown` is cancelled.
     ///
-    /// The router is wrapped in a hyper service of its own rather than served by axum, so
-    /// that it shares the exporter's serving loop (graceful drain, header-read timeout) and
-    /// can drop a connection: a response marked [`DropConnection`] becomes an error, and
-    /// hyper closes the connection of a request whose service failed without answering it.
+    /// The router is wrapped in a hyper service of its own rather than served by
+    /// `axum::serve`, so that it can drop a connection: a response marked
+    /// [`DropConnection`] becomes an error, and hyper closes the connection of a request
+    /// whose service failed without answering it (axum's own loop wants services that never
+    /// fail).
     pub async fn serve(&self, listener: TcpListener, shutdown: CancellationToken) {
         if let Ok(address) = listener.local_addr() {
             tracing::debug!(%address, "simulator listening");
@@ -49,7 +54,7 @@ impl Simulator {
                 }
             }
         });
-        crate::http::serve(listener, service, shutdown).await;
+        serve_connections(listener, service, shutdown).await;
     }
 
     /// Every endpoint, behind the gateway. Unit tests call it without a socket.
@@ -66,7 +71,7 @@ impl Simulator {
             )
             .route(
                 OBSERVATIONS_PATH,
-                post(observations::answer).fallback(method_not_allowed),
+                post(queue_observations::answer).fallback(method_not_allowed),
             )
             .route(PRESENCES_PATH, get_only(presences::list))
             .route(
@@ -123,6 +128,61 @@ impl Simulator {
     }
 }
 
+/// How long requests in flight get to finish once shutdown is asked for, as in the
+/// exporter's own serving loop.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// A client that has not sent its request headers by then is dropped, and so is a
+/// keep-alive connection idle for as long, as the exporter's own loop does.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `service` on `listener`, each connection on a task of its own, until `shutdown`
+/// is cancelled; then waits up to [`DRAIN_TIMEOUT`] for the requests in flight.
+async fn serve_connections<S>(listener: TcpListener, service: S, shutdown: CancellationToken)
+where
+    S: hyper::service::Service<
+            hyper::Request<Incoming>,
+            Response = Response,
+            Error = DropConnection,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let graceful = GracefulShutdown::new();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(%error, "simulator: accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = shutdown.cancelled() => break,
+        };
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), service.clone());
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "simulator: connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("simulator: connections still open after {DRAIN_TIMEOUT:?}; closing them");
+    }
+}
+
 /// What every request meets: [`Simulator::intercept`] before its endpoint, then the
 /// gateway's headers on the answer, whoever gave it, and the count of 401s.
 async fn gateway(State(sim): State<Simulator>, request: Request, next: Next) -> Response {
@@ -176,9 +236,9 @@ mod tests {
 
     use super::super::testing::{basic, bearer, call, request};
     use super::*;
-    use crate::genesys::wire::{ErrorBody, OAuthError, TokenResponse};
-    use crate::genesys::wire::{OBSERVATIONS_PATH, PRESENCES_PATH, QueuePage};
-    use crate::simulator::{RequestCounts, SimulatorConfig, aggregate};
+    use crate::{RequestCounts, SimulatorConfig, aggregate};
+    use genesys_wire::{ErrorBody, OAuthError, TokenResponse};
+    use genesys_wire::{OBSERVATIONS_PATH, PRESENCES_PATH, QueuePage};
 
     #[tokio::test]
     async fn bodies_over_the_limit_get_the_real_413() {
@@ -292,7 +352,7 @@ mod tests {
     #[tokio::test]
     async fn observations_and_presences_want_a_token_count_and_name_their_permission() {
         let sim = Simulator::new(SimulatorConfig {
-            clock: crate::schedule::Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap()),
+            clock: genesys_wire::time::Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap()),
             ..SimulatorConfig::default()
         });
         let body = serde_json::json!({
@@ -399,7 +459,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_surge_is_set_shown_and_cleared_at_run_time() {
-        let clock = crate::schedule::Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
+        let clock = genesys_wire::time::Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
         let sim = Simulator::new(SimulatorConfig {
             clock: clock.clone(),
             ..SimulatorConfig::default()
@@ -451,11 +511,10 @@ mod tests {
         );
         // The API answers under it at once.
         let vip = &sim.org().queues[5].id;
-        let query: crate::genesys::wire::ObservationQuery =
-            serde_json::from_value(serde_json::json!({
+        let query: genesys_wire::ObservationQuery = serde_json::from_value(serde_json::json!({
             "filter": {"type": "or", "predicates": [{"dimension": "queueId", "value": vip}]},
             "metrics": ["oOnQueueUsers"]}))
-            .unwrap();
+        .unwrap();
         let auth = bearer(&sim).await;
         let (_, answer) = call(
             &sim,

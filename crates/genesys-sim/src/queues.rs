@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::protocol::Params;
 use super::{SimQueue, Simulator};
-use crate::genesys::wire::{QUEUES_PATH, Queue, QueuePage};
+use genesys_wire::{QUEUES_PATH, Queue, QueuePage};
 
 /// The real queue list's default page size.
 const DEFAULT_PAGE_SIZE: u32 = 25;
@@ -166,12 +166,12 @@ mod tests {
 
     use super::super::testing::{bearer, call, request};
     use super::*;
-    use crate::simulator::{Org, SimulatorConfig};
+    use crate::{SimulatedOrg, SimulatorConfig};
 
     #[tokio::test]
     async fn queues_are_paged_like_the_real_list() {
         let sim = Simulator::new(SimulatorConfig {
-            org: Org::with_queues(57, vec!["voice".to_string()]),
+            org: SimulatedOrg::with_queues(57, vec!["voice".to_string()]),
             ..SimulatorConfig::default()
         });
         let auth = bearer(&sim).await;

@@ -2,15 +2,15 @@
 //! asked for), their divisions, how each media type behaves and how busy each hour of the
 //! day is, weekdays and weekends.
 //!
-//! The demo org has no name. A named org ([`Org::named`]) has the same queue names, but
-//! queue and division IDs of its own and traffic of its own, all drawn from its name: a
-//! volume of its own (0.7 to 1.4 times the demo's) and each queue's a little more or less
-//! (0.9 to 1.1), each queue's abandon propensity 0.9 to 1.2 times the demo queue's (so
-//! Retention still abandons about a third of its calls, Sales few), and conversations drawn
-//! from streams of its own.
+//! The demo org has no name. A named org ([`SimulatedOrg::named`]) has the same queue
+//! names, but queue and division IDs of its own and traffic of its own, all drawn from its
+//! name: a volume of its own (0.7 to 1.4 times the demo's) and each queue's a little more
+//! or less (0.9 to 1.1), each queue's abandon propensity 0.9 to 1.2 times the demo queue's
+//! (so Retention still abandons about a third of its calls, Sales few), and conversations
+//! drawn from streams of its own.
 
 use super::random::{Draws, fnv1a, mix, uuid_from};
-use crate::genesys::wire::Division;
+use genesys_wire::Division;
 
 /// The media types of the demo org.
 pub const DEMO_MEDIA_TYPES: [&str; 4] = ["voice", "chat", "email", "callback"];
@@ -39,7 +39,7 @@ pub struct SimQueue {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Org {
+pub struct SimulatedOrg {
     /// `None` for the demo org; a named org's IDs and traffic are drawn from its name.
     pub name: Option<String>,
     pub queues: Vec<SimQueue>,
@@ -58,20 +58,20 @@ const DEMO_QUEUES: [(&str, f64, f64, f64, f64); 6] = [
     ("VIP", 0.8, 0.02, 0.4, 0.9),
 ];
 
-impl Org {
+impl SimulatedOrg {
     /// The demo org: six named queues, media types voice, chat, email and callback.
     /// "Retention" abandons about a third of its voice calls.
-    pub fn demo() -> Org {
-        Org::with_queues(
+    pub fn demo() -> SimulatedOrg {
+        SimulatedOrg::with_queues(
             DEMO_QUEUES.len(),
             DEMO_MEDIA_TYPES.iter().map(|m| m.to_string()).collect(),
         )
     }
 
-    /// The org called `name` with the demo org's queues and media types: [`Org::demo`]'s
-    /// counterpart for [`Org::named`].
-    pub fn demo_named(name: &str) -> Org {
-        Org::named(
+    /// The org called `name` with the demo org's queues and media types:
+    /// [`SimulatedOrg::demo`]'s counterpart for [`SimulatedOrg::named`].
+    pub fn demo_named(name: &str) -> SimulatedOrg {
+        SimulatedOrg::named(
             name,
             DEMO_QUEUES.len(),
             DEMO_MEDIA_TYPES.iter().map(|m| m.to_string()).collect(),
@@ -80,21 +80,21 @@ impl Org {
 
     /// `n` queues: the demo queues first, then "Queue 0007" and so on with profiles drawn
     /// from their index. Ids are UUID-shaped and the same in every run.
-    pub fn with_queues(n: usize, media_types: Vec<String>) -> Org {
+    pub fn with_queues(n: usize, media_types: Vec<String>) -> SimulatedOrg {
         let queues = (0..n).map(|index| sim_queue(index, None)).collect();
-        Org {
+        SimulatedOrg {
             name: None,
             queues,
             media_types,
         }
     }
 
-    /// The org called `name`, with `n` queues as [`Org::with_queues`] makes them (the same
-    /// names), but IDs and traffic of its own, drawn from the name: the same name always
+    /// The org called `name`, with `n` queues as [`SimulatedOrg::with_queues`] makes them
+    /// (the same names), but IDs and traffic of its own, drawn from the name: the same name always
     /// gives the same org, two names two different ones.
-    pub fn named(name: &str, n: usize, media_types: Vec<String>) -> Org {
+    pub fn named(name: &str, n: usize, media_types: Vec<String>) -> SimulatedOrg {
         let queues = (0..n).map(|index| sim_queue(index, Some(name))).collect();
-        Org {
+        SimulatedOrg {
             name: Some(name.to_string()),
             queues,
             media_types,
@@ -256,7 +256,7 @@ mod tests {
 
     #[test]
     fn queue_ids_are_stable_and_uuid_shaped() {
-        let demo = Org::demo();
+        let demo = SimulatedOrg::demo();
         let names: Vec<&str> = demo.queues.iter().map(|q| q.name.as_str()).collect();
         assert_eq!(
             names,
@@ -270,10 +270,13 @@ mod tests {
             ]
         );
         assert_eq!(demo.media_types, DEMO_MEDIA_TYPES);
-        let many = Org::with_queues(57, demo.media_types.clone());
+        let many = SimulatedOrg::with_queues(57, demo.media_types.clone());
         assert_eq!(many.queues[..6], demo.queues[..]);
         assert_eq!(many.queues[6].name, "Queue 0007");
-        assert_eq!(many, Org::with_queues(57, demo.media_types.clone()));
+        assert_eq!(
+            many,
+            SimulatedOrg::with_queues(57, demo.media_types.clone())
+        );
         let mut ids: Vec<&str> = many.queues.iter().map(|q| q.id.as_str()).collect();
         for id in &ids {
             let parts: Vec<usize> = id.split('-').map(str::len).collect();
@@ -287,8 +290,8 @@ mod tests {
 
     /// Each queue's offered conversations and abandoned ones on a weekday, by name.
     /// Sorted by name.
-    fn offered_and_abandoned(org: &Org) -> Vec<(String, String, f64, f64)> {
-        let query = crate::genesys::wire::AggregationQuery {
+    fn offered_and_abandoned(org: &SimulatedOrg) -> Vec<(String, String, f64, f64)> {
+        let query = genesys_wire::AggregationQuery {
             interval: "2026-08-20T00:00:00.000Z/2026-08-21T00:00:00.000Z".into(),
             granularity: None,
             time_zone: Some("UTC".into()),
@@ -297,7 +300,7 @@ mod tests {
             metrics: vec!["nOffered".into(), "tAbandon".into()],
         };
         let response = super::super::aggregate(org, &query).unwrap();
-        let count = |data: &crate::genesys::wire::IntervalData, metric: &str| {
+        let count = |data: &genesys_wire::IntervalData, metric: &str| {
             let entry = data.metrics.iter().find(|m| m.metric == metric);
             entry.and_then(|m| m.stats.count).unwrap_or(0.0)
         };
@@ -323,13 +326,20 @@ mod tests {
     #[test]
     fn a_named_org_has_the_demo_queues_with_ids_and_traffic_of_its_own() {
         let media: Vec<String> = DEMO_MEDIA_TYPES.iter().map(|m| m.to_string()).collect();
-        let demo = Org::demo();
+        let demo = SimulatedOrg::demo();
         assert_eq!(demo.name, None);
-        let east = Org::named("east", 8, media.clone());
-        let west = Org::named("west", 8, media.clone());
+        let east = SimulatedOrg::named("east", 8, media.clone());
+        let west = SimulatedOrg::named("west", 8, media.clone());
         assert_eq!(east.name.as_deref(), Some("east"));
-        assert_eq!(east, Org::named("east", 8, media.clone()), "the same name");
-        assert_eq!(Org::demo_named("east").queues[..], east.queues[..6]);
+        assert_eq!(
+            east,
+            SimulatedOrg::named("east", 8, media.clone()),
+            "the same name"
+        );
+        assert_eq!(
+            SimulatedOrg::demo_named("east").queues[..],
+            east.queues[..6]
+        );
         for (a, b) in [(&east, &west), (&east, &demo), (&west, &demo)] {
             for (qa, qb) in a.queues.iter().zip(&b.queues) {
                 assert_eq!(qa.name, qb.name);
@@ -351,7 +361,7 @@ mod tests {
             let start = 20_000 * 1440 + 10 * 60;
             start..start + 60
         };
-        let direct = |org: &Org| {
+        let direct = |org: &SimulatedOrg| {
             let atoms = super::super::traffic::atoms(org);
             let direct = atoms.last().unwrap();
             assert_eq!(direct.queue(), None);
@@ -359,12 +369,12 @@ mod tests {
         };
         assert_ne!(direct(&east), direct(&demo));
         // So are its agents and the conversations observed now.
-        let observed = |org: &Org| {
+        let observed = |org: &SimulatedOrg| {
             let sales = org.queues.iter().find(|q| q.name == "Sales").unwrap();
-            let query = crate::genesys::wire::ObservationQuery {
+            let query = genesys_wire::ObservationQuery {
                 filter: serde_json::json!({"type": "or", "predicates": [
                     {"type": "dimension", "dimension": "queueId", "value": sales.id}]}),
-                metrics: crate::genesys::wire::OBSERVATION_METRICS
+                metrics: genesys_wire::OBSERVATION_METRICS
                     .iter()
                     .map(|m| m.to_string())
                     .collect(),
@@ -383,7 +393,7 @@ mod tests {
     fn every_named_org_keeps_the_demo_stories() {
         let media: Vec<String> = DEMO_MEDIA_TYPES.iter().map(|m| m.to_string()).collect();
         for name in ["east", "west", "emea", "apac", "a", "org-with-a-long-name"] {
-            let org = Org::named(name, 6, media.clone());
+            let org = SimulatedOrg::named(name, 6, media.clone());
             for (queue, _, offered, abandoned) in offered_and_abandoned(&org) {
                 let rate = abandoned / offered;
                 match queue.as_str() {
@@ -395,7 +405,7 @@ mod tests {
             }
             // Most of Retention's daytime voice buckets trip an abandon-rate alert.
             let retention = org.queues.iter().find(|q| q.name == "Retention").unwrap();
-            let query = crate::genesys::wire::AggregationQuery {
+            let query = genesys_wire::AggregationQuery {
                 interval: "2026-08-20T09:00:00.000Z/2026-08-20T17:00:00.000Z".into(),
                 granularity: Some("PT15M".into()),
                 time_zone: Some("UTC".into()),
