@@ -22,7 +22,7 @@ use tokio::sync::watch;
 
 use crate::config::{OrgSettings, Settings, written};
 use crate::error::{Error, Result};
-use crate::genesys::queues::PAGE_SIZE;
+use crate::genesys::queue_list::PAGE_SIZE;
 use crate::metrics::Metrics;
 use crate::org::Org;
 use crate::schedule::{Rolling, Schedule};
@@ -38,7 +38,7 @@ pub struct ObservationLoad {
 
 /// What sends the requests of a [`Line`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
+pub enum LineKind {
     BucketQuery,
     RollingQuery,
     Observations,
@@ -49,7 +49,7 @@ pub enum Source {
 /// One line of the arithmetic: `requests` requests every `per`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Line {
-    pub source: Source,
+    pub kind: LineKind,
     /// What sends them, such as `query live (10m window, every 1m)`.
     pub what: String,
     pub requests: u64,
@@ -59,9 +59,9 @@ pub struct Line {
 }
 
 impl Line {
-    fn new(source: Source, what: String, requests: u64, per: Duration) -> Line {
+    fn new(kind: LineKind, what: String, requests: u64, per: Duration) -> Line {
         Line {
-            source,
+            kind,
             what,
             requests,
             per,
@@ -113,7 +113,7 @@ impl Cost {
         Cost::Every(Line {
             every: schedule.granularity.to_string(),
             ..Line::new(
-                Source::BucketQuery,
+                LineKind::BucketQuery,
                 format!("query {name} ({} buckets)", schedule.granularity),
                 1,
                 schedule.granularity.shortest(),
@@ -124,7 +124,7 @@ impl Cost {
     /// A rolling query's: one request a refresh.
     pub fn rolling_query(name: &str, rolling: &Rolling) -> Cost {
         Cost::Every(Line::new(
-            Source::RollingQuery,
+            LineKind::RollingQuery,
             format!("query {name} ({rolling})"),
             1,
             rolling.refresh,
@@ -192,7 +192,7 @@ impl Load {
         if let Some(observations) = self.observations {
             let per_request = observations.queues_per_request.max(1);
             lines.push(Line::new(
-                Source::Observations,
+                LineKind::Observations,
                 format!("observations ({queues} queues, {per_request} a request)"),
                 chunks(queues, per_request),
                 observations_refresh.unwrap_or(observations.refresh),
@@ -200,7 +200,7 @@ impl Load {
         }
         if self.reads_directory {
             lines.push(Line::new(
-                Source::QueueList,
+                LineKind::QueueList,
                 format!("queue list ({queues} queues, {PAGE_SIZE} a page)"),
                 chunks(queues, PAGE_SIZE as usize).max(1),
                 self.directory_refresh,
@@ -208,7 +208,7 @@ impl Load {
         }
         if self.observations.is_some() {
             lines.push(Line::new(
-                Source::Presences,
+                LineKind::Presences,
                 "presence definitions".into(),
                 1,
                 self.directory_refresh,
@@ -233,7 +233,7 @@ impl Load {
         let others: f64 = budget
             .lines
             .iter()
-            .filter(|line| line.source != Source::Observations)
+            .filter(|line| line.kind != LineKind::Observations)
             .map(Line::per_minute)
             .sum();
         let room = budget.allowed() - others;
@@ -477,14 +477,14 @@ fn remedies(load: &Load, budget: &Budget, queues: usize) -> String {
             written(refresh)
         ));
     }
-    let rolling = |line: &Line| line.source == Source::RollingQuery;
+    let rolling = |line: &Line| line.kind == LineKind::RollingQuery;
     if load.queries.iter().any(rolling) {
         fixes.push("refresh the rolling queries less often".into());
     }
     if load.queries.len() > 1 {
         fixes.push("drop queries you do not need".into());
     }
-    let directory = |line: &&Line| matches!(line.source, Source::QueueList | Source::Presences);
+    let directory = |line: &&Line| matches!(line.kind, LineKind::QueueList | LineKind::Presences);
     if budget
         .lines
         .iter()
@@ -551,21 +551,21 @@ mod tests {
         let settings = settings_of(demo_queries(), serde_json::json!({}));
         let load = load_with(&settings, &settings.orgs[0], Some(OBSERVATIONS));
         let budget = load.budget(250, None);
-        let lines: Vec<(Source, u64, u64)> = budget
+        let lines: Vec<(LineKind, u64, u64)> = budget
             .lines
             .iter()
-            .map(|l| (l.source, l.requests, l.per.as_secs()))
+            .map(|l| (l.kind, l.requests, l.per.as_secs()))
             .collect();
         assert_eq!(
             lines,
             [
-                (Source::BucketQuery, 1, 900),
-                (Source::RollingQuery, 1, 60),
+                (LineKind::BucketQuery, 1, 900),
+                (LineKind::RollingQuery, 1, 60),
                 // 250 queues in chunks of 100: 3 requests.
-                (Source::Observations, 3, 15),
+                (LineKind::Observations, 3, 15),
                 // And in pages of 100.
-                (Source::QueueList, 3, 3600),
-                (Source::Presences, 1, 3600),
+                (LineKind::QueueList, 3, 3600),
+                (LineKind::Presences, 1, 3600),
             ]
         );
         // 1/15 + 1 + 3 × 4 + 3/60 + 1/60 a minute.
@@ -606,7 +606,7 @@ mod tests {
         // Grouped by queue, the list is read: one page even when it is empty.
         let by_queue = settings_of(serde_json::json!([]), serde_json::json!({}));
         let budget = load_with(&by_queue, &by_queue.orgs[0], None).budget(0, None);
-        assert_eq!(budget.lines[1].source, Source::QueueList);
+        assert_eq!(budget.lines[1].kind, LineKind::QueueList);
         assert_eq!(budget.lines[1].requests, 1);
     }
 

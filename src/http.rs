@@ -30,7 +30,6 @@ use tokio::time::Instant;
 use tokio_io_timeout::TimeoutStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::DEFAULT_MAX_CONNECTIONS;
 use crate::web_config::WebConfig;
 
 /// How long requests in flight get to finish after shutdown is asked for. Kept under the
@@ -104,25 +103,6 @@ pub struct Options {
     pub web: Option<Arc<WebConfig>>,
     /// Counts the connections refused for the cap.
     pub refused: Counter,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            web: None,
-            refused: Counter::default(),
-        }
-    }
-}
-
-/// Serves `service` on `listener` with the default [`Options`]; see [`serve_with`].
-pub async fn serve<S: HttpService<B>, B: HttpBody>(
-    listener: TcpListener,
-    service: S,
-    shutdown: CancellationToken,
-) {
-    serve_with(listener, service, Options::default(), shutdown).await;
 }
 
 /// Serves `service` on `listener` until `shutdown` is cancelled, then waits up to

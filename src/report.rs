@@ -26,7 +26,7 @@ use genesys_wire::time::{Interval, iso_millis};
 
 /// How [`Table::write`] writes a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub enum ReportFormat {
     Json,
     Csv,
     Table,
@@ -269,11 +269,11 @@ enum Column {
 }
 
 impl Table {
-    pub fn write(&self, format: Format, out: &mut impl Write) -> std::io::Result<()> {
+    pub fn write(&self, format: ReportFormat, out: &mut impl Write) -> std::io::Result<()> {
         match format {
-            Format::Json => self.write_json(out),
-            Format::Csv => self.write_csv(out),
-            Format::Table => self.write_table(out),
+            ReportFormat::Json => self.write_json(out),
+            ReportFormat::Csv => self.write_csv(out),
+            ReportFormat::Table => self.write_table(out),
         }
     }
 
@@ -368,7 +368,7 @@ impl serde::Serialize for Row<'_> {
 
 /// Writes the report to `path` all at once: into a temporary file beside it, renamed into
 /// place only when complete, so that a failure never leaves a partial file behind.
-pub fn write_file(table: &Table, format: Format, path: &Path) -> std::io::Result<()> {
+pub fn write_file(table: &Table, format: ReportFormat, path: &Path) -> std::io::Result<()> {
     let file_name = path.file_name().unwrap_or_default().to_string_lossy();
     let temporary = path.with_file_name(format!(".{file_name}.{}.partial", std::process::id()));
     let written = (|| {
@@ -488,7 +488,7 @@ mod tests {
             ],
         };
         let mut out = Vec::new();
-        table.write(Format::Table, &mut out).unwrap();
+        table.write(ReportFormat::Table, &mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "queue              offered\nSales                    7\nTechnical Support      120\nIdle\n"

@@ -73,7 +73,7 @@ struct QueryArgs {
     time_zone: Option<String>,
 }
 
-/// `--format`: the command line's names for [`report::Format`], which knows nothing of
+/// `--format`: the command line's names for [`report::ReportFormat`], which knows nothing of
 /// clap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum OutputFormat {
@@ -82,12 +82,12 @@ enum OutputFormat {
     Table,
 }
 
-impl From<OutputFormat> for report::Format {
+impl From<OutputFormat> for report::ReportFormat {
     fn from(format: OutputFormat) -> Self {
         match format {
-            OutputFormat::Json => report::Format::Json,
-            OutputFormat::Csv => report::Format::Csv,
-            OutputFormat::Table => report::Format::Table,
+            OutputFormat::Json => report::ReportFormat::Json,
+            OutputFormat::Csv => report::ReportFormat::Csv,
+            OutputFormat::Table => report::ReportFormat::Table,
         }
     }
 }

@@ -26,7 +26,7 @@ use crate::directory::Directory;
 use crate::error::{Error, Result};
 use crate::exposition::{ObservationSamples, QuerySamples};
 use crate::genesys::client::Client;
-use crate::genesys::observations;
+use crate::genesys::observation_requests;
 use genesys_wire::Endpoint;
 use genesys_wire::time::{Clock, Interval};
 
@@ -182,7 +182,7 @@ impl Collector for Observations {
         };
         let presences = self.directory.presences.current();
         let mut samples = ObservationSamples::new(OBSERVATIONS_QUERY, &presences, max_series);
-        let requests = observations::requests(
+        let requests = observation_requests::requests(
             &queue_ids,
             &self.settings.metrics,
             self.settings.queues_per_request,

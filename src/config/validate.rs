@@ -22,8 +22,8 @@ use crate::genesys::client::{
     ClientSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT,
 };
 use crate::genesys::jobs::JobOptions;
-use crate::genesys::observations::MAX_QUEUES_PER_REQUEST;
-use crate::genesys::queues::DEFAULT_MAX_PAGES;
+use crate::genesys::observation_requests::MAX_QUEUES_PER_REQUEST;
+use crate::genesys::queue_list::DEFAULT_MAX_PAGES;
 use crate::genesys::retry::RetrySettings;
 use crate::web_config::WebConfig;
 use genesys_wire::{OBSERVATION_METRICS, RATE_LIMIT_PER_MINUTE};

@@ -4,7 +4,7 @@
 //! how many queues there are.
 
 mod presences;
-mod queues;
+mod queue_names;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +20,7 @@ use crate::metrics::Metrics;
 use genesys_wire::time::Clock;
 
 pub use presences::Presences;
-pub use queues::QueueNames;
+pub use queue_names::QueueNames;
 
 /// What the org knows of its queues and presences, from the last reads.
 pub struct Directory {

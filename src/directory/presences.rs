@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use super::queues::{Refusal, Refused};
+use super::queue_names::{Refusal, Refused};
 use crate::error::{Error, Result};
 use crate::exposition::{Presence, PresenceMap};
 use crate::genesys::client::Client;

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use super::naming::{base_name, snake_case, stat_gauges};
-use super::observations::{OBSERVATION_GAUGES, Qualifier};
+use super::observation_gauges::{OBSERVATION_GAUGES, Qualifier};
 use genesys_wire::catalogue::{self, MetricKind};
 
 /// The heading of each section, as printed.

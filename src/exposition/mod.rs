@@ -13,7 +13,7 @@ mod blocking;
 mod flatten;
 mod listing;
 mod naming;
-mod observations;
+mod observation_gauges;
 mod publisher;
 mod render;
 
@@ -23,7 +23,7 @@ mod fixtures;
 pub use flatten::{Flattener, QuerySamples, TooManySeries, flatten, flatten_bounded};
 pub use listing::catalogue;
 pub use naming::{StatGauge, base_name, gauge_names, snake_case, stat_gauges};
-pub use observations::{
+pub use observation_gauges::{
     OBSERVATION_GAUGES, ObservationGauge, ObservationSamples, Presence, PresenceMap, Qualifier,
     lower_snake_case, observation_gauge,
 };

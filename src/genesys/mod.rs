@@ -1,11 +1,13 @@
-//! Everything that speaks Genesys Cloud's wire format: regions, OAuth, the HTTP client and
-//! the request and response types of the endpoints the exporter uses.
+//! The Genesys Cloud client: OAuth tokens, the retry policy and circuit breaker, the
+//! transport, and the calls the exporter makes (aggregates and their jobs, the paged queue
+//! list, the queue observations in chunks). The request and response types are
+//! `genesys_wire`'s.
 
 pub mod auth;
 pub mod breaker;
 pub mod client;
 pub mod jobs;
-pub mod observations;
-pub mod queues;
+pub mod observation_requests;
+pub mod queue_list;
 pub mod retry;
 pub mod transport;

@@ -1,11 +1,11 @@
 //! Wires the pieces together: one publisher and registry, each org's part (its client,
-//! directory and sources: [`org`]), and the HTTP server, all stopped by one cancellation
+//! directory and sources: [`org_runtime`]), and the HTTP server, all stopped by one cancellation
 //! token; checks each org's API budget once its queue list has been read and at each
 //! reload; and applies reloads of the configuration: orgs added and removed, and each
 //! changed org rebuilt.
 
 mod changes;
-mod org;
+mod org_runtime;
 #[cfg(test)]
 mod tests;
 
@@ -27,7 +27,7 @@ use crate::org::Org;
 use crate::server::{self, ReloadRequest, State};
 use changes::restart_only_changes;
 use genesys_wire::time::Clock;
-use org::{OrgRuntime, Shared};
+use org_runtime::{OrgRuntime, Shared};
 
 /// Reads and checks the whole configuration again, as at start-up; called off the
 /// runtime, since it reads files.
@@ -343,7 +343,7 @@ impl Running {
 /// What a reload does to one org of the new configuration.
 enum Plan {
     /// It runs: apply its changes.
-    Change(Box<org::Checked>),
+    Change(Box<org_runtime::Checked>),
     /// It is new, and checked: start it.
     Add,
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::org::{OrgRuntime, Shared};
+use super::org_runtime::{OrgRuntime, Shared};
 use crate::config::{Config, ObservationsConfig, QueryConfig, Settings};
 use crate::exposition::{Format, Publisher};
 use crate::metrics::Metrics;

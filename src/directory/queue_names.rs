@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::error::{Error, Result, api_text};
 use crate::exposition::NameMap;
 use crate::genesys::client::Client;
-use crate::genesys::queues;
+use crate::genesys::queue_list;
 use crate::metrics::Metrics;
 
 pub struct QueueNames {
@@ -48,7 +48,7 @@ impl QueueNames {
     /// Reads every page of the queue list and merges it into the known names. Returns
     /// how many queues the list had.
     pub async fn refresh(&self, client: &Client) -> Result<usize> {
-        let listed = match queues::fetch_all(client, self.max_pages).await {
+        let listed = match queue_list::fetch_all(client, self.max_pages).await {
             Ok(listed) => listed,
             Err(error) => {
                 self.metrics.queue_names.failed();
