@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use genesys_exporter::cli::demo_queries;
 use genesys_exporter::error::REQUEST_FAILURE_REASONS;
-use genesys_sim::SimulatorConfig;
 use genesys_wire::time::Clock;
 
 use crate::util::{
@@ -153,7 +152,7 @@ async fn a_poll_too_large_for_the_synchronous_query_goes_through_a_job() {
 
 #[tokio::test]
 async fn every_counter_with_a_bounded_label_set_is_at_0_from_the_start() {
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
     let config = observing(config_for(&sim, demo_queries()), Duration::from_secs(15));
     let exporter = start_exporter(config, clock).await;

@@ -37,7 +37,7 @@ async fn simulator(org: SimulatedOrg, faults: Vec<FaultSpec>) -> (Sim, Clock) {
         org,
         faults,
         clock: clock.clone(),
-        ..SimulatorConfig::default()
+        ..crate::util::afternoon_sim()
     })
     .await;
     (sim, clock)
@@ -383,7 +383,7 @@ async fn observations_older_than_three_refreshes_are_dropped() {
 async fn each_missing_permission_is_warned_about_once_naming_it() {
     let sim = start_simulator(SimulatorConfig {
         faults: vec![forbidden(OBSERVATIONS_PATH), forbidden(PRESENCES_PATH)],
-        ..SimulatorConfig::default()
+        ..crate::util::afternoon_sim()
     })
     .await;
     // Reads of the queue list and the presences twice a second fit the API budget only
@@ -423,7 +423,7 @@ async fn a_run_of_failed_observations_is_warned_about_once_and_its_end_is_told()
     };
     let sim = start_simulator(SimulatorConfig {
         faults: vec![broken],
-        ..SimulatorConfig::default()
+        ..crate::util::afternoon_sim()
     })
     .await;
     let extra = "[observations]\nrefresh = \"5s\"\n";

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use genesys_exporter::cli::demo_queries;
 use genesys_exporter::config::QueryConfig;
-use genesys_sim::{Fault, FaultSpec, SimulatedOrg, SimulatorConfig, aggregate};
+use genesys_sim::{Fault, FaultSpec, SimulatedOrg, aggregate};
 use genesys_wire::time::{Clock, Interval};
 use genesys_wire::{
     AggregateGroup, AggregateResponse, IntervalData, MetricEntry, QUERY_PATH, Stats,
@@ -120,7 +120,7 @@ fn add(total: &mut Stats, minute: &Stats) {
 /// A simulator, and an exporter with the live query alone whose clock starts at `start`
 /// and runs 60 times as fast as tokio's, once it has published.
 async fn start_live(start: &str) -> (Sim, Exporter, Clock) {
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     let clock = Clock::fast_from(ts(start), 60);
     let exporter = start_exporter(config_for(&sim, vec![live()]), clock.clone()).await;
     wait_for_metrics(&exporter.url, |s| value(s, "genesys_up", LIVE) == Some(1.0)).await;

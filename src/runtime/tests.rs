@@ -1,4 +1,4 @@
-//! An org's tasks, started and reloaded against the simulator at a fixed instant.
+//! An org's tasks, started and reloaded against the simulator, both at a fixed instant.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +23,10 @@ struct Sim {
 async fn simulator() -> Sim {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let simulator = Simulator::new(SimulatorConfig::default());
+    let simulator = Simulator::new(SimulatorConfig {
+        clock: afternoon(),
+        ..SimulatorConfig::default()
+    });
     let stop = CancellationToken::new();
     let serving = simulator.clone();
     let stopping = stop.clone();
@@ -62,13 +65,18 @@ fn settings(sim: &Sim, queries: &[&str], secret: &str) -> Settings {
     .unwrap()
 }
 
-/// What the org runtimes share, on a clock fixed on a weekday afternoon.
+/// A clock from a weekday afternoon, when every demo queue has traffic.
+fn afternoon() -> Clock {
+    Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap())
+}
+
+/// What the org runtimes share, on the afternoon's clock.
 fn shared() -> Shared {
     let metrics = Arc::new(Metrics::empty());
     Shared {
         publisher: Arc::new(Publisher::empty(metrics.clone())),
         metrics,
-        clock: Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap()),
+        clock: afternoon(),
         shutdown: CancellationToken::new(),
     }
 }

@@ -134,7 +134,7 @@ async fn a_numeric_secret_in_the_environment_is_taken_as_text_and_never_echoed()
     const SECRET: &str = "0012345.50";
     let sim = start_simulator(SimulatorConfig {
         client_secret: SECRET.into(),
-        ..SimulatorConfig::default()
+        ..crate::util::afternoon_sim()
     })
     .await;
     let env = [
@@ -173,7 +173,8 @@ async fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
     let mut command = Command::new(prlimit);
     command
         .args(["--nofile=256:2048", env!("CARGO_BIN_EXE_genesys-exporter")])
-        .args(["--demo", "--listen", "127.0.0.1:0"]);
+        .args(["--demo", "--demo-time", crate::util::AFTERNOON])
+        .args(["--listen", "127.0.0.1:0"]);
     let process = Process::spawn(command);
     let url = process.metrics_url().await;
     assert_eq!(get(&format!("{url}/healthz")).await.status, 200);
