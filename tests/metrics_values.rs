@@ -124,7 +124,7 @@ async fn a_poll_too_large_for_the_synchronous_query_goes_through_a_job() {
     let sim = crate::util::start_simulator(genesys_sim::SimulatorConfig {
         sync_result_limit: Some(5),
         job_page_size: 4,
-        ..Default::default()
+        ..crate::util::afternoon_sim()
     })
     .await;
     let mut config = crate::util::config_for(&sim, vec![]);
