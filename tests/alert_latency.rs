@@ -545,7 +545,7 @@ async fn each_queue_alert_fires_within_its_target_after_an_abandon_surge_and_as_
     let sim = start_simulator(SimulatorConfig {
         clock: clock.clone(),
         surge: Some(surge.clone()),
-        ..SimulatorConfig::default()
+        ..crate::util::afternoon_sim()
     })
     .await;
     let config = observing(config_for(&sim, demo_queries()), STEP);

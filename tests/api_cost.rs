@@ -57,7 +57,7 @@ async fn one_aggregates_request_per_query_per_bucket_and_one_token_per_lifetime(
     let lifetime = 3;
     let sim = start_simulator(SimulatorConfig {
         token_lifetime: Duration::from_secs(lifetime),
-        ..SimulatorConfig::default()
+        ..crate::util::afternoon_sim()
     })
     .await;
     let queries = ["a", "b"]

@@ -24,7 +24,7 @@ fn squeezed(text: &str) -> String {
 #[tokio::test]
 async fn an_over_budget_configuration_is_refused_at_start_with_its_arithmetic() {
     // The demo org: six queues.
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     let config = format!(
         "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\n\
          api_budget_share = 0.01\n\
@@ -76,7 +76,7 @@ async fn the_budget_gauge_is_the_figure_worked_out_by_hand() {
     let org = Org::with_queues(250, vec!["voice".into()]);
     let sim = start_simulator(SimulatorConfig {
         org,
-        ..SimulatorConfig::default()
+        ..crate::util::afternoon_sim()
     })
     .await;
     let queries = vec![

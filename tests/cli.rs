@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use genesys_exporter::simulator::SimulatorConfig;
+use genesys_exporter::config::DEFAULT_METRICS;
 
 use crate::util::{
     Process, get, parse, start_simulator, temp_dir, value, wait_for_metrics, write_file,
@@ -99,7 +99,7 @@ fn a_missing_config_file_and_a_typo_in_a_key_are_errors() {
 
 #[tokio::test]
 async fn a_rejected_query_is_logged_and_counted_while_the_rest_keeps_serving() {
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     let config = format!(
         "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\n\
          [[queries]]\nname = \"good\"\n\
@@ -149,18 +149,24 @@ async fn a_rejected_query_is_logged_and_counted_while_the_rest_keeps_serving() {
         landing.contains("failed: aggregates: HTTP 400"),
         "{landing}"
     );
-    // The good query's data is there, and the text parses.
+    // The good query's data is there, the simulator's for the interval it polled by the
+    // wall clock, and the text parses.
     let good = parse(&get(&format!("{url}/metrics")).await.body);
-    assert!(
-        good.keys()
-            .any(|(name, labels)| name == "genesys_conversation_offered"
-                && labels["query"] == "good")
+    crate::util::assert_same_samples(
+        &crate::util::conversation_of(&good, "good"),
+        &crate::util::expected_from(&sim, &good, "good", "PT15M", DEFAULT_METRICS),
     );
 }
 
 #[tokio::test]
 async fn sigterm_stops_the_demo_cleanly_within_five_seconds() {
-    let mut process = Process::start(&["--demo", "--listen", "127.0.0.1:0"]);
+    let mut process = Process::start(&[
+        "--demo",
+        "--demo-time",
+        crate::util::AFTERNOON,
+        "--listen",
+        "127.0.0.1:0",
+    ]);
     let url = process.metrics_url().await;
     assert_eq!(get(&format!("{url}/healthz")).await.status, 200);
     let pid = process.child.id().to_string();
@@ -178,7 +184,13 @@ async fn sigterm_stops_the_demo_cleanly_within_five_seconds() {
 
 #[tokio::test]
 async fn sigint_stops_it_too() {
-    let mut process = Process::start(&["--demo", "--listen", "127.0.0.1:0"]);
+    let mut process = Process::start(&[
+        "--demo",
+        "--demo-time",
+        crate::util::AFTERNOON,
+        "--listen",
+        "127.0.0.1:0",
+    ]);
     process.metrics_url().await;
     let pid = process.child.id().to_string();
     assert!(
@@ -193,7 +205,7 @@ async fn sigint_stops_it_too() {
 
 #[tokio::test]
 async fn environment_variables_configure_it_without_a_file() {
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_genesys-exporter"));
     command
         .args(["--listen", "127.0.0.1:0"])

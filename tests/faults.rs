@@ -253,7 +253,7 @@ async fn a_403_names_the_missing_permission_and_is_not_retried() {
 
 #[tokio::test]
 async fn a_400_or_a_404_is_not_retried_and_says_what_to_fix() {
-    let sim = start_simulator(Default::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     let colour = serde_json::from_value(json!({
         "name": "default",
         "filter": {"type": "or", "predicates": [

@@ -6,7 +6,6 @@ use std::time::Duration;
 use genesys_exporter::cli::demo_queries;
 use genesys_exporter::error::REQUEST_FAILURE_REASONS;
 use genesys_exporter::schedule::Clock;
-use genesys_exporter::simulator::SimulatorConfig;
 
 use crate::util::{
     Samples, assert_same_samples, config_for, expected_samples, get, get_with, observing, parse,
@@ -125,7 +124,7 @@ async fn a_poll_too_large_for_the_synchronous_query_goes_through_a_job() {
     let sim = crate::util::start_simulator(genesys_exporter::simulator::SimulatorConfig {
         sync_result_limit: Some(5),
         job_page_size: 4,
-        ..Default::default()
+        ..crate::util::afternoon_sim()
     })
     .await;
     let mut config = crate::util::config_for(&sim, vec![]);
@@ -154,7 +153,7 @@ async fn a_poll_too_large_for_the_synchronous_query_goes_through_a_job() {
 
 #[tokio::test]
 async fn every_counter_with_a_bounded_label_set_is_at_0_from_the_start() {
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
     let config = observing(config_for(&sim, demo_queries()), Duration::from_secs(15));
     let exporter = start_exporter(config, clock).await;

@@ -39,7 +39,7 @@ async fn simulator(org: Org, faults: Vec<FaultSpec>) -> (Sim, Clock) {
         org,
         faults,
         clock: clock.clone(),
-        ..SimulatorConfig::default()
+        ..crate::util::afternoon_sim()
     })
     .await;
     (sim, clock)
@@ -381,7 +381,7 @@ async fn observations_older_than_three_refreshes_are_dropped() {
 async fn each_missing_permission_is_warned_about_once_naming_it() {
     let sim = start_simulator(SimulatorConfig {
         faults: vec![forbidden(OBSERVATIONS_PATH), forbidden(PRESENCES_PATH)],
-        ..SimulatorConfig::default()
+        ..crate::util::afternoon_sim()
     })
     .await;
     // Reads of the queue list and the presences twice a second fit the API budget only
@@ -421,7 +421,7 @@ async fn a_run_of_failed_observations_is_warned_about_once_and_its_end_is_told()
     };
     let sim = start_simulator(SimulatorConfig {
         faults: vec![broken],
-        ..SimulatorConfig::default()
+        ..crate::util::afternoon_sim()
     })
     .await;
     let extra = "[observations]\nrefresh = \"5s\"\n";
@@ -448,7 +448,7 @@ async fn an_observer_that_panics_is_counted_and_restarted() {
         skipped("the panic hook exists in debug builds only");
         return;
     }
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     let extra = "retry_delay = \"100ms\"\n[observations]\nrefresh = \"5s\"\n";
     let env = [("GENESYS_TEST_PANIC_QUERY", "observations")];
     let (process, url, _dir) = start_binary_for(&sim, extra, &env).await;

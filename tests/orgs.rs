@@ -28,7 +28,7 @@ async fn simulated(name: &str) -> Sim {
         client_id: format!("{name}-client"),
         client_secret: format!("{name}-secret").into(),
         org: org_data(name),
-        ..SimulatorConfig::default()
+        ..crate::util::afternoon_sim()
     })
     .await
 }

@@ -24,7 +24,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use genesys_exporter::simulator::{Org, SimulatorConfig, SurgeSpec, aggregate_with_surge};
+use genesys_exporter::simulator::{Org, SurgeSpec, aggregate_with_surge};
 use jiff::Timestamp;
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
@@ -636,7 +636,7 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
     let secured = Process::start(&args);
 
     // An exporter that the simulator turns away: its failures feed the health panels.
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     let mut command = Command::new(env!("CARGO_BIN_EXE_genesys-exporter"));
     command
         .args(["--listen", "127.0.0.1:0"])

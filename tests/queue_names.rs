@@ -4,9 +4,11 @@ use std::time::Duration;
 
 use genesys_exporter::simulator::{Org, SimulatorConfig};
 
+use genesys_exporter::config::DEFAULT_METRICS;
+
 use crate::util::{
-    Samples, config_for, start_binary_for, start_exporter, start_simulator, value,
-    wait_for_metrics, wait_until,
+    Samples, assert_same_samples, config_for, conversation, expected_from, start_binary_for,
+    start_exporter, start_simulator, value, wait_for_metrics, wait_until,
 };
 use genesys_exporter::schedule::Clock;
 
@@ -32,7 +34,7 @@ async fn names_come_from_every_page_of_the_queue_list() {
     let last = org.queues[229].clone();
     let sim = start_simulator(SimulatorConfig {
         org,
-        ..SimulatorConfig::default()
+        ..crate::util::afternoon_sim()
     })
     .await;
     let exporter = start_exporter(config_for(&sim, vec![]), busy_afternoon()).await;
@@ -53,7 +55,7 @@ async fn names_come_from_every_page_of_the_queue_list() {
 
 #[tokio::test]
 async fn a_renamed_queue_changes_its_label_and_a_deleted_one_keeps_its_name() {
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     let org = Org::demo();
     let sales = org
         .queues
@@ -100,7 +102,7 @@ async fn a_renamed_queue_changes_its_label_and_a_deleted_one_keeps_its_name() {
 
 #[tokio::test]
 async fn without_routing_queue_view_it_exports_ids_and_warns_once() {
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     sim.simulator.forbid_queue_list(true);
     let (process, url, _dir) = start_binary_for(
         &sim,
@@ -118,13 +120,16 @@ async fn without_routing_queue_view_it_exports_ids_and_warns_once() {
         .filter(|(_, labels)| labels.contains_key("queue"))
         .count();
     assert_eq!(labelled, 0, "no names without the permission");
-    let with_ids = samples
-        .keys()
-        .filter(|(name, labels)| {
-            name == "genesys_conversation_offered" && !labels["queue_id"].is_empty()
+    // The binary polls by the wall clock: its series are the simulator's data for the
+    // interval it published, under queue IDs alone.
+    let unnamed: Samples = expected_from(&sim, &samples, "default", "PT15M", DEFAULT_METRICS)
+        .into_iter()
+        .map(|((name, mut labels), value)| {
+            labels.remove("queue");
+            ((name, labels), value)
         })
-        .count();
-    assert!(with_ids > 0);
+        .collect();
+    assert_same_samples(&conversation(&samples), &unnamed);
 
     wait_until("five refused asks for the queue list", || {
         sim.simulator.requests().queues >= 5
@@ -138,15 +143,12 @@ async fn without_routing_queue_view_it_exports_ids_and_warns_once() {
         "{log}"
     );
 
-    // Granted later: names appear at the next refresh.
+    // Granted later: names appear at the next refresh, on every series with a queue ID.
     sim.simulator.forbid_queue_list(false);
     let samples = wait_for_metrics(&url, |s| {
         value(s, "genesys_queue_names_up", &[]) == Some(1.0)
     })
     .await;
-    assert!(
-        samples
-            .keys()
-            .any(|(_, labels)| labels.get("queue").map(String::as_str) == Some("Retention"))
-    );
+    let named = expected_from(&sim, &samples, "default", "PT15M", DEFAULT_METRICS);
+    assert_same_samples(&conversation(&samples), &named);
 }

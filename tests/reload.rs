@@ -5,11 +5,9 @@ use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
-use genesys_exporter::simulator::SimulatorConfig;
-
 use crate::util::{
-    Process, Samples, Sim, hang_up, start_binary_for, start_simulator, temp_dir, value,
-    wait_for_metrics, write_file,
+    Process, Samples, Sim, assert_same_samples, conversation_of, expected_from, hang_up,
+    start_binary_for, start_simulator, temp_dir, value, wait_for_metrics, write_file,
 };
 
 /// The file's head: the simulator, its credentials, no observations (so that the
@@ -74,7 +72,7 @@ fn rewrite(path: &Path, text: &str) {
 
 #[tokio::test]
 async fn sighup_adds_and_removes_queries_and_a_bad_file_changes_nothing() {
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     let extra = format!("[observations]\nenabled = false\n{}", query_text("a"));
     let (process, url, dir) = start_binary_for(&sim, &extra, &[]).await;
     let path = dir.path().join("genesys.toml");
@@ -97,12 +95,10 @@ async fn sighup_adds_and_removes_queries_and_a_bad_file_changes_nothing() {
     assert_eq!(sim.simulator.requests().aggregates, requests + 1);
     assert_eq!(last_success(&added, "a"), polled_a);
     assert_eq!(up(&added, "a"), Some(1.0));
-    assert!(
-        added
-            .keys()
-            .any(|(name, labels)| name == "genesys_conversation_offered"
-                && labels.get("query").is_some_and(|q| q == "a")),
-        "a's data stays published"
+    // a's data stays published: the simulator's for the hour a polled by the wall clock.
+    assert_same_samples(
+        &conversation_of(&added, "a"),
+        &expected_from(&sim, &added, "a", "PT1H", &["nOffered"]),
     );
     assert_eq!(reload_successful(&added), Some(1.0));
     process.wait_for_log("configuration reloaded").await;
@@ -175,7 +171,7 @@ async fn post(url: &str) -> (u16, String) {
 
 #[tokio::test]
 async fn the_reload_endpoint_needs_the_lifecycle_flag() {
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     let (_process, url, _dir) =
         start_binary_for(&sim, "[observations]\nenabled = false\n", &[]).await;
     let (status, body) = post(&url).await;
@@ -220,7 +216,7 @@ async fn the_reload_endpoint_needs_the_lifecycle_flag() {
 
 #[tokio::test]
 async fn a_changed_secret_asks_for_a_new_token_with_it() {
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     let (process, url, _dir, path) = start_polling_a(&sim, &query_text("a")).await;
     let tokens = sim.simulator.requests().token;
 
@@ -243,8 +239,8 @@ async fn a_changed_secret_asks_for_a_new_token_with_it() {
 
 #[tokio::test]
 async fn a_new_api_url_and_login_url_take_a_token_from_there_and_poll_there() {
-    let first = start_simulator(SimulatorConfig::default()).await;
-    let second = start_simulator(SimulatorConfig::default()).await;
+    let first = start_simulator(crate::util::afternoon_sim()).await;
+    let second = start_simulator(crate::util::afternoon_sim()).await;
     let (process, url, _dir, path) = start_polling_a(&first, &query_text("a")).await;
     let asked_first = first.simulator.requests();
 
@@ -277,7 +273,7 @@ fn observing_text(sim: &Sim, queries: &[&str], refresh: &str) -> String {
 
 #[tokio::test]
 async fn a_new_observations_refresh_takes_effect() {
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     let extra = format!(
         "[observations]\nenabled = true\nrefresh = \"1h\"\n{}",
         query_text("a")
@@ -304,7 +300,7 @@ async fn a_new_observations_refresh_takes_effect() {
 
 #[tokio::test]
 async fn a_reload_over_the_api_budget_is_refused_with_the_arithmetic() {
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     let (process, url, _dir, path) = start_polling_a(&sim, &query_text("a")).await;
 
     // The observations every 5 s, in a hundredth of the limit: over budget.
@@ -337,18 +333,17 @@ fn by_media_text(name: &str) -> String {
 
 #[tokio::test]
 async fn the_first_query_by_queue_starts_reading_the_queue_names() {
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     let (process, url, _dir, path) = start_polling_a(&sim, &by_media_text("a")).await;
     assert_eq!(sim.simulator.requests().queues, 0);
 
     // b is grouped by queue (the default): the queue list is read, and b's series get
-    // their queue label.
+    // their queue label, as the simulator's data for the hour b polled has them.
     rewrite(&path, &(config_text(&sim, &["b"]) + &by_media_text("a")));
     hang_up(&process);
     let samples = wait_for_metrics(&url, |s| {
-        s.keys().any(|(_, labels)| {
-            labels.get("query").is_some_and(|q| q == "b") && labels.contains_key("queue")
-        })
+        up(s, "b") == Some(1.0)
+            && conversation_of(s, "b") == expected_from(&sim, s, "b", "PT1H", &["nOffered"])
     })
     .await;
     assert!(sim.simulator.requests().queues > 0);

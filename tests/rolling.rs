@@ -18,7 +18,7 @@ use genesys_exporter::genesys::wire::{
     AggregateGroup, AggregateResponse, IntervalData, MetricEntry, QUERY_PATH, Stats,
 };
 use genesys_exporter::schedule::{Clock, Interval};
-use genesys_exporter::simulator::{Fault, FaultSpec, Org, SimulatorConfig, aggregate};
+use genesys_exporter::simulator::{Fault, FaultSpec, Org, aggregate};
 use jiff::{SignedDuration, Timestamp};
 
 use crate::util::{
@@ -120,7 +120,7 @@ fn add(total: &mut Stats, minute: &Stats) {
 /// A simulator, and an exporter with the live query alone whose clock starts at `start`
 /// and runs 60 times as fast as tokio's, once it has published.
 async fn start_live(start: &str) -> (Sim, Exporter, Clock) {
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     let clock = Clock::fast_from(ts(start), 60);
     let exporter = start_exporter(config_for(&sim, vec![live()]), clock.clone()).await;
     wait_for_metrics(&exporter.url, |s| value(s, "genesys_up", LIVE) == Some(1.0)).await;

@@ -45,7 +45,7 @@ fn scrape_allocations(queues: usize, headers: &'static str) -> (u64, usize) {
                     .map(String::from)
                     .to_vec(),
             ),
-            ..SimulatorConfig::default()
+            ..crate::util::afternoon_sim()
         })
         .await;
         let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());

@@ -32,7 +32,7 @@ async fn no_secret_or_token_shows_in_logs_landing_page_or_metrics_through_every_
         client_id: CLIENT_ID.into(),
         client_secret: CLIENT_SECRET.into(),
         faults: vec!["unavailable".parse().unwrap()],
-        ..SimulatorConfig::default()
+        ..crate::util::afternoon_sim()
     })
     .await;
     // Short waits, and a breaker that never opens: its 30 s minimum cool-down would only

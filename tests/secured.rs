@@ -6,7 +6,6 @@ use std::process::Command;
 
 use genesys_exporter::config::Config;
 use genesys_exporter::schedule::Clock;
-use genesys_exporter::simulator::SimulatorConfig;
 use reqwest::StatusCode;
 
 use crate::util::{
@@ -26,7 +25,7 @@ fn web_config(pki: &Pki, extra: &str) -> String {
 /// The simulator and an exporter that reads the web config file at `path`, with its
 /// HTTPS URL.
 async fn start_secured(path: &Path) -> (Sim, Exporter, String) {
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     let config = Config {
         web_config_file: Some(path.to_owned()),
         ..config_for(&sim, vec![])

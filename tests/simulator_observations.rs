@@ -48,7 +48,7 @@ async fn observations_presences_and_a_surge_over_http() {
     let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
     let sim = start_simulator(SimulatorConfig {
         clock: clock.clone(),
-        ..SimulatorConfig::default()
+        ..crate::util::afternoon_sim()
     })
     .await;
     let (http, base) = (reqwest::Client::new(), sim.url.clone());

@@ -34,7 +34,26 @@ impl Drop for Sim {
     }
 }
 
+/// The instant a test's simulator (and an in-process exporter) runs at unless the test
+/// chooses another: a weekday afternoon, when every demo queue has traffic.
+pub const AFTERNOON: &str = "2026-08-20T14:07:00Z";
+
+/// The demo org's simulator, its clock starting at [`AFTERNOON`]: what a test that needs no
+/// other settings passes to [`start_simulator`], and what others fill in the rest from.
+pub fn afternoon_sim() -> SimulatorConfig {
+    SimulatorConfig {
+        clock: Clock::starting_at(AFTERNOON.parse().unwrap()),
+        ..SimulatorConfig::default()
+    }
+}
+
+/// Serves `config` on 127.0.0.1. Its clock must be a simulated one: a simulator on the
+/// system clock answers observations (and starts surges) by the hour the suite runs at.
 pub async fn start_simulator(config: SimulatorConfig) -> Sim {
+    assert!(
+        !matches!(config.clock, Clock::System),
+        "a test's simulator runs at a fixed instant: start from afternoon_sim()"
+    );
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let simulator = Simulator::new(config);
@@ -111,8 +130,8 @@ pub async fn start_exporter_with(settings: Settings, clock: Clock) -> Exporter {
 /// The demo org and an exporter whose clock starts on a weekday afternoon, when every
 /// demo queue has traffic, once its default query has published.
 pub async fn start_busy_afternoon() -> (Sim, Exporter) {
-    let sim = start_simulator(SimulatorConfig::default()).await;
-    let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
+    let sim = start_simulator(afternoon_sim()).await;
+    let clock = Clock::starting_at(AFTERNOON.parse().unwrap());
     let exporter = start_exporter(config_for(&sim, vec![]), clock).await;
     wait_for_metrics(&exporter.url, |s| {
         value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
@@ -503,10 +522,10 @@ pub const BUCKET: Duration = Duration::from_secs(15 * 60);
 /// The busy afternoon of [`start_busy_afternoon`] with [`fast_settings`], changed by
 /// `adjust`, once it has published; with the clock, which the test moves forward.
 pub async fn start_fast_afternoon(adjust: impl FnOnce(&mut Settings)) -> (Sim, Exporter, Clock) {
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let mut settings = fast_settings(&sim, vec![]);
     adjust(&mut settings);
-    let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
+    let clock = Clock::starting_at(AFTERNOON.parse().unwrap());
     let exporter = start_exporter_with(settings, clock.clone()).await;
     wait_for_metrics(&exporter.url, |s| {
         value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
@@ -570,8 +589,13 @@ pub fn conversation(samples: &Samples) -> Samples {
 
 /// The start and end of the default query's published interval.
 pub fn published_window(samples: &Samples) -> (jiff::Timestamp, jiff::Timestamp) {
+    published_window_of(samples, "default")
+}
+
+/// The start and end of the interval `query` last published.
+pub fn published_window_of(samples: &Samples, query: &str) -> (jiff::Timestamp, jiff::Timestamp) {
     let at = |name| {
-        let seconds = value(samples, name, &[("query", "default")]).expect(name);
+        let seconds = value(samples, name, &[("query", query)]).expect(name);
         jiff::Timestamp::from_second(seconds as i64).unwrap()
     };
     (
@@ -798,6 +822,30 @@ pub fn samples_of(query: &str, response: &AggregateResponse, org: &Org) -> Sampl
     expected
 }
 
+/// The Genesys data series of `query` alone.
+pub fn conversation_of(samples: &Samples, query: &str) -> Samples {
+    conversation(samples)
+        .into_iter()
+        .filter(|((_, labels), _)| labels.get("query").is_some_and(|q| q == query))
+        .collect()
+}
+
+/// What `query` (by queue and media type, of `metrics` in `granularity` buckets) should
+/// publish for the interval `samples` says it published, from `sim`'s own data: for an
+/// exporter that polls by the wall clock, such as the binary on a test's simulator.
+pub fn expected_from(
+    sim: &Sim,
+    samples: &Samples,
+    query: &str,
+    granularity: &str,
+    metrics: &[&str],
+) -> Samples {
+    let (start, end) = published_window_of(samples, query);
+    let request = demo_request(start, end, granularity, metrics);
+    let response = sim.simulator.aggregate(&request).unwrap();
+    samples_of(query, &response, sim.simulator.org())
+}
+
 /// The same series with the same values, to the precision of the text format.
 pub fn assert_same_samples(published: &Samples, expected: &Samples) {
     for (series, want) in expected {
@@ -969,7 +1017,7 @@ pub fn start_demo_with_1024_files(extra: &[&str]) -> Process {
         .args([
             "--demo",
             "--demo-time",
-            "2026-08-20T14:07:00Z",
+            AFTERNOON,
             "--listen",
             "127.0.0.1:0",
         ])

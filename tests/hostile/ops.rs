@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use genesys_exporter::config::DURATION_LIMITS;
+use genesys_exporter::config::{DEFAULT_METRICS, DURATION_LIMITS};
 use genesys_exporter::simulator::SimulatorConfig;
 
 use crate::util::{
@@ -134,7 +134,7 @@ async fn a_numeric_secret_in_the_environment_is_taken_as_text_and_never_echoed()
     const SECRET: &str = "0012345.50";
     let sim = start_simulator(SimulatorConfig {
         client_secret: SECRET.into(),
-        ..SimulatorConfig::default()
+        ..crate::util::afternoon_sim()
     })
     .await;
     let env = [
@@ -169,7 +169,7 @@ async fn a_poller_that_panics_is_counted_and_restarted_while_the_process_serves(
         skipped("the panic hook exists in debug builds only");
         return;
     }
-    let sim = start_simulator(SimulatorConfig::default()).await;
+    let sim = start_simulator(crate::util::afternoon_sim()).await;
     let env = [
         ("GENESYS_CLIENT_ID", "demo-client"),
         ("GENESYS_CLIENT_SECRET", "demo-secret"),
@@ -188,7 +188,12 @@ async fn a_poller_that_panics_is_counted_and_restarted_while_the_process_serves(
             && of(s, "genesys_up", &[("query", "default")]) == 1.0
     })
     .await;
-    assert!(of(&samples, "genesys_series", &[("query", "default")]) > 0.0);
+    // As many series as the simulator has for the interval it polled by the wall clock.
+    let expected = crate::util::expected_from(&sim, &samples, "default", "PT15M", DEFAULT_METRICS);
+    assert_eq!(
+        of(&samples, "genesys_series", &[("query", "default")]),
+        expected.len() as f64
+    );
     assert_eq!(get(&format!("{url}/healthz")).await.status, 200);
     assert!(process.child.try_wait().unwrap().is_none(), "it exited");
     assert!(rss_of(process.child.id()) < SMALL);
@@ -218,7 +223,8 @@ async fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
     let mut command = Command::new(prlimit);
     command
         .args(["--nofile=256:2048", env!("CARGO_BIN_EXE_genesys-exporter")])
-        .args(["--demo", "--listen", "127.0.0.1:0"]);
+        .args(["--demo", "--demo-time", crate::util::AFTERNOON])
+        .args(["--listen", "127.0.0.1:0"]);
     let process = Process::spawn(command);
     let url = process.metrics_url().await;
     assert_eq!(get(&format!("{url}/healthz")).await.status, 200);
