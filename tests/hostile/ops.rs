@@ -10,8 +10,15 @@ use genesys_exporter::config::{DEFAULT_METRICS, DURATION_LIMITS};
 use genesys_exporter::simulator::SimulatorConfig;
 
 use crate::util::{
-    Process, exit_of, get, of, required_tool, rss_of, skipped, start_simulator, temp_dir,
-    wait_for_metrics, write_file,
+    ci::{required_tool, skipped},
+    expected::expected_from,
+    files::{temp_dir, write_file},
+    http::get,
+    process::{Process, exit_of},
+    resources::rss_of,
+    samples::of,
+    sim::{AFTERNOON, afternoon_sim, start_simulator},
+    wait::wait_for_metrics,
 };
 
 /// A process of the exporter that is refused its configuration stays far below this.
@@ -134,7 +141,7 @@ async fn a_numeric_secret_in_the_environment_is_taken_as_text_and_never_echoed()
     const SECRET: &str = "0012345.50";
     let sim = start_simulator(SimulatorConfig {
         client_secret: SECRET.into(),
-        ..crate::util::afternoon_sim()
+        ..afternoon_sim()
     })
     .await;
     let env = [
@@ -169,7 +176,7 @@ async fn a_poller_that_panics_is_counted_and_restarted_while_the_process_serves(
         skipped("the panic hook exists in debug builds only");
         return;
     }
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let env = [
         ("GENESYS_CLIENT_ID", "demo-client"),
         ("GENESYS_CLIENT_SECRET", "demo-secret"),
@@ -189,7 +196,7 @@ async fn a_poller_that_panics_is_counted_and_restarted_while_the_process_serves(
     })
     .await;
     // As many series as the simulator has for the interval it polled by the wall clock.
-    let expected = crate::util::expected_from(&sim, &samples, "default", "PT15M", DEFAULT_METRICS);
+    let expected = expected_from(&sim, &samples, "default", "PT15M", DEFAULT_METRICS);
     assert_eq!(
         of(&samples, "genesys_series", &[("query", "default")]),
         expected.len() as f64
@@ -223,7 +230,7 @@ async fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
     let mut command = Command::new(prlimit);
     command
         .args(["--nofile=256:2048", env!("CARGO_BIN_EXE_genesys-exporter")])
-        .args(["--demo", "--demo-time", crate::util::AFTERNOON])
+        .args(["--demo", "--demo-time", AFTERNOON])
         .args(["--listen", "127.0.0.1:0"]);
     let process = Process::spawn(command);
     let url = process.metrics_url().await;
