@@ -47,9 +47,16 @@ use serde_yaml_ng::Value as Yaml;
 use tempfile::TempDir;
 
 use crate::util::{
-    Exporter, PATIENCE, Samples, config_for, get, hold_time, observing, output_text, parse, path,
-    pause, promtool, read, start_exporter, start_simulator, table_rows, temp_dir, value,
-    wait_for_metrics, write_file,
+    ci::promtool,
+    clock::hold_time,
+    exporter::{Exporter, config_for, observing, start_exporter},
+    files::{path, read, temp_dir, write_file},
+    http::get,
+    process::output_text,
+    samples::{Samples, parse, value},
+    sim::{afternoon_sim, start_simulator},
+    tables::table_rows,
+    wait::{PATIENCE, pause, wait_for_metrics},
 };
 
 /// When the run starts: a weekday afternoon, with traffic on every demo queue.
@@ -545,7 +552,7 @@ async fn each_queue_alert_fires_within_its_target_after_an_abandon_surge_and_as_
     let sim = start_simulator(SimulatorConfig {
         clock: clock.clone(),
         surge: Some(surge.clone()),
-        ..crate::util::afternoon_sim()
+        ..afternoon_sim()
     })
     .await;
     let config = observing(config_for(&sim, demo_queries()), STEP);

@@ -9,8 +9,11 @@ use genesys_wire::time::Clock;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::util::{
-    Samples, config_for, hold_time, scrape, start_exporter, start_simulator, value,
-    wait_for_metrics,
+    clock::hold_time,
+    exporter::{config_for, scrape, start_exporter},
+    samples::{Samples, value},
+    sim::{afternoon_sim, start_simulator},
+    wait::wait_for_metrics,
 };
 
 /// How the token cache is documented to behave: a token is renewed at the first request
@@ -57,7 +60,7 @@ async fn one_aggregates_request_per_query_per_bucket_and_one_token_per_lifetime(
     let lifetime = 3;
     let sim = start_simulator(SimulatorConfig {
         token_lifetime: Duration::from_secs(lifetime),
-        ..crate::util::afternoon_sim()
+        ..afternoon_sim()
     })
     .await;
     let queries = ["a", "b"]

@@ -9,8 +9,12 @@ use genesys_sim::{SimulatedOrg, SimulatorConfig};
 use genesys_wire::time::Clock;
 
 use crate::util::{
-    Process, config_for, exit_of, start_exporter, start_simulator, temp_dir, value,
-    wait_for_metrics, write_file,
+    exporter::{config_for, start_exporter},
+    files::{temp_dir, write_file},
+    process::{Process, exit_of},
+    samples::value,
+    sim::{afternoon_sim, start_simulator},
+    wait::wait_for_metrics,
 };
 
 /// `text` with every run of spaces made one, so that lines compare whatever the padding.
@@ -24,7 +28,7 @@ fn squeezed(text: &str) -> String {
 #[tokio::test]
 async fn an_over_budget_configuration_is_refused_at_start_with_its_arithmetic() {
     // The demo org: six queues.
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let config = format!(
         "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\n\
          api_budget_share = 0.01\n\
@@ -76,7 +80,7 @@ async fn the_budget_gauge_is_the_figure_worked_out_by_hand() {
     let org = SimulatedOrg::with_queues(250, vec!["voice".into()]);
     let sim = start_simulator(SimulatorConfig {
         org,
-        ..crate::util::afternoon_sim()
+        ..afternoon_sim()
     })
     .await;
     let queries = vec![

@@ -5,7 +5,13 @@ use std::time::{Duration, Instant};
 use genesys_exporter::config::DEFAULT_METRICS;
 
 use crate::util::{
-    Process, get, parse, start_simulator, temp_dir, value, wait_for_metrics, write_file,
+    expected::{assert_same_samples, expected_from},
+    files::{temp_dir, write_file},
+    http::get,
+    process::Process,
+    samples::{conversation_of, parse, value},
+    sim::{AFTERNOON, afternoon_sim, start_simulator},
+    wait::wait_for_metrics,
 };
 
 fn wait_for_exit(process: &mut Process, limit: Duration) -> std::process::ExitStatus {
@@ -99,7 +105,7 @@ fn a_missing_config_file_and_a_typo_in_a_key_are_errors() {
 
 #[tokio::test]
 async fn a_rejected_query_is_logged_and_counted_while_the_rest_keeps_serving() {
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let config = format!(
         "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\n\
          [[queries]]\nname = \"good\"\n\
@@ -152,9 +158,9 @@ async fn a_rejected_query_is_logged_and_counted_while_the_rest_keeps_serving() {
     // The good query's data is there, the simulator's for the interval it polled by the
     // wall clock, and the text parses.
     let good = parse(&get(&format!("{url}/metrics")).await.body);
-    crate::util::assert_same_samples(
-        &crate::util::conversation_of(&good, "good"),
-        &crate::util::expected_from(&sim, &good, "good", "PT15M", DEFAULT_METRICS),
+    assert_same_samples(
+        &conversation_of(&good, "good"),
+        &expected_from(&sim, &good, "good", "PT15M", DEFAULT_METRICS),
     );
 }
 
@@ -163,7 +169,7 @@ async fn sigterm_stops_the_demo_cleanly_within_five_seconds() {
     let mut process = Process::start(&[
         "--demo",
         "--demo-time",
-        crate::util::AFTERNOON,
+        AFTERNOON,
         "--listen",
         "127.0.0.1:0",
     ]);
@@ -187,7 +193,7 @@ async fn sigint_stops_it_too() {
     let mut process = Process::start(&[
         "--demo",
         "--demo-time",
-        crate::util::AFTERNOON,
+        AFTERNOON,
         "--listen",
         "127.0.0.1:0",
     ]);
@@ -205,7 +211,7 @@ async fn sigint_stops_it_too() {
 
 #[tokio::test]
 async fn environment_variables_configure_it_without_a_file() {
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_genesys-exporter"));
     command
         .args(["--listen", "127.0.0.1:0"])

@@ -14,7 +14,9 @@ use serde::Deserialize;
 use serde_yaml_ng::Value as Yaml;
 
 use crate::util::{
-    ROOT, dashboards, files_under, panels, path, read, required_tool, temp_dir, write_file,
+    ci::required_tool,
+    dashboards::{dashboards, panels},
+    files::{ROOT, files_under, path, read, temp_dir, write_file},
 };
 
 /// Every document of a YAML file.

@@ -17,9 +17,13 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use crate::util::{
-    BUCKET, DEFAULT, Samples, advance_until, aggregates, clear_faults, conversation,
-    expected_samples, fast_settings, get, hold_time, interval_end, of, pause, scrape, set_fault,
-    start_exporter_with, start_fast_afternoon, start_simulator, wait_for_metrics, wait_until,
+    clock::{advance_until, hold_time},
+    expected::expected_samples,
+    exporter::{BUCKET, fast_settings, scrape, start_exporter_with, start_fast_afternoon},
+    http::get,
+    samples::{DEFAULT, Samples, aggregates, conversation, interval_end, of},
+    sim::{afternoon_sim, clear_faults, set_fault, start_simulator},
+    wait::{pause, wait_for_metrics, wait_until},
 };
 
 const FAILURES: &str = "genesys_api_failures_total";
@@ -253,7 +257,7 @@ async fn a_403_names_the_missing_permission_and_is_not_retried() {
 
 #[tokio::test]
 async fn a_400_or_a_404_is_not_retried_and_says_what_to_fix() {
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let colour = serde_json::from_value(json!({
         "name": "default",
         "filter": {"type": "or", "predicates": [

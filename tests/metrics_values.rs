@@ -8,9 +8,12 @@ use genesys_exporter::error::REQUEST_FAILURE_REASONS;
 use genesys_wire::time::Clock;
 
 use crate::util::{
-    Samples, assert_same_samples, config_for, expected_samples, get, get_with, observing, parse,
-    published_window, start_busy_afternoon, start_exporter, start_simulator, value,
-    wait_for_metrics,
+    expected::{assert_same_samples, expected_samples},
+    exporter::{config_for, observing, start_busy_afternoon, start_exporter},
+    http::{get, get_with},
+    samples::{Samples, parse, published_window, value},
+    sim::{afternoon_sim, start_simulator},
+    wait::wait_for_metrics,
 };
 
 #[tokio::test]
@@ -121,17 +124,17 @@ async fn landing_page_health_and_readiness() {
 
 #[tokio::test]
 async fn a_poll_too_large_for_the_synchronous_query_goes_through_a_job() {
-    let sim = crate::util::start_simulator(genesys_sim::SimulatorConfig {
+    let sim = start_simulator(genesys_sim::SimulatorConfig {
         sync_result_limit: Some(5),
         job_page_size: 4,
-        ..crate::util::afternoon_sim()
+        ..afternoon_sim()
     })
     .await;
-    let mut config = crate::util::config_for(&sim, vec![]);
+    let mut config = config_for(&sim, vec![]);
     config.job_poll_interval = Some(std::time::Duration::from_millis(50));
     let clock = genesys_wire::time::Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
-    let exporter = crate::util::start_exporter(config, clock).await;
-    let samples = crate::util::wait_for_metrics(&exporter.url, |s| {
+    let exporter = start_exporter(config, clock).await;
+    let samples = wait_for_metrics(&exporter.url, |s| {
         value(s, "genesys_up", &[("query", "default")]) == Some(1.0)
     })
     .await;
@@ -152,7 +155,7 @@ async fn a_poll_too_large_for_the_synchronous_query_goes_through_a_job() {
 
 #[tokio::test]
 async fn every_counter_with_a_bounded_label_set_is_at_0_from_the_start() {
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
     let config = observing(config_for(&sim, demo_queries()), Duration::from_secs(15));
     let exporter = start_exporter(config, clock).await;

@@ -15,9 +15,13 @@ use genesys_wire::{OBSERVATIONS_PATH, ObservationResponse, PRESENCES_PATH};
 use jiff::Timestamp;
 
 use crate::util::{
-    Samples, Sim, config_for, every_queue_observed, hold_time, observing, of, pause, scrape,
-    set_fault, start_binary_for, start_exporter, start_simulator, value, wait_for_metrics,
-    wait_until,
+    clock::hold_time,
+    exporter::{config_for, observing, scrape, start_exporter},
+    http::get,
+    process::start_binary_for,
+    samples::{Samples, of, value},
+    sim::{Sim, afternoon_sim, clear_faults, every_queue_observed, set_fault, start_simulator},
+    wait::{pause, wait_for_metrics, wait_until},
 };
 
 /// A weekday afternoon, when every demo queue has callers and agents.
@@ -37,7 +41,7 @@ async fn simulator(org: SimulatedOrg, faults: Vec<FaultSpec>) -> (Sim, Clock) {
         org,
         faults,
         clock: clock.clone(),
-        ..crate::util::afternoon_sim()
+        ..afternoon_sim()
     })
     .await;
     (sim, clock)
@@ -248,7 +252,7 @@ async fn every_gauge_is_the_simulators_observation_with_names_and_ages() {
     assert_eq!(sim.simulator.requests().observations, 1);
     assert_eq!(sim.simulator.requests().presences, 1);
     // The landing page lists the observations beside the queries, with their instant.
-    let page = crate::util::get(&format!("{}/", exporter.url)).await.body;
+    let page = get(&format!("{}/", exporter.url)).await.body;
     assert!(
         page.contains(&format!(
             "<tr><td>observations</td><td>queue state, every 7s</td><td>{now}</td><td>at {now}</td><td>ok</td></tr>"
@@ -311,7 +315,7 @@ async fn a_403_on_observations_leaves_the_aggregates_running_and_is_asked_again_
         1,
         "a 403 is not retried"
     );
-    let page = crate::util::get(&format!("{}/", exporter.url)).await.body;
+    let page = get(&format!("{}/", exporter.url)).await.body;
     assert!(
         page.contains("<tr><td>observations</td><td>queue state, every 7s</td>")
             && page.contains("failed: observations: HTTP 403"),
@@ -321,7 +325,7 @@ async fn a_403_on_observations_leaves_the_aggregates_running_and_is_asked_again_
     // Not asked again at the next refreshes, but an hour later.
     advance(REFRESH * 5).await;
     assert_eq!(sim.simulator.requests().observations, 1);
-    crate::util::clear_faults(&sim).await;
+    clear_faults(&sim).await;
     advance(Duration::from_secs(3600) - REFRESH * 5 - Duration::from_secs(5)).await;
     assert_eq!(sim.simulator.requests().observations, 1);
     advance(Duration::from_secs(5)).await;
@@ -383,7 +387,7 @@ async fn observations_older_than_three_refreshes_are_dropped() {
 async fn each_missing_permission_is_warned_about_once_naming_it() {
     let sim = start_simulator(SimulatorConfig {
         faults: vec![forbidden(OBSERVATIONS_PATH), forbidden(PRESENCES_PATH)],
-        ..crate::util::afternoon_sim()
+        ..afternoon_sim()
     })
     .await;
     // Reads of the queue list and the presences twice a second fit the API budget only
@@ -423,7 +427,7 @@ async fn a_run_of_failed_observations_is_warned_about_once_and_its_end_is_told()
     };
     let sim = start_simulator(SimulatorConfig {
         faults: vec![broken],
-        ..crate::util::afternoon_sim()
+        ..afternoon_sim()
     })
     .await;
     let extra = "[observations]\nrefresh = \"5s\"\n";
@@ -432,7 +436,7 @@ async fn a_run_of_failed_observations_is_warned_about_once_and_its_end_is_told()
         of(s, "genesys_poll_failures_total", OBSERVED) >= 2.0
     })
     .await;
-    crate::util::clear_faults(&sim).await;
+    clear_faults(&sim).await;
     wait_for_metrics(&url, |s| up(s, "observations") == Some(1.0)).await;
     let log = process
         .wait_for_log("queue observations succeed again")

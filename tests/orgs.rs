@@ -12,9 +12,14 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use crate::util::{
-    BUCKET, Samples, Sim, assert_same_samples, clear_faults, demo_request, get, hang_up,
-    output_text, parse, samples_of, set_fault, start_binary, start_exporter_with, start_simulator,
-    temp_dir, value, wait_for_metrics, write_file,
+    expected::{assert_same_samples, demo_request, samples_of},
+    exporter::{BUCKET, start_exporter_with},
+    files::{temp_dir, write_file},
+    http::get,
+    process::{hang_up, output_text, start_binary},
+    samples::{Samples, parse, value},
+    sim::{Sim, afternoon_sim, clear_faults, set_fault, start_simulator},
+    wait::wait_for_metrics,
 };
 
 /// The simulated org `name`: the demo's queue names, its own queue IDs and traffic.
@@ -28,7 +33,7 @@ async fn simulated(name: &str) -> Sim {
         client_id: format!("{name}-client"),
         client_secret: format!("{name}-secret").into(),
         org: org_data(name),
-        ..crate::util::afternoon_sim()
+        ..afternoon_sim()
     })
     .await
 }

@@ -11,7 +11,7 @@ use genesys_wire::read_groups;
 use genesys_wire::time::Interval;
 use tokio::sync::watch;
 
-use crate::util::demo_request;
+use crate::util::expected::demo_request;
 
 #[test]
 fn a_polls_peak_memory_is_a_small_multiple_of_the_answer() {

@@ -30,9 +30,16 @@ use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 
 use crate::util::{
-    PATIENCE, Process, Samples, bcrypt_hash, dashboards, demo_request, files_under, get,
-    https_client, make_pki, panels, parse, path, pause, promtool, published_window, required_tool,
-    start_simulator, temp_dir, value, wait_for_metrics, write_file,
+    ci::{promtool, required_tool},
+    dashboards::{dashboards, panels},
+    expected::demo_request,
+    files::{files_under, path, temp_dir, write_file},
+    http::get,
+    process::Process,
+    samples::{Samples, parse, published_window, value},
+    sim::{afternoon_sim, start_simulator},
+    tls::{bcrypt_hash, https_client, make_pki},
+    wait::{PATIENCE, pause, wait_for_metrics},
 };
 
 const PROMETHEUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus");
@@ -636,7 +643,7 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
     let secured = Process::start(&args);
 
     // An exporter that the simulator turns away: its failures feed the health panels.
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let mut command = Command::new(env!("CARGO_BIN_EXE_genesys-exporter"));
     command
         .args(["--listen", "127.0.0.1:0"])

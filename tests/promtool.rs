@@ -13,7 +13,12 @@ use genesys_wire::{AggregateGroup, AggregateResponse, IntervalData, MetricEntry,
 use jiff::Timestamp;
 use tokio::sync::watch;
 
-use crate::util::{get, parse, promtool, start_busy_afternoon, value};
+use crate::util::{
+    ci::promtool,
+    exporter::start_busy_afternoon,
+    http::get,
+    samples::{parse, value},
+};
 
 /// Runs `promtool check metrics` on `body` and asserts it succeeds without a word.
 fn assert_promtool_accepts(promtool: &str, body: &str) {

@@ -2,15 +2,18 @@
 
 use std::time::Duration;
 
-use genesys_sim::{SimulatedOrg, SimulatorConfig};
-
 use genesys_exporter::config::DEFAULT_METRICS;
+use genesys_sim::{SimulatedOrg, SimulatorConfig};
+use genesys_wire::time::Clock;
 
 use crate::util::{
-    Samples, assert_same_samples, config_for, conversation, expected_from, start_binary_for,
-    start_exporter, start_simulator, value, wait_for_metrics, wait_until,
+    expected::{assert_same_samples, expected_from},
+    exporter::{config_for, start_exporter},
+    process::start_binary_for,
+    samples::{Samples, conversation, value},
+    sim::{afternoon_sim, start_simulator},
+    wait::{wait_for_metrics, wait_until},
 };
-use genesys_wire::time::Clock;
 
 fn busy_afternoon() -> Clock {
     Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap())
@@ -34,7 +37,7 @@ async fn names_come_from_every_page_of_the_queue_list() {
     let last = org.queues[229].clone();
     let sim = start_simulator(SimulatorConfig {
         org,
-        ..crate::util::afternoon_sim()
+        ..afternoon_sim()
     })
     .await;
     let exporter = start_exporter(config_for(&sim, vec![]), busy_afternoon()).await;
@@ -55,7 +58,7 @@ async fn names_come_from_every_page_of_the_queue_list() {
 
 #[tokio::test]
 async fn a_renamed_queue_changes_its_label_and_a_deleted_one_keeps_its_name() {
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let org = SimulatedOrg::demo();
     let sales = org
         .queues
@@ -102,7 +105,7 @@ async fn a_renamed_queue_changes_its_label_and_a_deleted_one_keeps_its_name() {
 
 #[tokio::test]
 async fn without_routing_queue_view_it_exports_ids_and_warns_once() {
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     sim.simulator.forbid_queue_list(true);
     let (process, url, _dir) = start_binary_for(
         &sim,

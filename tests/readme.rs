@@ -16,7 +16,7 @@ const README: &str = include_str!("../README.md");
 
 /// The rows of the README table whose header starts with `header`.
 fn table_rows(header: &str) -> Vec<Vec<String>> {
-    crate::util::table_rows(README, header)
+    crate::util::tables::table_rows(README, header)
 }
 
 /// The `code` spans of a cell.

@@ -6,8 +6,13 @@ use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
 use crate::util::{
-    Process, Samples, Sim, assert_same_samples, conversation_of, expected_from, hang_up,
-    start_binary_for, start_simulator, temp_dir, value, wait_for_metrics, write_file,
+    expected::{assert_same_samples, expected_from},
+    files::{temp_dir, write_file},
+    http::get,
+    process::{Process, hang_up, start_binary_for},
+    samples::{Samples, conversation_of, parse, value},
+    sim::{Sim, afternoon_sim, start_simulator},
+    wait::{wait_for_metrics, wait_until},
 };
 
 /// The file's head: the simulator, its credentials, no observations (so that the
@@ -72,7 +77,7 @@ fn rewrite(path: &Path, text: &str) {
 
 #[tokio::test]
 async fn sighup_adds_and_removes_queries_and_a_bad_file_changes_nothing() {
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let extra = format!("[observations]\nenabled = false\n{}", query_text("a"));
     let (process, url, dir) = start_binary_for(&sim, &extra, &[]).await;
     let path = dir.path().join("genesys.toml");
@@ -107,7 +112,7 @@ async fn sighup_adds_and_removes_queries_and_a_bad_file_changes_nothing() {
     // The reload logs before it records its success and renders it, on a thread of its
     // own: wait for the render.
     const RELOADED: &str = "genesys_exporter_config_last_reload_success_timestamp_seconds";
-    let reloaded = |s: &crate::util::Samples| value(s, RELOADED, &[]).unwrap_or_default();
+    let reloaded = |s: &Samples| value(s, RELOADED, &[]).unwrap_or_default();
     let first_reload = reloaded(&wait_for_metrics(&url, |s| reloaded(s) > loaded_at).await);
 
     // Removed: a's series go, its self-metrics too.
@@ -115,7 +120,7 @@ async fn sighup_adds_and_removes_queries_and_a_bad_file_changes_nothing() {
     hang_up(&process);
     let removed = wait_for_metrics(&url, |s| !has_query(s, "a")).await;
     assert_eq!(up(&removed, "b"), Some(1.0));
-    crate::util::wait_until("the second reload's end", || {
+    wait_until("the second reload's end", || {
         process.log().matches("configuration reloaded").count() == 2
     })
     .await;
@@ -173,14 +178,14 @@ async fn post(url: &str) -> (u16, String) {
 
 #[tokio::test]
 async fn the_reload_endpoint_needs_the_lifecycle_flag() {
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let (_process, url, _dir) =
         start_binary_for(&sim, "[observations]\nenabled = false\n", &[]).await;
     let (status, body) = post(&url).await;
     assert_eq!(status, 403);
     assert!(body.contains("--web.enable-lifecycle"), "{body}");
-    let get = crate::util::get(&format!("{url}/-/reload")).await;
-    assert_eq!(get.status, 405);
+    let reply = get(&format!("{url}/-/reload")).await;
+    assert_eq!(reply.status, 405);
 
     let dir = temp_dir();
     let path = write_file(&dir, "genesys.toml", &config_text(&sim, &["a"]));
@@ -198,7 +203,7 @@ async fn the_reload_endpoint_needs_the_lifecycle_flag() {
     let (status, body) = post(&url).await;
     assert_eq!((status, body.as_str()), (200, "configuration reloaded\n"));
     // Answered once applied: b is already announced.
-    let samples = crate::util::parse(&crate::util::get(&format!("{url}/metrics")).await.body);
+    let samples = parse(&get(&format!("{url}/metrics")).await.body);
     assert!(
         up(&samples, "b").is_some(),
         "b is listed once the reload answers"
@@ -212,13 +217,13 @@ async fn the_reload_endpoint_needs_the_lifecycle_flag() {
     assert_eq!(status, 500, "{body}");
     assert!(body.contains("PT7M"), "{body}");
     assert!(!body.contains("demo-secret"), "{body}");
-    let samples = crate::util::parse(&crate::util::get(&format!("{url}/metrics")).await.body);
+    let samples = parse(&get(&format!("{url}/metrics")).await.body);
     assert_eq!(reload_successful(&samples), Some(0.0));
 }
 
 #[tokio::test]
 async fn a_changed_secret_asks_for_a_new_token_with_it() {
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let (process, url, _dir, path) = start_polling_a(&sim, &query_text("a")).await;
     let tokens = sim.simulator.requests().token;
 
@@ -244,8 +249,8 @@ async fn a_changed_secret_asks_for_a_new_token_with_it() {
 
 #[tokio::test]
 async fn a_new_api_url_and_login_url_take_a_token_from_there_and_poll_there() {
-    let first = start_simulator(crate::util::afternoon_sim()).await;
-    let second = start_simulator(crate::util::afternoon_sim()).await;
+    let first = start_simulator(afternoon_sim()).await;
+    let second = start_simulator(afternoon_sim()).await;
     let (process, url, _dir, path) = start_polling_a(&first, &query_text("a")).await;
     let asked_first = first.simulator.requests();
 
@@ -254,7 +259,7 @@ async fn a_new_api_url_and_login_url_take_a_token_from_there_and_poll_there() {
     rewrite(&path, &config_text(&second, &["a"]));
     hang_up(&process);
     process.wait_for_log("a new client, with a new token").await;
-    crate::util::wait_until("a poll of the second simulator", || {
+    wait_until("a poll of the second simulator", || {
         second.simulator.requests().aggregates == 1
     })
     .await;
@@ -278,7 +283,7 @@ fn observing_text(sim: &Sim, queries: &[&str], refresh: &str) -> String {
 
 #[tokio::test]
 async fn a_new_observations_refresh_takes_effect() {
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let extra = format!(
         "[observations]\nenabled = true\nrefresh = \"1h\"\n{}",
         query_text("a")
@@ -295,7 +300,7 @@ async fn a_new_observations_refresh_takes_effect() {
     rewrite(&path, &observing_text(&sim, &["a"], "5s"));
     hang_up(&process);
     process.wait_for_log("configuration reloaded").await;
-    crate::util::wait_until("an observation at the new refresh", || {
+    wait_until("an observation at the new refresh", || {
         sim.simulator.requests().observations >= 3 * one
     })
     .await;
@@ -305,7 +310,7 @@ async fn a_new_observations_refresh_takes_effect() {
 
 #[tokio::test]
 async fn a_reload_over_the_api_budget_is_refused_with_the_arithmetic() {
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let (process, url, _dir, path) = start_polling_a(&sim, &query_text("a")).await;
 
     // The observations every 5 s, in a hundredth of the limit: over budget.
@@ -338,7 +343,7 @@ fn by_media_text(name: &str) -> String {
 
 #[tokio::test]
 async fn the_first_query_by_queue_starts_reading_the_queue_names() {
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let (process, url, _dir, path) = start_polling_a(&sim, &by_media_text("a")).await;
     assert_eq!(sim.simulator.requests().queues, 0);
 

@@ -9,7 +9,12 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::util::{Process, Sim, demo_request, start_simulator, temp_dir, write_file};
+use crate::util::{
+    expected::demo_request,
+    files::{temp_dir, write_file},
+    process::Process,
+    sim::{Sim, afternoon_sim, start_simulator},
+};
 
 /// (interval_start, queue_id, media_type) → column → value.
 type Rows = BTreeMap<(String, String, String), BTreeMap<String, Option<f64>>>;
@@ -209,7 +214,7 @@ fn assert_rows_equal(got: &Rows, want: &Rows) {
 
 #[tokio::test]
 async fn a_three_day_report_in_one_day_chunks_equals_the_simulators_data() {
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let dir = temp_dir();
     let config = config_file(&dir, &sim, "report_chunk_days = 1\n");
     let expected = expected_rows(&SimulatedOrg::demo(), "2026-08-17T00:00:00Z", 72);
@@ -249,7 +254,7 @@ async fn a_job_is_followed_through_all_its_pages() {
     let sim = start_simulator(SimulatorConfig {
         job_page_size: 4,
         job_pending_checks: 2,
-        ..crate::util::afternoon_sim()
+        ..afternoon_sim()
     })
     .await;
     let dir = temp_dir();
@@ -292,7 +297,7 @@ async fn a_job_is_followed_through_all_its_pages() {
 async fn job_output_equals_the_synchronous_output() {
     let sim = start_simulator(SimulatorConfig {
         job_page_size: 5,
-        ..crate::util::afternoon_sim()
+        ..afternoon_sim()
     })
     .await;
     let dir = temp_dir();
@@ -336,7 +341,7 @@ async fn a_too_large_answer_falls_back_to_a_job_by_itself() {
     let sim = start_simulator(SimulatorConfig {
         sync_result_limit: Some(10),
         job_page_size: 7,
-        ..crate::util::afternoon_sim()
+        ..afternoon_sim()
     })
     .await;
     let dir = temp_dir();
@@ -378,7 +383,7 @@ async fn a_too_large_answer_falls_back_to_a_job_by_itself() {
 
 #[tokio::test]
 async fn a_failed_report_exits_non_zero_in_one_line_and_leaves_no_file() {
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let dir = temp_dir();
     let config = write_file(
         &dir,

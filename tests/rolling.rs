@@ -22,8 +22,12 @@ use genesys_wire::{
 use jiff::{SignedDuration, Timestamp};
 
 use crate::util::{
-    Exporter, Samples, Sim, assert_same_samples, config_for, conversation, demo_request, hold_time,
-    samples_of, start_exporter, start_simulator, value, wait_for_metrics, wait_until,
+    clock::hold_time,
+    expected::{assert_same_samples, demo_request, samples_of},
+    exporter::{Exporter, config_for, start_exporter},
+    samples::{Samples, conversation, value},
+    sim::{Sim, afternoon_sim, start_simulator},
+    wait::{wait_for_metrics, wait_until},
 };
 
 /// The demo's `live` query: the last five minutes by queue and media type, read every
@@ -120,7 +124,7 @@ fn add(total: &mut Stats, minute: &Stats) {
 /// A simulator, and an exporter with the live query alone whose clock starts at `start`
 /// and runs 60 times as fast as tokio's, once it has published.
 async fn start_live(start: &str) -> (Sim, Exporter, Clock) {
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let clock = Clock::fast_from(ts(start), 60);
     let exporter = start_exporter(config_for(&sim, vec![live()]), clock.clone()).await;
     wait_for_metrics(&exporter.url, |s| value(s, "genesys_up", LIVE) == Some(1.0)).await;

@@ -7,7 +7,12 @@ use std::net::TcpStream;
 use genesys_sim::{SimulatedOrg, SimulatorConfig};
 use genesys_wire::time::Clock;
 
-use crate::util::{PATIENCE, config_for, start_exporter, start_simulator, value, wait_for_metrics};
+use crate::util::{
+    exporter::{config_for, start_exporter},
+    samples::value,
+    sim::{afternoon_sim, start_simulator},
+    wait::{PATIENCE, wait_for_metrics},
+};
 
 /// One `GET /metrics` over a plain socket; returns the length of the whole answer. Fails
 /// rather than waits past [`PATIENCE`] for it.
@@ -45,7 +50,7 @@ fn scrape_allocations(queues: usize, headers: &'static str) -> (u64, usize) {
                     .map(String::from)
                     .to_vec(),
             ),
-            ..crate::util::afternoon_sim()
+            ..afternoon_sim()
         })
         .await;
         let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());

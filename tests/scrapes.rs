@@ -5,8 +5,10 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::util::{
-    BUCKET, DEFAULT, clear_faults, of, parse, scrape, set_fault, start_fast_afternoon,
-    wait_for_metrics,
+    exporter::{BUCKET, scrape, start_fast_afternoon},
+    samples::{DEFAULT, of, parse},
+    sim::{clear_faults, set_fault},
+    wait::wait_for_metrics,
 };
 
 const SCRAPERS: usize = 200;

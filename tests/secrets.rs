@@ -11,8 +11,12 @@ use genesys_sim::{Malformed, SimulatorConfig};
 use serde_json::json;
 
 use crate::util::{
-    Process, Samples, clear_faults, get, get_with, of, set_fault, start_simulator, temp_dir,
-    wait_for_metrics, write_file,
+    files::{temp_dir, write_file},
+    http::{get, get_with},
+    process::Process,
+    samples::{Samples, of, parse},
+    sim::{afternoon_sim, clear_faults, set_fault, start_simulator},
+    wait::wait_for_metrics,
 };
 
 const CLIENT_ID: &str = "secrets-test-client-5e1b";
@@ -32,7 +36,7 @@ async fn no_secret_or_token_shows_in_logs_landing_page_or_metrics_through_every_
         client_id: CLIENT_ID.into(),
         client_secret: CLIENT_SECRET.into(),
         faults: vec!["unavailable".parse().unwrap()],
-        ..crate::util::afternoon_sim()
+        ..afternoon_sim()
     })
     .await;
     // Short waits, and a breaker that never opens: its 30 s minimum cool-down would only
@@ -101,7 +105,7 @@ async fn no_secret_or_token_shows_in_logs_landing_page_or_metrics_through_every_
     wait_for_metrics(&url, |s| failures(s, "aggregates", "server_error") >= 1.0).await;
     for (faults, endpoint, reason) in phases {
         let before = failures(
-            &crate::util::parse(&get(&format!("{url}/metrics")).await.body),
+            &parse(&get(&format!("{url}/metrics")).await.body),
             endpoint,
             reason,
         );

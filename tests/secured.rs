@@ -9,8 +9,12 @@ use genesys_wire::time::Clock;
 use reqwest::StatusCode;
 
 use crate::util::{
-    Exporter, Pki, Sim, bcrypt_hash, config_for, https_client, make_pki, parse, retry_until,
-    start_exporter, start_simulator, temp_dir, value, write_file,
+    exporter::{Exporter, config_for, start_exporter},
+    files::{temp_dir, write_file},
+    samples::{parse, value},
+    sim::{Sim, afternoon_sim, start_simulator},
+    tls::{Pki, bcrypt_hash, https_client, make_pki},
+    wait::retry_until,
 };
 
 /// A web config with TLS from `pki`, `extra` YAML appended.
@@ -25,7 +29,7 @@ fn web_config(pki: &Pki, extra: &str) -> String {
 /// The simulator and an exporter that reads the web config file at `path`, with its
 /// HTTPS URL.
 async fn start_secured(path: &Path) -> (Sim, Exporter, String) {
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let config = Config {
         web_config_file: Some(path.to_owned()),
         ..config_for(&sim, vec![])

@@ -8,7 +8,11 @@ use genesys_sim::{Simulator, SimulatorConfig, aggregate};
 use genesys_wire::time::Clock;
 use genesys_wire::{OBSERVATIONS_PATH, PRESENCES_PATH, QUERY_PATH, TOKEN_PATH, TokenResponse};
 
-use crate::util::{demo_request, every_queue_observed, hold_time, start_simulator};
+use crate::util::{
+    clock::hold_time,
+    expected::demo_request,
+    sim::{afternoon_sim, every_queue_observed, start_simulator},
+};
 
 async fn token(http: &reqwest::Client, base: &str) -> String {
     let token: TokenResponse = http
@@ -46,7 +50,7 @@ async fn observations_presences_and_a_surge_over_http() {
     let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
     let sim = start_simulator(SimulatorConfig {
         clock: clock.clone(),
-        ..crate::util::afternoon_sim()
+        ..afternoon_sim()
     })
     .await;
     let (http, base) = (reqwest::Client::new(), sim.url.clone());

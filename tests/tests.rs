@@ -1,7 +1,7 @@
 //! Integration tests: the exporter and its binary against the simulator on 127.0.0.1.
-//! Every helper they share is in `util`; no test module uses another.
+//! Every helper they share is in `util`, one module per concern; no test module uses another.
 
-/// Shared helpers: start-up, `/metrics` parsing, bounded waits, held time, temp dirs, fixtures.
+/// Shared helpers by concern: simulator, exporter, binary, waits, held time, samples, files.
 mod util;
 
 /// How soon each queue alert fires after a surge on Sales, through promtool; the README's figures.

@@ -12,7 +12,10 @@ use genesys_exporter::metrics::Metrics;
 use genesys_sim::{RequestCounts, SimulatorConfig};
 use genesys_wire::AggregationQuery;
 
-use crate::util::{Sim, hold_time, start_simulator};
+use crate::util::{
+    clock::hold_time,
+    sim::{Sim, afternoon_sim, start_simulator},
+};
 
 fn client(sim: &Sim, secret: &str) -> Client {
     let settings = ClientSettings {
@@ -44,7 +47,7 @@ fn query() -> AggregationQuery {
 
 #[tokio::test]
 async fn one_token_serves_many_requests() {
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let client = client(&sim, "demo-secret");
     for _ in 0..5 {
         client.aggregates(&query()).await.unwrap();
@@ -64,7 +67,7 @@ async fn a_token_is_renewed_before_it_expires() {
     let _time = hold_time();
     let sim = start_simulator(SimulatorConfig {
         token_lifetime: Duration::from_secs(2),
-        ..crate::util::afternoon_sim()
+        ..afternoon_sim()
     })
     .await;
     let client = client(&sim, "demo-secret");
@@ -93,7 +96,7 @@ async fn a_token_is_renewed_before_it_expires() {
 
 #[tokio::test]
 async fn a_refused_token_is_renewed_and_the_request_retried_once() {
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let client = client(&sim, "demo-secret");
     client.aggregates(&query()).await.unwrap();
     sim.simulator.revoke_tokens();
@@ -114,7 +117,7 @@ async fn a_refused_token_is_renewed_and_the_request_retried_once() {
 
 #[tokio::test]
 async fn wrong_credentials_are_a_clear_error_without_the_secret() {
-    let sim = start_simulator(crate::util::afternoon_sim()).await;
+    let sim = start_simulator(afternoon_sim()).await;
     let error = client(&sim, "not-the-secret-xyz")
         .aggregates(&query())
         .await

@@ -13,7 +13,12 @@ use serde_json::{Value as Json, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::util::{Process, Samples, get, start_binary, value, wait_for_metrics};
+use crate::util::{
+    http::get,
+    process::{Process, start_binary},
+    samples::{Samples, value},
+    wait::wait_for_metrics,
+};
 
 /// What the fake answers to one request.
 enum Answer {

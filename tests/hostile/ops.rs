@@ -10,8 +10,14 @@ use genesys_exporter::config::DURATION_LIMITS;
 use genesys_sim::SimulatorConfig;
 
 use crate::util::{
-    Process, exit_of, get, of, required_tool, rss_of, start_simulator, temp_dir, wait_for_metrics,
-    write_file,
+    ci::required_tool,
+    files::{temp_dir, write_file},
+    http::get,
+    process::{Process, exit_of},
+    resources::rss_of,
+    samples::of,
+    sim::{AFTERNOON, afternoon_sim, start_simulator},
+    wait::wait_for_metrics,
 };
 
 /// A process of the exporter that is refused its configuration stays far below this.
@@ -134,7 +140,7 @@ async fn a_numeric_secret_in_the_environment_is_taken_as_text_and_never_echoed()
     const SECRET: &str = "0012345.50";
     let sim = start_simulator(SimulatorConfig {
         client_secret: SECRET.into(),
-        ..crate::util::afternoon_sim()
+        ..afternoon_sim()
     })
     .await;
     let env = [
@@ -173,7 +179,7 @@ async fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
     let mut command = Command::new(prlimit);
     command
         .args(["--nofile=256:2048", env!("CARGO_BIN_EXE_genesys-exporter")])
-        .args(["--demo", "--demo-time", crate::util::AFTERNOON])
+        .args(["--demo", "--demo-time", AFTERNOON])
         .args(["--listen", "127.0.0.1:0"]);
     let process = Process::spawn(command);
     let url = process.metrics_url().await;

@@ -12,8 +12,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::util::{
-    Process, open_files, parse, retry_until, rss_of, start_demo_with_1024_files, value,
-    wait_for_metrics,
+    process::{Process, start_demo_with_1024_files},
+    resources::{open_files, rss_of},
+    samples::{parse, value},
+    wait::{retry_until, wait_for_metrics},
 };
 
 /// More clients than the process has file descriptors, as in the report.
