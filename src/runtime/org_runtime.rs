@@ -247,6 +247,11 @@ impl OrgRuntime {
             || old.observations != new.observations
             || wants_directory(old, &self.settings) != wants_directory(new, &wanted);
         if !rebuild {
+            tracing::info!(
+                org = self.settings.org.name(),
+                restarted = false,
+                "configuration reloaded; nothing of the org changed"
+            );
             return;
         }
         self.stop_tasks().await;
