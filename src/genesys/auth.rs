@@ -150,6 +150,15 @@ impl TokenCache {
                 },
             )
         })?;
+        // A token is sent as `Authorization: Bearer <token>`: one that cannot be a header
+        // value would fail every request it is put on, for its whole lifetime. It is a
+        // failed login, and never cached.
+        // (`Bearer ` itself is a valid header value.)
+        if reqwest::header::HeaderValue::from_bytes(granted.access_token.as_bytes()).is_err() {
+            return Err(self
+                .transport
+                .failed(endpoint, Error::UnusableToken { endpoint }));
+        }
         self.transport.api.token_refreshed();
         let lifetime = token_lifetime(granted.expires_in);
         if lifetime.as_secs() != granted.expires_in {

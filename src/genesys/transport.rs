@@ -70,17 +70,27 @@ impl Transport {
         endpoint: Endpoint,
         request: reqwest::RequestBuilder,
     ) -> Result<Reply> {
+        // Bodies are bytes in memory, so a request that was built clones; one that was not
+        // (a header that cannot be one) is an error, never sent.
+        if request.try_clone().is_none() {
+            return Err(self.failed(endpoint, unbuilt(endpoint, request)));
+        }
         self.retrier
-            .send(endpoint, || {
-                // Bodies are bytes in memory, so a request always clones.
-                let request = request.try_clone().expect("request bodies are in memory");
-                self.attempt(endpoint, request)
-            })
+            .send(endpoint, || self.attempt(endpoint, request.try_clone()))
             .await
     }
 
     /// Sends one request and reads the whole answer, up to `max_response_bytes`.
-    async fn attempt(&self, endpoint: Endpoint, request: reqwest::RequestBuilder) -> Result<Reply> {
+    async fn attempt(
+        &self,
+        endpoint: Endpoint,
+        request: Option<reqwest::RequestBuilder>,
+    ) -> Result<Reply> {
+        let Some(request) = request else {
+            return Err(Error::Internal(format!(
+                "{endpoint}: the request could not be copied for another attempt"
+            )));
+        };
         self.api.request(endpoint);
         let transport_error = |error: reqwest::Error| Error::Transport {
             endpoint,
@@ -162,6 +172,17 @@ impl Transport {
         tracing::debug!(%error, "Genesys Cloud request failed");
         error
     }
+}
+
+/// The error of a request that could not be built, without its URL or header values.
+fn unbuilt(endpoint: Endpoint, request: reqwest::RequestBuilder) -> Error {
+    let detail = match request.build() {
+        Err(error) => error_chain(&error.without_url()),
+        Ok(_) => "its body is not in memory".to_owned(),
+    };
+    Error::Internal(format!(
+        "{endpoint}: the request could not be built: {detail}"
+    ))
 }
 
 /// Why an answer's body was not read whole.

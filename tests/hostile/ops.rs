@@ -204,12 +204,15 @@ const FIXED_ADVISORIES: &[(&str, &str, [u64; 3])] = &[
 
 #[test]
 fn the_lock_file_holds_no_version_of_a_fixed_advisory() {
-    let lock = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock"))
-        .unwrap();
+    let lock =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock")).unwrap();
     let lock: toml::Value = toml::from_str(&lock).unwrap();
     let packages = lock["package"].as_array().unwrap();
     for (advisory, name, fixed) in FIXED_ADVISORIES {
-        for package in packages.iter().filter(|p| p["name"].as_str() == Some(*name)) {
+        for package in packages
+            .iter()
+            .filter(|p| p["name"].as_str() == Some(*name))
+        {
             let version = package["version"].as_str().unwrap();
             let parts: Vec<u64> = version
                 .split(['.', '-', '+'])
