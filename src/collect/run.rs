@@ -2,7 +2,6 @@
 //! too-many-series rule, publishing), the loop around it, and the supervisor that keeps a
 //! source going through panics.
 
-use std::any::Any;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +14,7 @@ use crate::error::Error;
 use crate::exposition::Publisher;
 use crate::metrics::Metrics;
 use crate::org::Org;
+use crate::supervise::{Task, supervise};
 use genesys_wire::time::{Clock, Interval};
 
 /// Where an org's collections go, and the limits they keep.
@@ -85,10 +85,11 @@ async fn collect_once(
     }
 }
 
-/// Starts `collector` on a task of its own, under a supervisor: a panic in it (a bug:
-/// nothing from the API or the configuration should cause one) is logged with its name,
-/// counted in `genesys_poller_panics_total`, and a fresh clone of it starts after
-/// `retry_delay`, while the other sources and the server go on. Ends on `shutdown`.
+/// Starts `collector` on a task of its own, under the [`supervise`] supervisor: a panic
+/// in it (a bug: nothing from the API or the configuration should cause one) is logged with
+/// its name, counted in `genesys_poller_panics_total`, and a fresh clone of it starts after
+/// `retry_delay` (longer if it keeps panicking), while the other sources and the server go
+/// on. Ends on `shutdown`.
 pub fn spawn(
     collector: impl Collector,
     outlet: Outlet,
@@ -96,45 +97,25 @@ pub fn spawn(
     retry_delay: Duration,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let name = collector.name().to_owned();
-        loop {
+    let name = collector.name().to_owned();
+    let task = Task {
+        kind: "poller",
+        name: name.clone(),
+        org: org.clone(),
+        retry_delay,
+    };
+    let (metrics, counted) = (outlet.metrics.clone(), name.clone());
+    let stop = shutdown.clone();
+    supervise(
+        task,
+        shutdown,
+        move || metrics.poll.panicked(&counted),
+        move || {
             let span = tracing::error_span!("poller", org = org.name(), query = %name);
-            let (mut fresh, running, stop) = (collector.clone(), outlet.clone(), shutdown.clone());
-            let task = tokio::spawn(
-                async move { run(&mut fresh, &running, &stop).await }.instrument(span),
-            );
-            let message = match task.await {
-                Ok(()) => return,
-                Err(error) if error.is_panic() => panic_message(error.into_panic()),
-                // Cancelled: the runtime is shutting down.
-                Err(_) => return,
-            };
-            outlet.metrics.poll.panicked(&name);
-            tracing::error!(
-                org = org.name(),
-                query = %name,
-                panic = ?message,
-                retry_delay_seconds = retry_delay.as_secs_f64(),
-                "poller panicked (a bug, please report it); its previous data stays, and it restarts after retry_delay"
-            );
-            tokio::select! {
-                () = tokio::time::sleep(retry_delay) => {}
-                () = shutdown.cancelled() => return,
-            }
-        }
-    })
-}
-
-/// The text a panic was raised with.
-pub fn panic_message(payload: Box<dyn Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(text) => *text,
-        Err(payload) => match payload.downcast::<&'static str>() {
-            Ok(text) => (*text).to_owned(),
-            Err(_) => "(a panic without a message)".to_owned(),
+            let (mut fresh, running, stop) = (collector.clone(), outlet.clone(), stop.clone());
+            async move { run(&mut fresh, &running, &stop).await }.instrument(span)
         },
-    }
+    )
 }
 
 #[cfg(test)]

@@ -144,6 +144,8 @@ impl OrgRuntime {
             clock: self.parts.clock.clone(),
             every: settings.queue_names_refresh,
             presences: settings.observations.is_some(),
+            metrics: self.parts.metrics.clone(),
+            retry_delay: self.retry_delay,
         };
         let (task, first) = self
             .parts
