@@ -36,7 +36,7 @@ pub use poll::PollMetrics;
 pub use process::ReloadMetrics;
 pub use queue_names::QueueNameMetrics;
 pub use server::ServerMetrics;
-pub use tasks::{DIRECTORY, RELOAD, TASKS, TaskMetrics};
+pub use tasks::{DIRECTORY, TASKS, TaskMetrics};
 
 /// Every group, and the registry they are registered in: one org's view of them. Cheap to
 /// clone; every view of one registry shares its families.

@@ -1,7 +1,8 @@
-//! The panics of the long-running tasks that are not a query's poller (those count in
-//! `genesys_poller_panics_total{query}`): each org's directory refresh, and the process's
-//! reload handling. The `task` label takes one of [`TASKS`], so the label set is bounded;
-//! the directory's series carry the org's label (none for the unnamed org).
+//! The panics of an org's long-running tasks that are not a query's poller (those count in
+//! `genesys_poller_panics_total{query}`): its directory refresh. (The reload handling is
+//! the process's: `genesys_exporter_config_reload_panics_total`.) The `task` label takes
+//! one of [`TASKS`], so the label set is bounded; the series carry the org's label (none
+//! for the unnamed org).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -12,10 +13,9 @@ use super::registered;
 use crate::org::Org;
 
 /// Every value of the `task` label: an org's directory refresh (queue names and
-/// presences), and the reload handling (process-wide, without an org label).
-pub const TASKS: &[&str] = &[DIRECTORY, RELOAD];
+/// presences).
+pub const TASKS: &[&str] = &[DIRECTORY];
 pub const DIRECTORY: &str = "directory";
-pub const RELOAD: &str = "reload";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct TaskLabel {
@@ -32,22 +32,17 @@ pub struct TaskMetrics {
 }
 
 impl TaskMetrics {
-    /// Registers the family, with the reload handling's series at 0. The view is the
-    /// unnamed org's.
+    /// Registers the family, without any series: [`TaskMetrics::start`] starts an org's.
+    /// The view is the unnamed org's.
     pub(super) fn register(registry: &mut Registry) -> TaskMetrics {
-        let metrics = TaskMetrics {
+        TaskMetrics {
             org: Org::unnamed(),
             panics: registered(
                 registry,
                 "genesys_task_panics",
-                "Times a long-running task other than a query's poller panicked (a bug) and was restarted: task is directory (an org's queue names and presences) or reload",
+                "Times an org's long-running task other than a query's poller panicked (a bug) and was restarted: task is directory (its queue names and presences)",
             ),
-        };
-        let _ = metrics.panics.get_or_create(&TaskLabel {
-            org: Org::unnamed(),
-            task: RELOAD,
-        });
-        metrics
+        }
     }
 
     /// The same family, labelled with `org`.
@@ -59,24 +54,23 @@ impl TaskMetrics {
     }
 
     fn label(&self, task: &'static str) -> TaskLabel {
-        // The reload handling is the process's, whatever the view.
-        let org = if task == RELOAD {
-            Org::unnamed()
-        } else {
-            self.org.clone()
-        };
-        TaskLabel { org, task }
+        TaskLabel {
+            org: self.org.clone(),
+            task,
+        }
     }
 
     /// Starts this view's org's series at 0.
     pub(super) fn start(&self) {
-        let _ = self.panics.get_or_create(&self.label(DIRECTORY));
+        for task in TASKS {
+            let _ = self.panics.get_or_create(&self.label(task));
+        }
     }
 
     /// Removes this view's org's series.
     pub(super) fn forget_org(&self) {
-        if self.org != Org::unnamed() {
-            self.panics.remove(&self.label(DIRECTORY));
+        for task in TASKS {
+            self.panics.remove(&self.label(task));
         }
     }
 

@@ -21,7 +21,7 @@ use crate::config::{Query, Settings};
 use crate::error::{Error, Result};
 use crate::exposition::Publisher;
 use crate::http;
-use crate::metrics::{Metrics, RELOAD};
+use crate::metrics::Metrics;
 use crate::org::Org;
 use crate::server::{self, ReloadRequest, State};
 use crate::supervise::{contained, panic_message};
@@ -159,10 +159,9 @@ pub async fn run_reloading(
 
 /// Counts and logs a panic of the reload handling, and says it as the reload's error.
 fn reload_panicked(metrics: &Metrics, message: &str) -> String {
-    metrics.tasks.panicked(RELOAD);
-    metrics.reload.failed();
+    metrics.reload.panicked();
     tracing::error!(
-        task = RELOAD,
+        task = "reload",
         panic = ?message,
         "the reload panicked (a bug, please report it); the exporter goes on, and handles the next reload as usual"
     );

@@ -263,7 +263,7 @@ async fn a_reload_that_panics_is_counted_answered_as_failed_and_the_next_one_run
     assert!(refused.contains("a reload bug"), "{refused}");
     let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
     assert!(
-        text.contains("genesys_task_panics_total{task=\"reload\"} 1\n"),
+        text.contains("genesys_exporter_config_reload_panics_total 1\n"),
         "{text}"
     );
     assert!(
