@@ -373,7 +373,37 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::genesys::breaker::{Breaker, BreakerSettings};
+    use crate::genesys::retry::RetrySettings;
     use genesys_wire::AggregateResponse;
+
+    #[tokio::test]
+    async fn a_request_that_cannot_be_built_is_an_error_never_sent_nor_a_panic() {
+        let metrics = Metrics::new(["q"]);
+        let breaker = Breaker::new(BreakerSettings::default(), &metrics);
+        let retrier = Retrier::new(RetrySettings::default(), breaker, &metrics);
+        let second = Duration::from_secs(1);
+        let transport = Transport::new(second, second, 1024, retrier, &metrics).unwrap();
+        // Port 9 on 127.0.0.1: nothing is sent, as the request fails to build first.
+        let request = transport
+            .http
+            .get("http://127.0.0.1:9/api/v2/presence/definitions")
+            .bearer_auth("abc\ndef");
+        let error = transport
+            .execute(Endpoint::Presences, request)
+            .await
+            .err()
+            .expect("an error");
+        let text = error.to_string();
+        assert!(matches!(error, Error::Internal(_)), "{text}");
+        assert!(text.contains("could not be built"), "{text}");
+        assert!(
+            !text.contains("abc"),
+            "no header value in the error: {text}"
+        );
+        let requests = metrics.sample("genesys_api_requests_total{endpoint=\"presences\"}");
+        assert_eq!(requests, Some(0.0), "never sent");
+    }
 
     fn reply(status: u16, content_type: &str, body: &'static str) -> Reply {
         Reply {
