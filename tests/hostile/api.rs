@@ -539,6 +539,13 @@ async fn a_token_that_cannot_be_a_header_is_an_oauth_failure_asked_again() {
     let log = process.log();
     assert!(log.contains("cannot be sent in an HTTP header"), "{log}");
     assert!(!log.contains("abc"), "the token is never logged: {log}");
+    // Warned once, however often it is asked again; asked again with backoff, not by
+    // every poll.
+    assert_eq!(
+        log.matches("unusable access token; asking again").count(),
+        1,
+        "{log}"
+    );
     assert_alive_and_bounded(&mut process, &url, 100).await;
 }
 
