@@ -14,6 +14,8 @@
 //! observations no longer fit, it warns and stretches their refresh instead
 //! ([`BudgetWatch`]).
 
+mod pacer;
+
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,6 +29,7 @@ use crate::metrics::Metrics;
 use crate::org::Org;
 use crate::schedule::{Rolling, Schedule};
 pub use genesys_wire::RATE_LIMIT_PER_MINUTE;
+pub use pacer::{PACER_WINDOW, Pacer};
 
 /// What the queue observations cost: a request per chunk of `queues_per_request` queues,
 /// every `refresh`. (The `[observations]` table's keys.)
@@ -401,6 +404,24 @@ impl BudgetWatch {
             "API budget"
         );
         Ok(())
+    }
+
+    /// The room the budget leaves for the first collections of the sources, in requests
+    /// a minute: the share of the limit less the steady state, with the queues known
+    /// (none: 0) and the observations' refresh in force; at least 1.
+    pub fn start_room(&self) -> u64 {
+        let queues = self.queues.lock().expect("not poisoned").unwrap_or(0);
+        let refresh = *self.refresh.borrow();
+        let load = self.load.lock().expect("not poisoned");
+        let budget = load.budget(queues, refresh);
+        let room = (budget.allowed() - budget.per_minute()).floor();
+        // Saturating: a share of 1 leaves at most 300; NaN is 0.
+        (room.max(1.0) as u64).max(1)
+    }
+
+    /// The queues last checked (none yet: 0).
+    pub fn queues(&self) -> usize {
+        self.queues.lock().expect("not poisoned").unwrap_or(0)
     }
 
     /// The check after a later read of the queue directory found `queues` queues: when
@@ -802,5 +823,52 @@ mod tests {
             org,
             queries.chain(observations).collect::<Vec<_>>(),
         )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn four_hundred_p1d_queries_start_inside_the_share_in_every_minute() {
+        let queries: Vec<_> = (0..400)
+            .map(|i| serde_json::json!({"name": format!("q{i}"), "granularity": "P1D"}))
+            .collect();
+        let settings = settings_of(
+            serde_json::json!(queries),
+            serde_json::json!({"api_budget_share": 0.1}),
+        );
+        let load = load_with(&settings, &settings.orgs[0], None);
+        let budget = load.budget(0, None);
+        let watch = BudgetWatch::new(load, Arc::new(Metrics::empty()));
+        watch.at_start(Some(0)).unwrap();
+        // 30 a minute allowed; 400 P1D buckets (at 23 hours) and the queue list cost 0.31.
+        assert_eq!(budget.allowed(), 30.0);
+        assert!(budget.per_minute() < 1.0, "{}", budget.per_minute());
+        let room = watch.start_room();
+        assert_eq!(room, 29);
+        assert!(room as f64 + budget.per_minute() <= budget.allowed());
+
+        let pacer = Arc::new(Pacer::new(room));
+        let began = tokio::time::Instant::now();
+        let polls: Vec<_> = (0..400)
+            .map(|_| {
+                let pacer = pacer.clone();
+                tokio::spawn(async move {
+                    pacer.admit(1).await;
+                    tokio::time::Instant::now()
+                })
+            })
+            .collect();
+        let mut at = Vec::new();
+        for poll in polls {
+            at.push(poll.await.unwrap());
+        }
+        for start in &at {
+            let in_minute = at
+                .iter()
+                .filter(|t| **t >= *start && t.duration_since(*start) < PACER_WINDOW)
+                .count();
+            assert!(in_minute as u64 <= room, "{in_minute} in a minute");
+        }
+        // ⌈400 / 29⌉ = 14 minutes: the last turn starts the 14th.
+        let last = at.iter().max().unwrap().duration_since(began);
+        assert_eq!(last, Duration::from_secs(13 * 60));
     }
 }

@@ -32,6 +32,13 @@ pub enum Error {
         description: String,
     },
 
+    /// The login service issued a token that cannot be sent: it holds a byte an HTTP
+    /// header value may not have (a line break, a control character). Never cached.
+    #[error(
+        "{endpoint}: the login service issued an access token that cannot be sent in an HTTP header (it holds a control character or line break); it is not kept, and a new one is asked for at the next poll. Check that login_url is Genesys Cloud's login service"
+    )]
+    UnusableToken { endpoint: Endpoint },
+
     /// The API answered with an error status.
     #[error("{endpoint}: HTTP {status} {code}: {message}{}{}", remedy(*.endpoint, *.status, .permission.as_deref()), correlation(.correlation_id))]
     Api {
@@ -113,7 +120,7 @@ impl Error {
             Error::Config(_) => "config",
             Error::Transport { timeout: true, .. } => "timeout",
             Error::Transport { .. } => "transport",
-            Error::OAuth { .. } => "oauth",
+            Error::OAuth { .. } | Error::UnusableToken { .. } => "oauth",
             Error::Api { status, .. } => status_reason(*status),
             Error::Decode { .. } => "decode",
             Error::Job { .. } => "job_failed",

@@ -16,8 +16,9 @@
 //!   the operator's files, the allocator, whose org, the one error type.
 //! - [`web_config`], [`metrics`]: the exporter-toolkit web config; the exporter's own
 //!   metrics, which everything below reports to.
-//! - [`genesys`], [`config`], [`budget`]: the API client (token, retries, breaker, jobs);
-//!   the configuration, checked; the API budget.
+//! - [`genesys`], [`config`], [`budget`], [`supervise`]: the API client (token, retries,
+//!   breaker, jobs); the configuration, checked; the API budget; the one supervisor of
+//!   every long-running task.
 //! - [`exposition`], [`directory`]: answers flattened into named gauges, rendered and
 //!   published; the org's queue and presence names.
 //! - [`collect`], [`report`]: every source of series behind one trait; the one-shot report.
@@ -42,4 +43,5 @@ pub mod report;
 pub mod runtime;
 pub mod schedule;
 pub mod server;
+pub mod supervise;
 pub mod web_config;

@@ -187,7 +187,20 @@ fn every_command_of_the_hardening_table_runs_a_test_that_exists() {
         let parts: Vec<&str> = path.split("::").collect();
         let (file, test) = match (command.contains("--lib"), parts.as_slice()) {
             (true, [module @ .., "tests", test]) => {
-                (root.join("src").join(module.join("/") + ".rs"), Some(*test))
+                // `a::b` is src/a/b.rs, or a folder's src/a/b/mod.rs or src/a/b/tests.rs.
+                let folder = root.join("src").join(module.join("/"));
+                let file = [
+                    folder.with_extension("rs"),
+                    folder.join("mod.rs"),
+                    folder.join("tests.rs"),
+                ]
+                .into_iter()
+                .find(|file| {
+                    std::fs::read_to_string(file)
+                        .is_ok_and(|source| source.contains(&format!("fn {test}(")))
+                })
+                .unwrap_or_else(|| folder.with_extension("rs"));
+                (file, Some(*test))
             }
             (false, [module]) => (root.join("tests").join(format!("{module}.rs")), None),
             (false, [dirs @ .., test]) => {

@@ -26,7 +26,7 @@ use crate::exposition::QuerySamples;
 use genesys_wire::Endpoint;
 use genesys_wire::time::Interval;
 
-pub use run::{Outlet, panic_message, run, spawn};
+pub use run::{Outlet, run, spawn};
 pub use source::{Parts, Source, sources};
 
 /// How a collection went: the series it published, or why it failed.

@@ -2,7 +2,6 @@
 //! too-many-series rule, publishing), the loop around it, and the supervisor that keeps a
 //! source going through panics.
 
-use std::any::Any;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,10 +10,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{Collector, Outcome};
+use crate::budget::Pacer;
 use crate::error::Error;
 use crate::exposition::Publisher;
 use crate::metrics::Metrics;
 use crate::org::Org;
+use crate::supervise::{Task, supervise};
 use genesys_wire::time::{Clock, Interval};
 
 /// Where an org's collections go, and the limits they keep.
@@ -27,12 +28,23 @@ pub struct Outlet {
     pub clock: Clock,
     /// The most series one collection may publish (`max_series_per_query`).
     pub max_series: usize,
+    /// The org's start-up pacer, which each source's first collection waits for.
+    pub pacer: Arc<Pacer>,
 }
 
 /// Collects from `collector` whenever it falls due, until `shutdown`.
 pub async fn run(collector: &mut impl Collector, outlet: &Outlet, shutdown: &CancellationToken) {
     let mut last: Option<Outcome> = None;
     while let Some(window) = collector.next(last.as_ref(), shutdown).await {
+        // The first collection (at start-up, after a rebuild or a restart) takes its turn
+        // in the org's budget, so that sources started together do not ask all at once.
+        if last.is_none() {
+            let requests = outlet.pacer.requests_of(&collector.cost());
+            tokio::select! {
+                () = outlet.pacer.admit(requests) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
         let outcome = tokio::select! {
             outcome = collect_once(collector, window, outlet) => outcome,
             () = shutdown.cancelled() => return,
@@ -85,10 +97,11 @@ async fn collect_once(
     }
 }
 
-/// Starts `collector` on a task of its own, under a supervisor: a panic in it (a bug:
-/// nothing from the API or the configuration should cause one) is logged with its name,
-/// counted in `genesys_poller_panics_total`, and a fresh clone of it starts after
-/// `retry_delay`, while the other sources and the server go on. Ends on `shutdown`.
+/// Starts `collector` on a task of its own, under the [`supervise`] supervisor: a panic
+/// in it (a bug: nothing from the API or the configuration should cause one) is logged with
+/// its name, counted in `genesys_poller_panics_total`, and a fresh clone of it starts after
+/// `retry_delay` (longer if it keeps panicking), while the other sources and the server go
+/// on. Ends on `shutdown`.
 pub fn spawn(
     collector: impl Collector,
     outlet: Outlet,
@@ -96,45 +109,25 @@ pub fn spawn(
     retry_delay: Duration,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let name = collector.name().to_owned();
-        loop {
+    let name = collector.name().to_owned();
+    let task = Task {
+        kind: "poller",
+        name: name.clone(),
+        org: org.clone(),
+        retry_delay,
+    };
+    let (metrics, counted) = (outlet.metrics.clone(), name.clone());
+    let stop = shutdown.clone();
+    supervise(
+        task,
+        shutdown,
+        move || metrics.poll.panicked(&counted),
+        move || {
             let span = tracing::error_span!("poller", org = org.name(), query = %name);
-            let (mut fresh, running, stop) = (collector.clone(), outlet.clone(), shutdown.clone());
-            let task = tokio::spawn(
-                async move { run(&mut fresh, &running, &stop).await }.instrument(span),
-            );
-            let message = match task.await {
-                Ok(()) => return,
-                Err(error) if error.is_panic() => panic_message(error.into_panic()),
-                // Cancelled: the runtime is shutting down.
-                Err(_) => return,
-            };
-            outlet.metrics.poll.panicked(&name);
-            tracing::error!(
-                org = org.name(),
-                query = %name,
-                panic = ?message,
-                retry_delay_seconds = retry_delay.as_secs_f64(),
-                "poller panicked (a bug, please report it); its previous data stays, and it restarts after retry_delay"
-            );
-            tokio::select! {
-                () = tokio::time::sleep(retry_delay) => {}
-                () = shutdown.cancelled() => return,
-            }
-        }
-    })
-}
-
-/// The text a panic was raised with.
-pub fn panic_message(payload: Box<dyn Any + Send>) -> String {
-    match payload.downcast::<String>() {
-        Ok(text) => *text,
-        Err(payload) => match payload.downcast::<&'static str>() {
-            Ok(text) => (*text).to_owned(),
-            Err(_) => "(a panic without a message)".to_owned(),
+            let (mut fresh, running, stop) = (collector.clone(), outlet.clone(), stop.clone());
+            async move { run(&mut fresh, &running, &stop).await }.instrument(span)
         },
-    }
+    )
 }
 
 #[cfg(test)]
@@ -237,6 +230,7 @@ mod tests {
             metrics,
             clock: clock.clone(),
             max_series: 10,
+            pacer: Arc::new(Pacer::unlimited()),
         }
     }
 
@@ -325,5 +319,78 @@ mod tests {
             .metrics
             .sample("genesys_poller_panics_total{query=\"q\"}");
         assert_eq!(panics, Some(1.0));
+    }
+
+    /// A source that collects once, and notes when.
+    #[derive(Clone)]
+    struct Once {
+        done: Arc<Mutex<bool>>,
+        at: Arc<Mutex<Vec<tokio::time::Instant>>>,
+    }
+
+    impl Collector for Once {
+        fn name(&self) -> &str {
+            "q"
+        }
+
+        fn endpoint(&self) -> Endpoint {
+            Endpoint::Aggregates
+        }
+
+        fn cost(&self) -> Cost {
+            Cost::per_queues(Duration::from_secs(60), 1)
+        }
+
+        fn readiness(&self) -> Readiness {
+            Readiness::Waits
+        }
+
+        fn max_age(&self) -> Duration {
+            Duration::from_secs(3600)
+        }
+
+        async fn next(&mut self, _: Option<&Outcome>, _: &CancellationToken) -> Option<Interval> {
+            let done = std::mem::replace(&mut *self.done.lock().unwrap(), true);
+            (!done).then(window)
+        }
+
+        async fn collect(&mut self, window: Interval, _: usize) -> Result<QuerySamples> {
+            self.at.lock().unwrap().push(tokio::time::Instant::now());
+            Ok(offered(window, 1))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn first_collections_take_turns_in_the_pacer_never_more_than_it_admits_a_minute() {
+        let clock = clock();
+        let mut outlet = outlet(&clock);
+        outlet.pacer = Arc::new(Pacer::new(5));
+        let at = Arc::new(Mutex::new(Vec::new()));
+        let began = tokio::time::Instant::now();
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let mut source = Once {
+                    done: Arc::default(),
+                    at: at.clone(),
+                };
+                let outlet = outlet.clone();
+                tokio::spawn(async move {
+                    run(&mut source, &outlet, &CancellationToken::new()).await;
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let at = at.lock().unwrap().clone();
+        assert_eq!(at.len(), 20);
+        for minute in 0..4 {
+            let start = began + Duration::from_secs(60 * minute);
+            let in_it = at
+                .iter()
+                .filter(|at| **at >= start && at.duration_since(start) < Duration::from_secs(60))
+                .count();
+            assert_eq!(in_it, 5, "minute {minute}: {at:?}");
+        }
     }
 }

@@ -6,7 +6,8 @@
 mod presences;
 mod queue_names;
 
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -16,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 use crate::budget::BudgetWatch;
 use crate::exposition::Publisher;
 use crate::genesys::client::Client;
-use crate::metrics::Metrics;
+use crate::metrics::{DIRECTORY, Metrics};
+use crate::supervise::{Task, supervise};
 use genesys_wire::time::Clock;
 
 pub use presences::Presences;
@@ -37,6 +39,61 @@ pub struct Refresh {
     pub every: Duration,
     /// Whether presences are read too (for the observations).
     pub presences: bool,
+    /// The org's view of the registry, where a panic of the task counts.
+    pub metrics: Arc<Metrics>,
+    /// How long after a panic the task starts again.
+    pub retry_delay: Duration,
+}
+
+/// Where the first read's count of queues goes: the start-up check, once, whichever run
+/// of the task reads first.
+#[derive(Clone)]
+struct FirstRead(Arc<Mutex<Option<oneshot::Sender<Option<usize>>>>>);
+
+impl FirstRead {
+    /// Hands `found` to the start-up check if this is the first read; else (or if the
+    /// check gave up waiting) returns it, for the task to check.
+    fn send(&self, found: Option<usize>) -> Option<usize> {
+        let first = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        match first {
+            Some(first) => first.send(found).err().flatten(),
+            None => found,
+        }
+    }
+}
+
+/// Runs the task `work` makes under the supervisor, counting its panics as the
+/// directory's in `metrics`; `work` is given where the first read goes.
+fn supervised<F, Fut>(
+    metrics: &Metrics,
+    retry_delay: Duration,
+    stop: CancellationToken,
+    work: F,
+) -> (JoinHandle<()>, oneshot::Receiver<Option<usize>>)
+where
+    F: Fn(FirstRead) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (sender, first_queues) = oneshot::channel();
+    let first = FirstRead(Arc::new(Mutex::new(Some(sender))));
+    let task = Task {
+        kind: DIRECTORY,
+        name: String::new(),
+        org: metrics.org().clone(),
+        retry_delay,
+    };
+    let counted = metrics.tasks.clone();
+    let handle = supervise(
+        task,
+        stop,
+        move || counted.panicked(DIRECTORY),
+        move || work(first.clone()),
+    );
+    (handle, first_queues)
 }
 
 impl Directory {
@@ -48,9 +105,11 @@ impl Directory {
         }
     }
 
-    /// Starts the task that reads the directory every `refresh.every` until `stop`. The
-    /// answer says how many queues its first read found, for the check of the budget at
-    /// start-up; later reads are checked by the task itself.
+    /// Starts the task that reads the directory every `refresh.every` until `stop`, under
+    /// the supervisor (a panic is counted in `genesys_task_panics_total{task="directory"}`
+    /// and the task starts again, the names known kept). The answer says how many queues
+    /// its first read found, for the check of the budget at start-up; later reads are
+    /// checked by the task itself.
     ///
     /// The directory has a task of its own, so that a queue list that is slow, hangs or
     /// pages for ever never keeps the collectors from starting.
@@ -59,36 +118,37 @@ impl Directory {
         refresh: Refresh,
         stop: CancellationToken,
     ) -> (JoinHandle<()>, oneshot::Receiver<Option<usize>>) {
-        let (first_read, first_queues) = oneshot::channel::<Option<usize>>();
-        let task = tokio::spawn(async move {
-            let mut first_read = Some(first_read);
-            loop {
-                let found = tokio::select! {
-                    found = self.read_queues(&refresh) => found,
-                    () = stop.cancelled() => return,
-                };
-                if refresh.presences {
-                    // A failure keeps the names known, and was logged.
-                    tokio::select! {
-                        _ = self.presences.refresh(&refresh.client) => {}
-                        () = stop.cancelled() => return,
-                    }
-                }
-                // The first read goes to the start-up check, unless it gave up waiting.
-                let later = match first_read.take() {
-                    Some(first_read) => first_read.send(found).err().flatten(),
-                    None => found,
-                };
-                if let Some(queues) = later {
-                    refresh.budget.directory_read(queues);
-                }
+        let (metrics, retry_delay) = (refresh.metrics.clone(), refresh.retry_delay);
+        let refresh = Arc::new(refresh);
+        let reading = stop.clone();
+        supervised(&metrics, retry_delay, stop, move |first| {
+            let (directory, refresh, stop) = (self.clone(), refresh.clone(), reading.clone());
+            async move { directory.keep_reading(&refresh, &first, &stop).await }
+        })
+    }
+
+    /// Reads the directory every `refresh.every`, until `stop`.
+    async fn keep_reading(&self, refresh: &Refresh, first: &FirstRead, stop: &CancellationToken) {
+        loop {
+            let found = tokio::select! {
+                found = self.read_queues(refresh) => found,
+                () = stop.cancelled() => return,
+            };
+            if refresh.presences {
+                // A failure keeps the names known, and was logged.
                 tokio::select! {
-                    () = tokio::time::sleep(refresh.every) => {}
+                    _ = self.presences.refresh(&refresh.client) => {}
                     () = stop.cancelled() => return,
                 }
             }
-        });
-        (task, first_queues)
+            if let Some(queues) = first.send(found) {
+                refresh.budget.directory_read(queues);
+            }
+            tokio::select! {
+                () = tokio::time::sleep(refresh.every) => {}
+                () = stop.cancelled() => return,
+            }
+        }
     }
 
     /// Reads the queue list and republishes with its names; a failure keeps the names
@@ -99,5 +159,48 @@ impl Directory {
             .publisher
             .set_queue_names(self.queues.current(), refresh.clock.now());
         Some(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_directory_task_that_panics_is_counted_and_its_restart_still_answers_the_first_read()
+    {
+        let metrics = Arc::new(Metrics::new(["q"]));
+        let runs = Arc::new(AtomicU32::new(0));
+        let counting = runs.clone();
+        let retry_delay = Duration::from_secs(30);
+        let began = tokio::time::Instant::now();
+        let (task, first_queues) = supervised(
+            &metrics,
+            retry_delay,
+            CancellationToken::new(),
+            move |first| {
+                let run = counting.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if run == 0 {
+                        panic!("a directory bug");
+                    }
+                    assert_eq!(
+                        first.send(Some(5)),
+                        None,
+                        "the first read goes to the check"
+                    );
+                }
+            },
+        );
+        assert_eq!(first_queues.await.unwrap(), Some(5));
+        task.await.unwrap();
+        assert_eq!(began.elapsed(), retry_delay);
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            metrics.sample("genesys_task_panics_total{task=\"directory\"}"),
+            Some(1.0)
+        );
     }
 }

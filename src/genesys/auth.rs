@@ -27,7 +27,22 @@ pub struct TokenCache {
     token_url: String,
     credentials: Credentials,
     cached: Mutex<Option<CachedToken>>,
+    /// While the login service issues tokens that cannot be sent: until when nobody asks
+    /// again, and the hold after the next refusal.
+    unusable: std::sync::Mutex<Option<Hold>>,
 }
+
+/// A hold on asking for a token, after the login service issued one that cannot be sent.
+#[derive(Clone, Copy)]
+struct Hold {
+    until: Instant,
+    next: Duration,
+}
+
+/// The first hold after an unsendable token, doubled at each one after, up to
+/// [`UNUSABLE_TOKEN_MAX_HOLD`]: every poll of every query would otherwise ask anew.
+pub const UNUSABLE_TOKEN_FIRST_HOLD: Duration = Duration::from_secs(1);
+pub const UNUSABLE_TOKEN_MAX_HOLD: Duration = Duration::from_secs(300);
 
 #[derive(Clone)]
 struct CachedToken {
@@ -68,6 +83,7 @@ impl TokenCache {
             token_url: format!("{}{TOKEN_PATH}", login_url.trim_end_matches('/')),
             credentials,
             cached: Mutex::new(None),
+            unusable: std::sync::Mutex::new(None),
         }
     }
 
@@ -92,7 +108,37 @@ impl TokenCache {
                 return Ok(current.token.clone());
             }
         }
-        let fresh = self.request_token().await?;
+        let endpoint = Endpoint::Token;
+        let hold = *self.unusable.lock().unwrap_or_else(|p| p.into_inner());
+        if hold.is_some_and(|hold| Instant::now() < hold.until) {
+            return Err(Error::UnusableToken { endpoint });
+        }
+        let fresh = match self.request_token().await {
+            Err(error @ Error::UnusableToken { .. }) => {
+                let wait = hold.map_or(UNUSABLE_TOKEN_FIRST_HOLD, |hold| hold.next);
+                if hold.is_none() {
+                    tracing::warn!(
+                        %error,
+                        "unusable access token; asking again after 1 s, then twice as long each time up to 5 min"
+                    );
+                }
+                *self.unusable.lock().unwrap_or_else(|p| p.into_inner()) = Some(Hold {
+                    until: deadline_after(wait),
+                    next: wait.saturating_mul(2).min(UNUSABLE_TOKEN_MAX_HOLD),
+                });
+                return Err(error);
+            }
+            other => other?,
+        };
+        if self
+            .unusable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+            .is_some()
+        {
+            tracing::info!("the login service issues a usable access token again");
+        }
         *cached = Some(fresh.clone());
         Ok(fresh.token)
     }
@@ -150,6 +196,15 @@ impl TokenCache {
                 },
             )
         })?;
+        // A token is sent as `Authorization: Bearer <token>`: one that cannot be a header
+        // value would fail every request it is put on, for its whole lifetime. It is a
+        // failed login, and never cached.
+        // (`Bearer ` itself is a valid header value.)
+        if reqwest::header::HeaderValue::from_bytes(granted.access_token.as_bytes()).is_err() {
+            return Err(self
+                .transport
+                .failed(endpoint, Error::UnusableToken { endpoint }));
+        }
         self.transport.api.token_refreshed();
         let lifetime = token_lifetime(granted.expires_in);
         if lifetime.as_secs() != granted.expires_in {

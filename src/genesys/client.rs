@@ -16,7 +16,7 @@ use super::auth::{Credentials, TokenCache};
 use super::breaker::{Breaker, BreakerSettings};
 use super::retry::{Answer, Retrier, RetrySettings};
 use super::transport::{Reply, Transport};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::metrics::{BreakerState, Metrics};
 use genesys_wire::{
     AggregateResponse, AggregationQuery, Endpoint, GroupSink, GroupsRead, JOBS_PATH,
@@ -52,6 +52,14 @@ pub struct ClientSettings {
     pub max_response_bytes: u64,
     pub retry: RetrySettings,
     pub breaker: BreakerSettings,
+}
+
+/// `query` as a JSON body; the query types always serialize, but if one did not, the
+/// poll fails rather than the process.
+fn to_json(endpoint: Endpoint, query: &impl Serialize) -> Result<Vec<u8>> {
+    serde_json::to_vec(query).map_err(|error| {
+        Error::Internal(format!("{endpoint}: the query did not serialize: {error}"))
+    })
 }
 
 /// The Genesys Cloud API, authenticated with a cached client-credentials token.
@@ -133,14 +141,14 @@ impl Client {
         path: &str,
         query: &impl Serialize,
     ) -> Result<T> {
-        let body = serde_json::to_vec(query).expect("the query type always serializes");
+        let body = to_json(endpoint, query)?;
         let url = format!("{}{path}", self.api_url);
         self.call(endpoint, reqwest::Method::POST, &url, Some(body.into()))
             .await
     }
 
     pub async fn job_status(&self, job_id: &str) -> Result<JobStatus> {
-        let url = self.job_url(job_id, &[]);
+        let url = self.job_url(job_id, &[])?;
         self.call(Endpoint::Jobs, reqwest::Method::GET, url.as_str(), None)
             .await
     }
@@ -148,7 +156,7 @@ impl Client {
     /// One page of a fulfilled job's results: the first without a cursor, then each with
     /// the cursor the previous page returned.
     pub async fn job_results(&self, job_id: &str, cursor: Option<&str>) -> Result<JobResultsPage> {
-        let mut url = self.job_url(job_id, &["results"]);
+        let mut url = self.job_url(job_id, &["results"])?;
         if let Some(cursor) = cursor {
             url.query_pairs_mut().append_pair("cursor", cursor);
         }
@@ -157,14 +165,15 @@ impl Client {
     }
 
     /// `{JOBS_PATH}/{job_id}/{tail...}`, with the id percent-encoded.
-    fn job_url(&self, job_id: &str, tail: &[&str]) -> reqwest::Url {
+    fn job_url(&self, job_id: &str, tail: &[&str]) -> Result<reqwest::Url> {
+        let unusable = |why: &str| Error::Config(format!("api_url {why}"));
         let mut url = reqwest::Url::parse(&format!("{}{JOBS_PATH}", self.api_url))
-            .expect("api_url was checked to be an http(s) URL");
+            .map_err(|error| unusable(&format!("is not a URL: {error}")))?;
         url.path_segments_mut()
-            .expect("http(s) URLs have a path")
+            .map_err(|()| unusable("cannot have a path"))?
             .push(job_id)
             .extend(tail);
-        url
+        Ok(url)
     }
 
     /// One page of `GET /api/v2/routing/queues`, counting pages from 1.
@@ -184,7 +193,7 @@ impl Client {
         query: &AggregationQuery,
         sink: &mut impl GroupSink,
     ) -> Result<bool> {
-        let body = serde_json::to_vec(query).expect("the query type always serializes");
+        let body = to_json(Endpoint::Aggregates, query)?;
         let url = format!("{}{QUERY_PATH}", self.api_url);
         let reply = self
             .reply(
@@ -206,7 +215,7 @@ impl Client {
         cursor: Option<&str>,
         sink: &mut impl GroupSink,
     ) -> Result<Option<GroupsRead>> {
-        let mut url = self.job_url(job_id, &["results"]);
+        let mut url = self.job_url(job_id, &["results"])?;
         if let Some(cursor) = cursor {
             url.query_pairs_mut().append_pair("cursor", cursor);
         }

@@ -70,17 +70,27 @@ impl Transport {
         endpoint: Endpoint,
         request: reqwest::RequestBuilder,
     ) -> Result<Reply> {
+        // Bodies are bytes in memory, so a request that was built clones; one that was not
+        // (a header that cannot be one) is an error, never sent.
+        if request.try_clone().is_none() {
+            return Err(self.failed(endpoint, unbuilt(endpoint, request)));
+        }
         self.retrier
-            .send(endpoint, || {
-                // Bodies are bytes in memory, so a request always clones.
-                let request = request.try_clone().expect("request bodies are in memory");
-                self.attempt(endpoint, request)
-            })
+            .send(endpoint, || self.attempt(endpoint, request.try_clone()))
             .await
     }
 
     /// Sends one request and reads the whole answer, up to `max_response_bytes`.
-    async fn attempt(&self, endpoint: Endpoint, request: reqwest::RequestBuilder) -> Result<Reply> {
+    async fn attempt(
+        &self,
+        endpoint: Endpoint,
+        request: Option<reqwest::RequestBuilder>,
+    ) -> Result<Reply> {
+        let Some(request) = request else {
+            return Err(Error::Internal(format!(
+                "{endpoint}: the request could not be copied for another attempt"
+            )));
+        };
         self.api.request(endpoint);
         let transport_error = |error: reqwest::Error| Error::Transport {
             endpoint,
@@ -162,6 +172,17 @@ impl Transport {
         tracing::debug!(%error, "Genesys Cloud request failed");
         error
     }
+}
+
+/// The error of a request that could not be built, without its URL or header values.
+fn unbuilt(endpoint: Endpoint, request: reqwest::RequestBuilder) -> Error {
+    let detail = match request.build() {
+        Err(error) => error_chain(&error.without_url()),
+        Ok(_) => "its body is not in memory".to_owned(),
+    };
+    Error::Internal(format!(
+        "{endpoint}: the request could not be built: {detail}"
+    ))
 }
 
 /// Why an answer's body was not read whole.
@@ -352,7 +373,37 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::genesys::breaker::{Breaker, BreakerSettings};
+    use crate::genesys::retry::RetrySettings;
     use genesys_wire::AggregateResponse;
+
+    #[tokio::test]
+    async fn a_request_that_cannot_be_built_is_an_error_never_sent_nor_a_panic() {
+        let metrics = Metrics::new(["q"]);
+        let breaker = Breaker::new(BreakerSettings::default(), &metrics);
+        let retrier = Retrier::new(RetrySettings::default(), breaker, &metrics);
+        let second = Duration::from_secs(1);
+        let transport = Transport::new(second, second, 1024, retrier, &metrics).unwrap();
+        // Port 9 on 127.0.0.1: nothing is sent, as the request fails to build first.
+        let request = transport
+            .http
+            .get("http://127.0.0.1:9/api/v2/presence/definitions")
+            .bearer_auth("abc\ndef");
+        let error = transport
+            .execute(Endpoint::Presences, request)
+            .await
+            .err()
+            .expect("an error");
+        let text = error.to_string();
+        assert!(matches!(error, Error::Internal(_)), "{text}");
+        assert!(text.contains("could not be built"), "{text}");
+        assert!(
+            !text.contains("abc"),
+            "no header value in the error: {text}"
+        );
+        let requests = metrics.sample("genesys_api_requests_total{endpoint=\"presences\"}");
+        assert_eq!(requests, Some(0.0), "never sent");
+    }
 
     fn reply(status: u16, content_type: &str, body: &'static str) -> Reply {
         Reply {

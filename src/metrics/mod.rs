@@ -21,6 +21,7 @@ mod poll;
 mod process;
 mod queue_names;
 mod server;
+mod tasks;
 
 use std::sync::Arc;
 
@@ -35,6 +36,7 @@ pub use poll::PollMetrics;
 pub use process::ReloadMetrics;
 pub use queue_names::QueueNameMetrics;
 pub use server::ServerMetrics;
+pub use tasks::{DIRECTORY, TASKS, TaskMetrics};
 
 /// Every group, and the registry they are registered in: one org's view of them. Cheap to
 /// clone; every view of one registry shares its families.
@@ -49,6 +51,7 @@ pub struct Metrics {
     pub breaker: BreakerMetrics,
     pub server: ServerMetrics,
     pub reload: ReloadMetrics,
+    pub tasks: TaskMetrics,
 }
 
 impl Metrics {
@@ -75,6 +78,7 @@ impl Metrics {
         process::register(&mut registry);
         let server = ServerMetrics::register(&mut registry);
         let reload = ReloadMetrics::register(&mut registry);
+        let tasks = TaskMetrics::register(&mut registry);
         Metrics {
             registry: Arc::new(registry),
             org: Org::unnamed(),
@@ -85,6 +89,7 @@ impl Metrics {
             breaker,
             server,
             reload,
+            tasks,
         }
     }
 
@@ -101,6 +106,7 @@ impl Metrics {
             breaker: self.breaker.for_org(org),
             server: self.server.clone(),
             reload: self.reload.clone(),
+            tasks: self.tasks.for_org(org),
         }
     }
 
@@ -123,6 +129,7 @@ impl Metrics {
         self.queue_names.start();
         self.retry.start();
         self.breaker.start();
+        self.tasks.start();
     }
 
     /// Removes every series of this view's org, which a reload removed: every query's, and
@@ -133,6 +140,7 @@ impl Metrics {
         self.queue_names.forget_org();
         self.retry.forget_org();
         self.breaker.forget_org();
+        self.tasks.forget_org();
     }
 
     /// The org of this view.

@@ -5,6 +5,7 @@ use std::sync::atomic::AtomicU64;
 
 use jiff::Timestamp;
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -37,6 +38,7 @@ pub(super) fn register(registry: &mut Registry) {
 pub struct ReloadMetrics {
     successful: Gauge,
     success_at: Gauge<f64, AtomicU64>,
+    panics: Counter,
 }
 
 impl ReloadMetrics {
@@ -52,6 +54,11 @@ impl ReloadMetrics {
                 "genesys_exporter_config_last_reload_success_timestamp_seconds",
                 "When the configuration was last loaded successfully, at start-up or by a reload, as a Unix time",
             ),
+            panics: registered(
+                registry,
+                "genesys_exporter_config_reload_panics",
+                "Times a reload of the configuration panicked (a bug); it was answered as failed, and the next one runs as usual",
+            ),
         };
         metrics.succeeded(Timestamp::now());
         metrics
@@ -66,5 +73,11 @@ impl ReloadMetrics {
     /// A reload failed; the previous configuration still runs.
     pub fn failed(&self) {
         self.successful.set(0);
+    }
+
+    /// A reload panicked, and failed.
+    pub fn panicked(&self) {
+        self.panics.inc();
+        self.failed();
     }
 }

@@ -17,7 +17,6 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::collect::panic_message;
 use crate::config::{Query, Settings};
 use crate::error::{Error, Result};
 use crate::exposition::Publisher;
@@ -25,6 +24,7 @@ use crate::http;
 use crate::metrics::Metrics;
 use crate::org::Org;
 use crate::server::{self, ReloadRequest, State};
+use crate::supervise::{contained, panic_message};
 use changes::restart_only_changes;
 use genesys_wire::time::Clock;
 use org_runtime::{OrgRuntime, Shared};
@@ -128,7 +128,13 @@ pub async fn run_reloading(
             stopped = &mut server => break Some(stopped),
             () = shutdown.cancelled() => break None,
             Some(done) = reloads.requests.recv() => {
-                let outcome = running.reload(&reloads.load, &state).await;
+                // A panic while reloading (a bug) is contained: counted, logged, the reload
+                // answered as failed, and the next request handled as usual. What it had
+                // applied by then stays applied.
+                let outcome = match contained(running.reload(&reloads.load, &state)).await {
+                    Ok(outcome) => outcome,
+                    Err(message) => Err(reload_panicked(&metrics, &message)),
+                };
                 // The asker may have gone (a signal does not wait for the outcome).
                 let _ = done.send(outcome);
             }
@@ -149,6 +155,17 @@ pub async fn run_reloading(
         };
         Error::Internal(format!("the HTTP server stopped: {message:?}"))
     })
+}
+
+/// Counts and logs a panic of the reload handling, and says it as the reload's error.
+fn reload_panicked(metrics: &Metrics, message: &str) -> String {
+    metrics.reload.panicked();
+    tracing::error!(
+        task = "reload",
+        panic = ?message,
+        "the reload panicked (a bug, please report it); the exporter goes on, and handles the next reload as usual"
+    );
+    format!("the reload panicked (a bug, please report it): {message:?}")
 }
 
 /// The configuration running, and each org's part of it.
@@ -242,6 +259,10 @@ impl Running {
         let load = load.clone();
         let new = match tokio::task::spawn_blocking(move || load()).await {
             Ok(loaded) => loaded.map_err(|error| error.to_string())?,
+            Err(error) if error.is_panic() => {
+                let message = panic_message(error.into_panic());
+                return Err(reload_panicked(&self.shared.metrics, &message));
+            }
             Err(error) => return Err(format!("reading the configuration failed: {error}")),
         };
         let mut plan = Vec::new();

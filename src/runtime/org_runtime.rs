@@ -18,7 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::changes::{QueryChanges, client_changed};
-use crate::budget::{BudgetWatch, Load};
+use crate::budget::{BudgetWatch, Load, Pacer};
 use crate::collect::{self, Outlet, Parts, Readiness, Source};
 use crate::config::{OrgSettings, Settings};
 use crate::directory::{Directory, Refresh};
@@ -45,6 +45,8 @@ pub(super) struct OrgRuntime {
     /// The org's view of the shared publisher.
     publisher: Arc<Publisher>,
     budget: Arc<BudgetWatch>,
+    /// What the first collections of its sources wait for, sized from the budget.
+    pacer: Arc<Pacer>,
     /// Built, and waiting for [`OrgRuntime::start`].
     sources: Vec<Source>,
     /// The names of its sources, running or about to.
@@ -101,6 +103,7 @@ impl OrgRuntime {
             settings: org,
             parts,
             publisher,
+            pacer: Arc::new(Pacer::new(budget.start_room())),
             budget,
             sources: Vec::new(),
             names: Vec::new(),
@@ -144,6 +147,8 @@ impl OrgRuntime {
             clock: self.parts.clock.clone(),
             every: settings.queue_names_refresh,
             presences: settings.observations.is_some(),
+            metrics: self.parts.metrics.clone(),
+            retry_delay: self.retry_delay,
         };
         let (task, first) = self
             .parts
@@ -162,11 +167,15 @@ impl OrgRuntime {
 
     /// Starts every source built.
     pub(super) fn start(&mut self) {
+        // Sized for the budget checked last, with the queues known now.
+        self.pacer.set_queues(self.budget.queues());
+        self.pacer.set_capacity(self.budget.start_room());
         let outlet = Outlet {
             publisher: self.publisher.clone(),
             metrics: self.parts.metrics.clone(),
             clock: self.parts.clock.clone(),
             max_series: self.max_series,
+            pacer: self.pacer.clone(),
         };
         for source in std::mem::take(&mut self.sources) {
             let task = source.start(

@@ -223,3 +223,55 @@ async fn new_credentials_make_a_new_client_whose_token_is_asked_for_with_them() 
     );
     org.stop().await;
 }
+
+#[tokio::test]
+async fn a_reload_that_panics_is_counted_answered_as_failed_and_the_next_one_runs() {
+    let sim = simulator().await;
+    let settings = settings(&sim, &["a"], "demo-secret");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/metrics", listener.local_addr().unwrap());
+    let loads = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let (counting, reloaded) = (loads.clone(), settings.clone());
+    // The first read of the configuration panics (a bug, injected through the loader).
+    let load: super::Loader = Arc::new(move || {
+        if counting.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            panic!("a reload bug");
+        }
+        Ok(reloaded.clone())
+    });
+    let (sender, requests) = tokio::sync::mpsc::channel(1);
+    let reloads = super::Reloads {
+        load,
+        requests,
+        sender: sender.clone(),
+        lifecycle: false,
+    };
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(super::run_reloading(
+        settings,
+        listener,
+        afternoon(),
+        shutdown.clone(),
+        reloads,
+    ));
+    let reload = || async {
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        sender.send(done).await.unwrap();
+        outcome.await.unwrap()
+    };
+    let refused = reload().await.unwrap_err();
+    assert!(refused.contains("a reload bug"), "{refused}");
+    let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(
+        text.contains("genesys_exporter_config_reload_panics_total 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("genesys_exporter_config_last_reload_successful 0\n"),
+        "{text}"
+    );
+    reload().await.unwrap();
+    assert!(!running.is_finished(), "the exporter goes on");
+    shutdown.cancel();
+    running.await.unwrap().unwrap();
+}

@@ -511,3 +511,80 @@ async fn a_hanging_token_endpoint_times_out_and_the_exporter_keeps_serving() {
     assert!(hung.load(Ordering::Relaxed) >= 1);
     assert_alive_and_bounded(&mut process, &url, 100).await;
 }
+
+/// A token that cannot be an HTTP header value (`abc\ndef`): the old code panicked building
+/// every request for the token's 24 hours, and `report` exited 101.
+fn unsendable_token() -> Answer {
+    json_answer(
+        200,
+        json!({"access_token": "abc\ndef", "expires_in": 86400}),
+    )
+}
+
+#[tokio::test]
+async fn a_token_that_cannot_be_a_header_is_an_oauth_failure_asked_again() {
+    let fake = Fake::start(|seen| match seen.path.as_str() {
+        TOKEN => unsendable_token(),
+        _ => json_answer(500, json!({})),
+    })
+    .await;
+    let (mut process, url, _dir) = exporter(&fake, "").await;
+    // Refused at login, and asked again (never cached): each poll asks for a new token.
+    let samples = wait_for_metrics(&url, |s| failures(s, "token", "oauth") >= 2.0).await;
+    assert_eq!(up(&samples), Some(0.0));
+    assert!(fake.count(TOKEN) >= 2);
+    assert_eq!(fake.count(AGGREGATES), 0, "no request left with the token");
+    let panics = value(&samples, "genesys_poller_panics_total", &[("query", "q")]);
+    assert_eq!(panics, Some(0.0));
+    let log = process.log();
+    assert!(log.contains("cannot be sent in an HTTP header"), "{log}");
+    assert!(!log.contains("abc"), "the token is never logged: {log}");
+    // Warned once, however often it is asked again; asked again with backoff, not by
+    // every poll.
+    assert_eq!(
+        log.matches("unusable access token; asking again").count(),
+        1,
+        "{log}"
+    );
+    assert_alive_and_bounded(&mut process, &url, 100).await;
+}
+
+#[tokio::test]
+async fn report_with_a_token_that_cannot_be_a_header_exits_1_with_the_reason() {
+    let fake = Fake::start(|seen| match seen.path.as_str() {
+        TOKEN => unsendable_token(),
+        _ => json_answer(500, json!({})),
+    })
+    .await;
+    let dir = crate::util::files::temp_dir();
+    let config = crate::util::files::write_file(
+        &dir,
+        "config.toml",
+        &format!(
+            "client_id = \"id\"\nclient_secret = \"secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\nretry_attempts = 1\n",
+            url = fake.url
+        ),
+    );
+    let mut process = Process::start(&[
+        "report",
+        "--config",
+        config.to_str().unwrap(),
+        "--from",
+        "2026-08-17T00:00:00Z",
+        "--to",
+        "2026-08-17T01:00:00Z",
+    ]);
+    let mut status = None;
+    for _ in 0..600 {
+        status = process.child.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = status.unwrap_or_else(|| panic!("report still running: {}", process.log()));
+    let log = process.log();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+    assert!(log.contains("cannot be sent in an HTTP header"), "{log}");
+}

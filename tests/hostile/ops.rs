@@ -193,3 +193,36 @@ async fn the_soft_open_file_limit_is_raised_to_the_hard_limit() {
         .collect();
     assert_eq!(open_files[3..5], ["2048", "2048"], "{limits}");
 }
+
+/// The advisories known to have touched `Cargo.lock`, each a package and the first version
+/// that fixed it. `cargo audit` (or `cargo deny check advisories`) is the full check against
+/// the RustSec database; this keeps the ones fixed here from coming back offline.
+const FIXED_ADVISORIES: &[(&str, &str, [u64; 3])] = &[
+    // Stack exhaustion in `time`'s parsing, through the dev-dependency rcgen.
+    ("RUSTSEC-2026-0009", "time", [0, 3, 47]),
+];
+
+#[test]
+fn the_lock_file_holds_no_version_of_a_fixed_advisory() {
+    let lock =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock")).unwrap();
+    let lock: toml::Value = toml::from_str(&lock).unwrap();
+    let packages = lock["package"].as_array().unwrap();
+    for (advisory, name, fixed) in FIXED_ADVISORIES {
+        for package in packages
+            .iter()
+            .filter(|p| p["name"].as_str() == Some(*name))
+        {
+            let version = package["version"].as_str().unwrap();
+            let parts: Vec<u64> = version
+                .split(['.', '-', '+'])
+                .take(3)
+                .map(|part| part.parse().unwrap())
+                .collect();
+            assert!(
+                parts.as_slice() >= fixed.as_slice(),
+                "{name} {version} in Cargo.lock has {advisory}: cargo update -p {name}"
+            );
+        }
+    }
+}
