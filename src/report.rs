@@ -119,7 +119,7 @@ pub async fn fetch(
     let names = if query.group_by.iter().any(|d| d == "queueId") {
         let names = QueueNames::new(client.metrics(), settings.max_queue_pages);
         // Without routing:queue:view the report still has IDs; the warning says why.
-        let _ = names.refresh(client).await;
+        let _ = names.refresh(client, settings.max_directory_bytes).await;
         names.current()
     } else {
         NameMap::default()

@@ -26,6 +26,9 @@ pub use queue_names::QueueNames;
 pub struct Directory {
     pub queues: QueueNames,
     pub presences: Presences,
+    /// The most bytes all names held may take, queues and presences together
+    /// (`max_directory_bytes`).
+    max_bytes: u64,
 }
 
 /// What the directory task reads with and reports to.
@@ -40,11 +43,17 @@ pub struct Refresh {
 }
 
 impl Directory {
-    /// An empty directory; `max_pages` bounds a read of the queue list.
-    pub fn new(metrics: Arc<Metrics>, max_pages: u32) -> Directory {
+    /// An empty directory; `max_pages` bounds a read of the queue list, and `max_bytes`
+    /// the names held, queues and presences together.
+    ///
+    /// A read builds its map beside the one it replaces, so that a read that fails keeps
+    /// the names known: while it reads, the names take at most `max_bytes` held and
+    /// `max_bytes` read, besides the one answer being read.
+    pub fn new(metrics: Arc<Metrics>, max_pages: u32, max_bytes: u64) -> Directory {
         Directory {
-            queues: QueueNames::new(metrics, max_pages),
-            presences: Presences::new(),
+            queues: QueueNames::new(metrics.clone(), max_pages),
+            presences: Presences::new(metrics),
+            max_bytes,
         }
     }
 
@@ -70,7 +79,10 @@ impl Directory {
                 if refresh.presences {
                     // A failure keeps the names known, and was logged.
                     tokio::select! {
-                        _ = self.presences.refresh(&refresh.client) => {}
+                        _ = self.presences.refresh(
+                            &refresh.client,
+                            self.max_bytes.saturating_sub(self.queues.held()),
+                        ) => {}
                         () = stop.cancelled() => return,
                     }
                 }
@@ -94,7 +106,8 @@ impl Directory {
     /// Reads the queue list and republishes with its names; a failure keeps the names
     /// known. Returns how many queues the list had, if it was read.
     async fn read_queues(&self, refresh: &Refresh) -> Option<usize> {
-        let found = self.queues.refresh(&refresh.client).await.ok()?;
+        let room = self.max_bytes.saturating_sub(self.presences.held());
+        let found = self.queues.refresh(&refresh.client, room).await.ok()?;
         refresh
             .publisher
             .set_queue_names(self.queues.current(), refresh.clock.now());

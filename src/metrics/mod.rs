@@ -17,6 +17,7 @@
 
 mod api;
 mod breaker;
+mod limits;
 mod poll;
 mod process;
 mod queue_names;
@@ -31,6 +32,7 @@ use crate::org::Org;
 
 pub use api::{ApiMetrics, RetryMetrics};
 pub use breaker::{BreakerMetrics, BreakerState};
+pub use limits::{LimitMetrics, OBSERVATION_DROP_REASONS};
 pub use poll::PollMetrics;
 pub use process::ReloadMetrics;
 pub use queue_names::QueueNameMetrics;
@@ -49,6 +51,7 @@ pub struct Metrics {
     pub breaker: BreakerMetrics,
     pub server: ServerMetrics,
     pub reload: ReloadMetrics,
+    pub limits: LimitMetrics,
 }
 
 impl Metrics {
@@ -75,6 +78,7 @@ impl Metrics {
         process::register(&mut registry);
         let server = ServerMetrics::register(&mut registry);
         let reload = ReloadMetrics::register(&mut registry);
+        let limits = LimitMetrics::register(&mut registry);
         Metrics {
             registry: Arc::new(registry),
             org: Org::unnamed(),
@@ -85,6 +89,7 @@ impl Metrics {
             breaker,
             server,
             reload,
+            limits,
         }
     }
 
@@ -101,6 +106,7 @@ impl Metrics {
             breaker: self.breaker.for_org(org),
             server: self.server.clone(),
             reload: self.reload.clone(),
+            limits: self.limits.for_org(org),
         }
     }
 
@@ -123,6 +129,7 @@ impl Metrics {
         self.queue_names.start();
         self.retry.start();
         self.breaker.start();
+        self.limits.start();
     }
 
     /// Removes every series of this view's org, which a reload removed: every query's, and
@@ -133,6 +140,7 @@ impl Metrics {
         self.queue_names.forget_org();
         self.retry.forget_org();
         self.breaker.forget_org();
+        self.limits.forget_org();
     }
 
     /// The org of this view.
