@@ -78,12 +78,15 @@ impl Directory {
                 };
                 if refresh.presences {
                     // A failure keeps the names known, and was logged.
-                    tokio::select! {
-                        _ = self.presences.refresh(
+                    let read = tokio::select! {
+                        read = self.presences.refresh(
                             &refresh.client,
                             self.max_bytes.saturating_sub(self.queues.held()),
-                        ) => {}
+                        ) => read,
                         () = stop.cancelled() => return,
+                    };
+                    if read.is_err() {
+                        refresh.publisher.render_now(refresh.clock.now());
                     }
                 }
                 // The first read goes to the start-up check, unless it gave up waiting.
@@ -107,7 +110,11 @@ impl Directory {
     /// known. Returns how many queues the list had, if it was read.
     async fn read_queues(&self, refresh: &Refresh) -> Option<usize> {
         let room = self.max_bytes.saturating_sub(self.presences.held());
-        let found = self.queues.refresh(&refresh.client, room).await.ok()?;
+        let Ok(found) = self.queues.refresh(&refresh.client, room).await else {
+            // The failure's counters show now, not at the next poll's publish.
+            refresh.publisher.render_now(refresh.clock.now());
+            return None;
+        };
         refresh
             .publisher
             .set_queue_names(self.queues.current(), refresh.clock.now());
