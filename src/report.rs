@@ -112,6 +112,8 @@ pub async fn fetch(
     request: &Request,
     mut progress: impl FnMut(usize, usize, usize),
 ) -> Result<Table> {
+    // The queue names of the report's column are cut as the exporter's labels are.
+    genesys_wire::labels::set_max_label_value_bytes(settings.max_label_value_bytes);
     let query = &request.query;
     let buckets = buckets(query, request.from, request.to)?;
     let chunks = chunks(&buckets, settings.report_chunk_days);
