@@ -93,6 +93,13 @@ pub enum Error {
     )]
     TooManyPages { limit: u32 },
 
+    /// The names of a directory read (queue list or presences) would pass
+    /// `max_directory_bytes`, with those of the other kind held: the read was stopped.
+    #[error(
+        "{endpoint}: the names read would pass max_directory_bytes ({limit} bytes, queue and presence names together); the read was stopped and the names known so far are kept. Raise max_directory_bytes if the org's directory is this large"
+    )]
+    DirectoryTooLarge { endpoint: Endpoint, limit: u64 },
+
     /// Not sent, because Genesys Cloud asked (with a 429's Retry-After) to wait longer than
     /// `rate_limit_max_wait`.
     #[error(
@@ -129,6 +136,7 @@ impl Error {
             Error::TooLarge { .. } => "too_large",
             Error::TooManySeries { .. } => "too_many_series",
             Error::TooManyPages { .. } => "too_many_pages",
+            Error::DirectoryTooLarge { .. } => "too_large",
             Error::NoQueuesYet => "no_queues",
             Error::Internal(_) => "internal",
         }
@@ -304,6 +312,7 @@ mod tests {
                 limit: 1,
             },
             Error::TooManyPages { limit: 1 },
+            Error::DirectoryTooLarge { endpoint, limit: 1 },
         ];
         for error in &errors {
             assert!(

@@ -112,6 +112,8 @@ pub async fn fetch(
     request: &Request,
     mut progress: impl FnMut(usize, usize, usize),
 ) -> Result<Table> {
+    // The queue names of the report's column are cut as the exporter's labels are.
+    genesys_wire::labels::set_max_label_value_bytes(settings.max_label_value_bytes);
     let query = &request.query;
     let buckets = buckets(query, request.from, request.to)?;
     let chunks = chunks(&buckets, settings.report_chunk_days);
@@ -119,7 +121,7 @@ pub async fn fetch(
     let names = if query.group_by.iter().any(|d| d == "queueId") {
         let names = QueueNames::new(client.metrics(), settings.max_queue_pages);
         // Without routing:queue:view the report still has IDs; the warning says why.
-        let _ = names.refresh(client).await;
+        let _ = names.refresh(client, settings.max_directory_bytes).await;
         names.current()
     } else {
         NameMap::default()

@@ -66,6 +66,10 @@ pub const DEFAULT_REPORT_CHUNK_DAYS: u32 = 7;
 /// type pairs, beyond the largest orgs (and past what one Prometheus target should
 /// carry); an answer with more fails the poll, and the previous data stays.
 pub const DEFAULT_MAX_SERIES_PER_QUERY: u64 = 250_000;
+/// The most bytes an org's directory may hold: its queue and presence names and IDs
+/// together, each counted with 96 bytes of overhead (`max_directory_bytes`). 32 MiB holds
+/// 100,000 queues with 200-byte names; a read past it is stopped and the names known kept.
+pub const DEFAULT_MAX_DIRECTORY_BYTES: u64 = 32 * 1024 * 1024;
 /// A query's data is dropped when it is this many buckets older than its last success.
 pub const DEFAULT_MAX_AGE_BUCKETS: u32 = 2;
 /// A rolling query's data is dropped when it is this many refreshes older than its last
@@ -118,6 +122,8 @@ pub struct Config {
     pub max_response_bytes: Option<u64>,
     pub max_series_per_query: Option<u64>,
     pub max_queue_pages: Option<u32>,
+    pub max_directory_bytes: Option<u64>,
+    pub max_label_value_bytes: Option<u64>,
     /// The most HTTP connections served at once; more are closed as soon as accepted.
     pub max_connections: Option<usize>,
     /// A Prometheus exporter-toolkit web config file: TLS, basic auth, headers.
@@ -199,6 +205,10 @@ pub struct Settings {
     pub max_series_per_query: usize,
     /// The most pages of the queue list one refresh reads.
     pub max_queue_pages: u32,
+    /// The most bytes one org's queue and presence names may hold together.
+    pub max_directory_bytes: u64,
+    /// The longest label value taken from the API, in bytes.
+    pub max_label_value_bytes: usize,
     pub max_connections: usize,
     /// The web config file, checked, when one is given.
     pub web: Option<Arc<WebConfig>>,

@@ -11,9 +11,9 @@ use super::checks::{at_most, written};
 use super::suggest::did_you_mean;
 use super::{
     Config, DEFAULT_API_BUDGET_SHARE, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_SERIES_PER_QUERY, DEFAULT_OBSERVATIONS_REFRESH, DEFAULT_QUEUE_NAMES_REFRESH,
-    DEFAULT_REPORT_CHUNK_DAYS, DEFAULT_RETRY_DELAY, MIN_OBSERVATIONS_REFRESH, OBSERVATIONS_QUERY,
-    ObservationSettings, Settings,
+    DEFAULT_MAX_DIRECTORY_BYTES, DEFAULT_MAX_SERIES_PER_QUERY, DEFAULT_OBSERVATIONS_REFRESH,
+    DEFAULT_QUEUE_NAMES_REFRESH, DEFAULT_REPORT_CHUNK_DAYS, DEFAULT_RETRY_DELAY,
+    MIN_OBSERVATIONS_REFRESH, OBSERVATIONS_QUERY, ObservationSettings, Settings,
 };
 use crate::error::{Error, Result};
 use crate::genesys::auth::Credentials;
@@ -26,6 +26,7 @@ use crate::genesys::observation_requests::MAX_QUEUES_PER_REQUEST;
 use crate::genesys::queue_list::DEFAULT_MAX_PAGES;
 use crate::genesys::retry::RetrySettings;
 use crate::web_config::WebConfig;
+use genesys_wire::labels::{DEFAULT_MAX_LABEL_VALUE_BYTES, MIN_MAX_LABEL_VALUE_BYTES};
 use genesys_wire::{OBSERVATION_METRICS, RATE_LIMIT_PER_MINUTE};
 
 impl Config {
@@ -108,6 +109,8 @@ impl Config {
             report_chunk_days: self.report_chunk_days.unwrap_or(DEFAULT_REPORT_CHUNK_DAYS),
             max_series_per_query: limits.series,
             max_queue_pages: limits.queue_pages,
+            max_directory_bytes: limits.directory_bytes,
+            max_label_value_bytes: limits.label_value_bytes,
             max_connections,
             web,
             api_budget_share,
@@ -277,10 +280,32 @@ impl Config {
                 "max_queue_pages: {queue_pages} is out of range; use 1 to 100000 pages of 100 queues, default {DEFAULT_MAX_PAGES}"
             ));
         }
+        const MIN_DIRECTORY_BYTES: u64 = 64 * 1024;
+        const MAX_DIRECTORY_BYTES: u64 = 1 << 30;
+        let directory_bytes = self
+            .max_directory_bytes
+            .unwrap_or(DEFAULT_MAX_DIRECTORY_BYTES);
+        if !(MIN_DIRECTORY_BYTES..=MAX_DIRECTORY_BYTES).contains(&directory_bytes) {
+            problems.push(format!(
+                "max_directory_bytes: {directory_bytes} is out of range; use {MIN_DIRECTORY_BYTES} (64 KiB) to {MAX_DIRECTORY_BYTES} (1 GiB), default {DEFAULT_MAX_DIRECTORY_BYTES} (32 MiB)"
+            ));
+        }
+        const MAX_LABEL_VALUE: u64 = 1 << 20;
+        let label_value_bytes = self
+            .max_label_value_bytes
+            .unwrap_or(DEFAULT_MAX_LABEL_VALUE_BYTES as u64);
+        if !(MIN_MAX_LABEL_VALUE_BYTES as u64..=MAX_LABEL_VALUE).contains(&label_value_bytes) {
+            problems.push(format!(
+                "max_label_value_bytes: {label_value_bytes} is out of range; use {MIN_MAX_LABEL_VALUE_BYTES} to {MAX_LABEL_VALUE}, default {DEFAULT_MAX_LABEL_VALUE_BYTES}"
+            ));
+        }
         Limits {
             response_bytes,
             series: usize::try_from(series.min(MAX_SERIES)).unwrap_or(usize::MAX),
             queue_pages,
+            directory_bytes,
+            label_value_bytes: usize::try_from(label_value_bytes.min(MAX_LABEL_VALUE))
+                .unwrap_or(DEFAULT_MAX_LABEL_VALUE_BYTES),
         }
     }
 
@@ -320,6 +345,8 @@ struct Limits {
     response_bytes: u64,
     series: usize,
     queue_pages: u32,
+    directory_bytes: u64,
+    label_value_bytes: usize,
 }
 
 /// The highest `max_connections`: each connection is a file descriptor, and the hard
@@ -560,10 +587,14 @@ mod tests {
         assert_eq!(settings.max_series_per_query, 250_000);
         assert_eq!(settings.jobs.max_groups, 250_000);
         assert_eq!(settings.max_queue_pages, 1000);
+        assert_eq!(settings.max_directory_bytes, 32 * 1024 * 1024);
+        assert_eq!(settings.max_label_value_bytes, 2048);
         let error = problems(&format!(
-            "{CREDENTIALS}max_response_bytes = 10\nmax_series_per_query = 0\nmax_queue_pages = 0\n"
+            "{CREDENTIALS}max_response_bytes = 10\nmax_series_per_query = 0\nmax_queue_pages = 0\nmax_directory_bytes = 10\nmax_label_value_bytes = 3\n"
         ));
         for key in [
+            "max_directory_bytes: 10 is out of range",
+            "max_label_value_bytes: 3 is out of range",
             "max_response_bytes: 10 is out of range",
             "max_series_per_query: 0 is out of range",
             "max_queue_pages: 0 is out of range",

@@ -28,6 +28,9 @@ pub use queue_names::QueueNames;
 pub struct Directory {
     pub queues: QueueNames,
     pub presences: Presences,
+    /// The most bytes all names held may take, queues and presences together
+    /// (`max_directory_bytes`).
+    max_bytes: u64,
 }
 
 /// What the directory task reads with and reports to.
@@ -97,11 +100,17 @@ where
 }
 
 impl Directory {
-    /// An empty directory; `max_pages` bounds a read of the queue list.
-    pub fn new(metrics: Arc<Metrics>, max_pages: u32) -> Directory {
+    /// An empty directory; `max_pages` bounds a read of the queue list, and `max_bytes`
+    /// the names held, queues and presences together.
+    ///
+    /// A read builds its map beside the one it replaces, so that a read that fails keeps
+    /// the names known: while it reads, the names take at most `max_bytes` held and
+    /// `max_bytes` read, besides the one answer being read.
+    pub fn new(metrics: Arc<Metrics>, max_pages: u32, max_bytes: u64) -> Directory {
         Directory {
-            queues: QueueNames::new(metrics, max_pages),
-            presences: Presences::new(),
+            queues: QueueNames::new(metrics.clone(), max_pages),
+            presences: Presences::new(metrics),
+            max_bytes,
         }
     }
 
@@ -136,9 +145,16 @@ impl Directory {
             };
             if refresh.presences {
                 // A failure keeps the names known, and was logged.
-                tokio::select! {
-                    _ = self.presences.refresh(&refresh.client) => {}
+                let read = tokio::select! {
+                    read = self.presences.refresh(
+                        &refresh.client,
+                        self.max_bytes.saturating_sub(self.queues.held()),
+                    ) => read,
                     () = stop.cancelled() => return,
+                };
+                if read.is_err() {
+                    // The failure's counters show now, not at the next poll's publish.
+                    refresh.publisher.render_now(refresh.clock.now());
                 }
             }
             if let Some(queues) = first.send(found) {
@@ -154,7 +170,12 @@ impl Directory {
     /// Reads the queue list and republishes with its names; a failure keeps the names
     /// known. Returns how many queues the list had, if it was read.
     async fn read_queues(&self, refresh: &Refresh) -> Option<usize> {
-        let found = self.queues.refresh(&refresh.client).await.ok()?;
+        let room = self.max_bytes.saturating_sub(self.presences.held());
+        let Ok(found) = self.queues.refresh(&refresh.client, room).await else {
+            // The failure's counters show now, not at the next poll's publish.
+            refresh.publisher.render_now(refresh.clock.now());
+            return None;
+        };
         refresh
             .publisher
             .set_queue_names(self.queues.current(), refresh.clock.now());

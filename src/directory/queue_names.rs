@@ -1,10 +1,13 @@
 //! Queue names for queue IDs, from the paged queue list, refreshed on a timer.
 //!
-//! Names only ever get added or replaced: a renamed queue takes its new name at the next
-//! refresh, and a deleted queue keeps its last known name, since its data can still be
-//! in the published interval.
+//! Each complete read of the list builds a new map and swaps it in whole: a renamed queue
+//! takes its new name at the next refresh, and a deleted queue loses its name then (its
+//! series, if still in the published interval, carry its ID alone). Keeping every name
+//! ever seen let a list that changes its IDs at each read grow memory without bound. A
+//! read that fails, or whose names pass the directory's bound, keeps the map it had.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::error::{Error, Result, api_text};
@@ -17,6 +20,8 @@ pub struct QueueNames {
     names: RwLock<NameMap>,
     /// The queues of the last successful read, in the list's order: the queues to observe.
     listed: RwLock<Option<Arc<[String]>>>,
+    /// What `names` holds, by the account of `max_directory_bytes`.
+    held: AtomicU64,
     refused: Refused,
     metrics: Arc<Metrics>,
     /// The most pages of the queue list one refresh reads (`max_queue_pages`).
@@ -28,6 +33,7 @@ impl QueueNames {
         QueueNames {
             names: RwLock::default(),
             listed: RwLock::default(),
+            held: AtomicU64::new(0),
             refused: Refused::default(),
             metrics,
             max_pages,
@@ -39,47 +45,63 @@ impl QueueNames {
         self.names.read().expect("not poisoned").clone()
     }
 
-    /// The IDs of the queues the last successful read of the queue list found, without
-    /// those deleted since (unlike the names); `None` until a read succeeds.
+    /// What the names known now hold, by the account of `max_directory_bytes`.
+    pub fn held(&self) -> u64 {
+        self.held.load(Ordering::Relaxed)
+    }
+
+    /// The IDs of the queues the last successful read of the queue list found; `None`
+    /// until a read succeeds.
     pub fn listed(&self) -> Option<Arc<[String]>> {
         self.listed.read().expect("not poisoned").clone()
     }
 
-    /// Reads every page of the queue list and merges it into the known names. Returns
-    /// how many queues the list had.
-    pub async fn refresh(&self, client: &Client) -> Result<usize> {
-        let listed = match queue_list::fetch_all(client, self.max_pages).await {
+    /// Reads every page of the queue list into a new map of names and swaps it in, if its
+    /// names hold at most `max_bytes`. Returns how many queues the list had.
+    pub async fn refresh(&self, client: &Client, max_bytes: u64) -> Result<usize> {
+        let listed = match queue_list::fetch_all(client, self.max_pages, max_bytes).await {
             Ok(listed) => listed,
             Err(error) => {
                 self.metrics.queue_names.failed();
+                if let Error::DirectoryTooLarge { endpoint, .. } = &error {
+                    self.metrics.limits.directory_over_limit();
+                    self.metrics.api.failed(*endpoint, error.reason());
+                }
                 self.report(&error);
                 return Err(error);
             }
         };
         self.refused.clear();
-        let count = listed.len();
+        self.metrics.limits.labels_cut(listed.labels_cut);
+        let count = listed.queues.len();
         // A list that names a queue twice would have it observed twice.
         let mut seen = HashSet::new();
         let ids: Arc<[String]> = listed
+            .queues
             .iter()
-            .filter(|queue| seen.insert(queue.id.as_str()))
-            .map(|queue| queue.id.clone())
+            .filter(|(id, _)| seen.insert(id.as_str()))
+            .map(|(id, _)| id.clone())
             .collect();
-        let mut names = HashMap::clone(&self.current());
-        for queue in listed {
-            if let Some(old) = names.insert(queue.id.clone(), queue.name.clone())
-                && old != queue.name
+        drop(seen);
+        let old = self.current();
+        let mut names = HashMap::with_capacity(ids.len());
+        for (id, name) in listed.queues {
+            if let Some(was) = old.get(&id)
+                && *was != name
             {
                 tracing::info!(
-                    queue_id = %api_text(&queue.id),
-                    old = %api_text(&old),
-                    new = %api_text(&queue.name),
+                    queue_id = %api_text(&id),
+                    old = %api_text(was),
+                    new = %api_text(&name),
                     "queue renamed"
                 );
             }
+            names.insert(id, name);
         }
+        drop(old);
         self.metrics.queue_names.refreshed(names.len());
         *self.names.write().expect("not poisoned") = Arc::new(names);
+        self.held.store(listed.bytes, Ordering::Relaxed);
         *self.listed.write().expect("not poisoned") = Some(ids);
         tracing::debug!(queues = count, "queue names refreshed");
         Ok(count)

@@ -1,11 +1,13 @@
 //! Flattening an aggregates response into samples: one per group, metric and stat, each
 //! named by the rules of the naming module.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::num::NonZeroU32;
 
 use super::naming::{StatGauge, help_text, metric_gauges, snake_case};
 use crate::org::Org;
+use genesys_wire::labels::cap;
 use genesys_wire::time::Interval;
 use genesys_wire::{AggregateResponse, GroupRef, GroupSink, SinkFull};
 
@@ -23,6 +25,12 @@ pub struct QuerySamples {
     pub(super) families: BTreeMap<String, Family>,
     /// The qualifiers that samples name, each once: an answer repeats a handful.
     pub(super) qualifiers: Vec<String>,
+    /// Label values cut to `max_label_value_bytes`, counted at publish.
+    pub(super) labels_cut: usize,
+    /// Observation rows dropped as implausible, by reason (in the order of
+    /// [`OBSERVATION_DROP_REASONS`](crate::metrics::OBSERVATION_DROP_REASONS)), counted
+    /// at publish.
+    pub(super) dropped: [usize; 3],
 }
 
 #[derive(Debug, Default)]
@@ -251,11 +259,15 @@ impl GroupSink for Flattener {
     /// no sample. Refuses the group that would pass `max_series`.
     fn group(&mut self, group: GroupRef<'_>) -> Result<(), SinkFull> {
         self.scratch.clear();
-        self.scratch.extend(
-            self.group_by
-                .iter()
-                .map(|d| group.group.get(d.as_str()).map(|v| Box::from(&**v))),
-        );
+        // Cut before a group is known by its values: two values that are cut alike make
+        // one group, the second dropped as a repeat, never two identical series.
+        let cuts = &mut self.samples.labels_cut;
+        self.scratch.extend(self.group_by.iter().map(|d| {
+            group
+                .group
+                .get(d.as_str())
+                .map(|v| Box::from(&*cap(v, cuts)))
+        }));
         let data = group
             .data
             .iter()
@@ -288,15 +300,22 @@ impl GroupSink for Flattener {
             return Ok(());
         };
         self.with_data += 1;
-        let mut seen: Vec<(&str, Option<&str>)> = Vec::with_capacity(data.metrics.len());
+        let mut seen: Vec<(&str, Option<Cow<'_, str>>)> = Vec::with_capacity(data.metrics.len());
         for entry in &data.metrics {
             let metric: &str = &entry.metric;
-            let qualifier = entry.qualifier.as_deref();
-            if seen.contains(&(metric, qualifier)) {
+            let qualifier = entry
+                .qualifier
+                .as_deref()
+                .map(|qualifier| cap(qualifier, &mut self.samples.labels_cut));
+            if seen
+                .iter()
+                .any(|(m, q)| *m == metric && q.as_deref() == qualifier.as_deref())
+            {
                 self.duplicates += 1;
                 continue;
             }
-            seen.push((metric, qualifier));
+            seen.push((metric, qualifier.clone()));
+            let qualifier = qualifier.as_deref();
             if !self.gauges_of.contains_key(metric) {
                 let gauges = metric_gauges(metric)
                     .into_iter()

@@ -9,8 +9,12 @@
 //!
 //! A count the API returned is published, zeros included, so that "nobody waiting" differs
 //! from "no data". The two oLongest* metrics hold the epoch millisecond the oldest
-//! conversation started; they become its age at the observation, in seconds, never
-//! negative, and no series when the API left them out.
+//! conversation started; they become its age at the observation, in seconds, and no
+//! series when the API left them out.
+//!
+//! Implausible rows are dropped and counted (`genesys_observations_dropped_total`): a
+//! group whose keys are not `queueId` (and `mediaType` for the conversation metrics), a
+//! count below 0 or above 10^7, and an `oLongest*` start of 0 or after the observation.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -18,6 +22,7 @@ use jiff::Timestamp;
 
 use super::flatten::{Family, QuerySamples, Sample, TooManySeries};
 use super::naming::snake_case;
+use genesys_wire::labels::{cap, cap_owned};
 use genesys_wire::{ObservationEntry, ObservationGroup, ObservationResponse};
 
 /// An org presence: its name as the org wrote it, and the system presence it stands for
@@ -30,6 +35,15 @@ pub struct Presence {
 
 /// Presences by their ID.
 pub type PresenceMap = std::sync::Arc<HashMap<String, Presence>>;
+
+/// The largest count an observation row may hold: no queue has ten million members or
+/// conversations waiting. Larger, or negative, the row is dropped.
+pub const MAX_COUNT: f64 = 1e7;
+
+/// Indexes into [`OBSERVATION_DROP_REASONS`](crate::metrics::OBSERVATION_DROP_REASONS).
+const UNEXPECTED_GROUP: usize = 0;
+const COUNT_OUT_OF_RANGE: usize = 1;
+const LONGEST_OUT_OF_RANGE: usize = 2;
 
 /// What a metric's qualifier becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,6 +249,18 @@ impl<'a> ObservationSamples<'a> {
             if group.data.is_empty() {
                 continue;
             }
+            // The groups asked for are by queue, or by queue and media type: a group with
+            // other keys (or without a queue) would add its rows to another's, and is
+            // dropped whole, before it is remembered.
+            let expected = group.group.contains_key("queueId")
+                && group
+                    .group
+                    .keys()
+                    .all(|key| key == "queueId" || key == "mediaType");
+            if !expected {
+                self.drop_rows(UNEXPECTED_GROUP, group.data.len());
+                continue;
+            }
             if !self.seen.insert(group.group.clone()) {
                 self.duplicates += 1;
                 continue;
@@ -243,17 +269,27 @@ impl<'a> ObservationSamples<'a> {
             if self.seen.len() > self.max_series {
                 return Err(TooManySeries);
             }
+            let cuts = &mut self.samples.labels_cut;
             let mut labels = vec![(
                 "queue_id".to_owned(),
-                group.group.get("queueId").cloned().unwrap_or_default(),
+                cap(group.group.get("queueId").map_or("", String::as_str), cuts).into_owned(),
             )];
-            if let Some(media_type) = group.group.get("mediaType") {
-                labels.push(("media_type".to_owned(), media_type.clone()));
+            let media_type = group.group.get("mediaType");
+            if let Some(media_type) = media_type {
+                labels.push(("media_type".to_owned(), cap(media_type, cuts).into_owned()));
             }
             metrics_seen.clear();
             for entry in &group.data {
                 if !metrics_seen.insert((entry.metric.as_str(), entry.qualifier.as_deref())) {
                     self.duplicates += 1;
+                    continue;
+                }
+                // A conversation metric comes by queue and media type, a users metric by
+                // queue alone; either in the other's group would be counted twice.
+                if observation_gauge(&entry.metric)
+                    .is_some_and(|gauge| gauge.by_media_type != media_type.is_some())
+                {
+                    self.drop_rows(UNEXPECTED_GROUP, 1);
                     continue;
                 }
                 self.add_entry(&labels, entry, response, observed_at)?;
@@ -273,28 +309,44 @@ impl<'a> ObservationSamples<'a> {
             return Ok(());
         };
         let value = if gauge.name.ends_with("_seconds") {
-            entry.stats.calculated_metric_value.map(|started| {
-                let now = observed_at.as_millisecond() as f64;
-                ((now - started) / 1000.0).max(0.0)
-            })
+            let Some(started) = entry.stats.calculated_metric_value else {
+                return Ok(());
+            };
+            // The epoch millisecond the oldest conversation started: 0 (which would be a
+            // wait of 56 years) or one after the observation is no start at all.
+            let now = observed_at.as_millisecond() as f64;
+            if !(started > 0.0 && started <= now) {
+                self.drop_rows(LONGEST_OUT_OF_RANGE, 1);
+                return Ok(());
+            }
+            (now - started) / 1000.0
         } else {
-            entry.stats.count
-        };
-        let Some(value) = value else {
-            return Ok(());
+            let Some(count) = entry.stats.count else {
+                return Ok(());
+            };
+            if !(0.0..=MAX_COUNT).contains(&count) {
+                self.drop_rows(COUNT_OUT_OF_RANGE, 1);
+                return Ok(());
+            }
+            count
         };
         let mut labels = labels.to_vec();
         if let Some(qualifier) = &entry.qualifier {
+            let cuts = &mut self.samples.labels_cut;
             match gauge.qualifier {
                 Qualifier::RoutingStatus => {
-                    labels.push(("routing_status".into(), lower_snake_case(qualifier)));
+                    let status = lower_snake_case(qualifier);
+                    labels.push(("routing_status".into(), cap_owned(status, cuts)));
                 }
                 Qualifier::Presence => {
                     let (name, system) = self.presence(qualifier, response);
-                    labels.push(("presence".into(), name));
-                    labels.push(("system_presence".into(), system));
+                    let cuts = &mut self.samples.labels_cut;
+                    labels.push(("presence".into(), cap_owned(name, cuts)));
+                    labels.push(("system_presence".into(), cap_owned(system, cuts)));
                 }
-                Qualifier::Other => labels.push(("qualifier".into(), qualifier.clone())),
+                Qualifier::Other => {
+                    labels.push(("qualifier".into(), cap(qualifier, cuts).into_owned()));
+                }
             }
         }
         let group = match self.groups.get(&labels) {
@@ -336,6 +388,13 @@ impl<'a> ObservationSamples<'a> {
         Ok(())
     }
 
+    /// Notes `rows` dropped for `reason`, an index into
+    /// [`OBSERVATION_DROP_REASONS`](crate::metrics::OBSERVATION_DROP_REASONS).
+    fn drop_rows(&mut self, reason: usize, rows: usize) {
+        let dropped = &mut self.samples.dropped[reason];
+        *dropped = dropped.saturating_add(rows);
+    }
+
     /// The name and system presence of the org presence `id`: from its definition, else
     /// the ID and the system presence the answer maps it from (empty if none does).
     fn presence(&self, id: &str, response: &ObservationResponse) -> (String, String) {
@@ -358,8 +417,19 @@ impl<'a> ObservationSamples<'a> {
         (name, system)
     }
 
-    /// The samples, after a warning if any answer repeated itself.
+    /// The samples, after a warning if any answer repeated itself or held implausible
+    /// rows.
     pub fn finish(self) -> QuerySamples {
+        let [unexpected, counts, longest] = self.samples.dropped;
+        if unexpected + counts + longest > 0 {
+            tracing::warn!(
+                query = %self.samples.query,
+                unexpected_group = unexpected,
+                count_out_of_range = counts,
+                longest_out_of_range = longest,
+                "the observations hold implausible rows; they were dropped (genesys_observations_dropped_total)"
+            );
+        }
         if self.duplicates > 0 {
             tracing::warn!(
                 query = %self.samples.query,
@@ -404,7 +474,7 @@ mod tests {
           {"metric": "oInteracting", "stats": {"count": 0}},
           {"metric": "oAlerting", "stats": {"count": 1}},
           {"metric": "oLongestWaiting", "stats": {"count": 1, "calculatedMetricValue": 1787234710500}},
-          {"metric": "oLongestInteracting", "stats": {"count": 1, "calculatedMetricValue": 1787234900000}}]},
+          {"metric": "oLongestInteracting", "stats": {"count": 1, "calculatedMetricValue": 1787234800000}}]},
         {"group": {"queueId": "q1", "mediaType": "chat"}, "data": [
           {"metric": "oWaiting", "stats": {"count": 0}}]},
         {"group": {"queueId": "q1"}, "data": [
@@ -445,12 +515,12 @@ mod tests {
         let text = flatten(ANSWER, &definitions());
         let q = r#"query="observations",queue_id="q1""#;
         // 14:07:00 is 1787234820000 ms: the oldest caller waits 109.5 s, and the longest
-        // interaction started 80 s in the future (clocks differ): age 0.
+        // interaction started 20 s before.
         let expected = [
             format!("genesys_queue_active_users{{{q}}} 7.0"),
             format!("genesys_queue_alerting{{{q},media_type=\"voice\"}} 1.0"),
             format!("genesys_queue_interacting{{{q},media_type=\"voice\"}} 0.0"),
-            format!("genesys_queue_longest_interacting_seconds{{{q},media_type=\"voice\"}} 0.0"),
+            format!("genesys_queue_longest_interacting_seconds{{{q},media_type=\"voice\"}} 20.0"),
             format!("genesys_queue_longest_waiting_seconds{{{q},media_type=\"voice\"}} 109.5"),
             format!("genesys_queue_member_users{{{q}}} 9.0"),
             format!("genesys_queue_off_queue_users{{{q}}} 4.0"),
@@ -541,6 +611,72 @@ mod tests {
                 r#"genesys_queue_user_presences{query="observations",queue_id="q1",presence="Lunch",system_presence="meal"} 3.0"#,
                 r#"genesys_queue_waiting{query="observations",queue_id="q1",media_type="voice"} 3.0"#,
             ]
+        );
+    }
+
+    #[test]
+    fn unexpected_groups_impossible_counts_and_starts_are_dropped_and_counted() {
+        let presences = definitions();
+        // 14:07:00 is 1787234820000 ms.
+        let json = r#"{"results": [
+          {"group": {"queueId": "q1"}, "data": [
+            {"metric": "oUserPresences", "qualifier": "p-onq", "stats": {"count": 319}},
+            {"metric": "oMemberUsers", "stats": {"count": 10000001}},
+            {"metric": "oOffQueueUsers", "stats": {"count": 10000000}},
+            {"metric": "oWaiting", "stats": {"count": 5}}]},
+          {"group": {"queueId": "q1", "divisionId": "d"}, "data": [
+            {"metric": "oUserPresences", "qualifier": "p-onq", "stats": {"count": 319}}]},
+          {"group": {"mediaType": "voice"}, "data": [
+            {"metric": "oWaiting", "stats": {"count": 1}}]},
+          {"group": {"queueId": "q1", "mediaType": "voice"}, "data": [
+            {"metric": "oUserPresences", "qualifier": "p-onq", "stats": {"count": 319}},
+            {"metric": "oLongestWaiting", "stats": {"count": 1, "calculatedMetricValue": 0}},
+            {"metric": "oLongestInteracting", "stats": {"count": 1, "calculatedMetricValue": 1787234820001}},
+            {"metric": "oWaiting", "stats": {"count": 2}}]},
+          {"group": {"queueId": "q1", "mediaType": "chat"}, "data": [
+            {"metric": "oLongestWaiting", "stats": {"count": 1, "calculatedMetricValue": 1787234820000}}]}
+        ]}"#;
+        let response: ObservationResponse = serde_json::from_str(json).unwrap();
+        let mut samples = ObservationSamples::new("observations", &presences, usize::MAX);
+        samples.add(&response, now()).unwrap();
+        let samples = samples.finish();
+        // unexpected: the divisionId group, the queueless group, oWaiting by queue alone,
+        // oUserPresences by media type; counts: 10^7 + 1 (a negative one fails the
+        // answer's decoding already); longest: 0 and 1 ms after the observation.
+        assert_eq!(samples.dropped, [4, 1, 2]);
+        let text = render(samples);
+        let q = r#"query="observations",queue_id="q1""#;
+        assert_eq!(
+            lines(&text),
+            [
+                format!("genesys_queue_longest_waiting_seconds{{{q},media_type=\"chat\"}} 0.0"),
+                format!("genesys_queue_off_queue_users{{{q}}} 10000000.0"),
+                format!(
+                    "genesys_queue_user_presences{{{q},presence=\"On Queue\",system_presence=\"on_queue\"}} 319.0"
+                ),
+                format!("genesys_queue_waiting{{{q},media_type=\"voice\"}} 2.0"),
+            ]
+        );
+    }
+
+    #[test]
+    fn long_label_values_are_cut_and_counted() {
+        let long = "n".repeat(5000);
+        let presences: HashMap<String, Presence> = HashMap::new();
+        let json = format!(
+            r#"{{"results": [{{"group": {{"queueId": "q1", "mediaType": "{long}"}}, "data": [
+              {{"metric": "oWaiting", "qualifier": "{long}", "stats": {{"count": 1}}}}]}}]}}"#
+        );
+        let response: ObservationResponse = serde_json::from_str(&json).unwrap();
+        let mut samples = ObservationSamples::new("observations", &presences, usize::MAX);
+        samples.add(&response, now()).unwrap();
+        let samples = samples.finish();
+        assert_eq!(samples.labels_cut, 2);
+        let text = render(samples);
+        let cut = format!("{}\u{2026}", "n".repeat(2045));
+        assert!(
+            text.contains(&format!("media_type=\"{cut}\",qualifier=\"{cut}\"}} 1.0")),
+            "{text}"
         );
     }
 

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use super::blocking::{off_the_workers, render_off_the_workers};
 use super::flatten::QuerySamples;
 use super::render::Exposition;
-use crate::metrics::{BreakerState, Metrics};
+use crate::metrics::{BreakerState, Metrics, OBSERVATION_DROP_REASONS};
 use crate::org::Org;
 use genesys_wire::time::Interval;
 
@@ -272,6 +272,11 @@ impl Publisher {
     ) {
         data.org = self.org.clone();
         self.change(at, |state| {
+            let limits = &state.metrics.limits;
+            limits.labels_cut(std::mem::take(&mut data.labels_cut));
+            for (reason, dropped) in OBSERVATION_DROP_REASONS.into_iter().zip(data.dropped) {
+                limits.observations_dropped(reason, dropped);
+            }
             let entry = state.queries.entry(query.to_owned()).or_default();
             entry.data = Some(Arc::new(data));
             // A max age too long for a timestamp never comes.

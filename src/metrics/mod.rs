@@ -17,6 +17,7 @@
 
 mod api;
 mod breaker;
+mod limits;
 mod poll;
 mod process;
 mod queue_names;
@@ -32,6 +33,7 @@ use crate::org::Org;
 
 pub use api::{ApiMetrics, RetryMetrics};
 pub use breaker::{BreakerMetrics, BreakerState};
+pub use limits::{LimitMetrics, OBSERVATION_DROP_REASONS};
 pub use poll::PollMetrics;
 pub use process::ReloadMetrics;
 pub use queue_names::QueueNameMetrics;
@@ -52,6 +54,7 @@ pub struct Metrics {
     pub server: ServerMetrics,
     pub reload: ReloadMetrics,
     pub tasks: TaskMetrics,
+    pub limits: LimitMetrics,
 }
 
 impl Metrics {
@@ -79,6 +82,7 @@ impl Metrics {
         let server = ServerMetrics::register(&mut registry);
         let reload = ReloadMetrics::register(&mut registry);
         let tasks = TaskMetrics::register(&mut registry);
+        let limits = LimitMetrics::register(&mut registry);
         Metrics {
             registry: Arc::new(registry),
             org: Org::unnamed(),
@@ -90,6 +94,7 @@ impl Metrics {
             server,
             reload,
             tasks,
+            limits,
         }
     }
 
@@ -107,6 +112,7 @@ impl Metrics {
             server: self.server.clone(),
             reload: self.reload.clone(),
             tasks: self.tasks.for_org(org),
+            limits: self.limits.for_org(org),
         }
     }
 
@@ -130,6 +136,7 @@ impl Metrics {
         self.retry.start();
         self.breaker.start();
         self.tasks.start();
+        self.limits.start();
     }
 
     /// Removes every series of this view's org, which a reload removed: every query's, and
@@ -141,6 +148,7 @@ impl Metrics {
         self.retry.forget_org();
         self.breaker.forget_org();
         self.tasks.forget_org();
+        self.limits.forget_org();
     }
 
     /// The org of this view.

@@ -102,6 +102,14 @@ pub(super) fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'stat
             old.max_queue_pages == new.max_queue_pages,
         ),
         (
+            "max_directory_bytes",
+            old.max_directory_bytes == new.max_directory_bytes,
+        ),
+        (
+            "max_label_value_bytes",
+            old.max_label_value_bytes == new.max_label_value_bytes,
+        ),
+        (
             "max_connections",
             old.max_connections == new.max_connections,
         ),

@@ -180,6 +180,8 @@ impl Running {
     /// check of each, then the pollers and observers. Refuses an org over budget.
     async fn start(&mut self) -> Result<()> {
         let settings = &self.settings;
+        // One cap for the process, before any read takes a label value from the API.
+        genesys_wire::labels::set_max_label_value_bytes(settings.max_label_value_bytes);
         let first_names: Vec<_> = self
             .orgs
             .values_mut()

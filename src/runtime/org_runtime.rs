@@ -84,7 +84,11 @@ impl OrgRuntime {
         let budget = Arc::new(BudgetWatch::new(load, metrics.clone()));
         let parts = Parts {
             client,
-            directory: Arc::new(Directory::new(metrics.clone(), settings.max_queue_pages)),
+            directory: Arc::new(Directory::new(
+                metrics.clone(),
+                settings.max_queue_pages,
+                settings.max_directory_bytes,
+            )),
             metrics,
             observations_refresh: budget.observations_refresh(),
             clock: shared.clock.clone(),
@@ -348,7 +352,11 @@ fn load_of(settings: &Settings, org: &OrgSettings, client: Arc<Client>) -> Load 
     let (_, observations_refresh) = watch::channel(None);
     let parts = Parts {
         client,
-        directory: Arc::new(Directory::new(metrics.clone(), settings.max_queue_pages)),
+        directory: Arc::new(Directory::new(
+            metrics.clone(),
+            settings.max_queue_pages,
+            settings.max_directory_bytes,
+        )),
         metrics,
         observations_refresh,
         clock: Clock::System,

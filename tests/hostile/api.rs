@@ -588,3 +588,120 @@ async fn report_with_a_token_that_cannot_be_a_header_exits_1_with_the_reason() {
     assert!(!log.contains("panicked"), "{log}");
     assert!(log.contains("cannot be sent in an HTTP header"), "{log}");
 }
+
+/// A queue list whose first read is small and whose later reads have 10 KB names and new
+/// IDs on every page, 40 pages long (the probe had 100 KB names; each costs the
+/// same once cut, and smaller pages keep the test quick): each read past `max_directory_bytes` is stopped, counted
+/// (`genesys_directory_over_limit_total`, `too_large` on `queues`), and the names of the
+/// last complete read stay on the series.
+#[tokio::test]
+async fn a_directory_past_its_bound_is_stopped_and_the_names_known_kept() {
+    let reads = Arc::new(AtomicU64::new(0));
+    let count = reads.clone();
+    let fake = Fake::start(move |seen| match seen.path.as_str() {
+        TOKEN => token(json!(86400)),
+        path if path.starts_with(QUEUES) => {
+            let page = count.fetch_add(1, Ordering::Relaxed);
+            if page == 0 {
+                return json_answer(
+                    200,
+                    json!({"entities": [{"id": "q1", "name": "Sales"}], "pageCount": 1}),
+                );
+            }
+            let name = "n".repeat(10_000);
+            let entities: Vec<Json> = (0..100)
+                .map(|i| json!({"id": format!("p{page}-{i}"), "name": name}))
+                .collect();
+            json_answer(200, json!({"entities": entities, "pageCount": 40}))
+        }
+        PRESENCES => json_answer(200, json!({"entities": []})),
+        _ => json_answer(200, groups(seen, &[("q1", 5)])),
+    })
+    .await;
+    let (mut process, url, _dir) = exporter(
+        &fake,
+        "queue_names_refresh = \"1s\"\napi_budget_share = 1.0\nmax_directory_bytes = 1048576",
+    )
+    .await;
+    let samples = wait_for_metrics(&url, |s| {
+        value(s, "genesys_directory_over_limit_total", &[]).unwrap_or(0.0) >= 2.0
+    })
+    .await;
+    assert!(failures(&samples, "queues", "too_large") >= 2.0);
+    assert_eq!(value(&samples, "genesys_queue_names_up", &[]), Some(0.0));
+    assert_eq!(value(&samples, "genesys_queue_names", &[]), Some(1.0));
+    let named = samples.keys().any(|(name, labels)| {
+        name == "genesys_conversation_offered"
+            && labels.get("queue").map(String::as_str) == Some("Sales")
+    });
+    assert!(named, "the names of the last complete read stay");
+    // Names of 10 KB are cut to 2 KiB as each page comes: a page of 100 holds some
+    // 215 KB by the bound's account, and the read stops at the fifth page (5 x 215 KB >
+    // 1 MiB), never at the 40th.
+    let queue_requests = fake.count(QUEUES) as u64;
+    let stopped_reads = value(&samples, "genesys_directory_over_limit_total", &[]).unwrap() as u64;
+    assert!(
+        queue_requests <= 1 + 6 * (stopped_reads + 1),
+        "{queue_requests} requests for {stopped_reads} stopped reads"
+    );
+    process.wait_for_log("max_directory_bytes").await;
+    assert_alive_and_bounded(&mut process, &url, 100).await;
+}
+
+/// A queue named with 1 MB and a dimension value of 5,000 bytes: each label value is cut
+/// to `max_label_value_bytes` with a trailing `…` and counted; the queue ID keeps the
+/// series apart.
+#[tokio::test]
+async fn long_label_values_are_cut_and_counted() {
+    let fake = Fake::start(|seen| match seen.path.as_str() {
+        TOKEN => token(json!(86400)),
+        path if path.starts_with(QUEUES) => json_answer(
+            200,
+            json!({"entities": [
+                {"id": "q1", "name": "s".repeat(1_000_000)},
+                {"id": "q2", "name": "s".repeat(1_000_000)}], "pageCount": 1}),
+        ),
+        PRESENCES => json_answer(200, json!({"entities": []})),
+        _ => {
+            let interval = seen.body["interval"].as_str().unwrap_or_default();
+            json_answer(
+                200,
+                json!({"results": [
+                    {"group": {"queueId": "q1", "mediaType": "m".repeat(5000)},
+                     "data": [{"interval": interval, "metrics": [{"metric": "nOffered", "stats": {"count": 1}}]}]},
+                    {"group": {"queueId": "q2", "mediaType": "voice"},
+                     "data": [{"interval": interval, "metrics": [{"metric": "nOffered", "stats": {"count": 2}}]}]}]}),
+            )
+        }
+    })
+    .await;
+    let (mut process, url, _dir) = exporter(&fake, "max_label_value_bytes = 100").await;
+    let samples = wait_for_metrics(&url, |s| {
+        up(s) == Some(1.0) && value(s, "genesys_queue_names", &[]) == Some(2.0)
+    })
+    .await;
+    let cut_name = format!("{}\u{2026}", "s".repeat(97));
+    let cut_media = format!("{}\u{2026}", "m".repeat(97));
+    let offered: Vec<_> = samples
+        .iter()
+        .filter(|((name, _), _)| name == "genesys_conversation_offered")
+        .map(|((_, labels), value)| {
+            (
+                labels["queue_id"].clone(),
+                labels["queue"].clone(),
+                labels["media_type"].clone(),
+                *value,
+            )
+        })
+        .collect();
+    assert_eq!(
+        offered.len(),
+        2,
+        "two series, apart by queue_id: {offered:?}"
+    );
+    assert!(offered.contains(&("q1".into(), cut_name.clone(), cut_media, 1.0)));
+    assert!(offered.contains(&("q2".into(), cut_name, "voice".into(), 2.0)));
+    // Two names at every read of the list, and the media type at every poll.
+    assert!(value(&samples, "genesys_label_values_truncated_total", &[]).unwrap() >= 3.0);
+    assert_alive_and_bounded(&mut process, &url, 100).await;
+}

@@ -16,6 +16,8 @@
 //! interval).
 
 pub mod catalogue;
+/// The length cap on label values taken from the API (`max_label_value_bytes`).
+pub mod labels;
 pub mod region;
 pub mod time;
 
