@@ -52,6 +52,10 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// scrapers then saw connections closed before their answer, for a reason not yet found.
 pub const MAX_BUFFER: usize = 64 * 1024;
 
+/// The address a request came from, in each request's extensions.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
 /// Each connection's kernel send buffer (which Linux doubles for its bookkeeping). Left to
 /// itself, Linux lets a socket's send buffer grow to 4 MiB: 512 clients that never read
 /// would hold 2 GiB of kernel memory, enough to put the whole host's TCP under memory
@@ -174,6 +178,10 @@ async fn connection<S: HttpService<B>, B: HttpBody>(
     let mut stream = TimeoutStream::new(stream);
     stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let stream = Box::pin(stream);
+    let service = match stream.get_ref().peer_addr() {
+        Ok(peer) => with_client(service, peer.ip()),
+        Err(_) => with_client(service, std::net::Ipv4Addr::UNSPECIFIED.into()),
+    };
     let tls = match &web {
         Some(web) => web.current().await.tls(),
         None => None,
@@ -187,6 +195,17 @@ async fn connection<S: HttpService<B>, B: HttpBody>(
         Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
         Err(_) => tracing::debug!("TLS handshake not done within {HEADER_READ_TIMEOUT:?}"),
     }
+}
+
+/// `service`, with each request told where it came from.
+fn with_client<S: HttpService<B>, B: HttpBody>(
+    service: S,
+    client: std::net::IpAddr,
+) -> impl HttpService<B> {
+    hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ClientAddr(client));
+        service.call(request)
+    })
 }
 
 async fn serve_connection<I, S: HttpService<B>, B: HttpBody>(io: I, service: S, watcher: Watcher)

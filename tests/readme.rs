@@ -187,7 +187,14 @@ fn every_command_of_the_hardening_table_runs_a_test_that_exists() {
         let parts: Vec<&str> = path.split("::").collect();
         let (file, test) = match (command.contains("--lib"), parts.as_slice()) {
             (true, [module @ .., "tests", test]) => {
-                (root.join("src").join(module.join("/") + ".rs"), Some(*test))
+                // `a::b` is src/a/b.rs, or src/a/b/mod.rs.
+                let file = root.join("src").join(module.join("/") + ".rs");
+                let file = if file.exists() {
+                    file
+                } else {
+                    root.join("src").join(module.join("/")).join("mod.rs")
+                };
+                (file, Some(*test))
             }
             (false, [module]) => (root.join("tests").join(format!("{module}.rs")), None),
             (false, [dirs @ .., test]) => {

@@ -199,12 +199,25 @@ async fn a_changed_file_is_picked_up_and_a_broken_one_keeps_the_last_good() {
     );
     assert_eq!(status_as(&client, &metrics, None).await.0, 401);
 
-    // An empty file asks for nothing: plain HTTP, for connections opened from then on.
-    std::fs::write(&path, "").unwrap();
-    let reply = reqwest::get(format!("{}/metrics", exporter.url))
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), 200);
+    // A half-written file, empty or cut before the users, would serve without TLS or
+    // without authentication: refused, shown, and the last good one stays.
+    for weaker in ["".to_owned(), web_config(&pki, "")] {
+        std::fs::write(&path, &weaker).unwrap();
+        assert_eq!(
+            status_as(&client, &metrics, None).await.0,
+            401,
+            "{weaker:?}"
+        );
+        assert_eq!(
+            status_as(&client, &metrics, Some(("bob", "second")))
+                .await
+                .0,
+            200
+        );
+        let plain = reqwest::get(format!("{}/healthz", exporter.url)).await;
+        assert!(plain.is_err(), "plain HTTP served after {weaker:?}");
+    }
+    // The metrics show it as of the next publish (`web_config::tests` checks them).
 }
 
 /// `genesys-exporter --check-config --web.config.file PATH`, with credentials set.

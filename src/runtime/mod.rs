@@ -101,6 +101,9 @@ pub async fn run_reloading(
     };
     running.show_queries(&state);
 
+    if let Some(web) = &running.settings.web {
+        web.report_to(metrics.server.web_config());
+    }
     let options = http::Options {
         max_connections: running.settings.max_connections,
         web: running.settings.web.clone(),
