@@ -52,6 +52,23 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// scrapers then saw connections closed before their answer, for a reason not yet found.
 pub const MAX_BUFFER: usize = 64 * 1024;
 
+/// The most bytes of a request's head (its request line and headers), as the README says:
+/// past it the request gets 431. hyper's own limit ([`MAX_BUFFER`]) is on its read buffer,
+/// which one read may take past the cap: a 100,000-byte header got through it.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// The size of `request`'s head as sent, give or take the spaces around header values.
+pub fn head_bytes<B>(request: &Request<B>) -> usize {
+    let uri = request.uri();
+    let target = uri.path_and_query().map_or(0, |p| p.as_str().len())
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.scheme_str().map_or(0, str::len);
+    let line = request.method().as_str().len() + target + 12;
+    request.headers().iter().fold(line, |total, (name, value)| {
+        total + name.as_str().len() + value.len() + 4
+    })
+}
+
 /// The address a request came from, in each request's extensions.
 #[derive(Clone, Copy, Debug)]
 pub struct ClientAddr(pub std::net::IpAddr);

@@ -74,6 +74,13 @@ pub async fn serve(
         let state = state.clone();
         let web = web.clone();
         async move {
+            if http::head_bytes(&request) > http::MAX_HEAD_BYTES {
+                return Ok(page(
+                    431,
+                    "text/plain; charset=utf-8",
+                    "request headers larger than 64 KiB\n",
+                ));
+            }
             let response = match &web {
                 Some(web) => secured(web, &state, &request).await,
                 None => handle(&state, &request).await,

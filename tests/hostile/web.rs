@@ -184,3 +184,48 @@ async fn clients_that_send_nothing_do_not_lock_out_the_others() {
     still_sound(&mut exporter, &files);
     drop(hostile);
 }
+
+/// The status line's code of the answer to `request`, sent whole on a fresh connection to
+/// `base`; `None` if the server closed the connection without one.
+async fn status_of_raw(base: &str, request: &[u8]) -> Option<u16> {
+    use tokio::io::AsyncReadExt;
+    let address: SocketAddr = base.trim_start_matches("http://").parse().unwrap();
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    // The server may answer and close before taking it all.
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer);
+    text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
+}
+
+#[tokio::test]
+async fn request_headers_past_64_kib_get_431() {
+    use crate::util::{
+        exporter::{config_for, start_exporter},
+        sim::{afternoon_sim, start_simulator},
+    };
+    use genesys_wire::time::Clock;
+    let sim = start_simulator(afternoon_sim()).await;
+    let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
+    let exporter = start_exporter(config_for(&sim, vec![]), clock).await;
+    let request = |bytes: usize| {
+        format!(
+            "GET /healthz HTTP/1.1\r\nHost: exporter\r\nConnection: close\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(bytes)
+        )
+        .into_bytes()
+    };
+    // A header as large as the README allows passes; one of 100,000 bytes does not.
+    assert_eq!(
+        status_of_raw(&exporter.url, &request(60_000)).await,
+        Some(200)
+    );
+    for bytes in [65_536, 100_000, 127_000] {
+        assert_eq!(
+            status_of_raw(&exporter.url, &request(bytes)).await,
+            Some(431),
+            "a header of {bytes} bytes"
+        );
+    }
+}
