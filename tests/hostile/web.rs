@@ -229,3 +229,108 @@ async fn request_headers_past_64_kib_get_431() {
         );
     }
 }
+
+/// A load run, not a test (timed assertions flake): 400 clients from 127.0.0.2 send new
+/// wrong passwords as fast as they are answered, while Prometheus scrapes from 127.0.0.1
+/// with the right one every 50 ms; prints the scrapes' latency percentiles. The user's
+/// hash is at cost 10, as `htpasswd -nBC 10` makes it. Run it on the release binary:
+/// `cargo test --release --test integration hostile::web::basic_auth_flood_load_run -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a load run that prints figures; run it by name"]
+async fn basic_auth_flood_load_run() {
+    // ATTACKERS=0 gives the baseline on the same machine.
+    let attackers_wanted: usize = std::env::var("ATTACKERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(400);
+    const SCRAPES: usize = 400;
+    let dir = crate::util::files::temp_dir();
+    let hash = bcrypt::hash("right", 10).unwrap();
+    let path = crate::util::files::write_file(
+        &dir,
+        "web.yml",
+        &format!("basic_auth_users:\n  prometheus: {hash}\n"),
+    );
+    let exporter = start_demo_with_1024_files(&["--web.config.file", path.to_str().unwrap()]);
+    let base = exporter.metrics_url().await;
+    let metrics = format!("{base}/metrics");
+    let scraper = reqwest::Client::builder()
+        .local_address(Some("127.0.0.1".parse().unwrap()))
+        .build()
+        .unwrap();
+    // The first scrape pays the bcrypt and fills the cache.
+    retry_until("a first authorised scrape", || async {
+        scraper
+            .get(&metrics)
+            .basic_auth("prometheus", Some("right"))
+            .send()
+            .await?
+            .error_for_status()
+    })
+    .await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let statuses = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
+    let attackers: Vec<_> = (0..attackers_wanted)
+        .map(|n| {
+            let (stop, statuses, url) = (stop.clone(), statuses.clone(), format!("{base}/"));
+            tokio::spawn(async move {
+                let client = reqwest::Client::builder()
+                    .local_address(Some("127.0.0.2".parse().unwrap()))
+                    .pool_max_idle_per_host(1)
+                    .build()
+                    .unwrap();
+                let mut guess = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    guess += 1;
+                    let reply = client
+                        .get(&url)
+                        .basic_auth("prometheus", Some(format!("guess {n} {guess}")))
+                        .timeout(Duration::from_secs(10))
+                        .send()
+                        .await;
+                    let status = reply.map(|r| r.status().as_u16()).unwrap_or(0);
+                    *statuses.lock().unwrap().entry(status).or_insert(0u64) += 1;
+                }
+            })
+        })
+        .collect();
+
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    for _ in 0..SCRAPES {
+        tick.tick().await;
+        let start = std::time::Instant::now();
+        let reply = scraper
+            .get(&metrics)
+            .basic_auth("prometheus", Some("right"))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        let whole = match reply {
+            Ok(reply) if reply.status() == 200 => reply.bytes().await.is_ok(),
+            _ => false,
+        };
+        if whole {
+            latencies.push(start.elapsed());
+        } else {
+            failures += 1;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for attacker in attackers {
+        let _ = attacker.await;
+    }
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "{} scrapes answered, {failures} failed; p50 {:?}, p90 {:?}, p99 {:?}, max {:?}; attackers' answers by status: {:?}",
+        latencies.len(),
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        latencies.last().unwrap(),
+        statuses.lock().unwrap()
+    );
+}
