@@ -28,7 +28,7 @@ impl ServerMetrics {
             refused: registered(
                 registry,
                 "genesys_exporter_connections_refused",
-                "Connections closed as soon as accepted because max_connections were open",
+                "Connections closed as soon as accepted because max_connections were open and none idle, or the client held max_connections_per_client",
             ),
             web_config: WebConfigMetrics {
                 last_reload_successful,

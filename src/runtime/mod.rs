@@ -106,6 +106,7 @@ pub async fn run_reloading(
     }
     let options = http::Options {
         max_connections: running.settings.max_connections,
+        max_connections_per_client: running.settings.max_connections_per_client,
         web: running.settings.web.clone(),
         refused: metrics.server.refused_connections(),
     };

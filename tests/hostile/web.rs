@@ -334,3 +334,135 @@ async fn basic_auth_flood_load_run() {
         statuses.lock().unwrap()
     );
 }
+
+/// The exporter in process, serving at most `max` connections, `per_client` per address.
+async fn capped_exporter(
+    max: usize,
+    per_client: usize,
+) -> (crate::util::sim::Sim, crate::util::exporter::Exporter) {
+    use crate::util::{
+        exporter::{config_for, start_exporter},
+        sim::{afternoon_sim, start_simulator},
+    };
+    use genesys_exporter::config::Config;
+    use genesys_wire::time::Clock;
+    let sim = start_simulator(afternoon_sim()).await;
+    let config = Config {
+        max_connections: Some(max),
+        max_connections_per_client: Some(per_client),
+        ..config_for(&sim, vec![])
+    };
+    let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
+    let exporter = start_exporter(config, clock).await;
+    (sim, exporter)
+}
+
+/// A connection from `local` that asks `/healthz` once on keep-alive: `Some` with it still
+/// open if it was answered, `None` if the server closed it unanswered.
+async fn answered_from(local: &str, server: SocketAddr) -> Option<TcpStream> {
+    use tokio::io::AsyncReadExt;
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{local}:0").parse().unwrap()).unwrap();
+    let mut stream = socket.connect(server).await.ok()?;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: exporter\r\n\r\n")
+        .await
+        .ok()?;
+    let mut answer = Vec::new();
+    let mut chunk = [0; 1024];
+    while !answer.ends_with(b"ok\n") {
+        let read = stream.read(&mut chunk).await.ok()?;
+        if read == 0 {
+            return None;
+        }
+        answer.extend_from_slice(&chunk[..read]);
+    }
+    Some(stream)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_address_holds_at_most_its_share_of_connections() {
+    let (_sim, exporter) = capped_exporter(32, 8).await;
+    let server: SocketAddr = exporter.url.trim_start_matches("http://").parse().unwrap();
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..20 {
+        match answered_from("127.0.0.2", server).await {
+            Some(stream) => held.push(stream),
+            None => refused += 1,
+        }
+    }
+    assert_eq!((held.len(), refused), (8, 12));
+    // Another address still gets in.
+    assert!(answered_from("127.0.0.1", server).await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_make_room_for_scrapes_at_the_cap() {
+    use tokio::io::AsyncReadExt;
+    const MAX: usize = 32;
+    const ATTACKERS: usize = 2 * MAX;
+    const SCRAPES: usize = 40;
+    // One address may take every slot: only the eviction of idle connections helps.
+    let (_sim, exporter) = capped_exporter(MAX, MAX).await;
+    let server: SocketAddr = exporter.url.trim_start_matches("http://").parse().unwrap();
+    // Each attacker holds an idle connection, and opens another as soon as it is closed.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let opened = Arc::new(AtomicUsize::new(0));
+    let attackers: Vec<_> = (0..ATTACKERS)
+        .map(|_| {
+            let (stop, opened) = (stop.clone(), opened.clone());
+            tokio::spawn(async move {
+                while !stop.is_cancelled() {
+                    let socket = TcpSocket::new_v4().unwrap();
+                    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+                    let Ok(mut stream) = socket.connect(server).await else {
+                        tokio::task::yield_now().await;
+                        continue;
+                    };
+                    opened.fetch_add(1, Ordering::Relaxed);
+                    // Until the server closes it (or the test ends).
+                    let mut byte = [0; 1];
+                    tokio::select! {
+                        _ = stream.read(&mut byte) => {}
+                        () = stop.cancelled() => {}
+                    }
+                }
+            })
+        })
+        .collect();
+    // The slots are full of idle attackers before the first scrape.
+    crate::util::wait::wait_until("the attackers hold every slot", || {
+        opened.load(Ordering::Relaxed) >= ATTACKERS
+    })
+    .await;
+    // Prometheus-like scrapes, each on a new connection from 127.0.0.1.
+    let scraper = reqwest::Client::builder()
+        .local_address(Some("127.0.0.1".parse().unwrap()))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let mut served = 0;
+    for _ in 0..SCRAPES {
+        let reply = scraper
+            .get(format!("{}/metrics", exporter.url))
+            // A bound on the test's time, not an assertion on the latency.
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        if let Ok(reply) = reply
+            && reply.status() == 200
+            && reply.bytes().await.is_ok()
+        {
+            served += 1;
+        }
+    }
+    stop.cancel();
+    for attacker in attackers {
+        attacker.await.unwrap();
+    }
+    assert!(
+        served * 100 >= SCRAPES * 95,
+        "{served} of {SCRAPES} scrapes served"
+    );
+}
