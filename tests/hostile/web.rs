@@ -296,28 +296,47 @@ async fn basic_auth_flood_load_run() {
         })
         .collect();
 
-    let mut latencies = Vec::new();
-    let mut failures = 0;
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
-    for _ in 0..SCRAPES {
-        tick.tick().await;
-        let start = std::time::Instant::now();
-        let reply = scraper
-            .get(&metrics)
-            .basic_auth("prometheus", Some("right"))
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await;
-        let whole = match reply {
-            Ok(reply) if reply.status() == 200 => reply.bytes().await.is_ok(),
-            _ => false,
-        };
-        if whole {
-            latencies.push(start.elapsed());
-        } else {
-            failures += 1;
-        }
-    }
+    // The scrapes run on a thread and runtime of their own, so that what they measure is
+    // the exporter, not this process's attackers queued on the same workers.
+    let (mut latencies, failures) = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            // A client of this runtime: its connection is driven here.
+            drop(scraper);
+            let scraper = reqwest::Client::builder()
+                .local_address(Some("127.0.0.1".parse().unwrap()))
+                .build()
+                .unwrap();
+            let mut latencies = Vec::new();
+            let mut failures = 0;
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            for _ in 0..SCRAPES {
+                tick.tick().await;
+                let start = std::time::Instant::now();
+                let reply = scraper
+                    .get(&metrics)
+                    .basic_auth("prometheus", Some("right"))
+                    .timeout(Duration::from_secs(10))
+                    .send()
+                    .await;
+                let whole = match reply {
+                    Ok(reply) if reply.status() == 200 => reply.bytes().await.is_ok(),
+                    _ => false,
+                };
+                if whole {
+                    latencies.push(start.elapsed());
+                } else {
+                    failures += 1;
+                }
+            }
+            (latencies, failures)
+        })
+    })
+    .join()
+    .unwrap();
     stop.store(true, Ordering::Relaxed);
     for attacker in attackers {
         let _ = attacker.await;
