@@ -16,8 +16,8 @@ use bytes::{Buf, Bytes};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{
-    ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, HeaderMap, HeaderValue, VARY,
-    WWW_AUTHENTICATE,
+    ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_ENCODING, HeaderMap, HeaderValue, RETRY_AFTER,
+    VARY, WWW_AUTHENTICATE,
 };
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response};
@@ -29,7 +29,7 @@ use crate::config::{OBSERVATIONS_QUERY, Query, written};
 use crate::exposition::{Format, Publisher, QueryStatus, SharedBody};
 use crate::http;
 use crate::org::Org;
-use crate::web_config::WebConfig;
+use crate::web_config::{Verdict, WebConfig};
 use genesys_wire::time::Clock;
 
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -74,6 +74,13 @@ pub async fn serve(
         let state = state.clone();
         let web = web.clone();
         async move {
+            if http::head_bytes(&request) > http::MAX_HEAD_BYTES {
+                return Ok(page(
+                    431,
+                    "text/plain; charset=utf-8",
+                    "request headers larger than 64 KiB\n",
+                ));
+            }
             let response = match &web {
                 Some(web) => secured(web, &state, &request).await,
                 None => handle(&state, &request).await,
@@ -85,27 +92,48 @@ pub async fn serve(
 }
 
 /// The answer under the web config in force: 401 without the right credentials (but on
-/// `/healthz`), and the configured headers on every answer.
+/// `/healthz`), 429 when too many checks of new credentials wait already, and the
+/// configured headers on every answer. `/healthz` never looks at the file, so that a
+/// broken or slow one costs probes nothing.
 async fn secured(
     web: &Arc<WebConfig>,
     state: &State,
     request: &Request<Incoming>,
 ) -> Response<Body> {
-    let loaded = web.current().await;
     let open = request.uri().path() == "/healthz";
-    let mut response = if open
-        || web
-            .authorized(&loaded, request.headers().get(AUTHORIZATION))
-            .await
-    {
-        handle(state, request).await
+    let loaded = if open {
+        web.in_force()
     } else {
-        let mut response = page(401, "text/plain; charset=utf-8", "unauthorized\n");
-        response.headers_mut().insert(
-            WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"genesys-exporter\", charset=\"UTF-8\""),
-        );
-        response
+        web.current().await
+    };
+    let client = request.extensions().get::<http::ClientAddr>().map(|c| c.0);
+    let verdict = if open {
+        Verdict::Allowed
+    } else {
+        web.authorized(&loaded, request.headers().get(AUTHORIZATION), client)
+            .await
+    };
+    let mut response = match verdict {
+        Verdict::Allowed => handle(state, request).await,
+        Verdict::Denied => {
+            let mut response = page(401, "text/plain; charset=utf-8", "unauthorized\n");
+            response.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"genesys-exporter\", charset=\"UTF-8\""),
+            );
+            response
+        }
+        Verdict::Busy => {
+            let mut response = page(
+                429,
+                "text/plain; charset=utf-8",
+                "too many credential checks waiting; try again later\n",
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
     };
     for (name, value) in loaded.headers() {
         response.headers_mut().insert(name.clone(), value.clone());

@@ -69,8 +69,14 @@ async fn two_hundred_scrapers_get_whole_expositions_while_polls_fail_and_recover
     let scrapers = (0..SCRAPERS).map(|n| {
         let url = url.clone();
         tokio::spawn(async move {
-            // Each scraper its own connection, as each Prometheus server would be.
-            let http = reqwest::Client::new();
+            // Each scraper its own connection and address (127.0.0.2 to 127.0.0.201), as
+            // each Prometheus server would be: one address holds at most
+            // max_connections_per_client connections.
+            let address = std::net::Ipv4Addr::new(127, 0, 0, 2 + n as u8);
+            let http = reqwest::Client::builder()
+                .local_address(Some(address.into()))
+                .build()
+                .unwrap();
             let openmetrics = n % 2 == 0;
             let mut seen = Vec::new();
             for _ in 0..SCRAPES_EACH {

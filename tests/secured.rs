@@ -199,12 +199,25 @@ async fn a_changed_file_is_picked_up_and_a_broken_one_keeps_the_last_good() {
     );
     assert_eq!(status_as(&client, &metrics, None).await.0, 401);
 
-    // An empty file asks for nothing: plain HTTP, for connections opened from then on.
-    std::fs::write(&path, "").unwrap();
-    let reply = reqwest::get(format!("{}/metrics", exporter.url))
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), 200);
+    // A half-written file, empty or cut before the users, would serve without TLS or
+    // without authentication: refused, shown, and the last good one stays.
+    for weaker in ["".to_owned(), web_config(&pki, "")] {
+        std::fs::write(&path, &weaker).unwrap();
+        assert_eq!(
+            status_as(&client, &metrics, None).await.0,
+            401,
+            "{weaker:?}"
+        );
+        assert_eq!(
+            status_as(&client, &metrics, Some(("bob", "second")))
+                .await
+                .0,
+            200
+        );
+        let plain = reqwest::get(format!("{}/healthz", exporter.url)).await;
+        assert!(plain.is_err(), "plain HTTP served after {weaker:?}");
+    }
+    // The metrics show it as of the next publish (`web_config::tests` checks them).
 }
 
 /// `genesys-exporter --check-config --web.config.file PATH`, with credentials set.
@@ -284,4 +297,48 @@ fn the_example_web_config_checks_out_beside_its_certificate() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[tokio::test]
+async fn healthz_never_reads_the_web_config_and_a_broken_one_is_read_once() {
+    let pki = make_pki();
+    let extra = format!(
+        "basic_auth_users:\n  prometheus: {}\n",
+        bcrypt_hash("s3cret")
+    );
+    let path = write_file(&pki.dir, "web.yml", &web_config(&pki, &extra));
+    let sim = start_simulator(afternoon_sim()).await;
+    let settings = Config {
+        web_config_file: Some(path.clone()),
+        ..config_for(&sim, vec![])
+    }
+    .validate()
+    .unwrap();
+    let web = settings.web.clone().unwrap();
+    let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
+    let exporter = crate::util::exporter::start_exporter_with(settings, clock).await;
+    let url = exporter.url.replacen("http://", "https://", 1);
+    let client = https_client(&pki, false);
+    // The connection opens (and looks at the file for TLS) before the change; the
+    // requests below reuse it.
+    let (status, _) = status_as(&client, &format!("{url}/healthz"), None).await;
+    assert_eq!(status, 200);
+    let reads = web.reads();
+
+    // A broken, deeply nested file, written with a rename as the README asks.
+    let next = path.with_extension("next");
+    std::fs::write(&next, format!("{}\n", "[".repeat(100_000))).unwrap();
+    std::fs::rename(&next, &path).unwrap();
+    for _ in 0..5 {
+        let (status, _) = status_as(&client, &format!("{url}/healthz"), None).await;
+        assert_eq!(status, 200);
+    }
+    assert_eq!(web.reads(), reads, "/healthz read the web config");
+    for _ in 0..5 {
+        let metrics = format!("{url}/metrics");
+        let (status, _) = status_as(&client, &metrics, Some(("prometheus", "s3cret"))).await;
+        assert_eq!(status, 200, "the last good config stays");
+    }
+    // Read once for the change, then only looked at with a stat.
+    assert_eq!(web.reads(), reads + 1, "the broken file was read again");
 }

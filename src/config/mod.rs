@@ -41,6 +41,10 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:9871";
 /// The most connections the server holds at once: far more than the few scrapers an
 /// exporter has, and half of the usual 1024 file descriptors.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// The most connections one client address may hold: far more than Prometheus servers
+/// (one each per target) or a NAT in front of a few of them need, and an eighth of the
+/// default `max_connections`, so that one address cannot hold the server.
+pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 64;
 pub const DEFAULT_GRANULARITY: &str = "PT15M";
 pub const DEFAULT_GROUP_BY: &[&str] = &["queueId", "mediaType"];
 pub const DEFAULT_METRICS: &[&str] = &[
@@ -126,6 +130,8 @@ pub struct Config {
     pub max_label_value_bytes: Option<u64>,
     /// The most HTTP connections served at once; more are closed as soon as accepted.
     pub max_connections: Option<usize>,
+    /// The most of them one client address may hold.
+    pub max_connections_per_client: Option<usize>,
     /// A Prometheus exporter-toolkit web config file: TLS, basic auth, headers.
     pub web_config_file: Option<PathBuf>,
     /// The share of the API's 300 requests a minute the steady state may use.
@@ -210,6 +216,7 @@ pub struct Settings {
     /// The longest label value taken from the API, in bytes.
     pub max_label_value_bytes: usize,
     pub max_connections: usize,
+    pub max_connections_per_client: usize,
     /// The web config file, checked, when one is given.
     pub web: Option<Arc<WebConfig>>,
     /// The share of the API's requests a minute the steady state may use, in (0, 1].

@@ -11,9 +11,10 @@ use super::checks::{at_most, written};
 use super::suggest::did_you_mean;
 use super::{
     Config, DEFAULT_API_BUDGET_SHARE, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_DIRECTORY_BYTES, DEFAULT_MAX_SERIES_PER_QUERY, DEFAULT_OBSERVATIONS_REFRESH,
-    DEFAULT_QUEUE_NAMES_REFRESH, DEFAULT_REPORT_CHUNK_DAYS, DEFAULT_RETRY_DELAY,
-    MIN_OBSERVATIONS_REFRESH, OBSERVATIONS_QUERY, ObservationSettings, Settings,
+    DEFAULT_MAX_CONNECTIONS_PER_CLIENT, DEFAULT_MAX_DIRECTORY_BYTES, DEFAULT_MAX_SERIES_PER_QUERY,
+    DEFAULT_OBSERVATIONS_REFRESH, DEFAULT_QUEUE_NAMES_REFRESH, DEFAULT_REPORT_CHUNK_DAYS,
+    DEFAULT_RETRY_DELAY, MIN_OBSERVATIONS_REFRESH, OBSERVATIONS_QUERY, ObservationSettings,
+    Settings,
 };
 use crate::error::{Error, Result};
 use crate::genesys::auth::Credentials;
@@ -71,6 +72,14 @@ impl Config {
         }
         let limits = self.limits(&mut problems);
         let (max_connections, web) = self.web(&mut problems);
+        let max_connections_per_client = self
+            .max_connections_per_client
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_CLIENT);
+        if !(1..=MAX_CONNECTIONS_LIMIT).contains(&max_connections_per_client) {
+            problems.push(format!(
+                "max_connections_per_client: {max_connections_per_client} is out of range; use 1 to {MAX_CONNECTIONS_LIMIT} (default {DEFAULT_MAX_CONNECTIONS_PER_CLIENT})"
+            ));
+        }
         let api_budget_share = self.api_budget_share(&mut problems);
         let observations = self.observations(&mut problems);
         let shared = ClientSettings {
@@ -112,6 +121,7 @@ impl Config {
             max_directory_bytes: limits.directory_bytes,
             max_label_value_bytes: limits.label_value_bytes,
             max_connections,
+            max_connections_per_client,
             web,
             api_budget_share,
             observations,

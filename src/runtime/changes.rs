@@ -113,6 +113,10 @@ pub(super) fn restart_only_changes(old: &Settings, new: &Settings) -> Vec<&'stat
             "max_connections",
             old.max_connections == new.max_connections,
         ),
+        (
+            "max_connections_per_client",
+            old.max_connections_per_client == new.max_connections_per_client,
+        ),
         ("web_config_file", web(old) == web(new)),
     ];
     same.into_iter()

@@ -101,8 +101,12 @@ pub async fn run_reloading(
     };
     running.show_queries(&state);
 
+    if let Some(web) = &running.settings.web {
+        web.report_to(metrics.server.web_config());
+    }
     let options = http::Options {
         max_connections: running.settings.max_connections,
+        max_connections_per_client: running.settings.max_connections_per_client,
         web: running.settings.web.clone(),
         refused: metrics.server.refused_connections(),
     };

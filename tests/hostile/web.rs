@@ -184,3 +184,304 @@ async fn clients_that_send_nothing_do_not_lock_out_the_others() {
     still_sound(&mut exporter, &files);
     drop(hostile);
 }
+
+/// The status line's code of the answer to `request`, sent whole on a fresh connection to
+/// `base`; `None` if the server closed the connection without one.
+async fn status_of_raw(base: &str, request: &[u8]) -> Option<u16> {
+    use tokio::io::AsyncReadExt;
+    let address: SocketAddr = base.trim_start_matches("http://").parse().unwrap();
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    // The server may answer and close before taking it all.
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let text = String::from_utf8_lossy(&answer);
+    text.strip_prefix("HTTP/1.1 ")?.get(..3)?.parse().ok()
+}
+
+#[tokio::test]
+async fn request_headers_past_64_kib_get_431() {
+    use crate::util::{
+        exporter::{config_for, start_exporter},
+        sim::{afternoon_sim, start_simulator},
+    };
+    use genesys_wire::time::Clock;
+    let sim = start_simulator(afternoon_sim()).await;
+    let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
+    let exporter = start_exporter(config_for(&sim, vec![]), clock).await;
+    let request = |bytes: usize| {
+        format!(
+            "GET /healthz HTTP/1.1\r\nHost: exporter\r\nConnection: close\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(bytes)
+        )
+        .into_bytes()
+    };
+    // A header as large as the README allows passes; one of 100,000 bytes does not.
+    assert_eq!(
+        status_of_raw(&exporter.url, &request(60_000)).await,
+        Some(200)
+    );
+    for bytes in [65_536, 100_000, 127_000] {
+        assert_eq!(
+            status_of_raw(&exporter.url, &request(bytes)).await,
+            Some(431),
+            "a header of {bytes} bytes"
+        );
+    }
+}
+
+/// A load run, not a test (timed assertions flake): 400 clients from 127.0.0.2 send new
+/// wrong passwords as fast as they are answered, while Prometheus scrapes from 127.0.0.1
+/// with the right one every 50 ms; prints the scrapes' latency percentiles. The user's
+/// hash is at cost 10, as `htpasswd -nBC 10` makes it. Run it on the release binary:
+/// `cargo test --release --test integration hostile::web::basic_auth_flood_load_run -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a load run that prints figures; run it by name"]
+async fn basic_auth_flood_load_run() {
+    // ATTACKERS=0 gives the baseline on the same machine.
+    let attackers_wanted: usize = std::env::var("ATTACKERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(400);
+    const SCRAPES: usize = 400;
+    let dir = crate::util::files::temp_dir();
+    let hash = bcrypt::hash("right", 10).unwrap();
+    let path = crate::util::files::write_file(
+        &dir,
+        "web.yml",
+        &format!("basic_auth_users:\n  prometheus: {hash}\n"),
+    );
+    let exporter = start_demo_with_1024_files(&["--web.config.file", path.to_str().unwrap()]);
+    let base = exporter.metrics_url().await;
+    let metrics = format!("{base}/metrics");
+    let scraper = reqwest::Client::builder()
+        .local_address(Some("127.0.0.1".parse().unwrap()))
+        .build()
+        .unwrap();
+    // The first scrape pays the bcrypt and fills the cache.
+    retry_until("a first authorised scrape", || async {
+        scraper
+            .get(&metrics)
+            .basic_auth("prometheus", Some("right"))
+            .send()
+            .await?
+            .error_for_status()
+    })
+    .await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let statuses = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::new()));
+    let attackers: Vec<_> = (0..attackers_wanted)
+        .map(|n| {
+            let (stop, statuses, url) = (stop.clone(), statuses.clone(), format!("{base}/"));
+            tokio::spawn(async move {
+                let client = reqwest::Client::builder()
+                    .local_address(Some("127.0.0.2".parse().unwrap()))
+                    .pool_max_idle_per_host(1)
+                    .build()
+                    .unwrap();
+                let mut guess = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    guess += 1;
+                    let reply = client
+                        .get(&url)
+                        .basic_auth("prometheus", Some(format!("guess {n} {guess}")))
+                        .timeout(Duration::from_secs(10))
+                        .send()
+                        .await;
+                    let status = reply.map(|r| r.status().as_u16()).unwrap_or(0);
+                    *statuses.lock().unwrap().entry(status).or_insert(0u64) += 1;
+                }
+            })
+        })
+        .collect();
+
+    // The scrapes run on a thread and runtime of their own, so that what they measure is
+    // the exporter, not this process's attackers queued on the same workers.
+    let (mut latencies, failures) = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            // A client of this runtime: its connection is driven here.
+            drop(scraper);
+            let scraper = reqwest::Client::builder()
+                .local_address(Some("127.0.0.1".parse().unwrap()))
+                .build()
+                .unwrap();
+            let mut latencies = Vec::new();
+            let mut failures = 0;
+            let mut tick = tokio::time::interval(Duration::from_millis(50));
+            for _ in 0..SCRAPES {
+                tick.tick().await;
+                let start = std::time::Instant::now();
+                let reply = scraper
+                    .get(&metrics)
+                    .basic_auth("prometheus", Some("right"))
+                    .timeout(Duration::from_secs(10))
+                    .send()
+                    .await;
+                let whole = match reply {
+                    Ok(reply) if reply.status() == 200 => reply.bytes().await.is_ok(),
+                    _ => false,
+                };
+                if whole {
+                    latencies.push(start.elapsed());
+                } else {
+                    failures += 1;
+                }
+            }
+            (latencies, failures)
+        })
+    })
+    .join()
+    .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for attacker in attackers {
+        let _ = attacker.await;
+    }
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "{} scrapes answered, {failures} failed; p50 {:?}, p90 {:?}, p99 {:?}, max {:?}; attackers' answers by status: {:?}",
+        latencies.len(),
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        latencies.last().unwrap(),
+        statuses.lock().unwrap()
+    );
+}
+
+/// The exporter in process, serving at most `max` connections, `per_client` per address.
+async fn capped_exporter(
+    max: usize,
+    per_client: usize,
+) -> (crate::util::sim::Sim, crate::util::exporter::Exporter) {
+    use crate::util::{
+        exporter::{config_for, start_exporter},
+        sim::{afternoon_sim, start_simulator},
+    };
+    use genesys_exporter::config::Config;
+    use genesys_wire::time::Clock;
+    let sim = start_simulator(afternoon_sim()).await;
+    let config = Config {
+        max_connections: Some(max),
+        max_connections_per_client: Some(per_client),
+        ..config_for(&sim, vec![])
+    };
+    let clock = Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap());
+    let exporter = start_exporter(config, clock).await;
+    (sim, exporter)
+}
+
+/// A connection from `local` that asks `/healthz` once on keep-alive: `Some` with it still
+/// open if it was answered, `None` if the server closed it unanswered.
+async fn answered_from(local: &str, server: SocketAddr) -> Option<TcpStream> {
+    use tokio::io::AsyncReadExt;
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{local}:0").parse().unwrap()).unwrap();
+    let mut stream = socket.connect(server).await.ok()?;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: exporter\r\n\r\n")
+        .await
+        .ok()?;
+    let mut answer = Vec::new();
+    let mut chunk = [0; 1024];
+    while !answer.ends_with(b"ok\n") {
+        let read = stream.read(&mut chunk).await.ok()?;
+        if read == 0 {
+            return None;
+        }
+        answer.extend_from_slice(&chunk[..read]);
+    }
+    Some(stream)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_address_holds_at_most_its_share_of_connections() {
+    let (_sim, exporter) = capped_exporter(32, 8).await;
+    let server: SocketAddr = exporter.url.trim_start_matches("http://").parse().unwrap();
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..20 {
+        match answered_from("127.0.0.2", server).await {
+            Some(stream) => held.push(stream),
+            None => refused += 1,
+        }
+    }
+    assert_eq!((held.len(), refused), (8, 12));
+    // Another address still gets in.
+    assert!(answered_from("127.0.0.1", server).await.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_make_room_for_scrapes_at_the_cap() {
+    use tokio::io::AsyncReadExt;
+    const MAX: usize = 32;
+    const ATTACKERS: usize = 2 * MAX;
+    const SCRAPES: usize = 40;
+    // One address may take every slot: only the eviction of idle connections helps.
+    let (_sim, exporter) = capped_exporter(MAX, MAX).await;
+    let server: SocketAddr = exporter.url.trim_start_matches("http://").parse().unwrap();
+    // Each attacker holds an idle connection, and opens another as soon as it is closed.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let opened = Arc::new(AtomicUsize::new(0));
+    let attackers: Vec<_> = (0..ATTACKERS)
+        .map(|_| {
+            let (stop, opened) = (stop.clone(), opened.clone());
+            tokio::spawn(async move {
+                while !stop.is_cancelled() {
+                    let socket = TcpSocket::new_v4().unwrap();
+                    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+                    let Ok(mut stream) = socket.connect(server).await else {
+                        tokio::task::yield_now().await;
+                        continue;
+                    };
+                    opened.fetch_add(1, Ordering::Relaxed);
+                    // Until the server closes it (or the test ends).
+                    let mut byte = [0; 1];
+                    tokio::select! {
+                        _ = stream.read(&mut byte) => {}
+                        () = stop.cancelled() => {}
+                    }
+                }
+            })
+        })
+        .collect();
+    // The slots are full of idle attackers before the first scrape.
+    crate::util::wait::wait_until("the attackers hold every slot", || {
+        opened.load(Ordering::Relaxed) >= ATTACKERS
+    })
+    .await;
+    // Prometheus-like scrapes, each on a new connection from 127.0.0.1.
+    let scraper = reqwest::Client::builder()
+        .local_address(Some("127.0.0.1".parse().unwrap()))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let mut served = 0;
+    for _ in 0..SCRAPES {
+        let reply = scraper
+            .get(format!("{}/metrics", exporter.url))
+            // A bound on the test's time, not an assertion on the latency.
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        if let Ok(reply) = reply
+            && reply.status() == 200
+            && reply.bytes().await.is_ok()
+        {
+            served += 1;
+        }
+    }
+    stop.cancel();
+    for attacker in attackers {
+        attacker.await.unwrap();
+    }
+    assert!(
+        served * 100 >= SCRAPES * 95,
+        "{served} of {SCRAPES} scrapes served"
+    );
+}
