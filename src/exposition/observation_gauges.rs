@@ -623,6 +623,7 @@ mod tests {
             {"metric": "oUserPresences", "qualifier": "p-onq", "stats": {"count": 319}},
             {"metric": "oMemberUsers", "stats": {"count": 10000001}},
             {"metric": "oOffQueueUsers", "stats": {"count": 10000000}},
+            {"metric": "oOnQueueUsers", "qualifier": "IDLE", "stats": {"count": -3}},
             {"metric": "oWaiting", "stats": {"count": 5}}]},
           {"group": {"queueId": "q1", "divisionId": "d"}, "data": [
             {"metric": "oUserPresences", "qualifier": "p-onq", "stats": {"count": 319}}]},
@@ -634,16 +635,17 @@ mod tests {
             {"metric": "oLongestInteracting", "stats": {"count": 1, "calculatedMetricValue": 1787234820001}},
             {"metric": "oWaiting", "stats": {"count": 2}}]},
           {"group": {"queueId": "q1", "mediaType": "chat"}, "data": [
-            {"metric": "oLongestWaiting", "stats": {"count": 1, "calculatedMetricValue": 1787234820000}}]}
+            {"metric": "oLongestWaiting", "stats": {"count": 1, "calculatedMetricValue": 1787234820000}},
+            {"metric": "oLongestInteracting", "stats": {"count": 1, "calculatedMetricValue": -5}}]}
         ]}"#;
         let response: ObservationResponse = serde_json::from_str(json).unwrap();
         let mut samples = ObservationSamples::new("observations", &presences, usize::MAX);
         samples.add(&response, now()).unwrap();
         let samples = samples.finish();
         // unexpected: the divisionId group, the queueless group, oWaiting by queue alone,
-        // oUserPresences by media type; counts: 10^7 + 1 (a negative one fails the
-        // answer's decoding already); longest: 0 and 1 ms after the observation.
-        assert_eq!(samples.dropped, [4, 1, 2]);
+        // oUserPresences by media type; counts: 10^7 + 1 and -3; longest: 0, -5 and 1 ms
+        // after the observation.
+        assert_eq!(samples.dropped, [4, 2, 3]);
         let text = render(samples);
         let q = r#"query="observations",queue_id="q1""#;
         assert_eq!(

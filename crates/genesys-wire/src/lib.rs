@@ -448,8 +448,8 @@ pub struct ObservationGroup {
 /// One metric (and qualifier: a routing status, or an org presence ID) of one group.
 /// `stats.count` is the number; for oLongestWaiting and oLongestInteracting,
 /// `stats.calculatedMetricValue` is the epoch millisecond at which the oldest conversation
-/// started waiting (interacting). Refused when read, like an aggregates entry, if its
-/// metric is not an observation metric or a statistic is negative.
+/// started waiting (interacting). Refused when read if its metric is not an observation
+/// metric; a negative statistic is read, and dropped with its row by the exposition.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", try_from = "WireObservationEntry")]
 pub struct ObservationEntry {
@@ -489,12 +489,12 @@ impl TryFrom<WireObservationEntry> for ObservationEntry {
             ("count", stats.count),
             ("calculatedMetricValue", stats.calculated_metric_value),
         ] {
+            // A negative one is left to the exposition, which drops that row alone and
+            // counts it: one implausible row must not cost the whole observation.
             if let Some(value) = value
-                && !(value.is_finite() && value >= 0.0)
+                && !value.is_finite()
             {
-                return Err(format!(
-                    "{metric}: {name} {value} is out of range (negative)"
-                ));
+                return Err(format!("{metric}: {name} {value} is out of range"));
             }
         }
         Ok(ObservationEntry {
@@ -709,14 +709,6 @@ mod tests {
                 "unknown metric 'nOffered', not a queue observation metric",
             ),
             (
-                r#"{"metric": "oWaiting", "stats": {"count": -1}}"#,
-                "oWaiting: count -1 is out of range (negative)",
-            ),
-            (
-                r#"{"metric": "oLongestWaiting", "stats": {"calculatedMetricValue": -5}}"#,
-                "oLongestWaiting: calculatedMetricValue -5 is out of range (negative)",
-            ),
-            (
                 r#"{"metric": "oWaiting", "stats": {"count": 1e999}}"#,
                 "number out of range",
             ),
@@ -725,6 +717,14 @@ mod tests {
             let error = refusal(entry);
             assert!(error.starts_with(problem), "{entry}: {error}");
         }
+        // A negative statistic is read: the exposition drops its row alone.
+        let negative: ObservationResponse = serde_json::from_str(
+            r#"{"results": [{"group": {"queueId": "q"}, "data": [
+              {"metric": "oWaiting", "stats": {"count": -1}},
+              {"metric": "oLongestWaiting", "stats": {"calculatedMetricValue": -5}}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(negative.results[0].data[0].stats.count, Some(-1.0));
     }
 
     #[test]
