@@ -14,9 +14,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::budget::BudgetWatch;
+use crate::budget::{BudgetWatch, Pacer};
 use crate::exposition::Publisher;
 use crate::genesys::client::Client;
+use crate::genesys::queue_list::PAGE_SIZE;
 use crate::metrics::{DIRECTORY, Metrics};
 use crate::supervise::{Task, supervise};
 use genesys_wire::time::Clock;
@@ -46,6 +47,9 @@ pub struct Refresh {
     pub metrics: Arc<Metrics>,
     /// How long after a panic the task starts again.
     pub retry_delay: Duration,
+    /// The org's start-up pacer, which each read waits for as a source's first
+    /// collection does.
+    pub pacer: Arc<Pacer>,
 }
 
 /// Where the first read's count of queues goes: the start-up check, once, whichever run
@@ -139,6 +143,13 @@ impl Directory {
     /// Reads the directory every `refresh.every`, until `stop`.
     async fn keep_reading(&self, refresh: &Refresh, first: &FirstRead, stop: &CancellationToken) {
         loop {
+            // Through the pacer, so that the reads at start-up and the first collections
+            // together stay inside the org's budget.
+            let requests = read_requests(refresh.budget.queues(), refresh.presences);
+            tokio::select! {
+                () = refresh.pacer.admit(requests) => {}
+                () = stop.cancelled() => return,
+            }
             let found = tokio::select! {
                 found = self.read_queues(refresh) => found,
                 () = stop.cancelled() => return,
@@ -183,6 +194,15 @@ impl Directory {
     }
 }
 
+/// The requests one read of the directory sends: a page of the queue list per 100 of
+/// the `queues` known (at least one), and the presence definitions when they are read.
+fn read_requests(queues: usize, presences: bool) -> u64 {
+    let pages = queues.div_ceil(PAGE_SIZE as usize).max(1);
+    u64::try_from(pages)
+        .unwrap_or(u64::MAX)
+        .saturating_add(u64::from(presences))
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -222,6 +242,22 @@ mod tests {
         assert_eq!(
             metrics.sample("genesys_task_panics_total{task=\"directory\"}"),
             Some(1.0)
+        );
+    }
+
+    #[test]
+    fn a_read_costs_a_page_per_hundred_queues_known_and_the_presences() {
+        assert_eq!(
+            read_requests(0, false),
+            1,
+            "the first read asks for one page"
+        );
+        assert_eq!(read_requests(100, false), 1);
+        assert_eq!(read_requests(101, true), 3);
+        assert_eq!(
+            read_requests(usize::MAX, true),
+            184_467_440_737_095_518,
+            "no overflow"
         );
     }
 }

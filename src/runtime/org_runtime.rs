@@ -153,6 +153,7 @@ impl OrgRuntime {
             presences: settings.observations.is_some(),
             metrics: self.parts.metrics.clone(),
             retry_delay: self.retry_delay,
+            pacer: self.pacer.clone(),
         };
         let (task, first) = self
             .parts
