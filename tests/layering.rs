@@ -732,3 +732,24 @@ fn use_trees_are_read_path_by_path() {
         "a rename is no path"
     );
 }
+
+/// One module-file style: a module with modules of its own is a folder with a `mod.rs`,
+/// never `x.rs` beside a folder `x/`.
+#[test]
+fn a_module_with_children_is_a_folder_with_mod_rs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for dir in ["src", "crates", "tests"] {
+        rust_files(&root.join(dir), &mut files);
+    }
+    let beside: Vec<String> = files
+        .iter()
+        .filter(|file| file.with_extension("").is_dir())
+        .map(|file| file.strip_prefix(root).unwrap().display().to_string())
+        .collect();
+    assert!(
+        beside.is_empty(),
+        "move each to its folder's mod.rs: {beside:?}"
+    );
+    assert!(files.len() > 50, "every file was read: {}", files.len());
+}

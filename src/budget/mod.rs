@@ -774,7 +774,7 @@ mod tests {
             "genesys-exporter: {}",
             watch.at_start(Some(350)).unwrap_err()
         );
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../README.md");
         for line in refused.lines() {
             assert!(readme.contains(line), "the README lacks {line:?}");
         }
