@@ -155,16 +155,27 @@ mod tests {
         Panic,
     }
 
-    /// A source that collects as its script says, one step a window, and ends with it.
+    /// A source that collects as its script says, one step a window, and ends with it;
+    /// it notes when each collection began in `collected_at`.
     #[derive(Clone)]
     struct Scripted {
         script: Arc<Mutex<VecDeque<Step>>>,
+        collected_at: Arc<Mutex<Vec<tokio::time::Instant>>>,
     }
 
     impl Scripted {
         fn new(steps: &[Step]) -> Scripted {
+            Scripted::noting_into(steps, Arc::default())
+        }
+
+        /// A script whose collections are noted in `collected_at`, which others may share.
+        fn noting_into(
+            steps: &[Step],
+            collected_at: Arc<Mutex<Vec<tokio::time::Instant>>>,
+        ) -> Scripted {
             Scripted {
                 script: Arc::new(Mutex::new(steps.iter().copied().collect())),
+                collected_at,
             }
         }
     }
@@ -200,6 +211,10 @@ mod tests {
         }
 
         async fn collect(&mut self, window: Interval, max_series: usize) -> Result<QuerySamples> {
+            self.collected_at
+                .lock()
+                .unwrap()
+                .push(tokio::time::Instant::now());
             let step = self.script.lock().unwrap().pop_front().unwrap();
             match step {
                 Step::Offered(n) => Ok(offered(window, n)),
@@ -321,45 +336,6 @@ mod tests {
         assert_eq!(panics, Some(1.0));
     }
 
-    /// A source that collects once, and notes when.
-    #[derive(Clone)]
-    struct Once {
-        done: Arc<Mutex<bool>>,
-        at: Arc<Mutex<Vec<tokio::time::Instant>>>,
-    }
-
-    impl Collector for Once {
-        fn name(&self) -> &str {
-            "q"
-        }
-
-        fn endpoint(&self) -> Endpoint {
-            Endpoint::Aggregates
-        }
-
-        fn cost(&self) -> Cost {
-            Cost::per_queues(Duration::from_secs(60), 1)
-        }
-
-        fn readiness(&self) -> Readiness {
-            Readiness::Waits
-        }
-
-        fn max_age(&self) -> Duration {
-            Duration::from_secs(3600)
-        }
-
-        async fn next(&mut self, _: Option<&Outcome>, _: &CancellationToken) -> Option<Interval> {
-            let done = std::mem::replace(&mut *self.done.lock().unwrap(), true);
-            (!done).then(window)
-        }
-
-        async fn collect(&mut self, window: Interval, _: usize) -> Result<QuerySamples> {
-            self.at.lock().unwrap().push(tokio::time::Instant::now());
-            Ok(offered(window, 1))
-        }
-    }
-
     #[tokio::test(start_paused = true)]
     async fn first_collections_take_turns_in_the_pacer_never_more_than_it_admits_a_minute() {
         let clock = clock();
@@ -369,10 +345,7 @@ mod tests {
         let began = tokio::time::Instant::now();
         let tasks: Vec<_> = (0..20)
             .map(|_| {
-                let mut source = Once {
-                    done: Arc::default(),
-                    at: at.clone(),
-                };
+                let mut source = Scripted::noting_into(&[Step::Offered(1)], at.clone());
                 let outlet = outlet.clone();
                 tokio::spawn(async move {
                     run(&mut source, &outlet, &CancellationToken::new()).await;

@@ -82,17 +82,13 @@ impl OrgRuntime {
         let client = Arc::new(Client::new(&org.client, metrics.clone())?);
         let load = load_of(settings, &org, client.clone());
         let budget = Arc::new(BudgetWatch::new(load, metrics.clone()));
-        let parts = Parts {
+        let parts = parts_of(
+            settings,
             client,
-            directory: Arc::new(Directory::new(
-                metrics.clone(),
-                settings.max_queue_pages,
-                settings.max_directory_bytes,
-            )),
             metrics,
-            observations_refresh: budget.observations_refresh(),
-            clock: shared.clock.clone(),
-        };
+            budget.observations_refresh(),
+            shared.clock.clone(),
+        );
         let sources = collect::sources(settings, &org, &parts);
         // Every series of its sources starts before the first render shows any.
         parts.metrics.start(sources.iter().map(|s| s.name.as_str()));
@@ -347,11 +343,15 @@ impl OrgRuntime {
     }
 }
 
-/// `org`'s load under `settings`, from the sources it would run with `client`.
-fn load_of(settings: &Settings, org: &OrgSettings, client: Arc<Client>) -> Load {
-    let metrics = Arc::new(Metrics::empty());
-    let (_, observations_refresh) = watch::channel(None);
-    let parts = Parts {
+/// What an org's sources are built with under `settings`, with an empty directory.
+fn parts_of(
+    settings: &Settings,
+    client: Arc<Client>,
+    metrics: Arc<Metrics>,
+    observations_refresh: watch::Receiver<Option<Duration>>,
+    clock: Clock,
+) -> Parts {
+    Parts {
         client,
         directory: Arc::new(Directory::new(
             metrics.clone(),
@@ -360,8 +360,21 @@ fn load_of(settings: &Settings, org: &OrgSettings, client: Arc<Client>) -> Load 
         )),
         metrics,
         observations_refresh,
-        clock: Clock::System,
-    };
+        clock,
+    }
+}
+
+/// `org`'s load under `settings`, from the sources it would run with `client`.
+fn load_of(settings: &Settings, org: &OrgSettings, client: Arc<Client>) -> Load {
+    let metrics = Arc::new(Metrics::empty());
+    let (_, observations_refresh) = watch::channel(None);
+    let parts = parts_of(
+        settings,
+        client,
+        metrics,
+        observations_refresh,
+        Clock::System,
+    );
     let sources = collect::sources(settings, org, &parts);
     Load::new(settings, org, sources.into_iter().map(|s| s.cost))
 }
