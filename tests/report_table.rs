@@ -80,7 +80,10 @@ async fn read_one_line_and_close(pipe: impl Read + Send + 'static) -> String {
 /// hour, blank where it had no traffic.
 type Cells = BTreeMap<(String, String, String), BTreeMap<String, String>>;
 
-fn expected_cells(hours: i64, columns: &[(&str, &str, fn(&Stats) -> String)]) -> Cells {
+/// A column of the table, the metric it shows, and how the table shows that metric's stats.
+type Shown = (&'static str, &'static str, fn(&Stats) -> String);
+
+fn expected_cells(hours: i64, columns: &[Shown]) -> Cells {
     let org = SimulatedOrg::demo();
     let queue_name = |id: &str| {
         org.queues
@@ -221,7 +224,7 @@ async fn the_table_fits_120_characters_and_shows_the_main_figures_rounded() {
         ]
     );
     let ratio = |stats: &Stats| format!("{:.3}", stats.ratio.unwrap());
-    let columns: [(&str, &str, fn(&Stats) -> String); 4] = [
+    let columns: [Shown; 4] = [
         ("offered", "nOffered", whole),
         ("answered_segments", "tAnswered", whole),
         ("abandon_segments", "tAbandon", whole),
@@ -256,8 +259,7 @@ async fn columns_chooses_any_columns_and_wide_shows_every_one() {
     // An average, in seconds to one decimal: total milliseconds / count / 1000.
     let average =
         |stats: &Stats| format!("{:.1}", stats.sum.unwrap() / stats.count.unwrap() / 1000.0);
-    let columns: [(&str, &str, fn(&Stats) -> String); 1] =
-        [("handle_seconds_avg", "tHandle", average)];
+    let columns: [Shown; 1] = [("handle_seconds_avg", "tHandle", average)];
     assert_eq!(
         table_cells(&table, &["handle_seconds_avg"]),
         expected_cells(2, &columns)
