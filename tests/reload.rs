@@ -392,7 +392,7 @@ async fn a_relative_secret_file_is_read_beside_the_config_file_at_start_and_each
     assert_eq!(status, 500, "{body}");
     assert!(
         body.contains(&format!(
-            "client_secret_file: {dir}/rotated: no such file; give the path of a regular file that holds only the secret (relative paths are resolved from the directory of {dir}/genesys.toml)"
+            "client_secret_file: {dir}/rotated: no such file; give the path of a regular file that holds only the secret (relative paths are resolved from the directory of {dir}/genesys.toml; given in the environment, from the working directory)"
         )),
         "{body}"
     );

@@ -80,17 +80,18 @@ impl Config {
 
     /// How a relative path of this configuration was resolved, for a message about a
     /// file it names: " (relative paths are resolved from the directory of
-    /// /etc/genesys-exporter/config.toml)"; `flag` names the command-line flag that may
-    /// give the path instead, whose relative paths are the working directory's.
-    pub(super) fn relative_paths(&self, flag: Option<&str>) -> String {
+    /// /etc/genesys-exporter/config.toml)"; `elsewhere` says where else the path may come
+    /// from ("in the environment", "with --web.config.file"), which takes relative paths
+    /// from the working directory.
+    pub(super) fn relative_paths(&self, elsewhere: Option<&str>) -> String {
         let Some(file) = &self.file else {
             return " (a relative path is resolved from the working directory)".into();
         };
-        let flag = flag
-            .map(|flag| format!("; with {flag}, from the working directory"))
+        let elsewhere = elsewhere
+            .map(|elsewhere| format!("; given {elsewhere}, from the working directory"))
             .unwrap_or_default();
         format!(
-            " (relative paths are resolved from the directory of {}{flag})",
+            " (relative paths are resolved from the directory of {}{elsewhere})",
             std::path::absolute(file)
                 .unwrap_or_else(|_| file.clone())
                 .display()

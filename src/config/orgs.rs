@@ -58,7 +58,7 @@ impl Config {
                 api_url: self.api_url.as_ref(),
                 login_url: self.login_url.as_ref(),
                 whose: String::new(),
-                relative_paths: self.relative_paths(None),
+                relative_paths: self.relative_paths(Some("in the environment")),
             };
             let client = account.client(shared, problems);
             let queries = self.org_queries(&queries, &[], "", problems);

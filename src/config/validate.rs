@@ -216,7 +216,7 @@ impl Config {
                     problems.push(format!(
                         "web_config_file (--web.config.file) {}: {error}{}",
                         path.display(),
-                        self.relative_paths(Some("--web.config.file"))
+                        self.relative_paths(Some("with --web.config.file"))
                     ))
                 })
                 .ok()
@@ -671,6 +671,23 @@ mod tests {
             assert!(floor < limit, "{key}");
         }
         config(&toml).validate().unwrap();
+    }
+
+    #[test]
+    fn a_missing_relative_web_config_file_is_named_resolved_with_the_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("genesys.toml");
+        std::fs::write(
+            &path,
+            format!("{CREDENTIALS}web_config_file = \"web.yml\"\n"),
+        )
+        .unwrap();
+        let error = Config::load(Some(&path)).unwrap().validate().unwrap_err();
+        let dir = dir.path().display();
+        let said = format!(
+            "web_config_file (--web.config.file) {dir}/web.yml: {dir}/web.yml: no such file (relative paths are resolved from the directory of {dir}/genesys.toml; given with --web.config.file, from the working directory)"
+        );
+        assert!(error.to_string().contains(&said), "{said}\n{error}");
     }
 
     #[test]
