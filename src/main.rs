@@ -1,7 +1,7 @@
 //! The binary: parse the command line, call into the library's `cli`, map the outcome to
 //! an exit code (2 for configuration errors).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -19,6 +19,9 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        // Its default, an eprintln! of a failed write, panics on a closed stderr; inside
+        // the panic hook that panic aborts the process.
+        .log_internal_errors(false)
         .init();
     log_panics_on_one_line();
     raise_open_file_limit();
@@ -38,14 +41,26 @@ fn main() -> ExitCode {
     runtime.shutdown_timeout(Duration::from_millis(200));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        // Standard output's reader stopped reading (`report | head`): it has what it
+        // wanted, and the command ends quietly, as a Unix filter does.
+        Err(error) if is_closed_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("genesys-exporter: {error:#}");
+            // Not eprintln!, which panics when stderr is closed (`2>&-`, or `2>&1 | head`).
+            let _ = writeln!(std::io::stderr(), "genesys-exporter: {error:#}");
             match error.downcast_ref::<Error>() {
                 Some(Error::Config(_)) => ExitCode::from(2),
                 _ => ExitCode::FAILURE,
             }
         }
     }
+}
+
+/// Whether `error` is a write to standard output whose reader has gone: the commands
+/// return their output's `io::Error` as is, and every other failure in a type of its own.
+fn is_closed_pipe(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|error| error.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// Raises the soft limit on open files to the hard limit, as Go programs do: each scrape

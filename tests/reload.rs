@@ -359,3 +359,44 @@ async fn the_first_query_by_queue_starts_reading_the_queue_names() {
     assert!(sim.simulator.requests().queues > 0);
     assert_eq!(reload_successful(&samples), Some(1.0));
 }
+
+#[tokio::test]
+async fn a_relative_secret_file_is_read_beside_the_config_file_at_start_and_each_reload() {
+    let sim = start_simulator(afternoon_sim()).await;
+    let dir = temp_dir();
+    write_file(&dir, "secret", "demo-secret\n");
+    let text = |secret_file: &str| {
+        config_text(&sim, &["a"]).replace(
+            "client_secret = \"demo-secret\"",
+            &format!("client_secret_file = \"{secret_file}\""),
+        )
+    };
+    let path = write_file(&dir, "genesys.toml", &text("secret"));
+    // Run from another directory, where no file of that name is.
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_genesys-exporter"));
+    command
+        .args(["--config", path.to_str().unwrap()])
+        .args(["--listen", "127.0.0.1:0", "--web.enable-lifecycle"])
+        .current_dir("/")
+        .env_remove("GENESYS_CLIENT_ID")
+        .env_remove("GENESYS_CLIENT_SECRET")
+        .env_remove("GENESYS_REGION");
+    let process = Process::spawn(command);
+    let url = process.metrics_url().await;
+    wait_for_metrics(&url, |s| up(s, "a") == Some(1.0)).await;
+
+    // A reload resolves the paths again, from the same directory.
+    rewrite(&path, &text("rotated"));
+    let (status, body) = post(&url).await;
+    let dir = dir.path().display();
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains(&format!(
+            "client_secret_file: {dir}/rotated: no such file; give the path of a regular file that holds only the secret (relative paths are resolved from the directory of {dir}/genesys.toml; given in the environment, from the working directory)"
+        )),
+        "{body}"
+    );
+    std::fs::write(format!("{dir}/rotated"), "demo-secret\n").unwrap();
+    let (status, body) = post(&url).await;
+    assert_eq!((status, body.as_str()), (200, "configuration reloaded\n"));
+}

@@ -12,7 +12,7 @@ use tempfile::TempDir;
 use crate::util::{
     expected::demo_request,
     files::{temp_dir, write_file},
-    process::Process,
+    process::{Process, sim_config},
     sim::{Sim, afternoon_sim, start_simulator},
 };
 
@@ -95,14 +95,8 @@ fn expected_rows(org: &SimulatedOrg, from: &str, hours: i64) -> Rows {
 
 /// `config.toml` in `dir`: the simulator's credentials and address, and `extra`.
 fn config_file(dir: &TempDir, sim: &Sim, extra: &str) -> std::path::PathBuf {
-    write_file(
-        dir,
-        "config.toml",
-        &format!(
-            "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\njob_poll_interval = \"50ms\"\n{extra}",
-            url = sim.url
-        ),
-    )
+    let extra = format!("job_poll_interval = \"50ms\"\n{extra}");
+    write_file(dir, "config.toml", &sim_config(sim, &extra))
 }
 
 /// Runs `report` to completion and returns its exit code and log.

@@ -44,6 +44,8 @@ mod readme;
 mod reload;
 /// `genesys-exporter report`: values, day chunks, job paging, job fallback, failures, bad ranges.
 mod report;
+/// `report`'s table: 120 characters, rounded figures, `--columns`, `--wide`; closed pipes.
+mod report_table;
 /// Rolling windows: each refresh is the simulator's totals over its window; late refreshes.
 mod rolling;
 /// A scrape allocates nothing in proportion to the number of series.

@@ -32,6 +32,19 @@ pub struct ReportArgs {
     query: QueryArgs,
     #[arg(long, value_enum, default_value = "table")]
     format: OutputFormat,
+    /// Only these columns, in this order, comma-separated (any format), e.g.
+    /// interval_start,queue,offered,handle_seconds_avg.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAMES",
+        conflicts_with = "wide"
+    )]
+    columns: Option<Vec<String>>,
+    /// Every column in the table format, however wide; by default it shows the main
+    /// columns that fit in 120 characters.
+    #[arg(long)]
+    wide: bool,
     /// Write here instead of standard output; nothing is left here on failure.
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
@@ -126,14 +139,33 @@ pub async fn report(args: ReportArgs, shutdown: CancellationToken) -> anyhow::Re
         () = shutdown.cancelled() => anyhow::bail!("interrupted; nothing written"),
     };
     let format = args.format.into();
+    let (table, left_out) = match (&args.columns, format) {
+        (Some(names), _) => (table.select(names)?, Vec::new()),
+        (None, report::ReportFormat::Table) if !args.wide => {
+            report::fit(&table, report::TABLE_WIDTH)
+        }
+        (None, _) => (table, Vec::new()),
+    };
     match &args.output {
         Some(path) => report::write_file(&table, format, path)
             .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))?,
         None => {
-            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (`report | head`) comes back as BrokenPipe: main ends quietly.
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
             table.write(format, &mut stdout)?;
             stdout.flush()?;
         }
+    }
+    if !left_out.is_empty() {
+        // On stderr, after the table, so that the table itself stays clean for a pager or
+        // a file; nothing to do if stderr is closed.
+        let _ = writeln!(
+            std::io::stderr(),
+            "{shown} of {all} columns shown to fit {width} characters: --wide shows all, --columns NAME,... chooses",
+            shown = table.columns.len(),
+            all = table.columns.len() + left_out.len(),
+            width = report::TABLE_WIDTH,
+        );
     }
     Ok(())
 }

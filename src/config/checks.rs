@@ -1,5 +1,4 @@
-//! The small checks every part of validation shares: the upper bound of each duration
-//! key, how a duration is written back in a message, and the nearest known name.
+//! The small checks every part of validation shares: the bounds of each duration key, how a duration is written back in a message, and the nearest known name.
 
 use std::time::Duration;
 
@@ -22,24 +21,58 @@ pub const DURATION_LIMITS: &[(&str, Duration)] = &[
     ("max_age", MAX_MAX_AGE),
 ];
 
+/// The shortest some duration keys may be, and why: below these nothing can work against
+/// Genesys Cloud, so a slip (`"30ms"` for `"30s"`) is refused at `--check-config` rather
+/// than failing every request once running. The other keys need only be longer than
+/// zero; a query's durations have bounds of their own (a bucket, a refresh).
+pub const DURATION_FLOORS: &[(&str, Duration, &str)] = &[
+    (
+        "request_timeout",
+        Duration::from_secs(1),
+        "an answer from Genesys Cloud can take seconds",
+    ),
+    (
+        "connect_timeout",
+        Duration::from_secs(1),
+        "a connection to Genesys Cloud (TCP and TLS) can take a second to set up",
+    ),
+    (
+        "job_timeout",
+        Duration::from_secs(10),
+        "an asynchronous job takes seconds to minutes to finish",
+    ),
+];
+
 /// The longest `max_age` of a query.
 pub(super) const MAX_MAX_AGE: Duration = Duration::from_secs(366 * 86_400);
 
-/// Adds a problem if `value` of `key` (`queries[0].max_age` for `max_age`) is longer
-/// than the key's bound in [`DURATION_LIMITS`].
-pub(super) fn at_most(
+/// Adds a problem if `value` of `key` (`queries[0].max_age` for `max_age`) is shorter
+/// than the key's floor in [`DURATION_FLOORS`] or longer than its bound in
+/// [`DURATION_LIMITS`].
+pub(super) fn within_bounds(
     key: &str,
     value: Option<Duration>,
     default: Duration,
     problems: &mut Vec<String>,
 ) {
     let name = key.rsplit('.').next().unwrap_or(key);
+    let Some(value) = value else {
+        return;
+    };
+    if let Some(&(_, floor, why)) = DURATION_FLOORS.iter().find(|(k, ..)| *k == name)
+        && value < floor
+    {
+        problems.push(format!(
+            "{key}: {} is too short; use at least {} (default {}): {why}",
+            written(value),
+            written(floor),
+            written(default)
+        ));
+    }
     let Some(&(_, bound)) = DURATION_LIMITS.iter().find(|(k, _)| *k == name) else {
         return;
     };
-    if let Some(value) = value
-        && value > bound
-    {
+    if value > bound {
         problems.push(format!(
             "{key}: {} is too long; use at most {} (default {})",
             written(value),
@@ -58,12 +91,18 @@ pub(super) fn is_simple_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-/// A duration as it can be written in the file: "90s", "15m", "24h" (no days: the
-/// duration parser takes none).
+/// A duration as it can be written in the file: "1ns", "30ms", "90s", "15m", "24h" (no
+/// days: the duration parser takes none).
 pub fn written(duration: Duration) -> String {
     let seconds = duration.as_secs();
     if duration.subsec_nanos() != 0 {
-        return format!("{}s", duration.as_secs_f64());
+        return match duration.as_nanos() {
+            nanos if nanos < 1_000_000 => format!("{nanos}ns"),
+            nanos if nanos < 1_000_000_000 && nanos % 1_000_000 == 0 => {
+                format!("{}ms", nanos / 1_000_000)
+            }
+            _ => format!("{}s", duration.as_secs_f64()),
+        };
     }
     match seconds {
         0 => "0s".into(),

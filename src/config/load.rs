@@ -8,11 +8,12 @@
 //! names its line and column, never the text; a secret's type error names the key only;
 //! and secrets from the environment are taken as written, never parsed as numbers.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use figment::error::Kind;
+use figment::error::{Actual, Kind};
 use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::magic::RelativePathBuf;
 use figment::value::{Dict, Map};
 use figment::{Figment, Metadata, Profile, Provider, Source};
 use serde::{Deserialize, Deserializer};
@@ -67,10 +68,34 @@ impl Config {
             .merge(long.clone().ignore(SECRET_KEYS))
             .merge(as_text(long.only(SECRET_KEYS)))
             .extract()
+            .map(|config| Config {
+                file: path.map(Path::to_owned),
+                ..config
+            })
             .map_err(|error| {
                 let problems: Vec<String> = error.into_iter().map(|e| shown(&e)).collect();
                 Error::Config(problems.join("; "))
             })
+    }
+
+    /// How a relative path of this configuration was resolved, for a message about a
+    /// file it names: " (relative paths are resolved from the directory of
+    /// /etc/genesys-exporter/config.toml)"; `elsewhere` says where else the path may come
+    /// from ("in the environment", "with --web.config.file"), which takes relative paths
+    /// from the working directory.
+    pub(super) fn relative_paths(&self, elsewhere: Option<&str>) -> String {
+        let Some(file) = &self.file else {
+            return " (a relative path is resolved from the working directory)".into();
+        };
+        let elsewhere = elsewhere
+            .map(|elsewhere| format!("; given {elsewhere}, from the working directory"))
+            .unwrap_or_default();
+        format!(
+            " (relative paths are resolved from the directory of {}{elsewhere})",
+            std::path::absolute(file)
+                .unwrap_or_else(|_| file.clone())
+                .display()
+        )
     }
 }
 
@@ -124,9 +149,39 @@ fn shown(error: &figment::Error) -> String {
             };
             format!("{key}: unknown key{from}; {fix}")
         }
+        Kind::InvalidType(found, expected) if expected == "a sequence" => {
+            match array_of_tables(&error.path) {
+                Some((header, each)) => {
+                    let found = match found {
+                        Actual::Map => format!("one table [{header}]"),
+                        other => other.to_string(),
+                    };
+                    format!(
+                        "{key}: expected a list of tables, found {found}{from}; write [[{header}]], with two brackets, above each {each}"
+                    )
+                }
+                None => format!("{key}: {}{from}", error.kind),
+            }
+        }
         kind if key.is_empty() => format!("{kind}{from}"),
         kind => format!("{key}: {kind}{from}"),
     }
+}
+
+/// The keys written as arrays of tables, and what each table is.
+const ARRAYS_OF_TABLES: &[(&str, &str)] = &[("queries", "query"), ("orgs", "org")];
+
+/// For the path of an array of tables (`["orgs", "0", "queries"]`), its TOML header
+/// (`orgs.queries`) and what each of its tables is (`query`).
+fn array_of_tables(path: &[String]) -> Option<(String, &'static str)> {
+    let last = path.last()?;
+    let &(_, each) = ARRAYS_OF_TABLES.iter().find(|(key, _)| key == last)?;
+    let header: Vec<&str> = path
+        .iter()
+        .map(String::as_str)
+        .filter(|part| !part.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    Some((header.join("."), each))
 }
 
 /// `["queries", "1", "granularty"]` → `queries[1].granularty`.
@@ -195,29 +250,64 @@ impl Provider for TomlFile<'_> {
     }
 }
 
-/// A duration as whole seconds (`90`) or text (`"90s"`, `"1m30s"`, `"PT90S"`).
+/// A path written in the configuration file, resolved from the file's directory when
+/// relative (as Prometheus resolves the paths in its files); from the environment, as
+/// given. figment's `RelativePathBuf` carries the file the value came from.
+pub(super) fn relative_to_file<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<PathBuf>, D::Error> {
+    let Some(path) = Option::<RelativePathBuf>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let original = path.original();
+    let directory = path
+        .metadata_path()
+        .filter(|_| original.is_relative())
+        .map(|file| std::path::absolute(file).unwrap_or_else(|_| file.to_owned()))
+        .and_then(|file| file.parent().map(Path::to_owned));
+    Ok(Some(match directory {
+        Some(directory) => directory.join(original),
+        None => original.to_owned(),
+    }))
+}
+
+/// A duration as whole seconds (`90`) or text (`"90s"`, `"1m30s"`, `"PT90S"`). Anything
+/// else (`true`, `1.5`, a table) is refused with the forms it may take.
 pub(super) fn optional_duration<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Duration>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Written {
-        Seconds(u64),
-        Text(String),
+    deserializer.deserialize_any(DurationVisitor).map(Some)
+}
+
+struct DurationVisitor;
+
+impl serde::de::Visitor<'_> for DurationVisitor {
+    type Value = Duration;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(
+            "a duration such as \"90s\", \"15m\" or \"500ms\", or a whole number of seconds",
+        )
     }
-    let parsed = match Written::deserialize(deserializer)? {
-        Written::Seconds(seconds) => Duration::from_secs(seconds),
-        Written::Text(text) => {
-            let signed: jiff::SignedDuration = text.trim().parse().map_err(|_| {
-                serde::de::Error::custom(format!(
-                    "'{text}' is not a duration; write it as \"90s\", \"15m\" or a number of seconds"
-                ))
-            })?;
-            Duration::try_from(signed)
-                .map_err(|_| serde::de::Error::custom(format!("'{text}' is negative")))?
-        }
-    };
-    Ok(Some(parsed))
+
+    fn visit_u64<E: serde::de::Error>(self, seconds: u64) -> Result<Duration, E> {
+        Ok(Duration::from_secs(seconds))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, seconds: i64) -> Result<Duration, E> {
+        u64::try_from(seconds)
+            .map(Duration::from_secs)
+            .map_err(|_| E::custom(format!("{seconds} is negative; a duration is at least 0")))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Duration, E> {
+        let signed: jiff::SignedDuration = text.trim().parse().map_err(|_| {
+            E::custom(format!(
+                "'{text}' is not a duration; write it as \"90s\", \"15m\" or a number of seconds"
+            ))
+        })?;
+        Duration::try_from(signed).map_err(|_| E::custom(format!("'{text}' is negative")))
+    }
 }
 
 #[cfg(test)]
@@ -358,6 +448,89 @@ pub(super) mod tests {
             )),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_value_that_is_no_duration_names_the_forms_a_duration_takes() {
+        let (error, file) = load_error("retry_delay = true\n");
+        assert_eq!(
+            error,
+            format!(
+                "configuration: retry_delay: invalid type: found bool true, expected a duration such as \"90s\", \"15m\" or \"500ms\", or a whole number of seconds in the file {file}"
+            )
+        );
+        let (error, _) = load_error("[[queries]]\nname = \"q\"\nsettle_delay = 1.5\n");
+        assert!(
+            error.contains("queries[0].settle_delay: invalid type: found float `1.5`, expected a duration such as \"90s\""),
+            "{error}"
+        );
+        let (error, _) = load_error("job_timeout = -3\n");
+        assert!(
+            error.contains("job_timeout: -3 is negative; a duration is at least 0 in the file"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn one_table_where_a_list_of_tables_belongs_is_told_to_take_two_brackets() {
+        for (toml, expected) in [
+            (
+                "[queries]\nname = \"q\"\n",
+                "queries: expected a list of tables, found one table [queries] in the file {file}; write [[queries]], with two brackets, above each query",
+            ),
+            (
+                "[orgs]\nname = \"east\"\n",
+                "orgs: expected a list of tables, found one table [orgs] in the file {file}; write [[orgs]], with two brackets, above each org",
+            ),
+            (
+                "[[orgs]]\nname = \"east\"\n[orgs.queries]\nname = \"q\"\n",
+                "orgs[0].queries: expected a list of tables, found one table [orgs.queries] in the file {file}; write [[orgs.queries]], with two brackets, above each query",
+            ),
+            (
+                "queries = \"daily\"\n",
+                "queries: expected a list of tables, found string \"daily\" in the file {file}; write [[queries]], with two brackets, above each query",
+            ),
+        ] {
+            let (error, file) = load_error(toml);
+            assert_eq!(
+                error,
+                format!("configuration: {}", expected.replace("{file}", &file))
+            );
+        }
+    }
+
+    #[test]
+    fn relative_paths_in_the_file_are_resolved_from_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let path = sub.join("genesys.toml");
+        std::fs::write(
+            &path,
+            "client_secret_file = \"secret\"\nweb_config_file = \"web/config.yml\"\n\
+             [[orgs]]\nname = \"east\"\nclient_secret_file = \"../east.secret\"\n\
+             [[orgs]]\nname = \"west\"\nclient_secret_file = \"/run/secrets/west\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.client_secret_file, Some(sub.join("secret")));
+        assert_eq!(config.web_config_file, Some(sub.join("web/config.yml")));
+        assert_eq!(
+            config.orgs[0].client_secret_file,
+            Some(sub.join("../east.secret"))
+        );
+        assert_eq!(
+            config.orgs[1].client_secret_file,
+            Some(PathBuf::from("/run/secrets/west"))
+        );
+        assert_eq!(config.file, Some(path));
+        // Without a file (the environment, a flag), a path stays as given: the working
+        // directory's.
+        let config: Config = Figment::new()
+            .merge(Serialized::default("client_secret_file", "secret"))
+            .extract()
+            .unwrap();
+        assert_eq!(config.client_secret_file, Some(PathBuf::from("secret")));
     }
 
     #[test]

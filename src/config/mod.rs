@@ -15,7 +15,7 @@ mod query;
 mod suggest;
 mod validate;
 
-pub use checks::{DURATION_LIMITS, written};
+pub use checks::{DURATION_FLOORS, DURATION_LIMITS, written};
 pub use load::{MAX_CONFIG_BYTES, MAX_SECRET_BYTES, SECRET_KEYS, SHORT_ENV_KEYS};
 pub use query::{ROLLING_MAX_SETTLE_DELAY, ROLLING_REFRESH_LIMITS, ROLLING_WINDOW_LIMITS};
 
@@ -97,6 +97,8 @@ pub const OBSERVATIONS_QUERY: &str = "observations";
 pub struct Config {
     pub client_id: Option<String>,
     pub client_secret: Option<SecretString>,
+    /// Resolved as every path in the file is: see [`Config::file`].
+    #[serde(default, deserialize_with = "load::relative_to_file")]
     pub client_secret_file: Option<PathBuf>,
     pub region: Option<String>,
     pub api_url: Option<String>,
@@ -133,6 +135,7 @@ pub struct Config {
     /// The most of them one client address may hold.
     pub max_connections_per_client: Option<usize>,
     /// A Prometheus exporter-toolkit web config file: TLS, basic auth, headers.
+    #[serde(default, deserialize_with = "load::relative_to_file")]
     pub web_config_file: Option<PathBuf>,
     /// The share of the API's 300 requests a minute the steady state may use.
     pub api_budget_share: Option<f64>,
@@ -142,6 +145,11 @@ pub struct Config {
     /// org.
     #[serde(default)]
     pub orgs: Vec<OrgConfig>,
+    /// The configuration file read, if any. A relative path in it is resolved from its
+    /// directory when it is read, as Prometheus does (a path from the environment or a
+    /// flag, from the working directory); a reload reads it, and resolves them, again.
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
 }
 
 /// One `[[orgs]]` table as written: an org, its OAuth client, where it is, and the queries
@@ -152,6 +160,8 @@ pub struct OrgConfig {
     pub name: String,
     pub client_id: Option<String>,
     pub client_secret: Option<SecretString>,
+    /// Resolved as every path in the file is: see [`Config::file`].
+    #[serde(default, deserialize_with = "load::relative_to_file")]
     pub client_secret_file: Option<PathBuf>,
     pub region: Option<String>,
     pub api_url: Option<String>,

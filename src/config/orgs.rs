@@ -33,6 +33,8 @@ struct Account<'a> {
     /// Where a missing key is set, for the message: the environment variable at the top
     /// level, the table's name in an org.
     whose: String,
+    /// How a relative `client_secret_file` was resolved, for its message.
+    relative_paths: String,
 }
 
 impl Config {
@@ -56,6 +58,7 @@ impl Config {
                 api_url: self.api_url.as_ref(),
                 login_url: self.login_url.as_ref(),
                 whose: String::new(),
+                relative_paths: self.relative_paths(Some("in the environment")),
             };
             let client = account.client(shared, problems);
             let queries = self.org_queries(&queries, &[], "", problems);
@@ -113,6 +116,7 @@ impl Config {
                 api_url: api_url.as_ref(),
                 login_url: login_url.as_ref(),
                 whose: format!(" of org '{name}'"),
+                relative_paths: self.relative_paths(None),
             };
             let client = account.client(shared, problems);
             let queries = self.org_queries(&queries, &table.queries, &key, problems);
@@ -236,8 +240,9 @@ impl Account<'_> {
                 Ok(text) => Some(SecretString::from(text.trim().to_owned())),
                 Err(problem) => {
                     problems.push(format!(
-                        "{key}client_secret_file: {}: {problem}; give the path of a regular file that holds only the secret",
-                        path.display()
+                        "{key}client_secret_file: {}: {problem}; give the path of a regular file that holds only the secret{}",
+                        path.display(),
+                        self.relative_paths
                     ));
                     None
                 }
@@ -570,6 +575,42 @@ metrics = ["tHandel"]
         assert!(
             !debug.contains("west-file-secret") && !debug.contains("east-secret"),
             "{debug}"
+        );
+    }
+
+    #[test]
+    fn a_relative_secret_file_is_read_beside_the_config_file_and_named_with_the_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("genesys.toml");
+        let toml = TWO_ORGS.replace(
+            "client_secret = \"west-secret\"",
+            "client_secret_file = \"west.secret\"",
+        );
+        std::fs::write(&path, toml).unwrap();
+        let error = crate::config::Config::load(Some(&path))
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        let dir = dir.path().display();
+        assert!(
+            error.contains(&format!(
+                "orgs[1].client_secret_file: {dir}/west.secret: no such file; give the path of a regular file that holds only the secret (relative paths are resolved from the directory of {dir}/genesys.toml)"
+            )),
+            "{error}"
+        );
+        std::fs::write(format!("{dir}/west.secret"), "west-file-secret\n").unwrap();
+        let settings = crate::config::Config::load(Some(&path))
+            .unwrap()
+            .validate()
+            .unwrap();
+        assert_eq!(
+            settings.orgs[1]
+                .client
+                .credentials
+                .client_secret
+                .expose_secret(),
+            "west-file-secret"
         );
     }
 

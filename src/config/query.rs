@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use jiff::tz::TimeZone;
 
-use super::checks::{at_most, is_simple_name, suggestion, written};
+use super::checks::{is_simple_name, suggestion, within_bounds, written};
 use super::{
     DEFAULT_GRANULARITY, DEFAULT_GROUP_BY, DEFAULT_MAX_AGE_BUCKETS, DEFAULT_MAX_AGE_REFRESHES,
     DEFAULT_METRICS, DEFAULT_SETTLE_DELAY, Query, QueryConfig,
@@ -112,7 +112,7 @@ pub(super) fn check_query(
         }
         (Some(max_age), _) => {
             let default = granularity.map(|g| g.shortest() * DEFAULT_MAX_AGE_BUCKETS);
-            at_most(
+            within_bounds(
                 &format!("{key}.max_age"),
                 Some(max_age),
                 default.unwrap_or_default(),
@@ -247,6 +247,6 @@ fn rolling_max_age(key: &str, query: &QueryConfig, problems: &mut Vec<String>) -
             written(default)
         ));
     }
-    at_most(&format!("{key}.max_age"), Some(max_age), default, problems);
+    within_bounds(&format!("{key}.max_age"), Some(max_age), default, problems);
     max_age
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::checks::{at_most, written};
+use super::checks::{within_bounds, written};
 use super::suggest::did_you_mean;
 use super::{
     Config, DEFAULT_API_BUDGET_SHARE, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS,
@@ -62,8 +62,9 @@ impl Config {
         ] {
             if value == Some(Duration::ZERO) {
                 problems.push(format!("{key}: must be longer than zero, such as \"30s\""));
+            } else {
+                within_bounds(key, value, default, &mut problems);
             }
-            at_most(key, value, default, &mut problems);
         }
         let retry = self.retry(&mut problems);
         let breaker = self.breaker(&mut problems);
@@ -213,8 +214,9 @@ impl Config {
             WebConfig::load(path)
                 .map_err(|error| {
                     problems.push(format!(
-                        "web_config_file (--web.config.file) {}: {error}",
-                        path.display()
+                        "web_config_file (--web.config.file) {}: {error}{}",
+                        path.display(),
+                        self.relative_paths(Some("with --web.config.file"))
                     ))
                 })
                 .ok()
@@ -248,7 +250,7 @@ impl Config {
                 defaults.attempts
             ));
         }
-        at_most(
+        within_bounds(
             "rate_limit_max_wait",
             self.rate_limit_max_wait,
             defaults.rate_limit_max_wait,
@@ -337,7 +339,7 @@ impl Config {
                 defaults.cool_down.as_secs()
             ));
         }
-        at_most(
+        within_bounds(
             "breaker_cool_down",
             self.breaker_cool_down,
             defaults.cool_down,
@@ -371,8 +373,8 @@ mod tests {
     use secrecy::ExposeSecret;
 
     use super::*;
-    use crate::config::DURATION_LIMITS;
     use crate::config::load::tests::{config, problems};
+    use crate::config::{DURATION_FLOORS, DURATION_LIMITS};
     use crate::schedule::{QueryKind, Rolling};
 
     const CREDENTIALS: &str =
@@ -647,6 +649,45 @@ mod tests {
         }
         toml.push_str("[[queries]]\nname = \"q\"\nmax_age = \"8784h\"\n");
         config(&toml).validate().unwrap();
+    }
+
+    #[test]
+    fn timeouts_below_their_floor_are_refused_naming_the_floor_and_why() {
+        let error = problems(&format!(
+            "{CREDENTIALS}connect_timeout = \"1ns\"\nrequest_timeout = \"30ms\"\njob_timeout = \"9s\"\n"
+        ));
+        for said in [
+            "connect_timeout: 1ns is too short; use at least 1s (default 10s): a connection to Genesys Cloud (TCP and TLS) can take a second to set up",
+            "request_timeout: 30ms is too short; use at least 1s (default 30s): an answer from Genesys Cloud can take seconds",
+            "job_timeout: 9s is too short; use at least 10s (default 10m): an asynchronous job takes seconds to minutes to finish",
+        ] {
+            assert!(error.contains(said), "{said}\n{error}");
+        }
+        // The floors themselves are accepted, and each is below its key's upper bound.
+        let mut toml = String::from(CREDENTIALS);
+        for (key, floor, _) in DURATION_FLOORS {
+            toml.push_str(&format!("{key} = \"{}\"\n", written(*floor)));
+            let (_, limit) = DURATION_LIMITS.iter().find(|(k, _)| k == key).unwrap();
+            assert!(floor < limit, "{key}");
+        }
+        config(&toml).validate().unwrap();
+    }
+
+    #[test]
+    fn a_missing_relative_web_config_file_is_named_resolved_with_the_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("genesys.toml");
+        std::fs::write(
+            &path,
+            format!("{CREDENTIALS}web_config_file = \"web.yml\"\n"),
+        )
+        .unwrap();
+        let error = Config::load(Some(&path)).unwrap().validate().unwrap_err();
+        let dir = dir.path().display();
+        let said = format!(
+            "web_config_file (--web.config.file) {dir}/web.yml: {dir}/web.yml: no such file (relative paths are resolved from the directory of {dir}/genesys.toml; given with --web.config.file, from the working directory)"
+        );
+        assert!(error.to_string().contains(&said), "{said}\n{error}");
     }
 
     #[test]

@@ -107,11 +107,15 @@ pub async fn start_binary_for(
     extra: &str,
     env: &[(&str, &str)],
 ) -> (Process, String, TempDir) {
-    let text = format!(
+    start_binary(&sim_config(sim, extra), env).await
+}
+
+/// A configuration file's text: `sim`'s URL and demo credentials, followed by `extra`.
+pub fn sim_config(sim: &Sim, extra: &str) -> String {
+    format!(
         "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\n{extra}",
         url = sim.url
-    );
-    start_binary(&text, env).await
+    )
 }
 
 /// The binary with the configuration `text`, written as `genesys.toml` in the directory

@@ -12,6 +12,10 @@ use std::path::Path;
 use jiff::Timestamp;
 use serde::ser::{SerializeMap, Serializer};
 
+mod terminal;
+
+pub use terminal::{TABLE_WIDTH, fit};
+
 use crate::config::{Query, Settings};
 use crate::directory::QueueNames;
 use crate::error::{Error, Result};
@@ -42,15 +46,53 @@ pub struct Request {
     pub job_policy: JobPolicy,
 }
 
-/// A finished report: column names, and rows of cells in the same order.
+/// A finished report: columns, and rows of cells in the same order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Table {
-    pub columns: Vec<String>,
+    pub columns: Vec<Column>,
     pub rows: Vec<Vec<Cell>>,
+}
+
+/// A column's name (the CSV header and JSON key) and what its numbers measure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub name: String,
+    pub unit: Unit,
+}
+
+/// What a column holds; the table format rounds each unit to its own precision (JSON and
+/// CSV keep every digit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A bucket's start or end.
+    Time,
+    /// A group's dimension value or queue name.
+    Text,
+    /// A count: whole numbers.
+    Count,
+    /// Seconds: one decimal.
+    Seconds,
+    /// A ratio between 0 and 1: three decimals.
+    Ratio,
+    /// An observed value: two decimals.
+    Value,
+}
+
+impl Unit {
+    /// The unit of a metric column with this name suffix (see `exposition::stat_gauges`).
+    fn of_suffix(suffix: &str) -> Unit {
+        match suffix {
+            "" | "_segments" | "_observations" | "_numerator" | "_denominator" => Unit::Count,
+            "_ratio" | "_target_ratio" => Unit::Ratio,
+            seconds if seconds.starts_with("_seconds") => Unit::Seconds,
+            _ => Unit::Value,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
+    Time(Timestamp),
     Text(String),
     Number(f64),
     Empty,
@@ -172,10 +214,22 @@ fn tabulate(
     names: &NameMap,
 ) -> Table {
     let has_queue = query.group_by.iter().any(|d| d == "queueId");
-    let mut columns = vec!["interval_start".to_string(), "interval_end".to_string()];
-    columns.extend(query.group_by.iter().map(|d| snake_case(d)));
+    let column = |name: &str, unit| Column {
+        name: name.into(),
+        unit,
+    };
+    let mut columns = vec![
+        column("interval_start", Unit::Time),
+        column("interval_end", Unit::Time),
+    ];
+    columns.extend(
+        query
+            .group_by
+            .iter()
+            .map(|d| column(&snake_case(d), Unit::Text)),
+    );
     if has_queue {
-        columns.push("queue".into());
+        columns.push(column("queue", Unit::Text));
     }
 
     // Metric columns: the stats the API returns by default always, the others only
@@ -191,7 +245,7 @@ fn tabulate(
                         .any(|g| g.suffix == suffix && g.value(&entry.stats).is_some())
             })
     };
-    let mut metric_columns: Vec<(String, String, Column)> = Vec::new();
+    let mut metric_columns: Vec<(String, Column, Source)> = Vec::new();
     for metric in &query.metrics {
         let kind = metric_kind(metric).expect("configured metrics are checked");
         let base = base_name(metric);
@@ -199,20 +253,23 @@ fn tabulate(
             if gauge.returned_by_default || present(metric, gauge.suffix) {
                 metric_columns.push((
                     metric.clone(),
-                    format!("{base}{}", gauge.suffix),
-                    Column::Stat(gauge.suffix),
+                    column(
+                        &format!("{base}{}", gauge.suffix),
+                        Unit::of_suffix(gauge.suffix),
+                    ),
+                    Source::Stat(gauge.suffix),
                 ));
             }
             if gauge.suffix == "_seconds" {
                 metric_columns.push((
                     metric.clone(),
-                    format!("{base}_seconds_avg"),
-                    Column::Average,
+                    column(&format!("{base}_seconds_avg"), Unit::Seconds),
+                    Source::Average,
                 ));
             }
         }
     }
-    columns.extend(metric_columns.iter().map(|(_, name, _)| name.clone()));
+    columns.extend(metric_columns.iter().map(|(_, column, _)| column.clone()));
 
     let empty_group = BTreeMap::new();
     let groups: Vec<&BTreeMap<String, String>> = if data.is_empty() {
@@ -223,10 +280,7 @@ fn tabulate(
     let mut rows = Vec::with_capacity(buckets.len() * groups.len());
     for bucket in buckets {
         for group in &groups {
-            let mut row = vec![
-                Cell::Text(iso_millis(bucket.start)),
-                Cell::Text(iso_millis(bucket.end)),
-            ];
+            let mut row = vec![Cell::Time(bucket.start), Cell::Time(bucket.end)];
             for dimension in &query.group_by {
                 row.push(
                     group
@@ -241,17 +295,17 @@ fn tabulate(
             let entries = data
                 .get(*group)
                 .and_then(|series| series.get(&bucket.start));
-            for (metric, _, column) in &metric_columns {
+            for (metric, _, source) in &metric_columns {
                 let stats = entries
                     .and_then(|entries| entries.iter().find(|e| &e.metric == metric))
                     .map(|e| &e.stats);
                 let kind = metric_kind(metric).expect("checked metric");
-                let value = stats.and_then(|stats| match column {
-                    Column::Stat(suffix) => stat_gauges(kind)
+                let value = stats.and_then(|stats| match source {
+                    Source::Stat(suffix) => stat_gauges(kind)
                         .iter()
                         .find(|g| g.suffix == *suffix)
                         .and_then(|g| g.value(stats)),
-                    Column::Average => match (stats.sum, stats.count) {
+                    Source::Average => match (stats.sum, stats.count) {
                         (Some(sum), Some(count)) if count > 0.0 => Some(sum / 1000.0 / count),
                         _ => None,
                     },
@@ -264,7 +318,8 @@ fn tabulate(
     Table { columns, rows }
 }
 
-enum Column {
+/// Where a metric column's values come from.
+enum Source {
     Stat(&'static str),
     /// A timer's sum / count, in seconds.
     Average,
@@ -275,7 +330,40 @@ impl Table {
         match format {
             ReportFormat::Json => self.write_json(out),
             ReportFormat::Csv => self.write_csv(out),
-            ReportFormat::Table => self.write_table(out),
+            ReportFormat::Table => terminal::write(self, out),
+        }
+    }
+
+    /// The table with only the columns named, in that order.
+    pub fn select(&self, names: &[String]) -> Result<Table> {
+        let indices = names
+            .iter()
+            .map(|name| {
+                self.columns
+                    .iter()
+                    .position(|c| &c.name == name)
+                    .ok_or_else(|| {
+                        let known: Vec<&str> =
+                            self.columns.iter().map(|c| c.name.as_str()).collect();
+                        Error::Config(format!(
+                            "--columns {name}: this report has no such column; it has {}",
+                            known.join(", ")
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        Ok(self.with_columns(&indices))
+    }
+
+    /// The table with the columns at `indices`, in that order.
+    fn with_columns(&self, indices: &[usize]) -> Table {
+        Table {
+            columns: indices.iter().map(|&i| self.columns[i].clone()).collect(),
+            rows: self
+                .rows
+                .iter()
+                .map(|row| indices.iter().map(|&i| row[i].clone()).collect())
+                .collect(),
         }
     }
 
@@ -291,56 +379,26 @@ impl Table {
 
     fn write_csv(&self, out: &mut impl Write) -> std::io::Result<()> {
         let mut writer = csv::Writer::from_writer(out);
-        writer.write_record(&self.columns)?;
-        for row in &self.rows {
-            writer.write_record(row.iter().map(Cell::to_string))?;
-        }
-        writer.flush()
-    }
-
-    fn write_table(&self, out: &mut impl Write) -> std::io::Result<()> {
-        let cells: Vec<Vec<String>> = self
-            .rows
-            .iter()
-            .map(|row| row.iter().map(Cell::to_string).collect())
-            .collect();
-        let widths: Vec<usize> = (0..self.columns.len())
-            .map(|i| {
-                cells
-                    .iter()
-                    .map(|row| row[i].chars().count())
-                    .chain([self.columns[i].chars().count()])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let line = |texts: &[&str], numeric: &dyn Fn(usize) -> bool| {
-            let padded: Vec<String> = texts
-                .iter()
-                .enumerate()
-                .map(|(i, text)| {
-                    if numeric(i) {
-                        format!("{text:>width$}", width = widths[i])
-                    } else {
-                        format!("{text:<width$}", width = widths[i])
-                    }
-                })
-                .collect();
-            padded.join("  ").trim_end().to_string() + "\n"
-        };
-        let headers: Vec<&str> = self.columns.iter().map(String::as_str).collect();
-        out.write_all(line(&headers, &|_| false).as_bytes())?;
-        for (row, texts) in self.rows.iter().zip(&cells) {
-            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-            out.write_all(line(&texts, &|i| matches!(row[i], Cell::Number(_))).as_bytes())?;
-        }
-        Ok(())
+        let written = (|| {
+            writer.write_record(self.columns.iter().map(|c| &c.name))?;
+            for row in &self.rows {
+                writer.write_record(row.iter().map(Cell::to_string))?;
+            }
+            writer.flush().map_err(csv::Error::from)
+        })();
+        // csv wraps the writer's own error as kind Other: unwrapped, a closed pipe still
+        // says BrokenPipe.
+        written.map_err(|error| match error.into_kind() {
+            csv::ErrorKind::Io(error) => error,
+            kind => std::io::Error::other(format!("{kind:?}")),
+        })
     }
 }
 
 impl std::fmt::Display for Cell {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Cell::Time(time) => f.write_str(&iso_millis(*time)),
             Cell::Text(text) => f.write_str(text),
             Cell::Number(number) => write!(f, "{number}"),
             Cell::Empty => Ok(()),
@@ -350,7 +408,7 @@ impl std::fmt::Display for Cell {
 
 /// One row as a JSON object whose keys keep the column order.
 struct Row<'a> {
-    columns: &'a [String],
+    columns: &'a [Column],
     cells: &'a [Cell],
 }
 
@@ -358,10 +416,12 @@ impl serde::Serialize for Row<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.columns.len()))?;
         for (column, cell) in self.columns.iter().zip(self.cells) {
+            let key = &column.name;
             match cell {
-                Cell::Text(text) => map.serialize_entry(column, text)?,
-                Cell::Number(number) => map.serialize_entry(column, number)?,
-                Cell::Empty => map.serialize_entry(column, &())?,
+                Cell::Time(time) => map.serialize_entry(key, &iso_millis(*time))?,
+                Cell::Text(text) => map.serialize_entry(key, text)?,
+                Cell::Number(number) => map.serialize_entry(key, number)?,
+                Cell::Empty => map.serialize_entry(key, &())?,
             }
         }
         map.end()
@@ -477,23 +537,5 @@ mod tests {
         let error =
             buckets(&q, ts("2026-08-17T01:00:00Z"), ts("2026-08-17T01:00:00Z")).unwrap_err();
         assert!(error.to_string().contains("is not before"), "{error}");
-    }
-
-    #[test]
-    fn the_table_format_aligns_columns_and_numbers_to_the_right() {
-        let table = Table {
-            columns: vec!["queue".into(), "offered".into()],
-            rows: vec![
-                vec![Cell::Text("Sales".into()), Cell::Number(7.0)],
-                vec![Cell::Text("Technical Support".into()), Cell::Number(120.0)],
-                vec![Cell::Text("Idle".into()), Cell::Empty],
-            ],
-        };
-        let mut out = Vec::new();
-        table.write(ReportFormat::Table, &mut out).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "queue              offered\nSales                    7\nTechnical Support      120\nIdle\n"
-        );
     }
 }
