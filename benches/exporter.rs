@@ -4,13 +4,13 @@
 //! - `poll/N_groups`: one poll's work on an aggregates response body of N groups: parse,
 //!   flatten, and publish (render both exposition formats, gzip-compressed).
 //! - `poll_vs_value/...`: the same for a 50k-series body, beside `serde_json` parsing that
-//!   body into a `Value`, the yardstick of the README's target, and the poll's parts.
+//!   body into a `Value`, the yardstick of docs/performance.md's target, and the poll's parts.
 //! - `render/N_series`: rendering `/metrics` (both formats, gzip) for N series.
 //! - `scrape/N_series`: what a scrape itself costs: choosing the prerendered body.
 //!
 //! Run with `cargo bench --bench exporter`; add a filter such as `-- poll_vs_value` for one
-//! group. Throughput is reported per byte of response body (criterion prints MiB/s; the
-//! README converts to MB/s) or per series.
+//! group. Throughput is reported per byte of response body (criterion prints MiB/s;
+//! docs/performance.md converts to MB/s) or per series.
 
 mod common;
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load test of /metrics, beside nginx serving the very same bytes as a static file: the
-# physical limit for serving them on this machine. Prints one Markdown table for the
-# README's performance section.
+# physical limit for serving them on this machine. Prints one Markdown table for
+# docs/performance.md.
 #
 #   benches/load.sh                      # 50k series
 #   SERIES="10000 50000 200000" DURATION=20 benches/load.sh

@@ -1,5 +1,5 @@
 //! How soon each queue alert fires after the trouble it reports starts, measured end to end:
-//! the figures the README's alert table gives.
+//! the figures docs/alerts.md's latency table gives.
 //!
 //! The simulator plays an abandon surge on Sales from 14:20 (`S`) on a weekday afternoon:
 //! from `S` its agents all go off queue, half its callers give up and those who stay wait
@@ -24,7 +24,7 @@
 //! and nobody on queue, the long wait when its oldest waiting voice call first has waited
 //! longer than the shipped voice threshold. The abandon alerts count from `S`.
 //!
-//! Everything is deterministic (held time, a fixed start, a pure simulator), so the README
+//! Everything is deterministic (held time, a fixed start, a pure simulator), so docs/alerts.md
 //! must state exactly the figures measured here.
 //!
 //! The API budget: the test's configuration costs 1/15 (the bucket query) + 1 (the
@@ -504,7 +504,7 @@ fn voice_waits_too_long(truth: &Truth) -> bool {
 
 // -- The figures ------------------------------------------------------------------------------
 
-/// `4m45s`, `2m`, `45s`, as the README writes durations.
+/// `4m45s`, `2m`, `45s`, as docs/alerts.md writes durations.
 fn written(duration: SignedDuration) -> String {
     let total = duration.as_secs();
     assert!(total >= 0, "{duration:?} before its cause");
@@ -515,10 +515,10 @@ fn written(duration: SignedDuration) -> String {
     }
 }
 
-/// The measured column of the README's latency table, by alert.
+/// The measured column of docs/alerts.md's latency table, by alert.
 fn readme_measured() -> BTreeMap<String, String> {
     let header = "| alert | fires after | at worst, by the arithmetic | measured |";
-    table_rows(&read("README.md"), header)
+    table_rows(&read("docs/alerts.md"), header)
         .into_iter()
         .map(|cells| {
             let alert = cells[0].split('`').nth(1).unwrap_or_default().to_owned();
@@ -531,7 +531,7 @@ fn readme_measured() -> BTreeMap<String, String> {
 const LIVE_ABANDON_TARGET: SignedDuration = SignedDuration::from_mins(6);
 const OBSERVATION_ALERT_TARGET: SignedDuration = SignedDuration::from_mins(2);
 
-/// The bucket alert's range, by the README's arithmetic for a jump from 5% to 50%: a
+/// The bucket alert's range, by docs/alerts.md's arithmetic for a jump from 5% to 50%: a
 /// bucket's rate passes 20% once more than a third of it (5 minutes) lies after the jump;
 /// the bucket is published 90 s after its end and `for: 20m` follows. At best the jump
 /// comes just over 5 minutes before a bucket ends: 5m + 1m30s + 20m. At worst just too
@@ -637,7 +637,7 @@ async fn each_queue_alert_fires_within_its_target_after_an_abandon_surge_and_as_
         "{latencies:?}"
     );
 
-    // The README gives exactly these figures: the run is deterministic.
+    // docs/alerts.md gives exactly these figures: the run is deterministic.
     let measured: BTreeMap<String, String> = latencies
         .iter()
         .map(|(alert, cause, fired)| (alert.to_string(), written(after(*cause, *fired))))
@@ -645,10 +645,10 @@ async fn each_queue_alert_fires_within_its_target_after_an_abandon_surge_and_as_
     assert_eq!(
         readme_measured(),
         measured,
-        "the README's \"measured\" column, by alert"
+        "docs/alerts.md's \"measured\" column, by alert"
     );
     assert!(
-        read("README.md").contains("`cargo test --test integration alert_latency`"),
-        "the README says how to measure them again"
+        read("docs/alerts.md").contains("`cargo test --test integration alert_latency`"),
+        "docs/alerts.md says how to measure them again"
     );
 }

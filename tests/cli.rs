@@ -251,7 +251,7 @@ fn the_example_config_is_valid() {
     assert!(
         process
             .log()
-            .contains("configuration is valid: 2 queries (queues, daily)"),
+            .contains("configuration is valid: 3 queries (queues, live, daily)"),
         "{}",
         process.log()
     );

@@ -17,6 +17,8 @@ use crate::util::{
     ci::required_tool,
     dashboards::{dashboards, panels},
     files::{ROOT, files_under, path, read, temp_dir, write_file},
+    markdown::{anchors, slug},
+    tables::table_rows,
 };
 
 /// Every document of a YAML file.
@@ -115,7 +117,10 @@ fn the_compose_file_runs_the_demo_and_provisions_prometheus_and_grafana() {
             )
         })
         .collect();
-    check_config("deploy/docker-compose.yml", &args, &env);
+    let log = check_config("deploy/docker-compose.yml", &args, &env);
+    // The demo's own queries: its `live` is a 5-minute window read every minute
+    // (src/cli/demo.rs tests it).
+    assert!(log.contains("2 queries (default, live)"), "{log}");
     let listen_port = env["GENESYS_EXPORTER_LISTEN"].rsplit(':').next().unwrap();
     assert!(
         exporter["ports"]
@@ -205,6 +210,97 @@ fn the_compose_file_runs_the_demo_and_provisions_prometheus_and_grafana() {
         datasource["jsonData"]["timeInterval"], config["global"]["scrape_interval"],
         "Grafana knows Prometheus's scrape interval"
     );
+}
+
+/// The `[[queries]]` of a configuration file's text.
+fn queries_of(origin: &str, text: &str) -> Vec<toml::Table> {
+    let config: toml::Table = toml::from_str(text).unwrap_or_else(|e| panic!("{origin}: {e}"));
+    config["queries"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{origin}: no [[queries]]"))
+        .iter()
+        .map(|query| query.as_table().unwrap().clone())
+        .collect()
+}
+
+#[test]
+fn every_shipped_configuration_runs_the_live_rolling_query_the_alerts_and_wallboard_read() {
+    // The example (which the systemd unit installs) and the Kubernetes ConfigMap; the
+    // compose file runs the demo, whose queries are checked above and in src/cli/demo.rs.
+    let configmap = kubernetes()["ConfigMap"]["data"]["genesys.toml"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shipped = [
+        (
+            "deploy/config.example.toml",
+            read("deploy/config.example.toml"),
+        ),
+        ("deploy/kubernetes/configmap.yaml", configmap),
+    ];
+    let text = |value: &toml::Value| value.as_str().map(str::to_owned);
+    for (origin, config) in shipped {
+        let queries = queries_of(origin, &config);
+        let live = queries
+            .iter()
+            .find(|q| q["name"].as_str() == Some("live"))
+            .unwrap_or_else(|| panic!("{origin}: no query named live"));
+        // A rolling window (no granularity) of five minutes read every minute: the window
+        // the live abandon alert's latency arithmetic and docs/alerts.md assume.
+        assert_eq!(
+            live.get("window").and_then(text).as_deref(),
+            Some("5m"),
+            "{origin}"
+        );
+        assert_eq!(
+            live.get("refresh").and_then(text).as_deref(),
+            Some("1m"),
+            "{origin}"
+        );
+        assert!(live.get("granularity").is_none(), "{origin}");
+        // By queue and media type, with what the live abandon rate and service level read.
+        let strings = |key: &str| -> Vec<String> {
+            live[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(text)
+                .collect()
+        };
+        assert_eq!(strings("group_by"), ["queueId", "mediaType"], "{origin}");
+        let metrics = strings("metrics");
+        for needed in ["nOffered", "tAbandon", "oServiceLevel"] {
+            assert!(metrics.iter().any(|m| m == needed), "{origin}: {needed}");
+        }
+        // And the file passes --check-config as it is shipped (its secret file aside).
+        let scratch = temp_dir();
+        let file = write_file(&scratch, "genesys.toml", &config);
+        let secret = write_file(&scratch, "secret", "s3cret\n");
+        let env = BTreeMap::from([
+            (
+                "GENESYS_EXPORTER_CLIENT_SECRET_FILE".to_owned(),
+                secret.to_string_lossy().into_owned(),
+            ),
+            ("GENESYS_CLIENT_ID".to_owned(), "client".to_owned()),
+        ]);
+        let args = ["--config".to_owned(), file.to_string_lossy().into_owned()];
+        let log = check_config(origin, &args, &env);
+        assert!(log.contains(", live") || log.contains("(live"), "{log}");
+    }
+    // The wallboard's rolling panels pick rolling queries by the window gauge, as the live
+    // alert does.
+    let (_, wallboard) = dashboards()
+        .into_iter()
+        .find(|(file, _)| file == "genesys-live.json")
+        .unwrap();
+    let variables = wallboard["templating"]["list"].as_array().unwrap();
+    let query = variables.iter().find(|v| v["name"] == "query").unwrap();
+    assert_eq!(
+        query["query"],
+        "label_values(genesys_query_window_seconds{org=~\"$org\"}, query)"
+    );
+    let alerts = read("deploy/prometheus/alerts.rules.yml");
+    assert!(alerts.contains("and on (org, query) genesys_query_window_seconds"));
 }
 
 #[test]
@@ -386,7 +482,7 @@ fn the_kubernetes_deployment_configures_the_exporter_and_probes_it() {
             .any(|a| a.starts_with(&*scratch.path().to_string_lossy()))
     );
     let log = check_config("deploy/kubernetes/deployment.yaml", &args, &env);
-    assert!(log.contains("1 queries (default)"), "{log}");
+    assert!(log.contains("2 queries (default, live)"), "{log}");
 
     // Probes, ports and the objects that point at each other.
     assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
@@ -511,7 +607,7 @@ fn the_systemd_unit_runs_the_exporter_with_a_valid_configuration() {
         .collect();
     assert!(env.contains_key("GENESYS_EXPORTER_CLIENT_SECRET_FILE"));
     let log = check_config(UNIT, &args, &env);
-    assert!(log.contains("2 queries (queues, daily)"), "{log}");
+    assert!(log.contains("3 queries (queues, live, daily)"), "{log}");
 
     // Open files: the limit is set, and seccomp answers a filtered call (setrlimit is in
     // @resources) with an error rather than SIGSYS, so the exporter's raise fails softly.
@@ -809,25 +905,78 @@ fn every_alert_is_documented_and_has_unit_tests_that_fire_and_resolve() {
         ]
     );
     let tests: Vec<Yaml> = test_files.iter().map(|file| yaml(file)).collect();
-    let readme = read("README.md");
+    let docs = read("docs/alerts.md");
+    let headings = anchors(&docs);
+    // The severity of each alert, as docs/alerts.md's table gives it.
+    let documented: BTreeMap<String, String> =
+        table_rows(&docs, "| alert | fires when | for | severity |")
+            .into_iter()
+            .map(|row| (row[0].trim_matches('`').to_owned(), row[3].clone()))
+            .collect();
     let mut alerts = Vec::new();
+    let mut runbook_bases = BTreeSet::new();
     for group in rules["groups"].as_sequence().unwrap() {
         for rule in group["rules"].as_sequence().unwrap() {
             let name = str_of(&rule["alert"], "alert");
             alerts.push(name);
-            for annotation in ["summary", "description", "runbook"] {
+            for annotation in ["summary", "description", "runbook_url"] {
                 assert!(
                     rule["annotations"][annotation].is_string(),
                     "{name}: no {annotation}"
                 );
             }
-            assert!(rule["labels"]["severity"].is_string(), "{name}: severity");
             assert!(
-                readme.contains(&format!("`{name}`")),
-                "{name} is not in the README"
+                rule["annotations"]["runbook"].is_null(),
+                "{name}: the runbook's prose belongs in docs/alerts.md"
             );
+            // The runbook_url leads to the alert's own section of docs/alerts.md.
+            let url = str_of(&rule["annotations"]["runbook_url"], "runbook_url");
+            let (base, anchor) = url
+                .split_once('#')
+                .unwrap_or_else(|| panic!("{name}: {url} has no #anchor"));
+            assert!(
+                base.starts_with("https://") && base.ends_with("/docs/alerts.md"),
+                "{name}: {url}"
+            );
+            runbook_bases.insert(base.to_owned());
+            assert_eq!(anchor, slug(name), "{name}: its own section");
+            assert!(
+                headings.contains(anchor),
+                "{name}: docs/alerts.md has no heading #{anchor}"
+            );
+            // Severity: the live alerts page, the bucket alerts go to tickets, as
+            // docs/alerts.md documents each one.
+            let severity = str_of(&rule["labels"]["severity"], "severity");
+            assert_eq!(
+                documented.get(name).map(|s| s.trim_matches('`')),
+                Some(severity),
+                "{name}: severity in alerts.rules.yml and docs/alerts.md"
+            );
+            let expr = str_of(&rule["expr"], "expr");
+            let expected = if expr.contains("unless on (org, query) genesys_query_window_seconds") {
+                Some("warning") // a bucket alert
+            } else if expr.contains("and on (org, query) genesys_query_window_seconds")
+                || expr.contains("genesys_queue_")
+            {
+                Some("critical") // a live alert: a rolling window or the observations
+            } else {
+                None
+            };
+            if let Some(expected) = expected {
+                assert_eq!(severity, expected, "{name}");
+            }
         }
     }
+    assert_eq!(
+        runbook_bases.len(),
+        1,
+        "one base for every runbook_url: {runbook_bases:?}"
+    );
+    assert_eq!(
+        documented.len(),
+        alerts.len(),
+        "docs/alerts.md's table lists every alert"
+    );
     assert_eq!(alerts.len(), 12);
     for alert in alerts {
         // (eval time in seconds, fired?) for each test case of this alert, per test.
@@ -1086,6 +1235,74 @@ fn the_dashboards_are_ready_for_provisioning() {
             }
         }
     }
+}
+
+#[test]
+fn the_age_of_the_last_good_poll_is_read_in_periods_of_the_query() {
+    let (_, health) = dashboards()
+        .into_iter()
+        .find(|(file, _)| file == "genesys-exporter-health.json")
+        .unwrap();
+    let ages: Vec<&serde_json::Value> = panels(&health)
+        .into_iter()
+        .filter(|panel| {
+            panel["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|target| {
+                    target["expr"]
+                        .as_str()
+                        .unwrap()
+                        .contains("genesys_last_success_timestamp_seconds")
+                })
+        })
+        .collect();
+    assert_eq!(
+        ages.len(),
+        1,
+        "one panel shows the age of the last good poll"
+    );
+    let panel = ages[0];
+    // The age divided by the query's own period: its bucket, or its rolling window.
+    let expr: String = panel["targets"][0]["expr"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let selector = r#"{org=~"$org", job="$job", query="$query"}"#;
+    assert_eq!(
+        expr,
+        format!(
+            "(time() - genesys_last_success_timestamp_seconds{selector}) / (genesys_interval_end_timestamp_seconds{selector} - genesys_interval_start_timestamp_seconds{selector})"
+        )
+    );
+    // Thresholds in periods: orange past 1.5, red where GenesysDataStale fires.
+    let steps: Vec<Option<f64>> = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| step["value"].as_f64())
+        .collect();
+    let rules = read("deploy/prometheus/alerts.rules.yml");
+    let stale = rules
+        .split("- alert: GenesysDataStale")
+        .nth(1)
+        .unwrap()
+        .split("- alert:")
+        .next()
+        .unwrap();
+    let stale: String = stale.split_whitespace().collect::<Vec<_>>().join(" ");
+    let factor: f64 = stale
+        .split(" > ")
+        .nth(1)
+        .and_then(|rest| rest.split(" * (genesys_interval_end_timestamp_seconds - genesys_interval_start_timestamp_seconds)").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("GenesysDataStale: no `> N * (bucket length)`: {stale}"));
+    assert_eq!(steps, [None, Some(1.5), Some(factor)]);
+    assert_eq!(factor, 2.0);
+    assert_eq!(panel["fieldConfig"]["defaults"]["unit"], "suffix:× period");
 }
 
 #[test]

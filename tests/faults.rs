@@ -1,5 +1,5 @@
 //! The fault matrix: the exporter against the simulator playing each fault, on real
-//! sockets. The README's table of faults points at these tests.
+//! sockets. The fault matrix of docs/resilience.md points at these tests.
 //!
 //! Each test starts on the busy afternoon with the demo data of 13:45–14:00 published,
 //! switches a fault on through the simulator's control endpoint, and moves the exporter's

@@ -495,6 +495,69 @@ async fn dashboard_checks(api: &Api) -> Vec<Check> {
     checks
 }
 
+/// The health dashboard's age of the last good poll, read for the demo's orgs at one
+/// instant: each org's age at that instant, from Prometheus's own sample of the last
+/// success, over the query's period, which the demo's configuration gives: 15 minutes for
+/// `default`'s buckets, 5 for `live`'s window.
+async fn age_of_the_last_good_poll_is_in_periods_of_each_query(api: &Api) {
+    let (_, health) = dashboards()
+        .into_iter()
+        .find(|(file, _)| file == "genesys-exporter-health.json")
+        .unwrap();
+    let panel = panels(&health)
+        .into_iter()
+        .find(|panel| {
+            panel["title"]
+                .as_str()
+                .unwrap()
+                .starts_with("Age of the last good poll")
+        })
+        .unwrap();
+    let expr = panel["targets"][0]["expr"].as_str().unwrap();
+    let at = Timestamp::now().as_second().to_string();
+    // The value of each series of `expr` at `at`, by org.
+    let by_org = async |expr: &str| -> BTreeMap<String, f64> {
+        let data = api
+            .get("/api/v1/query", &[("query", expr), ("time", &at)])
+            .await;
+        data["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|series| {
+                let org = series["metric"]["org"].as_str().unwrap_or_default();
+                let value = series["value"][1].as_str().unwrap().parse().unwrap();
+                (org.to_owned(), value)
+            })
+            .filter(|(org, _)| !org.is_empty())
+            .collect()
+    };
+    for (query, period) in [("default", 900.0), ("live", 300.0)] {
+        let values = BTreeMap::from(
+            [("org", ".*"), ("job", "genesys-exporter"), ("query", query)]
+                .map(|(name, value)| (name.to_owned(), value.to_owned())),
+        );
+        let ages = by_org(&substitute(expr, &values)).await;
+        let last = by_org(&format!(
+            "genesys_last_success_timestamp_seconds{{job=\"genesys-exporter\", query=\"{query}\"}}"
+        ))
+        .await;
+        assert_eq!(
+            ages.keys().collect::<Vec<_>>(),
+            ["east", "west"],
+            "{query}: {ages:?}"
+        );
+        eprintln!("{query}: the age of the last good poll, in periods: {ages:?}");
+        for (org, age) in &ages {
+            let expected = (at.parse::<f64>().unwrap() - last[org]) / period;
+            assert!(
+                (age - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+                "{query} of org {org}: {age} periods, not {expected}"
+            );
+        }
+    }
+}
+
 /// The (queue ID, media type) pairs whose abandon rate an alert should flag in
 /// `[start, end)` of `org`'s data, worked out from the simulator's own answer: more than 20% of at least
 /// 10 offered. `granularity` is the bucket's, or `None` for a rolling window (asked for
@@ -798,6 +861,7 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
     };
     eprintln!("{checks} queries checked, each returned data");
     assert!(checks > 400, "only {checks} queries found");
+    age_of_the_last_good_poll_is_in_periods_of_each_query(&api).await;
 
     // The abandon-rate alert: pending (it waits 20 minutes to fire), in each org, for
     // exactly the queues that org's own simulated data says abandon too much.

@@ -1,7 +1,8 @@
-//! The README's metric tables say what the code does, and its claims about the demo hold
-//! for the simulator's data.
+//! The README and the pages of docs/: their metric tables say what the code does, the
+//! tests and commands they name exist, their claims about the demo hold for the
+//! simulator's data, and every link between them leads somewhere.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use genesys_exporter::error::{REQUEST_FAILURE_REASONS, RETRIED_REASONS};
 use genesys_exporter::exposition::{Qualifier, gauge_names, observation_gauge};
@@ -12,11 +13,13 @@ use genesys_wire::time::Interval;
 use genesys_wire::{AggregationQuery, ObservationQuery};
 use genesys_wire::{Endpoint, OBSERVATION_METRICS};
 
-const README: &str = include_str!("../README.md");
+use crate::util::files::{files_under, read};
+use crate::util::markdown::{anchors, prose, relative_links, section};
 
-/// The rows of the README table whose header starts with `header`.
-fn table_rows(header: &str) -> Vec<Vec<String>> {
-    crate::util::tables::table_rows(README, header)
+/// The rows of the table of the page `page` (`docs/metrics.md`) whose header starts with
+/// `header`.
+fn table_rows(page: &str, header: &str) -> Vec<Vec<String>> {
+    crate::util::tables::table_rows(&read(page), header)
 }
 
 /// The `code` spans of a cell.
@@ -26,7 +29,7 @@ fn names(cell: &str) -> Vec<&str> {
 
 #[test]
 fn every_gauge_in_the_common_metrics_table_is_what_the_code_names_it() {
-    let rows = table_rows("| Genesys metric | gauges |");
+    let rows = table_rows("docs/metrics.md", "| Genesys metric | gauges |");
     assert!(rows.len() >= 12);
     for row in rows {
         let metric = &row[0];
@@ -38,7 +41,7 @@ fn every_gauge_in_the_common_metrics_table_is_what_the_code_names_it() {
         for gauge in names(&row[1]) {
             assert!(
                 produced.iter().any(|p| p == gauge),
-                "{metric}: the README says {gauge}, the code makes {produced:?}"
+                "{metric}: docs/metrics.md says {gauge}, the code makes {produced:?}"
             );
         }
     }
@@ -46,7 +49,7 @@ fn every_gauge_in_the_common_metrics_table_is_what_the_code_names_it() {
 
 #[test]
 fn the_queue_observations_table_names_every_gauge_and_its_labels_as_the_code_does() {
-    let rows = table_rows("| Genesys observation | gauge |");
+    let rows = table_rows("docs/metrics.md", "| Genesys observation | gauge |");
     let metrics: Vec<&str> = rows.iter().map(|row| row[0].as_str()).collect();
     assert_eq!(metrics, OBSERVATION_METRICS, "every metric, in order");
     for row in &rows {
@@ -88,14 +91,14 @@ fn every_self_metric_in_the_readme_is_exported() {
         .retry
         .rate_limit_remaining(Endpoint::Aggregates, 300);
     let exposition = metrics.encode_text();
-    let rows = table_rows("| metric | meaning |");
+    let rows = table_rows("docs/metrics.md", "| metric | meaning |");
     assert!(rows.len() >= 10);
     for row in rows {
         for name in names(&row[0]) {
             let name = name.split('{').next().unwrap();
             assert!(
                 exposition.contains(&format!("# TYPE {name} ")),
-                "{name} is in the README but not exported"
+                "{name} is in docs/metrics.md but not exported"
             );
         }
     }
@@ -103,7 +106,7 @@ fn every_self_metric_in_the_readme_is_exported() {
 
 #[test]
 fn the_endpoints_and_reasons_the_readme_lists_are_those_the_counters_start_at_0_for() {
-    let rows = table_rows("| metric | meaning |");
+    let rows = table_rows("docs/metrics.md", "| metric | meaning |");
     // The code spans of a metric's meaning, those in parentheses left out when they
     // explain the value before them: `a`, `b` (past `limit`), ...
     let meaning = |metric: &str, outside_parentheses: bool| -> Vec<String> {
@@ -143,7 +146,7 @@ fn the_endpoints_and_reasons_the_readme_lists_are_those_the_counters_start_at_0_
 
 #[test]
 fn every_test_the_fault_matrix_names_exists() {
-    let rows = table_rows("| fault | behaviour | test |");
+    let rows = table_rows("docs/resilience.md", "| fault | behaviour | test |");
     assert!(rows.len() >= 15);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut named = 0;
@@ -173,7 +176,10 @@ fn every_test_the_fault_matrix_names_exists() {
 
 #[test]
 fn every_command_of_the_hardening_table_runs_a_test_that_exists() {
-    let rows = table_rows("| probe | limit | outcome | reproduce with |");
+    let rows = table_rows(
+        "docs/resilience.md",
+        "| probe | limit | outcome | reproduce with |",
+    );
     assert!(rows.len() >= 20);
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     for row in rows {
@@ -224,36 +230,10 @@ fn every_command_of_the_hardening_table_runs_a_test_that_exists() {
     }
 }
 
-/// The text of the README's section under `heading`, down to the next heading of its
-/// level or above.
-fn section(heading: &str) -> &'static str {
-    let start = README
-        .find(&format!("\n{heading}\n"))
-        .unwrap_or_else(|| panic!("no section {heading}"));
-    let level = heading.split(' ').next().unwrap();
-    let rest = &README[start + heading.len() + 2..];
-    let end = rest
-        .match_indices("\n#")
-        .find(|(at, _)| {
-            let hashes = rest[at + 1..].chars().take_while(|c| *c == '#').count();
-            hashes <= level.len() && rest[at + 1 + hashes..].starts_with(' ')
-        })
-        .map_or(rest.len(), |(at, _)| at);
-    &rest[..end]
-}
-
-/// The section under `heading` with its lines joined and spaces collapsed, to look for a
-/// sentence however it is wrapped.
-fn prose(heading: &str) -> String {
-    section(heading)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[test]
 fn the_simulators_faults_and_headers_are_documented_under_the_simulator() {
-    let simulator = section("## The simulator");
+    let simulator_page = read("docs/simulator.md");
+    let simulator = section(&simulator_page, "# The simulator");
     for needed in [
         "ININ-Correlation-Id",
         "inin-ratelimit-",
@@ -267,7 +247,7 @@ fn the_simulators_faults_and_headers_are_documented_under_the_simulator() {
             "{needed} not under The simulator"
         );
     }
-    let performance = section("## Performance");
+    let performance = read("docs/performance.md");
     for misplaced in ["ININ-Correlation-Id", "| `fault` |", "--fault"] {
         assert!(
             !performance.contains(misplaced),
@@ -275,7 +255,7 @@ fn the_simulators_faults_and_headers_are_documented_under_the_simulator() {
         );
     }
     // Each fault of the table is one the simulator plays, and every malformed body is named.
-    let rows = table_rows("| `fault` | the answer |");
+    let rows = table_rows("docs/simulator.md", "| `fault` | the answer |");
     assert_eq!(rows.len(), 8);
     for row in &rows {
         let name = names(&row[0])[0];
@@ -292,6 +272,132 @@ fn the_simulators_faults_and_headers_are_documented_under_the_simulator() {
         let name = name.as_str().unwrap();
         assert!(malformed.contains(&format!("`{name}`")), "{name}");
     }
+}
+
+// -- The README and the pages of docs/ as a whole ---------------------------------------
+
+/// The README and every page of docs/, relative to the repository.
+fn pages() -> Vec<String> {
+    let mut pages = vec!["README.md".to_owned()];
+    pages.extend(files_under("docs", &[".md"]));
+    assert!(pages.len() >= 12, "{pages:?}");
+    pages
+}
+
+#[test]
+fn the_readme_fits_on_a_few_screens_and_opens_with_the_two_commands() {
+    let readme = read("README.md");
+    let lines = readme.lines().count();
+    assert!(
+        lines <= 300,
+        "README.md has {lines} lines; move reference to docs/"
+    );
+    // The first code block: the demo and the test command, exactly as .ci/run runs the
+    // latter.
+    let first_block = readme.split("```").nth(1).expect("a code block at the top");
+    assert_eq!(
+        first_block,
+        "sh\ncargo run --release -- --demo        # then: curl localhost:9871/metrics\ncargo test\n"
+    );
+    assert!(read(".ci/run").contains("\ncargo test\n"));
+    // Its table of contents leads to every page of docs/.
+    let linked: BTreeSet<String> = relative_links(&readme)
+        .into_iter()
+        .map(|link| link.split('#').next().unwrap_or_default().to_owned())
+        .collect();
+    for page in files_under("docs", &[".md"]) {
+        assert!(linked.contains(&page), "the README does not link {page}");
+    }
+}
+
+#[test]
+fn every_relative_link_leads_to_a_file_and_heading_that_exist() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut checked = 0;
+    for page in pages() {
+        let text = read(&page);
+        let folder = std::path::Path::new(&page).parent().unwrap();
+        for link in relative_links(&text) {
+            let (file, anchor) = match link.split_once('#') {
+                Some((file, anchor)) => (file, Some(anchor)),
+                None => (link.as_str(), None),
+            };
+            // `#anchor` alone is the page itself.
+            let target = if file.is_empty() {
+                folder.join(std::path::Path::new(&page).file_name().unwrap())
+            } else {
+                folder.join(file)
+            };
+            let path = root.join(&target);
+            assert!(path.exists(), "{page}: {link} leads to no file");
+            if let Some(anchor) = anchor {
+                let target_text = std::fs::read_to_string(&path).unwrap();
+                assert!(
+                    anchors(&target_text).contains(anchor),
+                    "{page}: {link}: {} has no heading with the anchor #{anchor}",
+                    target.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "only {checked} links");
+}
+
+#[test]
+fn every_place_gives_a_polls_memory_as_the_poll_memory_test_bounds_it() {
+    // tests/poll_memory.rs bounds a poll's peak at `bytes_max * 2 < 7 * answer`: 3.5
+    // times the answer, besides the answer's own bytes.
+    assert!(read("tests/poll_memory.rs").contains("info.bytes_max * 2 < 7 * body.len()"));
+    let factor = 3.5;
+    // With the default max_response_bytes (16 MiB), that is a poll's peak at worst.
+    let worst_mb = ((factor + 1.0) * 16.0 * 1024.0 * 1024.0 / 1e6_f64).floor();
+    assert_eq!(worst_mb, 75.0);
+    let mut places = pages();
+    places.extend([
+        "deploy/kubernetes/deployment.yaml".to_owned(),
+        "deploy/config.example.toml".to_owned(),
+        "src/genesys/client.rs".to_owned(),
+    ]);
+    let mut claims = 0;
+    for place in places {
+        let text = read(&place)
+            .replace(['#', '/'], " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let said = text
+            .match_indices(" times its answer")
+            .chain(text.match_indices(" times the answer's JSON above"));
+        for (at, _) in said {
+            let number = text[..at].rsplit(' ').next().unwrap();
+            assert_eq!(
+                number.parse::<f64>().ok(),
+                Some(factor),
+                "{place}: \"{number} times its answer\""
+            );
+            claims += 1;
+            // Where the sentence goes on to a figure in MB, it is the worst case above.
+            let sentence = text[at..].split(". ").next().unwrap();
+            if let Some(mb) = sentence.find(" MB") {
+                let figure = sentence[..mb].rsplit(' ').next().unwrap();
+                assert_eq!(figure, "75", "{place}: {sentence}");
+            }
+        }
+    }
+    assert!(claims >= 5, "{claims} places give a poll's memory");
+}
+
+#[test]
+fn the_configuration_page_names_rust_log_as_the_fine_grained_override() {
+    let logging = prose(
+        &read("docs/configuration.md"),
+        "## Command line and logging",
+    );
+    assert!(
+        logging.contains("`RUST_LOG` is the fine-grained override"),
+        "{logging}"
+    );
 }
 
 // -- The demo's claims, measured with the simulator's own functions ----------------------
@@ -338,12 +444,12 @@ fn demo_counts(
 
 #[test]
 fn the_demo_is_busy_on_weekday_days_and_quiet_at_night_and_at_weekends() {
-    let quick_start = prose("### Quick start");
+    let quick_start = prose(&read("README.md"), "## Quick start");
     assert!(
         quick_start.contains("busiest on weekdays from 08:00 to 18:00 UTC"),
         "{quick_start}"
     );
-    let simulator = prose("## The simulator");
+    let simulator = prose(&read("docs/simulator.md"), "# The simulator");
     assert!(
         simulator.contains("at weekends a quarter of a weekday's"),
         "{simulator}"
@@ -400,7 +506,7 @@ fn the_demo_is_busy_on_weekday_days_and_quiet_at_night_and_at_weekends() {
 
 #[test]
 fn the_retention_queue_abandons_a_third_of_its_voice_calls() {
-    let simulator = prose("## The simulator");
+    let simulator = prose(&read("docs/simulator.md"), "# The simulator");
     assert!(
         simulator.contains(
             "The Retention queue abandons about a third of its voice calls, and some 28% of its conversations across media types"
@@ -436,7 +542,7 @@ fn the_retention_queue_abandons_a_third_of_its_voice_calls() {
 
 #[test]
 fn the_demo_agents_log_in_with_the_traffic() {
-    let simulator = prose("## The simulator");
+    let simulator = prose(&read("docs/simulator.md"), "# The simulator");
     assert!(
         simulator
             .contains("(5% at night, 95% on weekday afternoons, about 30% on weekend afternoons)"),

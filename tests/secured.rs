@@ -325,7 +325,7 @@ async fn healthz_never_reads_the_web_config_and_a_broken_one_is_read_once() {
     assert_eq!(status, 200);
     let reads = web.reads();
 
-    // A broken, deeply nested file, written with a rename as the README asks.
+    // A broken, deeply nested file, written with a rename as docs/securing.md asks.
     let next = path.with_extension("next");
     std::fs::write(&next, format!("{}\n", "[".repeat(100_000))).unwrap();
     std::fs::rename(&next, &path).unwrap();

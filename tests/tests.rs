@@ -4,7 +4,7 @@
 /// Shared helpers by concern: simulator, exporter, binary, waits, held time, samples, files.
 mod util;
 
-/// How soon each queue alert fires after a surge on Sales, through promtool; the README's figures.
+/// How soon each queue alert fires after a surge on Sales, through promtool; docs/alerts.md's figures.
 mod alert_latency;
 /// API cost in steady state: one aggregates request per query per bucket, one token per lifetime.
 mod api_cost;
@@ -38,7 +38,7 @@ mod promtool;
 mod properties;
 /// Queue names on the series: paged, refreshed, renamed, deleted, forbidden.
 mod queue_names;
-/// The README's metric tables and fault matrix name what the code exports and tests.
+/// The README and docs/: metric tables, fault matrix and links say what the code does.
 mod readme;
 /// Reloading the configuration: SIGHUP and POST /-/reload add, remove and refuse queries.
 mod reload;

@@ -216,7 +216,7 @@ async fn request_headers_past_64_kib_get_431() {
         )
         .into_bytes()
     };
-    // A header as large as the README allows passes; one of 100,000 bytes does not.
+    // A header as large as docs/configuration.md allows passes; one of 100,000 bytes does not.
     assert_eq!(
         status_of_raw(&exporter.url, &request(60_000)).await,
         Some(200)

@@ -20,7 +20,7 @@ pub fn write_file(dir: &TempDir, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// The repository, where the deployment files, the dashboards and the README are.
+/// The repository, where the deployment files, the dashboards the README and docs/ are.
 pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// The path of a file given relative to the repository.

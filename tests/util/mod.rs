@@ -14,6 +14,8 @@ pub mod exporter;
 pub mod files;
 /// Plain HTTP GETs of the exporter's endpoints, decoded or as sent.
 pub mod http;
+/// Markdown pages: headings, their anchors, sections and links.
+pub mod markdown;
 /// The exporter binary as a child process: started, configured, signalled, waited for.
 pub mod process;
 /// A child process's resident memory and open file descriptors, from /proc.
@@ -22,7 +24,7 @@ pub mod resources;
 pub mod samples;
 /// The simulator on 127.0.0.1 at a fixed instant, and its control endpoints.
 pub mod sim;
-/// Markdown tables, as the README writes them.
+/// Markdown tables, as the README and docs/ write them.
 pub mod tables;
 /// TLS and basic auth: a test CA and certificates, an HTTPS client, bcrypt hashes.
 pub mod tls;

@@ -1,4 +1,4 @@
-//! Markdown tables, as the README writes them.
+//! Markdown tables, as the README and docs/ write them.
 
 /// The rows of the first Markdown table in `text` whose header line starts with `header`,
 /// each as its trimmed cells.

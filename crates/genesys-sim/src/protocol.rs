@@ -127,8 +127,8 @@ pub(super) fn unreadable_body(rejection: BytesRejection) -> Response {
 }
 
 /// A request body read as JSON, whatever its content type: the simulator never asked for
-/// one (the README's `curl -d` example sends a form type). A body that cannot be read is
-/// answered here; JSON that does not fit is left to the endpoint, whose answer differs, as
+/// one (the `curl -d` example of docs/simulator.md sends a form type). A body that cannot
+/// be read is answered here; JSON that does not fit is left to the endpoint, whose answer differs, as
 /// serde's message (with the path to the field at fault) without axum's preamble.
 pub(super) struct JsonBody<T>(pub Result<T, String>);
 

@@ -397,7 +397,7 @@ pub struct Division {
 /// `queues_per_request` queues at once.
 pub const OBSERVATIONS_PATH: &str = "/api/v2/analytics/queues/observations/query";
 
-/// Every observation metric, in the order the README lists them.
+/// Every observation metric, in the order docs/metrics.md lists them.
 pub const OBSERVATION_METRICS: [&str; 11] = [
     "oWaiting",
     "oInteracting",
