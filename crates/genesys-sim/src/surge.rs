@@ -24,8 +24,8 @@ pub const SURGE_PATH: &str = "/simulator/surge";
 
 /// The abandon probability of a surging queue's voice calls unless told otherwise (other
 /// media types are abandoned less often, in the same proportion as without a surge). With
-/// nobody on queue, most callers give up: and so that the demo's live abandon alert fires
-/// within six minutes at any hour (see `DEFAULT_SURGE_VOLUME`).
+/// nobody on queue most callers give up, and the demo's live abandon alert then fires
+/// within six minutes at any hour (see [`DEFAULT_SURGE_VOLUME`]).
 pub const DEFAULT_SURGE_ABANDON: f64 = 0.8;
 
 /// How many times longer a surging queue's callers wait unless told otherwise.
@@ -38,7 +38,8 @@ pub const MAX_SURGE_WAIT_FACTOR: f64 = 100.0;
 /// who give up call again. Twice the callers and 80% abandoning keep the live alert's
 /// minimum of 10 offered in a 5-minute window and its 20% threshold well within reach of
 /// every window from one minute after the start, even when the demo's Sales queue is at
-/// its floor: `demo_surge_pages_within_six_minutes_at_any_minute_of_a_week` checks it.
+/// its floor: `the_default_surge_pages_within_six_minutes_from_any_minute_of_a_week`, in
+/// the exporter's tests/demo.rs, checks it.
 pub const DEFAULT_SURGE_VOLUME: f64 = 2.0;
 
 /// The largest volume factor accepted: the work of a query grows with it.
