@@ -24,7 +24,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use genesys_sim::{SimulatedOrg, SurgeSpec, aggregate_with_surge};
+use genesys_exporter::cli::demo_org;
+use genesys_sim::{DEMO_FLOOR, DEMO_MEDIA_TYPES, SimulatedOrg, SurgeSpec, aggregate_with_surge};
 use jiff::Timestamp;
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
@@ -282,12 +283,12 @@ fn org_name(org: &str) -> String {
     }
 }
 
-/// The simulator's data of `org`: what the demo serves it.
+/// The simulator's data of `org`: what the demo serves it, at the demo's floor.
 fn sim_org(org: &str) -> SimulatedOrg {
     if org.is_empty() {
-        SimulatedOrg::demo()
+        demo_org(6, DEMO_MEDIA_TYPES.map(String::from).to_vec())
     } else {
-        SimulatedOrg::demo_named(org)
+        SimulatedOrg::demo_named(org).with_floor(DEMO_FLOOR)
     }
 }
 

@@ -14,6 +14,8 @@ mod budget;
 mod cli;
 /// `/metrics` is gzipped for scrapers that accept it, and unzips to the plain body.
 mod compression;
+/// `--demo` at any hour: traffic, callers waiting, the surge pages; `--demo-time`'s clocks.
+mod demo;
 /// Compose, Kubernetes, systemd, Dockerfile, rules and dashboards agree and configure it validly.
 mod deploy;
 /// The fault matrix: each fault the simulator plays, retries, the circuit breaker, outages.

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, QueryConfig};
 use crate::error::Error;
-use genesys_sim::{SimulatedOrg, Simulator, SimulatorConfig};
+use genesys_sim::{DEMO_FLOOR, SimulatedOrg, Simulator, SimulatorConfig};
 
 /// A simulator the demo started, and the org it plays (`None`: the one org of a
 /// configuration without `[[orgs]]`).
@@ -60,6 +60,14 @@ pub(super) fn point_at(config: &mut Config, demo: &DemoClient) {
     }
 }
 
+/// The org `--demo` simulates: `queues` queues (the six demo queues first) handling
+/// `media_types`, on the simulator's daily curve but never below [`DEMO_FLOOR`] of their
+/// peak, so that the demo has traffic, callers waiting and room for a surge to page at any
+/// hour of any day.
+pub fn demo_org(queues: usize, media_types: Vec<String>) -> SimulatedOrg {
+    SimulatedOrg::with_queues(queues, media_types).with_floor(DEMO_FLOOR)
+}
+
 /// The queries of `--demo` when the configuration names none: the default bucket query,
 /// and `live`, a rolling window of the last five minutes read every minute, for live
 /// abandon rates and service levels. Five, not ten: the live abandon alert must fire
@@ -94,7 +102,8 @@ pub fn demo_queries() -> Vec<QueryConfig> {
 
 /// Starts a simulator in this process for each org of `config` (one for a configuration
 /// without `[[orgs]]`), configured as `simulator` says, with the org's own data of `size`
-/// (queues and media types) and its own credentials, and points the org at it.
+/// (queues and media types, and the floor of `simulator`'s org) and its own credentials,
+/// and points the org at it.
 pub(super) async fn start_demo(
     config: &mut Config,
     simulator: SimulatorConfig,
@@ -114,7 +123,8 @@ pub(super) async fn start_demo(
     for org in orgs {
         let mut simulator = simulator.clone();
         if let Some(name) = &org {
-            simulator.org = SimulatedOrg::named(name, size.0, size.1.clone());
+            let floor = simulator.org.floor();
+            simulator.org = SimulatedOrg::named(name, size.0, size.1.clone()).with_floor(floor);
             simulator.client_id = format!("demo-client-{name}");
             simulator.client_secret = format!("demo-secret-{name}").into();
         }

@@ -27,9 +27,9 @@ use crate::config::OrgConfig;
 use crate::config::{Config, DEFAULT_LISTEN};
 use crate::error::Error;
 #[cfg(feature = "demo")]
-pub use demo::demo_queries;
-#[cfg(feature = "demo")]
 use demo::{DemoClient, point_at, start_demo};
+#[cfg(feature = "demo")]
+pub use demo::{demo_org, demo_queries};
 #[cfg(feature = "demo")]
 use genesys_sim::{FaultSpec, SimulatedOrg, Simulator, SimulatorConfig, SurgeSpec};
 use genesys_wire::time::Clock;
@@ -71,8 +71,10 @@ pub struct RunArgs {
     #[arg(long)]
     demo: bool,
     #[cfg(feature = "demo")]
-    /// With --demo: start the clock at this time (RFC 3339) instead of now, for a
-    /// reproducible demo, e.g. 2026-08-20T14:07:00Z, a weekday afternoon.
+    /// With --demo: show the simulated org from this time (RFC 3339) on instead of now,
+    /// for a reproducible demo, e.g. 2026-08-20T14:07:00Z, a weekday afternoon. The data
+    /// asked for and observed moves; the timestamps Prometheus compares with its own
+    /// clock (genesys_last_success_timestamp_seconds) stay on the real clock.
     #[arg(long, value_name = "TIME", requires = "demo")]
     demo_time: Option<jiff::Timestamp>,
     #[cfg(feature = "demo")]
@@ -113,8 +115,10 @@ pub struct RunArgs {
 #[cfg_attr(not(feature = "demo"), allow(clippy::large_enum_variant))]
 #[derive(Subcommand)]
 pub enum Command {
-    /// Serve the fake Genesys Cloud API (OAuth, aggregates query, routing queues).
+    /// Serve the fake Genesys Cloud API: every endpoint the exporter calls, and the
+    /// simulator's controls (listed under --help).
     #[cfg(feature = "demo")]
+    #[command(after_help = genesys_sim::endpoints_help())]
     Simulate(SimulateArgs),
     /// Write aggregates for a range of intervals as JSON, CSV or a table, and exit.
     Report(ReportArgs),
@@ -167,7 +171,7 @@ pub struct SimulateArgs {
     fault: Vec<FaultSpec>,
     /// An abandon surge on one queue: QUEUE[@TIME][,abandon=P][,wait_factor=F][,volume=V],
     /// the queue by ID or name, TIME in RFC 3339 or +DURATION from the start (default: at
-    /// once), abandon default 0.5, wait_factor default 10, volume default 1; e.g.
+    /// once), abandon default 0.8, wait_factor default 10, volume default 2; e.g.
     /// Sales@2026-08-20T14:10:00Z or Sales@+10m. From then on its agents all go off queue,
     /// its callers give up with that probability, wait that many times longer and come that
     /// many times as often. Changed while it runs with POST or DELETE /simulator/surge.
@@ -198,7 +202,9 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
     #[cfg(feature = "demo")]
     let (clock, demo_orgs, demo) = {
         let clock = match args.demo_time {
-            Some(start) => Clock::starting_at(start),
+            // Shifts the data asked for and observed, not the timestamps Prometheus
+            // compares with its own clock (`Clock::wall`).
+            Some(start) => Clock::shifted_to(start),
             None => Clock::System,
         };
         let demo_orgs: Vec<OrgConfig> = args
@@ -216,7 +222,7 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
             }
             let surge = args.demo_surge.map(|spec| spec.starting(clock.now()));
             let simulator = SimulatorConfig {
-                org: SimulatedOrg::with_queues(args.demo_queues, args.demo_media_types.clone()),
+                org: demo_org(args.demo_queues, args.demo_media_types.clone()),
                 faults: args.fault,
                 clock: clock.clone(),
                 surge,
@@ -411,6 +417,7 @@ pub fn catalogue() -> anyhow::Result<()> {
 /// `simulate`: serves the fake Genesys Cloud API until `shutdown` is cancelled.
 #[cfg(feature = "demo")]
 pub async fn simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret;
     let config = SimulatorConfig {
         org: args.sim_org(),
         client_id: args.client_id,
@@ -428,7 +435,13 @@ pub async fn simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow
     let listener = TcpListener::bind(args.listen)
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {}: {error}", args.listen))?;
-    tracing::info!(address = %listener.local_addr()?, "simulated Genesys Cloud API listening");
+    // The simulator's own demo credentials, which a client must send: never a real org's.
+    tracing::info!(
+        address = %listener.local_addr()?,
+        client_id = %config.client_id,
+        client_secret = %config.client_secret.expose_secret(),
+        "simulated Genesys Cloud API listening; it accepts these client credentials"
+    );
     Simulator::new(config).serve(listener, shutdown).await;
     Ok(())
 }

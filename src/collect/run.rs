@@ -72,10 +72,12 @@ async fn collect_once(
     match outcome {
         Ok(samples) => {
             let series = samples.series();
+            // Prometheus compares the last success with its own clock, `time()`.
+            let wall = outlet.clock.wall(now);
             if window.start == window.end {
-                outlet.metrics.poll.observed(&name, series, now);
+                outlet.metrics.poll.observed(&name, series, wall);
             } else {
-                outlet.metrics.poll.succeeded(&name, window, series, now);
+                outlet.metrics.poll.succeeded(&name, window, series, wall);
             }
             let max_age = collector.max_age();
             outlet

@@ -242,7 +242,7 @@ impl Running {
                 self.show_queries(state);
                 *state.observations.write().expect("not poisoned") =
                     self.settings.observations.as_ref().map(|o| o.refresh);
-                metrics.reload.succeeded(clock.now());
+                metrics.reload.succeeded(clock.wall(clock.now()));
                 Ok(())
             }
             Err(error) => {

@@ -22,7 +22,7 @@
 use super::SimQueue;
 use super::presences::{MEETING, OFF_QUEUE_WEIGHTS, OFFLINE, ON_QUEUE, PRESENCE_COUNT};
 use super::random::{Draws, fnv1a, mix};
-use super::simulated_org::{daily_curve, media_profile};
+use super::simulated_org::media_profile;
 use super::surge::Surge;
 
 /// The largest membership of a queue, whatever its volume.
@@ -78,7 +78,7 @@ pub(super) fn agents(
     let minute = now_ms.div_euclid(60_000);
     let key = fnv1a(&[queue.id.as_bytes(), b"agents"]);
     let mut draws = Draws::new(key ^ mix(minute as u64));
-    let logged_in = 0.05 + 0.9 * daily_curve(minute);
+    let logged_in = 0.05 + 0.9 * queue.profile.level(minute);
     let active = ((members as f64 * logged_in).round() as u64).min(members);
     let share = 0.75 + 0.1 * draws.unit();
     let rostered = ((active as f64 * share).round() as u64).min(active);
@@ -203,6 +203,17 @@ mod tests {
         // 5% + 90% × 0.03 of 69 at 03:00 (5.3); 95% at 14:00 (65.55).
         assert_eq!((night.active, day.active), (5, 66));
         assert_eq!(day.interacting, 30);
+        // At the demo's floor, the night is staffed as for 80% of the peak: 77% of 69.
+        let floored = SimulatedOrg::demo().with_floor(0.8);
+        let lifted = agents(
+            &floored.queues[0],
+            &org.media_types,
+            None,
+            ms("2026-08-20T03:00:00Z"),
+            0,
+        );
+        check_invariants(&lifted);
+        assert_eq!(lifted.active, 53);
         assert!(
             (49..=56).contains(&day.on_queue()),
             "75% to 85% of 66: {day:?}"

@@ -28,6 +28,96 @@ use genesys_wire::TOKEN_PATH;
 use genesys_wire::{JOBS_PATH, QUERY_PATH};
 use genesys_wire::{OBSERVATIONS_PATH, PRESENCES_PATH};
 
+/// One endpoint the simulator serves. The router is built from [`ENDPOINTS`] and
+/// `simulate --help` lists them, so that the list cannot drift from what is served.
+pub struct Endpoint {
+    /// The methods it answers, as `simulate --help` lists them; others get a 405.
+    pub methods: &'static str,
+    pub path: &'static str,
+    pub what: &'static str,
+    route: fn() -> MethodRouter<Simulator>,
+}
+
+/// A job's state, and a page of its results.
+const JOB_PATH: &str = "/api/v2/analytics/conversations/aggregates/jobs/{id}";
+const JOB_RESULTS_PATH: &str = "/api/v2/analytics/conversations/aggregates/jobs/{id}/results";
+
+/// Every endpoint the simulator serves, in the order `simulate --help` lists them.
+pub const ENDPOINTS: [Endpoint; 10] = [
+    Endpoint {
+        methods: "POST",
+        path: TOKEN_PATH,
+        what: "OAuth client credentials: an access token",
+        route: || post(oauth::token).fallback(oauth::use_post),
+    },
+    Endpoint {
+        methods: "POST",
+        path: QUERY_PATH,
+        what: "the conversation aggregates query",
+        route: || post(query::answer).fallback(method_not_allowed),
+    },
+    Endpoint {
+        methods: "POST",
+        path: JOBS_PATH,
+        what: "an aggregates job, for intervals too large to answer at once",
+        route: || post(jobs::submit).fallback(method_not_allowed),
+    },
+    Endpoint {
+        methods: "GET",
+        path: JOB_PATH,
+        what: "a job's state",
+        route: || get_only(jobs::status),
+    },
+    Endpoint {
+        methods: "GET",
+        path: JOB_RESULTS_PATH,
+        what: "a job's results, in cursor pages",
+        route: || get_only(jobs::results),
+    },
+    Endpoint {
+        methods: "GET",
+        path: QUEUES_PATH,
+        what: "the org's queues, in pages",
+        route: || get_only(queues::list),
+    },
+    Endpoint {
+        methods: "POST",
+        path: OBSERVATIONS_PATH,
+        what: "the queue observations query: waiting, interacting, agents",
+        route: || post(queue_observations::answer).fallback(method_not_allowed),
+    },
+    Endpoint {
+        methods: "GET",
+        path: PRESENCES_PATH,
+        what: "the org's presence definitions",
+        route: || get_only(presences::list),
+    },
+    Endpoint {
+        methods: "GET, POST, DELETE",
+        path: surge::SURGE_PATH,
+        what: "the abandon surge: shown, set (JSON) or cleared (no token needed)",
+        route: || control(surge::show, surge::set, surge::clear),
+    },
+    Endpoint {
+        methods: "GET, POST, DELETE",
+        path: faults::CONTROL_PATH,
+        what: "the faults in force: listed, added (JSON) or cleared (no token needed)",
+        route: || control(faults::list, faults::add, faults::clear),
+    },
+];
+
+/// The endpoints as `simulate --help` lists them: one a line, methods, path and what.
+pub fn endpoints_help() -> String {
+    let mut help = String::from("Endpoints:\n");
+    for endpoint in &ENDPOINTS {
+        help.push_str(&format!(
+            "  {:<17} {}\n  {:<17}   {}\n",
+            endpoint.methods, endpoint.path, "", endpoint.what
+        ));
+    }
+    help
+}
+
 /// Request bodies larger than this get a 413, as the real API does for oversized requests.
 const MAX_BODY_BYTES: usize = 1 << 20;
 
@@ -57,39 +147,14 @@ impl Simulator {
         serve_connections(listener, service, shutdown).await;
     }
 
-    /// Every endpoint, behind the gateway. Unit tests call it without a socket.
+    /// Every endpoint of [`ENDPOINTS`], behind the gateway. Unit tests call it without a
+    /// socket.
     pub(super) fn router(&self) -> Router {
-        Router::new()
-            .route(TOKEN_PATH, post(oauth::token).fallback(oauth::use_post))
-            .route(QUERY_PATH, post(query::answer).fallback(method_not_allowed))
-            .route(QUEUES_PATH, get_only(queues::list))
-            .route(JOBS_PATH, post(jobs::submit).fallback(method_not_allowed))
-            .route(&format!("{JOBS_PATH}/{{id}}"), get_only(jobs::status))
-            .route(
-                &format!("{JOBS_PATH}/{{id}}/results"),
-                get_only(jobs::results),
-            )
-            .route(
-                OBSERVATIONS_PATH,
-                post(queue_observations::answer).fallback(method_not_allowed),
-            )
-            .route(PRESENCES_PATH, get_only(presences::list))
-            .route(
-                surge::SURGE_PATH,
-                get(surge::show)
-                    .post(surge::set)
-                    .delete(surge::clear)
-                    .head(faults::method_not_allowed)
-                    .fallback(faults::method_not_allowed),
-            )
-            .route(
-                faults::CONTROL_PATH,
-                get(faults::list)
-                    .post(faults::add)
-                    .delete(faults::clear)
-                    .head(faults::method_not_allowed)
-                    .fallback(faults::method_not_allowed),
-            )
+        ENDPOINTS
+            .iter()
+            .fold(Router::new(), |router, endpoint| {
+                router.route(endpoint.path, (endpoint.route)())
+            })
             .fallback(not_found)
             .layer(middleware::from_fn_with_state(self.clone(), gateway))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -202,6 +267,24 @@ async fn gateway(State(sim): State<Simulator>, request: Request, next: Next) -> 
 }
 
 /// A GET endpoint that, unlike axum's, does not also answer HEAD: the simulator never has.
+/// A control endpoint: GET shows, POST sets, DELETE clears; other methods get a 405
+/// naming those three.
+fn control<S, TS, A, TA, C, TC>(show: S, set: A, clear: C) -> MethodRouter<Simulator>
+where
+    S: Handler<TS, Simulator>,
+    A: Handler<TA, Simulator>,
+    C: Handler<TC, Simulator>,
+    TS: 'static,
+    TA: 'static,
+    TC: 'static,
+{
+    get(show)
+        .post(set)
+        .delete(clear)
+        .head(faults::method_not_allowed)
+        .fallback(faults::method_not_allowed)
+}
+
 fn get_only<H, T>(handler: H) -> MethodRouter<Simulator>
 where
     H: Handler<T, Simulator>,
@@ -239,6 +322,47 @@ mod tests {
     use crate::{RequestCounts, SimulatorConfig, aggregate};
     use genesys_wire::{ErrorBody, OAuthError, TokenResponse};
     use genesys_wire::{OBSERVATIONS_PATH, PRESENCES_PATH, QueuePage};
+
+    #[tokio::test]
+    async fn the_endpoints_listed_are_those_served_with_their_methods() {
+        let sim = Simulator::new(SimulatorConfig::default());
+        let (client, token) = (basic("demo-client", "demo-secret"), bearer(&sim).await);
+        for endpoint in &ENDPOINTS {
+            let path = endpoint.path.replace("{id}", "no-such-job");
+            let auth = match endpoint.path {
+                TOKEN_PATH => client.as_str(),
+                _ => token.as_str(),
+            };
+            let listed: Vec<&str> = endpoint.methods.split(", ").collect();
+            for method in [Method::GET, Method::POST, Method::DELETE, Method::PUT] {
+                let (status, body) =
+                    call(&sim, request(method.clone(), &path, Some(auth), "")).await;
+                let message = body["message"].as_str().unwrap_or_default();
+                assert!(
+                    !(status == 404 && message.starts_with("No resource at")),
+                    "{method} {path} is not routed: {body}"
+                );
+                assert_eq!(
+                    status == 405,
+                    !listed.contains(&method.as_str()),
+                    "{method} {path}: {status} {body}"
+                );
+            }
+        }
+        let (status, _) = call(
+            &sim,
+            request(Method::GET, "/api/v2/users", Some(&token), ""),
+        )
+        .await;
+        assert_eq!(status, 404, "a path not listed is not served");
+        assert!(JOB_PATH.starts_with(JOBS_PATH) && JOB_RESULTS_PATH.starts_with(JOB_PATH));
+        let help = endpoints_help();
+        for endpoint in &ENDPOINTS {
+            let line = format!("{:<17} {}\n", endpoint.methods, endpoint.path);
+            assert!(help.contains(&line), "{help}");
+            assert!(help.contains(endpoint.what), "{help}");
+        }
+    }
 
     #[tokio::test]
     async fn bodies_over_the_limit_get_the_real_413() {
@@ -482,7 +606,7 @@ mod tests {
         assert_eq!(
             shown,
             serde_json::json!({"queue": "Sales", "start": "2026-08-20T14:10:00Z",
-                "abandon": 0.5, "wait_factor": 10.0, "volume": 1.0})
+                "abandon": 0.8, "wait_factor": 10.0, "volume": 2.0})
         );
         assert_eq!(control(Method::GET, "").await.1, shown);
         // Refused: the surge in force stays.

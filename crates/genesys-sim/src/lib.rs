@@ -51,10 +51,11 @@ pub use answer::{
     MAX_INTERVAL_DAYS, MAX_RESULT_CELLS, MAX_SLOT_EVALUATIONS, aggregate, aggregate_with_surge,
 };
 pub use faults::{Fault, FaultSpec, Malformed};
+pub use gateway::{ENDPOINTS, Endpoint, endpoints_help};
 pub use live::{ALERT_MS, LOOKBACK_MINUTES};
 pub use presences::{presence_definitions, system_to_organization_mappings};
 pub use queue_observations::observe;
-pub use simulated_org::{DEMO_MEDIA_TYPES, QueueProfile, SimQueue, SimulatedOrg};
+pub use simulated_org::{DEMO_FLOOR, DEMO_MEDIA_TYPES, QueueProfile, SimQueue, SimulatedOrg};
 pub use surge::{Surge, SurgeSpec};
 
 use genesys_wire::time::Clock;

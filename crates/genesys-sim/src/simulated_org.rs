@@ -15,6 +15,10 @@ use genesys_wire::Division;
 /// The media types of the demo org.
 pub const DEMO_MEDIA_TYPES: [&str; 4] = ["voice", "chat", "email", "callback"];
 
+/// The floor under the demo's traffic ([`SimulatedOrg::with_floor`]), as a share of each
+/// queue's peak.
+pub const DEMO_FLOOR: f64 = 0.8;
+
 /// How busy each queue is and how well it copes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueueProfile {
@@ -28,6 +32,17 @@ pub struct QueueProfile {
     pub wait_scale: f64,
     /// The service-level target reported in `oServiceLevel.target`, e.g. 0.8.
     pub service_level_target: f64,
+    /// The least traffic of any minute, as a share of the peak: 0 follows the daily curve
+    /// down to its quiet nights and weekends; `--demo` sets [`DEMO_FLOOR`].
+    pub floor: f64,
+}
+
+impl QueueProfile {
+    /// The queue's traffic in the minute slot `minute` as a share of its peak: the daily
+    /// curve, never below the queue's floor.
+    pub(super) fn level(&self, minute: i64) -> f64 {
+        daily_curve(minute).max(self.floor)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +93,21 @@ impl SimulatedOrg {
         )
     }
 
+    /// This org with every queue's traffic kept at `floor` of its peak or more, whatever
+    /// the hour and the day: what `--demo` serves, so that a demo is alive at any hour.
+    pub fn with_floor(mut self, floor: f64) -> SimulatedOrg {
+        for queue in &mut self.queues {
+            queue.profile.floor = floor;
+        }
+        self
+    }
+
+    /// The floor under its traffic ([`SimulatedOrg::with_floor`]): its first queue's, 0
+    /// for an org without queues.
+    pub fn floor(&self) -> f64 {
+        self.queues.first().map_or(0.0, |q| q.profile.floor)
+    }
+
     /// `n` queues: the demo queues first, then "Queue 0007" and so on with profiles drawn
     /// from their index. Ids are UUID-shaped and the same in every run.
     pub fn with_queues(n: usize, media_types: Vec<String>) -> SimulatedOrg {
@@ -126,6 +156,7 @@ fn sim_queue(index: usize, org: Option<&str>) -> SimQueue {
                 abandon,
                 wait_scale,
                 service_level_target: target,
+                floor: 0.0,
             },
         }
     } else {
@@ -139,6 +170,7 @@ fn sim_queue(index: usize, org: Option<&str>) -> SimQueue {
                 abandon: 0.03 + 0.07 * draws.unit(),
                 wait_scale: 0.7 + 0.8 * draws.unit(),
                 service_level_target: 0.8,
+                floor: 0.0,
             },
         }
     };
@@ -252,6 +284,34 @@ mod tests {
         let thursday = minute("2026-08-20T14:00:00Z");
         let saturday = minute("2026-08-22T14:00:00Z");
         assert_eq!(daily_curve(saturday), daily_curve(thursday) * WEEKEND_SHARE);
+    }
+
+    #[test]
+    fn a_floor_lifts_the_quiet_minutes_and_leaves_the_busy_ones() {
+        let minute = |time: &str| time.parse::<jiff::Timestamp>().unwrap().as_second() / 60;
+        let plain = SimulatedOrg::demo();
+        let demo = SimulatedOrg::demo().with_floor(DEMO_FLOOR);
+        assert_eq!((plain.floor(), demo.floor()), (0.0, DEMO_FLOOR));
+        for (time, curve) in [
+            // A Thursday afternoon, its night, and a Sunday night (a quarter of 0.03).
+            ("2026-12-03T14:00:00Z", 1.0),
+            ("2026-12-03T03:00:00Z", 0.03),
+            ("2026-12-06T01:00:00Z", 0.0075),
+        ] {
+            let at = minute(time);
+            assert!((daily_curve(at) - curve).abs() < 1e-12, "{time}");
+            for (plain, demo) in plain.queues.iter().zip(&demo.queues) {
+                assert_eq!(plain.profile.level(at), daily_curve(at));
+                assert_eq!(demo.profile.level(at), daily_curve(at).max(DEMO_FLOOR));
+            }
+        }
+        // Named orgs and generated queues take it too; nothing else changes.
+        let east = SimulatedOrg::named("east", 8, plain.media_types.clone());
+        let floored = east.clone().with_floor(0.5);
+        assert!(floored.queues.iter().all(|q| q.profile.floor == 0.5));
+        for (a, b) in east.queues.iter().zip(&floored.queues) {
+            assert_eq!((&a.id, &a.name), (&b.id, &b.name));
+        }
     }
 
     #[test]

@@ -23,8 +23,10 @@ use genesys_wire::ErrorBody;
 pub const SURGE_PATH: &str = "/simulator/surge";
 
 /// The abandon probability of a surging queue's voice calls unless told otherwise (other
-/// media types are abandoned less often, in the same proportion as without a surge).
-pub const DEFAULT_SURGE_ABANDON: f64 = 0.5;
+/// media types are abandoned less often, in the same proportion as without a surge). With
+/// nobody on queue most callers give up, and the demo's live abandon alert then fires
+/// within six minutes at any hour (see [`DEFAULT_SURGE_VOLUME`]).
+pub const DEFAULT_SURGE_ABANDON: f64 = 0.8;
 
 /// How many times longer a surging queue's callers wait unless told otherwise.
 pub const DEFAULT_SURGE_WAIT_FACTOR: f64 = 10.0;
@@ -32,8 +34,19 @@ pub const DEFAULT_SURGE_WAIT_FACTOR: f64 = 10.0;
 /// The largest wait factor accepted: waits stay within hours, never overflow.
 pub const MAX_SURGE_WAIT_FACTOR: f64 = 100.0;
 
+/// How many times as often a surging queue's callers call unless told otherwise: those
+/// who give up call again. Twice the callers and 80% abandoning keep the live alert's
+/// minimum of 10 offered in a 5-minute window and its 20% threshold well within reach of
+/// every window from one minute after the start, even when the demo's Sales queue is at
+/// its floor: `the_default_surge_pages_within_six_minutes_from_any_minute_of_a_week`, in
+/// the exporter's tests/demo.rs, checks it.
+pub const DEFAULT_SURGE_VOLUME: f64 = 2.0;
+
 /// The largest volume factor accepted: the work of a query grows with it.
 pub const MAX_SURGE_VOLUME: f64 = 10.0;
+
+/// How many of the org's queue names the message for a surge on an unknown queue names.
+const NAMED_QUEUES: usize = 12;
 
 /// An abandon surge on one queue, from `start` on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,8 +62,8 @@ pub struct Surge {
     /// Multiplies the queue's waits from `start` on, 1 to [`MAX_SURGE_WAIT_FACTOR`].
     #[serde(default = "default_wait_factor")]
     pub wait_factor: f64,
-    /// Multiplies the queue's callers from `start` on, 1 (the default: the same callers)
-    /// to [`MAX_SURGE_VOLUME`].
+    /// Multiplies the queue's callers from `start` on, 1 (the same callers) to
+    /// [`MAX_SURGE_VOLUME`]; [`DEFAULT_SURGE_VOLUME`] unless told otherwise.
     #[serde(default = "default_volume")]
     pub volume: f64,
 }
@@ -86,7 +99,7 @@ fn default_wait_factor() -> f64 {
 }
 
 fn default_volume() -> f64 {
-    1.0
+    DEFAULT_SURGE_VOLUME
 }
 
 fn write_time<S: Serializer>(time: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
@@ -152,7 +165,7 @@ impl FromStr for SurgeSpec {
             start,
             abandon: DEFAULT_SURGE_ABANDON,
             wait_factor: DEFAULT_SURGE_WAIT_FACTOR,
-            volume: 1.0,
+            volume: DEFAULT_SURGE_VOLUME,
         };
         for part in parts {
             let (key, value) = part
@@ -237,9 +250,18 @@ impl Surge {
     /// Refuses a surge on a queue `org` does not have, or with numbers out of range.
     pub fn check(&self, org: &SimulatedOrg) -> Result<(), String> {
         if !org.queues.iter().any(|q| self.is_on(q)) {
+            // Named, up to a dozen: an org of a thousand queues makes no readable message.
+            let mut names: Vec<&str> = org.queues.iter().map(|q| q.name.as_str()).collect();
+            let more = names.len().saturating_sub(NAMED_QUEUES);
+            names.truncate(NAMED_QUEUES);
+            let more = match more {
+                0 => String::new(),
+                more => format!(" and {more} more"),
+            };
             return Err(format!(
-                "surge: no queue with the ID or name '{}'",
-                self.queue
+                "surge: no queue with the ID or name '{}'; the simulated queues are {}{more}",
+                self.queue,
+                names.join(", ")
             ));
         }
         if !(0.0..=1.0).contains(&self.abandon) {
@@ -305,7 +327,7 @@ pub(super) async fn set(
         Ok(()) => show(State(sim)).await,
         Err(problem) => error_response(ErrorBody {
             message: format!(
-                "not a surge: {problem}; send {{\"queue\": \"Sales\", \"start\": \"2026-08-20T14:10:00Z\", \"abandon\": 0.5}} or the like"
+                "not a surge: {problem}; send {{\"queue\": \"Sales\", \"start\": \"2026-08-20T14:10:00Z\", \"abandon\": 0.8}} or the like"
             ),
             code: "bad.request".into(),
             status: 400,
@@ -338,9 +360,9 @@ mod tests {
             Surge {
                 queue: "Sales".into(),
                 start: ts("2026-08-20T14:10:00Z"),
-                abandon: 0.5,
+                abandon: 0.8,
                 wait_factor: 10.0,
-                volume: 1.0,
+                volume: 2.0,
             }
         );
         let spec: SurgeSpec = "Technical Support@+10m, abandon=0.6, wait_factor=20, volume=2"
@@ -387,11 +409,20 @@ mod tests {
             volume: 1.0,
         };
         assert_eq!(surge("Sales", 0.5, 10.0).check(&org), Ok(()));
+        let many = SimulatedOrg::with_queues(40, org.media_types.clone());
+        let error = surge("Queue 0041", 0.5, 10.0).check(&many).unwrap_err();
+        assert!(
+            error.ends_with("Technical Support, VIP, Queue 0007, Queue 0008, Queue 0009, Queue 0010, Queue 0011, Queue 0012 and 28 more"),
+            "{error}"
+        );
         let by_id = surge(&org.queues[5].id, 1.0, 1.0);
         assert_eq!(by_id.check(&org), Ok(()));
         assert!(by_id.is_on(&org.queues[5]) && !by_id.is_on(&org.queues[0]));
         for (bad, problem) in [
-            (surge("Marketing", 0.5, 10.0), "no queue"),
+            (
+                surge("Salse", 0.5, 10.0),
+                "no queue with the ID or name 'Salse'; the simulated queues are Sales, Support, Billing, Retention, Technical Support, VIP",
+            ),
             (surge("Sales", 1.5, 10.0), "abandon 1.5"),
             (surge("Sales", f64::NAN, 10.0), "abandon NaN"),
             (surge("Sales", 0.5, 0.5), "wait_factor 0.5"),

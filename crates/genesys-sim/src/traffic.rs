@@ -95,11 +95,12 @@ impl<'a> Atom<'a> {
         mut visit: impl FnMut(Conversation),
     ) {
         let media = media_profile(self.media);
-        let peak = match self.queue {
-            Some(queue) => queue.profile.peak_per_minute * media.volume,
-            None => AGENT_DIRECT_PEAK_PER_MINUTE,
+        let mean = match self.queue {
+            Some(queue) => {
+                queue.profile.peak_per_minute * media.volume * queue.profile.level(minute)
+            }
+            None => AGENT_DIRECT_PEAK_PER_MINUTE * daily_curve(minute),
         };
-        let mean = peak * daily_curve(minute);
         let mut draws = Draws::new(self.key ^ mix(minute as u64));
         let mut offsets = Draws::new(mix(self.key ^ ARRIVAL_SALT) ^ mix(minute as u64));
         let minute_ms = minute.saturating_mul(60_000);

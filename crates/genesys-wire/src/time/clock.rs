@@ -12,6 +12,12 @@ use jiff::{SignedDuration, Timestamp};
 #[derive(Debug, Clone)]
 pub enum Clock {
     System,
+    /// The system clock moved by a fixed amount: `--demo-time`'s clock, which shows the
+    /// simulated org at another instant while the process lives in real time. What it
+    /// exports for Prometheus to compare with its own clock is mapped back ([`Clock::wall`]).
+    Shifted {
+        by: SignedDuration,
+    },
     /// Wall time that starts at a given instant and advances `speed` times as fast as
     /// tokio's clock, plus whatever it was moved forward by. Clones share the moves.
     Simulated {
@@ -39,6 +45,14 @@ pub struct Moves {
 }
 
 impl Clock {
+    /// The system clock moved so that it reads `start` now, and runs on from there in
+    /// real time.
+    pub fn shifted_to(start: Timestamp) -> Clock {
+        Clock::Shifted {
+            by: start.duration_since(Timestamp::now()),
+        }
+    }
+
     pub fn starting_at(start: Timestamp) -> Clock {
         Clock::fast_from(start, 1)
     }
@@ -58,6 +72,7 @@ impl Clock {
     pub fn now(&self) -> Timestamp {
         match self {
             Clock::System => Timestamp::now(),
+            Clock::Shifted { by } => shift(Timestamp::now(), *by),
             Clock::Simulated {
                 start,
                 origin,
@@ -68,6 +83,18 @@ impl Clock {
                 let elapsed = origin.elapsed() * *speed + by;
                 *start + SignedDuration::try_from(elapsed).expect("elapsed time is short")
             }
+        }
+    }
+
+    /// The instant of the system clock (Prometheus's `time()`) at which this clock reads
+    /// `at`: for the timestamps the exporter exports to say how fresh its data is, which
+    /// the rules and dashboards compare with `time()`. A shifted clock's instants are moved
+    /// back by its shift. A simulated clock's are their own: in a test it is the only clock,
+    /// and what it exports is read on it.
+    pub fn wall(&self, at: Timestamp) -> Timestamp {
+        match self {
+            Clock::Shifted { by } => shift(at, -*by),
+            Clock::System | Clock::Simulated { .. } => at,
         }
     }
 
@@ -89,7 +116,7 @@ impl Clock {
     pub async fn sleep_until(&self, deadline: Timestamp) {
         loop {
             let (moves, speed) = match self {
-                Clock::System => (None, 1),
+                Clock::System | Clock::Shifted { .. } => (None, 1),
                 Clock::Simulated { moved, speed, .. } => (Some(moved.notify.notified()), *speed),
             };
             tokio::pin!(moves);
@@ -116,6 +143,11 @@ impl Clock {
             }
         }
     }
+}
+
+/// `at` moved by `by`, saturating at the ends of time.
+fn shift(at: Timestamp, by: SignedDuration) -> Timestamp {
+    at.saturating_add(by).unwrap_or(at)
 }
 
 #[cfg(test)]
@@ -169,5 +201,37 @@ mod tests {
         clock.sleep_until(ts("2026-08-20T10:17:00Z")).await;
         assert_eq!(before.elapsed(), Duration::from_secs(15));
         assert_eq!(clock.now(), ts("2026-08-20T10:17:00Z"));
+    }
+
+    #[tokio::test]
+    async fn a_shifted_clock_reads_its_instant_and_exports_the_systems() {
+        let clock = Clock::shifted_to(ts("2026-12-03T14:00:00Z"));
+        let (before, now, after) = (Timestamp::now(), clock.now(), Timestamp::now());
+        let since = now.duration_since(ts("2026-12-03T14:00:00Z"));
+        assert!(
+            since >= SignedDuration::ZERO
+                && since <= after.duration_since(before) + SignedDuration::from_secs(1),
+            "{now}"
+        );
+        // What it exports is on the system clock, whatever instant it shows.
+        let wall = clock.wall(clock.now());
+        let skew = wall.duration_since(Timestamp::now()).abs();
+        assert!(skew < SignedDuration::from_secs(1), "{wall}");
+        // It sleeps in real time to its own instants.
+        let started = std::time::Instant::now();
+        clock
+            .sleep_until(clock.now() + SignedDuration::from_millis(50))
+            .await;
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        // Far shifts saturate rather than overflow.
+        let far = Clock::Shifted {
+            by: SignedDuration::MAX,
+        };
+        assert_eq!(far.now(), Timestamp::MAX);
+        assert_eq!(far.wall(Timestamp::MIN), Timestamp::MIN);
+        // The system and simulated clocks export their own instants.
+        let at = ts("2026-08-20T10:00:00Z");
+        assert_eq!(Clock::System.wall(at), at);
+        assert_eq!(Clock::starting_at(at).wall(at), at);
     }
 }

@@ -1,0 +1,483 @@
+//! `--demo` and `simulate` as a new user meets them. `--demo` at any hour: every queue has
+//! traffic in the latest bucket, voice callers wait, the default surge pages within six
+//! minutes, and `--demo-time` moves the data, not the timestamps Prometheus compares with
+//! its own clock. A surge on an unknown queue names the valid ones; `simulate` logs the
+//! credentials it accepts and its help lists every endpoint it serves.
+//!
+//! The quiet instants are fixed on the simulator's clock: a Sunday at 01:20 UTC and New
+//! Year's night at 04:20 UTC, when the simulator's daily curve is at its lowest.
+
+use std::time::Duration;
+
+use genesys_exporter::cli::{demo_org, demo_queries};
+use genesys_exporter::config::DEFAULT_SETTLE_DELAY;
+use genesys_sim::{
+    DEMO_FLOOR, DEMO_MEDIA_TYPES, SimulatedOrg, Surge, SurgeSpec, aggregate, aggregate_with_surge,
+    observe,
+};
+use genesys_wire::AggregationQuery;
+use jiff::{SignedDuration, Timestamp};
+use serde_yaml_ng::Value as Yaml;
+
+use crate::util::{
+    files::read,
+    process::Process,
+    samples::{Samples, value},
+    sim::every_queue_observed,
+    wait::wait_for_metrics,
+};
+
+const QUIET: [&str; 2] = ["2026-12-06T01:20:00Z", "2027-01-01T04:20:00Z"];
+
+/// The org `--demo` simulates, with its default size.
+fn the_demo_org() -> SimulatedOrg {
+    demo_org(6, DEMO_MEDIA_TYPES.map(String::from).to_vec())
+}
+
+fn ts(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+fn wire(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S.000Z").to_string()
+}
+
+/// Offered and abandoned conversations of `org` in `[start, end)` under `surge`, by queue
+/// name and media type, as the simulator answers the demo's `groupBy`.
+fn counts(
+    org: &SimulatedOrg,
+    surge: Option<&Surge>,
+    start: Timestamp,
+    end: Timestamp,
+) -> Vec<(String, String, f64, f64)> {
+    let query = AggregationQuery {
+        interval: format!("{}/{}", wire(start), wire(end)),
+        granularity: None,
+        time_zone: Some("UTC".into()),
+        group_by: vec!["queueId".into(), "mediaType".into()],
+        filter: None,
+        metrics: vec!["nOffered".into(), "tAbandon".into()],
+    };
+    let response = match surge {
+        Some(surge) => aggregate_with_surge(org, Some(surge), &query),
+        None => aggregate(org, &query),
+    };
+    let mut counts = Vec::new();
+    for group in response.unwrap().results {
+        let Some(queue) = group.group.get("queueId") else {
+            continue; // agent-direct calls
+        };
+        let name = org
+            .queues
+            .iter()
+            .find(|q| q.id == *queue)
+            .unwrap()
+            .name
+            .clone();
+        let data = &group.data[0];
+        let count = |metric: &str| {
+            let entry = data.metrics.iter().find(|m| m.metric == metric);
+            entry.and_then(|m| m.stats.count).unwrap_or(0.0)
+        };
+        let media = group.group["mediaType"].clone();
+        counts.push((name, media, count("nOffered"), count("tAbandon")));
+    }
+    counts
+}
+
+/// The 15-minute bucket the exporter publishes last at `now`: the latest that ended a
+/// settle delay ago.
+fn latest_bucket(now: Timestamp) -> (Timestamp, Timestamp) {
+    let settled = now.as_second() - DEFAULT_SETTLE_DELAY.as_secs() as i64;
+    let end = settled - settled.rem_euclid(15 * 60);
+    (
+        Timestamp::from_second(end - 15 * 60).unwrap(),
+        Timestamp::from_second(end).unwrap(),
+    )
+}
+
+/// Voice callers waiting in all the queues of `org` at `now`, as the observations say.
+fn voice_waiting(org: &SimulatedOrg, now: Timestamp) -> f64 {
+    let answer = observe(org, None, &every_queue_observed(org), now).unwrap();
+    answer
+        .results
+        .iter()
+        .filter(|group| group.group.get("mediaType").map(String::as_str) == Some("voice"))
+        .flat_map(|group| &group.data)
+        .filter(|entry| entry.metric == "oWaiting")
+        .map(|entry| entry.stats.count.unwrap_or(0.0))
+        .sum()
+}
+
+#[test]
+fn every_demo_queue_has_traffic_and_voice_callers_wait_at_quiet_instants() {
+    let demo = the_demo_org();
+    for at in QUIET {
+        let now = ts(at);
+        let (start, end) = latest_bucket(now);
+        for queue in &demo.queues {
+            let offered: f64 = counts(&demo, None, start, end)
+                .iter()
+                .filter(|(name, ..)| *name == queue.name)
+                .map(|(_, _, offered, _)| offered)
+                .sum();
+            assert!(
+                offered >= 5.0,
+                "{at}: {} offered {offered} in {start}/{end}",
+                queue.name
+            );
+        }
+        let waiting = voice_waiting(&demo, now);
+        assert!(waiting >= 1.0, "{at}: {waiting} voice callers waiting");
+        // Without the floor, the simulator's curve is nearly silent then: too few Sales
+        // calls in five minutes for the live abandon alert's minimum of 10.
+        let five = SignedDuration::from_mins(5);
+        let sales_voice = |org: &SimulatedOrg| -> f64 {
+            counts(org, None, now - five, now)
+                .iter()
+                .filter(|(name, media, ..)| name == "Sales" && media == "voice")
+                .map(|(_, _, offered, _)| offered)
+                .sum()
+        };
+        assert!(sales_voice(&SimulatedOrg::demo()) < 10.0, "{at}");
+        assert!(sales_voice(&demo) >= 10.0, "{at}");
+    }
+}
+
+#[test]
+fn the_demo_keeps_the_daily_curve_above_its_floor() {
+    // A weekday from 09:00 to 17:00 is as the simulator's curve has it; the night and
+    // the weekend are lifted to DEMO_FLOOR of the peak, no further.
+    let demo = the_demo_org();
+    let plain = SimulatedOrg::demo();
+    let total = |org: &SimulatedOrg, start: &str, end: &str| -> f64 {
+        counts(org, None, ts(start), ts(end))
+            .iter()
+            .map(|(_, _, offered, _)| offered)
+            .sum()
+    };
+    let (afternoon, night, sunday) = (
+        ("2026-12-03T14:00:00Z", "2026-12-03T15:00:00Z"),
+        ("2026-12-03T02:00:00Z", "2026-12-03T03:00:00Z"),
+        ("2026-12-06T14:00:00Z", "2026-12-06T15:00:00Z"),
+    );
+    assert_eq!(
+        total(&demo, afternoon.0, afternoon.1),
+        total(&plain, afternoon.0, afternoon.1)
+    );
+    let peak = total(&demo, afternoon.0, afternoon.1);
+    for (start, end) in [night, sunday] {
+        let (lifted, quiet) = (total(&demo, start, end), total(&plain, start, end));
+        assert!(quiet < peak * 0.3, "{start}: {quiet} of {peak}");
+        let share = lifted / peak;
+        assert!(
+            (DEMO_FLOOR - 0.1..DEMO_FLOOR + 0.1).contains(&share),
+            "{start}: {share} of the peak hour"
+        );
+    }
+}
+
+#[test]
+fn voice_callers_wait_in_the_demo_at_nearly_every_instant_of_a_week() {
+    // Waits are drawn conversation by conversation, so an instant with nobody waiting is
+    // possible, but rare: about one in twenty at the floor.
+    let demo = the_demo_org();
+    let monday = ts("2026-11-30T00:00:00Z");
+    let instants: Vec<Timestamp> = (0..7 * 24 * 2)
+        .map(|i| monday + SignedDuration::from_secs(i * 30 * 60 + (i * 7) % 60))
+        .collect();
+    let with_callers = instants
+        .iter()
+        .filter(|now| voice_waiting(&demo, **now) >= 1.0)
+        .count();
+    let share = with_callers as f64 / instants.len() as f64;
+    eprintln!("voice callers wait at {share:.3} of the instants of a week");
+    assert!(share >= 0.9, "{share}");
+}
+
+/// The live abandon alert of the shipped rules: its `for`, having checked that it flags
+/// more than 20% abandoned of at least 10 offered.
+fn live_abandon_for() -> Duration {
+    let rules: Yaml = serde_yaml_ng::from_str(&read("deploy/prometheus/alerts.rules.yml")).unwrap();
+    let rule = rules["groups"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|group| group["rules"].as_sequence().unwrap())
+        .find(|rule| rule["alert"].as_str() == Some("GenesysQueueAbandonRateHighLive"))
+        .unwrap();
+    let expr = rule["expr"].as_str().unwrap();
+    assert!(
+        expr.contains("abandon:ratio > 0.2") && expr.contains("offered:sum >= 10"),
+        "{expr}"
+    );
+    let text = rule["for"].as_str().unwrap();
+    let seconds = text.strip_suffix('s').and_then(|s| s.parse().ok());
+    Duration::from_secs(seconds.unwrap_or_else(|| panic!("`for: {text}` in seconds")))
+}
+
+/// Prometheus's scrape and rule evaluation intervals in the shipped prometheus.yml.
+fn scrape_and_evaluation() -> (Duration, Duration) {
+    let config: Yaml = serde_yaml_ng::from_str(&read("deploy/prometheus/prometheus.yml")).unwrap();
+    let seconds = |key: &str| {
+        let text = config["global"][key].as_str().unwrap();
+        Duration::from_secs(text.strip_suffix('s').unwrap().parse().unwrap())
+    };
+    (seconds("scrape_interval"), seconds("evaluation_interval"))
+}
+
+#[test]
+fn the_default_surge_pages_within_six_minutes_from_any_minute_of_a_week() {
+    // The worst case from a rolling window's end to the alert firing, as the rule's comment
+    // works it out: published a settle delay after its end, then scraped, recorded and
+    // seen by the alert rule one interval each at worst, then `for`.
+    let (scrape, evaluation) = scrape_and_evaluation();
+    let latency = DEFAULT_SETTLE_DELAY + scrape + 2 * evaluation + live_abandon_for();
+    assert_eq!(latency, Duration::from_secs(90 + 15 + 30 + 30));
+    let live = demo_queries()
+        .into_iter()
+        .find(|q| q.name == "live")
+        .unwrap();
+    let window = SignedDuration::try_from(live.window.unwrap()).unwrap();
+    assert_eq!(window, SignedDuration::from_mins(5));
+    assert_eq!(live.refresh, Some(Duration::from_secs(60)));
+
+    let demo = the_demo_org();
+    let target = SignedDuration::from_mins(6);
+    let latency = SignedDuration::try_from(latency).unwrap();
+    let monday = ts("2026-11-30T00:00:00Z");
+    let spec: SurgeSpec = "Sales".parse().unwrap();
+    // Every 7 minutes and some seconds of a week: each hour and second of the minute.
+    for i in 0..7 * 24 * 60 / 7 {
+        let start = monday + SignedDuration::from_secs(i * (7 * 60) + (i * 13) % 60);
+        let surge = spec.starting(start);
+        // The windows the live query reads, whole minutes, that end after the surge started
+        // and early enough to page by the target.
+        let first_end = Timestamp::from_second((start.as_second() / 60 + 1) * 60).unwrap();
+        let windows = (0..)
+            .map(|minute| first_end + SignedDuration::from_mins(minute))
+            .take_while(|end| *end + latency <= start + target);
+        let pages = windows.clone().any(|end| {
+            counts(&demo, Some(&surge), end - window, end)
+                .iter()
+                .filter(|(name, media, ..)| name == "Sales" && media == "voice")
+                .any(|(_, _, offered, abandoned)| *offered >= 10.0 && abandoned / offered > 0.2)
+        });
+        assert!(
+            pages,
+            "a surge from {start} pages in none of the windows ending {:?}",
+            windows.collect::<Vec<_>>()
+        );
+    }
+}
+
+/// Every series of `name` in `samples`, with its labels.
+fn series<'a>(
+    samples: &'a Samples,
+    name: &'a str,
+) -> impl Iterator<Item = (&'a std::collections::BTreeMap<String, String>, f64)> + 'a {
+    samples
+        .iter()
+        .filter(move |((n, _), _)| n == name)
+        .map(|((_, labels), value)| (labels, *value))
+}
+
+#[tokio::test]
+async fn the_demo_binary_at_a_quiet_instant_shows_every_queue_and_fresh_timestamps() {
+    // A `--demo-time` in the past: the data is that instant's, the timestamps Prometheus
+    // compares with time() are the real clock's.
+    let demo_time = QUIET[0];
+    let before = Timestamp::now();
+    let process = Process::start(&[
+        "--demo",
+        "--demo-time",
+        demo_time,
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let url = process.metrics_url().await;
+    let up = |s: &Samples, query: &str| value(s, "genesys_up", &[("query", query)]) == Some(1.0);
+    let samples = wait_for_metrics(&url, |s| {
+        up(s, "default") && up(s, "live") && up(s, "observations")
+    })
+    .await;
+    let after = Timestamp::now();
+
+    // The live rolling query, a five-minute window.
+    assert_eq!(
+        value(
+            &samples,
+            "genesys_query_window_seconds",
+            &[("query", "live")]
+        ),
+        Some(300.0)
+    );
+    // The latest bucket is the demo time's, and every queue has traffic in it, as the
+    // simulator's data says.
+    let (start, end) = latest_bucket(ts(demo_time));
+    let at = |name: &str| value(&samples, name, &[("query", "default")]);
+    assert_eq!(
+        at("genesys_interval_start_timestamp_seconds"),
+        Some(start.as_second() as f64)
+    );
+    assert_eq!(
+        at("genesys_interval_end_timestamp_seconds"),
+        Some(end.as_second() as f64)
+    );
+    let demo = the_demo_org();
+    let expected = counts(&demo, None, start, end);
+    for queue in &demo.queues {
+        let published: f64 = series(&samples, "genesys_conversation_offered")
+            .filter(|(labels, _)| {
+                labels.get("query").map(String::as_str) == Some("default")
+                    && labels.get("queue") == Some(&queue.name)
+            })
+            .map(|(_, value)| value)
+            .sum();
+        let simulated: f64 = expected
+            .iter()
+            .filter(|(name, ..)| *name == queue.name)
+            .map(|(_, _, offered, _)| offered)
+            .sum();
+        assert_eq!(published, simulated, "{}", queue.name);
+        assert!(published > 0.0, "{}", queue.name);
+    }
+
+    // Every timestamp the shipped rules and dashboards compare with time() is on the real
+    // clock, so GenesysDataStale (time() - last success > two windows) cannot fire.
+    let last_successes: Vec<f64> = series(&samples, "genesys_last_success_timestamp_seconds")
+        .map(|(_, value)| value)
+        .collect();
+    assert_eq!(last_successes.len(), 3, "default, live, observations");
+    let real = (before.as_second() - 1) as f64..=(after.as_second() + 1) as f64;
+    for last_success in last_successes {
+        assert!(
+            real.contains(&last_success),
+            "{last_success} not within {real:?}"
+        );
+    }
+}
+
+#[test]
+fn the_rules_compare_with_time_only_timestamps_on_the_real_clock() {
+    // What the exporter exports on the real clock, whatever --demo-time says; the
+    // interval's bounds are in the data's time, but only their difference may be used.
+    const REAL_CLOCK: [&str; 1] = ["genesys_last_success_timestamp_seconds"];
+    const DATA_TIME: [&str; 2] = [
+        "genesys_interval_start_timestamp_seconds",
+        "genesys_interval_end_timestamp_seconds",
+    ];
+    let mut compared = 0;
+    for file in ["alerts.rules.yml", "recording.rules.yml"] {
+        let rules: Yaml =
+            serde_yaml_ng::from_str(&read(&format!("deploy/prometheus/{file}"))).unwrap();
+        for rule in rules["groups"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .flat_map(|group| group["rules"].as_sequence().unwrap())
+        {
+            let expr = rule["expr"].as_str().unwrap();
+            if !expr.contains("time()") {
+                continue;
+            }
+            compared += 1;
+            let words = expr.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'));
+            for word in words.filter(|w| w.ends_with("_timestamp_seconds")) {
+                assert!(
+                    REAL_CLOCK.contains(&word) || DATA_TIME.contains(&word),
+                    "{file}: {word} compared with time() in {expr}"
+                );
+            }
+            if DATA_TIME.iter().any(|name| expr.contains(name)) {
+                let difference = format!("{} - {}", DATA_TIME[1], DATA_TIME[0]);
+                assert!(expr.contains(&difference), "{file}: {expr}");
+            }
+        }
+    }
+    assert_eq!(compared, 1, "GenesysDataStale");
+}
+
+#[tokio::test]
+async fn a_surge_on_an_unknown_queue_names_the_demo_queues() {
+    let mut process =
+        Process::start(&["--demo", "--demo-surge", "Salse", "--listen", "127.0.0.1:0"]);
+    let status = tokio::task::spawn_blocking(move || {
+        let status = process.child.wait().unwrap();
+        (status, process)
+    })
+    .await
+    .unwrap();
+    let (status, process) = status;
+    assert_eq!(status.code(), Some(2), "{}", process.log());
+    let names = the_demo_org()
+        .queues
+        .iter()
+        .map(|q| q.name.clone())
+        .collect::<Vec<_>>()
+        .join(", ");
+    assert!(
+        process.log().contains(&format!(
+            "no queue with the ID or name 'Salse'; the simulated queues are {names}"
+        )),
+        "{}",
+        process.log()
+    );
+}
+
+#[tokio::test]
+async fn simulate_logs_the_credentials_it_accepts_and_they_get_a_token() {
+    let process = Process::start(&[
+        "simulate",
+        "--listen",
+        "127.0.0.1:0",
+        "--client-id",
+        "sim-id",
+        "--client-secret",
+        "sim-secret",
+    ]);
+    let log = process
+        .wait_for_log("it accepts these client credentials")
+        .await;
+    let line = log
+        .lines()
+        .find(|line| line.contains("it accepts these client credentials"))
+        .unwrap();
+    let field = |name: &str| {
+        let rest = line.split(&format!("{name}=")).nth(1).unwrap();
+        rest.split_whitespace().next().unwrap().to_owned()
+    };
+    let (address, id, secret) = (field("address"), field("client_id"), field("client_secret"));
+    assert_eq!((id.as_str(), secret.as_str()), ("sim-id", "sim-secret"));
+    let response = reqwest::Client::new()
+        .post(format!("http://{address}{}", genesys_wire::TOKEN_PATH))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[test]
+fn simulate_help_lists_every_endpoint_the_simulator_serves() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_genesys-exporter"))
+        .args(["simulate", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{help}");
+    assert_eq!(genesys_sim::ENDPOINTS.len(), 10);
+    for endpoint in &genesys_sim::ENDPOINTS {
+        assert!(
+            help.contains(endpoint.path),
+            "{} missing:\n{help}",
+            endpoint.path
+        );
+        assert!(
+            help.contains(endpoint.what),
+            "{} missing:\n{help}",
+            endpoint.what
+        );
+    }
+}
