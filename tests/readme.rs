@@ -449,6 +449,12 @@ fn the_demo_is_busy_on_weekday_days_and_quiet_at_night_and_at_weekends() {
         quick_start.contains("busiest on weekdays from 08:00 to 18:00 UTC"),
         "{quick_start}"
     );
+    // ... and the demo's floor under that curve, as a share of the peak.
+    let floor = format!(
+        "never quieter than {}% of that peak",
+        (genesys_sim::DEMO_FLOOR * 100.0).round()
+    );
+    assert!(quick_start.contains(&floor), "{floor:?} in {quick_start}");
     let simulator = prose(&read("docs/simulator.md"), "# The simulator");
     assert!(
         simulator.contains("at weekends a quarter of a weekday's"),
