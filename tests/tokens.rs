@@ -118,10 +118,8 @@ async fn a_refused_token_is_renewed_and_the_request_retried_once() {
 #[tokio::test]
 async fn wrong_credentials_are_a_clear_error_without_the_secret() {
     let sim = start_simulator(afternoon_sim()).await;
-    let error = client(&sim, "not-the-secret-xyz")
-        .aggregates(&query())
-        .await
-        .unwrap_err();
+    let client = client(&sim, "not-the-secret-xyz");
+    let error = client.aggregates(&query()).await.unwrap_err();
     let message = error.to_string();
     assert!(message.contains("invalid_client"), "{message}");
     assert!(
@@ -131,4 +129,21 @@ async fn wrong_credentials_are_a_clear_error_without_the_secret() {
     assert!(!message.contains("not-the-secret-xyz"));
     assert!(!format!("{error:?}").contains("not-the-secret-xyz"));
     assert_eq!(error.reason(), "oauth");
+    // Counted under the reason it is reported with: the login service's refusal is
+    // `oauth`; `unauthorized` is an API endpoint refusing the access token.
+    let metrics = client.metrics();
+    let failures = |reason: &str| {
+        let series =
+            format!("genesys_api_failures_total{{endpoint=\"token\",reason=\"{reason}\"}} ");
+        let text = metrics.encode_text();
+        let line = text.lines().find(|line| line.starts_with(&series));
+        line.map(|line| line[series.len()..].to_owned())
+    };
+    assert_eq!(
+        sim.simulator.requests().token,
+        1,
+        "a refusal is not retried"
+    );
+    assert_eq!(failures("oauth").as_deref(), Some("1"));
+    assert_eq!(failures("unauthorized").as_deref(), Some("0"));
 }
