@@ -161,34 +161,46 @@ pub enum Format {
     OpenMetrics,
 }
 
-/// What `/metrics` serves, rendered and compressed once per publish (and again when a
-/// query's data passes its maximum age or the circuit breaker changes state), so that a
-/// scrape only picks one of four bodies. The Genesys gauges, nearly all of every body, are
-/// the same in both formats, so they are kept once, and each body is them followed by the
-/// format's tail: the self-metrics, and `# EOF` for OpenMetrics.
+/// What `/metrics` serves: the Genesys gauges, rendered and compressed once per publish
+/// (and again when a query's data passes its maximum age or the circuit breaker changes
+/// state), followed by the format's tail: the self-metrics, and `# EOF` for OpenMetrics.
+/// The gauges, nearly all of every body, are the same in both formats, so they are kept
+/// once. The tail is rendered at each scrape, from a registry of a few hundred series at
+/// most: the process metrics and the server's counters are read when they are scraped,
+/// as client_golang's are, not as they were at the last publish.
 ///
 /// The gauges are kept compressed only: Prometheus asks for gzip (unless its scrape
 /// config sets `enable_compression: false`), and the plain text is about nine times
 /// larger. The first uncompressed scrape after a publish inflates them (a few milliseconds
 /// at 50k series), and the plain text is then kept beside them until the next publish
 /// replaces both.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Exposition {
     /// The gzip header and the gauges compressed up to a flush; see [`GzipHead`].
     gzip_head: Bytes,
-    text_gzip_tail: Bytes,
-    openmetrics_gzip_tail: Bytes,
-    text_tail: Bytes,
-    openmetrics_tail: Bytes,
+    /// The CRC-32 of the plain gauges, which each gzip body's trailer combines.
+    gauges_crc: Crc,
     /// The length of the plain gauges.
     gauges_len: usize,
     /// The plain gauges, once an uncompressed scrape has asked for them.
     gauges: OnceLock<Bytes>,
+    /// The self-metrics, rendered into each body's tail; none in the empty exposition
+    /// before the first render.
+    metrics: Option<Metrics>,
+}
+
+impl std::fmt::Debug for Exposition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exposition")
+            .field("gauges_len", &self.gauges_len)
+            .field("held_bytes", &self.held_bytes())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Exposition {
     /// Renders `queries`' gauges, each with the queue's name beside each queue ID that its
-    /// names know, followed by the self-metrics.
+    /// names know; each body follows them with `metrics`, as they are when it is asked for.
     pub(super) fn render(
         queries: &[(&QuerySamples, &HashMap<String, String>)],
         metrics: &Metrics,
@@ -196,32 +208,44 @@ impl Exposition {
         let mut head = GzipHead::new();
         write_gauges(queries, |chunk| head.write(chunk.as_bytes()));
         let (gzip_head, gauges_crc, gauges_len) = head.finish();
-
-        let text_tail = metrics.encode_text();
-        let mut openmetrics_tail = metrics.encode_openmetrics();
-        openmetrics_tail.push_str("# EOF\n");
         Exposition {
             gzip_head,
-            text_gzip_tail: gzip_rest(&gauges_crc, text_tail.as_bytes()),
-            openmetrics_gzip_tail: gzip_rest(&gauges_crc, openmetrics_tail.as_bytes()),
-            text_tail: text_tail.into(),
-            openmetrics_tail: openmetrics_tail.into(),
+            gauges_crc,
             gauges_len,
             gauges: OnceLock::new(),
+            metrics: Some(metrics.clone()),
         }
     }
 
-    /// The body in `format`, gzip-compressed if `gzip`. Costs two reference counts, however
-    /// many series there are, but for the first uncompressed body after a publish, which
-    /// inflates the gauges.
+    /// The body in `format`, gzip-compressed if `gzip`: the gauges, shared (two reference
+    /// counts however many series there are, but for the first uncompressed body after a
+    /// publish, which inflates them), and the tail rendered now.
     pub fn body(&self, format: Format, gzip: bool) -> SharedBody {
-        let (head, tail) = match (format, gzip) {
-            (Format::Text, false) => (self.plain_gauges(), &self.text_tail),
-            (Format::OpenMetrics, false) => (self.plain_gauges(), &self.openmetrics_tail),
-            (Format::Text, true) => (&self.gzip_head, &self.text_gzip_tail),
-            (Format::OpenMetrics, true) => (&self.gzip_head, &self.openmetrics_gzip_tail),
+        let tail = self.tail(format);
+        if gzip {
+            let rest = gzip_rest(&self.gauges_crc, tail.as_bytes());
+            self.gzip_head.clone().chain(rest)
+        } else {
+            self.plain_gauges().clone().chain(Bytes::from(tail))
+        }
+    }
+
+    /// The self-metrics in `format`, as they are now; OpenMetrics ends in `# EOF`.
+    fn tail(&self, format: Format) -> String {
+        let Some(metrics) = &self.metrics else {
+            return match format {
+                Format::Text => String::new(),
+                Format::OpenMetrics => "# EOF\n".to_owned(),
+            };
         };
-        head.clone().chain(tail.clone())
+        match format {
+            Format::Text => metrics.encode_text(),
+            Format::OpenMetrics => {
+                let mut tail = metrics.encode_openmetrics();
+                tail.push_str("# EOF\n");
+                tail
+            }
+        }
     }
 
     /// The body in one piece, copied: for tests and tools, not for serving.
@@ -230,20 +254,10 @@ impl Exposition {
         body.copy_to_bytes(body.remaining()).to_vec()
     }
 
-    /// The bytes held, once each, by all four bodies: the plain gauges count once an
+    /// The bytes held between scrapes: the compressed gauges, and the plain ones once an
     /// uncompressed body has been asked for.
     pub fn held_bytes(&self) -> usize {
-        [
-            &self.gzip_head,
-            &self.text_gzip_tail,
-            &self.openmetrics_gzip_tail,
-            &self.text_tail,
-            &self.openmetrics_tail,
-        ]
-        .into_iter()
-        .chain(self.gauges.get())
-        .map(|part| part.len())
-        .sum()
+        self.gzip_head.len() + self.gauges.get().map_or(0, Bytes::len)
     }
 
     /// The plain gauges, inflated from the gzip head the first time they are asked for, off

@@ -20,6 +20,7 @@ mod breaker;
 mod limits;
 mod poll;
 mod process;
+mod process_resources;
 mod queue_names;
 mod server;
 mod tasks;
@@ -79,6 +80,7 @@ impl Metrics {
         let retry = RetryMetrics::register(&mut registry);
         let breaker = BreakerMetrics::register(&mut registry);
         process::register(&mut registry);
+        process_resources::register(&mut registry);
         let server = ServerMetrics::register(&mut registry);
         let reload = ReloadMetrics::register(&mut registry);
         let tasks = TaskMetrics::register(&mut registry);
