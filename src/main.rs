@@ -12,7 +12,15 @@ use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     genesys_exporter::memory::tune_malloc();
-    let Cli { command, run } = Cli::parse();
+    let Cli {
+        version,
+        command,
+        run,
+    } = Cli::parse();
+    if version {
+        print!("{}", genesys_exporter::metrics::BUILD.version_text());
+        return ExitCode::SUCCESS;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),

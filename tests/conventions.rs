@@ -2,11 +2,13 @@
 //! metrics, the build info and `--version`, the `--log.*` and `--web.*` flags, and a plain
 //! 400 for HTTP sent to the TLS port.
 
+use std::process::Command;
+
 use crate::util::{
     http::get,
-    process::start_demo_with_1024_files,
+    process::{output_text, start_demo_with_1024_files},
     resources::{open_files, rss_of},
-    samples::{of, parse},
+    samples::{Samples, of, parse},
 };
 
 fn unix_now() -> f64 {
@@ -14,7 +16,8 @@ fn unix_now() -> f64 {
 }
 
 /// The process metrics of the binary, against what this process knows of it: when it
-/// started it, the limit it gave it, and what /proc says of it around the scrape.
+/// started it, the limit it gave it, and what /proc says of it around the scrape; and its
+/// build info.
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn the_process_metrics_are_the_binarys_own() {
@@ -30,6 +33,7 @@ async fn the_process_metrics_are_the_binarys_own() {
     let rss_after = rss_of(pid) as f64;
     let fds_after = open_files(pid) as f64;
 
+    assert_build_info(&samples);
     let start = of(&samples, "process_start_time_seconds", &[]);
     assert!(
         (before_start..=started_by).contains(&start),
@@ -60,4 +64,59 @@ async fn the_process_metrics_are_the_binarys_own() {
         cpu > 0.0 && cpu <= (unix_now() - before_start) * cores,
         "{cpu}"
     );
+}
+
+/// What a command run in the repository prints, trimmed; `None` if it fails.
+fn command_output(program: &str, args: &[&str]) -> Option<String> {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()?;
+    let text = String::from_utf8(output.stdout).ok()?.trim().to_owned();
+    (output.status.success() && !text.is_empty()).then_some(text)
+}
+
+/// The labels the build info should carry, found here as the build script finds them:
+/// from git in this checkout, and from the Rust compiler.
+fn expected_build() -> [(&'static str, String); 6] {
+    let git = |args: &[&str]| command_output("git", args).unwrap_or_else(|| "unknown".into());
+    let rustc = command_output("rustc", &["--version"]).unwrap();
+    [
+        ("version", env!("CARGO_PKG_VERSION").to_owned()),
+        ("revision", git(&["rev-parse", "HEAD"])),
+        ("branch", git(&["rev-parse", "--abbrev-ref", "HEAD"])),
+        (
+            "rustversion",
+            rustc.split_whitespace().nth(1).unwrap().to_owned(),
+        ),
+        ("os", std::env::consts::OS.to_owned()),
+        ("arch", std::env::consts::ARCH.to_owned()),
+    ]
+}
+
+#[test]
+fn version_prints_the_build_as_node_exporter_does() {
+    let output = Command::new(env!("CARGO_BIN_EXE_genesys-exporter"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let [version, revision, branch, rust, os, arch] = expected_build().map(|(_, value)| value);
+    assert_eq!(
+        output_text(&output),
+        format!(
+            "genesys-exporter, version {version} (branch: {branch}, revision: {revision})\n  rust version:     {rust}\n  platform:         {os}/{arch}\n"
+        )
+    );
+    if command_output("git", &["rev-parse", "HEAD"]).is_some() {
+        assert_eq!(revision.len(), 40, "a full commit hash: {revision}");
+    }
+}
+
+/// The build info in a scrape: the same labels `--version` prints.
+fn assert_build_info(samples: &Samples) {
+    let expected = expected_build();
+    let labels: Vec<(&str, &str)> = expected.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(of(samples, "genesys_exporter_build_info", &labels), 1.0);
 }

@@ -37,8 +37,11 @@ pub use report::{ReportArgs, report};
 
 /// Prometheus exporter for Genesys Cloud conversation aggregates.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(about, disable_version_flag = true)]
 pub struct Cli {
+    /// Print the version, git revision, Rust version and platform, and exit.
+    #[arg(long, short = 'V')]
+    pub version: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]

@@ -36,7 +36,7 @@ pub use api::{ApiMetrics, RetryMetrics};
 pub use breaker::{BreakerMetrics, BreakerState};
 pub use limits::{LimitMetrics, OBSERVATION_DROP_REASONS};
 pub use poll::PollMetrics;
-pub use process::ReloadMetrics;
+pub use process::{BUILD, Build, ReloadMetrics};
 pub use queue_names::QueueNameMetrics;
 pub use server::ServerMetrics;
 pub use tasks::{DIRECTORY, TASKS, TaskMetrics};
@@ -241,13 +241,22 @@ mod tests {
     }
 
     #[test]
-    fn build_info_carries_the_crate_version() {
+    fn build_info_carries_the_version_revision_and_toolchain() {
         let text = Metrics::new([]).encode_text();
+        let line = text
+            .lines()
+            .find(|line| line.starts_with("genesys_exporter_build_info{"))
+            .unwrap();
         let expected = format!(
-            "genesys_exporter_build_info{{version=\"{}\"}} 1\n",
-            env!("CARGO_PKG_VERSION")
+            "genesys_exporter_build_info{{version=\"{}\",revision=\"{}\",branch=\"{}\",rustversion=\"{}\",os=\"{}\",arch=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            BUILD.revision,
+            BUILD.branch,
+            BUILD.rustversion,
+            std::env::consts::OS,
+            std::env::consts::ARCH,
         );
-        assert!(text.contains(&expected), "{text}");
+        assert_eq!(line, expected);
     }
 
     #[test]
