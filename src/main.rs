@@ -1,12 +1,11 @@
 //! The binary: parse the command line, call into the library's `cli`, map the outcome to
 //! an exit code (2 for configuration errors).
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use genesys_exporter::cli::{self, Cli, Command};
+use genesys_exporter::cli::{self, Cli, Command, logging};
 use genesys_exporter::error::Error;
 use tokio_util::sync::CancellationToken;
 
@@ -14,6 +13,8 @@ fn main() -> ExitCode {
     genesys_exporter::memory::tune_malloc();
     let Cli {
         version,
+        log_level,
+        log_format,
         command,
         run,
     } = Cli::parse();
@@ -21,13 +22,14 @@ fn main() -> ExitCode {
         print!("{}", genesys_exporter::metrics::BUILD.version_text());
         return ExitCode::SUCCESS;
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    let rust_log = std::env::var("RUST_LOG").ok();
+    match logging::filter(log_level, rust_log.as_deref()) {
+        Ok(filter) => logging::init(filter, log_format),
+        Err(error) => {
+            eprintln!("genesys-exporter: {error}");
+            return ExitCode::from(2);
+        }
+    }
     log_panics_on_one_line();
     raise_open_file_limit();
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");

@@ -8,6 +8,7 @@
 
 #[cfg(feature = "demo")]
 mod demo;
+pub mod logging;
 mod report;
 
 use std::io::Write;
@@ -33,6 +34,7 @@ use demo::{DemoClient, point_at, start_demo};
 #[cfg(feature = "demo")]
 use genesys_sim::{FaultSpec, SimulatedOrg, Simulator, SimulatorConfig, SurgeSpec};
 use genesys_wire::time::Clock;
+use logging::{LogFormat, LogLevel};
 pub use report::{ReportArgs, report};
 
 /// Prometheus exporter for Genesys Cloud conversation aggregates.
@@ -42,6 +44,13 @@ pub struct Cli {
     /// Print the version, git revision, Rust version and platform, and exit.
     #[arg(long, short = 'V')]
     pub version: bool,
+    /// Only log messages of this level or more severe. RUST_LOG, when set, overrides it for
+    /// what it names (e.g. RUST_LOG=genesys_exporter::genesys=debug).
+    #[arg(long = "log.level", value_name = "LEVEL", value_enum, default_value_t = LogLevel::Info, global = true)]
+    pub log_level: LogLevel,
+    /// Output format of log messages: logfmt (key=value) or json (one object per line).
+    #[arg(long = "log.format", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Logfmt, global = true)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
