@@ -35,12 +35,13 @@ use genesys_wire::time::Clock;
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const OPENMETRICS_FORMAT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// Every answer's body: `/metrics` bodies come in two parts (see [`SharedBody`]); the other
-/// pages are one part and an empty one.
+/// Every answer's body: `/metrics` bodies come in three parts (see [`SharedBody`]); the
+/// other pages are one part and two empty ones.
 pub type Body = Full<SharedBody>;
 
 fn page(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
-    http::response_of(status, content_type, body.into().chain(Bytes::new()))
+    let body = body.into().chain(Bytes::new()).chain(Bytes::new());
+    http::response_of(status, content_type, body)
 }
 
 /// Asks the exporter to reload its configuration, and hears how it went: the error's

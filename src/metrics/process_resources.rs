@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn they_carry_client_golangs_names_help_and_types() {
-        let text = Metrics::new([]).encode_text();
+        let text = Metrics::new([]).encode_process_text();
         for (name, kind, help) in [
             (
                 "process_cpu_seconds_total",
@@ -198,7 +198,7 @@ mod tests {
                 "{name}: {text}"
             );
         }
-        let openmetrics = Metrics::new([]).encode_openmetrics();
+        let openmetrics = Metrics::new([]).encode_process_openmetrics();
         assert!(
             openmetrics.contains("# TYPE process_cpu_seconds counter\nprocess_cpu_seconds_total ")
         );
