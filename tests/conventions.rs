@@ -5,11 +5,13 @@
 use std::process::Command;
 
 use crate::util::{
+    files::{temp_dir, write_file},
     http::get,
     process::{Process, output_text, start_demo_with_1024_files},
     resources::{open_files, rss_of},
     samples::{Samples, of, parse},
-    sim::AFTERNOON,
+    sim::{AFTERNOON, afternoon_sim, start_simulator},
+    wait::wait_for_metrics,
 };
 
 fn unix_now() -> f64 {
@@ -223,4 +225,78 @@ fn invalid_log_flags_are_refused_with_the_values_allowed() {
         "{said}"
     );
     assert!(said.contains("--log.level"), "{said}");
+}
+
+/// The flags of node_exporter; the old ones (--config, --listen), which every other test of
+/// the binary uses, stay as aliases.
+#[tokio::test]
+async fn the_web_and_config_flags_of_prometheus_exporters_work_beside_the_old_ones() {
+    let sim = start_simulator(afternoon_sim()).await;
+    let dir = temp_dir();
+    let config = write_file(
+        &dir,
+        "genesys.toml",
+        &format!(
+            "client_id = \"demo-client\"\nclient_secret = \"demo-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\n",
+            url = sim.url
+        ),
+    );
+    let exporter = Process::start(&[
+        "--config.file",
+        config.to_str().unwrap(),
+        "--web.listen-address",
+        "127.0.0.1:0",
+        "--web.telemetry-path",
+        "/prom/metrics",
+    ]);
+    let url = exporter.metrics_url().await;
+    // Under /prom: wait_for_metrics asks for {base}/metrics.
+    let samples = wait_for_metrics(&format!("{url}/prom"), |s| {
+        of(s, "genesys_up", &[("query", "default")]) == 1.0
+    })
+    .await;
+    assert!(
+        samples
+            .keys()
+            .any(|(name, _)| name == "genesys_conversation_offered")
+    );
+    let moved = get(&format!("{url}/metrics")).await;
+    assert_eq!(moved.status, 404);
+    assert_eq!(
+        moved.body,
+        "not found; try /prom/metrics, /healthz, /readyz or /\n"
+    );
+    let landing = get(&format!("{url}/")).await.body;
+    assert!(
+        landing.contains("<a href=\"/prom/metrics\">/prom/metrics</a>"),
+        "{landing}"
+    );
+    assert!(!landing.contains("href=\"/metrics\""), "{landing}");
+}
+
+#[test]
+fn a_telemetry_path_that_is_not_one_is_refused() {
+    for (path, problem) in [
+        ("metrics", "it must start with /"),
+        ("/healthz", "another endpoint has it"),
+        ("/", "another endpoint has it"),
+        ("/-/reload", "another endpoint has it"),
+        (
+            "/metrics?x=1",
+            "it may not hold ?, #, spaces or control characters",
+        ),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_genesys-exporter"))
+            .args(["--web.telemetry-path", path, "--check-config"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{path}");
+        let said = output_text(&output);
+        assert!(
+            said.contains(&format!(
+                "--web.telemetry-path {path:?}: {problem}; give a path such as /metrics"
+            )),
+            "{path}: {said}"
+        );
+    }
 }
