@@ -2,16 +2,22 @@
 //! metrics, the build info and `--version`, the `--log.*` and `--web.*` flags, and a plain
 //! 400 for HTTP sent to the TLS port.
 
+use std::io::{Read, Write};
 use std::process::Command;
 
+use genesys_exporter::config::Config;
+use genesys_wire::time::Clock;
+
 use crate::util::{
+    exporter::{config_for, start_exporter},
     files::{temp_dir, write_file},
     http::get,
     process::{Process, output_text, start_demo_with_1024_files},
     resources::{open_files, rss_of},
     samples::{Samples, of, parse},
     sim::{AFTERNOON, afternoon_sim, start_simulator},
-    wait::wait_for_metrics,
+    tls::{https_client, make_pki},
+    wait::{PATIENCE, wait_for_metrics},
 };
 
 fn unix_now() -> f64 {
@@ -299,4 +305,56 @@ fn a_telemetry_path_that_is_not_one_is_refused() {
             "{path}: {said}"
         );
     }
+}
+
+/// Plain HTTP to the TLS port is answered in Go's net/http words, and the connection
+/// closed; HTTPS on the same port still works.
+#[tokio::test]
+async fn plain_http_to_the_tls_port_gets_a_plain_400() {
+    let pki = make_pki();
+    let web = write_file(
+        &pki.dir,
+        "web.yml",
+        &format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\n",
+            pki.cert_file.display(),
+            pki.key_file.display()
+        ),
+    );
+    let sim = start_simulator(afternoon_sim()).await;
+    let config = Config {
+        web_config_file: Some(web),
+        ..config_for(&sim, vec![])
+    };
+    let clock = Clock::starting_at(AFTERNOON.parse().unwrap());
+    let exporter = start_exporter(config, clock).await;
+    let address = exporter.url.trim_start_matches("http://").to_owned();
+
+    for request in [
+        format!("GET /metrics HTTP/1.1\r\nHost: {address}\r\n\r\n"),
+        "HEAD / HTTP/1.0\r\n\r\n".to_owned(),
+    ] {
+        let answer = tokio::task::spawn_blocking({
+            let address = address.clone();
+            move || {
+                let mut stream = std::net::TcpStream::connect(&address).unwrap();
+                stream.set_read_timeout(Some(PATIENCE)).unwrap();
+                stream.write_all(request.as_bytes()).unwrap();
+                // Until the exporter closes the connection.
+                let mut answer = Vec::new();
+                stream.read_to_end(&mut answer).unwrap();
+                answer
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&answer),
+            "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+        );
+    }
+    let https = https_client(&pki, false);
+    let url = exporter.url.replacen("http://", "https://", 1);
+    let served = https.get(format!("{url}/healthz")).send().await.unwrap();
+    assert_eq!(served.status(), 200);
 }
