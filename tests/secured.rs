@@ -215,7 +215,9 @@ async fn a_changed_file_is_picked_up_and_a_broken_one_keeps_the_last_good() {
             200
         );
         // TLS is still on: plain HTTP is told to use HTTPS.
-        let plain = reqwest::get(format!("{}/healthz", exporter.url)).await.unwrap();
+        let plain = reqwest::get(format!("{}/healthz", exporter.url))
+            .await
+            .unwrap();
         assert_eq!(plain.status(), 400, "plain HTTP served after {weaker:?}");
         let said = plain.text().await.unwrap();
         assert_eq!(said, "Client sent an HTTP request to an HTTPS server.\n");
