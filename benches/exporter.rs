@@ -201,6 +201,7 @@ fn bench_scrape(c: &mut Criterion) {
             observations: std::sync::RwLock::new(None),
             clock: Clock::starting_at(window().end),
             reloads: None,
+            telemetry_path: Default::default(),
         };
         group.bench_function(format!("{series}_series"), |b| {
             b.iter(|| server::metrics(&state, black_box(&headers)))

@@ -361,12 +361,70 @@ async fn connection<S: HttpService<B>, B: HttpBody>(
     let Some(tls) = tls else {
         return serve_connection(TokioIo::new(stream), service, &tracked.close).await;
     };
+    if opens_with_plain_http(stream.get_ref()).await {
+        return refuse_plain_http(stream).await;
+    }
     let accept = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
     match tokio::time::timeout(HEADER_READ_TIMEOUT, accept).await {
         Ok(Ok(stream)) => serve_connection(TokioIo::new(stream), service, &tracked.close).await,
         Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
         Err(_) => tracing::debug!("TLS handshake not done within {HEADER_READ_TIMEOUT:?}"),
     }
+}
+
+/// What Go's net/http answers a plain HTTP request on a TLS port, in its words, before it
+/// closes the connection: without it, a client gets the TLS alert as HTTP/0.9 garbage.
+pub const PLAIN_HTTP_ANSWER: &[u8] =
+    b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+
+/// Whether a connection to the TLS port opens with a plain HTTP request rather than a TLS
+/// handshake: its first five bytes are one of the request starts Go's net/http looks for.
+/// Only peeked, so that a handshake is read by TLS from its first byte.
+async fn opens_with_plain_http(stream: &TcpStream) -> bool {
+    const STARTS: [&[u8; 5]; 5] = [b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"];
+    let mut head = [0_u8; 5];
+    let peek = async {
+        loop {
+            let peeked = stream.peek(&mut head).await.ok()?;
+            let start = &head[..peeked];
+            if peeked == 0 || !STARTS.iter().any(|s| s.starts_with(start)) {
+                return None;
+            }
+            if peeked == head.len() {
+                return Some(());
+            }
+            // Part of a request start, typed or sent slowly: look again shortly (a peek
+            // finds the same bytes until more come, so waiting for readiness would spin).
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    matches!(
+        tokio::time::timeout(HEADER_READ_TIMEOUT, peek).await,
+        Ok(Some(()))
+    )
+}
+
+/// Answers a plain HTTP request on the TLS port with [`PLAIN_HTTP_ANSWER`], and closes the
+/// connection once the client has, reading what it sent meanwhile (at most
+/// [`MAX_HEAD_BYTES`], within [`HEADER_READ_TIMEOUT`]): closing with the request unread
+/// would reset the connection, and the client might lose the answer.
+async fn refuse_plain_http<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut stream: S) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tracing::debug!("plain HTTP sent to the TLS port; answered 400");
+    if stream.write_all(PLAIN_HTTP_ANSWER).await.is_err() || stream.shutdown().await.is_err() {
+        return;
+    }
+    let drain = async {
+        let mut buffer = [0_u8; 4096];
+        let mut read = 0;
+        while read < MAX_HEAD_BYTES {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => read += n,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(HEADER_READ_TIMEOUT, drain).await;
 }
 
 /// `service`, with each request told where it came from, and the connection marked busy

@@ -1,28 +1,36 @@
 //! The binary: parse the command line, call into the library's `cli`, map the outcome to
 //! an exit code (2 for configuration errors).
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use genesys_exporter::cli::{self, Cli, Command};
+use genesys_exporter::cli::{self, Cli, Command, logging};
 use genesys_exporter::error::Error;
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     genesys_exporter::memory::tune_malloc();
-    let Cli { command, run } = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        // Its default, an eprintln! of a failed write, panics on a closed stderr; inside
-        // the panic hook that panic aborts the process.
-        .log_internal_errors(false)
-        .init();
+    let Cli {
+        version,
+        log_level,
+        log_format,
+        command,
+        run,
+    } = Cli::parse();
+    if version {
+        print!("{}", genesys_exporter::metrics::BUILD.version_text());
+        return ExitCode::SUCCESS;
+    }
+    let rust_log = std::env::var("RUST_LOG").ok();
+    match logging::filter(log_level, rust_log.as_deref()) {
+        Ok(filter) => logging::init(filter, log_format),
+        Err(error) => {
+            let _ = writeln!(std::io::stderr(), "genesys-exporter: {error}");
+            return ExitCode::from(2);
+        }
+    }
     log_panics_on_one_line();
     raise_open_file_limit();
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");

@@ -35,12 +35,13 @@ use genesys_wire::time::Clock;
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const OPENMETRICS_FORMAT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// Every answer's body: `/metrics` bodies come in two parts (see [`SharedBody`]); the other
-/// pages are one part and an empty one.
+/// Every answer's body: `/metrics` bodies come in three parts (see [`SharedBody`]); the
+/// other pages are one part and two empty ones.
 pub type Body = Full<SharedBody>;
 
 fn page(status: u16, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
-    http::response_of(status, content_type, body.into().chain(Bytes::new()))
+    let body = body.into().chain(Bytes::new()).chain(Bytes::new());
+    http::response_of(status, content_type, body)
 }
 
 /// Asks the exporter to reload its configuration, and hears how it went: the error's
@@ -59,6 +60,55 @@ pub struct State {
     /// Where `POST /-/reload` sends its request; `None` without `--web.enable-lifecycle`,
     /// and the endpoint then answers 403.
     pub reloads: Option<mpsc::Sender<ReloadRequest>>,
+    /// Where the metrics are served: `/metrics` unless `--web.telemetry-path` says.
+    pub telemetry_path: TelemetryPath,
+}
+
+/// The path the metrics are served on (`--web.telemetry-path`, as node_exporter has it):
+/// an absolute path that none of the other endpoints has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TelemetryPath(String);
+
+impl TelemetryPath {
+    /// The endpoints it may not take.
+    const TAKEN: [&str; 4] = ["/", "/healthz", "/readyz", "/-/reload"];
+
+    /// The path, checked: it starts with `/`, is not another endpoint's, and holds no query,
+    /// fragment, space or control character (it is compared with the request's path as
+    /// written).
+    pub fn parse(path: &str) -> Result<TelemetryPath, String> {
+        let problem = if !path.starts_with('/') {
+            Some("it must start with /")
+        } else if Self::TAKEN.contains(&path) {
+            Some("another endpoint has it")
+        } else if path
+            .chars()
+            .any(|c| c == '?' || c == '#' || c.is_whitespace() || c.is_control())
+        {
+            Some("it may not hold ?, #, spaces or control characters")
+        } else if path.len() > 256 {
+            Some("it is longer than 256 bytes")
+        } else {
+            None
+        };
+        match problem {
+            Some(problem) => Err(format!(
+                "--web.telemetry-path {path:?}: {problem}; give a path such as /metrics (not {})",
+                Self::TAKEN.join(", ")
+            )),
+            None => Ok(TelemetryPath(path.to_owned())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for TelemetryPath {
+    fn default() -> TelemetryPath {
+        TelemetryPath("/metrics".into())
+    }
 }
 
 /// Serves the endpoints on `listener` until `shutdown` is cancelled; with `options.web`,
@@ -152,15 +202,16 @@ async fn handle(state: &State, request: &Request<Incoming>) -> Response<Body> {
             .insert("allow", HeaderValue::from_static("GET, HEAD"));
         return response;
     }
+    let telemetry = state.telemetry_path.as_str();
     match request.uri().path() {
-        "/metrics" => metrics(state, request.headers()),
+        path if path == telemetry => metrics(state, request.headers()),
         "/" => page(200, "text/html; charset=utf-8", landing_page(state)),
         "/healthz" => page(200, "text/plain; charset=utf-8", "ok\n"),
         "/readyz" => readiness(state),
         _ => page(
             404,
             "text/plain; charset=utf-8",
-            "not found; try /metrics, /healthz, /readyz or /\n",
+            format!("not found; try {telemetry}, /healthz, /readyz or /\n"),
         ),
     }
 }
@@ -293,11 +344,13 @@ fn readiness(state: &State) -> Response<Body> {
 fn landing_page(state: &State) -> String {
     let mut page = String::new();
     let version = env!("CARGO_PKG_VERSION");
+    // A path of printable characters but ?, # and space; escaped for HTML all the same.
+    let telemetry = escape_html(state.telemetry_path.as_str());
     let _ = write!(
         page,
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>genesys-exporter</title></head><body>\n\
          <h1>genesys-exporter</h1>\n<p>Version {version}. Genesys Cloud conversation aggregates for Prometheus.</p>\n\
-         <ul><li><a href=\"/metrics\">/metrics</a></li><li><a href=\"/healthz\">/healthz</a></li><li><a href=\"/readyz\">/readyz</a></li></ul>\n\
+         <ul><li><a href=\"{telemetry}\">{telemetry}</a></li><li><a href=\"/healthz\">/healthz</a></li><li><a href=\"/readyz\">/readyz</a></li></ul>\n\
          <h2>Queries</h2>\n<table border=\"1\" cellpadding=\"4\">\n\
          <tr><th>query</th><th>schedule</th><th>last poll</th><th>published interval</th><th>outcome</th></tr>\n"
     );

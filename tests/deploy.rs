@@ -704,7 +704,7 @@ fn the_dockerfile_builds_in_one_stage_and_runs_unprivileged_in_another() {
     );
     // The build stage copies what cargo needs, and .dockerignore keeps target/ out.
     for needed in [
-        "COPY Cargo.toml Cargo.lock ./",
+        "COPY Cargo.toml Cargo.lock build.rs ./",
         "COPY src ./src",
         "--locked",
     ] {

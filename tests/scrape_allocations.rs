@@ -1,5 +1,6 @@
 //! A scrape allocates nothing in proportion to the number of series: `/metrics` hands out
-//! a body rendered at publish time, and hyper writes it from there without copying it.
+//! a body rendered at publish time (and the few process metrics read for it), and hyper
+//! writes it from there without copying it.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -214,8 +214,13 @@ async fn a_changed_file_is_picked_up_and_a_broken_one_keeps_the_last_good() {
                 .0,
             200
         );
-        let plain = reqwest::get(format!("{}/healthz", exporter.url)).await;
-        assert!(plain.is_err(), "plain HTTP served after {weaker:?}");
+        // TLS is still on: plain HTTP is told to use HTTPS.
+        let plain = reqwest::get(format!("{}/healthz", exporter.url))
+            .await
+            .unwrap();
+        assert_eq!(plain.status(), 400, "plain HTTP served after {weaker:?}");
+        let said = plain.text().await.unwrap();
+        assert_eq!(said, "Client sent an HTTP request to an HTTPS server.\n");
     }
     // The metrics show it as of the next publish (`web_config::tests` checks them).
 }

@@ -14,6 +14,8 @@ mod budget;
 mod cli;
 /// `/metrics` is gzipped for scrapers that accept it, and unzips to the plain body.
 mod compression;
+/// The conventions of Prometheus exporters: process_*, build info, --version, --log.*, --web.*.
+mod conventions;
 /// `--demo` at any hour: traffic, callers waiting, the surge pages; `--demo-time`'s clocks.
 mod demo;
 /// Compose, Kubernetes, systemd, Dockerfile, rules and dashboards agree and configure it validly.

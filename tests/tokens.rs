@@ -12,10 +12,18 @@ use genesys_exporter::metrics::Metrics;
 use genesys_sim::{RequestCounts, SimulatorConfig};
 use genesys_wire::AggregationQuery;
 
+use genesys_exporter::config::Config;
+use genesys_wire::time::Clock;
+
 use crate::util::{
     clock::hold_time,
-    sim::{Sim, afternoon_sim, start_simulator},
+    exporter::{config_for, start_exporter},
+    samples::of,
+    sim::{AFTERNOON, Sim, afternoon_sim, start_simulator},
+    wait::wait_for_metrics,
 };
+
+const FAILURES: &str = "genesys_api_failures_total";
 
 fn client(sim: &Sim, secret: &str) -> Client {
     let settings = ClientSettings {
@@ -118,10 +126,8 @@ async fn a_refused_token_is_renewed_and_the_request_retried_once() {
 #[tokio::test]
 async fn wrong_credentials_are_a_clear_error_without_the_secret() {
     let sim = start_simulator(afternoon_sim()).await;
-    let error = client(&sim, "not-the-secret-xyz")
-        .aggregates(&query())
-        .await
-        .unwrap_err();
+    let client = client(&sim, "not-the-secret-xyz");
+    let error = client.aggregates(&query()).await.unwrap_err();
     let message = error.to_string();
     assert!(message.contains("invalid_client"), "{message}");
     assert!(
@@ -131,4 +137,61 @@ async fn wrong_credentials_are_a_clear_error_without_the_secret() {
     assert!(!message.contains("not-the-secret-xyz"));
     assert!(!format!("{error:?}").contains("not-the-secret-xyz"));
     assert_eq!(error.reason(), "oauth");
+    // Counted under the reason it is reported with: the login service's refusal is
+    // `oauth`; `unauthorized` is an API endpoint refusing the access token.
+    let metrics = client.metrics();
+    let failures = |reason: &str| {
+        let series =
+            format!("genesys_api_failures_total{{endpoint=\"token\",reason=\"{reason}\"}} ");
+        let text = metrics.encode_text();
+        let line = text.lines().find(|line| line.starts_with(&series));
+        line.map(|line| line[series.len()..].to_owned())
+    };
+    assert_eq!(
+        sim.simulator.requests().token,
+        1,
+        "a refusal is not retried"
+    );
+    assert_eq!(failures("oauth").as_deref(), Some("1"));
+    assert_eq!(failures("unauthorized").as_deref(), Some("0"));
+}
+
+/// What a user with a wrong secret sees on /metrics: each refused login counted as `oauth`
+/// on the token endpoint, as the docs say, and nothing as `unauthorized`, which is an API
+/// endpoint refusing a token.
+#[tokio::test]
+async fn a_wrong_secret_counts_as_oauth_on_the_token_endpoint_only() {
+    let sim = start_simulator(afternoon_sim()).await;
+    let config = Config {
+        client_secret: Some("not-the-secret".into()),
+        ..config_for(&sim, vec![])
+    };
+    let exporter = start_exporter(config, Clock::starting_at(AFTERNOON.parse().unwrap())).await;
+    let samples = wait_for_metrics(&exporter.url, |s| {
+        of(s, FAILURES, &[("endpoint", "token"), ("reason", "oauth")]) >= 2.0
+    })
+    .await;
+    let counts = sim.simulator.requests();
+    let refused = of(
+        &samples,
+        FAILURES,
+        &[("endpoint", "token"), ("reason", "oauth")],
+    );
+    assert!(
+        refused <= counts.token as f64,
+        "{refused} of {} logins",
+        counts.token
+    );
+    for endpoint in ["token", "aggregates", "queues", "presences"] {
+        assert_eq!(
+            of(
+                &samples,
+                FAILURES,
+                &[("endpoint", endpoint), ("reason", "unauthorized")]
+            ),
+            0.0,
+            "{endpoint}"
+        );
+    }
+    assert_eq!(counts.aggregates, 0, "no API request without a token");
 }

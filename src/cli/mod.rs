@@ -8,6 +8,7 @@
 
 #[cfg(feature = "demo")]
 mod demo;
+pub mod logging;
 mod report;
 
 use std::io::Write;
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::OrgConfig;
 use crate::config::{Config, DEFAULT_LISTEN};
 use crate::error::Error;
+use crate::server::TelemetryPath;
 #[cfg(feature = "demo")]
 use demo::{DemoClient, point_at, start_demo};
 #[cfg(feature = "demo")]
@@ -33,12 +35,23 @@ pub use demo::{demo_org, demo_queries};
 #[cfg(feature = "demo")]
 use genesys_sim::{FaultSpec, SimulatedOrg, Simulator, SimulatorConfig, SurgeSpec};
 use genesys_wire::time::Clock;
+use logging::{LogFormat, LogLevel};
 pub use report::{ReportArgs, report};
 
 /// Prometheus exporter for Genesys Cloud conversation aggregates.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(about, disable_version_flag = true)]
 pub struct Cli {
+    /// Print the version, git revision, Rust version and platform, and exit.
+    #[arg(long, short = 'V')]
+    pub version: bool,
+    /// Only log messages of this level or more severe. RUST_LOG, when set, overrides it for
+    /// what it names (e.g. RUST_LOG=genesys_exporter::genesys=debug).
+    #[arg(long = "log.level", value_name = "LEVEL", value_enum, default_value_t = LogLevel::Info, global = true)]
+    pub log_level: LogLevel,
+    /// Output format of log messages: logfmt (key=value) or json (one object per line).
+    #[arg(long = "log.format", value_name = "FORMAT", value_enum, default_value_t = LogFormat::Logfmt, global = true)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Option<Command>,
     #[command(flatten)]
@@ -48,16 +61,30 @@ pub struct Cli {
 #[derive(Args)]
 pub struct RunArgs {
     /// TOML configuration file; environment variables override it.
-    #[arg(long, short, value_name = "PATH")]
+    #[arg(
+        long = "config.file",
+        visible_alias = "config",
+        short,
+        value_name = "PATH"
+    )]
     config: Option<PathBuf>,
     // The help names DEFAULT_LISTEN rather than repeating it; no `default_value`, which
     // would override the `listen` key of the file and the environment.
     #[arg(
-        long,
+        long = "web.listen-address",
+        visible_alias = "listen",
         value_name = "ADDR",
-        help = format!("Address to serve /metrics on (overrides `listen`; default {DEFAULT_LISTEN})")
+        help = format!("Address to serve the metrics on, such as :9871 or 127.0.0.1:9871 (overrides `listen`; default {DEFAULT_LISTEN})")
     )]
     listen: Option<String>,
+    /// Path under which to serve the metrics (the landing page links to it).
+    #[arg(
+        long = "web.telemetry-path",
+        value_name = "PATH",
+        default_value = "/metrics",
+        value_parser = TelemetryPath::parse
+    )]
+    telemetry_path: TelemetryPath,
     /// A Prometheus exporter-toolkit web config file (TLS, basic auth, headers) to secure
     /// /metrics with; overrides `web_config_file`.
     #[arg(long = "web.config.file", value_name = "PATH")]
@@ -253,7 +280,9 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 .name()
                 .map(|name| format!("org {name}: "))
                 .unwrap_or_default();
-            eprintln!(
+            // Not eprintln!, which panics when stderr is closed.
+            let _ = writeln!(
+                std::io::stderr(),
                 "configuration is valid: {whose}{} queries ({})",
                 names.len(),
                 names.join(", ")
@@ -263,7 +292,7 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
     }
     let listener = TcpListener::bind(settings.listen).await.map_err(|error| {
         anyhow::anyhow!(
-            "cannot listen on {}: {error}; choose another address with --listen or `listen`",
+            "cannot listen on {}: {error}; choose another address with --web.listen-address or `listen`",
             settings.listen
         )
     })?;
@@ -284,6 +313,7 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
         orgs = settings.orgs.len(),
         queries = settings.orgs.iter().map(|o| o.queries.len()).sum::<usize>(),
         web_config = web_config.as_deref().unwrap_or("none"),
+        path = args.telemetry_path.as_str(),
         "serving /metrics"
     );
     let path = args.config.clone();
@@ -297,6 +327,7 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
         requests,
         sender,
         lifecycle: args.web_enable_lifecycle,
+        telemetry_path: args.telemetry_path,
     };
     crate::runtime::run_reloading(settings, listener, clock, shutdown, reloads).await?;
     tracing::info!("stopped");

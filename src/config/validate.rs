@@ -232,9 +232,9 @@ impl Config {
         let Some(text) = &self.listen else {
             return default;
         };
-        text.parse().unwrap_or_else(|_| {
+        parse_listen(text).unwrap_or_else(|| {
             problems.push(format!(
-                "listen: '{text}' is not an address and port such as {DEFAULT_LISTEN}"
+                "listen: '{text}' is not an address and port such as {DEFAULT_LISTEN} or :9871"
             ));
             default
         })
@@ -367,6 +367,15 @@ const MAX_CONNECTIONS_LIMIT: usize = 1 << 20;
 
 /// The longest `[observations] refresh`: state "now" an hour old is no longer real time.
 const MAX_OBSERVATIONS_REFRESH: Duration = Duration::from_secs(3600);
+
+/// A listen address: an IP address and port, or `:PORT` for every IPv4 interface, as Go
+/// exporters (node_exporter's `--web.listen-address=:9100`) write it.
+fn parse_listen(text: &str) -> Option<SocketAddr> {
+    match text.strip_prefix(':') {
+        Some(port) => Some(SocketAddr::from(([0, 0, 0, 0], port.parse::<u16>().ok()?))),
+        None => text.parse().ok(),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -752,6 +761,24 @@ mod tests {
         .unwrap();
         assert_eq!(settings.observations, None);
         assert_eq!(settings.orgs[0].queries[0].name, "observations");
+    }
+
+    #[test]
+    fn a_listen_address_may_be_a_port_alone_as_in_go_exporters() {
+        for (written, listen) in [
+            (":9871", "0.0.0.0:9871"),
+            ("127.0.0.1:9100", "127.0.0.1:9100"),
+            ("[::1]:9871", "[::1]:9871"),
+        ] {
+            assert_eq!(
+                parse_listen(written),
+                Some(listen.parse().unwrap()),
+                "{written}"
+            );
+        }
+        for wrong in [":", ":http", ":65536", "9871", "localhost:9871"] {
+            assert_eq!(parse_listen(wrong), None, "{wrong}");
+        }
     }
 
     #[test]

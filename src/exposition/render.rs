@@ -147,10 +147,11 @@ fn push_value(out: &mut String, value: f64) {
     }
 }
 
-/// A body in two shared parts that are never joined: the gauges both formats share, then
-/// the format's own tail. Both are reference-counted, so handing a body out copies
-/// nothing; hyper writes both parts with one vectored write.
-pub type SharedBody = Chain<Bytes, Bytes>;
+/// A body in three parts that are never joined: the gauges both formats share, then the
+/// format's self-metrics as published, both shared, then the process metrics read for this
+/// body (with, gzipped, the end of the stream). Handing a body out copies nothing that was
+/// rendered at the publish; hyper writes the parts with one vectored write.
+pub type SharedBody = Chain<Chain<Bytes, Bytes>, Bytes>;
 
 /// The exposition formats `/metrics` serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,32 +164,70 @@ pub enum Format {
 
 /// What `/metrics` serves, rendered and compressed once per publish (and again when a
 /// query's data passes its maximum age or the circuit breaker changes state), so that a
-/// scrape only picks one of four bodies. The Genesys gauges, nearly all of every body, are
-/// the same in both formats, so they are kept once, and each body is them followed by the
-/// format's tail: the self-metrics, and `# EOF` for OpenMetrics.
+/// scrape only picks one of four bodies and adds the process metrics, read as it asks. The
+/// Genesys gauges, nearly all of every body, are the same in both formats, so they are kept
+/// once, and each body is them followed by the format's tail: the self-metrics as they were
+/// at the publish (so that `genesys_up` and the gauges always agree), the `process_*`
+/// metrics as they are at the scrape, as client_golang reads them, and `# EOF` for
+/// OpenMetrics.
 ///
 /// The gauges are kept compressed only: Prometheus asks for gzip (unless its scrape
 /// config sets `enable_compression: false`), and the plain text is about nine times
 /// larger. The first uncompressed scrape after a publish inflates them (a few milliseconds
 /// at 50k series), and the plain text is then kept beside them until the next publish
 /// replaces both.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Exposition {
     /// The gzip header and the gauges compressed up to a flush; see [`GzipHead`].
     gzip_head: Bytes,
-    text_gzip_tail: Bytes,
-    openmetrics_gzip_tail: Bytes,
-    text_tail: Bytes,
-    openmetrics_tail: Bytes,
+    /// The CRC-32 of the plain gauges.
+    gauges_crc: Crc,
     /// The length of the plain gauges.
     gauges_len: usize,
     /// The plain gauges, once an uncompressed scrape has asked for them.
     gauges: OnceLock<Bytes>,
+    text_tail: Tail,
+    openmetrics_tail: Tail,
+    /// Where the process metrics are read; none in the empty exposition before the first
+    /// render.
+    metrics: Option<Metrics>,
+}
+
+/// The self-metrics of one format, as they were at the publish: plain, and deflated up to
+/// a flush, to follow the gauges' [`GzipHead`].
+#[derive(Default)]
+struct Tail {
+    plain: Bytes,
+    deflated: Bytes,
+    crc: Crc,
+}
+
+impl Tail {
+    fn new(plain: String) -> Tail {
+        let mut deflated = GzipHead::without_header();
+        deflated.write(plain.as_bytes());
+        let (deflated, crc, _) = deflated.finish();
+        Tail {
+            plain: plain.into(),
+            deflated,
+            crc,
+        }
+    }
+}
+
+impl std::fmt::Debug for Exposition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exposition")
+            .field("gauges_len", &self.gauges_len)
+            .field("held_bytes", &self.held_bytes())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Exposition {
     /// Renders `queries`' gauges, each with the queue's name beside each queue ID that its
-    /// names know, followed by the self-metrics.
+    /// names know, followed by the self-metrics; each body adds `metrics`' process metrics
+    /// as they are when it is asked for.
     pub(super) fn render(
         queries: &[(&QuerySamples, &HashMap<String, String>)],
         metrics: &Metrics,
@@ -196,32 +235,46 @@ impl Exposition {
         let mut head = GzipHead::new();
         write_gauges(queries, |chunk| head.write(chunk.as_bytes()));
         let (gzip_head, gauges_crc, gauges_len) = head.finish();
-
-        let text_tail = metrics.encode_text();
-        let mut openmetrics_tail = metrics.encode_openmetrics();
-        openmetrics_tail.push_str("# EOF\n");
         Exposition {
             gzip_head,
-            text_gzip_tail: gzip_rest(&gauges_crc, text_tail.as_bytes()),
-            openmetrics_gzip_tail: gzip_rest(&gauges_crc, openmetrics_tail.as_bytes()),
-            text_tail: text_tail.into(),
-            openmetrics_tail: openmetrics_tail.into(),
+            gauges_crc,
             gauges_len,
             gauges: OnceLock::new(),
+            text_tail: Tail::new(metrics.encode_text()),
+            openmetrics_tail: Tail::new(metrics.encode_openmetrics()),
+            metrics: Some(metrics.clone()),
         }
     }
 
-    /// The body in `format`, gzip-compressed if `gzip`. Costs two reference counts, however
-    /// many series there are, but for the first uncompressed body after a publish, which
-    /// inflates the gauges.
+    /// The body in `format`, gzip-compressed if `gzip`: the gauges and self-metrics shared
+    /// (reference counts however many series there are, but for the first uncompressed
+    /// body after a publish, which inflates the gauges), and the process metrics read now.
     pub fn body(&self, format: Format, gzip: bool) -> SharedBody {
-        let (head, tail) = match (format, gzip) {
-            (Format::Text, false) => (self.plain_gauges(), &self.text_tail),
-            (Format::OpenMetrics, false) => (self.plain_gauges(), &self.openmetrics_tail),
-            (Format::Text, true) => (&self.gzip_head, &self.text_gzip_tail),
-            (Format::OpenMetrics, true) => (&self.gzip_head, &self.openmetrics_gzip_tail),
+        let (tail, mut process) = match format {
+            Format::Text => (&self.text_tail, self.process(Metrics::encode_process_text)),
+            Format::OpenMetrics => (
+                &self.openmetrics_tail,
+                self.process(Metrics::encode_process_openmetrics),
+            ),
         };
-        head.clone().chain(tail.clone())
+        if format == Format::OpenMetrics {
+            process.push_str("# EOF\n");
+        }
+        if gzip {
+            let rest = gzip_rest([&self.gauges_crc, &tail.crc], process.as_bytes());
+            self.gzip_head
+                .clone()
+                .chain(tail.deflated.clone())
+                .chain(rest)
+        } else {
+            let gauges = self.plain_gauges().clone();
+            gauges.chain(tail.plain.clone()).chain(Bytes::from(process))
+        }
+    }
+
+    /// The process metrics, read now, encoded by `encode`.
+    fn process(&self, encode: fn(&Metrics) -> String) -> String {
+        self.metrics.as_ref().map(encode).unwrap_or_default()
     }
 
     /// The body in one piece, copied: for tests and tools, not for serving.
@@ -230,15 +283,15 @@ impl Exposition {
         body.copy_to_bytes(body.remaining()).to_vec()
     }
 
-    /// The bytes held, once each, by all four bodies: the plain gauges count once an
-    /// uncompressed body has been asked for.
+    /// The bytes held between scrapes: the compressed gauges, both tails plain and
+    /// compressed, and the plain gauges once an uncompressed body has been asked for.
     pub fn held_bytes(&self) -> usize {
         [
             &self.gzip_head,
-            &self.text_gzip_tail,
-            &self.openmetrics_gzip_tail,
-            &self.text_tail,
-            &self.openmetrics_tail,
+            &self.text_tail.plain,
+            &self.text_tail.deflated,
+            &self.openmetrics_tail.plain,
+            &self.openmetrics_tail.deflated,
         ]
         .into_iter()
         .chain(self.gauges.get())
@@ -282,10 +335,15 @@ struct GzipHead {
 
 impl GzipHead {
     fn new() -> GzipHead {
-        let mut encoder = DeflateEncoder::new(Vec::with_capacity(CHUNK), GZIP_LEVEL);
-        encoder.get_mut().extend_from_slice(&GZIP_HEADER);
+        let mut head = GzipHead::without_header();
+        head.encoder.get_mut().extend_from_slice(&GZIP_HEADER);
+        head
+    }
+
+    /// Deflate blocks only, ended on a sync flush like a head's: a tail that follows one.
+    fn without_header() -> GzipHead {
         GzipHead {
-            encoder,
+            encoder: DeflateEncoder::new(Vec::with_capacity(CHUNK), GZIP_LEVEL),
             crc: Crc::new(),
             len: 0,
         }
@@ -311,19 +369,33 @@ impl GzipHead {
     }
 }
 
-/// What follows a [`GzipHead`] whose content has `shared`'s CRC, to make one gzip member
-/// whose content is the head's followed by `tail`: `tail` deflated on its own (its blocks
-/// refer to nothing before them, so head and rest make one ordinary deflate stream), then
-/// the trailer, the CRC-32 and length of the whole plain content (RFC 1952).
-fn gzip_rest(shared: &Crc, tail: &[u8]) -> Bytes {
-    let mut rest = DeflateEncoder::new(Vec::new(), GZIP_LEVEL);
-    rest.write_all(tail).expect("writing to a Vec cannot fail");
-    let mut rest = rest.finish().expect("writing to a Vec cannot fail");
-    let mut tail_crc = Crc::new();
-    tail_crc.update(tail);
+/// The end of a gzip member whose deflate blocks so far (a [`GzipHead`] and any tail after
+/// it, each ended on a sync flush, referring to nothing before it) hold content with
+/// `crcs`: `last` in final stored blocks, then the trailer, the CRC-32 and length of the
+/// whole plain content (RFC 1952). Storing takes no deflate state: a scrape writes the few
+/// hundred bytes of process metrics as they are.
+fn gzip_rest<const N: usize>(crcs: [&Crc; N], last: &[u8]) -> Bytes {
+    let mut rest = Vec::with_capacity(last.len() + 5 * (last.len() / 65_535 + 1) + 8);
+    // Stored blocks (RFC 1951 3.2.4), at most 65,535 bytes each, the last one final; the
+    // sync flush before them left the stream on a byte boundary.
+    let mut blocks = last.chunks(usize::from(u16::MAX)).peekable();
+    if blocks.peek().is_none() {
+        rest.extend_from_slice(&[1, 0, 0, 0xff, 0xff]);
+    }
+    while let Some(block) = blocks.next() {
+        let length = u16::try_from(block.len()).expect("chunks of at most u16::MAX");
+        rest.push(u8::from(blocks.peek().is_none()));
+        rest.extend_from_slice(&length.to_le_bytes());
+        rest.extend_from_slice(&(!length).to_le_bytes());
+        rest.extend_from_slice(block);
+    }
+    let mut last_crc = Crc::new();
+    last_crc.update(last);
     let mut crc = Crc::new();
-    crc.combine(shared);
-    crc.combine(&tail_crc);
+    for part in crcs {
+        crc.combine(part);
+    }
+    crc.combine(&last_crc);
     rest.extend_from_slice(&crc.sum().to_le_bytes());
     // ISIZE: the plain length modulo 2^32, which is what `amount` counts.
     rest.extend_from_slice(&crc.amount().to_le_bytes());
@@ -393,7 +465,7 @@ mod tests {
         (
             head,
             len,
-            tails.map(|tail| gzip_rest(&crc, tail.as_bytes())),
+            tails.map(|tail| gzip_rest([&crc], tail.as_bytes())),
         )
     }
 
@@ -457,21 +529,72 @@ mod tests {
         assert!(exposition.gauges.get().is_none(), "nothing plain held yet");
 
         let text = String::from_utf8(exposition.to_vec(Format::Text, false)).unwrap();
-        assert_eq!(text, format!("{gauges}{}", metrics.encode_text()));
+        let published = format!("{gauges}{}", metrics.encode_text());
+        assert_process_metrics_follow(&text, &published);
         assert_eq!(exposition.held_bytes(), compressed + gauges.len());
         let openmetrics = exposition.to_vec(Format::OpenMetrics, false);
         assert!(openmetrics.starts_with(gauges.as_bytes()));
         assert_eq!(
-            exposition.body(Format::Text, false).first_ref().as_ptr(),
+            exposition
+                .body(Format::Text, false)
+                .first_ref()
+                .first_ref()
+                .as_ptr(),
             exposition
                 .body(Format::OpenMetrics, false)
+                .first_ref()
                 .first_ref()
                 .as_ptr(),
             "inflated once, shared by both formats"
         );
+        assert_process_metrics_follow(&gunzip(&exposition.to_vec(Format::Text, true)), &published);
+        let openmetrics = String::from_utf8(exposition.to_vec(Format::OpenMetrics, true)).ok();
+        assert!(openmetrics.is_none(), "gzipped");
+        let openmetrics = gunzip(&exposition.to_vec(Format::OpenMetrics, true));
+        let published = format!("{gauges}{}", metrics.encode_openmetrics());
+        assert_process_metrics_follow(&openmetrics, &published);
+        assert!(openmetrics.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn a_stored_last_part_of_any_length_ends_the_stream() {
+        let shared = "shared gauges\n".repeat(1000);
+        let (head, _, _) = gzip_parts(&shared, CHUNK, [""]);
+        let mut head_only = GzipHead::new();
+        head_only.write(shared.as_bytes());
+        let (_, shared_crc, _) = head_only.finish();
+        let tail = Tail::new("self metrics\n".repeat(100));
+        for length in [0, 1, 65_535, 65_536, 200_000] {
+            let last: String = "p".repeat(length);
+            let rest = gzip_rest([&shared_crc, &tail.crc], last.as_bytes());
+            let body = [head.as_ref(), tail.deflated.as_ref(), rest.as_ref()].concat();
+            let plain = format!("{shared}{}{last}", String::from_utf8_lossy(&tail.plain));
+            assert_eq!(gunzip(&body), plain, "{length} bytes stored");
+        }
+    }
+
+    /// `body` is `published` followed by the process metrics, as far as this system has
+    /// them.
+    fn assert_process_metrics_follow(body: &str, published: &str) {
+        let process = body
+            .strip_prefix(published)
+            .unwrap_or_else(|| panic!("not the published text first ({} bytes)", body.len()));
+        #[cfg(target_os = "linux")]
+        assert!(
+            process.starts_with("# HELP process_cpu_seconds"),
+            "{process}"
+        );
         assert_eq!(
-            gunzip(&exposition.to_vec(Format::Text, true)),
-            format!("{gauges}{}", metrics.encode_text())
+            process
+                .lines()
+                .filter(|line| line.starts_with("process_"))
+                .count(),
+            if cfg!(target_os = "linux") {
+                6
+            } else {
+                usize::from(cfg!(unix))
+            },
+            "{process}"
         );
     }
 

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::transport::{Transport, json_error_kind};
 use crate::error::{Error, Result, api_text};
 use genesys_wire::time::deadline_after;
-use genesys_wire::{Endpoint, OAuthError, TOKEN_PATH, TokenResponse};
+use genesys_wire::{Endpoint, TOKEN_PATH, TokenResponse};
 
 /// An OAuth client's ID and secret. Debug output shows the ID only.
 #[derive(Debug, Clone)]
@@ -161,10 +161,7 @@ impl TokenCache {
             .body("grant_type=client_credentials");
         let reply = self.transport.execute(endpoint, request).await?;
         if !reply.status.is_success() {
-            let refusal = serde_json::from_slice::<OAuthError>(&reply.body)
-                .ok()
-                .filter(|refusal| !refusal.error.is_empty());
-            let error = match refusal {
+            let error = match reply.oauth_refusal(endpoint) {
                 Some(refusal) => Error::OAuth {
                     endpoint,
                     status: reply.status.as_u16(),
@@ -178,7 +175,7 @@ impl TokenCache {
                 },
                 None => reply.api_error(endpoint),
             };
-            // Counted and logged as it came in.
+            // Counted as it came in, under the same reason (`Reply::reason`).
             return Err(error);
         }
         // The body holds the token: a decoding error must not quote it.

@@ -22,7 +22,7 @@ use reqwest::StatusCode;
 use tokio::time::Instant;
 
 use super::breaker::Breaker;
-use crate::error::{Error, Result, status_reason};
+use crate::error::{Error, Result};
 use crate::metrics::{ApiMetrics, Metrics, RetryMetrics};
 use genesys_wire::Endpoint;
 use genesys_wire::time::deadline_after;
@@ -68,6 +68,9 @@ pub(crate) trait Answer {
     fn retry_after(&self) -> Option<Duration>;
     /// What the answer said, without advice, for the log line of a failed attempt.
     fn summary(&self, endpoint: Endpoint) -> String;
+    /// The failure reason of an error answer: the reason of the error the caller makes of
+    /// it, so that each failure is counted under the one reason it is reported with.
+    fn reason(&self, endpoint: Endpoint) -> &'static str;
 }
 
 /// What an attempt's outcome calls for.
@@ -274,10 +277,7 @@ impl Retrier {
     ) {
         let (reason, what) = match outcome {
             Ok(reply) if reply.status().is_success() => return,
-            Ok(reply) => (
-                status_reason(reply.status().as_u16()),
-                reply.summary(endpoint),
-            ),
+            Ok(reply) => (reply.reason(endpoint), reply.summary(endpoint)),
             Err(error @ (Error::Transport { .. } | Error::TooLarge { .. })) => {
                 (error.reason(), error.to_string())
             }
@@ -306,6 +306,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
+    use crate::error::status_reason;
     use crate::genesys::breaker::BreakerSettings;
     use crate::genesys::transport::Reply;
 

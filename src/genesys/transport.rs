@@ -9,9 +9,11 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::retry::{Answer, Retrier};
-use crate::error::{Error, Result, api_text};
+use crate::error::{Error, Result, api_text, status_reason};
 use crate::metrics::{ApiMetrics, Metrics, RetryMetrics};
-use genesys_wire::{Endpoint, ErrorBody, GroupSink, GroupsRead, ReadError, read_groups};
+use genesys_wire::{
+    Endpoint, ErrorBody, GroupSink, GroupsRead, OAuthError, ReadError, read_groups,
+};
 
 /// Sends requests and counts them; shared by the token cache and the API client.
 pub struct Transport {
@@ -207,6 +209,13 @@ impl Answer for Reply {
         self.retry_after
     }
 
+    fn reason(&self, endpoint: Endpoint) -> &'static str {
+        match self.oauth_refusal(endpoint) {
+            Some(_) => "oauth",
+            None => status_reason(self.status.as_u16()),
+        }
+    }
+
     /// "aggregates: HTTP 503 service.unavailable: ... [ININ-Correlation-Id ...]".
     fn summary(&self, endpoint: Endpoint) -> String {
         let (code, message) = self.code_and_message();
@@ -222,6 +231,20 @@ impl Answer for Reply {
 }
 
 impl Reply {
+    /// The login service's refusal to issue a token, in the OAuth error format (RFC 6749
+    /// 5.2: `invalid_client` for a wrong client ID or secret, `unauthorized_client`,
+    /// `invalid_grant`, ...). Only a 4xx but 429 of the token endpoint is one: a 429 or
+    /// 5xx is the service being busy or down, whatever its body says.
+    pub(crate) fn oauth_refusal(&self, endpoint: Endpoint) -> Option<OAuthError> {
+        let refused = self.status.is_client_error() && self.status != StatusCode::TOO_MANY_REQUESTS;
+        if endpoint != Endpoint::Token || !refused {
+            return None;
+        }
+        serde_json::from_slice::<OAuthError>(&self.body)
+            .ok()
+            .filter(|refusal| !refusal.error.is_empty())
+    }
+
     /// The error that a non-2xx answer stands for, from the Genesys error body if it has one.
     pub(crate) fn api_error(&self, endpoint: Endpoint) -> Error {
         let (code, message) = self.code_and_message();

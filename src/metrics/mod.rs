@@ -20,6 +20,7 @@ mod breaker;
 mod limits;
 mod poll;
 mod process;
+mod process_resources;
 mod queue_names;
 mod server;
 mod tasks;
@@ -35,7 +36,7 @@ pub use api::{ApiMetrics, RetryMetrics};
 pub use breaker::{BreakerMetrics, BreakerState};
 pub use limits::{LimitMetrics, OBSERVATION_DROP_REASONS};
 pub use poll::PollMetrics;
-pub use process::ReloadMetrics;
+pub use process::{BUILD, Build, ReloadMetrics};
 pub use queue_names::QueueNameMetrics;
 pub use server::ServerMetrics;
 pub use tasks::{DIRECTORY, TASKS, TaskMetrics};
@@ -45,6 +46,9 @@ pub use tasks::{DIRECTORY, TASKS, TaskMetrics};
 #[derive(Clone)]
 pub struct Metrics {
     registry: Arc<Registry>,
+    /// The `process_*` metrics, read whenever they are encoded: apart from `registry`,
+    /// which is rendered once per publish, since they are read at each scrape.
+    process: Arc<Registry>,
     org: Org,
     pub poll: PollMetrics,
     pub api: ApiMetrics,
@@ -83,8 +87,11 @@ impl Metrics {
         let reload = ReloadMetrics::register(&mut registry);
         let tasks = TaskMetrics::register(&mut registry);
         let limits = LimitMetrics::register(&mut registry);
+        let mut process = Registry::default();
+        process_resources::register(&mut process);
         Metrics {
             registry: Arc::new(registry),
+            process: Arc::new(process),
             org: Org::unnamed(),
             poll,
             api,
@@ -103,6 +110,7 @@ impl Metrics {
     pub fn for_org(&self, org: &Org) -> Metrics {
         Metrics {
             registry: self.registry.clone(),
+            process: self.process.clone(),
             org: org.clone(),
             poll: self.poll.for_org(org),
             api: self.api.for_org(org),
@@ -156,26 +164,41 @@ impl Metrics {
         &self.org
     }
 
-    /// The registry in the OpenMetrics text format, without the `# EOF` line.
+    /// The registry in the OpenMetrics text format, without the `# EOF` line nor the
+    /// process metrics.
     pub fn encode_openmetrics(&self) -> String {
-        let mut out = String::new();
-        encode_registry(&mut out, &self.registry).expect("writing to a String cannot fail");
-        out
+        encode_openmetrics(&self.registry)
     }
 
-    /// The registry in the Prometheus text format 0.0.4.
+    /// The registry in the Prometheus text format 0.0.4, without the process metrics.
     pub fn encode_text(&self) -> String {
         openmetrics_to_text(&self.encode_openmetrics())
+    }
+
+    /// The `process_*` metrics as they are now, in OpenMetrics.
+    pub fn encode_process_openmetrics(&self) -> String {
+        encode_openmetrics(&self.process)
+    }
+
+    /// The `process_*` metrics as they are now, in the text format 0.0.4.
+    pub fn encode_process_text(&self) -> String {
+        openmetrics_to_text(&self.encode_process_openmetrics())
     }
 
     /// The value of `series` (a name and its labels, as the text format writes them), if
     /// it has one: tests read the metrics as a scrape does.
     #[cfg(test)]
     pub(crate) fn sample(&self, series: &str) -> Option<f64> {
-        self.encode_text()
+        (self.encode_text() + &self.encode_process_text())
             .lines()
             .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
     }
+}
+
+fn encode_openmetrics(registry: &Registry) -> String {
+    let mut out = String::new();
+    encode_registry(&mut out, registry).expect("writing to a String cannot fail");
+    out
 }
 
 /// A new metric, registered as `name` with `help`. Groups build their families with it
@@ -239,13 +262,22 @@ mod tests {
     }
 
     #[test]
-    fn build_info_carries_the_crate_version() {
+    fn build_info_carries_the_version_revision_and_toolchain() {
         let text = Metrics::new([]).encode_text();
+        let line = text
+            .lines()
+            .find(|line| line.starts_with("genesys_exporter_build_info{"))
+            .unwrap();
         let expected = format!(
-            "genesys_exporter_build_info{{version=\"{}\"}} 1\n",
-            env!("CARGO_PKG_VERSION")
+            "genesys_exporter_build_info{{version=\"{}\",revision=\"{}\",branch=\"{}\",rustversion=\"{}\",os=\"{}\",arch=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            BUILD.revision,
+            BUILD.branch,
+            BUILD.rustversion,
+            std::env::consts::OS,
+            std::env::consts::ARCH,
         );
-        assert!(text.contains(&expected), "{text}");
+        assert_eq!(line, expected);
     }
 
     #[test]

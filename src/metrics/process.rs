@@ -1,5 +1,5 @@
-//! What runs: `genesys_exporter_build_info`, whose version label names the build, and
-//! how the last reload of the configuration went.
+//! What runs: `genesys_exporter_build_info`, whose labels name the build (and which
+//! `--version` prints), and how the last reload of the configuration went.
 
 use std::sync::atomic::AtomicU64;
 
@@ -12,23 +12,53 @@ use prometheus_client::registry::Registry;
 
 use super::registered;
 
+/// What this binary was built from: the labels of `genesys_exporter_build_info`, and
+/// what `--version` prints. As prometheus/common's version collector has them (version,
+/// revision, branch, goversion, goos, goarch), with the Rust compiler's version for Go's.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct BuildLabels {
-    version: &'static str,
+pub struct Build {
+    pub version: &'static str,
+    /// The git commit, when built from a git checkout; `unknown` otherwise.
+    pub revision: &'static str,
+    /// The git branch (`HEAD` when detached), or `unknown`.
+    pub branch: &'static str,
+    pub rustversion: &'static str,
+    /// The target's operating system and architecture, as Rust names them (`linux`,
+    /// `x86_64`).
+    pub os: &'static str,
+    pub arch: &'static str,
+}
+
+/// This binary's build; `build.rs` finds the revision, the branch and the Rust version.
+pub const BUILD: Build = Build {
+    version: env!("CARGO_PKG_VERSION"),
+    revision: env!("EXPORTER_BUILD_REVISION"),
+    branch: env!("EXPORTER_BUILD_BRANCH"),
+    rustversion: env!("EXPORTER_BUILD_RUST_VERSION"),
+    os: std::env::consts::OS,
+    arch: std::env::consts::ARCH,
+};
+
+impl Build {
+    /// What `--version` prints, in the layout of node_exporter's and every exporter built
+    /// with prometheus/common: the program, version, branch and revision on one line, then
+    /// the toolchain and the platform.
+    pub fn version_text(&self) -> String {
+        format!(
+            "genesys-exporter, version {} (branch: {}, revision: {})\n  rust version:     {}\n  platform:         {}/{}\n",
+            self.version, self.branch, self.revision, self.rustversion, self.os, self.arch
+        )
+    }
 }
 
 /// Registers `genesys_exporter_build_info`, which never changes after.
 pub(super) fn register(registry: &mut Registry) {
-    let build_info: Family<BuildLabels, Gauge> = registered(
+    let build_info: Family<Build, Gauge> = registered(
         registry,
         "genesys_exporter_build_info",
-        "Always 1; the version label tells which build runs",
+        "A metric with a constant '1' value labeled by version, revision, branch, rustversion, os and arch from which genesys-exporter was built",
     );
-    build_info
-        .get_or_create(&BuildLabels {
-            version: env!("CARGO_PKG_VERSION"),
-        })
-        .set(1);
+    build_info.get_or_create(&BUILD).set(1);
 }
 
 /// Whether the last reload of the configuration succeeded, and when one last did; as

@@ -23,7 +23,7 @@ use crate::exposition::Publisher;
 use crate::http;
 use crate::metrics::Metrics;
 use crate::org::Org;
-use crate::server::{self, ReloadRequest, State};
+use crate::server::{self, ReloadRequest, State, TelemetryPath};
 use crate::supervise::{contained, panic_message};
 use changes::restart_only_changes;
 use genesys_wire::time::Clock;
@@ -34,7 +34,8 @@ use org_runtime::{OrgRuntime, Shared};
 pub type Loader = Arc<dyn Fn() -> Result<Settings> + Send + Sync>;
 
 /// How the exporter reloads its configuration: `load` reads it anew, at each request
-/// that comes on `requests` (SIGHUP, or `POST /-/reload` when `lifecycle`).
+/// that comes on `requests` (SIGHUP, or `POST /-/reload` when `lifecycle`); and the
+/// server's flags, which a reload does not change.
 pub struct Reloads {
     pub load: Loader,
     pub requests: mpsc::Receiver<ReloadRequest>,
@@ -42,6 +43,8 @@ pub struct Reloads {
     pub sender: mpsc::Sender<ReloadRequest>,
     /// `--web.enable-lifecycle`: `POST /-/reload` reloads.
     pub lifecycle: bool,
+    /// `--web.telemetry-path`: where the metrics are served.
+    pub telemetry_path: TelemetryPath,
 }
 
 /// Runs the exporter on `listener` until `shutdown` is cancelled, then lets requests in
@@ -59,6 +62,7 @@ pub async fn run(
         requests,
         sender,
         lifecycle: false,
+        telemetry_path: TelemetryPath::default(),
     };
     run_reloading(settings, listener, clock, shutdown, reloads).await
 }
@@ -81,6 +85,7 @@ pub async fn run_reloading(
         observations: RwLock::new(settings.observations.as_ref().map(|o| o.refresh)),
         clock: clock.clone(),
         reloads: reloads.lifecycle.then(|| reloads.sender.clone()),
+        telemetry_path: reloads.telemetry_path.clone(),
     });
     let shared = Shared {
         publisher,

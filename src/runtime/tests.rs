@@ -245,6 +245,7 @@ async fn a_reload_that_panics_is_counted_answered_as_failed_and_the_next_one_run
         requests,
         sender: sender.clone(),
         lifecycle: false,
+        telemetry_path: Default::default(),
     };
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(super::run_reloading(

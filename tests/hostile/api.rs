@@ -444,8 +444,10 @@ async fn an_error_message_with_control_characters_is_one_escaped_line() {
         !log.lines().any(|line| line.starts_with("INFO forged")),
         "a forged line: {log}"
     );
+    // Escaped in the message, and its backslashes again as a logfmt value: a logfmt
+    // reader gets the message back.
     assert!(
-        log.contains(r"bad\nINFO forged log line\u{1b}[31m"),
+        log.contains(r"bad\\nINFO forged log line\\u{1b}[31m"),
         "{log}"
     );
     // One line per failed attempt: each poll is one attempt (a 400 is not retried).
