@@ -55,7 +55,13 @@ pub struct ReportArgs {
     /// several.
     #[arg(long, value_name = "NAME")]
     org: Option<String>,
-    #[arg(long, short, value_name = "PATH")]
+    /// TOML configuration file, as for the exporter.
+    #[arg(
+        long = "config.file",
+        visible_alias = "config",
+        short,
+        value_name = "PATH"
+    )]
     config: Option<PathBuf>,
     /// Report from the built-in simulator instead of a Genesys Cloud org.
     #[cfg(feature = "demo")]
