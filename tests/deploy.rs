@@ -441,7 +441,13 @@ fn the_kubernetes_deployment_configures_the_exporter_and_probes_it() {
             );
         }
     }
-    for variable in container["env"].as_sequence().unwrap() {
+    // The log level is a flag, not RUST_LOG, which would override it.
+    assert!(
+        container["env"]
+            .as_sequence()
+            .is_none_or(|env| { env.iter().all(|variable| variable["name"] != "RUST_LOG") })
+    );
+    for variable in container["env"].as_sequence().into_iter().flatten() {
         env.insert(
             str_of(&variable["name"], "env").to_owned(),
             str_of(&variable["value"], "env").to_owned(),
@@ -481,6 +487,7 @@ fn the_kubernetes_deployment_configures_the_exporter_and_probes_it() {
         args.iter()
             .any(|a| a.starts_with(&*scratch.path().to_string_lossy()))
     );
+    assert!(args.contains(&"--log.level=info".to_owned()), "{args:?}");
     let log = check_config("deploy/kubernetes/deployment.yaml", &args, &env);
     assert!(log.contains("2 queries (default, live)"), "{log}");
 
@@ -606,6 +613,11 @@ fn the_systemd_unit_runs_the_exporter_with_a_valid_configuration() {
         })
         .collect();
     assert!(env.contains_key("GENESYS_EXPORTER_CLIENT_SECRET_FILE"));
+    assert!(
+        !env.contains_key("RUST_LOG"),
+        "RUST_LOG would override --log.level"
+    );
+    assert!(args.contains(&"--log.level=info".to_owned()), "{args:?}");
     let log = check_config(UNIT, &args, &env);
     assert!(log.contains("3 queries (queues, live, daily)"), "{log}");
 

@@ -133,7 +133,11 @@ fn the_endpoints_and_reasons_the_readme_lists_are_those_the_counters_start_at_0_
         meaning("genesys_api_requests_total{endpoint}", false),
         endpoints
     );
-    let mut failures = meaning("genesys_api_failures_total{endpoint,reason}", true);
+    let mut failures: Vec<String> = table_rows("docs/metrics.md", "| reason | meaning |")
+        .iter()
+        .flat_map(|row| names(&row[0]))
+        .map(String::from)
+        .collect();
     failures.sort_unstable();
     let mut reasons = REQUEST_FAILURE_REASONS.to_vec();
     reasons.sort_unstable();
