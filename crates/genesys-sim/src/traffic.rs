@@ -8,7 +8,6 @@
 //! agent talked, held and wrapped up. A query bucket `[start, end)` is the sum of the minute
 //! slots that start inside it, so buckets of any size agree with each other exactly.
 
-use super::live::ALERT_MS;
 use super::random::{Draws, fnv1a, mix};
 use super::simulated_org::{MediaProfile, SimQueue, SimulatedOrg, daily_curve, media_profile};
 use super::surge::Surge;
@@ -18,11 +17,11 @@ use super::tally::{Tally, Target};
 const AGENT_DIRECT_PEAK_PER_MINUTE: f64 = 0.8;
 
 /// How long each caller of a standing backlog waits, in milliseconds. One arrives in every
-/// minute slot and waits at least two minutes and the ring ([`ALERT_MS`]), so that at any
-/// instant the caller of the minute slot before is still waiting: it arrived less than two
-/// minutes ago. And well under three minutes, the shipped longest-wait alert's threshold,
-/// so that the backlog alone never fires it.
-pub const BACKLOG_WAIT_MS: std::ops::Range<u64> = 2 * 60_000 + ALERT_MS..150_000;
+/// minute slot and waits at least two minutes and the ring ([`crate::ALERT_MS`], checked in
+/// `live`), so that at any instant the caller of the minute slot before is still waiting:
+/// it arrived less than two minutes ago. And well under three minutes, the shipped
+/// longest-wait alert's threshold, so that the backlog alone never fires it.
+pub const BACKLOG_WAIT_MS: std::ops::Range<u64> = 125_000..150_000;
 
 /// One source of conversations.
 pub(super) struct Atom<'a> {
