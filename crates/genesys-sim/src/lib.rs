@@ -57,6 +57,7 @@ pub use presences::{presence_definitions, system_to_organization_mappings};
 pub use queue_observations::observe;
 pub use simulated_org::{DEMO_FLOOR, DEMO_MEDIA_TYPES, QueueProfile, SimQueue, SimulatedOrg};
 pub use surge::{Surge, SurgeSpec};
+pub use traffic::BACKLOG_WAIT_MS;
 
 use genesys_wire::time::Clock;
 use genesys_wire::{AggregateResponse, AggregationQuery, ErrorBody, PresenceDefinitions};

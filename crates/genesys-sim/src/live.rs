@@ -13,7 +13,7 @@
 //! that has waited longer than that is no longer seen waiting.
 
 use super::surge::Surge;
-use super::traffic::Atom;
+use super::traffic::{Atom, BACKLOG_WAIT_MS};
 
 /// How far back the conversations still in progress are looked for. It bounds the work of
 /// an observation (one traffic minute per atom per minute of it) and the longest wait and
@@ -23,6 +23,9 @@ pub const LOOKBACK_MINUTES: i64 = 120;
 /// How long an answered conversation alerts (the agent's phone rings) at the end of its
 /// wait, in milliseconds.
 pub const ALERT_MS: u64 = 5_000;
+
+// A standing backlog's caller still waits, not rings, two minutes after it arrived.
+const _: () = assert!(BACKLOG_WAIT_MS.start >= 2 * 60_000 + ALERT_MS);
 
 /// An atom's conversations at one instant.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -35,6 +35,10 @@ pub struct QueueProfile {
     /// The least traffic of any minute, as a share of the peak: 0 follows the daily curve
     /// down to its quiet nights and weekends; `--demo` sets [`DEMO_FLOOR`].
     pub floor: f64,
+    /// Whether the queue is understaffed around the clock once its traffic has a floor:
+    /// then it never catches up, and a voice caller is always waiting in it (the standing
+    /// backlog, [`crate::BACKLOG_WAIT_MS`]). The demo's Retention queue.
+    pub understaffed: bool,
 }
 
 impl QueueProfile {
@@ -42,6 +46,12 @@ impl QueueProfile {
     /// curve, never below the queue's floor.
     pub(super) fn level(&self, minute: i64) -> f64 {
         daily_curve(minute).max(self.floor)
+    }
+
+    /// Whether the queue keeps a standing backlog of voice callers: understaffed, with a
+    /// floor under its traffic.
+    pub(super) fn has_backlog(&self) -> bool {
+        self.understaffed && self.floor > 0.0
     }
 }
 
@@ -67,7 +77,7 @@ const DEMO_QUEUES: [(&str, f64, f64, f64, f64); 6] = [
     ("Support", 6.0, 0.08, 1.3, 0.8),
     ("Billing", 2.0, 0.06, 1.0, 0.8),
     // Understaffed: long waits and a third of callers give up, so that an abandon-rate
-    // alert has something to fire on in the demo.
+    // alert has something to fire on in the demo; under a floor, a standing backlog.
     ("Retention", 2.5, 0.36, 3.0, 0.8),
     ("Technical Support", 3.0, 0.09, 1.5, 0.75),
     ("VIP", 0.8, 0.02, 0.4, 0.9),
@@ -94,7 +104,8 @@ impl SimulatedOrg {
     }
 
     /// This org with every queue's traffic kept at `floor` of its peak or more, whatever
-    /// the hour and the day: what `--demo` serves, so that a demo is alive at any hour.
+    /// the hour and the day, and its understaffed queue (Retention) never without a voice
+    /// caller waiting: what `--demo` serves, so that a demo is alive at any hour.
     pub fn with_floor(mut self, floor: f64) -> SimulatedOrg {
         for queue in &mut self.queues {
             queue.profile.floor = floor;
@@ -157,6 +168,7 @@ fn sim_queue(index: usize, org: Option<&str>) -> SimQueue {
                 wait_scale,
                 service_level_target: target,
                 floor: 0.0,
+                understaffed: name == "Retention",
             },
         }
     } else {
@@ -171,6 +183,7 @@ fn sim_queue(index: usize, org: Option<&str>) -> SimQueue {
                 wait_scale: 0.7 + 0.8 * draws.unit(),
                 service_level_target: 0.8,
                 floor: 0.0,
+                understaffed: false,
             },
         }
     };
@@ -312,6 +325,14 @@ mod tests {
         for (a, b) in east.queues.iter().zip(&floored.queues) {
             assert_eq!((&a.id, &a.name), (&b.id, &b.name));
         }
+        // Under a floor, and only there, the understaffed Retention keeps a backlog.
+        let backlogs = |org: &SimulatedOrg| -> Vec<String> {
+            let queues = org.queues.iter().filter(|q| q.profile.has_backlog());
+            queues.map(|q| q.name.clone()).collect()
+        };
+        assert_eq!(backlogs(&demo), ["Retention"]);
+        assert_eq!(backlogs(&floored), ["Retention"]);
+        assert!(backlogs(&plain).is_empty() && backlogs(&east).is_empty());
     }
 
     #[test]

@@ -16,6 +16,13 @@ use super::tally::{Tally, Target};
 /// Agent-direct voice calls per minute across the org at the height of the day.
 const AGENT_DIRECT_PEAK_PER_MINUTE: f64 = 0.8;
 
+/// How long each caller of a standing backlog waits, in milliseconds. One arrives in every
+/// minute slot and waits at least two minutes and the ring ([`crate::ALERT_MS`], checked in
+/// `live`), so that at any instant the caller of the minute slot before is still waiting:
+/// it arrived less than two minutes ago. And well under three minutes, the shipped
+/// longest-wait alert's threshold, so that the backlog alone never fires it.
+pub const BACKLOG_WAIT_MS: std::ops::Range<u64> = 125_000..150_000;
+
 /// One source of conversations.
 pub(super) struct Atom<'a> {
     /// `None` for agent-direct calls, which have no queue.
@@ -87,7 +94,8 @@ impl<'a> Atom<'a> {
     /// always made, in the same order; when each arrived within its minute comes from a
     /// stream of its own, so that adding it changed no aggregate. A surge changes the
     /// fate of those that arrive at or after its start, and only theirs; the extra callers
-    /// of a surge with `volume` above 1 come from streams of their own too.
+    /// of a surge with `volume` above 1 come from streams of their own too, and so does the
+    /// caller of a standing backlog ([`BACKLOG_WAIT_MS`]).
     pub(super) fn each_conversation(
         &self,
         minute: i64,
@@ -117,6 +125,19 @@ impl<'a> Atom<'a> {
                 continue;
             };
             visit(queued(queue, &media, surge, arrival_ms, &mut draws));
+        }
+        // The standing backlog's caller of this minute: answered or given up as the queue's
+        // callers are, after a wait within BACKLOG_WAIT_MS whatever the surge.
+        let backlog = |q: &&SimQueue| q.profile.has_backlog() && self.media == "voice";
+        if let Some(queue) = self.queue.filter(backlog) {
+            let mut draws = Draws::new(mix(self.key ^ BACKLOG_SALT) ^ mix(minute as u64));
+            let arrival_ms = minute_ms.saturating_add((draws.unit() * 60_000.0) as i64);
+            let span = BACKLOG_WAIT_MS.end - BACKLOG_WAIT_MS.start;
+            let wait_ms = BACKLOG_WAIT_MS.start + (draws.unit() * span as f64) as u64;
+            visit(Conversation {
+                wait_ms,
+                ..queued(queue, &media, surge, arrival_ms, &mut draws)
+            });
         }
         // A surge's extra callers: as many again as usual times (volume - 1), those that
         // arrive from its start on.
@@ -171,6 +192,9 @@ fn queued(
         handled: Some(handled(media, draws)),
     }
 }
+
+/// Seeds the callers of a standing backlog, apart from the main draws.
+const BACKLOG_SALT: u64 = 0xBAC4_106E;
 
 /// Seeds a surge's extra callers, apart from the main draws.
 const EXTRA_SALT: u64 = 0x5E86_E000;
