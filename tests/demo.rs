@@ -24,7 +24,7 @@ use serde_yaml_ng::Value as Yaml;
 
 use crate::util::{
     files::read,
-    process::Process,
+    process::{Process, exit_of},
     samples::{Samples, value},
     wait::wait_for_metrics,
 };
@@ -517,13 +517,8 @@ fn the_rules_compare_with_time_only_timestamps_on_the_real_clock() {
 async fn a_surge_on_an_unknown_queue_names_the_demo_queues() {
     let mut process =
         Process::start(&["--demo", "--demo-surge", "Salse", "--listen", "127.0.0.1:0"]);
-    let status = tokio::task::spawn_blocking(move || {
-        let status = process.child.wait().unwrap();
-        (status, process)
-    })
-    .await
-    .unwrap();
-    let (status, process) = status;
+    // exit_of waits for the log to be read to its end, not only for the exit.
+    let status = exit_of(&mut process, 512 << 20).await;
     assert_eq!(status.code(), Some(2), "{}", process.log());
     let names = the_demo_org()
         .queues
