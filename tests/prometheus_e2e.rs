@@ -515,7 +515,10 @@ async fn age_of_the_last_good_poll_is_in_periods_of_each_query(api: &Api) {
         })
         .unwrap();
     let expr = panel["targets"][0]["expr"].as_str().unwrap();
-    let at = Timestamp::now().as_second().to_string();
+    // Prometheus's own now, not this process's: their clocks need not agree (under
+    // libfaketime in CI they do not), and an instant before its first samples finds none.
+    let now = api.get("/api/v1/query", &[("query", "time()")]).await;
+    let at = now["result"][1].as_str().unwrap().to_owned();
     // The value of each series of `expr` at `at`, by org.
     let by_org = async |expr: &str| -> BTreeMap<String, f64> {
         let data = api
