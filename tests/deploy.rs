@@ -813,6 +813,16 @@ fn the_dockerfiles_build_context_builds_offline() {
             copy_as_docker_does(&from, &to, &ignored);
         }
     }
+    // The commit and branch, which build.rs reads from the environment without a .git, can
+    // be given as build arguments (a RUN sees them as variables).
+    let build_rs = read("build.rs");
+    for name in ["EXPORTER_BUILD_REVISION", "EXPORTER_BUILD_BRANCH"] {
+        assert!(argument("ARG").contains(&name), "ARG {name}");
+        assert!(
+            build_rs.contains(&format!("from_env(\"{name}\")")),
+            "build.rs reads {name}"
+        );
+    }
     let run = argument("RUN").join(" ");
     let cargo: Vec<&str> = run
         .split_whitespace()
