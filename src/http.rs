@@ -361,11 +361,16 @@ async fn connection<S: HttpService<B>, B: HttpBody>(
     let Some(tls) = tls else {
         return serve_connection(TokioIo::new(stream), service, &tracked.close).await;
     };
-    if opens_with_plain_http(stream.get_ref()).await {
-        return refuse_plain_http(stream).await;
+    // One deadline for the first byte and the handshake together: a silent client is
+    // dropped after HEADER_READ_TIMEOUT, as on the plain port.
+    let deadline = tokio::time::Instant::now() + HEADER_READ_TIMEOUT;
+    match tokio::time::timeout_at(deadline, opens_with_plain_http(stream.get_ref())).await {
+        Ok(true) => return refuse_plain_http(stream, deadline).await,
+        Ok(false) => {}
+        Err(_) => return tracing::debug!("no TLS handshake within {HEADER_READ_TIMEOUT:?}"),
     }
     let accept = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
-    match tokio::time::timeout(HEADER_READ_TIMEOUT, accept).await {
+    match tokio::time::timeout_at(deadline, accept).await {
         Ok(Ok(stream)) => serve_connection(TokioIo::new(stream), service, &tracked.close).await,
         Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
         Err(_) => tracing::debug!("TLS handshake not done within {HEADER_READ_TIMEOUT:?}"),
@@ -374,41 +379,27 @@ async fn connection<S: HttpService<B>, B: HttpBody>(
 
 /// What Go's net/http answers a plain HTTP request on a TLS port, in its words, before it
 /// closes the connection: without it, a client gets the TLS alert as HTTP/0.9 garbage.
-pub const PLAIN_HTTP_ANSWER: &[u8] =
+const PLAIN_HTTP_ANSWER: &[u8] =
     b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
 
 /// Whether a connection to the TLS port opens with a plain HTTP request rather than a TLS
-/// handshake: its first five bytes are one of the request starts Go's net/http looks for.
-/// Only peeked, so that a handshake is read by TLS from its first byte.
+/// handshake, told by its first byte: a handshake record starts with 22 (0x16), a request
+/// with its method's first letter. Only peeked, so that TLS reads a handshake from its
+/// first byte; anything else is left to TLS to refuse.
 async fn opens_with_plain_http(stream: &TcpStream) -> bool {
-    const STARTS: [&[u8; 5]; 5] = [b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO"];
-    let mut head = [0_u8; 5];
-    let peek = async {
-        loop {
-            let peeked = stream.peek(&mut head).await.ok()?;
-            let start = &head[..peeked];
-            if peeked == 0 || !STARTS.iter().any(|s| s.starts_with(start)) {
-                return None;
-            }
-            if peeked == head.len() {
-                return Some(());
-            }
-            // Part of a request start, typed or sent slowly: look again shortly (a peek
-            // finds the same bytes until more come, so waiting for readiness would spin).
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    };
-    matches!(
-        tokio::time::timeout(HEADER_READ_TIMEOUT, peek).await,
-        Ok(Some(()))
-    )
+    let mut first = [0_u8; 1];
+    // A peek waits until a byte has come (or the client has gone: 0 bytes).
+    matches!(stream.peek(&mut first).await, Ok(1) if first[0].is_ascii_uppercase())
 }
 
 /// Answers a plain HTTP request on the TLS port with [`PLAIN_HTTP_ANSWER`], and closes the
 /// connection once the client has, reading what it sent meanwhile (at most
-/// [`MAX_HEAD_BYTES`], within [`HEADER_READ_TIMEOUT`]): closing with the request unread
-/// would reset the connection, and the client might lose the answer.
-async fn refuse_plain_http<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut stream: S) {
+/// [`MAX_HEAD_BYTES`], until `deadline`): closing with the request unread would reset the
+/// connection, and the client might lose the answer.
+async fn refuse_plain_http<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut stream: S,
+    deadline: tokio::time::Instant,
+) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     tracing::debug!("plain HTTP sent to the TLS port; answered 400");
     if stream.write_all(PLAIN_HTTP_ANSWER).await.is_err() || stream.shutdown().await.is_err() {
@@ -424,7 +415,7 @@ async fn refuse_plain_http<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unp
             }
         }
     };
-    let _ = tokio::time::timeout(HEADER_READ_TIMEOUT, drain).await;
+    let _ = tokio::time::timeout_at(deadline, drain).await;
 }
 
 /// `service`, with each request told where it came from, and the connection marked busy

@@ -20,11 +20,13 @@ fn main() -> ExitCode {
         run,
     } = Cli::parse();
     if version {
-        print!("{}", genesys_exporter::metrics::BUILD.version_text());
+        // Not print!, which panics when stdout is closed (`--version | head -c0`); a
+        // reader that has gone has what it wanted.
+        let text = genesys_exporter::metrics::BUILD.version_text();
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
         return ExitCode::SUCCESS;
     }
-    let rust_log = std::env::var("RUST_LOG").ok();
-    match logging::filter(log_level, rust_log.as_deref()) {
+    match logging::rust_log().and_then(|rust_log| logging::filter(log_level, rust_log.as_deref())) {
         Ok(filter) => logging::init(filter, log_format),
         Err(error) => {
             let _ = writeln!(std::io::stderr(), "genesys-exporter: {error}");

@@ -73,9 +73,9 @@ impl TelemetryPath {
     /// The endpoints it may not take.
     const TAKEN: [&str; 4] = ["/", "/healthz", "/readyz", "/-/reload"];
 
-    /// The path, checked: it starts with `/`, is not another endpoint's, and holds no query,
-    /// fragment, space or control character (it is compared with the request's path as
-    /// written).
+    /// The path, checked: it starts with `/`, is not another endpoint's, and holds only
+    /// printable ASCII, no query or fragment: it is compared with the request's path as
+    /// written, where anything else arrives percent-encoded.
     pub fn parse(path: &str) -> Result<TelemetryPath, String> {
         let problem = if !path.starts_with('/') {
             Some("it must start with /")
@@ -83,9 +83,9 @@ impl TelemetryPath {
             Some("another endpoint has it")
         } else if path
             .chars()
-            .any(|c| c == '?' || c == '#' || c.is_whitespace() || c.is_control())
+            .any(|c| c == '?' || c == '#' || !c.is_ascii_graphic())
         {
-            Some("it may not hold ?, #, spaces or control characters")
+            Some("it may hold only printable ASCII without ? or # (percent-encode the rest)")
         } else if path.len() > 256 {
             Some("it is longer than 256 bytes")
         } else {
@@ -102,6 +102,12 @@ impl TelemetryPath {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl std::fmt::Display for TelemetryPath {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.0)
     }
 }
 

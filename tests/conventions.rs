@@ -156,6 +156,16 @@ fn version_prints_the_build_as_node_exporter_does() {
     if command_output("git", &["rev-parse", "HEAD"]).is_some() {
         assert_eq!(revision.len(), 40, "a full commit hash: {revision}");
     }
+    // A reader that has gone (`--version | head -c0`) ends it quietly, not in a panic.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_genesys-exporter"))
+        .arg("--version")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
+    assert_eq!(output_text(&output), "");
 }
 
 /// The build info in a scrape: the same labels `--version` prints.
@@ -266,6 +276,18 @@ fn invalid_log_flags_are_refused_with_the_values_allowed() {
         "{said}"
     );
     assert!(said.contains("--log.level"), "{said}");
+    // Nor is a value that is not Unicode taken as unset.
+    let output = Command::new(env!("CARGO_BIN_EXE_genesys-exporter"))
+        .arg("--check-config")
+        .env(
+            "RUST_LOG",
+            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"debug\xff"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let said = output_text(&output);
+    assert!(said.contains("RUST_LOG is not valid Unicode"), "{said}");
 }
 
 /// The flags of node_exporter; the old ones (--config, --listen), which every other test of
@@ -324,7 +346,11 @@ fn a_telemetry_path_that_is_not_one_is_refused() {
         ("/-/reload", "another endpoint has it"),
         (
             "/metrics?x=1",
-            "it may not hold ?, #, spaces or control characters",
+            "it may hold only printable ASCII without ? or # (percent-encode the rest)",
+        ),
+        (
+            "/métrics",
+            "it may hold only printable ASCII without ? or # (percent-encode the rest)",
         ),
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_genesys-exporter"))
@@ -368,6 +394,8 @@ async fn plain_http_to_the_tls_port_gets_a_plain_400() {
     for request in [
         format!("GET /metrics HTTP/1.1\r\nHost: {address}\r\n\r\n"),
         "HEAD / HTTP/1.0\r\n\r\n".to_owned(),
+        // A request's first byte is enough: the answer does not wait for the rest.
+        "G".to_owned(),
     ] {
         let answer = tokio::task::spawn_blocking({
             let address = address.clone();

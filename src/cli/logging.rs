@@ -60,6 +60,18 @@ pub fn filter(level: LogLevel, rust_log: Option<&str>) -> Result<EnvFilter, Erro
     }
 }
 
+/// `RUST_LOG`, if set: a value that is not Unicode is an error, as a malformed one is,
+/// rather than taken as unset.
+pub fn rust_log() -> Result<Option<String>, Error> {
+    match std::env::var("RUST_LOG") {
+        Ok(directives) => Ok(Some(directives)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::Config(
+            "RUST_LOG is not valid Unicode; write directives such as `info` or `genesys_exporter::genesys=debug`, or unset it and use --log.level".into(),
+        )),
+    }
+}
+
 /// Logs to standard error in `format`, through `filter`, from now on.
 pub fn init(filter: EnvFilter, format: LogFormat) {
     tracing_subscriber::fmt()
@@ -160,7 +172,7 @@ fn push_logfmt_value(line: &mut String, value: &Value) {
     let bare = !text.is_empty()
         && !text
             .chars()
-            .any(|c| c <= ' ' || c == '=' || c == '"' || c == '\u{7f}' || c == '\u{fffd}');
+            .any(|c| c <= ' ' || c == '=' || c == '"' || c.is_control() || c == '\u{fffd}');
     if bare {
         line.push_str(text);
         return;
@@ -174,7 +186,8 @@ fn push_logfmt_value(line: &mut String, value: &Value) {
             '\r' => line.push_str("\\r"),
             '\t' => line.push_str("\\t"),
             c if c.is_control() => {
-                let _ = write!(line, "\\u{{{:04x}}}", c as u32);
+                // JSON's form, which go-logfmt writes and reads.
+                let _ = write!(line, "\\u{:04x}", c as u32);
             }
             c => line.push(c),
         }
@@ -305,8 +318,10 @@ mod tests {
         assert_eq!(logfmt("a=b"), "\"a=b\"");
         assert_eq!(
             logfmt("say \"hi\"\\\nnext\u{1}"),
-            "\"say \\\"hi\\\"\\\\\\nnext\\u{0001}\""
+            "\"say \\\"hi\\\"\\\\\\nnext\\u0001\""
         );
+        // A C1 control (NEL) is escaped too, never written raw in a bare value.
+        assert_eq!(logfmt("a\u{85}b"), "\"a\\u0085b\"");
     }
 
     #[test]

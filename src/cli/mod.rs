@@ -81,7 +81,7 @@ pub struct RunArgs {
     #[arg(
         long = "web.telemetry-path",
         value_name = "PATH",
-        default_value = "/metrics",
+        default_value_t = TelemetryPath::default(),
         value_parser = TelemetryPath::parse
     )]
     telemetry_path: TelemetryPath,

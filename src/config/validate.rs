@@ -213,10 +213,17 @@ impl Config {
         let web = self.web_config_file.as_ref().and_then(|path| {
             WebConfig::load(path)
                 .map_err(|error| {
+                    // Most of its errors start with the path already.
+                    let shown = path.display().to_string();
+                    let error = match error.starts_with(&shown) {
+                        true => error,
+                        false => format!("{shown}: {error}"),
+                    };
                     problems.push(format!(
-                        "web_config_file (--web.config.file) {}: {error}{}",
-                        path.display(),
-                        self.relative_paths(Some("with --web.config.file"))
+                        "web_config_file (--web.config.file) {error}{}",
+                        self.relative_paths(Some(
+                            "with --web.config.file or GENESYS_EXPORTER_WEB_CONFIG_FILE"
+                        ))
                     ))
                 })
                 .ok()
@@ -694,7 +701,7 @@ mod tests {
         let error = Config::load(Some(&path)).unwrap().validate().unwrap_err();
         let dir = dir.path().display();
         let said = format!(
-            "web_config_file (--web.config.file) {dir}/web.yml: {dir}/web.yml: no such file (relative paths are resolved from the directory of {dir}/genesys.toml; given with --web.config.file, from the working directory)"
+            "web_config_file (--web.config.file) {dir}/web.yml: no such file (relative paths are resolved from the directory of {dir}/genesys.toml; given with --web.config.file or GENESYS_EXPORTER_WEB_CONFIG_FILE, from the working directory)"
         );
         assert!(error.to_string().contains(&said), "{said}\n{error}");
     }

@@ -205,18 +205,24 @@ mod tests {
 
     #[tokio::test]
     async fn a_shifted_clock_reads_its_instant_and_exports_the_systems() {
+        // Bracketed by two reads of the system clock, moved by the shift: no margin.
+        let before = Timestamp::now();
         let clock = Clock::shifted_to(ts("2026-12-03T14:00:00Z"));
-        let (before, now, after) = (Timestamp::now(), clock.now(), Timestamp::now());
-        let since = now.duration_since(ts("2026-12-03T14:00:00Z"));
+        let Clock::Shifted { by } = clock else {
+            unreachable!()
+        };
+        let now = clock.now();
+        let after = Timestamp::now();
+        assert!(before + by <= now && now <= after + by, "{now}");
         assert!(
-            since >= SignedDuration::ZERO
-                && since <= after.duration_since(before) + SignedDuration::from_secs(1),
+            ts("2026-12-03T14:00:00Z") <= now
+                && now <= ts("2026-12-03T14:00:00Z") + (after - before),
             "{now}"
         );
         // What it exports is on the system clock, whatever instant it shows.
-        let wall = clock.wall(clock.now());
-        let skew = wall.duration_since(Timestamp::now()).abs();
-        assert!(skew < SignedDuration::from_secs(1), "{wall}");
+        assert_eq!(clock.wall(now), now - by);
+        let (before, wall, after) = (Timestamp::now(), clock.wall(clock.now()), Timestamp::now());
+        assert!(before <= wall && wall <= after, "{wall}");
         // It sleeps in real time to its own instants.
         let started = std::time::Instant::now();
         clock
