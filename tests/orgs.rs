@@ -213,8 +213,11 @@ async fn one_orgs_503_storm_never_slows_or_blanks_another() {
     set_fault(&east, json!({"fault": "unavailable"})).await;
     clock.advance(BUCKET);
     let samples = wait_for_metrics(&exporter.url, |s| {
+        // East's breaker has opened: open (2), or half-open (1) while a probe is out. It
+        // cycles between the two every cool-down while the 503s last, and the gauge shows
+        // the state of the last publish: waiting for one of them alone is a race.
         let breaker = value(s, "genesys_circuit_breaker_state", &[("org", "east")]);
-        interval_end(s, "west") == "14:15" && breaker == Some(1.0)
+        interval_end(s, "west") == "14:15" && breaker.is_some_and(|state| state >= 1.0)
     })
     .await;
     // West published the new bucket, its own data, on its own healthy client.
