@@ -631,14 +631,31 @@ mod tests {
         assert_eq!(budget.lines[1].requests, 1);
     }
 
+    /// The demo's queries and observations with 4% of the API's 300 a minute: 12, too few
+    /// for 250 queues observed every 15 s.
+    fn tight_settings() -> Settings {
+        settings_of(
+            demo_queries(),
+            serde_json::json!({"api_budget_share": 0.04}),
+        )
+    }
+
+    /// A budget watch over [`tight_settings`], and the metrics it reports to.
+    fn tight_watch() -> (BudgetWatch, Arc<Metrics>) {
+        let settings = tight_settings();
+        let metrics = Arc::new(Metrics::new([]));
+        let watch = BudgetWatch::new(
+            load_with(&settings, &settings.orgs[0], Some(OBSERVATIONS)),
+            metrics.clone(),
+        );
+        (watch, metrics)
+    }
+
     #[test]
     fn the_observations_refresh_is_stretched_to_the_shortest_that_fits() {
         // 4% of 300 is 12 a minute; the rest costs 1/15 + 1 + 3/60 + 1/60 = 1.1333 a
         // minute, so 3 chunks may go out every 3 × 60 / 10.8667 = 16.6 s: 17 s.
-        let settings = settings_of(
-            demo_queries(),
-            serde_json::json!({"api_budget_share": 0.04}),
-        );
+        let settings = tight_settings();
         let load = load_with(&settings, &settings.orgs[0], Some(OBSERVATIONS));
         assert!(!load.budget(250, None).fits());
         assert_eq!(
@@ -667,15 +684,7 @@ mod tests {
 
     #[test]
     fn start_up_over_budget_is_refused_with_the_arithmetic_and_the_fix() {
-        let settings = settings_of(
-            demo_queries(),
-            serde_json::json!({"api_budget_share": 0.04}),
-        );
-        let metrics = Arc::new(Metrics::new([]));
-        let watch = BudgetWatch::new(
-            load_with(&settings, &settings.orgs[0], Some(OBSERVATIONS)),
-            metrics.clone(),
-        );
+        let (watch, metrics) = tight_watch();
         let error = watch.at_start(Some(250)).unwrap_err();
         assert!(matches!(error, Error::Config(_)));
         let text = error.to_string();
@@ -703,6 +712,7 @@ mod tests {
             "{text}"
         );
         // Within budget, it is published.
+        let settings = tight_settings();
         let watch = BudgetWatch::new(
             load_with(&settings, &settings.orgs[0], Some(OBSERVATIONS)),
             metrics.clone(),
@@ -782,15 +792,7 @@ mod tests {
 
     #[test]
     fn a_directory_that_grows_past_the_budget_stretches_the_observations_and_back() {
-        let settings = settings_of(
-            demo_queries(),
-            serde_json::json!({"api_budget_share": 0.04}),
-        );
-        let metrics = Arc::new(Metrics::new([]));
-        let watch = BudgetWatch::new(
-            load_with(&settings, &settings.orgs[0], Some(OBSERVATIONS)),
-            metrics.clone(),
-        );
+        let (watch, metrics) = tight_watch();
         let refresh = watch.observations_refresh();
         watch.at_start(Some(100)).unwrap();
         assert_eq!(*refresh.borrow(), Some(Duration::from_secs(15)));
