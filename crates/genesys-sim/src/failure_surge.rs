@@ -118,3 +118,64 @@ impl FailureSurge {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_surge_is_a_name_and_maybe_a_start() {
+        let now: Timestamp = "2026-08-20T14:00:00Z".parse().unwrap();
+        let spec: FailureSurgeSpec = "Main IVR".parse().unwrap();
+        assert_eq!(
+            spec.starting(now),
+            FailureSurge {
+                target: "Main IVR".into(),
+                start: now
+            }
+        );
+        let spec: FailureSurgeSpec = "Lookup account@+10m".parse().unwrap();
+        assert_eq!(spec.starting(now).start.to_string(), "2026-08-20T14:10:00Z");
+        let spec: FailureSurgeSpec = "Web Chat@2026-08-20T15:00:00Z".parse().unwrap();
+        assert_eq!(spec.starting(now).start.to_string(), "2026-08-20T15:00:00Z");
+        assert!(
+            "@+10m"
+                .parse::<FailureSurgeSpec>()
+                .unwrap_err()
+                .contains("no name")
+        );
+        assert!("Main IVR@noon".parse::<FailureSurgeSpec>().is_err());
+    }
+
+    #[test]
+    fn a_surge_on_an_unknown_name_lists_the_known_ones() {
+        let org = SimulatedOrg::demo();
+        let surge = |target: &str| FailureSurge {
+            target: target.into(),
+            start: "2026-08-20T14:00:00Z".parse().unwrap(),
+        };
+        assert_eq!(surge("Main IVR").check_flow(&org), Ok(()));
+        let id = Architect::of(&org).flows[2].id.clone();
+        assert_eq!(surge(&id).check_flow(&org), Ok(()), "or by ID");
+        assert_eq!(
+            surge("Main menu").check_flow(&org).unwrap_err(),
+            "flow surge: no flow with the ID or name 'Main menu'; the simulated ones are Main IVR, Retention IVR, Web Chat"
+        );
+        assert_eq!(surge("Create case").check_action(&org), Ok(()));
+        let error = surge("Main IVR").check_action(&org).unwrap_err();
+        assert!(
+            error.ends_with("are Lookup account, Check balance, Create case"),
+            "{error}"
+        );
+        // The simulator ignores one it would refuse.
+        let sim = crate::Simulator::new(crate::SimulatorConfig {
+            flow_surge: Some(surge("Main menu")),
+            action_surge: Some(surge("Create case")),
+            ..Default::default()
+        });
+        sim.flow_truth(|_, _, surges| {
+            assert!(surges.flow.is_none());
+            assert_eq!(surges.action, Some(&surge("Create case")));
+        });
+    }
+}

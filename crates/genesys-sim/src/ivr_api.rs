@@ -285,3 +285,331 @@ pub(super) async fn actions(
     };
     Ok(listing(&sim, ACTIONS_PATH, &query, &pairs, entities))
 }
+
+#[cfg(test)]
+mod tests {
+    use hyper::Method;
+
+    use super::super::testing::{bearer, call, request};
+    use super::*;
+    use crate::{FaultSpec, RequestCounts, SimulatorConfig};
+    use genesys_wire::time::Clock;
+
+    fn sim() -> Simulator {
+        Simulator::new(SimulatorConfig {
+            clock: Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap()),
+            ..SimulatorConfig::default()
+        })
+    }
+
+    async fn get(sim: &Simulator, auth: &str, uri: &str) -> (u16, Value) {
+        call(sim, request(Method::GET, uri, Some(auth), "")).await
+    }
+
+    #[tokio::test]
+    async fn the_lists_are_paged_and_filtered_like_the_real_ones() {
+        let sim = sim();
+        let auth = bearer(&sim).await;
+        let architect = Architect::of(sim.org());
+        // Flows, two a page: every flow once, type in capitals, with its division.
+        let mut uri = format!("{FLOWS_PATH}?pageSize=2");
+        let mut names = Vec::new();
+        loop {
+            let (status, page) = get(&sim, &auth, &uri).await;
+            assert_eq!(status, 200, "{page}");
+            assert_eq!(
+                (page["total"].as_u64(), page["pageCount"].as_u64()),
+                (Some(3), Some(2))
+            );
+            for flow in page["entities"].as_array().unwrap() {
+                let known = architect.flows.iter().find(|f| f.id == flow["id"]).unwrap();
+                assert_eq!(flow["name"], known.name.as_str());
+                assert_eq!(flow["type"], known.flow_type);
+                assert_eq!(flow["division"]["name"], "Home");
+                names.push(known.name.clone());
+            }
+            match page["nextUri"].as_str() {
+                Some(next) => uri = next.to_string(),
+                None => break,
+            }
+        }
+        assert_eq!(names, ["Main IVR", "Retention IVR", "Web Chat"]);
+        // type= takes the lowercase names, repeated or comma-separated.
+        for (query, expected) in [
+            ("type=inboundcall", vec!["Main IVR", "Retention IVR"]),
+            ("type=inboundchat", vec!["Web Chat"]),
+            (
+                "type=inboundcall&type=inboundchat",
+                vec!["Main IVR", "Retention IVR", "Web Chat"],
+            ),
+            (
+                "type=inboundchat,inboundcall",
+                vec!["Main IVR", "Retention IVR", "Web Chat"],
+            ),
+            ("type=bot", vec![]),
+        ] {
+            let (_, page) = get(&sim, &auth, &format!("{FLOWS_PATH}?{query}")).await;
+            let names: Vec<&str> = page["entities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(names, expected, "{query}");
+            assert_eq!(page["pageSize"], 25, "the default page size");
+        }
+        // Outcomes.
+        let (_, page) = get(&sim, &auth, FLOW_OUTCOMES_PATH).await;
+        let outcomes: Vec<(&str, &str)> = page["entities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| (o["id"].as_str().unwrap(), o["name"].as_str().unwrap()))
+            .collect();
+        let known: Vec<(&str, &str)> = architect
+            .outcomes
+            .iter()
+            .map(|o| (o.id.as_str(), o.name.as_str()))
+            .collect();
+        assert_eq!(outcomes, known);
+        // Actions, all or by ids.
+        let (_, page) = get(&sim, &auth, ACTIONS_PATH).await;
+        assert_eq!(page["total"], 3);
+        let lookup = &architect.actions[0];
+        assert_eq!(
+            page["entities"][0]["integrationId"],
+            lookup.integration_id.as_str()
+        );
+        assert_eq!(page["entities"][0]["category"], "CRM");
+        let ids = format!("{},{},no-such-action", lookup.id, architect.actions[2].id);
+        let (_, page) = get(&sim, &auth, &format!("{ACTIONS_PATH}?ids={ids}")).await;
+        let names: Vec<&str> = page["entities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["Lookup account", "Create case"]);
+        assert_eq!(
+            sim.requests(),
+            RequestCounts {
+                token: 1,
+                flows: 7,
+                flow_outcomes: 1,
+                actions: 2,
+                ..RequestCounts::default()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn too_large_pages_too_many_ids_and_no_token_are_refused() {
+        let sim = sim();
+        let auth = bearer(&sim).await;
+        for path in [FLOWS_PATH, FLOW_OUTCOMES_PATH, ACTIONS_PATH] {
+            let (status, body) = get(&sim, &auth, &format!("{path}?pageSize=101")).await;
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (400, Some("invalid.value")),
+                "{path}"
+            );
+            assert_eq!(body["details"][0]["fieldName"], "pageSize");
+            let (status, _) = get(&sim, &auth, &format!("{path}?pageSize=100")).await;
+            assert_eq!(status, 200, "{path}: 100 is allowed");
+            let (status, body) = get(&sim, &auth, &format!("{path}?pageNumber=first")).await;
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (400, Some("bad.request")),
+                "{path}"
+            );
+            let (status, body) = call(&sim, request(Method::GET, path, None, "")).await;
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (401, Some("authentication.required"))
+            );
+        }
+        let ids = |n: usize| {
+            (0..n)
+                .map(|i| format!("id-{i}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let (status, _) = get(&sim, &auth, &format!("{ACTIONS_PATH}?ids={}", ids(50))).await;
+        assert_eq!(status, 200, "50 IDs are allowed");
+        let (status, body) = get(&sim, &auth, &format!("{ACTIONS_PATH}?ids={}", ids(51))).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("invalid.value"))
+        );
+        assert_eq!(body["details"][0]["fieldName"], "ids");
+        assert!(body["message"].as_str().unwrap().contains("51"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_fault_can_refuse_one_endpoint_naming_its_permission() {
+        let sim = sim();
+        let auth = bearer(&sim).await;
+        for (path, permission) in [
+            (FLOWS_PATH, "architect:flow:view"),
+            (FLOW_OUTCOMES_PATH, "architect:flowOutcome:view"),
+            (ACTIONS_PATH, "integrations:action:view"),
+            (FLOW_AGGREGATES_PATH, "analytics:flowAggregate:view"),
+            (FLOW_OBSERVATIONS_PATH, "analytics:flowObservation:view"),
+            (ACTION_AGGREGATES_PATH, "integrations:action:view"),
+        ] {
+            sim.clear_faults();
+            sim.add_fault(
+                format!("forbidden,path={path}$")
+                    .parse::<FaultSpec>()
+                    .unwrap(),
+            );
+            let method = if path.contains("/query") {
+                Method::POST
+            } else {
+                Method::GET
+            };
+            let (status, body) = call(&sim, request(method, path, Some(&auth), "{}")).await;
+            assert_eq!(
+                (status, body["code"].as_str()),
+                (403, Some("missing.permissions"))
+            );
+            assert!(
+                body["message"].as_str().unwrap().contains(permission),
+                "{body}"
+            );
+            // The other endpoints answer as usual.
+            let other = if path == FLOWS_PATH {
+                FLOW_OUTCOMES_PATH
+            } else {
+                FLOWS_PATH
+            };
+            assert_eq!(get(&sim, &auth, other).await.0, 200, "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_queries_answer_what_the_pure_functions_answer() {
+        let flow = crate::FailureSurge {
+            target: "Main IVR".into(),
+            start: "2026-08-20T13:30:00Z".parse().unwrap(),
+        };
+        let sim = Simulator::new(SimulatorConfig {
+            clock: Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap()),
+            flow_surge: Some(flow.clone()),
+            ..SimulatorConfig::default()
+        });
+        let auth = bearer(&sim).await;
+        let query = AggregationQuery {
+            interval: "2026-08-20T13:00:00.000Z/2026-08-20T14:00:00.000Z".into(),
+            granularity: Some("PT15M".into()),
+            time_zone: None,
+            group_by: vec!["flowId".into(), "flowType".into(), "flowOutcomeId".into()],
+            filter: None,
+            metrics: ["nFlow", "nFlowOutcome", "nFlowOutcomeFailed", "tFlow"]
+                .map(String::from)
+                .to_vec(),
+        };
+        let body = serde_json::to_string(&query).unwrap();
+        let (status, answer) = call(
+            &sim,
+            request(Method::POST, FLOW_AGGREGATES_PATH, Some(&auth), &body),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        let surges = Surges {
+            flow: Some(&flow),
+            ..Surges::default()
+        };
+        let expected = flow_aggregate(sim.org(), surges, &query).unwrap();
+        assert_eq!(answer, serde_json::to_value(&expected).unwrap());
+        assert_ne!(
+            expected,
+            flow_aggregate(sim.org(), Surges::default(), &query).unwrap()
+        );
+        assert_eq!(expected, sim.flow_aggregate(&query).unwrap());
+
+        let query = AggregationQuery {
+            group_by: vec![
+                "actionId".into(),
+                "errorType".into(),
+                "responseStatus".into(),
+            ],
+            metrics: vec!["tTotalExecution".into()],
+            ..query
+        };
+        let body = serde_json::to_string(&query).unwrap();
+        let (status, answer) = call(
+            &sim,
+            request(Method::POST, ACTION_AGGREGATES_PATH, Some(&auth), &body),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(
+            answer,
+            serde_json::to_value(sim.action_aggregate(&query).unwrap()).unwrap()
+        );
+
+        let ids: Vec<Value> = Architect::of(sim.org())
+            .flows
+            .iter()
+            .map(|f| json!({"type": "dimension", "dimension": "flowId", "value": f.id}))
+            .collect();
+        let body = json!({"filter": {"type": "or", "predicates": ids}, "metrics": ["oFlow"]});
+        let (status, answer) = call(
+            &sim,
+            request(
+                Method::POST,
+                FLOW_OBSERVATIONS_PATH,
+                Some(&auth),
+                &body.to_string(),
+            ),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        let counts = sim.flow_truth(|org, architect, surges| {
+            crate::in_flows_now(org, architect, surges, sim.now())
+        });
+        let answered: Vec<u64> = answer["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["data"][0]["stats"]["count"].as_f64().unwrap() as u64)
+            .collect();
+        assert_eq!(answered, counts);
+        // Bad bodies and unknown names get the real 400s.
+        for (path, body, code) in [
+            (FLOW_AGGREGATES_PATH, "[", "bad.request"),
+            (
+                FLOW_AGGREGATES_PATH,
+                r#"{"interval": "2026-08-20T13:00:00Z/2026-08-20T14:00:00Z", "metrics": ["nOffered"]}"#,
+                "invalid.value",
+            ),
+            (
+                ACTION_AGGREGATES_PATH,
+                r#"{"interval": "2026-08-20T13:00:00Z/2026-08-20T14:00:00Z", "metrics": ["tTotalExecution"], "groupBy": ["queueId"]}"#,
+                "invalid.value",
+            ),
+            (
+                FLOW_OBSERVATIONS_PATH,
+                r#"{"metrics": ["oFlow"]}"#,
+                "bad.request",
+            ),
+        ] {
+            let (status, error) = call(&sim, request(Method::POST, path, Some(&auth), body)).await;
+            assert_eq!(
+                (status, error["code"].as_str()),
+                (400, Some(code)),
+                "{path} {body}"
+            );
+        }
+        let counts = sim.requests();
+        assert_eq!(
+            (
+                counts.flow_aggregates,
+                counts.action_aggregates,
+                counts.flow_observations
+            ),
+            (3, 2, 2)
+        );
+    }
+}
