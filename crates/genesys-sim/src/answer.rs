@@ -340,30 +340,43 @@ pub fn aggregate_with_surge(
     query: &AggregationQuery,
 ) -> Result<AggregateResponse, ErrorBody> {
     let plan = Plan::new(query, &CONVERSATIONS)?;
-    let atoms: Vec<Atom> = atoms(org)
+    let errors_wanted = plan.metrics.iter().any(|m| errors::METRICS.contains(m));
+    // An error has dimensions its conversation's atom lacks (a filter on errorCode accepts
+    // the error and not the atom): with errors asked for, every atom is looked at.
+    let atoms: Vec<(Atom, bool)> = atoms(org)
         .into_iter()
-        .filter(|atom| plan.accepts(atom))
+        .map(|atom| {
+            let accepted = plan.accepts(&atom);
+            (atom, accepted)
+        })
+        .filter(|(_, accepted)| *accepted || errors_wanted)
         .collect();
     plan.check_work(atoms.len())?;
-    let mut groups: Vec<BTreeMap<String, String>> = atoms.iter().map(|a| plan.key(a)).collect();
+    let mut groups: Vec<BTreeMap<String, String>> = atoms
+        .iter()
+        .filter(|(_, accepted)| *accepted)
+        .map(|(atom, _)| plan.key(atom))
+        .collect();
     groups.sort();
     groups.dedup();
     plan.check_size(groups.len())?;
 
-    let errors_wanted = plan.metrics.iter().any(|m| errors::METRICS.contains(m));
+    let edges = errors::edge_ids(org);
     let mut cells: Cells<Tally> = Cells::new();
-    for atom in &atoms {
+    for (atom, accepted) in &atoms {
         let key = plan.key(atom);
         for (index, &(bucket_start, bucket_end)) in plan.buckets.iter().enumerate() {
-            let part = atom.tally(minutes(bucket_start, bucket_end), surge);
-            if !part.is_empty() {
-                plan.cells(&mut cells, key.clone())[index].merge(&part);
+            if *accepted {
+                let part = atom.tally(minutes(bucket_start, bucket_end), surge);
+                if !part.is_empty() {
+                    plan.cells(&mut cells, key.clone())[index].merge(&part);
+                }
             }
             if !errors_wanted {
                 continue;
             }
             for minute in minutes(bucket_start, bucket_end) {
-                errors::each_error(org, atom, minute, surge, |error| {
+                errors::each_error(&edges, atom, minute, surge, |error| {
                     if plan.accepts(&error) {
                         let cell = &mut plan.cells(&mut cells, plan.key(&error))[index];
                         cell.add_error(error.kind);

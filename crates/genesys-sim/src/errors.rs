@@ -13,6 +13,7 @@ use super::filter::Dimensions;
 use super::random::{Draws, fnv1a, mix, uuid_from};
 use super::simulated_org::SimulatedOrg;
 use super::surge::Surge;
+use super::tally::ErrorKind;
 use super::traffic::Atom;
 
 /// The conversation metrics this model produces.
@@ -36,14 +37,6 @@ pub const EDGES: usize = 3;
 
 /// Seeds the errors' stream, apart from the main draws.
 const ERROR_SALT: u64 = 0xE880_0001;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// `nError`.
-    Error,
-    /// `nStateTransitionError`.
-    StateTransition,
-}
 
 /// One error of one conversation.
 pub(super) struct ConversationError<'a> {
@@ -77,9 +70,10 @@ pub fn edge_ids(org: &SimulatedOrg) -> Vec<String> {
 }
 
 /// Calls `visit` with each error of the conversations of `atom` in the minute slot
-/// `minute`, under `surge` (whose extra callers may have errors too).
+/// `minute`, under `surge` (whose extra callers may have errors too), on one of `edges`
+/// (the org's [`edge_ids`]).
 pub(super) fn each_error<'a>(
-    org: &SimulatedOrg,
+    edges: &'a [String],
     atom: &'a Atom<'a>,
     minute: i64,
     surge: Option<&Surge>,
@@ -88,7 +82,6 @@ pub(super) fn each_error<'a>(
     if atom.media() != "voice" {
         return;
     }
-    let edges = edge_ids(org);
     let mut stream = Draws::new(mix(atom.key() ^ ERROR_SALT) ^ mix(minute as u64));
     atom.each_conversation(minute, surge, |_| {
         let mut draws = stream.fork();
@@ -97,7 +90,7 @@ pub(super) fn each_error<'a>(
             (ErrorKind::StateTransition, STATE_TRANSITION_ERROR_RATE),
         ] {
             let happened = draws.chance(rate);
-            let edge = &edges[(draws.unit() * EDGES as f64) as usize % EDGES];
+            let edge = &edges[(draws.unit() * edges.len() as f64) as usize % edges.len()];
             let code = ERROR_CODES[(draws.unit() * ERROR_CODES.len() as f64) as usize % 3];
             if happened {
                 visit(ConversationError {

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use jiff::Timestamp;
 
 use super::SimulatedOrg;
-use super::flows::Architect;
+use super::architect::Architect;
 use super::surge::Start;
 
 /// The share of a surging flow's outcomes that fail from the start on.

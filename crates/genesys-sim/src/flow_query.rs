@@ -20,10 +20,10 @@
 use jiff::Timestamp;
 
 use super::answer::{Catalogue, Cells, Plan};
+use super::architect::{Architect, SimFlow};
 use super::filter::{Dimensions, Filter};
 use super::flows::{
-    Architect, FlowEnding, FlowFact, FlowRecord, SimFlow, Surges, each_record, flow_atoms,
-    in_flows_now, minute_slots,
+    FlowEnding, FlowFact, FlowRecord, Surges, each_record, flow_atoms, in_flows_now, minute_slots,
 };
 use super::protocol::bad_request;
 use super::queue_observations::MAX_OBSERVATION_PREDICATES;
@@ -623,6 +623,25 @@ mod tests {
         assert!((0.012..0.03).contains(&rate), "{rate}");
         let rate = transitions as f64 / offered;
         assert!((0.002..0.01).contains(&rate), "{rate}");
+        // A filter on an error code picks that code's errors, and no conversation.
+        let code = crate::ERROR_CODES[0];
+        let of_code: u64 = grouped
+            .results
+            .iter()
+            .filter(|g| g.group.get("errorCode").map(String::as_str) == Some(code))
+            .map(|g| count(&g.data[0], "nError"))
+            .sum();
+        q.group_by = Vec::new();
+        q.filter = Some(serde_json::json!({"type": "and", "predicates": [
+            {"dimension": "errorCode", "value": code}]}));
+        let filtered = aggregate(&org, &q).unwrap();
+        assert_eq!(filtered.results.len(), 1);
+        let data = &filtered.results[0].data[0];
+        assert_eq!(
+            (count(data, "nError"), count(data, "nOffered")),
+            (of_code, 0)
+        );
+        assert!(of_code > 0);
     }
 
     #[test]

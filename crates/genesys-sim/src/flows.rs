@@ -1,5 +1,5 @@
-//! The IVR model: the org's Architect flows, their outcomes and the data actions they call,
-//! and what each conversation did in its flow before it reached a queue.
+//! The IVR model: what each conversation did in its flow before it reached a queue, the
+//! outcome it reported and the data actions it called ([`super::architect`] names them).
 //!
 //! Flows: "Main IVR" (INBOUNDCALL) is in front of every voice queue but Retention and VIP,
 //! which "Retention IVR" (INBOUNDCALL) serves; "Web Chat" (INBOUNDCHAT) is in front of every
@@ -41,16 +41,18 @@ use std::ops::Range;
 
 use jiff::Timestamp;
 
+use super::architect::{
+    Architect, CALLER_IDENTIFIED, CHECK_BALANCE, CREATE_CASE, LOOKUP_ACCOUNT, PAYMENT_TAKEN,
+    SELF_SERVICE_COMPLETE, SimAction, SimFlow, SimOutcome,
+};
 use super::failure_surge::{
     ACTION_SURGE_DURATION_MS, ACTION_SURGE_TIMEOUT, FLOW_SURGE_FAILURE, FailureSurge,
 };
 use super::filter::Dimensions;
-use super::random::{Draws, fnv1a, mix, uuid_from};
-use super::simulated_org::division;
+use super::random::{Draws, mix};
 use super::surge::Surge;
 use super::traffic::{Atom, atoms};
 use super::{SimQueue, SimulatedOrg};
-use genesys_wire::Division;
 
 /// Callers who hang up in the flow, as a share of the conversations it sends to its queues.
 pub const DISCONNECT_SHARE: f64 = 0.1;
@@ -67,140 +69,6 @@ pub const SELF_SERVICE_FAILURE: f64 = 0.03;
 /// The longest time in a flow, in milliseconds: it bounds how far ahead an observation
 /// looks for callers who are in a flow now and reach their queue later.
 pub const MAX_FLOW_MS: u64 = 240_000;
-
-/// The flows of the demo: name, type, the media type they serve.
-const FLOWS: [(&str, &str, &str); 3] = [
-    ("Main IVR", "INBOUNDCALL", "voice"),
-    ("Retention IVR", "INBOUNDCALL", "voice"),
-    ("Web Chat", "INBOUNDCHAT", "chat"),
-];
-
-/// The queues behind "Retention IVR"; every other voice queue is behind "Main IVR".
-const RETENTION_QUEUES: [&str; 2] = ["Retention", "VIP"];
-
-const CALLER_IDENTIFIED: usize = 0;
-const PAYMENT_TAKEN: usize = 1;
-const SELF_SERVICE_COMPLETE: usize = 2;
-const OUTCOMES: [&str; 3] = [
-    "Caller identified",
-    "Payment taken",
-    "Self-service complete",
-];
-
-const LOOKUP_ACCOUNT: usize = 0;
-const CHECK_BALANCE: usize = 1;
-const CREATE_CASE: usize = 2;
-/// Name, integration, category.
-const ACTIONS: [(&str, &str, &str); 3] = [
-    ("Lookup account", "CRM Data Actions", "CRM"),
-    ("Check balance", "Billing Web Services", "Billing"),
-    ("Create case", "CRM Data Actions", "CRM"),
-];
-
-/// An Architect flow.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SimFlow {
-    pub id: String,
-    pub name: String,
-    /// As the API writes it: `INBOUNDCALL`, `INBOUNDCHAT`.
-    pub flow_type: &'static str,
-    /// The media type of the conversations it serves.
-    pub media_type: &'static str,
-    pub division: Division,
-}
-
-/// A flow outcome, with the `flowOutcome` values of its success and its failure
-/// (`<id>:SUCCESS`, `<id>:FAILURE`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct SimOutcome {
-    pub id: String,
-    pub name: String,
-    pub division: Division,
-    success: String,
-    failure: String,
-}
-
-/// A data action and its integration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SimAction {
-    /// `custom_-_<uuid>`, as custom actions' IDs are written.
-    pub id: String,
-    pub name: String,
-    pub integration_id: String,
-    pub integration_name: String,
-    pub category: String,
-}
-
-/// The org's flows, outcomes and data actions. IDs are the demo's, or drawn from a named
-/// org's name.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Architect {
-    pub flows: Vec<SimFlow>,
-    pub outcomes: Vec<SimOutcome>,
-    pub actions: Vec<SimAction>,
-}
-
-impl Architect {
-    pub fn of(org: &SimulatedOrg) -> Architect {
-        let org_name = org.name.as_deref();
-        let id = |kind: &str, name: &str| match org_name {
-            None => uuid_from(fnv1a(&[kind.as_bytes(), name.as_bytes()])),
-            Some(org) => uuid_from(fnv1a(&[kind.as_bytes(), name.as_bytes(), org.as_bytes()])),
-        };
-        let home = division("Home", org_name);
-        let flows = FLOWS
-            .iter()
-            .filter(|(_, _, media)| org.media_types.iter().any(|m| m == media))
-            .map(|&(name, flow_type, media_type)| SimFlow {
-                id: id("flow", name),
-                name: name.to_string(),
-                flow_type,
-                media_type,
-                division: home.clone(),
-            })
-            .collect();
-        let outcomes = OUTCOMES
-            .iter()
-            .map(|name| {
-                let id = id("flow-outcome", name);
-                SimOutcome {
-                    success: format!("{id}:SUCCESS"),
-                    failure: format!("{id}:FAILURE"),
-                    id,
-                    name: name.to_string(),
-                    division: home.clone(),
-                }
-            })
-            .collect();
-        let actions = ACTIONS
-            .iter()
-            .map(|&(name, integration, category)| SimAction {
-                id: format!("custom_-_{}", id("data-action", name)),
-                name: name.to_string(),
-                integration_id: id("integration", integration),
-                integration_name: integration.to_string(),
-                category: category.to_string(),
-            })
-            .collect();
-        Architect {
-            flows,
-            outcomes,
-            actions,
-        }
-    }
-
-    /// The flow in front of an atom's queue, if its conversations pass one.
-    fn flow_of(&self, atom: &Atom) -> Option<&SimFlow> {
-        let queue = atom.queue()?;
-        let name = match atom.media() {
-            "voice" if RETENTION_QUEUES.contains(&queue.name.as_str()) => "Retention IVR",
-            "voice" => "Main IVR",
-            "chat" => "Web Chat",
-            _ => return None,
-        };
-        self.flows.iter().find(|f| f.name == name)
-    }
-}
 
 /// How an entry left its flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

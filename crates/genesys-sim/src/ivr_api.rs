@@ -11,8 +11,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::Simulator;
+use super::architect::Architect;
 use super::flow_query::{action_aggregate, flow_aggregate, observe_flows};
-use super::flows::{Architect, Surges};
+use super::flows::Surges;
 use super::protocol::{JsonBody, Params, error_response};
 use super::queues::PageParams;
 use genesys_wire::{AggregationQuery, Division, ObservationQuery};

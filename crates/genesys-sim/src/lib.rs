@@ -7,10 +7,10 @@
 //! answer the aggregates query, at once or as a job; [`queue_observations`] the
 //! queue observations query; `presences` the presence definitions; [`ivr_api`] the flows
 //! and data actions endpoints, answered by [`flow_query`] from the IVR model in [`flows`]
-//! (`errors` adds conversation errors to the aggregates); [`faults`] makes it all
-//! misbehave, [`surge`] plays an abandon surge on one queue and [`failure_surge`] a flow or
-//! a data action that starts failing. This file holds the configuration and the state they
-//! share.
+//! (the flows, outcomes and data actions [`architect`] names), while `errors` adds
+//! conversation errors to the aggregates; [`faults`] makes it all misbehave, [`surge`]
+//! plays an abandon surge on one queue and [`failure_surge`] a flow or a data action that
+//! starts failing. This file holds the configuration and the state they share.
 //!
 //! What the data looks like and how a query is answered is pure (no I/O, no global state,
 //! the instant of an observation given), so the same query always gets the same answer,
@@ -21,6 +21,7 @@
 
 mod agents;
 mod answer;
+pub mod architect;
 mod errors;
 pub mod failure_surge;
 pub mod faults;
@@ -58,14 +59,12 @@ use tokio::time::Instant;
 pub use answer::{
     MAX_INTERVAL_DAYS, MAX_RESULT_CELLS, MAX_SLOT_EVALUATIONS, aggregate, aggregate_with_surge,
 };
+pub use architect::{Architect, SimAction, SimFlow, SimOutcome};
 pub use errors::{ERROR_CODES, ERROR_RATE, STATE_TRANSITION_ERROR_RATE, edge_ids};
 pub use failure_surge::{FailureSurge, FailureSurgeSpec};
 pub use faults::{Fault, FaultSpec, Malformed};
 pub use flow_query::{FlowObservations, action_aggregate, flow_aggregate, observe_flows};
-pub use flows::{
-    ActionCall, Architect, FlowEnding, FlowRecord, SimAction, SimFlow, SimOutcome, Surges,
-    flow_records, in_flows_now,
-};
+pub use flows::{ActionCall, FlowEnding, FlowRecord, Surges, flow_records, in_flows_now};
 pub use gateway::{ENDPOINTS, Endpoint, endpoints_help};
 pub use live::{ALERT_MS, LOOKBACK_MINUTES};
 pub use presences::{presence_definitions, system_to_organization_mappings};

@@ -1,6 +1,5 @@
 //! Tallies: what a set of minute slots adds up to, and the metrics they report.
 
-use super::errors::ErrorKind;
 use genesys_wire::Stats;
 
 /// A timer metric: how many segments were measured and their sum, min and max (ms).
@@ -50,6 +49,15 @@ impl Timer {
             ..Stats::default()
         })
     }
+}
+
+/// Which count a conversation error adds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ErrorKind {
+    /// `nError`.
+    Error,
+    /// `nStateTransitionError`.
+    StateTransition,
 }
 
 /// The service-level target of a tally: merging queues with different targets leaves no
