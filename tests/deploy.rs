@@ -923,7 +923,8 @@ fn every_alert_is_documented_and_has_unit_tests_that_fire_and_resolve() {
         [
             "deploy/prometheus/alerts.test.yml",
             "deploy/prometheus/live.test.yml",
-            "deploy/prometheus/orgs.test.yml"
+            "deploy/prometheus/orgs.test.yml",
+            "deploy/prometheus/sources.test.yml"
         ]
     );
     let tests: Vec<Yaml> = test_files.iter().map(|file| yaml(file)).collect();
@@ -999,7 +1000,7 @@ fn every_alert_is_documented_and_has_unit_tests_that_fire_and_resolve() {
         alerts.len(),
         "docs/alerts.md's table lists every alert"
     );
-    assert_eq!(alerts.len(), 12);
+    assert_eq!(alerts.len(), 18);
     for alert in alerts {
         // (eval time in seconds, fired?) for each test case of this alert, per test.
         let mut fires_and_resolves = false;
