@@ -515,24 +515,25 @@ fn the_rules_compare_with_time_only_timestamps_on_the_real_clock() {
 
 #[tokio::test]
 async fn a_surge_on_an_unknown_queue_names_the_demo_queues() {
-    let mut process =
-        Process::start(&["--demo", "--demo-surge", "Salse", "--listen", "127.0.0.1:0"]);
-    // exit_of waits for the log to be read to its end, not only for the exit.
-    let status = exit_of(&mut process, 512 << 20).await;
-    assert_eq!(status.code(), Some(2), "{}", process.log());
     let names = the_demo_org()
         .queues
         .iter()
         .map(|q| q.name.clone())
         .collect::<Vec<_>>()
         .join(", ");
-    assert!(
-        process.log().contains(&format!(
-            "no queue with the ID or name 'Salse'; the simulated queues are {names}"
-        )),
-        "{}",
-        process.log()
-    );
+    for flag in ["--demo-surge", "--demo-agents-surge"] {
+        let mut process = Process::start(&["--demo", flag, "Salse", "--listen", "127.0.0.1:0"]);
+        // exit_of waits for the log to be read to its end, not only for the exit.
+        let status = exit_of(&mut process, 512 << 20).await;
+        assert_eq!(status.code(), Some(2), "{flag}: {}", process.log());
+        assert!(
+            process.log().contains(&format!(
+                "no queue with the ID or name 'Salse'; the simulated queues are {names}"
+            )),
+            "{flag}: {}",
+            process.log()
+        );
+    }
 }
 
 #[tokio::test]

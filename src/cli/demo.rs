@@ -114,6 +114,10 @@ pub(super) async fn start_demo(
         surge.check(&simulator.org).map_err(Error::Config)?;
         tracing::info!(queue = %surge.queue, start = %surge.start, abandon = surge.abandon, "demo mode: an abandon surge is set");
     }
+    if let Some(surge) = &simulator.agents_surge {
+        surge.check(&simulator.org).map_err(Error::Config)?;
+        tracing::info!(queue = %surge.queue, start = %surge.start, "demo mode: the agents of a queue stop answering");
+    }
     let orgs: Vec<Option<String>> = if config.orgs.is_empty() {
         vec![None]
     } else {

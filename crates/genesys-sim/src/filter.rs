@@ -1,4 +1,5 @@
-//! Filters, as the API spells them: which atoms a query covers.
+//! Filters, as the API spells them: which atoms a query covers, or (the agent-state
+//! counts' `userFilter`, the same shape) which people.
 
 use serde::Deserialize;
 
@@ -50,14 +51,23 @@ enum Operator {
 }
 
 impl Filter {
+    /// A conversation filter: its dimensions are the catalogue's.
     pub(super) fn parse(value: &serde_json::Value) -> Result<Filter, ErrorBody> {
+        Filter::parse_with(value, &is_dimension)
+    }
+
+    /// A filter whose dimensions are those `known` accepts.
+    pub(super) fn parse_with(
+        value: &serde_json::Value,
+        known: &dyn Fn(&str) -> bool,
+    ) -> Result<Filter, ErrorBody> {
         let filter = Filter::deserialize(value)
             .map_err(|e| bad_request("bad.request", "filter", format!("Invalid filter: {e}")))?;
-        filter.validate()?;
+        filter.validate(known)?;
         Ok(filter)
     }
 
-    fn validate(&self) -> Result<(), ErrorBody> {
+    fn validate(&self, known: &dyn Fn(&str) -> bool) -> Result<(), ErrorBody> {
         for predicate in &self.predicates {
             if predicate.kind != "dimension" {
                 // The real API also filters on properties and metric ranges; the simulator's
@@ -72,7 +82,7 @@ impl Filter {
                 ));
             }
             let dimension = predicate.dimension.as_deref().unwrap_or_default();
-            if !is_dimension(dimension) {
+            if !known(dimension) {
                 return Err(bad_request(
                     "invalid.value",
                     "filter.predicates.dimension",
@@ -87,7 +97,9 @@ impl Filter {
                 ));
             }
         }
-        self.clauses.iter().try_for_each(Filter::validate)
+        self.clauses
+            .iter()
+            .try_for_each(|clause| clause.validate(known))
     }
 
     /// Refuses a predicate on a dimension not in `allowed`, anywhere in the filter: the
@@ -122,12 +134,12 @@ impl Filter {
     }
 
     /// A filter with no predicates and no clauses restricts nothing.
-    pub(super) fn accepts(&self, atom: &Atom) -> bool {
+    pub(super) fn accepts(&self, subject: &impl Dimensions) -> bool {
         let mut terms = self
             .predicates
             .iter()
-            .map(|p| p.accepts(atom))
-            .chain(self.clauses.iter().map(|c| c.accepts(atom)))
+            .map(|p| p.accepts(subject))
+            .chain(self.clauses.iter().map(|c| c.accepts(subject)))
             .peekable();
         if terms.peek().is_none() {
             return true;
@@ -139,13 +151,30 @@ impl Filter {
     }
 }
 
+/// What a filter tests: a conversation's atom, or a person, who may have several values
+/// of one dimension (the queues they are a member of).
+pub(super) trait Dimensions {
+    /// Whether it has `value` for `dimension`, or (`None`) any value.
+    fn has(&self, dimension: &str, value: Option<&str>) -> bool;
+}
+
+impl Dimensions for Atom<'_> {
+    fn has(&self, dimension: &str, value: Option<&str>) -> bool {
+        self.dimension(dimension)
+            .is_some_and(|own| value.is_none_or(|value| value == own))
+    }
+}
+
 impl Predicate {
-    fn accepts(&self, atom: &Atom) -> bool {
-        let value = atom.dimension(self.dimension.as_deref().unwrap_or_default());
+    fn accepts(&self, subject: &impl Dimensions) -> bool {
+        let dimension = self.dimension.as_deref().unwrap_or_default();
         match self.operator {
-            Operator::Matches => value.is_some() && value == self.value.as_deref(),
-            Operator::Exists => value.is_some(),
-            Operator::NotExists => value.is_none(),
+            Operator::Matches => self
+                .value
+                .as_deref()
+                .is_some_and(|value| subject.has(dimension, Some(value))),
+            Operator::Exists => subject.has(dimension, None),
+            Operator::NotExists => !subject.has(dimension, None),
         }
     }
 }

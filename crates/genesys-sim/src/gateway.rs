@@ -22,7 +22,11 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::protocol::{API_PREFIX, DropConnection};
-use super::{Simulator, faults, jobs, oauth, presences, query, queue_observations, queues, surge};
+use super::{
+    Simulator, agent_states, faults, jobs, oauth, presences, query, queue_observations, queues,
+    surge,
+};
+use genesys_wire::AGENT_STATUS_COUNTS_PATH;
 use genesys_wire::QUEUES_PATH;
 use genesys_wire::TOKEN_PATH;
 use genesys_wire::{JOBS_PATH, QUERY_PATH};
@@ -43,7 +47,7 @@ const JOB_PATH: &str = "/api/v2/analytics/conversations/aggregates/jobs/{id}";
 const JOB_RESULTS_PATH: &str = "/api/v2/analytics/conversations/aggregates/jobs/{id}/results";
 
 /// Every endpoint the simulator serves, in the order `simulate --help` lists them.
-pub const ENDPOINTS: [Endpoint; 10] = [
+pub const ENDPOINTS: [Endpoint; 11] = [
     Endpoint {
         methods: "POST",
         path: TOKEN_PATH,
@@ -91,6 +95,12 @@ pub const ENDPOINTS: [Endpoint; 10] = [
         path: PRESENCES_PATH,
         what: "the org's presence definitions",
         route: || get_only(presences::list),
+    },
+    Endpoint {
+        methods: "POST",
+        path: AGENT_STATUS_COUNTS_PATH,
+        what: "the agent-state counts: the org's agents, each once, by routing status, presence, ...",
+        route: || post(agent_states::answer).fallback(method_not_allowed),
     },
     Endpoint {
         methods: "GET, POST, DELETE",
@@ -177,6 +187,7 @@ impl Simulator {
             QUEUES_PATH => Some(&s.queues_requests),
             OBSERVATIONS_PATH => Some(&s.observations_requests),
             PRESENCES_PATH => Some(&s.presences_requests),
+            AGENT_STATUS_COUNTS_PATH => Some(&s.agent_states_requests),
             _ if path.starts_with(JOBS_PATH) => Some(&s.jobs_requests),
             _ => None,
         };
@@ -468,6 +479,7 @@ mod tests {
                 jobs: 0,
                 observations: 0,
                 presences: 0,
+                agent_states: 0,
                 unauthorized: 2
             }
         );
@@ -568,6 +580,11 @@ mod tests {
             (Method::GET, QUEUES_PATH, "routing:queue:view"),
             (
                 Method::POST,
+                AGENT_STATUS_COUNTS_PATH,
+                "analytics:agentState:view",
+            ),
+            (
+                Method::POST,
                 QUERY_PATH,
                 "analytics:conversationAggregate:view",
             ),
@@ -579,6 +596,51 @@ mod tests {
             );
             assert_eq!(error["messageParams"]["permissions"], permission, "{path}");
         }
+    }
+
+    #[tokio::test]
+    async fn agent_states_read_repeated_group_by_keys_and_want_a_token() {
+        let sim = Simulator::new(SimulatorConfig {
+            clock: genesys_wire::time::Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap()),
+            ..SimulatorConfig::default()
+        });
+        let path = format!("{AGENT_STATUS_COUNTS_PATH}?groupBy=presence&groupBy=routingStatus");
+        let body = serde_json::json!({"userFilter": {"type": "or", "predicates": [
+            {"dimension": "divisionId", "value": sim.org().queues[5].division.id}]}})
+        .to_string();
+        assert_eq!(
+            call(&sim, request(Method::POST, &path, None, &body))
+                .await
+                .0,
+            401
+        );
+        let auth = bearer(&sim).await;
+        let (status, answer) = call(&sim, request(Method::POST, &path, Some(&auth), &body)).await;
+        assert_eq!(status, 200, "{answer}");
+        let expected = sim
+            .agent_state_counts(
+                &["presence".into(), "routingStatus".into()],
+                &serde_json::from_str(&body).unwrap(),
+                sim.now(),
+            )
+            .unwrap();
+        assert_eq!(answer, serde_json::to_value(&expected).unwrap());
+        assert!(answer.get("segmentCounts").is_none());
+        let (status, error) = call(
+            &sim,
+            request(
+                Method::POST,
+                &format!("{AGENT_STATUS_COUNTS_PATH}?groupBy=skill"),
+                Some(&auth),
+                "{}",
+            ),
+        )
+        .await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (400, Some("invalid.value"))
+        );
+        assert_eq!(sim.requests().agent_states, 3);
     }
 
     #[tokio::test(start_paused = true)]
@@ -795,6 +857,7 @@ mod tests {
                     jobs: 0,
                     observations: 0,
                     presences: 0,
+                    agent_states: 0,
                     unauthorized: 2
                 }
             );

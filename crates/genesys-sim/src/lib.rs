@@ -6,7 +6,8 @@
 //! issues tokens and checks them; `queues` serves the paged queue list; `query` and `jobs`
 //! answer the aggregates query, at once or as a job; [`queue_observations`] the
 //! queue observations query; `presences` the presence definitions; [`faults`] makes it all
-//! misbehave, and [`surge`] plays an abandon surge on one queue. This file holds the
+//! misbehave, and [`surge`] plays an abandon surge on one queue (or its agents not
+//! answering); `agent_states` answers the agent-state counts. This file holds the
 //! configuration and the state they share.
 //!
 //! What the data looks like and how a query is answered is pure (no I/O, no global state,
@@ -14,8 +15,10 @@
 //! in tests as in `--demo`: `simulated_org` is the org and its queues, `traffic` what happens each
 //! minute, drawn from `random` and added up in `tally`, `filter` picks what a query covers,
 //! and `answer` answers it; `live` follows the same conversations to an instant, `agents`
-//! staffs the queues, and `queue_observations` answers from both.
+//! staffs the queues, `queue_observations` answers from both, and `agent_states` makes
+//! people of the queues' agents and counts them.
 
+mod agent_states;
 mod agents;
 mod answer;
 pub mod faults;
@@ -47,6 +50,7 @@ use jiff::Timestamp;
 use secrecy::SecretString;
 use tokio::time::Instant;
 
+pub use agent_states::{TEAM_NAMES, agent_state_counts, team_id};
 pub use answer::{
     MAX_INTERVAL_DAYS, MAX_RESULT_CELLS, MAX_SLOT_EVALUATIONS, aggregate, aggregate_with_surge,
 };
@@ -56,7 +60,7 @@ pub use live::{ALERT_MS, LOOKBACK_MINUTES};
 pub use presences::{presence_definitions, system_to_organization_mappings};
 pub use queue_observations::observe;
 pub use simulated_org::{DEMO_FLOOR, DEMO_MEDIA_TYPES, QueueProfile, SimQueue, SimulatedOrg};
-pub use surge::{Surge, SurgeSpec};
+pub use surge::{AgentsSurge, AgentsSurgeSpec, Surge, SurgeSpec};
 pub use traffic::BACKLOG_WAIT_MS;
 
 use genesys_wire::time::Clock;
@@ -86,6 +90,9 @@ pub struct SimulatorConfig {
     /// An abandon surge set from the start (it may start later); it can be changed while
     /// it runs. One on a queue the org does not have is ignored, with a warning.
     pub surge: Option<Surge>,
+    /// An agents-stop-answering surge set from the start (it may start later). One on a
+    /// queue the org does not have is ignored, with a warning.
+    pub agents_surge: Option<AgentsSurge>,
 }
 
 impl Default for SimulatorConfig {
@@ -102,6 +109,19 @@ impl Default for SimulatorConfig {
             faults: Vec::new(),
             clock: Clock::System,
             surge: None,
+            agents_surge: None,
+        }
+    }
+}
+
+/// Whether a surge set from the start is kept: one `check` refuses is ignored, with a
+/// warning.
+fn ignored_unless(check: Result<(), String>, warning: &str) -> bool {
+    match check {
+        Ok(()) => true,
+        Err(problem) => {
+            tracing::warn!(%problem, "{warning}");
+            false
         }
     }
 }
@@ -117,6 +137,7 @@ pub struct RequestCounts {
     pub jobs: u64,
     pub observations: u64,
     pub presences: u64,
+    pub agent_states: u64,
     pub unauthorized: u64,
 }
 
@@ -140,6 +161,7 @@ struct State {
     jobs_requests: AtomicU64,
     observations_requests: AtomicU64,
     presences_requests: AtomicU64,
+    agent_states_requests: AtomicU64,
     unauthorized: AtomicU64,
     faults: faults::Faults,
     jobs: jobs::Jobs,
@@ -147,6 +169,8 @@ struct State {
     directory: Mutex<queues::Directory>,
     /// The abandon surge in force, if any.
     surge: Mutex<Option<Surge>>,
+    /// The agents surge in force, if any.
+    agents_surge: Mutex<Option<AgentsSurge>>,
 }
 
 impl Simulator {
@@ -161,13 +185,10 @@ impl Simulator {
         let surge = config
             .surge
             .clone()
-            .filter(|surge| match surge.check(&config.org) {
-                Ok(()) => true,
-                Err(problem) => {
-                    tracing::warn!(%problem, "simulator surge ignored");
-                    false
-                }
-            });
+            .filter(|surge| ignored_unless(surge.check(&config.org), "simulator surge ignored"));
+        let agents_surge = config.agents_surge.clone().filter(|surge| {
+            ignored_unless(surge.check(&config.org), "simulator agents surge ignored")
+        });
         Simulator {
             state: Arc::new(State {
                 config,
@@ -180,11 +201,13 @@ impl Simulator {
                 jobs_requests: AtomicU64::new(0),
                 observations_requests: AtomicU64::new(0),
                 presences_requests: AtomicU64::new(0),
+                agent_states_requests: AtomicU64::new(0),
                 unauthorized: AtomicU64::new(0),
                 jobs,
                 directory: Mutex::default(),
                 faults,
                 surge: Mutex::new(surge),
+                agents_surge: Mutex::new(agents_surge),
             }),
         }
     }
@@ -198,6 +221,7 @@ impl Simulator {
             jobs: s.jobs_requests.load(Ordering::Relaxed),
             observations: s.observations_requests.load(Ordering::Relaxed),
             presences: s.presences_requests.load(Ordering::Relaxed),
+            agent_states: s.agent_states_requests.load(Ordering::Relaxed),
             unauthorized: s.unauthorized.load(Ordering::Relaxed),
         }
     }

@@ -286,6 +286,7 @@ mod tests {
                 jobs: 0,
                 observations: 0,
                 presences: 0,
+                agent_states: 0,
                 unauthorized: 4
             }
         );
