@@ -11,6 +11,7 @@
 
 pub mod buckets;
 pub mod observations;
+pub mod present;
 pub mod rolling;
 mod run;
 mod source;
