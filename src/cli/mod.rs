@@ -31,7 +31,7 @@ use crate::server::TelemetryPath;
 #[cfg(feature = "demo")]
 use demo::{DemoClient, point_at, start_demo};
 #[cfg(feature = "demo")]
-pub use demo::{demo_org, demo_queries};
+pub use demo::{demo_agents, demo_org, demo_queries};
 #[cfg(feature = "demo")]
 use genesys_sim::{
     AgentsSurgeSpec, FaultSpec, SimulatedOrg, Simulator, SimulatorConfig, SurgeSpec,
@@ -389,6 +389,9 @@ impl Overrides {
         }
         if config.queries.is_empty() {
             config.queries = demo_queries();
+        }
+        if config.agents.enabled.is_none() {
+            config.agents = demo_agents();
         }
     }
 }
