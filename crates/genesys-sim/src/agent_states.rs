@@ -177,8 +177,7 @@ fn people(org: &SimulatedOrg, surges: Surges, now: Timestamp) -> Vec<Cohort> {
     let mut cohorts = Vec::new();
     for first in (0..states.len()).step_by(2) {
         let second = (first + 1 < states.len()).then_some(first + 1);
-        for state in 0..STATE_COUNT {
-            let a = states[first][state];
+        for (state, &a) in states[first].iter().enumerate() {
             let Some(second) = second else {
                 cohorts.push(Cohort {
                     state,

@@ -680,7 +680,7 @@ pub struct OutOfOfficeCount {
 /// fractional-infinite or non-numeric one does not answer the query.
 fn agent_count<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
     let count = f64::deserialize(deserializer)?;
-    if !(count >= 0.0) {
+    if count.is_nan() || count < 0.0 {
         return Err(serde::de::Error::custom(format!(
             "count {count} is out of range (negative)"
         )));
