@@ -413,10 +413,16 @@ async fn the_demo_binary_at_a_quiet_instant_shows_every_queue_and_fresh_timestam
     let url = process.metrics_url().await;
     let up = |s: &Samples, query: &str| value(s, "genesys_up", &[("query", query)]) == Some(1.0);
     let samples = wait_for_metrics(&url, |s| {
-        up(s, "default") && up(s, "live") && up(s, "observations")
+        up(s, "default") && up(s, "live") && up(s, "observations") && up(s, "agents")
     })
     .await;
     let after = Timestamp::now();
+    // The agents, by org and by each of the demo's two divisions.
+    let divisions: std::collections::BTreeSet<&str> =
+        series(&samples, "genesys_agents_out_of_office")
+            .map(|(labels, _)| labels.get("division").map_or("", String::as_str))
+            .collect();
+    assert_eq!(divisions, ["", "Home", "Premium"].into());
 
     // The live rolling query, a five-minute window.
     assert_eq!(
@@ -463,7 +469,11 @@ async fn the_demo_binary_at_a_quiet_instant_shows_every_queue_and_fresh_timestam
     let last_successes: Vec<f64> = series(&samples, "genesys_last_success_timestamp_seconds")
         .map(|(_, value)| value)
         .collect();
-    assert_eq!(last_successes.len(), 3, "default, live, observations");
+    assert_eq!(
+        last_successes.len(),
+        4,
+        "default, live, observations, agents"
+    );
     let real = (before.as_second() - 1) as f64..=(after.as_second() + 1) as f64;
     for last_success in last_successes {
         assert!(
