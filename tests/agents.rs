@@ -1,7 +1,8 @@
 //! The agent states against the simulator: every gauge is the simulator's own count of its
 //! people, org-wide and per breakdown value; the agents surge turns a queue's agents
 //! NOT_RESPONDING; a 403 on the agent states leaves every other source publishing; a
-//! breakdown past the API budget, and a bad `[agents]` table, are refused at start.
+//! breakdown past the API budget, and a bad `[agents]` table, are refused at start; a
+//! reload turns them on and off.
 //!
 //! Time is held and the simulator shares the exporter's clock, so that the instant of each
 //! count is known exactly and its answer can be computed again here.
@@ -20,7 +21,8 @@ use jiff::Timestamp;
 use crate::util::{
     clock::{advance, hold_time},
     exporter::{config_for, start_exporter, start_exporter_with},
-    process::{exit_on_config, sim_config, start_binary_for},
+    http::get,
+    process::{exit_on_config, hang_up, sim_config, start_binary_for},
     samples::{Samples, of, value},
     sim::{AFTERNOON, Sim, afternoon_sim, start_simulator},
     wait::wait_for_metrics,
@@ -223,6 +225,14 @@ async fn every_agent_gauge_is_the_simulators_count_of_its_people() {
     assert_eq!(published(&samples), wanted);
     // One request per breakdown value: the org, two divisions, three teams, two queues.
     assert_eq!(sim.simulator.requests().agent_states, 8);
+    // The landing page lists the agent states beside the queries, with their instant.
+    let page = get(&format!("{}/", exporter.url)).await.body;
+    assert!(
+        page.contains(&format!(
+            "<tr><td>agents</td><td>agent states, every 30s</td><td>{now}</td><td>at {now}</td><td>ok</td></tr>"
+        )),
+        "{page}"
+    );
 
     // What that covers, by hand: each person once, the divisions adding up to the org.
     let statuses = [
@@ -416,4 +426,23 @@ async fn a_bad_agents_table_is_refused_naming_each_key_and_the_fix() {
     let (status, log) = exit_on_config("[agents]\nenabeld = true\n", &["--check-config"]).await;
     assert_eq!(status.code(), Some(2));
     assert!(log.contains("did you mean 'enabled'?"), "{log}");
+}
+
+#[tokio::test]
+async fn a_reload_turns_the_agent_states_on_and_off() {
+    let sim = start_simulator(afternoon_sim()).await;
+    let (process, url, dir) = start_binary_for(&sim, "", &[]).await;
+    wait_for_metrics(&url, |s| up(s, "default") == Some(1.0)).await;
+    let path = dir.path().join("genesys.toml");
+    std::fs::write(&path, sim_config(&sim, "[agents]\nenabled = true\n")).unwrap();
+    hang_up(&process);
+    let samples = wait_for_metrics(&url, |s| up(s, "agents") == Some(1.0)).await;
+    assert!(!published(&samples).is_empty());
+    std::fs::write(&path, sim_config(&sim, "")).unwrap();
+    hang_up(&process);
+    wait_for_metrics(&url, |s| {
+        up(s, "agents").is_none() && published(s).is_empty()
+    })
+    .await;
+    assert_eq!(up(&samples, "default"), Some(1.0));
 }
