@@ -413,11 +413,15 @@ async fn the_demo_binary_at_a_quiet_instant_shows_every_queue_and_fresh_timestam
     let url = process.metrics_url().await;
     let up = |s: &Samples, query: &str| value(s, "genesys_up", &[("query", query)]) == Some(1.0);
     let samples = wait_for_metrics(&url, |s| {
-        up(s, "default") && up(s, "live") && up(s, "observations") && up(s, "agents")
+        up(s, "default")
+            && up(s, "live")
+            && up(s, "observations")
+            && series(s, "genesys_agents_out_of_office").count() == 3
     })
     .await;
     let after = Timestamp::now();
-    // The agents, by org and by each of the demo's two divisions.
+    // The agents, by org and by each of the demo's two divisions (the divisions once the
+    // queue list is read).
     let divisions: std::collections::BTreeSet<&str> =
         series(&samples, "genesys_agents_out_of_office")
             .map(|(labels, _)| labels.get("division").map_or("", String::as_str))
