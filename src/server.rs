@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{OBSERVATIONS_QUERY, Query, written};
+use crate::config::{AGENTS_QUERY, OBSERVATIONS_QUERY, Query, written};
 use crate::exposition::{Format, Publisher, QueryStatus, SharedBody};
 use crate::http;
 use crate::org::Org;
@@ -55,6 +55,8 @@ pub struct State {
     pub queries: RwLock<Vec<(Org, Query)>>,
     /// How often the queues are observed, when they are.
     pub observations: RwLock<Option<Duration>>,
+    /// How often the agents are counted, when they are.
+    pub agents: RwLock<Option<Duration>>,
     /// Tells the publisher the time, against which data passes its maximum age.
     pub clock: Clock,
     /// Where `POST /-/reload` sends its request; `None` without `--web.enable-lifecycle`,
@@ -366,16 +368,24 @@ fn landing_page(state: &State) -> String {
         .read()
         .expect("not poisoned")
         .map(|refresh| format!("queue state, every {}", written(refresh)));
+    let agents = state
+        .agents
+        .read()
+        .expect("not poisoned")
+        .map(|refresh| format!("agent states, every {}", written(refresh)));
     let queries = state.queries.read().expect("not poisoned").clone();
     let mut rows: Vec<(Org, String, String)> = Vec::new();
     for (org, query) in &queries {
         rows.push((org.clone(), query.name.clone(), query.kind.to_string()));
-        // Each org's observations after its last query.
+        // Each org's observations and agent states after its last query.
         let last_of_org = queries.iter().rev().find(|(o, _)| o == org);
-        if let Some(schedule) = &observations
-            && last_of_org.is_some_and(|(_, last)| last.name == query.name)
-        {
-            rows.push((org.clone(), OBSERVATIONS_QUERY.to_owned(), schedule.clone()));
+        if last_of_org.is_some_and(|(_, last)| last.name == query.name) {
+            let present = [(OBSERVATIONS_QUERY, &observations), (AGENTS_QUERY, &agents)];
+            for (name, schedule) in present {
+                if let Some(schedule) = schedule {
+                    rows.push((org.clone(), name.to_owned(), schedule.clone()));
+                }
+            }
         }
     }
     for (org, name, schedule) in rows {

@@ -10,8 +10,7 @@ use genesys_wire::time::Clock;
 
 use crate::util::{
     exporter::{config_for, start_exporter},
-    files::{temp_dir, write_file},
-    process::{Process, exit_of},
+    process::exit_on_config,
     samples::value,
     sim::{afternoon_sim, start_simulator},
     wait::wait_for_metrics,
@@ -37,16 +36,7 @@ async fn an_over_budget_configuration_is_refused_at_start_with_its_arithmetic() 
          [[queries]]\nname = \"hour\"\nwindow = \"1h\"\nrefresh = \"30s\"\n",
         url = sim.url
     );
-    let dir = temp_dir();
-    let path = write_file(&dir, "over.toml", &config);
-    let mut process = Process::start(&[
-        "--config",
-        path.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
-    let status = exit_of(&mut process, 512 << 20).await;
-    let log = process.log();
+    let (status, log) = exit_on_config(&config, &["--listen", "127.0.0.1:0"]).await;
     assert_eq!(status.code(), Some(2), "{log}");
 
     // By hand: a 15-minute bucket, two reads a minute for each rolling query, the six

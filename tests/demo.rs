@@ -413,10 +413,20 @@ async fn the_demo_binary_at_a_quiet_instant_shows_every_queue_and_fresh_timestam
     let url = process.metrics_url().await;
     let up = |s: &Samples, query: &str| value(s, "genesys_up", &[("query", query)]) == Some(1.0);
     let samples = wait_for_metrics(&url, |s| {
-        up(s, "default") && up(s, "live") && up(s, "observations")
+        up(s, "default")
+            && up(s, "live")
+            && up(s, "observations")
+            && series(s, "genesys_agents_out_of_office").count() == 3
     })
     .await;
     let after = Timestamp::now();
+    // The agents, by org and by each of the demo's two divisions (the divisions once the
+    // queue list is read).
+    let divisions: std::collections::BTreeSet<&str> =
+        series(&samples, "genesys_agents_out_of_office")
+            .map(|(labels, _)| labels.get("division").map_or("", String::as_str))
+            .collect();
+    assert_eq!(divisions, ["", "Home", "Premium"].into());
 
     // The live rolling query, a five-minute window.
     assert_eq!(
@@ -463,7 +473,11 @@ async fn the_demo_binary_at_a_quiet_instant_shows_every_queue_and_fresh_timestam
     let last_successes: Vec<f64> = series(&samples, "genesys_last_success_timestamp_seconds")
         .map(|(_, value)| value)
         .collect();
-    assert_eq!(last_successes.len(), 3, "default, live, observations");
+    assert_eq!(
+        last_successes.len(),
+        4,
+        "default, live, observations, agents"
+    );
     let real = (before.as_second() - 1) as f64..=(after.as_second() + 1) as f64;
     for last_success in last_successes {
         assert!(
@@ -515,24 +529,25 @@ fn the_rules_compare_with_time_only_timestamps_on_the_real_clock() {
 
 #[tokio::test]
 async fn a_surge_on_an_unknown_queue_names_the_demo_queues() {
-    let mut process =
-        Process::start(&["--demo", "--demo-surge", "Salse", "--listen", "127.0.0.1:0"]);
-    // exit_of waits for the log to be read to its end, not only for the exit.
-    let status = exit_of(&mut process, 512 << 20).await;
-    assert_eq!(status.code(), Some(2), "{}", process.log());
     let names = the_demo_org()
         .queues
         .iter()
         .map(|q| q.name.clone())
         .collect::<Vec<_>>()
         .join(", ");
-    assert!(
-        process.log().contains(&format!(
-            "no queue with the ID or name 'Salse'; the simulated queues are {names}"
-        )),
-        "{}",
-        process.log()
-    );
+    for flag in ["--demo-surge", "--demo-agents-surge"] {
+        let mut process = Process::start(&["--demo", flag, "Salse", "--listen", "127.0.0.1:0"]);
+        // exit_of waits for the log to be read to its end, not only for the exit.
+        let status = exit_of(&mut process, 512 << 20).await;
+        assert_eq!(status.code(), Some(2), "{flag}: {}", process.log());
+        assert!(
+            process.log().contains(&format!(
+                "no queue with the ID or name 'Salse'; the simulated queues are {names}"
+            )),
+            "{flag}: {}",
+            process.log()
+        );
+    }
 }
 
 #[tokio::test]
@@ -598,7 +613,7 @@ fn simulate_help_lists_every_endpoint_the_simulator_serves() {
         .unwrap();
     let help = String::from_utf8(output.stdout).unwrap();
     assert!(output.status.success(), "{help}");
-    assert_eq!(genesys_sim::ENDPOINTS.len(), 16);
+    assert_eq!(genesys_sim::ENDPOINTS.len(), 17);
     for endpoint in &genesys_sim::ENDPOINTS {
         assert!(
             help.contains(endpoint.path),

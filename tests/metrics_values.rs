@@ -184,6 +184,7 @@ async fn every_counter_with_a_bounded_label_set_is_at_0_from_the_start() {
         "queues",
         "observations",
         "presences",
+        "agent_status_counts",
     ];
     let by_reason = |reasons: &[&str]| -> BTreeSet<Vec<(String, String)>> {
         endpoints

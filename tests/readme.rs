@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use genesys_exporter::error::{REQUEST_FAILURE_REASONS, RETRIED_REASONS};
-use genesys_exporter::exposition::{Qualifier, gauge_names, observation_gauge};
+use genesys_exporter::exposition::{AGENT_GAUGES, Qualifier, gauge_names, observation_gauge};
 use genesys_exporter::metrics::Metrics;
 use genesys_sim::{FaultSpec, Malformed, SimulatedOrg, aggregate, observe};
 use genesys_wire::catalogue::metric_kind;
@@ -66,6 +66,24 @@ fn the_queue_observations_table_names_every_gauge_and_its_labels_as_the_code_doe
         }
         assert_eq!(labels, expected, "{}", row[0]);
     }
+}
+
+#[test]
+fn the_agent_states_table_names_every_gauge_and_its_labels_as_the_code_does() {
+    let rows = table_rows("docs/agents.md", "| gauge | labels | what it is |");
+    let gauges: Vec<&str> = rows.iter().flat_map(|row| names(&row[0])).collect();
+    let code: Vec<&str> = AGENT_GAUGES.iter().map(|(name, _)| *name).collect();
+    assert_eq!(gauges, code, "every gauge, in order");
+    let labels: Vec<Vec<&str>> = rows.iter().map(|row| names(&row[1])).collect();
+    assert_eq!(
+        labels,
+        [
+            vec!["routing_status"],
+            vec!["system_presence", "presence"],
+            vec!["segment_type"],
+            vec![],
+        ]
+    );
 }
 
 #[test]

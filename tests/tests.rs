@@ -4,6 +4,8 @@
 /// Shared helpers by concern: simulator, exporter, binary, waits, held time, samples, files.
 mod util;
 
+/// Agent states: the simulator's people by status, presence, segment; the agents surge; a 403; budget, config.
+mod agents;
 /// How soon each queue alert fires after a surge on Sales, through promtool; docs/alerts.md's figures.
 mod alert_latency;
 /// API cost in steady state: one aggregates request per query per bucket, one token per lifetime.

@@ -4,7 +4,9 @@
 //!
 //! Every request counts: each bucket query's one per bucket, each rolling query's one per
 //! refresh, the observations' one per chunk of `queues_per_request` queues per refresh,
-//! the queue list's pages and the presence definitions once per `queue_names_refresh`.
+//! the agent states' one per breakdown value per refresh (divisions counted at their
+//! bound), the queue list's pages and the presence definitions once per
+//! `queue_names_refresh`.
 //! Steady state leaves out what only failures and start-up cost (retries, a token per
 //! token lifetime, which the login service counts apart) and the extra requests of an
 //! answer too large for the synchronous query (an asynchronous job).
@@ -22,7 +24,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::config::{OrgSettings, Settings, written};
+use crate::config::{
+    AgentSettings, Breakdown, MAX_AGENT_DIVISIONS, OrgSettings, Settings, written,
+};
 use crate::error::{Error, Result};
 use crate::genesys::queue_list::PAGE_SIZE;
 use crate::metrics::Metrics;
@@ -45,6 +49,7 @@ pub enum LineKind {
     BucketQuery,
     RollingQuery,
     Observations,
+    Agents,
     QueueList,
     Presences,
 }
@@ -89,6 +94,9 @@ pub struct Load {
     /// queues to observe.
     reads_directory: bool,
     directory_refresh: Duration,
+    /// Whether the presence definitions are read: for the observations' and the agent
+    /// states' presence names.
+    reads_presences: bool,
     observations: Option<ObservationLoad>,
     share: f64,
 }
@@ -134,6 +142,26 @@ impl Cost {
         ))
     }
 
+    /// The agent states': a request per breakdown value, every refresh.
+    pub fn agents(agents: &AgentSettings) -> Cost {
+        let values: Vec<String> = agents
+            .by
+            .iter()
+            .map(|by| match by {
+                Breakdown::Org => "1 org".to_owned(),
+                Breakdown::Division => format!("{MAX_AGENT_DIVISIONS} divisions at most"),
+                Breakdown::Team => format!("{} teams", agents.teams.len()),
+                Breakdown::Queue => format!("{} queues", agents.queues.len()),
+            })
+            .collect();
+        Cost::Every(Line::new(
+            LineKind::Agents,
+            format!("agents ({})", values.join(" + ")),
+            agents.requests(),
+            agents.refresh,
+        ))
+    }
+
     /// A request per `queues_per_request` queues of the directory, every `refresh`.
     pub fn per_queues(refresh: Duration, queues_per_request: usize) -> Cost {
         Cost::PerQueues(ObservationLoad {
@@ -162,10 +190,12 @@ impl Load {
             .queries
             .iter()
             .any(|query| query.group_by.iter().any(|d| d == "queueId"));
+        let agents = queries.iter().any(|line| line.kind == LineKind::Agents);
         Load {
             org: org.org.clone(),
             queries,
-            reads_directory: names_wanted || observations.is_some(),
+            reads_directory: names_wanted || observations.is_some() || agents,
+            reads_presences: observations.is_some() || agents,
             directory_refresh: settings.queue_names_refresh,
             observations,
             share: settings.api_budget_share,
@@ -209,7 +239,7 @@ impl Load {
                 self.directory_refresh,
             ));
         }
-        if self.observations.is_some() {
+        if self.reads_presences {
             lines.push(Line::new(
                 LineKind::Presences,
                 "presence definitions".into(),
@@ -498,6 +528,15 @@ fn remedies(load: &Load, budget: &Budget, queues: usize) -> String {
             written(refresh)
         ));
     }
+    if load
+        .queries
+        .iter()
+        .any(|line| line.kind == LineKind::Agents)
+    {
+        fixes.push(
+            "count the agents less often ([agents] refresh) or by fewer breakdowns ([agents] by, teams, queues)".into(),
+        );
+    }
     let rolling = |line: &Line| line.kind == LineKind::RollingQuery;
     if load.queries.iter().any(rolling) {
         fixes.push("refresh the rolling queries less often".into());
@@ -567,16 +606,21 @@ mod tests {
         queues_per_request: 100,
     };
 
+    /// Each line's kind, requests and seconds.
+    fn kinds(budget: &Budget) -> Vec<(LineKind, u64, u64)> {
+        budget
+            .lines
+            .iter()
+            .map(|l| (l.kind, l.requests, l.per.as_secs()))
+            .collect()
+    }
+
     #[test]
     fn every_request_is_counted_by_hand() {
         let settings = settings_of(demo_queries(), serde_json::json!({}));
         let load = load_with(&settings, &settings.orgs[0], Some(OBSERVATIONS));
         let budget = load.budget(250, None);
-        let lines: Vec<(LineKind, u64, u64)> = budget
-            .lines
-            .iter()
-            .map(|l| (l.kind, l.requests, l.per.as_secs()))
-            .collect();
+        let lines = kinds(&budget);
         assert_eq!(
             lines,
             [
@@ -722,6 +766,67 @@ mod tests {
             .sample("genesys_api_budget_requests_per_minute")
             .unwrap();
         assert!((published - (1.0 / 15.0 + 1.0 + 4.0 + 1.0 / 60.0 + 1.0 / 60.0)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_agents_cost_a_request_per_breakdown_value_and_too_many_are_refused() {
+        let agents = |by: serde_json::Value, extra: serde_json::Value| {
+            let mut table = serde_json::json!({"enabled": true, "by": by});
+            table
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            settings_of(demo_queries(), serde_json::json!({"agents": table}))
+        };
+        let load_of = |settings: &Settings| {
+            let costs = [Cost::agents(settings.agents.as_ref().unwrap())];
+            let queries = load_with(settings, &settings.orgs[0], None).queries;
+            Load::new(
+                settings,
+                &settings.orgs[0],
+                queries.into_iter().map(Cost::Every).chain(costs),
+            )
+        };
+        let settings = agents(
+            serde_json::json!(["org", "division"]),
+            serde_json::json!({}),
+        );
+        let budget = load_of(&settings).budget(6, None);
+        let lines = kinds(&budget);
+        assert_eq!(
+            lines,
+            [
+                (LineKind::BucketQuery, 1, 900),
+                (LineKind::RollingQuery, 1, 60),
+                // The org, and divisions counted at their bound, every 30 s.
+                (LineKind::Agents, 11, 30),
+                // The divisions and presence names are read.
+                (LineKind::QueueList, 1, 3600),
+                (LineKind::Presences, 1, 3600),
+            ]
+        );
+        assert!(
+            budget.to_string().contains(
+                "  agents (1 org + 10 divisions at most)    11 requests every 30s   =   22.00 a minute\n"
+            ),
+            "{budget}"
+        );
+        // 80 queues by ID every 10 s: 480 a minute, past the share of 150 (and the limit).
+        let queues: Vec<String> = (0..80).map(|i| format!("q{i}")).collect();
+        let settings = agents(
+            serde_json::json!(["queue"]),
+            serde_json::json!({"queues": queues, "refresh": "10s"}),
+        );
+        let watch = BudgetWatch::new(load_of(&settings), Arc::new(Metrics::new([])));
+        let text = watch.at_start(Some(6)).unwrap_err().to_string();
+        for said in [
+            "the API budget is exceeded: in steady state the exporter would send 481.10 requests a minute",
+            "  agents (80 queues)                   80 requests every 10s   =  480.00 a minute\n",
+            "to fit: count the agents less often ([agents] refresh) or by fewer breakdowns ([agents] by, teams, queues);",
+            "the total is past the whole limit",
+        ] {
+            assert!(text.contains(said), "{said}\n{text}");
+        }
     }
 
     #[test]

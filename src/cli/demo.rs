@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, QueryConfig};
+use crate::config::{AgentsConfig, Config, QueryConfig};
 use crate::error::Error;
 use genesys_sim::{DEMO_FLOOR, SimulatedOrg, Simulator, SimulatorConfig};
 
@@ -100,6 +100,16 @@ pub fn demo_queries() -> Vec<QueryConfig> {
     vec![default, live]
 }
 
+/// The agent states of `--demo` when the configuration does not say: on, by org and by
+/// division (the demo's queues are in two).
+pub fn demo_agents() -> AgentsConfig {
+    AgentsConfig {
+        enabled: Some(true),
+        by: Some(vec!["org".into(), "division".into()]),
+        ..AgentsConfig::default()
+    }
+}
+
 /// Starts a simulator in this process for each org of `config` (one for a configuration
 /// without `[[orgs]]`), configured as `simulator` says, with the org's own data of `size`
 /// (queues and media types, and the floor of `simulator`'s org) and its own credentials,
@@ -121,6 +131,10 @@ pub(super) async fn start_demo(
     if let Some(surge) = &simulator.action_surge {
         surge.check_action(&simulator.org).map_err(Error::Config)?;
         tracing::info!(action = %surge.target, start = %surge.start, "demo mode: an action surge is set");
+    }
+    if let Some(surge) = &simulator.agents_surge {
+        surge.check(&simulator.org).map_err(Error::Config)?;
+        tracing::info!(queue = %surge.queue, start = %surge.start, "demo mode: the agents of a queue stop answering");
     }
     let orgs: Vec<Option<String>> = if config.orgs.is_empty() {
         vec![None]
@@ -157,6 +171,25 @@ pub(super) async fn start_demo(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_demo_counts_the_agents_by_org_and_division() {
+        let config = Config {
+            client_id: Some("id".into()),
+            client_secret: Some("secret".into()),
+            region: Some("eu-west-1".into()),
+            agents: demo_agents(),
+            ..Config::default()
+        };
+        let agents = config.validate().unwrap().agents.unwrap();
+        assert_eq!(
+            agents.by,
+            [
+                crate::config::Breakdown::Org,
+                crate::config::Breakdown::Division
+            ]
+        );
+    }
 
     #[test]
     fn the_demo_reads_the_default_buckets_and_a_live_rolling_window() {

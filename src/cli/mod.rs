@@ -31,10 +31,11 @@ use crate::server::TelemetryPath;
 #[cfg(feature = "demo")]
 use demo::{DemoClient, point_at, start_demo};
 #[cfg(feature = "demo")]
-pub use demo::{demo_org, demo_queries};
+pub use demo::{demo_agents, demo_org, demo_queries};
 #[cfg(feature = "demo")]
 use genesys_sim::{
-    FailureSurgeSpec, FaultSpec, SimulatedOrg, Simulator, SimulatorConfig, SurgeSpec,
+    AgentsSurgeSpec, FailureSurgeSpec, FaultSpec, SimulatedOrg, Simulator, SimulatorConfig,
+    SurgeSpec,
 };
 use genesys_wire::time::Clock;
 use logging::{LogFormat, LogLevel};
@@ -140,6 +141,11 @@ pub struct RunArgs {
     /// With --demo: a data action that starts timing out, ACTION[@TIME], e.g. 'Lookup account'.
     #[arg(long, value_name = "ACTION", requires = "demo")]
     demo_action_surge: Option<FailureSurgeSpec>,
+    /// With --demo: the agents of this queue stop answering (every one on queue goes
+    /// NOT_RESPONDING), as for `simulate --agents-surge`: QUEUE[@TIME], e.g. Support or
+    /// Support@+10m.
+    #[arg(long, value_name = "QUEUE", requires = "demo")]
+    demo_agents_surge: Option<AgentsSurgeSpec>,
     #[cfg(feature = "demo")]
     /// With --demo: simulate several orgs of these names, e.g. east,west, each on a
     /// simulator of its own with its own credentials and data, as [[orgs]] tables that
@@ -214,6 +220,11 @@ pub struct SimulateArgs {
     /// many times as often. Changed while it runs with POST or DELETE /simulator/surge.
     #[arg(long, value_name = "SURGE")]
     surge: Option<SurgeSpec>,
+    /// The agents of one queue stop answering: QUEUE[@TIME], the queue by ID or name, TIME
+    /// as for --surge (default: at once). From then on every agent of it on queue is
+    /// NOT_RESPONDING, in the queue observations and the agent-state counts.
+    #[arg(long, value_name = "QUEUE")]
+    agents_surge: Option<AgentsSurgeSpec>,
 }
 
 #[cfg(feature = "demo")]
@@ -258,6 +269,9 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 config.orgs = demo_orgs.clone();
             }
             let surge = args.demo_surge.map(|spec| spec.starting(clock.now()));
+            let agents_surge = args
+                .demo_agents_surge
+                .map(|spec| spec.starting(clock.now()));
             let simulator = SimulatorConfig {
                 org: demo_org(args.demo_queues, args.demo_media_types.clone()),
                 faults: args.fault,
@@ -267,6 +281,7 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 action_surge: args
                     .demo_action_surge
                     .map(|spec| spec.starting(clock.now())),
+                agents_surge,
                 ..SimulatorConfig::default()
             };
             let size = (args.demo_queues, args.demo_media_types);
@@ -387,6 +402,9 @@ impl Overrides {
         if config.queries.is_empty() {
             config.queries = demo_queries();
         }
+        if config.agents.enabled.is_none() {
+            config.agents = demo_agents();
+        }
     }
 }
 
@@ -472,9 +490,15 @@ pub async fn simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow
         job_page_size: args.job_page_size,
         faults: args.fault,
         surge: args.surge.map(|spec| spec.starting(jiff::Timestamp::now())),
+        agents_surge: args
+            .agents_surge
+            .map(|spec| spec.starting(jiff::Timestamp::now())),
         ..SimulatorConfig::default()
     };
     if let Some(surge) = &config.surge {
+        surge.check(&config.org).map_err(Error::Config)?;
+    }
+    if let Some(surge) = &config.agents_surge {
         surge.check(&config.org).map_err(Error::Config)?;
     }
     let listener = TcpListener::bind(args.listen)
@@ -516,6 +540,35 @@ pub async fn cancel_on_signal(shutdown: CancellationToken) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "demo")]
+    #[test]
+    fn an_agents_surge_is_a_demo_or_simulate_flag() {
+        let cli = Cli::try_parse_from([
+            "genesys-exporter",
+            "--demo",
+            "--demo-agents-surge",
+            "Technical Support@2026-08-20T14:10:00Z",
+        ])
+        .unwrap();
+        let surge = cli
+            .run
+            .demo_agents_surge
+            .unwrap()
+            .starting(jiff::Timestamp::UNIX_EPOCH);
+        assert_eq!(surge.queue, "Technical Support");
+        assert_eq!(surge.start.to_string(), "2026-08-20T14:10:00Z");
+        let error = Cli::try_parse_from(["genesys-exporter", "--demo-agents-surge", "Sales"])
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("--demo"), "{error}");
+        let cli =
+            Cli::try_parse_from(["genesys-exporter", "simulate", "--agents-surge", "VIP"]).unwrap();
+        let Some(Command::Simulate(args)) = cli.command else {
+            panic!("simulate");
+        };
+        assert_eq!(args.agents_surge.unwrap().queue, "VIP");
+    }
 
     #[cfg(feature = "demo")]
     #[test]

@@ -5,12 +5,15 @@
 //! going through panics.
 //!
 //! The sources, one file each: [`buckets`] (the latest completed bucket of a configured
-//! query), [`rolling`] (a trailing window, refreshed), and [`observations`] (every queue
-//! of the directory, now). [`sources`] lists what one org runs. A new source is a file
+//! query), [`rolling`] (a trailing window, refreshed), [`observations`] (every queue
+//! of the directory, now) and [`agents`] (the org's agents, each once, now); the last two
+//! share their timing and 403 handling ([`present`]). [`sources`] lists what one org runs. A new source is a file
 //! here implementing [`Collector`], and a line in [`sources`].
 
+pub mod agents;
 pub mod buckets;
 pub mod observations;
+pub mod present;
 pub mod rolling;
 mod run;
 mod source;

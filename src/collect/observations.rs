@@ -3,22 +3,18 @@
 //! published whole under `query="observations"`, served until 3 × `refresh` after the
 //! last success.
 //!
-//! Ticks fall every `refresh` from the first observation; one that runs long does not pile
-//! the missed ticks up, the next observation waits for the next tick. Without
-//! `analytics:queueObservation:view` (a 403) it warns once, `genesys_up{query=
-//! "observations"}` is 0, and it asks again every hour; any other failure is retried at
-//! the next tick. The aggregates queries never wait on it.
-//!
-//! `refresh` is a watch channel, so that the API budget can stretch it while the exporter
-//! runs: a change takes effect at once, from the start of the current tick.
+//! Its timing and its 403 are those of every collection of the present ([`Present`]):
+//! without `analytics:queueObservation:view` it warns once, `genesys_up{query=
+//! "observations"}` is 0, and it asks again every hour. The aggregates queries never wait
+//! on it; the API budget may stretch its refresh while the exporter runs.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::present::{Present, Subject};
 use super::{Collector, Outcome, Readiness, too_many_series};
 use crate::budget::Cost;
 use crate::config::{OBSERVATIONS_QUERY, ObservationSettings};
@@ -30,40 +26,30 @@ use crate::genesys::observation_requests;
 use genesys_wire::Endpoint;
 use genesys_wire::time::{Clock, Interval};
 
-/// How long after a 403 the queues are observed again.
-pub const FORBIDDEN_RETRY: Duration = Duration::from_secs(3600);
-
-/// The data is dropped this many refreshes after the last successful observation.
-pub const MAX_AGE_REFRESHES: u32 = 3;
+/// What the observations are called in the log.
+const OBSERVATIONS: Subject = Subject {
+    what: "queue observations",
+    one: "queue observation",
+    forbidden: "observe the queues",
+    query: OBSERVATIONS_QUERY,
+    endpoint: Endpoint::Observations,
+};
 
 /// Every queue of the directory, observed every refresh.
 #[derive(Clone)]
 pub struct Observations {
     pub settings: ObservationSettings,
-    /// The refresh now: `settings.refresh`, unless the budget stretched it (`None`, as
-    /// the budget has it when observations are off, means `settings.refresh`).
-    pub refresh: watch::Receiver<Option<Duration>>,
     pub client: Arc<Client>,
     /// Where the queues to observe, and the presences' names, come from.
     pub directory: Arc<Directory>,
     pub clock: Clock,
-    standing: Standing,
-    /// When the last observation started.
-    started: Option<Timestamp>,
-}
-
-/// What the last observation found out about asking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Standing {
-    Allowed,
-    /// The queue list has not been read: nothing to observe yet.
-    NoQueues,
-    Forbidden,
-    /// Failed otherwise; retried at the next tick.
-    Failing,
+    present: Present,
 }
 
 impl Observations {
+    /// The observations under `settings`, at the refresh `refresh` holds (the budget may
+    /// stretch it; `None`, as the budget has it when observations are off, means
+    /// `settings.refresh`).
     pub fn new(
         settings: ObservationSettings,
         refresh: watch::Receiver<Option<Duration>>,
@@ -71,58 +57,13 @@ impl Observations {
         directory: Arc<Directory>,
         clock: Clock,
     ) -> Observations {
+        let present = Present::new(OBSERVATIONS, settings.refresh, refresh, clock.clone());
         Observations {
             settings,
-            refresh,
             client,
             directory,
             clock,
-            standing: Standing::Allowed,
-            started: None,
-        }
-    }
-
-    /// Logs `outcome` against the standing before it, and keeps the new standing.
-    fn note(&mut self, outcome: &Outcome) {
-        let was = self.standing;
-        self.standing = match outcome {
-            Ok(_) => Standing::Allowed,
-            Err(Error::NoQueuesYet) => Standing::NoQueues,
-            Err(Error::Api { status: 403, .. }) => Standing::Forbidden,
-            Err(_) => Standing::Failing,
-        };
-        match outcome {
-            Ok(series) => {
-                if was == Standing::Forbidden {
-                    tracing::info!("queue observations allowed again");
-                } else if was == Standing::Failing {
-                    tracing::info!("queue observations succeed again");
-                }
-                tracing::debug!(query = OBSERVATIONS_QUERY, series, "published");
-            }
-            Err(Error::NoQueuesYet) => {
-                if was != Standing::NoQueues {
-                    tracing::warn!(
-                        "{}; observing once it is (reading it needs routing:queue:view)",
-                        Error::NoQueuesYet
-                    );
-                }
-            }
-            Err(error) => {
-                if self.standing == Standing::Failing && was != Standing::Failing {
-                    // Warned once per run of failures, not at every tick (5,760 a day
-                    // at 15 s); genesys_poll_failures_total counts each.
-                    tracing::warn!(%error, "queue observation failed; its previous data stays until it is 3 refreshes old, and it is tried again every refresh");
-                } else if self.standing == Standing::Failing {
-                    tracing::debug!(%error, "queue observation failed again");
-                } else if was != Standing::Forbidden {
-                    tracing::warn!(
-                        %error,
-                        "cannot observe the queues: grant the OAuth client's role {}; genesys_up{{query=\"{OBSERVATIONS_QUERY}\"}} is 0, and they are asked for again every hour",
-                        Endpoint::Observations.permission()
-                    );
-                }
-            }
+            present,
         }
     }
 }
@@ -145,11 +86,7 @@ impl Collector for Observations {
     }
 
     fn max_age(&self) -> Duration {
-        self.refresh
-            .borrow()
-            .unwrap_or(self.settings.refresh)
-            .checked_mul(MAX_AGE_REFRESHES)
-            .unwrap_or(Duration::MAX)
+        self.present.max_age()
     }
 
     async fn next(
@@ -157,23 +94,7 @@ impl Collector for Observations {
         last: Option<&Outcome>,
         shutdown: &CancellationToken,
     ) -> Option<Interval> {
-        if let (Some(last), Some(started)) = (last, self.started) {
-            self.note(last);
-            let wait = match self.standing {
-                Standing::Forbidden => Wait::Until(later(self.clock.now(), FORBIDDEN_RETRY)),
-                _ => Wait::NextTick(started),
-            };
-            let configured = self.settings.refresh;
-            if !wait_for(wait, &self.clock, &mut self.refresh, configured, shutdown).await {
-                return None;
-            }
-        }
-        let now = self.clock.now();
-        self.started = Some(now);
-        Some(Interval {
-            start: now,
-            end: now,
-        })
+        self.present.next(last, shutdown).await
     }
 
     async fn collect(&mut self, _: Interval, max_series: usize) -> Result<QuerySamples> {
@@ -194,156 +115,5 @@ impl Collector for Observations {
                 .map_err(|_| too_many_series(OBSERVATIONS_QUERY, max_series))?;
         }
         Ok(samples.finish())
-    }
-}
-
-/// What to wait for before the next observation, on the exporter's clock.
-#[derive(Debug, Clone, Copy)]
-enum Wait {
-    /// The first tick after the observation that started then, as the refresh is now.
-    NextTick(Timestamp),
-    Until(Timestamp),
-}
-
-/// Waits on `clock` as `wait` says, following changes of `refresh`; false on shutdown.
-async fn wait_for(
-    wait: Wait,
-    clock: &Clock,
-    refresh: &mut watch::Receiver<Option<Duration>>,
-    configured: Duration,
-    shutdown: &CancellationToken,
-) -> bool {
-    let mut watching = true;
-    loop {
-        let deadline = match wait {
-            Wait::Until(deadline) => deadline,
-            Wait::NextTick(started) => next_tick(
-                started,
-                refresh.borrow_and_update().unwrap_or(configured),
-                clock.now(),
-            ),
-        };
-        let following = matches!(wait, Wait::NextTick(_)) && watching;
-        tokio::select! {
-            biased;
-            () = shutdown.cancelled() => return false,
-            changed = refresh.changed(), if following => {
-                // Without a sender the refresh stays as it is.
-                watching = changed.is_ok();
-            }
-            () = clock.sleep_until(deadline) => return true,
-        }
-    }
-}
-
-/// The first tick `refresh` apart from `started` at or after `now` (and after `started`):
-/// ticks missed while an observation ran long are skipped, not made up. Saturates at the
-/// end of time.
-fn next_tick(started: Timestamp, refresh: Duration, now: Timestamp) -> Timestamp {
-    let refresh =
-        i128::try_from(refresh.max(Duration::from_millis(1)).as_nanos()).unwrap_or(i128::MAX);
-    let elapsed = now
-        .as_nanosecond()
-        .saturating_sub(started.as_nanosecond())
-        .max(0);
-    // The first whole number of refreshes, at least one, that reaches `elapsed`.
-    let ticks = (elapsed.saturating_add(refresh - 1) / refresh).max(1);
-    let tick = started
-        .as_nanosecond()
-        .saturating_add(ticks.saturating_mul(refresh));
-    Timestamp::from_nanosecond(tick).unwrap_or(Timestamp::MAX)
-}
-
-/// `after` past `at`, or the end of time.
-fn later(at: Timestamp, after: Duration) -> Timestamp {
-    jiff::SignedDuration::try_from(after)
-        .ok()
-        .and_then(|after| at.checked_add(after).ok())
-        .unwrap_or(Timestamp::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ts(text: &str) -> Timestamp {
-        text.parse().unwrap()
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_stretched_refresh_takes_effect_from_the_current_tick() {
-        let s = Duration::from_secs;
-        let clock = Clock::starting_at(ts("2026-08-20T14:07:00Z"));
-        let elapsed =
-            |since: Timestamp| Duration::try_from(clock.now().duration_since(since)).unwrap();
-        let (stretch, mut refresh) = watch::channel(Some(s(15)));
-        let shutdown = CancellationToken::new();
-        let started = clock.now();
-        let stretcher = tokio::spawn(async move {
-            tokio::time::sleep(s(5)).await;
-            stretch.send_replace(Some(s(40)));
-            // Then the budget goes away: the refresh stays as it was last set.
-            drop(stretch);
-        });
-        let next = Wait::NextTick(started);
-        assert!(wait_for(next, &clock, &mut refresh, s(15), &shutdown).await);
-        assert_eq!(
-            elapsed(started),
-            s(40),
-            "40 s from the tick's start, not 15"
-        );
-        stretcher.await.unwrap();
-        let started = clock.now();
-        let next = Wait::NextTick(started);
-        assert!(wait_for(next, &clock, &mut refresh, s(15), &shutdown).await);
-        assert_eq!(elapsed(started), s(40));
-
-        // A 403's hour does not follow the refresh; shutdown ends any wait.
-        let (_keep, mut refresh) = watch::channel(None);
-        let started = clock.now();
-        let until = Wait::Until(later(started, FORBIDDEN_RETRY));
-        assert!(wait_for(until, &clock, &mut refresh, s(15), &shutdown).await);
-        assert_eq!(elapsed(started), FORBIDDEN_RETRY);
-        shutdown.cancel();
-        assert!(!wait_for(until, &clock, &mut refresh, s(15), &shutdown).await);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn ticks_follow_the_exporters_clock_when_it_is_moved_or_runs_fast() {
-        let s = Duration::from_secs;
-        let shutdown = CancellationToken::new();
-        let (_keep, mut refresh) = watch::channel(Some(s(15)));
-        // Sixty times as fast as tokio's clock: a 15 s tick is a quarter of a tokio second.
-        let fast = Clock::fast_from(ts("2026-08-20T14:07:00Z"), 60);
-        let began = tokio::time::Instant::now();
-        let next = Wait::NextTick(fast.now());
-        assert!(wait_for(next, &fast, &mut refresh, s(15), &shutdown).await);
-        assert_eq!(began.elapsed(), Duration::from_millis(250));
-        // Moved forward past the tick: the wait ends at once.
-        let clock = Clock::starting_at(ts("2026-08-20T14:07:00Z"));
-        let next = Wait::NextTick(clock.now());
-        let mover = clock.clone();
-        tokio::spawn(async move { mover.advance(s(20)) });
-        let began = tokio::time::Instant::now();
-        assert!(wait_for(next, &clock, &mut refresh, s(15), &shutdown).await);
-        assert_eq!(began.elapsed(), Duration::ZERO);
-    }
-
-    #[test]
-    fn a_long_observation_skips_the_ticks_it_missed() {
-        let start = ts("2026-08-20T14:07:00Z");
-        let refresh = Duration::from_secs(15);
-        let at = |seconds: i64| start + jiff::SignedDuration::from_secs(seconds);
-        // On time: the next tick.
-        assert_eq!(next_tick(start, refresh, at(2)), at(15));
-        // 40 s long: the ticks at 15 and 30 are gone, the next is at 45.
-        assert_eq!(next_tick(start, refresh, at(40)), at(45));
-        // Exactly on a tick: that one, at once.
-        assert_eq!(next_tick(start, refresh, at(30)), at(30));
-        // A clock that went back: the first tick after the start.
-        assert_eq!(next_tick(start, refresh, at(-100)), at(15));
-        // A refresh too long to add does not panic.
-        assert_eq!(next_tick(start, Duration::MAX, start), Timestamp::MAX);
-        assert_eq!(later(start, Duration::MAX), Timestamp::MAX);
     }
 }

@@ -7,6 +7,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::agents::Agents;
 use super::buckets::{Aggregates, BucketCursor, Buckets};
 use super::observations::Observations;
 use super::rolling::{RollingWindow, WindowCursor};
@@ -66,7 +67,7 @@ impl Source {
 }
 
 /// Every source `org` runs under `settings`: a collector per configured query, of its
-/// kind, and the queue observations when they are on. Starts each query's poll metrics
+/// kind, and the queue observations and the agent states when they are on. Starts each query's poll metrics
 /// (its window, or its skipped buckets) in `parts.metrics`.
 pub fn sources(settings: &Settings, org: &OrgSettings, parts: &Parts) -> Vec<Source> {
     let aggregates = Aggregates {
@@ -105,6 +106,14 @@ pub fn sources(settings: &Settings, org: &OrgSettings, parts: &Parts) -> Vec<Sou
         sources.push(Source::new(Observations::new(
             observations.clone(),
             parts.observations_refresh.clone(),
+            parts.client.clone(),
+            parts.directory.clone(),
+            clock.clone(),
+        )));
+    }
+    if let Some(agents) = &settings.agents {
+        sources.push(Source::new(Agents::new(
+            agents.clone(),
             parts.client.clone(),
             parts.directory.clone(),
             clock,

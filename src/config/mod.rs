@@ -8,6 +8,7 @@
 //! the client's timeouts); config reads them from there, and holds only the defaults of
 //! its own keys.
 
+mod agents;
 mod checks;
 mod load;
 mod orgs;
@@ -95,6 +96,13 @@ pub const MIN_OBSERVATIONS_REFRESH: Duration = Duration::from_secs(5);
 /// The `query` label of the observation gauges; no aggregates query may take it.
 pub const OBSERVATIONS_QUERY: &str = "observations";
 
+/// How often the agents are counted (`[agents] refresh`), and the shortest allowed: each
+/// refresh costs a request per breakdown value.
+pub const DEFAULT_AGENTS_REFRESH: Duration = Duration::from_secs(30);
+pub const MIN_AGENTS_REFRESH: Duration = Duration::from_secs(10);
+/// The `query` label of the agent-state gauges; no aggregates query may take it.
+pub const AGENTS_QUERY: &str = "agents";
+
 /// The configuration as written, before it is checked.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -145,6 +153,8 @@ pub struct Config {
     pub api_budget_share: Option<f64>,
     #[serde(default)]
     pub observations: ObservationsConfig,
+    #[serde(default)]
+    pub agents: AgentsConfig,
     /// The orgs, each with its own OAuth client; without any, the keys above name the one
     /// org.
     #[serde(default)]
@@ -183,6 +193,21 @@ pub struct ObservationsConfig {
     pub refresh: Option<Duration>,
     pub metrics: Option<Vec<String>>,
     pub queues_per_request: Option<usize>,
+}
+
+/// The `[agents]` table as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsConfig {
+    pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub refresh: Option<Duration>,
+    /// Breakdowns: `org`, `division`, `team`, `queue`.
+    pub by: Option<Vec<String>>,
+    /// The team IDs a `team` breakdown counts, one request each.
+    pub teams: Option<Vec<String>>,
+    /// The queue IDs a `queue` breakdown counts, one request each.
+    pub queues: Option<Vec<String>>,
 }
 
 /// One `[[queries]]` table as written.
@@ -237,6 +262,8 @@ pub struct Settings {
     pub api_budget_share: f64,
     /// The queue observations, unless `[observations] enabled = false`.
     pub observations: Option<ObservationSettings>,
+    /// The agent states, when `[agents] enabled = true`.
+    pub agents: Option<AgentSettings>,
 }
 
 /// One org, checked: its OAuth client and the queries it runs (the shared ones first).
@@ -257,6 +284,8 @@ pub struct ObservationSettings {
     /// The most queue IDs one request names.
     pub queues_per_request: usize,
 }
+
+pub use agents::{AgentSettings, Breakdown, MAX_AGENT_DIVISIONS};
 
 /// A checked query: what to ask the API and when.
 #[derive(Debug, Clone)]

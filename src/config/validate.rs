@@ -83,6 +83,7 @@ impl Config {
         }
         let api_budget_share = self.api_budget_share(&mut problems);
         let observations = self.observations(&mut problems);
+        let agents = self.agents(&mut problems);
         let shared = ClientSettings {
             request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
             connect_timeout: self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
@@ -126,6 +127,7 @@ impl Config {
             web,
             api_budget_share,
             observations,
+            agents,
         })
     }
 

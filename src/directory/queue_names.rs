@@ -15,11 +15,14 @@ use crate::exposition::NameMap;
 use crate::genesys::client::Client;
 use crate::genesys::queue_list;
 use crate::metrics::Metrics;
+use genesys_wire::Division;
 
 pub struct QueueNames {
     names: RwLock<NameMap>,
     /// The queues of the last successful read, in the list's order: the queues to observe.
     listed: RwLock<Option<Arc<[String]>>>,
+    /// The divisions of those queues, by name (then ID): the agent states' breakdown.
+    divisions: RwLock<Option<Arc<[Division]>>>,
     /// What `names` holds, by the account of `max_directory_bytes`.
     held: AtomicU64,
     refused: Refused,
@@ -33,6 +36,7 @@ impl QueueNames {
         QueueNames {
             names: RwLock::default(),
             listed: RwLock::default(),
+            divisions: RwLock::default(),
             held: AtomicU64::new(0),
             refused: Refused::default(),
             metrics,
@@ -56,10 +60,16 @@ impl QueueNames {
         self.listed.read().expect("not poisoned").clone()
     }
 
+    /// The divisions of the queues the last successful read found, by name; `None` until
+    /// a read succeeds.
+    pub fn divisions(&self) -> Option<Arc<[Division]>> {
+        self.divisions.read().expect("not poisoned").clone()
+    }
+
     /// Reads every page of the queue list into a new map of names and swaps it in, if its
     /// names hold at most `max_bytes`. Returns how many queues the list had.
     pub async fn refresh(&self, client: &Client, max_bytes: u64) -> Result<usize> {
-        let listed = match queue_list::fetch_all(client, self.max_pages, max_bytes).await {
+        let mut listed = match queue_list::fetch_all(client, self.max_pages, max_bytes).await {
             Ok(listed) => listed,
             Err(error) => {
                 self.metrics.queue_names.failed();
@@ -73,6 +83,11 @@ impl QueueNames {
         };
         self.refused.clear();
         self.metrics.limits.labels_cut(listed.labels_cut);
+        let mut divisions: Vec<Division> = std::mem::take(&mut listed.divisions)
+            .into_iter()
+            .map(|(id, name)| Division { id, name })
+            .collect();
+        divisions.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
         let count = listed.queues.len();
         // A list that names a queue twice would have it observed twice.
         let mut seen = HashSet::new();
@@ -103,6 +118,7 @@ impl QueueNames {
         *self.names.write().expect("not poisoned") = Arc::new(names);
         self.held.store(listed.bytes, Ordering::Relaxed);
         *self.listed.write().expect("not poisoned") = Some(ids);
+        *self.divisions.write().expect("not poisoned") = Some(divisions.into());
         tracing::debug!(queues = count, "queue names refreshed");
         Ok(count)
     }

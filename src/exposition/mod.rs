@@ -1,6 +1,7 @@
 //! From an aggregates answer to what `/metrics` serves. [`flatten`] turns one poll's answer
 //! into samples, named by the rules of [`base_name`] and [`stat_gauges`]
-//! ([`ObservationSamples`] does the same for the queue observations); the [`Publisher`]
+//! ([`ObservationSamples`] does the same for the queue observations, [`AgentSamples`]
+//! for the agent states); the [`Publisher`]
 //! keeps every org's queries' latest samples (each org's pollers publish through a handle
 //! of their org, and a named org's series carry its `org` label first) and renders them
 //! with the self-metrics into an
@@ -9,6 +10,7 @@
 //! that a scrape only copies a pointer. [`catalogue`] lists every name a
 //! configuration may use and what each becomes, for `genesys-exporter catalogue`.
 
+mod agent_gauges;
 mod blocking;
 mod flatten;
 mod listing;
@@ -20,6 +22,7 @@ mod render;
 #[cfg(test)]
 mod fixtures;
 
+pub use agent_gauges::{AGENT_GAUGES, AgentSamples};
 pub use flatten::{Flattener, QuerySamples, TooManySeries, flatten, flatten_bounded};
 pub use listing::catalogue;
 pub use naming::{StatGauge, base_name, gauge_names, snake_case, stat_gauges};

@@ -115,6 +115,7 @@ fn group_labels(
     for (index, (name, value)) in group.iter().enumerate() {
         label(name, value);
         if query.queue_id_label == Some(index)
+            && name == "queue_id"
             && let Some(queue) = names.get(value)
         {
             label("queue", queue);

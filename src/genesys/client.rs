@@ -19,9 +19,10 @@ use super::transport::{Reply, Transport};
 use crate::error::{Error, Result};
 use crate::metrics::{BreakerState, Metrics};
 use genesys_wire::{
-    AggregateResponse, AggregationQuery, Endpoint, GroupSink, GroupsRead, JOBS_PATH,
-    JobResultsPage, JobStatus, JobSubmitted, OBSERVATIONS_PATH, ObservationQuery,
-    ObservationResponse, PRESENCES_PATH, PresenceDefinitions, QUERY_PATH, QUEUES_PATH, QueuePage,
+    AGENT_STATUS_COUNTS_PATH, AgentStateCountsRequest, AgentStateCountsResponse, AggregateResponse,
+    AggregationQuery, Endpoint, GroupSink, GroupsRead, JOBS_PATH, JobResultsPage, JobStatus,
+    JobSubmitted, OBSERVATIONS_PATH, ObservationQuery, ObservationResponse, PRESENCES_PATH,
+    PresenceDefinitions, QUERY_PATH, QUEUES_PATH, QueuePage,
 };
 
 /// How long a request may take, from sending it to the last byte of the answer.
@@ -123,6 +124,20 @@ impl Client {
     /// statistic, is refused as unreadable.
     pub async fn observations(&self, query: &ObservationQuery) -> Result<ObservationResponse> {
         self.post_query(Endpoint::Observations, OBSERVATIONS_PATH, query)
+            .await
+    }
+
+    /// `POST /api/v2/analytics/agents/status/counts?groupBy=...`: the agents `request`
+    /// picks, each counted once, by the `group_by` values (repeated keys). A negative
+    /// count is refused as unreadable; enum values not known are kept.
+    pub async fn agent_status_counts(
+        &self,
+        group_by: &[&str],
+        request: &AgentStateCountsRequest,
+    ) -> Result<AgentStateCountsResponse> {
+        let keys: Vec<String> = group_by.iter().map(|g| format!("groupBy={g}")).collect();
+        let path = format!("{AGENT_STATUS_COUNTS_PATH}?{}", keys.join("&"));
+        self.post_query(Endpoint::AgentStatusCounts, &path, request)
             .await
     }
 

@@ -1,5 +1,7 @@
 //! `GET /api/v2/routing/queues`: the paged list of queues, used to put names on queue IDs.
 
+use std::collections::BTreeMap;
+
 use super::client::Client;
 use crate::error::{Error, Result};
 use genesys_wire::Endpoint;
@@ -27,10 +29,12 @@ pub fn entry_bytes(id: &str, name: &str, extra: &str) -> u64 {
 }
 
 /// The queues read: (ID, name) pairs in the list's order, each cut to
-/// `max_label_value_bytes`, and what that account says they hold.
+/// `max_label_value_bytes`, their divisions, and what that account says they hold.
 #[derive(Debug, Default)]
 pub struct Listed {
     pub queues: Vec<(String, String)>,
+    /// The queues' divisions, ID → name (cut as the queues' are), each once.
+    pub divisions: BTreeMap<String, String>,
     /// [`entry_bytes`] of every queue.
     pub bytes: u64,
     /// The IDs and names cut to `max_label_value_bytes`.
@@ -57,6 +61,14 @@ pub async fn fetch_all(client: &Client, max_pages: u32, max_bytes: u64) -> Resul
             let id = cap_owned(queue.id, &mut listed.labels_cut);
             let name = cap_owned(queue.name, &mut listed.labels_cut);
             listed.bytes = listed.bytes.saturating_add(entry_bytes(&id, &name, ""));
+            if let Some(division) = queue.division
+                && !listed.divisions.contains_key(&division.id)
+            {
+                let id = cap_owned(division.id, &mut listed.labels_cut);
+                let name = cap_owned(division.name, &mut listed.labels_cut);
+                listed.bytes = listed.bytes.saturating_add(entry_bytes(&id, &name, ""));
+                listed.divisions.insert(id, name);
+            }
             if listed.bytes > max_bytes {
                 return Err(Error::DirectoryTooLarge {
                     endpoint: Endpoint::Queues,

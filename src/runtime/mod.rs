@@ -83,6 +83,7 @@ pub async fn run_reloading(
         publisher: publisher.clone(),
         queries: RwLock::new(Vec::new()),
         observations: RwLock::new(settings.observations.as_ref().map(|o| o.refresh)),
+        agents: RwLock::new(settings.agents.as_ref().map(|a| a.refresh)),
         clock: clock.clone(),
         reloads: reloads.lifecycle.then(|| reloads.sender.clone()),
         telemetry_path: reloads.telemetry_path.clone(),
@@ -247,6 +248,8 @@ impl Running {
                 self.show_queries(state);
                 *state.observations.write().expect("not poisoned") =
                     self.settings.observations.as_ref().map(|o| o.refresh);
+                *state.agents.write().expect("not poisoned") =
+                    self.settings.agents.as_ref().map(|a| a.refresh);
                 metrics.reload.succeeded(clock.wall(clock.now()));
                 Ok(())
             }
@@ -315,6 +318,7 @@ impl Running {
         let mut settings = self.settings.clone();
         settings.orgs = new.orgs.clone();
         settings.observations = new.observations.clone();
+        settings.agents = new.agents.clone();
         settings.api_budget_share = new.api_budget_share;
         for (org, step) in new.orgs.iter().zip(plan) {
             match step {

@@ -146,7 +146,7 @@ impl OrgRuntime {
             budget: self.budget.clone(),
             clock: self.parts.clock.clone(),
             every: settings.queue_names_refresh,
-            presences: settings.observations.is_some(),
+            presences: settings.observations.is_some() || settings.agents.is_some(),
             metrics: self.parts.metrics.clone(),
             retry_delay: self.retry_delay,
             pacer: self.pacer.clone(),
@@ -255,6 +255,7 @@ impl OrgRuntime {
         let rebuild = client.is_some()
             || !changes.is_empty()
             || old.observations != new.observations
+            || old.agents != new.agents
             || wants_directory(old, &self.settings) != wants_directory(new, &wanted);
         if !rebuild {
             tracing::info!(
@@ -401,9 +402,11 @@ fn whose(org: &Org, error: impl std::fmt::Display) -> String {
 }
 
 /// Whether `org` needs the directory task: the observations observe the queues of the
-/// queue list (and need presence names), and queries grouped by queue show names.
+/// queue list (and need presence names), the agent states need presence and division
+/// names, and queries grouped by queue show names.
 fn wants_directory(settings: &Settings, org: &OrgSettings) -> bool {
     settings.observations.is_some()
+        || settings.agents.is_some()
         || org
             .queries
             .iter()

@@ -62,3 +62,16 @@ pub async fn advance_until(base: &str, done: impl Fn(&Samples) -> bool) -> (Samp
         pause().await;
     }
 }
+
+/// Moves held time forward by `by`, in steps short of the servers' idle timeout, each
+/// followed by a moment of real time for what it woke to run.
+pub async fn advance(by: Duration) {
+    let step = Duration::from_secs(5);
+    let mut left = by;
+    while !left.is_zero() {
+        let now = left.min(step);
+        tokio::time::advance(now).await;
+        left -= now;
+        pause().await;
+    }
+}

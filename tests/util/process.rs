@@ -180,6 +180,18 @@ pub async fn exit_of(process: &mut Process, max_rss: u64) -> std::process::ExitS
     }
 }
 
+/// The binary started on the configuration `text` (written in a directory of its own)
+/// with `args`, expected to exit: its exit status and its log.
+pub async fn exit_on_config(text: &str, args: &[&str]) -> (std::process::ExitStatus, String) {
+    let dir = temp_dir();
+    let path = write_file(&dir, "genesys.toml", text);
+    let mut all = vec!["--config", path.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let mut process = Process::start(&all);
+    let status = exit_of(&mut process, 512 << 20).await;
+    (status, process.log())
+}
+
 /// The exporter binary in demo mode on 127.0.0.1, under the usual soft and hard limit of
 /// 1024 open files (as a shell's `ulimit -n` sets them), with `extra` arguments.
 pub fn start_demo_with_1024_files(extra: &[&str]) -> Process {

@@ -13,6 +13,8 @@
 //!   in "Offline", and off-queue members spread over the other presences.
 //! - A [`Surge`] on the queue takes every agent off queue from its start: the would-be
 //!   on-queue agents are "In a meeting", so no one is on queue (the staffing hole).
+//! - An [`AgentsSurge`](super::AgentsSurge) on the queue leaves its agents on queue but
+//!   not answering from its start: every one of them is NOT_RESPONDING ([`agents_under`]).
 //!
 //! Invariants (tested): the on-queue statuses add up to the on-queue users; the routing
 //! statuses (OFF_QUEUE and the on-queue ones) add up to the active users; on queue plus
@@ -23,7 +25,7 @@ use super::SimQueue;
 use super::presences::{MEETING, OFF_QUEUE_WEIGHTS, OFFLINE, ON_QUEUE, PRESENCE_COUNT};
 use super::random::{Draws, fnv1a, mix};
 use super::simulated_org::media_profile;
-use super::surge::Surge;
+use super::surge::{Surge, Surges};
 
 /// The largest membership of a queue, whatever its volume.
 const MAX_MEMBERS: u64 = 10_000;
@@ -42,7 +44,6 @@ pub(super) struct Agents {
     pub(super) presences: [u64; PRESENCE_COUNT],
 }
 
-#[cfg(test)]
 impl Agents {
     pub(super) fn on_queue(&self) -> u64 {
         self.idle + self.interacting + self.communicating + self.not_responding
@@ -114,10 +115,27 @@ pub(super) fn agents(
     }
 }
 
+/// [`agents`] under both surges: under an agents surge on the queue, every agent on queue
+/// is NOT_RESPONDING.
+pub(super) fn agents_under(
+    queue: &SimQueue,
+    media_types: &[String],
+    surges: Surges,
+    now_ms: i64,
+    interacting: u64,
+) -> Agents {
+    let mut agents = agents(queue, media_types, surges.abandon, now_ms, interacting);
+    if surges.agents.is_some_and(|s| s.hits(queue, now_ms)) {
+        agents.not_responding = agents.on_queue();
+        (agents.idle, agents.interacting, agents.communicating) = (0, 0, 0);
+    }
+    agents
+}
+
 /// `total` shared out in proportion to `weights` (largest remainders, ties to the first),
 /// so that the shares add up to `total` exactly. Zero weights get nothing; with no weight
 /// at all, nothing is shared.
-fn apportion<const N: usize>(total: u64, weights: &[f64; N]) -> [u64; N] {
+pub(super) fn apportion<const N: usize>(total: u64, weights: &[f64; N]) -> [u64; N] {
     let mut shares = [0u64; N];
     let sum: f64 = weights.iter().filter(|w| w.is_finite() && **w > 0.0).sum();
     if sum <= 0.0 || total == 0 {
@@ -245,6 +263,46 @@ mod tests {
                 check_invariants(&a);
             }
         }
+    }
+
+    #[test]
+    fn an_agents_surge_leaves_the_agents_on_queue_not_responding() {
+        let org = SimulatedOrg::demo();
+        let support = &org.queues[1];
+        let surge = crate::AgentsSurge {
+            queue: "Support".into(),
+            start: "2026-08-20T14:10:00Z".parse().unwrap(),
+        };
+        let surges = Surges {
+            abandon: None,
+            agents: Some(&surge),
+        };
+        let (before, during) = (ms("2026-08-20T14:09:59.999Z"), ms("2026-08-20T14:10:00Z"));
+        assert_eq!(
+            agents_under(support, &org.media_types, surges, before, 20),
+            agents(support, &org.media_types, None, before, 20),
+            "not yet"
+        );
+        let calm = agents(support, &org.media_types, None, during, 20);
+        let stalled = agents_under(support, &org.media_types, surges, during, 20);
+        assert_eq!(stalled.on_queue() + stalled.off_queue, stalled.active);
+        assert_eq!(stalled.presences[ON_QUEUE], stalled.on_queue());
+        assert!(calm.on_queue() > 10, "{calm:?}");
+        assert_eq!(stalled.not_responding, calm.on_queue());
+        assert_eq!(
+            stalled.idle + stalled.interacting + stalled.communicating,
+            0
+        );
+        assert_eq!(
+            (stalled.off_queue, stalled.presences),
+            (calm.off_queue, calm.presences),
+            "still on queue, in the same presences"
+        );
+        // Another queue carries on.
+        assert_eq!(
+            agents_under(&org.queues[0], &org.media_types, surges, during, 5),
+            agents(&org.queues[0], &org.media_types, None, during, 5)
+        );
     }
 
     #[test]

@@ -34,8 +34,8 @@ use tokio::time::Instant;
 
 use super::Simulator;
 use super::protocol::{API_PREFIX, JsonBody, drop_connection, error_response};
+use genesys_wire::{AGENT_STATUS_COUNTS_PATH, OBSERVATIONS_PATH, PRESENCES_PATH, QUEUES_PATH};
 use genesys_wire::{Endpoint, ErrorBody};
-use genesys_wire::{OBSERVATIONS_PATH, PRESENCES_PATH, QUEUES_PATH};
 
 /// Where faults are set, listed and cleared at run time.
 pub const CONTROL_PATH: &str = "/simulator/faults";
@@ -371,6 +371,8 @@ impl Simulator {
             Endpoint::Observations
         } else if path.starts_with(PRESENCES_PATH) {
             Endpoint::Presences
+        } else if path.starts_with(AGENT_STATUS_COUNTS_PATH) {
+            Endpoint::AgentStatusCounts
         } else {
             Endpoint::Aggregates
         };

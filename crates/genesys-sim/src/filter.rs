@@ -1,5 +1,5 @@
 //! Filters, as the API spells them: which atoms (or flow records, or action calls) a
-//! query covers.
+//! query covers, or (the agent-state counts' `userFilter`, the same shape) which people.
 
 use serde::Deserialize;
 
@@ -10,6 +10,20 @@ use genesys_wire::catalogue::is_dimension;
 /// Something a filter or a groupBy can look at: the value of a dimension, if it has one.
 pub(super) trait Dimensions {
     fn dimension(&self, name: &str) -> Option<&str>;
+}
+
+/// What a filter tests: anything with [`Dimensions`], or a person, who may have several
+/// values of one dimension (the queues they are a member of).
+pub(super) trait Subject {
+    /// Whether it has `value` for `dimension`, or (`None`) any value.
+    fn has(&self, dimension: &str, value: Option<&str>) -> bool;
+}
+
+impl<T: Dimensions> Subject for T {
+    fn has(&self, dimension: &str, value: Option<&str>) -> bool {
+        self.dimension(dimension)
+            .is_some_and(|own| value.is_none_or(|value| value == own))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,12 +173,12 @@ impl Filter {
     }
 
     /// A filter with no predicates and no clauses restricts nothing.
-    pub(super) fn accepts(&self, atom: &impl Dimensions) -> bool {
+    pub(super) fn accepts(&self, subject: &impl Subject) -> bool {
         let mut terms = self
             .predicates
             .iter()
-            .map(|p| p.accepts(atom))
-            .chain(self.clauses.iter().map(|c| c.accepts(atom)))
+            .map(|p| p.accepts(subject))
+            .chain(self.clauses.iter().map(|c| c.accepts(subject)))
             .peekable();
         if terms.peek().is_none() {
             return true;
@@ -177,12 +191,15 @@ impl Filter {
 }
 
 impl Predicate {
-    fn accepts(&self, atom: &impl Dimensions) -> bool {
-        let value = atom.dimension(self.dimension.as_deref().unwrap_or_default());
+    fn accepts(&self, subject: &impl Subject) -> bool {
+        let dimension = self.dimension.as_deref().unwrap_or_default();
         match self.operator {
-            Operator::Matches => value.is_some() && value == self.value.as_deref(),
-            Operator::Exists => value.is_some(),
-            Operator::NotExists => value.is_none(),
+            Operator::Matches => self
+                .value
+                .as_deref()
+                .is_some_and(|value| subject.has(dimension, Some(value))),
+            Operator::Exists => subject.has(dimension, None),
+            Operator::NotExists => !subject.has(dimension, None),
         }
     }
 }

@@ -23,8 +23,10 @@ use tower::ServiceExt;
 
 use super::protocol::{API_PREFIX, DropConnection};
 use super::{
-    Simulator, faults, ivr_api, jobs, oauth, presences, query, queue_observations, queues, surge,
+    Simulator, agent_states, faults, ivr_api, jobs, oauth, presences, query, queue_observations,
+    queues, surge,
 };
+use genesys_wire::AGENT_STATUS_COUNTS_PATH;
 use genesys_wire::QUEUES_PATH;
 use genesys_wire::TOKEN_PATH;
 use genesys_wire::{JOBS_PATH, QUERY_PATH};
@@ -45,7 +47,7 @@ const JOB_PATH: &str = "/api/v2/analytics/conversations/aggregates/jobs/{id}";
 const JOB_RESULTS_PATH: &str = "/api/v2/analytics/conversations/aggregates/jobs/{id}/results";
 
 /// Every endpoint the simulator serves, in the order `simulate --help` lists them.
-pub const ENDPOINTS: [Endpoint; 16] = [
+pub const ENDPOINTS: [Endpoint; 17] = [
     Endpoint {
         methods: "POST",
         path: TOKEN_PATH,
@@ -129,6 +131,12 @@ pub const ENDPOINTS: [Endpoint; 16] = [
         path: ivr_api::ACTIONS_PATH,
         what: "the org's data actions, in pages",
         route: || get_only(ivr_api::actions),
+    },
+    Endpoint {
+        methods: "POST",
+        path: AGENT_STATUS_COUNTS_PATH,
+        what: "the agent-state counts: the org's agents, each once, by routing status, presence, ...",
+        route: || post(agent_states::answer).fallback(method_not_allowed),
     },
     Endpoint {
         methods: "GET, POST, DELETE",
@@ -221,6 +229,7 @@ impl Simulator {
             ivr_api::FLOW_OUTCOMES_PATH => Some(&s.flow_outcomes_requests),
             ivr_api::ACTION_AGGREGATES_PATH => Some(&s.action_aggregates_requests),
             ivr_api::ACTIONS_PATH => Some(&s.actions_requests),
+            AGENT_STATUS_COUNTS_PATH => Some(&s.agent_states_requests),
             _ if path.starts_with(JOBS_PATH) => Some(&s.jobs_requests),
             _ => None,
         };
@@ -613,6 +622,11 @@ mod tests {
             (Method::GET, QUEUES_PATH, "routing:queue:view"),
             (
                 Method::POST,
+                AGENT_STATUS_COUNTS_PATH,
+                "analytics:agentState:view",
+            ),
+            (
+                Method::POST,
                 QUERY_PATH,
                 "analytics:conversationAggregate:view",
             ),
@@ -624,6 +638,51 @@ mod tests {
             );
             assert_eq!(error["messageParams"]["permissions"], permission, "{path}");
         }
+    }
+
+    #[tokio::test]
+    async fn agent_states_read_repeated_group_by_keys_and_want_a_token() {
+        let sim = Simulator::new(SimulatorConfig {
+            clock: genesys_wire::time::Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap()),
+            ..SimulatorConfig::default()
+        });
+        let path = format!("{AGENT_STATUS_COUNTS_PATH}?groupBy=presence&groupBy=routingStatus");
+        let body = serde_json::json!({"userFilter": {"type": "or", "predicates": [
+            {"dimension": "divisionId", "value": sim.org().queues[5].division.id}]}})
+        .to_string();
+        assert_eq!(
+            call(&sim, request(Method::POST, &path, None, &body))
+                .await
+                .0,
+            401
+        );
+        let auth = bearer(&sim).await;
+        let (status, answer) = call(&sim, request(Method::POST, &path, Some(&auth), &body)).await;
+        assert_eq!(status, 200, "{answer}");
+        let expected = sim
+            .agent_state_counts(
+                &["presence".into(), "routingStatus".into()],
+                &serde_json::from_str(&body).unwrap(),
+                sim.now(),
+            )
+            .unwrap();
+        assert_eq!(answer, serde_json::to_value(&expected).unwrap());
+        assert!(answer.get("segmentCounts").is_none());
+        let (status, error) = call(
+            &sim,
+            request(
+                Method::POST,
+                &format!("{AGENT_STATUS_COUNTS_PATH}?groupBy=skill"),
+                Some(&auth),
+                "{}",
+            ),
+        )
+        .await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (400, Some("invalid.value"))
+        );
+        assert_eq!(sim.requests().agent_states, 3);
     }
 
     #[tokio::test(start_paused = true)]

@@ -9,16 +9,19 @@
 //! and data actions endpoints, answered by [`flow_query`] from the IVR model in [`flows`]
 //! (the flows, outcomes and data actions [`architect`] names), while `errors` adds
 //! conversation errors to the aggregates; [`faults`] makes it all misbehave, [`surge`]
-//! plays an abandon surge on one queue and [`failure_surge`] a flow or a data action that
-//! starts failing. This file holds the configuration and the state they share.
+//! plays an abandon surge on one queue (or its agents not answering) and [`failure_surge`]
+//! a flow or a data action that starts failing; `agent_states` answers the agent-state
+//! counts. This file holds the configuration and the state they share.
 //!
 //! What the data looks like and how a query is answered is pure (no I/O, no global state,
 //! the instant of an observation given), so the same query always gets the same answer,
 //! in tests as in `--demo`: `simulated_org` is the org and its queues, `traffic` what happens each
 //! minute, drawn from `random` and added up in `tally`, `filter` picks what a query covers,
 //! and `answer` answers it; `live` follows the same conversations to an instant, `agents`
-//! staffs the queues, and `queue_observations` answers from both.
+//! staffs the queues, `queue_observations` answers from both, and `agent_states` makes
+//! people of the queues' agents and counts them.
 
+mod agent_states;
 mod agents;
 mod answer;
 pub mod architect;
@@ -56,6 +59,7 @@ use jiff::Timestamp;
 use secrecy::SecretString;
 use tokio::time::Instant;
 
+pub use agent_states::{TEAM_NAMES, agent_state_counts, team_id};
 pub use answer::{
     MAX_INTERVAL_DAYS, MAX_RESULT_CELLS, MAX_SLOT_EVALUATIONS, aggregate, aggregate_with_surge,
 };
@@ -70,7 +74,7 @@ pub use live::{ALERT_MS, LOOKBACK_MINUTES};
 pub use presences::{presence_definitions, system_to_organization_mappings};
 pub use queue_observations::observe;
 pub use simulated_org::{DEMO_FLOOR, DEMO_MEDIA_TYPES, QueueProfile, SimQueue, SimulatedOrg};
-pub use surge::{Surge, SurgeSpec};
+pub use surge::{AgentsSurge, AgentsSurgeSpec, Surge, SurgeSpec};
 pub use traffic::BACKLOG_WAIT_MS;
 
 use genesys_wire::time::Clock;
@@ -106,6 +110,9 @@ pub struct SimulatorConfig {
     /// A data action that starts timing out ([`failure_surge`]); one on an action the org
     /// does not have is ignored, with a warning.
     pub action_surge: Option<FailureSurge>,
+    /// An agents-stop-answering surge set from the start (it may start later). One on a
+    /// queue the org does not have is ignored, with a warning.
+    pub agents_surge: Option<AgentsSurge>,
 }
 
 impl Default for SimulatorConfig {
@@ -124,6 +131,19 @@ impl Default for SimulatorConfig {
             surge: None,
             flow_surge: None,
             action_surge: None,
+            agents_surge: None,
+        }
+    }
+}
+
+/// Whether a surge set from the start is kept: one `check` refuses is ignored, with a
+/// warning.
+fn ignored_unless(check: Result<(), String>, warning: &str) -> bool {
+    match check {
+        Ok(()) => true,
+        Err(problem) => {
+            tracing::warn!(%problem, "{warning}");
+            false
         }
     }
 }
@@ -145,6 +165,7 @@ pub struct RequestCounts {
     pub flow_outcomes: u64,
     pub action_aggregates: u64,
     pub actions: u64,
+    pub agent_states: u64,
     pub unauthorized: u64,
 }
 
@@ -174,6 +195,7 @@ struct State {
     flow_outcomes_requests: AtomicU64,
     action_aggregates_requests: AtomicU64,
     actions_requests: AtomicU64,
+    agent_states_requests: AtomicU64,
     unauthorized: AtomicU64,
     faults: faults::Faults,
     jobs: jobs::Jobs,
@@ -181,6 +203,8 @@ struct State {
     directory: Mutex<queues::Directory>,
     /// The abandon surge in force, if any.
     surge: Mutex<Option<Surge>>,
+    /// The agents surge in force, if any.
+    agents_surge: Mutex<Option<AgentsSurge>>,
 }
 
 impl Simulator {
@@ -193,32 +217,21 @@ impl Simulator {
             faults.add(spec.clone());
         }
         let mut config = config;
-        let flow_check = config
-            .flow_surge
-            .as_ref()
-            .map(|s| s.check_flow(&config.org));
-        if let Some(Err(problem)) = flow_check {
-            tracing::warn!(%problem, "simulator flow surge ignored");
-            config.flow_surge = None;
-        }
-        let action_check = config
-            .action_surge
-            .as_ref()
-            .map(|s| s.check_action(&config.org));
-        if let Some(Err(problem)) = action_check {
-            tracing::warn!(%problem, "simulator action surge ignored");
-            config.action_surge = None;
-        }
+        let org = &config.org;
+        let flow_kept =
+            |s: &FailureSurge| ignored_unless(s.check_flow(org), "simulator flow surge ignored");
+        let action_kept = |s: &FailureSurge| {
+            ignored_unless(s.check_action(org), "simulator action surge ignored")
+        };
+        config.flow_surge = config.flow_surge.clone().filter(flow_kept);
+        config.action_surge = config.action_surge.clone().filter(action_kept);
         let surge = config
             .surge
             .clone()
-            .filter(|surge| match surge.check(&config.org) {
-                Ok(()) => true,
-                Err(problem) => {
-                    tracing::warn!(%problem, "simulator surge ignored");
-                    false
-                }
-            });
+            .filter(|surge| ignored_unless(surge.check(&config.org), "simulator surge ignored"));
+        let agents_surge = config.agents_surge.clone().filter(|surge| {
+            ignored_unless(surge.check(&config.org), "simulator agents surge ignored")
+        });
         Simulator {
             state: Arc::new(State {
                 config,
@@ -237,11 +250,13 @@ impl Simulator {
                 flow_outcomes_requests: AtomicU64::new(0),
                 action_aggregates_requests: AtomicU64::new(0),
                 actions_requests: AtomicU64::new(0),
+                agent_states_requests: AtomicU64::new(0),
                 unauthorized: AtomicU64::new(0),
                 jobs,
                 directory: Mutex::default(),
                 faults,
                 surge: Mutex::new(surge),
+                agents_surge: Mutex::new(agents_surge),
             }),
         }
     }
@@ -261,6 +276,7 @@ impl Simulator {
             flow_outcomes: s.flow_outcomes_requests.load(Ordering::Relaxed),
             action_aggregates: s.action_aggregates_requests.load(Ordering::Relaxed),
             actions: s.actions_requests.load(Ordering::Relaxed),
+            agent_states: s.agent_states_requests.load(Ordering::Relaxed),
             unauthorized: s.unauthorized.load(Ordering::Relaxed),
         }
     }

@@ -47,6 +47,12 @@ pub(super) fn presence_id(index: usize) -> String {
     uuid_from(fnv1a(&[b"presence", name.as_bytes()]))
 }
 
+/// The system presence of the org presence at `index`, as the agent-state counts and the
+/// mapping keys spell it (`ON_QUEUE`).
+pub(super) fn system_presence(index: usize) -> String {
+    mapping_key(PRESENCES.get(index).map_or("Unknown", |p| p.1))
+}
+
 /// The org's presence definitions, as `GET /api/v2/presence/definitions` answers.
 pub fn presence_definitions() -> PresenceDefinitions {
     let entities: Vec<PresenceDefinition> = PRESENCES

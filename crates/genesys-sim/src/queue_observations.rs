@@ -22,20 +22,18 @@
 //!   number waiting (interacting) as `count`, and are absent when there is none;
 //! - `systemToOrganizationMappings` maps each system presence to its org presence IDs.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 
-use super::agents::{Agents, agents};
+use super::agents::{Agents, agents_under};
 use super::filter::Filter;
 use super::live::{Live, live};
 use super::presences::{presence_id, system_to_organization_mappings};
 use super::protocol::{JsonBody, bad_request};
-use super::surge::Surge;
+use super::surge::{Surge, Surges};
 use super::traffic::{Atom, atoms};
 use super::{SimQueue, SimulatedOrg, Simulator};
 use genesys_wire::{
@@ -64,7 +62,7 @@ const CONVERSATION_METRICS: [&str; 5] = [
 const ON_QUEUE_STATUSES: [&str; 4] = ["IDLE", "INTERACTING", "COMMUNICATING", "NOT_RESPONDING"];
 
 /// Every routing status, in the order of oUserRoutingStatuses' rows.
-const ROUTING_STATUSES: [&str; 5] = [
+pub(super) const ROUTING_STATUSES: [&str; 5] = [
     "OFF_QUEUE",
     "IDLE",
     "INTERACTING",
@@ -80,6 +78,21 @@ pub fn observe(
     query: &ObservationQuery,
     now: Timestamp,
 ) -> Result<ObservationResponse, ErrorBody> {
+    let surges = Surges {
+        abandon: surge,
+        agents: None,
+    };
+    observe_under(org, surges, query, now)
+}
+
+/// [`observe`] under both surges.
+pub(super) fn observe_under(
+    org: &SimulatedOrg,
+    surges: Surges,
+    query: &ObservationQuery,
+    now: Timestamp,
+) -> Result<ObservationResponse, ErrorBody> {
+    let surge = surges.abandon;
     let metrics = checked_metrics(query)?;
     let filter = Filter::parse(&query.filter)?;
     filter.check_dimensions(&["queueId", "mediaType"])?;
@@ -134,7 +147,7 @@ pub fn observe(
             }
         }
         if users_wanted {
-            let agents = agents(queue, &org.media_types, surge, now_ms, interacting);
+            let agents = agents_under(queue, &org.media_types, surges, now_ms, interacting);
             results.push(ObservationGroup {
                 group: [("queueId".to_string(), queue.id.clone())].into(),
                 data: users_entries(&metrics, &agents),
@@ -252,14 +265,14 @@ fn users_entries(metrics: &[&str], agents: &Agents) -> Vec<ObservationEntry> {
 }
 
 impl Simulator {
-    /// Answers an observations query at `now` under the surge in force, as the endpoint
+    /// Answers an observations query at `now` under the surges in force, as the endpoint
     /// does: what a test expects the exporter to publish.
     pub fn observe(
         &self,
         query: &ObservationQuery,
         now: Timestamp,
     ) -> Result<ObservationResponse, ErrorBody> {
-        observe(self.org(), self.surge().as_ref(), query, now)
+        self.under_surges(|surges| observe_under(self.org(), surges, query, now))
     }
 }
 
@@ -282,11 +295,8 @@ pub(super) async fn answer(
     }
     let query: ObservationQuery =
         serde_json::from_value(body).map_err(|problem| bad(problem.to_string(), "body"))?;
-    let now = sim.now();
-    let surge = sim.surge();
-    let state = Arc::clone(&sim.state);
     let response = sim
-        .off_the_workers(move || observe(&state.config.org, surge.as_ref(), &query, now))
+        .answer_now(move |org, surges, now| observe_under(org, surges, &query, now))
         .await?;
     Ok(Json(response).into_response())
 }

@@ -218,7 +218,7 @@ impl SurgeSpec {
 impl Surge {
     /// Whether the surge is on `queue`, named by its ID or its name.
     pub(super) fn is_on(&self, queue: &SimQueue) -> bool {
-        self.queue == queue.id || self.queue == queue.name
+        names(&self.queue, queue)
     }
 
     /// Whether the surge is on `queue` at epoch millisecond `ms`.
@@ -256,21 +256,7 @@ impl Surge {
 
     /// Refuses a surge on a queue `org` does not have, or with numbers out of range.
     pub fn check(&self, org: &SimulatedOrg) -> Result<(), String> {
-        if !org.queues.iter().any(|q| self.is_on(q)) {
-            // Named, up to a dozen: an org of a thousand queues makes no readable message.
-            let mut names: Vec<&str> = org.queues.iter().map(|q| q.name.as_str()).collect();
-            let more = names.len().saturating_sub(NAMED_QUEUES);
-            names.truncate(NAMED_QUEUES);
-            let more = match more {
-                0 => String::new(),
-                more => format!(" and {more} more"),
-            };
-            return Err(format!(
-                "surge: no queue with the ID or name '{}'; the simulated queues are {}{more}",
-                self.queue,
-                names.join(", ")
-            ));
-        }
+        check_queue(&self.queue, org)?;
         if !(0.0..=1.0).contains(&self.abandon) {
             return Err(format!(
                 "surge: abandon {} is not a probability from 0 to 1",
@@ -293,7 +279,156 @@ impl Surge {
     }
 }
 
+/// Whether `name` is `queue`'s ID or its name.
+fn names(name: &str, queue: &SimQueue) -> bool {
+    name == queue.id || name == queue.name
+}
+
+/// Refuses a surge on `queue` (an ID or a name) when `org` has no such queue, naming the
+/// queues it has (up to a dozen: an org of a thousand queues makes no readable message).
+fn check_queue(queue: &str, org: &SimulatedOrg) -> Result<(), String> {
+    if org.queues.iter().any(|q| names(queue, q)) {
+        return Ok(());
+    }
+    let mut known: Vec<&str> = org.queues.iter().map(|q| q.name.as_str()).collect();
+    let more = known.len().saturating_sub(NAMED_QUEUES);
+    known.truncate(NAMED_QUEUES);
+    let more = match more {
+        0 => String::new(),
+        more => format!(" and {more} more"),
+    };
+    Err(format!(
+        "surge: no queue with the ID or name '{queue}'; the simulated queues are {}{more}",
+        known.join(", ")
+    ))
+}
+
+/// The agents-stop-answering surge: from `start` on, every agent of one queue who is on
+/// queue is NOT_RESPONDING (alerted, and not answering), in the queue observations and
+/// the agent-state counts alike. The conversations are not touched: it is the agents who
+/// fail, not the callers. Switched on from [`SimulatorConfig::agents_surge`](super::SimulatorConfig)
+/// or the command line (`--demo-agents-surge`, `simulate --agents-surge`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentsSurge {
+    /// The queue's ID or its name.
+    pub queue: String,
+    #[serde(serialize_with = "write_time", deserialize_with = "read_time")]
+    pub start: Timestamp,
+}
+
+/// An [`AgentsSurge`] as the command line gives it: `QUEUE[@TIME]`, the start left out
+/// (when it is set) or relative to then, as for [`SurgeSpec`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentsSurgeSpec {
+    pub queue: String,
+    pub start: Option<Start>,
+}
+
+impl FromStr for AgentsSurgeSpec {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<AgentsSurgeSpec, String> {
+        let explain = |error: String| {
+            format!(
+                "agents surge '{text}': {error}; write it as QUEUE[@TIME], such as Support or Support@+10m"
+            )
+        };
+        let (queue, start) = match text.trim().rsplit_once('@') {
+            Some((queue, start)) => (queue, Some(start.parse().map_err(explain)?)),
+            None => (text.trim(), None),
+        };
+        if queue.is_empty() {
+            return Err(explain("no queue".into()));
+        }
+        Ok(AgentsSurgeSpec {
+            queue: queue.to_string(),
+            start,
+        })
+    }
+}
+
+impl AgentsSurgeSpec {
+    /// The surge, set at `now`: a start left out is `now`, a relative one counts from it.
+    pub fn starting(&self, now: Timestamp) -> AgentsSurge {
+        let start = Start::resolve(self.start, now);
+        AgentsSurge {
+            queue: self.queue.clone(),
+            start,
+        }
+    }
+}
+
+impl AgentsSurge {
+    /// Whether the surge is on `queue` at epoch millisecond `ms`.
+    pub(super) fn hits(&self, queue: &SimQueue, ms: i64) -> bool {
+        ms >= self.start.as_millisecond() && names(&self.queue, queue)
+    }
+
+    /// Refuses a surge on a queue `org` does not have.
+    pub fn check(&self, org: &SimulatedOrg) -> Result<(), String> {
+        check_queue(&self.queue, org)
+    }
+}
+
+/// The surges in force, as the models read them.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Surges<'a> {
+    pub(super) abandon: Option<&'a Surge>,
+    pub(super) agents: Option<&'a AgentsSurge>,
+}
+
 impl Simulator {
+    /// `answer` under the surges in force.
+    pub(super) fn under_surges<T>(&self, answer: impl FnOnce(Surges) -> T) -> T {
+        let (abandon, agents) = (self.surge(), self.agents_surge());
+        answer(Surges {
+            abandon: abandon.as_ref(),
+            agents: agents.as_ref(),
+        })
+    }
+
+    /// A real-time endpoint's answer: `answer` of the org, under the surges in force, at
+    /// the simulator's now, off the async workers.
+    pub(super) async fn answer_now<T: Send + 'static>(
+        &self,
+        answer: impl FnOnce(&SimulatedOrg, Surges, Timestamp) -> Result<T, ErrorBody> + Send + 'static,
+    ) -> Result<T, Response> {
+        let now = self.now();
+        let (abandon, agents) = (self.surge(), self.agents_surge());
+        let state = std::sync::Arc::clone(&self.state);
+        self.off_the_workers(move || {
+            let surges = Surges {
+                abandon: abandon.as_ref(),
+                agents: agents.as_ref(),
+            };
+            answer(&state.config.org, surges, now)
+        })
+        .await
+    }
+
+    /// The agents surge in force (it may start in the future), if any.
+    pub fn agents_surge(&self) -> Option<AgentsSurge> {
+        self.lock_agents_surge().clone()
+    }
+
+    /// Sets the agents surge, or clears it with `None`; refuses one on a queue the org
+    /// does not have.
+    pub fn set_agents_surge(&self, surge: Option<AgentsSurge>) -> Result<(), String> {
+        if let Some(surge) = &surge {
+            surge.check(self.org())?;
+        }
+        tracing::info!(?surge, "simulator agents surge set");
+        *self.lock_agents_surge() = surge;
+        Ok(())
+    }
+
+    fn lock_agents_surge(&self) -> std::sync::MutexGuard<'_, Option<AgentsSurge>> {
+        self.state
+            .agents_surge
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// The surge in force (it may start in the future), if any.
     pub fn surge(&self) -> Option<Surge> {
         self.lock_surge().clone()
@@ -403,6 +538,49 @@ mod tests {
             assert!(error.contains(problem), "{text}: {error}");
             assert!(error.contains("such as Sales@"), "{error}");
         }
+    }
+
+    #[test]
+    fn an_agents_surge_is_a_queue_and_a_start_checked_against_the_org() {
+        let now = ts("2026-08-20T14:00:00Z");
+        let spec: AgentsSurgeSpec = "Technical Support@+10m".parse().unwrap();
+        let surge = spec.starting(now);
+        assert_eq!(
+            surge,
+            AgentsSurge {
+                queue: "Technical Support".into(),
+                start: ts("2026-08-20T14:10:00Z")
+            }
+        );
+        let spec: AgentsSurgeSpec = "Sales".parse().unwrap();
+        assert_eq!(spec.starting(now).start, now);
+        for (text, problem) in [("@+1m", "no queue"), ("Sales@noon", "not an RFC 3339 time")] {
+            let error = text.parse::<AgentsSurgeSpec>().unwrap_err();
+            assert!(
+                error.contains(problem) && error.contains("QUEUE[@TIME]"),
+                "{error}"
+            );
+        }
+        let org = SimulatedOrg::demo();
+        assert_eq!(surge.check(&org), Ok(()));
+        let sales = &org.queues[0];
+        let on_sales = AgentsSurge {
+            queue: sales.id.clone(),
+            start: now,
+        };
+        assert!(!on_sales.hits(sales, now.as_millisecond() - 1));
+        assert!(on_sales.hits(sales, now.as_millisecond()));
+        assert!(!on_sales.hits(&org.queues[1], now.as_millisecond()));
+        let error = AgentsSurge {
+            queue: "Salse".into(),
+            start: now,
+        }
+        .check(&org)
+        .unwrap_err();
+        assert_eq!(
+            error,
+            "surge: no queue with the ID or name 'Salse'; the simulated queues are Sales, Support, Billing, Retention, Technical Support, VIP"
+        );
     }
 
     #[test]

@@ -47,17 +47,19 @@ pub enum Endpoint {
     Queues,
     Observations,
     Presences,
+    AgentStatusCounts,
 }
 
 impl Endpoint {
     /// Every endpoint, for the counters that start at 0 for each.
-    pub const ALL: [Endpoint; 6] = [
+    pub const ALL: [Endpoint; 7] = [
         Endpoint::Token,
         Endpoint::Aggregates,
         Endpoint::Jobs,
         Endpoint::Queues,
         Endpoint::Observations,
         Endpoint::Presences,
+        Endpoint::AgentStatusCounts,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +70,7 @@ impl Endpoint {
             Endpoint::Queues => "queues",
             Endpoint::Observations => "observations",
             Endpoint::Presences => "presences",
+            Endpoint::AgentStatusCounts => "agent_status_counts",
         }
     }
 
@@ -77,6 +80,7 @@ impl Endpoint {
             Endpoint::Queues => "routing:queue:view",
             Endpoint::Observations => "analytics:queueObservation:view",
             Endpoint::Presences => "presence:presenceDefinition:view",
+            Endpoint::AgentStatusCounts => "analytics:agentState:view",
             _ => "analytics:conversationAggregate:view",
         }
     }
@@ -544,6 +548,146 @@ pub struct PresenceDefinition {
     pub deactivated: bool,
 }
 
+// --- Agent states (real time)
+
+/// How many agents are in each routing status, presence, segment and out-of-office
+/// state now, each agent counted once (unlike the queue observations, which count an
+/// agent in every queue of theirs). Not paged; one request per breakdown value.
+pub const AGENT_STATUS_COUNTS_PATH: &str = "/api/v2/analytics/agents/status/counts";
+
+/// The `groupBy` query parameter's values, sent as repeated keys
+/// (`?groupBy=presence&groupBy=routingStatus`); without any, the API counts by
+/// `segmentType` alone. Each picks one array of the answer.
+pub const AGENT_STATUS_GROUP_BY: [&str; 4] =
+    ["segmentType", "presence", "routingStatus", "isOutOfOffice"];
+
+/// The largest count an agent-state row is read as: no org has ten million agents. A
+/// larger one is read as this (saturating), not refused.
+pub const MAX_AGENT_COUNT: u64 = 10_000_000;
+
+/// Body of `POST /api/v2/analytics/agents/status/counts`: which users to count. (The
+/// `sessionFilter` is not used.)
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentStateCountsRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_filter: Option<AgentStateFilter>,
+}
+
+/// `{"type": "or", "predicates": [{"dimension": "divisionId", "value": "<id>"}]}`, with
+/// optional `clauses` of the same shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentStateFilter {
+    /// `and` or `or`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predicates: Vec<AgentStatePredicate>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clauses: Vec<AgentStateClause>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentStateClause {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub predicates: Vec<AgentStatePredicate>,
+}
+
+/// One user dimension (`divisionId`, `teamId`, `queueId`, ...) and its value, always a
+/// string.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentStatePredicate {
+    pub dimension: String,
+    pub value: String,
+}
+
+impl AgentStateFilter {
+    /// The users whose `dimension` is `value`.
+    pub fn one(dimension: &str, value: &str) -> AgentStateFilter {
+        AgentStateFilter {
+            kind: "or".into(),
+            predicates: vec![AgentStatePredicate {
+                dimension: dimension.into(),
+                value: value.into(),
+            }],
+            clauses: Vec::new(),
+        }
+    }
+}
+
+/// The answer: one array per `groupBy` asked for, each absent when not asked for (or when
+/// the API has nothing to say). Enum values the exporter does not know are kept as
+/// written.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentStateCountsResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_counts: Option<Vec<SegmentTypeCount>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence_counts: Option<Vec<PresenceCount>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_status_counts: Option<Vec<RoutingStatusCount>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_out_of_office_counts: Option<Vec<OutOfOfficeCount>>,
+}
+
+/// Sessions in a segment type (`interact`, `wrapup`, `alert`, ...).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentTypeCount {
+    #[serde(default)]
+    pub segment_type: String,
+    #[serde(default, deserialize_with = "agent_count")]
+    pub count: u64,
+}
+
+/// Users in a system presence (`ON_QUEUE`, `BREAK`, ...) and org presence.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceCount {
+    #[serde(default)]
+    pub system_presence: String,
+    #[serde(default)]
+    pub organization_presence_id: String,
+    #[serde(default, deserialize_with = "agent_count")]
+    pub count: u64,
+}
+
+/// Users in a routing status (`OFF_QUEUE`, `IDLE`, `INTERACTING`, `NOT_RESPONDING`,
+/// `COMMUNICATING`, `UNKNOWN`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoutingStatusCount {
+    #[serde(default)]
+    pub routing_status: String,
+    #[serde(default, deserialize_with = "agent_count")]
+    pub count: u64,
+}
+
+/// Users out of office, or not.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutOfOfficeCount {
+    #[serde(default)]
+    pub is_out_of_office: bool,
+    #[serde(default, deserialize_with = "agent_count")]
+    pub count: u64,
+}
+
+/// A count as the API writes it, read saturating at [`MAX_AGENT_COUNT`]; a negative,
+/// fractional-infinite or non-numeric one does not answer the query.
+fn agent_count<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let count = f64::deserialize(deserializer)?;
+    if count.is_nan() || count < 0.0 {
+        return Err(serde::de::Error::custom(format!(
+            "count {count} is out of range (negative)"
+        )));
+    }
+    Ok((count.round().min(MAX_AGENT_COUNT as f64)) as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -741,6 +885,64 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<AggregateResponse>("{}").unwrap(),
             AggregateResponse::default()
+        );
+    }
+
+    #[test]
+    fn an_agent_state_answer_keeps_unknown_values_and_bounds_its_counts() {
+        let body = r#"{"segmentCounts": [{"segmentType": "interact", "count": 12}, {"segmentType": "hologram", "count": 1}],
+          "presenceCounts": [{"systemPresence": "ON_QUEUE", "organizationPresenceId": "p1", "count": 20},
+                             {"systemPresence": "TELEPORTING", "count": 1e12}],
+          "routingStatusCounts": [{"routingStatus": "NOT_RESPONDING", "count": 1}, {"count": 2}],
+          "somethingNew": [1, 2]}"#;
+        let answer: AgentStateCountsResponse = serde_json::from_str(body).unwrap();
+        let segments = answer.segment_counts.unwrap();
+        assert_eq!(
+            (segments[1].segment_type.as_str(), segments[1].count),
+            ("hologram", 1)
+        );
+        let presences = answer.presence_counts.unwrap();
+        assert_eq!(presences[1].system_presence, "TELEPORTING");
+        assert_eq!(presences[1].organization_presence_id, "");
+        assert_eq!(presences[1].count, MAX_AGENT_COUNT, "saturated");
+        let statuses = answer.routing_status_counts.unwrap();
+        assert_eq!(
+            (statuses[1].routing_status.as_str(), statuses[1].count),
+            ("", 2)
+        );
+        assert_eq!(answer.is_out_of_office_counts, None, "absent, not empty");
+        assert_eq!(
+            serde_json::from_str::<AgentStateCountsResponse>("{}").unwrap(),
+            AgentStateCountsResponse::default()
+        );
+        for (body, problem) in [
+            (
+                r#"{"routingStatusCounts": [{"routingStatus": "IDLE", "count": -1}]}"#,
+                "count -1 is out of range",
+            ),
+            (
+                r#"{"routingStatusCounts": [{"routingStatus": "IDLE", "count": "3"}]}"#,
+                "invalid type: string",
+            ),
+            (
+                r#"{"isOutOfOfficeCounts": {"true": 3}}"#,
+                "invalid type: map",
+            ),
+        ] {
+            let error = serde_json::from_str::<AgentStateCountsResponse>(body).unwrap_err();
+            assert!(error.to_string().starts_with(problem), "{body}: {error}");
+        }
+        // The request as the API documents it.
+        let request = AgentStateCountsRequest {
+            user_filter: Some(AgentStateFilter::one("divisionId", "d1")),
+        };
+        assert_eq!(
+            serde_json::to_value(&request).unwrap(),
+            serde_json::json!({"userFilter": {"type": "or", "predicates": [{"dimension": "divisionId", "value": "d1"}]}})
+        );
+        assert_eq!(
+            serde_json::to_string(&AgentStateCountsRequest::default()).unwrap(),
+            "{}"
         );
     }
 }
