@@ -81,6 +81,13 @@ pub enum Error {
     )]
     TooLarge { endpoint: Endpoint, limit: u64 },
 
+    /// Genesys Cloud found a flows or data actions answer too large to give at once, and
+    /// those queries have no jobs to page it.
+    #[error(
+        "{endpoint}: the answer is too large for the synchronous query (400 response.entity.too.large), and this query has no asynchronous jobs to page it; narrow the query: a shorter window or granularity, a filter, or fewer groupBy dimensions"
+    )]
+    TooLargeWithoutJobs { endpoint: Endpoint },
+
     /// An answer that would publish more series than `max_series_per_query`.
     #[error(
         "query {query}: the answer holds more than max_series_per_query ({limit}) series; nothing of it was published. Narrow the query (filter, fewer metrics or groupBy dimensions), or raise max_series_per_query"
@@ -133,7 +140,7 @@ impl Error {
             Error::Job { .. } => "job_failed",
             Error::CircuitOpen { .. } => "circuit_open",
             Error::RateLimited { .. } => "rate_limited",
-            Error::TooLarge { .. } => "too_large",
+            Error::TooLarge { .. } | Error::TooLargeWithoutJobs { .. } => "too_large",
             Error::TooManySeries { .. } => "too_many_series",
             Error::TooManyPages { .. } => "too_many_pages",
             Error::DirectoryTooLarge { .. } => "too_large",
@@ -189,7 +196,14 @@ pub fn status_reason(status: u16) -> &'static str {
 /// What to do about an error status, said after the API's own message.
 fn remedy(endpoint: Endpoint, status: u16, permission: Option<&str>) -> String {
     match status {
-        400 if matches!(endpoint, Endpoint::Aggregates | Endpoint::Jobs) => {
+        400 if matches!(
+            endpoint,
+            Endpoint::Aggregates
+                | Endpoint::Jobs
+                | Endpoint::FlowAggregates
+                | Endpoint::ActionAggregates
+        ) =>
+        {
             " (the query was rejected; fix the query's metrics, group_by, filter or granularity)"
                 .into()
         }
@@ -307,6 +321,7 @@ mod tests {
                 retry_in: Duration::ZERO,
             },
             Error::TooLarge { endpoint, limit: 1 },
+            Error::TooLargeWithoutJobs { endpoint },
             Error::TooManySeries {
                 query: String::new(),
                 limit: 1,

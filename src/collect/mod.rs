@@ -14,6 +14,7 @@ pub mod observations;
 pub mod rolling;
 mod run;
 mod source;
+pub mod standing;
 
 use std::future::Future;
 use std::time::Duration;

@@ -6,8 +6,8 @@
 //! Ticks fall every `refresh` from the first observation; one that runs long does not pile
 //! the missed ticks up, the next observation waits for the next tick. Without
 //! `analytics:queueObservation:view` (a 403) it warns once, `genesys_up{query=
-//! "observations"}` is 0, and it asks again every hour; any other failure is retried at
-//! the next tick. The aggregates queries never wait on it.
+//! "observations"}` is 0, and it asks again every hour ([`Permission`]); any other failure
+//! is retried at the next tick. The aggregates queries never wait on it.
 //!
 //! `refresh` is a watch channel, so that the API budget can stretch it while the exporter
 //! runs: a change takes effect at once, from the start of the current tick.
@@ -19,6 +19,7 @@ use jiff::Timestamp;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::standing::Permission;
 use super::{Collector, Outcome, Readiness, too_many_series};
 use crate::budget::Cost;
 use crate::config::{OBSERVATIONS_QUERY, ObservationSettings};
@@ -29,9 +30,6 @@ use crate::genesys::client::Client;
 use crate::genesys::observation_requests;
 use genesys_wire::Endpoint;
 use genesys_wire::time::{Clock, Interval};
-
-/// How long after a 403 the queues are observed again.
-pub const FORBIDDEN_RETRY: Duration = Duration::from_secs(3600);
 
 /// The data is dropped this many refreshes after the last successful observation.
 pub const MAX_AGE_REFRESHES: u32 = 3;
@@ -48,6 +46,7 @@ pub struct Observations {
     pub directory: Arc<Directory>,
     pub clock: Clock,
     standing: Standing,
+    permission: Permission,
     /// When the last observation started.
     started: Option<Timestamp>,
 }
@@ -78,12 +77,19 @@ impl Observations {
             directory,
             clock,
             standing: Standing::Allowed,
+            permission: Permission::new(
+                "observe the queues".into(),
+                "queue observations".into(),
+                OBSERVATIONS_QUERY,
+                Endpoint::Observations,
+            ),
             started: None,
         }
     }
 
     /// Logs `outcome` against the standing before it, and keeps the new standing.
     fn note(&mut self, outcome: &Outcome) {
+        self.permission.note(outcome);
         let was = self.standing;
         self.standing = match outcome {
             Ok(_) => Standing::Allowed,
@@ -93,9 +99,7 @@ impl Observations {
         };
         match outcome {
             Ok(series) => {
-                if was == Standing::Forbidden {
-                    tracing::info!("queue observations allowed again");
-                } else if was == Standing::Failing {
+                if was == Standing::Failing {
                     tracing::info!("queue observations succeed again");
                 }
                 tracing::debug!(query = OBSERVATIONS_QUERY, series, "published");
@@ -115,12 +119,6 @@ impl Observations {
                     tracing::warn!(%error, "queue observation failed; its previous data stays until it is 3 refreshes old, and it is tried again every refresh");
                 } else if self.standing == Standing::Failing {
                     tracing::debug!(%error, "queue observation failed again");
-                } else if was != Standing::Forbidden {
-                    tracing::warn!(
-                        %error,
-                        "cannot observe the queues: grant the OAuth client's role {}; genesys_up{{query=\"{OBSERVATIONS_QUERY}\"}} is 0, and they are asked for again every hour",
-                        Endpoint::Observations.permission()
-                    );
                 }
             }
         }
@@ -159,9 +157,9 @@ impl Collector for Observations {
     ) -> Option<Interval> {
         if let (Some(last), Some(started)) = (last, self.started) {
             self.note(last);
-            let wait = match self.standing {
-                Standing::Forbidden => Wait::Until(later(self.clock.now(), FORBIDDEN_RETRY)),
-                _ => Wait::NextTick(started),
+            let wait = match self.permission.retry_at(self.clock.now()) {
+                Some(at) => Wait::Until(at),
+                None => Wait::NextTick(started),
             };
             let configured = self.settings.refresh;
             if !wait_for(wait, &self.clock, &mut self.refresh, configured, shutdown).await {
@@ -254,17 +252,10 @@ fn next_tick(started: Timestamp, refresh: Duration, now: Timestamp) -> Timestamp
     Timestamp::from_nanosecond(tick).unwrap_or(Timestamp::MAX)
 }
 
-/// `after` past `at`, or the end of time.
-fn later(at: Timestamp, after: Duration) -> Timestamp {
-    jiff::SignedDuration::try_from(after)
-        .ok()
-        .and_then(|after| at.checked_add(after).ok())
-        .unwrap_or(Timestamp::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collect::standing::{FORBIDDEN_RETRY, later};
 
     fn ts(text: &str) -> Timestamp {
         text.parse().unwrap()

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::buckets::{Aggregates, BucketCursor, Buckets};
 use super::observations::Observations;
 use super::rolling::{RollingWindow, WindowCursor};
+use super::standing;
 use super::{Collector, Outlet, Readiness, spawn};
 use crate::budget::Cost;
 use crate::config::{OrgSettings, Settings};
@@ -86,6 +87,7 @@ pub fn sources(settings: &Settings, org: &OrgSettings, parts: &Parts) -> Vec<Sou
                     aggregates: aggregates.clone(),
                     metrics: parts.metrics.clone(),
                     cursor: BucketCursor::new(schedule.clone(), clock.clone(), retry_delay),
+                    permission: standing::of_query(query),
                 })
             }
             QueryKind::Rolling(rolling) => {
@@ -97,6 +99,7 @@ pub fn sources(settings: &Settings, org: &OrgSettings, parts: &Parts) -> Vec<Sou
                     query: query.clone(),
                     aggregates: aggregates.clone(),
                     cursor: WindowCursor::new(*rolling, clock.clone(), retry_delay),
+                    permission: standing::of_query(query),
                 })
             }
         })

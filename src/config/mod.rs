@@ -33,6 +33,7 @@ use crate::org::Org;
 use crate::schedule::QueryKind;
 use crate::web_config::WebConfig;
 use genesys_wire::AggregationQuery;
+use genesys_wire::catalogue::Source;
 use genesys_wire::time::Interval;
 
 /// Where `/metrics` is served unless `listen` or `--listen` says otherwise. The one place
@@ -61,6 +62,42 @@ pub const DEFAULT_METRICS: &[&str] = &[
     "nTransferred",
     "oServiceLevel",
 ];
+/// A flows query's defaults: entries, outcomes and their failures, and the times in flow,
+/// in one request. The entry metrics come back in groups without `flowOutcomeId`, the
+/// outcome metrics in groups per outcome.
+pub const FLOW_DEFAULT_METRICS: &[&str] = &[
+    "nFlow",
+    "nFlowOutcome",
+    "nFlowOutcomeFailed",
+    "tFlow",
+    "tFlowDisconnect",
+    "tFlowExit",
+    "tFlowOutcome",
+];
+pub const FLOW_DEFAULT_GROUP_BY: &[&str] = &["flowId", "flowType", "flowOutcomeId"];
+/// A data actions query's defaults: its one metric, by action and how each execution
+/// ended.
+pub const ACTION_DEFAULT_METRICS: &[&str] = &["tTotalExecution"];
+pub const ACTION_DEFAULT_GROUP_BY: &[&str] = &["actionId", "errorType", "responseStatus"];
+
+/// The metrics of a query of `source` that names none.
+pub fn default_metrics(source: Source) -> &'static [&'static str] {
+    match source {
+        Source::Conversations => DEFAULT_METRICS,
+        Source::Flows => FLOW_DEFAULT_METRICS,
+        Source::Actions => ACTION_DEFAULT_METRICS,
+    }
+}
+
+/// The groupBy of a query of `source` that names none.
+pub fn default_group_by(source: Source) -> &'static [&'static str] {
+    match source {
+        Source::Conversations => DEFAULT_GROUP_BY,
+        Source::Flows => FLOW_DEFAULT_GROUP_BY,
+        Source::Actions => ACTION_DEFAULT_GROUP_BY,
+    }
+}
+
 pub const DEFAULT_SETTLE_DELAY: Duration = Duration::from_secs(90);
 pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(30);
 pub const DEFAULT_QUEUE_NAMES_REFRESH: Duration = Duration::from_secs(3600);
@@ -90,6 +127,13 @@ pub const DEFAULT_OBSERVATIONS_REFRESH: Duration = Duration::from_secs(15);
 pub const MIN_OBSERVATIONS_REFRESH: Duration = Duration::from_secs(5);
 /// The `query` label of the observation gauges; no aggregates query may take it.
 pub const OBSERVATIONS_QUERY: &str = "observations";
+/// How often the flows are observed (`[flow_observations] refresh`), and the bounds:
+/// each refresh costs a request per 100 flows.
+pub const DEFAULT_FLOW_OBSERVATIONS_REFRESH: Duration = Duration::from_secs(30);
+pub const MIN_FLOW_OBSERVATIONS_REFRESH: Duration = Duration::from_secs(10);
+pub const MAX_FLOW_OBSERVATIONS_REFRESH: Duration = Duration::from_secs(3600);
+/// The `query` label of the flow observation gauges; no aggregates query may take it.
+pub const FLOW_OBSERVATIONS_QUERY: &str = "flow_observations";
 
 /// The configuration as written, before it is checked.
 #[derive(Debug, Default, Deserialize)]
@@ -141,6 +185,8 @@ pub struct Config {
     pub api_budget_share: Option<f64>,
     #[serde(default)]
     pub observations: ObservationsConfig,
+    #[serde(default)]
+    pub flow_observations: FlowObservationsConfig,
     /// The orgs, each with its own OAuth client; without any, the keys above name the one
     /// org.
     #[serde(default)]
@@ -181,11 +227,22 @@ pub struct ObservationsConfig {
     pub queues_per_request: Option<usize>,
 }
 
+/// The `[flow_observations]` table as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowObservationsConfig {
+    pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub refresh: Option<Duration>,
+}
+
 /// One `[[queries]]` table as written.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueryConfig {
     pub name: String,
+    /// `conversations` (the default), `flows` or `actions`: which aggregates query.
+    pub source: Option<String>,
     pub granularity: Option<String>,
     /// A rolling window's length, instead of `granularity` (with `refresh`).
     #[serde(default, deserialize_with = "load::optional_duration")]
@@ -233,6 +290,8 @@ pub struct Settings {
     pub api_budget_share: f64,
     /// The queue observations, unless `[observations] enabled = false`.
     pub observations: Option<ObservationSettings>,
+    /// The flow observations' refresh, when `[flow_observations] enabled = true`.
+    pub flow_observations: Option<Duration>,
 }
 
 /// One org, checked: its OAuth client and the queries it runs (the shared ones first).
@@ -258,6 +317,8 @@ pub struct ObservationSettings {
 #[derive(Debug, Clone)]
 pub struct Query {
     pub name: String,
+    /// Which aggregates query it is.
+    pub source: Source,
     /// Buckets or a rolling window, and their timing.
     pub kind: QueryKind,
     pub time_zone_name: String,

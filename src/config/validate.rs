@@ -10,11 +10,12 @@ use secrecy::SecretString;
 use super::checks::{within_bounds, written};
 use super::suggest::did_you_mean;
 use super::{
-    Config, DEFAULT_API_BUDGET_SHARE, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_CONNECTIONS_PER_CLIENT, DEFAULT_MAX_DIRECTORY_BYTES, DEFAULT_MAX_SERIES_PER_QUERY,
-    DEFAULT_OBSERVATIONS_REFRESH, DEFAULT_QUEUE_NAMES_REFRESH, DEFAULT_REPORT_CHUNK_DAYS,
-    DEFAULT_RETRY_DELAY, MIN_OBSERVATIONS_REFRESH, OBSERVATIONS_QUERY, ObservationSettings,
-    Settings,
+    Config, DEFAULT_API_BUDGET_SHARE, DEFAULT_FLOW_OBSERVATIONS_REFRESH, DEFAULT_LISTEN,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT, DEFAULT_MAX_DIRECTORY_BYTES,
+    DEFAULT_MAX_SERIES_PER_QUERY, DEFAULT_OBSERVATIONS_REFRESH, DEFAULT_QUEUE_NAMES_REFRESH,
+    DEFAULT_REPORT_CHUNK_DAYS, DEFAULT_RETRY_DELAY, FLOW_OBSERVATIONS_QUERY,
+    MAX_FLOW_OBSERVATIONS_REFRESH, MIN_FLOW_OBSERVATIONS_REFRESH, MIN_OBSERVATIONS_REFRESH,
+    OBSERVATIONS_QUERY, ObservationSettings, Settings,
 };
 use crate::error::{Error, Result};
 use crate::genesys::auth::Credentials;
@@ -83,6 +84,7 @@ impl Config {
         }
         let api_budget_share = self.api_budget_share(&mut problems);
         let observations = self.observations(&mut problems);
+        let flow_observations = self.flow_observations(&mut problems);
         let shared = ClientSettings {
             request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
             connect_timeout: self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
@@ -126,7 +128,37 @@ impl Config {
             web,
             api_budget_share,
             observations,
+            flow_observations,
         })
+    }
+
+    /// The `[flow_observations]` table checked: its refresh, `None` when disabled (the
+    /// default: it needs a permission the other sources do not).
+    fn flow_observations(&self, problems: &mut Vec<String>) -> Option<Duration> {
+        let table = &self.flow_observations;
+        if !table.enabled.unwrap_or(false) {
+            return None;
+        }
+        if let Some(index) = self
+            .queries
+            .iter()
+            .position(|q| q.name == FLOW_OBSERVATIONS_QUERY)
+        {
+            problems.push(format!(
+                "queries[{index}].name: '{FLOW_OBSERVATIONS_QUERY}' is the query label of the flow observations; rename the query, or set enabled = false under [flow_observations]"
+            ));
+        }
+        let refresh = table.refresh.unwrap_or(DEFAULT_FLOW_OBSERVATIONS_REFRESH);
+        if !(MIN_FLOW_OBSERVATIONS_REFRESH..=MAX_FLOW_OBSERVATIONS_REFRESH).contains(&refresh) {
+            problems.push(format!(
+                "flow_observations.refresh: {} is out of range; use {} to {} (default {}): each refresh costs a request per 100 flows",
+                written(refresh),
+                written(MIN_FLOW_OBSERVATIONS_REFRESH),
+                written(MAX_FLOW_OBSERVATIONS_REFRESH),
+                written(DEFAULT_FLOW_OBSERVATIONS_REFRESH)
+            ));
+        }
+        Some(refresh)
     }
 
     /// The `[observations]` table checked; `None` when disabled.

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::flatten::QuerySamples;
+use super::publisher::Names;
 use super::render::write_gauges;
 use genesys_wire::time::Interval;
 use genesys_wire::{AggregateGroup, AggregateResponse, IntervalData, MetricEntry, Stats};
@@ -60,6 +61,8 @@ pub fn response(groups: Vec<Group>) -> AggregateResponse {
 /// The gauge lines of `samples`.
 pub fn render(samples: QuerySamples) -> String {
     let mut text = String::new();
-    write_gauges(&[(&samples, &HashMap::new())], |chunk| text.push_str(chunk));
+    write_gauges(&[(&samples, &Names::default())], |chunk| {
+        text.push_str(chunk)
+    });
     text
 }

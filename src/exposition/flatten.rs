@@ -7,6 +7,7 @@ use std::num::NonZeroU32;
 
 use super::naming::{StatGauge, help_text, metric_gauges, snake_case};
 use crate::org::Org;
+use genesys_wire::catalogue::NameKind;
 use genesys_wire::labels::cap;
 use genesys_wire::time::Interval;
 use genesys_wire::{AggregateResponse, GroupRef, GroupSink, SinkFull};
@@ -19,8 +20,9 @@ pub struct QuerySamples {
     pub(super) query: String,
     /// Per group, its label pairs in groupBy order (`queue_id`, `media_type`, ...).
     pub(super) groups: Vec<Vec<(String, String)>>,
-    /// Which of those labels is `queue_id`, to put the queue's name beside it.
-    pub(super) queue_id_label: Option<usize>,
+    /// Which of those labels are IDs with names (`queue_id`, `flow_id`, ...), to put the
+    /// name beside each.
+    pub(super) named: Vec<(usize, NameKind)>,
     /// Gauge name → its help text and samples.
     pub(super) families: BTreeMap<String, Family>,
     /// The qualifiers that samples name, each once: an answer repeats a handful.
@@ -170,7 +172,7 @@ impl Flattener {
             with_data: 0,
             samples: QuerySamples {
                 query: query.to_owned(),
-                queue_id_label: group_by.iter().position(|d| d == "queueId"),
+                named: named_ids(group_by),
                 ..QuerySamples::default()
             },
             series: 0,
@@ -374,6 +376,15 @@ impl Flattener {
         self.qualifiers.insert(qualifier.to_owned(), index);
         index
     }
+}
+
+/// The groupBy dimensions that are IDs with names, by their place.
+fn named_ids(group_by: &[String]) -> Vec<(usize, NameKind)> {
+    group_by
+        .iter()
+        .enumerate()
+        .filter_map(|(index, dimension)| Some((index, NameKind::of_dimension(dimension)?)))
+        .collect()
 }
 
 /// Whether an API interval `start/end` starts where `window` does.

@@ -27,5 +27,5 @@ pub use observation_gauges::{
     OBSERVATION_GAUGES, ObservationGauge, ObservationSamples, Presence, PresenceMap, Qualifier,
     lower_snake_case, observation_gauge,
 };
-pub use publisher::{NameMap, Publisher, QueryStatus};
+pub use publisher::{NameMap, Names, Publisher, QueryStatus};
 pub use render::{Exposition, Format, GZIP_LEVEL, SharedBody};

@@ -17,10 +17,30 @@ use super::flatten::QuerySamples;
 use super::render::Exposition;
 use crate::metrics::{BreakerState, Metrics, OBSERVATION_DROP_REASONS};
 use crate::org::Org;
+use genesys_wire::catalogue::NameKind;
 use genesys_wire::time::Interval;
 
-/// Queue names by queue ID.
+/// Names by ID, of one kind (queues, flows, ...).
 pub type NameMap = Arc<HashMap<String, String>>;
+
+/// An org's names by ID, per kind of ID: what goes beside `queue_id`, `flow_id`,
+/// `flow_outcome_id` and `action_id`. A kind never read has none.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    maps: BTreeMap<NameKind, NameMap>,
+}
+
+impl Names {
+    /// The name of the `kind` ID `id`, if known.
+    pub fn get(&self, kind: NameKind, id: &str) -> Option<&str> {
+        self.maps.get(&kind)?.get(id).map(String::as_str)
+    }
+
+    /// Replaces the names of `kind`.
+    pub fn set(&mut self, kind: NameKind, names: NameMap) {
+        self.maps.insert(kind, names);
+    }
+}
 
 /// How a query's polls have gone, for the landing page and `/readyz`.
 #[derive(Debug, Clone, Default)]
@@ -49,8 +69,8 @@ struct QueryState {
 struct OrgState {
     /// The org's view of the metrics, for its `genesys_up` and expired series.
     metrics: Metrics,
-    /// Its queue names by queue ID: the same ID may have another name in another org.
-    names: NameMap,
+    /// Its names by ID, per kind: the same ID may have another name in another org.
+    names: Names,
     queries: BTreeMap<String, QueryState>,
 }
 
@@ -295,7 +315,13 @@ impl Publisher {
     /// Puts this org's queue names on its published data, from `now` and at every publish
     /// after.
     pub fn set_queue_names(&self, names: NameMap, now: Timestamp) {
-        self.change(now, |state| state.names = names);
+        self.set_names(NameKind::Queue, names, now);
+    }
+
+    /// Puts this org's names of `kind` on its published data, from `now` and at every
+    /// publish after.
+    pub fn set_names(&self, kind: NameKind, names: NameMap, now: Timestamp) {
+        self.change(now, |state| state.names.set(kind, names));
     }
 
     /// Records a failed poll; the query's previous data stays until its maximum age.
@@ -336,7 +362,7 @@ impl Store {
     fn org_state(&self, org: &Org) -> OrgState {
         OrgState {
             metrics: self.metrics.for_org(org),
-            names: NameMap::default(),
+            names: Names::default(),
             queries: BTreeMap::new(),
         }
     }
@@ -389,7 +415,7 @@ impl Store {
                 .map_or(BreakerState::Closed, |(_, breaker)| *breaker);
             state.expire_and_set_up(org, now, breaker);
         }
-        let held: Vec<(Arc<QuerySamples>, NameMap)> = orgs
+        let held: Vec<(Arc<QuerySamples>, Names)> = orgs
             .values()
             .flat_map(|state| {
                 state
@@ -404,10 +430,8 @@ impl Store {
             .filter_map(|query| query.stale_at)
             .min();
         drop(orgs);
-        let queries: Vec<(&QuerySamples, &HashMap<String, String>)> = held
-            .iter()
-            .map(|(data, names)| (&**data, &**names))
-            .collect();
+        let queries: Vec<(&QuerySamples, &Names)> =
+            held.iter().map(|(data, names)| (&**data, names)).collect();
         render_off_the_workers(
             || Exposition::render(&queries, &self.metrics),
             |exposition: Exposition| {
