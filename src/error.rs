@@ -94,11 +94,11 @@ pub enum Error {
     )]
     TooManySeries { query: String, limit: usize },
 
-    /// The queue list did not end within `max_queue_pages` pages.
+    /// A list (of queues, flows, ...) did not end within `max_queue_pages` pages.
     #[error(
-        "queues: the queue list did not end within max_queue_pages ({limit}) pages of 100; the names known so far are kept. Raise max_queue_pages if the org has more than {} queues", u64::from(*.limit) * 100
+        "{endpoint}: the list did not end within max_queue_pages ({limit}) pages of 100; the names known so far are kept. Raise max_queue_pages if the org has more than {} of them", u64::from(*.limit) * 100
     )]
-    TooManyPages { limit: u32 },
+    TooManyPages { endpoint: Endpoint, limit: u32 },
 
     /// The names of a directory read (queue list or presences) would pass
     /// `max_directory_bytes`, with those of the other kind held: the read was stopped.
@@ -121,6 +121,10 @@ pub enum Error {
     /// The queue observations have no queues to observe: the queue list has not been read.
     #[error("no queues to observe: the queue list has not been read yet")]
     NoQueuesYet,
+
+    /// The flow observations have no flows to observe: the flow list has not been read.
+    #[error("no flows to observe: the flow list has not been read yet")]
+    NoFlowsYet,
 
     /// A part of the exporter stopped that should not have (a bug); the message says which.
     #[error("internal error: {0}; please report it")]
@@ -145,6 +149,7 @@ impl Error {
             Error::TooManyPages { .. } => "too_many_pages",
             Error::DirectoryTooLarge { .. } => "too_large",
             Error::NoQueuesYet => "no_queues",
+            Error::NoFlowsYet => "no_flows",
             Error::Internal(_) => "internal",
         }
     }
@@ -326,7 +331,7 @@ mod tests {
                 query: String::new(),
                 limit: 1,
             },
-            Error::TooManyPages { limit: 1 },
+            Error::TooManyPages { endpoint, limit: 1 },
             Error::DirectoryTooLarge { endpoint, limit: 1 },
         ];
         for error in &errors {

@@ -443,7 +443,9 @@ async fn a_run_of_failed_observations_is_warned_about_once_and_its_end_is_told()
         .await;
     let warned: Vec<&str> = log
         .lines()
-        .filter(|l| l.contains(" level=warn ") && l.contains("queue observation failed"))
+        .filter(|l| {
+            l.contains(" level=warn ") && l.contains("queue observations: an observation failed")
+        })
         .collect();
     assert_eq!(warned.len(), 1, "{log}");
 }

@@ -4,7 +4,10 @@
 //!
 //! Every request counts: each bucket query's one per bucket, each rolling query's one per
 //! refresh, the observations' one per chunk of `queues_per_request` queues per refresh,
-//! the queue list's pages and the presence definitions once per `queue_names_refresh`.
+//! the flow observations' one per 100 flows per refresh (counted as one at start-up, when
+//! the flows are not known yet), the queue list's pages, the presence definitions and the
+//! flow, flow outcome and data action lists (a page each at least) once per
+//! `queue_names_refresh`.
 //! Steady state leaves out what only failures and start-up cost (retries, a token per
 //! token lifetime, which the login service counts apart) and the extra requests of an
 //! answer too large for the synchronous query (an asynchronous job).
@@ -28,7 +31,9 @@ use crate::genesys::queue_list::PAGE_SIZE;
 use crate::metrics::Metrics;
 use crate::org::Org;
 use crate::schedule::{Rolling, Schedule};
+use genesys_wire::MAX_FLOWS_PER_REQUEST;
 pub use genesys_wire::RATE_LIMIT_PER_MINUTE;
+use genesys_wire::catalogue::{NameKind, Source};
 pub use pacer::{PACER_WINDOW, Pacer};
 
 /// What the queue observations cost: a request per chunk of `queues_per_request` queues,
@@ -45,8 +50,11 @@ pub enum LineKind {
     BucketQuery,
     RollingQuery,
     Observations,
+    FlowObservations,
     QueueList,
     Presences,
+    /// A list of flows, flow outcomes or data actions, for their names.
+    NameList,
 }
 
 /// One line of the arithmetic: `requests` requests every `per`.
@@ -88,6 +96,8 @@ pub struct Load {
     /// Whether the queue list is read: for queue names on `queueId` groups, and for the
     /// queues to observe.
     reads_directory: bool,
+    /// The other lists of names read: flows, flow outcomes, data actions.
+    name_lists: Vec<NameKind>,
     directory_refresh: Duration,
     observations: Option<ObservationLoad>,
     share: f64,
@@ -112,12 +122,16 @@ pub enum Cost {
 impl Cost {
     /// A bucket query's: one request a bucket. A bucket of a day or more is counted at its
     /// shortest (a 23-hour day), so the figure is never below the truth.
-    pub fn bucket_query(name: &str, schedule: &Schedule) -> Cost {
+    pub fn bucket_query(name: &str, source: Source, schedule: &Schedule) -> Cost {
         Cost::Every(Line {
             every: schedule.granularity.to_string(),
             ..Line::new(
                 LineKind::BucketQuery,
-                format!("query {name} ({} buckets)", schedule.granularity),
+                format!(
+                    "query {name} ({}{} buckets)",
+                    source_named(source),
+                    schedule.granularity
+                ),
                 1,
                 schedule.granularity.shortest(),
             )
@@ -125,12 +139,23 @@ impl Cost {
     }
 
     /// A rolling query's: one request a refresh.
-    pub fn rolling_query(name: &str, rolling: &Rolling) -> Cost {
+    pub fn rolling_query(name: &str, source: Source, rolling: &Rolling) -> Cost {
         Cost::Every(Line::new(
             LineKind::RollingQuery,
-            format!("query {name} ({rolling})"),
+            format!("query {name} ({}{rolling})", source_named(source)),
             1,
             rolling.refresh,
+        ))
+    }
+
+    /// The flow observations': a request per 100 flows every `refresh`, counted as one:
+    /// the flows are not known before the directory reads them, and most orgs have fewer.
+    pub fn flow_observations(refresh: Duration) -> Cost {
+        Cost::Every(Line::new(
+            LineKind::FlowObservations,
+            format!("flow observations ({MAX_FLOWS_PER_REQUEST} flows a request)"),
+            1,
+            refresh,
         ))
     }
 
@@ -162,10 +187,13 @@ impl Load {
             .queries
             .iter()
             .any(|query| query.group_by.iter().any(|d| d == "queueId"));
+        let mut name_lists = settings.name_lists(org);
+        name_lists.retain(|kind| *kind != NameKind::Queue);
         Load {
             org: org.org.clone(),
             queries,
             reads_directory: names_wanted || observations.is_some(),
+            name_lists,
             directory_refresh: settings.queue_names_refresh,
             observations,
             share: settings.api_budget_share,
@@ -217,6 +245,14 @@ impl Load {
                 self.directory_refresh,
             ));
         }
+        for kind in &self.name_lists {
+            lines.push(Line::new(
+                LineKind::NameList,
+                format!("{} list ({PAGE_SIZE} a page)", kind.endpoint()),
+                1,
+                self.directory_refresh,
+            ));
+        }
         Budget {
             lines,
             share: self.share,
@@ -247,6 +283,15 @@ impl Load {
         let seconds = (requests as f64 * 60.0 / room).ceil();
         let fitted = Duration::try_from_secs_f64(seconds).ok()?;
         Some(fitted.max(observations.refresh))
+    }
+}
+
+/// `flows, ` before a query's schedule, for the queries of another source than the
+/// conversations.
+fn source_named(source: Source) -> String {
+    match source {
+        Source::Conversations => String::new(),
+        other => format!("{other}, "),
     }
 }
 
@@ -505,7 +550,12 @@ fn remedies(load: &Load, budget: &Budget, queues: usize) -> String {
     if load.queries.len() > 1 {
         fixes.push("drop queries you do not need".into());
     }
-    let directory = |line: &&Line| matches!(line.kind, LineKind::QueueList | LineKind::Presences);
+    let directory = |line: &&Line| {
+        matches!(
+            line.kind,
+            LineKind::QueueList | LineKind::Presences | LineKind::NameList
+        )
+    };
     if budget
         .lines
         .iter()
@@ -816,8 +866,8 @@ mod tests {
         observations: Option<ObservationLoad>,
     ) -> Load {
         let queries = org.queries.iter().map(|query| match &query.kind {
-            QueryKind::Buckets(schedule) => Cost::bucket_query(&query.name, schedule),
-            QueryKind::Rolling(rolling) => Cost::rolling_query(&query.name, rolling),
+            QueryKind::Buckets(schedule) => Cost::bucket_query(&query.name, query.source, schedule),
+            QueryKind::Rolling(rolling) => Cost::rolling_query(&query.name, query.source, rolling),
         });
         let observations = observations.map(Cost::PerQueues);
         Load::new(

@@ -49,7 +49,7 @@ impl Collector for Buckets {
     }
 
     fn cost(&self) -> Cost {
-        Cost::bucket_query(&self.query.name, &self.schedule)
+        Cost::bucket_query(&self.query.name, self.query.source, &self.schedule)
     }
 
     fn readiness(&self) -> Readiness {

@@ -5,11 +5,14 @@
 //! going through panics.
 //!
 //! The sources, one file each: [`buckets`] (the latest completed bucket of a configured
-//! query), [`rolling`] (a trailing window, refreshed), and [`observations`] (every queue
-//! of the directory, now). [`sources`] lists what one org runs. A new source is a file
+//! query, of conversations, flows or data actions), [`rolling`] (a trailing window,
+//! refreshed), [`observations`] (every queue of the directory, now) and
+//! [`flow_observations`] (every inbound and bot flow of the directory, now). [`standing`]
+//! is what those a missing permission may stop share: a 403 warned once, asked hourly. [`sources`] lists what one org runs. A new source is a file
 //! here implementing [`Collector`], and a line in [`sources`].
 
 pub mod buckets;
+pub mod flow_observations;
 pub mod observations;
 pub mod rolling;
 mod run;

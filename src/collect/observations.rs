@@ -19,7 +19,7 @@ use jiff::Timestamp;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::standing::Permission;
+use super::standing::Observing;
 use super::{Collector, Outcome, Readiness, too_many_series};
 use crate::budget::Cost;
 use crate::config::{OBSERVATIONS_QUERY, ObservationSettings};
@@ -45,21 +45,9 @@ pub struct Observations {
     /// Where the queues to observe, and the presences' names, come from.
     pub directory: Arc<Directory>,
     pub clock: Clock,
-    standing: Standing,
-    permission: Permission,
+    standing: Observing,
     /// When the last observation started.
     started: Option<Timestamp>,
-}
-
-/// What the last observation found out about asking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Standing {
-    Allowed,
-    /// The queue list has not been read: nothing to observe yet.
-    NoQueues,
-    Forbidden,
-    /// Failed otherwise; retried at the next tick.
-    Failing,
 }
 
 impl Observations {
@@ -76,51 +64,13 @@ impl Observations {
             client,
             directory,
             clock,
-            standing: Standing::Allowed,
-            permission: Permission::new(
-                "observe the queues".into(),
-                "queue observations".into(),
+            standing: Observing::new(
+                "observe the queues",
+                "queue observations",
                 OBSERVATIONS_QUERY,
                 Endpoint::Observations,
             ),
             started: None,
-        }
-    }
-
-    /// Logs `outcome` against the standing before it, and keeps the new standing.
-    fn note(&mut self, outcome: &Outcome) {
-        self.permission.note(outcome);
-        let was = self.standing;
-        self.standing = match outcome {
-            Ok(_) => Standing::Allowed,
-            Err(Error::NoQueuesYet) => Standing::NoQueues,
-            Err(Error::Api { status: 403, .. }) => Standing::Forbidden,
-            Err(_) => Standing::Failing,
-        };
-        match outcome {
-            Ok(series) => {
-                if was == Standing::Failing {
-                    tracing::info!("queue observations succeed again");
-                }
-                tracing::debug!(query = OBSERVATIONS_QUERY, series, "published");
-            }
-            Err(Error::NoQueuesYet) => {
-                if was != Standing::NoQueues {
-                    tracing::warn!(
-                        "{}; observing once it is (reading it needs routing:queue:view)",
-                        Error::NoQueuesYet
-                    );
-                }
-            }
-            Err(error) => {
-                if self.standing == Standing::Failing && was != Standing::Failing {
-                    // Warned once per run of failures, not at every tick (5,760 a day
-                    // at 15 s); genesys_poll_failures_total counts each.
-                    tracing::warn!(%error, "queue observation failed; its previous data stays until it is 3 refreshes old, and it is tried again every refresh");
-                } else if self.standing == Standing::Failing {
-                    tracing::debug!(%error, "queue observation failed again");
-                }
-            }
         }
     }
 }
@@ -156,13 +106,13 @@ impl Collector for Observations {
         shutdown: &CancellationToken,
     ) -> Option<Interval> {
         if let (Some(last), Some(started)) = (last, self.started) {
-            self.note(last);
-            let wait = match self.permission.retry_at(self.clock.now()) {
-                Some(at) => Wait::Until(at),
-                None => Wait::NextTick(started),
-            };
             let configured = self.settings.refresh;
-            if !wait_for(wait, &self.clock, &mut self.refresh, configured, shutdown).await {
+            let ticks = Ticks {
+                clock: &self.clock,
+                refresh: &mut self.refresh,
+                configured,
+            };
+            if !wait_after(&mut self.standing, last, started, ticks, shutdown).await {
                 return None;
             }
         }
@@ -193,6 +143,31 @@ impl Collector for Observations {
         }
         Ok(samples.finish())
     }
+}
+
+/// The ticks an observation follows: every `refresh` (`configured` unless the budget
+/// stretched it) on `clock`.
+pub(super) struct Ticks<'a> {
+    pub clock: &'a Clock,
+    pub refresh: &'a mut watch::Receiver<Option<Duration>>,
+    pub configured: Duration,
+}
+
+/// Notes `last`, the outcome of the observation that started at `started`, and waits for
+/// the next: the next tick, or after a 403 the hour. False on shutdown.
+pub(super) async fn wait_after(
+    standing: &mut Observing,
+    last: &Outcome,
+    started: Timestamp,
+    ticks: Ticks<'_>,
+    shutdown: &CancellationToken,
+) -> bool {
+    standing.note(last);
+    let wait = match standing.retry_at(ticks.clock.now()) {
+        Some(at) => Wait::Until(at),
+        None => Wait::NextTick(started),
+    };
+    wait_for(wait, ticks.clock, ticks.refresh, ticks.configured, shutdown).await
 }
 
 /// What to wait for before the next observation, on the exporter's clock.

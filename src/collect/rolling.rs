@@ -41,7 +41,7 @@ impl Collector for RollingWindow {
     }
 
     fn cost(&self) -> Cost {
-        Cost::rolling_query(&self.query.name, &self.cursor.rolling)
+        Cost::rolling_query(&self.query.name, self.query.source, &self.cursor.rolling)
     }
 
     fn readiness(&self) -> Readiness {

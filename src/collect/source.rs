@@ -8,6 +8,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::buckets::{Aggregates, BucketCursor, Buckets};
+use super::flow_observations::FlowObservations;
 use super::observations::Observations;
 use super::rolling::{RollingWindow, WindowCursor};
 use super::standing;
@@ -108,6 +109,14 @@ pub fn sources(settings: &Settings, org: &OrgSettings, parts: &Parts) -> Vec<Sou
         sources.push(Source::new(Observations::new(
             observations.clone(),
             parts.observations_refresh.clone(),
+            parts.client.clone(),
+            parts.directory.clone(),
+            clock.clone(),
+        )));
+    }
+    if let Some(refresh) = settings.flow_observations {
+        sources.push(Source::new(FlowObservations::new(
+            refresh,
             parts.client.clone(),
             parts.directory.clone(),
             clock,

@@ -71,6 +71,92 @@ impl Permission {
     }
 }
 
+/// What the last observation found out about asking: the queue and flow observations'
+/// standing, which logs each change of it once rather than at every tick.
+#[derive(Debug, Clone)]
+pub struct Observing {
+    /// `queue observations`, `flow observations`.
+    what: &'static str,
+    query: &'static str,
+    state: State,
+    permission: Permission,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Allowed,
+    /// The list of what to observe has not been read: nothing to observe yet.
+    NotListed,
+    Forbidden,
+    /// Failed otherwise; retried at the next tick.
+    Failing,
+}
+
+impl Observing {
+    /// `doing` says what a 403 refuses (`observe the queues`); `what` names the source
+    /// (`queue observations`).
+    pub fn new(
+        doing: &str,
+        what: &'static str,
+        query: &'static str,
+        endpoint: Endpoint,
+    ) -> Observing {
+        Observing {
+            what,
+            query,
+            state: State::Allowed,
+            permission: Permission::new(doing.to_owned(), what.to_owned(), query, endpoint),
+        }
+    }
+
+    /// When to ask again after the last answer, at `now`: see [`Permission::retry_at`].
+    pub fn retry_at(&self, now: Timestamp) -> Option<Timestamp> {
+        self.permission.retry_at(now)
+    }
+
+    /// Logs `outcome` against the standing before it, and keeps the new standing.
+    pub fn note(&mut self, outcome: &Outcome) {
+        self.permission.note(outcome);
+        let was = self.state;
+        self.state = match outcome {
+            Ok(_) => State::Allowed,
+            Err(Error::NoQueuesYet | Error::NoFlowsYet) => State::NotListed,
+            Err(Error::Api { status: 403, .. }) => State::Forbidden,
+            Err(_) => State::Failing,
+        };
+        let what = self.what;
+        match outcome {
+            Ok(series) => {
+                if was == State::Failing {
+                    tracing::info!("{what} succeed again");
+                }
+                tracing::debug!(query = self.query, series, "published");
+            }
+            Err(error @ (Error::NoQueuesYet | Error::NoFlowsYet)) => {
+                if was != State::NotListed {
+                    let list = match error {
+                        Error::NoQueuesYet => Endpoint::Queues,
+                        _ => Endpoint::Flows,
+                    };
+                    tracing::warn!(
+                        "{error}; observing once it is (reading it needs {})",
+                        list.permission()
+                    );
+                }
+            }
+            Err(error) => {
+                if self.state == State::Failing && was != State::Failing {
+                    // Warned once per run of failures, not at every tick (5,760 a day
+                    // at 15 s); genesys_poll_failures_total counts each.
+                    tracing::warn!(%error, "{what}: an observation failed; its previous data stays until it is 3 refreshes old, and it is tried again every refresh");
+                } else if self.state == State::Failing {
+                    tracing::debug!(%error, "{what}: an observation failed again");
+                }
+            }
+        }
+    }
+}
+
 /// A configured query's permission, watched when its source is one that an OAuth client's
 /// role often lacks (flows, data actions): `None` for the conversations, whose permission
 /// every exporter needs.

@@ -33,7 +33,7 @@ use crate::org::Org;
 use crate::schedule::QueryKind;
 use crate::web_config::WebConfig;
 use genesys_wire::AggregationQuery;
-use genesys_wire::catalogue::Source;
+use genesys_wire::catalogue::{NameKind, Source};
 use genesys_wire::time::Interval;
 
 /// Where `/metrics` is served unless `listen` or `--listen` says otherwise. The one place
@@ -292,6 +292,32 @@ pub struct Settings {
     pub observations: Option<ObservationSettings>,
     /// The flow observations' refresh, when `[flow_observations] enabled = true`.
     pub flow_observations: Option<Duration>,
+}
+
+impl Settings {
+    /// The lists of names `org`'s directory reads (besides the presences): the queue list
+    /// for the queue observations and for queries grouped by queue; the flows for a flows
+    /// query or the flow observations; the flow outcomes for a flows query; the data
+    /// actions for an actions query. None: no directory task.
+    pub fn name_lists(&self, org: &OrgSettings) -> Vec<NameKind> {
+        let of = |source: Source| org.queries.iter().any(|q| q.source == source);
+        let by_queue = org
+            .queries
+            .iter()
+            .any(|q| q.group_by.iter().any(|d| d == "queueId"));
+        [
+            (NameKind::Queue, self.observations.is_some() || by_queue),
+            (
+                NameKind::Flow,
+                of(Source::Flows) || self.flow_observations.is_some(),
+            ),
+            (NameKind::FlowOutcome, of(Source::Flows)),
+            (NameKind::Action, of(Source::Actions)),
+        ]
+        .into_iter()
+        .filter_map(|(kind, wanted)| wanted.then_some(kind))
+        .collect()
+    }
 }
 
 /// One org, checked: its OAuth client and the queries it runs (the shared ones first).

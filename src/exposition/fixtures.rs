@@ -1,6 +1,5 @@
 //! What the exposition's tests share: an interval, answers for it, and their gauge lines.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use super::flatten::QuerySamples;
@@ -60,9 +59,12 @@ pub fn response(groups: Vec<Group>) -> AggregateResponse {
 
 /// The gauge lines of `samples`.
 pub fn render(samples: QuerySamples) -> String {
+    render_named(samples, &Names::default())
+}
+
+/// [`render`], with `names` beside the IDs.
+pub fn render_named(samples: QuerySamples, names: &Names) -> String {
     let mut text = String::new();
-    write_gauges(&[(&samples, &Names::default())], |chunk| {
-        text.push_str(chunk)
-    });
+    write_gauges(&[(&samples, names)], |chunk| text.push_str(chunk));
     text
 }

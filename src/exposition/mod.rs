@@ -18,9 +18,11 @@ mod publisher;
 mod render;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
-pub use flatten::{Flattener, QuerySamples, TooManySeries, flatten, flatten_bounded};
+pub use flatten::{
+    Flattener, QuerySamples, TooManySeries, flatten, flatten_bounded, gauge_samples,
+};
 pub use listing::catalogue;
 pub use naming::{StatGauge, base_name, gauge_names, snake_case, stat_gauges};
 pub use observation_gauges::{

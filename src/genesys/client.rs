@@ -23,7 +23,6 @@ use genesys_wire::{
     AggregateResponse, AggregationQuery, Endpoint, FLOW_OBSERVATIONS_PATH, FlowObservationResponse,
     GroupSink, GroupsRead, JOBS_PATH, JobResultsPage, JobStatus, JobSubmitted, Listing,
     OBSERVATIONS_PATH, ObservationQuery, ObservationResponse, PRESENCES_PATH, PresenceDefinitions,
-    QUEUES_PATH, QueuePage,
 };
 
 /// How long a request may take, from sending it to the last byte of the answer.
@@ -220,16 +219,6 @@ impl Client {
             .push(job_id)
             .extend(tail);
         Ok(url)
-    }
-
-    /// One page of `GET /api/v2/routing/queues`, counting pages from 1.
-    pub async fn queues_page(&self, page_number: u32, page_size: u32) -> Result<QueuePage> {
-        let url = format!(
-            "{}{QUEUES_PATH}?pageNumber={page_number}&pageSize={page_size}",
-            self.api_url
-        );
-        self.call(Endpoint::Queues, reqwest::Method::GET, &url, None)
-            .await
     }
 
     /// [`Client::source_aggregates`], its groups handed to `sink` as they are read rather
