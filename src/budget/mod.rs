@@ -681,6 +681,76 @@ mod tests {
         assert_eq!(budget.lines[1].requests, 1);
     }
 
+    #[test]
+    fn flows_and_actions_queries_the_flow_observations_and_their_lists_have_lines() {
+        let settings = settings_of(
+            serde_json::json!([
+                {"name": "flows", "source": "flows", "granularity": "PT30M"},
+                {"name": "actions_live", "source": "actions", "window": "10m", "refresh": "1m"},
+            ]),
+            serde_json::json!({"flow_observations": {"enabled": true}}),
+        );
+        let org = &settings.orgs[0];
+        let flow_observations = Cost::flow_observations(settings.flow_observations.unwrap());
+        let mut load = load_with(&settings, org, Some(OBSERVATIONS));
+        if let Cost::Every(line) = flow_observations {
+            load.queries.push(line);
+        }
+        let budget = load.budget(50, None);
+        let lines: Vec<(LineKind, &str, u64, u64)> = budget
+            .lines
+            .iter()
+            .map(|l| (l.kind, l.what.as_str(), l.requests, l.per.as_secs()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (
+                    LineKind::BucketQuery,
+                    "query flows (flows, PT30M buckets)",
+                    1,
+                    1800
+                ),
+                (
+                    LineKind::RollingQuery,
+                    "query actions_live (actions, 10m window, every 1m)",
+                    1,
+                    60
+                ),
+                (
+                    LineKind::FlowObservations,
+                    "flow observations (100 flows a request)",
+                    1,
+                    30
+                ),
+                (
+                    LineKind::Observations,
+                    "observations (50 queues, 100 a request)",
+                    1,
+                    15
+                ),
+                (
+                    LineKind::QueueList,
+                    "queue list (50 queues, 100 a page)",
+                    1,
+                    3600
+                ),
+                (LineKind::Presences, "presence definitions", 1, 3600),
+                (LineKind::NameList, "flows list (100 a page)", 1, 3600),
+                (
+                    LineKind::NameList,
+                    "flow_outcomes list (100 a page)",
+                    1,
+                    3600
+                ),
+                (LineKind::NameList, "actions list (100 a page)", 1, 3600),
+            ]
+        );
+        // 1/30 + 1 + 2 + 4 + 5/60 a minute.
+        let by_hand = 1.0 / 30.0 + 1.0 + 2.0 + 4.0 + 5.0 / 60.0;
+        assert!((budget.per_minute() - by_hand).abs() < 1e-9);
+    }
+
     /// The demo's queries and observations with 4% of the API's 300 a minute: 12, too few
     /// for 250 queues observed every 15 s.
     fn tight_settings() -> Settings {

@@ -196,8 +196,9 @@ fn not_in_catalogue(source: Source, metric: &str) -> String {
             let did_you_mean = did_you_mean(metric, known.iter().copied())
                 .map(|did_you_mean| format!("{did_you_mean} "))
                 .unwrap_or_default();
+            let article = if source == Source::Actions { "an" } else { "a" };
             format!(
-                "'{metric}' is not a {source} metric; {did_you_mean}use some of {}",
+                "'{metric}' is not {article} {source} metric; {did_you_mean}use some of {}",
                 known.join(", ")
             )
         }
