@@ -30,6 +30,7 @@ use crate::exposition::{Format, Publisher, QueryStatus, SharedBody};
 use crate::http;
 use crate::org::Org;
 use crate::web_config::{Verdict, WebConfig};
+use genesys_wire::catalogue::Source;
 use genesys_wire::time::Clock;
 
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -369,7 +370,12 @@ fn landing_page(state: &State) -> String {
     let queries = state.queries.read().expect("not poisoned").clone();
     let mut rows: Vec<(Org, String, String)> = Vec::new();
     for (org, query) in &queries {
-        rows.push((org.clone(), query.name.clone(), query.kind.to_string()));
+        // The source before the schedule, for a query of flows or data actions.
+        let schedule = match query.source {
+            Source::Conversations => query.kind.to_string(),
+            source => format!("{source}, {}", query.kind),
+        };
+        rows.push((org.clone(), query.name.clone(), schedule));
         // Each org's observations after its last query.
         let last_of_org = queries.iter().rev().find(|(o, _)| o == org);
         if let Some(schedule) = &observations

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::flatten::QuerySamples;
-use super::publisher::Names;
+use super::names::Names;
 use super::render::write_gauges;
 use genesys_wire::time::Interval;
 use genesys_wire::{AggregateGroup, AggregateResponse, IntervalData, MetricEntry, Stats};

@@ -12,6 +12,7 @@
 mod blocking;
 mod flatten;
 mod listing;
+mod names;
 mod naming;
 mod observation_gauges;
 mod publisher;
@@ -24,10 +25,11 @@ pub use flatten::{
     Flattener, QuerySamples, TooManySeries, flatten, flatten_bounded, gauge_samples,
 };
 pub use listing::catalogue;
+pub use names::{NameMap, Names};
 pub use naming::{StatGauge, base_name, gauge_names, snake_case, stat_gauges};
 pub use observation_gauges::{
     OBSERVATION_GAUGES, ObservationGauge, ObservationSamples, Presence, PresenceMap, Qualifier,
     lower_snake_case, observation_gauge,
 };
-pub use publisher::{NameMap, Names, Publisher, QueryStatus};
+pub use publisher::{Publisher, QueryStatus};
 pub use render::{Exposition, Format, GZIP_LEVEL, SharedBody};

@@ -5,7 +5,7 @@
 //! one store, and each org's pollers hold a [`Publisher`] of their org, a cheap handle on
 //! it whose methods touch that org's queries, queue names and circuit breaker only.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -14,33 +14,12 @@ use tokio::sync::watch;
 
 use super::blocking::{off_the_workers, render_off_the_workers};
 use super::flatten::QuerySamples;
+use super::names::{NameMap, Names};
 use super::render::Exposition;
 use crate::metrics::{BreakerState, Metrics, OBSERVATION_DROP_REASONS};
 use crate::org::Org;
 use genesys_wire::catalogue::NameKind;
 use genesys_wire::time::Interval;
-
-/// Names by ID, of one kind (queues, flows, ...).
-pub type NameMap = Arc<HashMap<String, String>>;
-
-/// An org's names by ID, per kind of ID: what goes beside `queue_id`, `flow_id`,
-/// `flow_outcome_id` and `action_id`. A kind never read has none.
-#[derive(Debug, Clone, Default)]
-pub struct Names {
-    maps: BTreeMap<NameKind, NameMap>,
-}
-
-impl Names {
-    /// The name of the `kind` ID `id`, if known.
-    pub fn get(&self, kind: NameKind, id: &str) -> Option<&str> {
-        self.maps.get(&kind)?.get(id).map(String::as_str)
-    }
-
-    /// Replaces the names of `kind`.
-    pub fn set(&mut self, kind: NameKind, names: NameMap) {
-        self.maps.insert(kind, names);
-    }
-}
 
 /// How a query's polls have gone, for the landing page and `/readyz`.
 #[derive(Debug, Clone, Default)]

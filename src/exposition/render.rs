@@ -12,7 +12,7 @@ use flate2::{Compression, Crc, Decompress, FlushDecompress};
 
 use super::blocking::off_the_workers;
 use super::flatten::QuerySamples;
-use super::publisher::Names;
+use super::names::Names;
 use crate::metrics::Metrics;
 
 /// Writes every query's gauges, each with its org's queue names, family by family so that
