@@ -30,13 +30,16 @@ pub const OBSERVED_FLOW_TYPES: &[&str] = &[
     "DIGITALBOT",
 ];
 
+/// The (ID, type) pairs of a list's entries, in its order; the type is empty but for flows.
+pub type Listed = Arc<[(String, String)]>;
+
 /// One kind of names (flows, flow outcomes or data actions), from its list.
 pub struct Names {
     kind: NameKind,
     names: RwLock<NameMap>,
     /// (ID, type) of each entry of the last successful read, in the list's order; the
     /// type is empty but for flows.
-    listed: RwLock<Option<Arc<[(String, String)]>>>,
+    listed: RwLock<Option<Listed>>,
     /// What `names` holds, by the account of `max_directory_bytes`.
     held: AtomicU64,
     refused: Refused,
@@ -75,7 +78,7 @@ impl Names {
     }
 
     /// The (ID, type) pairs the last successful read found; `None` until one succeeds.
-    pub fn listed(&self) -> Option<Arc<[(String, String)]>> {
+    pub fn listed(&self) -> Option<Listed> {
         self.listed.read().expect("not poisoned").clone()
     }
 
