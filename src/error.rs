@@ -100,10 +100,10 @@ pub enum Error {
     )]
     TooManyPages { endpoint: Endpoint, limit: u32 },
 
-    /// The names of a directory read (queue list or presences) would pass
+    /// The names of a directory read (a list of names, or the presences) would pass
     /// `max_directory_bytes`, with those of the other kind held: the read was stopped.
     #[error(
-        "{endpoint}: the names read would pass max_directory_bytes ({limit} bytes, queue and presence names together); the read was stopped and the names known so far are kept. Raise max_directory_bytes if the org's directory is this large"
+        "{endpoint}: the names read would pass max_directory_bytes ({limit} bytes, every name of the org together: queues, presences, flows, flow outcomes, data actions); the read was stopped and the names known so far are kept. Raise max_directory_bytes if the org's directory is this large"
     )]
     DirectoryTooLarge { endpoint: Endpoint, limit: u64 },
 
