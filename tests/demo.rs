@@ -536,6 +536,27 @@ async fn a_surge_on_an_unknown_queue_names_the_demo_queues() {
 }
 
 #[tokio::test]
+async fn a_flow_or_action_surge_on_an_unknown_name_names_the_valid_ones() {
+    for (flag, name, expected) in [
+        (
+            "--demo-flow-surge",
+            "Main menu",
+            "flow surge: no flow with the ID or name 'Main menu'; the simulated ones are Main IVR, Retention IVR, Web Chat",
+        ),
+        (
+            "--demo-action-surge",
+            "Lookup",
+            "data action surge: no data action with the ID or name 'Lookup'; the simulated ones are Lookup account, Check balance, Create case",
+        ),
+    ] {
+        let mut process = Process::start(&["--demo", flag, name, "--listen", "127.0.0.1:0"]);
+        let status = exit_of(&mut process, 512 << 20).await;
+        assert_eq!(status.code(), Some(2), "{}", process.log());
+        assert!(process.log().contains(expected), "{}", process.log());
+    }
+}
+
+#[tokio::test]
 async fn simulate_logs_the_credentials_it_accepts_and_they_get_a_token() {
     let process = Process::start(&[
         "simulate",
@@ -577,7 +598,7 @@ fn simulate_help_lists_every_endpoint_the_simulator_serves() {
         .unwrap();
     let help = String::from_utf8(output.stdout).unwrap();
     assert!(output.status.success(), "{help}");
-    assert_eq!(genesys_sim::ENDPOINTS.len(), 10);
+    assert_eq!(genesys_sim::ENDPOINTS.len(), 16);
     for endpoint in &genesys_sim::ENDPOINTS {
         assert!(
             help.contains(endpoint.path),

@@ -114,6 +114,14 @@ pub(super) async fn start_demo(
         surge.check(&simulator.org).map_err(Error::Config)?;
         tracing::info!(queue = %surge.queue, start = %surge.start, abandon = surge.abandon, "demo mode: an abandon surge is set");
     }
+    if let Some(surge) = &simulator.flow_surge {
+        surge.check_flow(&simulator.org).map_err(Error::Config)?;
+        tracing::info!(flow = %surge.target, start = %surge.start, "demo mode: a flow surge is set");
+    }
+    if let Some(surge) = &simulator.action_surge {
+        surge.check_action(&simulator.org).map_err(Error::Config)?;
+        tracing::info!(action = %surge.target, start = %surge.start, "demo mode: an action surge is set");
+    }
     let orgs: Vec<Option<String>> = if config.orgs.is_empty() {
         vec![None]
     } else {

@@ -33,7 +33,9 @@ use demo::{DemoClient, point_at, start_demo};
 #[cfg(feature = "demo")]
 pub use demo::{demo_org, demo_queries};
 #[cfg(feature = "demo")]
-use genesys_sim::{FaultSpec, SimulatedOrg, Simulator, SimulatorConfig, SurgeSpec};
+use genesys_sim::{
+    FailureSurgeSpec, FaultSpec, SimulatedOrg, Simulator, SimulatorConfig, SurgeSpec,
+};
 use genesys_wire::time::Clock;
 use logging::{LogFormat, LogLevel};
 pub use report::{ReportArgs, report};
@@ -130,6 +132,14 @@ pub struct RunArgs {
     /// e.g. Sales@2026-08-20T14:10:00Z.
     #[arg(long, value_name = "SURGE", requires = "demo")]
     demo_surge: Option<SurgeSpec>,
+    #[cfg(feature = "demo")]
+    /// With --demo: a flow whose outcomes start failing, FLOW[@TIME], e.g. 'Main IVR@+10m'.
+    #[arg(long, value_name = "FLOW", requires = "demo")]
+    demo_flow_surge: Option<FailureSurgeSpec>,
+    #[cfg(feature = "demo")]
+    /// With --demo: a data action that starts timing out, ACTION[@TIME], e.g. 'Lookup account'.
+    #[arg(long, value_name = "ACTION", requires = "demo")]
+    demo_action_surge: Option<FailureSurgeSpec>,
     #[cfg(feature = "demo")]
     /// With --demo: simulate several orgs of these names, e.g. east,west, each on a
     /// simulator of its own with its own credentials and data, as [[orgs]] tables that
@@ -253,6 +263,10 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 faults: args.fault,
                 clock: clock.clone(),
                 surge,
+                flow_surge: args.demo_flow_surge.map(|spec| spec.starting(clock.now())),
+                action_surge: args
+                    .demo_action_surge
+                    .map(|spec| spec.starting(clock.now())),
                 ..SimulatorConfig::default()
             };
             let size = (args.demo_queues, args.demo_media_types);
@@ -538,6 +552,33 @@ mod tests {
             unreachable!("parsed as simulate")
         };
         assert_eq!(args.surge.unwrap().queue, "VIP");
+    }
+
+    #[cfg(feature = "demo")]
+    #[test]
+    fn flow_and_action_surges_are_demo_flags() {
+        let cli = Cli::try_parse_from([
+            "genesys-exporter",
+            "--demo",
+            "--demo-flow-surge",
+            "Main IVR@2026-08-20T14:10:00Z",
+            "--demo-action-surge",
+            "Lookup account",
+        ])
+        .unwrap();
+        let now = jiff::Timestamp::UNIX_EPOCH;
+        let flow = cli.run.demo_flow_surge.unwrap().starting(now);
+        assert_eq!(flow.target, "Main IVR");
+        assert_eq!(flow.start.to_string(), "2026-08-20T14:10:00Z");
+        let action = cli.run.demo_action_surge.unwrap().starting(now);
+        assert_eq!(
+            (action.target.as_str(), action.start),
+            ("Lookup account", now)
+        );
+        let error = Cli::try_parse_from(["genesys-exporter", "--demo-flow-surge", "Main IVR"])
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("--demo"), "{error}");
     }
 
     #[cfg(feature = "demo")]

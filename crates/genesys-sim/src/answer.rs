@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
 
-use super::filter::Filter;
+use super::errors;
+use super::filter::{Dimensions, Filter};
 use super::protocol::bad_request;
 use super::simulated_org::SimulatedOrg;
 use super::surge::Surge;
@@ -17,6 +18,7 @@ use genesys_wire::catalogue::{is_dimension, metric_kind};
 use genesys_wire::time::Interval;
 use genesys_wire::{
     AggregateGroup, AggregateResponse, AggregationQuery, ErrorBody, IntervalData, MetricEntry,
+    Stats,
 };
 
 /// The real API's longest interval is not documented; a month keeps the simulator's work
@@ -113,8 +115,207 @@ fn buckets(
 
 /// The minute slots whose start lies in `[start, end)`.
 fn minutes(start: Timestamp, end: Timestamp) -> std::ops::Range<i64> {
-    let ceil_minute = |ts: Timestamp| -(-ts.as_millisecond()).div_euclid(60_000);
-    ceil_minute(start)..ceil_minute(end)
+    super::flows::minute_slots(start, end)
+}
+
+/// The names a query family accepts: the conversations query's catalogue, or the flows'
+/// or actions' enums.
+pub(super) struct Catalogue {
+    pub(super) is_metric: fn(&str) -> bool,
+    pub(super) is_dimension: fn(&str) -> bool,
+}
+
+/// The conversation aggregates query's names.
+const CONVERSATIONS: Catalogue = Catalogue {
+    is_metric: |name| metric_kind(name).is_some(),
+    is_dimension,
+};
+
+/// The groups of an answer being built: each group's key (its dimension values) and its
+/// cell per bucket.
+pub(super) type Cells<T> = BTreeMap<BTreeMap<String, String>, Vec<T>>;
+
+/// An aggregates query checked as the real API checks it (in roughly the order it reports
+/// problems): what the conversations, flows and actions queries share.
+pub(super) struct Plan<'q> {
+    pub(super) start: Timestamp,
+    pub(super) end: Timestamp,
+    pub(super) buckets: Vec<(Timestamp, Timestamp)>,
+    pub(super) filter: Option<Filter>,
+    /// The groupBy dimensions and metrics, each once, in the query's order.
+    pub(super) group_by: Vec<&'q str>,
+    pub(super) metrics: Vec<&'q str>,
+}
+
+impl<'q> Plan<'q> {
+    pub(super) fn new(
+        query: &'q AggregationQuery,
+        names: &Catalogue,
+    ) -> Result<Plan<'q>, ErrorBody> {
+        if query.metrics.is_empty() {
+            return Err(bad_request(
+                "constraint.validation",
+                "metrics",
+                "metrics must not be empty".to_string(),
+            ));
+        }
+        if let Some(unknown) = query.metrics.iter().find(|m| !(names.is_metric)(m)) {
+            return Err(bad_request(
+                "invalid.value",
+                "metrics",
+                format!("Invalid metric '{unknown}'"),
+            ));
+        }
+        if let Some(unknown) = query.group_by.iter().find(|d| !(names.is_dimension)(d)) {
+            return Err(bad_request(
+                "invalid.value",
+                "groupBy",
+                format!("Invalid groupBy dimension '{unknown}'"),
+            ));
+        }
+        let Interval { start, end } = query.interval.parse().map_err(|why| {
+            bad_request(
+                "invalid.date",
+                "interval",
+                format!("Invalid interval '{}': {why}", query.interval),
+            )
+        })?;
+        if end.duration_since(start).as_secs() > MAX_INTERVAL_DAYS * 86_400 {
+            return Err(bad_request(
+                "constraint.validation",
+                "interval",
+                format!("The interval is too long: at most {MAX_INTERVAL_DAYS} days"),
+            ));
+        }
+        let tz = match query.time_zone.as_deref() {
+            None => TimeZone::UTC,
+            Some(name) => TimeZone::get(name).map_err(|_| {
+                bad_request(
+                    "invalid.value",
+                    "timeZone",
+                    format!("Invalid time zone '{name}'"),
+                )
+            })?,
+        };
+        let granularity = query
+            .granularity
+            .as_deref()
+            .map(parse_granularity)
+            .transpose()?;
+        let filter = query
+            .filter
+            .as_ref()
+            .map(|f| Filter::parse_for(f, names.is_dimension))
+            .transpose()?;
+        let buckets = buckets(start, end, granularity, &tz)?;
+        let mut group_by: Vec<&str> = Vec::new();
+        for dimension in &query.group_by {
+            if !group_by.contains(&dimension.as_str()) {
+                group_by.push(dimension);
+            }
+        }
+        let mut metrics: Vec<&str> = Vec::new();
+        for metric in &query.metrics {
+            if !metrics.contains(&metric.as_str()) {
+                metrics.push(metric);
+            }
+        }
+        Ok(Plan {
+            start,
+            end,
+            buckets,
+            filter,
+            group_by,
+            metrics,
+        })
+    }
+
+    /// Refuses a query that would take `sources` sources (atoms) through every minute of
+    /// the interval when that is more than [`MAX_SLOT_EVALUATIONS`].
+    pub(super) fn check_work(&self, sources: usize) -> Result<(), ErrorBody> {
+        let slot_count = sources as u64 * minutes(self.start, self.end).count() as u64;
+        if slot_count > MAX_SLOT_EVALUATIONS {
+            return Err(bad_request(
+                "constraint.validation",
+                "interval",
+                "The query covers too much data: shorten the interval or narrow the filter"
+                    .to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses an answer of more than [`MAX_RESULT_CELLS`] groups × buckets.
+    pub(super) fn check_size(&self, groups: usize) -> Result<(), ErrorBody> {
+        if groups as u64 * self.buckets.len() as u64 > MAX_RESULT_CELLS {
+            return Err(bad_request(
+                "response.entity.too.large",
+                "granularity",
+                "The response would be too large: use a coarser granularity, fewer groups or a shorter interval".to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(super) fn accepts(&self, item: &impl Dimensions) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.accepts(item))
+    }
+
+    /// The group `item` falls in: the groupBy dimensions it has, with its values.
+    pub(super) fn key(&self, item: &impl Dimensions) -> BTreeMap<String, String> {
+        self.group_by
+            .iter()
+            .filter_map(|d| item.dimension(d).map(|v| (d.to_string(), v.to_string())))
+            .collect()
+    }
+
+    /// The cells of `key`'s group, one per bucket, created empty when it is new.
+    pub(super) fn cells<'c, T: Default + Clone>(
+        &self,
+        cells: &'c mut Cells<T>,
+        key: BTreeMap<String, String>,
+    ) -> &'c mut Vec<T> {
+        cells
+            .entry(key)
+            .or_insert_with(|| vec![T::default(); self.buckets.len()])
+    }
+
+    /// The answer: for each group, each bucket's metrics that `stats` has something to
+    /// report for. Buckets without any are left out, and so are groups without buckets.
+    pub(super) fn answer<T>(
+        &self,
+        cells: Cells<T>,
+        stats: impl Fn(&T, &str) -> Option<Stats>,
+    ) -> Result<AggregateResponse, ErrorBody> {
+        self.check_size(cells.len())?;
+        let mut results = Vec::new();
+        for (group, buckets) in cells {
+            let mut data = Vec::new();
+            for (cell, &(start, end)) in buckets.iter().zip(&self.buckets) {
+                let metrics: Vec<MetricEntry> = self
+                    .metrics
+                    .iter()
+                    .filter_map(|&name| {
+                        stats(cell, name).map(|stats| MetricEntry {
+                            metric: name.to_string(),
+                            qualifier: None,
+                            stats,
+                        })
+                    })
+                    .collect();
+                if !metrics.is_empty() {
+                    data.push(IntervalData {
+                        interval: Interval { start, end }.to_string(),
+                        metrics,
+                    });
+                }
+            }
+            if !data.is_empty() {
+                results.push(AggregateGroup { group, data });
+            }
+        }
+        Ok(AggregateResponse { results })
+    }
 }
 
 /// Answers an aggregates query as the real API would, from the synthetic data. Validation
@@ -129,146 +330,62 @@ pub fn aggregate(
 /// [`aggregate`] while `surge` is set: the conversations that arrive on its queue from its
 /// start on are abandoned more often and wait longer. A surge on a queue the org does not
 /// have changes nothing ([`Surge::check`] says so).
+///
+/// Conversation errors (`nError`, `nStateTransitionError`) are facts of their own with an
+/// `errorCode` and an `edgeId` ([`super::errors`]): grouped by either, they come in groups
+/// of their own, and the other metrics in groups without those dimensions.
 pub fn aggregate_with_surge(
     org: &SimulatedOrg,
     surge: Option<&Surge>,
     query: &AggregationQuery,
 ) -> Result<AggregateResponse, ErrorBody> {
-    // --- Validation, in roughly the order the API reports problems.
-    if query.metrics.is_empty() {
-        return Err(bad_request(
-            "constraint.validation",
-            "metrics",
-            "metrics must not be empty".to_string(),
-        ));
-    }
-    if let Some(unknown) = query.metrics.iter().find(|m| metric_kind(m).is_none()) {
-        return Err(bad_request(
-            "invalid.value",
-            "metrics",
-            format!("Invalid metric '{unknown}'"),
-        ));
-    }
-    if let Some(unknown) = query.group_by.iter().find(|d| !is_dimension(d)) {
-        return Err(bad_request(
-            "invalid.value",
-            "groupBy",
-            format!("Invalid groupBy dimension '{unknown}'"),
-        ));
-    }
-    let Interval { start, end } = query.interval.parse().map_err(|why| {
-        bad_request(
-            "invalid.date",
-            "interval",
-            format!("Invalid interval '{}': {why}", query.interval),
-        )
-    })?;
-    if end.duration_since(start).as_secs() > MAX_INTERVAL_DAYS * 86_400 {
-        return Err(bad_request(
-            "constraint.validation",
-            "interval",
-            format!("The interval is too long: at most {MAX_INTERVAL_DAYS} days"),
-        ));
-    }
-    let tz = match query.time_zone.as_deref() {
-        None => TimeZone::UTC,
-        Some(name) => TimeZone::get(name).map_err(|_| {
-            bad_request(
-                "invalid.value",
-                "timeZone",
-                format!("Invalid time zone '{name}'"),
-            )
-        })?,
-    };
-    let granularity = query
-        .granularity
-        .as_deref()
-        .map(parse_granularity)
-        .transpose()?;
-    let filter = query.filter.as_ref().map(Filter::parse).transpose()?;
-
-    // --- Which atoms, in which groups, over which buckets.
-    let atoms: Vec<Atom> = atoms(org)
+    let plan = Plan::new(query, &CONVERSATIONS)?;
+    let errors_wanted = plan.metrics.iter().any(|m| errors::METRICS.contains(m));
+    // An error has dimensions its conversation's atom lacks (a filter on errorCode accepts
+    // the error and not the atom): with errors asked for, every atom is looked at.
+    let atoms: Vec<(Atom, bool)> = atoms(org)
         .into_iter()
-        .filter(|atom| filter.as_ref().is_none_or(|f| f.accepts(atom)))
+        .map(|atom| {
+            let accepted = plan.accepts(&atom);
+            (atom, accepted)
+        })
+        .filter(|(_, accepted)| *accepted || errors_wanted)
         .collect();
-    let slot_count = atoms.len() as u64 * minutes(start, end).count() as u64;
-    if slot_count > MAX_SLOT_EVALUATIONS {
-        return Err(bad_request(
-            "constraint.validation",
-            "interval",
-            "The query covers too much data: shorten the interval or narrow the filter".to_string(),
-        ));
-    }
-    let buckets = buckets(start, end, granularity, &tz)?;
+    plan.check_work(atoms.len())?;
+    let mut groups: Vec<BTreeMap<String, String>> = atoms
+        .iter()
+        .filter(|(_, accepted)| *accepted)
+        .map(|(atom, _)| plan.key(atom))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    plan.check_size(groups.len())?;
 
-    let mut group_by: Vec<&str> = Vec::new();
-    for dimension in &query.group_by {
-        if !group_by.contains(&dimension.as_str()) {
-            group_by.push(dimension);
-        }
-    }
-    let mut groups: BTreeMap<BTreeMap<String, String>, Vec<&Atom>> = BTreeMap::new();
-    for atom in &atoms {
-        let key = group_by
-            .iter()
-            .filter_map(|d| atom.dimension(d).map(|v| (d.to_string(), v.to_string())))
-            .collect();
-        groups.entry(key).or_default().push(atom);
-    }
-    if groups.len() as u64 * buckets.len() as u64 > MAX_RESULT_CELLS {
-        return Err(bad_request(
-            "response.entity.too.large",
-            "granularity",
-            "The response would be too large: use a coarser granularity, fewer groups or a shorter interval".to_string(),
-        ));
-    }
-
-    let mut metrics: Vec<&str> = Vec::new();
-    for metric in &query.metrics {
-        if !metrics.contains(&metric.as_str()) {
-            metrics.push(metric);
-        }
-    }
-
-    // --- The answer.
-    let mut results = Vec::new();
-    for (group, members) in groups {
-        let mut data = Vec::new();
-        for &(bucket_start, bucket_end) in &buckets {
-            let mut tally = Tally::default();
-            for atom in &members {
+    let edges = errors::edge_ids(org);
+    let mut cells: Cells<Tally> = Cells::new();
+    for (atom, accepted) in &atoms {
+        let key = plan.key(atom);
+        for (index, &(bucket_start, bucket_end)) in plan.buckets.iter().enumerate() {
+            if *accepted {
                 let part = atom.tally(minutes(bucket_start, bucket_end), surge);
                 if !part.is_empty() {
-                    tally.merge(&part);
+                    plan.cells(&mut cells, key.clone())[index].merge(&part);
                 }
             }
-            let entries: Vec<MetricEntry> = metrics
-                .iter()
-                .filter_map(|&name| {
-                    tally.metric(name).map(|stats| MetricEntry {
-                        metric: name.to_string(),
-                        qualifier: None,
-                        stats,
-                    })
-                })
-                .collect();
-            if !entries.is_empty() {
-                data.push(IntervalData {
-                    interval: Interval {
-                        start: bucket_start,
-                        end: bucket_end,
+            if !errors_wanted {
+                continue;
+            }
+            for minute in minutes(bucket_start, bucket_end) {
+                errors::each_error(&edges, atom, minute, surge, |error| {
+                    if plan.accepts(&error) {
+                        let cell = &mut plan.cells(&mut cells, plan.key(&error))[index];
+                        cell.add_error(error.kind);
                     }
-                    .to_string(),
-                    metrics: entries,
                 });
             }
         }
-        if !data.is_empty() {
-            results.push(AggregateGroup { group, data });
-        }
     }
-    Ok(AggregateResponse { results })
+    plan.answer(cells, Tally::metric)
 }
 
 #[cfg(test)]

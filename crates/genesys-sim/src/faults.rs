@@ -4,7 +4,8 @@
 //! announced in `inin-ratelimit-*` headers.
 //!
 //! A fault applies to requests whose path starts with its `path` (every API request by
-//! default, `/oauth/token` for the login service), from `after` seconds after it is set,
+//! default, `/oauth/token` for the login service; a `path` ending in `$` to that path
+//! only), from `after` seconds after it is set,
 //! for `seconds` seconds and at most `requests` requests, whichever ends first; unset,
 //! until it is cleared. The first active fault that matches a request decides its answer.
 //!
@@ -187,6 +188,16 @@ impl FromStr for FaultSpec {
     }
 }
 
+/// Whether a fault set on `spec_path` applies to a request to `path`: a path it starts
+/// with, or exactly the path when `spec_path` ends in `$` (`/api/v2/flows$` is the flow
+/// list and not the outcome list below it).
+fn covers(spec_path: &str, path: &str) -> bool {
+    match spec_path.strip_suffix('$') {
+        Some(exact) => path == exact,
+        None => path.starts_with(spec_path),
+    }
+}
+
 /// The faults in force and the rate-limit window, shared by every request.
 #[derive(Default)]
 pub(crate) struct Faults {
@@ -241,7 +252,7 @@ impl Faults {
         active.retain(|a| a.ends.is_none_or(|ends| now < ends) && a.requests_left != Some(0));
         let hit = active
             .iter_mut()
-            .find(|a| now >= a.starts && path.starts_with(&a.spec.path))?;
+            .find(|a| now >= a.starts && covers(&a.spec.path, path))?;
         if let Some(left) = &mut hit.requests_left {
             *left -= 1;
         }
@@ -363,7 +374,7 @@ impl Simulator {
         } else {
             Endpoint::Aggregates
         };
-        let permission = endpoint.permission();
+        let permission = super::ivr_api::permission(path).unwrap_or(endpoint.permission());
         let body = serde_json::json!({
             "message": format!("Unable to perform the requested action. You are missing the following permission(s): [{permission}]"),
             "code": "missing.permissions",

@@ -1,11 +1,16 @@
-//! Filters, as the API spells them: which atoms a query covers.
+//! Filters, as the API spells them: which atoms (or flow records, or action calls) a
+//! query covers.
 
 use serde::Deserialize;
 
 use super::protocol::bad_request;
-use super::traffic::Atom;
 use genesys_wire::ErrorBody;
 use genesys_wire::catalogue::is_dimension;
+
+/// Something a filter or a groupBy can look at: the value of a dimension, if it has one.
+pub(super) trait Dimensions {
+    fn dimension(&self, name: &str) -> Option<&str>;
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -50,14 +55,24 @@ enum Operator {
 }
 
 impl Filter {
+    /// A conversations query's filter: its dimensions are the conversation catalogue's.
     pub(super) fn parse(value: &serde_json::Value) -> Result<Filter, ErrorBody> {
+        Filter::parse_for(value, is_dimension)
+    }
+
+    /// A filter whose dimensions are those `is_dimension` knows (the flows and actions
+    /// queries have their own).
+    pub(super) fn parse_for(
+        value: &serde_json::Value,
+        is_dimension: fn(&str) -> bool,
+    ) -> Result<Filter, ErrorBody> {
         let filter = Filter::deserialize(value)
             .map_err(|e| bad_request("bad.request", "filter", format!("Invalid filter: {e}")))?;
-        filter.validate()?;
+        filter.validate(is_dimension)?;
         Ok(filter)
     }
 
-    fn validate(&self) -> Result<(), ErrorBody> {
+    fn validate(&self, is_dimension: fn(&str) -> bool) -> Result<(), ErrorBody> {
         for predicate in &self.predicates {
             if predicate.kind != "dimension" {
                 // The real API also filters on properties and metric ranges; the simulator's
@@ -87,7 +102,9 @@ impl Filter {
                 ));
             }
         }
-        self.clauses.iter().try_for_each(Filter::validate)
+        self.clauses
+            .iter()
+            .try_for_each(|clause| clause.validate(is_dimension))
     }
 
     /// Refuses a predicate on a dimension not in `allowed`, anywhere in the filter: the
@@ -111,8 +128,28 @@ impl Filter {
             .try_for_each(|clause| clause.check_dimensions(allowed))
     }
 
+    /// Whether a predicate anywhere in the filter is on `dimension`.
+    pub(super) fn mentions(&self, dimension: &str) -> bool {
+        self.predicates
+            .iter()
+            .any(|p| p.dimension.as_deref() == Some(dimension))
+            || self.clauses.iter().any(|c| c.mentions(dimension))
+    }
+
+    /// Refuses a filter of more than `max` predicates, in all its clauses together.
+    pub(super) fn check_predicate_count(&self, max: usize) -> Result<(), ErrorBody> {
+        if self.predicate_count() > max {
+            return Err(bad_request(
+                "constraint.validation",
+                "filter",
+                format!("The filter has more than {max} predicates"),
+            ));
+        }
+        Ok(())
+    }
+
     /// The predicates in the filter and all its clauses.
-    pub(super) fn predicate_count(&self) -> usize {
+    fn predicate_count(&self) -> usize {
         self.predicates.len()
             + self
                 .clauses
@@ -122,7 +159,7 @@ impl Filter {
     }
 
     /// A filter with no predicates and no clauses restricts nothing.
-    pub(super) fn accepts(&self, atom: &Atom) -> bool {
+    pub(super) fn accepts(&self, atom: &impl Dimensions) -> bool {
         let mut terms = self
             .predicates
             .iter()
@@ -140,7 +177,7 @@ impl Filter {
 }
 
 impl Predicate {
-    fn accepts(&self, atom: &Atom) -> bool {
+    fn accepts(&self, atom: &impl Dimensions) -> bool {
         let value = atom.dimension(self.dimension.as_deref().unwrap_or_default());
         match self.operator {
             Operator::Matches => value.is_some() && value == self.value.as_deref(),

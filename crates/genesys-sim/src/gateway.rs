@@ -22,7 +22,9 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::protocol::{API_PREFIX, DropConnection};
-use super::{Simulator, faults, jobs, oauth, presences, query, queue_observations, queues, surge};
+use super::{
+    Simulator, faults, ivr_api, jobs, oauth, presences, query, queue_observations, queues, surge,
+};
 use genesys_wire::QUEUES_PATH;
 use genesys_wire::TOKEN_PATH;
 use genesys_wire::{JOBS_PATH, QUERY_PATH};
@@ -43,7 +45,7 @@ const JOB_PATH: &str = "/api/v2/analytics/conversations/aggregates/jobs/{id}";
 const JOB_RESULTS_PATH: &str = "/api/v2/analytics/conversations/aggregates/jobs/{id}/results";
 
 /// Every endpoint the simulator serves, in the order `simulate --help` lists them.
-pub const ENDPOINTS: [Endpoint; 10] = [
+pub const ENDPOINTS: [Endpoint; 16] = [
     Endpoint {
         methods: "POST",
         path: TOKEN_PATH,
@@ -91,6 +93,42 @@ pub const ENDPOINTS: [Endpoint; 10] = [
         path: PRESENCES_PATH,
         what: "the org's presence definitions",
         route: || get_only(presences::list),
+    },
+    Endpoint {
+        methods: "POST",
+        path: ivr_api::FLOW_AGGREGATES_PATH,
+        what: "the flows aggregates query: entries, disconnects, exits, outcomes",
+        route: || post(ivr_api::flows_aggregates).fallback(method_not_allowed),
+    },
+    Endpoint {
+        methods: "POST",
+        path: ivr_api::FLOW_OBSERVATIONS_PATH,
+        what: "the flow observations query: conversations in each flow now",
+        route: || post(ivr_api::flow_observations).fallback(method_not_allowed),
+    },
+    Endpoint {
+        methods: "GET",
+        path: ivr_api::FLOWS_PATH,
+        what: "the org's Architect flows, in pages",
+        route: || get_only(ivr_api::flows),
+    },
+    Endpoint {
+        methods: "GET",
+        path: ivr_api::FLOW_OUTCOMES_PATH,
+        what: "the org's flow outcomes, in pages",
+        route: || get_only(ivr_api::flow_outcomes),
+    },
+    Endpoint {
+        methods: "POST",
+        path: ivr_api::ACTION_AGGREGATES_PATH,
+        what: "the data actions aggregates query: executions, their times and errors",
+        route: || post(ivr_api::actions_aggregates).fallback(method_not_allowed),
+    },
+    Endpoint {
+        methods: "GET",
+        path: ivr_api::ACTIONS_PATH,
+        what: "the org's data actions, in pages",
+        route: || get_only(ivr_api::actions),
     },
     Endpoint {
         methods: "GET, POST, DELETE",
@@ -177,6 +215,12 @@ impl Simulator {
             QUEUES_PATH => Some(&s.queues_requests),
             OBSERVATIONS_PATH => Some(&s.observations_requests),
             PRESENCES_PATH => Some(&s.presences_requests),
+            ivr_api::FLOW_AGGREGATES_PATH => Some(&s.flow_aggregates_requests),
+            ivr_api::FLOW_OBSERVATIONS_PATH => Some(&s.flow_observations_requests),
+            ivr_api::FLOWS_PATH => Some(&s.flows_requests),
+            ivr_api::FLOW_OUTCOMES_PATH => Some(&s.flow_outcomes_requests),
+            ivr_api::ACTION_AGGREGATES_PATH => Some(&s.action_aggregates_requests),
+            ivr_api::ACTIONS_PATH => Some(&s.actions_requests),
             _ if path.starts_with(JOBS_PATH) => Some(&s.jobs_requests),
             _ => None,
         };
@@ -468,7 +512,8 @@ mod tests {
                 jobs: 0,
                 observations: 0,
                 presences: 0,
-                unauthorized: 2
+                unauthorized: 2,
+                ..RequestCounts::default()
             }
         );
     }
@@ -795,7 +840,8 @@ mod tests {
                     jobs: 0,
                     observations: 0,
                     presences: 0,
-                    unauthorized: 2
+                    unauthorized: 2,
+                    ..RequestCounts::default()
                 }
             );
             shutdown.cancel();

@@ -5,9 +5,12 @@
 //! do not overlap. `gateway` routes requests, counts them and shapes error bodies; `oauth`
 //! issues tokens and checks them; `queues` serves the paged queue list; `query` and `jobs`
 //! answer the aggregates query, at once or as a job; [`queue_observations`] the
-//! queue observations query; `presences` the presence definitions; [`faults`] makes it all
-//! misbehave, and [`surge`] plays an abandon surge on one queue. This file holds the
-//! configuration and the state they share.
+//! queue observations query; `presences` the presence definitions; [`ivr_api`] the flows
+//! and data actions endpoints, answered by [`flow_query`] from the IVR model in [`flows`]
+//! (the flows, outcomes and data actions [`architect`] names), while `errors` adds
+//! conversation errors to the aggregates; [`faults`] makes it all misbehave, [`surge`]
+//! plays an abandon surge on one queue and [`failure_surge`] a flow or a data action that
+//! starts failing. This file holds the configuration and the state they share.
 //!
 //! What the data looks like and how a query is answered is pure (no I/O, no global state,
 //! the instant of an observation given), so the same query always gets the same answer,
@@ -18,9 +21,15 @@
 
 mod agents;
 mod answer;
+pub mod architect;
+mod errors;
+pub mod failure_surge;
 pub mod faults;
 mod filter;
+pub mod flow_query;
+pub mod flows;
 mod gateway;
+pub mod ivr_api;
 mod jobs;
 mod live;
 mod oauth;
@@ -50,7 +59,12 @@ use tokio::time::Instant;
 pub use answer::{
     MAX_INTERVAL_DAYS, MAX_RESULT_CELLS, MAX_SLOT_EVALUATIONS, aggregate, aggregate_with_surge,
 };
+pub use architect::{Architect, SimAction, SimFlow, SimOutcome};
+pub use errors::{ERROR_CODES, ERROR_RATE, STATE_TRANSITION_ERROR_RATE, edge_ids};
+pub use failure_surge::{FailureSurge, FailureSurgeSpec};
 pub use faults::{Fault, FaultSpec, Malformed};
+pub use flow_query::{FlowObservations, action_aggregate, flow_aggregate, observe_flows};
+pub use flows::{ActionCall, FlowEnding, FlowRecord, Surges, flow_records, in_flows_now};
 pub use gateway::{ENDPOINTS, Endpoint, endpoints_help};
 pub use live::{ALERT_MS, LOOKBACK_MINUTES};
 pub use presences::{presence_definitions, system_to_organization_mappings};
@@ -86,6 +100,12 @@ pub struct SimulatorConfig {
     /// An abandon surge set from the start (it may start later); it can be changed while
     /// it runs. One on a queue the org does not have is ignored, with a warning.
     pub surge: Option<Surge>,
+    /// A flow whose outcomes start failing ([`failure_surge`]); one on a flow the org does
+    /// not have is ignored, with a warning.
+    pub flow_surge: Option<FailureSurge>,
+    /// A data action that starts timing out ([`failure_surge`]); one on an action the org
+    /// does not have is ignored, with a warning.
+    pub action_surge: Option<FailureSurge>,
 }
 
 impl Default for SimulatorConfig {
@@ -102,6 +122,8 @@ impl Default for SimulatorConfig {
             faults: Vec::new(),
             clock: Clock::System,
             surge: None,
+            flow_surge: None,
+            action_surge: None,
         }
     }
 }
@@ -117,6 +139,12 @@ pub struct RequestCounts {
     pub jobs: u64,
     pub observations: u64,
     pub presences: u64,
+    pub flow_aggregates: u64,
+    pub flow_observations: u64,
+    pub flows: u64,
+    pub flow_outcomes: u64,
+    pub action_aggregates: u64,
+    pub actions: u64,
     pub unauthorized: u64,
 }
 
@@ -140,6 +168,12 @@ struct State {
     jobs_requests: AtomicU64,
     observations_requests: AtomicU64,
     presences_requests: AtomicU64,
+    flow_aggregates_requests: AtomicU64,
+    flow_observations_requests: AtomicU64,
+    flows_requests: AtomicU64,
+    flow_outcomes_requests: AtomicU64,
+    action_aggregates_requests: AtomicU64,
+    actions_requests: AtomicU64,
     unauthorized: AtomicU64,
     faults: faults::Faults,
     jobs: jobs::Jobs,
@@ -157,6 +191,23 @@ impl Simulator {
         let faults = faults::Faults::default();
         for spec in &config.faults {
             faults.add(spec.clone());
+        }
+        let mut config = config;
+        let flow_check = config
+            .flow_surge
+            .as_ref()
+            .map(|s| s.check_flow(&config.org));
+        if let Some(Err(problem)) = flow_check {
+            tracing::warn!(%problem, "simulator flow surge ignored");
+            config.flow_surge = None;
+        }
+        let action_check = config
+            .action_surge
+            .as_ref()
+            .map(|s| s.check_action(&config.org));
+        if let Some(Err(problem)) = action_check {
+            tracing::warn!(%problem, "simulator action surge ignored");
+            config.action_surge = None;
         }
         let surge = config
             .surge
@@ -180,6 +231,12 @@ impl Simulator {
                 jobs_requests: AtomicU64::new(0),
                 observations_requests: AtomicU64::new(0),
                 presences_requests: AtomicU64::new(0),
+                flow_aggregates_requests: AtomicU64::new(0),
+                flow_observations_requests: AtomicU64::new(0),
+                flows_requests: AtomicU64::new(0),
+                flow_outcomes_requests: AtomicU64::new(0),
+                action_aggregates_requests: AtomicU64::new(0),
+                actions_requests: AtomicU64::new(0),
                 unauthorized: AtomicU64::new(0),
                 jobs,
                 directory: Mutex::default(),
@@ -198,6 +255,12 @@ impl Simulator {
             jobs: s.jobs_requests.load(Ordering::Relaxed),
             observations: s.observations_requests.load(Ordering::Relaxed),
             presences: s.presences_requests.load(Ordering::Relaxed),
+            flow_aggregates: s.flow_aggregates_requests.load(Ordering::Relaxed),
+            flow_observations: s.flow_observations_requests.load(Ordering::Relaxed),
+            flows: s.flows_requests.load(Ordering::Relaxed),
+            flow_outcomes: s.flow_outcomes_requests.load(Ordering::Relaxed),
+            action_aggregates: s.action_aggregates_requests.load(Ordering::Relaxed),
+            actions: s.actions_requests.load(Ordering::Relaxed),
             unauthorized: s.unauthorized.load(Ordering::Relaxed),
         }
     }
@@ -214,6 +277,20 @@ impl Simulator {
     /// Answers an aggregates query under the surge in force, as the endpoint does.
     pub fn aggregate(&self, query: &AggregationQuery) -> Result<AggregateResponse, ErrorBody> {
         aggregate_with_surge(self.org(), self.surge().as_ref(), query)
+    }
+
+    /// Answers a flows aggregates query under the surges in force, as the endpoint does.
+    pub fn flow_aggregate(&self, query: &AggregationQuery) -> Result<AggregateResponse, ErrorBody> {
+        self.flow_truth(|org, _, surges| flow_aggregate(org, surges, query))
+    }
+
+    /// Answers a data actions aggregates query under the surges in force, as the endpoint
+    /// does.
+    pub fn action_aggregate(
+        &self,
+        query: &AggregationQuery,
+    ) -> Result<AggregateResponse, ErrorBody> {
+        self.flow_truth(|org, _, surges| action_aggregate(org, surges, query))
     }
 
     /// The org's presence definitions, as `GET /api/v2/presence/definitions` serves them.

@@ -286,7 +286,8 @@ mod tests {
                 jobs: 0,
                 observations: 0,
                 presences: 0,
-                unauthorized: 4
+                unauthorized: 4,
+                ..RequestCounts::default()
             }
         );
     }

@@ -83,13 +83,7 @@ pub fn observe(
     let metrics = checked_metrics(query)?;
     let filter = Filter::parse(&query.filter)?;
     filter.check_dimensions(&["queueId", "mediaType"])?;
-    if filter.predicate_count() > MAX_OBSERVATION_PREDICATES {
-        return Err(bad_request(
-            "constraint.validation",
-            "filter",
-            format!("The filter has more than {MAX_OBSERVATION_PREDICATES} predicates"),
-        ));
-    }
+    filter.check_predicate_count(MAX_OBSERVATION_PREDICATES)?;
 
     // Each queue's atoms, and whether the filter picks each.
     let mut picked: Vec<(&SimQueue, Vec<(Atom, bool)>)> = Vec::new();

@@ -9,9 +9,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::protocol::Params;
+use super::protocol::{Params, bad_request, error_response};
 use super::{SimQueue, Simulator};
-use genesys_wire::{QUEUES_PATH, Queue, QueuePage};
+use genesys_wire::{ErrorBody, QUEUES_PATH, Queue, QueuePage};
 
 /// The real queue list's default page size.
 const DEFAULT_PAGE_SIZE: u32 = 25;
@@ -56,31 +56,8 @@ pub(super) async fn list(
     State(sim): State<Simulator>,
     Params(params): Params<PageParams>,
 ) -> Result<Response, Response> {
-    let (page_number, page_size) = params.numbers().map_err(|(name, value)| {
-        sim.error_with_field(
-            StatusCode::BAD_REQUEST,
-            "bad.request",
-            &format!("{name} must be a whole number, not '{value}'"),
-            name,
-        )
-    })?;
     let max = sim.state.config.queue_page_size_max;
-    if page_size == 0 || page_size > max {
-        return Err(sim.error_with_field(
-            StatusCode::BAD_REQUEST,
-            "invalid.value",
-            &format!("pageSize must be between 1 and {max}"),
-            "pageSize",
-        ));
-    }
-    if page_number == 0 {
-        return Err(sim.error_with_field(
-            StatusCode::BAD_REQUEST,
-            "invalid.value",
-            "pageNumber must be at least 1",
-            "pageNumber",
-        ));
-    }
+    let (page_number, page_size) = sim.checked_page(params, max).map_err(error_response)?;
     let directory = sim.directory();
     if directory.forbidden {
         return Err(sim.error(
@@ -126,13 +103,52 @@ pub(super) async fn list(
     .into_response())
 }
 
+impl Simulator {
+    /// The page number and size asked for, defaults for those not given, checked as the
+    /// real lists check them: whole numbers, a page size from 1 to `max`, a page number
+    /// from 1; or the real 400 naming the parameter.
+    pub(super) fn checked_page(
+        &self,
+        params: PageParams,
+        max: u32,
+    ) -> Result<(u32, u32), ErrorBody> {
+        let refuse = |code: &str, field: &str, message: String| {
+            let mut error = bad_request(code, field, message);
+            error.context_id = Some(self.context_id());
+            error
+        };
+        let (page_number, page_size) = params.numbers().map_err(|(name, value)| {
+            refuse(
+                "bad.request",
+                name,
+                format!("{name} must be a whole number, not '{value}'"),
+            )
+        })?;
+        if page_size == 0 || page_size > max {
+            return Err(refuse(
+                "invalid.value",
+                "pageSize",
+                format!("pageSize must be between 1 and {max}"),
+            ));
+        }
+        if page_number == 0 {
+            return Err(refuse(
+                "invalid.value",
+                "pageNumber",
+                "pageNumber must be at least 1".to_string(),
+            ));
+        }
+        Ok((page_number, page_size))
+    }
+}
+
 /// The paging parameters as text: the real API's 400 for one that is not a whole number
 /// names the parameter, which a number-typed field's rejection could not.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct PageParams {
-    page_number: Option<String>,
-    page_size: Option<String>,
+    pub(super) page_number: Option<String>,
+    pub(super) page_size: Option<String>,
 }
 
 impl PageParams {

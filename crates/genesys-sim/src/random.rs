@@ -63,6 +63,12 @@ impl Draws {
         mix(self.0)
     }
 
+    /// A stream of its own, seeded from this one's next draw: what it draws does not
+    /// shift this one's later draws.
+    pub(super) fn fork(&mut self) -> Draws {
+        Draws::new(self.next_u64())
+    }
+
     /// Uniform in [0, 1).
     pub(super) fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64

@@ -197,7 +197,7 @@ fn sim_queue(index: usize, org: Option<&str>) -> SimQueue {
 }
 
 /// A division of the org called `org` (`None`: the demo org).
-fn division(name: &str, org: Option<&str>) -> Division {
+pub(super) fn division(name: &str, org: Option<&str>) -> Division {
     let id = match org {
         None => uuid_from(fnv1a(&[b"division", name.as_bytes()])),
         Some(org) => uuid_from(fnv1a(&[b"division", name.as_bytes(), org.as_bytes()])),

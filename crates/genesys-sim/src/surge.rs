@@ -111,6 +111,17 @@ fn read_time<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D:
     text.parse().map_err(serde::de::Error::custom)
 }
 
+impl Start {
+    /// The instant a start set at `now` means: `now` when left out, or counted from it.
+    pub fn resolve(start: Option<Start>, now: Timestamp) -> Timestamp {
+        match start {
+            None => now,
+            Some(Start::At(at)) => at,
+            Some(Start::After(after)) => now.saturating_add(after).unwrap_or(now),
+        }
+    }
+}
+
 impl FromStr for Start {
     type Err = String;
 
@@ -193,11 +204,7 @@ impl FromStr for SurgeSpec {
 impl SurgeSpec {
     /// The surge, set at `now`: a start left out is `now`, a relative one counts from it.
     pub fn starting(&self, now: Timestamp) -> Surge {
-        let start = match self.start {
-            None => now,
-            Some(Start::At(at)) => at,
-            Some(Start::After(after)) => now.saturating_add(after).unwrap_or(now),
-        };
+        let start = Start::resolve(self.start, now);
         Surge {
             queue: self.queue.clone(),
             start,

@@ -12,6 +12,10 @@ pub(super) struct Timer {
 }
 
 impl Timer {
+    pub(super) fn count(&self) -> u64 {
+        self.count
+    }
+
     pub(super) fn record(&mut self, ms: u64) {
         self.merge(&Timer {
             count: 1,
@@ -21,7 +25,7 @@ impl Timer {
         });
     }
 
-    fn merge(&mut self, other: &Timer) {
+    pub(super) fn merge(&mut self, other: &Timer) {
         if other.count == 0 {
             return;
         }
@@ -36,7 +40,7 @@ impl Timer {
     }
 
     /// `None` when nothing was measured: the API leaves such a metric out.
-    fn stats(&self) -> Option<Stats> {
+    pub(super) fn stats(&self) -> Option<Stats> {
         (self.count > 0).then(|| Stats {
             max: Some(self.max as f64),
             min: Some(self.min as f64),
@@ -45,6 +49,15 @@ impl Timer {
             ..Stats::default()
         })
     }
+}
+
+/// Which count a conversation error adds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ErrorKind {
+    /// `nError`.
+    Error,
+    /// `nStateTransitionError`.
+    StateTransition,
 }
 
 /// The service-level target of a tally: merging queues with different targets leaves no
@@ -81,11 +94,24 @@ pub(super) struct Tally {
     pub(super) acw: Timer,
     pub(super) handle: Timer,
     pub(super) target: Target,
+    /// Conversation errors (`nError`) and state transition errors (`nStateTransitionError`).
+    pub(super) errors: u64,
+    pub(super) state_transition_errors: u64,
 }
 
 impl Tally {
     pub(super) fn is_empty(&self) -> bool {
-        self.offered == 0 && self.connected == 0
+        self.offered == 0
+            && self.connected == 0
+            && self.errors == 0
+            && self.state_transition_errors == 0
+    }
+
+    pub(super) fn add_error(&mut self, kind: ErrorKind) {
+        match kind {
+            ErrorKind::Error => self.errors += 1,
+            ErrorKind::StateTransition => self.state_transition_errors += 1,
+        }
     }
 
     pub(super) fn merge(&mut self, other: &Tally) {
@@ -101,6 +127,8 @@ impl Tally {
         self.acw.merge(&other.acw);
         self.handle.merge(&other.handle);
         self.target = self.target.merge(other.target);
+        self.errors += other.errors;
+        self.state_transition_errors += other.state_transition_errors;
     }
 
     /// The stats of one catalogue metric, or `None` when there is nothing to report: a
@@ -117,6 +145,8 @@ impl Tally {
             "nConnected" => count(self.connected),
             "nOverSla" => count(self.over_sla),
             "nTransferred" => count(self.transferred),
+            "nError" => count(self.errors),
+            "nStateTransitionError" => count(self.state_transition_errors),
             "tWait" => self.wait.stats(),
             "tAnswered" => self.answered.stats(),
             "tAbandon" => self.abandon.stats(),

@@ -8,6 +8,7 @@
 //! agent talked, held and wrapped up. A query bucket `[start, end)` is the sum of the minute
 //! slots that start inside it, so buckets of any size agree with each other exactly.
 
+use super::filter::Dimensions;
 use super::random::{Draws, fnv1a, mix};
 use super::simulated_org::{MediaProfile, SimQueue, SimulatedOrg, daily_curve, media_profile};
 use super::surge::Surge;
@@ -57,9 +58,8 @@ pub(super) fn atoms(org: &SimulatedOrg) -> Vec<Atom<'_>> {
     atoms
 }
 
-impl<'a> Atom<'a> {
-    /// The value of a groupBy or filter dimension, if this atom has one.
-    pub(super) fn dimension(&self, name: &str) -> Option<&str> {
+impl Dimensions for Atom<'_> {
+    fn dimension(&self, name: &str) -> Option<&str> {
         match name {
             "queueId" => self.queue.map(|q| q.id.as_str()),
             "mediaType" => Some(self.media),
@@ -67,13 +67,33 @@ impl<'a> Atom<'a> {
             _ => None,
         }
     }
+}
 
+impl<'a> Atom<'a> {
     pub(super) fn queue(&self) -> Option<&'a SimQueue> {
         self.queue
     }
 
     pub(super) fn media(&self) -> &'a str {
         self.media
+    }
+
+    /// The seed of this atom's draws: other models (flows, errors) salt it for streams of
+    /// their own.
+    pub(super) fn key(&self) -> u64 {
+        self.key
+    }
+
+    /// How many conversations arrive in the minute slot `minute` on average (without a
+    /// surge's extra callers).
+    pub(super) fn mean(&self, minute: i64) -> f64 {
+        match self.queue {
+            Some(queue) => {
+                let media = media_profile(self.media);
+                queue.profile.peak_per_minute * media.volume * queue.profile.level(minute)
+            }
+            None => AGENT_DIRECT_PEAK_PER_MINUTE * daily_curve(minute),
+        }
     }
 
     /// Everything that happened in the minute slots `minutes`, under `surge`.
@@ -103,12 +123,7 @@ impl<'a> Atom<'a> {
         mut visit: impl FnMut(Conversation),
     ) {
         let media = media_profile(self.media);
-        let mean = match self.queue {
-            Some(queue) => {
-                queue.profile.peak_per_minute * media.volume * queue.profile.level(minute)
-            }
-            None => AGENT_DIRECT_PEAK_PER_MINUTE * daily_curve(minute),
-        };
+        let mean = self.mean(minute);
         let mut draws = Draws::new(self.key ^ mix(minute as u64));
         let mut offsets = Draws::new(mix(self.key ^ ARRIVAL_SALT) ^ mix(minute as u64));
         let minute_ms = minute.saturating_mul(60_000);
