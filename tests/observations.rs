@@ -15,13 +15,13 @@ use genesys_wire::{OBSERVATIONS_PATH, ObservationResponse, PRESENCES_PATH};
 use jiff::Timestamp;
 
 use crate::util::{
-    clock::hold_time,
+    clock::{advance, hold_time},
     exporter::{config_for, observing, scrape, start_exporter},
     http::get,
     process::start_binary_for,
     samples::{Samples, of, value},
     sim::{Sim, afternoon_sim, clear_faults, every_queue_observed, set_fault, start_simulator},
-    wait::{pause, wait_for_metrics, wait_until},
+    wait::{wait_for_metrics, wait_until},
 };
 
 /// A weekday afternoon, when every demo queue has callers and agents.
@@ -199,19 +199,6 @@ fn refused_once_beside_the_aggregates(samples: &Samples) -> bool {
 
 fn up(samples: &Samples, query: &str) -> Option<f64> {
     value(samples, "genesys_up", &[("query", query)])
-}
-
-/// Moves held time forward by `by`, in steps short of the servers' idle timeout, each
-/// followed by a moment of real time for what it woke to run.
-async fn advance(by: Duration) {
-    let step = Duration::from_secs(5);
-    let mut left = by;
-    while !left.is_zero() {
-        let now = left.min(step);
-        tokio::time::advance(now).await;
-        left -= now;
-        pause().await;
-    }
 }
 
 #[tokio::test(start_paused = true)]
