@@ -1,7 +1,8 @@
 //! IVR flows against the simulator at a fixed instant: a flows query's gauges are the
 //! simulator's own flow records of the bucket, the flow observations its flows now, with
 //! the flows' and outcomes' names beside their IDs; a 403 on the flow aggregates or the
-//! flow observations leaves every other source publishing.
+//! flow observations leaves every other source publishing, and one on the flow lists
+//! leaves the IDs without names.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -251,4 +252,38 @@ async fn a_403_on_flow_aggregates_or_observations_leaves_every_other_source_publ
     let later = sim.simulator.requests();
     assert_eq!(later.flow_aggregates, asked.flow_aggregates);
     assert_eq!(later.flow_observations, asked.flow_observations);
+}
+
+#[tokio::test]
+async fn without_the_flow_lists_permissions_the_series_keep_their_ids_without_names() {
+    let sim = start_simulator(SimulatorConfig {
+        faults: vec![
+            forbidden(genesys_wire::FLOWS_PATH),
+            forbidden(genesys_wire::FLOW_OUTCOMES_PATH),
+        ],
+        ..afternoon_sim()
+    })
+    .await;
+    let exporter = start_exporter(config(&sim), Clock::starting_at(afternoon())).await;
+    let samples = wait_for_metrics(&exporter.url, |s| up(s, "flows") == Some(1.0)).await;
+    let entries = series(&samples, "genesys_flow", "flows");
+    assert!(!entries.is_empty());
+    for labels in entries.keys() {
+        assert!(!labels["flow_id"].is_empty(), "{labels:?}");
+        assert!(!labels.contains_key("flow"), "{labels:?}");
+    }
+    let outcomes = series(&samples, "genesys_flow_outcome", "flows");
+    assert!(outcomes.keys().all(|l| !l.contains_key("flow_outcome")));
+    let forbidden_on = |endpoint| {
+        of(
+            &samples,
+            "genesys_api_failures_total",
+            &[("endpoint", endpoint), ("reason", "forbidden")],
+        )
+    };
+    assert_eq!(forbidden_on("flows"), 1.0);
+    assert_eq!(forbidden_on("flow_outcomes"), 1.0);
+    // Without the flow list there are no flows to observe: not up, and no request.
+    assert_eq!(up(&samples, "flow_observations"), Some(0.0));
+    assert_eq!(sim.simulator.requests().flow_observations, 0);
 }
