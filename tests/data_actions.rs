@@ -5,14 +5,14 @@
 use std::collections::BTreeMap;
 
 use genesys_exporter::config::QueryConfig;
-use genesys_sim::{Fault, FaultSpec, SimulatorConfig, flow_records};
+use genesys_sim::{SimulatorConfig, flow_records};
 use genesys_wire::time::Clock;
 
 use crate::util::{
     exporter::{config_for, start_exporter},
     http::get,
     samples::{Samples, of, published_window_of, value},
-    sim::{AFTERNOON, afternoon_sim, start_simulator},
+    sim::{AFTERNOON, afternoon_sim, forbidden, start_simulator},
     wait::wait_for_metrics,
 };
 
@@ -116,13 +116,7 @@ async fn an_actions_query_publishes_the_simulators_action_calls_of_the_bucket_wi
 #[tokio::test]
 async fn a_403_on_action_aggregates_leaves_every_other_source_publishing() {
     let sim = start_simulator(SimulatorConfig {
-        faults: vec![FaultSpec {
-            fault: Fault::Forbidden,
-            path: genesys_wire::ACTION_QUERY_PATH.into(),
-            after: 0.0,
-            seconds: None,
-            requests: None,
-        }],
+        faults: vec![forbidden(genesys_wire::ACTION_QUERY_PATH)],
         ..afternoon_sim()
     })
     .await;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use genesys_exporter::config::{Config, FlowObservationsConfig, QueryConfig};
-use genesys_sim::{Fault, FaultSpec, FlowEnding, SimulatorConfig, flow_records, in_flows_now};
+use genesys_sim::{FlowEnding, SimulatorConfig, flow_records, in_flows_now};
 use genesys_wire::time::Clock;
 use jiff::Timestamp;
 
@@ -17,7 +17,7 @@ use crate::util::{
     exporter::{config_for, observing, start_exporter},
     http::get,
     samples::{Samples, of, published_window_of, value},
-    sim::{AFTERNOON, Sim, afternoon_sim, start_simulator},
+    sim::{AFTERNOON, Sim, afternoon_sim, forbidden, start_simulator},
     wait::wait_for_metrics,
 };
 
@@ -52,16 +52,6 @@ fn config(sim: &Sim) -> Config {
         refresh: Some(Duration::from_secs(10)),
     };
     config
-}
-
-fn forbidden(path: &str) -> FaultSpec {
-    FaultSpec {
-        fault: Fault::Forbidden,
-        path: path.into(),
-        after: 0.0,
-        seconds: None,
-        requests: None,
-    }
 }
 
 fn up(samples: &Samples, query: &str) -> Option<f64> {
