@@ -1,8 +1,8 @@
-//! IVR flows against the simulator at a fixed instant: a flows query's gauges are the
-//! simulator's own flow records of the bucket, the flow observations its flows now, with
-//! the flows' and outcomes' names beside their IDs; a 403 on the flow aggregates or the
-//! flow observations leaves every other source publishing, and one on the flow lists
-//! leaves the IDs without names.
+//! IVR flows against the simulator at a fixed instant: a flows query's gauges (of a bucket
+//! or of a rolling window) are the simulator's own flow records of its interval, the flow
+//! observations its flows now, with the flows' and outcomes' names beside their IDs; a 403
+//! on the flow aggregates or the flow observations leaves every other source publishing,
+//! and one on the flow lists leaves the IDs without names.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -276,4 +276,40 @@ async fn without_the_flow_lists_permissions_the_series_keep_their_ids_without_na
     // Without the flow list there are no flows to observe: not up, and no request.
     assert_eq!(up(&samples, "flow_observations"), Some(0.0));
     assert_eq!(sim.simulator.requests().flow_observations, 0);
+}
+
+#[tokio::test]
+async fn a_rolling_flows_query_counts_the_entries_of_its_window() {
+    let sim = start_simulator(afternoon_sim()).await;
+    let live = QueryConfig {
+        name: "flows_live".into(),
+        source: Some("flows".into()),
+        window: Some(Duration::from_secs(600)),
+        refresh: Some(Duration::from_secs(60)),
+        ..QueryConfig::default()
+    };
+    let exporter = start_exporter(
+        config_for(&sim, vec![live]),
+        Clock::starting_at(afternoon()),
+    )
+    .await;
+    let samples = wait_for_metrics(&exporter.url, |s| up(s, "flows_live") == Some(1.0)).await;
+    let (start, end) = published_window_of(&samples, "flows_live");
+    assert_eq!(end.duration_since(start).as_secs(), 600);
+    let mut entries = BTreeMap::new();
+    sim.simulator.flow_truth(|org, architect, surges| {
+        for record in flow_records(org, architect, surges, start, end) {
+            count(
+                &mut entries,
+                labels(&[
+                    ("flow_id", record.flow.id.as_str()),
+                    ("flow", record.flow.name.as_str()),
+                    ("flow_type", record.flow.flow_type),
+                    ("flow_outcome_id", ""),
+                ]),
+            );
+        }
+    });
+    assert!(entries.values().sum::<f64>() > 10.0, "{entries:?}");
+    assert_eq!(series(&samples, "genesys_flow", "flows_live"), entries);
 }
