@@ -17,7 +17,7 @@ use crate::util::{
     exporter::{config_for, observing, start_exporter},
     http::get,
     samples::{Samples, of, published_window_of, value},
-    sim::{AFTERNOON, Sim, afternoon_sim, forbidden, start_simulator},
+    sim::{AFTERNOON, Sim, afternoon_sim, clear_faults, forbidden, start_simulator},
     wait::wait_for_metrics,
 };
 
@@ -242,6 +242,28 @@ async fn a_403_on_flow_aggregates_or_observations_leaves_every_other_source_publ
     let later = sim.simulator.requests();
     assert_eq!(later.flow_aggregates, asked.flow_aggregates);
     assert_eq!(later.flow_observations, asked.flow_observations);
+
+    // Granted meanwhile: an hour after the refusal both publish, the query its latest
+    // bucket, with none of the hour's counted as skipped.
+    clear_faults(&sim).await;
+    advance(Duration::from_secs(3600 - 60)).await;
+    let samples = wait_for_metrics(&exporter.url, |s| {
+        up(s, "flows") == Some(1.0) && up(s, "flow_observations") == Some(1.0)
+    })
+    .await;
+    assert_eq!(
+        published_window_of(&samples, "flows").1.to_string(),
+        "2026-08-20T15:00:00Z"
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "genesys_skipped_buckets_total",
+            &[("query", "flows")]
+        ),
+        Some(0.0)
+    );
+    assert!(!series(&samples, "genesys_flow_conversations", "flow_observations").is_empty());
 }
 
 #[tokio::test]

@@ -69,13 +69,9 @@ impl Collector for Buckets {
             log_outcome(&self.query.name, window, last);
         }
         let clock = self.cursor.clock.clone();
-        if !standing::wait_if_forbidden(&mut self.permission, last, &clock, shutdown).await {
-            return None;
-        }
-        let due = self
-            .cursor
-            .next_due(last.map(Result::is_ok), shutdown)
-            .await?;
+        let after =
+            standing::wait_if_forbidden(&mut self.permission, last, &clock, shutdown).await?;
+        let due = self.cursor.next_due(after, shutdown).await?;
         if let Some(skipped) = due.skipped {
             self.metrics.poll.skipped(&self.query.name, skipped.buckets);
             self.log_skipped(skipped.from, due.window);

@@ -61,12 +61,9 @@ impl Collector for RollingWindow {
             log_outcome(&self.query.name, window, last);
         }
         let clock = self.cursor.clock.clone();
-        if !standing::wait_if_forbidden(&mut self.permission, last, &clock, shutdown).await {
-            return None;
-        }
-        self.cursor
-            .next_due(last.map(Result::is_ok), shutdown)
-            .await
+        let after =
+            standing::wait_if_forbidden(&mut self.permission, last, &clock, shutdown).await?;
+        self.cursor.next_due(after, shutdown).await
     }
 
     async fn collect(&mut self, window: Interval, max_series: usize) -> Result<QuerySamples> {

@@ -172,23 +172,26 @@ pub fn of_query(query: &Query) -> Option<Permission> {
 }
 
 /// Notes the last outcome of a query, if its permission is watched, and after a 403 waits
-/// the hour on `clock`. False on `shutdown`.
+/// the hour on `clock`: then the query starts afresh, as at start-up (the latest bucket
+/// or window, none counted as skipped). The outcome to schedule the next poll after:
+/// `last`'s success, or `None` after the hour. `None` on `shutdown`.
 pub async fn wait_if_forbidden(
     permission: &mut Option<Permission>,
     last: Option<&Outcome>,
     clock: &Clock,
     shutdown: &CancellationToken,
-) -> bool {
+) -> Option<Option<bool>> {
+    let succeeded = last.map(Result::is_ok);
     let (Some(permission), Some(last)) = (permission.as_mut(), last) else {
-        return true;
+        return Some(succeeded);
     };
     permission.note(last);
     let Some(at) = permission.retry_at(clock.now()) else {
-        return true;
+        return Some(succeeded);
     };
     tokio::select! {
-        () = clock.sleep_until(at) => true,
-        () = shutdown.cancelled() => false,
+        () = clock.sleep_until(at) => Some(None),
+        () = shutdown.cancelled() => None,
     }
 }
 
