@@ -25,7 +25,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{OBSERVATIONS_QUERY, Query, written};
+use crate::config::{FLOW_OBSERVATIONS_QUERY, OBSERVATIONS_QUERY, Query, written};
 use crate::exposition::{Format, Publisher, QueryStatus, SharedBody};
 use crate::http;
 use crate::org::Org;
@@ -56,6 +56,8 @@ pub struct State {
     pub queries: RwLock<Vec<(Org, Query)>>,
     /// How often the queues are observed, when they are.
     pub observations: RwLock<Option<Duration>>,
+    /// How often the flows are observed, when they are.
+    pub flow_observations: RwLock<Option<Duration>>,
     /// Tells the publisher the time, against which data passes its maximum age.
     pub clock: Clock,
     /// Where `POST /-/reload` sends its request; `None` without `--web.enable-lifecycle`,
@@ -362,11 +364,22 @@ fn landing_page(state: &State) -> String {
          <tr><th>query</th><th>schedule</th><th>last poll</th><th>published interval</th><th>outcome</th></tr>\n"
     );
     let statuses = state.publisher.statuses();
-    let observations = state
-        .observations
-        .read()
-        .expect("not poisoned")
-        .map(|refresh| format!("queue state, every {}", written(refresh)));
+    let observed = |refresh: &RwLock<Option<Duration>>, what: &str| {
+        refresh
+            .read()
+            .expect("not poisoned")
+            .map(|refresh| format!("{what}, every {}", written(refresh)))
+    };
+    let observations = [
+        (
+            OBSERVATIONS_QUERY,
+            observed(&state.observations, "queue state"),
+        ),
+        (
+            FLOW_OBSERVATIONS_QUERY,
+            observed(&state.flow_observations, "conversations in flows"),
+        ),
+    ];
     let queries = state.queries.read().expect("not poisoned").clone();
     let mut rows: Vec<(Org, String, String)> = Vec::new();
     for (org, query) in &queries {
@@ -378,10 +391,12 @@ fn landing_page(state: &State) -> String {
         rows.push((org.clone(), query.name.clone(), schedule));
         // Each org's observations after its last query.
         let last_of_org = queries.iter().rev().find(|(o, _)| o == org);
-        if let Some(schedule) = &observations
-            && last_of_org.is_some_and(|(_, last)| last.name == query.name)
-        {
-            rows.push((org.clone(), OBSERVATIONS_QUERY.to_owned(), schedule.clone()));
+        if last_of_org.is_some_and(|(_, last)| last.name == query.name) {
+            for (name, schedule) in &observations {
+                if let Some(schedule) = schedule {
+                    rows.push((org.clone(), (*name).to_owned(), schedule.clone()));
+                }
+            }
         }
     }
     for (org, name, schedule) in rows {

@@ -233,6 +233,15 @@ async fn a_403_on_flow_aggregates_or_observations_leaves_every_other_source_publ
     // The names are read all the same, and the queue observations go on.
     assert!(sim.simulator.requests().flows >= 1);
     assert!(!series(&samples, "genesys_queue_waiting", "observations").is_empty());
+    let page = get(&format!("{}/", exporter.url)).await.body;
+    for row in [
+        "<tr><td>flows</td><td>flows, PT15M buckets</td>",
+        "<tr><td>flow_observations</td><td>conversations in flows, every 10s</td>",
+        "failed: flow_aggregates: HTTP 403",
+        "failed: flow_observations: HTTP 403",
+    ] {
+        assert!(page.contains(row), "{row} not in\n{page}");
+    }
     // Ready: nothing waits for a source whose permission may never come.
     let ready = get(&format!("{}/readyz", exporter.url)).await;
     assert_eq!(ready.status, 200, "{}", ready.body);

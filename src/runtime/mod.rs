@@ -83,6 +83,7 @@ pub async fn run_reloading(
         publisher: publisher.clone(),
         queries: RwLock::new(Vec::new()),
         observations: RwLock::new(settings.observations.as_ref().map(|o| o.refresh)),
+        flow_observations: RwLock::new(settings.flow_observations),
         clock: clock.clone(),
         reloads: reloads.lifecycle.then(|| reloads.sender.clone()),
         telemetry_path: reloads.telemetry_path.clone(),
@@ -247,6 +248,8 @@ impl Running {
                 self.show_queries(state);
                 *state.observations.write().expect("not poisoned") =
                     self.settings.observations.as_ref().map(|o| o.refresh);
+                *state.flow_observations.write().expect("not poisoned") =
+                    self.settings.flow_observations;
                 metrics.reload.succeeded(clock.wall(clock.now()));
                 Ok(())
             }
