@@ -107,8 +107,9 @@ pub const DEFAULT_REPORT_CHUNK_DAYS: u32 = 7;
 /// type pairs, beyond the largest orgs (and past what one Prometheus target should
 /// carry); an answer with more fails the poll, and the previous data stays.
 pub const DEFAULT_MAX_SERIES_PER_QUERY: u64 = 250_000;
-/// The most bytes an org's directory may hold: its queue and presence names and IDs
-/// together, each counted with 96 bytes of overhead (`max_directory_bytes`). 32 MiB holds
+/// The most bytes an org's directory may hold: its names and IDs of every kind (queues,
+/// presences, flows, flow outcomes, data actions) together, each counted with 96 bytes of
+/// overhead (`max_directory_bytes`). 32 MiB holds
 /// 100,000 queues with 200-byte names; a read past it is stopped and the names known kept.
 pub const DEFAULT_MAX_DIRECTORY_BYTES: u64 = 32 * 1024 * 1024;
 /// A query's data is dropped when it is this many buckets older than its last success.

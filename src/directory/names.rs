@@ -18,7 +18,9 @@ use crate::genesys::client::Client;
 use crate::genesys::paged::{self, List, Read};
 use crate::metrics::Metrics;
 use genesys_wire::catalogue::NameKind;
-use genesys_wire::{ACTIONS_PATH, FLOW_OUTCOMES_PATH, FLOWS_PATH, FlowEntity, NamedEntity};
+use genesys_wire::{
+    ACTIONS_PATH, FLOW_OUTCOMES_PATH, FLOWS_PATH, FlowEntity, NamedEntity, QUEUES_PATH,
+};
 
 /// The flow types a conversation waits in, which the flow observations observe.
 pub const OBSERVED_FLOW_TYPES: &[&str] = &[
@@ -150,7 +152,8 @@ fn list_of(kind: NameKind) -> List {
     let path = match kind {
         NameKind::Flow => FLOWS_PATH,
         NameKind::FlowOutcome => FLOW_OUTCOMES_PATH,
-        NameKind::Action | NameKind::Queue => ACTIONS_PATH,
+        NameKind::Action => ACTIONS_PATH,
+        NameKind::Queue => QUEUES_PATH,
     };
     List {
         endpoint: kind.endpoint(),
