@@ -923,7 +923,8 @@ fn every_alert_is_documented_and_has_unit_tests_that_fire_and_resolve() {
         [
             "deploy/prometheus/alerts.test.yml",
             "deploy/prometheus/live.test.yml",
-            "deploy/prometheus/orgs.test.yml"
+            "deploy/prometheus/orgs.test.yml",
+            "deploy/prometheus/sources.test.yml"
         ]
     );
     let tests: Vec<Yaml> = test_files.iter().map(|file| yaml(file)).collect();
@@ -999,7 +1000,7 @@ fn every_alert_is_documented_and_has_unit_tests_that_fire_and_resolve() {
         alerts.len(),
         "docs/alerts.md's table lists every alert"
     );
-    assert_eq!(alerts.len(), 12);
+    assert_eq!(alerts.len(), 18);
     for alert in alerts {
         // (eval time in seconds, fired?) for each test case of this alert, per test.
         let mut fires_and_resolves = false;
@@ -1063,13 +1064,28 @@ fn selectors<'a>(expr: &'a str, prefixes: &[&str]) -> Vec<(&'a str, &'a str)> {
     found
 }
 
+/// The levels of the recording rules (`level:metric:operation`), each by `org` and more.
+const RULE_LEVELS: [&str; 7] = [
+    "queue_media_type:",
+    "queue:",
+    "media_type:",
+    "division:",
+    "flow:",
+    "flow_outcome:",
+    "action:",
+];
+
 /// Where series carry `org` (with `[[orgs]]` configured): every exporter series but the
 /// process-wide `genesys_exporter_*`, and the recording rules, which keep it.
-const ORG_SCOPED: [&str; 4] = ["genesys_", "queue_media_type:", "queue:", "media_type:"];
+fn org_scoped_prefixes() -> Vec<&'static str> {
+    let mut prefixes = vec!["genesys_"];
+    prefixes.extend(RULE_LEVELS);
+    prefixes
+}
 
 /// The org-scoped metrics `expr` reads.
 fn org_scoped_selectors(expr: &str) -> Vec<(&str, &str)> {
-    selectors(expr, &ORG_SCOPED)
+    selectors(expr, &org_scoped_prefixes())
         .into_iter()
         .filter(|(metric, _)| !metric.starts_with("genesys_exporter_"))
         .collect()
@@ -1109,6 +1125,40 @@ const OBSERVED_PER_QUEUE: [&str; 6] = [
     "genesys_queue_user_presences",
 ];
 
+/// The recording rule levels of the agents, flows and data actions.
+const SOURCE_RULE_LEVELS: [&str; 4] = ["division:", "flow:", "flow_outcome:", "action:"];
+
+/// The series of the agents, flows and data actions, and their recording rules.
+const SOURCE_PREFIXES: [&str; 7] = [
+    "genesys_agents_",
+    "genesys_flow",
+    "genesys_data_action_",
+    "division:",
+    "flow:",
+    "flow_outcome:",
+    "action:",
+];
+
+/// What a dashboard's selector of `metric`, one of [`SOURCE_PREFIXES`], must contain: each
+/// filter, as one of its ways of writing it.
+fn source_filters(metric: &str) -> Vec<Vec<&'static str>> {
+    if metric.starts_with("genesys_agents_") || metric.starts_with("division:") {
+        // The agent states come once per breakdown of [agents] `by` (the org, each
+        // division, team and queue); a selector that left the breakdown open would add
+        // the same agents up several times.
+        vec![
+            vec!["query=\"agents\""],
+            vec!["division_id", "team_id", "queue_id"],
+        ]
+    } else if metric == "genesys_flow_conversations" {
+        vec![vec!["query=\"flow_observations\""], vec!["flow=~\"$flow\""]]
+    } else if metric.starts_with("genesys_flow") || metric.starts_with("flow") {
+        vec![vec!["query=\"$flow_query\""], vec!["flow=~\"$flow\""]]
+    } else {
+        vec![vec!["query=\"$action_query\""], vec!["action=~\"$action\""]]
+    }
+}
+
 #[test]
 fn the_dashboards_are_ready_for_provisioning() {
     let mut uids = BTreeSet::new();
@@ -1125,7 +1175,24 @@ fn the_dashboards_are_ready_for_provisioning() {
             .iter()
             .map(|v| v["name"].as_str().unwrap())
             .collect();
-        for required in ["DS_PROMETHEUS", "org", "query", "media_type", "queue"] {
+        // Every dashboard chooses its Prometheus and its orgs; one that reads the queues'
+        // conversations or observations chooses the query, media type and queue too.
+        let exprs: Vec<&str> = panels(&board)
+            .into_iter()
+            .flat_map(|panel| panel["targets"].as_array().into_iter().flatten())
+            .map(|target| target["expr"].as_str().unwrap())
+            .collect();
+        let mut queue_prefixes = vec!["genesys_conversation_", "queue_media_type:", "queue:"];
+        queue_prefixes.extend(OBSERVED_PER_MEDIA_TYPE);
+        queue_prefixes.extend(OBSERVED_PER_QUEUE);
+        let reads_queues = exprs
+            .iter()
+            .any(|expr| !selectors(expr, &queue_prefixes).is_empty());
+        let mut required = vec!["DS_PROMETHEUS", "org"];
+        if reads_queues {
+            required.extend(["query", "media_type", "queue"]);
+        }
+        for required in required {
             assert!(names.contains(&required), "{file}: no ${required} variable");
         }
         let ds = &variables[0];
@@ -1244,6 +1311,18 @@ fn the_dashboards_are_ready_for_provisioning() {
                         );
                     }
                 }
+                // The sources beyond the queues, each filtered by its query and its own
+                // variable.
+                for (metric, selector) in selectors(expr, &SOURCE_PREFIXES) {
+                    metrics_used.insert(metric.to_owned());
+                    for filter in source_filters(metric) {
+                        assert!(
+                            filter.iter().any(|f| selector.contains(f)),
+                            "{file}: {title}: {metric} is not filtered by {}: {expr}",
+                            filter.join(" or ")
+                        );
+                    }
+                }
             }
         }
     }
@@ -1252,7 +1331,11 @@ fn the_dashboards_are_ready_for_provisioning() {
     for group in recording["groups"].as_sequence().unwrap() {
         for rule in group["rules"].as_sequence().unwrap() {
             let record = str_of(&rule["record"], "record");
-            if record.starts_with("queue_media_type:") || record.starts_with("queue:") {
+            let per_entity = ["queue_media_type:", "queue:"]
+                .into_iter()
+                .chain(SOURCE_RULE_LEVELS)
+                .any(|level| record.starts_with(level));
+            if per_entity {
                 assert!(metrics_used.contains(record), "no dashboard uses {record}");
             }
         }

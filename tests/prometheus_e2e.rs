@@ -46,6 +46,19 @@ use crate::util::{
 const PROMETHEUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus");
 const RULE_FILES: [&str; 2] = ["recording.rules.yml", "alerts.rules.yml"];
 
+/// Issue 22's rules and dashboards whose series come from the collectors and simulator
+/// of the other branches of that issue (agent states, flows, data actions, conversation
+/// errors): until those are merged nothing publishes them, so their checks here wait.
+/// Remove these two lists once the merged demo publishes every source.
+const AWAITING_SOURCES_RULES: [&str; 5] = [
+    "division:",
+    "flow:",
+    "flow_outcome:",
+    "action:",
+    "media_type:genesys_conversation_error:",
+];
+const AWAITING_SOURCES_DASHBOARDS: [&str; 2] = ["genesys-agents.json", "genesys-ivr.json"];
+
 /// Values picked for template variables when they exist: the demo's troubled queue.
 const PREFERRED_VALUES: &[&str] = &["Retention", "voice", "default", "genesys-exporter"];
 
@@ -332,6 +345,9 @@ fn recording_rule_checks() -> Vec<Check> {
     for group in rules["groups"].as_sequence().unwrap() {
         for rule in group["rules"].as_sequence().unwrap() {
             let record = rule["record"].as_str().unwrap();
+            if AWAITING_SOURCES_RULES.iter().any(|p| record.starts_with(p)) {
+                continue;
+            }
             for org in ORGS {
                 let whose = org_name(org);
                 checks.push(Check {
@@ -467,6 +483,9 @@ const ALL_ORGS: &str = "All";
 async fn dashboard_checks(api: &Api) -> Vec<Check> {
     let mut checks = Vec::new();
     for (file, board) in dashboards() {
+        if AWAITING_SOURCES_DASHBOARDS.contains(&file.as_str()) {
+            continue;
+        }
         for org in ORGS.into_iter().chain([ALL_ORGS]) {
             let whose = if org == ALL_ORGS {
                 "all orgs".to_owned()

@@ -232,11 +232,11 @@ async fn the_table_fits_120_characters_and_shows_the_main_figures_rounded() {
     ];
     let names = columns.map(|(name, _, _)| name);
     assert_eq!(table_cells(&table, &names), expected_cells(3, &columns));
-    // 5 key columns (start, end, queue ID, media type, name) and the 12 default metrics:
-    // 4 counts, 7 timers of 5 columns (count, total, average, max, min), a ratio of 4.
+    // 5 key columns (start, end, queue ID, media type, name) and the 14 default metrics:
+    // 6 counts, 7 timers of 5 columns (count, total, average, max, min), a ratio of 4.
     assert!(
         log.contains(
-            "7 of 48 columns shown to fit 120 characters: --wide shows all, --columns NAME,... chooses"
+            "7 of 50 columns shown to fit 120 characters: --wide shows all, --columns NAME,... chooses"
         ),
         "{log}"
     );
@@ -273,7 +273,7 @@ async fn columns_chooses_any_columns_and_wide_shows_every_one() {
     let output = output_of(report(&sim, &dir, 2, &["--wide"])).await;
     let table = String::from_utf8(output.stdout).unwrap();
     assert!(output.status.success());
-    assert_eq!(header_of(&table).len(), 48);
+    assert_eq!(header_of(&table).len(), 50);
 
     let output = output_of(report(&sim, &dir, 2, &["--columns", "queue,handle_avg"])).await;
     assert_eq!(output.status.code(), Some(2));

@@ -61,6 +61,10 @@ pub const DEFAULT_METRICS: &[&str] = &[
     "nOverSla",
     "nTransferred",
     "oServiceLevel",
+    // Conversations that hit an error (edge, trunk, media, configuration) and requests to
+    // change a conversation's state that failed: GenesysConversationErrorsHigh reads them.
+    "nError",
+    "nStateTransitionError",
 ];
 /// A flows query's defaults: entries, outcomes and their failures, and the times in flow,
 /// in one request. The entry metrics come back in groups without `flowOutcomeId`, the
@@ -103,7 +107,7 @@ pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(30);
 pub const DEFAULT_QUEUE_NAMES_REFRESH: Duration = Duration::from_secs(3600);
 pub const DEFAULT_REPORT_CHUNK_DAYS: u32 = 7;
 /// The most series one query's answer may publish (`max_series_per_query`). The default
-/// query makes 36 gauges per queue and media type, so this is some 7,000 queue and media
+/// query makes 38 gauges per queue and media type, so this is some 6,500 queue and media
 /// type pairs, beyond the largest orgs (and past what one Prometheus target should
 /// carry); an answer with more fails the poll, and the previous data stays.
 pub const DEFAULT_MAX_SERIES_PER_QUERY: u64 = 250_000;

@@ -450,8 +450,10 @@ mod tests {
         assert_eq!(schedule.settle_delay, Duration::from_secs(90));
         assert_eq!(settings.api_budget_share, 0.5);
         assert_eq!(query.group_by, ["queueId", "mediaType"]);
-        assert_eq!(query.metrics.len(), 12);
-        assert!(query.metrics.contains(&"oServiceLevel".to_string()));
+        assert_eq!(query.metrics.len(), 14);
+        for metric in ["oServiceLevel", "nError", "nStateTransitionError"] {
+            assert!(query.metrics.contains(&metric.to_string()), "{metric}");
+        }
     }
 
     #[test]

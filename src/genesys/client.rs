@@ -31,8 +31,8 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The most bytes one answer may have: `max_response_bytes`. The answers that grow with an
-/// org are a synchronous aggregates answer and a job's results page. With the default 12
-/// metrics, one queue and media type takes about 1.3 KB of JSON per bucket, so 16 MiB holds
+/// org are a synchronous aggregates answer and a job's results page. With the default 14
+/// metrics, one queue and media type takes about 1.4 KB of JSON per bucket, so 16 MiB holds
 /// some 12,000 groups: 3,000 queues with four media types each, more than the largest orgs
 /// in Genesys Cloud's published sizing have, and Genesys refuses a synchronous answer much
 /// larger than that itself (400 `response.entity.too.large`, which sends the query to the

@@ -26,6 +26,8 @@ const NAMES: &[(&str, &str)] = &[
     ("nOverSla", "over_sla"),
     ("nTransferred", "transferred"),
     ("oServiceLevel", "service_level"),
+    ("nError", "error"),
+    ("nStateTransitionError", "state_transition_error"),
 ];
 
 /// The default query's request (by queue and media type, in UTC) for `[start, end)` in
