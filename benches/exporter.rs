@@ -199,6 +199,7 @@ fn bench_scrape(c: &mut Criterion) {
             publisher: Arc::new(publisher),
             queries: Default::default(),
             observations: std::sync::RwLock::new(None),
+            flow_observations: std::sync::RwLock::new(None),
             clock: Clock::starting_at(window().end),
             reloads: None,
             telemetry_path: Default::default(),
