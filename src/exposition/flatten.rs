@@ -425,12 +425,16 @@ impl Flattener {
     }
 }
 
-/// The groupBy dimensions that are IDs with names, by their place.
+/// The groupBy dimensions that are IDs with names, by their place. A name whose label a
+/// dimension of the query already makes (`flowOutcome` is `flow_outcome`) is left out: a
+/// series may not have a label twice.
 fn named_ids(group_by: &[String]) -> Vec<(usize, NameKind)> {
+    let taken = |label: &str| group_by.iter().any(|d| snake_case(d) == label);
     group_by
         .iter()
         .enumerate()
         .filter_map(|(index, dimension)| Some((index, NameKind::of_dimension(dimension)?)))
+        .filter(|(_, kind)| !taken(kind.label()))
         .collect()
 }
 
@@ -670,6 +674,19 @@ mod tests {
                 "{line}\nnot in\n{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_name_label_a_dimension_already_makes_is_left_out() {
+        let group_by: Vec<String> = ["flowId", "flowOutcomeId", "flowOutcome"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(named_ids(&group_by), [(0, NameKind::Flow)]);
+        let group_by: Vec<String> = ["queueId", "flowOutcomeId"].map(String::from).to_vec();
+        assert_eq!(
+            named_ids(&group_by),
+            [(0, NameKind::Queue), (1, NameKind::FlowOutcome)]
+        );
     }
 
     #[test]
