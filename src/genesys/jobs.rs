@@ -259,3 +259,24 @@ pub fn merge_groups(groups: Vec<AggregateGroup>) -> AggregateResponse {
         results: merged.into_values().collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_too_large_answer_of_a_source_without_jobs_says_to_narrow_the_query() {
+        assert!(without_jobs(Source::Conversations).is_ok(), "a job follows");
+        for source in [Source::Flows, Source::Actions] {
+            let error = without_jobs(source).unwrap_err();
+            assert_eq!(error.reason(), "too_large");
+            let text = error.to_string();
+            assert!(
+                text.starts_with(&format!("{}: the answer is too large", source.endpoint()))
+                    && text.contains("no asynchronous jobs")
+                    && text.contains("a shorter window or granularity"),
+                "{text}"
+            );
+        }
+    }
+}
