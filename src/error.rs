@@ -81,22 +81,29 @@ pub enum Error {
     )]
     TooLarge { endpoint: Endpoint, limit: u64 },
 
+    /// Genesys Cloud found a flows or data actions answer too large to give at once, and
+    /// those queries have no jobs to page it.
+    #[error(
+        "{endpoint}: the answer is too large for the synchronous query (400 response.entity.too.large), and this query has no asynchronous jobs to page it; narrow the query: a shorter window or granularity, a filter, or fewer groupBy dimensions"
+    )]
+    TooLargeWithoutJobs { endpoint: Endpoint },
+
     /// An answer that would publish more series than `max_series_per_query`.
     #[error(
         "query {query}: the answer holds more than max_series_per_query ({limit}) series; nothing of it was published. Narrow the query (filter, fewer metrics or groupBy dimensions), or raise max_series_per_query"
     )]
     TooManySeries { query: String, limit: usize },
 
-    /// The queue list did not end within `max_queue_pages` pages.
+    /// A list (of queues, flows, ...) did not end within `max_queue_pages` pages.
     #[error(
-        "queues: the queue list did not end within max_queue_pages ({limit}) pages of 100; the names known so far are kept. Raise max_queue_pages if the org has more than {} queues", u64::from(*.limit) * 100
+        "{endpoint}: the list did not end within max_queue_pages ({limit}) pages of 100; the names known so far are kept. Raise max_queue_pages if the org has more than {} of them", u64::from(*.limit) * 100
     )]
-    TooManyPages { limit: u32 },
+    TooManyPages { endpoint: Endpoint, limit: u32 },
 
-    /// The names of a directory read (queue list or presences) would pass
+    /// The names of a directory read (a list of names, or the presences) would pass
     /// `max_directory_bytes`, with those of the other kind held: the read was stopped.
     #[error(
-        "{endpoint}: the names read would pass max_directory_bytes ({limit} bytes, queue and presence names together); the read was stopped and the names known so far are kept. Raise max_directory_bytes if the org's directory is this large"
+        "{endpoint}: the names read would pass max_directory_bytes ({limit} bytes, every name of the org together: queues, presences, flows, flow outcomes, data actions); the read was stopped and the names known so far are kept. Raise max_directory_bytes if the org's directory is this large"
     )]
     DirectoryTooLarge { endpoint: Endpoint, limit: u64 },
 
@@ -114,6 +121,10 @@ pub enum Error {
     /// The queue observations have no queues to observe: the queue list has not been read.
     #[error("no queues to observe: the queue list has not been read yet")]
     NoQueuesYet,
+
+    /// The flow observations have no flows to observe: the flow list has not been read.
+    #[error("no flows to observe: the flow list has not been read yet")]
+    NoFlowsYet,
 
     /// A part of the exporter stopped that should not have (a bug); the message says which.
     #[error("internal error: {0}; please report it")]
@@ -133,11 +144,12 @@ impl Error {
             Error::Job { .. } => "job_failed",
             Error::CircuitOpen { .. } => "circuit_open",
             Error::RateLimited { .. } => "rate_limited",
-            Error::TooLarge { .. } => "too_large",
+            Error::TooLarge { .. } | Error::TooLargeWithoutJobs { .. } => "too_large",
             Error::TooManySeries { .. } => "too_many_series",
             Error::TooManyPages { .. } => "too_many_pages",
             Error::DirectoryTooLarge { .. } => "too_large",
             Error::NoQueuesYet => "no_queues",
+            Error::NoFlowsYet => "no_flows",
             Error::Internal(_) => "internal",
         }
     }
@@ -189,7 +201,14 @@ pub fn status_reason(status: u16) -> &'static str {
 /// What to do about an error status, said after the API's own message.
 fn remedy(endpoint: Endpoint, status: u16, permission: Option<&str>) -> String {
     match status {
-        400 if matches!(endpoint, Endpoint::Aggregates | Endpoint::Jobs) => {
+        400 if matches!(
+            endpoint,
+            Endpoint::Aggregates
+                | Endpoint::Jobs
+                | Endpoint::FlowAggregates
+                | Endpoint::ActionAggregates
+        ) =>
+        {
             " (the query was rejected; fix the query's metrics, group_by, filter or granularity)"
                 .into()
         }
@@ -307,11 +326,12 @@ mod tests {
                 retry_in: Duration::ZERO,
             },
             Error::TooLarge { endpoint, limit: 1 },
+            Error::TooLargeWithoutJobs { endpoint },
             Error::TooManySeries {
                 query: String::new(),
                 limit: 1,
             },
-            Error::TooManyPages { limit: 1 },
+            Error::TooManyPages { endpoint, limit: 1 },
             Error::DirectoryTooLarge { endpoint, limit: 1 },
         ];
         for error in &errors {

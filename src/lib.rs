@@ -1,4 +1,5 @@
-//! genesys-exporter: Genesys Cloud conversation aggregates as Prometheus gauges.
+//! genesys-exporter: Genesys Cloud conversation, IVR flow and data action aggregates as
+//! Prometheus gauges.
 //!
 //! # Layout
 //!
@@ -20,7 +21,7 @@
 //!   breaker, jobs); the configuration, checked; the API budget; the one supervisor of
 //!   every long-running task.
 //! - [`exposition`], [`directory`]: answers flattened into named gauges, rendered and
-//!   published; the org's queue and presence names.
+//!   published; the org's names: queues, presences, flows, flow outcomes, data actions.
 //! - [`collect`], [`report`]: every source of series behind one trait; the one-shot report.
 //! - [`http`], [`server`]: the serving loop; `/metrics` and the other endpoints.
 //! - [`runtime`], [`cli`]: each org's tasks, started, supervised and reloaded; the command

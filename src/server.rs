@@ -25,11 +25,12 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{AGENTS_QUERY, OBSERVATIONS_QUERY, Query, written};
+use crate::config::{AGENTS_QUERY, FLOW_OBSERVATIONS_QUERY, OBSERVATIONS_QUERY, Query, written};
 use crate::exposition::{Format, Publisher, QueryStatus, SharedBody};
 use crate::http;
 use crate::org::Org;
 use crate::web_config::{Verdict, WebConfig};
+use genesys_wire::catalogue::Source;
 use genesys_wire::time::Clock;
 
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -57,6 +58,8 @@ pub struct State {
     pub observations: RwLock<Option<Duration>>,
     /// How often the agents are counted, when they are.
     pub agents: RwLock<Option<Duration>>,
+    /// How often the flows are observed, when they are.
+    pub flow_observations: RwLock<Option<Duration>>,
     /// Tells the publisher the time, against which data passes its maximum age.
     pub clock: Clock,
     /// Where `POST /-/reload` sends its request; `None` without `--web.enable-lifecycle`,
@@ -363,27 +366,38 @@ fn landing_page(state: &State) -> String {
          <tr><th>query</th><th>schedule</th><th>last poll</th><th>published interval</th><th>outcome</th></tr>\n"
     );
     let statuses = state.publisher.statuses();
-    let observations = state
-        .observations
-        .read()
-        .expect("not poisoned")
-        .map(|refresh| format!("queue state, every {}", written(refresh)));
-    let agents = state
-        .agents
-        .read()
-        .expect("not poisoned")
-        .map(|refresh| format!("agent states, every {}", written(refresh)));
+    let observed = |refresh: &RwLock<Option<Duration>>, what: &str| {
+        refresh
+            .read()
+            .expect("not poisoned")
+            .map(|refresh| format!("{what}, every {}", written(refresh)))
+    };
+    let observations = [
+        (
+            OBSERVATIONS_QUERY,
+            observed(&state.observations, "queue state"),
+        ),
+        (AGENTS_QUERY, observed(&state.agents, "agent states")),
+        (
+            FLOW_OBSERVATIONS_QUERY,
+            observed(&state.flow_observations, "conversations in flows"),
+        ),
+    ];
     let queries = state.queries.read().expect("not poisoned").clone();
     let mut rows: Vec<(Org, String, String)> = Vec::new();
     for (org, query) in &queries {
-        rows.push((org.clone(), query.name.clone(), query.kind.to_string()));
-        // Each org's observations and agent states after its last query.
+        // The source before the schedule, for a query of flows or data actions.
+        let schedule = match query.source {
+            Source::Conversations => query.kind.to_string(),
+            source => format!("{source}, {}", query.kind),
+        };
+        rows.push((org.clone(), query.name.clone(), schedule));
+        // Each org's sources of the present after its last query.
         let last_of_org = queries.iter().rev().find(|(o, _)| o == org);
         if last_of_org.is_some_and(|(_, last)| last.name == query.name) {
-            let present = [(OBSERVATIONS_QUERY, &observations), (AGENTS_QUERY, &agents)];
-            for (name, schedule) in present {
+            for (name, schedule) in &observations {
                 if let Some(schedule) = schedule {
-                    rows.push((org.clone(), name.to_owned(), schedule.clone()));
+                    rows.push((org.clone(), (*name).to_owned(), schedule.clone()));
                 }
             }
         }

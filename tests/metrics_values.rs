@@ -185,6 +185,12 @@ async fn every_counter_with_a_bounded_label_set_is_at_0_from_the_start() {
         "observations",
         "presences",
         "agent_status_counts",
+        "flow_aggregates",
+        "flow_observations",
+        "flows",
+        "flow_outcomes",
+        "action_aggregates",
+        "actions",
     ];
     let by_reason = |reasons: &[&str]| -> BTreeSet<Vec<(String, String)>> {
         endpoints

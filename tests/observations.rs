@@ -20,7 +20,10 @@ use crate::util::{
     http::get,
     process::start_binary_for,
     samples::{Samples, of, value},
-    sim::{Sim, afternoon_sim, clear_faults, every_queue_observed, set_fault, start_simulator},
+    sim::{
+        Sim, afternoon_sim, clear_faults, every_queue_observed, forbidden, set_fault,
+        start_simulator,
+    },
     wait::{wait_for_metrics, wait_until},
 };
 
@@ -50,16 +53,6 @@ async fn simulator(org: SimulatedOrg, faults: Vec<FaultSpec>) -> (Sim, Clock) {
 /// The default aggregates query, and the observations every [`REFRESH`].
 fn config(sim: &Sim) -> Config {
     observing(config_for(sim, vec![]), REFRESH)
-}
-
-fn forbidden(path: &str) -> FaultSpec {
-    FaultSpec {
-        fault: Fault::Forbidden,
-        path: path.into(),
-        after: 0.0,
-        seconds: None,
-        requests: None,
-    }
 }
 
 /// The gauge of each observation metric, written out here rather than taken from the

@@ -48,6 +48,47 @@ fn every_gauge_in_the_common_metrics_table_is_what_the_code_names_it() {
 }
 
 #[test]
+fn the_flows_and_data_actions_pages_name_the_gauges_as_the_code_does() {
+    let rows = table_rows("docs/flows.md", "| Genesys metric | gauges |");
+    let metrics: BTreeSet<&str> = rows.iter().map(|row| row[0].as_str()).collect();
+    assert_eq!(
+        metrics,
+        genesys_wire::catalogue::FLOW_METRICS
+            .iter()
+            .copied()
+            .collect(),
+        "every flow metric"
+    );
+    for row in &rows {
+        let produced = gauge_names(&row[0]);
+        for gauge in names(&row[1]) {
+            assert!(
+                produced.iter().any(|p| p == gauge),
+                "{}: docs/flows.md says {gauge}, the code makes {produced:?}",
+                row[0]
+            );
+        }
+    }
+    let rows = table_rows("docs/data-actions.md", "| gauge | what it is |");
+    let listed: Vec<&str> = rows.iter().flat_map(|row| names(&row[0])).collect();
+    let produced = gauge_names("tTotalExecution");
+    assert_eq!(
+        listed,
+        [
+            "genesys_data_action_executions",
+            "genesys_data_action_execution_seconds",
+            "genesys_data_action_execution_seconds_max",
+            "_seconds_min",
+            "genesys_data_action_execution_seconds_p95",
+            "_seconds_p99"
+        ]
+    );
+    for gauge in listed.iter().filter(|g| g.starts_with("genesys_")) {
+        assert!(produced.iter().any(|p| p == gauge), "{gauge}");
+    }
+}
+
+#[test]
 fn the_queue_observations_table_names_every_gauge_and_its_labels_as_the_code_does() {
     let rows = table_rows("docs/metrics.md", "| Genesys observation | gauge |");
     let metrics: Vec<&str> = rows.iter().map(|row| row[0].as_str()).collect();

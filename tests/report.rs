@@ -431,3 +431,64 @@ async fn a_range_off_the_bucket_boundaries_is_refused_with_the_nearest_ones() {
     assert_eq!(code, Some(2), "{log}");
     assert!(log.contains("--from 2026-08-17T00:07:00Z is not on a PT15M bucket boundary in UTC; use 2026-08-17T00:00:00Z or 2026-08-17T00:15:00Z"), "{log}");
 }
+
+#[tokio::test]
+async fn a_flows_report_counts_the_simulators_entries_per_flow_and_hour() {
+    let sim = start_simulator(afternoon_sim()).await;
+    let dir = temp_dir();
+    let config = config_file(&dir, &sim, "");
+    let path = dir.path().join("flows.json");
+    let (code, log) = run_report(&[
+        "--from",
+        "2026-08-20T12:00:00Z",
+        "--to",
+        "2026-08-20T14:00:00Z",
+        "--source",
+        "flows",
+        "--granularity",
+        "PT1H",
+        "--group-by",
+        "flowId",
+        "--metrics",
+        "nFlow",
+        "--format",
+        "json",
+        "--config",
+        config.to_str().unwrap(),
+        "--output",
+        path.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{log}");
+    let rows: Vec<BTreeMap<String, Value>> =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let got: BTreeMap<(String, String), f64> = rows
+        .iter()
+        .map(|row| {
+            let key = (
+                row["interval_start"].as_str().unwrap().to_string(),
+                row["flow_id"].as_str().unwrap().to_string(),
+            );
+            (key, row["flow"].as_f64().unwrap())
+        })
+        .collect();
+    // The truth: the simulator's flow records of each hour, counted per flow.
+    let mut want: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for hour in [12, 13] {
+        let start: Timestamp = format!("2026-08-20T{hour}:00:00Z").parse().unwrap();
+        let end = start + SignedDuration::from_hours(1);
+        sim.simulator.flow_truth(|org, architect, surges| {
+            for record in genesys_sim::flow_records(org, architect, surges, start, end) {
+                let key = (
+                    format!("2026-08-20T{hour}:00:00.000Z"),
+                    record.flow.id.clone(),
+                );
+                *want.entry(key).or_default() += 1.0;
+            }
+        });
+    }
+    assert!(want.len() >= 4, "{want:?}");
+    assert_eq!(got, want);
+    assert_eq!(sim.simulator.requests().flow_aggregates, 1);
+    assert_eq!(sim.simulator.requests().aggregates, 0);
+}

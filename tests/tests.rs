@@ -18,12 +18,16 @@ mod cli;
 mod compression;
 /// The conventions of Prometheus exporters: process_*, build info, --version, --log.*, --web.*.
 mod conventions;
+/// Data actions: an actions query is the simulator's calls, named; a 403 on it alone.
+mod data_actions;
 /// `--demo` at any hour: traffic, callers waiting, the surge pages; `--demo-time`'s clocks.
 mod demo;
 /// Compose, Kubernetes, systemd, Dockerfile, rules and dashboards agree and configure it validly.
 mod deploy;
 /// The fault matrix: each fault the simulator plays, retries, the circuit breaker, outages.
 mod faults;
+/// IVR flows: a flows query and the flow observations are the simulator's, named; a 403 alone.
+mod flows;
 /// Hostile input: a fake upstream, clients and config that try to crash or exhaust it.
 mod hostile;
 /// lib.rs's layout tour is true: no upward import, no module missing, no import cycle.

@@ -5,7 +5,10 @@
 //! Every request counts: each bucket query's one per bucket, each rolling query's one per
 //! refresh, the observations' one per chunk of `queues_per_request` queues per refresh,
 //! the agent states' one per breakdown value per refresh (divisions counted at their
-//! bound), the queue list's pages and the presence definitions once per
+//! bound), the flow observations' one per 100 flows per refresh (counted as one at
+//! start-up, when the flows are not known yet), the queue list's pages, the presence
+//! definitions and the flow, flow outcome and data action lists (a page each at least)
+//! once per
 //! `queue_names_refresh`.
 //! Steady state leaves out what only failures and start-up cost (retries, a token per
 //! token lifetime, which the login service counts apart) and the extra requests of an
@@ -32,7 +35,9 @@ use crate::genesys::queue_list::PAGE_SIZE;
 use crate::metrics::Metrics;
 use crate::org::Org;
 use crate::schedule::{Rolling, Schedule};
+use genesys_wire::MAX_FLOWS_PER_REQUEST;
 pub use genesys_wire::RATE_LIMIT_PER_MINUTE;
+use genesys_wire::catalogue::{NameKind, Source};
 pub use pacer::{PACER_WINDOW, Pacer};
 
 /// What the queue observations cost: a request per chunk of `queues_per_request` queues,
@@ -50,8 +55,11 @@ pub enum LineKind {
     RollingQuery,
     Observations,
     Agents,
+    FlowObservations,
     QueueList,
     Presences,
+    /// A list of flows, flow outcomes or data actions, for their names.
+    NameList,
 }
 
 /// One line of the arithmetic: `requests` requests every `per`.
@@ -93,6 +101,8 @@ pub struct Load {
     /// Whether the queue list is read: for queue names on `queueId` groups, and for the
     /// queues to observe.
     reads_directory: bool,
+    /// The other lists of names read: flows, flow outcomes, data actions.
+    name_lists: Vec<NameKind>,
     directory_refresh: Duration,
     /// Whether the presence definitions are read: for the observations' and the agent
     /// states' presence names.
@@ -120,12 +130,16 @@ pub enum Cost {
 impl Cost {
     /// A bucket query's: one request a bucket. A bucket of a day or more is counted at its
     /// shortest (a 23-hour day), so the figure is never below the truth.
-    pub fn bucket_query(name: &str, schedule: &Schedule) -> Cost {
+    pub fn bucket_query(name: &str, source: Source, schedule: &Schedule) -> Cost {
         Cost::Every(Line {
             every: schedule.granularity.to_string(),
             ..Line::new(
                 LineKind::BucketQuery,
-                format!("query {name} ({} buckets)", schedule.granularity),
+                format!(
+                    "query {name} ({}{} buckets)",
+                    source_named(source),
+                    schedule.granularity
+                ),
                 1,
                 schedule.granularity.shortest(),
             )
@@ -133,10 +147,10 @@ impl Cost {
     }
 
     /// A rolling query's: one request a refresh.
-    pub fn rolling_query(name: &str, rolling: &Rolling) -> Cost {
+    pub fn rolling_query(name: &str, source: Source, rolling: &Rolling) -> Cost {
         Cost::Every(Line::new(
             LineKind::RollingQuery,
-            format!("query {name} ({rolling})"),
+            format!("query {name} ({}{rolling})", source_named(source)),
             1,
             rolling.refresh,
         ))
@@ -159,6 +173,17 @@ impl Cost {
             format!("agents ({})", values.join(" + ")),
             agents.requests(),
             agents.refresh,
+        ))
+    }
+
+    /// The flow observations': a request per 100 flows every `refresh`, counted as one:
+    /// the flows are not known before the directory reads them, and most orgs have fewer.
+    pub fn flow_observations(refresh: Duration) -> Cost {
+        Cost::Every(Line::new(
+            LineKind::FlowObservations,
+            format!("flow observations ({MAX_FLOWS_PER_REQUEST} flows a request)"),
+            1,
+            refresh,
         ))
     }
 
@@ -191,11 +216,14 @@ impl Load {
             .iter()
             .any(|query| query.group_by.iter().any(|d| d == "queueId"));
         let agents = queries.iter().any(|line| line.kind == LineKind::Agents);
+        let mut name_lists = settings.name_lists(org);
+        name_lists.retain(|kind| *kind != NameKind::Queue);
         Load {
             org: org.org.clone(),
             queries,
             reads_directory: names_wanted || observations.is_some() || agents,
             reads_presences: observations.is_some() || agents,
+            name_lists,
             directory_refresh: settings.queue_names_refresh,
             observations,
             share: settings.api_budget_share,
@@ -247,6 +275,14 @@ impl Load {
                 self.directory_refresh,
             ));
         }
+        for kind in &self.name_lists {
+            lines.push(Line::new(
+                LineKind::NameList,
+                format!("{} list ({PAGE_SIZE} a page)", kind.endpoint()),
+                1,
+                self.directory_refresh,
+            ));
+        }
         Budget {
             lines,
             share: self.share,
@@ -277,6 +313,15 @@ impl Load {
         let seconds = (requests as f64 * 60.0 / room).ceil();
         let fitted = Duration::try_from_secs_f64(seconds).ok()?;
         Some(fitted.max(observations.refresh))
+    }
+}
+
+/// `flows, ` before a query's schedule, for the queries of another source than the
+/// conversations.
+fn source_named(source: Source) -> String {
+    match source {
+        Source::Conversations => String::new(),
+        other => format!("{other}, "),
     }
 }
 
@@ -544,7 +589,12 @@ fn remedies(load: &Load, budget: &Budget, queues: usize) -> String {
     if load.queries.len() > 1 {
         fixes.push("drop queries you do not need".into());
     }
-    let directory = |line: &&Line| matches!(line.kind, LineKind::QueueList | LineKind::Presences);
+    let directory = |line: &&Line| {
+        matches!(
+            line.kind,
+            LineKind::QueueList | LineKind::Presences | LineKind::NameList
+        )
+    };
     if budget
         .lines
         .iter()
@@ -673,6 +723,76 @@ mod tests {
         let budget = load_with(&by_queue, &by_queue.orgs[0], None).budget(0, None);
         assert_eq!(budget.lines[1].kind, LineKind::QueueList);
         assert_eq!(budget.lines[1].requests, 1);
+    }
+
+    #[test]
+    fn flows_and_actions_queries_the_flow_observations_and_their_lists_have_lines() {
+        let settings = settings_of(
+            serde_json::json!([
+                {"name": "flows", "source": "flows", "granularity": "PT30M"},
+                {"name": "actions_live", "source": "actions", "window": "10m", "refresh": "1m"},
+            ]),
+            serde_json::json!({"flow_observations": {"enabled": true}}),
+        );
+        let org = &settings.orgs[0];
+        let flow_observations = Cost::flow_observations(settings.flow_observations.unwrap());
+        let mut load = load_with(&settings, org, Some(OBSERVATIONS));
+        if let Cost::Every(line) = flow_observations {
+            load.queries.push(line);
+        }
+        let budget = load.budget(50, None);
+        let lines: Vec<(LineKind, &str, u64, u64)> = budget
+            .lines
+            .iter()
+            .map(|l| (l.kind, l.what.as_str(), l.requests, l.per.as_secs()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (
+                    LineKind::BucketQuery,
+                    "query flows (flows, PT30M buckets)",
+                    1,
+                    1800
+                ),
+                (
+                    LineKind::RollingQuery,
+                    "query actions_live (actions, 10m window, every 1m)",
+                    1,
+                    60
+                ),
+                (
+                    LineKind::FlowObservations,
+                    "flow observations (100 flows a request)",
+                    1,
+                    30
+                ),
+                (
+                    LineKind::Observations,
+                    "observations (50 queues, 100 a request)",
+                    1,
+                    15
+                ),
+                (
+                    LineKind::QueueList,
+                    "queue list (50 queues, 100 a page)",
+                    1,
+                    3600
+                ),
+                (LineKind::Presences, "presence definitions", 1, 3600),
+                (LineKind::NameList, "flows list (100 a page)", 1, 3600),
+                (
+                    LineKind::NameList,
+                    "flow_outcomes list (100 a page)",
+                    1,
+                    3600
+                ),
+                (LineKind::NameList, "actions list (100 a page)", 1, 3600),
+            ]
+        );
+        // 1/30 + 1 + 2 + 4 + 5/60 a minute.
+        let by_hand = 1.0 / 30.0 + 1.0 + 2.0 + 4.0 + 5.0 / 60.0;
+        assert!((budget.per_minute() - by_hand).abs() < 1e-9);
     }
 
     /// The demo's queries and observations with 4% of the API's 300 a minute: 12, too few
@@ -921,8 +1041,8 @@ mod tests {
         observations: Option<ObservationLoad>,
     ) -> Load {
         let queries = org.queries.iter().map(|query| match &query.kind {
-            QueryKind::Buckets(schedule) => Cost::bucket_query(&query.name, schedule),
-            QueryKind::Rolling(rolling) => Cost::rolling_query(&query.name, rolling),
+            QueryKind::Buckets(schedule) => Cost::bucket_query(&query.name, query.source, schedule),
+            QueryKind::Rolling(rolling) => Cost::rolling_query(&query.name, query.source, rolling),
         });
         let observations = observations.map(Cost::PerQueues);
         Load::new(

@@ -75,6 +75,9 @@ struct QueryArgs {
     /// Start from this configured query's settings instead of the defaults.
     #[arg(long = "query", value_name = "NAME")]
     name: Option<String>,
+    /// Which aggregates: conversations (the default), flows or actions.
+    #[arg(long, value_name = "SOURCE")]
+    source: Option<String>,
     /// Bucket length, e.g. PT15M, PT1H, P1D.
     #[arg(long)]
     granularity: Option<String>,
@@ -129,6 +132,12 @@ pub async fn report(args: ReportArgs, shutdown: CancellationToken) -> anyhow::Re
     }
     let settings = off_the_runtime(&shutdown, move || config.validate()).await?;
     let org = &settings.orgs[0];
+    let source = org.queries[0].source;
+    if args.always_async && !source.has_jobs() {
+        anyhow::bail!(
+            "--async: {source} aggregates have no asynchronous jobs and are asked synchronously; leave --async out"
+        );
+    }
     let request = report::Request {
         query: org.queries[0].clone(),
         from: args.from,
@@ -248,6 +257,7 @@ impl QueryArgs {
             }
             (query.window, query.refresh, query.max_age) = (None, None, None);
         }
+        query.source = self.source.or(query.source);
         query.granularity = self.granularity.or(query.granularity);
         query.group_by = self.group_by.or(query.group_by);
         query.metrics = self.metrics.or(query.metrics);
@@ -363,6 +373,30 @@ mod tests {
         assert_eq!(query.metrics, Some(vec!["nOffered".into()]));
         assert_eq!(query.filter, Some(serde_json::json!({"type": "or"})));
         assert_eq!(query.time_zone.as_deref(), Some("Europe/Dublin"));
+        assert_eq!(query.source, None, "conversations unless a source is named");
+    }
+
+    #[test]
+    fn a_configured_query_keeps_its_source_and_the_flag_names_another() {
+        let mut config = configured(&["flows"]);
+        config.queries[0].source = Some("flows".into());
+        config.queries[0].metrics = None;
+        let query = report_args(&["--query", "flows"])
+            .query
+            .apply_to(&config, None)
+            .unwrap();
+        assert_eq!(query.source.as_deref(), Some("flows"));
+        let query = report_args(&["--source", "actions"])
+            .query
+            .apply_to(&config, None)
+            .unwrap();
+        assert_eq!(query.source.as_deref(), Some("actions"));
+        config.queries = vec![query];
+        config.client_id = Some("id".into());
+        config.client_secret = Some("secret".into());
+        config.region = Some("eu-west-1".into());
+        let settings = config.validate().unwrap();
+        assert_eq!(settings.orgs[0].queries[0].metrics, ["tTotalExecution"]);
     }
 
     #[test]

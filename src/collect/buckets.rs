@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::standing::{self, Permission};
 use super::{Collector, Outcome, Readiness, too_many_series};
 use crate::budget::Cost;
 use crate::config::Query;
@@ -23,6 +24,7 @@ use crate::genesys::jobs::{self, JobOptions};
 use crate::metrics::Metrics;
 use crate::schedule::Schedule;
 use genesys_wire::Endpoint;
+use genesys_wire::catalogue::Source;
 use genesys_wire::time::{Clock, Interval};
 
 /// A query's completed buckets, polled as they settle.
@@ -33,6 +35,8 @@ pub struct Buckets {
     pub aggregates: Aggregates,
     pub metrics: Arc<Metrics>,
     pub cursor: BucketCursor,
+    /// Watched for the sources whose permission may be missing: see [`standing`].
+    pub permission: Option<Permission>,
 }
 
 impl Collector for Buckets {
@@ -41,15 +45,15 @@ impl Collector for Buckets {
     }
 
     fn endpoint(&self) -> Endpoint {
-        Endpoint::Aggregates
+        self.query.source.endpoint()
     }
 
     fn cost(&self) -> Cost {
-        Cost::bucket_query(&self.query.name, &self.schedule)
+        Cost::bucket_query(&self.query.name, self.query.source, &self.schedule)
     }
 
     fn readiness(&self) -> Readiness {
-        Readiness::Waits
+        readiness(&self.query)
     }
 
     fn max_age(&self) -> Duration {
@@ -64,10 +68,10 @@ impl Collector for Buckets {
         if let (Some(last), Some(window)) = (last, self.cursor.next) {
             log_outcome(&self.query.name, window, last);
         }
-        let due = self
-            .cursor
-            .next_due(last.map(Result::is_ok), shutdown)
-            .await?;
+        let clock = self.cursor.clock.clone();
+        let after =
+            standing::wait_if_forbidden(&mut self.permission, last, &clock, shutdown).await?;
+        let due = self.cursor.next_due(after, shutdown).await?;
         if let Some(skipped) = due.skipped {
             self.metrics.poll.skipped(&self.query.name, skipped.buckets);
             self.log_skipped(skipped.from, due.window);
@@ -99,6 +103,16 @@ impl Buckets {
             }
             bucket = next;
         }
+    }
+}
+
+/// Whether `/readyz` waits for a configured query: for the conversations' queries, and
+/// not for the flows' and data actions', whose permission may be missing for good.
+pub(super) fn readiness(query: &Query) -> Readiness {
+    if query.source == Source::Conversations {
+        Readiness::Waits
+    } else {
+        Readiness::DoesNotWait
     }
 }
 
@@ -137,6 +151,7 @@ impl Aggregates {
         let mut flattener = Flattener::new(&query.name, &query.group_by, window, max_series);
         let complete = jobs::aggregates_into(
             &self.client,
+            query.source,
             &request,
             jobs::JobPolicy::WhenTooLarge,
             self.jobs,

@@ -5,18 +5,23 @@
 //! going through panics.
 //!
 //! The sources, one file each: [`buckets`] (the latest completed bucket of a configured
-//! query), [`rolling`] (a trailing window, refreshed), [`observations`] (every queue
-//! of the directory, now) and [`agents`] (the org's agents, each once, now); the last two
-//! share their timing and 403 handling ([`present`]). [`sources`] lists what one org runs. A new source is a file
+//! query, of conversations, flows or data actions), [`rolling`] (a trailing window,
+//! refreshed), [`observations`] (every queue of the directory, now), [`agents`] (the
+//! org's agents, each once, now) and [`flow_observations`] (every inbound and bot flow of
+//! the directory, now). The last three share their timing and 403 handling
+//! ([`present`]); the flows and data actions queries a 403's hourly retry
+//! ([`standing`]). [`sources`] lists what one org runs. A new source is a file
 //! here implementing [`Collector`], and a line in [`sources`].
 
 pub mod agents;
 pub mod buckets;
+pub mod flow_observations;
 pub mod observations;
 pub mod present;
 pub mod rolling;
 mod run;
 mod source;
+pub mod standing;
 
 use std::future::Future;
 use std::time::Duration;

@@ -15,12 +15,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::Outcome;
+use super::standing::{FORBIDDEN_RETRY, later};
 use crate::error::Error;
 use genesys_wire::Endpoint;
 use genesys_wire::time::{Clock, Interval};
-
-/// How long after a 403 the source asks again.
-pub const FORBIDDEN_RETRY: Duration = Duration::from_secs(3600);
 
 /// The data is dropped this many refreshes after the last successful collection.
 pub const MAX_AGE_REFRESHES: u32 = 3;
@@ -59,8 +57,8 @@ pub struct Present {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Standing {
     Allowed,
-    /// The queue list has not been read: nothing to collect yet.
-    NoQueues,
+    /// The list of what to collect for (the queues, the flows) has not been read yet.
+    NotListed,
     Forbidden,
     /// Failed otherwise; retried at the next tick.
     Failing,
@@ -137,7 +135,7 @@ impl Present {
         let was = self.standing;
         self.standing = match outcome {
             Ok(_) => Standing::Allowed,
-            Err(Error::NoQueuesYet) => Standing::NoQueues,
+            Err(Error::NoQueuesYet | Error::NoFlowsYet) => Standing::NotListed,
             Err(Error::Api { status: 403, .. }) => Standing::Forbidden,
             Err(_) => Standing::Failing,
         };
@@ -150,11 +148,15 @@ impl Present {
                 }
                 tracing::debug!(query, series, "published");
             }
-            Err(Error::NoQueuesYet) => {
-                if was != Standing::NoQueues {
+            Err(error @ (Error::NoQueuesYet | Error::NoFlowsYet)) => {
+                if was != Standing::NotListed {
+                    let list = match error {
+                        Error::NoQueuesYet => Endpoint::Queues,
+                        _ => Endpoint::Flows,
+                    };
                     tracing::warn!(
-                        "{}; collecting {what} once it is (reading it needs routing:queue:view)",
-                        Error::NoQueuesYet
+                        "{error}; collecting {what} once it is (reading it needs {})",
+                        list.permission()
                     );
                 }
             }
@@ -232,14 +234,6 @@ fn next_tick(started: Timestamp, refresh: Duration, now: Timestamp) -> Timestamp
         .as_nanosecond()
         .saturating_add(ticks.saturating_mul(refresh));
     Timestamp::from_nanosecond(tick).unwrap_or(Timestamp::MAX)
-}
-
-/// `after` past `at`, or the end of time.
-fn later(at: Timestamp, after: Duration) -> Timestamp {
-    jiff::SignedDuration::try_from(after)
-        .ok()
-        .and_then(|after| at.checked_add(after).ok())
-        .unwrap_or(Timestamp::MAX)
 }
 
 #[cfg(test)]

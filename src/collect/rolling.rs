@@ -10,7 +10,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
-use super::buckets::{Aggregates, log_outcome};
+use super::buckets::{Aggregates, log_outcome, readiness};
+use super::standing::{self, Permission};
 use super::{Collector, Outcome, Readiness};
 use crate::budget::Cost;
 use crate::config::Query;
@@ -26,6 +27,8 @@ pub struct RollingWindow {
     pub query: Query,
     pub aggregates: Aggregates,
     pub cursor: WindowCursor,
+    /// Watched for the sources whose permission may be missing: see [`standing`].
+    pub permission: Option<Permission>,
 }
 
 impl Collector for RollingWindow {
@@ -34,15 +37,15 @@ impl Collector for RollingWindow {
     }
 
     fn endpoint(&self) -> Endpoint {
-        Endpoint::Aggregates
+        self.query.source.endpoint()
     }
 
     fn cost(&self) -> Cost {
-        Cost::rolling_query(&self.query.name, &self.cursor.rolling)
+        Cost::rolling_query(&self.query.name, self.query.source, &self.cursor.rolling)
     }
 
     fn readiness(&self) -> Readiness {
-        Readiness::Waits
+        readiness(&self.query)
     }
 
     fn max_age(&self) -> Duration {
@@ -57,9 +60,10 @@ impl Collector for RollingWindow {
         if let (Some(last), Some(window)) = (last, self.cursor.last) {
             log_outcome(&self.query.name, window, last);
         }
-        self.cursor
-            .next_due(last.map(Result::is_ok), shutdown)
-            .await
+        let clock = self.cursor.clock.clone();
+        let after =
+            standing::wait_if_forbidden(&mut self.permission, last, &clock, shutdown).await?;
+        self.cursor.next_due(after, shutdown).await
     }
 
     async fn collect(&mut self, window: Interval, max_series: usize) -> Result<QuerySamples> {

@@ -9,8 +9,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::agents::Agents;
 use super::buckets::{Aggregates, BucketCursor, Buckets};
+use super::flow_observations::FlowObservations;
 use super::observations::Observations;
 use super::rolling::{RollingWindow, WindowCursor};
+use super::standing;
 use super::{Collector, Outlet, Readiness, spawn};
 use crate::budget::Cost;
 use crate::config::{OrgSettings, Settings};
@@ -87,6 +89,7 @@ pub fn sources(settings: &Settings, org: &OrgSettings, parts: &Parts) -> Vec<Sou
                     aggregates: aggregates.clone(),
                     metrics: parts.metrics.clone(),
                     cursor: BucketCursor::new(schedule.clone(), clock.clone(), retry_delay),
+                    permission: standing::of_query(query),
                 })
             }
             QueryKind::Rolling(rolling) => {
@@ -98,6 +101,7 @@ pub fn sources(settings: &Settings, org: &OrgSettings, parts: &Parts) -> Vec<Sou
                     query: query.clone(),
                     aggregates: aggregates.clone(),
                     cursor: WindowCursor::new(*rolling, clock.clone(), retry_delay),
+                    permission: standing::of_query(query),
                 })
             }
         })
@@ -114,6 +118,14 @@ pub fn sources(settings: &Settings, org: &OrgSettings, parts: &Parts) -> Vec<Sou
     if let Some(agents) = &settings.agents {
         sources.push(Source::new(Agents::new(
             agents.clone(),
+            parts.client.clone(),
+            parts.directory.clone(),
+            clock.clone(),
+        )));
+    }
+    if let Some(refresh) = settings.flow_observations {
+        sources.push(Source::new(FlowObservations::new(
+            refresh,
             parts.client.clone(),
             parts.directory.clone(),
             clock,

@@ -34,6 +34,7 @@ use crate::org::Org;
 use crate::schedule::QueryKind;
 use crate::web_config::WebConfig;
 use genesys_wire::AggregationQuery;
+use genesys_wire::catalogue::{NameKind, Source};
 use genesys_wire::time::Interval;
 
 /// Where `/metrics` is served unless `listen` or `--listen` says otherwise. The one place
@@ -66,6 +67,42 @@ pub const DEFAULT_METRICS: &[&str] = &[
     "nError",
     "nStateTransitionError",
 ];
+/// A flows query's defaults: entries, outcomes and their failures, and the times in flow,
+/// in one request. The entry metrics come back in groups without `flowOutcomeId`, the
+/// outcome metrics in groups per outcome.
+pub const FLOW_DEFAULT_METRICS: &[&str] = &[
+    "nFlow",
+    "nFlowOutcome",
+    "nFlowOutcomeFailed",
+    "tFlow",
+    "tFlowDisconnect",
+    "tFlowExit",
+    "tFlowOutcome",
+];
+pub const FLOW_DEFAULT_GROUP_BY: &[&str] = &["flowId", "flowType", "flowOutcomeId"];
+/// A data actions query's defaults: its one metric, by action and how each execution
+/// ended.
+pub const ACTION_DEFAULT_METRICS: &[&str] = &["tTotalExecution"];
+pub const ACTION_DEFAULT_GROUP_BY: &[&str] = &["actionId", "errorType", "responseStatus"];
+
+/// The metrics of a query of `source` that names none.
+pub fn default_metrics(source: Source) -> &'static [&'static str] {
+    match source {
+        Source::Conversations => DEFAULT_METRICS,
+        Source::Flows => FLOW_DEFAULT_METRICS,
+        Source::Actions => ACTION_DEFAULT_METRICS,
+    }
+}
+
+/// The groupBy of a query of `source` that names none.
+pub fn default_group_by(source: Source) -> &'static [&'static str] {
+    match source {
+        Source::Conversations => DEFAULT_GROUP_BY,
+        Source::Flows => FLOW_DEFAULT_GROUP_BY,
+        Source::Actions => ACTION_DEFAULT_GROUP_BY,
+    }
+}
+
 pub const DEFAULT_SETTLE_DELAY: Duration = Duration::from_secs(90);
 pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(30);
 pub const DEFAULT_QUEUE_NAMES_REFRESH: Duration = Duration::from_secs(3600);
@@ -75,8 +112,9 @@ pub const DEFAULT_REPORT_CHUNK_DAYS: u32 = 7;
 /// type pairs, beyond the largest orgs (and past what one Prometheus target should
 /// carry); an answer with more fails the poll, and the previous data stays.
 pub const DEFAULT_MAX_SERIES_PER_QUERY: u64 = 250_000;
-/// The most bytes an org's directory may hold: its queue and presence names and IDs
-/// together, each counted with 96 bytes of overhead (`max_directory_bytes`). 32 MiB holds
+/// The most bytes an org's directory may hold: its names and IDs of every kind (queues,
+/// presences, flows, flow outcomes, data actions) together, each counted with 96 bytes of
+/// overhead (`max_directory_bytes`). 32 MiB holds
 /// 100,000 queues with 200-byte names; a read past it is stopped and the names known kept.
 pub const DEFAULT_MAX_DIRECTORY_BYTES: u64 = 32 * 1024 * 1024;
 /// A query's data is dropped when it is this many buckets older than its last success.
@@ -95,6 +133,13 @@ pub const DEFAULT_OBSERVATIONS_REFRESH: Duration = Duration::from_secs(15);
 pub const MIN_OBSERVATIONS_REFRESH: Duration = Duration::from_secs(5);
 /// The `query` label of the observation gauges; no aggregates query may take it.
 pub const OBSERVATIONS_QUERY: &str = "observations";
+/// How often the flows are observed (`[flow_observations] refresh`), and the bounds:
+/// each refresh costs a request per 100 flows.
+pub const DEFAULT_FLOW_OBSERVATIONS_REFRESH: Duration = Duration::from_secs(30);
+pub const MIN_FLOW_OBSERVATIONS_REFRESH: Duration = Duration::from_secs(10);
+pub const MAX_FLOW_OBSERVATIONS_REFRESH: Duration = Duration::from_secs(3600);
+/// The `query` label of the flow observation gauges; no aggregates query may take it.
+pub const FLOW_OBSERVATIONS_QUERY: &str = "flow_observations";
 
 /// How often the agents are counted (`[agents] refresh`), and the shortest allowed: each
 /// refresh costs a request per breakdown value.
@@ -155,6 +200,8 @@ pub struct Config {
     pub observations: ObservationsConfig,
     #[serde(default)]
     pub agents: AgentsConfig,
+    #[serde(default)]
+    pub flow_observations: FlowObservationsConfig,
     /// The orgs, each with its own OAuth client; without any, the keys above name the one
     /// org.
     #[serde(default)]
@@ -210,11 +257,22 @@ pub struct AgentsConfig {
     pub queues: Option<Vec<String>>,
 }
 
+/// The `[flow_observations]` table as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowObservationsConfig {
+    pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub refresh: Option<Duration>,
+}
+
 /// One `[[queries]]` table as written.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueryConfig {
     pub name: String,
+    /// `conversations` (the default), `flows` or `actions`: which aggregates query.
+    pub source: Option<String>,
     pub granularity: Option<String>,
     /// A rolling window's length, instead of `granularity` (with `refresh`).
     #[serde(default, deserialize_with = "load::optional_duration")]
@@ -264,6 +322,37 @@ pub struct Settings {
     pub observations: Option<ObservationSettings>,
     /// The agent states, when `[agents] enabled = true`.
     pub agents: Option<AgentSettings>,
+    /// The flow observations' refresh, when `[flow_observations] enabled = true`.
+    pub flow_observations: Option<Duration>,
+}
+
+impl Settings {
+    /// The lists of names `org`'s directory reads (besides the presences): the queue list
+    /// for the queue observations, the agent states' divisions and queries grouped by queue; the flows for a flows
+    /// query or the flow observations; the flow outcomes for a flows query; the data
+    /// actions for an actions query. None: no directory task.
+    pub fn name_lists(&self, org: &OrgSettings) -> Vec<NameKind> {
+        let of = |source: Source| org.queries.iter().any(|q| q.source == source);
+        let by_queue = org
+            .queries
+            .iter()
+            .any(|q| q.group_by.iter().any(|d| d == "queueId"));
+        [
+            (
+                NameKind::Queue,
+                self.observations.is_some() || self.agents.is_some() || by_queue,
+            ),
+            (
+                NameKind::Flow,
+                of(Source::Flows) || self.flow_observations.is_some(),
+            ),
+            (NameKind::FlowOutcome, of(Source::Flows)),
+            (NameKind::Action, of(Source::Actions)),
+        ]
+        .into_iter()
+        .filter_map(|(kind, wanted)| wanted.then_some(kind))
+        .collect()
+    }
 }
 
 /// One org, checked: its OAuth client and the queries it runs (the shared ones first).
@@ -291,6 +380,8 @@ pub use agents::{AgentSettings, Breakdown, MAX_AGENT_DIVISIONS};
 #[derive(Debug, Clone)]
 pub struct Query {
     pub name: String,
+    /// Which aggregates query it is.
+    pub source: Source,
     /// Buckets or a rolling window, and their timing.
     pub kind: QueryKind,
     pub time_zone_name: String,

@@ -11,7 +11,9 @@ use super::checks::is_simple_name;
 use super::load::MAX_SECRET_BYTES;
 use super::query::check_query;
 use super::suggest::did_you_mean;
-use super::{Config, OBSERVATIONS_QUERY, OrgConfig, OrgSettings, Query, QueryConfig};
+use super::{
+    Config, FLOW_OBSERVATIONS_QUERY, OBSERVATIONS_QUERY, OrgConfig, OrgSettings, Query, QueryConfig,
+};
 use crate::files::read_capped;
 use crate::genesys::auth::Credentials;
 use crate::genesys::client::ClientSettings;
@@ -181,6 +183,11 @@ impl Config {
             if self.observations.enabled.unwrap_or(true) && name == OBSERVATIONS_QUERY {
                 problems.push(format!(
                     "{key}.name: '{OBSERVATIONS_QUERY}' is the query label of the queue observations; rename the query, or set enabled = false under [observations]"
+                ));
+            }
+            if self.flow_observations.enabled.unwrap_or(false) && name == FLOW_OBSERVATIONS_QUERY {
+                problems.push(format!(
+                    "{key}.name: '{FLOW_OBSERVATIONS_QUERY}' is the query label of the flow observations; rename the query, or set enabled = false under [flow_observations]"
                 ));
             }
             queries.extend(check_query(&key, query, problems));

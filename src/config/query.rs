@@ -6,12 +6,13 @@ use std::time::Duration;
 use jiff::tz::TimeZone;
 
 use super::checks::{is_simple_name, suggestion, within_bounds, written};
+use super::suggest::did_you_mean;
 use super::{
-    DEFAULT_GRANULARITY, DEFAULT_GROUP_BY, DEFAULT_MAX_AGE_BUCKETS, DEFAULT_MAX_AGE_REFRESHES,
-    DEFAULT_METRICS, DEFAULT_SETTLE_DELAY, Query, QueryConfig,
+    DEFAULT_GRANULARITY, DEFAULT_MAX_AGE_BUCKETS, DEFAULT_MAX_AGE_REFRESHES, DEFAULT_SETTLE_DELAY,
+    Query, QueryConfig, default_group_by, default_metrics,
 };
 use crate::schedule::{Granularity, QueryKind, Rolling, Schedule};
-use genesys_wire::catalogue::{self, metric_kind};
+use genesys_wire::catalogue::Source;
 
 /// Checks one query, adding its problems under `key`; `None` if it has any.
 pub(super) fn check_query(
@@ -20,6 +21,7 @@ pub(super) fn check_query(
     problems: &mut Vec<String>,
 ) -> Option<Query> {
     let before = problems.len();
+    let source = check_source(key, query, problems);
     let name = &query.name;
     if !is_simple_name(name) {
         problems.push(format!(
@@ -67,33 +69,40 @@ pub(super) fn check_query(
 
     let metrics: Vec<String> = match &query.metrics {
         Some(metrics) => metrics.clone(),
-        None => DEFAULT_METRICS.iter().map(|m| m.to_string()).collect(),
+        None => default_metrics(source)
+            .iter()
+            .map(|m| m.to_string())
+            .collect(),
     };
     if metrics.is_empty() {
         problems.push(format!(
-            "{key}.metrics: empty; list at least one metric, such as nOffered"
+            "{key}.metrics: empty; list at least one metric, such as {}",
+            default_metrics(source)[0]
         ));
     }
     for metric in &metrics {
-        if metric_kind(metric).is_none() {
+        if !source.has_metric(metric) {
             problems.push(format!(
-                "{key}.metrics: '{metric}' is not in the Genesys metric catalogue{}",
-                suggestion(metric, catalogue::all_metrics())
+                "{key}.metrics: {}",
+                not_in_catalogue(source, metric)
             ));
         }
     }
 
     let group_by: Vec<String> = match &query.group_by {
         Some(group_by) => group_by.clone(),
-        None => DEFAULT_GROUP_BY.iter().map(|d| d.to_string()).collect(),
+        None => default_group_by(source)
+            .iter()
+            .map(|d| d.to_string())
+            .collect(),
     };
     for dimension in &group_by {
-        if !catalogue::is_dimension(dimension) {
+        if !source.dimensions().contains(&dimension.as_str()) {
             problems.push(format!(
-                "{key}.group_by: '{dimension}' is not a Genesys groupBy dimension{}",
-                suggestion(dimension, catalogue::DIMENSIONS.iter().copied())
+                "{key}.group_by: {}",
+                not_a_dimension(source, dimension)
             ));
-        } else if catalogue::is_unbounded_dimension(dimension) && !query.allow_unbounded_labels {
+        } else if source.is_unbounded(dimension) && !query.allow_unbounded_labels {
             problems.push(format!(
                 "{key}.group_by: '{dimension}' has a value per conversation or caller and would create unbounded Prometheus series; remove it, or set allow_unbounded_labels = true in this query if you really mean it"
             ));
@@ -145,6 +154,7 @@ pub(super) fn check_query(
     };
     Some(Query {
         name: name.clone(),
+        source,
         kind,
         time_zone_name,
         group_by,
@@ -152,6 +162,72 @@ pub(super) fn check_query(
         filter: query.filter.clone(),
         max_age,
     })
+}
+
+/// The query's `source`, conversations when it has none; a source the exporter does not
+/// know is a problem (and checked as conversations, so that its other keys are too).
+fn check_source(key: &str, query: &QueryConfig, problems: &mut Vec<String>) -> Source {
+    let Some(text) = &query.source else {
+        return Source::Conversations;
+    };
+    Source::parse(text).unwrap_or_else(|| {
+        let known: Vec<&str> = Source::ALL.iter().map(|s| s.as_str()).collect();
+        let did_you_mean = did_you_mean(text, known.iter().copied())
+            .map(|did_you_mean| format!("{did_you_mean} "))
+            .unwrap_or_default();
+        problems.push(format!(
+            "{key}.source: '{text}' is not a source; {did_you_mean}use one of {} (default conversations)",
+            known.join(", ")
+        ));
+        Source::Conversations
+    })
+}
+
+/// Why `metric` is not a metric of `source`'s query, with the nearest that is.
+fn not_in_catalogue(source: Source, metric: &str) -> String {
+    match source {
+        Source::Conversations => format!(
+            "'{metric}' is not in the Genesys metric catalogue{}",
+            suggestion(metric, source.metrics().into_iter())
+        ),
+        // Short lists: named in full.
+        Source::Flows | Source::Actions => {
+            let known = source.metrics();
+            let did_you_mean = did_you_mean(metric, known.iter().copied())
+                .map(|did_you_mean| format!("{did_you_mean} "))
+                .unwrap_or_default();
+            let article = if source == Source::Actions { "an" } else { "a" };
+            format!(
+                "'{metric}' is not {article} {source} metric; {did_you_mean}use some of {}",
+                known.join(", ")
+            )
+        }
+    }
+}
+
+/// Why `dimension` is not a groupBy dimension of `source`'s query, with the nearest that
+/// is.
+fn not_a_dimension(source: Source, dimension: &str) -> String {
+    let known = source.dimensions().iter().copied();
+    match source {
+        Source::Conversations => format!(
+            "'{dimension}' is not a Genesys groupBy dimension{}",
+            suggestion(dimension, known)
+        ),
+        Source::Flows => format!(
+            "'{dimension}' is not a flows groupBy dimension{}",
+            suggestion(dimension, known)
+        ),
+        Source::Actions => {
+            let did_you_mean = did_you_mean(dimension, known)
+                .map(|did_you_mean| format!("{did_you_mean} "))
+                .unwrap_or_default();
+            format!(
+                "'{dimension}' is not an actions groupBy dimension; {did_you_mean}use some of {}",
+                source.dimensions().join(", ")
+            )
+        }
+    }
 }
 
 /// The shortest and longest rolling window: the API counts by the minute, and a window

@@ -10,11 +10,12 @@ use secrecy::SecretString;
 use super::checks::{within_bounds, written};
 use super::suggest::did_you_mean;
 use super::{
-    Config, DEFAULT_API_BUDGET_SHARE, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_CONNECTIONS_PER_CLIENT, DEFAULT_MAX_DIRECTORY_BYTES, DEFAULT_MAX_SERIES_PER_QUERY,
-    DEFAULT_OBSERVATIONS_REFRESH, DEFAULT_QUEUE_NAMES_REFRESH, DEFAULT_REPORT_CHUNK_DAYS,
-    DEFAULT_RETRY_DELAY, MIN_OBSERVATIONS_REFRESH, OBSERVATIONS_QUERY, ObservationSettings,
-    Settings,
+    Config, DEFAULT_API_BUDGET_SHARE, DEFAULT_FLOW_OBSERVATIONS_REFRESH, DEFAULT_LISTEN,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT, DEFAULT_MAX_DIRECTORY_BYTES,
+    DEFAULT_MAX_SERIES_PER_QUERY, DEFAULT_OBSERVATIONS_REFRESH, DEFAULT_QUEUE_NAMES_REFRESH,
+    DEFAULT_REPORT_CHUNK_DAYS, DEFAULT_RETRY_DELAY, FLOW_OBSERVATIONS_QUERY,
+    MAX_FLOW_OBSERVATIONS_REFRESH, MIN_FLOW_OBSERVATIONS_REFRESH, MIN_OBSERVATIONS_REFRESH,
+    OBSERVATIONS_QUERY, ObservationSettings, Settings,
 };
 use crate::error::{Error, Result};
 use crate::genesys::auth::Credentials;
@@ -84,6 +85,7 @@ impl Config {
         let api_budget_share = self.api_budget_share(&mut problems);
         let observations = self.observations(&mut problems);
         let agents = self.agents(&mut problems);
+        let flow_observations = self.flow_observations(&mut problems);
         let shared = ClientSettings {
             request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
             connect_timeout: self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
@@ -128,7 +130,37 @@ impl Config {
             api_budget_share,
             observations,
             agents,
+            flow_observations,
         })
+    }
+
+    /// The `[flow_observations]` table checked: its refresh, `None` when disabled (the
+    /// default: it needs a permission the other sources do not).
+    fn flow_observations(&self, problems: &mut Vec<String>) -> Option<Duration> {
+        let table = &self.flow_observations;
+        if !table.enabled.unwrap_or(false) {
+            return None;
+        }
+        if let Some(index) = self
+            .queries
+            .iter()
+            .position(|q| q.name == FLOW_OBSERVATIONS_QUERY)
+        {
+            problems.push(format!(
+                "queries[{index}].name: '{FLOW_OBSERVATIONS_QUERY}' is the query label of the flow observations; rename the query, or set enabled = false under [flow_observations]"
+            ));
+        }
+        let refresh = table.refresh.unwrap_or(DEFAULT_FLOW_OBSERVATIONS_REFRESH);
+        if !(MIN_FLOW_OBSERVATIONS_REFRESH..=MAX_FLOW_OBSERVATIONS_REFRESH).contains(&refresh) {
+            problems.push(format!(
+                "flow_observations.refresh: {} is out of range; use {} to {} (default {}): each refresh costs a request per 100 flows",
+                written(refresh),
+                written(MIN_FLOW_OBSERVATIONS_REFRESH),
+                written(MAX_FLOW_OBSERVATIONS_REFRESH),
+                written(DEFAULT_FLOW_OBSERVATIONS_REFRESH)
+            ));
+        }
+        Some(refresh)
     }
 
     /// The `[observations]` table checked; `None` when disabled.
@@ -394,6 +426,7 @@ mod tests {
     use crate::config::load::tests::{config, problems};
     use crate::config::{DURATION_FLOORS, DURATION_LIMITS};
     use crate::schedule::{QueryKind, Rolling};
+    use genesys_wire::catalogue::{NameKind, Source};
 
     const CREDENTIALS: &str =
         "client_id = \"id\"\nclient_secret = \"secret\"\nregion = \"eu-west-1\"\n";
@@ -895,5 +928,112 @@ mod tests {
             error.contains("queries[0].time_zone: 'Mars/Olympus'"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn flows_and_actions_queries_get_their_own_defaults() {
+        let settings = config(&format!(
+            "{CREDENTIALS}[[queries]]\nname = \"flows\"\nsource = \"flows\"\n[[queries]]\nname = \"actions_live\"\nsource = \"actions\"\nwindow = \"10m\"\nrefresh = \"1m\"\n[[queries]]\nname = \"q\"\nsource = \"conversations\"\n"
+        ))
+        .validate()
+        .unwrap();
+        let [flows, actions, conversations] = &settings.orgs[0].queries[..] else {
+            panic!("three queries");
+        };
+        assert_eq!(flows.source, Source::Flows);
+        assert_eq!(
+            flows.metrics,
+            [
+                "nFlow",
+                "nFlowOutcome",
+                "nFlowOutcomeFailed",
+                "tFlow",
+                "tFlowDisconnect",
+                "tFlowExit",
+                "tFlowOutcome"
+            ]
+        );
+        assert_eq!(flows.group_by, ["flowId", "flowType", "flowOutcomeId"]);
+        let QueryKind::Buckets(schedule) = &flows.kind else {
+            panic!("buckets: {:?}", flows.kind);
+        };
+        assert_eq!(schedule.granularity.to_string(), "PT15M");
+        assert_eq!(actions.source, Source::Actions);
+        assert_eq!(actions.metrics, ["tTotalExecution"]);
+        assert_eq!(
+            actions.group_by,
+            ["actionId", "errorType", "responseStatus"]
+        );
+        assert!(matches!(actions.kind, QueryKind::Rolling(_)));
+        assert_eq!(conversations.source, Source::Conversations);
+        assert_eq!(conversations.group_by, ["queueId", "mediaType"]);
+        // The request is the conversations' shape, for the source's own endpoint.
+        let body = serde_json::to_value(flows.request(genesys_wire::time::Interval {
+            start: "2026-08-20T10:00:00Z".parse().unwrap(),
+            end: "2026-08-20T10:15:00Z".parse().unwrap(),
+        }))
+        .unwrap();
+        assert_eq!(body["groupBy"][2], "flowOutcomeId");
+        assert_eq!(body["granularity"], "PT15M");
+        // Flow observations are off unless asked for, and refreshed every 30 s.
+        assert_eq!(settings.flow_observations, None);
+        assert_eq!(
+            settings.name_lists(&settings.orgs[0]),
+            [
+                NameKind::Queue,
+                NameKind::Flow,
+                NameKind::FlowOutcome,
+                NameKind::Action
+            ]
+        );
+    }
+
+    #[test]
+    fn a_flows_or_actions_query_names_its_source_in_its_problems() {
+        let error = problems(&format!(
+            "{CREDENTIALS}[[queries]]\nname = \"f\"\nsource = \"flows\"\nmetrics = [\"nOffered\", \"nFlowOutcomes\"]\ngroup_by = [\"flowID\", \"conversationId\"]\n[[queries]]\nname = \"a\"\nsource = \"actions\"\nmetrics = [\"tHandle\"]\ngroup_by = [\"queueId\", \"correlationId\"]\n[[queries]]\nname = \"t\"\nsource = \"flow\"\n"
+        ));
+        for expected in [
+            "queries[0].metrics: 'nOffered' is not a flows metric; use some of nFlow, nFlowMilestone, nFlowOutcome, nFlowOutcomeFailed, oFlowMilestone, tFlow, tFlowDisconnect, tFlowExit, tFlowOutcome",
+            "queries[0].metrics: 'nFlowOutcomes' is not a flows metric; did you mean 'nFlowOutcome'? use some of nFlow,",
+            "queries[0].group_by: 'flowID' is not a flows groupBy dimension; did you mean 'flowId'? (genesys-exporter catalogue lists them all)",
+            "queries[0].group_by: 'conversationId' has a value per conversation or caller",
+            "queries[1].metrics: 'tHandle' is not an actions metric; use some of tTotalExecution",
+            "queries[1].group_by: 'queueId' is not an actions groupBy dimension; use some of actionCategory, actionId, actionName, correlationId, errorType, integrationId, integrationName, responseStatus",
+            "queries[1].group_by: 'correlationId' has a value per conversation or caller",
+            "queries[2].source: 'flow' is not a source; did you mean 'flows'? use one of conversations, flows, actions (default conversations)",
+        ] {
+            assert!(error.contains(expected), "{expected}\nnot in: {error}");
+        }
+    }
+
+    #[test]
+    fn flow_observations_are_checked_when_enabled() {
+        let settings = config(&format!(
+            "{CREDENTIALS}[flow_observations]\nenabled = true\n"
+        ))
+        .validate()
+        .unwrap();
+        assert_eq!(settings.flow_observations, Some(Duration::from_secs(30)));
+        assert_eq!(
+            settings.name_lists(&settings.orgs[0]),
+            [NameKind::Queue, NameKind::Flow],
+            "the flows to observe, without their outcomes"
+        );
+        let error = problems(&format!(
+            "{CREDENTIALS}[flow_observations]\nenabled = true\nrefresh = \"5s\"\n[[queries]]\nname = \"flow_observations\"\n"
+        ));
+        for expected in [
+            "flow_observations.refresh: 5s is out of range; use 10s to 1h (default 30s)",
+            "queries[0].name: 'flow_observations' is the query label of the flow observations",
+        ] {
+            assert!(error.contains(expected), "{expected}\nnot in: {error}");
+        }
+        // Disabled, the name is free.
+        config(&format!(
+            "{CREDENTIALS}[[queries]]\nname = \"flow_observations\"\n"
+        ))
+        .validate()
+        .unwrap();
     }
 }

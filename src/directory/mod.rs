@@ -1,8 +1,10 @@
-//! The org's directory: queue names for queue IDs (and the queues to observe), and the
-//! presence definitions that name the observations' presences. One task reads them every
-//! `queue_names_refresh`, puts the names on the published series, and tells the API budget
-//! how many queues there are.
+//! The org's directory: queue names for queue IDs (and the queues to observe), the
+//! presence definitions that name the observations' presences, and the names of flows (and
+//! the flows to observe), flow outcomes and data actions, each list read only when a source
+//! needs it. One task reads them every `queue_names_refresh`, puts the names on the
+//! published series, and tells the API budget how many queues there are.
 
+mod names;
 mod presences;
 mod queue_names;
 
@@ -22,6 +24,8 @@ use crate::metrics::{DIRECTORY, Metrics};
 use crate::supervise::{Task, supervise};
 use genesys_wire::time::Clock;
 
+use genesys_wire::catalogue::NameKind;
+pub use names::{Names, OBSERVED_FLOW_TYPES, observed_flows};
 pub use presences::Presences;
 pub use queue_names::QueueNames;
 
@@ -29,7 +33,9 @@ pub use queue_names::QueueNames;
 pub struct Directory {
     pub queues: QueueNames,
     pub presences: Presences,
-    /// The most bytes all names held may take, queues and presences together
+    /// Flow, flow outcome and data action names, in that order.
+    pub lists: [Names; 3],
+    /// The most bytes all names held may take, of every kind together
     /// (`max_directory_bytes`).
     max_bytes: u64,
 }
@@ -41,8 +47,12 @@ pub struct Refresh {
     pub budget: Arc<BudgetWatch>,
     pub clock: Clock,
     pub every: Duration,
+    /// Whether the queue list is read (for queue names, and the queues to observe).
+    pub queues: bool,
     /// Whether presences are read too (for the observations).
     pub presences: bool,
+    /// The other lists read: flows, flow outcomes, data actions, as the sources need.
+    pub lists: Vec<NameKind>,
     /// The org's view of the registry, where a panic of the task counts.
     pub metrics: Arc<Metrics>,
     /// How long after a panic the task starts again.
@@ -113,7 +123,9 @@ impl Directory {
     pub fn new(metrics: Arc<Metrics>, max_pages: u32, max_bytes: u64) -> Directory {
         Directory {
             queues: QueueNames::new(metrics.clone(), max_pages),
-            presences: Presences::new(metrics),
+            presences: Presences::new(metrics.clone()),
+            lists: [NameKind::Flow, NameKind::FlowOutcome, NameKind::Action]
+                .map(|kind| Names::new(kind, metrics.clone(), max_pages)),
             max_bytes,
         }
     }
@@ -145,27 +157,45 @@ impl Directory {
         loop {
             // Through the pacer, so that the reads at start-up and the first collections
             // together stay inside the org's budget.
-            let requests = read_requests(refresh.budget.queues(), refresh.presences);
+            let requests = read_requests(
+                refresh.queues.then(|| refresh.budget.queues()),
+                refresh.presences,
+            )
+            .saturating_add(self.lists_requests(&refresh.lists));
             tokio::select! {
                 () = refresh.pacer.admit(requests) => {}
                 () = stop.cancelled() => return,
             }
-            let found = tokio::select! {
-                found = self.read_queues(refresh) => found,
-                () = stop.cancelled() => return,
+            let found = if refresh.queues {
+                tokio::select! {
+                    found = self.read_queues(refresh) => found,
+                    () = stop.cancelled() => return,
+                }
+            } else {
+                None
             };
             if refresh.presences {
                 // A failure keeps the names known, and was logged.
                 let read = tokio::select! {
                     read = self.presences.refresh(
                         &refresh.client,
-                        self.max_bytes.saturating_sub(self.queues.held()),
+                        self.room(self.presences.held()),
                     ) => read,
                     () = stop.cancelled() => return,
                 };
                 if read.is_err() {
                     // The failure's counters show now, not at the next poll's publish.
                     refresh.publisher.render_now(refresh.clock.now());
+                }
+            }
+            for names in self
+                .lists
+                .iter()
+                .filter(|n| refresh.lists.contains(&n.kind()))
+            {
+                tokio::select! {
+                    () = self.read_names(names, refresh) => {}
+                    () = stop.cancelled() => return,
                 }
             }
             if let Some(queues) = first.send(found) {
@@ -178,10 +208,57 @@ impl Directory {
         }
     }
 
+    /// What names of any kind hold now, by the account of `max_directory_bytes`.
+    fn held(&self) -> u64 {
+        self.lists
+            .iter()
+            .map(Names::held)
+            .fold(self.queues.held(), u64::saturating_add)
+            .saturating_add(self.presences.held())
+    }
+
+    /// The bytes a read may hold, in place of the names it replaces, which hold `own`.
+    fn room(&self, own: u64) -> u64 {
+        self.max_bytes
+            .saturating_sub(self.held().saturating_sub(own))
+    }
+
+    /// The requests one read of `lists` sends: a page per 100 entries known, at least one.
+    fn lists_requests(&self, lists: &[NameKind]) -> u64 {
+        self.lists
+            .iter()
+            .filter(|names| lists.contains(&names.kind()))
+            .map(|names| {
+                let known = names.listed().map_or(0, |listed| listed.len());
+                known.div_ceil(PAGE_SIZE as usize).max(1) as u64
+            })
+            .fold(0, u64::saturating_add)
+    }
+
+    /// Reads one list of names and republishes with them; a failure keeps the names known.
+    async fn read_names(&self, names: &Names, refresh: &Refresh) {
+        let read = names
+            .refresh(&refresh.client, self.room(names.held()))
+            .await;
+        if read.is_ok() {
+            refresh
+                .publisher
+                .set_names(names.kind(), names.current(), refresh.clock.now());
+        } else {
+            // The failure's counters show now, not at the next poll's publish.
+            refresh.publisher.render_now(refresh.clock.now());
+        }
+    }
+
+    /// The names of `kind` (not queues).
+    pub fn names(&self, kind: NameKind) -> Option<&Names> {
+        self.lists.iter().find(|names| names.kind() == kind)
+    }
+
     /// Reads the queue list and republishes with its names; a failure keeps the names
     /// known. Returns how many queues the list had, if it was read.
     async fn read_queues(&self, refresh: &Refresh) -> Option<usize> {
-        let room = self.max_bytes.saturating_sub(self.presences.held());
+        let room = self.room(self.queues.held());
         let Ok(found) = self.queues.refresh(&refresh.client, room).await else {
             // The failure's counters show now, not at the next poll's publish.
             refresh.publisher.render_now(refresh.clock.now());
@@ -194,10 +271,11 @@ impl Directory {
     }
 }
 
-/// The requests one read of the directory sends: a page of the queue list per 100 of
-/// the `queues` known (at least one), and the presence definitions when they are read.
-fn read_requests(queues: usize, presences: bool) -> u64 {
-    let pages = queues.div_ceil(PAGE_SIZE as usize).max(1);
+/// The requests one read of the directory's queues and presences sends: a page of the
+/// queue list per 100 of the `queues` known (at least one) when it is read, and the
+/// presence definitions when they are.
+fn read_requests(queues: Option<usize>, presences: bool) -> u64 {
+    let pages = queues.map_or(0, |queues| queues.div_ceil(PAGE_SIZE as usize).max(1));
     u64::try_from(pages)
         .unwrap_or(u64::MAX)
         .saturating_add(u64::from(presences))
@@ -248,14 +326,15 @@ mod tests {
     #[test]
     fn a_read_costs_a_page_per_hundred_queues_known_and_the_presences() {
         assert_eq!(
-            read_requests(0, false),
+            read_requests(Some(0), false),
             1,
             "the first read asks for one page"
         );
-        assert_eq!(read_requests(100, false), 1);
-        assert_eq!(read_requests(101, true), 3);
+        assert_eq!(read_requests(Some(100), false), 1);
+        assert_eq!(read_requests(Some(101), true), 3);
+        assert_eq!(read_requests(None, false), 0, "the queue list not read");
         assert_eq!(
-            read_requests(usize::MAX, true),
+            read_requests(Some(usize::MAX), true),
             184_467_440_737_095_518,
             "no overflow"
         );

@@ -73,10 +73,7 @@ impl QueueNames {
             Ok(listed) => listed,
             Err(error) => {
                 self.metrics.queue_names.failed();
-                if let Error::DirectoryTooLarge { endpoint, .. } = &error {
-                    self.metrics.limits.directory_over_limit();
-                    self.metrics.api.failed(*endpoint, error.reason());
-                }
+                count_over_limit(&self.metrics, &error);
                 self.report(&error);
                 return Err(error);
             }
@@ -134,6 +131,14 @@ impl QueueNames {
                 tracing::warn!(%error, "queue names not refreshed; keeping the names known so far")
             }
         }
+    }
+}
+
+/// Counts a read stopped at `max_directory_bytes`, if `error` is one.
+pub fn count_over_limit(metrics: &Metrics, error: &Error) {
+    if let Error::DirectoryTooLarge { endpoint, .. } = error {
+        metrics.limits.directory_over_limit();
+        metrics.api.failed(*endpoint, error.reason());
     }
 }
 

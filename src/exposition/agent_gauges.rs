@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use super::flatten::{Family, QuerySamples, Sample, TooManySeries};
 use super::observation_gauges::{Presence, lower_snake_case};
 use genesys_wire::AgentStateCountsResponse;
+use genesys_wire::catalogue::NameKind;
 use genesys_wire::labels::cap;
 
 /// Every agent-state gauge: name and help.
@@ -80,7 +81,7 @@ impl<'a> AgentSamples<'a> {
             samples: QuerySamples {
                 query: query.to_owned(),
                 // The queue breakdown's first label; the renderer checks its name.
-                queue_id_label: Some(0),
+                named: vec![(0, NameKind::Queue)],
                 ..QuerySamples::default()
             },
             groups: HashMap::new(),

@@ -1,9 +1,9 @@
 //! What the exposition's tests share: an interval, answers for it, and their gauge lines.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use super::flatten::QuerySamples;
+use super::names::Names;
 use super::render::write_gauges;
 use genesys_wire::time::Interval;
 use genesys_wire::{AggregateGroup, AggregateResponse, IntervalData, MetricEntry, Stats};
@@ -59,7 +59,12 @@ pub fn response(groups: Vec<Group>) -> AggregateResponse {
 
 /// The gauge lines of `samples`.
 pub fn render(samples: QuerySamples) -> String {
+    render_named(samples, &Names::default())
+}
+
+/// [`render`], with `names` beside the IDs.
+pub fn render_named(samples: QuerySamples, names: &Names) -> String {
     let mut text = String::new();
-    write_gauges(&[(&samples, &HashMap::new())], |chunk| text.push_str(chunk));
+    write_gauges(&[(&samples, names)], |chunk| text.push_str(chunk));
     text
 }

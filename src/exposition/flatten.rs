@@ -7,6 +7,7 @@ use std::num::NonZeroU32;
 
 use super::naming::{StatGauge, help_text, metric_gauges, snake_case};
 use crate::org::Org;
+use genesys_wire::catalogue::NameKind;
 use genesys_wire::labels::cap;
 use genesys_wire::time::Interval;
 use genesys_wire::{AggregateResponse, GroupRef, GroupSink, SinkFull};
@@ -19,8 +20,9 @@ pub struct QuerySamples {
     pub(super) query: String,
     /// Per group, its label pairs in groupBy order (`queue_id`, `media_type`, ...).
     pub(super) groups: Vec<Vec<(String, String)>>,
-    /// Which of those labels is `queue_id`, to put the queue's name beside it.
-    pub(super) queue_id_label: Option<usize>,
+    /// Which of those labels are IDs with names (`queue_id`, `flow_id`, ...), to put the
+    /// name beside each.
+    pub(super) named: Vec<(usize, NameKind)>,
     /// Gauge name → its help text and samples.
     pub(super) families: BTreeMap<String, Family>,
     /// The qualifiers that samples name, each once: an answer repeats a handful.
@@ -59,6 +61,53 @@ impl QuerySamples {
         sample
             .qualifier
             .map(|index| self.qualifiers[index.get() as usize - 1].as_str())
+    }
+}
+
+/// One gauge `name`'s samples under the `query` label, a value per group: for a source with
+/// one number per group (the flow observations). Each row is its labels, in order, and its
+/// value; `named` says which labels are IDs with names to put beside them. Groups are put
+/// in the order of their labels, and values are cut to `max_label_value_bytes`.
+pub fn gauge_samples(
+    query: &str,
+    name: &str,
+    help: &str,
+    named: Vec<(usize, NameKind)>,
+    mut rows: Vec<(Vec<(String, String)>, f64)>,
+) -> QuerySamples {
+    let mut labels_cut = 0;
+    for (labels, _) in &mut rows {
+        for (_, value) in labels.iter_mut() {
+            if let std::borrow::Cow::Owned(cut) = cap(value, &mut labels_cut) {
+                *value = cut;
+            }
+        }
+    }
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let samples = (0..rows.len())
+        .map(|group| Sample {
+            group: u32::try_from(group).unwrap_or(u32::MAX),
+            qualifier: None,
+            value: rows[group].1,
+        })
+        .collect();
+    let mut families = BTreeMap::new();
+    if !rows.is_empty() {
+        families.insert(
+            name.to_owned(),
+            Family {
+                help: help.to_owned(),
+                samples,
+            },
+        );
+    }
+    QuerySamples {
+        query: query.to_owned(),
+        groups: rows.into_iter().map(|(labels, _)| labels).collect(),
+        named,
+        families,
+        labels_cut,
+        ..QuerySamples::default()
     }
 }
 
@@ -170,7 +219,7 @@ impl Flattener {
             with_data: 0,
             samples: QuerySamples {
                 query: query.to_owned(),
-                queue_id_label: group_by.iter().position(|d| d == "queueId"),
+                named: named_ids(group_by),
                 ..QuerySamples::default()
             },
             series: 0,
@@ -376,6 +425,19 @@ impl Flattener {
     }
 }
 
+/// The groupBy dimensions that are IDs with names, by their place. A name whose label a
+/// dimension of the query already makes (`flowOutcome` is `flow_outcome`) is left out: a
+/// series may not have a label twice.
+fn named_ids(group_by: &[String]) -> Vec<(usize, NameKind)> {
+    let taken = |label: &str| group_by.iter().any(|d| snake_case(d) == label);
+    group_by
+        .iter()
+        .enumerate()
+        .filter_map(|(index, dimension)| Some((index, NameKind::of_dimension(dimension)?)))
+        .filter(|(_, kind)| !taken(kind.label()))
+        .collect()
+}
+
 /// Whether an API interval `start/end` starts where `window` does.
 fn interval_is(interval: &str, window: Interval) -> bool {
     interval
@@ -513,6 +575,155 @@ mod tests {
             "{merged}"
         );
         assert!(!merged.contains("} 3.0"), "{merged}");
+    }
+
+    #[test]
+    fn flow_ids_outcome_ids_and_action_ids_get_their_names_beside_them() {
+        use crate::exposition::Names;
+        let mut flows = response(vec![(
+            vec![
+                ("flowId", "f1"),
+                ("flowType", "INBOUNDCALL"),
+                ("flowOutcomeId", "o1"),
+            ],
+            vec![entry(
+                "nFlowOutcomeFailed",
+                Stats {
+                    count: Some(4.0),
+                    ..Stats::default()
+                },
+            )],
+        )]);
+        flows.results.push(
+            response(vec![(
+                vec![("flowId", "f2"), ("flowType", "INBOUNDCHAT")],
+                vec![entry(
+                    "nFlow",
+                    Stats {
+                        count: Some(9.0),
+                        ..Stats::default()
+                    },
+                )],
+            )])
+            .results
+            .remove(0),
+        );
+        let group_by: Vec<String> = ["flowId", "flowType", "flowOutcomeId"]
+            .map(String::from)
+            .to_vec();
+        let samples = flatten("flows", &group_by, window(), &flows);
+        let mut names = Names::default();
+        let map = |pairs: &[(&str, &str)]| {
+            std::sync::Arc::new(
+                pairs
+                    .iter()
+                    .map(|(id, name)| (id.to_string(), name.to_string()))
+                    .collect(),
+            )
+        };
+        names.set(NameKind::Flow, map(&[("f1", "Main IVR")]));
+        names.set(NameKind::FlowOutcome, map(&[("o1", "Payment taken")]));
+        names.set(NameKind::Queue, map(&[("f1", "not a queue")]));
+        let text = crate::exposition::fixtures::render_named(samples, &names);
+        for line in [
+            r#"genesys_flow_outcome_failed{query="flows",flow_id="f1",flow="Main IVR",flow_type="INBOUNDCALL",flow_outcome_id="o1",flow_outcome="Payment taken"} 4.0"#,
+            // A flow without a known name, and entries without an outcome.
+            r#"genesys_flow{query="flows",flow_id="f2",flow_type="INBOUNDCHAT",flow_outcome_id=""} 9.0"#,
+        ] {
+            assert!(
+                text.contains(&format!("{line}\n")),
+                "{line}\nnot in\n{text}"
+            );
+        }
+
+        let actions = response(vec![(
+            vec![
+                ("actionId", "a1"),
+                ("errorType", "timeout"),
+                ("responseStatus", "504"),
+            ],
+            vec![entry(
+                "tTotalExecution",
+                Stats {
+                    count: Some(3.0),
+                    sum: Some(4500.0),
+                    max: Some(2000.0),
+                    min: Some(1000.0),
+                    ..Stats::default()
+                },
+            )],
+        )]);
+        let group_by: Vec<String> = ["actionId", "errorType", "responseStatus"]
+            .map(String::from)
+            .to_vec();
+        let mut names = Names::default();
+        names.set(NameKind::Action, map(&[("a1", "Lookup account")]));
+        let text = crate::exposition::fixtures::render_named(
+            flatten("actions", &group_by, window(), &actions),
+            &names,
+        );
+        let labels = r#"{query="actions",action_id="a1",action="Lookup account",error_type="timeout",response_status="504"}"#;
+        for line in [
+            format!("genesys_data_action_executions{labels} 3.0"),
+            format!("genesys_data_action_execution_seconds{labels} 4.5"),
+            format!("genesys_data_action_execution_seconds_max{labels} 2.0"),
+            format!("genesys_data_action_execution_seconds_min{labels} 1.0"),
+        ] {
+            assert!(
+                text.contains(&format!("{line}\n")),
+                "{line}\nnot in\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_name_label_a_dimension_already_makes_is_left_out() {
+        let group_by: Vec<String> = ["flowId", "flowOutcomeId", "flowOutcome"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(named_ids(&group_by), [(0, NameKind::Flow)]);
+        let group_by: Vec<String> = ["queueId", "flowOutcomeId"].map(String::from).to_vec();
+        assert_eq!(
+            named_ids(&group_by),
+            [(0, NameKind::Queue), (1, NameKind::FlowOutcome)]
+        );
+    }
+
+    #[test]
+    fn one_gauge_samples_are_in_label_order_with_names_beside_ids() {
+        use crate::exposition::Names;
+        let row = |id: &str, kind: &str, value: f64| {
+            (
+                vec![
+                    ("flow_id".to_string(), id.to_string()),
+                    ("flow_type".to_string(), kind.to_string()),
+                ],
+                value,
+            )
+        };
+        let samples = gauge_samples(
+            "flow_observations",
+            "genesys_flow_conversations",
+            "conversations in the flow now",
+            vec![(0, NameKind::Flow)],
+            vec![row("f2", "INBOUNDCHAT", 0.0), row("f1", "INBOUNDCALL", 7.0)],
+        );
+        assert_eq!(samples.series(), 2);
+        let mut names = Names::default();
+        names.set(
+            NameKind::Flow,
+            std::sync::Arc::new([("f1".to_string(), "Main IVR".to_string())].into()),
+        );
+        let text = crate::exposition::fixtures::render_named(samples, &names);
+        assert!(text.contains("# HELP genesys_flow_conversations conversations in the flow now\n"));
+        assert!(
+            text.contains(
+                "genesys_flow_conversations{query=\"flow_observations\",flow_id=\"f1\",flow=\"Main IVR\",flow_type=\"INBOUNDCALL\"} 7.0\ngenesys_flow_conversations{query=\"flow_observations\",flow_id=\"f2\",flow_type=\"INBOUNDCHAT\"} 0.0\n"
+            ),
+            "{text}"
+        );
+        let empty = gauge_samples("q", "g", "h", Vec::new(), Vec::new());
+        assert_eq!(empty.series(), 0);
     }
 
     #[test]

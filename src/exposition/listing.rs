@@ -1,18 +1,37 @@
 //! What `genesys-exporter catalogue` prints: every metric a query may name with its kind and
-//! the gauges it becomes, every groupBy dimension with its label, and every queue
+//! the gauges it becomes, every groupBy dimension with its label (for each source of
+//! `[[queries]]`: conversations, flows, data actions), and every queue
 //! observation metric with its gauge and labels, all by the naming rules of this module's
 //! siblings, so that the list cannot drift from what `/metrics` serves.
 
 use std::fmt::Write;
 
-use super::naming::{base_name, snake_case, stat_gauges};
+use super::naming::{metric_gauges, snake_case};
 use super::observation_gauges::{OBSERVATION_GAUGES, Qualifier};
-use genesys_wire::catalogue::{self, MetricKind};
+use crate::config::default_metrics;
+use genesys_wire::catalogue::{self, MetricKind, Source};
 
 /// The heading of each section, as printed.
 pub const METRICS_HEADING: &str = "Metrics, for metrics in [[queries]]";
 pub const DIMENSIONS_HEADING: &str = "Dimensions, for group_by in [[queries]]";
+pub const FLOW_METRICS_HEADING: &str =
+    "Flow metrics, for metrics in [[queries]] with source = \"flows\"";
+pub const FLOW_DIMENSIONS_HEADING: &str =
+    "Flow dimensions, for group_by in [[queries]] with source = \"flows\"";
+pub const ACTION_METRICS_HEADING: &str =
+    "Data action metrics, for metrics in [[queries]] with source = \"actions\"";
+pub const ACTION_DIMENSIONS_HEADING: &str =
+    "Data action dimensions, for group_by in [[queries]] with source = \"actions\"";
 pub const OBSERVATIONS_HEADING: &str = "Queue observation metrics, for metrics in [observations]";
+
+/// The headings of `source`'s metrics and dimensions.
+pub fn headings(source: Source) -> (&'static str, &'static str) {
+    match source {
+        Source::Conversations => (METRICS_HEADING, DIMENSIONS_HEADING),
+        Source::Flows => (FLOW_METRICS_HEADING, FLOW_DIMENSIONS_HEADING),
+        Source::Actions => (ACTION_METRICS_HEADING, ACTION_DIMENSIONS_HEADING),
+    }
+}
 
 /// The kind of a metric as the listing names it.
 pub fn kind_name(kind: MetricKind) -> &'static str {
@@ -27,59 +46,9 @@ pub fn kind_name(kind: MetricKind) -> &'static str {
 /// own so that `grep` finds it.
 pub fn catalogue() -> String {
     let mut out = String::new();
-    let mut metrics: Vec<&str> = catalogue::all_metrics().collect();
-    metrics.sort_unstable();
-    let rows: Vec<[String; 3]> = metrics
-        .iter()
-        .map(|metric| {
-            let kind = catalogue::metric_kind(metric).expect("a catalogue metric has a kind");
-            let base = base_name(metric);
-            let name = |suffix: &str| format!("genesys_conversation_{base}{suffix}");
-            let (always, returned): (Vec<_>, Vec<_>) = stat_gauges(kind)
-                .iter()
-                .partition(|gauge| gauge.returned_by_default);
-            let mut gauges = always
-                .iter()
-                .map(|gauge| name(gauge.suffix))
-                .collect::<Vec<_>>()
-                .join(", ");
-            if !returned.is_empty() {
-                let extra: Vec<String> = returned.iter().map(|gauge| name(gauge.suffix)).collect();
-                write!(gauges, "; when the API returns them: {}", extra.join(", ")).unwrap();
-            }
-            [metric.to_string(), kind_name(kind).to_string(), gauges]
-        })
-        .collect();
-    section(
-        &mut out,
-        METRICS_HEADING,
-        "timers are milliseconds in the API and seconds in the gauges; the default query asks for nOffered, nConnected, tAnswered, tAbandon, tHandle, tTalk, tHeld, tAcw, tWait, nOverSla, nTransferred and oServiceLevel",
-        ["metric", "kind", "gauges"],
-        &rows,
-    );
-
-    let rows: Vec<[String; 3]> = catalogue::DIMENSIONS
-        .iter()
-        .map(|dimension| {
-            let bounded = if catalogue::is_unbounded_dimension(dimension) {
-                "unbounded: only with allow_unbounded_labels = true"
-            } else {
-                ""
-            };
-            [
-                dimension.to_string(),
-                snake_case(dimension),
-                bounded.to_string(),
-            ]
-        })
-        .collect();
-    section(
-        &mut out,
-        DIMENSIONS_HEADING,
-        "each becomes a label on every gauge of the query; an unbounded one has a value per conversation or caller",
-        ["dimension", "label", "note"],
-        &rows,
-    );
+    for source in Source::ALL {
+        source_sections(&mut out, source);
+    }
 
     let rows: Vec<[String; 3]> = OBSERVATION_GAUGES
         .iter()
@@ -108,6 +77,73 @@ pub fn catalogue() -> String {
         &rows,
     );
     out
+}
+
+/// The metrics and dimensions of `source`'s queries.
+fn source_sections(out: &mut String, source: Source) {
+    let (metrics_heading, dimensions_heading) = headings(source);
+    let mut metrics = source.metrics();
+    metrics.sort_unstable();
+    let rows: Vec<[String; 3]> = metrics
+        .iter()
+        .map(|metric| {
+            let kind = catalogue::metric_kind(metric).expect("a catalogue metric has a kind");
+            let (always, returned): (Vec<_>, Vec<_>) = metric_gauges(metric)
+                .into_iter()
+                .partition(|(gauge, _)| gauge.returned_by_default);
+            let names = |gauges: Vec<(_, String)>| {
+                gauges
+                    .into_iter()
+                    .map(|(_, name)| name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let mut gauges = names(always);
+            if !returned.is_empty() {
+                write!(gauges, "; when the API returns them: {}", names(returned)).unwrap();
+            }
+            [metric.to_string(), kind_name(kind).to_string(), gauges]
+        })
+        .collect();
+    let defaults = default_metrics(source);
+    let (last, first) = defaults.split_last().expect("every source has defaults");
+    let asks = match first {
+        [] => last.to_string(),
+        first => format!("{} and {last}", first.join(", ")),
+    };
+    section(
+        out,
+        metrics_heading,
+        &format!(
+            "timers are milliseconds in the API and seconds in the gauges; the default query asks for {asks}"
+        ),
+        ["metric", "kind", "gauges"],
+        &rows,
+    );
+
+    let rows: Vec<[String; 3]> = source
+        .dimensions()
+        .iter()
+        .map(|dimension| {
+            let bounded = if source.is_unbounded(dimension) {
+                "unbounded: only with allow_unbounded_labels = true"
+            } else {
+                ""
+            };
+            [
+                dimension.to_string(),
+                snake_case(dimension),
+                bounded.to_string(),
+            ]
+        })
+        .collect();
+    section(
+        out,
+        dimensions_heading,
+        "each becomes a label on every gauge of the query; an unbounded one has a value per conversation, caller or execution",
+        ["dimension", "label", "note"],
+        &rows,
+    );
 }
 
 /// A heading, a note, column titles and rows, in columns as wide as their longest cell;
@@ -165,21 +201,29 @@ mod tests {
     #[test]
     fn every_metric_is_listed_with_its_kind_and_every_gauge_it_becomes() {
         let listing = catalogue();
-        let metrics = rows(&listing, METRICS_HEADING);
-        assert_eq!(metrics.len(), catalogue::all_metrics().count());
-        for metric in catalogue::all_metrics() {
-            let row = &metrics[metric];
-            let kind = catalogue::metric_kind(metric).unwrap();
-            assert_eq!(row[0], kind_name(kind), "{metric}");
-            let listed: Vec<&str> = row[1]
-                .split([',', ';', ':'])
-                .map(str::trim)
-                .filter(|word| word.starts_with("genesys_"))
-                .collect();
-            assert_eq!(listed, gauge_names(metric), "{metric}");
+        for source in Source::ALL {
+            let metrics = rows(&listing, headings(source).0);
+            assert_eq!(metrics.len(), source.metrics().len(), "{source}");
+            for metric in source.metrics() {
+                let row = &metrics[metric];
+                let kind = catalogue::metric_kind(metric).unwrap();
+                assert_eq!(row[0], kind_name(kind), "{metric}");
+                let listed: Vec<&str> = row[1]
+                    .split([',', ';', ':'])
+                    .map(str::trim)
+                    .filter(|word| word.starts_with("genesys_"))
+                    .collect();
+                assert_eq!(listed, gauge_names(metric), "{metric}");
+            }
         }
+        let actions = rows(&listing, ACTION_METRICS_HEADING);
         assert_eq!(
-            metrics["tHandle"][1],
+            actions["tTotalExecution"][1],
+            "genesys_data_action_executions, genesys_data_action_execution_seconds, genesys_data_action_execution_seconds_max, genesys_data_action_execution_seconds_min; when the API returns them: genesys_data_action_execution_seconds_p95, genesys_data_action_execution_seconds_p99"
+        );
+        assert!(listing.contains("(9 names; timers are milliseconds in the API and seconds in the gauges; the default query asks for nFlow, nFlowOutcome, nFlowOutcomeFailed, tFlow, tFlowDisconnect, tFlowExit and tFlowOutcome):"), "{listing}");
+        assert_eq!(
+            rows(&listing, METRICS_HEADING)["tHandle"][1],
             "genesys_conversation_handle_segments, genesys_conversation_handle_seconds, genesys_conversation_handle_seconds_max, genesys_conversation_handle_seconds_min; when the API returns them: genesys_conversation_handle_seconds_p95, genesys_conversation_handle_seconds_p99"
         );
     }
@@ -187,16 +231,18 @@ mod tests {
     #[test]
     fn every_dimension_is_listed_with_its_label_and_whether_it_is_unbounded() {
         let listing = catalogue();
-        let dimensions = rows(&listing, DIMENSIONS_HEADING);
-        assert_eq!(dimensions.len(), catalogue::DIMENSIONS.len());
-        for dimension in catalogue::DIMENSIONS {
-            let row = &dimensions[dimension];
-            assert_eq!(row[0], snake_case(dimension), "{dimension}");
-            assert_eq!(
-                row.get(1).is_some_and(|note| note.starts_with("unbounded")),
-                catalogue::is_unbounded_dimension(dimension),
-                "{dimension}"
-            );
+        for source in Source::ALL {
+            let dimensions = rows(&listing, headings(source).1);
+            assert_eq!(dimensions.len(), source.dimensions().len(), "{source}");
+            for dimension in source.dimensions() {
+                let row = &dimensions[dimension];
+                assert_eq!(row[0], snake_case(dimension), "{dimension}");
+                assert_eq!(
+                    row.get(1).is_some_and(|note| note.starts_with("unbounded")),
+                    source.is_unbounded(dimension),
+                    "{source} {dimension}"
+                );
+            }
         }
     }
 

@@ -14,21 +14,25 @@ mod agent_gauges;
 mod blocking;
 mod flatten;
 mod listing;
+mod names;
 mod naming;
 mod observation_gauges;
 mod publisher;
 mod render;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 
 pub use agent_gauges::{AGENT_GAUGES, AgentSamples};
-pub use flatten::{Flattener, QuerySamples, TooManySeries, flatten, flatten_bounded};
+pub use flatten::{
+    Flattener, QuerySamples, TooManySeries, flatten, flatten_bounded, gauge_samples,
+};
 pub use listing::catalogue;
+pub use names::{NameMap, Names};
 pub use naming::{StatGauge, base_name, gauge_names, snake_case, stat_gauges};
 pub use observation_gauges::{
     OBSERVATION_GAUGES, ObservationGauge, ObservationSamples, Presence, PresenceMap, Qualifier,
     lower_snake_case, observation_gauge,
 };
-pub use publisher::{NameMap, Publisher, QueryStatus};
+pub use publisher::{Publisher, QueryStatus};
 pub use render::{Exposition, Format, GZIP_LEVEL, SharedBody};

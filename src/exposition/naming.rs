@@ -12,11 +12,31 @@
 //!
 //! Stats the table does not name (current, countNegative, countPositive,
 //! calculatedMetricValue) are not exported.
+//!
+//! The flows query's metrics follow the same table with the prefix `genesys_` alone, since
+//! each of their B starts with `flow` (`nFlowOutcome` → `genesys_flow_outcome`,
+//! `tFlowDisconnect` → `genesys_flow_disconnect_segments`). The data actions query's one
+//! metric, `tTotalExecution`, is named by hand: `genesys_data_action_executions` (its
+//! count) and `genesys_data_action_execution_seconds` (and `_max`, `_min`, `_p95`,
+//! `_p99`). A metric's catalogue says which rule names it: the catalogues share no name.
 
 use genesys_wire::Stats;
-use genesys_wire::catalogue::{MetricKind, metric_kind};
+use genesys_wire::catalogue::{MetricKind, Source, metric_kind};
 
 const PREFIX: &str = "genesys_conversation_";
+const FLOW_PREFIX: &str = "genesys_";
+const ACTION_PREFIX: &str = "genesys_data_action_";
+
+/// The full name of `metric`'s gauge of `suffix`, `base` being its [`base_name`].
+fn gauge_name(metric: &str, base: &str, suffix: &str) -> String {
+    match Source::of_metric(metric) {
+        Some(Source::Flows) => format!("{FLOW_PREFIX}{base}{suffix}"),
+        // A count of executions, not of segments.
+        Some(Source::Actions) if suffix == "_segments" => format!("{ACTION_PREFIX}executions"),
+        Some(Source::Actions) => format!("{ACTION_PREFIX}execution{suffix}"),
+        Some(Source::Conversations) | None => format!("{PREFIX}{base}{suffix}"),
+    }
+}
 
 /// `tHandle` → `handle`, `nOverSla` → `over_sla`, `oServiceLevel` → `service_level`.
 pub fn base_name(metric: &str) -> String {
@@ -117,13 +137,14 @@ pub(super) fn metric_gauges(metric: &str) -> Vec<(&'static StatGauge, String)> {
     let base = base_name(metric);
     stat_gauges(kind)
         .iter()
-        .map(|gauge| (gauge, format!("{PREFIX}{base}{}", gauge.suffix)))
+        .map(|gauge| (gauge, gauge_name(metric, &base, gauge.suffix)))
         .collect()
 }
 
 pub(super) fn help_text(metric: &str, suffix: &str) -> String {
     let what = match suffix {
         "" => "count",
+        "_segments" if metric == "tTotalExecution" => "number of executions",
         "_segments" => "number of segments measured",
         "_seconds" => "total, in seconds",
         "_seconds_max" => "longest segment, in seconds",
@@ -148,7 +169,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use genesys_wire::catalogue::all_metrics;
+    use genesys_wire::catalogue::{Source, all_metrics};
 
     #[test]
     fn base_names_are_snake_case_without_the_type_letter() {
@@ -159,9 +180,43 @@ mod tests {
     }
 
     #[test]
+    fn flow_and_data_action_metrics_are_named_by_their_own_rules() {
+        let names = |metric| gauge_names(metric).join(" ");
+        assert_eq!(names("nFlow"), "genesys_flow");
+        assert_eq!(names("nFlowOutcomeFailed"), "genesys_flow_outcome_failed");
+        assert_eq!(
+            names("tFlowDisconnect"),
+            "genesys_flow_disconnect_segments genesys_flow_disconnect_seconds genesys_flow_disconnect_seconds_max genesys_flow_disconnect_seconds_min genesys_flow_disconnect_seconds_p95 genesys_flow_disconnect_seconds_p99"
+        );
+        assert_eq!(
+            names("tFlow"),
+            "genesys_flow_segments genesys_flow_seconds genesys_flow_seconds_max genesys_flow_seconds_min genesys_flow_seconds_p95 genesys_flow_seconds_p99"
+        );
+        assert!(names("oFlowMilestone").starts_with("genesys_flow_milestone_ratio "));
+        assert_eq!(
+            names("tTotalExecution"),
+            "genesys_data_action_executions genesys_data_action_execution_seconds genesys_data_action_execution_seconds_max genesys_data_action_execution_seconds_min genesys_data_action_execution_seconds_p95 genesys_data_action_execution_seconds_p99"
+        );
+        assert_eq!(
+            help_text("tTotalExecution", "_segments"),
+            "Genesys Cloud tTotalExecution number of executions, for the published interval"
+        );
+        for metric in Source::Flows.metrics() {
+            for name in gauge_names(metric) {
+                assert!(
+                    name == "genesys_flow" || name.starts_with("genesys_flow_"),
+                    "{name}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn every_catalogue_gauge_name_is_unique_and_lint_clean() {
         let mut seen = BTreeSet::new();
-        for metric in all_metrics() {
+        let every_metric = Source::ALL.into_iter().flat_map(Source::metrics);
+        assert!(every_metric.clone().count() > all_metrics().count());
+        for metric in every_metric {
             for name in gauge_names(metric) {
                 for bad in ["_count", "_sum", "_total", "_bucket"] {
                     assert!(!name.ends_with(bad), "{name}");

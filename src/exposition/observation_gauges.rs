@@ -22,6 +22,7 @@ use jiff::Timestamp;
 
 use super::flatten::{Family, QuerySamples, Sample, TooManySeries};
 use super::naming::snake_case;
+use genesys_wire::catalogue::NameKind;
 use genesys_wire::labels::{cap, cap_owned};
 use genesys_wire::{ObservationEntry, ObservationGroup, ObservationResponse};
 
@@ -219,7 +220,7 @@ impl<'a> ObservationSamples<'a> {
             max_series,
             samples: QuerySamples {
                 query: query.to_owned(),
-                queue_id_label: Some(0),
+                named: vec![(0, NameKind::Queue)],
                 ..QuerySamples::default()
             },
             groups: HashMap::new(),

@@ -5,7 +5,7 @@
 //! one store, and each org's pollers hold a [`Publisher`] of their org, a cheap handle on
 //! it whose methods touch that org's queries, queue names and circuit breaker only.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -14,13 +14,12 @@ use tokio::sync::watch;
 
 use super::blocking::{off_the_workers, render_off_the_workers};
 use super::flatten::QuerySamples;
+use super::names::{NameMap, Names};
 use super::render::Exposition;
 use crate::metrics::{BreakerState, Metrics, OBSERVATION_DROP_REASONS};
 use crate::org::Org;
+use genesys_wire::catalogue::NameKind;
 use genesys_wire::time::Interval;
-
-/// Queue names by queue ID.
-pub type NameMap = Arc<HashMap<String, String>>;
 
 /// How a query's polls have gone, for the landing page and `/readyz`.
 #[derive(Debug, Clone, Default)]
@@ -49,8 +48,8 @@ struct QueryState {
 struct OrgState {
     /// The org's view of the metrics, for its `genesys_up` and expired series.
     metrics: Metrics,
-    /// Its queue names by queue ID: the same ID may have another name in another org.
-    names: NameMap,
+    /// Its names by ID, per kind: the same ID may have another name in another org.
+    names: Names,
     queries: BTreeMap<String, QueryState>,
 }
 
@@ -295,7 +294,13 @@ impl Publisher {
     /// Puts this org's queue names on its published data, from `now` and at every publish
     /// after.
     pub fn set_queue_names(&self, names: NameMap, now: Timestamp) {
-        self.change(now, |state| state.names = names);
+        self.set_names(NameKind::Queue, names, now);
+    }
+
+    /// Puts this org's names of `kind` on its published data, from `now` and at every
+    /// publish after.
+    pub fn set_names(&self, kind: NameKind, names: NameMap, now: Timestamp) {
+        self.change(now, |state| state.names.set(kind, names));
     }
 
     /// Records a failed poll; the query's previous data stays until its maximum age.
@@ -336,7 +341,7 @@ impl Store {
     fn org_state(&self, org: &Org) -> OrgState {
         OrgState {
             metrics: self.metrics.for_org(org),
-            names: NameMap::default(),
+            names: Names::default(),
             queries: BTreeMap::new(),
         }
     }
@@ -389,7 +394,7 @@ impl Store {
                 .map_or(BreakerState::Closed, |(_, breaker)| *breaker);
             state.expire_and_set_up(org, now, breaker);
         }
-        let held: Vec<(Arc<QuerySamples>, NameMap)> = orgs
+        let held: Vec<(Arc<QuerySamples>, Names)> = orgs
             .values()
             .flat_map(|state| {
                 state
@@ -404,10 +409,8 @@ impl Store {
             .filter_map(|query| query.stale_at)
             .min();
         drop(orgs);
-        let queries: Vec<(&QuerySamples, &HashMap<String, String>)> = held
-            .iter()
-            .map(|(data, names)| (&**data, &**names))
-            .collect();
+        let queries: Vec<(&QuerySamples, &Names)> =
+            held.iter().map(|(data, names)| (&**data, names)).collect();
         render_off_the_workers(
             || Exposition::render(&queries, &self.metrics),
             |exposition: Exposition| {

@@ -1,7 +1,7 @@
 //! Rendering: every org's queries' samples, then the self-metrics, in the Prometheus text
 //! format and in OpenMetrics, gzip-compressed as they are written, and plain when asked.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::sync::OnceLock;
 
@@ -12,6 +12,7 @@ use flate2::{Compression, Crc, Decompress, FlushDecompress};
 
 use super::blocking::off_the_workers;
 use super::flatten::QuerySamples;
+use super::names::Names;
 use crate::metrics::Metrics;
 
 /// Writes every query's gauges, each with its org's queue names, family by family so that
@@ -27,10 +28,7 @@ use crate::metrics::Metrics;
 /// a sample in nearly every family: its labels (the org if named, the query, the groupBy
 /// dimensions, the queue's name after `queue_id` where it is known) are escaped once per group here and
 /// copied into each of its lines, which made rendering about three times faster.
-pub(super) fn write_gauges(
-    queries: &[(&QuerySamples, &HashMap<String, String>)],
-    mut sink: impl FnMut(&str),
-) {
+pub(super) fn write_gauges(queries: &[(&QuerySamples, &Names)], mut sink: impl FnMut(&str)) {
     let labels: Vec<Vec<String>> = queries
         .iter()
         .map(|(query, names)| {
@@ -93,11 +91,7 @@ const CHUNK: usize = 64 * 1024;
 
 /// `org="east",query="q",queue_id="...",queue="Sales",media_type="voice"`: a group's
 /// labels, without `org` for the unnamed org.
-fn group_labels(
-    query: &QuerySamples,
-    group: &[(String, String)],
-    names: &HashMap<String, String>,
-) -> String {
+fn group_labels(query: &QuerySamples, group: &[(String, String)], names: &Names) -> String {
     let mut labels = String::with_capacity(128);
     let mut label = |name: &str, value: &str| {
         if !labels.is_empty() {
@@ -114,11 +108,13 @@ fn group_labels(
     label("query", &query.query);
     for (index, (name, value)) in group.iter().enumerate() {
         label(name, value);
-        if query.queue_id_label == Some(index)
-            && name == "queue_id"
-            && let Some(queue) = names.get(value)
+        // Checked by name too: a source whose labels vary by group (the agent states'
+        // breakdowns) names the position of an ID that not every group has there.
+        if let Some(&(_, kind)) = query.named.iter().find(|(named, _)| *named == index)
+            && name == kind.id_label()
+            && let Some(name) = names.get(kind, value)
         {
-            label("queue", queue);
+            label(kind.label(), name);
         }
     }
     labels
@@ -229,10 +225,7 @@ impl Exposition {
     /// Renders `queries`' gauges, each with the queue's name beside each queue ID that its
     /// names know, followed by the self-metrics; each body adds `metrics`' process metrics
     /// as they are when it is asked for.
-    pub(super) fn render(
-        queries: &[(&QuerySamples, &HashMap<String, String>)],
-        metrics: &Metrics,
-    ) -> Exposition {
+    pub(super) fn render(queries: &[(&QuerySamples, &Names)], metrics: &Metrics) -> Exposition {
         let mut head = GzipHead::new();
         write_gauges(queries, |chunk| head.write(chunk.as_bytes()));
         let (gzip_head, gauges_crc, gauges_len) = head.finish();
@@ -525,7 +518,7 @@ mod tests {
         assert!(gauges.len() > 2 * CHUNK, "several chunks: {}", gauges.len());
         let samples = samples();
         let metrics = Metrics::new(["q"]);
-        let exposition = Exposition::render(&[(&samples, &HashMap::new())], &metrics);
+        let exposition = Exposition::render(&[(&samples, &Names::default())], &metrics);
         let compressed = exposition.held_bytes();
         assert!(exposition.gauges.get().is_none(), "nothing plain held yet");
 

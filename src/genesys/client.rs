@@ -18,11 +18,12 @@ use super::retry::{Answer, Retrier, RetrySettings};
 use super::transport::{Reply, Transport};
 use crate::error::{Error, Result};
 use crate::metrics::{BreakerState, Metrics};
+use genesys_wire::catalogue::Source;
 use genesys_wire::{
     AGENT_STATUS_COUNTS_PATH, AgentStateCountsRequest, AgentStateCountsResponse, AggregateResponse,
-    AggregationQuery, Endpoint, GroupSink, GroupsRead, JOBS_PATH, JobResultsPage, JobStatus,
-    JobSubmitted, OBSERVATIONS_PATH, ObservationQuery, ObservationResponse, PRESENCES_PATH,
-    PresenceDefinitions, QUERY_PATH, QUEUES_PATH, QueuePage,
+    AggregationQuery, Endpoint, FLOW_OBSERVATIONS_PATH, FlowObservationResponse, GroupSink,
+    GroupsRead, JOBS_PATH, JobResultsPage, JobStatus, JobSubmitted, Listing, OBSERVATIONS_PATH,
+    ObservationQuery, ObservationResponse, PRESENCES_PATH, PresenceDefinitions,
 };
 
 /// How long a request may take, from sending it to the last byte of the answer.
@@ -110,7 +111,51 @@ impl Client {
 
     /// `POST /api/v2/analytics/conversations/aggregates/query`.
     pub async fn aggregates(&self, query: &AggregationQuery) -> Result<AggregateResponse> {
-        self.post_query(Endpoint::Aggregates, QUERY_PATH, query)
+        self.source_aggregates(Source::Conversations, query).await
+    }
+
+    /// `source`'s synchronous aggregates query: conversations, flows or data actions.
+    pub async fn source_aggregates(
+        &self,
+        source: Source,
+        query: &AggregationQuery,
+    ) -> Result<AggregateResponse> {
+        self.post_query(source.endpoint(), source.path(), query)
+            .await
+    }
+
+    /// `POST /api/v2/analytics/flows/observations/query`: the conversations in flows now.
+    pub async fn flow_observations(
+        &self,
+        query: &ObservationQuery,
+    ) -> Result<FlowObservationResponse> {
+        self.post_query(Endpoint::FlowObservations, FLOW_OBSERVATIONS_PATH, query)
+            .await
+    }
+
+    /// One page of a paged list at `path` (`pageNumber` counting from 1), with `filters`
+    /// (such as `type=inboundcall`) added to the query string.
+    pub async fn list_page<T: DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        path: &str,
+        page_number: u32,
+        page_size: u32,
+        filters: &[(&str, &str)],
+    ) -> Result<Listing<T>> {
+        let unusable = |why: String| Error::Config(format!("api_url {why}"));
+        let mut url = reqwest::Url::parse(&format!("{}{path}", self.api_url))
+            .map_err(|error| unusable(format!("is not a URL: {error}")))?;
+        {
+            let mut pairs = url.query_pairs_mut();
+            pairs
+                .append_pair("pageNumber", &page_number.to_string())
+                .append_pair("pageSize", &page_size.to_string());
+            for (key, value) in filters {
+                pairs.append_pair(key, value);
+            }
+        }
+        self.call(endpoint, reqwest::Method::GET, url.as_str(), None)
             .await
     }
 
@@ -191,34 +236,21 @@ impl Client {
         Ok(url)
     }
 
-    /// One page of `GET /api/v2/routing/queues`, counting pages from 1.
-    pub async fn queues_page(&self, page_number: u32, page_size: u32) -> Result<QueuePage> {
-        let url = format!(
-            "{}{QUEUES_PATH}?pageNumber={page_number}&pageSize={page_size}",
-            self.api_url
-        );
-        self.call(Endpoint::Queues, reqwest::Method::GET, &url, None)
-            .await
-    }
-
-    /// [`Client::aggregates`], its groups handed to `sink` as they are read rather than
-    /// kept: `false` when the sink wanted no more.
+    /// [`Client::source_aggregates`], its groups handed to `sink` as they are read rather
+    /// than kept: `false` when the sink wanted no more.
     pub async fn aggregates_into(
         &self,
+        source: Source,
         query: &AggregationQuery,
         sink: &mut impl GroupSink,
     ) -> Result<bool> {
-        let body = to_json(Endpoint::Aggregates, query)?;
-        let url = format!("{}{QUERY_PATH}", self.api_url);
+        let endpoint = source.endpoint();
+        let body = to_json(endpoint, query)?;
+        let url = format!("{}{}", self.api_url, source.path());
         let reply = self
-            .reply(
-                Endpoint::Aggregates,
-                reqwest::Method::POST,
-                &url,
-                Some(body.into()),
-            )
+            .reply(endpoint, reqwest::Method::POST, &url, Some(body.into()))
             .await?;
-        self.read_groups(Endpoint::Aggregates, reply, sink)
+        self.read_groups(endpoint, reply, sink)
             .map(|read| read.is_some())
     }
 

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::client::Client;
 use crate::error::{Error, Result, api_text};
+use genesys_wire::catalogue::Source;
 use genesys_wire::time::deadline_after;
 use genesys_wire::{
     AggregateGroup, AggregateResponse, AggregationQuery, Endpoint, GroupSink, JobState,
@@ -46,18 +47,21 @@ pub enum JobPolicy {
     Always,
 }
 
-/// Runs `query` synchronously, or as a job as `policy` says. `on_page` is told the number
-/// of each result page a job delivers.
+/// Runs `source`'s `query` synchronously, or as a job as `policy` says. `on_page` is told
+/// the number of each result page a job delivers. A source without jobs is only ever
+/// asked synchronously: its too-large answer is [`Error::TooLargeWithoutJobs`].
 pub async fn aggregates(
     client: &Client,
+    source: Source,
     query: &AggregationQuery,
     policy: JobPolicy,
     options: JobOptions,
     on_page: impl FnMut(usize),
 ) -> Result<AggregateResponse> {
-    if policy == JobPolicy::WhenTooLarge {
-        match client.aggregates(query).await {
+    if policy == JobPolicy::WhenTooLarge || !source.has_jobs() {
+        match client.source_aggregates(source, query).await {
             Err(error) if is_too_large(&error) => {
+                without_jobs(source)?;
                 tracing::info!(
                     interval = %query.interval,
                     "the answer is too large for the synchronous query; running it as a job"
@@ -67,6 +71,17 @@ pub async fn aggregates(
         }
     }
     run_job(client, query, options, on_page).await
+}
+
+/// The error of a too-large answer of `source`, if it has no jobs to page it.
+fn without_jobs(source: Source) -> Result<()> {
+    if source.has_jobs() {
+        Ok(())
+    } else {
+        Err(Error::TooLargeWithoutJobs {
+            endpoint: source.endpoint(),
+        })
+    }
 }
 
 fn is_too_large(error: &Error) -> bool {
@@ -79,15 +94,17 @@ fn is_too_large(error: &Error) -> bool {
 /// that follows it starts afresh.
 pub async fn aggregates_into(
     client: &Client,
+    source: Source,
     query: &AggregationQuery,
     policy: JobPolicy,
     options: JobOptions,
     on_page: impl FnMut(usize),
     sink: &mut impl GroupSink,
 ) -> Result<bool> {
-    if policy == JobPolicy::WhenTooLarge {
-        match client.aggregates_into(query, sink).await {
+    if policy == JobPolicy::WhenTooLarge || !source.has_jobs() {
+        match client.aggregates_into(source, query, sink).await {
             Err(error) if is_too_large(&error) => {
+                without_jobs(source)?;
                 tracing::info!(
                     interval = %query.interval,
                     "the answer is too large for the synchronous query; running it as a job"
@@ -240,5 +257,26 @@ pub fn merge_groups(groups: Vec<AggregateGroup>) -> AggregateResponse {
     }
     AggregateResponse {
         results: merged.into_values().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_too_large_answer_of_a_source_without_jobs_says_to_narrow_the_query() {
+        assert!(without_jobs(Source::Conversations).is_ok(), "a job follows");
+        for source in [Source::Flows, Source::Actions] {
+            let error = without_jobs(source).unwrap_err();
+            assert_eq!(error.reason(), "too_large");
+            let text = error.to_string();
+            assert!(
+                text.starts_with(&format!("{}: the answer is too large", source.endpoint()))
+                    && text.contains("no asynchronous jobs")
+                    && text.contains("a shorter window or granularity"),
+                "{text}"
+            );
+        }
     }
 }

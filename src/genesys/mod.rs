@@ -8,6 +8,7 @@ pub mod breaker;
 pub mod client;
 pub mod jobs;
 pub mod observation_requests;
+pub mod paged;
 pub mod queue_list;
 pub mod retry;
 pub mod transport;

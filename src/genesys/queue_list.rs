@@ -3,30 +3,16 @@
 use std::collections::BTreeMap;
 
 use super::client::Client;
-use crate::error::{Error, Result};
-use genesys_wire::Endpoint;
-use genesys_wire::labels::cap_owned;
+use super::paged::{self, List};
+use crate::error::Result;
+use genesys_wire::{Endpoint, QUEUES_PATH, Queue};
 
-/// The largest page the queue list serves.
-pub const PAGE_SIZE: u32 = 100;
+pub use super::paged::{ENTRY_OVERHEAD, PAGE_SIZE, entry_bytes};
 
 /// The most pages one read of the queue list asks for (`max_queue_pages`): 100,000 queues,
 /// far more than any org has, and a bound on what a `pageCount` that lies costs: at most
 /// this many requests per refresh, instead of following it for ever.
 pub const DEFAULT_MAX_PAGES: u32 = 1000;
-
-/// What one name held costs besides its bytes and its ID's, in the account of
-/// `max_directory_bytes`: the map's entry and the two strings' headers.
-pub const ENTRY_OVERHEAD: u64 = 96;
-
-/// The bytes one directory entry of `id` and `name` (and `extra`) holds, by the account of
-/// `max_directory_bytes`.
-pub fn entry_bytes(id: &str, name: &str, extra: &str) -> u64 {
-    (id.len() as u64)
-        .saturating_add(name.len() as u64)
-        .saturating_add(extra.len() as u64)
-        .saturating_add(ENTRY_OVERHEAD)
-}
 
 /// The queues read: (ID, name) pairs in the list's order, each cut to
 /// `max_label_value_bytes`, their divisions, and what that account says they hold.
@@ -41,50 +27,22 @@ pub struct Listed {
     pub labels_cut: usize,
 }
 
-/// Every queue the OAuth client may see. Pages are read in order until one is empty, the
-/// queues read reach the `total` the list gives, or `pageNumber` reaches `pageCount`,
-/// whichever comes first; past `max_pages` pages the read fails (counted as
-/// `too_many_pages`) and the caller keeps the names it knew. Each page's names are cut to
-/// `max_label_value_bytes` as it comes, and the page dropped; once the names read pass
-/// `max_bytes` the read stops (`Error::DirectoryTooLarge`), so that a read never holds
-/// more than `max_bytes` besides the page it reads.
+/// Every queue the OAuth client may see, read and bounded as [`paged::read_all`] says.
 pub async fn fetch_all(client: &Client, max_pages: u32, max_bytes: u64) -> Result<Listed> {
-    let mut listed = Listed::default();
-    for page_number in 1..=max_pages.max(1) {
-        let page = client.queues_page(page_number, PAGE_SIZE).await?;
-        let last = page.entities.is_empty()
-            || page_number >= page.page_count
-            || (page.total > 0
-                && (listed.queues.len() as u64).saturating_add(page.entities.len() as u64)
-                    >= page.total);
-        for queue in page.entities {
-            let id = cap_owned(queue.id, &mut listed.labels_cut);
-            let name = cap_owned(queue.name, &mut listed.labels_cut);
-            listed.bytes = listed.bytes.saturating_add(entry_bytes(&id, &name, ""));
-            if let Some(division) = queue.division
-                && !listed.divisions.contains_key(&division.id)
-            {
-                let id = cap_owned(division.id, &mut listed.labels_cut);
-                let name = cap_owned(division.name, &mut listed.labels_cut);
-                listed.bytes = listed.bytes.saturating_add(entry_bytes(&id, &name, ""));
-                listed.divisions.insert(id, name);
-            }
-            if listed.bytes > max_bytes {
-                return Err(Error::DirectoryTooLarge {
-                    endpoint: Endpoint::Queues,
-                    limit: max_bytes,
-                });
-            }
-            listed.queues.push((id, name));
-        }
-        if last {
-            return Ok(listed);
-        }
-    }
-    let error = Error::TooManyPages { limit: max_pages };
-    client
-        .metrics()
-        .api
-        .failed(Endpoint::Queues, error.reason());
-    Err(error)
+    let list = List {
+        endpoint: Endpoint::Queues,
+        path: QUEUES_PATH,
+        filters: Vec::new(),
+    };
+    let read = paged::read_all::<Queue>(client, &list, max_pages, max_bytes).await?;
+    Ok(Listed {
+        queues: read
+            .entries
+            .into_iter()
+            .map(|(id, name, _)| (id, name))
+            .collect(),
+        divisions: read.divisions,
+        bytes: read.bytes,
+        labels_cut: read.labels_cut,
+    })
 }

@@ -176,9 +176,16 @@ pub async fn fetch(
     progress(0, chunks.len(), 0);
     for (done, chunk) in chunks.iter().enumerate() {
         let body = query.request(*chunk);
-        let response = jobs::aggregates(client, &body, request.job_policy, settings.jobs, |_| {
-            pages += 1;
-        })
+        let response = jobs::aggregates(
+            client,
+            query.source,
+            &body,
+            request.job_policy,
+            settings.jobs,
+            |_| {
+                pages += 1;
+            },
+        )
         .await?;
         for group in response.results {
             let series = data.entry(group.group).or_default();

@@ -49,6 +49,7 @@ fn same_query(a: &Query, b: &Query) -> bool {
         QueryKind::Rolling(r) => format!("{r:?}"),
     };
     a.name == b.name
+        && a.source == b.source
         && schedule(a) == schedule(b)
         && a.time_zone_name == b.time_zone_name
         && a.group_by == b.group_by

@@ -84,6 +84,7 @@ pub async fn run_reloading(
         queries: RwLock::new(Vec::new()),
         observations: RwLock::new(settings.observations.as_ref().map(|o| o.refresh)),
         agents: RwLock::new(settings.agents.as_ref().map(|a| a.refresh)),
+        flow_observations: RwLock::new(settings.flow_observations),
         clock: clock.clone(),
         reloads: reloads.lifecycle.then(|| reloads.sender.clone()),
         telemetry_path: reloads.telemetry_path.clone(),
@@ -250,6 +251,8 @@ impl Running {
                     self.settings.observations.as_ref().map(|o| o.refresh);
                 *state.agents.write().expect("not poisoned") =
                     self.settings.agents.as_ref().map(|a| a.refresh);
+                *state.flow_observations.write().expect("not poisoned") =
+                    self.settings.flow_observations;
                 metrics.reload.succeeded(clock.wall(clock.now()));
                 Ok(())
             }

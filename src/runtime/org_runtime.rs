@@ -28,6 +28,7 @@ use crate::genesys::auth::Credentials;
 use crate::genesys::client::Client;
 use crate::metrics::Metrics;
 use crate::org::Org;
+use genesys_wire::catalogue::NameKind;
 use genesys_wire::time::Clock;
 
 /// What every org's tasks share: the publisher and registry, the clock and the shutdown.
@@ -137,7 +138,8 @@ impl OrgRuntime {
         &mut self,
         settings: &Settings,
     ) -> Option<oneshot::Receiver<Option<usize>>> {
-        if !wants_directory(settings, &self.settings) {
+        let lists = settings.name_lists(&self.settings);
+        if lists.is_empty() {
             return None;
         }
         let refresh = Refresh {
@@ -146,7 +148,12 @@ impl OrgRuntime {
             budget: self.budget.clone(),
             clock: self.parts.clock.clone(),
             every: settings.queue_names_refresh,
+            queues: lists.contains(&NameKind::Queue),
             presences: settings.observations.is_some() || settings.agents.is_some(),
+            lists: lists
+                .into_iter()
+                .filter(|kind| *kind != NameKind::Queue)
+                .collect(),
             metrics: self.parts.metrics.clone(),
             retry_delay: self.retry_delay,
             pacer: self.pacer.clone(),
@@ -256,7 +263,8 @@ impl OrgRuntime {
             || !changes.is_empty()
             || old.observations != new.observations
             || old.agents != new.agents
-            || wants_directory(old, &self.settings) != wants_directory(new, &wanted);
+            || old.flow_observations != new.flow_observations
+            || old.name_lists(&self.settings) != new.name_lists(&wanted);
         if !rebuild {
             tracing::info!(
                 org = self.settings.org.name(),
@@ -399,16 +407,4 @@ fn whose(org: &Org, error: impl std::fmt::Display) -> String {
         Some(name) => format!("org {name}: {error}"),
         None => error.to_string(),
     }
-}
-
-/// Whether `org` needs the directory task: the observations observe the queues of the
-/// queue list (and need presence names), the agent states need presence and division
-/// names, and queries grouped by queue show names.
-fn wants_directory(settings: &Settings, org: &OrgSettings) -> bool {
-    settings.observations.is_some()
-        || settings.agents.is_some()
-        || org
-            .queries
-            .iter()
-            .any(|q| q.group_by.iter().any(|d| d == "queueId"))
 }

@@ -37,6 +37,19 @@ pub struct HeldTime {
     _release: std::sync::mpsc::Sender<()>,
 }
 
+/// Moves held time forward by `by`, in steps short of the servers' idle timeout, each
+/// followed by a moment of real time for what it woke to run.
+pub async fn advance(by: Duration) {
+    let step = Duration::from_secs(5);
+    let mut left = by;
+    while !left.is_zero() {
+        let now = left.min(step);
+        tokio::time::advance(now).await;
+        left -= now;
+        pause().await;
+    }
+}
+
 /// Moves held time forward [`PAUSE`] at a time, each step followed by a pause as long in
 /// real time and a scrape of `/metrics`, until `done` holds for the samples; returns them
 /// and how far time moved. Small steps let what each one wakes (a backoff, a retry delay)
@@ -59,19 +72,6 @@ pub async fn advance_until(base: &str, done: impl Fn(&Samples) -> bool) -> (Samp
         }
         tokio::time::advance(PAUSE).await;
         moved += PAUSE;
-        pause().await;
-    }
-}
-
-/// Moves held time forward by `by`, in steps short of the servers' idle timeout, each
-/// followed by a moment of real time for what it woke to run.
-pub async fn advance(by: Duration) {
-    let step = Duration::from_secs(5);
-    let mut left = by;
-    while !left.is_zero() {
-        let now = left.min(step);
-        tokio::time::advance(now).await;
-        left -= now;
         pause().await;
     }
 }

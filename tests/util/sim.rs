@@ -1,6 +1,6 @@
 //! The simulator on 127.0.0.1 at a fixed instant, and its control endpoints.
 
-use genesys_sim::{SimulatedOrg, Simulator, SimulatorConfig};
+use genesys_sim::{Fault, FaultSpec, SimulatedOrg, Simulator, SimulatorConfig};
 use genesys_wire::time::Clock;
 use genesys_wire::{OBSERVATION_METRICS, ObservationQuery};
 use tokio::net::TcpListener;
@@ -50,6 +50,18 @@ pub async fn start_simulator(config: SimulatorConfig) -> Sim {
         simulator,
         url,
         shutdown,
+    }
+}
+
+/// A fault from the start: every request to `path` is refused with a 403 naming the
+/// permission it needs.
+pub fn forbidden(path: &str) -> FaultSpec {
+    FaultSpec {
+        fault: Fault::Forbidden,
+        path: path.into(),
+        after: 0.0,
+        seconds: None,
+        requests: None,
     }
 }
 

@@ -48,11 +48,17 @@ pub enum Endpoint {
     Observations,
     Presences,
     AgentStatusCounts,
+    FlowAggregates,
+    FlowObservations,
+    Flows,
+    FlowOutcomes,
+    ActionAggregates,
+    Actions,
 }
 
 impl Endpoint {
     /// Every endpoint, for the counters that start at 0 for each.
-    pub const ALL: [Endpoint; 7] = [
+    pub const ALL: [Endpoint; 13] = [
         Endpoint::Token,
         Endpoint::Aggregates,
         Endpoint::Jobs,
@@ -60,6 +66,12 @@ impl Endpoint {
         Endpoint::Observations,
         Endpoint::Presences,
         Endpoint::AgentStatusCounts,
+        Endpoint::FlowAggregates,
+        Endpoint::FlowObservations,
+        Endpoint::Flows,
+        Endpoint::FlowOutcomes,
+        Endpoint::ActionAggregates,
+        Endpoint::Actions,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +83,12 @@ impl Endpoint {
             Endpoint::Observations => "observations",
             Endpoint::Presences => "presences",
             Endpoint::AgentStatusCounts => "agent_status_counts",
+            Endpoint::FlowAggregates => "flow_aggregates",
+            Endpoint::FlowObservations => "flow_observations",
+            Endpoint::Flows => "flows",
+            Endpoint::FlowOutcomes => "flow_outcomes",
+            Endpoint::ActionAggregates => "action_aggregates",
+            Endpoint::Actions => "actions",
         }
     }
 
@@ -81,7 +99,15 @@ impl Endpoint {
             Endpoint::Observations => "analytics:queueObservation:view",
             Endpoint::Presences => "presence:presenceDefinition:view",
             Endpoint::AgentStatusCounts => "analytics:agentState:view",
-            _ => "analytics:conversationAggregate:view",
+            Endpoint::FlowAggregates => "analytics:flowAggregate:view",
+            Endpoint::FlowObservations => "analytics:flowObservation:view",
+            Endpoint::Flows => "architect:flow:view",
+            Endpoint::FlowOutcomes => "architect:flowOutcome:view",
+            // Or bridge:actions:view, which the API takes as well.
+            Endpoint::ActionAggregates | Endpoint::Actions => "integrations:action:view",
+            Endpoint::Token | Endpoint::Aggregates | Endpoint::Jobs => {
+                "analytics:conversationAggregate:view"
+            }
         }
     }
 }
@@ -356,6 +382,13 @@ impl Stats {
     }
 }
 
+// --- Flow and data action aggregates: the conversations' query shape
+// (`AggregationQuery`, answered as `AggregateResponse`), on paths of their own, without
+// jobs.
+
+pub const FLOW_QUERY_PATH: &str = "/api/v2/analytics/flows/aggregates/query";
+pub const ACTION_QUERY_PATH: &str = "/api/v2/analytics/actions/aggregates/query";
+
 // --- Routing queues
 
 pub const QUEUES_PATH: &str = "/api/v2/routing/queues";
@@ -517,6 +550,107 @@ pub struct ObservationStats {
     pub count: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calculated_metric_value: Option<f64>,
+}
+
+// --- Flow observations (real time)
+
+/// The conversations in flows now. Not paged, no groupBy: the filter names the flows
+/// (`flowId` predicates, at most [`MAX_FLOWS_PER_REQUEST`]), `metrics` is `["oFlow"]`.
+/// The request body is [`ObservationQuery`]'s shape.
+pub const FLOW_OBSERVATIONS_PATH: &str = "/api/v2/analytics/flows/observations/query";
+
+/// The most flow IDs one flow observation request names: Genesys documents no limit, and
+/// its other observation queries take 100.
+pub const MAX_FLOWS_PER_REQUEST: usize = 100;
+
+/// The flow observations' one metric.
+pub const FLOW_OBSERVATION_METRIC: &str = "oFlow";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlowObservationResponse {
+    #[serde(default)]
+    pub results: Vec<FlowObservationGroup>,
+}
+
+/// One group: its keys are the filtered dimensions (`flowId`, and `mediaType` when
+/// filtered), any of which may be absent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlowObservationGroup {
+    #[serde(default)]
+    pub group: BTreeMap<String, String>,
+    #[serde(default)]
+    pub data: Vec<FlowObservationEntry>,
+}
+
+/// One metric of a group; only `oFlow` is documented, and others are left alone by the
+/// exposition rather than refused.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlowObservationEntry {
+    #[serde(default)]
+    pub metric: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qualifier: Option<String>,
+    #[serde(default)]
+    pub stats: ObservationStats,
+}
+
+// --- Flows, flow outcomes and data actions by name
+
+/// `GET` with `pageNumber`, `pageSize` and `type` (repeated, lowercase); answered as a
+/// [`Listing`] of [`FlowEntity`].
+pub const FLOWS_PATH: &str = "/api/v2/flows";
+/// `GET` with `pageNumber`, `pageSize`; a [`Listing`] of [`NamedEntity`].
+pub const FLOW_OUTCOMES_PATH: &str = "/api/v2/flows/outcomes";
+/// `GET` with `pageNumber`, `pageSize` (or `ids`, at most [`MAX_ACTION_IDS`]); a
+/// [`Listing`] of [`NamedEntity`].
+pub const ACTIONS_PATH: &str = "/api/v2/integrations/actions";
+/// The most action IDs one `ids=` request names.
+pub const MAX_ACTION_IDS: usize = 50;
+
+/// One page of a paged list: follow `pageNumber` up to `pageCount`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Listing<T> {
+    #[serde(default = "Vec::new")]
+    pub entities: Vec<T>,
+    #[serde(default)]
+    pub page_number: u32,
+    #[serde(default)]
+    pub page_size: u32,
+    #[serde(default)]
+    pub total: u64,
+    #[serde(default)]
+    pub page_count: u32,
+}
+
+impl<T> Default for Listing<T> {
+    fn default() -> Self {
+        Listing {
+            entities: Vec::new(),
+            page_number: 0,
+            page_size: 0,
+            total: 0,
+            page_count: 0,
+        }
+    }
+}
+
+/// A flow outcome or a data action: its ID and name (the rest is not read).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NamedEntity {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+/// A flow: its ID, name and type (`INBOUNDCALL`, ...; any value is taken).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlowEntity {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, rename = "type")]
+    pub kind: String,
 }
 
 // --- Presence definitions

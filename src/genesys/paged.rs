@@ -1,0 +1,147 @@
+//! Reading a paged list of named entities (`GET` with `pageNumber` and `pageSize`): the
+//! queue list, the flows, the flow outcomes, the data actions. Bounded the same way for
+//! each: a number of pages (`max_queue_pages`), and the bytes of the names read
+//! (`max_directory_bytes`); each name is cut to `max_label_value_bytes` as its page comes.
+
+use serde::de::DeserializeOwned;
+
+use super::client::Client;
+use crate::error::{Error, Result};
+use std::collections::BTreeMap;
+
+use genesys_wire::labels::cap_owned;
+use genesys_wire::{Division, Endpoint};
+
+/// The largest page the lists serve.
+pub const PAGE_SIZE: u32 = 100;
+
+/// What one name held costs besides its bytes and its ID's, in the account of
+/// `max_directory_bytes`: the map's entry and the two strings' headers.
+pub const ENTRY_OVERHEAD: u64 = 96;
+
+/// The bytes one directory entry of `id` and `name` (and `extra`) holds, by the account of
+/// `max_directory_bytes`.
+pub fn entry_bytes(id: &str, name: &str, extra: &str) -> u64 {
+    (id.len() as u64)
+        .saturating_add(name.len() as u64)
+        .saturating_add(extra.len() as u64)
+        .saturating_add(ENTRY_OVERHEAD)
+}
+
+/// An entity of a list: its ID, its name, and one more value some lists carry (a flow's
+/// type), empty where none.
+pub trait Named: DeserializeOwned {
+    /// Its division, taken out, where the list's divisions are wanted (the queues': the
+    /// agent states count by them).
+    fn take_division(&mut self) -> Option<Division> {
+        None
+    }
+
+    fn into_parts(self) -> (String, String, String);
+}
+
+impl Named for genesys_wire::Queue {
+    fn take_division(&mut self) -> Option<Division> {
+        self.division.take()
+    }
+
+    fn into_parts(self) -> (String, String, String) {
+        (self.id, self.name, String::new())
+    }
+}
+
+impl Named for genesys_wire::NamedEntity {
+    fn into_parts(self) -> (String, String, String) {
+        (self.id, self.name, String::new())
+    }
+}
+
+impl Named for genesys_wire::FlowEntity {
+    fn into_parts(self) -> (String, String, String) {
+        (self.id, self.name, self.kind)
+    }
+}
+
+/// A list to read: its endpoint and path, and filters for the query string.
+#[derive(Debug, Clone)]
+pub struct List {
+    pub endpoint: Endpoint,
+    pub path: &'static str,
+    pub filters: Vec<(&'static str, String)>,
+}
+
+/// The entries read, in the list's order, each cut to `max_label_value_bytes`, and what
+/// that account says they hold.
+#[derive(Debug, Default)]
+pub struct Read {
+    /// (ID, name, extra) triples.
+    pub entries: Vec<(String, String, String)>,
+    /// The entries' divisions, ID → name (cut as the entries are), each once: read only
+    /// from lists whose entities give them ([`Named::take_division`]).
+    pub divisions: BTreeMap<String, String>,
+    /// [`entry_bytes`] of every entry and division.
+    pub bytes: u64,
+    /// The values cut to `max_label_value_bytes`.
+    pub labels_cut: usize,
+}
+
+/// Every entry of `list` the OAuth client may see. Pages are read in order until one is
+/// empty, the entries read reach the `total` the list gives, or `pageNumber` reaches
+/// `pageCount`, whichever comes first; past `max_pages` pages the read fails (counted as
+/// `too_many_pages`) and the caller keeps the names it knew. Once the names read pass
+/// `max_bytes` the read stops (`Error::DirectoryTooLarge`), so that a read never holds
+/// more than `max_bytes` besides the page it reads.
+pub async fn read_all<T: Named>(
+    client: &Client,
+    list: &List,
+    max_pages: u32,
+    max_bytes: u64,
+) -> Result<Read> {
+    let filters: Vec<(&str, &str)> = list
+        .filters
+        .iter()
+        .map(|(key, value)| (*key, value.as_str()))
+        .collect();
+    let mut read = Read::default();
+    for page_number in 1..=max_pages.max(1) {
+        let page = client
+            .list_page::<T>(list.endpoint, list.path, page_number, PAGE_SIZE, &filters)
+            .await?;
+        let last = page.entities.is_empty()
+            || page_number >= page.page_count
+            || (page.total > 0
+                && (read.entries.len() as u64).saturating_add(page.entities.len() as u64)
+                    >= page.total);
+        for mut entity in page.entities {
+            if let Some(division) = entity.take_division()
+                && !read.divisions.contains_key(&division.id)
+            {
+                let id = cap_owned(division.id, &mut read.labels_cut);
+                let name = cap_owned(division.name, &mut read.labels_cut);
+                read.bytes = read.bytes.saturating_add(entry_bytes(&id, &name, ""));
+                read.divisions.insert(id, name);
+            }
+            let (id, name, extra) = entity.into_parts();
+            let id = cap_owned(id, &mut read.labels_cut);
+            let name = cap_owned(name, &mut read.labels_cut);
+            let extra = cap_owned(extra, &mut read.labels_cut);
+            read.bytes = read.bytes.saturating_add(entry_bytes(&id, &name, &extra));
+            if read.bytes > max_bytes {
+                return Err(Error::DirectoryTooLarge {
+                    endpoint: list.endpoint,
+                    limit: max_bytes,
+                });
+            }
+            read.entries.push((id, name, extra));
+        }
+        if last {
+            return Ok(read);
+        }
+    }
+    let error = Error::TooManyPages {
+        endpoint: list.endpoint,
+        limit: max_pages,
+    };
+    client.metrics().api.failed(list.endpoint, error.reason());
+    Err(error)
+}
