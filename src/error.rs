@@ -111,8 +111,9 @@ pub enum Error {
         retry_in: Duration,
     },
 
-    /// The queue observations have no queues to observe: the queue list has not been read.
-    #[error("no queues to observe: the queue list has not been read yet")]
+    /// The queue observations have no queues to observe, or the agent states no
+    /// divisions to count: the queue list has not been read.
+    #[error("the queue list has not been read yet")]
     NoQueuesYet,
 
     /// A part of the exporter stopped that should not have (a bug); the message says which.
