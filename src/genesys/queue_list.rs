@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use super::client::Client;
 use crate::error::{Error, Result};
-use genesys_wire::Endpoint;
 use genesys_wire::labels::cap_owned;
+use genesys_wire::{Division, Endpoint};
 
 /// The largest page the queue list serves.
 pub const PAGE_SIZE: u32 = 100;
@@ -41,6 +41,27 @@ pub struct Listed {
     pub labels_cut: usize,
 }
 
+impl Listed {
+    /// Adds a queue's `division`, the first time its ID comes, cut as the queues' names
+    /// are. A division without an ID is left out: the agent states would count it by
+    /// `divisionId=""`, and label it as the whole org.
+    fn add_division(&mut self, division: Division) {
+        if division.id.is_empty() {
+            return;
+        }
+        // Looked up as it is kept, cut, so that a long ID is counted once, not per queue.
+        let mut cut = 0;
+        let id = cap_owned(division.id, &mut cut);
+        if self.divisions.contains_key(&id) {
+            return;
+        }
+        self.labels_cut = self.labels_cut.saturating_add(cut);
+        let name = cap_owned(division.name, &mut self.labels_cut);
+        self.bytes = self.bytes.saturating_add(entry_bytes(&id, &name, ""));
+        self.divisions.insert(id, name);
+    }
+}
+
 /// Every queue the OAuth client may see. Pages are read in order until one is empty, the
 /// queues read reach the `total` the list gives, or `pageNumber` reaches `pageCount`,
 /// whichever comes first; past `max_pages` pages the read fails (counted as
@@ -61,13 +82,8 @@ pub async fn fetch_all(client: &Client, max_pages: u32, max_bytes: u64) -> Resul
             let id = cap_owned(queue.id, &mut listed.labels_cut);
             let name = cap_owned(queue.name, &mut listed.labels_cut);
             listed.bytes = listed.bytes.saturating_add(entry_bytes(&id, &name, ""));
-            if let Some(division) = queue.division
-                && !listed.divisions.contains_key(&division.id)
-            {
-                let id = cap_owned(division.id, &mut listed.labels_cut);
-                let name = cap_owned(division.name, &mut listed.labels_cut);
-                listed.bytes = listed.bytes.saturating_add(entry_bytes(&id, &name, ""));
-                listed.divisions.insert(id, name);
+            if let Some(division) = queue.division {
+                listed.add_division(division);
             }
             if listed.bytes > max_bytes {
                 return Err(Error::DirectoryTooLarge {
@@ -87,4 +103,48 @@ pub async fn fetch_all(client: &Client, max_pages: u32, max_bytes: u64) -> Resul
         .api
         .failed(Endpoint::Queues, error.reason());
     Err(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn division(id: &str, name: &str) -> Division {
+        Division {
+            id: id.into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn each_division_is_kept_once_and_one_without_an_id_not_at_all() {
+        let mut listed = Listed::default();
+        listed.add_division(division("d1", "Home"));
+        listed.add_division(division("d1", "Home"));
+        listed.add_division(division("", "Nameless"));
+        listed.add_division(division("d2", ""));
+        let kept: Vec<(&str, &str)> = listed
+            .divisions
+            .iter()
+            .map(|(id, name)| (id.as_str(), name.as_str()))
+            .collect();
+        assert_eq!(kept, [("d1", "Home"), ("d2", "")]);
+        assert_eq!(
+            listed.bytes,
+            entry_bytes("d1", "Home", "") + entry_bytes("d2", "", "")
+        );
+    }
+
+    #[test]
+    fn a_division_id_past_the_label_bound_is_cut_and_counted_once() {
+        let long = "d".repeat(genesys_wire::labels::max_label_value_bytes() + 10);
+        let mut listed = Listed::default();
+        for _ in 0..3 {
+            listed.add_division(division(&long, "Home"));
+        }
+        assert_eq!(listed.divisions.len(), 1);
+        assert_eq!(listed.labels_cut, 1, "one cut, not one per queue");
+        let (id, _) = listed.divisions.iter().next().unwrap();
+        assert_eq!(listed.bytes, entry_bytes(id, "Home", ""));
+    }
 }

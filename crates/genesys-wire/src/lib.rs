@@ -390,6 +390,8 @@ pub struct Queue {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Division {
+    /// Empty when the API leaves it out: such a division is not counted by.
+    #[serde(default)]
     pub id: String,
     #[serde(default)]
     pub name: String,
@@ -885,6 +887,26 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<AggregateResponse>("{}").unwrap(),
             AggregateResponse::default()
+        );
+    }
+
+    #[test]
+    fn a_queue_whose_division_lacks_an_id_does_not_spoil_its_page() {
+        let page: QueuePage = serde_json::from_str(
+            r#"{"entities": [{"id": "q1", "name": "Sales", "division": {"name": "Home"}},
+                             {"id": "q2", "division": null}], "pageCount": 1}"#,
+        )
+        .unwrap();
+        let divisions: Vec<_> = page.entities.iter().map(|q| q.division.clone()).collect();
+        assert_eq!(
+            divisions,
+            [
+                Some(Division {
+                    id: String::new(),
+                    name: "Home".into()
+                }),
+                None
+            ]
         );
     }
 
