@@ -29,7 +29,7 @@ use crate::config::{Config, DEFAULT_LISTEN};
 use crate::error::Error;
 use crate::server::TelemetryPath;
 #[cfg(feature = "demo")]
-use demo::{DemoClient, point_at, start_demo};
+use demo::{DemoClient, point_at, start_demo, with_demo_agents};
 #[cfg(feature = "demo")]
 pub use demo::{demo_agents, demo_org, demo_queries};
 #[cfg(feature = "demo")]
@@ -403,9 +403,7 @@ impl Overrides {
         if config.queries.is_empty() {
             config.queries = demo_queries();
         }
-        if config.agents.enabled.is_none() {
-            config.agents = demo_agents();
-        }
+        with_demo_agents(&mut config.agents);
     }
 }
 
