@@ -678,10 +678,10 @@ pub struct OutOfOfficeCount {
     pub count: u64,
 }
 
-/// A count as the API writes it, read saturating at [`MAX_AGENT_COUNT`]; a negative,
-/// fractional-infinite or non-numeric one does not answer the query.
+/// A count as the API writes it, read saturating at [`MAX_AGENT_COUNT`]; `null` is read as
+/// an absent count, 0; a negative or non-numeric one does not answer the query.
 fn agent_count<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
-    let count = f64::deserialize(deserializer)?;
+    let count = Option::<f64>::deserialize(deserializer)?.unwrap_or(0.0);
     if count.is_nan() || count < 0.0 {
         return Err(serde::de::Error::custom(format!(
             "count {count} is out of range (negative)"
@@ -932,6 +932,12 @@ mod tests {
             (statuses[1].routing_status.as_str(), statuses[1].count),
             ("", 2)
         );
+        // A null count is an absent one, as every field of the answer may be.
+        let nulls: AgentStateCountsResponse = serde_json::from_str(
+            r#"{"isOutOfOfficeCounts": [{"isOutOfOffice": true, "count": null}]}"#,
+        )
+        .unwrap();
+        assert_eq!(nulls.is_out_of_office_counts.unwrap()[0].count, 0);
         assert_eq!(answer.is_out_of_office_counts, None, "absent, not empty");
         assert_eq!(
             serde_json::from_str::<AgentStateCountsResponse>("{}").unwrap(),
