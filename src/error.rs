@@ -118,8 +118,9 @@ pub enum Error {
         retry_in: Duration,
     },
 
-    /// The queue observations have no queues to observe: the queue list has not been read.
-    #[error("no queues to observe: the queue list has not been read yet")]
+    /// The queue observations have no queues to observe, or the agent states no
+    /// divisions to count: the queue list has not been read.
+    #[error("the queue list has not been read yet")]
     NoQueuesYet,
 
     /// The flow observations have no flows to observe: the flow list has not been read.

@@ -1,8 +1,9 @@
 //! The agent states against the simulator: every gauge is the simulator's own count of its
 //! people, org-wide and per breakdown value; the agents surge turns a queue's agents
 //! NOT_RESPONDING; a 403 on the agent states leaves every other source publishing; a
-//! breakdown past the API budget, and a bad `[agents]` table, are refused at start; a
-//! reload turns them on and off.
+//! division breakdown without the queue list is down, not blank; a breakdown past the API
+//! budget, and a bad `[agents]` table, are refused at start; a reload turns them on and
+//! off.
 //!
 //! Time is held and the simulator shares the exporter's clock, so that the instant of each
 //! count is known exactly and its answer can be computed again here.
@@ -380,6 +381,38 @@ async fn a_403_on_the_agent_states_leaves_every_other_source_publishing() {
         "{log}"
     );
     assert!(warned[0].contains("asked for again every hour"), "{log}");
+}
+
+/// By division alone, before the queue list is read (here: never, without
+/// `routing:queue:view`), there is nothing to count: the agent states are down, not up
+/// with no series, so that GenesysAgentStatesFailing tells why the dashboard is blank.
+#[tokio::test(start_paused = true)]
+async fn a_division_breakdown_without_the_queue_list_is_down_not_blank() {
+    let _held = hold_time();
+    let queues_forbidden = FaultSpec {
+        fault: Fault::Forbidden,
+        path: genesys_wire::QUEUES_PATH.into(),
+        after: 0.0,
+        seconds: None,
+        requests: None,
+    };
+    let (sim, clock) = simulator(vec![queues_forbidden]).await;
+    let config = counting(config_for(&sim, vec![]), &["division"], vec![], vec![]);
+    let exporter = start_exporter(config, clock).await;
+    let agents = [("query", "agents")];
+    let samples = wait_for_metrics(&exporter.url, |s| {
+        of(s, "genesys_poll_failures_total", &agents) >= 1.0
+            || of(s, "genesys_last_success_timestamp_seconds", &agents) > 0.0
+    })
+    .await;
+    assert_eq!(up(&samples, "agents"), Some(0.0));
+    assert_eq!(
+        of(&samples, "genesys_last_success_timestamp_seconds", &agents),
+        0.0,
+        "nothing was published"
+    );
+    assert_eq!(sim.simulator.requests().agent_states, 0);
+    assert!(published(&samples).is_empty());
 }
 
 #[tokio::test]

@@ -110,6 +110,27 @@ pub fn demo_agents() -> AgentsConfig {
     }
 }
 
+/// `agents` as `--demo` runs it: [`demo_agents`] when the configuration has no `[agents]`
+/// table (none of its keys written), else the table as written, whose keys a demo must
+/// not replace.
+pub(super) fn with_demo_agents(agents: &mut AgentsConfig) {
+    let AgentsConfig {
+        enabled,
+        refresh,
+        by,
+        teams,
+        queues,
+    } = agents;
+    let unwritten = enabled.is_none()
+        && refresh.is_none()
+        && by.is_none()
+        && teams.is_none()
+        && queues.is_none();
+    if unwritten {
+        *agents = demo_agents();
+    }
+}
+
 /// Starts a simulator in this process for each org of `config` (one for a configuration
 /// without `[[orgs]]`), configured as `simulator` says, with the org's own data of `size`
 /// (queues and media types, and the floor of `simulator`'s org) and its own credentials,
@@ -171,6 +192,24 @@ pub(super) async fn start_demo(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_demo_turns_the_agents_on_only_without_an_agents_table() {
+        let mut unwritten = AgentsConfig::default();
+        with_demo_agents(&mut unwritten);
+        assert_eq!(unwritten.enabled, Some(true));
+        assert_eq!(unwritten.by, Some(vec!["org".into(), "division".into()]));
+        // A table without `enabled` is off, as it is without --demo; its keys stay.
+        let mut written = AgentsConfig {
+            refresh: Some(Duration::from_secs(60)),
+            by: Some(vec!["org".into()]),
+            ..AgentsConfig::default()
+        };
+        with_demo_agents(&mut written);
+        assert_eq!(written.enabled, None);
+        assert_eq!(written.refresh, Some(Duration::from_secs(60)));
+        assert_eq!(written.by, Some(vec!["org".into()]));
+    }
 
     #[test]
     fn the_demo_counts_the_agents_by_org_and_division() {

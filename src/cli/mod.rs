@@ -29,7 +29,7 @@ use crate::config::{Config, DEFAULT_LISTEN};
 use crate::error::Error;
 use crate::server::TelemetryPath;
 #[cfg(feature = "demo")]
-use demo::{DemoClient, point_at, start_demo};
+use demo::{DemoClient, point_at, start_demo, with_demo_agents};
 #[cfg(feature = "demo")]
 pub use demo::{demo_agents, demo_org, demo_queries};
 #[cfg(feature = "demo")]
@@ -141,6 +141,7 @@ pub struct RunArgs {
     /// With --demo: a data action that starts timing out, ACTION[@TIME], e.g. 'Lookup account'.
     #[arg(long, value_name = "ACTION", requires = "demo")]
     demo_action_surge: Option<FailureSurgeSpec>,
+    #[cfg(feature = "demo")]
     /// With --demo: the agents of this queue stop answering (every one on queue goes
     /// NOT_RESPONDING), as for `simulate --agents-surge`: QUEUE[@TIME], e.g. Support or
     /// Support@+10m.
@@ -402,9 +403,7 @@ impl Overrides {
         if config.queries.is_empty() {
             config.queries = demo_queries();
         }
-        if config.agents.enabled.is_none() {
-            config.agents = demo_agents();
-        }
+        with_demo_agents(&mut config.agents);
     }
 }
 

@@ -20,7 +20,7 @@ use super::{Collector, Outcome, Readiness, too_many_series};
 use crate::budget::Cost;
 use crate::config::{AGENTS_QUERY, AgentSettings, Breakdown, MAX_AGENT_DIVISIONS};
 use crate::directory::Directory;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::exposition::{AgentSamples, QuerySamples};
 use crate::genesys::client::Client;
 use genesys_wire::time::{Clock, Interval};
@@ -72,9 +72,12 @@ impl Agents {
         }
     }
 
-    /// The requests of one collection, in the order of `by`.
-    fn counts(&self) -> Vec<Count> {
+    /// The requests of one collection, in the order of `by`; [`Error::NoQueuesYet`] when
+    /// there are none because the divisions are not known yet (the queue list has not
+    /// been read), so that the agent states are down rather than up and empty.
+    fn counts(&self) -> Result<Vec<Count>> {
         let mut counts = Vec::new();
+        let mut unknown_divisions = false;
         let one = |labels, dimension, value: &str| Count {
             labels,
             filter: Some(AgentStateFilter::one(dimension, value)),
@@ -87,7 +90,10 @@ impl Agents {
                 }),
                 Breakdown::Division => {
                     // Before the queue list is read, no division is known yet.
-                    let divisions = self.directory.queues.divisions().unwrap_or_default();
+                    let Some(divisions) = self.directory.queues.divisions() else {
+                        unknown_divisions = true;
+                        continue;
+                    };
                     if divisions.len() > MAX_AGENT_DIVISIONS
                         && !self.warned.swap(true, Ordering::Relaxed)
                     {
@@ -116,7 +122,10 @@ impl Agents {
                 }
             }
         }
-        counts
+        if counts.is_empty() && unknown_divisions {
+            return Err(Error::NoQueuesYet);
+        }
+        Ok(counts)
     }
 }
 
@@ -152,7 +161,7 @@ impl Collector for Agents {
     async fn collect(&mut self, _: Interval, max_series: usize) -> Result<QuerySamples> {
         let presences = self.directory.presences.current();
         let mut samples = AgentSamples::new(AGENTS_QUERY, &presences, max_series);
-        for count in self.counts() {
+        for count in self.counts()? {
             let request = AgentStateCountsRequest {
                 user_filter: count.filter,
             };

@@ -85,6 +85,27 @@ pub struct Read {
     pub labels_cut: usize,
 }
 
+impl Read {
+    /// Adds an entry's `division`, the first time its ID comes, cut as the names are. A
+    /// division without an ID is left out: the agent states would count it by
+    /// `divisionId=""`, and label it as the whole org.
+    fn add_division(&mut self, division: Division) {
+        if division.id.is_empty() {
+            return;
+        }
+        // Looked up as it is kept, cut, so that a long ID is counted once, not per entry.
+        let mut cut = 0;
+        let id = cap_owned(division.id, &mut cut);
+        if self.divisions.contains_key(&id) {
+            return;
+        }
+        self.labels_cut = self.labels_cut.saturating_add(cut);
+        let name = cap_owned(division.name, &mut self.labels_cut);
+        self.bytes = self.bytes.saturating_add(entry_bytes(&id, &name, ""));
+        self.divisions.insert(id, name);
+    }
+}
+
 /// Every entry of `list` the OAuth client may see. Pages are read in order until one is
 /// empty, the entries read reach the `total` the list gives, or `pageNumber` reaches
 /// `pageCount`, whichever comes first; past `max_pages` pages the read fails (counted as
@@ -113,13 +134,8 @@ pub async fn read_all<T: Named>(
                 && (read.entries.len() as u64).saturating_add(page.entities.len() as u64)
                     >= page.total);
         for mut entity in page.entities {
-            if let Some(division) = entity.take_division()
-                && !read.divisions.contains_key(&division.id)
-            {
-                let id = cap_owned(division.id, &mut read.labels_cut);
-                let name = cap_owned(division.name, &mut read.labels_cut);
-                read.bytes = read.bytes.saturating_add(entry_bytes(&id, &name, ""));
-                read.divisions.insert(id, name);
+            if let Some(division) = entity.take_division() {
+                read.add_division(division);
             }
             let (id, name, extra) = entity.into_parts();
             let id = cap_owned(id, &mut read.labels_cut);
@@ -144,4 +160,48 @@ pub async fn read_all<T: Named>(
     };
     client.metrics().api.failed(list.endpoint, error.reason());
     Err(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn division(id: &str, name: &str) -> Division {
+        Division {
+            id: id.into(),
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn each_division_is_kept_once_and_one_without_an_id_not_at_all() {
+        let mut read = Read::default();
+        read.add_division(division("d1", "Home"));
+        read.add_division(division("d1", "Home"));
+        read.add_division(division("", "Nameless"));
+        read.add_division(division("d2", ""));
+        let kept: Vec<(&str, &str)> = read
+            .divisions
+            .iter()
+            .map(|(id, name)| (id.as_str(), name.as_str()))
+            .collect();
+        assert_eq!(kept, [("d1", "Home"), ("d2", "")]);
+        assert_eq!(
+            read.bytes,
+            entry_bytes("d1", "Home", "") + entry_bytes("d2", "", "")
+        );
+    }
+
+    #[test]
+    fn a_division_id_past_the_label_bound_is_cut_and_counted_once() {
+        let long = "d".repeat(genesys_wire::labels::max_label_value_bytes() + 10);
+        let mut read = Read::default();
+        for _ in 0..3 {
+            read.add_division(division(&long, "Home"));
+        }
+        assert_eq!(read.divisions.len(), 1);
+        assert_eq!(read.labels_cut, 1, "one cut, not one per queue");
+        let (id, _) = read.divisions.iter().next().unwrap();
+        assert_eq!(read.bytes, entry_bytes(id, "Home", ""));
+    }
 }

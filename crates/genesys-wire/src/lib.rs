@@ -423,6 +423,8 @@ pub struct Queue {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Division {
+    /// Empty when the API leaves it out: such a division is not counted by.
+    #[serde(default)]
     pub id: String,
     #[serde(default)]
     pub name: String,
@@ -810,10 +812,10 @@ pub struct OutOfOfficeCount {
     pub count: u64,
 }
 
-/// A count as the API writes it, read saturating at [`MAX_AGENT_COUNT`]; a negative,
-/// fractional-infinite or non-numeric one does not answer the query.
+/// A count as the API writes it, read saturating at [`MAX_AGENT_COUNT`]; `null` is read as
+/// an absent count, 0; a negative or non-numeric one does not answer the query.
 fn agent_count<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
-    let count = f64::deserialize(deserializer)?;
+    let count = Option::<f64>::deserialize(deserializer)?.unwrap_or(0.0);
     if count.is_nan() || count < 0.0 {
         return Err(serde::de::Error::custom(format!(
             "count {count} is out of range (negative)"
@@ -1023,6 +1025,26 @@ mod tests {
     }
 
     #[test]
+    fn a_queue_whose_division_lacks_an_id_does_not_spoil_its_page() {
+        let page: QueuePage = serde_json::from_str(
+            r#"{"entities": [{"id": "q1", "name": "Sales", "division": {"name": "Home"}},
+                             {"id": "q2", "division": null}], "pageCount": 1}"#,
+        )
+        .unwrap();
+        let divisions: Vec<_> = page.entities.iter().map(|q| q.division.clone()).collect();
+        assert_eq!(
+            divisions,
+            [
+                Some(Division {
+                    id: String::new(),
+                    name: "Home".into()
+                }),
+                None
+            ]
+        );
+    }
+
+    #[test]
     fn an_agent_state_answer_keeps_unknown_values_and_bounds_its_counts() {
         let body = r#"{"segmentCounts": [{"segmentType": "interact", "count": 12}, {"segmentType": "hologram", "count": 1}],
           "presenceCounts": [{"systemPresence": "ON_QUEUE", "organizationPresenceId": "p1", "count": 20},
@@ -1044,6 +1066,12 @@ mod tests {
             (statuses[1].routing_status.as_str(), statuses[1].count),
             ("", 2)
         );
+        // A null count is an absent one, as every field of the answer may be.
+        let nulls: AgentStateCountsResponse = serde_json::from_str(
+            r#"{"isOutOfOfficeCounts": [{"isOutOfOffice": true, "count": null}]}"#,
+        )
+        .unwrap();
+        assert_eq!(nulls.is_out_of_office_counts.unwrap()[0].count, 0);
         assert_eq!(answer.is_out_of_office_counts, None, "absent, not empty");
         assert_eq!(
             serde_json::from_str::<AgentStateCountsResponse>("{}").unwrap(),
