@@ -75,9 +75,7 @@ fn input_series(recorded: &[Samples]) -> Vec<serde_json::Value> {
 /// matching `selector` (PromQL label matchers, `alertname='...',...`) first fired: none
 /// if it never did.
 pub fn first_firing(selector: &str, range: u64) -> String {
-    format!(
-        "min(min_over_time(timestamp(ALERTS{{alertstate='firing',{selector}}})[{range}s:15s]))"
-    )
+    format!("min(min_over_time(timestamp(ALERTS{{alertstate='firing',{selector}}})[{range}s:15s]))")
 }
 
 /// The same for the alert's first evaluation as pending or firing.
