@@ -32,9 +32,8 @@
 //! 2/60 (the queue list and the presences, hourly) = 5.1 requests a minute, far within
 //! the default `api_budget_share` of 0.5 × 300.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use genesys_exporter::cli::{demo_org, demo_queries};
 use genesys_exporter::config::DEFAULT_SETTLE_DELAY;
@@ -43,20 +42,17 @@ use genesys_wire::time::Clock;
 use genesys_wire::{ObservationQuery, RATE_LIMIT_PER_MINUTE};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
-use serde_yaml_ng::Value as Yaml;
-use tempfile::TempDir;
 
 use crate::util::{
     ci::promtool,
     clock::hold_time,
     exporter::{Exporter, config_for, observing, start_exporter},
-    files::{path, read, temp_dir, write_file},
-    http::get,
-    process::output_text,
-    samples::{Samples, parse, value},
+    files::read,
+    recording::{Recorder, STEP, WINDOW_GAUGE, record, seconds, settled_at},
+    rule_test::{self, Probe, documented_latencies, evaluated, written},
+    samples::{Samples, value},
     sim::{Sim, afternoon_sim, start_simulator},
-    tables::table_rows,
-    wait::{PATIENCE, pause, wait_for_metrics},
+    wait::wait_for_metrics,
 };
 
 /// When the run starts: a weekday afternoon, with traffic on every demo queue.
@@ -72,9 +68,6 @@ const QUEUE: &str = "Sales";
 
 /// The demo's queue with a standing backlog of voice callers.
 const BACKLOG_QUEUE: &str = "Retention";
-
-/// The observations' refresh, the scrape interval and the rule evaluation interval.
-const STEP: Duration = Duration::from_secs(15);
 
 /// How long after `S` the run goes on: past the bucket alert's worst case (42m15s).
 const AFTER_SURGE: Duration = Duration::from_secs(45 * 60);
@@ -100,8 +93,6 @@ const KEPT: &[&str] = &[
     "genesys_queue_user_presences",
 ];
 
-const WINDOW_GAUGE: &str = "genesys_query_window_seconds";
-
 /// The four queue alerts, and the media type each is measured on (`None`: the alert is by
 /// queue).
 const ALERTS: [(&str, Option<&str>); 4] = [
@@ -122,31 +113,20 @@ fn ts(text: &str) -> Timestamp {
     text.parse().unwrap()
 }
 
-fn seconds(t: Timestamp) -> f64 {
-    t.as_millisecond() as f64 / 1000.0
-}
-
 // -- Sampling the exporter ---------------------------------------------------------------------
 
 /// The queries whose poll falls due at `t`: every one at the start; the observations every
 /// 15 s from it; the rolling window and the buckets a settle delay after each whole minute
 /// and each quarter of an hour.
 fn due(start: Timestamp, t: Timestamp) -> Vec<&'static str> {
-    let settled = (t - SignedDuration::try_from(DEFAULT_SETTLE_DELAY).unwrap()).as_second();
     let mut due = vec!["observations"];
-    if t == start || settled % 60 == 0 {
+    if t == start || settled_at(t, DEFAULT_SETTLE_DELAY, 60) {
         due.push("live");
     }
-    if t == start || settled % (15 * 60) == 0 {
+    if t == start || settled_at(t, DEFAULT_SETTLE_DELAY, 15 * 60) {
         due.push("default");
     }
     due
-}
-
-const LAST_SUCCESS: &str = "genesys_last_success_timestamp_seconds";
-
-fn last_success(samples: &Samples, query: &str) -> Option<f64> {
-    value(samples, LAST_SUCCESS, &[("query", query)])
 }
 
 /// What the promtool test gets of one scrape: the series of `queues`.
@@ -162,50 +142,6 @@ fn kept(samples: &Samples, queues: &[&str]) -> Samples {
         })
         .map(|(series, value)| (series.clone(), *value))
         .collect()
-}
-
-/// Moves held time forward one step: 10 s, a moment of real time, then 5 s, so that the
-/// servers' 10 s idle timeout closes an idle connection before the next poll, never at the
-/// same instant (see [`hold_time`]).
-async fn step() {
-    tokio::time::advance(Duration::from_secs(10)).await;
-    pause().await;
-    tokio::time::advance(STEP - Duration::from_secs(10)).await;
-}
-
-/// The lines of a `/metrics` body that [`kept`] may keep or that tell when each query last
-/// published, read: a strict parse of the whole body takes longer than the poll it waits
-/// for.
-fn read_kept(body: &str) -> Samples {
-    let wanted = |line: &str| {
-        let named = |name: &str| {
-            line.starts_with(name) && matches!(line.as_bytes().get(name.len()), Some(b'{' | b' '))
-        };
-        named(LAST_SUCCESS) || named(WINDOW_GAUGE) || KEPT.iter().any(|name| named(name))
-    };
-    let lines: Vec<&str> = body.lines().filter(|line| wanted(line)).collect();
-    parse(&lines.join("\n"))
-}
-
-/// `/metrics` once every query in `due` has published at `t`; fails after [`PATIENCE`].
-async fn published(exporter: &Exporter, t: Timestamp, due: &[&str]) -> Samples {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let samples = read_kept(&get(&format!("{}/metrics", exporter.url)).await.body);
-        let at: Vec<Option<f64>> = due.iter().map(|q| last_success(&samples, q)).collect();
-        if at.iter().all(|at| *at == Some(seconds(t))) {
-            return samples;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "waited {PATIENCE:?} for {due:?} to publish at {t}; they last did at {at:?}"
-        );
-        // A moment of real time, shorter than `pause`: over 260 steps, every millisecond
-        // waited past the poll's end counts.
-        tokio::task::spawn_blocking(|| std::thread::sleep(Duration::from_millis(2)))
-            .await
-            .unwrap();
-    }
 }
 
 /// The simulator of `org` playing `surge`, and an exporter running the demo's queries and
@@ -225,238 +161,19 @@ async fn start_demo(clock: &Clock, surge: &Surge, org: SimulatedOrg) -> (Sim, Ex
 
 /// Samples the exporter every [`STEP`] from `start` to `end`, each once every poll due at
 /// that instant has published, keeping the series of `queues`.
-async fn record(
+async fn record_queues(
     exporter: &Exporter,
     clock: &Clock,
-    (start, end): (Timestamp, Timestamp),
+    run: (Timestamp, Timestamp),
     queues: &[&str],
 ) -> Vec<Samples> {
-    let mut recorded = Vec::new();
-    let mut t = start;
-    loop {
-        assert_eq!(clock.now(), t, "time is held");
-        let due = due(start, t);
-        let samples = published(exporter, t, &due).await;
-        recorded.push(kept(&samples, queues));
-        if t >= end {
-            return recorded;
-        }
-        step().await;
-        t += STEP;
-    }
-}
-
-// -- The promtool test ------------------------------------------------------------------------
-
-/// `name{label="value",...}`, as promtool reads a series.
-fn series_text(name: &str, labels: &BTreeMap<String, String>) -> String {
-    let labels: Vec<String> = labels
-        .iter()
-        .map(|(k, v)| {
-            let v = v
-                .replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('\n', "\\n");
-            format!("{k}=\"{v}\"")
-        })
-        .collect();
-    format!("{name}{{{}}}", labels.join(","))
-}
-
-/// promtool's values for one series over the run: a run of equal values as `vxN` (N + 1
-/// values), `_` where it was absent before it first appeared or stayed absent, and `stale`
-/// where it disappeared, as Prometheus marks a series gone from a scrape (without it, the
-/// last value would live on for five minutes).
-fn values_text(values: &[Option<f64>]) -> String {
-    let mut words: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < values.len() {
-        match values[i] {
-            Some(v) => {
-                let run = values[i..].iter().take_while(|w| **w == Some(v)).count();
-                words.push(match run {
-                    1 => format!("{v}"),
-                    _ => format!("{v}x{}", run - 1),
-                });
-                i += run;
-            }
-            None => {
-                let gone = i > 0 && values[i - 1].is_some();
-                words.push(if gone { "stale" } else { "_" }.into());
-                i += 1;
-            }
-        }
-    }
-    words.join(" ")
-}
-
-/// The input series: each series seen in any sample, with its value in each.
-fn input_series(recorded: &[Samples]) -> Vec<serde_json::Value> {
-    let seen: BTreeSet<_> = recorded.iter().flat_map(|samples| samples.keys()).collect();
-    seen.into_iter()
-        .map(|series| {
-            let values: Vec<Option<f64>> =
-                recorded.iter().map(|s| s.get(series).copied()).collect();
-            let (name, labels) = series;
-            json!({"series": series_text(name, labels), "values": values_text(&values)})
-        })
-        .collect()
-}
-
-/// The instant (seconds from the start of the run) at which an alert matching `selector`
-/// first fired for Sales over `range`: none if it never did.
-fn first_firing(selector: &str, range: u64) -> String {
-    first_firing_in(QUEUE, selector, range)
-}
-
-/// [`first_firing`] for `queue`.
-fn first_firing_in(queue: &str, selector: &str, range: u64) -> String {
-    format!(
-        "min(min_over_time(timestamp(ALERTS{{alertstate='firing',queue='{queue}',{selector}}})[{range}s:15s]))"
-    )
-}
-
-fn alert_selector(alert: &str, media_type: Option<&str>) -> String {
-    match media_type {
-        Some(media_type) => format!("alertname='{alert}',media_type='{media_type}'"),
-        None => format!("alertname='{alert}'"),
-    }
-}
-
-/// The shipped rule files, by absolute path, and their groups in file order: the order in
-/// which promtool evaluates them (without it, promtool's order is left to chance).
-fn rule_files() -> (Vec<String>, Vec<String>) {
-    let files: Vec<String> = ["recording.rules.yml", "alerts.rules.yml"]
-        .iter()
-        .map(|f| {
-            path(&format!("deploy/prometheus/{f}"))
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    let mut groups = Vec::new();
-    for file in ["recording.rules.yml", "alerts.rules.yml"] {
-        let rules: Yaml = serde_yaml_ng::from_str(&read(&format!("deploy/prometheus/{file}")))
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
-        for group in rules["groups"].as_sequence().unwrap() {
-            groups.push(group["name"].as_str().unwrap().to_owned());
-        }
-    }
-    (files, groups)
-}
-
-/// One expression promtool evaluates at the end of the run, and what it should give: a
-/// value, nothing (`None`), or, in the first run, an impossible -1 that makes promtool
-/// report what it got.
-struct Probe {
-    expr: String,
-    expected: Option<f64>,
-}
-
-/// The promtool test file: the run's samples as input series, and `probes` evaluated at
-/// its end.
-fn rule_test(recorded: &[Samples], probes: &[Probe]) -> String {
-    let (files, groups) = rule_files();
-    let end = format!("{}s", (recorded.len() as u64 - 1) * STEP.as_secs());
-    let tests: Vec<serde_json::Value> = probes
-        .iter()
-        .map(|probe| {
-            let samples = match probe.expected {
-                Some(value) => json!([{"labels": "{}", "value": value}]),
-                None => json!([]),
-            };
-            json!({"expr": probe.expr, "eval_time": end, "exp_samples": samples})
-        })
-        .collect();
-    let file = json!({
-        "rule_files": files,
-        "evaluation_interval": "15s",
-        "group_eval_order": groups,
-        "tests": [{
-            "name": format!("an abandon surge on {QUEUE}"),
-            "interval": "15s",
-            "input_series": input_series(recorded),
-            "promql_expr_test": tests,
-        }],
-    });
-    serde_yaml_ng::to_string(&file).unwrap()
-}
-
-/// Runs `promtool test rules` on `text`; whether it passed, what it said, and the
-/// directory that holds the file (removed when dropped).
-fn run_promtool(promtool: &str, text: &str) -> (bool, String, TempDir) {
-    let dir = temp_dir();
-    let file = write_file(&dir, "alert_latency.test.yml", text);
-    let output = Command::new(promtool)
-        .args(["test", "rules", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    (output.status.success(), output_text(&output), dir)
-}
-
-/// What promtool got for `expr`, from the report of a failed run: the value of its one
-/// sample without labels, or `None` for no sample (`got: nil`). Fails, showing the report,
-/// on any other shape.
-fn got(report: &str, expr: &str) -> Option<f64> {
-    let shape = || format!("promtool's report is not as expected for {expr}:\n{report}");
-    // promtool quotes the expression as Go does; it has no `"` or `\` to escape.
-    let header = format!("expr: \"{expr}\"");
-    let at = report
-        .find(&header)
-        .unwrap_or_else(|| panic!("{}", shape()));
-    let line = report[at..]
-        .lines()
-        .take(4)
-        .find_map(|line| line.trim().strip_prefix("got:"))
-        .unwrap_or_else(|| panic!("{}", shape()))
-        .trim();
-    if line == "nil" {
-        return None;
-    }
-    let value = line
-        .strip_prefix("{} ")
-        .unwrap_or_else(|| panic!("{}", shape()));
-    Some(value.parse().unwrap_or_else(|_| panic!("{}", shape())))
-}
-
-/// The first firing instant of each of `exprs`, as seconds from the start of the run:
-/// read from a run that expects -1, then confirmed by a run that expects exactly them.
-fn first_firings(promtool: &str, recorded: &[Samples], exprs: &[String]) -> Vec<Option<f64>> {
-    let asking: Vec<Probe> = exprs
-        .iter()
-        .map(|expr| Probe {
-            expr: expr.clone(),
-            expected: Some(-1.0),
-        })
-        .collect();
-    let (passed, report, _dir) = run_promtool(promtool, &rule_test(recorded, &asking));
-    assert!(!passed, "nothing fires at -1 s:\n{report}");
-    let firings: Vec<Option<f64>> = exprs.iter().map(|expr| got(&report, expr)).collect();
-
-    let mut confirming: Vec<Probe> = exprs
-        .iter()
-        .zip(&firings)
-        .map(|(expr, firing)| Probe {
-            expr: expr.clone(),
-            expected: *firing,
-        })
-        .collect();
-    confirming.push(Probe {
-        expr: format!(
-            "max(queue_media_type:genesys_queue_longest_waiting_seconds:threshold{{queue='{QUEUE}',media_type='voice'}})"
-        ),
-        expected: Some(VOICE_THRESHOLD_SECONDS),
-    });
-    let (passed, report, dir) = run_promtool(promtool, &rule_test(recorded, &confirming));
-    if !passed {
-        let kept = dir.keep();
-        panic!(
-            "promtool does not confirm the firing times it reported ({firings:?}); the test \
-             file is kept in {}:\n{report}",
-            kept.display()
-        );
-    }
-    firings
+    let keep = |samples: &Samples| kept(samples, queues);
+    let recorder = Recorder {
+        due: &due,
+        names: KEPT,
+        keep: &keep,
+    };
+    record(exporter, clock, run, &recorder).await
 }
 
 // -- The simulator's truth --------------------------------------------------------------------
@@ -529,30 +246,40 @@ fn voice_waits_too_long(truth: &Truth) -> bool {
         .is_some_and(|wait| wait > VOICE_THRESHOLD_SECONDS)
 }
 
-// -- The figures ------------------------------------------------------------------------------
+// -- The promtool test ------------------------------------------------------------------------
 
-/// `4m45s`, `2m`, `45s`, as docs/alerts.md writes durations.
-fn written(duration: SignedDuration) -> String {
-    let total = duration.as_secs();
-    assert!(total >= 0, "{duration:?} before its cause");
-    match (total / 60, total % 60) {
-        (0, s) => format!("{s}s"),
-        (m, 0) => format!("{m}m"),
-        (m, s) => format!("{m}m{s}s"),
+/// The instant (seconds from the start of the run) at which an alert matching `selector`
+/// first fired for Sales over `range`: none if it never did.
+fn first_firing(selector: &str, range: u64) -> String {
+    first_firing_in(QUEUE, selector, range)
+}
+
+/// [`first_firing`] for `queue`.
+fn first_firing_in(queue: &str, selector: &str, range: u64) -> String {
+    rule_test::first_firing(&format!("queue='{queue}',{selector}"), range)
+}
+
+fn alert_selector(alert: &str, media_type: Option<&str>) -> String {
+    match media_type {
+        Some(media_type) => format!("alertname='{alert}',media_type='{media_type}'"),
+        None => format!("alertname='{alert}'"),
     }
 }
 
-/// The measured column of docs/alerts.md's latency table, by alert.
-fn readme_measured() -> BTreeMap<String, String> {
-    let header = "| alert | fires after | at worst, by the arithmetic | measured |";
-    table_rows(&read("docs/alerts.md"), header)
-        .into_iter()
-        .map(|cells| {
-            let alert = cells[0].split('`').nth(1).unwrap_or_default().to_owned();
-            (alert, cells[3].clone())
-        })
-        .collect()
+/// The first firing instant of each of `exprs`, as seconds from the start of the run, by
+/// promtool; the run also checks the voice threshold the test assumes.
+fn first_firings(promtool: &str, recorded: &[Samples], exprs: &[String]) -> Vec<Option<f64>> {
+    let threshold = Probe {
+        expr: format!(
+            "max(queue_media_type:genesys_queue_longest_waiting_seconds:threshold{{queue='{QUEUE}',media_type='voice'}})"
+        ),
+        expected: Some(VOICE_THRESHOLD_SECONDS),
+    };
+    let name = format!("an abandon surge on {QUEUE}");
+    evaluated(promtool, &name, recorded, exprs, vec![threshold])
 }
+
+// -- The figures ------------------------------------------------------------------------------
 
 /// The targets, from the issue that asked for the live alerts.
 const LIVE_ABANDON_TARGET: SignedDuration = SignedDuration::from_mins(6);
@@ -588,7 +315,7 @@ async fn each_queue_alert_fires_within_its_target_after_an_abandon_surge_and_as_
     );
     assert!(per_minute <= 0.5 * f64::from(RATE_LIMIT_PER_MINUTE));
 
-    let recorded = record(&exporter, &clock, (start, end), &[QUEUE]).await;
+    let recorded = record_queues(&exporter, &clock, (start, end), &[QUEUE]).await;
     drop(exporter);
 
     // When each alert first fired for Sales, and when any live one first did, by promtool.
@@ -663,7 +390,7 @@ async fn each_queue_alert_fires_within_its_target_after_an_abandon_surge_and_as_
         .map(|(alert, cause, fired)| (alert.to_string(), written(after(*cause, *fired))))
         .collect();
     assert_eq!(
-        readme_measured(),
+        documented_latencies(&ALERTS.map(|(alert, _)| alert)),
         measured,
         "docs/alerts.md's \"measured\" column, by alert"
     );
@@ -694,7 +421,7 @@ async fn the_demo_surge_pages_within_six_minutes_at_a_quiet_hour() {
     let end = s + LIVE_ABANDON_TARGET;
     let org = demo_org(6, DEMO_MEDIA_TYPES.map(String::from).to_vec());
     let (_sim, exporter) = start_demo(&clock, &surge, org).await;
-    let recorded = record(&exporter, &clock, (start, end), &[QUEUE, BACKLOG_QUEUE]).await;
+    let recorded = record_queues(&exporter, &clock, (start, end), &[QUEUE, BACKLOG_QUEUE]).await;
     drop(exporter);
 
     // Retention's standing backlog: a voice caller waits there at every scrape.

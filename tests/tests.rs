@@ -68,5 +68,7 @@ mod secrets;
 mod secured;
 /// The simulator's observations, presences and surge over a socket, as its pure functions say.
 mod simulator_observations;
+/// How soon the agent, flow and data action alerts fire after their surges, through promtool.
+mod source_alerts;
 /// The OAuth client: tokens cached, renewed before expiry and once when refused; bad credentials.
 mod tokens;

@@ -18,8 +18,12 @@ pub mod http;
 pub mod markdown;
 /// The exporter binary as a child process: started, configured, signalled, waited for.
 pub mod process;
+/// `/metrics` recorded on held time, a scrape every 15 s once the polls due have published.
+pub mod recording;
 /// A child process's resident memory and open file descriptors, from /proc.
 pub mod resources;
+/// The shipped rules run by promtool over recorded scrapes; when an alert first fired.
+pub mod rule_test;
 /// `/metrics` read back as samples, strictly, and the series tests look up in them.
 pub mod samples;
 /// The simulator on 127.0.0.1 at a fixed instant, and its control endpoints.
