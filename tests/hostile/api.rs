@@ -256,11 +256,17 @@ fn up(samples: &Samples) -> Option<f64> {
 
 /// An ordinary upstream but for `aggregates`, which answers as it says.
 async fn fake_with(aggregates: impl Fn(&Seen) -> Answer + Send + Sync + 'static) -> Fake {
+    fake_with_queues(json!({"entities": [], "pageCount": 1}), aggregates).await
+}
+
+/// [`fake_with`], whose queue list answers `queues` at every page.
+async fn fake_with_queues(
+    queues: Json,
+    aggregates: impl Fn(&Seen) -> Answer + Send + Sync + 'static,
+) -> Fake {
     Fake::start(move |seen| match seen.path.as_str() {
         TOKEN => token(json!(86400)),
-        path if path.starts_with(QUEUES) => {
-            json_answer(200, json!({"entities": [], "pageCount": 1}))
-        }
+        path if path.starts_with(QUEUES) => json_answer(200, queues.clone()),
         // Read with the queue names, for the queue observations (of no queue here).
         PRESENCES => json_answer(200, json!({"entities": []})),
         _ => aggregates(seen),
@@ -655,16 +661,10 @@ async fn a_directory_past_its_bound_is_stopped_and_the_names_known_kept() {
 /// series apart.
 #[tokio::test]
 async fn long_label_values_are_cut_and_counted() {
-    let fake = Fake::start(|seen| match seen.path.as_str() {
-        TOKEN => token(json!(86400)),
-        path if path.starts_with(QUEUES) => json_answer(
-            200,
-            json!({"entities": [
-                {"id": "q1", "name": "s".repeat(1_000_000)},
-                {"id": "q2", "name": "s".repeat(1_000_000)}], "pageCount": 1}),
-        ),
-        PRESENCES => json_answer(200, json!({"entities": []})),
-        _ => {
+    let queues = json!({"entities": [
+        {"id": "q1", "name": "s".repeat(1_000_000)},
+        {"id": "q2", "name": "s".repeat(1_000_000)}], "pageCount": 1});
+    let fake = fake_with_queues(queues, |seen| {
             let interval = seen.body["interval"].as_str().unwrap_or_default();
             json_answer(
                 200,
@@ -674,7 +674,6 @@ async fn long_label_values_are_cut_and_counted() {
                     {"group": {"queueId": "q2", "mediaType": "voice"},
                      "data": [{"interval": interval, "metrics": [{"metric": "nOffered", "stats": {"count": 2}}]}]}]}),
             )
-        }
     })
     .await;
     let (mut process, url, _dir) = exporter(&fake, "max_label_value_bytes = 100").await;
@@ -705,5 +704,45 @@ async fn long_label_values_are_cut_and_counted() {
     assert!(offered.contains(&("q2".into(), cut_name, "voice".into(), 2.0)));
     // Two names at every read of the list, and the media type at every poll.
     assert!(value(&samples, "genesys_label_values_truncated_total", &[]).unwrap() >= 3.0);
+    assert_alive_and_bounded(&mut process, &url, 100).await;
+}
+
+/// A queue list page where one queue's name is `null` (and one's is left out): the page
+/// is read, the other queues keep their names, and the `null` one is labelled as the one
+/// without a name.
+#[tokio::test]
+async fn a_null_queue_name_is_read_as_absent_and_the_others_keep_theirs() {
+    let queues = json!({"entities": [
+        {"id": "q1", "name": "Sales"},
+        {"id": "q2", "name": null, "division": {"id": null, "name": null}},
+        {"id": "q3", "name": "Support"},
+        {"id": "q4"}], "pageCount": 1});
+    let fake = fake_with_queues(queues, |seen| {
+        json_answer(
+            200,
+            groups(seen, &[("q1", 1), ("q2", 2), ("q3", 3), ("q4", 4)]),
+        )
+    })
+    .await;
+    let (mut process, url, _dir) = exporter(&fake, "").await;
+    let samples = wait_for_metrics(&url, |s| {
+        up(s) == Some(1.0) && value(s, "genesys_queue_names", &[]) == Some(4.0)
+    })
+    .await;
+    assert_eq!(value(&samples, "genesys_queue_names_up", &[]), Some(1.0));
+    let queue_label = |queue_id: &str| {
+        samples
+            .keys()
+            .find(|(name, labels)| {
+                name == "genesys_conversation_offered"
+                    && labels.get("queue_id").map(String::as_str) == Some(queue_id)
+            })
+            .map(|(_, labels)| labels.get("queue").cloned())
+    };
+    assert_eq!(queue_label("q1"), Some(Some("Sales".into())));
+    assert_eq!(queue_label("q3"), Some(Some("Support".into())));
+    assert_eq!(queue_label("q2"), queue_label("q4"), "null reads as absent");
+    assert!(queue_label("q2").is_some(), "q2's series is published");
+    assert_eq!(failures(&samples, "queues", "decode"), 0.0);
     assert_alive_and_bounded(&mut process, &url, 100).await;
 }

@@ -10,7 +10,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{AggregateGroup, Stats, check_entry};
+use super::{AggregateGroup, Stats, check_entry, null_as_default, null_entries_as_absent};
 
 /// One group of an aggregates answer (or of a job's results page) as read from its body,
 /// its strings borrowed from the body where they hold no escape. An answer is read one
@@ -18,9 +18,9 @@ use super::{AggregateGroup, Stats, check_entry};
 /// no tree of the whole answer is ever built.
 #[derive(Debug, Default, Deserialize)]
 pub struct GroupRef<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "null_entries_as_absent")]
     pub group: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
     pub data: Vec<IntervalDataRef<'a>>,
 }
 
@@ -29,7 +29,7 @@ pub struct GroupRef<'a> {
 pub struct IntervalDataRef<'a> {
     #[serde(borrow)]
     pub interval: Cow<'a, str>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "null_as_default")]
     pub metrics: Vec<MetricEntryRef<'a>>,
 }
 
@@ -47,7 +47,7 @@ struct WireMetricEntryRef<'a> {
     metric: Cow<'a, str>,
     #[serde(default, borrow)]
     qualifier: Option<Cow<'a, str>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     stats: Stats,
 }
 
@@ -200,8 +200,9 @@ struct GroupsSeed<'s, S> {
 impl<'de, S: GroupSink> DeserializeSeed<'de> for GroupsSeed<'_, S> {
     type Value = usize;
 
+    /// `"results": null` is read as absent: no groups.
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
-        deserializer.deserialize_seq(self)
+        deserializer.deserialize_option(self)
     }
 }
 
@@ -210,6 +211,14 @@ impl<'de, S: GroupSink> Visitor<'de> for GroupsSeed<'_, S> {
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a sequence")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<usize, E> {
+        Ok(0)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
+        deserializer.deserialize_seq(self)
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {

@@ -4,9 +4,9 @@
 //! it depends on neither.
 //!
 //! Every response field is optional on the wire, so almost every field here has a default:
-//! a missing field means "nothing to report", never a decoding error. The exceptions are
-//! what a number cannot be placed without: a data entry's `interval` and a metric entry's
-//! `metric`. A response is also refused, as not answering the query, when it names a
+//! a missing field, or one written `null`, means "nothing to report", never a decoding
+//! error. The exceptions are what a number cannot be placed without: a data entry's
+//! `interval` and a metric entry's `metric`. A response is also refused, as not answering the query, when it names a
 //! metric that is not in the catalogue or holds a number no statistic can have (a negative
 //! count or time, a ratio above 1). `groups.rs` reads an aggregates answer group by
 //! group, refused on the same grounds, for the poller.
@@ -33,6 +33,31 @@ pub use groups::{
     GroupRef, GroupSink, GroupsRead, IntervalDataRef, MetricEntryRef, ReadError, SinkFull,
     read_groups,
 };
+
+/// Reads a response field's `null` as its absence, the field's default: the API may write
+/// either where it has nothing to say. (An `Option` field reads `null` as `None` itself.)
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// [`null_as_default`] for a map, whose `null` values are read as absent keys too: a group
+/// whose `queueId` is `null` is a group without a `queueId`.
+fn null_entries_as_absent<'de, D, K, V>(deserializer: D) -> Result<BTreeMap<K, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    K: Deserialize<'de> + Ord,
+    V: Deserialize<'de>,
+{
+    let map: BTreeMap<K, Option<V>> = null_as_default(deserializer)?;
+    Ok(map
+        .into_iter()
+        .filter_map(|(key, value)| Some((key, value?)))
+        .collect())
+}
 
 /// Requests a minute one OAuth client may send, Genesys Cloud's default; every endpoint
 /// but the token's counts against it.
@@ -122,15 +147,19 @@ impl std::fmt::Display for Endpoint {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub message: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub code: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub status: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub details: Vec<ErrorDetail>,
 }
 
@@ -151,10 +180,10 @@ pub const TOKEN_PATH: &str = "/oauth/token";
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenResponse {
     pub access_token: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub token_type: String,
     /// Lifetime in seconds; 0 when absent, which the token cache treats as unknown.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub expires_in: u64,
 }
 
@@ -209,7 +238,7 @@ pub struct AggregationQuery {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AggregateResponse {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub results: Vec<AggregateGroup>,
 }
 
@@ -243,7 +272,7 @@ pub enum JobState {
 /// One page of a fulfilled job's results; `cursor` is absent on the last page.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct JobResultsPage {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub results: Vec<AggregateGroup>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
@@ -252,10 +281,10 @@ pub struct JobResultsPage {
 /// One combination of groupBy values. A group may lack some of the requested keys.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AggregateGroup {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_entries_as_absent")]
     pub group: BTreeMap<String, String>,
     /// One entry per granularity bucket that had data; empty buckets are left out.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub data: Vec<IntervalData>,
 }
 
@@ -263,7 +292,7 @@ pub struct AggregateGroup {
 pub struct IntervalData {
     /// ISO-8601 `start/end` of the bucket, in UTC.
     pub interval: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub metrics: Vec<MetricEntry>,
 }
 
@@ -283,7 +312,7 @@ struct WireMetricEntry {
     metric: String,
     #[serde(default)]
     qualifier: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     stats: Stats,
 }
 
@@ -398,15 +427,15 @@ pub const QUEUES_PATH: &str = "/api/v2/routing/queues";
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct QueuePage {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub entities: Vec<Queue>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub page_number: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub page_size: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub total: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub page_count: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_uri: Option<String>,
@@ -415,7 +444,7 @@ pub struct QueuePage {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Queue {
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub division: Option<Division>,
@@ -424,9 +453,9 @@ pub struct Queue {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Division {
     /// Empty when the API leaves it out: such a division is not counted by.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
 }
 
@@ -468,9 +497,9 @@ pub struct ObservationQuery {
 pub struct ObservationResponse {
     /// System presence (`ON_QUEUE`, `BREAK`, ...) → the org presence definition IDs that
     /// map to it; `oUserPresences` rows are qualified by those IDs.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_entries_as_absent")]
     pub system_to_organization_mappings: BTreeMap<String, Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub results: Vec<ObservationGroup>,
 }
 
@@ -478,9 +507,9 @@ pub struct ObservationResponse {
 /// users metrics.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ObservationGroup {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_entries_as_absent")]
     pub group: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub data: Vec<ObservationEntry>,
 }
 
@@ -507,9 +536,9 @@ struct WireObservationEntry {
     metric: String,
     #[serde(default)]
     qualifier: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     stats: ObservationStats,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     truncated: bool,
 }
 
@@ -570,7 +599,7 @@ pub const FLOW_OBSERVATION_METRIC: &str = "oFlow";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FlowObservationResponse {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub results: Vec<FlowObservationGroup>,
 }
 
@@ -578,9 +607,9 @@ pub struct FlowObservationResponse {
 /// filtered), any of which may be absent.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FlowObservationGroup {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_entries_as_absent")]
     pub group: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub data: Vec<FlowObservationEntry>,
 }
 
@@ -588,11 +617,11 @@ pub struct FlowObservationGroup {
 /// exposition rather than refused.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FlowObservationEntry {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub metric: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub qualifier: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub stats: ObservationStats,
 }
 
@@ -613,15 +642,19 @@ pub const MAX_ACTION_IDS: usize = 50;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Listing<T> {
-    #[serde(default = "Vec::new")]
+    #[serde(
+        default = "Vec::new",
+        deserialize_with = "null_as_default",
+        bound(deserialize = "T: Deserialize<'de>")
+    )]
     pub entities: Vec<T>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub page_number: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub page_size: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub total: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub page_count: u32,
 }
 
@@ -641,7 +674,7 @@ impl<T> Default for Listing<T> {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NamedEntity {
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
 }
 
@@ -649,9 +682,9 @@ pub struct NamedEntity {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FlowEntity {
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
-    #[serde(default, rename = "type")]
+    #[serde(default, deserialize_with = "null_as_default", rename = "type")]
     pub kind: String,
 }
 
@@ -662,9 +695,9 @@ pub const PRESENCES_PATH: &str = "/api/v2/presence/definitions";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PresenceDefinitions {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub total: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub entities: Vec<PresenceDefinition>,
 }
 
@@ -672,15 +705,15 @@ pub struct PresenceDefinitions {
 #[serde(rename_all = "camelCase")]
 pub struct PresenceDefinition {
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     /// `System` or `User`.
-    #[serde(default, rename = "type")]
+    #[serde(default, deserialize_with = "null_as_default", rename = "type")]
     pub kind: String,
     /// `Available`, `OnQueue`, `Break`, ... (unlike the mapping keys' `ON_QUEUE`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub system_presence: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub deactivated: bool,
 }
 
@@ -773,7 +806,7 @@ pub struct AgentStateCountsResponse {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SegmentTypeCount {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub segment_type: String,
     #[serde(default, deserialize_with = "agent_count")]
     pub count: u64,
@@ -783,9 +816,9 @@ pub struct SegmentTypeCount {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PresenceCount {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub system_presence: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub organization_presence_id: String,
     #[serde(default, deserialize_with = "agent_count")]
     pub count: u64,
@@ -796,7 +829,7 @@ pub struct PresenceCount {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoutingStatusCount {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub routing_status: String,
     #[serde(default, deserialize_with = "agent_count")]
     pub count: u64,
@@ -806,7 +839,7 @@ pub struct RoutingStatusCount {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutOfOfficeCount {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub is_out_of_office: bool,
     #[serde(default, deserialize_with = "agent_count")]
     pub count: u64,
@@ -885,7 +918,6 @@ mod tests {
     fn answers_read_group_by_group_are_refused_like_decoded_ones() {
         for body in [
             r#"{"results": [{"data": [{"metrics": []}]}]}"#,
-            r#"{"results": null}"#,
             r#"{"results": [], "results": []}"#,
             r#"{"results": [{"group": {"queueId": 1}}]}"#,
             r#"{"results": []} trailing"#,
@@ -1106,5 +1138,246 @@ mod tests {
             serde_json::to_string(&AgentStateCountsRequest::default()).unwrap(),
             "{}"
         );
+    }
+
+    /// Every member of every object in `value`, as JSON pointers.
+    fn members(value: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, member) in map {
+                    let pointer = format!("{at}/{key}");
+                    members(member, &pointer, out);
+                    out.push(pointer);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    members(item, &format!("{at}/{index}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `answer` with its member at `pointer` set to `null`, and with it left out.
+    fn nulled_and_left_out(answer: &serde_json::Value, pointer: &str) -> (String, String) {
+        let mut nulled = answer.clone();
+        *nulled.pointer_mut(pointer).unwrap() = serde_json::Value::Null;
+        let mut left_out = answer.clone();
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        left_out
+            .pointer_mut(parent)
+            .and_then(serde_json::Value::as_object_mut)
+            .unwrap()
+            .remove(key);
+        (nulled.to_string(), left_out.to_string())
+    }
+
+    /// For every member of `answer` (which must name every field a `T` writes): `null`
+    /// there reads as if the member were left out, and the members at the `required` paths
+    /// (pointers without array indices) are refused either way. `read` decodes a body, for comparing.
+    fn null_reads_as_absent(
+        answer: serde_json::Value,
+        required: &[&str],
+        read: impl Fn(&str) -> Result<String, String>,
+    ) {
+        let mut pointers = Vec::new();
+        members(&answer, "", &mut pointers);
+        assert!(read(&answer.to_string()).is_ok(), "{answer}");
+        for pointer in pointers {
+            let (nulled, left_out) = nulled_and_left_out(&answer, &pointer);
+            let path: String = pointer
+                .split('/')
+                .filter(|segment| !segment.is_empty() && segment.parse::<usize>().is_err())
+                .map(|segment| format!("/{segment}"))
+                .collect();
+            if required.contains(&path.as_str()) {
+                assert!(read(&nulled).is_err(), "{pointer} is required: {nulled}");
+                assert!(
+                    read(&left_out).is_err(),
+                    "{pointer} is required: {left_out}"
+                );
+            } else {
+                let as_null = read(&nulled);
+                assert!(as_null.is_ok(), "{pointer}: {as_null:?}");
+                assert_eq!(as_null, read(&left_out), "{pointer}");
+            }
+        }
+    }
+
+    /// A `T` decoded, for comparing: its Debug form, or the refusal.
+    fn decode<T: serde::de::DeserializeOwned + std::fmt::Debug>(
+        body: &str,
+    ) -> Result<String, String> {
+        serde_json::from_str::<T>(body)
+            .map(|value| format!("{value:?}"))
+            .map_err(|error| error.to_string())
+    }
+
+    /// [`null_reads_as_absent`] for a `T`, after checking that `answer` names every field
+    /// a `T` writes.
+    fn null_reads_as_absent_in<T>(answer: serde_json::Value, required: &[&str])
+    where
+        T: serde::de::DeserializeOwned + Serialize + std::fmt::Debug,
+    {
+        let full: T = serde_json::from_value(answer.clone()).unwrap();
+        let (mut written, mut named) = (Vec::new(), Vec::new());
+        members(&serde_json::to_value(&full).unwrap(), "", &mut written);
+        members(&answer, "", &mut named);
+        for pointer in written {
+            assert!(
+                named.contains(&pointer),
+                "the answer lacks {pointer}: {answer}"
+            );
+        }
+        null_reads_as_absent(answer, required, decode::<T>);
+    }
+
+    /// An answer read group by group, checked against decoding it whole: the same groups
+    /// and cursor, or the same refusal.
+    fn read_and_decoded(body: &str) -> Result<String, String> {
+        struct Collect(Vec<String>);
+        impl GroupSink for Collect {
+            fn group(&mut self, group: GroupRef<'_>) -> Result<(), SinkFull> {
+                self.0.push(format!("{group:?}"));
+                Ok(())
+            }
+        }
+        let mut sink = Collect(Vec::new());
+        let read = match read_groups(body.as_bytes(), &mut sink) {
+            Ok(read) => Ok(format!("{:?} {:?}", sink.0, read.cursor)),
+            Err(ReadError::Json(error)) => Err(error.to_string()),
+            Err(ReadError::SinkFull) => unreachable!("the sink takes every group"),
+        };
+        let whole = serde_json::from_str::<JobResultsPage>(body)
+            .map(|page| {
+                let groups: Vec<_> = page
+                    .results
+                    .iter()
+                    .map(|group| format!("{:?}", GroupRef::from(group)))
+                    .collect();
+                format!("{groups:?} {:?}", page.cursor)
+            })
+            .map_err(|error| error.to_string());
+        assert_eq!(read, whole, "{body}");
+        read
+    }
+
+    /// Each answer below names every field its type reads; each field in turn is written
+    /// `null`, and compared with the answer without it.
+    #[test]
+    fn a_null_field_reads_as_an_absent_one_in_every_answer() {
+        use serde_json::json;
+        let aggregates = json!({"results": [{"group": {"queueId": "q1", "mediaType": "voice"},
+            "data": [{"interval": "2026-08-20T10:00:00.000Z/2026-08-20T10:15:00.000Z",
+              "metrics": [{"metric": "oServiceLevel", "qualifier": "x", "stats": {
+                "max": 5, "min": 1, "count": 3, "countNegative": 0, "countPositive": 3,
+                "sum": 9, "current": 2, "ratio": 0.5, "numerator": 1, "denominator": 2,
+                "target": 0.8, "p95": 4, "p99": 5, "calculatedMetricValue": 7}}]}]}],
+            "cursor": "c"});
+        let mut aggregates_only = aggregates.clone();
+        aggregates_only.as_object_mut().unwrap().remove("cursor");
+        let queues = json!({"entities": [
+            {"id": "q1", "name": "Sales", "division": {"id": "d1", "name": "Home"}},
+            {"id": "q2", "name": "Support"}],
+            "pageNumber": 1, "pageSize": 100, "total": 2, "pageCount": 1, "nextUri": "/next"});
+        let observations = json!({"systemToOrganizationMappings": {"ON_QUEUE": ["p1"]},
+            "results": [{"group": {"queueId": "q1", "mediaType": "voice"},
+              "data": [{"metric": "oUserPresences", "qualifier": "p1", "truncated": true,
+                        "stats": {"count": 2, "calculatedMetricValue": 7}}]}]});
+        let flow_observations = json!({"results": [{"group": {"flowId": "f1", "mediaType": "voice"},
+            "data": [{"metric": "oFlow", "qualifier": "x", "stats": {"count": 2, "calculatedMetricValue": 7}}]}]});
+        let outcomes = json!({"entities": [{"id": "o1", "name": "Paid"}],
+            "pageNumber": 1, "pageSize": 100, "total": 1, "pageCount": 1});
+        let flows = json!({"entities": [{"id": "f1", "name": "Main", "type": "INBOUNDCALL"}],
+            "pageNumber": 1, "pageSize": 100, "total": 1, "pageCount": 1});
+        let presences = json!({"total": 1, "entities": [{"id": "p1", "name": "Available",
+            "type": "System", "systemPresence": "Available", "deactivated": true}]});
+        let agent_states = json!({
+            "segmentCounts": [{"segmentType": "interact", "count": 2}],
+            "presenceCounts": [{"systemPresence": "ON_QUEUE", "organizationPresenceId": "p1", "count": 3}],
+            "routingStatusCounts": [{"routingStatus": "IDLE", "count": 1}],
+            "isOutOfOfficeCounts": [{"isOutOfOffice": true, "count": 4}]});
+        let error = json!({"message": "m", "code": "bad.request", "status": 400, "contextId": "c",
+            "details": [{"errorCode": "e", "fieldName": "f"}]});
+        let token = json!({"access_token": "t", "token_type": "bearer", "expires_in": 86400});
+        let oauth_error =
+            json!({"error": "invalid_client", "description": "d", "error_description": "e"});
+        let job = json!({"jobId": "j1"});
+        let job_status = json!({"state": "FAILED", "errorMessage": "m"});
+
+        let aggregate_required: &[&str] =
+            &["/results/data/interval", "/results/data/metrics/metric"];
+        type Check = fn(serde_json::Value, &[&str]);
+        let answers: [(serde_json::Value, &[&str], Check); 15] = [
+            (
+                aggregates_only,
+                aggregate_required,
+                null_reads_as_absent_in::<AggregateResponse>,
+            ),
+            (
+                aggregates.clone(),
+                aggregate_required,
+                null_reads_as_absent_in::<JobResultsPage>,
+            ),
+            (aggregates, aggregate_required, |answer, required| {
+                null_reads_as_absent(answer, required, read_and_decoded)
+            }),
+            (
+                queues,
+                &["/entities/id"],
+                null_reads_as_absent_in::<QueuePage>,
+            ),
+            (
+                observations,
+                &["/results/data/metric"],
+                null_reads_as_absent_in::<ObservationResponse>,
+            ),
+            (
+                flow_observations,
+                &[],
+                null_reads_as_absent_in::<FlowObservationResponse>,
+            ),
+            (
+                outcomes,
+                &["/entities/id"],
+                null_reads_as_absent_in::<Listing<NamedEntity>>,
+            ),
+            (
+                flows,
+                &["/entities/id"],
+                null_reads_as_absent_in::<Listing<FlowEntity>>,
+            ),
+            (
+                presences,
+                &["/entities/id"],
+                null_reads_as_absent_in::<PresenceDefinitions>,
+            ),
+            (
+                agent_states,
+                &[],
+                null_reads_as_absent_in::<AgentStateCountsResponse>,
+            ),
+            (error, &[], null_reads_as_absent_in::<ErrorBody>),
+            (
+                token,
+                &["/access_token"],
+                null_reads_as_absent_in::<TokenResponse>,
+            ),
+            (
+                oauth_error,
+                &["/error"],
+                null_reads_as_absent_in::<OAuthError>,
+            ),
+            (job, &["/jobId"], null_reads_as_absent_in::<JobSubmitted>),
+            (
+                job_status,
+                &["/state"],
+                null_reads_as_absent_in::<JobStatus>,
+            ),
+        ];
+        for (answer, required, check) in answers {
+            check(answer, required);
+        }
     }
 }
