@@ -223,7 +223,9 @@ async fn wait_for_job(
         let status = client.job_status(&job_id).await?;
         match status.state {
             JobState::Fulfilled => break,
-            JobState::Queued | JobState::Pending if Instant::now() < deadline => {
+            JobState::Queued | JobState::Pending | JobState::Unknown
+                if Instant::now() < deadline =>
+            {
                 tokio::time::sleep(options.poll_interval).await;
             }
             state => {

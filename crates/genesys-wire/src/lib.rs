@@ -267,6 +267,10 @@ pub enum JobState {
     Failed,
     Cancelled,
     Expired,
+    /// A state this crate does not know (the API may add one): not an error in itself,
+    /// the job is waited for as a pending one, up to its timeout.
+    #[serde(other)]
+    Unknown,
 }
 
 /// One page of a fulfilled job's results; `cursor` is absent on the last page.
@@ -860,6 +864,15 @@ fn agent_count<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_state_the_crate_does_not_know_is_read_not_refused() {
+        let status: JobStatus =
+            serde_json::from_str(r#"{"state":"RUNNING","expirationDate":"x"}"#).unwrap();
+        assert_eq!(status.state, JobState::Unknown);
+        let status: JobStatus = serde_json::from_str(r#"{"state":"FULFILLED"}"#).unwrap();
+        assert_eq!(status.state, JobState::Fulfilled);
+    }
 
     #[test]
     fn the_documented_response_example_decodes() {
