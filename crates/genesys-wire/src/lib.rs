@@ -637,22 +637,32 @@ impl<T> Default for Listing<T> {
     }
 }
 
-/// A flow outcome or a data action: its ID and name (the rest is not read).
+/// A flow outcome or a data action: its ID and name (the rest is not read). Each may be
+/// absent or null (read as empty): one entity without an ID is left out by the reader,
+/// rather than failing its whole list.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NamedEntity {
+    #[serde(default, deserialize_with = "text")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text")]
     pub name: String,
 }
 
-/// A flow: its ID, name and type (`INBOUNDCALL`, ...; any value is taken).
+/// A flow: its ID, name and type (`INBOUNDCALL`, ...; any value is taken), each read as
+/// [`NamedEntity`]'s are.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FlowEntity {
+    #[serde(default, deserialize_with = "text")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "text")]
     pub name: String,
-    #[serde(default, rename = "type")]
+    #[serde(default, rename = "type", deserialize_with = "text")]
     pub kind: String,
+}
+
+/// A string of a list's entity; `null` is read as absent, empty.
+fn text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 // --- Presence definitions
@@ -827,6 +837,25 @@ fn agent_count<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_entity_without_an_id_or_with_null_fields_is_read_as_empty() {
+        let page: Listing<FlowEntity> = serde_json::from_str(
+            r#"{"entities": [{"id": "f1", "name": null, "type": null}, {"name": "No ID"}, {"id": null}],
+                "pageCount": 1}"#,
+        )
+        .unwrap();
+        let ids: Vec<&str> = page.entities.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["f1", "", ""]);
+        assert_eq!(page.entities[0].name, "");
+        assert_eq!(page.entities[0].kind, "");
+        let page: Listing<NamedEntity> = serde_json::from_str(
+            r#"{"entities": [{"name": "Lookup account"}, {"id": "a1", "name": null}]}"#,
+        )
+        .unwrap();
+        assert_eq!(page.entities[0].id, "");
+        assert_eq!(page.entities[1].name, "");
+    }
 
     #[test]
     fn the_documented_response_example_decodes() {
