@@ -23,6 +23,7 @@ use crate::genesys::queue_list::PAGE_SIZE;
 use crate::metrics::{DIRECTORY, Metrics};
 use crate::supervise::{Task, supervise};
 use genesys_wire::time::Clock;
+use jiff::Timestamp;
 
 use genesys_wire::catalogue::NameKind;
 pub use names::{Names, OBSERVED_FLOW_TYPES, observed_flows};
@@ -144,11 +145,6 @@ impl Directory {
         stop: CancellationToken,
     ) -> (JoinHandle<()>, oneshot::Receiver<Option<usize>>) {
         let (metrics, retry_delay) = (refresh.metrics.clone(), refresh.retry_delay);
-        // A reload that stops reading a list (its query removed) drops its names.
-        for kind in self.forget_unread(&refresh.lists) {
-            let none = NameMap::default();
-            refresh.publisher.set_names(kind, none, refresh.clock.now());
-        }
         let refresh = Arc::new(refresh);
         let reading = stop.clone();
         supervised(&metrics, retry_delay, stop, move |first| {
@@ -255,9 +251,17 @@ impl Directory {
         }
     }
 
-    /// Forgets the names of every list that is read no more, of those not in `read`;
-    /// the kinds forgotten, whose names the publisher held.
-    fn forget_unread(&self, read: &[NameKind]) -> Vec<NameKind> {
+    /// Forgets the names of every list not in `read` (a reload removed the query that
+    /// needed it), here and on `publisher`'s series from `now`: they hold no memory, and
+    /// count no more against `max_directory_bytes`.
+    pub fn forget_unread(&self, read: &[NameKind], publisher: &Publisher, now: Timestamp) {
+        for kind in self.forget_lists_not_in(read) {
+            publisher.set_names(kind, NameMap::default(), now);
+        }
+    }
+
+    /// Forgets the names of the lists not in `read` that hold any; the kinds forgotten.
+    fn forget_lists_not_in(&self, read: &[NameKind]) -> Vec<NameKind> {
         self.lists
             .iter()
             .filter(|names| !read.contains(&names.kind()) && names.listed().is_some())
@@ -357,7 +361,7 @@ mod tests {
         assert_eq!(directory.held(), 600);
 
         // The flows query removed, the flow observations still on: the flows stay.
-        let forgotten = directory.forget_unread(&[NameKind::Flow]);
+        let forgotten = directory.forget_lists_not_in(&[NameKind::Flow]);
         assert_eq!(forgotten, [NameKind::FlowOutcome, NameKind::Action]);
         assert_eq!(directory.held(), 300);
         assert_eq!(directory.room(0), 10_000 - 300);
@@ -365,7 +369,7 @@ mod tests {
         assert!(actions.listed().is_none() && actions.current().is_empty());
         assert_eq!(flows.current()["f1"], "a name");
         assert!(
-            directory.forget_unread(&[NameKind::Flow]).is_empty(),
+            directory.forget_lists_not_in(&[NameKind::Flow]).is_empty(),
             "nothing left to forget"
         );
     }
