@@ -57,7 +57,11 @@ async fn an_actions_query_publishes_the_simulators_action_calls_of_the_bucket_wi
     let sim = start_simulator(afternoon_sim()).await;
     let clock = Clock::starting_at(AFTERNOON.parse().unwrap());
     let exporter = start_exporter(config_for(&sim, queries()), clock).await;
-    let samples = wait_for_metrics(&exporter.url, |s| up(s, "actions") == Some(1.0)).await;
+    // Both queries polled: either may answer first.
+    let samples = wait_for_metrics(&exporter.url, |s| {
+        up(s, "actions") == Some(1.0) && up(s, "default") == Some(1.0)
+    })
+    .await;
     let (start, end) = published_window_of(&samples, "actions");
 
     // The truth, from the simulator's records: per action, error type and status, the

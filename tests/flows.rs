@@ -90,7 +90,11 @@ fn count(map: &mut BTreeMap<BTreeMap<String, String>, f64>, key: BTreeMap<String
 async fn a_flows_query_publishes_the_simulators_flow_records_of_the_bucket_with_names() {
     let sim = start_simulator(afternoon_sim()).await;
     let exporter = start_exporter(config(&sim), Clock::starting_at(afternoon())).await;
-    let samples = wait_for_metrics(&exporter.url, |s| up(s, "flows") == Some(1.0)).await;
+    // Both queries polled: either may answer first.
+    let samples = wait_for_metrics(&exporter.url, |s| {
+        up(s, "flows") == Some(1.0) && up(s, "default") == Some(1.0)
+    })
+    .await;
     let (start, end) = published_window_of(&samples, "flows");
     assert_eq!(
         (start.to_string(), end.to_string()),

@@ -582,6 +582,13 @@ fn remedies(load: &Load, budget: &Budget, queues: usize) -> String {
             "count the agents less often ([agents] refresh) or by fewer breakdowns ([agents] by, teams, queues)".into(),
         );
     }
+    if load
+        .queries
+        .iter()
+        .any(|line| line.kind == LineKind::FlowObservations)
+    {
+        fixes.push("observe the flows less often ([flow_observations] refresh)".into());
+    }
     let rolling = |line: &Line| line.kind == LineKind::RollingQuery;
     if load.queries.iter().any(rolling) {
         fixes.push("refresh the rolling queries less often".into());
@@ -793,6 +800,29 @@ mod tests {
         // 1/30 + 1 + 2 + 4 + 5/60 a minute.
         let by_hand = 1.0 / 30.0 + 1.0 + 2.0 + 4.0 + 5.0 / 60.0;
         assert!((budget.per_minute() - by_hand).abs() < 1e-9);
+    }
+
+    #[test]
+    fn flow_observations_past_the_budget_are_told_to_observe_less_often() {
+        let settings = settings_of(
+            serde_json::json!([{"name": "flows", "source": "flows"}]),
+            serde_json::json!({
+                "api_budget_share": 0.01,
+                "observations": {"enabled": false},
+                "flow_observations": {"enabled": true, "refresh": "10s"},
+            }),
+        );
+        let org = &settings.orgs[0];
+        let mut load = load_with(&settings, org, None);
+        if let Cost::Every(line) = Cost::flow_observations(settings.flow_observations.unwrap()) {
+            load.queries.push(line);
+        }
+        // 6 a minute for the flows, past 1% of 300.
+        let text = load.check(0).unwrap_err().to_string();
+        assert!(
+            text.contains("to fit: observe the flows less often ([flow_observations] refresh);"),
+            "{text}"
+        );
     }
 
     /// The demo's queries and observations with 4% of the API's 300 a minute: 12, too few

@@ -17,12 +17,13 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::{BudgetWatch, Pacer};
-use crate::exposition::Publisher;
+use crate::exposition::{NameMap, Publisher};
 use crate::genesys::client::Client;
 use crate::genesys::queue_list::PAGE_SIZE;
 use crate::metrics::{DIRECTORY, Metrics};
 use crate::supervise::{Task, supervise};
 use genesys_wire::time::Clock;
+use jiff::Timestamp;
 
 use genesys_wire::catalogue::NameKind;
 pub use names::{Names, OBSERVED_FLOW_TYPES, observed_flows};
@@ -250,6 +251,27 @@ impl Directory {
         }
     }
 
+    /// Forgets the names of every list not in `read` (a reload removed the query that
+    /// needed it), here and on `publisher`'s series from `now`: they hold no memory, and
+    /// count no more against `max_directory_bytes`.
+    pub fn forget_unread(&self, read: &[NameKind], publisher: &Publisher, now: Timestamp) {
+        for kind in self.forget_lists_not_in(read) {
+            publisher.set_names(kind, NameMap::default(), now);
+        }
+    }
+
+    /// Forgets the names of the lists not in `read` that hold any; the kinds forgotten.
+    fn forget_lists_not_in(&self, read: &[NameKind]) -> Vec<NameKind> {
+        self.lists
+            .iter()
+            .filter(|names| !read.contains(&names.kind()) && names.listed().is_some())
+            .map(|names| {
+                names.forget();
+                names.kind()
+            })
+            .collect()
+    }
+
     /// The names of `kind` (not queues).
     pub fn names(&self, kind: NameKind) -> Option<&Names> {
         self.lists.iter().find(|names| names.kind() == kind)
@@ -286,6 +308,7 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
+    use crate::genesys::paged::Read;
 
     #[tokio::test(start_paused = true)]
     async fn a_directory_task_that_panics_is_counted_and_its_restart_still_answers_the_first_read()
@@ -320,6 +343,34 @@ mod tests {
         assert_eq!(
             metrics.sample("genesys_task_panics_total{task=\"directory\"}"),
             Some(1.0)
+        );
+    }
+
+    #[test]
+    fn a_list_read_no_more_is_forgotten_and_no_longer_counts_against_the_bound() {
+        let directory = Directory::new(Arc::new(Metrics::new([])), 10, 10_000);
+        let read = |id: &str, bytes| Read {
+            entries: vec![(id.into(), "a name".into(), String::new())],
+            bytes,
+            ..Read::default()
+        };
+        let [flows, outcomes, actions] = &directory.lists;
+        flows.keep(read("f1", 300));
+        outcomes.keep(read("o1", 200));
+        actions.keep(read("a1", 100));
+        assert_eq!(directory.held(), 600);
+
+        // The flows query removed, the flow observations still on: the flows stay.
+        let forgotten = directory.forget_lists_not_in(&[NameKind::Flow]);
+        assert_eq!(forgotten, [NameKind::FlowOutcome, NameKind::Action]);
+        assert_eq!(directory.held(), 300);
+        assert_eq!(directory.room(0), 10_000 - 300);
+        assert!(outcomes.listed().is_none() && outcomes.current().is_empty());
+        assert!(actions.listed().is_none() && actions.current().is_empty());
+        assert_eq!(flows.current()["f1"], "a name");
+        assert!(
+            directory.forget_lists_not_in(&[NameKind::Flow]).is_empty(),
+            "nothing left to forget"
         );
     }
 

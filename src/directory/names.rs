@@ -106,8 +106,18 @@ impl Names {
         Ok(self.keep(read))
     }
 
+    /// Drops the names known, as when the list is no longer read: they hold no memory and
+    /// count no more against `max_directory_bytes`, and a source that reads the list again
+    /// later waits for a fresh read rather than observing flows an old one found.
+    pub fn forget(&self) {
+        *self.names.write().expect("not poisoned") = NameMap::default();
+        *self.listed.write().expect("not poisoned") = None;
+        self.held.store(0, Ordering::Relaxed);
+        self.refused.clear();
+    }
+
     /// Swaps in the names of `read`; how many entries it had.
-    fn keep(&self, read: Read) -> usize {
+    pub(super) fn keep(&self, read: Read) -> usize {
         self.metrics.limits.labels_cut(read.labels_cut);
         let count = read.entries.len();
         let mut names = HashMap::with_capacity(count);

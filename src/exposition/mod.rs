@@ -29,7 +29,7 @@ pub use flatten::{
 };
 pub use listing::catalogue;
 pub use names::{NameMap, Names};
-pub use naming::{StatGauge, base_name, gauge_names, snake_case, stat_gauges};
+pub use naming::{StatGauge, base_name, column_name, gauge_names, snake_case, stat_gauges};
 pub use observation_gauges::{
     OBSERVATION_GAUGES, ObservationGauge, ObservationSamples, Presence, PresenceMap, Qualifier,
     lower_snake_case, observation_gauge,

@@ -38,6 +38,18 @@ fn gauge_name(metric: &str, base: &str, suffix: &str) -> String {
     }
 }
 
+/// A report's column of `metric`'s gauge of `suffix`: the gauge's name without
+/// `genesys_conversation_`, or `genesys_` for the flows' and data actions' (`handle_seconds`,
+/// `flow_outcome`, `data_action_executions`).
+pub fn column_name(metric: &str, suffix: &str) -> String {
+    let name = gauge_name(metric, &base_name(metric), suffix);
+    let short = name
+        .strip_prefix(PREFIX)
+        .or_else(|| name.strip_prefix(FLOW_PREFIX))
+        .unwrap_or(&name);
+    short.to_owned()
+}
+
 /// `tHandle` → `handle`, `nOverSla` → `over_sla`, `oServiceLevel` → `service_level`.
 pub fn base_name(metric: &str) -> String {
     snake_case(metric.get(1..).unwrap_or_default())

@@ -86,6 +86,24 @@ pub struct Read {
 }
 
 impl Read {
+    /// Adds `entity` (and its division), cut to `max_label_value_bytes`. One without an ID
+    /// is left out: nothing could be named by it, and a flow of ID "" would be observed
+    /// as every flow.
+    fn add<T: Named>(&mut self, mut entity: T) {
+        if let Some(division) = entity.take_division() {
+            self.add_division(division);
+        }
+        let (id, name, extra) = entity.into_parts();
+        if id.is_empty() {
+            return;
+        }
+        let id = cap_owned(id, &mut self.labels_cut);
+        let name = cap_owned(name, &mut self.labels_cut);
+        let extra = cap_owned(extra, &mut self.labels_cut);
+        self.bytes = self.bytes.saturating_add(entry_bytes(&id, &name, &extra));
+        self.entries.push((id, name, extra));
+    }
+
     /// Adds an entry's `division`, the first time its ID comes, cut as the names are. A
     /// division without an ID is left out: the agent states would count it by
     /// `divisionId=""`, and label it as the whole org.
@@ -133,22 +151,14 @@ pub async fn read_all<T: Named>(
             || (page.total > 0
                 && (read.entries.len() as u64).saturating_add(page.entities.len() as u64)
                     >= page.total);
-        for mut entity in page.entities {
-            if let Some(division) = entity.take_division() {
-                read.add_division(division);
-            }
-            let (id, name, extra) = entity.into_parts();
-            let id = cap_owned(id, &mut read.labels_cut);
-            let name = cap_owned(name, &mut read.labels_cut);
-            let extra = cap_owned(extra, &mut read.labels_cut);
-            read.bytes = read.bytes.saturating_add(entry_bytes(&id, &name, &extra));
+        for entity in page.entities {
+            read.add(entity);
             if read.bytes > max_bytes {
                 return Err(Error::DirectoryTooLarge {
                     endpoint: list.endpoint,
                     limit: max_bytes,
                 });
             }
-            read.entries.push((id, name, extra));
         }
         if last {
             return Ok(read);
@@ -171,6 +181,23 @@ mod tests {
             id: id.into(),
             name: name.into(),
         }
+    }
+
+    #[test]
+    fn an_entity_without_an_id_is_left_out_and_its_list_still_read() {
+        let flow = |id: &str, name: &str| genesys_wire::FlowEntity {
+            id: id.into(),
+            name: name.into(),
+            kind: "INBOUNDCALL".into(),
+        };
+        let mut read = Read::default();
+        read.add(flow("f1", "Main IVR"));
+        read.add(flow("", "No ID"));
+        assert_eq!(
+            read.entries,
+            [("f1".into(), "Main IVR".into(), "INBOUNDCALL".into())]
+        );
+        assert_eq!(read.bytes, entry_bytes("f1", "Main IVR", "INBOUNDCALL"));
     }
 
     #[test]

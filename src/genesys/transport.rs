@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use super::retry::{Answer, Retrier};
 use crate::error::{Error, Result, api_text, status_reason};
 use crate::metrics::{ApiMetrics, Metrics, RetryMetrics};
+use genesys_wire::catalogue::Source;
 use genesys_wire::{
     Endpoint, ErrorBody, GroupSink, GroupsRead, OAuthError, ReadError, read_groups,
 };
@@ -210,9 +211,13 @@ impl Answer for Reply {
     }
 
     fn reason(&self, endpoint: Endpoint) -> &'static str {
-        match self.oauth_refusal(endpoint) {
-            Some(_) => "oauth",
-            None => status_reason(self.status.as_u16()),
+        if self.oauth_refusal(endpoint).is_some() {
+            "oauth"
+        } else if self.is_too_large_without_jobs(endpoint) {
+            // Reported as too large (no job pages it), so counted as such.
+            "too_large"
+        } else {
+            status_reason(self.status.as_u16())
         }
     }
 
@@ -231,6 +236,17 @@ impl Answer for Reply {
 }
 
 impl Reply {
+    /// Whether this is the 400 `response.entity.too.large` of a query without jobs (flows,
+    /// data actions), which fails the poll as [`Error::TooLargeWithoutJobs`].
+    fn is_too_large_without_jobs(&self, endpoint: Endpoint) -> bool {
+        let without_jobs = Source::ALL
+            .iter()
+            .any(|source| source.endpoint() == endpoint && !source.has_jobs());
+        without_jobs
+            && self.status == StatusCode::BAD_REQUEST
+            && self.code_and_message().0 == "response.entity.too.large"
+    }
+
     /// The login service's refusal to issue a token, in the OAuth error format (RFC 6749
     /// 5.2: `invalid_client` for a wrong client ID or secret, `unauthorized_client`,
     /// `invalid_grant`, ...). Only a 4xx but 429 of the token endpoint is one: a 429 or
@@ -437,6 +453,28 @@ mod tests {
             retry_after: None,
             location: None,
         }
+    }
+
+    #[test]
+    fn a_too_large_answer_is_counted_as_too_large_where_no_job_follows() {
+        let too_large = reply(
+            400,
+            "application/json",
+            r#"{"message": "The response is too large", "code": "response.entity.too.large", "status": 400}"#,
+        );
+        assert_eq!(too_large.reason(Endpoint::FlowAggregates), "too_large");
+        assert_eq!(too_large.reason(Endpoint::ActionAggregates), "too_large");
+        assert_eq!(
+            too_large.reason(Endpoint::Aggregates),
+            "bad_request",
+            "the conversations' answer goes on as a job"
+        );
+        let rejected = reply(
+            400,
+            "application/json",
+            r#"{"message": "bad metric", "code": "bad.request", "status": 400}"#,
+        );
+        assert_eq!(rejected.reason(Endpoint::FlowAggregates), "bad_request");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::config::{Query, Settings};
 use crate::directory::QueueNames;
 use crate::error::{Error, Result};
 use crate::exposition::NameMap;
-use crate::exposition::{base_name, snake_case, stat_gauges};
+use crate::exposition::{column_name, snake_case, stat_gauges};
 use crate::genesys::client::Client;
 use crate::genesys::jobs::{self, JobPolicy};
 use crate::schedule::QueryKind;
@@ -255,22 +255,20 @@ fn tabulate(
     let mut metric_columns: Vec<(String, Column, Source)> = Vec::new();
     for metric in &query.metrics {
         let kind = metric_kind(metric).expect("configured metrics are checked");
-        let base = base_name(metric);
         for gauge in stat_gauges(kind) {
+            // Named as the gauges are, without their prefix.
+            let name = column_name(metric, gauge.suffix);
             if gauge.returned_by_default || present(metric, gauge.suffix) {
                 metric_columns.push((
                     metric.clone(),
-                    column(
-                        &format!("{base}{}", gauge.suffix),
-                        Unit::of_suffix(gauge.suffix),
-                    ),
+                    column(&name, Unit::of_suffix(gauge.suffix)),
                     Source::Stat(gauge.suffix),
                 ));
             }
             if gauge.suffix == "_seconds" {
                 metric_columns.push((
                     metric.clone(),
-                    column(&format!("{base}_seconds_avg"), Unit::Seconds),
+                    column(&format!("{name}_avg"), Unit::Seconds),
                     Source::Average,
                 ));
             }
@@ -457,21 +455,86 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
-    fn query(granularity: &str, zone: &str) -> Query {
+    /// The `queries` tables, checked.
+    fn queries(queries: serde_json::Value) -> Vec<Query> {
         let config: Config = figment::Figment::new()
             .merge(figment::providers::Serialized::defaults(
                 serde_json::json!({
                     "client_id": "id", "client_secret": "s", "region": "eu-west-1",
-                    "queries": [{"name": "r", "granularity": granularity, "time_zone": zone}],
+                    "queries": queries,
                 }),
             ))
             .extract()
             .unwrap();
-        config.validate().unwrap().orgs.remove(0).queries.remove(0)
+        config.validate().unwrap().orgs.remove(0).queries
+    }
+
+    fn query(granularity: &str, zone: &str) -> Query {
+        let table =
+            serde_json::json!([{"name": "r", "granularity": granularity, "time_zone": zone}]);
+        queries(table).remove(0)
     }
 
     fn ts(text: &str) -> Timestamp {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_reports_columns_are_named_as_the_gauges_of_its_source() {
+        let queries = queries(serde_json::json!([
+            {"name": "a", "source": "actions", "group_by": ["actionId"]},
+            {"name": "f", "source": "flows", "metrics": ["nFlow", "tFlowOutcome"], "group_by": ["flowId"]},
+            {"name": "c", "metrics": ["tHandle"], "group_by": ["mediaType"]},
+        ]));
+        let names = |query: &Query| -> Vec<String> {
+            let bucket = buckets(
+                query,
+                ts("2026-08-20T12:00:00Z"),
+                ts("2026-08-20T12:15:00Z"),
+            );
+            tabulate(
+                query,
+                &bucket.unwrap(),
+                &BTreeMap::new(),
+                &NameMap::default(),
+            )
+            .columns
+            .into_iter()
+            .map(|c| c.name)
+            .skip(3)
+            .collect()
+        };
+        assert_eq!(
+            names(&queries[0]),
+            [
+                "data_action_executions",
+                "data_action_execution_seconds",
+                "data_action_execution_seconds_avg",
+                "data_action_execution_seconds_max",
+                "data_action_execution_seconds_min"
+            ]
+        );
+        assert_eq!(
+            names(&queries[1]),
+            [
+                "flow",
+                "flow_outcome_segments",
+                "flow_outcome_seconds",
+                "flow_outcome_seconds_avg",
+                "flow_outcome_seconds_max",
+                "flow_outcome_seconds_min"
+            ]
+        );
+        assert_eq!(
+            names(&queries[2]),
+            [
+                "handle_segments",
+                "handle_seconds",
+                "handle_seconds_avg",
+                "handle_seconds_max",
+                "handle_seconds_min"
+            ]
+        );
     }
 
     #[test]
@@ -513,16 +576,8 @@ mod tests {
 
     #[test]
     fn a_rolling_query_has_no_buckets_to_report() {
-        let config: Config = figment::Figment::new()
-            .merge(figment::providers::Serialized::defaults(
-                serde_json::json!({
-                    "client_id": "id", "client_secret": "s", "region": "eu-west-1",
-                    "queries": [{"name": "live", "window": "10m", "refresh": "1m"}],
-                }),
-            ))
-            .extract()
-            .unwrap();
-        let live = config.validate().unwrap().orgs.remove(0).queries.remove(0);
+        let live = queries(serde_json::json!([{"name": "live", "window": "10m", "refresh": "1m"}]))
+            .remove(0);
         let error = buckets(
             &live,
             ts("2026-08-17T01:00:00Z"),

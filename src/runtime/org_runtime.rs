@@ -139,6 +139,11 @@ impl OrgRuntime {
         settings: &Settings,
     ) -> Option<oneshot::Receiver<Option<usize>>> {
         let lists = settings.name_lists(&self.settings);
+        // A reload may have removed the query that needed a list, or every list.
+        let now = self.parts.clock.now();
+        self.parts
+            .directory
+            .forget_unread(&lists, &self.publisher, now);
         if lists.is_empty() {
             return None;
         }
