@@ -663,6 +663,20 @@ async fn the_demo_binary_at_a_quiet_instant_shows_every_queue_and_fresh_timestam
         .map(|(_, value)| value)
         .collect();
     assert_eq!(last_successes.len(), QUERIES.len());
+
+    // The start-up arithmetic, as docs/agents.md quotes it.
+    let agents = "agents (1 org + 10 divisions at most + 3 teams + 6 queues) 40.00";
+    let total = "= 49.28 requests a minute of 150 allowed";
+    let log = process.log();
+    assert!(log.contains(agents) && log.contains(total), "{log}");
+    let docs = read("docs/agents.md")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(docs.contains("(1 + 10 + 3 + 6) × 60 / 30 = 40 requests a minute"));
+    assert!(
+        docs.contains("`agents (1 org + 10 divisions at most + 3 teams + 6 queues)`, of 49.28")
+    );
     let real = (before.as_second() - 1) as f64..=(after.as_second() + 1) as f64;
     for last_success in last_successes {
         assert!(

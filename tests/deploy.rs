@@ -118,9 +118,12 @@ fn the_compose_file_runs_the_demo_and_provisions_prometheus_and_grafana() {
         })
         .collect();
     let log = check_config("deploy/docker-compose.yml", &args, &env);
-    // The demo's own queries: its `live` is a 5-minute window read every minute
-    // (src/cli/demo.rs tests it).
-    assert!(log.contains("2 queries (default, live)"), "{log}");
+    // The demo's own queries: its `live` is a 5-minute window read every minute, and
+    // the flows and actions queries the IVR dashboard reads (src/cli/demo.rs tests them).
+    assert!(
+        log.contains("6 queries (default, live, flows, flows_live, actions, actions_live)"),
+        "{log}"
+    );
     let listen_port = env["GENESYS_EXPORTER_LISTEN"].rsplit(':').next().unwrap();
     assert!(
         exporter["ports"]
