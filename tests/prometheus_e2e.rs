@@ -2,8 +2,9 @@
 //!
 //! promtool checks the shipped configuration and rules and runs their unit tests. Then a
 //! real Prometheus on 127.0.0.1 scrapes three exporters every 2 s with the shipped rules
-//! loaded: one in demo mode on a busy afternoon (its bucket query, its rolling query and
-//! the queue observations) with two simulated orgs, east and west (`[[orgs]]`, so their
+//! loaded: one in demo mode on a busy afternoon (every source: the conversations, flows and
+//! actions queries, bucket and rolling, the queue observations, the agent states and the
+//! flow observations) with two simulated orgs, east and west (`[[orgs]]`, so their
 //! series carry `org`); the same demo behind TLS and basic auth with one org and no
 //! `[[orgs]]` (no org label), so that both shapes are in the same Prometheus; and one
 //! whose credentials the simulator refuses, so that the failure panels have something
@@ -657,12 +658,24 @@ fn expected_live_abandon_alerts(
     expected
 }
 
-/// Whether an org's samples (see [`org_samples`]) show its bucket query, its rolling
-/// queries and its queue observations all polled.
+/// Whether an org's samples (see [`org_samples`]) show every source of the demo polled:
+/// its bucket queries, its rolling queries, the queue observations, the agent states and
+/// the flow observations (so that `promtool check metrics` reads every gauge).
 fn polled(samples: &Samples) -> bool {
     let rolling = rolling_queries(samples);
     let up = |query: &str| value(samples, "genesys_up", &[("query", query)]) == Some(1.0);
-    up("default") && up("observations") && !rolling.is_empty() && rolling.iter().all(|q| up(q))
+    [
+        "default",
+        "flows",
+        "actions",
+        "observations",
+        "agents",
+        "flow_observations",
+    ]
+    .into_iter()
+    .all(up)
+        && rolling.len() == 3
+        && rolling.iter().all(|q| up(q))
 }
 
 /// The secured exporter's `/metrics` at `url` (https), read with its basic auth.
@@ -737,7 +750,7 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
     let refused = Process::spawn(command);
     let refused_url = refused.metrics_url().await;
 
-    // Each org's bucket query, rolling query and queue observations have all been polled.
+    // Every source of each org has been polled.
     let demo_url = demo.metrics_url().await;
     let samples = wait_for_metrics(&demo_url, |s| {
         ORGS[..2].iter().all(|org| polled(&org_samples(s, org)))
