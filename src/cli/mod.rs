@@ -141,6 +141,7 @@ pub struct RunArgs {
     /// With --demo: a data action that starts timing out, ACTION[@TIME], e.g. 'Lookup account'.
     #[arg(long, value_name = "ACTION", requires = "demo")]
     demo_action_surge: Option<FailureSurgeSpec>,
+    #[cfg(feature = "demo")]
     /// With --demo: the agents of this queue stop answering (every one on queue goes
     /// NOT_RESPONDING), as for `simulate --agents-surge`: QUEUE[@TIME], e.g. Support or
     /// Support@+10m.
