@@ -674,6 +674,24 @@ async fn the_demo_binary_at_a_quiet_instant_shows_every_queue_and_fresh_timestam
         .collect::<Vec<_>>()
         .join(" ");
     assert!(docs.contains("(1 + 10 + 3 + 6) × 60 / 30 = 40 requests a minute"));
+    // And as docs/flows.md and docs/data-actions.md quote the flows' and actions' lines.
+    for line in [
+        "query flows (flows, PT15M buckets) 0.07",
+        "query flows_live (flows, 10m window, every 1m) 1.00",
+        "query actions_live (actions, 10m window, every 1m) 1.00",
+        "flow observations (100 flows a request) 2.00",
+    ] {
+        assert!(log.contains(line), "{line}: {log}");
+    }
+    let flows = read("docs/flows.md");
+    assert!(flows.contains("| a flows query of PT15M buckets | 1 a bucket | 0.07 |"));
+    assert!(flows.contains("| a rolling flows query refreshed every 1m | 1 a refresh | 1 |"));
+    assert!(flows.contains("| the flow observations every 30s | 1 per 100 flows a refresh (counted as one at start-up) | 2 per 100 flows |"));
+    let actions = read("docs/data-actions.md")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(actions.contains("a rolling query refreshed every 1m 1 (one a refresh)"));
     assert!(
         docs.contains("`agents (1 org + 10 divisions at most + 3 teams + 6 queues)`, of 49.28")
     );
