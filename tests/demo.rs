@@ -1,6 +1,8 @@
 //! `--demo` and `simulate` as a new user meets them. `--demo` at any hour: every queue has
 //! traffic in the latest bucket, voice callers wait at every instant (Retention's standing
-//! backlog) without tripping an alert of their own, the default surge pages within six
+//! backlog) without tripping an alert of their own, every source of the demo has data
+//! (agents on queue in each division, each flow's entries and outcomes, each data
+//! action's executions, callers in the Main IVR, conversation errors), the default surge pages within six
 //! minutes, and `--demo-time` moves the data, not the timestamps Prometheus compares with
 //! its own clock. A surge on an unknown queue names the valid ones; `simulate` logs the
 //! credentials it accepts and its help lists every endpoint it serves.
@@ -14,10 +16,14 @@ use std::time::Duration;
 use genesys_exporter::cli::{demo_org, demo_queries};
 use genesys_exporter::config::DEFAULT_SETTLE_DELAY;
 use genesys_sim::{
-    ALERT_MS, BACKLOG_WAIT_MS, DEMO_FLOOR, DEMO_MEDIA_TYPES, SimulatedOrg, Surge, SurgeSpec,
-    aggregate, aggregate_with_surge, observe,
+    ALERT_MS, Architect, BACKLOG_WAIT_MS, DEMO_FLOOR, DEMO_MEDIA_TYPES, SimulatedOrg, Surge,
+    SurgeSpec, Surges, action_aggregate, agent_state_counts, aggregate, aggregate_with_surge,
+    flow_aggregate, in_flows_now, observe, team_id,
 };
-use genesys_wire::{AggregationQuery, ObservationQuery};
+use genesys_wire::{
+    AGENT_STATUS_GROUP_BY, AgentStateCountsRequest, AgentStateFilter, AggregationQuery,
+    ObservationQuery,
+};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use serde_yaml_ng::Value as Yaml;
@@ -159,6 +165,135 @@ fn every_demo_queue_has_traffic_and_voice_callers_wait_at_quiet_instants() {
         };
         assert!(sales_voice(&SimulatedOrg::demo()) < 10.0, "{at}");
         assert!(sales_voice(&demo) >= 10.0, "{at}");
+    }
+}
+
+/// The simulator's answer to an aggregates query of `org` over `[start, end)` (one
+/// entry, as a rolling window or a bucket asked for alone), by `source` ("flows" or
+/// "actions"), grouped by `group_by`: each group's `metric` counts, by the group's
+/// `group_by` value.
+fn source_counts(
+    org: &SimulatedOrg,
+    source: &str,
+    (start, end): (Timestamp, Timestamp),
+    group_by: &str,
+    metric: &str,
+) -> BTreeMap<String, f64> {
+    let query = AggregationQuery {
+        interval: format!("{}/{}", wire(start), wire(end)),
+        granularity: None,
+        time_zone: Some("UTC".into()),
+        group_by: vec![group_by.into()],
+        filter: None,
+        metrics: vec![metric.into()],
+    };
+    let response = match source {
+        "flows" => flow_aggregate(org, Surges::default(), &query),
+        _ => action_aggregate(org, Surges::default(), &query),
+    };
+    let mut counts = BTreeMap::new();
+    for group in response.unwrap().results {
+        let count: f64 = group
+            .data
+            .iter()
+            .flat_map(|entry| &entry.metrics)
+            .filter(|m| m.metric == metric)
+            .filter_map(|m| m.stats.count)
+            .sum();
+        let key = group.group.get(group_by).cloned().unwrap_or_default();
+        *counts.entry(key).or_default() += count;
+    }
+    counts
+}
+
+/// Conversation errors (`nError`) of `org` in `[start, end)`, all queues together.
+fn errors_in(org: &SimulatedOrg, (start, end): (Timestamp, Timestamp)) -> f64 {
+    let query = AggregationQuery {
+        interval: format!("{}/{}", wire(start), wire(end)),
+        granularity: None,
+        time_zone: Some("UTC".into()),
+        group_by: Vec::new(),
+        filter: None,
+        metrics: vec!["nError".into()],
+    };
+    aggregate(org, &query)
+        .unwrap()
+        .results
+        .iter()
+        .flat_map(|group| &group.data)
+        .flat_map(|entry| &entry.metrics)
+        .filter_map(|m| m.stats.count)
+        .sum()
+}
+
+/// Agents on queue (idle, interacting, communicating, not responding) of `org` at `now`,
+/// of the division `division_id` or, with `None`, of the whole org.
+fn agents_on_queue(org: &SimulatedOrg, division_id: Option<&str>, now: Timestamp) -> u64 {
+    let request = AgentStateCountsRequest {
+        user_filter: division_id.map(|id| AgentStateFilter::one("divisionId", id)),
+    };
+    let group_by = AGENT_STATUS_GROUP_BY.map(String::from);
+    let answer = agent_state_counts(org, None, &group_by, &request, now).unwrap();
+    answer
+        .routing_status_counts
+        .unwrap_or_default()
+        .iter()
+        .filter(|row| {
+            ["IDLE", "INTERACTING", "COMMUNICATING", "NOT_RESPONDING"]
+                .contains(&row.routing_status.as_str())
+        })
+        .map(|row| row.count)
+        .sum()
+}
+
+#[test]
+fn every_new_source_has_data_at_quiet_instants() {
+    let demo = the_demo_org();
+    let architect = Architect::of(&demo);
+    for at in QUIET {
+        let now = ts(at);
+        // Agents on queue in the org and in each of its divisions.
+        assert!(agents_on_queue(&demo, None, now) > 0, "{at}: the org");
+        let divisions: BTreeMap<&str, &str> = demo
+            .queues
+            .iter()
+            .map(|q| (q.division.id.as_str(), q.division.name.as_str()))
+            .collect();
+        assert_eq!(divisions.len(), 2, "{divisions:?}");
+        for (id, name) in divisions {
+            let on_queue = agents_on_queue(&demo, Some(id), now);
+            assert!(on_queue > 0, "{at}: division {name}");
+        }
+        // Each flow has entries and outcomes, and each data action executions, in the
+        // latest bucket (`flows`, `actions`) and in the ten-minute rolling window
+        // (`flows_live`, `actions_live`).
+        let windows = [
+            ("bucket", latest_bucket(now)),
+            ("window", (now - SignedDuration::from_mins(10), now)),
+        ];
+        for (which, window) in windows {
+            for metric in ["nFlow", "nFlowOutcome"] {
+                let counts = source_counts(&demo, "flows", window, "flowId", metric);
+                for flow in &architect.flows {
+                    let count = counts.get(&flow.id).copied().unwrap_or(0.0);
+                    assert!(count > 0.0, "{at}: {which}: {} {metric}", flow.name);
+                }
+            }
+            let counts = source_counts(&demo, "actions", window, "actionId", "tTotalExecution");
+            for action in &architect.actions {
+                let count = counts.get(&action.id).copied().unwrap_or(0.0);
+                assert!(count > 0.0, "{at}: {which}: {} executions", action.name);
+            }
+        }
+        // Callers in the Main IVR now.
+        let in_flows = in_flows_now(&demo, &architect, Surges::default(), now);
+        let main = architect.flows.iter().position(|f| f.name == "Main IVR");
+        assert!(in_flows[main.unwrap()] > 0, "{at}: {in_flows:?}");
+        // Conversation errors in the latest bucket: at the floor, 2% of hundreds of voice
+        // conversations.
+        let (start, end) = latest_bucket(now);
+        let errors = errors_in(&demo, (start, end));
+        assert!(errors > 0.0, "{at}: {errors} errors in {start}/{end}");
     }
 }
 
@@ -397,6 +532,19 @@ fn series<'a>(
         .map(|((_, labels), value)| (labels, *value))
 }
 
+/// The `query` labels of everything the demo polls.
+const QUERIES: [&str; 9] = [
+    "default",
+    "live",
+    "flows",
+    "flows_live",
+    "actions",
+    "actions_live",
+    "observations",
+    "agents",
+    "flow_observations",
+];
+
 #[tokio::test]
 async fn the_demo_binary_at_a_quiet_instant_shows_every_queue_and_fresh_timestamps() {
     // A `--demo-time` in the past: the data is that instant's, the timestamps Prometheus
@@ -413,20 +561,62 @@ async fn the_demo_binary_at_a_quiet_instant_shows_every_queue_and_fresh_timestam
     let url = process.metrics_url().await;
     let up = |s: &Samples, query: &str| value(s, "genesys_up", &[("query", query)]) == Some(1.0);
     let samples = wait_for_metrics(&url, |s| {
-        up(s, "default")
-            && up(s, "live")
-            && up(s, "observations")
-            && series(s, "genesys_agents_out_of_office").count() == 3
+        QUERIES.iter().all(|query| up(s, query))
+            && series(s, "genesys_agents_out_of_office").count() == 12
     })
     .await;
     let after = Timestamp::now();
-    // The agents, by org and by each of the demo's two divisions (the divisions once the
-    // queue list is read).
-    let divisions: std::collections::BTreeSet<&str> =
+    // The agents, by org, by each of the demo's two divisions (the divisions once the
+    // queue list is read), by its three teams and by its six queues.
+    let breakdown = |label: &str| -> std::collections::BTreeSet<&str> {
         series(&samples, "genesys_agents_out_of_office")
-            .map(|(labels, _)| labels.get("division").map_or("", String::as_str))
-            .collect();
-    assert_eq!(divisions, ["", "Home", "Premium"].into());
+            .filter_map(|(labels, _)| labels.get(label).map(String::as_str))
+            .collect()
+    };
+    assert_eq!(breakdown("division"), ["Home", "Premium"].into());
+    let demo = the_demo_org();
+    let teams: Vec<String> = (0..3).map(|index| team_id(&demo, index)).collect();
+    assert_eq!(
+        breakdown("team_id"),
+        teams.iter().map(String::as_str).collect()
+    );
+    let queues = demo.queues.iter().map(|q| q.name.as_str()).collect();
+    assert_eq!(breakdown("queue"), queues);
+    // Each flow's entries and each data action's executions in the latest bucket, as the
+    // simulator counts them; callers in the Main IVR now.
+    let bucket = latest_bucket(ts(demo_time));
+    let architect = Architect::of(&demo);
+    // The sum of `name`'s series of `query` whose labels have all of `with`.
+    let published = |name: &str, query: &str, with: &[(&str, &str)]| -> f64 {
+        series(&samples, name)
+            .filter(|(labels, _)| labels["query"] == query)
+            .filter(|(labels, _)| {
+                with.iter()
+                    .all(|(l, v)| labels.get(*l).map(String::as_str) == Some(v))
+            })
+            .map(|(_, value)| value)
+            .sum()
+    };
+    let entries = source_counts(&demo, "flows", bucket, "flowId", "nFlow");
+    for flow in &architect.flows {
+        let published = published("genesys_flow", "flows", &[("flow_id", &flow.id)]);
+        assert_eq!(published, entries[&flow.id], "{}", flow.name);
+    }
+    let executions = source_counts(&demo, "actions", bucket, "actionId", "tTotalExecution");
+    for action in &architect.actions {
+        let with = [("action_id", action.id.as_str())];
+        let published = published("genesys_data_action_executions", "actions", &with);
+        assert_eq!(published, executions[&action.id], "{}", action.name);
+    }
+    let errors = published("genesys_conversation_error", "default", &[]);
+    assert_eq!(errors, errors_in(&demo, bucket));
+    assert!(errors > 0.0);
+    let main_ivr = series(&samples, "genesys_flow_conversations")
+        .find(|(labels, _)| labels.get("flow").map(String::as_str) == Some("Main IVR"));
+    assert!(
+        main_ivr.is_some_and(|(_, value)| value > 0.0),
+        "{main_ivr:?}"
+    );
 
     // The live rolling query, a five-minute window.
     assert_eq!(
@@ -449,7 +639,6 @@ async fn the_demo_binary_at_a_quiet_instant_shows_every_queue_and_fresh_timestam
         at("genesys_interval_end_timestamp_seconds"),
         Some(end.as_second() as f64)
     );
-    let demo = the_demo_org();
     let expected = counts(&demo, None, start, end);
     for queue in &demo.queues {
         let published: f64 = series(&samples, "genesys_conversation_offered")
@@ -473,10 +662,38 @@ async fn the_demo_binary_at_a_quiet_instant_shows_every_queue_and_fresh_timestam
     let last_successes: Vec<f64> = series(&samples, "genesys_last_success_timestamp_seconds")
         .map(|(_, value)| value)
         .collect();
-    assert_eq!(
-        last_successes.len(),
-        4,
-        "default, live, observations, agents"
+    assert_eq!(last_successes.len(), QUERIES.len());
+
+    // The start-up arithmetic, as docs/agents.md quotes it.
+    let agents = "agents (1 org + 10 divisions at most + 3 teams + 6 queues) 40.00";
+    let total = "= 49.28 requests a minute of 150 allowed";
+    let log = process.log();
+    assert!(log.contains(agents) && log.contains(total), "{log}");
+    let docs = read("docs/agents.md")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(docs.contains("(1 + 10 + 3 + 6) × 60 / 30 = 40 requests a minute"));
+    // And as docs/flows.md and docs/data-actions.md quote the flows' and actions' lines.
+    for line in [
+        "query flows (flows, PT15M buckets) 0.07",
+        "query flows_live (flows, 10m window, every 1m) 1.00",
+        "query actions_live (actions, 10m window, every 1m) 1.00",
+        "flow observations (100 flows a request) 2.00",
+    ] {
+        assert!(log.contains(line), "{line}: {log}");
+    }
+    let flows = read("docs/flows.md");
+    assert!(flows.contains("| a flows query of PT15M buckets | 1 a bucket | 0.07 |"));
+    assert!(flows.contains("| a rolling flows query refreshed every 1m | 1 a refresh | 1 |"));
+    assert!(flows.contains("| the flow observations every 30s | 1 per 100 flows a refresh (counted as one at start-up) | 2 per 100 flows |"));
+    let actions = read("docs/data-actions.md")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(actions.contains("a rolling query refreshed every 1m 1 (one a refresh)"));
+    assert!(
+        docs.contains("`agents (1 org + 10 divisions at most + 3 teams + 6 queues)`, of 49.28")
     );
     let real = (before.as_second() - 1) as f64..=(after.as_second() + 1) as f64;
     for last_success in last_successes {

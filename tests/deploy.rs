@@ -118,9 +118,12 @@ fn the_compose_file_runs_the_demo_and_provisions_prometheus_and_grafana() {
         })
         .collect();
     let log = check_config("deploy/docker-compose.yml", &args, &env);
-    // The demo's own queries: its `live` is a 5-minute window read every minute
-    // (src/cli/demo.rs tests it).
-    assert!(log.contains("2 queries (default, live)"), "{log}");
+    // The demo's own queries: its `live` is a 5-minute window read every minute, and
+    // the flows and actions queries the IVR dashboard reads (src/cli/demo.rs tests them).
+    assert!(
+        log.contains("6 queries (default, live, flows, flows_live, actions, actions_live)"),
+        "{log}"
+    );
     let listen_port = env["GENESYS_EXPORTER_LISTEN"].rsplit(':').next().unwrap();
     assert!(
         exporter["ports"]
@@ -287,8 +290,9 @@ fn every_shipped_configuration_runs_the_live_rolling_query_the_alerts_and_wallbo
         let log = check_config(origin, &args, &env);
         assert!(log.contains(", live") || log.contains("(live"), "{log}");
     }
-    // The wallboard's rolling panels pick rolling queries by the window gauge, as the live
-    // alert does.
+    // The wallboard's rolling panels pick the rolling conversations queries by the window
+    // gauge, as the live alert does, through the rule that joins them (the flows and
+    // actions queries have windows too).
     let (_, wallboard) = dashboards()
         .into_iter()
         .find(|(file, _)| file == "genesys-live.json")
@@ -297,8 +301,12 @@ fn every_shipped_configuration_runs_the_live_rolling_query_the_alerts_and_wallbo
     let query = variables.iter().find(|v| v["name"] == "query").unwrap();
     assert_eq!(
         query["query"],
-        "label_values(genesys_query_window_seconds{org=~\"$org\"}, query)"
+        "label_values(media_type:genesys_conversation_offered_rolling:sum{org=~\"$org\"}, query)"
     );
+    let recording = read("deploy/prometheus/recording.rules.yml");
+    assert!(recording.contains(
+        "media_type:genesys_conversation_offered:sum\n          and on (org, query) genesys_query_window_seconds"
+    ));
     let alerts = read("deploy/prometheus/alerts.rules.yml");
     assert!(alerts.contains("and on (org, query) genesys_query_window_seconds"));
 }

@@ -2,8 +2,9 @@
 //!
 //! promtool checks the shipped configuration and rules and runs their unit tests. Then a
 //! real Prometheus on 127.0.0.1 scrapes three exporters every 2 s with the shipped rules
-//! loaded: one in demo mode on a busy afternoon (its bucket query, its rolling query and
-//! the queue observations) with two simulated orgs, east and west (`[[orgs]]`, so their
+//! loaded: one in demo mode on a busy afternoon (every source: the conversations, flows and
+//! actions queries, bucket and rolling, the queue observations, the agent states and the
+//! flow observations) with two simulated orgs, east and west (`[[orgs]]`, so their
 //! series carry `org`); the same demo behind TLS and basic auth with one org and no
 //! `[[orgs]]` (no org label), so that both shapes are in the same Prometheus; and one
 //! whose credentials the simulator refuses, so that the failure panels have something
@@ -45,15 +46,6 @@ use crate::util::{
 
 const PROMETHEUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus");
 const RULE_FILES: [&str; 2] = ["recording.rules.yml", "alerts.rules.yml"];
-
-/// Issue 22's rules and dashboards whose series come from the collectors of the other
-/// branches of that issue (flows, data actions): until those are merged nothing
-/// publishes them, so their checks here wait. The agent states and the conversation
-/// errors are merged, and their rules checked. Remove these two lists once the merged
-/// demo publishes every source (and the Agents dashboard's team and queue panels have
-/// series: the demo counts by org and division).
-const AWAITING_SOURCES_RULES: [&str; 3] = ["flow:", "flow_outcome:", "action:"];
-const AWAITING_SOURCES_DASHBOARDS: [&str; 2] = ["genesys-agents.json", "genesys-ivr.json"];
 
 /// Values picked for template variables when they exist: the demo's troubled queue.
 const PREFERRED_VALUES: &[&str] = &["Retention", "voice", "default", "genesys-exporter"];
@@ -341,9 +333,6 @@ fn recording_rule_checks() -> Vec<Check> {
     for group in rules["groups"].as_sequence().unwrap() {
         for rule in group["rules"].as_sequence().unwrap() {
             let record = rule["record"].as_str().unwrap();
-            if AWAITING_SOURCES_RULES.iter().any(|p| record.starts_with(p)) {
-                continue;
-            }
             for org in ORGS {
                 let whose = org_name(org);
                 checks.push(Check {
@@ -395,12 +384,13 @@ enum Fill {
 /// The dashboard's template variables, resolved against Prometheus in order, as Grafana
 /// does, with `$org` set to `org`: one org's name, "" for the org without an org label
 /// (`org=~""` matches exactly the series without one), or [`ALL_ORGS`] for "All".
+/// A variable without values (yet: some list a recording rule's series) is an error.
 async fn resolve_variables(
     api: &Api,
     board: &Json,
     org: &str,
     fill: Fill,
-) -> BTreeMap<String, String> {
+) -> Result<BTreeMap<String, String>, String> {
     let mut values = BTreeMap::new();
     for variable in board["templating"]["list"].as_array().unwrap() {
         let name = variable["name"].as_str().unwrap();
@@ -456,19 +446,19 @@ async fn resolve_variables(
         {
             preferred.clone()
         } else {
-            found
-                .first()
-                .unwrap_or_else(|| {
-                    panic!(
+            match found.first() {
+                Some(first) => first.clone(),
+                None => {
+                    return Err(format!(
                         "{}: variable {name}: {definition} has no values in Prometheus",
                         org_name(org)
-                    )
-                })
-                .clone()
+                    ));
+                }
+            }
         };
         values.insert(name.to_owned(), chosen);
     }
-    values
+    Ok(values)
 }
 
 /// `$org` as "All": every org, named or not.
@@ -476,12 +466,9 @@ const ALL_ORGS: &str = "All";
 
 /// Every dashboard panel's queries, within each org of [`ORGS`] and with All orgs, with
 /// the other variables filled in both ways.
-async fn dashboard_checks(api: &Api) -> Vec<Check> {
+async fn dashboard_checks(api: &Api) -> Result<Vec<Check>, String> {
     let mut checks = Vec::new();
     for (file, board) in dashboards() {
-        if AWAITING_SOURCES_DASHBOARDS.contains(&file.as_str()) {
-            continue;
-        }
         for org in ORGS.into_iter().chain([ALL_ORGS]) {
             let whose = if org == ALL_ORGS {
                 "all orgs".to_owned()
@@ -489,7 +476,7 @@ async fn dashboard_checks(api: &Api) -> Vec<Check> {
                 org_name(org)
             };
             for fill in [Fill::All, Fill::One] {
-                let values = resolve_variables(api, &board, org, fill).await;
+                let values = resolve_variables(api, &board, org, fill).await?;
                 for panel in panels(&board) {
                     for target in panel["targets"].as_array().into_iter().flatten() {
                         let expr = target["expr"].as_str().unwrap();
@@ -508,7 +495,7 @@ async fn dashboard_checks(api: &Api) -> Vec<Check> {
             }
         }
     }
-    checks
+    Ok(checks)
 }
 
 /// The health dashboard's age of the last good poll, read for the demo's orgs at one
@@ -633,6 +620,19 @@ fn rolling_queries(samples: &Samples) -> Vec<String> {
         .collect()
 }
 
+/// The rolling queries of the conversations (not the flows' or the actions'), which the
+/// live abandon alert reads: those with conversation metrics.
+fn rolling_conversation_queries(samples: &Samples) -> Vec<String> {
+    rolling_queries(samples)
+        .into_iter()
+        .filter(|query| {
+            samples.keys().any(|(name, labels)| {
+                name == "genesys_conversation_offered" && labels.get("query") == Some(query)
+            })
+        })
+        .collect()
+}
+
 /// The (org, query, queue ID, media type) tuples the live abandon alert should flag now
 /// for `org`: the windows whose samples (`org`'s, without the org label) the demo
 /// publishes now, by `org`'s simulated data.
@@ -642,7 +642,7 @@ fn expected_live_abandon_alerts(
 ) -> BTreeSet<(String, String, String, String)> {
     let data = sim_org(org);
     let mut expected = BTreeSet::new();
-    for query in rolling_queries(samples) {
+    for query in rolling_conversation_queries(samples) {
         let at = |name| {
             let seconds = value(samples, name, &[("query", &query)]).expect(name);
             Timestamp::from_second(seconds as i64).unwrap()
@@ -658,12 +658,24 @@ fn expected_live_abandon_alerts(
     expected
 }
 
-/// Whether an org's samples (see [`org_samples`]) show its bucket query, its rolling
-/// queries and its queue observations all polled.
+/// Whether an org's samples (see [`org_samples`]) show every source of the demo polled:
+/// its bucket queries, its rolling queries, the queue observations, the agent states and
+/// the flow observations (so that `promtool check metrics` reads every gauge).
 fn polled(samples: &Samples) -> bool {
     let rolling = rolling_queries(samples);
     let up = |query: &str| value(samples, "genesys_up", &[("query", query)]) == Some(1.0);
-    up("default") && up("observations") && !rolling.is_empty() && rolling.iter().all(|q| up(q))
+    [
+        "default",
+        "flows",
+        "actions",
+        "observations",
+        "agents",
+        "flow_observations",
+    ]
+    .into_iter()
+    .all(up)
+        && rolling.len() == 3
+        && rolling.iter().all(|q| up(q))
 }
 
 /// The secured exporter's `/metrics` at `url` (https), read with its basic auth.
@@ -738,7 +750,7 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
     let refused = Process::spawn(command);
     let refused_url = refused.metrics_url().await;
 
-    // Each org's bucket query, rolling query and queue observations have all been polled.
+    // Every source of each org has been polled.
     let demo_url = demo.metrics_url().await;
     let samples = wait_for_metrics(&demo_url, |s| {
         ORGS[..2].iter().all(|org| polled(&org_samples(s, org)))
@@ -853,20 +865,27 @@ async fn every_rule_and_dashboard_query_returns_data_from_a_real_prometheus() {
     }
     let checks = loop {
         let mut checks = recording_rule_checks();
-        checks.extend(dashboard_checks(&api).await);
+        // A variable without values is a dashboard that shows nothing: every query empty.
+        let dashboards = dashboard_checks(&api).await;
+        let unresolved = dashboards.as_ref().err().cloned();
+        checks.extend(dashboards.unwrap_or_default());
         let mut empty = Vec::new();
         for check in &checks {
             if !check.has_data(&api).await {
                 empty.push(check);
             }
         }
-        if empty.is_empty() {
+        if empty.is_empty() && unresolved.is_none() {
             break checks.len();
         }
         if Instant::now() > deadline {
-            let list: Vec<String> = empty
-                .iter()
-                .map(|c| format!("  {}\n    {}", c.origin, c.expr))
+            let list: Vec<String> = unresolved
+                .into_iter()
+                .chain(
+                    empty
+                        .iter()
+                        .map(|c| format!("  {}\n    {}", c.origin, c.expr)),
+                )
                 .collect();
             panic!(
                 "{} of {} queries returned no data from Prometheus:\n{}\nPrometheus log:\n{}",

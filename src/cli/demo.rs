@@ -7,9 +7,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{AgentsConfig, Config, QueryConfig};
+use crate::config::{AgentsConfig, Config, FlowObservationsConfig, QueryConfig};
 use crate::error::Error;
-use genesys_sim::{DEMO_FLOOR, SimulatedOrg, Simulator, SimulatorConfig};
+use genesys_sim::{DEMO_FLOOR, SimulatedOrg, Simulator, SimulatorConfig, TEAM_NAMES, team_id};
 
 /// A simulator the demo started, and the org it plays (`None`: the one org of a
 /// configuration without `[[orgs]]`).
@@ -19,6 +19,8 @@ pub(super) struct DemoClient {
     url: String,
     client_id: String,
     client_secret: secrecy::SecretString,
+    /// The org's data, for the teams and queues the demo's agent states count.
+    data: SimulatedOrg,
 }
 
 impl DemoClient {
@@ -100,20 +102,61 @@ pub fn demo_queries() -> Vec<QueryConfig> {
     vec![default, live]
 }
 
-/// The agent states of `--demo` when the configuration does not say: on, by org and by
-/// division (the demo's queues are in two).
-pub fn demo_agents() -> AgentsConfig {
+/// The queries of `--demo` beside [`demo_queries`], for the IVR page and its alerts: the
+/// flows and the data actions, each as 15-minute buckets (`flows`, `actions`) and as a
+/// rolling window of the last ten minutes read every minute (`flows_live`,
+/// `actions_live`), which the failure and disconnect alerts read; with the default
+/// metrics and groupings of each source.
+pub fn demo_ivr_queries() -> Vec<QueryConfig> {
+    let query = |name: &str, source: &str, rolling: bool| QueryConfig {
+        name: name.into(),
+        source: Some(source.into()),
+        window: rolling.then_some(Duration::from_secs(600)),
+        refresh: rolling.then_some(Duration::from_secs(60)),
+        ..QueryConfig::default()
+    };
+    vec![
+        query("flows", "flows", false),
+        query("flows_live", "flows", true),
+        query("actions", "actions", false),
+        query("actions_live", "actions", true),
+    ]
+}
+
+/// The most queues of each org the demo's agent states count one by one: the six demo
+/// queues, however many `--demo-queues` adds (each is a request every refresh).
+const DEMO_AGENT_QUEUES: usize = 6;
+
+/// The agent states of `--demo` when the configuration does not say: on, by org, by
+/// division (the demo's queues are in two), by team and by queue, the teams and the first
+/// queues of each simulated org in `orgs` listed. `[agents]` is shared by the orgs, so
+/// with several each also asks for the others' teams and queues, and counts nobody in
+/// them.
+pub fn demo_agents(orgs: &[&SimulatedOrg]) -> AgentsConfig {
+    let teams = orgs
+        .iter()
+        .flat_map(|org| (0..TEAM_NAMES.len()).map(|index| team_id(org, index)))
+        .collect();
+    let queues = orgs
+        .iter()
+        .flat_map(|org| org.queues.iter().take(DEMO_AGENT_QUEUES))
+        .map(|queue| queue.id.clone())
+        .collect();
     AgentsConfig {
         enabled: Some(true),
-        by: Some(vec!["org".into(), "division".into()]),
+        by: Some(
+            ["org", "division", "team", "queue"]
+                .map(String::from)
+                .to_vec(),
+        ),
+        teams: Some(teams),
+        queues: Some(queues),
         ..AgentsConfig::default()
     }
 }
 
-/// `agents` as `--demo` runs it: [`demo_agents`] when the configuration has no `[agents]`
-/// table (none of its keys written), else the table as written, whose keys a demo must
-/// not replace.
-pub(super) fn with_demo_agents(agents: &mut AgentsConfig) {
+/// Whether no key of the `[agents]` table is written.
+fn unwritten(agents: &AgentsConfig) -> bool {
     let AgentsConfig {
         enabled,
         refresh,
@@ -121,13 +164,32 @@ pub(super) fn with_demo_agents(agents: &mut AgentsConfig) {
         teams,
         queues,
     } = agents;
-    let unwritten = enabled.is_none()
-        && refresh.is_none()
-        && by.is_none()
-        && teams.is_none()
-        && queues.is_none();
-    if unwritten {
-        *agents = demo_agents();
+    enabled.is_none() && refresh.is_none() && by.is_none() && teams.is_none() && queues.is_none()
+}
+
+/// The flows in the IVR now, observed in `--demo` when the configuration does not say.
+pub fn demo_flow_observations() -> FlowObservationsConfig {
+    FlowObservationsConfig {
+        enabled: Some(true),
+        ..FlowObservationsConfig::default()
+    }
+}
+
+/// What `--demo` sets where `config` does not say: the queries when it names none, the
+/// agent states when it has no `[agents]` table (none of its keys written: a table's keys
+/// a demo must not replace), the flow observations when their table does not enable or
+/// disable them; for the simulated orgs of `demos`.
+pub(super) fn fill_in(config: &mut Config, demos: &[DemoClient]) {
+    if config.queries.is_empty() {
+        config.queries = demo_queries();
+        config.queries.extend(demo_ivr_queries());
+    }
+    if unwritten(&config.agents) {
+        let orgs: Vec<&SimulatedOrg> = demos.iter().map(|demo| &demo.data).collect();
+        config.agents = demo_agents(&orgs);
+    }
+    if config.flow_observations.enabled.is_none() {
+        config.flow_observations = demo_flow_observations();
     }
 }
 
@@ -179,6 +241,7 @@ pub(super) async fn start_demo(
             url,
             client_id: simulator.client_id.clone(),
             client_secret: simulator.client_secret.clone(),
+            data: simulator.org.clone(),
         };
         point_at(config, &demo);
         started.push(demo);
@@ -193,51 +256,127 @@ pub(super) async fn start_demo(
 mod tests {
     use super::*;
 
+    fn credentials() -> Config {
+        Config {
+            client_id: Some("id".into()),
+            client_secret: Some("secret".into()),
+            region: Some("eu-west-1".into()),
+            ..Config::default()
+        }
+    }
+
+    /// `--demo`'s simulator of the org without `[[orgs]]`.
+    fn demo() -> [DemoClient; 1] {
+        [DemoClient {
+            org: None,
+            url: "http://127.0.0.1:1".into(),
+            client_id: "demo-client".into(),
+            client_secret: "demo-secret".into(),
+            data: demo_org(6, vec!["voice".into()]),
+        }]
+    }
+
+    #[test]
+    fn the_demo_counts_the_agents_by_org_division_and_each_orgs_teams_and_queues() {
+        let (east, west) = (
+            SimulatedOrg::demo_named("east"),
+            SimulatedOrg::named("west", 8, vec!["voice".into()]),
+        );
+        let config = Config {
+            agents: demo_agents(&[&east, &west]),
+            ..credentials()
+        };
+        let agents = config.validate().unwrap().agents.unwrap();
+        use crate::config::Breakdown::*;
+        assert_eq!(agents.by, [Org, Division, Team, Queue]);
+        let teams = |org: &SimulatedOrg| [0, 1, 2].map(|index| team_id(org, index));
+        assert_eq!(agents.teams, [teams(&east), teams(&west)].concat());
+        // The six demo queues of each org, not the ones --demo-queues adds.
+        let queues = |org: &SimulatedOrg| -> Vec<String> {
+            org.queues[..6].iter().map(|q| q.id.clone()).collect()
+        };
+        assert_eq!(agents.queues, [queues(&east), queues(&west)].concat());
+        assert_eq!(agents.requests(), 1 + 10 + 6 + 12);
+    }
+
     #[test]
     fn the_demo_turns_the_agents_on_only_without_an_agents_table() {
-        let mut unwritten = AgentsConfig::default();
-        with_demo_agents(&mut unwritten);
-        assert_eq!(unwritten.enabled, Some(true));
-        assert_eq!(unwritten.by, Some(vec!["org".into(), "division".into()]));
+        let mut config = credentials();
+        fill_in(&mut config, &demo());
+        assert_eq!(config.agents.enabled, Some(true));
         // A table without `enabled` is off, as it is without --demo; its keys stay.
-        let mut written = AgentsConfig {
+        let mut config = credentials();
+        config.agents = AgentsConfig {
             refresh: Some(Duration::from_secs(60)),
             by: Some(vec!["org".into()]),
             ..AgentsConfig::default()
         };
-        with_demo_agents(&mut written);
-        assert_eq!(written.enabled, None);
-        assert_eq!(written.refresh, Some(Duration::from_secs(60)));
-        assert_eq!(written.by, Some(vec!["org".into()]));
+        fill_in(&mut config, &demo());
+        assert_eq!(config.agents.enabled, None);
+        assert_eq!(config.agents.refresh, Some(Duration::from_secs(60)));
+        assert_eq!(config.agents.by, Some(vec!["org".into()]));
     }
 
     #[test]
-    fn the_demo_counts_the_agents_by_org_and_division() {
-        let config = Config {
-            client_id: Some("id".into()),
-            client_secret: Some("secret".into()),
-            region: Some("eu-west-1".into()),
-            agents: demo_agents(),
-            ..Config::default()
+    fn the_demo_observes_the_flows_unless_told_not_to() {
+        let mut config = credentials();
+        fill_in(&mut config, &demo());
+        assert!(config.validate().unwrap().flow_observations.is_some());
+        let mut config = Config {
+            flow_observations: FlowObservationsConfig {
+                enabled: Some(false),
+                ..FlowObservationsConfig::default()
+            },
+            ..credentials()
         };
-        let agents = config.validate().unwrap().agents.unwrap();
+        fill_in(&mut config, &demo());
+        assert_eq!(config.validate().unwrap().flow_observations, None);
+    }
+
+    #[test]
+    fn the_demo_reads_the_flows_and_data_actions_in_buckets_and_rolling_windows() {
+        let mut config = credentials();
+        fill_in(&mut config, &demo());
+        let settings = config.validate().unwrap();
+        let kinds: Vec<(&str, &str, String)> = settings.orgs[0]
+            .queries
+            .iter()
+            .map(|q| (q.name.as_str(), q.source.as_str(), q.kind.to_string()))
+            .collect();
+        let buckets = || "PT15M buckets".to_string();
+        let rolling = || "10m window, every 1m".to_string();
         assert_eq!(
-            agents.by,
+            kinds,
             [
-                crate::config::Breakdown::Org,
-                crate::config::Breakdown::Division
+                ("default", "conversations", buckets()),
+                ("live", "conversations", "5m window, every 1m".to_string()),
+                ("flows", "flows", buckets()),
+                ("flows_live", "flows", rolling()),
+                ("actions", "actions", buckets()),
+                ("actions_live", "actions", rolling()),
             ]
         );
     }
 
     #[test]
+    fn a_configuration_with_queries_of_its_own_keeps_them() {
+        let mut config = Config {
+            queries: vec![QueryConfig {
+                name: "mine".into(),
+                ..QueryConfig::default()
+            }],
+            ..credentials()
+        };
+        fill_in(&mut config, &demo());
+        let names: Vec<&str> = config.queries.iter().map(|q| q.name.as_str()).collect();
+        assert_eq!(names, ["mine"]);
+    }
+
+    #[test]
     fn the_demo_reads_the_default_buckets_and_a_live_rolling_window() {
         let config = Config {
-            client_id: Some("id".into()),
-            client_secret: Some("secret".into()),
-            region: Some("eu-west-1".into()),
             queries: demo_queries(),
-            ..Config::default()
+            ..credentials()
         };
         let settings = config.validate().unwrap();
         let kinds: Vec<(&str, String)> = settings.orgs[0]

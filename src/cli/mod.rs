@@ -29,9 +29,9 @@ use crate::config::{Config, DEFAULT_LISTEN};
 use crate::error::Error;
 use crate::server::TelemetryPath;
 #[cfg(feature = "demo")]
-use demo::{DemoClient, point_at, start_demo, with_demo_agents};
+use demo::{DemoClient, fill_in, point_at, start_demo};
 #[cfg(feature = "demo")]
-pub use demo::{demo_agents, demo_org, demo_queries};
+pub use demo::{demo_agents, demo_flow_observations, demo_ivr_queries, demo_org, demo_queries};
 #[cfg(feature = "demo")]
 use genesys_sim::{
     AgentsSurgeSpec, FailureSurgeSpec, FaultSpec, SimulatedOrg, Simulator, SimulatorConfig,
@@ -400,10 +400,7 @@ impl Overrides {
         for demo in &self.demo {
             point_at(config, demo);
         }
-        if config.queries.is_empty() {
-            config.queries = demo_queries();
-        }
-        with_demo_agents(&mut config.agents);
+        fill_in(config, &self.demo);
     }
 }
 
