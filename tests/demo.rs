@@ -686,7 +686,7 @@ async fn the_demo_binary_at_a_quiet_instant_shows_every_queue_and_fresh_timestam
     let flows = read("docs/flows.md");
     assert!(flows.contains("| a flows query of PT15M buckets | 1 a bucket | 0.07 |"));
     assert!(flows.contains("| a rolling flows query refreshed every 1m | 1 a refresh | 1 |"));
-    assert!(flows.contains("| the flow observations every 30s | 1 per 100 flows a refresh (counted as one at start-up) | 2 per 100 flows |"));
+    assert!(flows.contains("| the flow observations every 30s | 1 per 100 flows a refresh (the budget's arithmetic counts one, as it does not know the flows) | 2 per 100 flows |"));
     let actions = read("docs/data-actions.md")
         .split_whitespace()
         .collect::<Vec<_>>()
