@@ -191,6 +191,11 @@ async fn every_counter_with_a_bounded_label_set_is_at_0_from_the_start() {
         "flow_outcomes",
         "action_aggregates",
         "actions",
+        "conversation_details",
+        "edges",
+        "edge_metrics",
+        "trunks",
+        "trunk_metrics",
     ];
     let by_reason = |reasons: &[&str]| -> BTreeSet<Vec<(String, String)>> {
         endpoints

@@ -330,13 +330,15 @@ impl Settings {
     /// The lists of names `org`'s directory reads (besides the presences): the queue list
     /// for the queue observations, the agent states' divisions and queries grouped by queue; the flows for a flows
     /// query or the flow observations; the flow outcomes for a flows query; the data
-    /// actions for an actions query. None: no directory task.
+    /// actions for an actions query; the Edges for a query grouped by Edge. None: no directory task.
     pub fn name_lists(&self, org: &OrgSettings) -> Vec<NameKind> {
         let of = |source: Source| org.queries.iter().any(|q| q.source == source);
-        let by_queue = org
-            .queries
-            .iter()
-            .any(|q| q.group_by.iter().any(|d| d == "queueId"));
+        let by = |dimension: &str| {
+            org.queries
+                .iter()
+                .any(|q| q.group_by.iter().any(|d| d == dimension))
+        };
+        let by_queue = by("queueId");
         [
             (
                 NameKind::Queue,
@@ -348,6 +350,7 @@ impl Settings {
             ),
             (NameKind::FlowOutcome, of(Source::Flows)),
             (NameKind::Action, of(Source::Actions)),
+            (NameKind::Edge, by("edgeId")),
         ]
         .into_iter()
         .filter_map(|(kind, wanted)| wanted.then_some(kind))

@@ -19,7 +19,7 @@ use crate::genesys::paged::{self, List, Read};
 use crate::metrics::Metrics;
 use genesys_wire::catalogue::NameKind;
 use genesys_wire::{
-    ACTIONS_PATH, FLOW_OUTCOMES_PATH, FLOWS_PATH, FlowEntity, NamedEntity, QUEUES_PATH,
+    ACTIONS_PATH, EDGES_PATH, FLOW_OUTCOMES_PATH, FLOWS_PATH, FlowEntity, NamedEntity, QUEUES_PATH,
 };
 
 /// The flow types a conversation waits in, which the flow observations observe.
@@ -141,6 +141,7 @@ impl Names {
             NameKind::FlowOutcome => ("flow outcome names", "flow outcome IDs"),
             NameKind::Action => ("data action names", "action IDs"),
             NameKind::Queue => ("queue names", "queue IDs"),
+            NameKind::Edge => ("Edge names", "Edge IDs"),
         };
         match self.refused.note(error) {
             Refusal::First => tracing::warn!(
@@ -164,6 +165,7 @@ fn list_of(kind: NameKind) -> List {
         NameKind::FlowOutcome => FLOW_OUTCOMES_PATH,
         NameKind::Action => ACTIONS_PATH,
         NameKind::Queue => QUEUES_PATH,
+        NameKind::Edge => EDGES_PATH,
     };
     List {
         endpoint: kind.endpoint(),

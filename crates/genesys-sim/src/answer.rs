@@ -361,7 +361,7 @@ pub fn aggregate_with_surge(
     groups.dedup();
     plan.check_size(groups.len())?;
 
-    let edges = errors::edge_ids(org);
+    let edges = crate::edges::edge_ids(org);
     let mut cells: Cells<Tally> = Cells::new();
     for (atom, accepted) in &atoms {
         let key = plan.key(atom);

@@ -10,8 +10,7 @@
 //! agent-direct calls). An error counts in the minute slot its conversation arrived in.
 
 use super::filter::Dimensions;
-use super::random::{Draws, fnv1a, mix, uuid_from};
-use super::simulated_org::SimulatedOrg;
+use super::random::{Draws, mix};
 use super::surge::Surge;
 use super::tally::ErrorKind;
 use super::traffic::Atom;
@@ -31,9 +30,6 @@ pub const ERROR_CODES: [&str; 3] = [
     "error.ininedgecontrol.session.inactive",
     "error.ininedgecontrol.connection.remote.unavailable",
 ];
-
-/// How many Edges the org has: each error happened on one of them.
-pub const EDGES: usize = 3;
 
 /// Seeds the errors' stream, apart from the main draws.
 const ERROR_SALT: u64 = 0xE880_0001;
@@ -56,22 +52,9 @@ impl Dimensions for ConversationError<'_> {
     }
 }
 
-/// The IDs of the org's Edges: the demo's, or drawn from a named org's name.
-pub fn edge_ids(org: &SimulatedOrg) -> Vec<String> {
-    (0..EDGES)
-        .map(|index| {
-            let index = index.to_string();
-            match &org.name {
-                None => uuid_from(fnv1a(&[b"edge", index.as_bytes()])),
-                Some(name) => uuid_from(fnv1a(&[b"edge", index.as_bytes(), name.as_bytes()])),
-            }
-        })
-        .collect()
-}
-
 /// Calls `visit` with each error of the conversations of `atom` in the minute slot
 /// `minute`, under `surge` (whose extra callers may have errors too), on one of `edges`
-/// (the org's [`edge_ids`]).
+/// (the org's [`crate::edge_ids`]).
 pub(super) fn each_error<'a>(
     edges: &'a [String],
     atom: &'a Atom<'a>,

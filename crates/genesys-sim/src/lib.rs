@@ -25,6 +25,8 @@ mod agent_states;
 mod agents;
 mod answer;
 pub mod architect;
+mod calls;
+mod edges;
 mod errors;
 pub mod failure_surge;
 pub mod faults;
@@ -64,7 +66,9 @@ pub use answer::{
     MAX_INTERVAL_DAYS, MAX_RESULT_CELLS, MAX_SLOT_EVALUATIONS, aggregate, aggregate_with_surge,
 };
 pub use architect::{Architect, SimAction, SimFlow, SimOutcome};
-pub use errors::{ERROR_CODES, ERROR_RATE, STATE_TRANSITION_ERROR_RATE, edge_ids};
+pub use calls::{MAX_CALL_MS, VoiceCall, voice_calls, voice_calls_active};
+pub use edges::{SimEdge, edge_ids, edges};
+pub use errors::{ERROR_CODES, ERROR_RATE, STATE_TRANSITION_ERROR_RATE};
 pub use failure_surge::{FailureSurge, FailureSurgeSpec};
 pub use faults::{Fault, FaultSpec, Malformed};
 pub use flow_query::{FlowObservations, action_aggregate, flow_aggregate, observe_flows};

@@ -393,14 +393,16 @@ pub enum NameKind {
     Flow,
     FlowOutcome,
     Action,
+    Edge,
 }
 
 impl NameKind {
-    pub const ALL: [NameKind; 4] = [
+    pub const ALL: [NameKind; 5] = [
         NameKind::Queue,
         NameKind::Flow,
         NameKind::FlowOutcome,
         NameKind::Action,
+        NameKind::Edge,
     ];
 
     /// The groupBy dimension that holds the ID.
@@ -410,6 +412,7 @@ impl NameKind {
             NameKind::Flow => "flowId",
             NameKind::FlowOutcome => "flowOutcomeId",
             NameKind::Action => "actionId",
+            NameKind::Edge => "edgeId",
         }
     }
 
@@ -420,6 +423,7 @@ impl NameKind {
             NameKind::Flow => "flow_id",
             NameKind::FlowOutcome => "flow_outcome_id",
             NameKind::Action => "action_id",
+            NameKind::Edge => "edge_id",
         }
     }
 
@@ -430,6 +434,7 @@ impl NameKind {
             NameKind::Flow => "flow",
             NameKind::FlowOutcome => "flow_outcome",
             NameKind::Action => "action",
+            NameKind::Edge => "edge",
         }
     }
 
@@ -440,6 +445,7 @@ impl NameKind {
             NameKind::Flow => Endpoint::Flows,
             NameKind::FlowOutcome => Endpoint::FlowOutcomes,
             NameKind::Action => Endpoint::Actions,
+            NameKind::Edge => Endpoint::Edges,
         }
     }
 

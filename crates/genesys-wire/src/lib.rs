@@ -16,6 +16,7 @@
 //! interval).
 
 pub mod catalogue;
+pub mod details;
 /// The length cap on label values taken from the API (`max_label_value_bytes`).
 pub mod labels;
 pub mod region;
@@ -79,11 +80,16 @@ pub enum Endpoint {
     FlowOutcomes,
     ActionAggregates,
     Actions,
+    ConversationDetails,
+    Edges,
+    EdgeMetrics,
+    Trunks,
+    TrunkMetrics,
 }
 
 impl Endpoint {
     /// Every endpoint, for the counters that start at 0 for each.
-    pub const ALL: [Endpoint; 13] = [
+    pub const ALL: [Endpoint; 18] = [
         Endpoint::Token,
         Endpoint::Aggregates,
         Endpoint::Jobs,
@@ -97,6 +103,11 @@ impl Endpoint {
         Endpoint::FlowOutcomes,
         Endpoint::ActionAggregates,
         Endpoint::Actions,
+        Endpoint::ConversationDetails,
+        Endpoint::Edges,
+        Endpoint::EdgeMetrics,
+        Endpoint::Trunks,
+        Endpoint::TrunkMetrics,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -114,6 +125,11 @@ impl Endpoint {
             Endpoint::FlowOutcomes => "flow_outcomes",
             Endpoint::ActionAggregates => "action_aggregates",
             Endpoint::Actions => "actions",
+            Endpoint::ConversationDetails => "conversation_details",
+            Endpoint::Edges => "edges",
+            Endpoint::EdgeMetrics => "edge_metrics",
+            Endpoint::Trunks => "trunks",
+            Endpoint::TrunkMetrics => "trunk_metrics",
         }
     }
 
@@ -130,6 +146,11 @@ impl Endpoint {
             Endpoint::FlowOutcomes => "architect:flowOutcome:view",
             // Or bridge:actions:view, which the API takes as well.
             Endpoint::ActionAggregates | Endpoint::Actions => "integrations:action:view",
+            Endpoint::ConversationDetails => "analytics:conversationDetail:view",
+            // The one permission of every telephony provider endpoint, writes included.
+            Endpoint::Edges | Endpoint::EdgeMetrics | Endpoint::Trunks | Endpoint::TrunkMetrics => {
+                "telephony:plugin:all"
+            }
             Endpoint::Token | Endpoint::Aggregates | Endpoint::Jobs => {
                 "analytics:conversationAggregate:view"
             }
@@ -631,6 +652,22 @@ pub struct FlowObservationEntry {
     #[serde(default, deserialize_with = "null_as_default")]
     pub stats: ObservationStats,
 }
+
+// --- Telephony: Edges and trunks
+
+/// `GET` with `pageNumber`, `pageSize`; a [`Listing`] of Edges (a [`NamedEntity`] to the
+/// directory, which reads their names).
+pub const EDGES_PATH: &str = "/api/v2/telephony/providers/edges";
+/// `GET` with `edgeIds` (comma-separated, at most [`MAX_EDGE_IDS`]); a bare JSON array.
+pub const EDGE_METRICS_PATH: &str = "/api/v2/telephony/providers/edges/metrics";
+/// The most Edge IDs one metrics request names.
+pub const MAX_EDGE_IDS: usize = 100;
+/// `GET` with `pageNumber`, `pageSize` (filters `edge.id`, `trunkBase.id`); a [`Listing`].
+pub const TRUNKS_PATH: &str = "/api/v2/telephony/providers/edges/trunks";
+/// `GET` with `trunkIds` (comma-separated, at most [`MAX_TRUNK_IDS`]); a bare JSON array.
+pub const TRUNK_METRICS_PATH: &str = "/api/v2/telephony/providers/edges/trunks/metrics";
+/// The most trunk IDs one metrics request names.
+pub const MAX_TRUNK_IDS: usize = 100;
 
 // --- Flows, flow outcomes and data actions by name
 
