@@ -47,8 +47,22 @@ use crate::util::{
 const PROMETHEUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus");
 const RULE_FILES: [&str; 2] = ["recording.rules.yml", "alerts.rules.yml"];
 
-/// Values picked for template variables when they exist: the demo's troubled queue.
-const PREFERRED_VALUES: &[&str] = &["Retention", "voice", "default", "genesys-exporter"];
+/// Issue 23's recording rules and dashboard, whose series come from the voice quality and
+/// telephony collectors of that issue's other branches: until those are merged nothing
+/// publishes them, so their checks here wait. Remove these two lists once the merged demo
+/// publishes both sources.
+const AWAITING_SOURCES_RULES: [&str; 2] = ["voice_queue:", "voice_edge:"];
+const AWAITING_SOURCES_DASHBOARDS: [&str; 1] = ["genesys-voice.json"];
+
+/// Values picked for template variables when they exist: the demo's troubled queue, and an
+/// Edge with hardware metrics (a Cloud Media Edge has none).
+const PREFERRED_VALUES: &[&str] = &[
+    "Retention",
+    "voice",
+    "default",
+    "genesys-exporter",
+    "Edge HQ 1",
+];
 
 /// The `prometheus` binary, or `None` outside CI when it is not installed.
 fn prometheus() -> Option<&'static str> {
@@ -333,6 +347,9 @@ fn recording_rule_checks() -> Vec<Check> {
     for group in rules["groups"].as_sequence().unwrap() {
         for rule in group["rules"].as_sequence().unwrap() {
             let record = rule["record"].as_str().unwrap();
+            if AWAITING_SOURCES_RULES.iter().any(|p| record.starts_with(p)) {
+                continue;
+            }
             for org in ORGS {
                 let whose = org_name(org);
                 checks.push(Check {
@@ -469,6 +486,9 @@ const ALL_ORGS: &str = "All";
 async fn dashboard_checks(api: &Api) -> Result<Vec<Check>, String> {
     let mut checks = Vec::new();
     for (file, board) in dashboards() {
+        if AWAITING_SOURCES_DASHBOARDS.contains(&file.as_str()) {
+            continue;
+        }
         for org in ORGS.into_iter().chain([ALL_ORGS]) {
             let whose = if org == ALL_ORGS {
                 "all orgs".to_owned()

@@ -21,7 +21,7 @@ pub fn dashboards() -> Vec<(String, Json)> {
             (name, board)
         })
         .collect();
-    assert_eq!(boards.len(), 6, "six dashboards in grafana/dashboards");
+    assert_eq!(boards.len(), 7, "seven dashboards in grafana/dashboards");
     boards
 }
 
