@@ -98,8 +98,10 @@ fn a_scrape_allocates_nothing_in_proportion_to_the_series() {
     for headers in ["", "Accept-Encoding: gzip\r\n"] {
         let (small, small_length) = scrape_allocations(6, headers);
         let (large, large_length) = scrape_allocations(180, headers);
+        // 30 times the series; the self-metrics, the same in both, make the small body
+        // about an eighth of the difference.
         assert!(
-            large_length > 20 * small_length,
+            large_length > 15 * small_length,
             "{large_length} vs {small_length}"
         );
         assert!(large < 64 * 1024, "{large} bytes allocated for a scrape");
