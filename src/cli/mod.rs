@@ -148,6 +148,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "QUEUE", requires = "demo")]
     demo_agents_surge: Option<AgentsSurgeSpec>,
     #[cfg(feature = "demo")]
+    /// With --demo: an Edge that goes offline, EDGE[@TIME] (by name or ID), e.g.
+    /// 'Edge HQ 2@+10m', as for `simulate --edge-offline`.
+    #[arg(long, value_name = "EDGE", requires = "demo")]
+    demo_edge_offline: Option<FailureSurgeSpec>,
+    #[cfg(feature = "demo")]
+    /// With --demo: a trunk that goes down, TRUNK[@TIME] (by name or ID), e.g.
+    /// 'Carrier A - Edge HQ 1@+10m', as for `simulate --trunk-down`.
+    #[arg(long, value_name = "TRUNK", requires = "demo")]
+    demo_trunk_down: Option<FailureSurgeSpec>,
+    #[cfg(feature = "demo")]
     /// With --demo: simulate several orgs of these names, e.g. east,west, each on a
     /// simulator of its own with its own credentials and data, as [[orgs]] tables that
     /// replace any in the file.
@@ -226,6 +236,15 @@ pub struct SimulateArgs {
     /// NOT_RESPONDING, in the queue observations and the agent-state counts.
     #[arg(long, value_name = "QUEUE")]
     agents_surge: Option<AgentsSurgeSpec>,
+    /// An Edge that goes offline: EDGE[@TIME], the Edge by ID or name, TIME as for
+    /// --surge. From then on it is OFFLINE, its trunks neither enabled nor connected, and
+    /// it is left out of the Edge metrics.
+    #[arg(long, value_name = "EDGE")]
+    edge_offline: Option<FailureSurgeSpec>,
+    /// A trunk that goes down: TRUNK[@TIME], the trunk by ID or name, TIME as for --surge.
+    /// From then on it is not connected and its OPTIONS pings fail.
+    #[arg(long, value_name = "TRUNK")]
+    trunk_down: Option<FailureSurgeSpec>,
 }
 
 #[cfg(feature = "demo")]
@@ -283,6 +302,10 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
                     .demo_action_surge
                     .map(|spec| spec.starting(clock.now())),
                 agents_surge,
+                edge_offline: args
+                    .demo_edge_offline
+                    .map(|spec| spec.starting(clock.now())),
+                trunk_down: args.demo_trunk_down.map(|spec| spec.starting(clock.now())),
                 ..SimulatorConfig::default()
             };
             let size = (args.demo_queues, args.demo_media_types);
@@ -489,6 +512,12 @@ pub async fn simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow
         agents_surge: args
             .agents_surge
             .map(|spec| spec.starting(jiff::Timestamp::now())),
+        edge_offline: args
+            .edge_offline
+            .map(|spec| spec.starting(jiff::Timestamp::now())),
+        trunk_down: args
+            .trunk_down
+            .map(|spec| spec.starting(jiff::Timestamp::now())),
         ..SimulatorConfig::default()
     };
     if let Some(surge) = &config.surge {
@@ -496,6 +525,12 @@ pub async fn simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow
     }
     if let Some(surge) = &config.agents_surge {
         surge.check(&config.org).map_err(Error::Config)?;
+    }
+    if let Some(fault) = &config.edge_offline {
+        fault.check_edge(&config.org).map_err(Error::Config)?;
+    }
+    if let Some(fault) = &config.trunk_down {
+        fault.check_trunk(&config.org).map_err(Error::Config)?;
     }
     let listener = TcpListener::bind(args.listen)
         .await
@@ -628,6 +663,46 @@ mod tests {
             .err()
             .unwrap();
         assert!(error.to_string().contains("--demo"), "{error}");
+    }
+
+    #[cfg(feature = "demo")]
+    #[test]
+    fn an_offline_edge_and_a_down_trunk_are_demo_or_simulate_flags() {
+        let cli = Cli::try_parse_from([
+            "genesys-exporter",
+            "--demo",
+            "--demo-edge-offline",
+            "Edge HQ 2@2026-08-20T14:10:00Z",
+            "--demo-trunk-down",
+            "BYOC Cloud",
+        ])
+        .unwrap();
+        let now = jiff::Timestamp::UNIX_EPOCH;
+        let edge = cli.run.demo_edge_offline.unwrap().starting(now);
+        assert_eq!(edge.target, "Edge HQ 2");
+        assert_eq!(edge.start.to_string(), "2026-08-20T14:10:00Z");
+        let trunk = cli.run.demo_trunk_down.unwrap().starting(now);
+        assert_eq!((trunk.target.as_str(), trunk.start), ("BYOC Cloud", now));
+        for flag in ["--demo-edge-offline", "--demo-trunk-down"] {
+            let error = Cli::try_parse_from(["genesys-exporter", flag, "Edge HQ 1"])
+                .err()
+                .unwrap();
+            assert!(error.to_string().contains("--demo"), "{error}");
+        }
+        let cli = Cli::try_parse_from([
+            "genesys-exporter",
+            "simulate",
+            "--edge-offline",
+            "Edge HQ 1@+5m",
+            "--trunk-down",
+            "Lab trunk",
+        ])
+        .unwrap();
+        let Some(Command::Simulate(args)) = cli.command else {
+            unreachable!("parsed as simulate")
+        };
+        assert_eq!(args.edge_offline.unwrap().target, "Edge HQ 1");
+        assert_eq!(args.trunk_down.unwrap().target, "Lab trunk");
     }
 
     #[cfg(feature = "demo")]

@@ -24,11 +24,12 @@ use tower::ServiceExt;
 use super::protocol::{API_PREFIX, DropConnection};
 use super::{
     Simulator, agent_states, faults, ivr_api, jobs, oauth, presences, query, queue_observations,
-    queues, surge,
+    queues, surge, telephony,
 };
 use genesys_wire::AGENT_STATUS_COUNTS_PATH;
 use genesys_wire::QUEUES_PATH;
 use genesys_wire::TOKEN_PATH;
+use genesys_wire::{EDGE_METRICS_PATH, EDGES_PATH, TRUNK_METRICS_PATH, TRUNKS_PATH};
 use genesys_wire::{JOBS_PATH, QUERY_PATH};
 use genesys_wire::{OBSERVATIONS_PATH, PRESENCES_PATH};
 
@@ -47,7 +48,7 @@ const JOB_PATH: &str = "/api/v2/analytics/conversations/aggregates/jobs/{id}";
 const JOB_RESULTS_PATH: &str = "/api/v2/analytics/conversations/aggregates/jobs/{id}/results";
 
 /// Every endpoint the simulator serves, in the order `simulate --help` lists them.
-pub const ENDPOINTS: [Endpoint; 17] = [
+pub const ENDPOINTS: [Endpoint; 21] = [
     Endpoint {
         methods: "POST",
         path: TOKEN_PATH,
@@ -137,6 +138,30 @@ pub const ENDPOINTS: [Endpoint; 17] = [
         path: AGENT_STATUS_COUNTS_PATH,
         what: "the agent-state counts: the org's agents, each once, by routing status, presence, ...",
         route: || post(agent_states::answer).fallback(method_not_allowed),
+    },
+    Endpoint {
+        methods: "GET",
+        path: EDGES_PATH,
+        what: "the org's Edges, in pages: online status, site, deployment type",
+        route: || get_only(telephony::edges_list),
+    },
+    Endpoint {
+        methods: "GET",
+        path: EDGE_METRICS_PATH,
+        what: "the Edges' metrics (edgeIds=, at most 100): CPU, memory, disks, network, uptime",
+        route: || get_only(telephony::edge_metrics),
+    },
+    Endpoint {
+        methods: "GET",
+        path: TRUNKS_PATH,
+        what: "the org's trunks, in pages: in service, connected, OPTIONS and REGISTER status",
+        route: || get_only(telephony::trunks_list),
+    },
+    Endpoint {
+        methods: "GET",
+        path: TRUNK_METRICS_PATH,
+        what: "the trunks' metrics (trunkIds=, at most 100): calls in and out, QoS mismatches",
+        route: || get_only(telephony::trunk_metrics),
     },
     Endpoint {
         methods: "GET, POST, DELETE",
@@ -230,6 +255,10 @@ impl Simulator {
             ivr_api::ACTION_AGGREGATES_PATH => Some(&s.action_aggregates_requests),
             ivr_api::ACTIONS_PATH => Some(&s.actions_requests),
             AGENT_STATUS_COUNTS_PATH => Some(&s.agent_states_requests),
+            EDGES_PATH => Some(&s.edges_requests),
+            EDGE_METRICS_PATH => Some(&s.edge_metrics_requests),
+            TRUNKS_PATH => Some(&s.trunks_requests),
+            TRUNK_METRICS_PATH => Some(&s.trunk_metrics_requests),
             _ if path.starts_with(JOBS_PATH) => Some(&s.jobs_requests),
             _ => None,
         };

@@ -47,6 +47,7 @@ mod random;
 mod simulated_org;
 pub mod surge;
 mod tally;
+mod telephony;
 #[cfg(test)]
 mod testing;
 mod traffic;
@@ -79,6 +80,7 @@ pub use presences::{presence_definitions, system_to_organization_mappings};
 pub use queue_observations::observe;
 pub use simulated_org::{DEMO_FLOOR, DEMO_MEDIA_TYPES, QueueProfile, SimQueue, SimulatedOrg};
 pub use surge::{AgentsSurge, AgentsSurgeSpec, Surge, SurgeSpec};
+pub use telephony::{CALL_BYTES_PER_SEC, SimTrunk, Telephony, trunks};
 pub use traffic::BACKLOG_WAIT_MS;
 
 use genesys_wire::time::Clock;
@@ -117,6 +119,15 @@ pub struct SimulatorConfig {
     /// An agents-stop-answering surge set from the start (it may start later). One on a
     /// queue the org does not have is ignored, with a warning.
     pub agents_surge: Option<AgentsSurge>,
+    /// An Edge (by name or ID) that goes offline at its start ([`telephony`](Telephony));
+    /// one the org does not have is ignored, with a warning.
+    pub edge_offline: Option<FailureSurge>,
+    /// A trunk (by name or ID) that goes down at its start; one the org does not have is
+    /// ignored, with a warning.
+    pub trunk_down: Option<FailureSurge>,
+    /// Out-of-service lab trunks added to the four named ones, to give the trunk list a
+    /// size (more than a page of 100).
+    pub lab_trunks: usize,
 }
 
 impl Default for SimulatorConfig {
@@ -136,6 +147,9 @@ impl Default for SimulatorConfig {
             flow_surge: None,
             action_surge: None,
             agents_surge: None,
+            edge_offline: None,
+            trunk_down: None,
+            lab_trunks: 0,
         }
     }
 }
@@ -170,6 +184,10 @@ pub struct RequestCounts {
     pub action_aggregates: u64,
     pub actions: u64,
     pub agent_states: u64,
+    pub edges: u64,
+    pub edge_metrics: u64,
+    pub trunks: u64,
+    pub trunk_metrics: u64,
     pub unauthorized: u64,
 }
 
@@ -200,6 +218,10 @@ struct State {
     action_aggregates_requests: AtomicU64,
     actions_requests: AtomicU64,
     agent_states_requests: AtomicU64,
+    edges_requests: AtomicU64,
+    edge_metrics_requests: AtomicU64,
+    trunks_requests: AtomicU64,
+    trunk_metrics_requests: AtomicU64,
     unauthorized: AtomicU64,
     faults: faults::Faults,
     jobs: jobs::Jobs,
@@ -229,6 +251,12 @@ impl Simulator {
         };
         config.flow_surge = config.flow_surge.clone().filter(flow_kept);
         config.action_surge = config.action_surge.clone().filter(action_kept);
+        let edge_kept =
+            |s: &FailureSurge| ignored_unless(s.check_edge(org), "simulator offline Edge ignored");
+        let trunk_kept =
+            |s: &FailureSurge| ignored_unless(s.check_trunk(org), "simulator down trunk ignored");
+        config.edge_offline = config.edge_offline.clone().filter(edge_kept);
+        config.trunk_down = config.trunk_down.clone().filter(trunk_kept);
         let surge = config
             .surge
             .clone()
@@ -255,6 +283,10 @@ impl Simulator {
                 action_aggregates_requests: AtomicU64::new(0),
                 actions_requests: AtomicU64::new(0),
                 agent_states_requests: AtomicU64::new(0),
+                edges_requests: AtomicU64::new(0),
+                edge_metrics_requests: AtomicU64::new(0),
+                trunks_requests: AtomicU64::new(0),
+                trunk_metrics_requests: AtomicU64::new(0),
                 unauthorized: AtomicU64::new(0),
                 jobs,
                 directory: Mutex::default(),
@@ -281,6 +313,10 @@ impl Simulator {
             action_aggregates: s.action_aggregates_requests.load(Ordering::Relaxed),
             actions: s.actions_requests.load(Ordering::Relaxed),
             agent_states: s.agent_states_requests.load(Ordering::Relaxed),
+            edges: s.edges_requests.load(Ordering::Relaxed),
+            edge_metrics: s.edge_metrics_requests.load(Ordering::Relaxed),
+            trunks: s.trunks_requests.load(Ordering::Relaxed),
+            trunk_metrics: s.trunk_metrics_requests.load(Ordering::Relaxed),
             unauthorized: s.unauthorized.load(Ordering::Relaxed),
         }
     }
