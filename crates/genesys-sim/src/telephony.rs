@@ -15,7 +15,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde_json::Value;
@@ -23,7 +22,7 @@ use serde_json::Value;
 use super::edges::{SimEdge, edges};
 use super::failure_surge::FailureSurge;
 use super::ivr_api::{Pairs, listing, values};
-use super::protocol::Params;
+use super::protocol::{Params, bad_request, error_response};
 use super::random::{fnv1a, mix, uuid_from};
 use super::simulated_org::SimulatedOrg;
 use super::surge::Surge;
@@ -32,7 +31,7 @@ use genesys_wire::telephony::{
     ConnectedStatus, Disk, Edge, EdgeMetrics, EntityRef, ErrorInfo, Memory, Network, OptionsStatus,
     Processor, RegistersStatus, TOTAL_CPU, Trunk, TrunkCalls, TrunkMetrics, TrunkQos,
 };
-use genesys_wire::{EDGES_PATH, MAX_EDGE_IDS, MAX_TRUNK_IDS, TRUNKS_PATH};
+use genesys_wire::{EDGES_PATH, ErrorBody, MAX_EDGE_IDS, MAX_TRUNK_IDS, TRUNKS_PATH};
 
 /// The permission every telephony endpoint needs, for the 403 of a `forbidden` fault.
 pub(super) fn permission(path: &str) -> Option<&'static str> {
@@ -564,7 +563,10 @@ async fn metrics_of<T: serde::Serialize + Send + 'static>(
     all: fn(&Telephony<'_>) -> Vec<T>,
     id_of: fn(&T) -> Option<String>,
 ) -> Result<Response, Response> {
-    let ids = metric_ids(&sim, pairs, name, max)?;
+    let ids = metric_ids(pairs, name, max).map_err(|mut error| {
+        error.context_id = Some(sim.context_id());
+        error_response(error)
+    })?;
     let (worker, now) = (sim.clone(), sim.now());
     let all = sim
         .off_the_workers(move || Ok(all(&worker.telephony(now))))
@@ -575,12 +577,7 @@ async fn metrics_of<T: serde::Serialize + Send + 'static>(
 }
 
 /// The IDs of parameter `name` (comma-separated, required, at most `max`), or the 400.
-fn metric_ids(
-    sim: &Simulator,
-    pairs: &Pairs,
-    name: &str,
-    max: usize,
-) -> Result<Vec<String>, Response> {
+fn metric_ids(pairs: &Pairs, name: &str, max: usize) -> Result<Vec<String>, ErrorBody> {
     let ids: Vec<String> = values(pairs, name).into_iter().map(String::from).collect();
     let problem = if ids.is_empty() {
         format!("{name} is required: a comma-separated list of IDs")
@@ -592,7 +589,7 @@ fn metric_ids(
     } else {
         return Ok(ids);
     };
-    Err(sim.error_with_field(StatusCode::BAD_REQUEST, "invalid.value", &problem, name))
+    Err(bad_request("invalid.value", name, problem))
 }
 
 fn to_values<T: serde::Serialize>(entities: Vec<T>) -> Vec<Value> {
