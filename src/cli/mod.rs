@@ -341,6 +341,14 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 names.join(", ")
             );
         }
+        if let Some(refresh) = settings.telephony {
+            let _ = writeln!(
+                std::io::stderr(),
+                "telephony: the Edges and trunks every {} (needs {})",
+                crate::config::written(refresh),
+                genesys_wire::Endpoint::Edges.permission()
+            );
+        }
         return Ok(());
     }
     let listener = TcpListener::bind(settings.listen).await.map_err(|error| {
