@@ -8,7 +8,7 @@
 //! Time is held and the simulator shares the exporter's clock, so that the instant of each
 //! read is known exactly and its answer can be computed again here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use genesys_exporter::config::{Config, Settings, TelephonyConfig};
@@ -20,9 +20,11 @@ use jiff::Timestamp;
 use crate::util::{
     clock::{advance, hold_time},
     exporter::{config_for, observing, start_exporter, start_exporter_with},
+    files::read,
     process::exit_on_config,
     samples::{Samples, of, value},
     sim::{AFTERNOON, Sim, afternoon_sim, forbidden, start_simulator},
+    tables::table_rows,
     wait::wait_for_metrics,
 };
 
@@ -64,6 +66,15 @@ fn requests(sim: &Simulator) -> (u64, u64, u64, u64) {
     let counts = sim.requests();
     let (edges, trunks) = (counts.edges, counts.trunks);
     (edges, counts.edge_metrics, trunks, counts.trunk_metrics)
+}
+
+/// The `code` spans of a table cell.
+fn code_spans(cell: &str) -> BTreeSet<String> {
+    cell.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(String::from)
+        .collect()
 }
 
 fn up(samples: &Samples, query: &str) -> Option<f64> {
@@ -229,6 +240,26 @@ async fn every_telephony_gauge_is_the_simulators_edges_trunks_and_calls() {
             "genesys_edge_uptime_seconds"
         ]
     );
+    // docs/telephony.md names each gauge and its labels as published.
+    let rows = table_rows(
+        &read("docs/telephony.md"),
+        "| gauge | labels | what it is |",
+    );
+    let documented: Vec<(String, BTreeSet<String>)> = rows
+        .iter()
+        .map(|row| (row[0].trim_matches('`').to_owned(), code_spans(&row[1])))
+        .collect();
+    let mut published: Vec<(String, BTreeSet<String>)> = wanted
+        .keys()
+        .map(|(name, labels)| {
+            let labels = labels.keys().filter(|l| *l != "query").cloned().collect();
+            (name.clone(), labels)
+        })
+        .collect();
+    published.dedup();
+    let mut documented_sorted = documented.clone();
+    documented_sorted.sort();
+    assert_eq!(documented_sorted, published);
     // One request each: a page of each list, a chunk of each metrics.
     assert_eq!(requests(&sim.simulator), (1, 1, 1, 1));
 }
