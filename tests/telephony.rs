@@ -1,8 +1,8 @@
 //! The telephony against the simulator: every Edge and trunk gauge is the simulator's own
 //! state and metrics, the trunks' inbound calls its voice calls going on, worked out again
 //! here; the cloud media Edge has no hardware series; an Edge going offline and a trunk
-//! going down show from their start; a 403 on any one telephony endpoint leaves the rest,
-//! and every other source, publishing; more trunks than a page are read in pages and
+//! going down show from their start; a 403 on any one telephony endpoint, or a metrics
+//! answer that is not an array, leaves the rest, and every other source, publishing; more trunks than a page are read in pages and
 //! chunks of 100; a bad `[telephony]` table is refused.
 //!
 //! Time is held and the simulator shares the exporter's clock, so that the instant of each
@@ -456,6 +456,30 @@ async fn a_403_on_any_telephony_endpoint_leaves_the_rest_and_every_other_source_
             "{path}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_metrics_answer_that_is_not_an_array_is_a_decode_failure_of_that_part_alone() {
+    // An object where the trunk metrics' bare array belongs.
+    let fault: FaultSpec = format!("malformed,body=wrong_types,path={TRUNK_METRICS_PATH}$")
+        .parse()
+        .unwrap();
+    let sim = start_simulator(SimulatorConfig {
+        faults: vec![fault],
+        ..afternoon_sim()
+    })
+    .await;
+    let config = reading_telephony(config_for(&sim, vec![]));
+    let exporter = start_exporter(config, Clock::starting_at(AFTERNOON.parse().unwrap())).await;
+    let samples = wait_for_metrics(&exporter.url, |s| up(s, "telephony") == Some(1.0)).await;
+    let unreadable = [("endpoint", "trunk_metrics"), ("reason", "decode")];
+    assert_eq!(of(&samples, "genesys_api_failures_total", &unreadable), 1.0);
+    let mut wanted: Vec<&str> = [EDGES_PATH, EDGE_METRICS_PATH, TRUNKS_PATH]
+        .iter()
+        .flat_map(|p| part_gauges(p).iter().copied())
+        .collect();
+    wanted.sort();
+    assert_eq!(gauges(&published(&samples)), wanted);
 }
 
 #[tokio::test(start_paused = true)]
