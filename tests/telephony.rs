@@ -2,8 +2,9 @@
 //! state and metrics, the trunks' inbound calls its voice calls going on, worked out again
 //! here; the cloud media Edge has no hardware series; an Edge going offline and a trunk
 //! going down show from their start; a 403 on any one telephony endpoint, or a metrics
-//! answer that is not an array, leaves the rest, and every other source, publishing; more trunks than a page are read in pages and
-//! chunks of 100; a bad `[telephony]` table is refused.
+//! answer that is not an array, leaves the rest, and every other source, publishing; more
+//! trunks than a page are read in pages and chunks of 100; a bad `[telephony]` table is
+//! refused.
 //!
 //! Time is held and the simulator shares the exporter's clock, so that the instant of each
 //! read is known exactly and its answer can be computed again here.
