@@ -22,6 +22,7 @@ use crate::util::{
     clock::{advance, hold_time},
     exporter::{config_for, observing, start_exporter, start_exporter_with},
     files::read,
+    http::get,
     process::exit_on_config,
     samples::{Samples, of, value},
     sim::{AFTERNOON, Sim, afternoon_sim, forbidden, start_simulator},
@@ -240,6 +241,14 @@ async fn every_telephony_gauge_is_the_simulators_edges_trunks_and_calls() {
             "genesys_edge_online",
             "genesys_edge_uptime_seconds"
         ]
+    );
+    // The landing page lists it beside the queries, with its instant.
+    let page = get(&format!("{}/", exporter.url)).await.body;
+    assert!(
+        page.contains(&format!(
+            "<tr><td>telephony</td><td>Edges and trunks, every 7s</td><td>{now}</td><td>at {now}</td><td>ok</td></tr>"
+        )),
+        "{page}"
     );
     // docs/telephony.md names each gauge and its labels as published.
     let rows = table_rows(
