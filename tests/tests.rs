@@ -70,5 +70,7 @@ mod secured;
 mod simulator_observations;
 /// How soon the agent, flow and data action alerts fire after their surges, through promtool.
 mod source_alerts;
+/// Telephony: Edges and trunks are the simulator's, calls counted again; faults, 403s, pages.
+mod telephony;
 /// The OAuth client: tokens cached, renewed before expiry and once when refused; bad credentials.
 mod tokens;

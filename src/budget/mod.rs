@@ -35,9 +35,9 @@ use crate::genesys::queue_list::PAGE_SIZE;
 use crate::metrics::Metrics;
 use crate::org::Org;
 use crate::schedule::{Rolling, Schedule};
-use genesys_wire::MAX_FLOWS_PER_REQUEST;
 pub use genesys_wire::RATE_LIMIT_PER_MINUTE;
 use genesys_wire::catalogue::{NameKind, Source};
+use genesys_wire::{MAX_EDGE_IDS, MAX_FLOWS_PER_REQUEST, MAX_TRUNK_IDS};
 pub use pacer::{PACER_WINDOW, Pacer};
 
 /// What the queue observations cost: a request per chunk of `queues_per_request` queues,
@@ -56,6 +56,8 @@ pub enum LineKind {
     Observations,
     Agents,
     FlowObservations,
+    /// The Edges, the trunks and their metrics.
+    Telephony,
     QueueList,
     Presences,
     /// A list of flows, flow outcomes or data actions, for their names.
@@ -183,6 +185,21 @@ impl Cost {
             LineKind::FlowObservations,
             format!("flow observations ({MAX_FLOWS_PER_REQUEST} flows a request)"),
             1,
+            refresh,
+        ))
+    }
+
+    /// The telephony's: the Edges list, their metrics, the trunks list and theirs, every
+    /// `refresh`: 4 requests, each a page or a chunk of 100, counted at one each (the
+    /// Edges and trunks are not known before they are read, and few orgs have more than
+    /// 100 of either; each 100 more adds a request to two of the four).
+    pub fn telephony(refresh: Duration) -> Cost {
+        Cost::Every(Line::new(
+            LineKind::Telephony,
+            format!(
+                "telephony (Edges, trunks and their metrics; up to {MAX_EDGE_IDS} Edges and {MAX_TRUNK_IDS} trunks)"
+            ),
+            4,
             refresh,
         ))
     }
@@ -589,6 +606,13 @@ fn remedies(load: &Load, budget: &Budget, queues: usize) -> String {
     {
         fixes.push("observe the flows less often ([flow_observations] refresh)".into());
     }
+    if load
+        .queries
+        .iter()
+        .any(|line| line.kind == LineKind::Telephony)
+    {
+        fixes.push("read the Edges and trunks less often ([telephony] refresh)".into());
+    }
     let rolling = |line: &Line| line.kind == LineKind::RollingQuery;
     if load.queries.iter().any(rolling) {
         fixes.push("refresh the rolling queries less often".into());
@@ -821,6 +845,48 @@ mod tests {
         let text = load.check(0).unwrap_err().to_string();
         assert!(
             text.contains("to fit: observe the flows less often ([flow_observations] refresh);"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_telephony_costs_four_requests_a_refresh_and_says_how_to_fit() {
+        let settings = settings_of(
+            serde_json::json!([]),
+            serde_json::json!({
+                "api_budget_share": 0.01,
+                "observations": {"enabled": false},
+                "telephony": {"enabled": true, "refresh": "15s"},
+            }),
+        );
+        let Cost::Every(line) = Cost::telephony(settings.telephony.unwrap()) else {
+            panic!("a fixed line")
+        };
+        assert_eq!(
+            (
+                line.kind,
+                line.what.as_str(),
+                line.requests,
+                line.per.as_secs()
+            ),
+            (
+                LineKind::Telephony,
+                "telephony (Edges, trunks and their metrics; up to 100 Edges and 100 trunks)",
+                4,
+                15
+            )
+        );
+        let mut load = load_with(&settings, &settings.orgs[0], None);
+        load.queries.push(line);
+        // 4 every 15 s: 16 a minute, past 1% of 300.
+        // 4 every 15 s, beside the default query's 1 every 15 m and the queue list's 1
+        // an hour: past 1% of 300.
+        let budget = load.budget(0, None);
+        let by_hand = 16.0 + 1.0 / 15.0 + 1.0 / 60.0;
+        assert!((budget.per_minute() - by_hand).abs() < 1e-9, "{budget:?}");
+        let text = load.check(0).unwrap_err().to_string();
+        assert!(
+            text.contains("read the Edges and trunks less often ([telephony] refresh)"),
             "{text}"
         );
     }

@@ -223,6 +223,14 @@ pub(super) async fn start_demo(
         surge.check(&simulator.org).map_err(Error::Config)?;
         tracing::info!(queue = %surge.queue, start = %surge.start, "demo mode: the agents of a queue stop answering");
     }
+    if let Some(fault) = &simulator.edge_offline {
+        fault.check_edge(&simulator.org).map_err(Error::Config)?;
+        tracing::info!(edge = %fault.target, start = %fault.start, "demo mode: an Edge goes offline");
+    }
+    if let Some(fault) = &simulator.trunk_down {
+        fault.check_trunk(&simulator.org).map_err(Error::Config)?;
+        tracing::info!(trunk = %fault.target, start = %fault.start, "demo mode: a trunk goes down");
+    }
     let orgs: Vec<Option<String>> = if config.orgs.is_empty() {
         vec![None]
     } else {

@@ -153,6 +153,16 @@ pub struct RunArgs {
     #[arg(long, value_name = "EDGE", requires = "demo")]
     demo_edge_degrade: Option<FailureSurgeSpec>,
     #[cfg(feature = "demo")]
+    /// With --demo: an Edge that goes offline, EDGE[@TIME] (by name or ID), e.g.
+    /// 'Edge HQ 2@+10m', as for `simulate --edge-offline`.
+    #[arg(long, value_name = "EDGE", requires = "demo")]
+    demo_edge_offline: Option<FailureSurgeSpec>,
+    #[cfg(feature = "demo")]
+    /// With --demo: a trunk that goes down, TRUNK[@TIME] (by name or ID), e.g.
+    /// 'Carrier A - Edge HQ 1@+10m', as for `simulate --trunk-down`.
+    #[arg(long, value_name = "TRUNK", requires = "demo")]
+    demo_trunk_down: Option<FailureSurgeSpec>,
+    #[cfg(feature = "demo")]
     /// With --demo: simulate several orgs of these names, e.g. east,west, each on a
     /// simulator of its own with its own credentials and data, as [[orgs]] tables that
     /// replace any in the file.
@@ -236,6 +246,15 @@ pub struct SimulateArgs {
     /// that ends from then on has a MOS below 3, in the conversation details.
     #[arg(long, value_name = "EDGE")]
     edge_degrade: Option<FailureSurgeSpec>,
+    /// An Edge that goes offline: EDGE[@TIME], the Edge by ID or name, TIME as for
+    /// --surge. From then on it is OFFLINE, its trunks neither enabled nor connected, and
+    /// it is left out of the Edge metrics.
+    #[arg(long, value_name = "EDGE")]
+    edge_offline: Option<FailureSurgeSpec>,
+    /// A trunk that goes down: TRUNK[@TIME], the trunk by ID or name, TIME as for --surge.
+    /// From then on it is not connected and its OPTIONS pings fail.
+    #[arg(long, value_name = "TRUNK")]
+    trunk_down: Option<FailureSurgeSpec>,
 }
 
 #[cfg(feature = "demo")]
@@ -296,6 +315,10 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 edge_degrade: args
                     .demo_edge_degrade
                     .map(|spec| spec.starting(clock.now())),
+                edge_offline: args
+                    .demo_edge_offline
+                    .map(|spec| spec.starting(clock.now())),
+                trunk_down: args.demo_trunk_down.map(|spec| spec.starting(clock.now())),
                 ..SimulatorConfig::default()
             };
             let size = (args.demo_queues, args.demo_media_types);
@@ -329,6 +352,14 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 "configuration is valid: {whose}{} queries ({})",
                 names.len(),
                 names.join(", ")
+            );
+        }
+        if let Some(refresh) = settings.telephony {
+            let _ = writeln!(
+                std::io::stderr(),
+                "telephony: the Edges and trunks every {} (needs {})",
+                crate::config::written(refresh),
+                genesys_wire::Endpoint::Edges.permission()
             );
         }
         return Ok(());
@@ -505,6 +536,12 @@ pub async fn simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow
         edge_degrade: args
             .edge_degrade
             .map(|spec| spec.starting(jiff::Timestamp::now())),
+        edge_offline: args
+            .edge_offline
+            .map(|spec| spec.starting(jiff::Timestamp::now())),
+        trunk_down: args
+            .trunk_down
+            .map(|spec| spec.starting(jiff::Timestamp::now())),
         ..SimulatorConfig::default()
     };
     if let Some(degrade) = &config.edge_degrade {
@@ -515,6 +552,12 @@ pub async fn simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow
     }
     if let Some(surge) = &config.agents_surge {
         surge.check(&config.org).map_err(Error::Config)?;
+    }
+    if let Some(fault) = &config.edge_offline {
+        fault.check_edge(&config.org).map_err(Error::Config)?;
+    }
+    if let Some(fault) = &config.trunk_down {
+        fault.check_trunk(&config.org).map_err(Error::Config)?;
     }
     let listener = TcpListener::bind(args.listen)
         .await
@@ -684,6 +727,46 @@ mod tests {
         let degrade = args.edge_degrade.unwrap().starting(now);
         assert_eq!(degrade.target, "Cloud Media 1");
         assert_eq!(degrade.start.to_string(), "1970-01-01T00:05:00Z");
+    }
+
+    #[cfg(feature = "demo")]
+    #[test]
+    fn an_offline_edge_and_a_down_trunk_are_demo_or_simulate_flags() {
+        let cli = Cli::try_parse_from([
+            "genesys-exporter",
+            "--demo",
+            "--demo-edge-offline",
+            "Edge HQ 2@2026-08-20T14:10:00Z",
+            "--demo-trunk-down",
+            "BYOC Cloud",
+        ])
+        .unwrap();
+        let now = jiff::Timestamp::UNIX_EPOCH;
+        let edge = cli.run.demo_edge_offline.unwrap().starting(now);
+        assert_eq!(edge.target, "Edge HQ 2");
+        assert_eq!(edge.start.to_string(), "2026-08-20T14:10:00Z");
+        let trunk = cli.run.demo_trunk_down.unwrap().starting(now);
+        assert_eq!((trunk.target.as_str(), trunk.start), ("BYOC Cloud", now));
+        for flag in ["--demo-edge-offline", "--demo-trunk-down"] {
+            let error = Cli::try_parse_from(["genesys-exporter", flag, "Edge HQ 1"])
+                .err()
+                .unwrap();
+            assert!(error.to_string().contains("--demo"), "{error}");
+        }
+        let cli = Cli::try_parse_from([
+            "genesys-exporter",
+            "simulate",
+            "--edge-offline",
+            "Edge HQ 1@+5m",
+            "--trunk-down",
+            "Lab trunk",
+        ])
+        .unwrap();
+        let Some(Command::Simulate(args)) = cli.command else {
+            unreachable!("parsed as simulate")
+        };
+        assert_eq!(args.edge_offline.unwrap().target, "Edge HQ 1");
+        assert_eq!(args.trunk_down.unwrap().target, "Lab trunk");
     }
 
     #[cfg(feature = "demo")]

@@ -7,8 +7,9 @@
 //! The sources, one file each: [`buckets`] (the latest completed bucket of a configured
 //! query, of conversations, flows or data actions), [`rolling`] (a trailing window,
 //! refreshed), [`observations`] (every queue of the directory, now), [`agents`] (the
-//! org's agents, each once, now) and [`flow_observations`] (every inbound and bot flow of
-//! the directory, now). The last three share their timing and 403 handling
+//! org's agents, each once, now), [`flow_observations`] (every inbound and bot flow of
+//! the directory, now) and [`telephony`] (the org's Edges and trunks, now). The last four
+//! share their timing and 403 handling
 //! ([`present`]); the flows and data actions queries a 403's hourly retry
 //! ([`standing`]). [`sources`] lists what one org runs. A new source is a file
 //! here implementing [`Collector`], and a line in [`sources`].
@@ -22,6 +23,7 @@ pub mod rolling;
 mod run;
 mod source;
 pub mod standing;
+pub mod telephony;
 
 use std::future::Future;
 use std::time::Duration;

@@ -86,22 +86,7 @@ impl Config {
         if !table.enabled.unwrap_or(false) {
             return None;
         }
-        let clashes = self.queries.iter().map(|q| ("", q)).chain(
-            self.orgs
-                .iter()
-                .flat_map(|org| org.queries.iter().map(move |q| (org.name.as_str(), q))),
-        );
-        for (org, query) in clashes {
-            if query.name == AGENTS_QUERY {
-                let whose = match org {
-                    "" => String::new(),
-                    org => format!(" (org {org})"),
-                };
-                problems.push(format!(
-                    "queries: the name '{AGENTS_QUERY}'{whose} is the query label of the agent states; rename the query, or set enabled = false under [agents]"
-                ));
-            }
-        }
+        self.label_taken(AGENTS_QUERY, "the agent states", "agents", problems);
         let refresh = table.refresh.unwrap_or(DEFAULT_AGENTS_REFRESH);
         if !(MIN_AGENTS_REFRESH..=MAX_AGENTS_REFRESH).contains(&refresh) {
             problems.push(format!(

@@ -2,7 +2,37 @@
 
 use std::time::Duration;
 
+use super::Config;
 use super::suggest::did_you_mean;
+
+impl Config {
+    /// Refuses a query, shared or an org's, named `label`: the `query` label of `what`,
+    /// a source turned on under `[table]`.
+    pub(super) fn label_taken(
+        &self,
+        label: &str,
+        what: &str,
+        table: &str,
+        problems: &mut Vec<String>,
+    ) {
+        let shared = self.queries.iter().map(|q| ("", q));
+        let of_orgs = self
+            .orgs
+            .iter()
+            .flat_map(|org| org.queries.iter().map(move |q| (org.name.as_str(), q)));
+        for (org, query) in shared.chain(of_orgs) {
+            if query.name == label {
+                let whose = match org {
+                    "" => String::new(),
+                    org => format!(" (org {org})"),
+                };
+                problems.push(format!(
+                    "queries: the name '{label}'{whose} is the query label of {what}; rename the query, or set enabled = false under [{table}]"
+                ));
+            }
+        }
+    }
+}
 
 /// The longest each duration key may be. Each is far beyond any sensible setting, and
 /// short enough that no deadline computed from it can overflow (an `Instant` plus a

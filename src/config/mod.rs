@@ -14,6 +14,7 @@ mod load;
 mod orgs;
 mod query;
 mod suggest;
+mod telephony;
 mod validate;
 
 pub use checks::{DURATION_FLOORS, DURATION_LIMITS, written};
@@ -148,6 +149,14 @@ pub const MIN_AGENTS_REFRESH: Duration = Duration::from_secs(10);
 /// The `query` label of the agent-state gauges; no aggregates query may take it.
 pub const AGENTS_QUERY: &str = "agents";
 
+/// How often the Edges and trunks are read (`[telephony] refresh`), and the bounds: each
+/// refresh costs 4 requests per 100 Edges and trunks.
+pub const DEFAULT_TELEPHONY_REFRESH: Duration = Duration::from_secs(60);
+pub const MIN_TELEPHONY_REFRESH: Duration = Duration::from_secs(15);
+pub const MAX_TELEPHONY_REFRESH: Duration = Duration::from_secs(3600);
+/// The `query` label of the telephony gauges; no aggregates query may take it.
+pub const TELEPHONY_QUERY: &str = "telephony";
+
 /// The configuration as written, before it is checked.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -202,6 +211,8 @@ pub struct Config {
     pub agents: AgentsConfig,
     #[serde(default)]
     pub flow_observations: FlowObservationsConfig,
+    #[serde(default)]
+    pub telephony: TelephonyConfig,
     /// The orgs, each with its own OAuth client; without any, the keys above name the one
     /// org.
     #[serde(default)]
@@ -266,6 +277,15 @@ pub struct FlowObservationsConfig {
     pub refresh: Option<Duration>,
 }
 
+/// The `[telephony]` table as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelephonyConfig {
+    pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub refresh: Option<Duration>,
+}
+
 /// One `[[queries]]` table as written.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -324,6 +344,8 @@ pub struct Settings {
     pub agents: Option<AgentSettings>,
     /// The flow observations' refresh, when `[flow_observations] enabled = true`.
     pub flow_observations: Option<Duration>,
+    /// The Edges' and trunks' refresh, when `[telephony] enabled = true`.
+    pub telephony: Option<Duration>,
 }
 
 impl Settings {

@@ -75,39 +75,99 @@ pub fn gauge_samples(
     named: Vec<(usize, NameKind)>,
     mut rows: Vec<(Vec<(String, String)>, f64)>,
 ) -> QuerySamples {
-    let mut labels_cut = 0;
-    for (labels, _) in &mut rows {
-        for (_, value) in labels.iter_mut() {
-            if let std::borrow::Cow::Owned(cut) = cap(value, &mut labels_cut) {
-                *value = cut;
-            }
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut gauges = GaugeSet::new(query, named, usize::MAX);
+    for (labels, value) in rows {
+        gauges
+            .add(name, help, labels, value)
+            .expect("no answer has more than usize::MAX series");
+    }
+    gauges.finish()
+}
+
+/// Gauges of several names under one `query` label, each sample with labels of its own
+/// (the telephony's Edges and trunks), at most `max_series` of them. Label values are cut
+/// to `max_label_value_bytes`; a sample whose gauge and labels are already there is left
+/// out (the first one stays), and so is a value that is not finite.
+#[derive(Debug)]
+pub struct GaugeSet {
+    samples: QuerySamples,
+    /// Each group's index in `samples.groups`, by its labels (as cut).
+    groups: HashMap<Vec<(String, String)>, u32>,
+    /// The gauges and groups sampled, for the duplicates.
+    taken: std::collections::HashSet<(String, u32)>,
+    max_series: usize,
+}
+
+impl GaugeSet {
+    pub fn new(query: &str, named: Vec<(usize, NameKind)>, max_series: usize) -> GaugeSet {
+        GaugeSet {
+            samples: QuerySamples {
+                query: query.to_owned(),
+                named,
+                ..QuerySamples::default()
+            },
+            groups: HashMap::new(),
+            taken: Default::default(),
+            max_series,
         }
     }
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
-    let samples = (0..rows.len())
-        .map(|group| Sample {
-            group: u32::try_from(group).unwrap_or(u32::MAX),
-            qualifier: None,
-            value: rows[group].1,
-        })
-        .collect();
-    let mut families = BTreeMap::new();
-    if !rows.is_empty() {
-        families.insert(
-            name.to_owned(),
-            Family {
+
+    /// Adds `value` to gauge `name` (of `help`) under `labels`, in order.
+    pub fn add(
+        &mut self,
+        name: &str,
+        help: &str,
+        mut labels: Vec<(String, String)>,
+        value: f64,
+    ) -> Result<(), TooManySeries> {
+        if !value.is_finite() {
+            return Ok(());
+        }
+        let mut cut = 0;
+        for (_, label) in labels.iter_mut() {
+            if let Cow::Owned(short) = cap(label, &mut cut) {
+                *label = short;
+            }
+        }
+        let group = match self.groups.get(&labels) {
+            Some(&group) => group,
+            None => {
+                let group = u32::try_from(self.samples.groups.len()).unwrap_or(u32::MAX);
+                self.samples.groups.push(labels.clone());
+                self.samples.labels_cut += cut;
+                self.groups.insert(labels, group);
+                group
+            }
+        };
+        if !self.taken.insert((name.to_owned(), group)) {
+            return Ok(());
+        }
+        if self.samples.series() >= self.max_series {
+            return Err(TooManySeries);
+        }
+        let family = self
+            .samples
+            .families
+            .entry(name.to_owned())
+            .or_insert_with(|| Family {
                 help: help.to_owned(),
-                samples,
-            },
-        );
+                samples: Vec::new(),
+            });
+        family.samples.push(Sample {
+            group,
+            qualifier: None,
+            value,
+        });
+        Ok(())
     }
-    QuerySamples {
-        query: query.to_owned(),
-        groups: rows.into_iter().map(|(labels, _)| labels).collect(),
-        named,
-        families,
-        labels_cut,
-        ..QuerySamples::default()
+
+    pub fn series(&self) -> usize {
+        self.samples.series()
+    }
+
+    pub fn finish(self) -> QuerySamples {
+        self.samples
     }
 }
 

@@ -25,7 +25,7 @@ pub(crate) mod fixtures;
 
 pub use agent_gauges::{AGENT_GAUGES, AgentSamples};
 pub use flatten::{
-    Flattener, QuerySamples, TooManySeries, flatten, flatten_bounded, gauge_samples,
+    Flattener, GaugeSet, QuerySamples, TooManySeries, flatten, flatten_bounded, gauge_samples,
 };
 pub use listing::catalogue;
 pub use names::{NameMap, Names};

@@ -19,12 +19,14 @@ use super::transport::{Reply, Transport};
 use crate::error::{Error, Result};
 use crate::metrics::{BreakerState, Metrics};
 use genesys_wire::catalogue::Source;
+use genesys_wire::telephony::{EdgeMetrics, TrunkMetrics};
 use genesys_wire::{
     AGENT_STATUS_COUNTS_PATH, AgentStateCountsRequest, AgentStateCountsResponse, AggregateResponse,
     AggregationQuery, Endpoint, FLOW_OBSERVATIONS_PATH, FlowObservationResponse, GroupSink,
     GroupsRead, JOBS_PATH, JobResultsPage, JobStatus, JobSubmitted, Listing, OBSERVATIONS_PATH,
     ObservationQuery, ObservationResponse, PRESENCES_PATH, PresenceDefinitions,
 };
+use genesys_wire::{EDGE_METRICS_PATH, TRUNK_METRICS_PATH};
 
 /// How long a request may take, from sending it to the last byte of the answer.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -155,6 +157,36 @@ impl Client {
                 pairs.append_pair(key, value);
             }
         }
+        self.call(endpoint, reqwest::Method::GET, url.as_str(), None)
+            .await
+    }
+
+    /// `GET /api/v2/telephony/providers/edges/metrics?edgeIds=...`: the metrics of `ids`
+    /// (at most [`MAX_EDGE_IDS`](genesys_wire::MAX_EDGE_IDS)), a bare array; anything
+    /// else is refused as unreadable.
+    pub async fn edge_metrics(&self, ids: &[String]) -> Result<Vec<EdgeMetrics>> {
+        self.get_by_ids(Endpoint::EdgeMetrics, EDGE_METRICS_PATH, "edgeIds", ids)
+            .await
+    }
+
+    /// `GET /api/v2/telephony/providers/edges/trunks/metrics?trunkIds=...`: the metrics of
+    /// `ids` (at most [`MAX_TRUNK_IDS`](genesys_wire::MAX_TRUNK_IDS)), a bare array.
+    pub async fn trunk_metrics(&self, ids: &[String]) -> Result<Vec<TrunkMetrics>> {
+        self.get_by_ids(Endpoint::TrunkMetrics, TRUNK_METRICS_PATH, "trunkIds", ids)
+            .await
+    }
+
+    /// `GET path?key=a,b,c`: the IDs comma-separated in one value, as the API takes them.
+    async fn get_by_ids<T: DeserializeOwned>(
+        &self,
+        endpoint: Endpoint,
+        path: &str,
+        key: &str,
+        ids: &[String],
+    ) -> Result<T> {
+        let mut url = reqwest::Url::parse(&format!("{}{path}", self.api_url))
+            .map_err(|error| Error::Config(format!("api_url is not a URL: {error}")))?;
+        url.query_pairs_mut().append_pair(key, &ids.join(","));
         self.call(endpoint, reqwest::Method::GET, url.as_str(), None)
             .await
     }

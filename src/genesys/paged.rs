@@ -136,32 +136,66 @@ pub async fn read_all<T: Named>(
     max_pages: u32,
     max_bytes: u64,
 ) -> Result<Read> {
+    let mut read = Read::default();
+    each_entity(client, list, max_pages, |entity: T| {
+        read.add(entity);
+        match read.bytes > max_bytes {
+            true => Err(Error::DirectoryTooLarge {
+                endpoint: list.endpoint,
+                limit: max_bytes,
+            }),
+            false => Ok(()),
+        }
+    })
+    .await?;
+    Ok(read)
+}
+
+/// Every entity of `list`, whole, read page by page as [`read_all`] reads them (at most
+/// `max_pages` pages of [`PAGE_SIZE`]): for lists whose entities are more than a name
+/// (the Edges, the trunks).
+pub async fn read_entities<T: DeserializeOwned>(
+    client: &Client,
+    list: &List,
+    max_pages: u32,
+) -> Result<Vec<T>> {
+    let mut entities = Vec::new();
+    each_entity(client, list, max_pages, |entity| {
+        entities.push(entity);
+        Ok(())
+    })
+    .await?;
+    Ok(entities)
+}
+
+/// Hands every entity of `list` to `take`, page by page, until the last page (see
+/// [`read_all`]) or `take` fails; past `max_pages` pages, [`Error::TooManyPages`].
+async fn each_entity<T: DeserializeOwned>(
+    client: &Client,
+    list: &List,
+    max_pages: u32,
+    mut take: impl FnMut(T) -> Result<()>,
+) -> Result<()> {
     let filters: Vec<(&str, &str)> = list
         .filters
         .iter()
         .map(|(key, value)| (*key, value.as_str()))
         .collect();
-    let mut read = Read::default();
+    let mut read: u64 = 0;
     for page_number in 1..=max_pages.max(1) {
         let page = client
             .list_page::<T>(list.endpoint, list.path, page_number, PAGE_SIZE, &filters)
             .await?;
+        let count = page.entities.len() as u64;
         let last = page.entities.is_empty()
             || page_number >= page.page_count
-            || (page.total > 0
-                && (read.entries.len() as u64).saturating_add(page.entities.len() as u64)
-                    >= page.total);
+            || (page.total > 0 && read.saturating_add(count) >= page.total);
+        read = read.saturating_add(count);
         for entity in page.entities {
-            read.add(entity);
-            if read.bytes > max_bytes {
-                return Err(Error::DirectoryTooLarge {
-                    endpoint: list.endpoint,
-                    limit: max_bytes,
-                });
-            }
+            take(entity)?;
         }
         if last {
-            return Ok(read);
+            return Ok(());
         }
     }
     let error = Error::TooManyPages {

@@ -85,6 +85,7 @@ pub async fn run_reloading(
         observations: RwLock::new(settings.observations.as_ref().map(|o| o.refresh)),
         agents: RwLock::new(settings.agents.as_ref().map(|a| a.refresh)),
         flow_observations: RwLock::new(settings.flow_observations),
+        telephony: RwLock::new(settings.telephony),
         clock: clock.clone(),
         reloads: reloads.lifecycle.then(|| reloads.sender.clone()),
         telemetry_path: reloads.telemetry_path.clone(),
@@ -253,6 +254,7 @@ impl Running {
                     self.settings.agents.as_ref().map(|a| a.refresh);
                 *state.flow_observations.write().expect("not poisoned") =
                     self.settings.flow_observations;
+                *state.telephony.write().expect("not poisoned") = self.settings.telephony;
                 metrics.reload.succeeded(clock.wall(clock.now()));
                 Ok(())
             }

@@ -99,10 +99,20 @@ impl FailureSurge {
         )
     }
 
-    /// Refuses an Edge degrade on an Edge `org` does not have, naming those it has.
+    /// Refuses a fault on an Edge `org` does not have, naming those it has.
     pub fn check_edge(&self, org: &SimulatedOrg) -> Result<(), String> {
-        let edges = super::edges(org);
+        let edges = crate::edges(org);
         self.check("Edge", edges.iter().map(|e| (e.id.as_str(), e.name)))
+    }
+
+    /// Refuses a fault on a trunk `org` does not have (of its named ones), naming those
+    /// it has.
+    pub fn check_trunk(&self, org: &SimulatedOrg) -> Result<(), String> {
+        let trunks = crate::trunks(org, 0);
+        self.check(
+            "trunk",
+            trunks.iter().map(|t| (t.id.as_str(), t.name.as_str())),
+        )
     }
 
     fn check<'a>(

@@ -379,7 +379,9 @@ impl Simulator {
         } else {
             Endpoint::Aggregates
         };
-        let permission = super::ivr_api::permission(path).unwrap_or(endpoint.permission());
+        let permission = super::ivr_api::permission(path)
+            .or_else(|| super::telephony::permission(path))
+            .unwrap_or(endpoint.permission());
         let body = serde_json::json!({
             "message": format!("Unable to perform the requested action. You are missing the following permission(s): [{permission}]"),
             "code": "missing.permissions",

@@ -24,12 +24,13 @@ use tower::ServiceExt;
 use super::protocol::{API_PREFIX, DropConnection};
 use super::{
     Simulator, agent_states, details, faults, ivr_api, jobs, oauth, presences, query,
-    queue_observations, queues, surge,
+    queue_observations, queues, surge, telephony,
 };
 use genesys_wire::AGENT_STATUS_COUNTS_PATH;
 use genesys_wire::QUEUES_PATH;
 use genesys_wire::TOKEN_PATH;
 use genesys_wire::details::CONVERSATION_DETAILS_PATH;
+use genesys_wire::{EDGE_METRICS_PATH, EDGES_PATH, TRUNK_METRICS_PATH, TRUNKS_PATH};
 use genesys_wire::{JOBS_PATH, QUERY_PATH};
 use genesys_wire::{OBSERVATIONS_PATH, PRESENCES_PATH};
 
@@ -48,7 +49,7 @@ const JOB_PATH: &str = "/api/v2/analytics/conversations/aggregates/jobs/{id}";
 const JOB_RESULTS_PATH: &str = "/api/v2/analytics/conversations/aggregates/jobs/{id}/results";
 
 /// Every endpoint the simulator serves, in the order `simulate --help` lists them.
-pub const ENDPOINTS: [Endpoint; 18] = [
+pub const ENDPOINTS: [Endpoint; 22] = [
     Endpoint {
         methods: "POST",
         path: TOKEN_PATH,
@@ -146,6 +147,30 @@ pub const ENDPOINTS: [Endpoint; 18] = [
         route: || post(details::answer).fallback(method_not_allowed),
     },
     Endpoint {
+        methods: "GET",
+        path: EDGES_PATH,
+        what: "the org's Edges, in pages: online status, site, deployment type",
+        route: || get_only(telephony::edges_list),
+    },
+    Endpoint {
+        methods: "GET",
+        path: EDGE_METRICS_PATH,
+        what: "the Edges' metrics (edgeIds=, at most 100): CPU, memory, disks, network, uptime",
+        route: || get_only(telephony::edge_metrics),
+    },
+    Endpoint {
+        methods: "GET",
+        path: TRUNKS_PATH,
+        what: "the org's trunks, in pages: in service, connected, OPTIONS and REGISTER status",
+        route: || get_only(telephony::trunks_list),
+    },
+    Endpoint {
+        methods: "GET",
+        path: TRUNK_METRICS_PATH,
+        what: "the trunks' metrics (trunkIds=, at most 100): calls in and out, QoS mismatches",
+        route: || get_only(telephony::trunk_metrics),
+    },
+    Endpoint {
         methods: "GET, POST, DELETE",
         path: surge::SURGE_PATH,
         what: "the abandon surge: shown, set (JSON) or cleared (no token needed)",
@@ -238,6 +263,10 @@ impl Simulator {
             ivr_api::ACTIONS_PATH => Some(&s.actions_requests),
             AGENT_STATUS_COUNTS_PATH => Some(&s.agent_states_requests),
             CONVERSATION_DETAILS_PATH => Some(&s.conversation_details_requests),
+            EDGES_PATH => Some(&s.edges_requests),
+            EDGE_METRICS_PATH => Some(&s.edge_metrics_requests),
+            TRUNKS_PATH => Some(&s.trunks_requests),
+            TRUNK_METRICS_PATH => Some(&s.trunk_metrics_requests),
             _ if path.starts_with(JOBS_PATH) => Some(&s.jobs_requests),
             _ => None,
         };

@@ -119,10 +119,10 @@ pub(super) async fn flow_observations(
 }
 
 /// The query string's parameters in order; a parameter may repeat (`type=a&type=b`).
-type Pairs = Vec<(String, String)>;
+pub(super) type Pairs = Vec<(String, String)>;
 
 /// Every value of parameter `name`, comma-separated ones split.
-fn values<'a>(pairs: &'a Pairs, name: &str) -> Vec<&'a str> {
+pub(super) fn values<'a>(pairs: &'a Pairs, name: &str) -> Vec<&'a str> {
     pairs
         .iter()
         .filter(|(key, _)| key == name)
@@ -139,7 +139,7 @@ fn first(pairs: &Pairs, name: &str) -> Option<String> {
 
 /// One page of `entities` as the Architect and integrations lists answer it, with the links
 /// (`query` is what the links repeat besides the paging, e.g. `&type=inboundcall`).
-fn listing(
+pub(super) fn listing(
     sim: &Simulator,
     path: &str,
     query: &str,

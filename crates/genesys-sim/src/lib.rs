@@ -53,6 +53,7 @@ mod random;
 mod simulated_org;
 pub mod surge;
 mod tally;
+mod telephony;
 #[cfg(test)]
 mod testing;
 mod traffic;
@@ -89,6 +90,7 @@ pub use quality::{CallQuality, PACKETS_PER_SECOND, call_quality, mos_of};
 pub use queue_observations::observe;
 pub use simulated_org::{DEMO_FLOOR, DEMO_MEDIA_TYPES, QueueProfile, SimQueue, SimulatedOrg};
 pub use surge::{AgentsSurge, AgentsSurgeSpec, Surge, SurgeSpec};
+pub use telephony::{CALL_BYTES_PER_SEC, SimTrunk, Telephony, trunks};
 pub use traffic::BACKLOG_WAIT_MS;
 
 use genesys_wire::time::Clock;
@@ -130,6 +132,15 @@ pub struct SimulatorConfig {
     /// An Edge (by name or ID) whose calls turn poor: those ending at or after its start
     /// ([`quality`]). One on an Edge the org does not have is ignored, with a warning.
     pub edge_degrade: Option<FailureSurge>,
+    /// An Edge (by name or ID) that goes offline at its start ([`telephony`](Telephony));
+    /// one the org does not have is ignored, with a warning.
+    pub edge_offline: Option<FailureSurge>,
+    /// A trunk (by name or ID) that goes down at its start; one the org does not have is
+    /// ignored, with a warning.
+    pub trunk_down: Option<FailureSurge>,
+    /// Out-of-service lab trunks added to the four named ones, to give the trunk list a
+    /// size (more than a page of 100).
+    pub lab_trunks: usize,
 }
 
 impl Default for SimulatorConfig {
@@ -150,6 +161,9 @@ impl Default for SimulatorConfig {
             action_surge: None,
             agents_surge: None,
             edge_degrade: None,
+            edge_offline: None,
+            trunk_down: None,
+            lab_trunks: 0,
         }
     }
 }
@@ -185,6 +199,10 @@ pub struct RequestCounts {
     pub actions: u64,
     pub agent_states: u64,
     pub conversation_details: u64,
+    pub edges: u64,
+    pub edge_metrics: u64,
+    pub trunks: u64,
+    pub trunk_metrics: u64,
     pub unauthorized: u64,
 }
 
@@ -216,6 +234,10 @@ struct State {
     actions_requests: AtomicU64,
     agent_states_requests: AtomicU64,
     conversation_details_requests: AtomicU64,
+    edges_requests: AtomicU64,
+    edge_metrics_requests: AtomicU64,
+    trunks_requests: AtomicU64,
+    trunk_metrics_requests: AtomicU64,
     unauthorized: AtomicU64,
     faults: faults::Faults,
     jobs: jobs::Jobs,
@@ -246,8 +268,14 @@ impl Simulator {
         config.flow_surge = config.flow_surge.clone().filter(flow_kept);
         config.action_surge = config.action_surge.clone().filter(action_kept);
         let edge_kept =
+            |s: &FailureSurge| ignored_unless(s.check_edge(org), "simulator offline Edge ignored");
+        let trunk_kept =
+            |s: &FailureSurge| ignored_unless(s.check_trunk(org), "simulator down trunk ignored");
+        let degrade_kept =
             |s: &FailureSurge| ignored_unless(s.check_edge(org), "simulator Edge degrade ignored");
-        config.edge_degrade = config.edge_degrade.clone().filter(edge_kept);
+        config.edge_degrade = config.edge_degrade.clone().filter(degrade_kept);
+        config.edge_offline = config.edge_offline.clone().filter(edge_kept);
+        config.trunk_down = config.trunk_down.clone().filter(trunk_kept);
         let surge = config
             .surge
             .clone()
@@ -275,6 +303,10 @@ impl Simulator {
                 actions_requests: AtomicU64::new(0),
                 agent_states_requests: AtomicU64::new(0),
                 conversation_details_requests: AtomicU64::new(0),
+                edges_requests: AtomicU64::new(0),
+                edge_metrics_requests: AtomicU64::new(0),
+                trunks_requests: AtomicU64::new(0),
+                trunk_metrics_requests: AtomicU64::new(0),
                 unauthorized: AtomicU64::new(0),
                 jobs,
                 directory: Mutex::default(),
@@ -302,6 +334,10 @@ impl Simulator {
             actions: s.actions_requests.load(Ordering::Relaxed),
             agent_states: s.agent_states_requests.load(Ordering::Relaxed),
             conversation_details: s.conversation_details_requests.load(Ordering::Relaxed),
+            edges: s.edges_requests.load(Ordering::Relaxed),
+            edge_metrics: s.edge_metrics_requests.load(Ordering::Relaxed),
+            trunks: s.trunks_requests.load(Ordering::Relaxed),
+            trunk_metrics: s.trunk_metrics_requests.load(Ordering::Relaxed),
             unauthorized: s.unauthorized.load(Ordering::Relaxed),
         }
     }

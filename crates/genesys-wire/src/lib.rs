@@ -20,6 +20,7 @@ pub mod details;
 /// The length cap on label values taken from the API (`max_label_value_bytes`).
 pub mod labels;
 pub mod region;
+pub mod telephony;
 pub mod time;
 
 use std::collections::BTreeMap;
