@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 #[cfg(feature = "demo")]
 use crate::config::OrgConfig;
-use crate::config::{Config, DEFAULT_LISTEN};
+use crate::config::{Config, DEFAULT_LISTEN, written};
 use crate::error::Error;
 use crate::server::TelemetryPath;
 #[cfg(feature = "demo")]
@@ -316,6 +316,17 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 "configuration is valid: {whose}{} queries ({})",
                 names.len(),
                 names.join(", ")
+            );
+        }
+        if let Some(voice) = &settings.voice_quality {
+            let _ = writeln!(
+                std::io::stderr(),
+                "voice quality: the calls that ended, every {} ({} behind), up to {} pages of {} a refresh; poor below MOS {}",
+                written(voice.refresh),
+                written(voice.settle_delay),
+                voice.max_pages_per_refresh,
+                voice.page_size,
+                voice.mos_threshold
             );
         }
         return Ok(());

@@ -86,6 +86,7 @@ impl Config {
         let observations = self.observations(&mut problems);
         let agents = self.agents(&mut problems);
         let flow_observations = self.flow_observations(&mut problems);
+        let voice_quality = self.voice_quality(&mut problems);
         let shared = ClientSettings {
             request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
             connect_timeout: self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
@@ -131,6 +132,7 @@ impl Config {
             observations,
             agents,
             flow_observations,
+            voice_quality,
         })
     }
 

@@ -322,6 +322,7 @@ impl Running {
         settings.orgs = new.orgs.clone();
         settings.observations = new.observations.clone();
         settings.agents = new.agents.clone();
+        settings.voice_quality = new.voice_quality.clone();
         settings.api_budget_share = new.api_budget_share;
         for (org, step) in new.orgs.iter().zip(plan) {
             match step {

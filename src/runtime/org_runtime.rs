@@ -269,6 +269,7 @@ impl OrgRuntime {
             || old.observations != new.observations
             || old.agents != new.agents
             || old.flow_observations != new.flow_observations
+            || old.voice_quality != new.voice_quality
             || old.name_lists(&self.settings) != new.name_lists(&wanted);
         if !rebuild {
             tracing::info!(
