@@ -28,7 +28,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::config::{
-    AgentSettings, Breakdown, MAX_AGENT_DIVISIONS, OrgSettings, Settings, written,
+    AgentSettings, Breakdown, MAX_AGENT_DIVISIONS, OrgSettings, Settings, VoiceQualitySettings,
+    written,
 };
 use crate::error::{Error, Result};
 use crate::genesys::queue_list::PAGE_SIZE;
@@ -56,6 +57,7 @@ pub enum LineKind {
     Observations,
     Agents,
     FlowObservations,
+    VoiceQuality,
     QueueList,
     Presences,
     /// A list of flows, flow outcomes or data actions, for their names.
@@ -187,6 +189,20 @@ impl Cost {
         ))
     }
 
+    /// The voice quality's: the pages one refresh reads at `expected_calls_per_hour`
+    /// (see [`VoiceQualitySettings::pages_per_refresh`]), every refresh.
+    pub fn voice_quality(voice: &VoiceQualitySettings) -> Cost {
+        Cost::Every(Line::new(
+            LineKind::VoiceQuality,
+            format!(
+                "voice quality ({} calls an hour, {} a page, at most {} pages)",
+                voice.expected_calls_per_hour, voice.page_size, voice.max_pages_per_refresh
+            ),
+            voice.pages_per_refresh(),
+            voice.refresh,
+        ))
+    }
+
     /// A request per `queues_per_request` queues of the directory, every `refresh`.
     pub fn per_queues(refresh: Duration, queues_per_request: usize) -> Cost {
         Cost::PerQueues(ObservationLoad {
@@ -216,12 +232,15 @@ impl Load {
             .iter()
             .any(|query| query.group_by.iter().any(|d| d == "queueId"));
         let agents = queries.iter().any(|line| line.kind == LineKind::Agents);
+        let voice = queries
+            .iter()
+            .any(|line| line.kind == LineKind::VoiceQuality);
         let mut name_lists = settings.name_lists(org);
         name_lists.retain(|kind| *kind != NameKind::Queue);
         Load {
             org: org.org.clone(),
             queries,
-            reads_directory: names_wanted || observations.is_some() || agents,
+            reads_directory: names_wanted || observations.is_some() || agents || voice,
             reads_presences: observations.is_some() || agents,
             name_lists,
             directory_refresh: settings.queue_names_refresh,
@@ -588,6 +607,15 @@ fn remedies(load: &Load, budget: &Budget, queues: usize) -> String {
         .any(|line| line.kind == LineKind::FlowObservations)
     {
         fixes.push("observe the flows less often ([flow_observations] refresh)".into());
+    }
+    if load
+        .queries
+        .iter()
+        .any(|line| line.kind == LineKind::VoiceQuality)
+    {
+        fixes.push(
+            "read the voice quality in fewer pages ([voice_quality] max_pages_per_refresh) or less often ([voice_quality] refresh)".into(),
+        );
     }
     let rolling = |line: &Line| line.kind == LineKind::RollingQuery;
     if load.queries.iter().any(rolling) {

@@ -8,7 +8,8 @@
 //! query, of conversations, flows or data actions), [`rolling`] (a trailing window,
 //! refreshed), [`observations`] (every queue of the directory, now), [`agents`] (the
 //! org's agents, each once, now) and [`flow_observations`] (every inbound and bot flow of
-//! the directory, now). The last three share their timing and 403 handling
+//! the directory, now), and [`voice_quality`] (the calls that ended since the last read,
+//! each counted once into histograms). The last four share their timing and 403 handling
 //! ([`present`]); the flows and data actions queries a 403's hourly retry
 //! ([`standing`]). [`sources`] lists what one org runs. A new source is a file
 //! here implementing [`Collector`], and a line in [`sources`].
@@ -22,6 +23,7 @@ pub mod rolling;
 mod run;
 mod source;
 pub mod standing;
+pub mod voice_quality;
 
 use std::future::Future;
 use std::time::Duration;

@@ -13,6 +13,7 @@ use super::flow_observations::FlowObservations;
 use super::observations::Observations;
 use super::rolling::{RollingWindow, WindowCursor};
 use super::standing;
+use super::voice_quality::VoiceQuality;
 use super::{Collector, Outlet, Readiness, spawn};
 use crate::budget::Cost;
 use crate::config::{OrgSettings, Settings};
@@ -69,7 +70,8 @@ impl Source {
 }
 
 /// Every source `org` runs under `settings`: a collector per configured query, of its
-/// kind, and the queue observations and the agent states when they are on. Starts each query's poll metrics
+/// kind, and the queue observations, the agent states, the flow observations and the
+/// voice quality when they are on. Starts each query's poll metrics
 /// (its window, or its skipped buckets) in `parts.metrics`.
 pub fn sources(settings: &Settings, org: &OrgSettings, parts: &Parts) -> Vec<Source> {
     let aggregates = Aggregates {
@@ -128,6 +130,15 @@ pub fn sources(settings: &Settings, org: &OrgSettings, parts: &Parts) -> Vec<Sou
             refresh,
             parts.client.clone(),
             parts.directory.clone(),
+            clock.clone(),
+        )));
+    }
+    if let Some(voice_quality) = &settings.voice_quality {
+        sources.push(Source::new(VoiceQuality::new(
+            voice_quality.clone(),
+            parts.client.clone(),
+            parts.directory.clone(),
+            parts.metrics.clone(),
             clock,
         )));
     }
