@@ -27,8 +27,14 @@ pub struct VoiceCall<'a> {
     pub end_ms: i64,
     /// The queue it waited in; `None` for an agent-direct call.
     pub queue_id: Option<&'a str>,
+    /// Epoch milliseconds: when an agent answered it (its wait's end); `None` when the
+    /// caller gave up.
+    pub answered_ms: Option<i64>,
     /// The Edge it entered on, an index into [`crate::edges`].
     pub edge: usize,
+    /// Its place among the arrivals of its kind (queue or agent-direct) in its minute,
+    /// from 0: the voice quality model lets at most the first of a minute be poor.
+    pub arrival_index: u32,
     /// Seeds the draws of anything else about the call (its voice quality), apart from
     /// the traffic's.
     pub seed: u64,
@@ -52,6 +58,7 @@ pub fn voice_calls<'a>(
                     &minute.to_le_bytes(),
                     &index.to_le_bytes(),
                 ]);
+                let arrival_index = index;
                 index += 1;
                 let mut end_ms = conversation.wait_end_ms();
                 if let Some(handled) = conversation.handled {
@@ -64,7 +71,9 @@ pub fn voice_calls<'a>(
                     start_ms,
                     end_ms: end_ms.min(start_ms.saturating_add(MAX_CALL_MS)),
                     queue_id: atom.queue().map(|q| q.id.as_str()),
+                    answered_ms: conversation.handled.map(|_| conversation.wait_end_ms()),
                     edge: edge_of(mix(seed)),
+                    arrival_index,
                     seed,
                 });
             });

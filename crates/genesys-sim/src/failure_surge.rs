@@ -99,6 +99,12 @@ impl FailureSurge {
         )
     }
 
+    /// Refuses an Edge degrade on an Edge `org` does not have, naming those it has.
+    pub fn check_edge(&self, org: &SimulatedOrg) -> Result<(), String> {
+        let edges = super::edges(org);
+        self.check("Edge", edges.iter().map(|e| (e.id.as_str(), e.name)))
+    }
+
     fn check<'a>(
         &self,
         what: &str,

@@ -34,6 +34,7 @@ use tokio::time::Instant;
 
 use super::Simulator;
 use super::protocol::{API_PREFIX, JsonBody, drop_connection, error_response};
+use genesys_wire::details::CONVERSATION_DETAILS_PATH;
 use genesys_wire::{AGENT_STATUS_COUNTS_PATH, OBSERVATIONS_PATH, PRESENCES_PATH, QUEUES_PATH};
 use genesys_wire::{Endpoint, ErrorBody};
 
@@ -373,6 +374,8 @@ impl Simulator {
             Endpoint::Presences
         } else if path.starts_with(AGENT_STATUS_COUNTS_PATH) {
             Endpoint::AgentStatusCounts
+        } else if path.starts_with(CONVERSATION_DETAILS_PATH) {
+            Endpoint::ConversationDetails
         } else {
             Endpoint::Aggregates
         };

@@ -23,12 +23,13 @@ use tower::ServiceExt;
 
 use super::protocol::{API_PREFIX, DropConnection};
 use super::{
-    Simulator, agent_states, faults, ivr_api, jobs, oauth, presences, query, queue_observations,
-    queues, surge,
+    Simulator, agent_states, details, faults, ivr_api, jobs, oauth, presences, query,
+    queue_observations, queues, surge,
 };
 use genesys_wire::AGENT_STATUS_COUNTS_PATH;
 use genesys_wire::QUEUES_PATH;
 use genesys_wire::TOKEN_PATH;
+use genesys_wire::details::CONVERSATION_DETAILS_PATH;
 use genesys_wire::{JOBS_PATH, QUERY_PATH};
 use genesys_wire::{OBSERVATIONS_PATH, PRESENCES_PATH};
 
@@ -47,7 +48,7 @@ const JOB_PATH: &str = "/api/v2/analytics/conversations/aggregates/jobs/{id}";
 const JOB_RESULTS_PATH: &str = "/api/v2/analytics/conversations/aggregates/jobs/{id}/results";
 
 /// Every endpoint the simulator serves, in the order `simulate --help` lists them.
-pub const ENDPOINTS: [Endpoint; 17] = [
+pub const ENDPOINTS: [Endpoint; 18] = [
     Endpoint {
         methods: "POST",
         path: TOKEN_PATH,
@@ -137,6 +138,12 @@ pub const ENDPOINTS: [Endpoint; 17] = [
         path: AGENT_STATUS_COUNTS_PATH,
         what: "the agent-state counts: the org's agents, each once, by routing status, presence, ...",
         route: || post(agent_states::answer).fallback(method_not_allowed),
+    },
+    Endpoint {
+        methods: "POST",
+        path: CONVERSATION_DETAILS_PATH,
+        what: "the conversation details query: each voice call, its Edge and voice quality",
+        route: || post(details::answer).fallback(method_not_allowed),
     },
     Endpoint {
         methods: "GET, POST, DELETE",
@@ -230,6 +237,7 @@ impl Simulator {
             ivr_api::ACTION_AGGREGATES_PATH => Some(&s.action_aggregates_requests),
             ivr_api::ACTIONS_PATH => Some(&s.actions_requests),
             AGENT_STATUS_COUNTS_PATH => Some(&s.agent_states_requests),
+            CONVERSATION_DETAILS_PATH => Some(&s.conversation_details_requests),
             _ if path.starts_with(JOBS_PATH) => Some(&s.jobs_requests),
             _ => None,
         };

@@ -26,6 +26,9 @@ mod agents;
 mod answer;
 pub mod architect;
 mod calls;
+mod details;
+mod details_filter;
+mod details_shape;
 mod edges;
 mod errors;
 pub mod failure_surge;
@@ -40,6 +43,7 @@ mod live;
 mod oauth;
 mod presences;
 mod protocol;
+mod quality;
 mod query;
 pub mod queue_observations;
 mod queues;
@@ -67,6 +71,9 @@ pub use answer::{
 };
 pub use architect::{Architect, SimAction, SimFlow, SimOutcome};
 pub use calls::{MAX_CALL_MS, VoiceCall, voice_calls, voice_calls_active};
+pub use details::{
+    DEFAULT_DETAILS_PAGE_SIZE, MAX_FILTERED_DAYS, MAX_UNFILTERED_DAYS, conversation_details,
+};
 pub use edges::{SimEdge, edge_ids, edges};
 pub use errors::{ERROR_CODES, ERROR_RATE, STATE_TRANSITION_ERROR_RATE};
 pub use failure_surge::{FailureSurge, FailureSurgeSpec};
@@ -76,6 +83,7 @@ pub use flows::{ActionCall, FlowEnding, FlowRecord, Surges, flow_records, in_flo
 pub use gateway::{ENDPOINTS, Endpoint, endpoints_help};
 pub use live::{ALERT_MS, LOOKBACK_MINUTES};
 pub use presences::{presence_definitions, system_to_organization_mappings};
+pub use quality::{CallQuality, PACKETS_PER_SECOND, call_quality, mos_of};
 pub use queue_observations::observe;
 pub use simulated_org::{DEMO_FLOOR, DEMO_MEDIA_TYPES, QueueProfile, SimQueue, SimulatedOrg};
 pub use surge::{AgentsSurge, AgentsSurgeSpec, Surge, SurgeSpec};
@@ -117,6 +125,9 @@ pub struct SimulatorConfig {
     /// An agents-stop-answering surge set from the start (it may start later). One on a
     /// queue the org does not have is ignored, with a warning.
     pub agents_surge: Option<AgentsSurge>,
+    /// An Edge (by name or ID) whose calls turn poor: those ending at or after its start
+    /// ([`quality`]). One on an Edge the org does not have is ignored, with a warning.
+    pub edge_degrade: Option<FailureSurge>,
 }
 
 impl Default for SimulatorConfig {
@@ -136,6 +147,7 @@ impl Default for SimulatorConfig {
             flow_surge: None,
             action_surge: None,
             agents_surge: None,
+            edge_degrade: None,
         }
     }
 }
@@ -170,6 +182,7 @@ pub struct RequestCounts {
     pub action_aggregates: u64,
     pub actions: u64,
     pub agent_states: u64,
+    pub conversation_details: u64,
     pub unauthorized: u64,
 }
 
@@ -200,6 +213,7 @@ struct State {
     action_aggregates_requests: AtomicU64,
     actions_requests: AtomicU64,
     agent_states_requests: AtomicU64,
+    conversation_details_requests: AtomicU64,
     unauthorized: AtomicU64,
     faults: faults::Faults,
     jobs: jobs::Jobs,
@@ -229,6 +243,9 @@ impl Simulator {
         };
         config.flow_surge = config.flow_surge.clone().filter(flow_kept);
         config.action_surge = config.action_surge.clone().filter(action_kept);
+        let edge_kept =
+            |s: &FailureSurge| ignored_unless(s.check_edge(org), "simulator Edge degrade ignored");
+        config.edge_degrade = config.edge_degrade.clone().filter(edge_kept);
         let surge = config
             .surge
             .clone()
@@ -255,6 +272,7 @@ impl Simulator {
                 action_aggregates_requests: AtomicU64::new(0),
                 actions_requests: AtomicU64::new(0),
                 agent_states_requests: AtomicU64::new(0),
+                conversation_details_requests: AtomicU64::new(0),
                 unauthorized: AtomicU64::new(0),
                 jobs,
                 directory: Mutex::default(),
@@ -281,6 +299,7 @@ impl Simulator {
             action_aggregates: s.action_aggregates_requests.load(Ordering::Relaxed),
             actions: s.actions_requests.load(Ordering::Relaxed),
             agent_states: s.agent_states_requests.load(Ordering::Relaxed),
+            conversation_details: s.conversation_details_requests.load(Ordering::Relaxed),
             unauthorized: s.unauthorized.load(Ordering::Relaxed),
         }
     }
