@@ -72,3 +72,5 @@ mod simulator_observations;
 mod source_alerts;
 /// The OAuth client: tokens cached, renewed before expiry and once when refused; bad credentials.
 mod tokens;
+/// The voice quality histograms: the simulator's calls, each counted once; paging, caps, a 403.
+mod voice_quality;
