@@ -25,6 +25,7 @@ use crate::util::{
     clock::{advance, advance_until, hold_time},
     exporter::{config_for, start_exporter, start_exporter_with},
     http::get,
+    process::{hang_up, sim_config, start_binary_for},
     samples::{Samples, of, value},
     sim::{AFTERNOON, Sim, afternoon_sim, forbidden, set_fault, start_simulator},
     wait::wait_for_metrics,
@@ -397,4 +398,26 @@ async fn a_403_on_the_details_leaves_every_other_source_publishing() {
     assert!(published(&samples).is_empty());
     assert_eq!(read_ratio(&samples), None);
     assert_eq!(sim.simulator.requests().conversation_details, 1);
+}
+
+/// The binary runs on the system clock and the simulator at its fixed instant, so the
+/// windows read hold no calls; what a reload changes is whether the source runs at all.
+#[tokio::test]
+async fn a_reload_turns_the_voice_quality_on_and_off() {
+    let sim = start_simulator(afternoon_sim()).await;
+    let (process, url, dir) = start_binary_for(&sim, "", &[]).await;
+    wait_for_metrics(&url, |s| up(s, "default") == Some(1.0)).await;
+    assert_eq!(sim.simulator.requests().conversation_details, 0);
+    let path = dir.path().join("genesys.toml");
+    std::fs::write(&path, sim_config(&sim, "[voice_quality]\nenabled = true\n")).unwrap();
+    hang_up(&process);
+    let samples = wait_for_metrics(&url, |s| up(s, "voice_quality") == Some(1.0)).await;
+    assert_eq!(read_ratio(&samples), Some(1.0));
+    assert!(sim.simulator.requests().conversation_details >= 1);
+    std::fs::write(&path, sim_config(&sim, "")).unwrap();
+    hang_up(&process);
+    let samples = wait_for_metrics(&url, |s| up(s, "voice_quality").is_none()).await;
+    assert_eq!(read_ratio(&samples), None);
+    assert!(published(&samples).is_empty());
+    assert_eq!(up(&samples, "default"), Some(1.0));
 }

@@ -853,6 +853,61 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_voice_quality_costs_its_pages_at_the_expected_calls_and_reads_queue_and_edge_names() {
+        let settings = settings_of(
+            serde_json::json!([{"name": "day", "granularity": "P1D"}]),
+            serde_json::json!({
+                "api_budget_share": 0.005,
+                "observations": {"enabled": false},
+                "voice_quality": {"enabled": true, "expected_calls_per_hour": 12000},
+            }),
+        );
+        let org = &settings.orgs[0];
+        let voice = settings.voice_quality.as_ref().unwrap();
+        let day = match &org.queries[0].kind {
+            QueryKind::Buckets(schedule) => {
+                Cost::bucket_query("day", Source::Conversations, schedule)
+            }
+            QueryKind::Rolling(_) => unreachable!("a bucket query"),
+        };
+        let load = Load::new(&settings, org, [day, Cost::voice_quality(voice)]);
+        let budget = load.budget(250, None);
+        let lines: Vec<(LineKind, &str, u64, u64)> = budget
+            .lines
+            .iter()
+            .map(|l| (l.kind, l.what.as_str(), l.requests, l.per.as_secs()))
+            .collect();
+        // 12,000 calls an hour: 1,000 in 5 minutes, 10 pages of 100, and the one that
+        // finds the window's start.
+        assert_eq!(
+            lines[1..],
+            [
+                (
+                    LineKind::VoiceQuality,
+                    "voice quality (12000 calls an hour, 100 a page, at most 20 pages)",
+                    11,
+                    300
+                ),
+                (
+                    LineKind::QueueList,
+                    "queue list (250 queues, 100 a page)",
+                    3,
+                    3600
+                ),
+                (LineKind::NameList, "edges list (100 a page)", 1, 3600),
+            ]
+        );
+        // 1/1380 (a 23-hour day) + 11/5 + 3/60 + 1/60 a minute, past 0.005 × 300 = 1.5.
+        let by_hand = 1.0 / 1380.0 + 11.0 / 5.0 + 3.0 / 60.0 + 1.0 / 60.0;
+        assert!((budget.per_minute() - by_hand).abs() < 1e-9);
+        let text = load.check(250).unwrap_err().to_string();
+        assert!(
+            text.contains("to fit: read the voice quality in fewer pages ([voice_quality] max_pages_per_refresh) or less often ([voice_quality] refresh);"),
+            "{text}"
+        );
+    }
+
     /// The demo's queries and observations with 4% of the API's 300 a minute: 12, too few
     /// for 250 queues observed every 15 s.
     fn tight_settings() -> Settings {

@@ -151,8 +151,9 @@ impl VoiceMetrics {
         }
     }
 
-    /// Removes every series of this view's org, and forgets what it counted.
-    pub(super) fn forget_org(&self) {
+    /// Removes every series of this view's org, and forgets what it counted: the org, or
+    /// its voice quality, is gone.
+    pub fn forget_org(&self) {
         let ledger = self.ledgers().remove(&self.org);
         for by in ledger.map(|l| l.label_sets).unwrap_or_default() {
             let labels = self.labels(by);
