@@ -830,7 +830,7 @@ fn simulate_help_lists_every_endpoint_the_simulator_serves() {
         .unwrap();
     let help = String::from_utf8(output.stdout).unwrap();
     assert!(output.status.success(), "{help}");
-    assert_eq!(genesys_sim::ENDPOINTS.len(), 17);
+    assert_eq!(genesys_sim::ENDPOINTS.len(), 18);
     for endpoint in &genesys_sim::ENDPOINTS {
         assert!(
             help.contains(endpoint.path),

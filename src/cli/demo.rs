@@ -215,6 +215,10 @@ pub(super) async fn start_demo(
         surge.check_action(&simulator.org).map_err(Error::Config)?;
         tracing::info!(action = %surge.target, start = %surge.start, "demo mode: an action surge is set");
     }
+    if let Some(degrade) = &simulator.edge_degrade {
+        degrade.check_edge(&simulator.org).map_err(Error::Config)?;
+        tracing::info!(edge = %degrade.target, start = %degrade.start, "demo mode: an Edge's calls turn poor");
+    }
     if let Some(surge) = &simulator.agents_surge {
         surge.check(&simulator.org).map_err(Error::Config)?;
         tracing::info!(queue = %surge.queue, start = %surge.start, "demo mode: the agents of a queue stop answering");

@@ -148,6 +148,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "QUEUE", requires = "demo")]
     demo_agents_surge: Option<AgentsSurgeSpec>,
     #[cfg(feature = "demo")]
+    /// With --demo: an Edge whose calls turn poor, as for `simulate --edge-degrade`:
+    /// EDGE[@TIME], e.g. 'Edge HQ 1@+10m'.
+    #[arg(long, value_name = "EDGE", requires = "demo")]
+    demo_edge_degrade: Option<FailureSurgeSpec>,
+    #[cfg(feature = "demo")]
     /// With --demo: simulate several orgs of these names, e.g. east,west, each on a
     /// simulator of its own with its own credentials and data, as [[orgs]] tables that
     /// replace any in the file.
@@ -226,6 +231,11 @@ pub struct SimulateArgs {
     /// NOT_RESPONDING, in the queue observations and the agent-state counts.
     #[arg(long, value_name = "QUEUE")]
     agents_surge: Option<AgentsSurgeSpec>,
+    /// An Edge whose calls turn poor: EDGE[@TIME], the Edge by ID or name (Edge HQ 1,
+    /// Edge HQ 2, Cloud Media 1), TIME as for --surge (default: at once). Every call on it
+    /// that ends from then on has a MOS below 3, in the conversation details.
+    #[arg(long, value_name = "EDGE")]
+    edge_degrade: Option<FailureSurgeSpec>,
 }
 
 #[cfg(feature = "demo")]
@@ -283,6 +293,9 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
                     .demo_action_surge
                     .map(|spec| spec.starting(clock.now())),
                 agents_surge,
+                edge_degrade: args
+                    .demo_edge_degrade
+                    .map(|spec| spec.starting(clock.now())),
                 ..SimulatorConfig::default()
             };
             let size = (args.demo_queues, args.demo_media_types);
@@ -500,8 +513,14 @@ pub async fn simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow
         agents_surge: args
             .agents_surge
             .map(|spec| spec.starting(jiff::Timestamp::now())),
+        edge_degrade: args
+            .edge_degrade
+            .map(|spec| spec.starting(jiff::Timestamp::now())),
         ..SimulatorConfig::default()
     };
+    if let Some(degrade) = &config.edge_degrade {
+        degrade.check_edge(&config.org).map_err(Error::Config)?;
+    }
     if let Some(surge) = &config.surge {
         surge.check(&config.org).map_err(Error::Config)?;
     }
@@ -639,6 +658,43 @@ mod tests {
             .err()
             .unwrap();
         assert!(error.to_string().contains("--demo"), "{error}");
+    }
+
+    #[cfg(feature = "demo")]
+    #[test]
+    fn an_edge_degrade_is_a_demo_or_simulate_flag() {
+        let cli = Cli::try_parse_from([
+            "genesys-exporter",
+            "--demo",
+            "--demo-edge-degrade",
+            "Edge HQ 2@2026-08-20T14:10:00Z",
+        ])
+        .unwrap();
+        let degrade = cli
+            .run
+            .demo_edge_degrade
+            .unwrap()
+            .starting(jiff::Timestamp::UNIX_EPOCH);
+        assert_eq!(degrade.target, "Edge HQ 2");
+        assert_eq!(degrade.start.to_string(), "2026-08-20T14:10:00Z");
+        let error = Cli::try_parse_from(["genesys-exporter", "--demo-edge-degrade", "Edge HQ 1"])
+            .err()
+            .unwrap();
+        assert!(error.to_string().contains("--demo"), "{error}");
+        let cli = Cli::try_parse_from([
+            "genesys-exporter",
+            "simulate",
+            "--edge-degrade",
+            "Cloud Media 1@+5m",
+        ])
+        .unwrap();
+        let Some(Command::Simulate(args)) = cli.command else {
+            panic!("simulate");
+        };
+        let now = jiff::Timestamp::UNIX_EPOCH;
+        let degrade = args.edge_degrade.unwrap().starting(now);
+        assert_eq!(degrade.target, "Cloud Media 1");
+        assert_eq!(degrade.start.to_string(), "1970-01-01T00:05:00Z");
     }
 
     #[cfg(feature = "demo")]

@@ -253,9 +253,56 @@ mod tests {
         text.parse().unwrap()
     }
 
-    fn at(now: &str) -> Simulator {
+    /// The answers at a fixed instant (a simulator's clock runs on in a test that is not
+    /// on paused time).
+    struct Fixed {
+        org: SimulatedOrg,
+        now: Timestamp,
+    }
+
+    fn at(now: &str) -> Fixed {
+        Fixed {
+            org: SimulatedOrg::demo(),
+            now: ts(now),
+        }
+    }
+
+    trait Answers {
+        fn conversation_details(
+            &self,
+            query: &ConversationDetailsQuery,
+        ) -> Result<Value, ErrorBody>;
+        fn org(&self) -> &SimulatedOrg;
+    }
+
+    impl Answers for Fixed {
+        fn conversation_details(
+            &self,
+            query: &ConversationDetailsQuery,
+        ) -> Result<Value, ErrorBody> {
+            conversation_details(&self.org, None, None, query, self.now)
+        }
+        fn org(&self) -> &SimulatedOrg {
+            &self.org
+        }
+    }
+
+    impl Answers for Simulator {
+        fn conversation_details(
+            &self,
+            query: &ConversationDetailsQuery,
+        ) -> Result<Value, ErrorBody> {
+            Simulator::conversation_details(self, query)
+        }
+        fn org(&self) -> &SimulatedOrg {
+            Simulator::org(self)
+        }
+    }
+
+    fn held_at(now: &str, degrade: Option<FailureSurge>) -> Simulator {
         Simulator::new(SimulatorConfig {
             clock: Clock::starting_at(ts(now)),
+            edge_degrade: degrade,
             ..SimulatorConfig::default()
         })
     }
@@ -264,12 +311,12 @@ mod tests {
         ConversationDetailsQuery::voice_quality(interval.into(), page_size, page_number)
     }
 
-    fn page(sim: &Simulator, query: &ConversationDetailsQuery) -> ConversationDetailsResponse {
+    fn page(sim: &impl Answers, query: &ConversationDetailsQuery) -> ConversationDetailsResponse {
         serde_json::from_value(sim.conversation_details(query).unwrap()).unwrap()
     }
 
     /// Every page of `query` from 1 until one comes back without conversations.
-    fn all_pages(sim: &Simulator, query: &ConversationDetailsQuery) -> Vec<DetailConversation> {
+    fn all_pages(sim: &impl Answers, query: &ConversationDetailsQuery) -> Vec<DetailConversation> {
         let mut all = Vec::new();
         let mut query = query.clone();
         loop {
@@ -301,9 +348,9 @@ mod tests {
         calls
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn the_endpoint_answers_the_voice_quality_query_and_counts_it() {
-        let sim = at(NOW);
+        let sim = held_at(NOW, None);
         let query = voice_query("2026-08-20T14:00:00.000Z/2026-08-20T14:59:00.000Z", 100, 1);
         let body = serde_json::to_string(&query).unwrap();
         let path = genesys_wire::details::CONVERSATION_DETAILS_PATH;
@@ -403,5 +450,314 @@ mod tests {
                 assert!(agent.sessions[0].media_endpoint_stats[0].min_mos.unwrap() >= quality.mos);
             }
         }
+    }
+
+    #[test]
+    fn pages_concatenate_to_the_days_ended_calls_latest_first() {
+        let sim = at(NOW);
+        let query = voice_query("2026-08-20T14:00:00Z/2026-08-20T14:59:00Z", 100, 1);
+        let started = std::time::Instant::now();
+        let first = page(&sim, &query);
+        eprintln!("one page of a full day: {:?}", started.elapsed());
+        let all = all_pages(&sim, &query);
+        let expected = ended_calls_of_day(sim.org(), "2026-08-20", NOW);
+        let ids: Vec<&str> = all.iter().map(|c| c.conversation_id.as_str()).collect();
+        let expected_ids: Vec<&str> = expected
+            .iter()
+            .map(|c| c.conversation_id.as_str())
+            .collect();
+        assert!(
+            ids == expected_ids,
+            "the pages are the day's calls, in order"
+        );
+        assert_eq!(first.total_hits as usize, expected.len());
+        assert!(expected.len() > 5_000, "most of a day: {}", expected.len());
+        // The page past the end has totalHits and no conversations key.
+        let past = (expected.len() / 100 + 2) as u32;
+        let answer = sim
+            .conversation_details(&voice_query(&query.interval, 100, past))
+            .unwrap();
+        assert_eq!(answer, json!({"totalHits": expected.len()}));
+    }
+
+    #[test]
+    fn pages_order_by_start_or_end_either_way() {
+        // Early in the day: a few pages.
+        let now = "2026-08-20T07:00:00Z";
+        let sim = at(now);
+        let calls = ended_calls_of_day(sim.org(), "2026-08-20", now);
+        assert!(calls.len() > 300, "{}", calls.len());
+        let order = |by: &str, order: Option<&str>| {
+            let mut query = voice_query("2026-08-20T10:00:00Z/2026-08-20T10:01:00Z", 100, 1);
+            query.order_by = Some(by.into());
+            query.order = order.map(Into::into);
+            let ids: Vec<String> = all_pages(&sim, &query)
+                .into_iter()
+                .map(|c| c.conversation_id)
+                .collect();
+            ids
+        };
+        let sorted = |key: fn(&crate::VoiceCall) -> i64| {
+            let mut calls = calls.clone();
+            calls.sort_by_key(|c| (key(c), c.conversation_id.clone()));
+            calls
+                .into_iter()
+                .map(|c| c.conversation_id)
+                .collect::<Vec<_>>()
+        };
+        let by_start = sorted(|c| c.start_ms);
+        let mut by_end = sorted(|c| c.end_ms);
+        assert!(
+            order("conversationStart", None) == by_start,
+            "ascending by default"
+        );
+        assert!(order("conversationEnd", Some("asc")) == by_end, "by end");
+        by_end.reverse();
+        assert!(
+            order("conversationEnd", Some("desc")) == by_end,
+            "latest end first"
+        );
+        let mut query = voice_query("2026-08-20T10:00:00Z/2026-08-20T10:01:00Z", 10, 1);
+        query.order_by = None;
+        query.order = None;
+        let first = page(&sim, &query).conversations.unwrap();
+        let ids: Vec<&str> = first.iter().map(|c| c.conversation_id.as_str()).collect();
+        assert_eq!(ids, by_start[..10], "by start unless told");
+    }
+
+    #[test]
+    fn the_interval_matches_whole_days_of_conversation_start() {
+        let sim = at("2026-08-21T09:00:00Z");
+        let hits = |interval: &str| page(&sim, &voice_query(interval, 1, 1)).total_hits as usize;
+        let now = "2026-08-21T09:00:00Z";
+        let day_20 = ended_calls_of_day(sim.org(), "2026-08-20", now).len();
+        let day_21 = ended_calls_of_day(sim.org(), "2026-08-21", now).len();
+        assert!(day_20 > 10_000 && day_21 > 100, "{day_20} {day_21}");
+        assert_eq!(
+            hits("2026-08-20T23:30:00Z/2026-08-20T23:31:00Z"),
+            day_20,
+            "one minute"
+        );
+        assert_eq!(
+            hits("2026-08-20T23:59:00Z/2026-08-21T00:01:00Z"),
+            day_20 + day_21
+        );
+        assert_eq!(
+            hits("2026-08-20T12:00:00Z/2026-08-21T00:00:00Z"),
+            day_20,
+            "the end is out"
+        );
+        assert_eq!(
+            hits("2026-08-22T00:00:00Z/2026-08-23T00:00:00Z"),
+            0,
+            "the future"
+        );
+    }
+
+    #[test]
+    fn ongoing_calls_appear_once_they_have_ended() {
+        let mut sim = at("2026-08-20T14:07:30Z");
+        let org = SimulatedOrg::demo();
+        let active = crate::voice_calls_active(&org, None, sim.now);
+        let ongoing = &active[0];
+        let query = |id: &str, ended: bool| {
+            let operator = if ended { "exists" } else { "notExists" };
+            ConversationDetailsQuery {
+                conversation_filters: vec![json!({"type": "and", "predicates": [
+                    {"dimension": "conversationId", "value": id},
+                    {"dimension": "conversationEnd", "operator": operator}]})],
+                ..voice_query("2026-08-20T14:00:00Z/2026-08-20T14:10:00Z", 100, 1)
+            }
+        };
+        assert_eq!(
+            page(&sim, &query(&ongoing.conversation_id, true)).total_hits,
+            0
+        );
+        let answer = page(&sim, &query(&ongoing.conversation_id, false));
+        let conversation = &answer.conversations.unwrap()[0];
+        assert_eq!(conversation.conversation_end, None);
+        assert_eq!(conversation.media_stats_min_conversation_mos, None);
+        let ended = sim.now.as_millisecond();
+        let hits = page(
+            &sim,
+            &voice_query("2026-08-20T14:00:00Z/2026-08-20T14:10:00Z", 1, 1),
+        )
+        .total_hits;
+        let ended_by = |ms: i64| {
+            ended_calls_of_day(
+                &org,
+                "2026-08-20",
+                &Timestamp::from_millisecond(ms).unwrap().to_string(),
+            )
+            .len() as u64
+        };
+        assert_eq!(hits, ended_by(ended));
+        // The clock moves past its end.
+        sim.now = Timestamp::from_millisecond(ongoing.end_ms).unwrap();
+        let answer = page(&sim, &query(&ongoing.conversation_id, true));
+        let conversation = &answer.conversations.unwrap()[0];
+        let quality = call_quality(&org, None, ongoing);
+        assert_eq!(
+            conversation.media_stats_min_conversation_mos,
+            Some(quality.mos)
+        );
+        let hits = page(
+            &sim,
+            &voice_query("2026-08-20T14:00:00Z/2026-08-20T14:10:00Z", 1, 1),
+        )
+        .total_hits;
+        assert_eq!(hits, ended_by(ongoing.end_ms));
+        assert!(hits > ended_by(ended));
+    }
+
+    #[test]
+    fn paging_and_intervals_past_the_caps_are_refused_as_the_api_does() {
+        let sim = at(NOW);
+        let refused =
+            |query: &ConversationDetailsQuery| sim.conversation_details(query).unwrap_err();
+        let day = "2026-08-20T14:00:00Z/2026-08-20T14:01:00Z";
+        let error = refused(&voice_query(day, 100, 1001));
+        assert_eq!(
+            (error.status, error.message.as_str()),
+            (400, "Pagination may not exceed 100000 results.")
+        );
+        assert!(
+            sim.conversation_details(&voice_query(day, 100, 1000))
+                .is_ok(),
+            "up to 100000"
+        );
+        let error = refused(&voice_query(day, 101, 1));
+        assert_eq!(
+            (error.status, error.code.as_str()),
+            (400, "constraint.validation")
+        );
+        assert!(
+            error.message.contains("pageSize must be from 1 to 100"),
+            "{}",
+            error.message
+        );
+        assert_eq!(refused(&voice_query(day, 10, 0)).status, 400);
+        // 31 days with a filter, 7 without.
+        let month = "2026-07-20T00:00:00Z/2026-08-20T00:00:00Z";
+        assert!(sim.conversation_details(&voice_query(month, 1, 1)).is_ok());
+        let error = refused(&voice_query(
+            "2026-07-20T00:00:00Z/2026-08-20T00:00:01Z",
+            1,
+            1,
+        ));
+        assert_eq!(error.message, "The interval is too long: at most 31 days");
+        let bare = |interval: &str| ConversationDetailsQuery {
+            interval: interval.into(),
+            order: None,
+            order_by: None,
+            paging: None,
+            conversation_filters: Vec::new(),
+            segment_filters: Vec::new(),
+        };
+        let week = sim.conversation_details(&bare("2026-08-13T15:00:00Z/2026-08-20T15:00:00Z"));
+        assert_eq!(
+            week.unwrap()["conversations"].as_array().unwrap().len(),
+            25,
+            "25 by default"
+        );
+        let error = refused(&bare("2026-08-13T14:59:59Z/2026-08-20T15:00:00Z"));
+        assert_eq!(
+            error.message,
+            "The interval is too long: at most 7 days without a filter"
+        );
+        assert_eq!(
+            refused(&bare("2026-08-20T15:00:00Z/2026-08-20T14:00:00Z")).code,
+            "invalid.date"
+        );
+    }
+
+    #[test]
+    fn filters_the_simulator_cannot_read_are_refused_naming_them() {
+        let sim = at(NOW);
+        let with = |conversation: Value, segment: Value| ConversationDetailsQuery {
+            conversation_filters: vec![conversation],
+            segment_filters: vec![segment],
+            ..voice_query("2026-08-20T14:00:00Z/2026-08-20T14:01:00Z", 1, 1)
+        };
+        let voice =
+            json!({"type": "and", "predicates": [{"dimension": "mediaType", "value": "voice"}]});
+        let ended = json!({"type": "and", "predicates": [{"dimension": "conversationEnd", "operator": "exists"}]});
+        for (conversation, segment, named) in [
+            (
+                json!({"type": "and", "predicates": [{"dimension": "divisionId", "value": "d"}]}),
+                voice.clone(),
+                "divisionId",
+            ),
+            (
+                json!({"type": "and", "predicates": [{"type": "metric", "metric": "tTalk", "range": {"gt": 1}}]}),
+                voice.clone(),
+                "metric",
+            ),
+            (
+                json!({"type": "xor", "predicates": []}),
+                voice.clone(),
+                "xor",
+            ),
+            (
+                ended.clone(),
+                json!({"type": "and", "predicates": [{"dimension": "queueId", "value": "q"}]}),
+                "queueId",
+            ),
+        ] {
+            let error = sim
+                .conversation_details(&with(conversation, segment))
+                .unwrap_err();
+            assert_eq!((error.status, error.code.as_str()), (400, "invalid.value"));
+            assert!(error.message.contains(named), "{}", error.message);
+        }
+        // Every call is an inbound voice call: another media type or direction matches none.
+        let chat =
+            json!({"type": "or", "predicates": [{"dimension": "mediaType", "value": "chat"}]});
+        assert_eq!(page(&sim, &with(ended.clone(), chat)).total_hits, 0);
+        let outbound = json!({"type": "and", "predicates": [{"dimension": "originatingDirection", "value": "outbound"}]});
+        assert_eq!(page(&sim, &with(outbound, voice.clone())).total_hits, 0);
+        let all = page(&sim, &with(ended, voice)).total_hits;
+        assert_eq!(
+            all as usize,
+            ended_calls_of_day(sim.org(), "2026-08-20", NOW).len()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_edge_degrade_reaches_the_answer_for_that_edges_calls() {
+        let start = ts("2026-08-20T14:00:00Z");
+        let hq1 = crate::edges(&SimulatedOrg::demo())[0].clone();
+        let degrade = FailureSurge {
+            target: "Edge HQ 1".into(),
+            start,
+        };
+        let sim = held_at(NOW, Some(degrade.clone()));
+        // The latest ended first: the pages down to the fault's start.
+        let mut all = Vec::new();
+        for number in 1.. {
+            let query = voice_query("2026-08-20T14:00:00Z/2026-08-20T14:01:00Z", 100, number);
+            all.extend(page(&sim, &query).conversations.unwrap());
+            let oldest = all.last().unwrap().conversation_end.as_deref().unwrap();
+            if ts(oldest) < start {
+                break;
+            }
+        }
+        let calls = ended_calls_of_day(sim.org(), "2026-08-20", NOW);
+        let mut degraded = 0;
+        for (conversation, call) in all.iter().zip(&calls) {
+            let mos = conversation.media_stats_min_conversation_mos.unwrap();
+            assert_eq!(mos, call_quality(sim.org(), Some(&degrade), call).mos);
+            let on_hq1 = conversation.participants[0].sessions[0].edge_id.as_deref()
+                == Some(hq1.id.as_str());
+            if on_hq1 && call.end_ms >= start.as_millisecond() {
+                degraded += 1;
+                assert!(mos < 3.0, "{conversation:?}");
+            }
+        }
+        assert!(degraded > 300, "{degraded}");
+        assert!(
+            all.iter()
+                .any(|c| c.media_stats_min_conversation_mos.unwrap() >= 4.0)
+        );
     }
 }

@@ -173,12 +173,21 @@ mod tests {
             error.ends_with("are Lookup account, Check balance, Create case"),
             "{error}"
         );
+        assert_eq!(surge("Edge HQ 2").check_edge(&org), Ok(()));
+        let hq1 = crate::edges(&org)[0].id.clone();
+        assert_eq!(surge(&hq1).check_edge(&org), Ok(()), "or by ID");
+        assert_eq!(
+            surge("Edge HQ 3").check_edge(&org).unwrap_err(),
+            "Edge surge: no Edge with the ID or name 'Edge HQ 3'; the simulated ones are Edge HQ 1, Edge HQ 2, Cloud Media 1"
+        );
         // The simulator ignores one it would refuse.
         let sim = crate::Simulator::new(crate::SimulatorConfig {
             flow_surge: Some(surge("Main menu")),
             action_surge: Some(surge("Create case")),
+            edge_degrade: Some(surge("Edge HQ 3")),
             ..Default::default()
         });
+        assert_eq!(sim.state.config.edge_degrade, None);
         sim.flow_truth(|_, _, surges| {
             assert!(surges.flow.is_none());
             assert_eq!(surges.action, Some(&surge("Create case")));

@@ -638,6 +638,11 @@ mod tests {
                 QUERY_PATH,
                 "analytics:conversationAggregate:view",
             ),
+            (
+                Method::POST,
+                CONVERSATION_DETAILS_PATH,
+                "analytics:conversationDetail:view",
+            ),
         ] {
             let (status, error) = call(&sim, request(method, path, Some(&auth), &body)).await;
             assert_eq!(

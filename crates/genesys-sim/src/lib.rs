@@ -11,7 +11,9 @@
 //! conversation errors to the aggregates; [`faults`] makes it all misbehave, [`surge`]
 //! plays an abandon surge on one queue (or its agents not answering) and [`failure_surge`]
 //! a flow or a data action that starts failing; `agent_states` answers the agent-state
-//! counts. This file holds the configuration and the state they share.
+//! counts; `details` answers the conversation details query from the voice calls of
+//! `calls` on the Edges of `edges`, with the voice quality `quality` gives each call.
+//! This file holds the configuration and the state they share.
 //!
 //! What the data looks like and how a query is answered is pure (no I/O, no global state,
 //! the instant of an observation given), so the same query always gets the same answer,

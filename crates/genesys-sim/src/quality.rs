@@ -113,3 +113,152 @@ fn poor_eligible(org: &SimulatedOrg, call: &VoiceCall) -> bool {
 fn lerp(low: f64, high: f64, t: f64) -> f64 {
     low + (high - low) * t
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use jiff::Timestamp;
+
+    use super::*;
+    use crate::{edges, voice_calls};
+
+    fn ts(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn day_of_calls(org: &SimulatedOrg) -> Vec<VoiceCall<'_>> {
+        voice_calls(
+            org,
+            None,
+            ts("2026-08-20T00:00:00Z"),
+            ts("2026-08-21T00:00:00Z"),
+        )
+    }
+
+    fn loss(quality: &CallQuality) -> f64 {
+        quality.discarded as f64 / quality.received.max(1) as f64
+    }
+
+    #[test]
+    fn healthy_calls_are_mostly_good_with_a_small_poor_tail() {
+        let org = SimulatedOrg::demo();
+        let calls = day_of_calls(&org);
+        let qualities: Vec<_> = calls.iter().map(|c| call_quality(&org, None, c)).collect();
+        let share = |keep: &dyn Fn(&CallQuality) -> bool| {
+            qualities.iter().filter(|q| keep(q)).count() as f64 / qualities.len() as f64
+        };
+        let good = share(&|q| (4.0..=4.41).contains(&q.mos));
+        let poor = share(&|q| q.mos < 3.5);
+        eprintln!("{} calls: good {good:.4}, poor {poor:.4}", calls.len());
+        assert!(good > 0.85, "good {good}");
+        // Few: the tail is spaced so that no queue or Edge has two poor calls in 15 minutes.
+        assert!((0.001..0.02).contains(&poor), "poor {poor}");
+        for (call, quality) in calls.iter().zip(&qualities) {
+            // The E-model ties them: R 93 is MOS 4.4, R 50 about 2.6.
+            assert!(
+                (quality.mos - mos_of(quality.r_factor)).abs() <= 0.005,
+                "{quality:?}"
+            );
+            let seconds = (call.end_ms - call.start_ms) as f64 / 1000.0;
+            let expected = seconds * PACKETS_PER_SECOND;
+            assert!((quality.received as f64 - expected).abs() <= expected * 0.02 + 1.0);
+            let most = if quality.mos < 3.5 { 0.1 } else { 0.03 };
+            // Short calls round their few packets.
+            assert!(
+                quality.received < 100 || loss(quality) < most,
+                "{quality:?}"
+            );
+        }
+        assert!((mos_of(93.0) - 4.41).abs() < 0.01 && (mos_of(50.0) - 2.58).abs() < 0.01);
+        let mean_loss = |keep: &dyn Fn(&CallQuality) -> bool| {
+            let kept: Vec<_> = qualities
+                .iter()
+                .filter(|q| keep(q) && q.received > 1000)
+                .collect();
+            kept.iter().map(|q| loss(q)).sum::<f64>() / kept.len() as f64
+        };
+        let (good_loss, poor_loss) = (mean_loss(&|q| q.mos >= 4.2), mean_loss(&|q| q.mos < 3.5));
+        assert!(
+            good_loss < 0.005 && poor_loss > 2.0 * good_loss,
+            "{good_loss} {poor_loss}"
+        );
+    }
+
+    /// The alert: more than 5% of at least 20 calls poor, over the calls that ended in
+    /// the last 15 minutes, looked at each minute; per queue and per Edge.
+    #[test]
+    fn the_poor_call_alert_never_fires_on_a_healthy_day() {
+        let org = SimulatedOrg::demo();
+        let calls = day_of_calls(&org);
+        let mut ends: BTreeMap<String, Vec<(i64, bool)>> = BTreeMap::new();
+        for call in &calls {
+            let poor = call_quality(&org, None, call).mos < 3.5;
+            if let Some(queue) = call.queue_id {
+                ends.entry(format!("queue {queue}"))
+                    .or_default()
+                    .push((call.end_ms, poor));
+            }
+            ends.entry(format!("edge {}", call.edge))
+                .or_default()
+                .push((call.end_ms, poor));
+        }
+        let (mut windows, mut poor_windows) = (0, 0);
+        for (series, ends) in &ends {
+            let first = ends.iter().map(|e| e.0).min().unwrap().div_euclid(60_000);
+            let last = ends.iter().map(|e| e.0).max().unwrap().div_euclid(60_000) + 1;
+            for minute in first..=last {
+                let window = (minute - 15) * 60_000..minute * 60_000;
+                let (calls, poor) = ends
+                    .iter()
+                    .filter(|(end, _)| window.contains(end))
+                    .fold((0, 0), |(n, p), &(_, poor)| (n + 1, p + u32::from(poor)));
+                if calls < 20 {
+                    continue;
+                }
+                windows += 1;
+                poor_windows += u32::from(poor > 0);
+                assert!(
+                    f64::from(poor) / f64::from(calls) <= 0.05,
+                    "{series}: {poor} of {calls} poor in the 15 minutes to minute {minute}"
+                );
+            }
+        }
+        eprintln!("{windows} windows of at least 20 calls, {poor_windows} with a poor call");
+        assert!(windows > 1000 && poor_windows > 50, "the tail is there");
+    }
+
+    #[test]
+    fn a_degraded_edge_makes_its_calls_poor_from_its_start_only() {
+        let org = SimulatedOrg::demo();
+        let hq2 = &edges(&org)[1];
+        let start = ts("2026-08-20T14:00:00Z");
+        let by_name = FailureSurge {
+            target: hq2.name.into(),
+            start,
+        };
+        let by_id = FailureSurge {
+            target: hq2.id.clone(),
+            start,
+        };
+        let (mut degraded, mut kept) = (0, 0);
+        for call in &day_of_calls(&org) {
+            let healthy = call_quality(&org, None, call);
+            let quality = call_quality(&org, Some(&by_name), call);
+            assert_eq!(quality, call_quality(&org, Some(&by_id), call));
+            if call.edge == 1 && call.end_ms >= start.as_millisecond() {
+                degraded += 1;
+                assert!((2.2..2.9).contains(&quality.mos), "{quality:?}");
+                assert!(quality.r_factor < 60.0, "{quality:?}");
+                if quality.received > 1000 {
+                    assert!((0.05..=0.15).contains(&loss(&quality)), "{quality:?}");
+                }
+                assert_eq!(quality.received, healthy.received);
+            } else {
+                kept += 1;
+                assert_eq!(quality, healthy);
+            }
+        }
+        assert!(degraded > 1000 && kept > 1000, "{degraded} {kept}");
+    }
+}
