@@ -25,7 +25,7 @@ use crate::util::{
     clock::{advance, advance_until, hold_time},
     exporter::{config_for, start_exporter, start_exporter_with},
     http::get,
-    process::{hang_up, sim_config, start_binary_for},
+    process::{exit_on_config, hang_up, sim_config, start_binary_for},
     samples::{Samples, of, value},
     sim::{AFTERNOON, Sim, afternoon_sim, forbidden, set_fault, start_simulator},
     wait::wait_for_metrics,
@@ -420,4 +420,31 @@ async fn a_reload_turns_the_voice_quality_on_and_off() {
     assert_eq!(read_ratio(&samples), None);
     assert!(published(&samples).is_empty());
     assert_eq!(up(&samples, "default"), Some(1.0));
+}
+
+#[tokio::test]
+async fn check_config_says_what_the_voice_quality_reads_and_refuses_a_bad_table() {
+    let credentials = "client_id = \"id\"\nclient_secret = \"s\"\nregion = \"eu-west-1\"\n";
+    let good = format!("{credentials}[voice_quality]\nenabled = true\nrefresh = \"10m\"\n");
+    let (status, log) = exit_on_config(&good, &["--check-config"]).await;
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("voice quality: the calls that ended, every 10m (2m behind), up to 20 pages of 100 a refresh; poor below MOS 3.5"),
+        "{log}"
+    );
+    let bad = format!(
+        "{credentials}[voice_quality]\nenabled = true\npage_size = 100\nmax_pages_per_refresh = 2000\nsettle_delay = \"1h\"\n"
+    );
+    let (status, log) = exit_on_config(&bad, &["--check-config"]).await;
+    assert_eq!(status.code(), Some(2), "{log}");
+    for problem in [
+        "voice_quality.page_size × voice_quality.max_pages_per_refresh: 100 × 2000 passes the 100000 results the details query pages through; lower max_pages_per_refresh to 1000 or less",
+        "voice_quality.settle_delay: 1h is out of range; use 0s to 10m (default 2m)",
+    ] {
+        assert!(log.contains(problem), "{problem}\n{log}");
+    }
+    let (status, log) =
+        exit_on_config("[voice_quality]\nenabeld = true\n", &["--check-config"]).await;
+    assert_eq!(status.code(), Some(2));
+    assert!(log.contains("did you mean 'enabled'?"), "{log}");
 }
