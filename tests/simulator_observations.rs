@@ -1,6 +1,7 @@
-//! The simulator's queue observations, presence definitions and abandon surge over a real
-//! socket, with reqwest as the client the exporter also uses, on a held simulated clock: the
-//! answers are byte for byte what its pure functions give for that instant.
+//! The simulator's queue observations, presence definitions, abandon surge and conversation
+//! details over a real socket, with reqwest as the client the exporter also uses, on a held
+//! simulated clock: the answers are byte for byte what its pure functions give for that
+//! instant.
 
 use std::time::Duration;
 
@@ -124,4 +125,49 @@ async fn observations_presences_and_a_surge_over_http() {
         (counts.observations, counts.presences, counts.aggregates),
         (2, 1, 1)
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_conversation_details_over_http_are_the_simulators_own() {
+    use genesys_wire::details::{CONVERSATION_DETAILS_PATH, ConversationDetailsQuery};
+    let _held = hold_time();
+    let degrade = genesys_sim::FailureSurge {
+        target: "Edge HQ 1".into(),
+        start: "2026-08-20T14:00:00Z".parse().unwrap(),
+    };
+    let sim = start_simulator(SimulatorConfig {
+        clock: Clock::starting_at("2026-08-20T14:07:00Z".parse().unwrap()),
+        edge_degrade: Some(degrade.clone()),
+        ..afternoon_sim()
+    })
+    .await;
+    let (http, base) = (reqwest::Client::new(), sim.url.clone());
+    let token = token(&http, &base).await;
+    let url = format!("{base}{CONVERSATION_DETAILS_PATH}");
+    let interval = "2026-08-20T13:00:00.000Z/2026-08-20T14:05:00.000Z";
+    let query = ConversationDetailsQuery::voice_quality(interval.into(), 100, 1);
+    let (status, body) = post(&http, url.clone(), &token, &query).await;
+    assert_eq!(status, 200, "{body}");
+    let expected = sim.simulator.conversation_details(&query).unwrap();
+    assert_eq!(body, serde_json::to_string(&expected).unwrap());
+    // The latest ended first: a page of calls that ended after the Edge degraded.
+    let hq1 = &genesys_sim::edges(sim.simulator.org())[0].id;
+    let page: genesys_wire::details::ConversationDetailsResponse =
+        serde_json::from_str(&body).unwrap();
+    let conversations = page.conversations.unwrap();
+    let on_hq1 = |c: &&genesys_wire::details::DetailConversation| {
+        c.participants[0].sessions[0].edge_id.as_ref() == Some(hq1)
+    };
+    assert!(conversations.iter().filter(on_hq1).count() > 20);
+    let mos =
+        |c: &genesys_wire::details::DetailConversation| c.media_stats_min_conversation_mos.unwrap();
+    assert!(conversations.iter().filter(on_hq1).all(|c| mos(c) < 3.0));
+    let elsewhere: Vec<_> = conversations.iter().filter(|c| !on_hq1(c)).collect();
+    assert!(elsewhere.len() > 20 && elsewhere.iter().filter(|c| mos(c) >= 3.5).count() > 20);
+    let past = ConversationDetailsQuery::voice_quality(interval.into(), 100, 1001);
+    let (status, body) = post(&http, url, &token, &past).await;
+    assert_eq!(status, 400);
+    let error: genesys_wire::ErrorBody = serde_json::from_str(&body).unwrap();
+    assert_eq!(error.message, "Pagination may not exceed 100000 results.");
+    assert_eq!(sim.simulator.requests().conversation_details, 2);
 }

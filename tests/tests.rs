@@ -66,7 +66,7 @@ mod scrapes;
 mod secrets;
 /// A secured /metrics: the web config file's TLS, client certificates, basic auth, reloads.
 mod secured;
-/// The simulator's observations, presences and surge over a socket, as its pure functions say.
+/// The simulator's observations, presences, surge, call details over a socket, as its functions say.
 mod simulator_observations;
 /// How soon the agent, flow and data action alerts fire after their surges, through promtool.
 mod source_alerts;

@@ -3,10 +3,10 @@
 //! the call (or any other) changes with it.
 //!
 //! A healthy call is good (MOS 4.0–4.4) or fair (3.7–4.0). A few are poor (below 3.5),
-//! and they are spread so that no queue and no Edge ever has two in a quarter of an hour:
-//! only the first call of a queue's minute can be poor, and only in that queue's and
-//! that Edge's own minute of every two hours. So the poor-call alert (over 5% of at least
-//! 20 calls in 15 minutes) never fires on a healthy org, while a degraded Edge
+//! spread so that no queue and no Edge has two starting within a quarter of an hour: only
+//! the first call of a queue's minute can be poor, and only in that queue's and that
+//! Edge's own minute of every two hours. So the poor-call alert (over 5% of at least 20
+//! calls in 15 minutes) never fires on a healthy org, while a degraded Edge
 //! ([`crate::SimulatorConfig::edge_degrade`]) makes every call on it that ends from the
 //! fault's start on poor.
 
