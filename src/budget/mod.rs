@@ -760,6 +760,15 @@ mod tests {
         assert_eq!(budget.lines[1].requests, 1);
     }
 
+    /// Each line of `budget`: its kind, what, requests and seconds apart.
+    fn lines_of(budget: &Budget) -> Vec<(LineKind, &str, u64, u64)> {
+        budget
+            .lines
+            .iter()
+            .map(|l| (l.kind, l.what.as_str(), l.requests, l.per.as_secs()))
+            .collect()
+    }
+
     #[test]
     fn flows_and_actions_queries_the_flow_observations_and_their_lists_have_lines() {
         let settings = settings_of(
@@ -776,11 +785,7 @@ mod tests {
             load.queries.push(line);
         }
         let budget = load.budget(50, None);
-        let lines: Vec<(LineKind, &str, u64, u64)> = budget
-            .lines
-            .iter()
-            .map(|l| (l.kind, l.what.as_str(), l.requests, l.per.as_secs()))
-            .collect();
+        let lines = lines_of(&budget);
         assert_eq!(
             lines,
             [
@@ -873,11 +878,7 @@ mod tests {
         };
         let load = Load::new(&settings, org, [day, Cost::voice_quality(voice)]);
         let budget = load.budget(250, None);
-        let lines: Vec<(LineKind, &str, u64, u64)> = budget
-            .lines
-            .iter()
-            .map(|l| (l.kind, l.what.as_str(), l.requests, l.per.as_secs()))
-            .collect();
+        let lines = lines_of(&budget);
         // 12,000 calls an hour: 1,000 in 5 minutes, 10 pages of 100, and the one that
         // finds the window's start.
         assert_eq!(
