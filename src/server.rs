@@ -25,7 +25,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{AGENTS_QUERY, FLOW_OBSERVATIONS_QUERY, OBSERVATIONS_QUERY, Query, written};
+use crate::config::{
+    AGENTS_QUERY, FLOW_OBSERVATIONS_QUERY, OBSERVATIONS_QUERY, Query, VOICE_QUALITY_QUERY, written,
+};
 use crate::exposition::{Format, Publisher, QueryStatus, SharedBody};
 use crate::http;
 use crate::org::Org;
@@ -60,6 +62,8 @@ pub struct State {
     pub agents: RwLock<Option<Duration>>,
     /// How often the flows are observed, when they are.
     pub flow_observations: RwLock<Option<Duration>>,
+    /// How often the calls that ended are read for their voice quality, when they are.
+    pub voice_quality: RwLock<Option<Duration>>,
     /// Tells the publisher the time, against which data passes its maximum age.
     pub clock: Clock,
     /// Where `POST /-/reload` sends its request; `None` without `--web.enable-lifecycle`,
@@ -381,6 +385,13 @@ fn landing_page(state: &State) -> String {
         (
             FLOW_OBSERVATIONS_QUERY,
             observed(&state.flow_observations, "conversations in flows"),
+        ),
+        (
+            VOICE_QUALITY_QUERY,
+            observed(
+                &state.voice_quality,
+                "voice quality of the calls that ended",
+            ),
         ),
     ];
     let queries = state.queries.read().expect("not poisoned").clone();

@@ -255,6 +255,14 @@ async fn every_call_is_counted_once_over_overlapping_failed_and_late_refreshes()
         let body = get(&format!("{}/metrics", exporter.url)).await.body;
         crate::promtool::assert_promtool_accepts(promtool, &body);
     }
+    // The landing page lists it beside the queries.
+    let page = get(&format!("{}/", exporter.url)).await.body;
+    assert!(
+        page.contains(
+            "<tr><td>voice_quality</td><td>voice quality of the calls that ended, every 5m</td>"
+        ),
+        "{page}"
+    );
 
     // 14:12: [14:03, 14:10), two minutes read again, none counted twice.
     advance(5 * MINUTE).await;

@@ -85,6 +85,7 @@ pub async fn run_reloading(
         observations: RwLock::new(settings.observations.as_ref().map(|o| o.refresh)),
         agents: RwLock::new(settings.agents.as_ref().map(|a| a.refresh)),
         flow_observations: RwLock::new(settings.flow_observations),
+        voice_quality: RwLock::new(settings.voice_quality.as_ref().map(|v| v.refresh)),
         clock: clock.clone(),
         reloads: reloads.lifecycle.then(|| reloads.sender.clone()),
         telemetry_path: reloads.telemetry_path.clone(),
@@ -253,6 +254,8 @@ impl Running {
                     self.settings.agents.as_ref().map(|a| a.refresh);
                 *state.flow_observations.write().expect("not poisoned") =
                     self.settings.flow_observations;
+                *state.voice_quality.write().expect("not poisoned") =
+                    self.settings.voice_quality.as_ref().map(|v| v.refresh);
                 metrics.reload.succeeded(clock.wall(clock.now()));
                 Ok(())
             }
