@@ -121,11 +121,7 @@ impl VoiceQuality {
                 Ok(answer) => answer,
                 // Past the API's paging cap (which the configuration's bounds keep it
                 // from reaching): as far as the page cap, no failure.
-                Err(Error::Api {
-                    status: 400,
-                    message,
-                    ..
-                }) if message.contains(PAGING_CAP) => break,
+                Err(error) if past_paging_cap(&error) => break,
                 Err(error) => return Err(error),
             };
             total_hits = answer.total_hits;
@@ -143,6 +139,11 @@ impl VoiceQuality {
         };
         Ok(read)
     }
+}
+
+/// Whether `error` is the API's 400 for a page past the 100,000 results it pages through.
+fn past_paging_cap(error: &Error) -> bool {
+    matches!(error, Error::Api { status: 400, message, .. } if message.contains(PAGING_CAP))
 }
 
 /// The names put beside the IDs.
@@ -394,6 +395,30 @@ mod tests {
 
     fn conversation(json: &str) -> DetailConversation {
         serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn only_the_apis_paging_cap_400_ends_the_reading_without_failing_it() {
+        let api = |status: u16, message: &str| Error::Api {
+            endpoint: Endpoint::ConversationDetails,
+            status,
+            code: "bad.request".into(),
+            message: message.into(),
+            permission: None,
+            correlation_id: None,
+        };
+        assert!(past_paging_cap(&api(
+            400,
+            "Pagination may not exceed 100000 results."
+        )));
+        assert!(!past_paging_cap(&api(
+            400,
+            "Interval may not exceed 31 days."
+        )));
+        assert!(!past_paging_cap(&api(
+            500,
+            "Pagination may not exceed 100000 results."
+        )));
     }
 
     #[test]
