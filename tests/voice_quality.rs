@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use genesys_exporter::config::{Config, VoiceQualityConfig};
 use genesys_exporter::metrics::{MOS_BUCKETS, PACKET_LOSS_BUCKETS, R_FACTOR_BUCKETS};
-use genesys_sim::{SimulatorConfig, VoiceCall, call_quality, edges, voice_calls};
+use genesys_sim::{FailureSurge, SimulatorConfig, VoiceCall, call_quality, edges, voice_calls};
 use genesys_wire::EDGES_PATH;
 use genesys_wire::details::CONVERSATION_DETAILS_PATH;
 use genesys_wire::time::Clock;
@@ -96,9 +96,31 @@ fn expected(sim: &Sim, from: Timestamp, until: Timestamp) -> Samples {
     expected_of(sim, |call| call.end_ms >= from && call.end_ms < until)
 }
 
+/// [`expected`] with the simulator's Edge degrade fault in force.
+fn expected_degraded(
+    sim: &Sim,
+    degrade: &FailureSurge,
+    from: Timestamp,
+    until: Timestamp,
+) -> Samples {
+    let (from, until) = (from.as_millisecond(), until.as_millisecond());
+    expected_under(sim, Some(degrade), |call| {
+        call.end_ms >= from && call.end_ms < until
+    })
+}
+
 /// The voice series of the simulator's calls that ended today by 14:30 and that `read`
 /// picks.
 fn expected_of(sim: &Sim, read: impl Fn(&VoiceCall) -> bool) -> Samples {
+    expected_under(sim, None, read)
+}
+
+/// [`expected_of`] under the Edge degrade fault `degrade`, if any.
+fn expected_under(
+    sim: &Sim,
+    degrade: Option<&FailureSurge>,
+    read: impl Fn(&VoiceCall) -> bool,
+) -> Samples {
     let org = sim.simulator.org();
     let edges = edges(org);
     // The Edge names are read from the Edge list, where the simulator serves one.
@@ -109,7 +131,7 @@ fn expected_of(sim: &Sim, read: impl Fn(&VoiceCall) -> bool) -> Samples {
         .into_iter()
         .filter(|call| read(call));
     for call in ended {
-        let quality = call_quality(org, None, &call);
+        let quality = call_quality(org, degrade, &call);
         let queue = call.queue_id.map_or((String::new(), String::new()), |id| {
             let name = org.queues.iter().find(|q| q.id == id).unwrap().name.clone();
             (id.to_owned(), name)
@@ -455,4 +477,46 @@ async fn check_config_says_what_the_voice_quality_reads_and_refuses_a_bad_table(
         exit_on_config("[voice_quality]\nenabeld = true\n", &["--check-config"]).await;
     assert_eq!(status.code(), Some(2));
     assert!(log.contains("did you mean 'enabled'?"), "{log}");
+}
+
+/// An Edge whose calls degrade from 14:02 on: its calls that end from then are poor, each
+/// counted once on its Edge and on its queue, as the simulator's quality says.
+#[tokio::test(start_paused = true)]
+async fn a_degraded_edges_calls_are_counted_poor_on_it() {
+    let _held = hold_time();
+    let clock = Clock::starting_at(AFTERNOON.parse().unwrap());
+    let degrade = FailureSurge {
+        target: "Edge HQ 1".into(),
+        start: at("2026-08-20T14:02:00Z"),
+    };
+    let sim = start_simulator(SimulatorConfig {
+        clock: clock.clone(),
+        edge_degrade: Some(degrade.clone()),
+        ..afternoon_sim()
+    })
+    .await;
+    let exporter = start_exporter(reading(config_for(&sim, vec![])), clock).await;
+    let samples = wait_for_metrics(&exporter.url, read_until(at("2026-08-20T14:05:00Z"))).await;
+    let (start, end) = (at("2026-08-20T14:00:00Z"), at("2026-08-20T14:05:00Z"));
+    assert_counted(
+        &published(&samples),
+        &expected_degraded(&sim, &degrade, start, end),
+    );
+    let hq1 = &edges(sim.simulator.org())[0];
+    assert_eq!(hq1.name, "Edge HQ 1");
+    let on_hq1 = |name: &str| {
+        samples
+            .iter()
+            .filter(|((n, labels), _)| n == name && labels.get("edge_id") == Some(&hq1.id))
+            .map(|(_, v)| *v)
+            .sum::<f64>()
+    };
+    let (poor, calls) = (
+        on_hq1("genesys_voice_poor_calls_total"),
+        on_hq1("genesys_voice_mos_count"),
+    );
+    assert!(
+        poor > 0.05 * calls && calls >= 20.0,
+        "{poor} poor of {calls}"
+    );
 }
