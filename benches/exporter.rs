@@ -202,6 +202,7 @@ fn bench_scrape(c: &mut Criterion) {
             agents: std::sync::RwLock::new(None),
             flow_observations: std::sync::RwLock::new(None),
             telephony: std::sync::RwLock::new(None),
+            voice_quality: std::sync::RwLock::new(None),
             clock: Clock::starting_at(window().end),
             reloads: None,
             telemetry_path: Default::default(),

@@ -26,7 +26,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{
-    AGENTS_QUERY, FLOW_OBSERVATIONS_QUERY, OBSERVATIONS_QUERY, Query, TELEPHONY_QUERY, written,
+    AGENTS_QUERY, FLOW_OBSERVATIONS_QUERY, OBSERVATIONS_QUERY, Query, TELEPHONY_QUERY,
+    VOICE_QUALITY_QUERY, written,
 };
 use crate::exposition::{Format, Publisher, QueryStatus, SharedBody};
 use crate::http;
@@ -64,6 +65,8 @@ pub struct State {
     pub flow_observations: RwLock<Option<Duration>>,
     /// How often the Edges and trunks are read, when they are.
     pub telephony: RwLock<Option<Duration>>,
+    /// How often the calls that ended are read for their voice quality, when they are.
+    pub voice_quality: RwLock<Option<Duration>>,
     /// Tells the publisher the time, against which data passes its maximum age.
     pub clock: Clock,
     /// Where `POST /-/reload` sends its request; `None` without `--web.enable-lifecycle`,
@@ -389,6 +392,13 @@ fn landing_page(state: &State) -> String {
         (
             TELEPHONY_QUERY,
             observed(&state.telephony, "Edges and trunks"),
+        ),
+        (
+            VOICE_QUALITY_QUERY,
+            observed(
+                &state.voice_quality,
+                "voice quality of the calls that ended",
+            ),
         ),
     ];
     let queries = state.queries.read().expect("not poisoned").clone();

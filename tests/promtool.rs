@@ -21,7 +21,7 @@ use crate::util::{
 };
 
 /// Runs `promtool check metrics` on `body` and asserts it succeeds without a word.
-fn assert_promtool_accepts(promtool: &str, body: &str) {
+pub(crate) fn assert_promtool_accepts(promtool: &str, body: &str) {
     let mut child = Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

@@ -74,3 +74,5 @@ mod source_alerts;
 mod telephony;
 /// The OAuth client: tokens cached, renewed before expiry and once when refused; bad credentials.
 mod tokens;
+/// The voice quality histograms: the simulator's calls, each counted once; paging, caps, a 403.
+mod voice_quality;

@@ -28,7 +28,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::config::{
-    AgentSettings, Breakdown, MAX_AGENT_DIVISIONS, OrgSettings, Settings, written,
+    AgentSettings, Breakdown, MAX_AGENT_DIVISIONS, OrgSettings, Settings, VoiceQualitySettings,
+    written,
 };
 use crate::error::{Error, Result};
 use crate::genesys::queue_list::PAGE_SIZE;
@@ -58,6 +59,7 @@ pub enum LineKind {
     FlowObservations,
     /// The Edges, the trunks and their metrics.
     Telephony,
+    VoiceQuality,
     QueueList,
     Presences,
     /// A list of flows, flow outcomes or data actions, for their names.
@@ -204,6 +206,20 @@ impl Cost {
         ))
     }
 
+    /// The voice quality's: the pages one refresh reads at `expected_calls_per_hour`
+    /// (see [`VoiceQualitySettings::pages_per_refresh`]), every refresh.
+    pub fn voice_quality(voice: &VoiceQualitySettings) -> Cost {
+        Cost::Every(Line::new(
+            LineKind::VoiceQuality,
+            format!(
+                "voice quality ({} calls an hour, {} a page, at most {} pages)",
+                voice.expected_calls_per_hour, voice.page_size, voice.max_pages_per_refresh
+            ),
+            voice.pages_per_refresh(),
+            voice.refresh,
+        ))
+    }
+
     /// A request per `queues_per_request` queues of the directory, every `refresh`.
     pub fn per_queues(refresh: Duration, queues_per_request: usize) -> Cost {
         Cost::PerQueues(ObservationLoad {
@@ -233,12 +249,15 @@ impl Load {
             .iter()
             .any(|query| query.group_by.iter().any(|d| d == "queueId"));
         let agents = queries.iter().any(|line| line.kind == LineKind::Agents);
+        let voice = queries
+            .iter()
+            .any(|line| line.kind == LineKind::VoiceQuality);
         let mut name_lists = settings.name_lists(org);
         name_lists.retain(|kind| *kind != NameKind::Queue);
         Load {
             org: org.org.clone(),
             queries,
-            reads_directory: names_wanted || observations.is_some() || agents,
+            reads_directory: names_wanted || observations.is_some() || agents || voice,
             reads_presences: observations.is_some() || agents,
             name_lists,
             directory_refresh: settings.queue_names_refresh,
@@ -613,6 +632,15 @@ fn remedies(load: &Load, budget: &Budget, queues: usize) -> String {
     {
         fixes.push("read the Edges and trunks less often ([telephony] refresh)".into());
     }
+    if load
+        .queries
+        .iter()
+        .any(|line| line.kind == LineKind::VoiceQuality)
+    {
+        fixes.push(
+            "read the voice quality in fewer pages ([voice_quality] max_pages_per_refresh) or less often ([voice_quality] refresh)".into(),
+        );
+    }
     let rolling = |line: &Line| line.kind == LineKind::RollingQuery;
     if load.queries.iter().any(rolling) {
         fixes.push("refresh the rolling queries less often".into());
@@ -756,6 +784,15 @@ mod tests {
         assert_eq!(budget.lines[1].requests, 1);
     }
 
+    /// Each line of `budget`: its kind, what, requests and seconds apart.
+    fn lines_of(budget: &Budget) -> Vec<(LineKind, &str, u64, u64)> {
+        budget
+            .lines
+            .iter()
+            .map(|l| (l.kind, l.what.as_str(), l.requests, l.per.as_secs()))
+            .collect()
+    }
+
     #[test]
     fn flows_and_actions_queries_the_flow_observations_and_their_lists_have_lines() {
         let settings = settings_of(
@@ -772,11 +809,7 @@ mod tests {
             load.queries.push(line);
         }
         let budget = load.budget(50, None);
-        let lines: Vec<(LineKind, &str, u64, u64)> = budget
-            .lines
-            .iter()
-            .map(|l| (l.kind, l.what.as_str(), l.requests, l.per.as_secs()))
-            .collect();
+        let lines = lines_of(&budget);
         assert_eq!(
             lines,
             [
@@ -887,6 +920,57 @@ mod tests {
         let text = load.check(0).unwrap_err().to_string();
         assert!(
             text.contains("read the Edges and trunks less often ([telephony] refresh)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_voice_quality_costs_its_pages_at_the_expected_calls_and_reads_queue_and_edge_names() {
+        let settings = settings_of(
+            serde_json::json!([{"name": "day", "granularity": "P1D"}]),
+            serde_json::json!({
+                "api_budget_share": 0.005,
+                "observations": {"enabled": false},
+                "voice_quality": {"enabled": true, "expected_calls_per_hour": 12000},
+            }),
+        );
+        let org = &settings.orgs[0];
+        let voice = settings.voice_quality.as_ref().unwrap();
+        let day = match &org.queries[0].kind {
+            QueryKind::Buckets(schedule) => {
+                Cost::bucket_query("day", Source::Conversations, schedule)
+            }
+            QueryKind::Rolling(_) => unreachable!("a bucket query"),
+        };
+        let load = Load::new(&settings, org, [day, Cost::voice_quality(voice)]);
+        let budget = load.budget(250, None);
+        let lines = lines_of(&budget);
+        // 12,000 calls an hour: 1,000 in 5 minutes, 10 pages of 100, and the one that
+        // finds the window's start.
+        assert_eq!(
+            lines[1..],
+            [
+                (
+                    LineKind::VoiceQuality,
+                    "voice quality (12000 calls an hour, 100 a page, at most 20 pages)",
+                    11,
+                    300
+                ),
+                (
+                    LineKind::QueueList,
+                    "queue list (250 queues, 100 a page)",
+                    3,
+                    3600
+                ),
+                (LineKind::NameList, "edges list (100 a page)", 1, 3600),
+            ]
+        );
+        // 1/1380 (a 23-hour day) + 11/5 + 3/60 + 1/60 a minute, past 0.005 × 300 = 1.5.
+        let by_hand = 1.0 / 1380.0 + 11.0 / 5.0 + 3.0 / 60.0 + 1.0 / 60.0;
+        assert!((budget.per_minute() - by_hand).abs() < 1e-9);
+        let text = load.check(250).unwrap_err().to_string();
+        assert!(
+            text.contains("to fit: read the voice quality in fewer pages ([voice_quality] max_pages_per_refresh) or less often ([voice_quality] refresh);"),
             "{text}"
         );
     }

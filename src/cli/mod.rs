@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 #[cfg(feature = "demo")]
 use crate::config::OrgConfig;
-use crate::config::{Config, DEFAULT_LISTEN};
+use crate::config::{Config, DEFAULT_LISTEN, written};
 use crate::error::Error;
 use crate::server::TelemetryPath;
 #[cfg(feature = "demo")]
@@ -360,6 +360,17 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 "telephony: the Edges and trunks every {} (needs {})",
                 crate::config::written(refresh),
                 genesys_wire::Endpoint::Edges.permission()
+            );
+        }
+        if let Some(voice) = &settings.voice_quality {
+            let _ = writeln!(
+                std::io::stderr(),
+                "voice quality: the calls that ended, every {} ({} behind), up to {} pages of {} a refresh; poor below MOS {}",
+                written(voice.refresh),
+                written(voice.settle_delay),
+                voice.max_pages_per_refresh,
+                voice.page_size,
+                voice.mos_threshold
             );
         }
         return Ok(());

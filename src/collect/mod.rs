@@ -8,8 +8,9 @@
 //! query, of conversations, flows or data actions), [`rolling`] (a trailing window,
 //! refreshed), [`observations`] (every queue of the directory, now), [`agents`] (the
 //! org's agents, each once, now), [`flow_observations`] (every inbound and bot flow of
-//! the directory, now) and [`telephony`] (the org's Edges and trunks, now). The last four
-//! share their timing and 403 handling
+//! the directory, now), [`telephony`] (the org's Edges and trunks, now) and
+//! [`voice_quality`] (the calls that ended since the last read, each counted once into
+//! histograms). The last five share their timing and 403 handling
 //! ([`present`]); the flows and data actions queries a 403's hourly retry
 //! ([`standing`]). [`sources`] lists what one org runs. A new source is a file
 //! here implementing [`Collector`], and a line in [`sources`].
@@ -24,6 +25,7 @@ mod run;
 mod source;
 pub mod standing;
 pub mod telephony;
+pub mod voice_quality;
 
 use std::future::Future;
 use std::time::Duration;

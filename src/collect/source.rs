@@ -14,6 +14,7 @@ use super::observations::Observations;
 use super::rolling::{RollingWindow, WindowCursor};
 use super::standing;
 use super::telephony::Telephony;
+use super::voice_quality::VoiceQuality;
 use super::{Collector, Outlet, Readiness, spawn};
 use crate::budget::Cost;
 use crate::config::{OrgSettings, Settings};
@@ -71,7 +72,7 @@ impl Source {
 
 /// Every source `org` runs under `settings`: a collector per configured query, of its
 /// kind, and the queue observations, the agent states, the flow observations and the
-/// telephony when they are on. Starts each query's poll metrics
+/// telephony and the voice quality when they are on. Starts each query's poll metrics
 /// (its window, or its skipped buckets) in `parts.metrics`.
 pub fn sources(settings: &Settings, org: &OrgSettings, parts: &Parts) -> Vec<Source> {
     let aggregates = Aggregates {
@@ -138,6 +139,15 @@ pub fn sources(settings: &Settings, org: &OrgSettings, parts: &Parts) -> Vec<Sou
             refresh,
             parts.client.clone(),
             settings.max_queue_pages,
+            clock.clone(),
+        )));
+    }
+    if let Some(voice_quality) = &settings.voice_quality {
+        sources.push(Source::new(VoiceQuality::new(
+            voice_quality.clone(),
+            parts.client.clone(),
+            parts.directory.clone(),
+            parts.metrics.clone(),
             clock,
         )));
     }

@@ -16,6 +16,7 @@ mod query;
 mod suggest;
 mod telephony;
 mod validate;
+mod voice_quality;
 
 pub use checks::{DURATION_FLOORS, DURATION_LIMITS, written};
 pub use load::{MAX_CONFIG_BYTES, MAX_SECRET_BYTES, SECRET_KEYS, SHORT_ENV_KEYS};
@@ -148,6 +149,8 @@ pub const DEFAULT_AGENTS_REFRESH: Duration = Duration::from_secs(30);
 pub const MIN_AGENTS_REFRESH: Duration = Duration::from_secs(10);
 /// The `query` label of the agent-state gauges; no aggregates query may take it.
 pub const AGENTS_QUERY: &str = "agents";
+/// The `query` label of the voice quality source; no aggregates query may take it.
+pub const VOICE_QUALITY_QUERY: &str = "voice_quality";
 
 /// How often the Edges and trunks are read (`[telephony] refresh`), and the bounds: each
 /// refresh costs 4 requests per 100 Edges and trunks.
@@ -213,6 +216,8 @@ pub struct Config {
     pub flow_observations: FlowObservationsConfig,
     #[serde(default)]
     pub telephony: TelephonyConfig,
+    #[serde(default)]
+    pub voice_quality: VoiceQualityConfig,
     /// The orgs, each with its own OAuth client; without any, the keys above name the one
     /// org.
     #[serde(default)]
@@ -286,6 +291,22 @@ pub struct TelephonyConfig {
     pub refresh: Option<Duration>,
 }
 
+/// The `[voice_quality]` table as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoiceQualityConfig {
+    pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub refresh: Option<Duration>,
+    #[serde(default, deserialize_with = "load::optional_duration")]
+    pub settle_delay: Option<Duration>,
+    pub page_size: Option<u32>,
+    pub max_pages_per_refresh: Option<u32>,
+    pub mos_threshold: Option<f64>,
+    /// Only for the API budget's arithmetic.
+    pub expected_calls_per_hour: Option<u64>,
+}
+
 /// One `[[queries]]` table as written.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -346,13 +367,16 @@ pub struct Settings {
     pub flow_observations: Option<Duration>,
     /// The Edges' and trunks' refresh, when `[telephony] enabled = true`.
     pub telephony: Option<Duration>,
+    /// The voice quality, when `[voice_quality] enabled = true`.
+    pub voice_quality: Option<VoiceQualitySettings>,
 }
 
 impl Settings {
     /// The lists of names `org`'s directory reads (besides the presences): the queue list
     /// for the queue observations, the agent states' divisions and queries grouped by queue; the flows for a flows
     /// query or the flow observations; the flow outcomes for a flows query; the data
-    /// actions for an actions query; the Edges for a query grouped by Edge. None: no directory task.
+    /// actions for an actions query; the Edges for a query grouped by Edge; the queues and
+    /// the Edges for the voice quality's `queue` and `edge` labels. None: no directory task.
     pub fn name_lists(&self, org: &OrgSettings) -> Vec<NameKind> {
         let of = |source: Source| org.queries.iter().any(|q| q.source == source);
         let by = |dimension: &str| {
@@ -364,7 +388,10 @@ impl Settings {
         [
             (
                 NameKind::Queue,
-                self.observations.is_some() || self.agents.is_some() || by_queue,
+                self.observations.is_some()
+                    || self.agents.is_some()
+                    || self.voice_quality.is_some()
+                    || by_queue,
             ),
             (
                 NameKind::Flow,
@@ -372,7 +399,7 @@ impl Settings {
             ),
             (NameKind::FlowOutcome, of(Source::Flows)),
             (NameKind::Action, of(Source::Actions)),
-            (NameKind::Edge, by("edgeId")),
+            (NameKind::Edge, by("edgeId") || self.voice_quality.is_some()),
         ]
         .into_iter()
         .filter_map(|(kind, wanted)| wanted.then_some(kind))
@@ -400,6 +427,9 @@ pub struct ObservationSettings {
 }
 
 pub use agents::{AgentSettings, Breakdown, MAX_AGENT_DIVISIONS};
+pub use voice_quality::{
+    DEFAULT_VOICE_QUALITY_REFRESH, DEFAULT_VOICE_QUALITY_SETTLE_DELAY, VoiceQualitySettings,
+};
 
 /// A checked query: what to ask the API and when.
 #[derive(Debug, Clone)]

@@ -12,7 +12,8 @@ use super::load::MAX_SECRET_BYTES;
 use super::query::check_query;
 use super::suggest::did_you_mean;
 use super::{
-    Config, FLOW_OBSERVATIONS_QUERY, OBSERVATIONS_QUERY, OrgConfig, OrgSettings, Query, QueryConfig,
+    Config, FLOW_OBSERVATIONS_QUERY, OBSERVATIONS_QUERY, OrgConfig, OrgSettings, Query,
+    QueryConfig, VOICE_QUALITY_QUERY,
 };
 use crate::files::read_capped;
 use crate::genesys::auth::Credentials;
@@ -188,6 +189,11 @@ impl Config {
             if self.flow_observations.enabled.unwrap_or(false) && name == FLOW_OBSERVATIONS_QUERY {
                 problems.push(format!(
                     "{key}.name: '{FLOW_OBSERVATIONS_QUERY}' is the query label of the flow observations; rename the query, or set enabled = false under [flow_observations]"
+                ));
+            }
+            if self.voice_quality.enabled.unwrap_or(false) && name == VOICE_QUALITY_QUERY {
+                problems.push(format!(
+                    "{key}.name: '{VOICE_QUALITY_QUERY}' is the query label of the voice quality; rename the query, or set enabled = false under [voice_quality]"
                 ));
             }
             queries.extend(check_query(&key, query, problems));

@@ -87,6 +87,7 @@ impl Config {
         let agents = self.agents(&mut problems);
         let flow_observations = self.flow_observations(&mut problems);
         let telephony = self.telephony(&mut problems);
+        let voice_quality = self.voice_quality(&mut problems);
         let shared = ClientSettings {
             request_timeout: self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
             connect_timeout: self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
@@ -133,6 +134,7 @@ impl Config {
             agents,
             flow_observations,
             telephony,
+            voice_quality,
         })
     }
 

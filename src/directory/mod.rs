@@ -34,8 +34,8 @@ pub use queue_names::QueueNames;
 pub struct Directory {
     pub queues: QueueNames,
     pub presences: Presences,
-    /// Flow, flow outcome and data action names, in that order.
-    pub lists: [Names; 3],
+    /// Flow, flow outcome, data action and Edge names, in that order.
+    pub lists: [Names; 4],
     /// The most bytes all names held may take, of every kind together
     /// (`max_directory_bytes`).
     max_bytes: u64,
@@ -125,8 +125,13 @@ impl Directory {
         Directory {
             queues: QueueNames::new(metrics.clone(), max_pages),
             presences: Presences::new(metrics.clone()),
-            lists: [NameKind::Flow, NameKind::FlowOutcome, NameKind::Action]
-                .map(|kind| Names::new(kind, metrics.clone(), max_pages)),
+            lists: [
+                NameKind::Flow,
+                NameKind::FlowOutcome,
+                NameKind::Action,
+                NameKind::Edge,
+            ]
+            .map(|kind| Names::new(kind, metrics.clone(), max_pages)),
             max_bytes,
         }
     }
@@ -354,7 +359,7 @@ mod tests {
             bytes,
             ..Read::default()
         };
-        let [flows, outcomes, actions] = &directory.lists;
+        let [flows, outcomes, actions, _edges] = &directory.lists;
         flows.keep(read("f1", 300));
         outcomes.keep(read("o1", 200));
         actions.keep(read("a1", 100));

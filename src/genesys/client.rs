@@ -19,6 +19,9 @@ use super::transport::{Reply, Transport};
 use crate::error::{Error, Result};
 use crate::metrics::{BreakerState, Metrics};
 use genesys_wire::catalogue::Source;
+use genesys_wire::details::{
+    CONVERSATION_DETAILS_PATH, ConversationDetailsQuery, ConversationDetailsResponse,
+};
 use genesys_wire::telephony::{EdgeMetrics, TrunkMetrics};
 use genesys_wire::{
     AGENT_STATUS_COUNTS_PATH, AgentStateCountsRequest, AgentStateCountsResponse, AggregateResponse,
@@ -133,6 +136,19 @@ impl Client {
     ) -> Result<FlowObservationResponse> {
         self.post_query(Endpoint::FlowObservations, FLOW_OBSERVATIONS_PATH, query)
             .await
+    }
+
+    /// `POST /api/v2/analytics/conversations/details/query`: one page of conversations.
+    pub async fn conversation_details(
+        &self,
+        query: &ConversationDetailsQuery,
+    ) -> Result<ConversationDetailsResponse> {
+        self.post_query(
+            Endpoint::ConversationDetails,
+            CONVERSATION_DETAILS_PATH,
+            query,
+        )
+        .await
     }
 
     /// One page of a paged list at `path` (`pageNumber` counting from 1), with `filters`

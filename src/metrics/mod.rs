@@ -24,6 +24,7 @@ mod process_resources;
 mod queue_names;
 mod server;
 mod tasks;
+mod voice;
 
 use std::sync::Arc;
 
@@ -40,6 +41,10 @@ pub use process::{BUILD, Build, ReloadMetrics};
 pub use queue_names::QueueNameMetrics;
 pub use server::ServerMetrics;
 pub use tasks::{DIRECTORY, TASKS, TaskMetrics};
+pub use voice::{
+    CallQuality, MAX_VOICE_LABEL_SETS, MOS_BUCKETS, PACKET_LOSS_BUCKETS, Place, R_FACTOR_BUCKETS,
+    VoiceMetrics,
+};
 
 /// Every group, and the registry they are registered in: one org's view of them. Cheap to
 /// clone; every view of one registry shares its families.
@@ -59,6 +64,7 @@ pub struct Metrics {
     pub reload: ReloadMetrics,
     pub tasks: TaskMetrics,
     pub limits: LimitMetrics,
+    pub voice: VoiceMetrics,
 }
 
 impl Metrics {
@@ -87,6 +93,7 @@ impl Metrics {
         let reload = ReloadMetrics::register(&mut registry);
         let tasks = TaskMetrics::register(&mut registry);
         let limits = LimitMetrics::register(&mut registry);
+        let voice = VoiceMetrics::register(&mut registry);
         let mut process = Registry::default();
         process_resources::register(&mut process);
         Metrics {
@@ -102,6 +109,7 @@ impl Metrics {
             reload,
             tasks,
             limits,
+            voice,
         }
     }
 
@@ -121,6 +129,7 @@ impl Metrics {
             reload: self.reload.clone(),
             tasks: self.tasks.for_org(org),
             limits: self.limits.for_org(org),
+            voice: self.voice.for_org(org),
         }
     }
 
@@ -157,6 +166,7 @@ impl Metrics {
         self.breaker.forget_org();
         self.tasks.forget_org();
         self.limits.forget_org();
+        self.voice.forget_org();
     }
 
     /// The org of this view.

@@ -86,6 +86,7 @@ pub async fn run_reloading(
         agents: RwLock::new(settings.agents.as_ref().map(|a| a.refresh)),
         flow_observations: RwLock::new(settings.flow_observations),
         telephony: RwLock::new(settings.telephony),
+        voice_quality: RwLock::new(settings.voice_quality.as_ref().map(|v| v.refresh)),
         clock: clock.clone(),
         reloads: reloads.lifecycle.then(|| reloads.sender.clone()),
         telemetry_path: reloads.telemetry_path.clone(),
@@ -255,6 +256,8 @@ impl Running {
                 *state.flow_observations.write().expect("not poisoned") =
                     self.settings.flow_observations;
                 *state.telephony.write().expect("not poisoned") = self.settings.telephony;
+                *state.voice_quality.write().expect("not poisoned") =
+                    self.settings.voice_quality.as_ref().map(|v| v.refresh);
                 metrics.reload.succeeded(clock.wall(clock.now()));
                 Ok(())
             }
@@ -324,6 +327,7 @@ impl Running {
         settings.orgs = new.orgs.clone();
         settings.observations = new.observations.clone();
         settings.agents = new.agents.clone();
+        settings.voice_quality = new.voice_quality.clone();
         settings.api_budget_share = new.api_budget_share;
         for (org, step) in new.orgs.iter().zip(plan) {
             match step {

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::changes::{QueryChanges, client_changed};
 use crate::budget::{BudgetWatch, Load, Pacer};
 use crate::collect::{self, Outlet, Parts, Readiness, Source};
-use crate::config::{OrgSettings, Settings};
+use crate::config::{OrgSettings, Settings, VOICE_QUALITY_QUERY};
 use crate::directory::{Directory, Refresh};
 use crate::error::Result;
 use crate::exposition::Publisher;
@@ -270,6 +270,7 @@ impl OrgRuntime {
             || old.agents != new.agents
             || old.flow_observations != new.flow_observations
             || old.telephony != new.telephony
+            || old.voice_quality != new.voice_quality
             || old.name_lists(&self.settings) != new.name_lists(&wanted);
         if !rebuild {
             tracing::info!(
@@ -328,6 +329,10 @@ impl OrgRuntime {
     /// Ends the series of `name`, whose task has stopped.
     fn forget(&self, name: &str) {
         self.parts.metrics.poll.remove(name);
+        if name == VOICE_QUALITY_QUERY {
+            // Its histograms go with it: counts that no longer grow are not counts.
+            self.parts.metrics.voice.forget_org();
+        }
         self.publisher.remove_query(name, self.parts.clock.now());
     }
 
