@@ -72,6 +72,8 @@ mod simulator_observations;
 mod source_alerts;
 /// Telephony: Edges and trunks are the simulator's, calls counted again; faults, 403s, pages.
 mod telephony;
+/// How soon the voice quality and telephony alerts fire after their faults, through promtool.
+mod telephony_alerts;
 /// The OAuth client: tokens cached, renewed before expiry and once when refused; bad credentials.
 mod tokens;
 /// The voice quality histograms: the simulator's calls, each counted once; paging, caps, a 403.
