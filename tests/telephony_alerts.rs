@@ -64,8 +64,8 @@ const VOICE_REFRESH: SignedDuration = SignedDuration::from_mins(5);
 const VOICE_SETTLE: SignedDuration = SignedDuration::from_mins(2);
 const TELEPHONY_REFRESH: SignedDuration = SignedDuration::from_mins(1);
 
-/// `GenesysVoiceQualityPoor`'s window, its least number of calls and its share of poor
-/// ones, and `[voice_quality]`'s default `mos_threshold`.
+/// `GenesysVoiceQualityPoor`'s window, its least number of calls, its `for` and its share
+/// of poor calls, and `[voice_quality]`'s default `mos_threshold`.
 const JUDGED: SignedDuration = SignedDuration::from_mins(15);
 const LEAST_CALLS: usize = 20;
 const FOR_POOR: SignedDuration = SignedDuration::from_mins(5);
@@ -97,8 +97,10 @@ const KEPT: &[&str] = &[
 ///   minutes after it: a third of the 15 minutes judged, all of the Edge's calls in them
 ///   poor, far over 5%: 7m + 45 s + 5m = 12m45s.
 /// - Voice quality, by queue: 45% of a queue's calls enter on the Edge (edges.rs), so the
-///   same third makes about 15% of them poor; drawn at random, a small queue may fall short
-///   of 5% at that read, never with the 8 minutes of the next: one refresh more, 17m45s.
+///   same third makes about 15% of them poor; drawn at random, a queue may still fall
+///   short of 5% at that read (here, after 3 degraded minutes, Sales with 3 poor of 64 and
+///   Retention with none of 31 did), hardly at the next, with 10 degraded minutes (30%):
+///   one refresh more, 17m45s.
 const BOUNDS: [(&str, SignedDuration); 4] = [
     ("GenesysEdgeOffline", SignedDuration::from_secs(210)),
     ("GenesysTrunkDown", SignedDuration::from_secs(210)),
