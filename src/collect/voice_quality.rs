@@ -93,19 +93,23 @@ impl VoiceQuality {
         }
     }
 
-    /// Reads the pages of `window`; the calls of it, by ID, and the read ratio.
-    async fn read(&self, window: Interval) -> Result<Read> {
-        let asked = Interval {
-            start: earlier(window.start, LONGEST_CALL),
-            end: window.end,
-        };
-        let names = Names {
+    /// The queue and Edge names the directory holds now.
+    fn names(&self) -> Names {
+        Names {
             queues: self.directory.queues.current(),
             edges: self
                 .directory
                 .names(NameKind::Edge)
                 .map(|names| names.current())
                 .unwrap_or_default(),
+        }
+    }
+
+    /// Reads the pages of `window`; the calls of it, by ID, and the read ratio.
+    async fn read(&self, window: Interval, names: &Names) -> Result<Read> {
+        let asked = Interval {
+            start: earlier(window.start, LONGEST_CALL),
+            end: window.end,
         };
         let mut read = Read::default();
         let mut returned = 0u64;
@@ -125,7 +129,7 @@ impl VoiceQuality {
                 Err(error) => return Err(error),
             };
             total_hits = answer.total_hits;
-            let oldest = read.add(answer, window, &names);
+            let oldest = read.add(answer, window, names);
             returned = returned.saturating_add(oldest.returned);
             if oldest.empty || oldest.end.is_some_and(|end| end < window.start) {
                 reached_start = true;
@@ -203,6 +207,21 @@ impl Read {
             self.calls.insert(call.conversation_id.clone(), call);
         }
         page
+    }
+
+    /// Every place of `names` with an ID, as [`Read::place`] labels it.
+    fn listed(&mut self, names: &NameMap) -> Vec<Place> {
+        names
+            .keys()
+            .filter(|id| !id.is_empty())
+            .map(|id| {
+                let place = Place {
+                    id: id.clone(),
+                    name: String::new(),
+                };
+                self.place(place, names)
+            })
+            .collect()
     }
 
     /// `place` with its name from `names`, both cut to `max_label_value_bytes`.
@@ -359,7 +378,14 @@ impl Collector for VoiceQuality {
     }
 
     async fn collect(&mut self, window: Interval, _: usize) -> Result<QuerySamples> {
-        let read = self.read(window).await?;
+        let names = self.names();
+        let mut read = self.read(window, &names).await?;
+        // Every queue and Edge listed has its series before its first call is counted, so
+        // that increase() sees that call; only IDs the directory does not list yet start
+        // above 0.
+        let queues = read.listed(&names.queues);
+        let edges = read.listed(&names.edges);
+        self.metrics.voice.create(queues, edges);
         self.metrics.limits.labels_cut(read.labels_cut);
         let counted = self.metrics.voice.count(
             read.calls.into_values(),
