@@ -226,8 +226,8 @@ impl Collector for Telephony {
         };
         self.note(Endpoint::Edges, edges.as_ref().map(|_| ()));
         self.note(Endpoint::Trunks, trunks.as_ref().map(|_| ()));
-        let edges = edges.unwrap_or_default();
-        let trunks = trunks.unwrap_or_default();
+        let edges = listed_once(edges.unwrap_or_default(), |e| &e.id);
+        let trunks = listed_once(trunks.unwrap_or_default(), |t| &t.id);
         let known = EdgeNames::of(&edges);
         for edge in &edges {
             add_edge(&mut gauges, edge).map_err(too_many)?;
@@ -259,7 +259,20 @@ impl Collector for Telephony {
     }
 }
 
-/// The metrics of `ids` (those not empty), `max` a request; nothing to ask, no request.
+/// `entities` with an ID, each ID once (the first listed): a list read page by page can
+/// show one twice when it shifts, and an ID asked twice, or an empty one, is no use.
+fn listed_once<T>(entities: Vec<T>, id: impl Fn(&T) -> &str) -> Vec<T> {
+    let mut seen = std::collections::HashSet::new();
+    entities
+        .into_iter()
+        .filter(|entity| {
+            let id = id(entity);
+            !id.is_empty() && seen.insert(id.to_owned())
+        })
+        .collect()
+}
+
+/// The metrics of `ids`, `max` a request; nothing to ask, no request.
 async fn read_metrics<'a, T, F>(
     ids: &'a [String],
     max: usize,
@@ -643,6 +656,21 @@ mod tests {
             ],
             "a trunk with no state has none; a proxy without a state, a negative count and a trunk not listed neither"
         );
+    }
+
+    #[test]
+    fn an_entity_listed_twice_or_without_an_id_is_read_once_or_not_at_all() {
+        let edges: Vec<Edge> = serde_json::from_str(
+            r#"[{"id": "e1", "name": "HQ"}, {"id": ""}, {"name": "no ID"},
+                {"id": "e2"}, {"id": "e1", "name": "HQ, shifted"}]"#,
+        )
+        .unwrap();
+        let once = listed_once(edges, |e| &e.id);
+        let read: Vec<(&str, &str)> = once
+            .iter()
+            .map(|e| (e.id.as_str(), e.name.as_str()))
+            .collect();
+        assert_eq!(read, [("e1", "HQ"), ("e2", "")]);
     }
 
     #[test]
