@@ -288,8 +288,9 @@ where
     Ok(all)
 }
 
-/// The Edges' names and sites by ID, from the Edges list: the metrics and the trunks name
-/// their Edge by it (falling back on the name their own reference gives).
+/// The Edges' names by ID, from the Edges list: the metrics are those of the Edges it
+/// holds, and the trunks name their Edge by it (falling back on the name their own
+/// reference gives).
 struct EdgeNames<'a>(HashMap<&'a str, &'a str>);
 
 impl<'a> EdgeNames<'a> {
@@ -390,17 +391,22 @@ fn add_edge(gauges: &mut GaugeSet, edge: &Edge) -> std::result::Result<(), TooMa
 }
 
 /// An Edge's metrics entry: the total CPU, each memory type, disk partition and network
-/// interface, and the uptime, each where the entry gives it.
+/// interface, and the uptime, each where the entry gives it; an entry of an Edge not
+/// listed is left out.
 fn add_edge_metrics(
     gauges: &mut GaugeSet,
     entry: &EdgeMetrics,
     known: &EdgeNames,
 ) -> std::result::Result<(), TooManySeries> {
-    let (id, name) = known.labels(entry.edge.as_ref());
-    if id.is_empty() {
+    // Only the Edges listed: an entry of another is not one of the org's Edges now.
+    let Some((id, name)) = entry
+        .edge
+        .as_ref()
+        .and_then(|edge| known.0.get_key_value(edge.id.as_str()))
+    else {
         return Ok(());
-    }
-    let base = [("edge_id", id.as_str()), ("edge", name.as_str())];
+    };
+    let base = [("edge_id", *id), ("edge", *name)];
     let with = |key: &str, value: &str| {
         let mut pairs = base.to_vec();
         pairs.push((key, value));
@@ -579,8 +585,9 @@ mod tests {
                             {"type": "Swap", "availableBytes": 5}],
                  "disks": [{"partitionName": "C:\\", "totalBytes": 1000, "availableBytes": 250}],
                  "networks": [{"ifname": "eth0", "utilizationPct": 1.5}, {"ifname": "eth1"}]},
-                {"edge": {"id": "e9", "name": "Unlisted"}, "upTimeMsec": -5,
-                 "processors": [{"cpuId": "0", "activeTimePct": 40}]},
+                {"edge": {"id": "e9", "name": "Unlisted"}, "upTimeMsec": 5000,
+                 "processors": [{"cpuId": "total", "activeTimePct": 40}]},
+                {"edge": {"id": "e1"}, "upTimeMsec": -5},
                 {"upTimeMsec": 1000}]"#,
         )
         .unwrap();
@@ -606,7 +613,7 @@ mod tests {
                 ),
                 format!("genesys_edge_uptime_seconds{{{q},edge_id=\"e1\",edge=\"HQ\"}} 90.5"),
             ],
-            "no total CPU, a zero total, a negative uptime, an entry without an Edge: no series"
+            "no total CPU, a zero total, a negative uptime, an entry of an Edge not listed or without one: no series"
         );
     }
 
