@@ -136,12 +136,19 @@ impl VoiceQuality {
                 break;
             }
         }
-        read.ratio = if reached_start || total_hits == 0 {
-            1.0
-        } else {
-            (returned as f64 / total_hits as f64).min(1.0)
-        };
+        read.ratio = read_ratio(reached_start, returned, total_hits);
         Ok(read)
+    }
+}
+
+/// The share of the matching conversations read: 1 when the reading reached the window's
+/// start; else (the page cap stopped it) those `returned` ÷ `total_hits`, at most 1, and
+/// nothing when the answer gave no `totalHits` (a share of an unknown, not a 1).
+fn read_ratio(reached_start: bool, returned: u64, total_hits: u64) -> Option<f64> {
+    match (reached_start, total_hits) {
+        (true, _) => Some(1.0),
+        (false, 0) => None,
+        (false, total) => Some((returned as f64 / total as f64).min(1.0)),
     }
 }
 
@@ -160,7 +167,7 @@ struct Names {
 #[derive(Debug, Default)]
 struct Read {
     calls: HashMap<String, CallQuality>,
-    ratio: f64,
+    ratio: Option<f64>,
     /// Label values cut to `max_label_value_bytes`.
     labels_cut: usize,
 }
@@ -396,13 +403,16 @@ impl Collector for VoiceQuality {
                 LOOK_BACK.saturating_add(self.settings.settle_delay),
             ),
         );
-        tracing::debug!(counted, read_ratio = read.ratio, "voice quality read");
+        tracing::debug!(counted, read_ratio = ?read.ratio, "voice quality read");
         Ok(gauge_samples(
             VOICE_QUALITY_QUERY,
             READ_RATIO,
             HELP,
             Vec::new(),
-            vec![(Vec::new(), read.ratio)],
+            read.ratio
+                .map(|ratio| (Vec::new(), ratio))
+                .into_iter()
+                .collect(),
         ))
     }
 }
@@ -445,6 +455,17 @@ mod tests {
             500,
             "Pagination may not exceed 100000 results."
         )));
+    }
+
+    #[test]
+    fn the_read_ratio_is_a_share_of_the_total_hits_only_when_the_page_cap_stopped() {
+        assert_eq!(read_ratio(true, 40, 0), Some(1.0));
+        assert_eq!(read_ratio(true, 40, 900), Some(1.0));
+        assert_eq!(read_ratio(false, 200, 800), Some(0.25));
+        // Pages that shifted returned more than totalHits, which is approximate.
+        assert_eq!(read_ratio(false, 210, 200), Some(1.0));
+        // Stopped by the cap without a totalHits: how much is left is unknown, not 0.
+        assert_eq!(read_ratio(false, 200, 0), None);
     }
 
     #[test]
