@@ -306,11 +306,11 @@ impl VoiceMetrics {
 fn forget(counted: &mut HashMap<String, Timestamp>, before: Timestamp) {
     counted.retain(|_, end| *end >= before);
     if counted.len() > MAX_COUNTED_IDS {
-        let mut ends: Vec<Timestamp> = counted.values().copied().collect();
-        let cut = ends.len() - MAX_COUNTED_IDS;
-        let (_, oldest_kept, _) = ends.select_nth_unstable(cut);
-        let oldest_kept = *oldest_kept;
-        counted.retain(|_, end| *end >= oldest_kept);
+        // By the end, latest first: calls that ended at the same instant are cut too.
+        let mut by_end: Vec<(String, Timestamp)> = counted.drain().collect();
+        by_end.sort_unstable_by(|a, b| b.1.cmp(&a.1));
+        by_end.truncate(MAX_COUNTED_IDS);
+        counted.extend(by_end);
     }
 }
 
@@ -527,5 +527,20 @@ mod tests {
         forget(&mut counted, start);
         assert_eq!(counted.len(), MAX_COUNTED_IDS);
         assert!(!counted.contains_key("c9") && counted.contains_key("c10"));
+    }
+
+    #[test]
+    fn the_ledger_keeps_its_bound_when_calls_end_at_the_same_instant() {
+        let end = at("2026-08-20T10:00:00Z");
+        let mut counted: HashMap<String, Timestamp> = (0..MAX_COUNTED_IDS + 10)
+            .map(|i| (format!("c{i}"), end))
+            .collect();
+        counted.insert("earlier".into(), end - jiff::SignedDuration::from_secs(1));
+        forget(&mut counted, end - jiff::SignedDuration::from_hours(1));
+        assert_eq!(counted.len(), MAX_COUNTED_IDS);
+        assert!(
+            !counted.contains_key("earlier"),
+            "the earliest-ended go first"
+        );
     }
 }
