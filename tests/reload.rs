@@ -9,7 +9,7 @@ use crate::util::{
     expected::{assert_same_samples, expected_from},
     files::{temp_dir, write_file},
     http::get,
-    process::{Process, hang_up, start_binary_for},
+    process::{Process, hang_up, sim_config, start_binary_for},
     samples::{Samples, conversation_of, parse, value},
     sim::{Sim, afternoon_sim, start_simulator},
     wait::{wait_for_metrics, wait_until},
@@ -399,4 +399,30 @@ async fn a_relative_secret_file_is_read_beside_the_config_file_at_start_and_each
     std::fs::write(format!("{dir}/rotated"), "demo-secret\n").unwrap();
     let (status, body) = post(&url).await;
     assert_eq!((status, body.as_str()), (200, "configuration reloaded\n"));
+}
+
+/// The flow observations and the telephony are whole sources of their own: a reload that
+/// turns them on starts them, one that turns them off stops them and their series go.
+#[tokio::test]
+async fn a_reload_turns_the_flow_observations_and_the_telephony_on_and_off() {
+    let sim = start_simulator(afternoon_sim()).await;
+    let (process, url, dir) = start_binary_for(&sim, "", &[]).await;
+    wait_for_metrics(&url, |s| up(s, "default") == Some(1.0)).await;
+    let path = dir.path().join("genesys.toml");
+    let on = "[flow_observations]\nenabled = true\n\n[telephony]\nenabled = true\n";
+    rewrite(&path, &sim_config(&sim, on));
+    hang_up(&process);
+    // The flow observations may run before the flow list's first read (a reload does not
+    // wait for it): that they run at all is what the reload changes.
+    wait_for_metrics(&url, |s| {
+        up(s, "flow_observations").is_some() && up(s, "telephony") == Some(1.0)
+    })
+    .await;
+    rewrite(&path, &sim_config(&sim, ""));
+    hang_up(&process);
+    let samples = wait_for_metrics(&url, |s| {
+        !has_query(s, "flow_observations") && !has_query(s, "telephony")
+    })
+    .await;
+    assert_eq!(up(&samples, "default"), Some(1.0));
 }

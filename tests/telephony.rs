@@ -392,6 +392,13 @@ async fn an_offline_edge_and_a_down_trunk_show_from_their_start() {
 }
 
 /// The telephony series of each of the four parts, by the gauge names it publishes.
+/// The gauges of the parts read from `paths`, sorted.
+fn parts_gauges(paths: &[&str]) -> Vec<&'static str> {
+    let mut gauges: Vec<&str> = paths.iter().flat_map(|p| part_gauges(p)).copied().collect();
+    gauges.sort();
+    gauges
+}
+
 fn part_gauges(path: &str) -> &'static [&'static str] {
     match path {
         EDGES_PATH => &["genesys_edge_info", "genesys_edge_online"],
@@ -447,12 +454,8 @@ async fn a_403_on_any_telephony_endpoint_leaves_the_rest_and_every_other_source_
             TRUNKS_PATH => [part_gauges(TRUNKS_PATH), part_gauges(TRUNK_METRICS_PATH)].concat(),
             _ => part_gauges(path).to_vec(),
         };
-        let mut wanted: Vec<&str> = paths
-            .iter()
-            .flat_map(|p| part_gauges(p).iter().copied())
-            .filter(|g| !missing.contains(g))
-            .collect();
-        wanted.sort();
+        let mut wanted = parts_gauges(&paths);
+        wanted.retain(|g| !missing.contains(g));
         assert_eq!(gauges(&published(&samples)), wanted, "{path} forbidden");
         let endpoint = match path {
             EDGES_PATH => "edges",
@@ -484,11 +487,7 @@ async fn a_metrics_answer_that_is_not_an_array_is_a_decode_failure_of_that_part_
     let samples = wait_for_metrics(&exporter.url, |s| up(s, "telephony") == Some(1.0)).await;
     let unreadable = [("endpoint", "trunk_metrics"), ("reason", "decode")];
     assert_eq!(of(&samples, "genesys_api_failures_total", &unreadable), 1.0);
-    let mut wanted: Vec<&str> = [EDGES_PATH, EDGE_METRICS_PATH, TRUNKS_PATH]
-        .iter()
-        .flat_map(|p| part_gauges(p).iter().copied())
-        .collect();
-    wanted.sort();
+    let wanted = parts_gauges(&[EDGES_PATH, EDGE_METRICS_PATH, TRUNKS_PATH]);
     assert_eq!(gauges(&published(&samples)), wanted);
 }
 

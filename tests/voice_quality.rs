@@ -87,6 +87,8 @@ struct Observed {
     r_factor: Vec<f64>,
     loss: Vec<f64>,
     poor: u64,
+    /// A queue or Edge the directory lists: its series are there, at 0, before any call.
+    listed: bool,
 }
 
 /// The voice series the simulator's calls that ended in `[from, until)` make: each call
@@ -127,14 +129,27 @@ fn expected_under(
     let edge_names = genesys_sim::ENDPOINTS.iter().any(|e| e.path == EDGES_PATH);
     let day = at("2026-08-20T00:00:00Z");
     let mut by: BTreeMap<(&str, String, String), Observed> = BTreeMap::new();
+    let listed = || Observed {
+        listed: true,
+        ..Observed::default()
+    };
+    for queue in &org.queues {
+        by.insert(("queue", queue.id.clone(), queue.name.clone()), listed());
+    }
+    if edge_names {
+        for edge in &edges {
+            by.insert(("edge", edge.id.clone(), edge.name.to_string()), listed());
+        }
+    }
     let ended = voice_calls(org, None, day, at("2026-08-20T14:30:00Z"))
         .into_iter()
         .filter(|call| read(call));
     for call in ended {
         let quality = call_quality(org, degrade, &call);
-        let queue = call.queue_id.map_or((String::new(), String::new()), |id| {
+        // An agent-direct call is counted by its Edge only.
+        let queue = call.queue_id.map(|id| {
             let name = org.queues.iter().find(|q| q.id == id).unwrap().name.clone();
-            (id.to_owned(), name)
+            ("queue", id.to_owned(), name)
         });
         let edge = &edges[call.edge];
         let edge = (
@@ -145,7 +160,7 @@ fn expected_under(
                 String::new()
             },
         );
-        for place in [("queue", queue.0, queue.1), ("edge", edge.0, edge.1)] {
+        for place in queue.into_iter().chain([("edge", edge.0, edge.1)]) {
             let observed = by.entry(place).or_default();
             observed.mos.push(quality.mos);
             observed.r_factor.push(quality.r_factor);
@@ -183,7 +198,7 @@ fn expected_under(
             ),
         ];
         for (name, buckets, values) in histograms {
-            if values.is_empty() {
+            if values.is_empty() && !observed.listed {
                 continue;
             }
             let count = values.len() as f64;

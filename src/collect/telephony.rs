@@ -226,8 +226,8 @@ impl Collector for Telephony {
         };
         self.note(Endpoint::Edges, edges.as_ref().map(|_| ()));
         self.note(Endpoint::Trunks, trunks.as_ref().map(|_| ()));
-        let edges = edges.unwrap_or_default();
-        let trunks = trunks.unwrap_or_default();
+        let edges = listed_once(edges.unwrap_or_default(), |e| &e.id);
+        let trunks = listed_once(trunks.unwrap_or_default(), |t| &t.id);
         let known = EdgeNames::of(&edges);
         for edge in &edges {
             add_edge(&mut gauges, edge).map_err(too_many)?;
@@ -259,7 +259,20 @@ impl Collector for Telephony {
     }
 }
 
-/// The metrics of `ids` (those not empty), `max` a request; nothing to ask, no request.
+/// `entities` with an ID, each ID once (the first listed): a list read page by page can
+/// show one twice when it shifts, and an ID asked twice, or an empty one, is no use.
+fn listed_once<T>(entities: Vec<T>, id: impl Fn(&T) -> &str) -> Vec<T> {
+    let mut seen = std::collections::HashSet::new();
+    entities
+        .into_iter()
+        .filter(|entity| {
+            let id = id(entity);
+            !id.is_empty() && seen.insert(id.to_owned())
+        })
+        .collect()
+}
+
+/// The metrics of `ids`, `max` a request; nothing to ask, no request.
 async fn read_metrics<'a, T, F>(
     ids: &'a [String],
     max: usize,
@@ -275,8 +288,9 @@ where
     Ok(all)
 }
 
-/// The Edges' names and sites by ID, from the Edges list: the metrics and the trunks name
-/// their Edge by it (falling back on the name their own reference gives).
+/// The Edges' names by ID, from the Edges list: the metrics are those of the Edges it
+/// holds, and the trunks name their Edge by it (falling back on the name their own
+/// reference gives).
 struct EdgeNames<'a>(HashMap<&'a str, &'a str>);
 
 impl<'a> EdgeNames<'a> {
@@ -377,17 +391,22 @@ fn add_edge(gauges: &mut GaugeSet, edge: &Edge) -> std::result::Result<(), TooMa
 }
 
 /// An Edge's metrics entry: the total CPU, each memory type, disk partition and network
-/// interface, and the uptime, each where the entry gives it.
+/// interface, and the uptime, each where the entry gives it; an entry of an Edge not
+/// listed is left out.
 fn add_edge_metrics(
     gauges: &mut GaugeSet,
     entry: &EdgeMetrics,
     known: &EdgeNames,
 ) -> std::result::Result<(), TooManySeries> {
-    let (id, name) = known.labels(entry.edge.as_ref());
-    if id.is_empty() {
+    // Only the Edges listed: an entry of another is not one of the org's Edges now.
+    let Some((id, name)) = entry
+        .edge
+        .as_ref()
+        .and_then(|edge| known.0.get_key_value(edge.id.as_str()))
+    else {
         return Ok(());
-    }
-    let base = [("edge_id", id.as_str()), ("edge", name.as_str())];
+    };
+    let base = [("edge_id", *id), ("edge", *name)];
     let with = |key: &str, value: &str| {
         let mut pairs = base.to_vec();
         pairs.push((key, value));
@@ -566,8 +585,9 @@ mod tests {
                             {"type": "Swap", "availableBytes": 5}],
                  "disks": [{"partitionName": "C:\\", "totalBytes": 1000, "availableBytes": 250}],
                  "networks": [{"ifname": "eth0", "utilizationPct": 1.5}, {"ifname": "eth1"}]},
-                {"edge": {"id": "e9", "name": "Unlisted"}, "upTimeMsec": -5,
-                 "processors": [{"cpuId": "0", "activeTimePct": 40}]},
+                {"edge": {"id": "e9", "name": "Unlisted"}, "upTimeMsec": 5000,
+                 "processors": [{"cpuId": "total", "activeTimePct": 40}]},
+                {"edge": {"id": "e1"}, "upTimeMsec": -5},
                 {"upTimeMsec": 1000}]"#,
         )
         .unwrap();
@@ -593,7 +613,7 @@ mod tests {
                 ),
                 format!("genesys_edge_uptime_seconds{{{q},edge_id=\"e1\",edge=\"HQ\"}} 90.5"),
             ],
-            "no total CPU, a zero total, a negative uptime, an entry without an Edge: no series"
+            "no total CPU, a zero total, a negative uptime, an entry of an Edge not listed or without one: no series"
         );
     }
 
@@ -643,6 +663,21 @@ mod tests {
             ],
             "a trunk with no state has none; a proxy without a state, a negative count and a trunk not listed neither"
         );
+    }
+
+    #[test]
+    fn an_entity_listed_twice_or_without_an_id_is_read_once_or_not_at_all() {
+        let edges: Vec<Edge> = serde_json::from_str(
+            r#"[{"id": "e1", "name": "HQ"}, {"id": ""}, {"name": "no ID"},
+                {"id": "e2"}, {"id": "e1", "name": "HQ, shifted"}]"#,
+        )
+        .unwrap();
+        let once = listed_once(edges, |e| &e.id);
+        let read: Vec<(&str, &str)> = once
+            .iter()
+            .map(|e| (e.id.as_str(), e.name.as_str()))
+            .collect();
+        assert_eq!(read, [("e1", "HQ"), ("e2", "")]);
     }
 
     #[test]

@@ -93,19 +93,23 @@ impl VoiceQuality {
         }
     }
 
-    /// Reads the pages of `window`; the calls of it, by ID, and the read ratio.
-    async fn read(&self, window: Interval) -> Result<Read> {
-        let asked = Interval {
-            start: earlier(window.start, LONGEST_CALL),
-            end: window.end,
-        };
-        let names = Names {
+    /// The queue and Edge names the directory holds now.
+    fn names(&self) -> Names {
+        Names {
             queues: self.directory.queues.current(),
             edges: self
                 .directory
                 .names(NameKind::Edge)
                 .map(|names| names.current())
                 .unwrap_or_default(),
+        }
+    }
+
+    /// Reads the pages of `window`; the calls of it, by ID, and the read ratio.
+    async fn read(&self, window: Interval, names: &Names) -> Result<Read> {
+        let asked = Interval {
+            start: earlier(window.start, LONGEST_CALL),
+            end: window.end,
         };
         let mut read = Read::default();
         let mut returned = 0u64;
@@ -125,19 +129,26 @@ impl VoiceQuality {
                 Err(error) => return Err(error),
             };
             total_hits = answer.total_hits;
-            let oldest = read.add(answer, window, &names);
+            let oldest = read.add(answer, window, names);
             returned = returned.saturating_add(oldest.returned);
             if oldest.empty || oldest.end.is_some_and(|end| end < window.start) {
                 reached_start = true;
                 break;
             }
         }
-        read.ratio = if reached_start || total_hits == 0 {
-            1.0
-        } else {
-            (returned as f64 / total_hits as f64).min(1.0)
-        };
+        read.ratio = read_ratio(reached_start, returned, total_hits);
         Ok(read)
+    }
+}
+
+/// The share of the matching conversations read: 1 when the reading reached the window's
+/// start; else (the page cap stopped it) those `returned` ÷ `total_hits`, at most 1, and
+/// nothing when the answer gave no `totalHits` (a share of an unknown, not a 1).
+fn read_ratio(reached_start: bool, returned: u64, total_hits: u64) -> Option<f64> {
+    match (reached_start, total_hits) {
+        (true, _) => Some(1.0),
+        (false, 0) => None,
+        (false, total) => Some((returned as f64 / total as f64).min(1.0)),
     }
 }
 
@@ -156,7 +167,7 @@ struct Names {
 #[derive(Debug, Default)]
 struct Read {
     calls: HashMap<String, CallQuality>,
-    ratio: f64,
+    ratio: Option<f64>,
     /// Label values cut to `max_label_value_bytes`.
     labels_cut: usize,
 }
@@ -203,6 +214,21 @@ impl Read {
             self.calls.insert(call.conversation_id.clone(), call);
         }
         page
+    }
+
+    /// Every place of `names` with an ID, as [`Read::place`] labels it.
+    fn listed(&mut self, names: &NameMap) -> Vec<Place> {
+        names
+            .keys()
+            .filter(|id| !id.is_empty())
+            .map(|id| {
+                let place = Place {
+                    id: id.clone(),
+                    name: String::new(),
+                };
+                self.place(place, names)
+            })
+            .collect()
     }
 
     /// `place` with its name from `names`, both cut to `max_label_value_bytes`.
@@ -359,7 +385,14 @@ impl Collector for VoiceQuality {
     }
 
     async fn collect(&mut self, window: Interval, _: usize) -> Result<QuerySamples> {
-        let read = self.read(window).await?;
+        let names = self.names();
+        let mut read = self.read(window, &names).await?;
+        // Every queue and Edge listed has its series before its first call is counted, so
+        // that increase() sees that call; only IDs the directory does not list yet start
+        // above 0.
+        let queues = read.listed(&names.queues);
+        let edges = read.listed(&names.edges);
+        self.metrics.voice.create(queues, edges);
         self.metrics.limits.labels_cut(read.labels_cut);
         let counted = self.metrics.voice.count(
             read.calls.into_values(),
@@ -370,13 +403,16 @@ impl Collector for VoiceQuality {
                 LOOK_BACK.saturating_add(self.settings.settle_delay),
             ),
         );
-        tracing::debug!(counted, read_ratio = read.ratio, "voice quality read");
+        tracing::debug!(counted, read_ratio = ?read.ratio, "voice quality read");
         Ok(gauge_samples(
             VOICE_QUALITY_QUERY,
             READ_RATIO,
             HELP,
             Vec::new(),
-            vec![(Vec::new(), read.ratio)],
+            read.ratio
+                .map(|ratio| (Vec::new(), ratio))
+                .into_iter()
+                .collect(),
         ))
     }
 }
@@ -419,6 +455,17 @@ mod tests {
             500,
             "Pagination may not exceed 100000 results."
         )));
+    }
+
+    #[test]
+    fn the_read_ratio_is_a_share_of_the_total_hits_only_when_the_page_cap_stopped() {
+        assert_eq!(read_ratio(true, 40, 0), Some(1.0));
+        assert_eq!(read_ratio(true, 40, 900), Some(1.0));
+        assert_eq!(read_ratio(false, 200, 800), Some(0.25));
+        // Pages that shifted returned more than totalHits, which is approximate.
+        assert_eq!(read_ratio(false, 210, 200), Some(1.0));
+        // Stopped by the cap without a totalHits: how much is left is unknown, not 0.
+        assert_eq!(read_ratio(false, 200, 0), None);
     }
 
     #[test]

@@ -62,15 +62,12 @@ impl Config {
         if !table.enabled.unwrap_or(false) {
             return None;
         }
-        if let Some(index) = self
-            .queries
-            .iter()
-            .position(|q| q.name == VOICE_QUALITY_QUERY)
-        {
-            problems.push(format!(
-                "queries[{index}].name: '{VOICE_QUALITY_QUERY}' is the query label of the voice quality; rename the query, or set enabled = false under [voice_quality]"
-            ));
-        }
+        self.label_taken(
+            VOICE_QUALITY_QUERY,
+            "the voice quality",
+            "voice_quality",
+            problems,
+        );
         let (shortest, longest) = VOICE_QUALITY_REFRESH_LIMITS;
         let refresh = table.refresh.unwrap_or(DEFAULT_VOICE_QUALITY_REFRESH);
         if !(shortest..=longest).contains(&refresh) {
@@ -179,7 +176,7 @@ mod tests {
             "{CREDENTIALS}[[queries]]\nname = \"voice_quality\"\n[voice_quality]\nenabled = true\nrefresh = \"30s\"\nsettle_delay = \"11m\"\npage_size = 101\nmax_pages_per_refresh = 0\nmos_threshold = 1\n"
         ));
         for problem in [
-            "queries[0].name: 'voice_quality' is the query label of the voice quality; rename the query, or set enabled = false under [voice_quality]",
+            "queries: the name 'voice_quality' is the query label of the voice quality; rename the query, or set enabled = false under [voice_quality]",
             "voice_quality.refresh: 30s is out of range; use 1m to 1h (default 5m)",
             "voice_quality.settle_delay: 11m is out of range; use 0s to 10m (default 2m)",
             "voice_quality.page_size: 101 is out of range; use 1 to 100 (default 100)",
@@ -197,5 +194,12 @@ mod tests {
         ] {
             assert!(all.contains(problem), "{problem}\nnot in:\n{all}");
         }
+        // An org's own query may not take the label either.
+        let all = problems(&format!(
+            "{CREDENTIALS}[[orgs]]\nname = \"east\"\nclient_id = \"a\"\nclient_secret = \"b\"\n[[orgs.queries]]\nname = \"voice_quality\"\n[voice_quality]\nenabled = true\n"
+        ));
+        let problem =
+            "queries: the name 'voice_quality' (org east) is the query label of the voice quality";
+        assert!(all.contains(problem), "{problem}\nnot in:\n{all}");
     }
 }

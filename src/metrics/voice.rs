@@ -29,8 +29,12 @@ pub const R_FACTOR_BUCKETS: [f64; 7] = [50.0, 60.0, 70.0, 80.0, 85.0, 90.0, 93.0
 /// The buckets of `genesys_voice_packet_loss_ratio`.
 pub const PACKET_LOSS_BUCKETS: [f64; 7] = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2];
 /// The most label sets (queues and Edges, by ID and name) one org's calls are counted
-/// under; past it a call is counted under the empty ones.
+/// under; past it a call is counted under [`OTHER`].
 pub const MAX_VOICE_LABEL_SETS: usize = 10_000;
+/// The ID (and name) the calls of the queues and Edges past [`MAX_VOICE_LABEL_SETS`] are
+/// counted under: `queue_id="other"`, `edge_id="other"`. Never an empty ID, which
+/// Prometheus reads as no label: the queue and Edge series would then be one series.
+pub const OTHER: &str = "other";
 /// The most conversation IDs one org's ledger holds; past it the oldest are forgotten
 /// first. Twice the 100,000 results one details query pages through.
 pub const MAX_COUNTED_IDS: usize = 200_000;
@@ -64,6 +68,14 @@ enum By {
     Edge(Place),
 }
 
+impl By {
+    fn place(&self) -> &Place {
+        match self {
+            By::Queue(place) | By::Edge(place) => place,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq)]
 struct CallLabels {
     org: Org,
@@ -73,10 +85,11 @@ struct CallLabels {
 impl EncodeLabelSet for CallLabels {
     fn encode(&self, encoder: &mut LabelSetEncoder) -> fmt::Result {
         self.org.encode(encoder)?;
-        let (id, name, place) = match &self.by {
-            By::Queue(place) => ("queue_id", "queue", place),
-            By::Edge(place) => ("edge_id", "edge", place),
+        let (id, name) = match &self.by {
+            By::Queue(_) => ("queue_id", "queue"),
+            By::Edge(_) => ("edge_id", "edge"),
         };
+        let place = self.by.place();
         (id, place.id.as_str()).encode(encoder.encode_label())?;
         (name, place.name.as_str()).encode(encoder.encode_label())
     }
@@ -190,7 +203,10 @@ impl VoiceMetrics {
                 .counted
                 .insert(call.conversation_id.clone(), call.end);
             new += 1;
-            for by in [By::Queue(call.queue.clone()), By::Edge(call.edge.clone())] {
+            // A call without a queue (agent-direct) is counted by its Edge only, one
+            // without an Edge by its queue only: an empty ID is no label to Prometheus.
+            let places = [By::Queue(call.queue.clone()), By::Edge(call.edge.clone())];
+            for by in places.into_iter().filter(|by| !by.place().id.is_empty()) {
                 let by = self.bounded(ledger, by);
                 self.observe(self.labels(by), &call, poor_below);
             }
@@ -200,7 +216,35 @@ impl VoiceMetrics {
         new
     }
 
-    /// `by`, or the empty label set of its kind when `by` is new and there is no room.
+    /// Creates at 0 the series of each of `queues` and `edges` (those with an ID, within
+    /// [`MAX_VOICE_LABEL_SETS`]) not created yet, so that `increase()` sees the first
+    /// calls counted in them.
+    pub fn create(
+        &self,
+        queues: impl IntoIterator<Item = Place>,
+        edges: impl IntoIterator<Item = Place>,
+    ) {
+        let mut ledgers = self.ledgers();
+        let ledger = ledgers.entry(self.org.clone()).or_default();
+        let places = queues
+            .into_iter()
+            .map(By::Queue)
+            .chain(edges.into_iter().map(By::Edge));
+        for by in places.filter(|by| !by.place().id.is_empty()) {
+            if ledger.label_sets.contains(&by) || ledger.label_sets.len() >= MAX_VOICE_LABEL_SETS {
+                continue;
+            }
+            ledger.label_sets.insert(by.clone());
+            let labels = self.labels(by);
+            // Each guard dropped at once: the series exists, at 0.
+            drop(self.mos.get_or_create(&labels));
+            drop(self.r_factor.get_or_create(&labels));
+            drop(self.packet_loss.get_or_create(&labels));
+            drop(self.poor.get_or_create(&labels));
+        }
+    }
+
+    /// `by`, or [`OTHER`] of its kind when `by` is new and there is no room.
     fn bounded(&self, ledger: &mut Ledger, by: By) -> By {
         if ledger.label_sets.contains(&by) {
             return by;
@@ -212,15 +256,19 @@ impl VoiceMetrics {
         if !ledger.warned {
             ledger.warned = true;
             tracing::warn!(
-                "the voice quality histograms have {MAX_VOICE_LABEL_SETS} queue and Edge label sets; calls of further queues and Edges are counted under queue_id=\"\" and edge_id=\"\""
+                "the voice quality histograms have {MAX_VOICE_LABEL_SETS} queue and Edge label sets; calls of further queues and Edges are counted under queue_id=\"{OTHER}\" and edge_id=\"{OTHER}\""
             );
         }
-        let empty = match by {
-            By::Queue(_) => By::Queue(Place::default()),
-            By::Edge(_) => By::Edge(Place::default()),
+        let other = Place {
+            id: OTHER.to_owned(),
+            name: OTHER.to_owned(),
         };
-        ledger.label_sets.insert(empty.clone());
-        empty
+        let other = match by {
+            By::Queue(_) => By::Queue(other),
+            By::Edge(_) => By::Edge(other),
+        };
+        ledger.label_sets.insert(other.clone());
+        other
     }
 
     fn observe(&self, labels: CallLabels, call: &CallQuality, poor_below: f64) {
@@ -231,8 +279,8 @@ impl VoiceMetrics {
         if let Some(loss) = call.packet_loss {
             self.packet_loss.get_or_create(&labels).observe(loss);
         }
-        // Created at 0 with the label set's first call, so that increase() sees the first
-        // poor one.
+        // Created (at 0, unless `create` made it already) with every call, so that
+        // increase() sees the first poor one.
         let poor = self.poor.get_or_create(&labels);
         if call.mos < poor_below {
             poor.inc();
@@ -258,11 +306,11 @@ impl VoiceMetrics {
 fn forget(counted: &mut HashMap<String, Timestamp>, before: Timestamp) {
     counted.retain(|_, end| *end >= before);
     if counted.len() > MAX_COUNTED_IDS {
-        let mut ends: Vec<Timestamp> = counted.values().copied().collect();
-        let cut = ends.len() - MAX_COUNTED_IDS;
-        let (_, oldest_kept, _) = ends.select_nth_unstable(cut);
-        let oldest_kept = *oldest_kept;
-        counted.retain(|_, end| *end >= oldest_kept);
+        // By the end, latest first: calls that ended at the same instant are cut too.
+        let mut by_end: Vec<(String, Timestamp)> = counted.drain().collect();
+        by_end.sort_unstable_by(|a, b| b.1.cmp(&a.1));
+        by_end.truncate(MAX_COUNTED_IDS);
+        counted.extend(by_end);
     }
 }
 
@@ -336,12 +384,12 @@ mod tests {
     fn a_call_without_packets_has_no_loss_and_ids_older_than_the_look_back_are_forgotten() {
         let metrics = Metrics::new([]);
         let voice = &metrics.voice;
-        let mut quiet = call("c1", 4.0, "", "");
+        let mut quiet = call("c1", 4.0, "q1", "e1");
         quiet.packet_loss = None;
         quiet.r_factor = None;
         voice.count([quiet.clone()], 3.5, at("2026-08-20T10:05:00Z"), quiet.end);
         let text = metrics.encode_text();
-        assert!(text.contains("genesys_voice_mos_count{queue_id=\"\",queue=\"\"} 1\n"));
+        assert!(text.contains("genesys_voice_mos_count{queue_id=\"q1\",queue=\"q1 name\"} 1\n"));
         assert!(
             !text.contains("genesys_voice_packet_loss_ratio_count"),
             "{text}"
@@ -354,7 +402,70 @@ mod tests {
     }
 
     #[test]
-    fn label_sets_past_the_bound_count_under_the_empty_ones() {
+    fn a_call_without_a_queue_or_an_edge_is_counted_only_where_it_has_one() {
+        let metrics = Metrics::new([]);
+        let voice = &metrics.voice;
+        let end = at("2026-08-20T10:05:00Z");
+        let calls = [
+            call("direct", 2.0, "", "e1"),
+            call("edgeless", 4.0, "q1", ""),
+            call("nowhere", 4.0, "", ""),
+        ];
+        assert_eq!(voice.count(calls, 3.5, end, end), 3);
+        let text = metrics.encode_text();
+        // An empty ID is no label to Prometheus: the queue's and the Edge's empty series
+        // would be one series, twice on the page.
+        assert!(!text.contains("_id=\"\""), "{text}");
+        for line in [
+            "genesys_voice_mos_count{edge_id=\"e1\",edge=\"e1 name\"} 1\n",
+            "genesys_voice_poor_calls_total{edge_id=\"e1\",edge=\"e1 name\"} 1\n",
+            "genesys_voice_mos_count{queue_id=\"q1\",queue=\"q1 name\"} 1\n",
+        ] {
+            assert!(text.contains(line), "{line}not in:\n{text}");
+        }
+        let counts = text
+            .lines()
+            .filter(|l| l.starts_with("genesys_voice_mos_count"))
+            .count();
+        assert_eq!(counts, 2, "{text}");
+    }
+
+    #[test]
+    fn the_listed_queues_and_edges_start_at_zero_before_their_first_call() {
+        let metrics = Metrics::new([]);
+        let voice = &metrics.voice;
+        let place = |id: &str| Place {
+            id: id.to_owned(),
+            name: format!("{id} name"),
+        };
+        voice.create([place("q1"), place("")], [place("e1")]);
+        let text = metrics.encode_text();
+        for line in [
+            "genesys_voice_mos_count{queue_id=\"q1\",queue=\"q1 name\"} 0\n",
+            "genesys_voice_r_factor_count{queue_id=\"q1\",queue=\"q1 name\"} 0\n",
+            "genesys_voice_packet_loss_ratio_count{edge_id=\"e1\",edge=\"e1 name\"} 0\n",
+            "genesys_voice_poor_calls_total{queue_id=\"q1\",queue=\"q1 name\"} 0\n",
+            "genesys_voice_poor_calls_total{edge_id=\"e1\",edge=\"e1 name\"} 0\n",
+        ] {
+            assert!(text.contains(line), "{line}not in:\n{text}");
+        }
+        assert!(
+            !text.contains("_id=\"\""),
+            "no series without an ID: {text}"
+        );
+        // Counting then adds to them, and the org's series all go with it.
+        let end = at("2026-08-20T10:05:00Z");
+        voice.count([call("c1", 2.0, "q1", "e1")], 3.5, end, end);
+        let text = metrics.encode_text();
+        assert!(
+            text.contains("genesys_voice_poor_calls_total{queue_id=\"q1\",queue=\"q1 name\"} 1\n")
+        );
+        voice.forget_org();
+        assert!(!metrics.encode_text().contains("genesys_voice_mos_count"));
+    }
+
+    #[test]
+    fn label_sets_past_the_bound_count_under_other() {
         let metrics = Metrics::new([]);
         let voice = &metrics.voice;
         let end = at("2026-08-20T10:05:00Z");
@@ -369,10 +480,11 @@ mod tests {
         assert_eq!(
             series,
             MAX_VOICE_LABEL_SETS + 2,
-            "and the empty queue's and Edge's"
+            "and the other queues' and Edges'"
         );
-        assert!(text.contains("genesys_voice_mos_count{queue_id=\"\",queue=\"\"} 1\n"));
-        assert!(text.contains("genesys_voice_mos_count{edge_id=\"\",edge=\"\"} 1\n"));
+        assert!(text.contains("genesys_voice_mos_count{queue_id=\"other\",queue=\"other\"} 1\n"));
+        assert!(text.contains("genesys_voice_mos_count{edge_id=\"other\",edge=\"other\"} 1\n"));
+        assert!(!text.contains("_id=\"\""), "{text}");
     }
 
     #[test]
@@ -415,5 +527,20 @@ mod tests {
         forget(&mut counted, start);
         assert_eq!(counted.len(), MAX_COUNTED_IDS);
         assert!(!counted.contains_key("c9") && counted.contains_key("c10"));
+    }
+
+    #[test]
+    fn the_ledger_keeps_its_bound_when_calls_end_at_the_same_instant() {
+        let end = at("2026-08-20T10:00:00Z");
+        let mut counted: HashMap<String, Timestamp> = (0..MAX_COUNTED_IDS + 10)
+            .map(|i| (format!("c{i}"), end))
+            .collect();
+        counted.insert("earlier".into(), end - jiff::SignedDuration::from_secs(1));
+        forget(&mut counted, end - jiff::SignedDuration::from_hours(1));
+        assert_eq!(counted.len(), MAX_COUNTED_IDS);
+        assert!(
+            !counted.contains_key("earlier"),
+            "the earliest-ended go first"
+        );
     }
 }

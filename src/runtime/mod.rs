@@ -327,6 +327,8 @@ impl Running {
         settings.orgs = new.orgs.clone();
         settings.observations = new.observations.clone();
         settings.agents = new.agents.clone();
+        settings.flow_observations = new.flow_observations;
+        settings.telephony = new.telephony;
         settings.voice_quality = new.voice_quality.clone();
         settings.api_budget_share = new.api_budget_share;
         for (org, step) in new.orgs.iter().zip(plan) {
