@@ -6,10 +6,10 @@
 //! has no `conversations` key at all. Times stay strings here: the reader parses them and
 //! skips a conversation whose times it cannot read, rather than failing its page.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::null_as_default;
 
 /// The synchronous details query.
 pub const CONVERSATION_DETAILS_PATH: &str = "/api/v2/analytics/conversations/details/query";
@@ -81,33 +81,49 @@ pub struct ConversationDetailsResponse {
     /// Absent on a page past the end.
     #[serde(
         default,
-        deserialize_with = "null_as_default",
+        deserialize_with = "lenient_page",
         skip_serializing_if = "Option::is_none"
     )]
     pub conversations: Option<Vec<DetailConversation>>,
     /// Approximate, and it changes while data arrives.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "lenient")]
     pub total_hits: u64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DetailConversation {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "lenient")]
     pub conversation_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub conversation_start: Option<String>,
     /// Absent while the conversation goes on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub conversation_end: Option<String>,
     /// The lowest estimated average MOS of the conversation's audio streams.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub media_stats_min_conversation_mos: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub media_stats_min_conversation_r_factor: Option<f64>,
     #[serde(
         default,
-        deserialize_with = "null_as_default",
+        deserialize_with = "lenient_list",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub participants: Vec<DetailParticipant>,
@@ -117,11 +133,11 @@ pub struct DetailConversation {
 #[serde(rename_all = "camelCase")]
 pub struct DetailParticipant {
     /// `customer`, `acd`, `agent`, `ivr`, ...; any value is taken.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "lenient")]
     pub purpose: String,
     #[serde(
         default,
-        deserialize_with = "null_as_default",
+        deserialize_with = "lenient_list",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub sessions: Vec<DetailSession>,
@@ -130,19 +146,23 @@ pub struct DetailParticipant {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DetailSession {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "lenient")]
     pub media_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub edge_id: Option<String>,
     #[serde(
         default,
-        deserialize_with = "null_as_default",
+        deserialize_with = "lenient_list",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub media_endpoint_stats: Vec<MediaEndpointStat>,
     #[serde(
         default,
-        deserialize_with = "null_as_default",
+        deserialize_with = "lenient_list",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub segments: Vec<DetailSegment>,
@@ -153,25 +173,112 @@ pub struct DetailSession {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MediaEndpointStat {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub min_mos: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub min_r_factor: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub received_packets: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub discarded_packets: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DetailSegment {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub segment_start: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub segment_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "lenient",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub queue_id: Option<String>,
+}
+
+/// A field of the wrong type reads as absent, so that one odd value costs its field, not
+/// its page (and so every refresh until the page is past the look-back).
+fn lenient<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned + Default,
+{
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).unwrap_or_default())
+}
+
+/// A list whose entries of the wrong shape are left out; anything but a list is empty.
+fn lenient_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    Ok(match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Array(entries) => entries
+            .into_iter()
+            .filter_map(|entry| serde_json::from_value(entry).ok())
+            .collect(),
+        _ => Vec::new(),
+    })
+}
+
+/// The page's conversations: absent or `null` is none (a page past the end), a list keeps
+/// its entries of the right shape, anything else fails the page.
+fn lenient_page<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::Array(entries) => Ok(Some(
+            entries
+                .into_iter()
+                .filter_map(|entry| serde_json::from_value(entry).ok())
+                .collect(),
+        )),
+        other => Err(serde::de::Error::custom(format!(
+            "conversations: expected a list, found {}",
+            kind_of(&other)
+        ))),
+    }
+}
+
+fn kind_of(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "an object",
+    }
 }
 
 #[cfg(test)]
@@ -187,6 +294,44 @@ mod tests {
         let page: ConversationDetailsResponse =
             serde_json::from_str(r#"{"conversations": null, "totalHits": null}"#).unwrap();
         assert_eq!(page, ConversationDetailsResponse::default());
+    }
+
+    #[test]
+    fn a_field_or_entry_of_the_wrong_type_costs_itself_not_the_page() {
+        let page: ConversationDetailsResponse = serde_json::from_str(
+            r#"{"totalHits":"many","conversations":[7,{"conversationId":"c1",
+              "conversationEnd":12,"mediaStatsMinConversationMos":"4.1",
+              "mediaStatsMinConversationRFactor":88.5,
+              "participants":[{"purpose":"customer","sessions":{"not":"a list"}},
+                {"purpose":["acd"],"sessions":[{"mediaType":"voice","edgeId":"e1",
+                  "mediaEndpointStats":[{"receivedPackets":-5,"discardedPackets":2}]}]}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(page.total_hits, 0);
+        let conversations = page.conversations.unwrap();
+        assert_eq!(conversations.len(), 1, "the 7 is left out");
+        let conversation = &conversations[0];
+        assert_eq!(conversation.conversation_end, None);
+        assert_eq!(conversation.media_stats_min_conversation_mos, None);
+        assert_eq!(
+            conversation.media_stats_min_conversation_r_factor,
+            Some(88.5)
+        );
+        assert!(conversation.participants[0].sessions.is_empty());
+        assert_eq!(conversation.participants[1].purpose, "");
+        let stats = &conversation.participants[1].sessions[0].media_endpoint_stats[0];
+        assert_eq!(
+            (stats.received_packets, stats.discarded_packets),
+            (None, Some(2))
+        );
+        let error = serde_json::from_str::<ConversationDetailsResponse>(r#"{"conversations":{}}"#)
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("expected a list, found an object"),
+            "{error}"
+        );
     }
 
     #[test]
