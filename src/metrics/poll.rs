@@ -192,15 +192,12 @@ impl PollMetrics {
         self.last_success
             .get_or_create(&label)
             .set(at.as_millisecond() as f64 / 1000.0);
-        // To the millisecond: the voice quality's windows end a settle delay before now,
-        // not on a whole second.
-        let seconds = |at: Timestamp| at.as_millisecond() as f64 / 1000.0;
         self.interval_start
             .get_or_create(&label)
-            .set(seconds(window.start));
+            .set(window.start.as_second() as f64);
         self.interval_end
             .get_or_create(&label)
-            .set(seconds(window.end));
+            .set(window.end.as_second() as f64);
         self.series.get_or_create(&label).set(series as i64);
     }
 
