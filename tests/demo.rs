@@ -2,7 +2,8 @@
 //! traffic in the latest bucket, voice callers wait at every instant (Retention's standing
 //! backlog) without tripping an alert of their own, every source of the demo has data
 //! (agents on queue in each division, each flow's entries and outcomes, each data
-//! action's executions, callers in the Main IVR, conversation errors), the default surge pages within six
+//! action's executions, callers in the Main IVR, conversation errors, voice calls ending in
+//! the voice quality's first windows, every Edge and trunk), the default surge pages within six
 //! minutes, and `--demo-time` moves the data, not the timestamps Prometheus compares with
 //! its own clock. A surge on an unknown queue names the valid ones; `simulate` logs the
 //! credentials it accepts and its help lists every endpoint it serves.
@@ -13,12 +14,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use genesys_exporter::cli::{demo_org, demo_queries};
-use genesys_exporter::config::DEFAULT_SETTLE_DELAY;
+use genesys_exporter::cli::{DEMO_VOICE_QUALITY_REFRESH, demo_org, demo_queries};
+use genesys_exporter::collect::voice_quality::window as voice_quality_window;
+use genesys_exporter::config::{DEFAULT_SETTLE_DELAY, DEFAULT_VOICE_QUALITY_SETTLE_DELAY};
 use genesys_sim::{
-    ALERT_MS, Architect, BACKLOG_WAIT_MS, DEMO_FLOOR, DEMO_MEDIA_TYPES, SimulatedOrg, Surge,
-    SurgeSpec, Surges, action_aggregate, agent_state_counts, aggregate, aggregate_with_surge,
-    flow_aggregate, in_flows_now, observe, team_id,
+    ALERT_MS, Architect, BACKLOG_WAIT_MS, DEMO_FLOOR, DEMO_MEDIA_TYPES, MAX_CALL_MS, SimulatedOrg,
+    Surge, SurgeSpec, Surges, Telephony, action_aggregate, agent_state_counts, aggregate,
+    aggregate_with_surge, call_quality, edges, flow_aggregate, in_flows_now, observe, team_id,
+    voice_calls,
 };
 use genesys_wire::{
     AGENT_STATUS_GROUP_BY, AgentStateCountsRequest, AgentStateFilter, AggregationQuery,
@@ -297,6 +300,115 @@ fn every_new_source_has_data_at_quiet_instants() {
     }
 }
 
+/// The voice calls of `org` (no surge, no fault) that ended in `window`, as the voice
+/// quality counts them: by queue ID ("" for an agent-direct call) and by Edge ID, each
+/// with its MOS.
+struct EndedCalls {
+    by_queue: BTreeMap<String, Vec<f64>>,
+    by_edge: BTreeMap<String, Vec<f64>>,
+}
+
+fn ended_calls(org: &SimulatedOrg, (start, end): (Timestamp, Timestamp)) -> EndedCalls {
+    let (start_ms, end_ms) = (start.as_millisecond(), end.as_millisecond());
+    // A call ends at most MAX_CALL_MS after it arrived.
+    let arrived_from = Timestamp::from_millisecond(start_ms - MAX_CALL_MS).unwrap();
+    let edges = edges(org);
+    let mut ended = EndedCalls {
+        by_queue: BTreeMap::new(),
+        by_edge: BTreeMap::new(),
+    };
+    for call in voice_calls(org, None, arrived_from, end) {
+        if !(start_ms..end_ms).contains(&call.end_ms) {
+            continue;
+        }
+        let mos = call_quality(org, None, &call).mos;
+        let queue = call.queue_id.unwrap_or_default().to_owned();
+        ended.by_queue.entry(queue).or_default().push(mos);
+        let edge = edges[call.edge].id.clone();
+        ended.by_edge.entry(edge).or_default().push(mos);
+    }
+    ended
+}
+
+/// The demo's first two voice quality windows from `now`: the first refresh's, and the
+/// next one's a refresh later, which reaches back a settle delay before the first's end.
+fn first_voice_quality_windows(now: Timestamp) -> [(Timestamp, Timestamp); 2] {
+    let window = |now: Timestamp, read_until: Option<Timestamp>| {
+        let window = voice_quality_window(
+            now,
+            read_until,
+            DEMO_VOICE_QUALITY_REFRESH,
+            DEFAULT_VOICE_QUALITY_SETTLE_DELAY,
+        );
+        (window.start, window.end)
+    };
+    let first = window(now, None);
+    let refresh = SignedDuration::try_from(DEMO_VOICE_QUALITY_REFRESH).unwrap();
+    [first, window(now + refresh, Some(first.1))]
+}
+
+#[test]
+fn voice_calls_end_in_the_first_voice_quality_windows_on_every_edge_at_quiet_instants() {
+    // The named orgs of --demo-orgs as well as the demo's own.
+    let orgs = [
+        the_demo_org(),
+        SimulatedOrg::demo_named("east").with_floor(DEMO_FLOOR),
+        SimulatedOrg::demo_named("west").with_floor(DEMO_FLOOR),
+    ];
+    for org in &orgs {
+        let name = org.name.as_deref().unwrap_or("demo");
+        let edges = edges(org);
+        for at in QUIET {
+            let [first, second] = first_voice_quality_windows(ts(at));
+            assert!(
+                second.0 <= first.0 && first.1 <= second.1,
+                "{first:?} {second:?}"
+            );
+            for (start, end) in [first, second] {
+                // Calls from the queues, in each window.
+                let ended = ended_calls(org, (start, end));
+                let queued: usize = org
+                    .queues
+                    .iter()
+                    .filter_map(|queue| ended.by_queue.get(&queue.id))
+                    .map(Vec::len)
+                    .sum();
+                assert!(queued > 0, "{name} {at}: no queued call in {start}/{end}");
+            }
+            // On every Edge by the second refresh, whose window holds the first's: a
+            // minute at night is too short for every Edge (and for every queue: VIP's
+            // calls are few).
+            let ended = ended_calls(org, second);
+            for edge in &edges {
+                let calls = ended.by_edge.get(&edge.id).map_or(0, Vec::len);
+                assert!(calls > 0, "{name} {at}: {} in {second:?}", edge.name);
+            }
+            // Every Edge online, every trunk listed, those in service connected.
+            let telephony = Telephony {
+                org,
+                surge: None,
+                edge_offline: None,
+                trunk_down: None,
+                lab_trunks: 0,
+                now: ts(at),
+            };
+            assert!(edges.iter().all(|edge| telephony.edge_online(edge)));
+            let trunks = telephony.trunks();
+            assert_eq!(trunks.len(), 4, "{name} {at}");
+            for trunk in &trunks {
+                let connected = telephony.trunk_connected(trunk, &edges);
+                assert_eq!(connected, trunk.in_service, "{name} {at}: {}", trunk.name);
+            }
+            // Calls on every Edge now, which its trunks carry.
+            let calls = telephony.calls_per_edge();
+            assert!(
+                calls.iter().all(|calls| *calls > 0),
+                "{name} {at}: {calls:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn the_demo_keeps_the_daily_curve_above_its_floor() {
     // A weekday from 09:00 to 17:00 is as the simulator's curve has it, but for
@@ -533,7 +645,7 @@ fn series<'a>(
 }
 
 /// The `query` labels of everything the demo polls.
-const QUERIES: [&str; 9] = [
+const QUERIES: [&str; 11] = [
     "default",
     "live",
     "flows",
@@ -543,7 +655,169 @@ const QUERIES: [&str; 9] = [
     "observations",
     "agents",
     "flow_observations",
+    "voice_quality",
+    "telephony",
 ];
+
+/// The text of the file at `path`, its words each after one space: as prose reads,
+/// whatever its lines' breaks.
+fn words(path: &str) -> String {
+    read(path).split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Each place's calls, by (ID, name): how many, and how many of them are poor.
+type PlaceCalls = BTreeMap<(String, String), (f64, f64)>;
+
+/// The voice quality histograms the demo published against the simulator's calls: the
+/// calls counted, by queue and by Edge, with their names, their poor ones and the sum of
+/// their MOS, are those of the simulator that ended in the windows the demo read.
+fn voice_quality_is_the_simulators(samples: &Samples, demo: &SimulatedOrg) {
+    let published = |name: &str| value(samples, name, &[("query", "voice_quality")]);
+    assert_eq!(published("genesys_voice_read_ratio"), Some(1.0));
+    let at = |name: &str| {
+        let seconds = published(name).expect(name);
+        Timestamp::from_millisecond((seconds * 1000.0).round() as i64).unwrap()
+    };
+    let window = (
+        at("genesys_interval_start_timestamp_seconds"),
+        at("genesys_interval_end_timestamp_seconds"),
+    );
+    // The calls counted so far are those that ended in the window published: after the
+    // first read, its window; after the second, a refresh later, its window, which holds
+    // the first's. (The third would reach back less far than the second.)
+    let refresh = SignedDuration::try_from(DEMO_VOICE_QUALITY_REFRESH).unwrap();
+    let settle = SignedDuration::try_from(DEFAULT_VOICE_QUALITY_SETTLE_DELAY).unwrap();
+    let length = window.1.duration_since(window.0);
+    assert!(
+        length == refresh || length == refresh + settle,
+        "not the first two reads: {window:?}"
+    );
+    let ended = ended_calls(demo, window);
+    let poor = |calls: &Vec<f64>| calls.iter().filter(|mos| **mos < 3.5).count() as f64;
+    let expected = |calls: &BTreeMap<String, Vec<f64>>, name: &dyn Fn(&str) -> String| {
+        calls
+            .iter()
+            .map(|(id, calls)| ((id.clone(), name(id)), (calls.len() as f64, poor(calls))))
+            .collect::<PlaceCalls>()
+    };
+    let queue_name = |id: &str| {
+        let queue = demo.queues.iter().find(|q| q.id == id);
+        queue.map(|q| q.name.clone()).unwrap_or_default()
+    };
+    let edges = edges(demo);
+    let edge_name = |id: &str| edges.iter().find(|e| e.id == id).unwrap().name.to_owned();
+    // The published counts of the places labelled `id` and `name`.
+    let counted = |id: &str, name: &str| -> PlaceCalls {
+        let place = |labels: &BTreeMap<String, String>| {
+            Some((labels.get(id)?.clone(), labels[name].clone()))
+        };
+        let mut counted = PlaceCalls::new();
+        for (labels, count) in series(samples, "genesys_voice_mos_count") {
+            if let Some(place) = place(labels) {
+                counted.entry(place).or_default().0 = count;
+            }
+        }
+        for (labels, poor) in series(samples, "genesys_voice_poor_calls_total") {
+            if let Some(place) = place(labels) {
+                counted.entry(place).or_default().1 = poor;
+            }
+        }
+        counted
+    };
+    assert_eq!(
+        counted("queue_id", "queue"),
+        expected(&ended.by_queue, &queue_name),
+        "by queue, in {window:?}"
+    );
+    assert_eq!(
+        counted("edge_id", "edge"),
+        expected(&ended.by_edge, &edge_name),
+        "by Edge, in {window:?}"
+    );
+    let sum_of_mos: f64 = ended.by_edge.values().flatten().sum();
+    let published_sum: f64 = series(samples, "genesys_voice_mos_sum")
+        .filter(|(labels, _)| labels.contains_key("edge_id"))
+        .map(|(_, sum)| sum)
+        .sum();
+    assert!(
+        (published_sum - sum_of_mos).abs() < 1e-6,
+        "{published_sum} {sum_of_mos}"
+    );
+}
+
+/// The Edges and trunks the demo published are the simulator's: every Edge online, with its
+/// site and deployment type; every trunk, in service and connected as the simulator has it.
+fn telephony_is_the_simulators(samples: &Samples, demo: &SimulatedOrg) {
+    let telephony = |name: &'static str| {
+        series(samples, name).filter(|(labels, _)| labels["query"] == "telephony")
+    };
+    let edges = edges(demo);
+    let online: BTreeMap<&str, (&str, &str, f64)> = telephony("genesys_edge_online")
+        .map(|(l, v)| {
+            (
+                l["edge_id"].as_str(),
+                (l["edge"].as_str(), l["site"].as_str(), v),
+            )
+        })
+        .collect();
+    let expected = edges
+        .iter()
+        .map(|e| (e.id.as_str(), (e.name, e.site, 1.0)))
+        .collect();
+    assert_eq!(online, expected);
+    let deployments: BTreeMap<&str, &str> = telephony("genesys_edge_info")
+        .map(|(l, _)| (l["edge_id"].as_str(), l["deployment_type"].as_str()))
+        .collect();
+    let expected = edges
+        .iter()
+        .map(|e| (e.id.as_str(), e.deployment))
+        .collect();
+    assert_eq!(deployments, expected);
+    // Whether a trunk is connected does not change with the instant, without a fault.
+    let now = Timestamp::now();
+    let sim = Telephony {
+        org: demo,
+        surge: None,
+        edge_offline: None,
+        trunk_down: None,
+        lab_trunks: 0,
+        now,
+    };
+    let state = |name: &'static str| -> BTreeMap<(&str, &str, &str, &str), f64> {
+        telephony(name)
+            .map(|(l, v)| {
+                let label = |key: &str| l[key].as_str();
+                let trunk = (
+                    label("trunk_id"),
+                    label("trunk"),
+                    label("edge_id"),
+                    label("edge"),
+                );
+                (trunk, v)
+            })
+            .collect()
+    };
+    let trunks = sim.trunks();
+    let expected = |of: &dyn Fn(&genesys_sim::SimTrunk) -> bool| {
+        let flag = |on: bool| if on { 1.0 } else { 0.0 };
+        trunks
+            .iter()
+            .map(|t| {
+                let edge = &edges[t.edge];
+                let trunk = (t.id.as_str(), t.name.as_str(), edge.id.as_str(), edge.name);
+                (trunk, flag(of(t)))
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
+    assert_eq!(
+        state("genesys_trunk_in_service"),
+        expected(&|t| t.in_service)
+    );
+    assert_eq!(
+        state("genesys_trunk_connected"),
+        expected(&|t| sim.trunk_connected(t, &edges))
+    );
+}
 
 #[tokio::test]
 async fn the_demo_binary_at_a_quiet_instant_shows_every_queue_and_fresh_timestamps() {
@@ -566,6 +840,9 @@ async fn the_demo_binary_at_a_quiet_instant_shows_every_queue_and_fresh_timestam
     })
     .await;
     let after = Timestamp::now();
+    let demo = the_demo_org();
+    voice_quality_is_the_simulators(&samples, &demo);
+    telephony_is_the_simulators(&samples, &demo);
     // The agents, by org, by each of the demo's two divisions (the divisions once the
     // queue list is read), by its three teams and by its six queues.
     let breakdown = |label: &str| -> std::collections::BTreeSet<&str> {
@@ -574,7 +851,6 @@ async fn the_demo_binary_at_a_quiet_instant_shows_every_queue_and_fresh_timestam
             .collect()
     };
     assert_eq!(breakdown("division"), ["Home", "Premium"].into());
-    let demo = the_demo_org();
     let teams: Vec<String> = (0..3).map(|index| team_id(&demo, index)).collect();
     assert_eq!(
         breakdown("team_id"),
@@ -666,13 +942,10 @@ async fn the_demo_binary_at_a_quiet_instant_shows_every_queue_and_fresh_timestam
 
     // The start-up arithmetic, as docs/agents.md quotes it.
     let agents = "agents (1 org + 10 divisions at most + 3 teams + 6 queues) 40.00";
-    let total = "= 49.28 requests a minute of 150 allowed";
+    let total = "= 55.30 requests a minute of 150 allowed";
     let log = process.log();
     assert!(log.contains(agents) && log.contains(total), "{log}");
-    let docs = read("docs/agents.md")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let docs = words("docs/agents.md");
     assert!(docs.contains("(1 + 10 + 3 + 6) × 60 / 30 = 40 requests a minute"));
     // And as docs/flows.md and docs/data-actions.md quote the flows' and actions' lines.
     for line in [
@@ -680,6 +953,8 @@ async fn the_demo_binary_at_a_quiet_instant_shows_every_queue_and_fresh_timestam
         "query flows_live (flows, 10m window, every 1m) 1.00",
         "query actions_live (actions, 10m window, every 1m) 1.00",
         "flow observations (100 flows a request) 2.00",
+        "telephony (Edges, trunks and their metrics; up to 100 Edges and 100 trunks) 4.00",
+        "voice quality (2000 calls an hour, 100 a page, at most 20 pages) 2.00",
     ] {
         assert!(log.contains(line), "{line}: {log}");
     }
@@ -687,13 +962,16 @@ async fn the_demo_binary_at_a_quiet_instant_shows_every_queue_and_fresh_timestam
     assert!(flows.contains("| a flows query of PT15M buckets | 1 a bucket | 0.07 |"));
     assert!(flows.contains("| a rolling flows query refreshed every 1m | 1 a refresh | 1 |"));
     assert!(flows.contains("| the flow observations every 30s | 1 per 100 flows a refresh (the budget's arithmetic counts one, as it does not know the flows) | 2 per 100 flows |"));
-    let actions = read("docs/data-actions.md")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let actions = words("docs/data-actions.md");
     assert!(actions.contains("a rolling query refreshed every 1m 1 (one a refresh)"));
+    // And as docs/voice-quality.md and docs/telephony.md work them out.
+    let voice = words("docs/voice-quality.md");
+    assert!(voice.contains("`--demo` reads every minute"), "{voice}");
+    assert!(voice.contains("2,000 / 60 = 33.3 calls, one page and one more, 2 a minute"));
+    let telephony = words("docs/telephony.md");
+    assert!(telephony.contains("4 × 60 / refresh**, 4 at the default minute"));
     assert!(
-        docs.contains("`agents (1 org + 10 divisions at most + 3 teams + 6 queues)`, of 49.28")
+        docs.contains("`agents (1 org + 10 divisions at most + 3 teams + 6 queues)`, of 55.30")
     );
     let real = (before.as_second() - 1) as f64..=(after.as_second() + 1) as f64;
     for last_success in last_successes {

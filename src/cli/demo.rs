@@ -7,7 +7,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{AgentsConfig, Config, FlowObservationsConfig, QueryConfig};
+use crate::config::{
+    AgentsConfig, Config, FlowObservationsConfig, QueryConfig, VoiceQualityConfig,
+};
 use crate::error::Error;
 use genesys_sim::{DEMO_FLOOR, SimulatedOrg, Simulator, SimulatorConfig, TEAM_NAMES, team_id};
 
@@ -175,10 +177,22 @@ pub fn demo_flow_observations() -> FlowObservationsConfig {
     }
 }
 
+/// How often the demo reads the calls' voice quality: the shortest refresh, so that calls
+/// show within a couple of minutes of starting (the settle delay and a refresh).
+pub const DEMO_VOICE_QUALITY_REFRESH: Duration = Duration::from_secs(60);
+
+/// Turns on the voice quality of `--demo`, whose table does not enable or disable it:
+/// read every [`DEMO_VOICE_QUALITY_REFRESH`] unless the table says, its other keys as
+/// written or by default.
+fn demo_voice_quality(table: &mut VoiceQualityConfig) {
+    table.enabled = Some(true);
+    table.refresh.get_or_insert(DEMO_VOICE_QUALITY_REFRESH);
+}
+
 /// What `--demo` sets where `config` does not say: the queries when it names none, the
 /// agent states when it has no `[agents]` table (none of its keys written: a table's keys
-/// a demo must not replace), the flow observations when their table does not enable or
-/// disable them; for the simulated orgs of `demos`.
+/// a demo must not replace), the flow observations, the voice quality and the telephony
+/// when their tables do not enable or disable them; for the simulated orgs of `demos`.
 pub(super) fn fill_in(config: &mut Config, demos: &[DemoClient]) {
     if config.queries.is_empty() {
         config.queries = demo_queries();
@@ -191,6 +205,11 @@ pub(super) fn fill_in(config: &mut Config, demos: &[DemoClient]) {
     if config.flow_observations.enabled.is_none() {
         config.flow_observations = demo_flow_observations();
     }
+    if config.voice_quality.enabled.is_none() {
+        demo_voice_quality(&mut config.voice_quality);
+    }
+    // The Edges and trunks, at the table's refresh or the default.
+    config.telephony.enabled.get_or_insert(true);
 }
 
 /// Starts a simulator in this process for each org of `config` (one for a configuration
@@ -267,6 +286,7 @@ pub(super) async fn start_demo(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TelephonyConfig;
 
     fn credentials() -> Config {
         Config {
@@ -343,6 +363,57 @@ mod tests {
         };
         fill_in(&mut config, &demo());
         assert_eq!(config.validate().unwrap().flow_observations, None);
+    }
+
+    #[test]
+    fn the_demo_reads_the_voice_quality_every_minute_and_the_telephony_unless_told_not_to() {
+        let mut config = credentials();
+        fill_in(&mut config, &demo());
+        let settings = config.validate().unwrap();
+        let voice = settings.voice_quality.unwrap();
+        assert_eq!(voice.refresh, Duration::from_secs(60));
+        // The rest as by default.
+        assert_eq!(
+            (voice.settle_delay, voice.page_size, voice.mos_threshold),
+            (Duration::from_secs(120), 100, 3.5)
+        );
+        assert_eq!(settings.telephony, Some(Duration::from_secs(60)));
+
+        // A table that turns either off keeps it off; one that does not say keeps its keys.
+        let mut config = Config {
+            voice_quality: VoiceQualityConfig {
+                enabled: Some(false),
+                ..VoiceQualityConfig::default()
+            },
+            telephony: TelephonyConfig {
+                enabled: Some(false),
+                ..TelephonyConfig::default()
+            },
+            ..credentials()
+        };
+        fill_in(&mut config, &demo());
+        let settings = config.validate().unwrap();
+        assert_eq!((settings.voice_quality, settings.telephony), (None, None));
+        let mut config = Config {
+            voice_quality: VoiceQualityConfig {
+                refresh: Some(Duration::from_secs(600)),
+                mos_threshold: Some(4.0),
+                ..VoiceQualityConfig::default()
+            },
+            telephony: TelephonyConfig {
+                refresh: Some(Duration::from_secs(300)),
+                ..TelephonyConfig::default()
+            },
+            ..credentials()
+        };
+        fill_in(&mut config, &demo());
+        let settings = config.validate().unwrap();
+        let voice = settings.voice_quality.unwrap();
+        assert_eq!(
+            (voice.refresh, voice.mos_threshold),
+            (Duration::from_secs(600), 4.0)
+        );
+        assert_eq!(settings.telephony, Some(Duration::from_secs(300)));
     }
 
     #[test]

@@ -29,9 +29,12 @@ use crate::config::{Config, DEFAULT_LISTEN, written};
 use crate::error::Error;
 use crate::server::TelemetryPath;
 #[cfg(feature = "demo")]
-use demo::{DemoClient, fill_in, point_at, start_demo};
+pub use demo::{
+    DEMO_VOICE_QUALITY_REFRESH, demo_agents, demo_flow_observations, demo_ivr_queries, demo_org,
+    demo_queries,
+};
 #[cfg(feature = "demo")]
-pub use demo::{demo_agents, demo_flow_observations, demo_ivr_queries, demo_org, demo_queries};
+use demo::{DemoClient, fill_in, point_at, start_demo};
 #[cfg(feature = "demo")]
 use genesys_sim::{
     AgentsSurgeSpec, FailureSurgeSpec, FaultSpec, SimulatedOrg, Simulator, SimulatorConfig,

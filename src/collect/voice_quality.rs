@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::{RoundMode, SignedDuration, Timestamp, TimestampRound, Unit};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -321,16 +321,18 @@ fn edge_of(conversation: &DetailConversation) -> Option<&str> {
         .or_else(|| participants.iter().flat_map(|p| &p.sessions).find_map(edge))
 }
 
-/// The window a refresh at `now` reads: up to `now − settle_delay`, from where the last
-/// read ended (`read_until`) less `settle_delay`, but at most [`LOOK_BACK`] back; the
-/// first read, one `refresh` back. Saturates at the ends of time.
+/// The window a refresh at `now` reads: up to `now − settle_delay` (to the whole second
+/// before), from where the last read ended (`read_until`) less `settle_delay`, but at
+/// most [`LOOK_BACK`] back; the first read, one `refresh` back. Saturates at the ends of
+/// time. Whole seconds, as `genesys_interval_start_timestamp_seconds` and
+/// `genesys_interval_end_timestamp_seconds` publish them: what they say is the window read.
 pub fn window(
     now: Timestamp,
     read_until: Option<Timestamp>,
     refresh: Duration,
     settle_delay: Duration,
 ) -> Interval {
-    let end = earlier(now, settle_delay);
+    let end = whole_second(earlier(now, settle_delay));
     let start = match read_until {
         Some(last) => earlier(last, settle_delay).max(earlier(end, LOOK_BACK)),
         None => earlier(end, refresh),
@@ -339,6 +341,14 @@ pub fn window(
         start: start.min(end),
         end,
     }
+}
+
+/// `at` without its fraction of a second: the whole second at or before it.
+fn whole_second(at: Timestamp) -> Timestamp {
+    let floor = TimestampRound::new()
+        .smallest(Unit::Second)
+        .mode(RoundMode::Floor);
+    at.round(floor).unwrap_or(at)
 }
 
 /// `at − before`, or the start of time.
@@ -491,6 +501,21 @@ mod tests {
         assert_eq!(
             window(now + minutes(120), Some(last), refresh, settle),
             "2026-08-20T10:58:00Z/2026-08-20T11:58:00Z".parse().unwrap()
+        );
+        // On whole seconds, whatever the fraction of `now`.
+        let late = now + SignedDuration::from_millis(1_999);
+        assert_eq!(
+            window(late, None, refresh, settle),
+            "2026-08-20T09:53:01Z/2026-08-20T09:58:01Z".parse().unwrap()
+        );
+        assert_eq!(
+            window(
+                late + minutes(5),
+                Some(at("2026-08-20T09:58:01Z")),
+                refresh,
+                settle
+            ),
+            "2026-08-20T09:56:01Z/2026-08-20T10:03:01Z".parse().unwrap()
         );
         // A clock that went back never makes a window that ends before it starts.
         let back = window(now - minutes(30), Some(last), refresh, settle);
