@@ -308,7 +308,7 @@ fn forget(counted: &mut HashMap<String, Timestamp>, before: Timestamp) {
     if counted.len() > MAX_COUNTED_IDS {
         // By the end, latest first: calls that ended at the same instant are cut too.
         let mut by_end: Vec<(String, Timestamp)> = counted.drain().collect();
-        by_end.sort_unstable_by(|a, b| b.1.cmp(&a.1));
+        by_end.sort_unstable_by_key(|(_, end)| std::cmp::Reverse(*end));
         by_end.truncate(MAX_COUNTED_IDS);
         counted.extend(by_end);
     }

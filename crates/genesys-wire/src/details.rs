@@ -10,7 +10,6 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-
 /// The synchronous details query.
 pub const CONVERSATION_DETAILS_PATH: &str = "/api/v2/analytics/conversations/details/query";
 /// The largest `paging.pageSize` the exporter asks for (the API's documented maximum is
