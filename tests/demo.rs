@@ -694,12 +694,20 @@ fn voice_quality_is_the_simulators(samples: &Samples, demo: &SimulatedOrg) {
     );
     let ended = ended_calls(demo, window);
     let poor = |calls: &Vec<f64>| calls.iter().filter(|mos| **mos < 3.5).count() as f64;
-    let expected = |calls: &BTreeMap<String, Vec<f64>>, name: &dyn Fn(&str) -> String| {
-        calls
-            .iter()
-            .map(|(id, calls)| ((id.clone(), name(id)), (calls.len() as f64, poor(calls))))
-            .collect::<PlaceCalls>()
-    };
+    // Every place the directory lists starts at 0, so that `increase()` sees its first
+    // calls: those without calls in the window are there, at 0.
+    let expected =
+        |calls: &BTreeMap<String, Vec<f64>>, listed: Vec<String>, name: &dyn Fn(&str) -> String| {
+            let none = Vec::new();
+            listed
+                .iter()
+                .chain(calls.keys())
+                .map(|id| {
+                    let calls = calls.get(id).unwrap_or(&none);
+                    ((id.clone(), name(id)), (calls.len() as f64, poor(calls)))
+                })
+                .collect::<PlaceCalls>()
+        };
     let queue_name = |id: &str| {
         let queue = demo.queues.iter().find(|q| q.id == id);
         queue.map(|q| q.name.clone()).unwrap_or_default()
@@ -726,12 +734,20 @@ fn voice_quality_is_the_simulators(samples: &Samples, demo: &SimulatedOrg) {
     };
     assert_eq!(
         counted("queue_id", "queue"),
-        expected(&ended.by_queue, &queue_name),
+        expected(
+            &ended.by_queue,
+            demo.queues.iter().map(|q| q.id.clone()).collect(),
+            &queue_name
+        ),
         "by queue, in {window:?}"
     );
     assert_eq!(
         counted("edge_id", "edge"),
-        expected(&ended.by_edge, &edge_name),
+        expected(
+            &ended.by_edge,
+            edges.iter().map(|e| e.id.clone()).collect(),
+            &edge_name
+        ),
         "by Edge, in {window:?}"
     );
     let sum_of_mos: f64 = ended.by_edge.values().flatten().sum();
