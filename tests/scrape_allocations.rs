@@ -105,8 +105,11 @@ fn a_scrape_allocates_nothing_in_proportion_to_the_series() {
             "{large_length} vs {small_length}"
         );
         assert!(large < 64 * 1024, "{large} bytes allocated for a scrape");
+        // The same number of allocations either way; one of them, a buffer of the
+        // connection's, may be 8 KiB larger when the client reads slowly (a loaded
+        // machine). In proportion to the series would be the body: 3 MB.
         assert!(
-            large <= small + 4 * 1024,
+            large <= small + 12 * 1024,
             "{large} vs {small} bytes allocated"
         );
     }
