@@ -198,6 +198,7 @@ fn bench_scrape(c: &mut Criterion) {
         let state = State {
             publisher: Arc::new(publisher),
             queries: Default::default(),
+            shard: Default::default(),
             observations: std::sync::RwLock::new(None),
             agents: std::sync::RwLock::new(None),
             flow_observations: std::sync::RwLock::new(None),

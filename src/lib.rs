@@ -13,8 +13,9 @@
 //! `demo`, `genesys_sim` (`crates/genesys-sim`), the fake Genesys Cloud that `--demo` and
 //! the tests run against.
 //!
-//! - [`schedule`], [`files`], [`memory`], [`org`], [`error`]: bucket and window arithmetic,
-//!   the operator's files, the allocator, whose org, the one error type.
+//! - [`schedule`], [`files`], [`memory`], [`org`], [`shard`], [`error`]: bucket and window
+//!   arithmetic, the operator's files, the allocator, whose org, which orgs this process
+//!   runs, the one error type.
 //! - [`web_config`], [`metrics`]: the exporter-toolkit web config; the exporter's own
 //!   metrics, which everything below reports to.
 //! - [`genesys`], [`config`], [`budget`], [`supervise`]: the API client (token, retries,
@@ -44,5 +45,6 @@ pub mod report;
 pub mod runtime;
 pub mod schedule;
 pub mod server;
+pub mod shard;
 pub mod supervise;
 pub mod web_config;

@@ -32,6 +32,7 @@ use crate::config::{
 use crate::exposition::{Format, Publisher, QueryStatus, SharedBody};
 use crate::http;
 use crate::org::Org;
+use crate::shard::Shard;
 use crate::web_config::{Verdict, WebConfig};
 use genesys_wire::catalogue::Source;
 use genesys_wire::time::Clock;
@@ -55,8 +56,11 @@ pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
 /// What the endpoints read.
 pub struct State {
     pub publisher: Arc<Publisher>,
-    /// The queries running, with their org, which a reload replaces.
+    /// The queries running, with their org, which a reload replaces: every org this
+    /// process runs has one at least.
     pub queries: RwLock<Vec<(Org, Query)>>,
+    /// Which orgs this process runs (`--shard`, `--total-shards`).
+    pub shard: Shard,
     /// How often the queues are observed, when they are.
     pub observations: RwLock<Option<Duration>>,
     /// How often the agents are counted, when they are.
@@ -369,8 +373,10 @@ fn landing_page(state: &State) -> String {
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>genesys-exporter</title></head><body>\n\
          <h1>genesys-exporter</h1>\n<p>Version {version}. Genesys Cloud conversation aggregates for Prometheus.</p>\n\
          <ul><li><a href=\"{telemetry}\">{telemetry}</a></li><li><a href=\"/healthz\">/healthz</a></li><li><a href=\"/readyz\">/readyz</a></li></ul>\n\
+         <p>{}</p>\n\
          <h2>Queries</h2>\n<table border=\"1\" cellpadding=\"4\">\n\
-         <tr><th>query</th><th>schedule</th><th>last poll</th><th>published interval</th><th>outcome</th></tr>\n"
+         <tr><th>query</th><th>schedule</th><th>last poll</th><th>published interval</th><th>outcome</th></tr>\n",
+        escape_html(&shard_line(state))
     );
     let statuses = state.publisher.statuses();
     let observed = |refresh: &RwLock<Option<Duration>>, what: &str| {
@@ -430,6 +436,32 @@ fn landing_page(state: &State) -> String {
     }
     page.push_str("</table>\n</body></html>\n");
     page
+}
+
+/// `Shard 0 of 3: 2 orgs, east, west.`: the shard and the orgs it runs, from the queries
+/// running (every org runs one at least).
+fn shard_line(state: &State) -> String {
+    let queries = state.queries.read().expect("not poisoned");
+    let mut orgs: Vec<&Org> = queries.iter().map(|(org, _)| org).collect();
+    orgs.dedup();
+    let shard = state.shard;
+    let (index, total) = (shard.index, shard.total);
+    match orgs.as_slice() {
+        [] => format!(
+            "Shard {index} of {total}: no org; no [[orgs]] name hashes to this shard, so it serves only its own metrics."
+        ),
+        [only] if only.name().is_none() => {
+            format!("Shard {index} of {total}: the one org (no [[orgs]]).")
+        }
+        orgs => {
+            let names: Vec<&str> = orgs.iter().filter_map(|org| org.name()).collect();
+            format!(
+                "Shard {index} of {total}: {} orgs, {}.",
+                names.len(),
+                names.join(", ")
+            )
+        }
+    }
 }
 
 /// `q`, or `q (org "east")` for a named org's.

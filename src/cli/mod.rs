@@ -124,9 +124,22 @@ pub struct RunArgs {
         default_value = "voice,chat,email,callback"
     )]
     demo_media_types: Vec<String>,
-    /// Check the configuration, print a summary and exit (0 if it is valid).
+    /// Check the configuration, print a summary and exit (0 if it is valid); with more
+    /// than one shard, which shard runs each org.
     #[arg(long)]
     check_config: bool,
+    /// Run only the orgs of this shard: those whose [[orgs]] name hashes (FNV-1a 64,
+    /// modulo --total-shards) to N (overrides `shard`; default 0).
+    #[arg(long, value_name = "N", conflicts_with = "shard_from_hostname")]
+    shard: Option<u32>,
+    /// How many processes share the orgs, each with its own --shard (overrides
+    /// `total_shards`; default 1: this process runs every org).
+    #[arg(long, value_name = "M")]
+    total_shards: Option<u32>,
+    /// Take --shard from the number after the last '-' of the host name, as a
+    /// StatefulSet's pods are named (genesys-exporter-2 runs shard 2).
+    #[arg(long)]
+    shard_from_hostname: bool,
     #[cfg(feature = "demo")]
     /// With --demo: a fault for the simulator to play, as for `simulate --fault`.
     #[arg(long, value_name = "FAULT", requires = "demo")]
@@ -331,9 +344,15 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
     };
     // What the command line (and the demo's simulators) put over the file, at start-up and
     // at every reload alike.
+    let shard = match args.shard_from_hostname {
+        true => Some(shard_from_host_name()?),
+        false => args.shard,
+    };
     let overrides = Overrides {
         listen: args.listen,
         web_config_file: args.web_config_file,
+        shard,
+        total_shards: args.total_shards,
         #[cfg(feature = "demo")]
         demo_orgs,
         #[cfg(feature = "demo")]
@@ -356,6 +375,9 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 names.len(),
                 names.join(", ")
             );
+        }
+        if settings.shard.total > 1 {
+            print_shards(&settings);
         }
         if let Some(refresh) = settings.telephony {
             let _ = writeln!(
@@ -398,7 +420,8 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
         .map(|web| web.path().display().to_string());
     tracing::info!(
         address = %listener.local_addr()?,
-        orgs = settings.orgs.len(),
+        shard = %settings.shard,
+        orgs = settings.orgs.iter().filter(|o| settings.shard.runs(&o.org)).count(),
         queries = settings.orgs.iter().map(|o| o.queries.len()).sum::<usize>(),
         web_config = web_config.as_deref().unwrap_or("none"),
         path = args.telemetry_path.as_str(),
@@ -422,10 +445,45 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
     Ok(())
 }
 
+/// `--shard-from-hostname`: the ordinal that ends the host name, read once at start-up
+/// (a reload keeps the shard).
+fn shard_from_host_name() -> anyhow::Result<u32> {
+    let host_name = crate::shard::host_name().map_err(|error| {
+        Error::Config(format!(
+            "--shard-from-hostname: cannot read the host name: {error}; give --shard instead"
+        ))
+    })?;
+    Ok(crate::shard::ordinal_of_host_name(&host_name).map_err(Error::Config)?)
+}
+
+/// `--check-config` with several shards: which shard runs each org, and which of them
+/// this process would run.
+fn print_shards(settings: &crate::config::Settings) {
+    let shard = settings.shard;
+    let mut stderr = std::io::stderr().lock();
+    let mut runs = Vec::new();
+    for org in &settings.orgs {
+        let of = shard.of(&org.org);
+        let name = org.org.name().unwrap_or("without [[orgs]]");
+        let _ = writeln!(stderr, "org {name}: shard {of} of {}", shard.total);
+        if of == shard.index {
+            runs.push(name);
+        }
+    }
+    let runs = match runs.is_empty() {
+        true => "no org".to_owned(),
+        false => runs.join(", "),
+    };
+    let _ = writeln!(stderr, "this process, {shard}, would run: {runs}");
+}
+
 /// What the command line puts over the configuration file.
 struct Overrides {
     listen: Option<String>,
     web_config_file: Option<PathBuf>,
+    /// `--shard`, or the host name's ordinal with `--shard-from-hostname`.
+    shard: Option<u32>,
+    total_shards: Option<u32>,
     /// `--demo-orgs`: the orgs that replace the file's.
     #[cfg(feature = "demo")]
     demo_orgs: Vec<OrgConfig>,
@@ -441,6 +499,12 @@ impl Overrides {
         }
         if let Some(path) = &self.web_config_file {
             config.web_config_file = Some(path.clone());
+        }
+        if let Some(shard) = self.shard {
+            config.shard = Some(shard);
+        }
+        if let Some(total) = self.total_shards {
+            config.total_shards = Some(total);
         }
         #[cfg(feature = "demo")]
         self.apply_demo(config);
@@ -801,6 +865,43 @@ mod tests {
             SimulatedOrg::named("east", 8, vec!["voice".into()])
         );
         assert_eq!(east.sim_org().name.as_deref(), Some("east"));
+    }
+
+    #[test]
+    fn shard_and_shard_from_hostname_are_exclusive() {
+        let error =
+            Cli::try_parse_from(["genesys-exporter", "--shard", "1", "--shard-from-hostname"])
+                .err()
+                .unwrap()
+                .to_string();
+        assert!(
+            error.contains("--shard <N>") && error.contains("--shard-from-hostname"),
+            "{error}"
+        );
+        let cli = Cli::try_parse_from(["genesys-exporter", "--shard", "1", "--total-shards", "3"])
+            .unwrap();
+        assert_eq!((cli.run.shard, cli.run.total_shards), (Some(1), Some(3)));
+    }
+
+    #[test]
+    fn the_shard_flags_win_over_the_keys() {
+        let overrides = Overrides {
+            listen: None,
+            web_config_file: None,
+            shard: Some(2),
+            total_shards: Some(3),
+            #[cfg(feature = "demo")]
+            demo_orgs: Vec::new(),
+            #[cfg(feature = "demo")]
+            demo: Vec::new(),
+        };
+        let mut config = Config {
+            shard: Some(0),
+            total_shards: Some(5),
+            ..Config::default()
+        };
+        overrides.apply(&mut config);
+        assert_eq!((config.shard, config.total_shards), (Some(2), Some(3)));
     }
 
     #[test]

@@ -34,6 +34,7 @@ use crate::genesys::client::ClientSettings;
 use crate::genesys::jobs::JobOptions;
 use crate::org::Org;
 use crate::schedule::QueryKind;
+use crate::shard::Shard;
 use crate::web_config::WebConfig;
 use genesys_wire::AggregationQuery;
 use genesys_wire::catalogue::{NameKind, Source};
@@ -222,6 +223,10 @@ pub struct Config {
     /// org.
     #[serde(default)]
     pub orgs: Vec<OrgConfig>,
+    /// This process's shard of the orgs (`--shard`), below `total_shards`.
+    pub shard: Option<u32>,
+    /// How many processes share the orgs (`--total-shards`).
+    pub total_shards: Option<u32>,
     /// The configuration file read, if any. A relative path in it is resolved from its
     /// directory when it is read, as Prometheus does (a path from the environment or a
     /// flag, from the working directory); a reload reads it, and resolves them, again.
@@ -337,8 +342,10 @@ pub struct QueryConfig {
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// At least one: the unnamed org of a configuration without `[[orgs]]`, or one per
-    /// table.
+    /// table; after [`Settings::sharded`], only those of this process's shard (maybe none).
     pub orgs: Vec<OrgSettings>,
+    /// Which of the orgs this process runs; fixed from start-up on.
+    pub shard: Shard,
     pub listen: SocketAddr,
     pub retry_delay: Duration,
     pub queue_names_refresh: Duration,
@@ -372,6 +379,13 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The settings of this process's shard: without the orgs other shards run.
+    pub fn sharded(mut self) -> Settings {
+        let shard = self.shard;
+        self.orgs.retain(|org| shard.runs(&org.org));
+        self
+    }
+
     /// The lists of names `org`'s directory reads (besides the presences): the queue list
     /// for the queue observations, the agent states' divisions and queries grouped by queue; the flows for a flows
     /// query or the flow observations; the flow outcomes for a flows query; the data

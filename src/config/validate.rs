@@ -27,6 +27,7 @@ use crate::genesys::jobs::JobOptions;
 use crate::genesys::observation_requests::MAX_QUEUES_PER_REQUEST;
 use crate::genesys::queue_list::DEFAULT_MAX_PAGES;
 use crate::genesys::retry::RetrySettings;
+use crate::shard::Shard;
 use crate::web_config::WebConfig;
 use genesys_wire::labels::{DEFAULT_MAX_LABEL_VALUE_BYTES, MIN_MAX_LABEL_VALUE_BYTES};
 use genesys_wire::{OBSERVATION_METRICS, RATE_LIMIT_PER_MINUTE};
@@ -103,6 +104,11 @@ impl Config {
             },
         };
         let orgs = self.orgs(&shared, &mut problems);
+        let shard = Shard::new(self.shard.unwrap_or(0), self.total_shards.unwrap_or(1))
+            .unwrap_or_else(|problem| {
+                problems.push(problem);
+                Shard::default()
+            });
 
         if !problems.is_empty() {
             return Err(Error::Config(problems.join("\n  ")));
@@ -110,6 +116,7 @@ impl Config {
         let job_defaults = JobOptions::default();
         Ok(Settings {
             orgs,
+            shard,
             listen,
             retry_delay: self.retry_delay.unwrap_or(DEFAULT_RETRY_DELAY),
             queue_names_refresh: self
@@ -460,6 +467,57 @@ mod tests {
         for metric in ["oServiceLevel", "nError", "nStateTransitionError"] {
             assert!(query.metrics.contains(&metric.to_string()), "{metric}");
         }
+    }
+
+    #[test]
+    fn the_shard_keys_choose_the_orgs_this_process_runs() {
+        let orgs: String = ["east", "west", "north", "south"]
+            .iter()
+            .map(|name| {
+                format!("[[orgs]]\nname = \"{name}\"\nclient_id = \"i\"\nclient_secret = \"s\"\nregion = \"eu-west-1\"\n")
+            })
+            .collect();
+        let settings = config(&orgs).validate().unwrap();
+        assert_eq!(settings.shard, Shard::default());
+        assert_eq!(settings.sharded().orgs.len(), 4);
+        // East and west hash to shard 2 of 3, north and south to 0 (see shard.rs).
+        let names = |shard: u32| {
+            let text = format!("shard = {shard}\ntotal_shards = 3\n{orgs}");
+            let settings = config(&text).validate().unwrap().sharded();
+            settings
+                .orgs
+                .iter()
+                .map(|o| o.org.name().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(0), ["north", "south"]);
+        assert!(names(1).is_empty());
+        assert_eq!(names(2), ["east", "west"]);
+        // Without [[orgs]], shard 0 runs the one org.
+        let unnamed = |shard: u32| {
+            let text = format!("shard = {shard}\ntotal_shards = 2\n{CREDENTIALS}");
+            config(&text).validate().unwrap().sharded().orgs.len()
+        };
+        assert_eq!((unnamed(0), unnamed(1)), (1, 0));
+    }
+
+    #[test]
+    fn a_shard_past_the_total_is_refused_naming_both() {
+        let error = problems(&format!("shard = 3\ntotal_shards = 3\n{CREDENTIALS}"));
+        assert!(
+            error.contains("shard: 3 is not below total_shards 3; shards are numbered 0 to 2"),
+            "{error}"
+        );
+        let error = problems(&format!("shard = 1\n{CREDENTIALS}"));
+        assert!(
+            error.contains("shard: 1 is not below total_shards 1"),
+            "{error}"
+        );
+        let error = problems(&format!("total_shards = 1001\n{CREDENTIALS}"));
+        assert!(
+            error.contains("total_shards: 1001 is out of range; use 1 to 1000"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! has a view of it ([`Metrics::for_org`]) whose org-scoped groups (poll, api, retry,
 //! queue names, breaker) put the org's label first on every series they write, and none for
 //! the unnamed org of a configuration without `[[orgs]]`, whose series stay as they were.
-//! The process-wide groups (server, reload, build info) never have an org label.
+//! The process-wide groups (server, reload, build info, shard) never have an org label.
 //!
 //! [`Endpoint`]: genesys_wire::Endpoint
 
@@ -37,7 +37,7 @@ pub use api::{ApiMetrics, RetryMetrics};
 pub use breaker::{BreakerMetrics, BreakerState};
 pub use limits::{LimitMetrics, OBSERVATION_DROP_REASONS};
 pub use poll::PollMetrics;
-pub use process::{BUILD, Build, ReloadMetrics};
+pub use process::{BUILD, Build, ReloadMetrics, ShardMetrics};
 pub use queue_names::QueueNameMetrics;
 pub use server::ServerMetrics;
 pub use tasks::{DIRECTORY, TASKS, TaskMetrics};
@@ -62,6 +62,7 @@ pub struct Metrics {
     pub breaker: BreakerMetrics,
     pub server: ServerMetrics,
     pub reload: ReloadMetrics,
+    pub shard: ShardMetrics,
     pub tasks: TaskMetrics,
     pub limits: LimitMetrics,
     pub voice: VoiceMetrics,
@@ -91,6 +92,7 @@ impl Metrics {
         process::register(&mut registry);
         let server = ServerMetrics::register(&mut registry);
         let reload = ReloadMetrics::register(&mut registry);
+        let shard = ShardMetrics::register(&mut registry);
         let tasks = TaskMetrics::register(&mut registry);
         let limits = LimitMetrics::register(&mut registry);
         let voice = VoiceMetrics::register(&mut registry);
@@ -107,6 +109,7 @@ impl Metrics {
             breaker,
             server,
             reload,
+            shard,
             tasks,
             limits,
             voice,
@@ -127,6 +130,7 @@ impl Metrics {
             breaker: self.breaker.for_org(org),
             server: self.server.clone(),
             reload: self.reload.clone(),
+            shard: self.shard.clone(),
             tasks: self.tasks.for_org(org),
             limits: self.limits.for_org(org),
             voice: self.voice.for_org(org),
@@ -288,6 +292,29 @@ mod tests {
             std::env::consts::ARCH,
         );
         assert_eq!(line, expected);
+    }
+
+    #[test]
+    fn the_shard_info_is_shard_0_of_1_until_set_and_then_only_the_set_one() {
+        let metrics = Metrics::empty();
+        let text = metrics.encode_text();
+        assert!(text.contains("genesys_exporter_shard_info{shard=\"0\",total_shards=\"1\"} 1\n"));
+        assert!(text.contains("genesys_exporter_orgs 0\n"));
+        metrics
+            .for_org(&Org::named("east"))
+            .shard
+            .set_shard(crate::shard::Shard::new(2, 3).unwrap());
+        metrics.shard.set_orgs(4);
+        let text = metrics.encode_text();
+        let info: Vec<&str> = text
+            .lines()
+            .filter(|line| line.starts_with("genesys_exporter_shard_info{"))
+            .collect();
+        assert_eq!(
+            info,
+            ["genesys_exporter_shard_info{shard=\"2\",total_shards=\"3\"} 1"]
+        );
+        assert!(text.contains("genesys_exporter_orgs 4\n"));
     }
 
     #[test]

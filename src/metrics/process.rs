@@ -1,5 +1,6 @@
 //! What runs: `genesys_exporter_build_info`, whose labels name the build (and which
-//! `--version` prints), and how the last reload of the configuration went.
+//! `--version` prints), how the last reload of the configuration went, and this process's
+//! shard and the orgs it runs.
 
 use std::sync::atomic::AtomicU64;
 
@@ -11,6 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use super::registered;
+use crate::shard::Shard;
 
 /// What this binary was built from: the labels of `genesys_exporter_build_info`, and
 /// what `--version` prints. As prometheus/common's version collector has them (version,
@@ -109,5 +111,54 @@ impl ReloadMetrics {
     pub fn panicked(&self) {
         self.panics.inc();
         self.failed();
+    }
+}
+
+/// The labels of `genesys_exporter_shard_info`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ShardLabels {
+    shard: String,
+    total_shards: String,
+}
+
+/// Which shard this process is (`genesys_exporter_shard_info`), and how many orgs it runs
+/// (`genesys_exporter_orgs`): shard 0 of 1 and no org until the runtime says.
+#[derive(Clone)]
+pub struct ShardMetrics {
+    info: Family<ShardLabels, Gauge>,
+    orgs: Gauge,
+}
+
+impl ShardMetrics {
+    pub(super) fn register(registry: &mut Registry) -> ShardMetrics {
+        let metrics = ShardMetrics {
+            info: registered(
+                registry,
+                "genesys_exporter_shard_info",
+                "A metric with a constant '1' value labeled by this process's shard and the number of shards the orgs are split into (--shard, --total-shards)",
+            ),
+            orgs: registered(
+                registry,
+                "genesys_exporter_orgs",
+                "The orgs this process runs: those of its shard",
+            ),
+        };
+        metrics.set_shard(Shard::default());
+        metrics
+    }
+
+    /// This process is `shard`.
+    pub fn set_shard(&self, shard: Shard) {
+        self.info.clear();
+        let labels = ShardLabels {
+            shard: shard.index.to_string(),
+            total_shards: shard.total.to_string(),
+        };
+        self.info.get_or_create(&labels).set(1);
+    }
+
+    /// It runs `orgs` orgs.
+    pub fn set_orgs(&self, orgs: usize) {
+        self.orgs.set(i64::try_from(orgs).unwrap_or(i64::MAX));
     }
 }

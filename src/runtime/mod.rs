@@ -77,11 +77,17 @@ pub async fn run_reloading(
 ) -> Result<()> {
     // Its own token, so that a refusal at start-up stops what was started before it.
     let shutdown = shutdown.child_token();
+    // Only this shard's orgs become runtimes: the budget, readiness and the landing page
+    // see no other.
+    let settings = settings.sharded();
+    log_shard(&settings);
     let metrics = Arc::new(Metrics::empty());
+    metrics.shard.set_shard(settings.shard);
     let publisher = Arc::new(Publisher::empty(metrics.clone()));
     let state = Arc::new(State {
         publisher: publisher.clone(),
         queries: RwLock::new(Vec::new()),
+        shard: settings.shard,
         observations: RwLock::new(settings.observations.as_ref().map(|o| o.refresh)),
         agents: RwLock::new(settings.agents.as_ref().map(|a| a.refresh)),
         flow_observations: RwLock::new(settings.flow_observations),
@@ -131,6 +137,7 @@ pub async fn run_reloading(
         running.stop_all().await;
         return Err(refused);
     }
+    metrics.shard.set_orgs(running.orgs.len());
 
     // The server ends only on shutdown, unless it panicked: without it the exporter is of
     // no use, so the pollers are stopped too and the process exits with the error, for
@@ -168,6 +175,27 @@ pub async fn run_reloading(
         };
         Error::Internal(format!("the HTTP server stopped: {message:?}"))
     })
+}
+
+/// Says once which shard this process is and which orgs it runs, none being fine.
+fn log_shard(settings: &Settings) {
+    let names: Vec<&str> = settings
+        .orgs
+        .iter()
+        .map(|o| o.org.name().unwrap_or("the org without [[orgs]]"))
+        .collect();
+    tracing::info!(
+        shard = settings.shard.index,
+        total_shards = settings.shard.total,
+        orgs = if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        },
+        "{}: runs {} orgs",
+        settings.shard,
+        names.len()
+    );
 }
 
 /// Counts and logs a panic of the reload handling, and says it as the reload's error.
@@ -248,6 +276,7 @@ impl Running {
         let outcome = match self.check(load).await {
             Ok((new, plan)) => {
                 self.apply(new, plan).await;
+                metrics.shard.set_orgs(self.orgs.len());
                 self.show_queries(state);
                 *state.observations.write().expect("not poisoned") =
                     self.settings.observations.as_ref().map(|o| o.refresh);
@@ -287,6 +316,15 @@ impl Running {
             }
             Err(error) => return Err(format!("reading the configuration failed: {error}")),
         };
+        let running = self.settings.shard;
+        if new.shard != running {
+            return Err(format!(
+                "shard or total_shards changed, from {running} to {}: a process keeps its shard until it restarts; restart it to run the new shard, or put shard and total_shards back",
+                new.shard
+            ));
+        }
+        // Orgs added to the file start only on the shard they hash to.
+        let new = new.sharded();
         let mut plan = Vec::new();
         for org in &new.orgs {
             let step = match self.orgs.get(&org.org) {
