@@ -10,8 +10,10 @@ use std::path::Path;
 use std::process::Command;
 
 use genesys_exporter::config::{DEFAULT_LISTEN, SHORT_ENV_KEYS};
+use genesys_exporter::shard::ordinal_of_host_name;
 use serde::Deserialize;
 use serde_yaml_ng::Value as Yaml;
+use tempfile::TempDir;
 
 use crate::util::{
     ci::required_tool,
@@ -23,9 +25,13 @@ use crate::util::{
 
 /// Every document of a YAML file.
 fn yaml_documents(relative: &str) -> Vec<Yaml> {
-    let text = read(relative);
-    serde_yaml_ng::Deserializer::from_str(&text)
-        .map(|document| Yaml::deserialize(document).unwrap_or_else(|e| panic!("{relative}: {e}")))
+    yaml_documents_of(relative, &read(relative))
+}
+
+/// Every document of YAML `text`, from `origin`.
+fn yaml_documents_of(origin: &str, text: &str) -> Vec<Yaml> {
+    serde_yaml_ng::Deserializer::from_str(text)
+        .map(|document| Yaml::deserialize(document).unwrap_or_else(|e| panic!("{origin}: {e}")))
         .collect()
 }
 
@@ -228,18 +234,24 @@ fn queries_of(origin: &str, text: &str) -> Vec<toml::Table> {
 
 #[test]
 fn every_shipped_configuration_runs_the_live_rolling_query_the_alerts_and_wallboard_read() {
-    // The example (which the systemd unit installs) and the Kubernetes ConfigMap; the
+    // The example (which the systemd unit installs) and the Kubernetes ConfigMaps; the
     // compose file runs the demo, whose queries are checked above and in src/cli/demo.rs.
-    let configmap = kubernetes()["ConfigMap"]["data"]["genesys.toml"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let configmap = |dir: &str| {
+        kubernetes_objects(dir)["ConfigMap"]["data"]["genesys.toml"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
     let shipped = [
         (
             "deploy/config.example.toml",
             read("deploy/config.example.toml"),
         ),
-        ("deploy/kubernetes/configmap.yaml", configmap),
+        ("deploy/kubernetes/configmap.yaml", configmap(KUBERNETES)),
+        (
+            "deploy/kubernetes/sharded/configmap.yaml",
+            configmap(SHARDED),
+        ),
     ];
     let text = |value: &toml::Value| value.as_str().map(str::to_owned);
     for (origin, config) in shipped {
@@ -276,6 +288,13 @@ fn every_shipped_configuration_runs_the_live_rolling_query_the_alerts_and_wallbo
             assert!(metrics.iter().any(|m| m == needed), "{origin}: {needed}");
         }
         // And the file passes --check-config as it is shipped (its secret file aside).
+        // The sharded one's orgs each have a secret of their own: its test gives them.
+        if toml::from_str::<toml::Table>(&config)
+            .unwrap()
+            .contains_key("orgs")
+        {
+            continue;
+        }
         let scratch = temp_dir();
         let file = write_file(&scratch, "genesys.toml", &config);
         let secret = write_file(&scratch, "secret", "s3cret\n");
@@ -334,12 +353,19 @@ fn docker_compose_accepts_the_compose_file() {
     );
 }
 
-/// The Kubernetes objects in deploy/kubernetes, by kind.
-fn kubernetes() -> BTreeMap<String, Yaml> {
-    let kustomization = yaml("deploy/kubernetes/kustomization.yaml");
+// -- Kubernetes ---------------------------------------------------------------------------
+
+/// The kustomization of one process (a Deployment), and the sharded one (a StatefulSet).
+const KUBERNETES: &str = "deploy/kubernetes";
+const SHARDED: &str = "deploy/kubernetes/sharded";
+
+/// The objects of a kustomization's files, by kind, as written: kubectl builds them
+/// unchanged (`kubectl_builds_each_kustomization_from_its_files_unchanged`).
+fn kubernetes_objects(dir: &str) -> BTreeMap<String, Yaml> {
+    let kustomization = yaml(&format!("{dir}/kustomization.yaml"));
     let mut objects = BTreeMap::new();
     for resource in kustomization["resources"].as_sequence().unwrap() {
-        let file = format!("deploy/kubernetes/{}", str_of(resource, "resources"));
+        let file = format!("{dir}/{}", str_of(resource, "resources"));
         for object in yaml_documents(&file) {
             let kind = str_of(&object["kind"], "kind").to_owned();
             assert!(object["apiVersion"].is_string(), "{file}: apiVersion");
@@ -353,6 +379,25 @@ fn kubernetes() -> BTreeMap<String, Yaml> {
     objects
 }
 
+/// `kubectl kustomize DIR`: what it printed and the objects in it; `None` outside CI
+/// without kubectl. Fails on an error and on any warning (a deprecated field).
+fn kustomize(dir: &str) -> Option<(String, Vec<Yaml>)> {
+    let kubectl = required_tool("kubectl", "--help", "apt-get install kubernetes-client")?;
+    let output = Command::new(kubectl)
+        .arg("kustomize")
+        .arg(path(dir))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stderr.trim().is_empty(),
+        "kubectl kustomize {dir}:\n{stderr}"
+    );
+    let built = String::from_utf8(output.stdout).unwrap();
+    let objects = yaml_documents_of(&format!("kubectl kustomize {dir}"), &built);
+    Some((built, objects))
+}
+
 /// Runs `program ARGS FILE`: whether it succeeded, and what it said on both outputs.
 fn run_on(program: &str, args: &[&str], file: &Path) -> (bool, String) {
     let output = Command::new(program).args(args).arg(file).output().unwrap();
@@ -364,10 +409,76 @@ fn run_on(program: &str, args: &[&str], file: &Path) -> (bool, String) {
     (output.status.success(), said)
 }
 
-/// The kinds of deploy/kubernetes that the Kubernetes API defines; the Prometheus
+#[test]
+fn every_kustomization_uses_only_what_debians_kubectl_reads() {
+    // CI's kubectl is Debian bookworm's (1.20, with kustomize v2.0.3): it knows neither
+    // `labels` nor a folder under `resources`, nor `patches` as a list of objects, and
+    // current kustomize warns about what it had instead (`commonLabels`, `bases`,
+    // `patchesStrategicMerge`). Hence plain lists of files, each object carrying its own
+    // labels. This holds where only a current kubectl is installed, too.
+    for dir in [KUBERNETES, SHARDED] {
+        let file = format!("{dir}/kustomization.yaml");
+        let kustomization = yaml(&file);
+        let fields: Vec<&str> = kustomization
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .map(|key| str_of(key, "field"))
+            .collect();
+        assert_eq!(fields, ["apiVersion", "kind", "resources"], "{file}");
+        for resource in kustomization["resources"].as_sequence().unwrap() {
+            let resource = format!("{dir}/{}", str_of(resource, "resources"));
+            assert!(
+                path(&resource).is_file(),
+                "{file}: {resource} is not a file"
+            );
+        }
+    }
+}
+
+#[test]
+fn kubectl_builds_each_kustomization_from_its_files_unchanged() {
+    // Without an error or a warning, and with every object as its file has it (an old
+    // kustomize rewrites YAML 1.1 booleans such as an unquoted `y`): the other tests
+    // read the files, and this says they read what `kubectl apply -k` applies.
+    for dir in [KUBERNETES, SHARDED] {
+        let Some((_, built)) = kustomize(dir) else {
+            return;
+        };
+        let mut files = kubernetes_objects(dir);
+        for object in built {
+            let kind = str_of(&object["kind"], "kind").to_owned();
+            let file = files
+                .remove(&kind)
+                .unwrap_or_else(|| panic!("{dir}: kubectl built a {kind} of no file"));
+            assert_eq!(object, file, "{dir}: kubectl changed the {kind}");
+        }
+        assert!(files.is_empty(), "{dir}: kubectl left out {files:?}");
+    }
+}
+
+/// The kinds of each kustomization that the Kubernetes API defines; the Prometheus
 /// Operator's ServiceMonitor and PrometheusRule are custom resources, whose schemas come
 /// with the operator and are checked by reading them (below).
-const CORE_KINDS: [&str; 4] = ["ConfigMap", "Deployment", "Secret", "Service"];
+const CORE_KINDS: [(&str, &[&str]); 2] = [
+    (
+        KUBERNETES,
+        &["ConfigMap", "Deployment", "Secret", "Service"],
+    ),
+    (
+        SHARDED,
+        &[
+            "ConfigMap",
+            "PodDisruptionBudget",
+            "Secret",
+            "Service",
+            "StatefulSet",
+        ],
+    ),
+];
+
+/// The API group of the Prometheus Operator's custom resources.
+const OPERATOR_GROUP: &str = "monitoring.coreos.com/";
 
 #[test]
 fn the_kubernetes_objects_are_valid_against_the_api_schemas() {
@@ -380,24 +491,6 @@ fn the_kubernetes_objects_are_valid_against_the_api_schemas() {
     ) else {
         return;
     };
-    let kustomization = yaml("deploy/kubernetes/kustomization.yaml");
-    let mut checked = BTreeSet::new();
-    for resource in kustomization["resources"].as_sequence().unwrap() {
-        let file = format!("deploy/kubernetes/{}", str_of(resource, "resources"));
-        let kind = str_of(&yaml(&file)["kind"], "kind").to_owned();
-        if !CORE_KINDS.contains(&kind.as_str()) {
-            continue;
-        }
-        let (passed, said) = run_on(validate, &["--strict", "--no-warn"], &path(&file));
-        assert!(passed, "{file}:\n{said}");
-        assert!(
-            said.contains(&format!("passed for resource {}/", kind.to_lowercase())),
-            "{file}:\n{said}"
-        );
-        checked.insert(kind);
-    }
-    assert_eq!(checked, CORE_KINDS.into_iter().map(String::from).collect());
-
     // It does refuse what the API would: a field the Deployment does not have, and a
     // value of the wrong type.
     let scratch = temp_dir();
@@ -417,11 +510,162 @@ fn the_kubernetes_objects_are_valid_against_the_api_schemas() {
         let (passed, _) = run_on(validate, &["--strict", "--no-warn"], &file);
         assert!(!passed, "{what} passed");
     }
+
+    // What kubectl builds, every object of the API's own kinds.
+    for (dir, core_kinds) in CORE_KINDS {
+        let Some((built, objects)) = kustomize(dir) else {
+            return;
+        };
+        let file = write_file(&scratch, "built.yaml", &built);
+        let (passed, said) = run_on(validate, &["--strict", "--no-warn"], &file);
+        assert!(passed, "{dir}:\n{said}");
+        let mut checked = BTreeSet::new();
+        for object in objects {
+            if str_of(&object["apiVersion"], "apiVersion").starts_with(OPERATOR_GROUP) {
+                continue;
+            }
+            let kind = str_of(&object["kind"], "kind");
+            let name = str_of(&object["metadata"]["name"], "name");
+            let resource = format!("{}/{name}", kind.to_lowercase());
+            assert!(
+                said.contains(&format!("passed for resource {resource} ")),
+                "{dir}: {resource} not validated:\n{said}"
+            );
+            checked.insert(kind.to_owned());
+        }
+        let core_kinds: BTreeSet<String> = core_kinds.iter().map(|k| k.to_string()).collect();
+        assert_eq!(checked, core_kinds, "{dir}");
+    }
+}
+
+/// What the first container of a pod `template` would run: its args, each path under a
+/// volume mount replaced by the file that volume holds there (written under `scratch`,
+/// a folder per volume), and its environment (the Secrets it takes variables from,
+/// then its own). Its volumes are ConfigMaps and Secrets of `objects`, whole or projected.
+fn pod_command(
+    objects: &BTreeMap<String, Yaml>,
+    template: &Yaml,
+    scratch: &TempDir,
+) -> (Vec<String>, BTreeMap<String, String>) {
+    let pod = &template["spec"];
+    let container = &pod["containers"][0];
+    // A ConfigMap's data or a Secret's stringData, once its name is checked.
+    let keys_of = |kind: &str, name: &Yaml| -> Vec<(String, String)> {
+        let object = &objects[kind];
+        assert_eq!(&object["metadata"]["name"], name, "the {kind}'s name");
+        let data = if kind == "Secret" {
+            "stringData"
+        } else {
+            "data"
+        };
+        object[data]
+            .as_mapping()
+            .unwrap()
+            .iter()
+            .map(|(key, value)| (str_of(key, kind).to_owned(), str_of(value, kind).to_owned()))
+            .collect()
+    };
+
+    let mut env = BTreeMap::new();
+    for source in container["envFrom"].as_sequence().into_iter().flatten() {
+        env.extend(keys_of("Secret", &source["secretRef"]["name"]));
+    }
+    for variable in container["env"].as_sequence().into_iter().flatten() {
+        env.insert(
+            str_of(&variable["name"], "env").to_owned(),
+            str_of(&variable["value"], "env").to_owned(),
+        );
+    }
+
+    let mut files = BTreeMap::new();
+    for mount in container["volumeMounts"].as_sequence().unwrap() {
+        let name = str_of(&mount["name"], "volumeMounts");
+        let volume = pod["volumes"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap_or_else(|| panic!("no volume {name}"));
+        let sources: Vec<&Yaml> = match volume["projected"]["sources"].as_sequence() {
+            Some(sources) => sources.iter().collect(),
+            None => vec![volume],
+        };
+        let folder = scratch.path().join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        for source in sources {
+            let keys = if source["configMap"].is_mapping() {
+                keys_of("ConfigMap", &source["configMap"]["name"])
+            } else if source["secret"].is_mapping() {
+                // A volume names its Secret `secretName`; a projected source, `name`.
+                let secret = &source["secret"];
+                let name = match &secret["secretName"] {
+                    Yaml::Null => &secret["name"],
+                    name => name,
+                };
+                keys_of("Secret", name)
+            } else {
+                panic!("volume {name}: neither a ConfigMap nor a Secret: {source:?}")
+            };
+            for (key, text) in keys {
+                let file = folder.join(&key);
+                std::fs::write(&file, text).unwrap();
+                let mounted = format!("{}/{key}", str_of(&mount["mountPath"], "mountPath"));
+                files.insert(mounted, file.to_string_lossy().into_owned());
+            }
+        }
+    }
+    let args = container["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let arg = str_of(a, "args");
+            files.get(arg).cloned().unwrap_or_else(|| arg.to_owned())
+        })
+        .collect();
+    (args, env)
+}
+
+/// Whether every label of `selector` is one of `labels`.
+fn selects(selector: &Yaml, labels: &Yaml) -> bool {
+    let selector = selector.as_mapping().unwrap();
+    !selector.is_empty() && selector.iter().all(|(key, value)| &labels[key] == value)
+}
+
+/// The Service of `objects` selects the pods of `template`, its ServiceMonitor scrapes it
+/// by its labels and port name, every 15 s as deploy/prometheus/prometheus.yml does.
+fn assert_scraped(dir: &str, objects: &BTreeMap<String, Yaml>, template: &Yaml) {
+    let service = &objects["Service"];
+    let pod_labels = &template["metadata"]["labels"];
+    assert!(
+        selects(&service["spec"]["selector"], pod_labels),
+        "{dir}: the Service selects the pods"
+    );
+    let port = &service["spec"]["ports"][0];
+    assert_eq!(port["targetPort"], "metrics", "{dir}");
+    let monitor = &objects["ServiceMonitor"]["spec"];
+    assert!(
+        selects(
+            &monitor["selector"]["matchLabels"],
+            &service["metadata"]["labels"]
+        ),
+        "{dir}: the ServiceMonitor selects the Service by its labels"
+    );
+    let endpoint = &monitor["endpoints"][0];
+    assert_eq!(endpoint["port"], port["name"], "{dir}");
+    assert_eq!(endpoint["path"], "/metrics", "{dir}");
+    // The alert rules match job="genesys-exporter", the Service's name.
+    assert_eq!(service["metadata"]["name"], "genesys-exporter", "{dir}");
+    let config = yaml("deploy/prometheus/prometheus.yml");
+    assert_eq!(
+        endpoint["interval"], config["global"]["scrape_interval"],
+        "{dir}"
+    );
 }
 
 #[test]
 fn the_kubernetes_deployment_configures_the_exporter_and_probes_it() {
-    let objects = kubernetes();
+    let objects = kubernetes_objects(KUBERNETES);
     let kinds: Vec<&str> = objects.keys().map(String::as_str).collect();
     assert_eq!(
         kinds,
@@ -435,62 +679,17 @@ fn the_kubernetes_deployment_configures_the_exporter_and_probes_it() {
         ]
     );
     let deployment = &objects["Deployment"];
-    let pod = &deployment["spec"]["template"]["spec"];
+    let template = &deployment["spec"]["template"];
+    let pod = &template["spec"];
     let container = &pod["containers"][0];
-
-    // The environment: the Secret's keys, then the container's own variables.
-    let mut env = BTreeMap::new();
-    for source in container["envFrom"].as_sequence().unwrap() {
-        assert_eq!(source["secretRef"]["name"], "genesys-exporter");
-        for (key, value) in objects["Secret"]["stringData"].as_mapping().unwrap() {
-            env.insert(
-                str_of(key, "secret").to_owned(),
-                str_of(value, "secret").to_owned(),
-            );
-        }
-    }
     // The log level is a flag, not RUST_LOG, which would override it.
     assert!(
         container["env"]
             .as_sequence()
             .is_none_or(|env| { env.iter().all(|variable| variable["name"] != "RUST_LOG") })
     );
-    for variable in container["env"].as_sequence().into_iter().flatten() {
-        env.insert(
-            str_of(&variable["name"], "env").to_owned(),
-            str_of(&variable["value"], "env").to_owned(),
-        );
-    }
-    // The files: the ConfigMap's keys, where the container mounts them.
     let scratch = temp_dir();
-    let mut files = BTreeMap::new();
-    for mount in container["volumeMounts"].as_sequence().unwrap() {
-        let volume = pod["volumes"]
-            .as_sequence()
-            .unwrap()
-            .iter()
-            .find(|v| v["name"] == mount["name"])
-            .unwrap();
-        assert_eq!(volume["configMap"]["name"], "genesys-exporter");
-        for (key, text) in objects["ConfigMap"]["data"].as_mapping().unwrap() {
-            let key = str_of(key, "data");
-            files.insert(
-                format!("{}/{key}", str_of(&mount["mountPath"], "mountPath")),
-                write_file(&scratch, key, str_of(text, "data"))
-                    .to_string_lossy()
-                    .into_owned(),
-            );
-        }
-    }
-    let args: Vec<String> = container["args"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            let arg = str_of(a, "args");
-            files.get(arg).cloned().unwrap_or_else(|| arg.to_owned())
-        })
-        .collect();
+    let (args, env) = pod_command(&objects, template, &scratch);
     assert!(
         args.iter()
             .any(|a| a.starts_with(&*scratch.path().to_string_lossy()))
@@ -513,28 +712,209 @@ fn the_kubernetes_deployment_configures_the_exporter_and_probes_it() {
     assert_eq!(security["allowPrivilegeEscalation"], false);
     assert_eq!(security["readOnlyRootFilesystem"], true);
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_scraped(KUBERNETES, &objects, template);
+}
 
-    let pod_labels = &deployment["spec"]["template"]["metadata"]["labels"];
-    let service = &objects["Service"]["spec"];
-    for (key, value) in service["selector"].as_mapping().unwrap() {
-        assert_eq!(&pod_labels[key], value, "the Service selects the pod");
-    }
-    assert_eq!(service["ports"][0]["targetPort"], "metrics");
-    let monitor = &objects["ServiceMonitor"]["spec"];
-    assert_eq!(monitor["selector"]["matchLabels"], service["selector"]);
-    assert_eq!(monitor["endpoints"][0]["port"], service["ports"][0]["name"]);
-    assert_eq!(monitor["endpoints"][0]["path"], "/metrics");
-    // The alert rules match job="genesys-exporter", the Service's name.
-    let config = yaml("deploy/prometheus/prometheus.yml");
+/// The StatefulSet's replicas and the value of its container's `--total-shards=`.
+fn pods_and_shards(statefulset: &Yaml) -> (u64, u64) {
+    let replicas = statefulset["spec"]["replicas"].as_u64().unwrap();
+    let container = &statefulset["spec"]["template"]["spec"]["containers"][0];
+    let shards: Vec<u64> = container["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|arg| str_of(arg, "args").strip_prefix("--total-shards="))
+        .map(|total| total.parse().unwrap())
+        .collect();
+    assert_eq!(shards.len(), 1, "one --total-shards=M: {container:?}");
+    (replicas, shards[0])
+}
+
+#[test]
+fn the_sharded_statefulset_runs_as_many_pods_as_shards_set_in_one_place() {
+    // In the files, and in what kubectl builds from them.
+    let statefulset = &kubernetes_objects(SHARDED)["StatefulSet"];
+    let (pods, shards) = pods_and_shards(statefulset);
+    assert_eq!((pods, shards), (3, 3));
+    // One place: the two lines a few apart under one comment, which says to change both.
+    let file = format!("{SHARDED}/statefulset.yaml");
+    let text = read(&file);
+    let line_of = |needle: &str| {
+        let lines: Vec<usize> = (text.lines().enumerate())
+            .filter(|(_, line)| line.trim_start().starts_with(needle))
+            .map(|(number, _)| number)
+            .collect();
+        assert_eq!(lines.len(), 1, "{file}: one line of {needle}");
+        lines[0]
+    };
+    let (replicas, total_shards) = (line_of("replicas:"), line_of("- --total-shards="));
+    assert!(
+        replicas < total_shards && total_shards - replicas <= 6,
+        "{file}: replicas (line {}) and --total-shards (line {}) side by side",
+        replicas + 1,
+        total_shards + 1
+    );
+    let comment = text.lines().nth(replicas - 1).unwrap();
+    assert!(
+        comment.contains("checks that the two are equal"),
+        "{comment}"
+    );
+    // The docs say so too.
+    let deployment = read("docs/deployment.md");
+    let section: Vec<&str> = deployment
+        .split("## Sharded on Kubernetes")
+        .nth(1)
+        .unwrap_or_else(|| panic!("docs/deployment.md: no ## Sharded on Kubernetes"))
+        .split_whitespace()
+        .collect();
+    let section = section.join(" ");
+    assert!(
+        section.contains("`replicas` and `--total-shards` together"),
+        "docs/deployment.md says to change replicas and --total-shards together"
+    );
+
+    let Some((_, built)) = kustomize(SHARDED) else {
+        return;
+    };
+    let statefulset = built.iter().find(|o| o["kind"] == "StatefulSet").unwrap();
+    let (pods, shards) = pods_and_shards(statefulset);
     assert_eq!(
-        monitor["endpoints"][0]["interval"],
-        config["global"]["scrape_interval"]
+        pods, shards,
+        "kubectl kustomize {SHARDED}: replicas and --total-shards"
+    );
+}
+
+#[test]
+fn each_shard_of_the_statefulset_runs_its_own_orgs_with_their_secrets() {
+    let objects = kubernetes_objects(SHARDED);
+    let kinds: Vec<&str> = objects.keys().map(String::as_str).collect();
+    // The rules are the single process's PrometheusRule, applied beside (the docs say so).
+    assert_eq!(
+        kinds,
+        [
+            "ConfigMap",
+            "PodDisruptionBudget",
+            "Secret",
+            "Service",
+            "ServiceMonitor",
+            "StatefulSet"
+        ]
+    );
+    let statefulset = &objects["StatefulSet"];
+    let name = str_of(&statefulset["metadata"]["name"], "name");
+    let template = &statefulset["spec"]["template"];
+    let (pods, shards) = pods_and_shards(statefulset);
+    let scratch = temp_dir();
+    let (args, env) = pod_command(&objects, template, &scratch);
+    assert!(
+        args.contains(&"--shard-from-hostname".to_owned()),
+        "{args:?}"
+    );
+
+    // The orgs' shards: FNV-1a 64 of the name, modulo 3, computed apart from the exporter:
+    //   python3 -c 'import functools as f; print([f.reduce(lambda h, b: (h ^ b) *
+    //     0x100000001b3 % 2**64, n.encode(), 0xcbf29ce484222325) % 3 for n in
+    //     ["customer-a", "customer-b", "customer-c", "customer-d"]])'   → [2, 0, 1, 0]
+    // Every shard runs one org at least.
+    let expected = [
+        ("customer-a", 2_u64),
+        ("customer-b", 0),
+        ("customer-c", 1),
+        ("customer-d", 0),
+    ];
+    let config: toml::Table = toml::from_str(str_of(
+        &objects["ConfigMap"]["data"]["genesys.toml"],
+        "data",
+    ))
+    .unwrap();
+    let orgs: Vec<&str> = config["orgs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|org| org["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(orgs, expected.map(|(org, _)| org));
+
+    // Each pod, as its host name gives it its shard: the host name of a StatefulSet's pod
+    // is the pod's name, NAME-ORDINAL. Kubernetes cannot run here, nor can the test set
+    // the host name, so the pod's --shard-from-hostname becomes the --shard it reads.
+    let mut polled = Vec::new();
+    for ordinal in 0..pods {
+        let host_name = format!("{name}-{ordinal}");
+        let shard = ordinal_of_host_name(&host_name).unwrap();
+        assert_eq!(u64::from(shard), ordinal, "{host_name}");
+        let args: Vec<String> = args
+            .iter()
+            .map(|arg| match arg.as_str() {
+                "--shard-from-hostname" => format!("--shard={shard}"),
+                _ => arg.clone(),
+            })
+            .collect();
+        let log = check_config(&format!("{SHARDED}, pod {host_name}"), &args, &env);
+        for (org, of) in expected {
+            let line = format!("org {org}: shard {of} of {shards}");
+            assert!(log.lines().any(|l| l.ends_with(&line)), "{line}:\n{log}");
+        }
+        let runs: Vec<&str> = expected
+            .iter()
+            .filter(|(_, of)| *of == ordinal)
+            .map(|(org, _)| *org)
+            .collect();
+        let line = format!(
+            "this process, shard {shard} of {shards}, would run: {}",
+            runs.join(", ")
+        );
+        assert!(log.lines().any(|l| l.ends_with(&line)), "{line}:\n{log}");
+        assert!(log.contains("2 queries (default, live)"), "{log}");
+        polled.extend(runs);
+    }
+    polled.sort_unstable();
+    assert_eq!(polled, orgs, "every org on exactly one pod");
+
+    // Hardened and probed as the single process's Deployment is.
+    let single = &kubernetes_objects(KUBERNETES)["Deployment"]["spec"]["template"]["spec"];
+    let pod = &template["spec"];
+    for key in ["securityContext", "automountServiceAccountToken"] {
+        assert_eq!(pod[key], single[key], "the pod's {key}");
+    }
+    let (container, single) = (&pod["containers"][0], &single["containers"][0]);
+    for key in [
+        "image",
+        "ports",
+        "livenessProbe",
+        "readinessProbe",
+        "resources",
+        "securityContext",
+    ] {
+        assert!(!container[key].is_null(), "the container's {key}");
+        assert_eq!(container[key], single[key], "the container's {key}");
+    }
+
+    // Started side by side, each with its DNS name from the headless Service, which the
+    // ServiceMonitor scrapes endpoint by endpoint: every pod.
+    let spec = &statefulset["spec"];
+    assert_eq!(spec["podManagementPolicy"], "Parallel");
+    assert_eq!(spec["serviceName"], objects["Service"]["metadata"]["name"]);
+    assert_eq!(objects["Service"]["spec"]["clusterIP"], "None");
+    assert!(selects(
+        &spec["selector"]["matchLabels"],
+        &template["metadata"]["labels"]
+    ));
+    assert_scraped(SHARDED, &objects, template);
+
+    // A drain takes one shard at a time.
+    let budget = &objects["PodDisruptionBudget"];
+    assert_eq!(budget["apiVersion"], "policy/v1");
+    assert_eq!(budget["spec"]["maxUnavailable"].as_u64(), Some(1));
+    assert_eq!(
+        budget["spec"]["selector"]["matchLabels"],
+        spec["selector"]["matchLabels"]
     );
 }
 
 #[test]
 fn the_prometheus_rule_holds_the_shipped_rules() {
-    let objects = kubernetes();
+    let objects = kubernetes_objects(KUBERNETES);
     let mut shipped = Vec::new();
     for file in ["recording.rules.yml", "alerts.rules.yml"] {
         let rules = yaml(&format!("deploy/prometheus/{file}"));

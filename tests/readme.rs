@@ -419,6 +419,7 @@ fn every_place_gives_a_polls_memory_as_the_poll_memory_test_bounds_it() {
     let mut places = pages();
     places.extend([
         "deploy/kubernetes/deployment.yaml".to_owned(),
+        "deploy/kubernetes/sharded/statefulset.yaml".to_owned(),
         "deploy/config.example.toml".to_owned(),
         "src/genesys/client.rs".to_owned(),
     ]);
