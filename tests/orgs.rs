@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use genesys_exporter::config::{Config, DEFAULT_METRICS, ObservationsConfig, OrgConfig, Settings};
-use genesys_sim::{SimulatedOrg, SimulatorConfig, aggregate};
+use genesys_sim::aggregate;
 use genesys_wire::time::Clock;
 use jiff::Timestamp;
 use serde_json::json;
@@ -16,27 +16,12 @@ use crate::util::{
     exporter::{BUCKET, start_exporter_with},
     files::{temp_dir, write_file},
     http::get,
+    orgs::{config_text, has_org, hourly_up, org_data, simulated},
     process::{hang_up, output_text, start_binary},
     samples::{Samples, parse, value},
-    sim::{Sim, afternoon_sim, clear_faults, set_fault, start_simulator},
+    sim::{Sim, clear_faults, set_fault},
     wait::wait_for_metrics,
 };
-
-/// The simulated org `name`: the demo's queue names, its own queue IDs and traffic.
-fn org_data(name: &str) -> SimulatedOrg {
-    SimulatedOrg::demo_named(name)
-}
-
-/// A simulator serving the org `name`, with credentials of its own.
-async fn simulated(name: &str) -> Sim {
-    start_simulator(SimulatorConfig {
-        client_id: format!("{name}-client"),
-        client_secret: format!("{name}-secret").into(),
-        org: org_data(name),
-        ..afternoon_sim()
-    })
-    .await
-}
 
 /// The `[[orgs]]` table of the org `name` served by `sim`.
 fn org_table(name: &str, sim: &Sim) -> OrgConfig {
@@ -258,32 +243,6 @@ async fn one_orgs_503_storm_never_slows_or_blanks_another() {
     .await;
     let expected_east = expected("east", "2026-08-20T14:00:00Z", "2026-08-20T14:15:00Z");
     assert_same_samples(&data_of(&samples, "east"), &expected_east);
-}
-
-/// The text of a configuration of `orgs` (name and simulator) on their simulators, each
-/// with the query `hourly` of hour buckets (its next poll far off, so that a poll the
-/// test sees came from a start); no observations.
-fn config_text(orgs: &[(&str, &Sim)]) -> String {
-    let mut text = String::from(
-        "[observations]\nenabled = false\n\n[[queries]]\nname = \"hourly\"\ngranularity = \"PT1H\"\nmetrics = [\"nOffered\"]\n",
-    );
-    for (name, sim) in orgs {
-        text.push_str(&format!(
-            "\n[[orgs]]\nname = \"{name}\"\nclient_id = \"{name}-client\"\nclient_secret = \"{name}-secret\"\napi_url = \"{url}\"\nlogin_url = \"{url}\"\n",
-            url = sim.url
-        ));
-    }
-    text
-}
-
-fn hourly_up(samples: &Samples, org: &str) -> Option<f64> {
-    value(samples, "genesys_up", &[("org", org), ("query", "hourly")])
-}
-
-fn has_org(samples: &Samples, org: &str) -> bool {
-    samples
-        .keys()
-        .any(|(_, labels)| labels.get("org").is_some_and(|o| o == org))
 }
 
 #[tokio::test]

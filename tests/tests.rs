@@ -66,6 +66,8 @@ mod scrapes;
 mod secrets;
 /// A secured /metrics: the web config file's TLS, client certificates, basic auth, reloads.
 mod secured;
+/// Sharding by org: three processes over seven orgs poll each once; reloads keep the shard.
+mod sharding;
 /// The simulator's observations, presences, surge, call details over a socket, as its functions say.
 mod simulator_observations;
 /// How soon the agent, flow and data action alerts fire after their surges, through promtool.

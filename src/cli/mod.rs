@@ -418,11 +418,17 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
         .web
         .as_ref()
         .map(|web| web.path().display().to_string());
+    // This shard's orgs: the runtime starts no other.
+    let runs: Vec<_> = settings
+        .orgs
+        .iter()
+        .filter(|o| settings.shard.runs(&o.org))
+        .collect();
     tracing::info!(
         address = %listener.local_addr()?,
         shard = %settings.shard,
-        orgs = settings.orgs.iter().filter(|o| settings.shard.runs(&o.org)).count(),
-        queries = settings.orgs.iter().map(|o| o.queries.len()).sum::<usize>(),
+        orgs = runs.len(),
+        queries = runs.iter().map(|o| o.queries.len()).sum::<usize>(),
         web_config = web_config.as_deref().unwrap_or("none"),
         path = args.telemetry_path.as_str(),
         "serving /metrics"

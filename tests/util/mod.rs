@@ -16,6 +16,8 @@ pub mod files;
 pub mod http;
 /// Markdown pages: headings, their anchors, sections and links.
 pub mod markdown;
+/// Several simulated orgs, each on its own simulator, and a configuration of them.
+pub mod orgs;
 /// The exporter binary as a child process: started, configured, signalled, waited for.
 pub mod process;
 /// `/metrics` recorded on held time, a scrape every 15 s once the polls due have published.
