@@ -1233,7 +1233,7 @@ mod tests {
 
     /// With the rolling query at its shortest refresh, 30 s, the largest org is 3,600.
     #[test]
-    fn a_rolling_query_read_every_30s_leaves_room_for_3600_queues() {
+    fn the_largest_org_with_a_rolling_query_every_30s_has_3600_queues() {
         let settings = settings_of(
             serde_json::json!([
                 {"name": "default"},
