@@ -10,6 +10,7 @@
 # counts the instructions of one iteration, inside criterion's timing loop only, which do
 # not depend on what else the machine runs; prints them by function, inclusive.
 set -eu
+cd "$(dirname "$0")/.."
 filter=${1:?usage: benches/profile.sh GROUP/FUNCTION}
 seconds=${SECONDS_TO_PROFILE:-15}
 out=${OUT:-/tmp/profile-$(echo "$filter" | tr / -)}
