@@ -1195,6 +1195,61 @@ mod tests {
         }
     }
 
+    /// docs/api-budget.md's largest org: the default bucket query, one rolling query and
+    /// the observations at their defaults, within the default share.
+    #[test]
+    fn the_largest_org_within_the_default_share_has_3700_queues() {
+        let settings = settings_of(demo_queries(), serde_json::json!({}));
+        let observations = settings.observations.clone().unwrap();
+        assert_eq!(
+            (observations.refresh, observations.queues_per_request),
+            (Duration::from_secs(15), 100)
+        );
+        let load = load_with(
+            &settings,
+            &settings.orgs[0],
+            Some(ObservationLoad {
+                refresh: observations.refresh,
+                queues_per_request: observations.queues_per_request,
+            }),
+        );
+        // By hand, a minute: 0.5 × 300 = 150 allowed. Whatever the queues: the PT15M
+        // bucket 1/15, the rolling query read every 1m 1, the presences (every 1h) 1/60.
+        // Per chunk of 100 queues: the observations 60/15 = 4, the queue list's page
+        // 1/60. 1.0833 + c × 4.0167 ≤ 150 for c ≤ 148.9167 / 4.0167 = 37.07: 37 chunks,
+        // 3,700 queues, at 149.70 a minute. The 3,701st queue starts a 38th: 153.72.
+        let fixed = 1.0 / 15.0 + 1.0 + 1.0 / 60.0;
+        let per_chunk = 4.0 + 1.0 / 60.0;
+        for (queues, chunks, fits) in [(3700, 37.0, true), (3701, 38.0, false)] {
+            let budget = load.budget(queues, None);
+            let by_hand = fixed + chunks * per_chunk;
+            assert!((budget.per_minute() - by_hand).abs() < 1e-9, "{budget}");
+            assert_eq!(budget.fits(), fits, "{queues} queues:\n{budget}");
+            assert_eq!(load.check(queues).is_ok(), fits);
+        }
+        assert!((load.budget(3700, None).per_minute() - 149.7).abs() < 0.005);
+        assert!((load.budget(3701, None).per_minute() - 153.72).abs() < 0.005);
+    }
+
+    /// With the rolling query at its shortest refresh, 30 s, the largest org is 3,600.
+    #[test]
+    fn the_largest_org_with_a_rolling_query_every_30s_has_3600_queues() {
+        let settings = settings_of(
+            serde_json::json!([
+                {"name": "default"},
+                {"name": "live", "window": "10m", "refresh": "30s"},
+            ]),
+            serde_json::json!({}),
+        );
+        let load = load_with(&settings, &settings.orgs[0], Some(OBSERVATIONS));
+        // 1/15 + 2 + 1/60 = 2.0833 fixed; (150 − 2.0833) / 4.0167 = 36.83: 36 chunks,
+        // 3,600 queues at 146.68; a 37th chunk makes 150.70.
+        assert!((load.budget(3600, None).per_minute() - 146.68).abs() < 0.005);
+        assert!(load.check(3600).is_ok());
+        assert!((load.budget(3601, None).per_minute() - 150.70).abs() < 0.005);
+        assert!(load.check(3601).is_err());
+    }
+
     #[test]
     fn a_directory_that_grows_past_the_budget_stretches_the_observations_and_back() {
         let (watch, metrics) = tight_watch();
