@@ -160,13 +160,13 @@ async fn three_shards_poll_each_of_seven_orgs_exactly_once() {
         let landing = get(url).await.body;
         let listed: Vec<&str> = mine.iter().copied().collect();
         let line = format!(
-            "Shard {shard} of 3: {} orgs, {}.",
+            "Shard {shard} of 3 runs {} orgs: {}.",
             mine.len(),
             listed.join(", ")
         );
         assert!(landing.contains(&line), "{line} not in:\n{landing}");
         process
-            .wait_for_log(&format!("shard {shard} of 3: runs {} orgs", mine.len()))
+            .wait_for_log(&format!("shard {shard} of 3 runs {} orgs", mine.len()))
             .await;
         bodies.push(samples);
     }
@@ -231,10 +231,18 @@ async fn a_reload_starts_an_added_org_only_on_the_shard_it_hashes_to() {
     write_file(&dir, "genesys.toml", &config_of(&sims));
     let shards = start_shards(&dir).await;
     let mut reloaded_before = Vec::new();
-    for (shard, (_, url)) in (0..).zip(&shards) {
+    for (shard, (process, url)) in (0..).zip(&shards) {
         let samples = polled(url, &expected[&shard]).await;
         assert_eq!(orgs_in(&samples), names(&expected[&shard]), "shard {shard}");
         reloaded_before.push(reload_succeeded_at(&samples));
+        // One org, said as one.
+        let only = expected[&shard].first().unwrap();
+        let landing = get(url).await.body;
+        let line = format!("Shard {shard} of 3 runs 1 org: {only}.");
+        assert!(landing.contains(&line), "{line} not in:\n{landing}");
+        process
+            .wait_for_log(&format!("shard {shard} of 3 runs 1 org\""))
+            .await;
     }
 
     sims.extend(simulators(&[added]).await);
@@ -276,14 +284,14 @@ async fn a_shard_without_orgs_is_ready_and_keeps_its_shard_through_a_reload() {
     };
     let config = write_file(&dir, "genesys.toml", &text(2, 3));
     let (process, url) = start(&config, &[]).await;
-    process.wait_for_log("shard 2 of 3: runs 0 orgs").await;
+    process.wait_for_log("shard 2 of 3 runs no org").await;
     assert!(process.log().contains("orgs=none"), "{}", process.log());
     let samples = parse(&get(&format!("{url}/metrics")).await.body);
     assert_eq!(shard_info(&samples, 2), Some(1.0));
     assert_eq!(value(&samples, "genesys_exporter_orgs", &[]), Some(0.0));
     assert!(orgs_in(&samples).is_empty());
     assert_eq!(get(&format!("{url}/readyz")).await.status, 200);
-    assert!(get(&url).await.body.contains("Shard 2 of 3: no org"));
+    assert!(get(&url).await.body.contains("Shard 2 of 3 runs no org"));
 
     // A new total is refused: a process keeps its shard until restarted.
     write_file(&dir, "genesys.toml", &text(2, 4));

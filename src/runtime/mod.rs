@@ -192,9 +192,9 @@ fn log_shard(settings: &Settings) {
         } else {
             names.join(", ")
         },
-        "{}: runs {} orgs",
+        "{} runs {}",
         settings.shard,
-        names.len()
+        crate::shard::orgs_in_words(names.len())
     );
 }
 
