@@ -14,7 +14,7 @@ use crate::util::{
     orgs::{config_text, has_org, hourly_up, simulated},
     process::{Process, hang_up, output_text},
     samples::{Samples, parse, value},
-    sim::Sim,
+    sim::{AFTERNOON, Sim},
     wait::wait_for_metrics,
 };
 
@@ -311,6 +311,47 @@ async fn a_shard_without_orgs_is_ready_and_keeps_its_shard_through_a_reload() {
             0,
             "{name} is not this shard's"
         );
+    }
+}
+
+#[tokio::test]
+async fn the_demo_simulates_only_the_orgs_of_its_shard() {
+    let demo_orgs = ["east", "north", "west", "org-2"];
+    let expected = assignment(&demo_orgs);
+    // east and west on shard 2 (pinned in src/shard.rs), north on 0, org-2 on 1.
+    assert_eq!(expected[&2].len(), 2, "{expected:?}");
+    let process = Process::start(&[
+        "--demo",
+        "--demo-time",
+        AFTERNOON,
+        "--demo-orgs",
+        &demo_orgs.join(","),
+        "--shard",
+        "2",
+        "--total-shards",
+        "3",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let url = process.metrics_url().await;
+    let samples = wait_for_metrics(&url, |s| {
+        expected[&2].iter().all(|org| has_org(s, org))
+            && value(s, "genesys_exporter_orgs", &[]) == Some(2.0)
+    })
+    .await;
+    assert_eq!(orgs_in(&samples), names(&expected[&2]));
+    // A simulator for each org of this shard, and none for the others'.
+    let log = process.log();
+    let simulated: BTreeSet<String> = log
+        .lines()
+        .filter(|line| line.contains("demo mode: serving the simulated Genesys Cloud API"))
+        .filter_map(|line| line.split(" org=").nth(1))
+        .map(|org| org.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    assert_eq!(simulated, names(&expected[&2]), "{log}");
+    for org in ["north", "org-2"] {
+        let line = format!("no simulator for this org, which another shard runs\" org={org} ");
+        assert!(log.contains(&line), "{line} not in:\n{log}");
     }
 }
 

@@ -289,12 +289,28 @@ impl SimulateArgs {
 /// `--check-config` only checks the configuration.
 pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let path = args.config.clone();
-    #[cfg_attr(not(feature = "demo"), allow(unused_mut))]
     let mut config = off_the_runtime(&shutdown, move || Config::load(path.as_deref())).await?;
+    // What the command line (and the demo's simulators, added below) put over the file, at
+    // start-up and at every reload alike.
+    let shard = match args.shard_from_hostname {
+        true => Some(shard_from_host_name()?),
+        false => args.shard,
+    };
+    #[cfg_attr(not(feature = "demo"), allow(unused_mut))]
+    let mut overrides = Overrides {
+        listen: args.listen,
+        web_config_file: args.web_config_file,
+        shard,
+        total_shards: args.total_shards,
+        #[cfg(feature = "demo")]
+        demo_orgs: Vec::new(),
+        #[cfg(feature = "demo")]
+        demo: Vec::new(),
+    };
     #[cfg(not(feature = "demo"))]
     let clock = Clock::System;
     #[cfg(feature = "demo")]
-    let (clock, demo_orgs, demo) = {
+    let clock = {
         let clock = match args.demo_time {
             // Shifts the data asked for and observed, not the timestamps Prometheus
             // compares with its own clock (`Clock::wall`).
@@ -338,25 +354,14 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 ..SimulatorConfig::default()
             };
             let size = (args.demo_queues, args.demo_media_types);
-            demo = start_demo(&mut config, simulator, size, &shutdown).await?;
+            // A simulator only for the orgs of this process's shard. An invalid shard
+            // starts them all, and the check below refuses it by name.
+            overrides.apply(&mut config);
+            let shard = config.shard().unwrap_or_default();
+            demo = start_demo(&mut config, simulator, size, shard, &shutdown).await?;
         }
-        (clock, demo_orgs, demo)
-    };
-    // What the command line (and the demo's simulators) put over the file, at start-up and
-    // at every reload alike.
-    let shard = match args.shard_from_hostname {
-        true => Some(shard_from_host_name()?),
-        false => args.shard,
-    };
-    let overrides = Overrides {
-        listen: args.listen,
-        web_config_file: args.web_config_file,
-        shard,
-        total_shards: args.total_shards,
-        #[cfg(feature = "demo")]
-        demo_orgs,
-        #[cfg(feature = "demo")]
-        demo,
+        (overrides.demo_orgs, overrides.demo) = (demo_orgs, demo);
+        clock
     };
     overrides.apply(&mut config);
     let settings = off_the_runtime(&shutdown, move || config.validate()).await?;
