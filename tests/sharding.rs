@@ -6,16 +6,22 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use genesys_exporter::config::QueryConfig;
+use genesys_sim::{Fault, FaultSpec};
+use genesys_wire::QUEUES_PATH;
+use genesys_wire::time::Clock;
 use tempfile::TempDir;
 
 use crate::util::{
+    clock::hold_time,
+    exporter::{config_for, scrape, start_exporter},
     files::{temp_dir, write_file},
     http::get,
     orgs::{config_text, has_org, hourly_up, simulated},
     process::{Process, hang_up, output_text},
     samples::{Samples, parse, value},
-    sim::{AFTERNOON, Sim},
-    wait::wait_for_metrics,
+    sim::{AFTERNOON, Sim, afternoon_sim, start_simulator},
+    wait::{wait_for_metrics, wait_until},
 };
 
 const TOTAL_SHARDS: u32 = 3;
@@ -115,8 +121,11 @@ fn series_of(samples: &Samples, org: &str) -> BTreeSet<(String, BTreeMap<String,
 }
 
 fn shard_info(samples: &Samples, shard: u32) -> Option<f64> {
-    let shard = shard.to_string();
-    let total = TOTAL_SHARDS.to_string();
+    shard_info_of(samples, shard, TOTAL_SHARDS)
+}
+
+fn shard_info_of(samples: &Samples, shard: u32, total: u32) -> Option<f64> {
+    let (shard, total) = (shard.to_string(), total.to_string());
     value(
         samples,
         "genesys_exporter_shard_info",
@@ -353,6 +362,40 @@ async fn the_demo_simulates_only_the_orgs_of_its_shard() {
         let line = format!("no simulator for this org, which another shard runs\" org={org} ");
         assert!(log.contains(&line), "{line} not in:\n{log}");
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_orgs_are_counted_from_the_start_while_their_queue_names_are_read() {
+    // Time stands still: the queue list, slow by an hour, never answers, and the start
+    // waits for it (up to a while, which never passes), its orgs not polled yet.
+    let _time = hold_time();
+    let sim = start_simulator(afternoon_sim()).await;
+    sim.simulator.add_fault(FaultSpec {
+        fault: Fault::Slow { delay: 3600.0 },
+        path: QUEUES_PATH.into(),
+        after: 0.0,
+        seconds: None,
+        requests: None,
+    });
+    let hourly = QueryConfig {
+        name: "hourly".into(),
+        granularity: Some("PT1H".into()),
+        ..QueryConfig::default()
+    };
+    let clock = Clock::starting_at(AFTERNOON.parse().unwrap());
+    let exporter = start_exporter(config_for(&sim, vec![hourly]), clock).await;
+    wait_until("the queue list is asked for", || {
+        sim.simulator.requests().queues >= 1
+    })
+    .await;
+    let samples = scrape(&exporter).await;
+    // Not polled yet.
+    assert_eq!(
+        value(&samples, "genesys_up", &[("query", "hourly")]),
+        Some(0.0)
+    );
+    assert_eq!(value(&samples, "genesys_exporter_orgs", &[]), Some(1.0));
+    assert_eq!(shard_info_of(&samples, 0, 1), Some(1.0));
 }
 
 #[tokio::test]
