@@ -398,6 +398,29 @@ async fn the_orgs_are_counted_from_the_start_while_their_queue_names_are_read() 
     assert_eq!(shard_info_of(&samples, 0, 1), Some(1.0));
 }
 
+#[test]
+fn the_shard_flags_are_refused_before_a_subcommand_rather_than_ignored() {
+    for flags in [
+        &["--shard", "1", "--total-shards", "3"][..],
+        &["--total-shards", "3"],
+        &["--shard-from-hostname"],
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_genesys-exporter"))
+            .args(flags)
+            .args(["report", "--demo", "--from", AFTERNOON, "--to", AFTERNOON])
+            .output()
+            .unwrap();
+        let said = output_text(&output);
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {said}");
+        assert!(
+            said.contains(
+                "--shard, --total-shards and --shard-from-hostname choose the orgs the exporter runs, and no subcommand runs it: leave them out"
+            ),
+            "{flags:?}: {said}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn check_config_prints_which_shard_runs_each_org() {
     let sims = simulators(&ORGS).await;

@@ -285,6 +285,20 @@ impl SimulateArgs {
     }
 }
 
+impl RunArgs {
+    /// Refuses the shard flags given with a subcommand (`genesys-exporter --shard 1
+    /// report ...`), which would otherwise take them and ignore them: they choose the orgs
+    /// the exporter runs, and no subcommand runs the exporter.
+    pub fn refuse_shard_flags(&self) -> Result<(), Error> {
+        if self.shard.is_none() && self.total_shards.is_none() && !self.shard_from_hostname {
+            return Ok(());
+        }
+        Err(Error::Config(
+            "--shard, --total-shards and --shard-from-hostname choose the orgs the exporter runs, and no subcommand runs it: leave them out (a report is of the one org --org names, whichever shard runs it)".into(),
+        ))
+    }
+}
+
 /// The exporter: serves `/metrics` until `shutdown` is cancelled, or with
 /// `--check-config` only checks the configuration.
 pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
