@@ -39,6 +39,9 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         let shutdown = CancellationToken::new();
         tokio::spawn(cli::cancel_on_signal(shutdown.clone()));
+        if command.is_some() {
+            run.refuse_shard_flags()?;
+        }
         match command {
             #[cfg(feature = "demo")]
             Some(Command::Simulate(args)) => cli::simulate(args, shutdown).await,

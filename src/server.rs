@@ -438,26 +438,29 @@ fn landing_page(state: &State) -> String {
     page
 }
 
-/// `Shard 0 of 3: 2 orgs, east, west.`: the shard and the orgs it runs, from the queries
-/// running (every org runs one at least).
+/// The shard and the orgs it runs, from the queries running (every org runs one at least).
 fn shard_line(state: &State) -> String {
     let queries = state.queries.read().expect("not poisoned");
     let mut orgs: Vec<&Org> = queries.iter().map(|(org, _)| org).collect();
     orgs.dedup();
-    let shard = state.shard;
+    shard_runs(state.shard, &orgs)
+}
+
+/// `Shard 0 of 3 runs 2 orgs: east, west.`, read well for no org, one and many.
+fn shard_runs(shard: Shard, orgs: &[&Org]) -> String {
     let (index, total) = (shard.index, shard.total);
-    match orgs.as_slice() {
+    match orgs {
         [] => format!(
-            "Shard {index} of {total}: no org; no [[orgs]] name hashes to this shard, so it serves only its own metrics."
+            "Shard {index} of {total} runs no org: none of the configuration's orgs is on this shard, so it serves only its own metrics."
         ),
         [only] if only.name().is_none() => {
-            format!("Shard {index} of {total}: the one org (no [[orgs]]).")
+            format!("Shard {index} of {total} runs the one org (no [[orgs]]).")
         }
         orgs => {
             let names: Vec<&str> = orgs.iter().filter_map(|org| org.name()).collect();
             format!(
-                "Shard {index} of {total}: {} orgs, {}.",
-                names.len(),
+                "Shard {index} of {total} runs {}: {}.",
+                crate::shard::orgs_in_words(names.len()),
                 names.join(", ")
             )
         }
@@ -555,6 +558,28 @@ mod tests {
         ] {
             assert_eq!(accepts_gzip(header), gzip, "{header:?}");
         }
+    }
+
+    #[test]
+    fn the_landing_page_says_which_orgs_the_shard_runs_in_words_that_read_well() {
+        let shard = Shard::new(1, 3).unwrap();
+        let (east, west) = (Org::named("east"), Org::named("west"));
+        assert_eq!(
+            shard_runs(shard, &[]),
+            "Shard 1 of 3 runs no org: none of the configuration's orgs is on this shard, so it serves only its own metrics."
+        );
+        assert_eq!(
+            shard_runs(shard, &[&east]),
+            "Shard 1 of 3 runs 1 org: east."
+        );
+        assert_eq!(
+            shard_runs(shard, &[&east, &west]),
+            "Shard 1 of 3 runs 2 orgs: east, west."
+        );
+        assert_eq!(
+            shard_runs(Shard::default(), &[&Org::unnamed()]),
+            "Shard 0 of 1 runs the one org (no [[orgs]])."
+        );
     }
 
     #[test]

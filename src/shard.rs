@@ -66,6 +66,16 @@ impl fmt::Display for Shard {
     }
 }
 
+/// How many orgs a shard runs, in words that read well for any count: `no org`, `1 org`,
+/// `3 orgs`.
+pub fn orgs_in_words(count: usize) -> String {
+    match count {
+        0 => "no org".to_owned(),
+        1 => "1 org".to_owned(),
+        count => format!("{count} orgs"),
+    }
+}
+
 /// The shard of `total` that runs the org `name`: FNV-1a 64 of its UTF-8 bytes, modulo
 /// `total`. Written with `Hasher::write`, not `Hash::hash`, which would append a 0xff.
 pub fn shard_of(name: &str, total: u32) -> u32 {
@@ -178,6 +188,14 @@ mod tests {
         assert!(!shards[1].runs(&Org::unnamed()) && !shards[2].runs(&Org::unnamed()));
         assert!(Shard::default().runs(&Org::named("east")));
         assert_eq!(Shard::new(2, 3).unwrap().to_string(), "shard 2 of 3");
+    }
+
+    #[test]
+    fn a_count_of_orgs_reads_well_for_none_one_and_many() {
+        assert_eq!(orgs_in_words(0), "no org");
+        assert_eq!(orgs_in_words(1), "1 org");
+        assert_eq!(orgs_in_words(2), "2 orgs");
+        assert_eq!(orgs_in_words(1000), "1000 orgs");
     }
 
     #[test]

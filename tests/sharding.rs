@@ -6,16 +6,22 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use genesys_exporter::config::QueryConfig;
+use genesys_sim::{Fault, FaultSpec};
+use genesys_wire::QUEUES_PATH;
+use genesys_wire::time::Clock;
 use tempfile::TempDir;
 
 use crate::util::{
+    clock::hold_time,
+    exporter::{config_for, scrape, start_exporter},
     files::{temp_dir, write_file},
     http::get,
     orgs::{config_text, has_org, hourly_up, simulated},
     process::{Process, hang_up, output_text},
     samples::{Samples, parse, value},
-    sim::Sim,
-    wait::wait_for_metrics,
+    sim::{AFTERNOON, Sim, afternoon_sim, start_simulator},
+    wait::{wait_for_metrics, wait_until},
 };
 
 const TOTAL_SHARDS: u32 = 3;
@@ -115,8 +121,11 @@ fn series_of(samples: &Samples, org: &str) -> BTreeSet<(String, BTreeMap<String,
 }
 
 fn shard_info(samples: &Samples, shard: u32) -> Option<f64> {
-    let shard = shard.to_string();
-    let total = TOTAL_SHARDS.to_string();
+    shard_info_of(samples, shard, TOTAL_SHARDS)
+}
+
+fn shard_info_of(samples: &Samples, shard: u32, total: u32) -> Option<f64> {
+    let (shard, total) = (shard.to_string(), total.to_string());
     value(
         samples,
         "genesys_exporter_shard_info",
@@ -160,13 +169,13 @@ async fn three_shards_poll_each_of_seven_orgs_exactly_once() {
         let landing = get(url).await.body;
         let listed: Vec<&str> = mine.iter().copied().collect();
         let line = format!(
-            "Shard {shard} of 3: {} orgs, {}.",
+            "Shard {shard} of 3 runs {} orgs: {}.",
             mine.len(),
             listed.join(", ")
         );
         assert!(landing.contains(&line), "{line} not in:\n{landing}");
         process
-            .wait_for_log(&format!("shard {shard} of 3: runs {} orgs", mine.len()))
+            .wait_for_log(&format!("shard {shard} of 3 runs {} orgs", mine.len()))
             .await;
         bodies.push(samples);
     }
@@ -231,10 +240,18 @@ async fn a_reload_starts_an_added_org_only_on_the_shard_it_hashes_to() {
     write_file(&dir, "genesys.toml", &config_of(&sims));
     let shards = start_shards(&dir).await;
     let mut reloaded_before = Vec::new();
-    for (shard, (_, url)) in (0..).zip(&shards) {
+    for (shard, (process, url)) in (0..).zip(&shards) {
         let samples = polled(url, &expected[&shard]).await;
         assert_eq!(orgs_in(&samples), names(&expected[&shard]), "shard {shard}");
         reloaded_before.push(reload_succeeded_at(&samples));
+        // One org, said as one.
+        let only = expected[&shard].first().unwrap();
+        let landing = get(url).await.body;
+        let line = format!("Shard {shard} of 3 runs 1 org: {only}.");
+        assert!(landing.contains(&line), "{line} not in:\n{landing}");
+        process
+            .wait_for_log(&format!("shard {shard} of 3 runs 1 org\""))
+            .await;
     }
 
     sims.extend(simulators(&[added]).await);
@@ -276,14 +293,14 @@ async fn a_shard_without_orgs_is_ready_and_keeps_its_shard_through_a_reload() {
     };
     let config = write_file(&dir, "genesys.toml", &text(2, 3));
     let (process, url) = start(&config, &[]).await;
-    process.wait_for_log("shard 2 of 3: runs 0 orgs").await;
+    process.wait_for_log("shard 2 of 3 runs no org").await;
     assert!(process.log().contains("orgs=none"), "{}", process.log());
     let samples = parse(&get(&format!("{url}/metrics")).await.body);
     assert_eq!(shard_info(&samples, 2), Some(1.0));
     assert_eq!(value(&samples, "genesys_exporter_orgs", &[]), Some(0.0));
     assert!(orgs_in(&samples).is_empty());
     assert_eq!(get(&format!("{url}/readyz")).await.status, 200);
-    assert!(get(&url).await.body.contains("Shard 2 of 3: no org"));
+    assert!(get(&url).await.body.contains("Shard 2 of 3 runs no org"));
 
     // A new total is refused: a process keeps its shard until restarted.
     write_file(&dir, "genesys.toml", &text(2, 4));
@@ -302,6 +319,104 @@ async fn a_shard_without_orgs_is_ready_and_keeps_its_shard_through_a_reload() {
             sim.simulator.requests().token,
             0,
             "{name} is not this shard's"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_demo_simulates_only_the_orgs_of_its_shard() {
+    let demo_orgs = ["east", "north", "west", "org-2"];
+    let expected = assignment(&demo_orgs);
+    // east and west on shard 2 (pinned in src/shard.rs), north on 0, org-2 on 1.
+    assert_eq!(expected[&2].len(), 2, "{expected:?}");
+    let process = Process::start(&[
+        "--demo",
+        "--demo-time",
+        AFTERNOON,
+        "--demo-orgs",
+        &demo_orgs.join(","),
+        "--shard",
+        "2",
+        "--total-shards",
+        "3",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let url = process.metrics_url().await;
+    let samples = wait_for_metrics(&url, |s| {
+        expected[&2].iter().all(|org| has_org(s, org))
+            && value(s, "genesys_exporter_orgs", &[]) == Some(2.0)
+    })
+    .await;
+    assert_eq!(orgs_in(&samples), names(&expected[&2]));
+    // A simulator for each org of this shard, and none for the others'.
+    let log = process.log();
+    let simulated: BTreeSet<String> = log
+        .lines()
+        .filter(|line| line.contains("demo mode: serving the simulated Genesys Cloud API"))
+        .filter_map(|line| line.split(" org=").nth(1))
+        .map(|org| org.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    assert_eq!(simulated, names(&expected[&2]), "{log}");
+    for org in ["north", "org-2"] {
+        let line = format!("no simulator for this org, which another shard runs\" org={org} ");
+        assert!(log.contains(&line), "{line} not in:\n{log}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_orgs_are_counted_from_the_start_while_their_queue_names_are_read() {
+    // Time stands still: the queue list, slow by an hour, never answers, and the start
+    // waits for it (up to a while, which never passes), its orgs not polled yet.
+    let _time = hold_time();
+    let sim = start_simulator(afternoon_sim()).await;
+    sim.simulator.add_fault(FaultSpec {
+        fault: Fault::Slow { delay: 3600.0 },
+        path: QUEUES_PATH.into(),
+        after: 0.0,
+        seconds: None,
+        requests: None,
+    });
+    let hourly = QueryConfig {
+        name: "hourly".into(),
+        granularity: Some("PT1H".into()),
+        ..QueryConfig::default()
+    };
+    let clock = Clock::starting_at(AFTERNOON.parse().unwrap());
+    let exporter = start_exporter(config_for(&sim, vec![hourly]), clock).await;
+    wait_until("the queue list is asked for", || {
+        sim.simulator.requests().queues >= 1
+    })
+    .await;
+    let samples = scrape(&exporter).await;
+    // Not polled yet.
+    assert_eq!(
+        value(&samples, "genesys_up", &[("query", "hourly")]),
+        Some(0.0)
+    );
+    assert_eq!(value(&samples, "genesys_exporter_orgs", &[]), Some(1.0));
+    assert_eq!(shard_info_of(&samples, 0, 1), Some(1.0));
+}
+
+#[test]
+fn the_shard_flags_are_refused_before_a_subcommand_rather_than_ignored() {
+    for flags in [
+        &["--shard", "1", "--total-shards", "3"][..],
+        &["--total-shards", "3"],
+        &["--shard-from-hostname"],
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_genesys-exporter"))
+            .args(flags)
+            .args(["report", "--demo", "--from", AFTERNOON, "--to", AFTERNOON])
+            .output()
+            .unwrap();
+        let said = output_text(&output);
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {said}");
+        assert!(
+            said.contains(
+                "--shard, --total-shards and --shard-from-hostname choose the orgs the exporter runs, and no subcommand runs it: leave them out"
+            ),
+            "{flags:?}: {said}"
         );
     }
 }

@@ -11,6 +11,8 @@ use crate::config::{
     AgentsConfig, Config, FlowObservationsConfig, QueryConfig, VoiceQualityConfig,
 };
 use crate::error::Error;
+use crate::org::Org;
+use crate::shard::Shard;
 use genesys_sim::{DEMO_FLOOR, SimulatedOrg, Simulator, SimulatorConfig, TEAM_NAMES, team_id};
 
 /// A simulator the demo started, and the org it plays (`None`: the one org of a
@@ -212,14 +214,21 @@ pub(super) fn fill_in(config: &mut Config, demos: &[DemoClient]) {
     config.telephony.enabled.get_or_insert(true);
 }
 
-/// Starts a simulator in this process for each org of `config` (one for a configuration
-/// without `[[orgs]]`), configured as `simulator` says, with the org's own data of `size`
-/// (queues and media types, and the floor of `simulator`'s org) and its own credentials,
-/// and points the org at it.
+/// Where the demo points the orgs that another shard runs: nothing is served there, and
+/// this process never polls them (its shard is fixed from start-up).
+const ANOTHER_SHARDS_ORG: &str = "http://127.0.0.1:0";
+
+/// Starts a simulator in this process for each org of `config` that `shard` runs (one for
+/// a configuration without `[[orgs]]`), configured as `simulator` says, with the org's own
+/// data of `size` (queues and media types, and the floor of `simulator`'s org) and its own
+/// credentials, and points the org at it. The orgs of other shards get no simulator; they
+/// are pointed at [`ANOTHER_SHARDS_ORG`], so that the configuration stays valid and the
+/// same on every shard.
 pub(super) async fn start_demo(
     config: &mut Config,
     simulator: SimulatorConfig,
     size: (usize, Vec<String>),
+    shard: Shard,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Vec<DemoClient>> {
     if let Some(surge) = &simulator.surge {
@@ -264,9 +273,18 @@ pub(super) async fn start_demo(
             simulator.client_id = format!("demo-client-{name}");
             simulator.client_secret = format!("demo-secret-{name}").into();
         }
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        tracing::info!(%url, org = org.as_deref(), "demo mode: serving the simulated Genesys Cloud API");
+        let runs = shard.runs(&match &org {
+            Some(name) => Org::named(name),
+            None => Org::unnamed(),
+        });
+        let listener = match runs {
+            true => Some(TcpListener::bind("127.0.0.1:0").await?),
+            false => None,
+        };
+        let url = match &listener {
+            Some(listener) => format!("http://{}", listener.local_addr()?),
+            None => ANOTHER_SHARDS_ORG.to_owned(),
+        };
         let demo = DemoClient {
             org,
             url,
@@ -275,6 +293,12 @@ pub(super) async fn start_demo(
             data: simulator.org.clone(),
         };
         point_at(config, &demo);
+        let Some(listener) = listener else {
+            tracing::info!(org = demo.org.as_deref(), %shard, "demo mode: no simulator for this org, which another shard runs");
+            started.push(demo);
+            continue;
+        };
+        tracing::info!(url = %demo.url, org = demo.org.as_deref(), "demo mode: serving the simulated Genesys Cloud API");
         started.push(demo);
         let simulator = Simulator::new(simulator);
         let stop = shutdown.clone();

@@ -285,16 +285,46 @@ impl SimulateArgs {
     }
 }
 
+impl RunArgs {
+    /// Refuses the shard flags given with a subcommand (`genesys-exporter --shard 1
+    /// report ...`), which would otherwise take them and ignore them: they choose the orgs
+    /// the exporter runs, and no subcommand runs the exporter.
+    pub fn refuse_shard_flags(&self) -> Result<(), Error> {
+        if self.shard.is_none() && self.total_shards.is_none() && !self.shard_from_hostname {
+            return Ok(());
+        }
+        Err(Error::Config(
+            "--shard, --total-shards and --shard-from-hostname choose the orgs the exporter runs, and no subcommand runs it: leave them out (a report is of the one org --org names, whichever shard runs it)".into(),
+        ))
+    }
+}
+
 /// The exporter: serves `/metrics` until `shutdown` is cancelled, or with
 /// `--check-config` only checks the configuration.
 pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let path = args.config.clone();
-    #[cfg_attr(not(feature = "demo"), allow(unused_mut))]
     let mut config = off_the_runtime(&shutdown, move || Config::load(path.as_deref())).await?;
+    // What the command line (and the demo's simulators, added below) put over the file, at
+    // start-up and at every reload alike.
+    let shard = match args.shard_from_hostname {
+        true => Some(shard_from_host_name()?),
+        false => args.shard,
+    };
+    #[cfg_attr(not(feature = "demo"), allow(unused_mut))]
+    let mut overrides = Overrides {
+        listen: args.listen,
+        web_config_file: args.web_config_file,
+        shard,
+        total_shards: args.total_shards,
+        #[cfg(feature = "demo")]
+        demo_orgs: Vec::new(),
+        #[cfg(feature = "demo")]
+        demo: Vec::new(),
+    };
     #[cfg(not(feature = "demo"))]
     let clock = Clock::System;
     #[cfg(feature = "demo")]
-    let (clock, demo_orgs, demo) = {
+    let clock = {
         let clock = match args.demo_time {
             // Shifts the data asked for and observed, not the timestamps Prometheus
             // compares with its own clock (`Clock::wall`).
@@ -338,25 +368,14 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
                 ..SimulatorConfig::default()
             };
             let size = (args.demo_queues, args.demo_media_types);
-            demo = start_demo(&mut config, simulator, size, &shutdown).await?;
+            // A simulator only for the orgs of this process's shard. An invalid shard
+            // starts them all, and the check below refuses it by name.
+            overrides.apply(&mut config);
+            let shard = config.shard().unwrap_or_default();
+            demo = start_demo(&mut config, simulator, size, shard, &shutdown).await?;
         }
-        (clock, demo_orgs, demo)
-    };
-    // What the command line (and the demo's simulators) put over the file, at start-up and
-    // at every reload alike.
-    let shard = match args.shard_from_hostname {
-        true => Some(shard_from_host_name()?),
-        false => args.shard,
-    };
-    let overrides = Overrides {
-        listen: args.listen,
-        web_config_file: args.web_config_file,
-        shard,
-        total_shards: args.total_shards,
-        #[cfg(feature = "demo")]
-        demo_orgs,
-        #[cfg(feature = "demo")]
-        demo,
+        (overrides.demo_orgs, overrides.demo) = (demo_orgs, demo);
+        clock
     };
     overrides.apply(&mut config);
     let settings = off_the_runtime(&shutdown, move || config.validate()).await?;
@@ -465,13 +484,25 @@ fn shard_from_host_name() -> anyhow::Result<u32> {
 /// `--check-config` with several shards: which shard runs each org, and which of them
 /// this process would run.
 fn print_shards(settings: &crate::config::Settings) {
-    let shard = settings.shard;
     let mut stderr = std::io::stderr().lock();
+    for line in shard_lines(settings) {
+        let _ = writeln!(stderr, "{line}");
+    }
+}
+
+/// The lines of [`print_shards`]: `org east: shard 2 of 3`, one an org, then `this
+/// process, shard 1 of 3, would run: org-2`.
+fn shard_lines(settings: &crate::config::Settings) -> Vec<String> {
+    let shard = settings.shard;
+    let mut lines = Vec::new();
     let mut runs = Vec::new();
     for org in &settings.orgs {
         let of = shard.of(&org.org);
-        let name = org.org.name().unwrap_or("without [[orgs]]");
-        let _ = writeln!(stderr, "org {name}: shard {of} of {}", shard.total);
+        let (line, name) = match org.org.name() {
+            Some(name) => (format!("org {name}"), name),
+            None => ("the one org (no [[orgs]])".to_owned(), "the one org"),
+        };
+        lines.push(format!("{line}: shard {of} of {}", shard.total));
         if of == shard.index {
             runs.push(name);
         }
@@ -480,7 +511,8 @@ fn print_shards(settings: &crate::config::Settings) {
         true => "no org".to_owned(),
         false => runs.join(", "),
     };
-    let _ = writeln!(stderr, "this process, {shard}, would run: {runs}");
+    lines.push(format!("this process, {shard}, would run: {runs}"));
+    lines
 }
 
 /// What the command line puts over the configuration file.
@@ -908,6 +940,47 @@ mod tests {
         };
         overrides.apply(&mut config);
         assert_eq!((config.shard, config.total_shards), (Some(2), Some(3)));
+    }
+
+    #[test]
+    fn check_config_says_which_shard_runs_each_org_and_the_one_org_by_name() {
+        let settings = |text: &str| {
+            let mut config: Config = toml::from_str(text).unwrap();
+            config.total_shards = Some(3);
+            config.shard = Some(2);
+            config.validate().unwrap()
+        };
+        let org = |name: &str| {
+            format!(
+                "[[orgs]]\nname = \"{name}\"\nclient_id = \"i\"\nclient_secret = \"s\"\nregion = \"eu-west-1\"\n"
+            )
+        };
+        // east and west hash to shard 2 of 3, org-2 to 1 (pinned in src/shard.rs).
+        let named = settings(&[org("east"), org("org-2"), org("west")].concat());
+        assert_eq!(
+            shard_lines(&named),
+            [
+                "org east: shard 2 of 3",
+                "org org-2: shard 1 of 3",
+                "org west: shard 2 of 3",
+                "this process, shard 2 of 3, would run: east, west",
+            ]
+        );
+        let unnamed =
+            settings("client_id = \"i\"\nclient_secret = \"s\"\nregion = \"eu-west-1\"\n");
+        assert_eq!(
+            shard_lines(&unnamed),
+            [
+                "the one org (no [[orgs]]): shard 0 of 3",
+                "this process, shard 2 of 3, would run: no org",
+            ]
+        );
+        let mut first = unnamed.clone();
+        first.shard = crate::shard::Shard::new(0, 3).unwrap();
+        assert_eq!(
+            shard_lines(&first)[1],
+            "this process, shard 0 of 3, would run: the one org"
+        );
     }
 
     #[test]

@@ -18,6 +18,8 @@ use crate::genesys::jobs::JobPolicy;
 use crate::metrics::Metrics;
 use crate::report;
 #[cfg(feature = "demo")]
+use crate::shard::Shard;
+#[cfg(feature = "demo")]
 use genesys_sim::{DEMO_MEDIA_TYPES, SimulatorConfig};
 
 #[derive(Args)]
@@ -121,7 +123,16 @@ pub async fn report(args: ReportArgs, shutdown: CancellationToken) -> anyhow::Re
     #[cfg(feature = "demo")]
     if args.demo {
         let size = (6, DEMO_MEDIA_TYPES.map(String::from).to_vec());
-        start_demo(&mut config, SimulatorConfig::default(), size, &shutdown).await?;
+        // A report is of one org, whatever shard runs it: every org is simulated.
+        let shard = Shard::default();
+        start_demo(
+            &mut config,
+            SimulatorConfig::default(),
+            size,
+            shard,
+            &shutdown,
+        )
+        .await?;
     }
     // Only the chosen org is checked: a report needs no other org's secret.
     let org = chosen_org(&config, args.org.as_deref())?;

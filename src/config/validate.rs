@@ -104,11 +104,10 @@ impl Config {
             },
         };
         let orgs = self.orgs(&shared, &mut problems);
-        let shard = Shard::new(self.shard.unwrap_or(0), self.total_shards.unwrap_or(1))
-            .unwrap_or_else(|problem| {
-                problems.push(problem);
-                Shard::default()
-            });
+        let shard = self.shard().unwrap_or_else(|problem| {
+            problems.push(problem);
+            Shard::default()
+        });
 
         if !problems.is_empty() {
             return Err(Error::Config(problems.join("\n  ")));
@@ -234,6 +233,12 @@ impl Config {
             metrics,
             queues_per_request: per_request,
         })
+    }
+
+    /// This process's shard of the orgs: `shard` of `total_shards`, shard 0 of 1 without
+    /// them; checked.
+    pub fn shard(&self) -> std::result::Result<Shard, String> {
+        Shard::new(self.shard.unwrap_or(0), self.total_shards.unwrap_or(1))
     }
 
     /// The share of the API's requests a minute the steady state may use, in (0, 1].

@@ -83,6 +83,10 @@ pub async fn run_reloading(
     log_shard(&settings);
     let metrics = Arc::new(Metrics::empty());
     metrics.shard.set_shard(settings.shard);
+    // Counted before the orgs are added, whose series are rendered as they are: a scrape
+    // while they start (their queue names may take FIRST_NAMES_WAIT) sees the orgs this
+    // process runs, not 0.
+    metrics.shard.set_orgs(settings.orgs.len());
     let publisher = Arc::new(Publisher::empty(metrics.clone()));
     let state = Arc::new(State {
         publisher: publisher.clone(),
@@ -137,7 +141,6 @@ pub async fn run_reloading(
         running.stop_all().await;
         return Err(refused);
     }
-    metrics.shard.set_orgs(running.orgs.len());
 
     // The server ends only on shutdown, unless it panicked: without it the exporter is of
     // no use, so the pollers are stopped too and the process exits with the error, for
@@ -192,9 +195,9 @@ fn log_shard(settings: &Settings) {
         } else {
             names.join(", ")
         },
-        "{}: runs {} orgs",
+        "{} runs {}",
         settings.shard,
-        names.len()
+        crate::shard::orgs_in_words(names.len())
     );
 }
 
