@@ -40,9 +40,11 @@
 # BIN=path/to/genesys-exporter runs that binary instead of building this tree's, e.g. to
 # compare a commit before and after in one session. NGINX_SENDFILE=off has nginx copy the
 # files into the socket, as the exporter does, instead of handing them over with sendfile.
-# CI does not run this script: its figures depend on the machine.
+# CI does not run this script: its figures depend on the machine. benches/orgs.sh, beside
+# it, measures one process with many orgs (docs/capacity.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/common.sh
 
 MODE=${MODE:-nginx}
 if [ "$MODE" = polls ]; then
@@ -53,18 +55,11 @@ fi
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-16}
 THREADS=${THREADS:-2}
-DEMO_TIME=2026-08-20T14:07:00Z
-# Series per simulated queue on that afternoon with the default query: about 112.
+# Series per simulated queue at DEMO_TIME with the default query: about 112.
 SERIES_PER_QUEUE=${SERIES_PER_QUEUE:-112}
-PROMETHEUS_ACCEPT='application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1'
 
-for tool in wrk nginx curl python3 gzip; do
-  command -v "$tool" >/dev/null || { echo "load.sh: $tool is missing (apt-get install -y wrk nginx curl python3 gzip)" >&2; exit 1; }
-done
-if [ -z "${BIN:-}" ]; then
-  cargo build --release --quiet
-  BIN=target/release/genesys-exporter
-fi
+require_tools wrk nginx curl python3 gzip
+release_binary
 
 WORK=$(mktemp -d)
 chmod 755 "$WORK"   # nginx workers run as an unprivileged user and read the files here
@@ -80,15 +75,6 @@ trap cleanup EXIT
 # A port nothing listens on, from the kernel.
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_for() {
-  for _ in $(seq 600); do
-    curl -sf -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "load.sh: $1 never answered" >&2
-  exit 1
 }
 
 # Starts the exporter with N demo queues (and further arguments) and waits until it has

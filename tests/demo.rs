@@ -32,8 +32,8 @@ use serde_json::json;
 use serde_yaml_ng::Value as Yaml;
 
 use crate::util::{
-    files::read,
-    process::{Process, exit_of},
+    files::{read, temp_dir, write_file},
+    process::{Process, exit_of, exit_on_config},
     samples::{Samples, value},
     wait::wait_for_metrics,
 };
@@ -1137,4 +1137,99 @@ fn simulate_help_lists_every_endpoint_the_simulator_serves() {
             endpoint.what
         );
     }
+}
+
+/// Where a `simulate` process listens, from the line that logs its credentials.
+async fn simulate_address(process: &Process) -> String {
+    let log = process
+        .wait_for_log("it accepts these client credentials")
+        .await;
+    let rest = log.split("address=").nth(1).unwrap();
+    rest.split_whitespace().next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn simulate_at_a_fixed_time_with_the_floor_serves_an_exporter_on_the_same_time() {
+    // The capacity benchmark's pair (benches/orgs.sh): a simulator run apart, its clock
+    // and the exporter's `--demo-time` at the same quiet instant, where only the demo's
+    // floor gives every queue traffic.
+    let demo_time = QUIET[0];
+    let simulator = Process::start(&[
+        "simulate",
+        "--org",
+        "east",
+        "--demo-floor",
+        "--time",
+        demo_time,
+        "--listen",
+        "127.0.0.1:0",
+        "--client-id",
+        "east-client",
+        "--client-secret",
+        "east-secret",
+    ]);
+    let api = format!("http://{}", simulate_address(&simulator).await);
+    let dir = temp_dir();
+    let config = write_file(
+        &dir,
+        "genesys.toml",
+        &format!(
+            "[[orgs]]\nname = \"east\"\nclient_id = \"east-client\"\n\
+             client_secret = \"east-secret\"\napi_url = \"{api}\"\nlogin_url = \"{api}\"\n\n\
+             [observations]\nenabled = false\n\n\
+             [[queries]]\nname = \"default\"\nmetrics = [\"nOffered\"]\n"
+        ),
+    );
+    let exporter = Process::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--demo-time",
+        demo_time,
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let url = exporter.metrics_url().await;
+    let default = [("org", "east"), ("query", "default")];
+    let samples = wait_for_metrics(&url, |s| value(s, "genesys_up", &default) == Some(1.0)).await;
+    let (start, end) = latest_bucket(ts(demo_time));
+    assert_eq!(
+        value(&samples, "genesys_interval_end_timestamp_seconds", &default),
+        Some(end.as_second() as f64)
+    );
+    let east = SimulatedOrg::demo_named("east");
+    let floored = counts(&east.clone().with_floor(DEMO_FLOOR), None, start, end);
+    let bare = counts(&east, None, start, end);
+    for queue in &east.queues {
+        let of = |counts: &[(String, String, f64, f64)]| -> f64 {
+            counts
+                .iter()
+                .filter(|(name, ..)| *name == queue.name)
+                .map(|(_, _, offered, _)| offered)
+                .sum()
+        };
+        let published: f64 = series(&samples, "genesys_conversation_offered")
+            .filter(|(labels, _)| labels.get("queue") == Some(&queue.name))
+            .map(|(_, value)| value)
+            .sum();
+        assert_eq!(published, of(&floored), "{}", queue.name);
+        assert!(published > of(&bare), "{}: the floor lifts it", queue.name);
+    }
+}
+
+#[tokio::test]
+async fn demo_time_without_demo_is_refused_for_an_org_not_on_this_machine() {
+    let config = "[[orgs]]\nname = \"prod\"\nclient_id = \"id\"\nclient_secret = \"s\"\n\
+                  region = \"eu-west-1\"\n";
+    let args = ["--demo-time", QUIET[0], "--listen", "127.0.0.1:0"];
+    let (status, log) = exit_on_config(config, &args).await;
+    assert_eq!(status.code(), Some(2), "{log}");
+    assert!(
+        log.contains(
+            "--demo-time without --demo is for simulators on this machine \
+             (genesys-exporter simulate --time), but org prod is served at \
+             https://api.mypurecloud.ie; point api_url and login_url at 127.0.0.1, \
+             add --demo, or drop --demo-time"
+        ),
+        "{log}"
+    );
 }

@@ -16,7 +16,10 @@ use tokio::sync::watch;
 use crate::util::{
     ci::promtool,
     exporter::start_busy_afternoon,
+    files::{read, temp_dir, write_file},
     http::get,
+    markdown::section,
+    process::output_text,
     samples::{parse, value},
 };
 
@@ -127,4 +130,31 @@ fn label_values_written_by_people_read_back_as_written() {
     if let Some(promtool) = promtool() {
         assert_promtool_accepts(promtool, text);
     }
+}
+
+#[test]
+fn the_prometheus_agent_configuration_of_the_capacity_page_is_valid() {
+    let page = read("docs/capacity.md");
+    let agent = section(&page, "## Prometheus Agent and remote write");
+    let yaml = agent
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a yaml block in the section");
+    // The shipped alerts match up{job="genesys-exporter"}.
+    assert!(yaml.contains("- job_name: genesys-exporter\n"), "{yaml}");
+    assert!(yaml.contains("remote_write:"), "{yaml}");
+    let Some(promtool) = promtool() else { return };
+    let dir = temp_dir();
+    let path = write_file(&dir, "agent.yml", yaml);
+    let output = Command::new(promtool)
+        .args(["check", "config", "--agent"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "promtool: {}",
+        output_text(&output)
+    );
 }

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{
-    AgentsConfig, Config, FlowObservationsConfig, QueryConfig, VoiceQualityConfig,
+    AgentsConfig, Config, FlowObservationsConfig, QueryConfig, Settings, VoiceQualityConfig,
 };
 use crate::error::Error;
 use crate::org::Org;
@@ -214,6 +214,44 @@ pub(super) fn fill_in(config: &mut Config, demos: &[DemoClient]) {
     config.telephony.enabled.get_or_insert(true);
 }
 
+/// `--demo-time` without `--demo`: the exporter's clock shifted to meet simulators run
+/// apart (`simulate --time`), as `benches/load.sh`'s orgs mode does. A shifted clock would
+/// ask a real org for the wrong intervals, so every org must be served on this machine.
+pub(super) fn local_simulators_only(settings: &Settings) -> Result<(), Error> {
+    for org in &settings.orgs {
+        for url in [&org.client.api_url, &org.client.login_url] {
+            if !on_this_machine(url) {
+                let whose = org
+                    .org
+                    .name()
+                    .map_or("the org".to_string(), |name| format!("org {name}"));
+                return Err(Error::Config(format!(
+                    "--demo-time without --demo is for simulators on this machine \
+                     (genesys-exporter simulate --time), but {whose} is served at {url}; \
+                     point api_url and login_url at 127.0.0.1, add --demo, or drop --demo-time"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `url`'s host is a loopback address or `localhost`.
+fn on_this_machine(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    match url.host_str() {
+        Some("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}
+
 /// Where the demo points the orgs that another shard runs: nothing is served there, and
 /// this process never polls them (its shard is fixed from start-up).
 const ANOTHER_SHARDS_ORG: &str = "http://127.0.0.1:0";
@@ -330,6 +368,26 @@ mod tests {
             client_secret: "demo-secret".into(),
             data: demo_org(6, vec!["voice".into()]),
         }]
+    }
+
+    #[test]
+    fn a_shifted_clock_without_the_demo_takes_loopback_hosts_only() {
+        for url in [
+            "http://127.0.0.1:9872",
+            "http://127.1.2.3",
+            "http://localhost:80/",
+            "http://[::1]:9872",
+        ] {
+            assert!(on_this_machine(url), "{url}");
+        }
+        for url in [
+            "https://api.mypurecloud.ie",
+            "http://127.0.0.1.example.com",
+            "http://10.0.0.1",
+            "not a URL",
+        ] {
+            assert!(!on_this_machine(url), "{url}");
+        }
     }
 
     #[test]

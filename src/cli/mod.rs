@@ -37,8 +37,8 @@ pub use demo::{
 use demo::{DemoClient, fill_in, point_at, start_demo};
 #[cfg(feature = "demo")]
 use genesys_sim::{
-    AgentsSurgeSpec, FailureSurgeSpec, FaultSpec, SimulatedOrg, Simulator, SimulatorConfig,
-    SurgeSpec,
+    AgentsSurgeSpec, DEMO_FLOOR, FailureSurgeSpec, FaultSpec, SimulatedOrg, Simulator,
+    SimulatorConfig, SurgeSpec,
 };
 use genesys_wire::time::Clock;
 use logging::{LogFormat, LogLevel};
@@ -107,8 +107,9 @@ pub struct RunArgs {
     /// With --demo: show the simulated org from this time (RFC 3339) on instead of now,
     /// for a reproducible demo, e.g. 2026-08-20T14:07:00Z, a weekday afternoon. The data
     /// asked for and observed moves; the timestamps Prometheus compares with its own
-    /// clock (genesys_last_success_timestamp_seconds) stay on the real clock.
-    #[arg(long, value_name = "TIME", requires = "demo")]
+    /// clock (genesys_last_success_timestamp_seconds) stay on the real clock. Without
+    /// --demo, for simulators on this machine only (`simulate --time`, the same instant).
+    #[arg(long, value_name = "TIME")]
     demo_time: Option<jiff::Timestamp>,
     #[cfg(feature = "demo")]
     /// With --demo: the number of simulated queues (the first six are the named demo
@@ -232,6 +233,15 @@ pub struct SimulateArgs {
     /// `simulate` per org, each with its own --listen, --client-id and --client-secret.
     #[arg(long, value_name = "NAME")]
     org: Option<String>,
+    /// Keep every queue's traffic at the demo's floor of its peak or more, and Retention's
+    /// standing backlog, as `--demo` does: the demo org's data, served out of process.
+    #[arg(long)]
+    demo_floor: bool,
+    /// Show the org from this time (RFC 3339) on instead of now, as the exporter's
+    /// --demo-time does (give both the same instant for the same data), e.g.
+    /// 2026-08-20T14:07:00Z, a weekday afternoon.
+    #[arg(long, value_name = "TIME")]
+    time: Option<jiff::Timestamp>,
     #[arg(long, default_value = "demo-client")]
     client_id: String,
     #[arg(long, default_value = "demo-secret")]
@@ -278,10 +288,20 @@ impl SimulateArgs {
     /// The org to serve: the one `--org` names, or the demo org.
     fn sim_org(&self) -> SimulatedOrg {
         let media_types = self.media_types.clone();
-        match &self.org {
+        let org = match &self.org {
             Some(name) => SimulatedOrg::named(name, self.queues, media_types),
             None => SimulatedOrg::with_queues(self.queues, media_types),
+        };
+        if self.demo_floor {
+            org.with_floor(DEMO_FLOOR)
+        } else {
+            org
         }
+    }
+
+    /// The simulator's clock: shifted to `--time`, or the system's.
+    fn clock(&self) -> Clock {
+        self.time.map_or(Clock::System, Clock::shifted_to)
     }
 }
 
@@ -377,8 +397,19 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
         (overrides.demo_orgs, overrides.demo) = (demo_orgs, demo);
         clock
     };
+    // `--demo-time` without `--demo`: the clock shifted to meet simulators run apart.
+    #[cfg(feature = "demo")]
+    let local_only = args.demo_time.is_some() && !args.demo;
+    let validate = move |config: Config| {
+        let settings = config.validate()?;
+        #[cfg(feature = "demo")]
+        if local_only {
+            demo::local_simulators_only(&settings)?;
+        }
+        Ok(settings)
+    };
     overrides.apply(&mut config);
-    let settings = off_the_runtime(&shutdown, move || config.validate()).await?;
+    let settings = off_the_runtime(&shutdown, move || validate(config)).await?;
     if args.check_config {
         for org in &settings.orgs {
             let names: Vec<&str> = org.queries.iter().map(|q| q.name.as_str()).collect();
@@ -456,7 +487,7 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
     let load: crate::runtime::Loader = Arc::new(move || {
         let mut config = Config::load(path.as_deref())?;
         overrides.apply(&mut config);
-        config.validate()
+        validate(config)
     });
     let reloads = crate::runtime::Reloads {
         load,
@@ -637,27 +668,22 @@ pub fn catalogue() -> anyhow::Result<()> {
 #[cfg(feature = "demo")]
 pub async fn simulate(args: SimulateArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     use secrecy::ExposeSecret;
+    let clock = args.clock();
+    let now = clock.now();
     let config = SimulatorConfig {
         org: args.sim_org(),
+        clock,
         client_id: args.client_id,
         client_secret: args.client_secret.into(),
         token_lifetime: Duration::from_secs(args.token_lifetime),
         sync_result_limit: args.sync_result_limit,
         job_page_size: args.job_page_size,
         faults: args.fault,
-        surge: args.surge.map(|spec| spec.starting(jiff::Timestamp::now())),
-        agents_surge: args
-            .agents_surge
-            .map(|spec| spec.starting(jiff::Timestamp::now())),
-        edge_degrade: args
-            .edge_degrade
-            .map(|spec| spec.starting(jiff::Timestamp::now())),
-        edge_offline: args
-            .edge_offline
-            .map(|spec| spec.starting(jiff::Timestamp::now())),
-        trunk_down: args
-            .trunk_down
-            .map(|spec| spec.starting(jiff::Timestamp::now())),
+        surge: args.surge.map(|spec| spec.starting(now)),
+        agents_surge: args.agents_surge.map(|spec| spec.starting(now)),
+        edge_degrade: args.edge_degrade.map(|spec| spec.starting(now)),
+        edge_offline: args.edge_offline.map(|spec| spec.starting(now)),
+        trunk_down: args.trunk_down.map(|spec| spec.starting(now)),
         ..SimulatorConfig::default()
     };
     if let Some(degrade) = &config.edge_degrade {
@@ -903,6 +929,32 @@ mod tests {
             SimulatedOrg::named("east", 8, vec!["voice".into()])
         );
         assert_eq!(east.sim_org().name.as_deref(), Some("east"));
+        // --demo-floor: the demo's floor, as --demo serves it.
+        let floored = args(&["--org", "east", "--demo-floor"]);
+        assert_eq!(
+            floored.sim_org(),
+            SimulatedOrg::demo_named("east").with_floor(DEMO_FLOOR)
+        );
+        assert_eq!(east.sim_org().floor(), 0.0);
+    }
+
+    #[cfg(feature = "demo")]
+    #[test]
+    fn simulate_time_shifts_its_clock_to_that_instant() {
+        let cli = Cli::try_parse_from([
+            "genesys-exporter",
+            "simulate",
+            "--time",
+            "2026-08-20T14:07:00Z",
+        ])
+        .unwrap();
+        let Some(Command::Simulate(args)) = cli.command else {
+            unreachable!("parsed as simulate")
+        };
+        let start: jiff::Timestamp = "2026-08-20T14:07:00Z".parse().unwrap();
+        let read = args.clock().now();
+        // It runs on in real time from there: a test takes less than a minute.
+        assert!(read >= start && read < start + jiff::SignedDuration::from_secs(60));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! it whose methods touch that org's queries, queue names and circuit breaker only.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -62,6 +63,8 @@ struct Rendered {
     stale_at: Option<Timestamp>,
     /// Each org's circuit breaker state when it was rendered, in the order of `breakers`.
     breakers: Vec<(Org, BreakerState)>,
+    /// The number of changes it was rendered after ([`Store::changes`]).
+    covers: u64,
 }
 
 /// What every org's publisher shares.
@@ -79,6 +82,11 @@ struct Store {
     /// org's or query's publish, status or readiness waiting.
     rendering: Mutex<()>,
     current: RwLock<Rendered>,
+    /// Changes to `orgs` so far, counted under its lock: a render that collects them
+    /// covers every change up to the count it reads.
+    changes: AtomicU64,
+    /// Renders so far.
+    renders: AtomicU64,
 }
 
 /// Holds every org's queries' latest data and the exposition rendered from it: a cheap
@@ -118,6 +126,8 @@ impl Publisher {
             breakers: RwLock::default(),
             rendering: Mutex::default(),
             current: RwLock::default(),
+            changes: AtomicU64::new(0),
+            renders: AtomicU64::new(0),
         };
         store.render(Timestamp::UNIX_EPOCH);
         Publisher {
@@ -154,8 +164,9 @@ impl Publisher {
             .write()
             .expect("not poisoned")
             .insert(org.clone(), breaker);
+        let change = shared.changed();
         drop(orgs);
-        shared.render(now);
+        shared.render_covering(now, change);
         Publisher {
             shared: self.shared.clone(),
             org,
@@ -174,8 +185,9 @@ impl Publisher {
             Some(state) => state.metrics.forget_org(),
             None => shared.metrics.for_org(org).forget_org(),
         }
+        let change = shared.changed();
         drop(orgs);
-        shared.render(now);
+        shared.render_covering(now, change);
     }
 
     /// The org this publisher's per-org methods touch.
@@ -255,8 +267,9 @@ impl Publisher {
             return;
         };
         change(state);
+        let change = shared.changed();
         drop(orgs);
-        shared.render(now);
+        shared.render_covering(now, change);
     }
 
     /// Replaces `query`'s data after a successful poll at `at`; it is served until
@@ -373,6 +386,11 @@ impl Store {
             .collect()
     }
 
+    /// Counts a change to `orgs`, whose lock the caller holds; returns its number.
+    fn changed(&self) -> u64 {
+        self.changes.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
     /// Renders at `now`, after any render under way, waiting off the async workers.
     fn render(&self, now: Timestamp) -> Arc<Exposition> {
         off_the_workers(|| {
@@ -381,12 +399,32 @@ impl Store {
         })
     }
 
+    /// Renders at `now` for change number `change`, unless a render that collected it is
+    /// already in place. The changes made while a render is under way wait for the next
+    /// one, which covers them all, rather than for one each: with many orgs, publishes
+    /// come faster than whole expositions render, and one render per publish would fall
+    /// ever further behind.
+    fn render_covering(&self, now: Timestamp, change: u64) -> Arc<Exposition> {
+        off_the_workers(|| {
+            let _rendering = self.rendering.lock().expect("not poisoned");
+            {
+                let current = self.current.read().expect("not poisoned");
+                if current.covers >= change {
+                    return current.exposition.clone();
+                }
+            }
+            self.render_in_turn(now)
+        })
+    }
+
     /// Drops data past its maximum age, sets each query's `genesys_up`, and renders what
     /// is left with the self-metrics ([`render_off_the_workers`] says where and how). The
     /// caller holds `rendering`.
     fn render_in_turn(&self, now: Timestamp) -> Arc<Exposition> {
+        self.renders.fetch_add(1, Ordering::Relaxed);
         let breakers = self.breakers_now();
         let mut orgs = self.orgs.lock().expect("not poisoned");
+        let covers = self.changes.load(Ordering::SeqCst);
         for (org, state) in orgs.iter_mut() {
             let breaker = breakers
                 .iter()
@@ -421,6 +459,7 @@ impl Store {
                         exposition: exposition.clone(),
                         stale_at,
                         breakers,
+                        covers,
                     },
                 );
                 // Freed outside the lock, before memory is given back.
@@ -506,6 +545,53 @@ mod tests {
         let openmetrics = String::from_utf8(exposition.to_vec(Format::OpenMetrics, false)).unwrap();
         assert!(openmetrics.ends_with("# EOF\n"));
         assert!(!text.contains("# EOF"));
+    }
+
+    #[test]
+    fn publishes_made_during_a_render_wait_for_one_more_render_between_them() {
+        let publisher = Publisher::new(Arc::new(Metrics::new(["a", "b"])), ["a", "b"], closed());
+        let shared = publisher.shared.clone();
+        let publish = |query: &'static str| {
+            let publisher = publisher.clone();
+            move || {
+                let resp = response(vec![(
+                    vec![("queueId", query)],
+                    vec![entry(
+                        "nOffered",
+                        Stats {
+                            count: Some(1.0),
+                            ..Stats::default()
+                        },
+                    )],
+                )]);
+                let data = flatten(query, &["queueId".into()], window(), &resp);
+                publisher.publish(query, window(), data, Timestamp::UNIX_EPOCH, HOUR);
+                // What this publish returns after shows its data.
+                let text = publisher
+                    .current(Timestamp::UNIX_EPOCH)
+                    .to_vec(Format::Text, false);
+                let text = String::from_utf8(text).unwrap();
+                assert!(text.contains(&format!("queue_id=\"{query}\"")), "{text}");
+            }
+        };
+        let (changes, renders) = (
+            shared.changes.load(Ordering::SeqCst),
+            shared.renders.load(Ordering::SeqCst),
+        );
+        // A render under way (the lock held here) while both publish.
+        let rendering = shared.rendering.lock().unwrap();
+        let threads = [
+            std::thread::spawn(publish("a")),
+            std::thread::spawn(publish("b")),
+        ];
+        while shared.changes.load(Ordering::SeqCst) < changes + 2 {
+            std::thread::yield_now();
+        }
+        drop(rendering);
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(shared.renders.load(Ordering::SeqCst), renders + 1);
     }
 
     #[test]
