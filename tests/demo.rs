@@ -1233,3 +1233,33 @@ async fn demo_time_without_demo_is_refused_for_an_org_not_on_this_machine() {
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn seven_demo_orgs_start_counting_their_agents_by_org_and_division() {
+    // Listing seven orgs' teams and queues would cost each org 37.30 + 18 × 7 = 163.30
+    // requests a minute, past the 150 allowed: the demo would refuse to start. By org and
+    // division, each org's line is (1 + 10) × 60 / 30 = 22, and 37.30 in all.
+    let orgs: Vec<String> = (1..=7).map(|n| format!("org-{n}")).collect();
+    let process = Process::start(&[
+        "--demo",
+        "--demo-time",
+        QUIET[0],
+        "--demo-orgs",
+        &orgs.join(","),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    for org in &orgs {
+        process
+            .wait_for_log(&format!(
+                "org={org} requests_per_minute=37.30 allowed=150 queues=6"
+            ))
+            .await;
+    }
+    let log = process.log();
+    assert!(
+        log.contains("agents (1 org + 10 divisions at most) 22.00"),
+        "{log}"
+    );
+    assert!(!log.contains("exceeded"), "{log}");
+}

@@ -131,12 +131,28 @@ pub fn demo_ivr_queries() -> Vec<QueryConfig> {
 /// queues, however many `--demo-queues` adds (each is a request every refresh).
 const DEMO_AGENT_QUEUES: usize = 6;
 
+/// The most simulated orgs whose teams and queues the demo's agent states list. `[agents]`
+/// is shared by the orgs, so each org asks for every org's: (1 org + 10 divisions + 3
+/// teams and 6 queues an org) requests every 30 s, 22 + 18 N a minute for N orgs, beside
+/// the demo's other 15.30 (the start-up arithmetic of one demo org: 55.30 with 40 for
+/// its agents). 37.30 + 18 N is within the 150 allowed for N = 6 (145.30), not for 7
+/// (163.30): past 6, the demo would refuse to start.
+const DEMO_AGENT_LISTED_ORGS: usize = 6;
+
 /// The agent states of `--demo` when the configuration does not say: on, by org, by
 /// division (the demo's queues are in two), by team and by queue, the teams and the first
 /// queues of each simulated org in `orgs` listed. `[agents]` is shared by the orgs, so
 /// with several each also asks for the others' teams and queues, and counts nobody in
-/// them.
+/// them; with more than [`DEMO_AGENT_LISTED_ORGS`], by org and division only, which
+/// costs each org the same whatever their number.
 pub fn demo_agents(orgs: &[&SimulatedOrg]) -> AgentsConfig {
+    if orgs.len() > DEMO_AGENT_LISTED_ORGS {
+        return AgentsConfig {
+            enabled: Some(true),
+            by: Some(["org", "division"].map(String::from).to_vec()),
+            ..AgentsConfig::default()
+        };
+    }
     let teams = orgs
         .iter()
         .flat_map(|org| (0..TEAM_NAMES.len()).map(|index| team_id(org, index)))
@@ -411,6 +427,31 @@ mod tests {
         };
         assert_eq!(agents.queues, [queues(&east), queues(&west)].concat());
         assert_eq!(agents.requests(), 1 + 10 + 6 + 12);
+    }
+
+    #[test]
+    fn past_six_orgs_the_demo_counts_the_agents_by_org_and_division_only() {
+        let orgs: Vec<SimulatedOrg> = (1..=7)
+            .map(|n| SimulatedOrg::demo_named(&format!("org-{n}")))
+            .collect();
+        let refs: Vec<&SimulatedOrg> = orgs.iter().collect();
+        let agents = |orgs: &[&SimulatedOrg]| {
+            let config = Config {
+                agents: demo_agents(orgs),
+                ..credentials()
+            };
+            config.validate().unwrap().agents.unwrap()
+        };
+        use crate::config::Breakdown::*;
+        // Six orgs: each org's 3 teams and 6 queues listed, 1 + 10 + 6 × 9 requests.
+        let six = agents(&refs[..6]);
+        assert_eq!(six.by, [Org, Division, Team, Queue]);
+        assert_eq!(six.requests(), 65);
+        // Seven: by org and division, 1 + 10 requests, as for one org without lists.
+        let seven = agents(&refs);
+        assert_eq!(seven.by, [Org, Division]);
+        assert!(seven.teams.is_empty() && seven.queues.is_empty());
+        assert_eq!(seven.requests(), 11);
     }
 
     #[test]
