@@ -10,6 +10,7 @@
 mod demo;
 pub mod logging;
 mod report;
+mod shard;
 
 use std::io::Write;
 #[cfg(feature = "demo")]
@@ -327,7 +328,7 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
     // What the command line (and the demo's simulators, added below) put over the file, at
     // start-up and at every reload alike.
     let shard = match args.shard_from_hostname {
-        true => Some(shard_from_host_name()?),
+        true => Some(shard::from_host_name()?),
         false => args.shard,
     };
     #[cfg_attr(not(feature = "demo"), allow(unused_mut))]
@@ -427,7 +428,7 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
             );
         }
         if settings.shard.total > 1 {
-            print_shards(&settings);
+            shard::print(&settings);
         }
         if let Some(refresh) = settings.telephony {
             let _ = writeln!(
@@ -499,51 +500,6 @@ pub async fn run(args: RunArgs, shutdown: CancellationToken) -> anyhow::Result<(
     crate::runtime::run_reloading(settings, listener, clock, shutdown, reloads).await?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// `--shard-from-hostname`: the ordinal that ends the host name, read once at start-up
-/// (a reload keeps the shard).
-fn shard_from_host_name() -> anyhow::Result<u32> {
-    let host_name = crate::shard::host_name().map_err(|error| {
-        Error::Config(format!(
-            "--shard-from-hostname: cannot read the host name: {error}; give --shard instead"
-        ))
-    })?;
-    Ok(crate::shard::ordinal_of_host_name(&host_name).map_err(Error::Config)?)
-}
-
-/// `--check-config` with several shards: which shard runs each org, and which of them
-/// this process would run.
-fn print_shards(settings: &crate::config::Settings) {
-    let mut stderr = std::io::stderr().lock();
-    for line in shard_lines(settings) {
-        let _ = writeln!(stderr, "{line}");
-    }
-}
-
-/// The lines of [`print_shards`]: `org east: shard 2 of 3`, one an org, then `this
-/// process, shard 1 of 3, would run: org-2`.
-fn shard_lines(settings: &crate::config::Settings) -> Vec<String> {
-    let shard = settings.shard;
-    let mut lines = Vec::new();
-    let mut runs = Vec::new();
-    for org in &settings.orgs {
-        let of = shard.of(&org.org);
-        let (line, name) = match org.org.name() {
-            Some(name) => (format!("org {name}"), name),
-            None => ("the one org (no [[orgs]])".to_owned(), "the one org"),
-        };
-        lines.push(format!("{line}: shard {of} of {}", shard.total));
-        if of == shard.index {
-            runs.push(name);
-        }
-    }
-    let runs = match runs.is_empty() {
-        true => "no org".to_owned(),
-        false => runs.join(", "),
-    };
-    lines.push(format!("this process, {shard}, would run: {runs}"));
-    lines
 }
 
 /// What the command line puts over the configuration file.
@@ -992,47 +948,6 @@ mod tests {
         };
         overrides.apply(&mut config);
         assert_eq!((config.shard, config.total_shards), (Some(2), Some(3)));
-    }
-
-    #[test]
-    fn check_config_says_which_shard_runs_each_org_and_the_one_org_by_name() {
-        let settings = |text: &str| {
-            let mut config: Config = toml::from_str(text).unwrap();
-            config.total_shards = Some(3);
-            config.shard = Some(2);
-            config.validate().unwrap()
-        };
-        let org = |name: &str| {
-            format!(
-                "[[orgs]]\nname = \"{name}\"\nclient_id = \"i\"\nclient_secret = \"s\"\nregion = \"eu-west-1\"\n"
-            )
-        };
-        // east and west hash to shard 2 of 3, org-2 to 1 (pinned in src/shard.rs).
-        let named = settings(&[org("east"), org("org-2"), org("west")].concat());
-        assert_eq!(
-            shard_lines(&named),
-            [
-                "org east: shard 2 of 3",
-                "org org-2: shard 1 of 3",
-                "org west: shard 2 of 3",
-                "this process, shard 2 of 3, would run: east, west",
-            ]
-        );
-        let unnamed =
-            settings("client_id = \"i\"\nclient_secret = \"s\"\nregion = \"eu-west-1\"\n");
-        assert_eq!(
-            shard_lines(&unnamed),
-            [
-                "the one org (no [[orgs]]): shard 0 of 3",
-                "this process, shard 2 of 3, would run: no org",
-            ]
-        );
-        let mut first = unnamed.clone();
-        first.shard = crate::shard::Shard::new(0, 3).unwrap();
-        assert_eq!(
-            shard_lines(&first)[1],
-            "this process, shard 0 of 3, would run: the one org"
-        );
     }
 
     #[test]
